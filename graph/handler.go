@@ -1,0 +1,187 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// HandlerOptions configures the GraphQL endpoint.
+type HandlerOptions struct {
+	Production bool
+	Log        *slog.Logger
+	// AllowedOrigins are accepted websocket origins besides the request's own host.
+	AllowedOrigins []string
+	// Observe records one operation's duration (for metrics); may be nil.
+	Observe func(operation string, d time.Duration, failed bool)
+	Limits  Limits
+}
+
+// publicRootFields answer without a session; every other root field needs one.
+var publicRootFields = map[string]bool{
+	"login": true, "wechatLogin": true, "refreshSession": true,
+	"__typename": true, "__schema": true, "__type": true,
+}
+
+// NewHandler builds the GraphQL HTTP handler with explicit transports and
+// limits (never handler.NewDefaultServer): POST JSON, GET for queries only,
+// graphql-transport-ws with the token in connection_init, no batching.
+func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
+	cfg := Config{Resolvers: r}
+	srv := handler.New(NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Websocket{
+		InitFunc:              wsInit(r.Auth, opt.Log),
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: 15 * time.Second,
+		// coder/websocket refuses a browser Origin other than the request's
+		// own host unless it matches one of the allowed origins' hosts.
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(opt.AllowedOrigins)},
+		},
+	})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(15000)
+	if !opt.Production {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetDisableSuggestion(opt.Production)
+	limits := opt.Limits
+	if limits == (Limits{}) {
+		limits = DefaultLimits
+	}
+	srv.Use(limits)
+	srv.SetErrorPresenter(ErrorPresenter(opt.Log))
+	srv.SetRecoverFunc(RecoverFunc(opt.Log))
+	srv.AroundFields(requireSession)
+	if opt.Observe != nil {
+		srv.AroundResponses(observe(opt.Observe))
+	}
+	return srv
+}
+
+// requireSession refuses every root field but the public ones to anonymous
+// viewers, so no resolver can forget the check.
+func requireSession(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc != nil && fc.Parent != nil && fc.Parent.Parent == nil && !publicRootFields[fc.Field.Name] &&
+		(fc.Object == "Query" || fc.Object == "Mutation" || fc.Object == "Subscription") {
+		if auth.ViewerFrom(ctx) == nil {
+			return nil, problem.ErrUnauthenticated
+		}
+	}
+	return next(ctx)
+}
+
+// operationLabel names an operation by its type and first root field: a
+// bounded set, unlike client-chosen operation names.
+func operationLabel(rc *graphql.OperationContext) string {
+	if rc == nil || rc.Operation == nil {
+		return "invalid"
+	}
+	label := string(rc.Operation.Operation)
+	for _, sel := range rc.Operation.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok {
+			return label + ":" + f.Name
+		}
+	}
+	return label
+}
+
+func observe(fn func(string, time.Duration, bool)) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if !graphql.HasOperationContext(ctx) {
+			return resp
+		}
+		rc := graphql.GetOperationContext(ctx)
+		if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+			return resp
+		}
+		fn(operationLabel(rc), time.Since(rc.Stats.OperationStart), resp != nil && len(resp.Errors) > 0)
+		return resp
+	}
+}
+
+func originHosts(origins []string) []string {
+	var hosts []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	return hosts
+}
+
+// wsInit authenticates a websocket in connection_init ({"authorization":
+// "Bearer …"} or {"token": "…"}) and ties the connection's life to the
+// session: when the session ends (logout, revocation) or the access token
+// expires, the context is cancelled and the socket closes.
+func wsInit(a *auth.Service, log *slog.Logger) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		token := strings.TrimPrefix(p.Authorization(), "Bearer ")
+		if token == "" {
+			if t, ok := p["token"].(string); ok {
+				token = t
+			}
+		}
+		if token == "" {
+			return ctx, nil, errors.New("unauthenticated")
+		}
+		v, err := a.Authenticate(ctx, token)
+		if err != nil {
+			return ctx, nil, errors.New("unauthenticated")
+		}
+		exp, _ := a.TokenExpiry(token)
+		ctx = auth.WithViewer(ctx, v)
+		ctx, cancel := context.WithDeadline(ctx, exp)
+		go watchSession(ctx, cancel, a, v.SessionID, log)
+		return ctx, nil, nil
+	}
+}
+
+func watchSession(ctx context.Context, cancel context.CancelFunc, a *auth.Service, sid uuid.UUID, log *slog.Logger) {
+	defer cancel()
+	revoked := a.Sessions().SubscribeRevoked(ctx)
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id, ok := <-revoked:
+			if !ok {
+				return
+			}
+			if id == sid {
+				return
+			}
+		case <-tick.C:
+			alive, err := a.SessionAlive(ctx, sid)
+			if err != nil {
+				log.WarnContext(ctx, "websocket session check failed", "err", err)
+				return // fail closed
+			}
+			if !alive {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,20 @@
+// Package graph is the GraphQL layer: the schema under graph/schema, thin
+// resolvers that call one domain service each, per-request dataloaders, and
+// the error presenter. No business rules and no SQL live here.
+package graph
+
+import (
+	"log/slog"
+
+	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/org"
+)
+
+// Resolver holds the domain services the resolvers call.
+type Resolver struct {
+	Log   *slog.Logger
+	Auth  *auth.Service
+	Org   *org.Service
+	Audit *audit.Log
+}

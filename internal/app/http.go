@@ -1,0 +1,175 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/graph"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// MaxBodyBytes caps a request body; larger ones get 413.
+const MaxBodyBytes = 100 << 10
+
+func (a *App) routes() http.Handler {
+	gql := graph.NewHandler(a.Resolver, graph.HandlerOptions{
+		Production:     a.Config.Production(),
+		Log:            a.Log,
+		AllowedOrigins: a.Config.AllowedOrigins,
+		Observe:        a.metrics.observe,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", a.authenticate(a.Resolver.WithLoaders(gql)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", a.metrics.handler)
+	if !a.Config.Production() {
+		mux.HandleFunc("GET /{$}", graphiql())
+	}
+	return a.requestContext(mux)
+}
+
+// requestContext gives every request an id (echoed as X-Request-Id), a
+// deadline, a body cap, and one structured log line. It logs no query text
+// and no variables: they may carry ID or phone numbers.
+func (a *App) requestContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := uuid.Must(uuid.NewV7()).String()
+		w.Header().Set("X-Request-Id", rid)
+		ctx := auth.WithRequestID(r.Context(), rid)
+		isWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		if !isWS {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, a.Config.RequestTimeout)
+			defer cancel()
+			if r.ContentLength > MaxBodyBytes {
+				writeGraphQLError(w, http.StatusRequestEntityTooLarge, "request body too large", "BAD_USER_INPUT")
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		a.Log.InfoContext(ctx, "request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
+			"status", sw.status(), "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+// authenticate puts the viewer of a valid bearer token in the context. A
+// missing or invalid token leaves the request anonymous (public root fields
+// still work; the rest answer UNAUTHENTICATED). Redis unreachable fails
+// closed with 503 for any request that carries a token.
+func (a *App) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		flag := &graph.Unavailable{}
+		ctx = graph.WithUnavailableFlag(ctx, flag)
+		if h := r.Header.Get("Authorization"); h != "" {
+			token, ok := strings.CutPrefix(h, "Bearer ")
+			if ok {
+				v, err := a.Auth.Authenticate(ctx, strings.TrimSpace(token))
+				switch {
+				case errors.Is(err, problem.ErrUnavailable):
+					a.Log.WarnContext(ctx, "session store unavailable", "request_id", auth.RequestID(ctx), "err", err.Error())
+					writeGraphQLError(w, http.StatusServiceUnavailable, "service temporarily unavailable; retry shortly", "SERVICE_UNAVAILABLE")
+					return
+				case err == nil:
+					ctx = auth.WithViewer(ctx, v)
+				}
+			}
+		}
+		next.ServeHTTP(&unavailableWriter{ResponseWriter: w, flag: flag}, r.WithContext(ctx))
+	})
+}
+
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := map[string]string{"postgres": "ok", "redis": "ok"}
+	code := http.StatusOK
+	if err := database.SQL(a.DB).PingContext(ctx); err != nil {
+		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	if err := a.Redis.Ping(ctx).Err(); err != nil {
+		status["redis"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, status)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeGraphQLError(w http.ResponseWriter, status int, msg, code string) {
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(c int) { s.code = c; s.ResponseWriter.WriteHeader(c) }
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = 200
+	}
+	return s.ResponseWriter.Write(b)
+}
+func (s *statusWriter) status() int {
+	if s.code == 0 {
+		return 200
+	}
+	return s.code
+}
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// unavailableWriter answers 503 when the error presenter flagged a
+// SERVICE_UNAVAILABLE error: the body is written after the errors were
+// presented, so the status can still be chosen.
+type unavailableWriter struct {
+	http.ResponseWriter
+	flag    *graph.Unavailable
+	written bool
+}
+
+func (u *unavailableWriter) WriteHeader(c int) {
+	u.written = true
+	if c == http.StatusOK && u.flag.Set {
+		c = http.StatusServiceUnavailable
+	}
+	u.ResponseWriter.WriteHeader(c)
+}
+
+func (u *unavailableWriter) Write(b []byte) (int, error) {
+	if !u.written {
+		u.WriteHeader(http.StatusOK)
+	}
+	return u.ResponseWriter.Write(b)
+}
+func (u *unavailableWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+func (u *unavailableWriter) Flush() {
+	if f, ok := u.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

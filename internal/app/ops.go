@@ -1,0 +1,36 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jinjiang/residents/internal/seed"
+)
+
+// Seed fills the database with reference data (and demo data when demo is set).
+func (a *App) Seed(ctx context.Context, residents int, demo bool) error {
+	return seed.Run(ctx, a.DB, a.Auth, a.Log, seed.Options{AdminPassword: a.Config.SeedAdminPassword, Demo: demo, Residents: residents}, a.seedSteps()...)
+}
+
+// seedSteps are the domain seeders, in dependency order.
+func (a *App) seedSteps() []seed.Step {
+	return nil
+}
+
+// Empty reports whether the database has not been seeded yet.
+func (a *App) Empty(ctx context.Context) (bool, error) {
+	var n int64
+	if err := a.DB.WithContext(ctx).Table("users").Count(&n).Error; err != nil {
+		return false, fmt.Errorf("app: %w", err)
+	}
+	return n == 0, nil
+}
+
+// Reencrypt moves every encrypted value to the primary PII key.
+func (a *App) Reencrypt(ctx context.Context) error {
+	return fmt.Errorf("reencrypt: not implemented yet")
+}
+
+// StartBackground starts the background jobs (each guarded so that one
+// instance at a time runs it); they stop when ctx ends.
+func (a *App) StartBackground(ctx context.Context) {}

@@ -1,0 +1,201 @@
+// Package config reads the service's configuration from the environment.
+// The variable names and defaults are part of the deployment contract
+// (DESIGN.md, "Configuration and commands").
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Development defaults for the secrets. They are public (they are in this
+// file), which is why production refuses to start without real ones.
+const (
+	devJWTKey    = "ZGV2LW9ubHktand0LXNpZ25pbmcta2V5LTMyYnl0ZXM="      // "dev-only-jwt-signing-key-32bytes"
+	devPIIKeys   = "dev1:ZGV2LW9ubHktcGlpLWVuY3J5cHRpb24ta2V5LTMyYnk=" // "dev-only-pii-encryption-key-32by"
+	devIndexKey  = "ZGV2LW9ubHktcGlpLWJsaW5kLWluZGV4LWtleS0zMmI="      // "dev-only-pii-blind-index-key-32b"
+	devWechatApp = "wx-dev-appid"
+	devWechatSec = "wx-dev-secret"
+)
+
+// Config is the whole typed configuration.
+type Config struct {
+	Env                 string
+	HTTPAddr            string
+	DatabaseURL         string
+	DatabaseReplicaURLs []string
+	RedisURL            string
+	// RedisKeyPrefix namespaces every Redis key (tests give each package its own).
+	RedisKeyPrefix    string
+	JWTSigningKey     []byte
+	PIIEncryptionKeys string
+	PIIIndexKey       []byte
+	WechatAppID       string
+	WechatAppSecret   string
+	WechatAPIBase     string
+	SeedAdminPassword string
+
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	// DBMaxConns bounds the Postgres pool; requests wait at most DBAcquireTimeout for a connection.
+	DBMaxConns         int
+	DBStatementTimeout time.Duration
+	RequestTimeout     time.Duration
+	// AllowedOrigins lists the websocket origins accepted besides same-host ones.
+	AllowedOrigins []string
+}
+
+// Production reports whether the service runs in production.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Development reports whether the service runs in development.
+func (c Config) Development() bool { return c.Env == "development" }
+
+// LogValue masks every secret when the config is logged.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("env", c.Env),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("database_url", redactURL(c.DatabaseURL)),
+		slog.Int("database_replicas", len(c.DatabaseReplicaURLs)),
+		slog.String("redis_url", redactURL(c.RedisURL)),
+		slog.String("jwt_signing_key", "***"),
+		slog.String("pii_encryption_keys", "***"),
+		slog.String("pii_index_key", "***"),
+		slog.String("wechat_app_id", c.WechatAppID),
+		slog.String("wechat_api_base", c.WechatAPIBase),
+	)
+}
+
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	userinfo := u[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return u[:scheme+3] + userinfo[:i] + ":***" + u[at:]
+	}
+	return u
+}
+
+// Load reads the configuration through getenv and validates it. In
+// production every secret must be set and well-formed; an error names the
+// variable at fault (never its value).
+func Load(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Env:                get("APP_ENV", "development"),
+		HTTPAddr:           get("HTTP_ADDR", ":8080"),
+		DatabaseURL:        get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"),
+		RedisURL:           get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		RedisKeyPrefix:     get("REDIS_KEY_PREFIX", "rs:"),
+		WechatAPIBase:      strings.TrimRight(get("WECHAT_API_BASE", "https://api.weixin.qq.com"), "/"),
+		AccessTokenTTL:     15 * time.Minute,
+		RefreshTokenTTL:    30 * 24 * time.Hour,
+		DBMaxConns:         20,
+		DBStatementTimeout: 10 * time.Second,
+		RequestTimeout:     15 * time.Second,
+	}
+	switch c.Env {
+	case "development", "production", "test":
+	default:
+		return Config{}, fmt.Errorf("APP_ENV must be development, test or production")
+	}
+	if v := getenv("DATABASE_REPLICA_URLS"); v != "" {
+		for _, u := range strings.Split(v, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				c.DatabaseReplicaURLs = append(c.DatabaseReplicaURLs, u)
+			}
+		}
+	}
+	if v := getenv("ALLOWED_ORIGINS"); v != "" {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+	}
+	var errs []error
+	secret := func(name, def string) string {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			if c.Production() {
+				errs = append(errs, fmt.Errorf("%s must be set in production", name))
+			}
+			return def
+		}
+		return v
+	}
+	key32 := func(name, def string) []byte {
+		raw := secret(name, def)
+		b, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil || len(b) != 32 {
+			errs = append(errs, fmt.Errorf("%s must be base64 of 32 bytes", name))
+			return nil
+		}
+		return b
+	}
+	c.JWTSigningKey = key32("JWT_SIGNING_KEY", devJWTKey)
+	c.PIIIndexKey = key32("PII_INDEX_KEY", devIndexKey)
+	c.PIIEncryptionKeys = secret("PII_ENCRYPTION_KEYS", devPIIKeys)
+	if err := validKeyList(c.PIIEncryptionKeys); err != nil {
+		errs = append(errs, err)
+	}
+	c.WechatAppID = secret("WECHAT_APP_ID", devWechatApp)
+	c.WechatAppSecret = secret("WECHAT_APP_SECRET", devWechatSec)
+	c.SeedAdminPassword = secret("SEED_ADMIN_PASSWORD", "admin-dev-password")
+	if c.Production() && c.SeedAdminPassword == "admin-dev-password" {
+		errs = append(errs, errors.New("SEED_ADMIN_PASSWORD must not be the development password in production"))
+	}
+	if v := getenv("ACCESS_TOKEN_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute || d > 24*time.Hour {
+			errs = append(errs, errors.New("ACCESS_TOKEN_TTL must be a duration between 1m and 24h"))
+		} else {
+			c.AccessTokenTTL = d
+		}
+	}
+	if v := getenv("DB_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 500 {
+			errs = append(errs, errors.New("DB_MAX_CONNS must be an integer between 2 and 500"))
+		} else {
+			c.DBMaxConns = n
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// validKeyList checks the "id:base64,id:base64" format of PII_ENCRYPTION_KEYS
+// without echoing any key.
+func validKeyList(s string) error {
+	bad := errors.New("PII_ENCRYPTION_KEYS must be comma-separated id:base64 pairs of 32-byte keys")
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		id, k, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok || id == "" || seen[id] {
+			return bad
+		}
+		seen[id] = true
+		b, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(b) != 32 {
+			return bad
+		}
+	}
+	return nil
+}

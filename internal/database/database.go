@@ -1,0 +1,217 @@
+// Package database opens the Postgres pool behind GORM, runs transactions
+// with retries on serialization failures, and tells a dead database apart
+// from a bad query so clients get SERVICE_UNAVAILABLE, not INTERNAL.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// Options sizes the pool and its timeouts explicitly.
+type Options struct {
+	MaxConns         int
+	StatementTimeout time.Duration
+	Logger           *slog.Logger
+}
+
+// Open connects to url and returns a GORM handle over a bounded pgx pool.
+func Open(ctx context.Context, dsn string, opt Options) (*gorm.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database: parse DATABASE_URL: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if opt.StatementTimeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(opt.StatementTimeout.Milliseconds())
+	}
+	cfg.RuntimeParams["timezone"] = "UTC"
+	cfg.RuntimeParams["application_name"] = "residents"
+	sqlDB := stdlib.OpenDB(*cfg)
+	if opt.MaxConns <= 0 {
+		opt.MaxConns = 20
+	}
+	sqlDB.SetMaxOpenConns(opt.MaxConns)
+	sqlDB.SetMaxIdleConns(opt.MaxConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	sqlDB.SetConnMaxLifetime(time.Hour)
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("database: ping: %w", err)
+	}
+	return db, nil
+}
+
+// EnsureExists creates the database named in dsn when it is missing
+// (development convenience: one command gives a working server).
+func EnsureExists(ctx context.Context, dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return fmt.Errorf("database: parse DATABASE_URL: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" || name == "postgres" {
+		return nil
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return fmt.Errorf("database: connect to create %q: %w", name, err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created concurrently
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("database: create %q: %w", name, err)
+	}
+	return nil
+}
+
+// SQL returns the *sql.DB under a GORM handle.
+func SQL(db *gorm.DB) *sql.DB {
+	s, err := db.DB()
+	if err != nil {
+		panic(err) // only when db was not built by Open
+	}
+	return s
+}
+
+type txKey struct{}
+
+// Tx runs fn in one transaction. A serialization failure or deadlock is
+// retried (up to 5 times with jittered backoff) so that concurrent writers
+// never see the database's own conflict resolution as an error. Nested calls
+// join the outer transaction.
+func Tx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if outer, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(outer)
+	}
+	var err error
+	for attempt := 0; attempt < 6; attempt++ {
+		err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(tx.WithContext(context.WithValue(ctx, txKey{}, tx)))
+		})
+		if !retryable(err) {
+			return Classify(err)
+		}
+		backoff := time.Duration(attempt+1) * time.Duration(2+time.Now().UnixNano()%8) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return Classify(ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
+	return Classify(err)
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// Classify turns connection-level failures into problem.ErrUnavailable and
+// leaves every other error as it is.
+func Classify(err error) error {
+	if err == nil || errors.Is(err, problem.ErrUnavailable) {
+		return err
+	}
+	if Unavailable(err) {
+		return fmt.Errorf("%w: %w", problem.ErrUnavailable, err)
+	}
+	return err
+}
+
+// Unavailable reports whether err means the database cannot be reached or
+// is shutting down, rather than a problem with the statement.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, crash, cannot connect now
+			pgErr.Code == "53300", // too many connections
+			pgErr.Code == "57014": // statement timeout / cancelled
+			return true
+		}
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connErr), errors.As(err, &netErr),
+		errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, pgx.ErrTxClosed):
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection refused") ||
+		strings.Contains(msg, "unexpected EOF") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "driver: bad connection")
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation,
+// and of which constraint.
+func IsUniqueViolation(err error) (constraint string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// IsCheckViolation reports whether err is a CHECK violation, and of which constraint.
+func IsCheckViolation(err error) (constraint string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23514" {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}

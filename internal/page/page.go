@@ -1,0 +1,83 @@
+// Package page holds cursor pagination: the page size rules every list
+// follows and the opaque cursors that carry a keyset position.
+package page
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// MaxFirst is the largest page a client may ask for.
+const MaxFirst = 100
+
+// DefaultFirst is the page size when the client gives none.
+const DefaultFirst = 20
+
+// Request is a validated page request: at most First rows after the keyset
+// position After (nil for the first page).
+type Request struct {
+	First int
+	After *uuid.UUID
+}
+
+// New validates first (1..100, default 20) and decodes the after cursor.
+func New(first *int, after *string) (Request, error) {
+	r := Request{First: DefaultFirst}
+	if first != nil {
+		if *first < 1 || *first > MaxFirst {
+			return Request{}, problem.BadInput("first must be between 1 and 100")
+		}
+		r.First = *first
+	}
+	if after != nil && *after != "" {
+		id, err := DecodeCursor(*after)
+		if err != nil {
+			return Request{}, err
+		}
+		r.After = &id
+	}
+	return r, nil
+}
+
+const cursorPrefix = "c1:"
+
+// EncodeCursor returns the opaque cursor of a row keyed by id.
+func EncodeCursor(id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + id.String()))
+}
+
+// DecodeCursor reads a cursor made by EncodeCursor.
+func DecodeCursor(s string) (uuid.UUID, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || !strings.HasPrefix(string(b), cursorPrefix) {
+		return uuid.Nil, problem.BadInput("invalid cursor")
+	}
+	id, err := uuid.Parse(strings.TrimPrefix(string(b), cursorPrefix))
+	if err != nil {
+		return uuid.Nil, problem.BadInput("invalid cursor")
+	}
+	return id, nil
+}
+
+// Result is one page of rows plus what a Relay connection needs.
+type Result[T any] struct {
+	Items       []T
+	HasNext     bool
+	HasPrevious bool
+	TotalCount  int
+}
+
+// Trim cuts rows fetched with limit First+1 down to the page and reports
+// whether there is a next page.
+func Trim[T any](r Request, rows []T) Result[T] {
+	res := Result[T]{Items: rows, HasPrevious: r.After != nil}
+	if len(rows) > r.First {
+		res.Items = rows[:r.First]
+		res.HasNext = true
+	}
+	return res
+}

@@ -1,0 +1,125 @@
+// Package resident is the resident registry: who lives where, with the
+// statuses and care level that decide support. ID and phone numbers are
+// held encrypted; reads return precomputed masks unless the viewer may see
+// the full value.
+package resident
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/internal/civil"
+)
+
+// Gender is derived from the ID number, never typed in.
+type Gender string
+
+// Genders.
+const (
+	Male   Gender = "MALE"
+	Female Gender = "FEMALE"
+)
+
+// Status is a support-deciding status (低保, 特困, 独居, 空巢, 失独).
+type Status string
+
+// Statuses.
+const (
+	LowIncome      Status = "LOW_INCOME"
+	ExtremePoverty Status = "EXTREME_POVERTY"
+	LivingAlone    Status = "LIVING_ALONE"
+	EmptyNest      Status = "EMPTY_NEST"
+	BereavedParent Status = "BEREAVED_PARENT"
+)
+
+// CareLevel is the ability-assessment level.
+type CareLevel string
+
+// Care levels, from 能力完好 to 完全失能.
+const (
+	Intact   CareLevel = "INTACT"
+	Mild     CareLevel = "MILD"
+	Moderate CareLevel = "MODERATE"
+	Severe   CareLevel = "SEVERE"
+	Total    CareLevel = "TOTAL"
+)
+
+// Resident is one registry record as every reader sees it: masked values
+// only. The full ID number is read separately, with an audit entry.
+type Resident struct {
+	ID             uuid.UUID
+	Name           string
+	IDNumberMasked string
+	Gender         Gender
+	BirthDate      civil.Date
+	PhoneMasked    *string
+	Address        *string
+	CommunityID    uuid.UUID
+	GridID         *uuid.UUID
+	// OrgPath is the path of the grid (or community): jurisdiction is a prefix match.
+	OrgPath   string
+	Statuses  []Status
+	CareLevel CareLevel
+	Version   int
+	CreatedAt time.Time
+}
+
+// Age is the resident's age in full years on the given day.
+func (r *Resident) Age(on civil.Date) int {
+	age := on.Year - r.BirthDate.Year
+	if on.Month < r.BirthDate.Month || (on.Month == r.BirthDate.Month && on.Day < r.BirthDate.Day) {
+		age--
+	}
+	return age
+}
+
+// HasStatus reports whether the resident holds s.
+func (r *Resident) HasStatus(s Status) bool {
+	for _, x := range r.Statuses {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func marshalEnum(w io.Writer, s string) { io.WriteString(w, strconv.Quote(s)) }
+
+func unmarshalEnum[T ~string](v any, valid ...T) (T, error) {
+	s, _ := v.(string)
+	for _, x := range valid {
+		if string(x) == s {
+			return x, nil
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("%q is not a valid value", s)
+}
+
+// MarshalGQL writes the enum value.
+func (g Gender) MarshalGQL(w io.Writer) { marshalEnum(w, string(g)) }
+
+// UnmarshalGQL reads the enum value.
+func (g *Gender) UnmarshalGQL(v any) (err error) { *g, err = unmarshalEnum(v, Male, Female); return }
+
+// MarshalGQL writes the enum value.
+func (s Status) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+
+// UnmarshalGQL reads the enum value.
+func (s *Status) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, LowIncome, ExtremePoverty, LivingAlone, EmptyNest, BereavedParent)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (c CareLevel) MarshalGQL(w io.Writer) { marshalEnum(w, string(c)) }
+
+// UnmarshalGQL reads the enum value.
+func (c *CareLevel) UnmarshalGQL(v any) (err error) {
+	*c, err = unmarshalEnum(v, Intact, Mild, Moderate, Severe, Total)
+	return
+}

@@ -1,0 +1,162 @@
+// Command residents is the district resident-services back end: one binary
+// with the subcommands serve (default), migrate and seed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	_ "time/tzdata" // Asia/Shanghai without relying on the host's zoneinfo
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jinjiang/residents/internal/app"
+	"github.com/jinjiang/residents/internal/config"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/migrations"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve", "migrate", "seed", "reencrypt":
+	default:
+		return fmt.Errorf("unknown command %q (want serve, migrate, seed or reencrypt)", cmd)
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	residents := fs.Int("residents", 200, "seed: number of synthetic residents to ensure")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log.Info("starting", "command", cmd, "config", cfg)
+
+	if cfg.Development() {
+		if err := database.EnsureExists(ctx, cfg.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer database.SQL(db).Close()
+	if cmd == "migrate" || cfg.Development() {
+		if err := migrations.Up(ctx, database.SQL(db)); err != nil {
+			return err
+		}
+		if cmd == "migrate" {
+			log.Info("migrations applied")
+			return nil
+		}
+	}
+	rdb, err := openRedis(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	a, err := app.New(app.Deps{Config: cfg, DB: db, Redis: rdb, Log: log})
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "seed":
+		return a.Seed(ctx, *residents, !cfg.Production())
+	case "reencrypt":
+		return a.Reencrypt(ctx)
+	}
+	if cfg.Development() {
+		empty, err := a.Empty(ctx)
+		if err != nil {
+			return err
+		}
+		if empty {
+			if err := a.Seed(ctx, *residents, true); err != nil {
+				return err
+			}
+		}
+	}
+	return serve(ctx, a, cfg, log)
+}
+
+func openRedis(url string) (redis.UniversalClient, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opt.DialTimeout = 2 * time.Second
+	opt.ReadTimeout = 1 * time.Second
+	opt.WriteTimeout = 1 * time.Second
+	opt.PoolSize = 50
+	opt.PoolTimeout = 2 * time.Second
+	opt.MaxRetries = 1
+	return redis.NewClient(opt), nil
+}
+
+// serve runs the HTTP server until ctx ends, then drains: readiness goes
+// 503 first, in-flight requests finish, pools close.
+func serve(ctx context.Context, a *app.App, cfg config.Config, log *slog.Logger) error {
+	srv := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      0, // websockets live long; HTTP requests carry their own deadline
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	a.StartBackground(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		log.Info("listening", "addr", cfg.HTTPAddr)
+		errc <- srv.ListenAndServe()
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	a.Drain()
+	time.Sleep(drainDelay(cfg))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// drainDelay gives load balancers time to see /readyz fail before the
+// listener closes.
+func drainDelay(cfg config.Config) time.Duration {
+	if cfg.Production() {
+		return 3 * time.Second
+	}
+	return 200 * time.Millisecond
+}
