@@ -53,6 +53,17 @@ func (r *mutationResolver) CreateStaffUser(ctx context.Context, input model.Crea
 	return &model.StaffUserPayload{User: u, UserErrors: ues}, err
 }
 
+// SetStaffUserActive is the resolver for the setStaffUserActive field.
+func (r *mutationResolver) SetStaffUserActive(ctx context.Context, id string, active bool) (*model.StaffUserPayload, error) {
+	uid, err := relay.ParseAs(TypeStaffUser, id)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Auth.SetUserActive(ctx, uid, active)
+	ues, err := userErrors(err)
+	return &model.StaffUserPayload{User: u, UserErrors: ues}, err
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*auth.Viewer, error) {
 	return auth.RequireViewer(ctx)

@@ -272,6 +272,7 @@ type ComplexityRoot struct {
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
 		SetCalendarDay              func(childComplexity int, date civil.Date, kind model.CalendarDayKind) int
+		SetStaffUserActive          func(childComplexity int, id string, active bool) int
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
 		UpdateDisabilityService     func(childComplexity int, input model.UpdateDisabilityServiceInput) int
@@ -1546,6 +1547,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetCalendarDay(childComplexity, args["date"].(civil.Date), args["kind"].(model.CalendarDayKind)), true
+	case "Mutation.setStaffUserActive":
+		if e.ComplexityRoot.Mutation.SetStaffUserActive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setStaffUserActive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetStaffUserActive(childComplexity, args["id"].(string), args["active"].(bool)), true
 	case "Mutation.submitApplication":
 		if e.ComplexityRoot.Mutation.SubmitApplication == nil {
 			break

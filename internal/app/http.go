@@ -1,9 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -55,7 +57,21 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 				writeGraphQLError(w, http.StatusRequestEntityTooLarge, "request body too large", "BAD_USER_INPUT")
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+			if r.Method == http.MethodPost {
+				// Read the (capped) body here so that a malformed one is
+				// refused without echoing it: gqlgen's own decoder error
+				// repeats the body, which may carry an ID number.
+				body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+				if err != nil {
+					writeGraphQLError(w, http.StatusRequestEntityTooLarge, "request body too large", "BAD_USER_INPUT")
+					return
+				}
+				if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") && !json.Valid(body) {
+					writeGraphQLError(w, http.StatusBadRequest, "request body is not valid JSON", "BAD_USER_INPUT")
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))

@@ -71,6 +71,8 @@ var pkgDB struct {
 // afterwards. Call it from TestMain.
 func Main(m *testing.M) {
 	ctx := context.Background()
+	// go-redis logs dial failures itself; the outage tests cause them on purpose.
+	redis.SetLogger(quietRedis{})
 	name, err := cloneDatabase(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
@@ -326,3 +328,7 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}

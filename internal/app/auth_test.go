@@ -1,0 +1,287 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/internal/config"
+	"github.com/jinjiang/residents/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const meQuery = `{ me { id displayName roles orgUnit { name kind } } }`
+
+func TestLoginAndMe(t *testing.T) {
+	e := testenv.New(t)
+	tok := e.Admin(t)
+	r := e.MustDo(t, tok, meQuery, nil)
+	if got := r.Get("me.roles.0"); got != "ADMIN" {
+		t.Fatalf("roles = %v", got)
+	}
+	if got := r.Str("me.orgUnit.kind"); got != "DISTRICT" {
+		t.Fatalf("org unit kind = %q", got)
+	}
+	bad := e.MustDo(t, "", `mutation{login(input:{username:"admin",password:"wrong-password"}){accessToken userErrors{code field}}}`, nil)
+	if bad.Str("login.userErrors.0.code") != "INVALID_CREDENTIALS" || bad.Get("login.accessToken") != nil {
+		t.Fatalf("wrong password: %s", bad.Raw)
+	}
+}
+
+func TestLoginThrottleCountsAliases(t *testing.T) {
+	e := testenv.New(t)
+	var b strings.Builder
+	b.WriteString("mutation{")
+	for i := 0; i < 6; i++ {
+		fmt.Fprintf(&b, `a%d: login(input:{username:"clerk",password:"guess-%d"}){userErrors{code}} `, i, i)
+	}
+	b.WriteString("}")
+	r := e.MustDo(t, "", b.String(), nil)
+	for i := 0; i < 5; i++ {
+		if c := r.Str(fmt.Sprintf("a%d.userErrors.0.code", i)); c != "INVALID_CREDENTIALS" {
+			t.Fatalf("attempt %d: %s", i, c)
+		}
+	}
+	if c := r.Str("a5.userErrors.0.code"); c != "TOO_MANY_ATTEMPTS" {
+		t.Fatalf("6th attempt: %s (%s)", c, r.Raw)
+	}
+	// The right password is refused too until the window passes.
+	ok := e.MustDo(t, "", `mutation{login(input:{username:"clerk",password:"demo-password"}){accessToken userErrors{code}}}`, nil)
+	if ok.Str("login.userErrors.0.code") != "TOO_MANY_ATTEMPTS" || ok.Get("login.accessToken") != nil {
+		t.Fatalf("locked account signed in: %s", ok.Raw)
+	}
+	// Another username is not affected.
+	if tok := e.As(t, "operator"); tok == "" {
+		t.Fatal("operator locked out by clerk's throttle")
+	}
+}
+
+// forge signs claims with key using HS256 (or none).
+func forge(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestForgedAccessTokensAreRefused(t *testing.T) {
+	e := testenv.New(t)
+	good := e.Admin(t)
+	parsed, _, err := jwt.NewParser().ParseUnverified(good, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := parsed.Claims.(jwt.MapClaims)
+	with := func(k string, v any) jwt.MapClaims {
+		c := jwt.MapClaims{}
+		for kk, vv := range claims {
+			c[kk] = vv
+		}
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	key := e.Config.JWTSigningKey
+	parts := strings.Split(good, ".")
+	alteredPayload := strings.Replace(parts[1], parts[1][:4], "eyJz", 1)
+	refresh := e.MustDo(t, "", `mutation{login(input:{username:"auditor",password:"demo-password"}){refreshToken}}`, nil).Str("login.refreshToken")
+	cases := []struct {
+		name  string
+		token string
+	}{
+		{"alg none", forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims)},
+		{"HS512 instead of HS256", forge(t, jwt.SigningMethodHS512, key, claims)},
+		{"wrong key", forge(t, jwt.SigningMethodHS256, []byte("another-key-of-thirty-two-bytes!"), claims)},
+		{"wrong audience", forge(t, jwt.SigningMethodHS256, key, with("aud", []string{"someone-else"}))},
+		{"wrong issuer", forge(t, jwt.SigningMethodHS256, key, with("iss", "evil"))},
+		{"expired", forge(t, jwt.SigningMethodHS256, key, with("exp", time.Now().Add(-time.Hour).Unix()))},
+		{"missing exp", forge(t, jwt.SigningMethodHS256, key, with("exp", nil))},
+		{"future nbf", forge(t, jwt.SigningMethodHS256, key, with("nbf", time.Now().Add(time.Hour).Unix()))},
+		{"unknown session", forge(t, jwt.SigningMethodHS256, key, with("sid", uuid.NewString()))},
+		{"other subject", forge(t, jwt.SigningMethodHS256, key, with("sub", uuid.NewString()))},
+		{"altered claims", parts[0] + "." + alteredPayload + "." + parts[2]},
+		{"refresh token as access token", refresh},
+		{"garbage", "not-a-token"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.Do(t, c.token, meQuery, nil)
+			if r.ErrorCode() != "UNAUTHENTICATED" || r.Get("me") != nil {
+				t.Fatalf("got %s", r.Raw)
+			}
+		})
+	}
+	if r := e.Do(t, good, meQuery, nil); r.ErrorCode() != "" {
+		t.Fatalf("the genuine token stopped working: %s", r.Raw)
+	}
+}
+
+const refreshMutation = `mutation($t:String!){refreshSession(refreshToken:$t){accessToken refreshToken userErrors{code}}}`
+
+func TestRefreshRotatesAndReuseRevokesFamily(t *testing.T) {
+	e := testenv.New(t)
+	login := e.MustDo(t, "", `mutation{login(input:{username:"clerk",password:"demo-password"}){accessToken refreshToken}}`, nil)
+	rt1 := login.Str("login.refreshToken")
+	r := e.MustDo(t, "", refreshMutation, map[string]any{"t": rt1})
+	access2, rt2 := r.Str("refreshSession.accessToken"), r.Str("refreshSession.refreshToken")
+	if access2 == "" || rt2 == "" || rt2 == rt1 {
+		t.Fatalf("refresh did not rotate: %s", r.Raw)
+	}
+	if e.Do(t, access2, meQuery, nil).ErrorCode() != "" {
+		t.Fatal("new access token refused")
+	}
+	// Replaying the used token revokes the family: the new tokens die too.
+	replay := e.MustDo(t, "", refreshMutation, map[string]any{"t": rt1})
+	if replay.Str("refreshSession.userErrors.0.code") != "INVALID_CREDENTIALS" {
+		t.Fatalf("replay: %s", replay.Raw)
+	}
+	if e.Do(t, access2, meQuery, nil).ErrorCode() != "UNAUTHENTICATED" {
+		t.Fatal("access token of a revoked family still works")
+	}
+	if got := e.MustDo(t, "", refreshMutation, map[string]any{"t": rt2}).Str("refreshSession.userErrors.0.code"); got != "INVALID_CREDENTIALS" {
+		t.Fatalf("successor refresh token still works: %s", got)
+	}
+}
+
+func TestConcurrentRefreshRotatesOnce(t *testing.T) {
+	e := testenv.New(t)
+	rt := e.MustDo(t, "", `mutation{login(input:{username:"clerk",password:"demo-password"}){refreshToken}}`, nil).Str("login.refreshToken")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.Do(t, "", refreshMutation, map[string]any{"t": rt})
+			if r.Str("refreshSession.accessToken") != "" {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d concurrent refreshes succeeded, want exactly 1", wins)
+	}
+}
+
+func TestLogoutEndsSessionOnEveryInstance(t *testing.T) {
+	prefix := fmt.Sprintf("shared%d:", time.Now().UnixNano())
+	a := testenv.New(t, testenv.SharedPrefix(prefix))
+	b := testenv.New(t, testenv.SharedPrefix(prefix))
+	tok := a.As(t, "operator")
+	if b.Do(t, tok, meQuery, nil).ErrorCode() != "" {
+		t.Fatal("instance B does not accept A's session")
+	}
+	if r := a.MustDo(t, tok, `mutation{logout}`, nil); r.Get("logout") != true {
+		t.Fatalf("logout: %s", r.Raw)
+	}
+	if b.Do(t, tok, meQuery, nil).ErrorCode() != "UNAUTHENTICATED" {
+		t.Fatal("instance B still accepts a logged-out session")
+	}
+}
+
+func TestDeactivatedUserIsSignedOut(t *testing.T) {
+	e := testenv.New(t)
+	admin := e.Admin(t)
+	district := e.MustDo(t, admin, `{orgUnits(kind:DISTRICT){id}}`, nil).Str("orgUnits.0.id")
+	created := e.MustDo(t, admin, `mutation($o:ID!){createStaffUser(input:{username:"temp.clerk",password:"long-enough-pw",displayName:"临时",roles:[CLERK],orgUnitId:$o}){user{id active} userErrors{code}}}`,
+		map[string]any{"o": district})
+	uid := created.Str("createStaffUser.user.id")
+	tok := e.Login(t, "temp.clerk", "long-enough-pw")
+	r := e.MustDo(t, admin, `mutation($id:ID!){setStaffUserActive(id:$id,active:false){user{active} userErrors{code}}}`, map[string]any{"id": uid})
+	if r.Get("setStaffUserActive.user.active") != false {
+		t.Fatalf("deactivate: %s", r.Raw)
+	}
+	if e.Do(t, tok, meQuery, nil).ErrorCode() != "UNAUTHENTICATED" {
+		t.Fatal("deactivated user's token still works")
+	}
+	again := e.MustDo(t, "", `mutation{login(input:{username:"temp.clerk",password:"long-enough-pw"}){accessToken userErrors{code}}}`, nil)
+	if again.Str("login.userErrors.0.code") != "INVALID_CREDENTIALS" {
+		t.Fatalf("deactivated user signed in: %s", again.Raw)
+	}
+}
+
+func TestCreateStaffUser(t *testing.T) {
+	e := testenv.New(t)
+	admin := e.Admin(t)
+	street := e.MustDo(t, admin, `{orgUnits(kind:STREET){id name}}`, nil).Str("orgUnits.0.id")
+	const m = `mutation($in:CreateStaffUserInput!){createStaffUser(input:$in){user{id username roles orgUnit{id}} userErrors{code field}}}`
+	in := func(username, pw string, roles ...string) map[string]any {
+		return map[string]any{"in": map[string]any{"username": username, "password": pw, "displayName": "测试", "roles": roles, "orgUnitId": street}}
+	}
+	ok := e.MustDo(t, admin, m, in("street.worker", "a-good-password", "CASE_WORKER"))
+	if ok.Str("createStaffUser.user.orgUnit.id") != street || ok.Str("createStaffUser.user.roles.0") != "CASE_WORKER" {
+		t.Fatalf("create: %s", ok.Raw)
+	}
+	cases := []struct {
+		name, username, pw string
+		roles              []string
+		code, field        string
+	}{
+		{"duplicate username", "Street.Worker", "a-good-password", []string{"CLERK"}, "DUPLICATE", "username"},
+		{"short password", "new.one", "short", []string{"CLERK"}, "INVALID", "password"},
+		{"bad username", "no spaces allowed", "a-good-password", []string{"CLERK"}, "INVALID", "username"},
+		{"resident role", "new.two", "a-good-password", []string{"RESIDENT"}, "INVALID", "roles"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.MustDo(t, admin, m, in(c.username, c.pw, c.roles...))
+			if r.Str("createStaffUser.userErrors.0.code") != c.code || r.Str("createStaffUser.userErrors.0.field.1") != c.field || r.Get("createStaffUser.user") != nil {
+				t.Fatalf("got %s", r.Raw)
+			}
+		})
+	}
+	for _, who := range []string{"clerk", "caseworker", "operator", "auditor", "telephony"} {
+		r := e.Do(t, e.As(t, who), m, in("x."+who, "a-good-password", "CLERK"))
+		if r.ErrorCode() != "FORBIDDEN" {
+			t.Fatalf("%s created a staff user: %s", who, r.Raw)
+		}
+	}
+	var n int64
+	e.DB.Raw("SELECT count(*) FROM users WHERE username LIKE 'x.%'").Row().Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d forbidden users were written", n)
+	}
+}
+
+func TestRedisDownFailsClosed(t *testing.T) {
+	prefix := fmt.Sprintf("down%d:", time.Now().UnixNano())
+	up := testenv.New(t, testenv.SharedPrefix(prefix))
+	tok := up.Admin(t)
+	down := testenv.New(t, testenv.SharedPrefix(prefix), testenv.WithConfig(func(c *config.Config) {
+		c.RedisURL = "redis://127.0.0.1:1/0"
+	}))
+	r := down.Do(t, tok, meQuery, nil)
+	if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("status %d: %s", r.Status, r.Raw)
+	}
+	resp, err := http.Get(down.Server.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz = %d with Redis down", resp.StatusCode)
+	}
+	// Signing in needs the throttle in Redis: it fails closed too.
+	login := down.Do(t, "", `mutation{login(input:{username:"admin",password:"x"}){accessToken}}`, nil)
+	if login.ErrorCode() != "SERVICE_UNAVAILABLE" || login.Status != http.StatusServiceUnavailable {
+		t.Fatalf("login with Redis down: %d %s", login.Status, login.Raw)
+	}
+}
+

@@ -1,0 +1,75 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+const key32 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
+
+func TestDevelopmentDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Env != "development" || c.HTTPAddr != ":8080" || len(c.JWTSigningKey) != 32 || len(c.PIIIndexKey) != 32 ||
+		c.WechatAPIBase != "https://api.weixin.qq.com" || c.SeedAdminPassword != "admin-dev-password" ||
+		c.DatabaseURL != "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable" || c.RedisURL != "redis://127.0.0.1:6379/0" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestProductionRefusesMissingOrMalformedSecrets(t *testing.T) {
+	full := map[string]string{
+		"APP_ENV": "production", "JWT_SIGNING_KEY": key32, "PII_ENCRYPTION_KEYS": "k2:" + key32 + ",k1:" + key32,
+		"PII_INDEX_KEY": key32, "WECHAT_APP_ID": "wx1", "WECHAT_APP_SECRET": "s", "SEED_ADMIN_PASSWORD": "a-real-password",
+	}
+	if _, err := Load(env(full)); err != nil {
+		t.Fatalf("complete production config refused: %v", err)
+	}
+	for _, name := range []string{"JWT_SIGNING_KEY", "PII_ENCRYPTION_KEYS", "PII_INDEX_KEY", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "SEED_ADMIN_PASSWORD"} {
+		t.Run("missing "+name, func(t *testing.T) {
+			m := map[string]string{}
+			for k, v := range full {
+				m[k] = v
+			}
+			delete(m, name)
+			_, err := Load(env(m))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	malformed := map[string]string{
+		"JWT_SIGNING_KEY":     "c2hvcnQ=",
+		"PII_INDEX_KEY":       "not base64!",
+		"PII_ENCRYPTION_KEYS": "nokeyid",
+		"SEED_ADMIN_PASSWORD": "admin-dev-password",
+	}
+	for name, bad := range malformed {
+		t.Run("malformed "+name, func(t *testing.T) {
+			m := map[string]string{}
+			for k, v := range full {
+				m[k] = v
+			}
+			m[name] = bad
+			_, err := Load(env(m))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("err = %v", err)
+			}
+			if strings.Contains(err.Error(), bad) && name != "SEED_ADMIN_PASSWORD" {
+				t.Fatalf("error echoes the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestSecretsAreMaskedWhenLogged(t *testing.T) {
+	c, _ := Load(env(map[string]string{"DATABASE_URL": "postgres://u:hunter2@db/x", "JWT_SIGNING_KEY": key32}))
+	s := c.LogValue().String()
+	if strings.Contains(s, "hunter2") || strings.Contains(s, key32) {
+		t.Fatalf("secret in log value: %s", s)
+	}
+}
