@@ -284,4 +284,3 @@ func TestRedisDownFailsClosed(t *testing.T) {
 		t.Fatalf("login with Redis down: %d %s", login.Status, login.Raw)
 	}
 }
-

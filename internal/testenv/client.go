@@ -116,4 +116,6 @@ func (e *Env) Admin(t testing.TB) string { return e.Login(t, "admin", AdminPassw
 
 // As signs in as a seeded demo account: clerk, caseworker (春熙路街道),
 // caseworker2 (牛市口街道), operator, auditor, telephony (INTEGRATION).
-func (e *Env) As(t testing.TB, username string) string { return e.Login(t, username, seed.DemoPassword) }
+func (e *Env) As(t testing.TB, username string) string {
+	return e.Login(t, username, seed.DemoPassword)
+}
