@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jinjiang/residents/internal/civil"
+)
+
+const residentQuery = `query($id:ID!){resident(id:$id){id name idNumberMasked gender age phoneMasked statuses careLevel community{name}}}`
+
+const residentsQuery = `query($a:String){residents(first:100,after:$a){totalCount pageInfo{hasNextPage endCursor}
+  edges{node{id name idNumberMasked age careLevel statuses community{name} emergencyContacts{name phoneMasked priority}
+  vouchers{balanceFen status} voucherBalanceFen disabilityCertificate{grade category}}}}}`
+
+// residentIDs pages through residents as the viewer until n ids are known.
+func residentIDs(ctx context.Context, c *client, token string, n int) ([]string, error) {
+	var ids []string
+	var after any
+	for len(ids) < n {
+		r, err := c.do(ctx, token, `query($a:String){residents(first:100,after:$a){pageInfo{hasNextPage endCursor} edges{node{id}}}}`, map[string]any{"a": after})
+		if err != nil {
+			return nil, err
+		}
+		if code := r.errCode(""); code != "" {
+			return nil, fmt.Errorf("residents: %s", code)
+		}
+		edges, _ := dig(r.Data, "residents", "edges").([]any)
+		for i := range edges {
+			if id, ok := dig(edges, i, "node", "id").(string); ok {
+				ids = append(ids, id)
+			}
+		}
+		if dig(r.Data, "residents", "pageInfo", "hasNextPage") != true {
+			break
+		}
+		after = dig(r.Data, "residents", "pageInfo", "endCursor")
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no residents: run with -prepare N")
+	}
+	if len(ids) > n {
+		ids = ids[:n]
+	}
+	return ids, nil
+}
+
+// readMix: resident(id) 70%, residents(first:100) with nested fields 10%, me 20%.
+func readMix(ctx context.Context, c *client, st *stats, o options) (time.Duration, error) {
+	tok, err := c.login(ctx, "clerk", "demo-password")
+	if err != nil {
+		return 0, err
+	}
+	ids, err := residentIDs(ctx, c, tok, 2000)
+	if err != nil {
+		return 0, err
+	}
+	return drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
+		x := rand.IntN(10)
+		switch o.mix {
+		case "read-one":
+			x = 0
+		case "read-list":
+			x = 7
+		}
+		switch {
+		case x < 7:
+			timed(ctx, st, c, "resident(id)", tok, residentQuery, map[string]any{"id": ids[rand.IntN(len(ids))]}, "")
+		case x < 8:
+			timed(ctx, st, c, "residents(first:100)", tok, residentsQuery, nil, "")
+		default:
+			timed(ctx, st, c, "me", tok, `{me{id displayName roles orgUnit{name}}}`, nil, "")
+		}
+	}), nil
+}
+
+func today() string { return civil.DateOf(time.Now()).String() }
+func month() string { return civil.MonthOf(civil.DateOf(time.Now())).String() }
+
+// programID finds a voucher program by code.
+func programID(ctx context.Context, c *client, token, code string) (string, []any, error) {
+	r, err := c.do(ctx, token, `{voucherPrograms{id code status categories}}`, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	progs, _ := dig(r.Data, "voucherPrograms").([]any)
+	for i := range progs {
+		if dig(progs, i, "code") == code {
+			cats, _ := dig(progs, i, "categories").([]any)
+			return dig(progs, i, "id").(string), cats, nil
+		}
+	}
+	return "", nil, fmt.Errorf("program %s not found (is the demo data seeded?)", code)
+}
+
+// enrollAll enrolls residents concurrently and issues this month's vouchers.
+func enrollAll(ctx context.Context, c *client, admin, program string, ids []string, conc int) error {
+	var wg sync.WaitGroup
+	ch := make(chan string)
+	var mu sync.Mutex
+	var firstErr error
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ch {
+				r, err := c.do(ctx, admin, `mutation($p:ID!,$r:ID!){enrollResident(programId:$p,residentId:$r){userErrors{code}}}`, map[string]any{"p": program, "r": id})
+				if err == nil {
+					if code := r.errCode("enrollResident"); code != "" && code != "DUPLICATE" {
+						err = fmt.Errorf("enroll: %s", code)
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		ch <- id
+	}
+	close(ch)
+	wg.Wait()
+	return firstErr
+}
+
+func issue(ctx context.Context, c *client, admin, program, period string) (map[string]any, time.Duration, error) {
+	start := time.Now()
+	r, err := c.do(ctx, admin, `mutation($p:ID!,$m:String!){issueVouchers(input:{programId:$p,period:$m}){issuedCount skippedCount issuedFen userErrors{code message}}}`,
+		map[string]any{"p": program, "m": period})
+	d := time.Since(start)
+	if err != nil {
+		return nil, d, err
+	}
+	if code := r.errCode("issueVouchers"); code != "" {
+		return nil, d, fmt.Errorf("issueVouchers: %s", code)
+	}
+	p, _ := dig(r.Data, "issueVouchers").(map[string]any)
+	return p, d, nil
+}
+
+// redeemMix: a clerk creates a single-use token for a resident, the
+// provider redeems it. Spread over many residents, or all on one.
+func redeemMix(ctx context.Context, c *client, st *stats, o options) (time.Duration, error) {
+	admin, err := c.login(ctx, "admin", envOr("SEED_ADMIN_PASSWORD", "admin-dev-password"))
+	if err != nil {
+		return 0, err
+	}
+	clerk, err := c.login(ctx, "clerk", "demo-password")
+	if err != nil {
+		return 0, err
+	}
+	provider, err := c.login(ctx, "provider1", "demo-password")
+	if err != nil {
+		return 0, err
+	}
+	program, _, err := programID(ctx, c, admin, "JJ-YLFWQ")
+	if err != nil {
+		return 0, err
+	}
+	pr, _ := c.do(ctx, provider, `{me{provider{categories}}}`, nil)
+	category, _ := dig(pr.Data, "me", "provider", "categories", 0).(string)
+	n := o.residents
+	amount := 100
+	if o.mix == "redeem-hot" {
+		n, amount = 1, 1
+	}
+	ids, err := residentIDs(ctx, c, admin, n)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := enrollAll(ctx, c, admin, program, ids, 16); err != nil {
+		return 0, err
+	}
+	res, d, err := issue(ctx, c, admin, program, month())
+	if err != nil {
+		return 0, err
+	}
+	fmt.Printf("enrolled %d and issued %v in %v (issue %v)\n", len(ids), res, time.Since(start).Round(time.Millisecond), d.Round(time.Millisecond))
+	run := time.Now().UnixNano()
+	return drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
+		rid := ids[int(i)%len(ids)]
+		t := timed(ctx, st, c, "createRedemptionToken", clerk, `mutation($p:ID!,$r:ID){createRedemptionToken(programId:$p,residentId:$r){token userErrors{code}}}`,
+			map[string]any{"p": program, "r": rid}, "createRedemptionToken")
+		token, _ := dig(t.Data, "createRedemptionToken", "token").(string)
+		if token == "" {
+			return
+		}
+		timed(ctx, st, c, "redeemVoucher", provider, `mutation($in:RedeemVoucherInput!){redeemVoucher(input:$in){redemption{id} remainingBalanceFen userErrors{code}}}`,
+			map[string]any{"in": map[string]any{"token": token, "category": category, "amountFen": amount, "serviceDate": today(),
+				"idempotencyKey": fmt.Sprintf("lg-%d-%d", run, i)}}, "redeemVoucher")
+	}), nil
+}
+
+// intakeMix: the telephony system reports calls with fresh call ids.
+func intakeMix(ctx context.Context, c *client, st *stats, o options) (time.Duration, error) {
+	tok, err := c.login(ctx, "telephony", "demo-password")
+	if err != nil {
+		return 0, err
+	}
+	run := time.Now().UnixNano()
+	return drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
+		timed(ctx, st, c, "receiveEmergencyCall", tok, `mutation($in:ReceiveEmergencyCallInput!){receiveEmergencyCall(input:$in){call{id status} userErrors{code}}}`,
+			map[string]any{"in": map[string]any{"externalCallId": fmt.Sprintf("lg-%d-%d", run, i), "callerNumber": fmt.Sprintf("139%08d", rand.IntN(1e8)), "kind": "ALARM_BUTTON"}},
+			"receiveEmergencyCall")
+	}), nil
+}
+
+// issueMix: a fresh program, N residents enrolled, one issuance timed, then
+// a second run that must issue nothing.
+func issueMix(ctx context.Context, c *client, st *stats, o options) (time.Duration, error) {
+	admin, err := c.login(ctx, "admin", envOr("SEED_ADMIN_PASSWORD", "admin-dev-password"))
+	if err != nil {
+		return 0, err
+	}
+	code := fmt.Sprintf("LG%d", time.Now().Unix())
+	r, err := c.do(ctx, admin, `mutation($in:CreateVoucherProgramInput!){createVoucherProgram(input:$in){program{id} userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"code": code, "name": "负载测试券 " + code, "categories": []string{"MEAL"}, "rules": []any{map[string]any{"amountFen": 100}}}})
+	if err != nil {
+		return 0, err
+	}
+	program, _ := dig(r.Data, "createVoucherProgram", "program", "id").(string)
+	if program == "" {
+		return 0, fmt.Errorf("createVoucherProgram: %s", r.errCode("createVoucherProgram"))
+	}
+	if _, err := c.do(ctx, admin, `mutation($id:ID!){activateVoucherProgram(id:$id){userErrors{code}}}`, map[string]any{"id": program}); err != nil {
+		return 0, err
+	}
+	ids, err := residentIDs(ctx, c, admin, o.residents)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := enrollAll(ctx, c, admin, program, ids, o.concurrency); err != nil {
+		return 0, err
+	}
+	fmt.Printf("enrolled %d residents in %v\n", len(ids), time.Since(start).Round(time.Millisecond))
+	begin := time.Now()
+	for _, op := range []string{"issueVouchers (first run)", "issueVouchers (second run)"} {
+		res, d, err := issue(ctx, c, admin, program, month())
+		if err != nil {
+			return 0, err
+		}
+		st.record(op, d, "")
+		fmt.Printf("%s: %v in %v\n", op, res, d.Round(time.Millisecond))
+	}
+	return time.Since(begin), nil
+}
