@@ -45,6 +45,10 @@ type App struct {
 	handler  http.Handler
 	draining atomic.Bool
 	metrics  *metrics
+	// closing ends when the app drains: long-lived websocket connections
+	// derive from it so they get a close frame before the process exits.
+	closing     context.Context
+	stopClosing context.CancelFunc
 }
 
 // New builds the app.
@@ -64,6 +68,7 @@ func New(d Deps) (*App, error) {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	a := &App{Deps: d, Keyring: keyring}
+	a.closing, a.stopClosing = context.WithCancel(context.Background())
 	cfg := d.Config
 	tokens := auth.NewTokens(cfg.JWTSigningKey, cfg.AccessTokenTTL, d.Now)
 	sessions := auth.NewSessions(d.Redis, cfg.RedisKeyPrefix, cfg.RefreshTokenTTL)
@@ -89,4 +94,8 @@ func (a *App) Handler() http.Handler { return a.handler }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic
 // before the server shuts down.
-func (a *App) Drain() { a.draining.Store(true) }
+// It also closes every websocket with a close frame.
+func (a *App) Drain() {
+	a.draining.Store(true)
+	a.stopClosing()
+}

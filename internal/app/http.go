@@ -49,7 +49,13 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", rid)
 		ctx := auth.WithRequestID(r.Context(), rid)
 		isWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-		if !isWS {
+		if isWS {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			stop := context.AfterFunc(a.closing, cancel)
+			defer stop()
+		} else {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, a.Config.RequestTimeout)
 			defer cancel()
