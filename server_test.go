@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -58,7 +63,9 @@ func TestServeCreatesSeedsAndShutsDownGracefully(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--residents", "20"}, func(k string) string { return env[k] }, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--residents", "20"}, func(k string) string { return env[k] }, io.Discard)
+	}()
 	base := "http://" + addr
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -89,8 +96,84 @@ func TestServeCreatesSeedsAndShutsDownGracefully(t *testing.T) {
 	if !strings.Contains(string(b), `"accessToken":"ey`) {
 		t.Fatalf("login as admin: %s", b)
 	}
+	var tok struct {
+		Data struct {
+			Login struct{ AccessToken string } `json:"login"`
+		} `json:"data"`
+	}
+	json.Unmarshal(b, &tok)
+	wsCtx, wsCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wsCancel()
+	ws, _, err := websocket.Dial(wsCtx, "ws://"+addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	wsjson.Write(wsCtx, ws, map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer " + tok.Data.Login.AccessToken}})
+	var ack map[string]any
+	if err := wsjson.Read(wsCtx, ws, &ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("websocket init: %v %v", err, ack)
+	}
+	wsClosed := make(chan websocket.StatusCode, 1)
+	go func() {
+		for {
+			var m map[string]any
+			if err := wsjson.Read(wsCtx, ws, &m); err != nil {
+				wsClosed <- websocket.CloseStatus(err)
+				return
+			}
+		}
+	}()
+
+	// Requests in flight when the signal comes are all answered.
+	var wg sync.WaitGroup
+	var answered, failed atomic.Int32
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ orgUnits { children { children { name } } } }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok.Data.Login.AccessToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				answered.Add(1)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
 	cancel()
+	// Readiness goes 503 before the listener closes.
+	sawDraining := false
+	for i := 0; i < 20 && !sawDraining; i++ {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			sawDraining = resp.StatusCode == http.StatusServiceUnavailable
+			resp.Body.Close()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !sawDraining {
+		t.Error("/readyz never answered 503 while draining")
+	}
+	wg.Wait()
+	if failed.Load() != 0 || answered.Load() != 8 {
+		t.Errorf("in-flight requests: %d answered, %d failed", answered.Load(), failed.Load())
+	}
+	select {
+	case code := <-wsClosed:
+		if code != websocket.StatusNormalClosure {
+			t.Errorf("websocket closed with %d, want a normal close frame", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("websocket not closed on shutdown")
+	}
 	select {
 	case err := <-done:
 		if err != nil {
