@@ -29,7 +29,7 @@ func (a *App) routes() http.Handler {
 		Observe:        a.metrics.observe,
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", a.authenticate(a.Resolver.WithLoaders(gql)))
+	mux.Handle("/graphql", a.shedWhenPoolSaturated(a.authenticate(a.Resolver.WithLoaders(gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", a.metrics.handler)
@@ -194,4 +194,40 @@ func (u *unavailableWriter) Flush() {
 	if f, ok := u.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// poolWait is how long a request waits for a Postgres connection to come
+// free before it is refused with 503.
+const poolWait = time.Second
+
+// shedWhenPoolSaturated refuses new GraphQL requests fast with
+// SERVICE_UNAVAILABLE while every Postgres connection has been busy for
+// poolWait, instead of letting them queue until their deadline: clients
+// retry elsewhere and the slow work in progress is not starved further.
+func (a *App) shedWhenPoolSaturated(next http.Handler) http.Handler {
+	sqlDB := database.SQL(a.DB)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		deadline := time.Now().Add(poolWait)
+		for {
+			st := sqlDB.Stats()
+			if st.MaxOpenConnections == 0 || st.InUse < st.MaxOpenConnections {
+				break
+			}
+			if time.Now().After(deadline) {
+				a.Log.WarnContext(r.Context(), "database pool saturated; request shed", "request_id", auth.RequestID(r.Context()), "in_use", st.InUse)
+				writeGraphQLError(w, http.StatusServiceUnavailable, "service temporarily unavailable; retry shortly", "SERVICE_UNAVAILABLE")
+				return
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/faulttest"
 	"github.com/jinjiang/residents/internal/testenv"
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -149,4 +150,36 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes survived the restart; slowest request %d ms", n, slowest.Load())
 	e.MustDo(t, admin, `{me{id}}`, nil)
+}
+
+// TestPoolExhaustion: slow queries hold every connection; new requests fail
+// fast with SERVICE_UNAVAILABLE, and nothing leaks afterwards.
+func TestPoolExhaustion(t *testing.T) {
+	e := testenv.New(t, testenv.WithConfig(func(c *config.Config) { c.DBMaxConns = 3 }))
+	tok := e.Admin(t)
+	ignore := goleak.IgnoreCurrent()
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.DB.Exec("SELECT pg_sleep(4)")
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	r := e.Do(t, tok, `{orgUnits{id}}`, nil)
+	took := time.Since(start)
+	if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("with the pool exhausted: %d %s", r.Status, r.Raw)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("refusal took %v; want it fast", took)
+	}
+	wg.Wait()
+	e.MustDo(t, tok, `{orgUnits{id}}`, nil)
+	e.Server.CloseClientConnections()
+	goleak.VerifyNone(t, ignore, goleak.IgnoreAnyFunction("database/sql.(*DB).connectionOpener"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"), goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"))
 }
