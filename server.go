@@ -64,7 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout, Logger: log})
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout, Logger: log,
+		ReplicaURLs: cfg.DatabaseReplicaURLs, SimpleProtocol: cfg.DatabaseSimpleProtocol})
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return nil
 		}
 	}
-	rdb, err := openRedis(cfg.RedisURL)
+	rdb, err := openRedis(cfg)
 	if err != nil {
 		return err
 	}
@@ -107,18 +108,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return serve(ctx, a, cfg, log)
 }
 
-func openRedis(url string) (redis.UniversalClient, error) {
-	opt, err := redis.ParseURL(url)
+// openRedis returns go-redis's universal client: one server from REDIS_URL,
+// or a Sentinel (REDIS_MASTER_NAME) or Cluster deployment from REDIS_ADDRS,
+// with explicit timeouts so a dead Redis fails requests fast.
+func openRedis(cfg config.Config) (redis.UniversalClient, error) {
+	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	opt.DialTimeout = 2 * time.Second
-	opt.ReadTimeout = 1 * time.Second
-	opt.WriteTimeout = 1 * time.Second
-	opt.PoolSize = 50
-	opt.PoolTimeout = 2 * time.Second
-	opt.MaxRetries = 1
-	return redis.NewClient(opt), nil
+	u := &redis.UniversalOptions{
+		Addrs:        []string{opt.Addr},
+		DB:           opt.DB,
+		Username:     opt.Username,
+		Password:     opt.Password,
+		TLSConfig:    opt.TLSConfig,
+		MasterName:   cfg.RedisMasterName,
+		DialTimeout:  2 * time.Second,
+		ReadTimeout:  time.Second,
+		WriteTimeout: time.Second,
+		PoolSize:     50,
+		PoolTimeout:  2 * time.Second,
+		MaxRetries:   1,
+	}
+	if len(cfg.RedisAddrs) > 0 {
+		u.Addrs = cfg.RedisAddrs
+	}
+	return redis.NewUniversalClient(u), nil
 }
 
 // serve runs the HTTP server until ctx ends, then drains: readiness goes

@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -71,6 +72,7 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	srv.SetErrorPresenter(ErrorPresenter(opt.Log))
 	srv.SetRecoverFunc(RecoverFunc(opt.Log))
 	srv.AroundFields(requireSession)
+	srv.AroundOperations(pinMutationsToPrimary)
 	if opt.Observe != nil {
 		srv.AroundResponses(observe(opt.Observe))
 	}
@@ -184,4 +186,14 @@ func watchSession(ctx context.Context, cancel context.CancelFunc, a *auth.Servic
 			}
 		}
 	}
+}
+
+// pinMutationsToPrimary makes every read of a mutation, including its
+// payload's nested fields, go to the primary: a client reads its own writes
+// even with lagging replicas.
+func pinMutationsToPrimary(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if rc := graphql.GetOperationContext(ctx); rc.Operation != nil && rc.Operation.Operation == ast.Mutation {
+		ctx = database.WithPrimary(ctx)
+	}
+	return next(ctx)
 }

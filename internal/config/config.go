@@ -30,6 +30,12 @@ type Config struct {
 	DatabaseURL         string
 	DatabaseReplicaURLs []string
 	RedisURL            string
+	// RedisAddrs and RedisMasterName select a Sentinel (master name set) or
+	// Cluster deployment through go-redis's universal client.
+	RedisAddrs      []string
+	RedisMasterName string
+	// DatabaseSimpleProtocol is for PgBouncer in transaction mode.
+	DatabaseSimpleProtocol bool
 	// RedisKeyPrefix namespaces every Redis key (tests give each package its own).
 	RedisKeyPrefix    string
 	JWTSigningKey     []byte
@@ -120,6 +126,15 @@ func Load(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	if v := getenv("REDIS_ADDRS"); v != "" {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.RedisAddrs = append(c.RedisAddrs, a)
+			}
+		}
+	}
+	c.RedisMasterName = strings.TrimSpace(getenv("REDIS_MASTER_NAME"))
+	c.DatabaseSimpleProtocol = getenv("DATABASE_SIMPLE_PROTOCOL") == "true"
 	if v := getenv("ALLOWED_ORIGINS"); v != "" {
 		for _, o := range strings.Split(v, ",") {
 			if o = strings.TrimSpace(o); o != "" {

@@ -20,6 +20,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	"gorm.io/plugin/dbresolver"
 
 	"github.com/jinjiang/residents/internal/problem"
 )
@@ -29,13 +30,61 @@ type Options struct {
 	MaxConns         int
 	StatementTimeout time.Duration
 	Logger           *slog.Logger
+	// ReplicaURLs are streaming replicas: reads outside transactions and
+	// outside mutations go there (gorm.io/plugin/dbresolver).
+	ReplicaURLs []string
+	// SimpleProtocol uses the simple query protocol (no server-side
+	// prepared statements), as PgBouncer in transaction mode requires.
+	SimpleProtocol bool
 }
 
-// Open connects to url and returns a GORM handle over a bounded pgx pool.
+// Open connects to url and returns a GORM handle over a bounded pgx pool,
+// with reads routed to replicas when there are any.
 func Open(ctx context.Context, dsn string, opt Options) (*gorm.DB, error) {
+	if opt.MaxConns <= 0 {
+		opt.MaxConns = 20
+	}
+	sqlDB, err := openPool(ctx, dsn, opt)
+	if err != nil {
+		return nil, err
+	}
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if len(opt.ReplicaURLs) > 0 {
+		var replicas []gorm.Dialector
+		for i, u := range opt.ReplicaURLs {
+			r, err := openPool(ctx, u, opt)
+			if err != nil {
+				sqlDB.Close()
+				return nil, fmt.Errorf("database: replica %d: %w", i+1, err)
+			}
+			replicas = append(replicas, postgres.New(postgres.Config{Conn: r}))
+		}
+		if err := db.Use(dbresolver.Register(dbresolver.Config{Replicas: replicas, Policy: dbresolver.RandomPolicy{}})); err != nil {
+			return nil, fmt.Errorf("database: replicas: %w", err)
+		}
+		// The pin must run before dbresolver's callback. Both sit before
+		// "*", where GORM puts the later registration first.
+		if err := registerPrimaryPin(db); err != nil {
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func openPool(ctx context.Context, dsn string, opt Options) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("database: parse DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("database: parse database URL: %w", err)
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
@@ -48,31 +97,48 @@ func Open(ctx context.Context, dsn string, opt Options) (*gorm.DB, error) {
 	}
 	cfg.RuntimeParams["timezone"] = "UTC"
 	cfg.RuntimeParams["application_name"] = "residents"
-	sqlDB := stdlib.OpenDB(*cfg)
-	if opt.MaxConns <= 0 {
-		opt.MaxConns = 20
+	if opt.SimpleProtocol {
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
+	sqlDB := stdlib.OpenDB(*cfg)
 	sqlDB.SetMaxOpenConns(opt.MaxConns)
 	sqlDB.SetMaxIdleConns(opt.MaxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	sqlDB.SetConnMaxLifetime(time.Hour)
-	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
-		TranslateError:         true,
-		SkipDefaultTransaction: true,
-		PrepareStmt:            false,
-		Logger:                 logger.Discard,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pingCtx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("database: ping: %w", err)
 	}
-	return db, nil
+	return sqlDB, nil
+}
+
+type primaryKey struct{}
+
+// WithPrimary pins every statement under ctx to the primary: a mutation
+// reads its own writes, including the payload's nested fields resolved
+// after its transaction committed.
+func WithPrimary(ctx context.Context) context.Context {
+	return context.WithValue(ctx, primaryKey{}, true)
+}
+
+// dbresolver's own setting key for "use the source"; see its clauses.go.
+const dbresolverWrite = "gorm:db_resolver:write"
+
+func registerPrimaryPin(db *gorm.DB) error {
+	pin := func(tx *gorm.DB) {
+		if ctx := tx.Statement.Context; ctx != nil && ctx.Value(primaryKey{}) != nil {
+			tx.Statement.Settings.Store(dbresolverWrite, true)
+		}
+	}
+	if err := db.Callback().Query().Before("*").Register("residents:pin_primary", pin); err != nil {
+		return err
+	}
+	if err := db.Callback().Row().Before("*").Register("residents:pin_primary", pin); err != nil {
+		return err
+	}
+	return db.Callback().Raw().Before("*").Register("residents:pin_primary", pin)
 }
 
 // EnsureExists creates the database named in dsn when it is missing

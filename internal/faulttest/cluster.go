@@ -96,6 +96,47 @@ func (p *Postgres) Start() {
 	}
 }
 
+// StartReplica clones p with pg_basebackup and starts it as a streaming
+// replica on its own port.
+func (p *Postgres) StartReplica() *Postgres {
+	p.t.Helper()
+	dir, err := os.MkdirTemp("", "faultpg-replica-")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		u, _ := user.Lookup("postgres")
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		os.Chown(dir, uid, gid)
+	}
+	r := &Postgres{t: p.t, dir: dir, Port: FreePort(p.t)}
+	if out, err := asPostgres(pgBin(p.t, "pg_basebackup"), "-h", "127.0.0.1", "-p", strconv.Itoa(p.Port), "-U", "postgres",
+		"-D", filepath.Join(dir, "data"), "-R", "-X", "stream").CombinedOutput(); err != nil {
+		p.t.Fatalf("pg_basebackup: %v\n%s", err, out)
+	}
+	r.Start()
+	p.t.Cleanup(func() {
+		asPostgres(pgBin(p.t, "pg_ctl"), "-D", filepath.Join(dir, "data"), "-m", "immediate", "stop").Run()
+		os.RemoveAll(dir)
+	})
+	return r
+}
+
+// Exec runs one statement on database name.
+func (p *Postgres) Exec(name, sql string) {
+	p.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, p.URL(name))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 // Stop stops the cluster at once (immediate mode: like a crash).
 func (p *Postgres) Stop() {
 	p.t.Helper()

@@ -20,7 +20,7 @@ type ResidentSpec struct {
 	Name string
 	// IDNumber defaults to a generated valid number for BirthDate.
 	IDNumber string
-	// BirthDate defaults to 1945-06-15 (an 81-year-old in 2026).
+	// BirthDate defaults to a day in 1940-1945 (80 to 86 years old in 2026).
 	BirthDate time.Time
 	Phone     string
 	// CommunityCode defaults to 510104020001 (和平街社区, 春熙路街道).
@@ -45,7 +45,8 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 		s.Name = "测试居民"
 	}
 	if s.BirthDate.IsZero() {
-		s.BirthDate = time.Date(1945, 6, 15, 0, 0, 0, 0, time.UTC)
+		// Spread over 1940-1945 so generated ID numbers do not collide.
+		s.BirthDate = time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rand.IntN(6*365))
 	}
 	gender := idnumber.Male
 	if rand.IntN(2) == 0 {
@@ -88,12 +89,16 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 	if n.Gender() == idnumber.Female {
 		g = "FEMALE"
 	}
+	statuses := pq.StringArray(s.Statuses)
+	if statuses == nil {
+		statuses = pq.StringArray{}
+	}
 	id := uuid.Must(uuid.NewV7())
 	err = e.DB.WithContext(ctx).Exec(`INSERT INTO residents (id, name, id_number_enc, id_number_bidx, id_number_masked,
 		phone_enc, phone_bidx, phone_masked, gender, birth_date, community_id, org_path, statuses, care_level)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		id, s.Name, idEnc, k.BlindIndex("resident.id_number", n.String()), pii.MaskIDNumber(n.String()),
-		phoneEnc, phoneIdx, phoneMasked, g, n.BirthDate().Format("2006-01-02"), commID, path, pq.StringArray(s.Statuses), s.CareLevel).Error
+		phoneEnc, phoneIdx, phoneMasked, g, n.BirthDate().Format("2006-01-02"), commID, path, statuses, s.CareLevel).Error
 	if err != nil {
 		t.Fatalf("InsertResident: %v", err)
 	}

@@ -278,7 +278,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout,
+		ReplicaURLs: cfg.DatabaseReplicaURLs, SimpleProtocol: cfg.DatabaseSimpleProtocol})
 	if err != nil {
 		t.Fatal(err)
 	}
