@@ -10,10 +10,12 @@ import (
 
 // Global ID type names. Each Node type's id resolver and node(id:) use these.
 const (
-	TypeOrgUnit       = "OrgUnit"
-	TypeServiceCenter = "ServiceCenter"
-	TypeStaffUser     = "StaffUser"
-	TypeWechatAccount = "WechatAccount"
+	TypeOrgUnit               = "OrgUnit"
+	TypeServiceCenter         = "ServiceCenter"
+	TypeStaffUser             = "StaffUser"
+	TypeWechatAccount         = "WechatAccount"
+	TypeDisabilityCertificate = "DisabilityCertificate"
+	TypeDisabilityService     = "DisabilityService"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -43,6 +45,20 @@ var nodeFetchers = map[string]nodeFetcher{
 			return nil, err
 		}
 		return u, nil
+	},
+	TypeDisabilityCertificate: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		c, err := r.Disability.Certificate(ctx, id)
+		if c == nil || err != nil {
+			return nil, err
+		}
+		return c, nil
+	},
+	TypeDisabilityService: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		s, err := r.Disability.ServiceRecord(ctx, id)
+		if s == nil || err != nil {
+			return nil, err
+		}
+		return s, nil
 	},
 }
 

@@ -8,13 +8,15 @@ import (
 
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 )
 
 // Resolver holds the domain services the resolvers call.
 type Resolver struct {
-	Log   *slog.Logger
-	Auth  *auth.Service
-	Org   *org.Service
-	Audit *audit.Log
+	Log        *slog.Logger
+	Auth       *auth.Service
+	Org        *org.Service
+	Audit      *audit.Log
+	Disability *disability.Service
 }
