@@ -77,7 +77,7 @@ func (s *Service) RecordCertificate(ctx context.Context, in RecordInput) (*Certi
 		if err := audit.Record(ctx, tx, "recordDisabilityCertificate", "DisabilityCertificate", &row.ID, detail); err != nil {
 			return err
 		}
-		out = certView{certRow: row, ResidentPath: res.OrgPath}.certificate()
+		out = certView{Row: row, ResidentPath: res.OrgPath}.certificate()
 		return nil
 	})
 	if err != nil {

@@ -170,7 +170,7 @@ func (s Subsidy) Chinese() string {
 type Eligibility struct {
 	LivingSubsidy  bool
 	NursingSubsidy bool
-	Reasons []string
+	Reasons        []string
 }
 
 func marshalEnum(w io.Writer, s string) { _, _ = io.WriteString(w, strconv.Quote(s)) }
@@ -214,4 +214,7 @@ func (s *ServiceStatus) UnmarshalGQL(v any) (err error) {
 func (s Subsidy) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
-func (s *Subsidy) UnmarshalGQL(v any) (err error) { *s, err = unmarshalEnum(v, Living, Nursing); return }
+func (s *Subsidy) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, Living, Nursing)
+	return
+}

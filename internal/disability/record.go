@@ -95,7 +95,7 @@ func (s *Service) RequestService(ctx context.Context, in RequestInput) (*Service
 			map[string]any{"residentId": res.ID, "kind": row.Kind, "providerId": row.ProviderID}); err != nil {
 			return err
 		}
-		out = serviceView{serviceRow: row, ResidentPath: res.OrgPath}.record()
+		out = serviceView{Row: row, ResidentPath: res.OrgPath}.record()
 		return nil
 	})
 	if err != nil {

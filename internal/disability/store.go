@@ -59,14 +59,15 @@ func (certRow) TableName() string { return "disability_certificates" }
 
 // certView is a certificate row with its holder's org path.
 type certView struct {
-	certRow      `gorm:"embedded"`
+	Row          certRow `gorm:"embedded"`
 	ResidentPath string
 }
 
-func (r certView) certificate() *Certificate {
+func (v certView) certificate() *Certificate {
+	r := v.Row
 	return &Certificate{ID: r.ID, ResidentID: r.ResidentID, NumberMasked: r.NumberMasked, Category: Category(r.Category),
 		Grade: r.Grade, IssuedOn: r.IssuedOn, ValidUntil: r.ValidUntil, SupersededAt: r.SupersededAt, CreatedAt: r.CreatedAt,
-		residentPath: r.ResidentPath}
+		residentPath: v.ResidentPath}
 }
 
 func certQuery(ctx context.Context, db *gorm.DB) *gorm.DB {
@@ -104,14 +105,15 @@ type serviceRow struct {
 func (serviceRow) TableName() string { return "disability_services" }
 
 type serviceView struct {
-	serviceRow   `gorm:"embedded"`
+	Row          serviceRow `gorm:"embedded"`
 	ResidentPath string
 }
 
-func (r serviceView) record() *ServiceRecord {
+func (v serviceView) record() *ServiceRecord {
+	r := v.Row
 	return &ServiceRecord{ID: r.ID, ResidentID: r.ResidentID, Kind: ServiceKind(r.Kind), Status: ServiceStatus(r.Status),
 		ProviderID: r.ProviderID, ScheduledOn: r.ScheduledOn, DeliveredOn: r.DeliveredOn, Note: r.Note,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, residentPath: r.ResidentPath}
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, residentPath: v.ResidentPath}
 }
 
 func serviceQuery(ctx context.Context, db *gorm.DB) *gorm.DB {

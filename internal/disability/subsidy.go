@@ -232,6 +232,8 @@ func (s *Service) UpsertRule(ctx context.Context, in Rule) (*Rule, error) {
 		}).Create(&row).Error; err != nil {
 			return database.Classify(fmt.Errorf("disability: upsert rule: %w", err))
 		}
+		// Read back into a fresh row: on conflict the stored id is the old one.
+		row = ruleRow{}
 		if err := tx.WithContext(ctx).Where("code = ?", in.Code).Take(&row).Error; err != nil {
 			return database.Classify(err)
 		}
