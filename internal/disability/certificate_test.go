@@ -2,6 +2,7 @@ package disability_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jinjiang/residents/internal/pii"
@@ -213,5 +214,35 @@ func TestCertificateNumberMasking(t *testing.T) {
 	}
 	if strings.Contains(stored, holder.IDNumber) {
 		t.Fatal("certificate number stored in clear")
+	}
+}
+
+func TestConcurrentRecordsKeepOneCurrent(t *testing.T) {
+	e := newEnv(t)
+	cw := e.As(t, "caseworker")
+	holder := newResident(t, e, testenv.ResidentSpec{})
+	const n = 6
+	errs := make(chan string, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(grade int) {
+			defer wg.Done()
+			r := e.Do(t, cw, recordCert, certInput(holder.ID, certNumber(holder.IDNumber, 4, grade), "PHYSICAL", grade, "2024-01-01", "2030-12-31"))
+			if len(r.Errors) > 0 || r.Str("recordDisabilityCertificate.certificate.id") == "" {
+				errs <- string(r.Raw)
+			}
+		}(i%4 + 1)
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Errorf("concurrent record failed: %s", msg)
+	}
+	if c := count(t, e, "SELECT count(*) FROM disability_certificates WHERE resident_id = ? AND superseded_at IS NULL", holder.ID); c != 1 {
+		t.Fatalf("%d current certificates", c)
+	}
+	if c := count(t, e, "SELECT count(*) FROM disability_certificates WHERE resident_id = ?", holder.ID); c != n {
+		t.Fatalf("%d certificates in history, want %d", c, n)
 	}
 }
