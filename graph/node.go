@@ -10,10 +10,11 @@ import (
 
 // Global ID type names. Each Node type's id resolver and node(id:) use these.
 const (
-	TypeOrgUnit               = "OrgUnit"
-	TypeServiceCenter         = "ServiceCenter"
-	TypeStaffUser             = "StaffUser"
-	TypeWechatAccount         = "WechatAccount"
+	TypeOrgUnit       = "OrgUnit"
+	TypeServiceCenter = "ServiceCenter"
+	TypeStaffUser     = "StaffUser"
+	TypeWechatAccount = "WechatAccount"
+
 	TypeDisabilityCertificate = "DisabilityCertificate"
 	TypeDisabilityService     = "DisabilityService"
 )

@@ -14,9 +14,10 @@ import (
 
 // Resolver holds the domain services the resolvers call.
 type Resolver struct {
-	Log        *slog.Logger
-	Auth       *auth.Service
-	Org        *org.Service
-	Audit      *audit.Log
+	Log   *slog.Logger
+	Auth  *auth.Service
+	Org   *org.Service
+	Audit *audit.Log
+
 	Disability *disability.Service
 }

@@ -39,14 +39,15 @@ type Deps struct {
 // App is one running instance of the service.
 type App struct {
 	Deps
-	Keyring    *pii.Keyring
-	Auth       *auth.Service
-	Org        *org.Service
+	Keyring  *pii.Keyring
+	Auth     *auth.Service
+	Org      *org.Service
+	Resolver *graph.Resolver
+	handler  http.Handler
+	draining atomic.Bool
+	metrics  *metrics
+
 	Disability *disability.Service
-	Resolver   *graph.Resolver
-	handler    http.Handler
-	draining   atomic.Bool
-	metrics    *metrics
 }
 
 // New builds the app.
@@ -77,10 +78,11 @@ func New(d Deps) (*App, error) {
 	a.Org = org.NewService(d.DB)
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Resolver = &graph.Resolver{
-		Log:        d.Log,
-		Auth:       a.Auth,
-		Org:        a.Org,
-		Audit:      audit.NewLog(d.DB),
+		Log:   d.Log,
+		Auth:  a.Auth,
+		Org:   a.Org,
+		Audit: audit.NewLog(d.DB),
+
 		Disability: a.Disability,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
