@@ -194,6 +194,7 @@ func TestProviderSeesOnlyItsRecords(t *testing.T) {
 	clerk := e.As(t, "clerk")
 	holder := newResident(t, e, testenv.ResidentSpec{})
 	p1, p2 := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	record(t, e, e.As(t, "caseworker"), holder, "VISUAL", 1, 2, "2024-01-01", "2030-12-31")
 	mine := e.MustDo(t, clerk, requestSvc, svcInput(holder.ID, "REHABILITATION", &p1)).Str("requestDisabilityService.service.id")
 	e.MustDo(t, clerk, requestSvc, svcInput(holder.ID, "DAY_CARE", &p2))
 	tok := providerToken(t, e, p1)
@@ -202,6 +203,9 @@ func TestProviderSeesOnlyItsRecords(t *testing.T) {
 	list, _ := r.Get("node.resident.disabilityServices").([]any)
 	if r.Str("node.kind") != "REHABILITATION" || len(list) != 1 || r.Str("node.resident.disabilityServices.0.id") != mine {
 		t.Fatalf("provider view: %s", r.Raw)
+	}
+	if r.Get("node.resident") == nil || r.Get("node.resident.disabilityCertificate") != nil {
+		t.Fatalf("a provider must not see the certificate: %s", r.Raw)
 	}
 	other := e.MustDo(t, clerk, requestSvc, svcInput(holder.ID, "DAY_CARE", &p2)).Str("requestDisabilityService.service.id")
 	if r := e.Do(t, tok, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": other}); r.ErrorCode() != "FORBIDDEN" {
