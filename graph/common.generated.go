@@ -20,6 +20,7 @@ import (
 	"github.com/jinjiang/residents/graph/scalar"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 )
@@ -34,6 +35,7 @@ type MutationResolver interface {
 	RecordDisabilityCertificate(ctx context.Context, input model.RecordDisabilityCertificateInput) (*model.DisabilityCertificatePayload, error)
 	RequestDisabilityService(ctx context.Context, input model.RequestDisabilityServiceInput) (*model.DisabilityServicePayload, error)
 	UpdateDisabilityService(ctx context.Context, input model.UpdateDisabilityServiceInput) (*model.DisabilityServicePayload, error)
+	UpsertDisabilitySubsidyRule(ctx context.Context, input model.UpsertDisabilitySubsidyRuleInput) (*model.DisabilitySubsidyRulePayload, error)
 	RegisterEmergencyDevice(ctx context.Context, input model.RegisterEmergencyDeviceInput) (*model.EmergencyDevicePayload, error)
 	RecordDeviceHeartbeat(ctx context.Context, input model.DeviceHeartbeatInput) (*model.EmergencyDevicePayload, error)
 	ReceiveEmergencyCall(ctx context.Context, input model.ReceiveEmergencyCallInput) (*model.EmergencyCallPayload, error)
@@ -67,7 +69,9 @@ type QueryResolver interface {
 	ApplicationStats(ctx context.Context, from civil.Date, to civil.Date, orgUnitID *string) (*model.ApplicationStats, error)
 	WorkingDaysBetween(ctx context.Context, from civil.Date, to civil.Date) (int, error)
 	AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
-	DisabilitySubsidyEligibility(ctx context.Context, residentID string) (*model.SubsidyEligibility, error)
+	DisabilitySubsidyEligibility(ctx context.Context, residentID string) (*disability.Eligibility, error)
+	DisabilityCertificates(ctx context.Context, residentID string) ([]*disability.Certificate, error)
+	DisabilitySubsidyRules(ctx context.Context) ([]*disability.Rule, error)
 	SilentEmergencyDevices(ctx context.Context, since time.Time) ([]*model.EmergencyDevice, error)
 	EmergencyCalls(ctx context.Context, filter *model.EmergencyCallFilter, first *int, after *string) (*model.EmergencyCallConnection, error)
 	EmergencyCallStats(ctx context.Context, from time.Time, to time.Time, orgUnitID *string) (*model.EmergencyCallStats, error)
@@ -521,6 +525,20 @@ func (ec *executionContext) field_Mutation_updateResident_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_upsertDisabilitySubsidyRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpsertDisabilitySubsidyRuleInput, error) {
+			return ec.unmarshalNUpsertDisabilitySubsidyRuleInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUpsertDisabilitySubsidyRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_upsertServiceItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -664,6 +682,20 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_disabilityCertificates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "residentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["residentId"] = arg0
 	return args, nil
 }
 
@@ -1213,6 +1245,50 @@ func (ec *executionContext) fieldContext_Mutation_updateDisabilityService(ctx co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateDisabilityService_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertDisabilitySubsidyRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertDisabilitySubsidyRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertDisabilitySubsidyRule(ctx, fc.Args["input"].(model.UpsertDisabilitySubsidyRuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DisabilitySubsidyRulePayload) graphql.Marshaler {
+			return ec.marshalNDisabilitySubsidyRulePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilitySubsidyRulePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertDisabilitySubsidyRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisabilitySubsidyRulePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertDisabilitySubsidyRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2655,8 +2731,8 @@ func (ec *executionContext) _Query_disabilitySubsidyEligibility(ctx context.Cont
 			return ec.Resolvers.Query().DisabilitySubsidyEligibility(ctx, fc.Args["residentId"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.SubsidyEligibility) graphql.Marshaler {
-			return ec.marshalNSubsidyEligibility2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSubsidyEligibility(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *disability.Eligibility) graphql.Marshaler {
+			return ec.marshalNSubsidyEligibility2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐEligibility(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2682,6 +2758,82 @@ func (ec *executionContext) fieldContext_Query_disabilitySubsidyEligibility(ctx 
 	if fc.Args, err = ec.field_Query_disabilitySubsidyEligibility_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_disabilityCertificates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_disabilityCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DisabilityCertificates(ctx, fc.Args["residentId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*disability.Certificate) graphql.Marshaler {
+			return ec.marshalNDisabilityCertificate2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_disabilityCertificates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisabilityCertificate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_disabilityCertificates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_disabilitySubsidyRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_disabilitySubsidyRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DisabilitySubsidyRules(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*disability.Rule) graphql.Marshaler {
+			return ec.marshalNDisabilitySubsidyRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRuleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_disabilitySubsidyRules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisabilitySubsidyRule(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -3444,16 +3596,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._EmergencyCall(ctx, sel, obj)
-	case model.DisabilityService:
+	case disability.ServiceRecord:
 		return ec._DisabilityService(ctx, sel, &obj)
-	case *model.DisabilityService:
+	case *disability.ServiceRecord:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._DisabilityService(ctx, sel, obj)
-	case model.DisabilityCertificate:
+	case disability.Certificate:
 		return ec._DisabilityCertificate(ctx, sel, &obj)
-	case *model.DisabilityCertificate:
+	case *disability.Certificate:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -3542,6 +3694,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateDisabilityService":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateDisabilityService(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertDisabilitySubsidyRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertDisabilitySubsidyRule(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -3845,6 +4004,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_disabilitySubsidyEligibility(ctx, field)
+				})
+		case "disabilityCertificates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_disabilityCertificates(ctx, field)
+				})
+		case "disabilitySubsidyRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_disabilitySubsidyRules(ctx, field)
 				})
 		case "silentEmergencyDevices":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

@@ -7,16 +7,29 @@ import (
 	"math"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
 // region    ************************** generated!.gotpl **************************
+
+type DisabilityCertificateResolver interface {
+	ID(ctx context.Context, obj *disability.Certificate) (string, error)
+	Number(ctx context.Context, obj *disability.Certificate) (string, error)
+}
+type DisabilityServiceResolver interface {
+	ID(ctx context.Context, obj *disability.ServiceRecord) (string, error)
+	Resident(ctx context.Context, obj *disability.ServiceRecord) (*resident.Resident, error)
+
+	Provider(ctx context.Context, obj *disability.ServiceRecord) (*model.Provider, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
@@ -26,7 +39,7 @@ import (
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _DisabilityCertificate_id(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityCertificate) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityCertificate_id(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -35,7 +48,7 @@ func (ec *executionContext) _DisabilityCertificate_id(ctx context.Context, field
 			return ec.fieldContext_DisabilityCertificate_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.DisabilityCertificate().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -46,10 +59,10 @@ func (ec *executionContext) _DisabilityCertificate_id(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_DisabilityCertificate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("DisabilityCertificate", field, true, true, "ID")
 }
 
-func (ec *executionContext) _DisabilityCertificate_number(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityCertificate) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityCertificate_number(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -58,7 +71,7 @@ func (ec *executionContext) _DisabilityCertificate_number(ctx context.Context, f
 			return ec.fieldContext_DisabilityCertificate_number(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Number, nil
+			return ec.Resolvers.DisabilityCertificate().Number(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -69,10 +82,10 @@ func (ec *executionContext) _DisabilityCertificate_number(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_DisabilityCertificate_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "String")
+	return graphql.NewScalarFieldContext("DisabilityCertificate", field, true, true, "String")
 }
 
-func (ec *executionContext) _DisabilityCertificate_category(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityCertificate) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityCertificate_category(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -84,8 +97,8 @@ func (ec *executionContext) _DisabilityCertificate_category(ctx context.Context,
 			return obj.Category, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.DisabilityCategory) graphql.Marshaler {
-			return ec.marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCategory(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v disability.Category) graphql.Marshaler {
+			return ec.marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx, selections, v)
 		},
 		true,
 		true,
@@ -95,7 +108,7 @@ func (ec *executionContext) fieldContext_DisabilityCertificate_category(_ contex
 	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "DisabilityCategory")
 }
 
-func (ec *executionContext) _DisabilityCertificate_grade(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityCertificate) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityCertificate_grade(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -118,7 +131,7 @@ func (ec *executionContext) fieldContext_DisabilityCertificate_grade(_ context.C
 	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "Int")
 }
 
-func (ec *executionContext) _DisabilityCertificate_issuedOn(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityCertificate) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityCertificate_issuedOn(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -141,7 +154,7 @@ func (ec *executionContext) fieldContext_DisabilityCertificate_issuedOn(_ contex
 	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "Date")
 }
 
-func (ec *executionContext) _DisabilityCertificate_validUntil(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityCertificate) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityCertificate_validUntil(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -164,6 +177,29 @@ func (ec *executionContext) fieldContext_DisabilityCertificate_validUntil(_ cont
 	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "Date")
 }
 
+func (ec *executionContext) _DisabilityCertificate_supersededAt(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilityCertificate_supersededAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SupersededAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilityCertificate_supersededAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "Time")
+}
+
 func (ec *executionContext) _DisabilityCertificatePayload_certificate(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityCertificatePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -176,8 +212,8 @@ func (ec *executionContext) _DisabilityCertificatePayload_certificate(ctx contex
 			return obj.Certificate, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.DisabilityCertificate) graphql.Marshaler {
-			return ec.marshalODisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCertificate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *disability.Certificate) graphql.Marshaler {
+			return ec.marshalODisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -228,7 +264,7 @@ func (ec *executionContext) fieldContext_DisabilityCertificatePayload_userErrors
 	return fc, nil
 }
 
-func (ec *executionContext) _DisabilityService_id(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityService) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityService_id(ctx context.Context, field graphql.CollectedField, obj *disability.ServiceRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -237,7 +273,7 @@ func (ec *executionContext) _DisabilityService_id(ctx context.Context, field gra
 			return ec.fieldContext_DisabilityService_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.DisabilityService().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -248,10 +284,10 @@ func (ec *executionContext) _DisabilityService_id(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_DisabilityService_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DisabilityService", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("DisabilityService", field, true, true, "ID")
 }
 
-func (ec *executionContext) _DisabilityService_resident(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityService) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityService_resident(ctx context.Context, field graphql.CollectedField, obj *disability.ServiceRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -260,7 +296,7 @@ func (ec *executionContext) _DisabilityService_resident(ctx context.Context, fie
 			return ec.fieldContext_DisabilityService_resident(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Resident, nil
+			return ec.Resolvers.DisabilityService().Resident(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
@@ -274,8 +310,8 @@ func (ec *executionContext) fieldContext_DisabilityService_resident(_ context.Co
 	fc = &graphql.FieldContext{
 		Object:     "DisabilityService",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Resident(ctx, field)
 		},
@@ -283,7 +319,7 @@ func (ec *executionContext) fieldContext_DisabilityService_resident(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _DisabilityService_kind(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityService) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityService_kind(ctx context.Context, field graphql.CollectedField, obj *disability.ServiceRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -295,8 +331,8 @@ func (ec *executionContext) _DisabilityService_kind(ctx context.Context, field g
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.DisabilityServiceKind) graphql.Marshaler {
-			return ec.marshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v disability.ServiceKind) graphql.Marshaler {
+			return ec.marshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -306,7 +342,7 @@ func (ec *executionContext) fieldContext_DisabilityService_kind(_ context.Contex
 	return graphql.NewScalarFieldContext("DisabilityService", field, false, false, "DisabilityServiceKind")
 }
 
-func (ec *executionContext) _DisabilityService_status(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityService) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityService_status(ctx context.Context, field graphql.CollectedField, obj *disability.ServiceRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -318,8 +354,8 @@ func (ec *executionContext) _DisabilityService_status(ctx context.Context, field
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.DisabilityServiceStatus) graphql.Marshaler {
-			return ec.marshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v disability.ServiceStatus) graphql.Marshaler {
+			return ec.marshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -329,7 +365,7 @@ func (ec *executionContext) fieldContext_DisabilityService_status(_ context.Cont
 	return graphql.NewScalarFieldContext("DisabilityService", field, false, false, "DisabilityServiceStatus")
 }
 
-func (ec *executionContext) _DisabilityService_provider(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityService) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityService_provider(ctx context.Context, field graphql.CollectedField, obj *disability.ServiceRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -338,7 +374,7 @@ func (ec *executionContext) _DisabilityService_provider(ctx context.Context, fie
 			return ec.fieldContext_DisabilityService_provider(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Provider, nil
+			return ec.Resolvers.DisabilityService().Provider(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
@@ -352,8 +388,8 @@ func (ec *executionContext) fieldContext_DisabilityService_provider(_ context.Co
 	fc = &graphql.FieldContext{
 		Object:     "DisabilityService",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Provider(ctx, field)
 		},
@@ -361,7 +397,7 @@ func (ec *executionContext) fieldContext_DisabilityService_provider(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _DisabilityService_scheduledOn(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityService) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityService_scheduledOn(ctx context.Context, field graphql.CollectedField, obj *disability.ServiceRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -384,7 +420,7 @@ func (ec *executionContext) fieldContext_DisabilityService_scheduledOn(_ context
 	return graphql.NewScalarFieldContext("DisabilityService", field, false, false, "Date")
 }
 
-func (ec *executionContext) _DisabilityService_deliveredOn(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityService) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityService_deliveredOn(ctx context.Context, field graphql.CollectedField, obj *disability.ServiceRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -407,7 +443,7 @@ func (ec *executionContext) fieldContext_DisabilityService_deliveredOn(_ context
 	return graphql.NewScalarFieldContext("DisabilityService", field, false, false, "Date")
 }
 
-func (ec *executionContext) _DisabilityService_note(ctx context.Context, field graphql.CollectedField, obj *model.DisabilityService) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilityService_note(ctx context.Context, field graphql.CollectedField, obj *disability.ServiceRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -442,8 +478,8 @@ func (ec *executionContext) _DisabilityServicePayload_service(ctx context.Contex
 			return obj.Service, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.DisabilityService) graphql.Marshaler {
-			return ec.marshalODisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityService(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *disability.ServiceRecord) graphql.Marshaler {
+			return ec.marshalODisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceRecord(ctx, selections, v)
 		},
 		true,
 		false,
@@ -494,7 +530,232 @@ func (ec *executionContext) fieldContext_DisabilityServicePayload_userErrors(_ c
 	return fc, nil
 }
 
-func (ec *executionContext) _SubsidyEligibility_livingSubsidy(ctx context.Context, field graphql.CollectedField, obj *model.SubsidyEligibility) (ret graphql.Marshaler) {
+func (ec *executionContext) _DisabilitySubsidyRule_code(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisabilitySubsidyRule_subsidy(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_subsidy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subsidy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v disability.Subsidy) graphql.Marshaler {
+			return ec.marshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_subsidy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "DisabilitySubsidy")
+}
+
+func (ec *executionContext) _DisabilitySubsidyRule_grades(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_grades(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Grades, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_grades(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DisabilitySubsidyRule_categories(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_categories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Categories, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []disability.Category) graphql.Marshaler {
+			return ec.marshalNDisabilityCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategoryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_categories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "DisabilityCategory")
+}
+
+func (ec *executionContext) _DisabilitySubsidyRule_requiredStatuses(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_requiredStatuses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequiredStatuses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []resident.Status) graphql.Marshaler {
+			return ec.marshalNResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_requiredStatuses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "ResidentStatus")
+}
+
+func (ec *executionContext) _DisabilitySubsidyRule_description(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisabilitySubsidyRule_active(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DisabilitySubsidyRulePayload_rule(ctx context.Context, field graphql.CollectedField, obj *model.DisabilitySubsidyRulePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRulePayload_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *disability.Rule) graphql.Marshaler {
+			return ec.marshalODisabilitySubsidyRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRulePayload_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisabilitySubsidyRulePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisabilitySubsidyRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisabilitySubsidyRulePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.DisabilitySubsidyRulePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRulePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRulePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisabilitySubsidyRulePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SubsidyEligibility_livingSubsidy(ctx context.Context, field graphql.CollectedField, obj *disability.Eligibility) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -517,7 +778,7 @@ func (ec *executionContext) fieldContext_SubsidyEligibility_livingSubsidy(_ cont
 	return graphql.NewScalarFieldContext("SubsidyEligibility", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _SubsidyEligibility_nursingSubsidy(ctx context.Context, field graphql.CollectedField, obj *model.SubsidyEligibility) (ret graphql.Marshaler) {
+func (ec *executionContext) _SubsidyEligibility_nursingSubsidy(ctx context.Context, field graphql.CollectedField, obj *disability.Eligibility) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -540,7 +801,7 @@ func (ec *executionContext) fieldContext_SubsidyEligibility_nursingSubsidy(_ con
 	return graphql.NewScalarFieldContext("SubsidyEligibility", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _SubsidyEligibility_reasons(ctx context.Context, field graphql.CollectedField, obj *model.SubsidyEligibility) (ret graphql.Marshaler) {
+func (ec *executionContext) _SubsidyEligibility_reasons(ctx context.Context, field graphql.CollectedField, obj *disability.Eligibility) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -601,7 +862,7 @@ func (ec *executionContext) unmarshalInputRecordDisabilityCertificateInput(ctx c
 			it.Number = data
 		case "category":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
-			data, err := ec.unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCategory(ctx, v)
+			data, err := ec.unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -671,7 +932,7 @@ func (ec *executionContext) unmarshalInputRequestDisabilityServiceInput(ctx cont
 			it.ResidentID = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceKind(ctx, v)
+			data, err := ec.unmarshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -741,7 +1002,7 @@ func (ec *executionContext) unmarshalInputUpdateDisabilityServiceInput(ctx conte
 			it.ID = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceStatus(ctx, v)
+			data, err := ec.unmarshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -784,6 +1045,90 @@ func UnmarshalUpdateDisabilityServiceInput(ctx context.Context, raw any) (model.
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpsertDisabilitySubsidyRuleInput(ctx context.Context, obj any) (model.UpsertDisabilitySubsidyRuleInput, error) {
+	var it model.UpsertDisabilitySubsidyRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "subsidy", "grades", "categories", "requiredStatuses", "description", "active"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "subsidy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subsidy"))
+			data, err := ec.unmarshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subsidy = data
+		case "grades":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grades"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Grades = data
+		case "categories":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categories"))
+			data, err := ec.unmarshalODisabilityCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategoryᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Categories = data
+		case "requiredStatuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredStatuses"))
+			data, err := ec.unmarshalOResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredStatuses = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpsertDisabilitySubsidyRuleInput unmarshals raw into the UpsertDisabilitySubsidyRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpsertDisabilitySubsidyRuleInput(ctx context.Context, raw any) (model.UpsertDisabilitySubsidyRuleInput, error) {
+	var out model.UpsertDisabilitySubsidyRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpsertDisabilitySubsidyRuleInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -794,7 +1139,7 @@ func UnmarshalUpdateDisabilityServiceInput(ctx context.Context, raw any) (model.
 
 var disabilityCertificateImplementors = []string{"DisabilityCertificate", "Node"}
 
-func (ec *executionContext) _DisabilityCertificate(ctx context.Context, sel ast.SelectionSet, obj *model.DisabilityCertificate) graphql.Marshaler {
+func (ec *executionContext) _DisabilityCertificate(ctx context.Context, sel ast.SelectionSet, obj *disability.Certificate) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilityCertificateImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -804,34 +1149,41 @@ func (ec *executionContext) _DisabilityCertificate(ctx context.Context, sel ast.
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DisabilityCertificate")
 		case "id":
-			out.Values[i] = ec._DisabilityCertificate_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisabilityCertificate_id(ctx, field, obj)
+				})
 		case "number":
-			out.Values[i] = ec._DisabilityCertificate_number(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisabilityCertificate_number(ctx, field, obj)
+				})
 		case "category":
 			out.Values[i] = ec._DisabilityCertificate_category(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "grade":
 			out.Values[i] = ec._DisabilityCertificate_grade(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "issuedOn":
 			out.Values[i] = ec._DisabilityCertificate_issuedOn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "validUntil":
 			out.Values[i] = ec._DisabilityCertificate_validUntil(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "supersededAt":
+			out.Values[i] = ec._DisabilityCertificate_supersededAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -890,7 +1242,7 @@ func (ec *executionContext) _DisabilityCertificatePayload(ctx context.Context, s
 
 var disabilityServiceImplementors = []string{"DisabilityService", "Node"}
 
-func (ec *executionContext) _DisabilityService(ctx context.Context, sel ast.SelectionSet, obj *model.DisabilityService) graphql.Marshaler {
+func (ec *executionContext) _DisabilityService(ctx context.Context, sel ast.SelectionSet, obj *disability.ServiceRecord) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilityServiceImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -900,44 +1252,47 @@ func (ec *executionContext) _DisabilityService(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DisabilityService")
 		case "id":
-			out.Values[i] = ec._DisabilityService_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisabilityService_id(ctx, field, obj)
+				})
 		case "resident":
-			out.Values[i] = ec._DisabilityService_resident(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisabilityService_resident(ctx, field, obj)
+				})
 		case "kind":
 			out.Values[i] = ec._DisabilityService_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._DisabilityService_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "provider":
-			out.Values[i] = ec._DisabilityService_provider(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisabilityService_provider(ctx, field, obj)
+				})
 		case "scheduledOn":
 			out.Values[i] = ec._DisabilityService_scheduledOn(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deliveredOn":
 			out.Values[i] = ec._DisabilityService_deliveredOn(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "note":
 			out.Values[i] = ec._DisabilityService_note(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -994,9 +1349,110 @@ func (ec *executionContext) _DisabilityServicePayload(ctx context.Context, sel a
 	return out
 }
 
+var disabilitySubsidyRuleImplementors = []string{"DisabilitySubsidyRule"}
+
+func (ec *executionContext) _DisabilitySubsidyRule(ctx context.Context, sel ast.SelectionSet, obj *disability.Rule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disabilitySubsidyRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisabilitySubsidyRule")
+		case "code":
+			out.Values[i] = ec._DisabilitySubsidyRule_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subsidy":
+			out.Values[i] = ec._DisabilitySubsidyRule_subsidy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grades":
+			out.Values[i] = ec._DisabilitySubsidyRule_grades(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "categories":
+			out.Values[i] = ec._DisabilitySubsidyRule_categories(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requiredStatuses":
+			out.Values[i] = ec._DisabilitySubsidyRule_requiredStatuses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._DisabilitySubsidyRule_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "active":
+			out.Values[i] = ec._DisabilitySubsidyRule_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disabilitySubsidyRulePayloadImplementors = []string{"DisabilitySubsidyRulePayload"}
+
+func (ec *executionContext) _DisabilitySubsidyRulePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DisabilitySubsidyRulePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disabilitySubsidyRulePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisabilitySubsidyRulePayload")
+		case "rule":
+			out.Values[i] = ec._DisabilitySubsidyRulePayload_rule(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._DisabilitySubsidyRulePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subsidyEligibilityImplementors = []string{"SubsidyEligibility"}
 
-func (ec *executionContext) _SubsidyEligibility(ctx context.Context, sel ast.SelectionSet, obj *model.SubsidyEligibility) graphql.Marshaler {
+func (ec *executionContext) _SubsidyEligibility(ctx context.Context, sel ast.SelectionSet, obj *disability.Eligibility) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, subsidyEligibilityImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1041,29 +1497,35 @@ func (ec *executionContext) _SubsidyEligibility(ctx context.Context, sel ast.Sel
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCategory(ctx context.Context, v any) (model.DisabilityCategory, error) {
-	var res model.DisabilityCategory
+func (ec *executionContext) unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx context.Context, v any) (disability.Category, error) {
+	var res disability.Category
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCategory(ctx context.Context, sel ast.SelectionSet, v model.DisabilityCategory) graphql.Marshaler {
+func (ec *executionContext) marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx context.Context, sel ast.SelectionSet, v disability.Category) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNDisabilityCertificatePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCertificatePayload(ctx context.Context, sel ast.SelectionSet, v *model.DisabilityCertificatePayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DisabilityCertificatePayload!")
-		return graphql.Null
+func (ec *executionContext) unmarshalNDisabilityCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategoryᚄ(ctx context.Context, v any) ([]disability.Category, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]disability.Category, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
 	}
-	return ec._DisabilityCertificatePayload(ctx, sel, v)
+	return res, nil
 }
 
-func (ec *executionContext) marshalNDisabilityService2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DisabilityService) graphql.Marshaler {
+func (ec *executionContext) marshalNDisabilityCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []disability.Category) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNDisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityService(ctx, sel, v[i])
+		return ec.marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -1075,7 +1537,55 @@ func (ec *executionContext) marshalNDisabilityService2ᚕᚖgithubᚗcomᚋjinji
 	return ret
 }
 
-func (ec *executionContext) marshalNDisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityService(ctx context.Context, sel ast.SelectionSet, v *model.DisabilityService) graphql.Marshaler {
+func (ec *executionContext) marshalNDisabilityCertificate2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificateᚄ(ctx context.Context, sel ast.SelectionSet, v []*disability.Certificate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificate(ctx context.Context, sel ast.SelectionSet, v *disability.Certificate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisabilityCertificate!")
+		return graphql.Null
+	}
+	return ec._DisabilityCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisabilityCertificatePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCertificatePayload(ctx context.Context, sel ast.SelectionSet, v *model.DisabilityCertificatePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisabilityCertificatePayload!")
+		return graphql.Null
+	}
+	return ec._DisabilityCertificatePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisabilityService2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*disability.ServiceRecord) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceRecord(ctx context.Context, sel ast.SelectionSet, v *disability.ServiceRecord) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DisabilityService!")
 		return graphql.Null
@@ -1083,13 +1593,13 @@ func (ec *executionContext) marshalNDisabilityService2ᚖgithubᚗcomᚋjinjiang
 	return ec._DisabilityService(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceKind(ctx context.Context, v any) (model.DisabilityServiceKind, error) {
-	var res model.DisabilityServiceKind
+func (ec *executionContext) unmarshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind(ctx context.Context, v any) (disability.ServiceKind, error) {
+	var res disability.ServiceKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceKind(ctx context.Context, sel ast.SelectionSet, v model.DisabilityServiceKind) graphql.Marshaler {
+func (ec *executionContext) marshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind(ctx context.Context, sel ast.SelectionSet, v disability.ServiceKind) graphql.Marshaler {
 	return v
 }
 
@@ -1101,14 +1611,56 @@ func (ec *executionContext) marshalNDisabilityServicePayload2ᚖgithubᚗcomᚋj
 	return ec._DisabilityServicePayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceStatus(ctx context.Context, v any) (model.DisabilityServiceStatus, error) {
-	var res model.DisabilityServiceStatus
+func (ec *executionContext) unmarshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus(ctx context.Context, v any) (disability.ServiceStatus, error) {
+	var res disability.ServiceStatus
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceStatus(ctx context.Context, sel ast.SelectionSet, v model.DisabilityServiceStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus(ctx context.Context, sel ast.SelectionSet, v disability.ServiceStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy(ctx context.Context, v any) (disability.Subsidy, error) {
+	var res disability.Subsidy
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy(ctx context.Context, sel ast.SelectionSet, v disability.Subsidy) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNDisabilitySubsidyRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*disability.Rule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisabilitySubsidyRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDisabilitySubsidyRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRule(ctx context.Context, sel ast.SelectionSet, v *disability.Rule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisabilitySubsidyRule!")
+		return graphql.Null
+	}
+	return ec._DisabilitySubsidyRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisabilitySubsidyRulePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilitySubsidyRulePayload(ctx context.Context, sel ast.SelectionSet, v *model.DisabilitySubsidyRulePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisabilitySubsidyRulePayload!")
+		return graphql.Null
+	}
+	return ec._DisabilitySubsidyRulePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRecordDisabilityCertificateInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRecordDisabilityCertificateInput(ctx context.Context, v any) (model.RecordDisabilityCertificateInput, error) {
@@ -1121,7 +1673,7 @@ func (ec *executionContext) unmarshalNRequestDisabilityServiceInput2githubᚗcom
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSubsidyEligibility2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSubsidyEligibility(ctx context.Context, sel ast.SelectionSet, v *model.SubsidyEligibility) graphql.Marshaler {
+func (ec *executionContext) marshalNSubsidyEligibility2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐEligibility(ctx context.Context, sel ast.SelectionSet, v *disability.Eligibility) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SubsidyEligibility!")
 		return graphql.Null
@@ -1134,18 +1686,66 @@ func (ec *executionContext) unmarshalNUpdateDisabilityServiceInput2githubᚗcom�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalODisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCertificate(ctx context.Context, sel ast.SelectionSet, v *model.DisabilityCertificate) graphql.Marshaler {
+func (ec *executionContext) unmarshalNUpsertDisabilitySubsidyRuleInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUpsertDisabilitySubsidyRuleInput(ctx context.Context, v any) (model.UpsertDisabilitySubsidyRuleInput, error) {
+	res, err := ec.unmarshalInputUpsertDisabilitySubsidyRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODisabilityCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategoryᚄ(ctx context.Context, v any) ([]disability.Category, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]disability.Category, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalODisabilityCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []disability.Category) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalODisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificate(ctx context.Context, sel ast.SelectionSet, v *disability.Certificate) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._DisabilityCertificate(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalODisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityService(ctx context.Context, sel ast.SelectionSet, v *model.DisabilityService) graphql.Marshaler {
+func (ec *executionContext) marshalODisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceRecord(ctx context.Context, sel ast.SelectionSet, v *disability.ServiceRecord) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._DisabilityService(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODisabilitySubsidyRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRule(ctx context.Context, sel ast.SelectionSet, v *disability.Rule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DisabilitySubsidyRule(ctx, sel, v)
 }
 
 // endregion ***************************** type.gotpl *****************************

@@ -7,38 +7,138 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
+// ID is the resolver for the id field.
+func (r *disabilityCertificateResolver) ID(ctx context.Context, obj *disability.Certificate) (string, error) {
+	return relay.ID(TypeDisabilityCertificate, obj.ID), nil
+}
+
+// Number is the resolver for the number field.
+func (r *disabilityCertificateResolver) Number(ctx context.Context, obj *disability.Certificate) (string, error) {
+	return r.Disability.CertificateNumber(ctx, obj)
+}
+
+// ID is the resolver for the id field.
+func (r *disabilityServiceResolver) ID(ctx context.Context, obj *disability.ServiceRecord) (string, error) {
+	return relay.ID(TypeDisabilityService, obj.ID), nil
+}
+
+// Resident is the resolver for the resident field.
+func (r *disabilityServiceResolver) Resident(ctx context.Context, obj *disability.ServiceRecord) (*resident.Resident, error) {
+	return load(ctx, loaders(ctx).DisabilityResident, obj.ResidentID)
+}
+
+// Provider is the resolver for the provider field.
+func (r *disabilityServiceResolver) Provider(ctx context.Context, obj *disability.ServiceRecord) (*model.Provider, error) {
+	// TODO(merge): once the provider domain is merged, resolve through the
+	// provider loader: load(ctx, loaders(ctx).Provider, obj.ProviderID) via
+	// loadOptional. Until then there is no providers table to read.
+	return nil, nil
+}
+
 // RecordDisabilityCertificate is the resolver for the recordDisabilityCertificate field.
 func (r *mutationResolver) RecordDisabilityCertificate(ctx context.Context, input model.RecordDisabilityCertificateInput) (*model.DisabilityCertificatePayload, error) {
-	panic(fmt.Errorf("not implemented: RecordDisabilityCertificate - recordDisabilityCertificate"))
+	id, err := relay.ParseAs(typeResidentForDisability, input.ResidentID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.Disability.RecordCertificate(ctx, disability.RecordInput{ResidentID: id, Number: input.Number,
+		Category: input.Category, Grade: input.Grade, IssuedOn: input.IssuedOn, ValidUntil: input.ValidUntil})
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.DisabilityCertificatePayload{Certificate: c, UserErrors: ues}, nil
 }
 
 // RequestDisabilityService is the resolver for the requestDisabilityService field.
 func (r *mutationResolver) RequestDisabilityService(ctx context.Context, input model.RequestDisabilityServiceInput) (*model.DisabilityServicePayload, error) {
-	panic(fmt.Errorf("not implemented: RequestDisabilityService - requestDisabilityService"))
+	id, err := relay.ParseAs(typeResidentForDisability, input.ResidentID)
+	if err != nil {
+		return nil, err
+	}
+	provider, err := relay.ParseOptional(typeProviderForDisability, input.ProviderID)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := r.Disability.RequestService(ctx, disability.RequestInput{ResidentID: id, Kind: input.Kind,
+		ProviderID: provider, ScheduledOn: input.ScheduledOn, Note: input.Note})
+	return disabilityServicePayload(rec, err)
 }
 
 // UpdateDisabilityService is the resolver for the updateDisabilityService field.
 func (r *mutationResolver) UpdateDisabilityService(ctx context.Context, input model.UpdateDisabilityServiceInput) (*model.DisabilityServicePayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateDisabilityService - updateDisabilityService"))
+	id, err := relay.ParseAs(TypeDisabilityService, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := r.Disability.UpdateService(ctx, disability.UpdateInput{ID: id, Status: input.Status,
+		ScheduledOn: input.ScheduledOn, DeliveredOn: input.DeliveredOn, Note: input.Note})
+	return disabilityServicePayload(rec, err)
+}
+
+// UpsertDisabilitySubsidyRule is the resolver for the upsertDisabilitySubsidyRule field.
+func (r *mutationResolver) UpsertDisabilitySubsidyRule(ctx context.Context, input model.UpsertDisabilitySubsidyRuleInput) (*model.DisabilitySubsidyRulePayload, error) {
+	active := input.Active == nil || *input.Active
+	rule, err := r.Disability.UpsertRule(ctx, disability.Rule{Code: input.Code, Subsidy: input.Subsidy, Grades: input.Grades,
+		Categories: input.Categories, RequiredStatuses: input.RequiredStatuses, Description: input.Description, Active: active})
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.DisabilitySubsidyRulePayload{Rule: rule, UserErrors: ues}, nil
 }
 
 // DisabilitySubsidyEligibility is the resolver for the disabilitySubsidyEligibility field.
-func (r *queryResolver) DisabilitySubsidyEligibility(ctx context.Context, residentID string) (*model.SubsidyEligibility, error) {
-	panic(fmt.Errorf("not implemented: DisabilitySubsidyEligibility - disabilitySubsidyEligibility"))
+func (r *queryResolver) DisabilitySubsidyEligibility(ctx context.Context, residentID string) (*disability.Eligibility, error) {
+	id, err := relay.ParseAs(typeResidentForDisability, residentID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Disability.Eligibility(ctx, id)
+}
+
+// DisabilityCertificates is the resolver for the disabilityCertificates field.
+func (r *queryResolver) DisabilityCertificates(ctx context.Context, residentID string) ([]*disability.Certificate, error) {
+	id, err := relay.ParseAs(typeResidentForDisability, residentID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Disability.CertificateHistory(ctx, id)
+}
+
+// DisabilitySubsidyRules is the resolver for the disabilitySubsidyRules field.
+func (r *queryResolver) DisabilitySubsidyRules(ctx context.Context) ([]*disability.Rule, error) {
+	return r.Disability.Rules(ctx)
 }
 
 // DisabilityCertificate is the resolver for the disabilityCertificate field.
-func (r *residentResolver) DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*model.DisabilityCertificate, error) {
-	panic(fmt.Errorf("not implemented: DisabilityCertificate - disabilityCertificate"))
+func (r *residentResolver) DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*disability.Certificate, error) {
+	return load(ctx, loaders(ctx).DisabilityCertificate, obj.ID)
 }
 
 // DisabilityServices is the resolver for the disabilityServices field.
-func (r *residentResolver) DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*model.DisabilityService, error) {
-	panic(fmt.Errorf("not implemented: DisabilityServices - disabilityServices"))
+func (r *residentResolver) DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error) {
+	return load(ctx, loaders(ctx).DisabilityServices, obj.ID)
 }
+
+// DisabilityCertificate returns DisabilityCertificateResolver implementation.
+func (r *Resolver) DisabilityCertificate() DisabilityCertificateResolver {
+	return &disabilityCertificateResolver{r}
+}
+
+// DisabilityService returns DisabilityServiceResolver implementation.
+func (r *Resolver) DisabilityService() DisabilityServiceResolver {
+	return &disabilityServiceResolver{r}
+}
+
+type (
+	disabilityCertificateResolver struct{ *Resolver }
+	disabilityServiceResolver     struct{ *Resolver }
+)

@@ -10,7 +10,9 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 // Loaders are the per-request dataloaders: every nested field of a list
@@ -21,6 +23,12 @@ type Loaders struct {
 	OrgChildren *dataloadgen.Loader[uuid.UUID, []*org.Unit]
 	Center      *dataloadgen.Loader[uuid.UUID, *org.Center]
 	User        *dataloadgen.Loader[uuid.UUID, *auth.User]
+	// DisabilityCertificate is keyed by resident: the current valid certificate.
+	DisabilityCertificate *dataloadgen.Loader[uuid.UUID, *disability.Certificate]
+	DisabilityServices    *dataloadgen.Loader[uuid.UUID, []*disability.ServiceRecord]
+	// DisabilityResident is a stand-in for the resident domain's loader
+	// (TODO(merge): use that one for DisabilityService.resident and drop this).
+	DisabilityResident *dataloadgen.Loader[uuid.UUID, *resident.Resident]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -32,6 +40,10 @@ func (r *Resolver) newLoaders() *Loaders {
 		OrgChildren: dataloadgen.NewMappedLoader(r.Org.ChildrenOf, w),
 		Center:      dataloadgen.NewMappedLoader(r.Org.CentersByIDs, w),
 		User:        dataloadgen.NewMappedLoader(r.Auth.UsersByIDs, w),
+
+		DisabilityCertificate: dataloadgen.NewMappedLoader(r.Disability.CurrentCertificates, w),
+		DisabilityServices:    dataloadgen.NewMappedLoader(r.Disability.ServicesByResidents, w),
+		DisabilityResident:    dataloadgen.NewMappedLoader(r.Disability.ResidentsByIDs, w),
 	}
 }
 

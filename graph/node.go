@@ -14,6 +14,9 @@ const (
 	TypeServiceCenter = "ServiceCenter"
 	TypeStaffUser     = "StaffUser"
 	TypeWechatAccount = "WechatAccount"
+
+	TypeDisabilityCertificate = "DisabilityCertificate"
+	TypeDisabilityService     = "DisabilityService"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -43,6 +46,20 @@ var nodeFetchers = map[string]nodeFetcher{
 			return nil, err
 		}
 		return u, nil
+	},
+	TypeDisabilityCertificate: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		c, err := r.Disability.Certificate(ctx, id)
+		if c == nil || err != nil {
+			return nil, err
+		}
+		return c, nil
+	},
+	TypeDisabilityService: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		s, err := r.Disability.ServiceRecord(ctx, id)
+		if s == nil || err != nil {
+			return nil, err
+		}
+		return s, nil
 	},
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 )
@@ -32,8 +33,8 @@ type ResidentResolver interface {
 
 	EmergencyContacts(ctx context.Context, obj *resident.Resident) ([]*model.EmergencyContact, error)
 	Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error)
-	DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*model.DisabilityCertificate, error)
-	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*model.DisabilityService, error)
+	DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*disability.Certificate, error)
+	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error)
 	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*model.EmergencyDevice, error)
 	EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error)
 	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *model.VoucherStatus) ([]*model.Voucher, error)
@@ -625,8 +626,8 @@ func (ec *executionContext) _Resident_disabilityCertificate(ctx context.Context,
 			return ec.Resolvers.Resident().DisabilityCertificate(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.DisabilityCertificate) graphql.Marshaler {
-			return ec.marshalODisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityCertificate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *disability.Certificate) graphql.Marshaler {
+			return ec.marshalODisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -657,8 +658,8 @@ func (ec *executionContext) _Resident_disabilityServices(ctx context.Context, fi
 			return ec.Resolvers.Resident().DisabilityServices(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.DisabilityService) graphql.Marshaler {
-			return ec.marshalNDisabilityService2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServiceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*disability.ServiceRecord) graphql.Marshaler {
+			return ec.marshalNDisabilityService2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceRecordᚄ(ctx, selections, v)
 		},
 		true,
 		true,

@@ -28,6 +28,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
+	DisabilityCertificate() DisabilityCertificateResolver
+	DisabilityService() DisabilityServiceResolver
 	Mutation() MutationResolver
 	OrgUnit() OrgUnitResolver
 	Query() QueryResolver
@@ -127,12 +129,13 @@ type ComplexityRoot struct {
 	}
 
 	DisabilityCertificate struct {
-		Category   func(childComplexity int) int
-		Grade      func(childComplexity int) int
-		ID         func(childComplexity int) int
-		IssuedOn   func(childComplexity int) int
-		Number     func(childComplexity int) int
-		ValidUntil func(childComplexity int) int
+		Category     func(childComplexity int) int
+		Grade        func(childComplexity int) int
+		ID           func(childComplexity int) int
+		IssuedOn     func(childComplexity int) int
+		Number       func(childComplexity int) int
+		SupersededAt func(childComplexity int) int
+		ValidUntil   func(childComplexity int) int
 	}
 
 	DisabilityCertificatePayload struct {
@@ -153,6 +156,21 @@ type ComplexityRoot struct {
 
 	DisabilityServicePayload struct {
 		Service    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	DisabilitySubsidyRule struct {
+		Active           func(childComplexity int) int
+		Categories       func(childComplexity int) int
+		Code             func(childComplexity int) int
+		Description      func(childComplexity int) int
+		Grades           func(childComplexity int) int
+		RequiredStatuses func(childComplexity int) int
+		Subsidy          func(childComplexity int) int
+	}
+
+	DisabilitySubsidyRulePayload struct {
+		Rule       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -277,6 +295,7 @@ type ComplexityRoot struct {
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
 		UpdateDisabilityService     func(childComplexity int, input model.UpdateDisabilityServiceInput) int
 		UpdateResident              func(childComplexity int, input model.UpdateResidentInput) int
+		UpsertDisabilitySubsidyRule func(childComplexity int, input model.UpsertDisabilitySubsidyRuleInput) int
 		UpsertServiceItem           func(childComplexity int, input model.ServiceItemInput) int
 		WechatLogin                 func(childComplexity int, input model.WechatLoginInput) int
 	}
@@ -315,7 +334,9 @@ type ComplexityRoot struct {
 		ApplicationStats             func(childComplexity int, from civil.Date, to civil.Date, orgUnitID *string) int
 		Applications                 func(childComplexity int, filter *model.ApplicationFilter, first *int, after *string) int
 		AuditLog                     func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		DisabilityCertificates       func(childComplexity int, residentID string) int
 		DisabilitySubsidyEligibility func(childComplexity int, residentID string) int
+		DisabilitySubsidyRules       func(childComplexity int) int
 		EmergencyCallStats           func(childComplexity int, from time.Time, to time.Time, orgUnitID *string) int
 		EmergencyCalls               func(childComplexity int, filter *model.EmergencyCallFilter, first *int, after *string) int
 		Me                           func(childComplexity int) int
@@ -864,6 +885,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DisabilityCertificate.Number(childComplexity), true
+	case "DisabilityCertificate.supersededAt":
+		if e.ComplexityRoot.DisabilityCertificate.SupersededAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilityCertificate.SupersededAt(childComplexity), true
 	case "DisabilityCertificate.validUntil":
 		if e.ComplexityRoot.DisabilityCertificate.ValidUntil == nil {
 			break
@@ -945,6 +972,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DisabilityServicePayload.UserErrors(childComplexity), true
+
+	case "DisabilitySubsidyRule.active":
+		if e.ComplexityRoot.DisabilitySubsidyRule.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.Active(childComplexity), true
+	case "DisabilitySubsidyRule.categories":
+		if e.ComplexityRoot.DisabilitySubsidyRule.Categories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.Categories(childComplexity), true
+	case "DisabilitySubsidyRule.code":
+		if e.ComplexityRoot.DisabilitySubsidyRule.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.Code(childComplexity), true
+	case "DisabilitySubsidyRule.description":
+		if e.ComplexityRoot.DisabilitySubsidyRule.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.Description(childComplexity), true
+	case "DisabilitySubsidyRule.grades":
+		if e.ComplexityRoot.DisabilitySubsidyRule.Grades == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.Grades(childComplexity), true
+	case "DisabilitySubsidyRule.requiredStatuses":
+		if e.ComplexityRoot.DisabilitySubsidyRule.RequiredStatuses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.RequiredStatuses(childComplexity), true
+	case "DisabilitySubsidyRule.subsidy":
+		if e.ComplexityRoot.DisabilitySubsidyRule.Subsidy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.Subsidy(childComplexity), true
+
+	case "DisabilitySubsidyRulePayload.rule":
+		if e.ComplexityRoot.DisabilitySubsidyRulePayload.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRulePayload.Rule(childComplexity), true
+	case "DisabilitySubsidyRulePayload.userErrors":
+		if e.ComplexityRoot.DisabilitySubsidyRulePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRulePayload.UserErrors(childComplexity), true
 
 	case "EmergencyCall.answeredAt":
 		if e.ComplexityRoot.EmergencyCall.AnsweredAt == nil {
@@ -1602,6 +1685,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateResident(childComplexity, args["input"].(model.UpdateResidentInput)), true
+	case "Mutation.upsertDisabilitySubsidyRule":
+		if e.ComplexityRoot.Mutation.UpsertDisabilitySubsidyRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertDisabilitySubsidyRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertDisabilitySubsidyRule(childComplexity, args["input"].(model.UpsertDisabilitySubsidyRuleInput)), true
 	case "Mutation.upsertServiceItem":
 		if e.ComplexityRoot.Mutation.UpsertServiceItem == nil {
 			break
@@ -1775,6 +1869,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.disabilityCertificates":
+		if e.ComplexityRoot.Query.DisabilityCertificates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_disabilityCertificates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DisabilityCertificates(childComplexity, args["residentId"].(string)), true
 	case "Query.disabilitySubsidyEligibility":
 		if e.ComplexityRoot.Query.DisabilitySubsidyEligibility == nil {
 			break
@@ -1786,6 +1891,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DisabilitySubsidyEligibility(childComplexity, args["residentId"].(string)), true
+	case "Query.disabilitySubsidyRules":
+		if e.ComplexityRoot.Query.DisabilitySubsidyRules == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DisabilitySubsidyRules(childComplexity), true
 	case "Query.emergencyCallStats":
 		if e.ComplexityRoot.Query.EmergencyCallStats == nil {
 			break
@@ -2715,6 +2826,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TransitionApplicationInput", ec.unmarshalInputTransitionApplicationInput),
 			graphql.NewInputUnmarshaler("UpdateDisabilityServiceInput", ec.unmarshalInputUpdateDisabilityServiceInput),
 			graphql.NewInputUnmarshaler("UpdateResidentInput", ec.unmarshalInputUpdateResidentInput),
+			graphql.NewInputUnmarshaler("UpsertDisabilitySubsidyRuleInput", ec.unmarshalInputUpsertDisabilitySubsidyRuleInput),
 			graphql.NewInputUnmarshaler("VoucherRuleInput", ec.unmarshalInputVoucherRuleInput),
 			graphql.NewInputUnmarshaler("WechatLoginInput", ec.unmarshalInputWechatLoginInput),
 		)
@@ -3019,6 +3131,8 @@ func (ec *executionContext) childFields_DisabilityCertificate(ctx context.Contex
 		return ec.fieldContext_DisabilityCertificate_issuedOn(ctx, field)
 	case "validUntil":
 		return ec.fieldContext_DisabilityCertificate_validUntil(ctx, field)
+	case "supersededAt":
+		return ec.fieldContext_DisabilityCertificate_supersededAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DisabilityCertificate", field.Name)
 }
@@ -3063,6 +3177,36 @@ func (ec *executionContext) childFields_DisabilityServicePayload(ctx context.Con
 		return ec.fieldContext_DisabilityServicePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DisabilityServicePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DisabilitySubsidyRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_DisabilitySubsidyRule_code(ctx, field)
+	case "subsidy":
+		return ec.fieldContext_DisabilitySubsidyRule_subsidy(ctx, field)
+	case "grades":
+		return ec.fieldContext_DisabilitySubsidyRule_grades(ctx, field)
+	case "categories":
+		return ec.fieldContext_DisabilitySubsidyRule_categories(ctx, field)
+	case "requiredStatuses":
+		return ec.fieldContext_DisabilitySubsidyRule_requiredStatuses(ctx, field)
+	case "description":
+		return ec.fieldContext_DisabilitySubsidyRule_description(ctx, field)
+	case "active":
+		return ec.fieldContext_DisabilitySubsidyRule_active(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisabilitySubsidyRule", field.Name)
+}
+
+func (ec *executionContext) childFields_DisabilitySubsidyRulePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rule":
+		return ec.fieldContext_DisabilitySubsidyRulePayload_rule(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_DisabilitySubsidyRulePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisabilitySubsidyRulePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_EmergencyCall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

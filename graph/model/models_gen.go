@@ -12,6 +12,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 )
@@ -151,39 +152,19 @@ type DeviceHeartbeatInput struct {
 	At             *time.Time `json:"at,omitempty"`
 }
 
-type DisabilityCertificate struct {
-	ID string `json:"id"`
-	// 残疾人证号: the holder's 18-character ID number, then the category digit (1-7) and the grade digit (1-4).
-	Number     string             `json:"number"`
-	Category   DisabilityCategory `json:"category"`
-	Grade      int                `json:"grade"`
-	IssuedOn   civil.Date         `json:"issuedOn"`
-	ValidUntil civil.Date         `json:"validUntil"`
-}
-
-func (DisabilityCertificate) IsNode() {}
-
 type DisabilityCertificatePayload struct {
-	Certificate *DisabilityCertificate `json:"certificate,omitempty"`
-	UserErrors  []*UserError           `json:"userErrors"`
+	Certificate *disability.Certificate `json:"certificate,omitempty"`
+	UserErrors  []*UserError            `json:"userErrors"`
 }
-
-type DisabilityService struct {
-	ID          string                  `json:"id"`
-	Resident    *resident.Resident      `json:"resident"`
-	Kind        DisabilityServiceKind   `json:"kind"`
-	Status      DisabilityServiceStatus `json:"status"`
-	Provider    *Provider               `json:"provider,omitempty"`
-	ScheduledOn *civil.Date             `json:"scheduledOn,omitempty"`
-	DeliveredOn *civil.Date             `json:"deliveredOn,omitempty"`
-	Note        *string                 `json:"note,omitempty"`
-}
-
-func (DisabilityService) IsNode() {}
 
 type DisabilityServicePayload struct {
-	Service    *DisabilityService `json:"service,omitempty"`
-	UserErrors []*UserError       `json:"userErrors"`
+	Service    *disability.ServiceRecord `json:"service,omitempty"`
+	UserErrors []*UserError              `json:"userErrors"`
+}
+
+type DisabilitySubsidyRulePayload struct {
+	Rule       *disability.Rule `json:"rule,omitempty"`
+	UserErrors []*UserError     `json:"userErrors"`
 }
 
 type DispatchEmergencyCallInput struct {
@@ -366,12 +347,12 @@ type ReceiveEmergencyCallInput struct {
 }
 
 type RecordDisabilityCertificateInput struct {
-	ResidentID string             `json:"residentId"`
-	Number     string             `json:"number"`
-	Category   DisabilityCategory `json:"category"`
-	Grade      int                `json:"grade"`
-	IssuedOn   civil.Date         `json:"issuedOn"`
-	ValidUntil civil.Date         `json:"validUntil"`
+	ResidentID string              `json:"residentId"`
+	Number     string              `json:"number"`
+	Category   disability.Category `json:"category"`
+	Grade      int                 `json:"grade"`
+	IssuedOn   civil.Date          `json:"issuedOn"`
+	ValidUntil civil.Date          `json:"validUntil"`
 }
 
 type RedeemVoucherInput struct {
@@ -442,11 +423,11 @@ type RegisterResidentInput struct {
 }
 
 type RequestDisabilityServiceInput struct {
-	ResidentID  string                `json:"residentId"`
-	Kind        DisabilityServiceKind `json:"kind"`
-	ProviderID  *string               `json:"providerId,omitempty"`
-	ScheduledOn *civil.Date           `json:"scheduledOn,omitempty"`
-	Note        *string               `json:"note,omitempty"`
+	ResidentID  string                 `json:"residentId"`
+	Kind        disability.ServiceKind `json:"kind"`
+	ProviderID  *string                `json:"providerId,omitempty"`
+	ScheduledOn *civil.Date            `json:"scheduledOn,omitempty"`
+	Note        *string                `json:"note,omitempty"`
 }
 
 type ResidentConnection struct {
@@ -553,13 +534,6 @@ type SubmitApplicationInput struct {
 type Subscription struct {
 }
 
-// 两项补贴: 困难残疾人生活补贴 and 重度残疾人护理补贴.
-type SubsidyEligibility struct {
-	LivingSubsidy  bool     `json:"livingSubsidy"`
-	NursingSubsidy bool     `json:"nursingSubsidy"`
-	Reasons        []string `json:"reasons"`
-}
-
 type TransitionApplicationInput struct {
 	ID     string            `json:"id"`
 	Action ApplicationAction `json:"action"`
@@ -569,11 +543,11 @@ type TransitionApplicationInput struct {
 }
 
 type UpdateDisabilityServiceInput struct {
-	ID          string                  `json:"id"`
-	Status      DisabilityServiceStatus `json:"status"`
-	ScheduledOn *civil.Date             `json:"scheduledOn,omitempty"`
-	DeliveredOn *civil.Date             `json:"deliveredOn,omitempty"`
-	Note        *string                 `json:"note,omitempty"`
+	ID          string                   `json:"id"`
+	Status      disability.ServiceStatus `json:"status"`
+	ScheduledOn *civil.Date              `json:"scheduledOn,omitempty"`
+	DeliveredOn *civil.Date              `json:"deliveredOn,omitempty"`
+	Note        *string                  `json:"note,omitempty"`
 }
 
 // Null fields are left unchanged.
@@ -586,6 +560,17 @@ type UpdateResidentInput struct {
 	Statuses          []resident.Status        `json:"statuses,omitempty"`
 	CareLevel         *resident.CareLevel      `json:"careLevel,omitempty"`
 	EmergencyContacts []*EmergencyContactInput `json:"emergencyContacts,omitempty"`
+}
+
+type UpsertDisabilitySubsidyRuleInput struct {
+	Code             string                `json:"code"`
+	Subsidy          disability.Subsidy    `json:"subsidy"`
+	Grades           []int                 `json:"grades,omitempty"`
+	Categories       []disability.Category `json:"categories,omitempty"`
+	RequiredStatuses []resident.Status     `json:"requiredStatuses,omitempty"`
+	Description      string                `json:"description"`
+	// Defaults to true.
+	Active *bool `json:"active,omitempty"`
 }
 
 // A problem with the input or with the state of the data. The mutation changed nothing.
@@ -1093,195 +1078,6 @@ func (e *DeviceKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e DeviceKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type DisabilityCategory string
-
-const (
-	DisabilityCategoryVisual       DisabilityCategory = "VISUAL"
-	DisabilityCategoryHearing      DisabilityCategory = "HEARING"
-	DisabilityCategorySpeech       DisabilityCategory = "SPEECH"
-	DisabilityCategoryPhysical     DisabilityCategory = "PHYSICAL"
-	DisabilityCategoryIntellectual DisabilityCategory = "INTELLECTUAL"
-	DisabilityCategoryMental       DisabilityCategory = "MENTAL"
-	DisabilityCategoryMultiple     DisabilityCategory = "MULTIPLE"
-)
-
-var AllDisabilityCategory = []DisabilityCategory{
-	DisabilityCategoryVisual,
-	DisabilityCategoryHearing,
-	DisabilityCategorySpeech,
-	DisabilityCategoryPhysical,
-	DisabilityCategoryIntellectual,
-	DisabilityCategoryMental,
-	DisabilityCategoryMultiple,
-}
-
-func (e DisabilityCategory) IsValid() bool {
-	switch e {
-	case DisabilityCategoryVisual, DisabilityCategoryHearing, DisabilityCategorySpeech, DisabilityCategoryPhysical, DisabilityCategoryIntellectual, DisabilityCategoryMental, DisabilityCategoryMultiple:
-		return true
-	}
-	return false
-}
-
-func (e DisabilityCategory) String() string {
-	return string(e)
-}
-
-func (e *DisabilityCategory) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = DisabilityCategory(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid DisabilityCategory", str)
-	}
-	return nil
-}
-
-func (e DisabilityCategory) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *DisabilityCategory) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e DisabilityCategory) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type DisabilityServiceKind string
-
-const (
-	DisabilityServiceKindRehabilitation    DisabilityServiceKind = "REHABILITATION"
-	DisabilityServiceKindAssistiveDevice   DisabilityServiceKind = "ASSISTIVE_DEVICE"
-	DisabilityServiceKindDayCare           DisabilityServiceKind = "DAY_CARE"
-	DisabilityServiceKindHomeModification  DisabilityServiceKind = "HOME_MODIFICATION"
-	DisabilityServiceKindEmploymentSupport DisabilityServiceKind = "EMPLOYMENT_SUPPORT"
-	DisabilityServiceKindAccessibleCinema  DisabilityServiceKind = "ACCESSIBLE_CINEMA"
-	DisabilityServiceKindCareAssistance    DisabilityServiceKind = "CARE_ASSISTANCE"
-)
-
-var AllDisabilityServiceKind = []DisabilityServiceKind{
-	DisabilityServiceKindRehabilitation,
-	DisabilityServiceKindAssistiveDevice,
-	DisabilityServiceKindDayCare,
-	DisabilityServiceKindHomeModification,
-	DisabilityServiceKindEmploymentSupport,
-	DisabilityServiceKindAccessibleCinema,
-	DisabilityServiceKindCareAssistance,
-}
-
-func (e DisabilityServiceKind) IsValid() bool {
-	switch e {
-	case DisabilityServiceKindRehabilitation, DisabilityServiceKindAssistiveDevice, DisabilityServiceKindDayCare, DisabilityServiceKindHomeModification, DisabilityServiceKindEmploymentSupport, DisabilityServiceKindAccessibleCinema, DisabilityServiceKindCareAssistance:
-		return true
-	}
-	return false
-}
-
-func (e DisabilityServiceKind) String() string {
-	return string(e)
-}
-
-func (e *DisabilityServiceKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = DisabilityServiceKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid DisabilityServiceKind", str)
-	}
-	return nil
-}
-
-func (e DisabilityServiceKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *DisabilityServiceKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e DisabilityServiceKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type DisabilityServiceStatus string
-
-const (
-	DisabilityServiceStatusRequested DisabilityServiceStatus = "REQUESTED"
-	DisabilityServiceStatusScheduled DisabilityServiceStatus = "SCHEDULED"
-	DisabilityServiceStatusDelivered DisabilityServiceStatus = "DELIVERED"
-	DisabilityServiceStatusCancelled DisabilityServiceStatus = "CANCELLED"
-)
-
-var AllDisabilityServiceStatus = []DisabilityServiceStatus{
-	DisabilityServiceStatusRequested,
-	DisabilityServiceStatusScheduled,
-	DisabilityServiceStatusDelivered,
-	DisabilityServiceStatusCancelled,
-}
-
-func (e DisabilityServiceStatus) IsValid() bool {
-	switch e {
-	case DisabilityServiceStatusRequested, DisabilityServiceStatusScheduled, DisabilityServiceStatusDelivered, DisabilityServiceStatusCancelled:
-		return true
-	}
-	return false
-}
-
-func (e DisabilityServiceStatus) String() string {
-	return string(e)
-}
-
-func (e *DisabilityServiceStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = DisabilityServiceStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid DisabilityServiceStatus", str)
-	}
-	return nil
-}
-
-func (e DisabilityServiceStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *DisabilityServiceStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e DisabilityServiceStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -19,6 +19,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/config"
+	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
 )
@@ -49,6 +50,8 @@ type App struct {
 	// derive from it so they get a close frame before the process exits.
 	closing     context.Context
 	stopClosing context.CancelFunc
+
+	Disability *disability.Service
 }
 
 // New builds the app.
@@ -78,11 +81,14 @@ func New(d Deps) (*App, error) {
 		return audit.Record(ctx, tx, action, entity, id, nil)
 	}
 	a.Org = org.NewService(d.DB)
+	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,
 		Org:   a.Org,
 		Audit: audit.NewLog(d.DB),
+
+		Disability: a.Disability,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

@@ -14,7 +14,10 @@ func (a *App) Seed(ctx context.Context, residents int, demo bool) error {
 
 // seedSteps are the domain seeders, in dependency order.
 func (a *App) seedSteps() []seed.Step {
-	return nil
+	var steps []seed.Step
+	// after the resident seeder: certificates for a few demo residents.
+	steps = append(steps, a.Disability.SeedStep)
+	return steps
 }
 
 // Empty reports whether the database has not been seeded yet.
