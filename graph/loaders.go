@@ -11,6 +11,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 // Loaders are the per-request dataloaders: every nested field of a list
@@ -21,6 +22,9 @@ type Loaders struct {
 	OrgChildren *dataloadgen.Loader[uuid.UUID, []*org.Unit]
 	Center      *dataloadgen.Loader[uuid.UUID, *org.Center]
 	User        *dataloadgen.Loader[uuid.UUID, *auth.User]
+	// IDNumber reads (and audits, in one statement) full ID numbers.
+	IDNumber *dataloadgen.Loader[*resident.Resident, *string]
+	Contacts *dataloadgen.Loader[*resident.Resident, []*resident.Contact]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -32,6 +36,8 @@ func (r *Resolver) newLoaders() *Loaders {
 		OrgChildren: dataloadgen.NewMappedLoader(r.Org.ChildrenOf, w),
 		Center:      dataloadgen.NewMappedLoader(r.Org.CentersByIDs, w),
 		User:        dataloadgen.NewMappedLoader(r.Auth.UsersByIDs, w),
+		IDNumber:    dataloadgen.NewLoader(r.Registry.IDNumbers, w, dataloadgen.WithBatchCapacity(200)),
+		Contacts:    dataloadgen.NewMappedLoader(r.Registry.Contacts, w),
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/wechat"
 )
 
 // Resolver holds the domain services the resolvers call.
@@ -17,4 +19,7 @@ type Resolver struct {
 	Auth  *auth.Service
 	Org   *org.Service
 	Audit *audit.Log
+
+	Registry *resident.Service
+	Wechat   *wechat.Service
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/wechat"
 )
 
 // Deps are the connections the app runs on.
@@ -38,13 +40,18 @@ type Deps struct {
 // App is one running instance of the service.
 type App struct {
 	Deps
-	Keyring  *pii.Keyring
-	Auth     *auth.Service
-	Org      *org.Service
-	Resolver *graph.Resolver
-	handler  http.Handler
-	draining atomic.Bool
-	metrics  *metrics
+	Keyring *pii.Keyring
+	Auth    *auth.Service
+	Org     *org.Service
+	// Residents is the registry; Served answers "has this provider served
+	// this resident" for it (the voucher domain replaces NeverServed).
+	Residents *resident.Service
+	Served    resident.ServedChecker
+	Wechat    *wechat.Service
+	Resolver  *graph.Resolver
+	handler   http.Handler
+	draining  atomic.Bool
+	metrics   *metrics
 }
 
 // New builds the app.
@@ -73,11 +80,20 @@ func New(d Deps) (*App, error) {
 		return audit.Record(ctx, tx, action, entity, id, nil)
 	}
 	a.Org = org.NewService(d.DB)
+	if a.Served == nil {
+		a.Served = resident.NeverServed{}
+	}
+	binds := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
+	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds)
+	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,
 		Org:   a.Org,
 		Audit: audit.NewLog(d.DB),
+
+		Registry: a.Residents,
+		Wechat:   a.Wechat,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 // ResidentSpec describes a resident to insert directly (bypassing the API)
@@ -65,19 +66,19 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 		s.CareLevel = "INTACT"
 	}
 	k := e.App.Keyring
-	idEnc, err := k.Encrypt(n.String(), "resident.id_number")
+	idEnc, err := k.Encrypt(n.String(), resident.PurposeIDNumber)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var phoneEnc, phoneMasked *string
 	var phoneIdx []byte
 	if s.Phone != "" {
-		enc, err := k.Encrypt(s.Phone, "resident.phone")
+		enc, err := k.Encrypt(s.Phone, resident.PurposePhone)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := pii.MaskPhone(s.Phone)
-		phoneEnc, phoneMasked, phoneIdx = &enc, &m, k.BlindIndex("resident.phone", s.Phone)
+		phoneEnc, phoneMasked, phoneIdx = &enc, &m, k.BlindIndex(resident.PurposePhone, s.Phone)
 	}
 	var commID uuid.UUID
 	var path string
@@ -92,7 +93,7 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 	err = e.DB.WithContext(ctx).Exec(`INSERT INTO residents (id, name, id_number_enc, id_number_bidx, id_number_masked,
 		phone_enc, phone_bidx, phone_masked, gender, birth_date, community_id, org_path, statuses, care_level)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		id, s.Name, idEnc, k.BlindIndex("resident.id_number", n.String()), pii.MaskIDNumber(n.String()),
+		id, s.Name, idEnc, k.BlindIndex(resident.PurposeIDNumber, n.String()), pii.MaskIDNumber(n.String()),
 		phoneEnc, phoneIdx, phoneMasked, g, n.BirthDate().Format("2006-01-02"), commID, path, pq.StringArray(s.Statuses), s.CareLevel).Error
 	if err != nil {
 		t.Fatalf("InsertResident: %v", err)
