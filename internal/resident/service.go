@@ -43,6 +43,10 @@ func NewService(db *gorm.DB, keys *pii.Keyring, now func() time.Time, served Ser
 	return &Service{db: db, keys: keys, now: now, served: served, sessions: sessions, binds: binds}
 }
 
+// SetServedChecker replaces the provider check (the voucher domain wires
+// its own at start-up).
+func (s *Service) SetServedChecker(c ServedChecker) { s.served = c }
+
 // Today is the business date (Asia/Shanghai) on the app clock.
 func (s *Service) Today() civil.Date { return civil.DateOf(s.now()) }
 
