@@ -186,10 +186,13 @@ func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
 	}
 	row.Version, row.UpdatedAt = base+1, s.now()
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		res := tx.WithContext(ctx).Model(&residentRow{}).Where("id = ? AND version = ?", row.ID, base).Updates(map[string]any{
-			"phone_enc": row.PhoneEnc, "phone_bidx": row.PhoneBidx, "phone_masked": row.PhoneMasked, "address": row.Address,
-			"community_id": row.CommunityID, "grid_id": row.GridID, "org_path": row.OrgPath, "statuses": row.Statuses,
-			"care_level": row.CareLevel, "version": row.Version, "updated_at": row.UpdatedAt})
+		set := map[string]any{"address": row.Address, "community_id": row.CommunityID, "grid_id": row.GridID,
+			"org_path": row.OrgPath, "statuses": row.Statuses, "care_level": row.CareLevel, "version": row.Version,
+			"updated_at": row.UpdatedAt}
+		if in.Phone != nil {
+			set["phone_enc"], set["phone_bidx"], set["phone_masked"] = row.PhoneEnc, row.PhoneBidx, row.PhoneMasked
+		}
+		res := tx.WithContext(ctx).Model(&residentRow{}).Where("id = ? AND version = ?", row.ID, base).Updates(set)
 		if res.Error != nil {
 			return res.Error
 		}

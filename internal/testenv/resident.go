@@ -62,6 +62,9 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 	if s.CommunityCode == "" {
 		s.CommunityCode = "510104020001"
 	}
+	if s.Statuses == nil {
+		s.Statuses = []string{}
+	}
 	if s.CareLevel == "" {
 		s.CareLevel = "INTACT"
 	}
