@@ -103,3 +103,14 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 	}
 	return Resident{ID: id, IDNumber: n.String(), Phone: s.Phone}
 }
+
+// OtherIDNumber returns a valid ID number that differs from n (same birth
+// date, another sequence), for mismatch tests.
+func OtherIDNumber(n string) string {
+	parsed, err := idnumber.Parse(n, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	seq := (int(n[14]-'0')*100 + int(n[15]-'0')*10 + int(n[16]-'0') + 2) % 1000
+	return idnumber.Generate(n[:6], parsed.BirthDate(), seq, parsed.Gender())
+}

@@ -78,8 +78,13 @@ func (c *Client) Exchange(ctx context.Context, code string) (Identity, error) {
 	if resp.StatusCode != http.StatusOK {
 		return Identity{}, fmt.Errorf("%w: wechat: HTTP %d", problem.ErrUnavailable, resp.StatusCode)
 	}
+	return decodeSession(io.LimitReader(resp.Body, 64<<10))
+}
+
+// decodeSession reads a code2Session answer; the session_key is dropped here.
+func decodeSession(r io.Reader) (Identity, error) {
 	var s session
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&s); err != nil {
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
 		return Identity{}, fmt.Errorf("%w: wechat: malformed answer", problem.ErrUnavailable)
 	}
 	switch s.ErrCode {
@@ -93,8 +98,8 @@ func (c *Client) Exchange(ctx context.Context, code string) (Identity, error) {
 	default:
 		return Identity{}, fmt.Errorf("%w: wechat: errcode %d", problem.ErrUnavailable, s.ErrCode)
 	}
-	if s.OpenID == "" {
-		return Identity{}, fmt.Errorf("%w: wechat: answer without openid", problem.ErrUnavailable)
+	if s.OpenID == "" || len(s.OpenID) > 128 || len(s.UnionID) > 128 {
+		return Identity{}, fmt.Errorf("%w: wechat: answer without a usable openid", problem.ErrUnavailable)
 	}
 	return Identity{OpenID: s.OpenID, UnionID: s.UnionID}, nil
 }
