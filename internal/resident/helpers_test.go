@@ -39,7 +39,9 @@ func newIDNumber(birth time.Time, g idnumber.Gender) string {
 // fakeServed answers HasServed from a fixed set of pairs.
 type fakeServed map[[2]uuid.UUID]bool
 
-func (f fakeServed) HasServed(_ context.Context, p, r uuid.UUID) (bool, error) { return f[[2]uuid.UUID{p, r}], nil }
+func (f fakeServed) HasServed(_ context.Context, p, r uuid.UUID) (bool, error) {
+	return f[[2]uuid.UUID{p, r}], nil
+}
 
 // providerToken creates a PROVIDER user for providerID and signs it in.
 func providerToken(t testing.TB, e *testenv.Env, providerID uuid.UUID) string {

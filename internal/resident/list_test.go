@@ -30,10 +30,10 @@ func TestListFiltersAndPagination(t *testing.T) {
 	bd := func(y, m, d int) time.Time { return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
 	// Inserted oldest first; lists are newest first.
 	specs := []testenv.ResidentSpec{
-		{Name: "筛选甲", BirthDate: bd(1946, 3, 1), CommunityCode: "510104020001", Statuses: []string{"LIVING_ALONE"}, CareLevel: "MILD"},  // 80 today
+		{Name: "筛选甲", BirthDate: bd(1946, 3, 1), CommunityCode: "510104020001", Statuses: []string{"LIVING_ALONE"}, CareLevel: "MILD"}, // 80 today
 		{Name: "筛选乙", BirthDate: bd(1946, 3, 2), CommunityCode: "510104020002", Statuses: []string{"EMPTY_NEST"}, CareLevel: "SEVERE"}, // 79
 		{Name: "筛选丙", BirthDate: bd(1936, 1, 1), CommunityCode: "510104023001", Statuses: []string{"LOW_INCOME", "LIVING_ALONE"}},      // 90
-		{Name: "筛选丁", BirthDate: bd(1966, 2, 28), CommunityCode: "510104023002", CareLevel: "TOTAL"},                                    // 60
+		{Name: "筛选丁", BirthDate: bd(1966, 2, 28), CommunityCode: "510104023002", CareLevel: "TOTAL"},                                   // 60
 		{Name: "筛选戊", BirthDate: bd(1960, 5, 5), CommunityCode: "510104026001"},                                                        // 65
 	}
 	for _, s := range specs {

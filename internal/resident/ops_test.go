@@ -25,7 +25,7 @@ func TestNoPersonalDataInLogs(t *testing.T) {
 	_, gid := register(t, e, clerk, map[string]any{"name": "日志检查", "idNumber": id, "phone": phone, "communityId": unitGID(t, e, "510104020001"),
 		"emergencyContacts": []map[string]any{{"name": "亲属", "relation": "子女", "phone": contact}}})
 	register(t, e, clerk, map[string]any{"name": "日志检查", "idNumber": id, "phone": phone, "communityId": unitGID(t, e, "510104020001")}) // DUPLICATE
-	register(t, e, clerk, map[string]any{"name": "日志检查", "idNumber": id[:17] + "Z", "communityId": unitGID(t, e, "510104020001")})     // INVALID
+	register(t, e, clerk, map[string]any{"name": "日志检查", "idNumber": id[:17] + "Z", "communityId": unitGID(t, e, "510104020001")})      // INVALID
 	e.Do(t, clerk, `query($n:String!){ residentByIdNumber(idNumber:$n){ idNumber } }`, map[string]any{"n": id})
 	e.Do(t, clerk, `query($n:String!){ residentByIdNumber(idNumber:$n){ idNumber } }`, map[string]any{"n": id[:17]})
 	e.Do(t, clerk, updateDoc, map[string]any{"in": map[string]any{"id": gid, "phone": "138" + phone[3:], "version": 7}})

@@ -8,23 +8,25 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/lib/pq"
 	"gorm.io/gorm"
 
-	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/seed"
 )
 
-// seedBatch rows per INSERT: 14 parameters each stays far below
-// Postgres's 65535-parameter limit.
-const seedBatch = 2000
+// seedBatch is the number of residents copied per transaction.
+const seedBatch = 10000
 
 // SeedStep ensures opt.Residents synthetic residents exist, spread over
 // every community and grid, with valid generated ID numbers, a realistic
 // age mix (mostly 60-95), statuses, care levels and a few emergency
-// contacts. It inserts in multi-row batches: 100000 residents take seconds.
+// contacts. It copies in batches (COPY), so 100000 residents take seconds.
 func (s *Service) SeedStep() seed.Step {
 	return func(ctx context.Context, db *gorm.DB, opt seed.Options) error {
 		return s.seedResidents(ctx, db, opt.Residents)
@@ -90,12 +92,12 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 }
 
 // seedBatch inserts n residents (skipping ID-number collisions) and
-// contacts for about a third of them; it returns the ids inserted.
+// contacts for about a third of them; it returns the ids inserted. Rows go
+// through COPY into a temporary table and one INSERT … SELECT … ON CONFLICT
+// DO NOTHING: the bulk path is pgx's, since per-row or many-parameter
+// statements made 100000 residents take minutes on a busy machine.
 func (s *Service) seedBatch(ctx context.Context, db *gorm.DB, rng *rand.Rand, places []place, today time.Time, n int) ([]uuid.UUID, error) {
-	var sb strings.Builder
-	sb.WriteString(`INSERT INTO residents (id, name, id_number_enc, id_number_bidx, id_number_masked, phone_enc, phone_bidx,
-		phone_masked, gender, birth_date, community_id, grid_id, org_path, statuses, care_level) VALUES `)
-	args := make([]any, 0, n*15)
+	rows := make([][]any, 0, n)
 	for i := 0; i < n; i++ {
 		p := places[rng.IntN(len(places))]
 		birth := seedBirth(rng, today)
@@ -123,25 +125,64 @@ func (s *Service) seedBatch(ctx context.Context, db *gorm.DB, rng *rand.Rand, pl
 		if g == idnumber.Female {
 			gender = Female
 		}
-		if i > 0 {
-			sb.WriteString(",")
+		grid := pgtype.UUID{}
+		if p.grid != nil {
+			grid = pgtype.UUID{Bytes: *p.grid, Valid: true}
 		}
-		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-		args = append(args, uuid.Must(uuid.NewV7()), seedName(rng), idEnc, s.keys.BlindIndex(PurposeIDNumber, num),
-			pii.MaskIDNumber(num), phoneEnc, phoneIdx, phoneMasked, string(gender),
-			civil.Date{Year: birth.Year(), Month: birth.Month(), Day: birth.Day()}, p.community, p.grid, p.path,
-			seedStatuses(rng, today.Year()-birth.Year()), string(seedCare(rng, today.Year()-birth.Year())))
+		age := today.Year() - birth.Year()
+		rows = append(rows, []any{pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true}, seedName(rng), idEnc,
+			s.keys.BlindIndex(PurposeIDNumber, num), pii.MaskIDNumber(num), phoneEnc, phoneIdx, phoneMasked, string(gender),
+			birth, pgtype.UUID{Bytes: p.community, Valid: true}, grid, p.path, []string(seedStatuses(rng, age)),
+			string(seedCare(rng, age))})
 	}
-	sb.WriteString(" ON CONFLICT (id_number_bidx) DO NOTHING RETURNING id")
+	cols := []string{"id", "name", "id_number_enc", "id_number_bidx", "id_number_masked", "phone_enc", "phone_bidx",
+		"phone_masked", "gender", "birth_date", "community_id", "grid_id", "org_path", "statuses", "care_level"}
+	list := strings.Join(cols, ", ")
 	var ids []uuid.UUID
-	if err := db.WithContext(ctx).Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
+	conn, err := database.SQL(db).Conn(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("resident: seed: %w", err)
 	}
-	return ids, s.seedContacts(ctx, db, rng, ids)
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE seed_residents (LIKE residents INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_residents"}, cols, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		res, err := tx.Query(ctx, "INSERT INTO residents ("+list+") SELECT "+list+" FROM seed_residents ON CONFLICT (id_number_bidx) DO NOTHING RETURNING id")
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(res, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		contacts, err := s.seedContacts(rng, ids)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"emergency_contacts"},
+			[]string{"id", "resident_id", "name", "relation", "phone_enc", "phone_masked", "priority"}, pgx.CopyFromRows(contacts)); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+	if err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: seed: %w", err))
+	}
+	return ids, nil
 }
 
-func (s *Service) seedContacts(ctx context.Context, db *gorm.DB, rng *rand.Rand, ids []uuid.UUID) error {
-	var rows []contactRow
+func (s *Service) seedContacts(rng *rand.Rand, ids []uuid.UUID) ([][]any, error) {
+	var rows [][]any
 	for _, id := range ids {
 		if rng.IntN(3) != 0 {
 			continue
@@ -150,19 +191,13 @@ func (s *Service) seedContacts(ctx context.Context, db *gorm.DB, rng *rand.Rand,
 			ph := fmt.Sprintf("1%d%09d", 3+rng.IntN(7), rng.IntN(1_000_000_000))
 			enc, err := s.keys.Encrypt(ph, PurposeContactPhone)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			rows = append(rows, contactRow{ID: uuid.Must(uuid.NewV7()), ResidentID: id, Name: seedName(rng),
-				Relation: relation[rng.IntN(len(relation))], PhoneEnc: enc, PhoneMasked: pii.MaskPhone(ph), Priority: k})
+			rows = append(rows, []any{pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true}, pgtype.UUID{Bytes: id, Valid: true},
+				seedName(rng), relation[rng.IntN(len(relation))], enc, pii.MaskPhone(ph), int32(k)})
 		}
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	if err := db.WithContext(ctx).CreateInBatches(&rows, 2000).Error; err != nil {
-		return fmt.Errorf("resident: seed contacts: %w", err)
-	}
-	return nil
+	return rows, nil
 }
 
 // seedBirth: 85% aged 60-95 (more in their 60s and 70s), the rest 30-59 or 96-100.

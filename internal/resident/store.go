@@ -89,7 +89,7 @@ func findByID(ctx context.Context, db *gorm.DB, id uuid.UUID) (*residentRow, err
 
 // findByIDIndex returns the row whose ID-number blind index is bidx, or nil.
 func findByIDIndex(ctx context.Context, db *gorm.DB, bidx []byte) (*residentRow, error) {
-	return takeOne(db.WithContext(ctx).Select(residentColumns + ", phone_bidx").Where("id_number_bidx = ?", bidx))
+	return takeOne(db.WithContext(ctx).Select(residentColumns+", phone_bidx").Where("id_number_bidx = ?", bidx))
 }
 
 func takeOne(q *gorm.DB) (*residentRow, error) {
