@@ -71,6 +71,7 @@ func (r *queryResolver) Residents(ctx context.Context, filter *model.ResidentFil
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchResidents(ctx, res.Items)
 	return residentConnection(res), nil
 }
 

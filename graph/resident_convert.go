@@ -1,6 +1,9 @@
 package graph
 
 import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/graph/model"
@@ -79,4 +82,51 @@ func residentConnection(res page.Result[*resident.Resident]) *model.ResidentConn
 	}
 	return &model.ResidentConnection{Edges: edges, TotalCount: res.TotalCount,
 		PageInfo: pageInfo(res, func(x *resident.Resident) uuid.UUID { return x.ID })}
+}
+
+// prefetchResidents loads, in one batch each, the nested fields a
+// residents page asks for, so the statement count stays fixed even when
+// resolvers of a large page straggle past the loaders' batch window.
+func (r *Resolver) prefetchResidents(ctx context.Context, items []*resident.Resident) {
+	if len(items) == 0 {
+		return
+	}
+	want := requestedFields(ctx, "edges", "node")
+	l := loaders(ctx)
+	if want["community"] || want["grid"] {
+		var ids []uuid.UUID
+		for _, x := range items {
+			ids = append(ids, x.CommunityID)
+			if x.GridID != nil {
+				ids = append(ids, *x.GridID)
+			}
+		}
+		l.OrgUnit.LoadAll(ctx, ids) // errors resurface in the field resolvers
+	}
+	if want["emergencyContacts"] {
+		l.Contacts.LoadAll(ctx, items)
+	}
+	if want["idNumber"] {
+		l.IDNumber.LoadAll(ctx, items)
+	}
+}
+
+// requestedFields names the fields selected under path below the current field.
+func requestedFields(ctx context.Context, path ...string) map[string]bool {
+	oc := graphql.GetOperationContext(ctx)
+	fields := graphql.CollectFieldsCtx(ctx, nil)
+	for _, p := range path {
+		var next []graphql.CollectedField
+		for _, f := range fields {
+			if f.Name == p {
+				next = append(next, graphql.CollectFields(oc, f.Selections, nil)...)
+			}
+		}
+		fields = next
+	}
+	out := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		out[f.Name] = true
+	}
+	return out
 }

@@ -32,8 +32,8 @@ var seq int
 
 // newIDNumber generates a fresh valid ID number for a birth date.
 func newIDNumber(birth time.Time, g idnumber.Gender) string {
-	seq++
-	return idnumber.Generate("510104", birth, seq, g)
+	seq++ // Generate adjusts the sequence's parity to the gender: keep it distinct per gender.
+	return idnumber.Generate("510104", birth, 2*seq, g)
 }
 
 // fakeServed answers HasServed from a fixed set of pairs.

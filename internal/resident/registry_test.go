@@ -16,7 +16,7 @@ func TestRegisterDerivesAndMasks(t *testing.T) {
 	tok := e.As(t, "clerk")
 	id := newIDNumber(time.Date(1945, 6, 15, 0, 0, 0, 0, time.UTC), idnumber.Female)
 	idLower := strings.ToLower(id)
-	r, gid := register(t, e, tok, map[string]any{"name": "张秀英", "idNumber": idLower, "phone": "+86 138-0013-8000",
+	r, gid := register(t, e, tok, map[string]any{"name": "登记张秀英", "idNumber": idLower, "phone": "+86 138-0013-8000",
 		"communityId": unitGID(t, e, "510104020001"), "gridId": unitGID(t, e, "51010402000102"),
 		"statuses": []string{"LIVING_ALONE", "LOW_INCOME"}, "careLevel": "MILD",
 		"emergencyContacts": []map[string]any{{"name": "李明", "relation": "子女", "phone": "13912345678", "priority": 2},
@@ -51,14 +51,14 @@ func TestRegisterDerivesAndMasks(t *testing.T) {
 	}
 	// Stored encrypted, never in clear.
 	var enc, phone string
-	if err := e.DB.Raw("SELECT id_number_enc, phone_enc FROM residents WHERE name = '张秀英'").Row().Scan(&enc, &phone); err != nil {
+	if err := e.DB.Raw("SELECT id_number_enc, phone_enc FROM residents WHERE name = '登记张秀英'").Row().Scan(&enc, &phone); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(enc, strings.ToUpper(id)) || !strings.HasPrefix(enc, "v1:") || strings.Contains(phone, "13800138000") {
 		t.Errorf("not encrypted at rest")
 	}
 	var n int
-	e.DB.Raw("SELECT count(*) FROM audit_log WHERE action = 'resident.register'").Row().Scan(&n)
+	e.DB.Raw("SELECT count(*) FROM audit_log a JOIN residents r ON r.id = a.entity_id WHERE a.action = 'resident.register' AND r.name = '登记张秀英'").Row().Scan(&n)
 	if n != 1 {
 		t.Errorf("register audit entries = %d", n)
 	}
@@ -156,7 +156,7 @@ func TestRegisterDuplicate(t *testing.T) {
 	e := testenv.New(t)
 	tok := e.As(t, "clerk")
 	id := newIDNumber(time.Date(1940, 1, 2, 0, 0, 0, 0, time.UTC), idnumber.Male)
-	in := map[string]any{"name": "赵建国", "idNumber": id, "communityId": unitGID(t, e, "510104020001")}
+	in := map[string]any{"name": "重复赵建国", "idNumber": id, "communityId": unitGID(t, e, "510104020001")}
 	if _, gid := register(t, e, tok, in); gid == "" {
 		t.Fatal("first registration failed")
 	}
@@ -167,7 +167,7 @@ func TestRegisterDuplicate(t *testing.T) {
 		t.Fatalf("answer: %s", r.Raw)
 	}
 	var n int
-	e.DB.Raw("SELECT count(*) FROM residents WHERE name IN ('赵建国', '别人')").Row().Scan(&n)
+	e.DB.Raw("SELECT count(*) FROM residents WHERE name IN ('重复赵建国', '别人')").Row().Scan(&n)
 	if n != 1 {
 		t.Fatalf("%d residents", n)
 	}
@@ -220,7 +220,7 @@ func TestUpdateConcurrentConflict(t *testing.T) {
 	e := testenv.New(t)
 	tok := e.As(t, "clerk")
 	tok2 := e.Admin(t)
-	_, gid := register(t, e, tok, map[string]any{"name": "孙平", "idNumber": newIDNumber(time.Date(1944, 4, 4, 0, 0, 0, 0, time.UTC), idnumber.Male),
+	_, gid := register(t, e, tok, map[string]any{"name": "并发孙平", "idNumber": newIDNumber(time.Date(1944, 4, 4, 0, 0, 0, 0, time.UTC), idnumber.Male),
 		"communityId": unitGID(t, e, "510104020001")})
 	for round := 0; round < 5; round++ {
 		var wg sync.WaitGroup
@@ -253,7 +253,7 @@ func TestUpdateConcurrentConflict(t *testing.T) {
 		}
 	}
 	var v int
-	e.DB.Raw("SELECT version FROM residents WHERE name = '孙平'").Row().Scan(&v)
+	e.DB.Raw("SELECT version FROM residents WHERE name = '并发孙平'").Row().Scan(&v)
 	if v != 6 {
 		t.Fatalf("version = %d", v)
 	}

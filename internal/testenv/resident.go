@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/resident"
@@ -28,6 +29,8 @@ type ResidentSpec struct {
 	CommunityCode string
 	Statuses      []string
 	CareLevel     string
+
+	retries int
 }
 
 // Resident is what InsertResident created.
@@ -52,7 +55,8 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 	if rand.IntN(2) == 0 {
 		gender = idnumber.Female
 	}
-	if s.IDNumber == "" {
+	generated := s.IDNumber == ""
+	if generated {
 		s.IDNumber = idnumber.Generate("510104", s.BirthDate, rand.IntN(1000), gender)
 	}
 	n, err := idnumber.Parse(s.IDNumber, time.Now())
@@ -98,6 +102,11 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		id, s.Name, idEnc, k.BlindIndex(resident.PurposeIDNumber, n.String()), pii.MaskIDNumber(n.String()),
 		phoneEnc, phoneIdx, phoneMasked, g, n.BirthDate().Format("2006-01-02"), commID, path, pq.StringArray(s.Statuses), s.CareLevel).Error
+	if _, dup := database.IsUniqueViolation(err); dup && generated && s.retries < 50 {
+		// The generated number was taken (same birth date, same sequence): draw another.
+		s.IDNumber, s.retries = "", s.retries+1
+		return e.InsertResident(t, s)
+	}
 	if err != nil {
 		t.Fatalf("InsertResident: %v", err)
 	}
