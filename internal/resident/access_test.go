@@ -170,3 +170,17 @@ func TestListIDNumberReadsAudited(t *testing.T) {
 }
 
 const bindDoc = `mutation($in: BindResidentInput!){ bindResident(input:$in){ resident{ name } userErrors{ code field message } } }`
+
+func TestNodeAppliesTheSameRules(t *testing.T) {
+	e := testenv.New(t)
+	res := e.InsertResident(t, testenv.ResidentSpec{Name: "节点查询", CommunityCode: "510104020001"})
+	const doc = `query($id:ID!){ node(id:$id){ id ... on Resident { name idNumber } } }`
+	vars := map[string]any{"id": residentGID(res.ID)}
+	r := e.MustDo(t, e.As(t, "caseworker"), doc, vars)
+	if r.Str("node.name") != "节点查询" || r.Str("node.idNumber") != res.IDNumber || r.Str("node.id") != residentGID(res.ID) {
+		t.Fatalf("in jurisdiction: %s", r.Raw)
+	}
+	if r := e.Do(t, e.As(t, "caseworker2"), doc, vars); r.ErrorCode() != "FORBIDDEN" {
+		t.Fatalf("out of jurisdiction: %s", r.Raw)
+	}
+}
