@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
@@ -24,7 +23,8 @@ func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*
 
 // WechatLogin is the resolver for the wechatLogin field.
 func (r *mutationResolver) WechatLogin(ctx context.Context, input model.WechatLoginInput) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: WechatLogin - wechatLogin"))
+	g, err := r.Wechat.Login(ctx, input.Code)
+	return authPayload(g, err)
 }
 
 // RefreshSession is the resolver for the refreshSession field.

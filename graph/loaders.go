@@ -29,6 +29,9 @@ type Loaders struct {
 	// DisabilityResident is a stand-in for the resident domain's loader
 	// (TODO(merge): use that one for DisabilityService.resident and drop this).
 	DisabilityResident *dataloadgen.Loader[uuid.UUID, *resident.Resident]
+	// IDNumber reads (and audits, in one statement) full ID numbers.
+	IDNumber *dataloadgen.Loader[*resident.Resident, *string]
+	Contacts *dataloadgen.Loader[*resident.Resident, []*resident.Contact]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -44,6 +47,8 @@ func (r *Resolver) newLoaders() *Loaders {
 		DisabilityCertificate: dataloadgen.NewMappedLoader(r.Disability.CurrentCertificates, w),
 		DisabilityServices:    dataloadgen.NewMappedLoader(r.Disability.ServicesByResidents, w),
 		DisabilityResident:    dataloadgen.NewMappedLoader(r.Disability.ResidentsByIDs, w),
+		IDNumber:              dataloadgen.NewLoader(r.Registry.IDNumbers, w, dataloadgen.WithBatchCapacity(200)),
+		Contacts:              dataloadgen.NewMappedLoader(r.Registry.Contacts, w),
 	}
 }
 

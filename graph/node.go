@@ -40,6 +40,13 @@ var nodeFetchers = map[string]nodeFetcher{
 		}
 		return c, nil
 	},
+	TypeResident: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		res, err := r.Registry.Get(ctx, id)
+		if res == nil || err != nil {
+			return nil, err
+		}
+		return res, nil
+	},
 	TypeStaffUser: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		u, err := r.Auth.StaffUser(ctx, id)
 		if u == nil || err != nil {

@@ -26,12 +26,15 @@ type ResidentResolver interface {
 
 	IDNumber(ctx context.Context, obj *resident.Resident) (*string, error)
 
+	BirthDate(ctx context.Context, obj *resident.Resident) (*civil.Date, error)
 	Age(ctx context.Context, obj *resident.Resident) (int, error)
 
 	Community(ctx context.Context, obj *resident.Resident) (*org.Unit, error)
 	Grid(ctx context.Context, obj *resident.Resident) (*org.Unit, error)
 
-	EmergencyContacts(ctx context.Context, obj *resident.Resident) ([]*model.EmergencyContact, error)
+	CareLevel(ctx context.Context, obj *resident.Resident) (resident.CareLevel, error)
+	EmergencyContacts(ctx context.Context, obj *resident.Resident) ([]*resident.Contact, error)
+
 	Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error)
 	DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*disability.Certificate, error)
 	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error)
@@ -129,7 +132,7 @@ func (ec *executionContext) field_Resident_vouchers_args(ctx context.Context, ra
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _EmergencyContact_name(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyContact) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyContact_name(ctx context.Context, field graphql.CollectedField, obj *resident.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -152,7 +155,7 @@ func (ec *executionContext) fieldContext_EmergencyContact_name(_ context.Context
 	return graphql.NewScalarFieldContext("EmergencyContact", field, false, false, "String")
 }
 
-func (ec *executionContext) _EmergencyContact_relation(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyContact) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyContact_relation(ctx context.Context, field graphql.CollectedField, obj *resident.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -175,7 +178,7 @@ func (ec *executionContext) fieldContext_EmergencyContact_relation(_ context.Con
 	return graphql.NewScalarFieldContext("EmergencyContact", field, false, false, "String")
 }
 
-func (ec *executionContext) _EmergencyContact_phoneMasked(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyContact) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyContact_phoneMasked(ctx context.Context, field graphql.CollectedField, obj *resident.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -198,7 +201,7 @@ func (ec *executionContext) fieldContext_EmergencyContact_phoneMasked(_ context.
 	return graphql.NewScalarFieldContext("EmergencyContact", field, false, false, "String")
 }
 
-func (ec *executionContext) _EmergencyContact_priority(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyContact) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyContact_priority(ctx context.Context, field graphql.CollectedField, obj *resident.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -345,18 +348,18 @@ func (ec *executionContext) _Resident_birthDate(ctx context.Context, field graph
 			return ec.fieldContext_Resident_birthDate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BirthDate, nil
+			return ec.Resolvers.Resident().BirthDate(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v civil.Date) graphql.Marshaler {
-			return ec.marshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *civil.Date) graphql.Marshaler {
+			return ec.marshalNDate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_birthDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Resident", field, false, false, "Date")
+	return graphql.NewScalarFieldContext("Resident", field, true, true, "Date")
 }
 
 func (ec *executionContext) _Resident_age(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
@@ -524,7 +527,7 @@ func (ec *executionContext) _Resident_careLevel(ctx context.Context, field graph
 			return ec.fieldContext_Resident_careLevel(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CareLevel, nil
+			return ec.Resolvers.Resident().CareLevel(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v resident.CareLevel) graphql.Marshaler {
@@ -535,7 +538,7 @@ func (ec *executionContext) _Resident_careLevel(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Resident_careLevel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Resident", field, false, false, "CareLevel")
+	return graphql.NewScalarFieldContext("Resident", field, true, true, "CareLevel")
 }
 
 func (ec *executionContext) _Resident_emergencyContacts(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
@@ -550,8 +553,8 @@ func (ec *executionContext) _Resident_emergencyContacts(ctx context.Context, fie
 			return ec.Resolvers.Resident().EmergencyContacts(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.EmergencyContact) graphql.Marshaler {
-			return ec.marshalNEmergencyContact2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyContactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*resident.Contact) graphql.Marshaler {
+			return ec.marshalNEmergencyContact2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐContactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -568,6 +571,29 @@ func (ec *executionContext) fieldContext_Resident_emergencyContacts(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Resident_version(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Resident", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Resident_applications(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
@@ -1357,7 +1383,7 @@ func (ec *executionContext) unmarshalInputUpdateResidentInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "phone", "address", "communityId", "gridId", "statuses", "careLevel", "emergencyContacts"}
+	fieldsInOrder := [...]string{"id", "version", "phone", "address", "communityId", "gridId", "statuses", "careLevel", "emergencyContacts"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1371,6 +1397,13 @@ func (ec *executionContext) unmarshalInputUpdateResidentInput(ctx context.Contex
 				return it, err
 			}
 			it.ID = data
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -1447,7 +1480,7 @@ func UnmarshalUpdateResidentInput(ctx context.Context, raw any) (model.UpdateRes
 
 var emergencyContactImplementors = []string{"EmergencyContact"}
 
-func (ec *executionContext) _EmergencyContact(ctx context.Context, sel ast.SelectionSet, obj *model.EmergencyContact) graphql.Marshaler {
+func (ec *executionContext) _EmergencyContact(ctx context.Context, sel ast.SelectionSet, obj *resident.Contact) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, emergencyContactImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1532,10 +1565,11 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "birthDate":
-			out.Values[i] = ec._Resident_birthDate(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Resident_birthDate(ctx, field, obj)
+				})
 		case "age":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -1570,16 +1604,22 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "careLevel":
-			out.Values[i] = ec._Resident_careLevel(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Resident_careLevel(ctx, field, obj)
+				})
 		case "emergencyContacts":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Resident_emergencyContacts(ctx, field, obj)
 				})
+		case "version":
+			out.Values[i] = ec._Resident_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "applications":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -1777,11 +1817,11 @@ func (ec *executionContext) marshalNCareLevel2githubᚗcomᚋjinjiangᚋresident
 	return v
 }
 
-func (ec *executionContext) marshalNEmergencyContact2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyContactᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EmergencyContact) graphql.Marshaler {
+func (ec *executionContext) marshalNEmergencyContact2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐContactᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.Contact) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEmergencyContact2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyContact(ctx, sel, v[i])
+		return ec.marshalNEmergencyContact2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐContact(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -1793,7 +1833,7 @@ func (ec *executionContext) marshalNEmergencyContact2ᚕᚖgithubᚗcomᚋjinjia
 	return ret
 }
 
-func (ec *executionContext) marshalNEmergencyContact2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyContact(ctx context.Context, sel ast.SelectionSet, v *model.EmergencyContact) graphql.Marshaler {
+func (ec *executionContext) marshalNEmergencyContact2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐContact(ctx context.Context, sel ast.SelectionSet, v *resident.Contact) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EmergencyContact!")
 		return graphql.Null

@@ -7,77 +7,129 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
 // RegisterResident is the resolver for the registerResident field.
 func (r *mutationResolver) RegisterResident(ctx context.Context, input model.RegisterResidentInput) (*model.ResidentPayload, error) {
-	panic(fmt.Errorf("not implemented: RegisterResident - registerResident"))
+	in, err := registerInput(input)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Registry.Register(ctx, in)
+	return residentPayload(res, err)
 }
 
 // UpdateResident is the resolver for the updateResident field.
 func (r *mutationResolver) UpdateResident(ctx context.Context, input model.UpdateResidentInput) (*model.ResidentPayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateResident - updateResident"))
+	in, err := updateInput(input)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Registry.Update(ctx, in)
+	return residentPayload(res, err)
 }
 
 // BindResident is the resolver for the bindResident field.
 func (r *mutationResolver) BindResident(ctx context.Context, input model.BindResidentInput) (*model.ResidentPayload, error) {
-	panic(fmt.Errorf("not implemented: BindResident - bindResident"))
+	res, err := r.Registry.Bind(ctx, resident.BindInput{Name: input.Name, IDNumber: input.IDNumber, Phone: input.Phone})
+	return residentPayload(res, err)
 }
 
 // Resident is the resolver for the resident field.
 func (r *queryResolver) Resident(ctx context.Context, id string) (*resident.Resident, error) {
-	panic(fmt.Errorf("not implemented: Resident - resident"))
+	rid, err := relay.ParseAs(TypeResident, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Registry.Get(ctx, rid)
 }
 
 // ResidentByIDNumber is the resolver for the residentByIdNumber field.
 func (r *queryResolver) ResidentByIDNumber(ctx context.Context, idNumber string) (*resident.Resident, error) {
-	panic(fmt.Errorf("not implemented: ResidentByIDNumber - residentByIdNumber"))
+	return r.Registry.ByIDNumber(ctx, idNumber)
 }
 
 // Residents is the resolver for the residents field.
 func (r *queryResolver) Residents(ctx context.Context, filter *model.ResidentFilter, first *int, after *string) (*model.ResidentConnection, error) {
-	panic(fmt.Errorf("not implemented: Residents - residents"))
+	f, err := residentFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Registry.List(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	r.prefetchResidents(ctx, res.Items)
+	return residentConnection(res), nil
 }
 
 // ID is the resolver for the id field.
 func (r *residentResolver) ID(ctx context.Context, obj *resident.Resident) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return relay.ID(TypeResident, obj.ID), nil
 }
 
 // IDNumber is the resolver for the idNumber field.
 func (r *residentResolver) IDNumber(ctx context.Context, obj *resident.Resident) (*string, error) {
-	panic(fmt.Errorf("not implemented: IDNumber - idNumber"))
+	return loaders(ctx).IDNumber.Load(ctx, obj)
+}
+
+// BirthDate is the resolver for the birthDate field.
+func (r *residentResolver) BirthDate(ctx context.Context, obj *resident.Resident) (*civil.Date, error) {
+	if err := obj.Restricted(); err != nil {
+		return nil, err
+	}
+	return &obj.BirthDate, nil
 }
 
 // Age is the resolver for the age field.
 func (r *residentResolver) Age(ctx context.Context, obj *resident.Resident) (int, error) {
-	panic(fmt.Errorf("not implemented: Age - age"))
+	return r.Registry.AgeOf(obj), nil
 }
 
 // Community is the resolver for the community field.
 func (r *residentResolver) Community(ctx context.Context, obj *resident.Resident) (*org.Unit, error) {
-	panic(fmt.Errorf("not implemented: Community - community"))
+	if err := obj.Restricted(); err != nil {
+		return nil, err
+	}
+	return load(ctx, loaders(ctx).OrgUnit, obj.CommunityID)
 }
 
 // Grid is the resolver for the grid field.
 func (r *residentResolver) Grid(ctx context.Context, obj *resident.Resident) (*org.Unit, error) {
-	panic(fmt.Errorf("not implemented: Grid - grid"))
+	return loadOptional(ctx, loaders(ctx).OrgUnit, obj.GridID)
+}
+
+// CareLevel is the resolver for the careLevel field.
+func (r *residentResolver) CareLevel(ctx context.Context, obj *resident.Resident) (resident.CareLevel, error) {
+	if err := obj.Restricted(); err != nil {
+		return "", err
+	}
+	return obj.CareLevel, nil
 }
 
 // EmergencyContacts is the resolver for the emergencyContacts field.
-func (r *residentResolver) EmergencyContacts(ctx context.Context, obj *resident.Resident) ([]*model.EmergencyContact, error) {
-	panic(fmt.Errorf("not implemented: EmergencyContacts - emergencyContacts"))
+func (r *residentResolver) EmergencyContacts(ctx context.Context, obj *resident.Resident) ([]*resident.Contact, error) {
+	return load(ctx, loaders(ctx).Contacts, obj)
 }
 
 // Resident is the resolver for the resident field.
 func (r *viewerResolver) Resident(ctx context.Context, obj *auth.Viewer) (*resident.Resident, error) {
-	panic(fmt.Errorf("not implemented: Resident - resident"))
+	if obj.ResidentID == nil {
+		return nil, nil
+	}
+	return r.Registry.Get(ctx, *obj.ResidentID)
 }
 
 // Resident returns ResidentResolver implementation.

@@ -10,6 +10,8 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/wechat"
 )
 
 // Resolver holds the domain services the resolvers call.
@@ -20,4 +22,6 @@ type Resolver struct {
 	Audit *audit.Log
 
 	Disability *disability.Service
+	Registry   *resident.Service
+	Wechat     *wechat.Service
 }

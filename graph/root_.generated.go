@@ -400,6 +400,7 @@ type ComplexityRoot struct {
 		Name                  func(childComplexity int) int
 		PhoneMasked           func(childComplexity int) int
 		Statuses              func(childComplexity int) int
+		Version               func(childComplexity int) int
 		VoucherBalanceFen     func(childComplexity int, programID *string) int
 		Vouchers              func(childComplexity int, programID *string, status *model.VoucherStatus) int
 	}
@@ -2268,6 +2269,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Statuses(childComplexity), true
+	case "Resident.version":
+		if e.ComplexityRoot.Resident.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.Version(childComplexity), true
 	case "Resident.voucherBalanceFen":
 		if e.ComplexityRoot.Resident.VoucherBalanceFen == nil {
 			break
@@ -3531,6 +3538,8 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_careLevel(ctx, field)
 	case "emergencyContacts":
 		return ec.fieldContext_Resident_emergencyContacts(ctx, field)
+	case "version":
+		return ec.fieldContext_Resident_version(ctx, field)
 	case "applications":
 		return ec.fieldContext_Resident_applications(ctx, field)
 	case "disabilityCertificate":

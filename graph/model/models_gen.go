@@ -227,13 +227,6 @@ type EmergencyCallStats struct {
 	ByCategory             []*CategoryCount `json:"byCategory"`
 }
 
-type EmergencyContact struct {
-	Name        string `json:"name"`
-	Relation    string `json:"relation"`
-	PhoneMasked string `json:"phoneMasked"`
-	Priority    int    `json:"priority"`
-}
-
 type EmergencyContactInput struct {
 	Name     string `json:"name"`
 	Relation string `json:"relation"`
@@ -552,7 +545,9 @@ type UpdateDisabilityServiceInput struct {
 
 // Null fields are left unchanged.
 type UpdateResidentInput struct {
-	ID                string                   `json:"id"`
+	ID string `json:"id"`
+	// The version the edit is based on; a stale version gives CONFLICT.
+	Version           *int                     `json:"version,omitempty"`
 	Phone             *string                  `json:"phone,omitempty"`
 	Address           *string                  `json:"address,omitempty"`
 	CommunityID       *string                  `json:"communityId,omitempty"`

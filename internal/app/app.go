@@ -22,6 +22,8 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/wechat"
 )
 
 // Deps are the connections the app runs on.
@@ -39,19 +41,23 @@ type Deps struct {
 // App is one running instance of the service.
 type App struct {
 	Deps
-	Keyring  *pii.Keyring
-	Auth     *auth.Service
-	Org      *org.Service
-	Resolver *graph.Resolver
-	handler  http.Handler
-	draining atomic.Bool
-	metrics  *metrics
+	Keyring *pii.Keyring
+	Auth    *auth.Service
+	Org     *org.Service
+	// Residents is the registry; Served answers "has this provider served
+	// this resident" for it (the voucher domain implements it).
+	Residents  *resident.Service
+	Served     resident.ServedChecker
+	Wechat     *wechat.Service
+	Disability *disability.Service
+	Resolver   *graph.Resolver
+	handler    http.Handler
+	draining   atomic.Bool
+	metrics    *metrics
 	// closing ends when the app drains: long-lived websocket connections
 	// derive from it so they get a close frame before the process exits.
 	closing     context.Context
 	stopClosing context.CancelFunc
-
-	Disability *disability.Service
 }
 
 // New builds the app.
@@ -81,6 +87,12 @@ func New(d Deps) (*App, error) {
 		return audit.Record(ctx, tx, action, entity, id, nil)
 	}
 	a.Org = org.NewService(d.DB)
+	if a.Served == nil {
+		a.Served = resident.NeverServed{}
+	}
+	binds := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
+	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds)
+	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
@@ -88,6 +100,8 @@ func New(d Deps) (*App, error) {
 		Org:   a.Org,
 		Audit: audit.NewLog(d.DB),
 
+		Registry:   a.Residents,
+		Wechat:     a.Wechat,
 		Disability: a.Disability,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)

@@ -14,10 +14,11 @@ func (a *App) Seed(ctx context.Context, residents int, demo bool) error {
 
 // seedSteps are the domain seeders, in dependency order.
 func (a *App) seedSteps() []seed.Step {
-	var steps []seed.Step
-	// after the resident seeder: certificates for a few demo residents.
-	steps = append(steps, a.Disability.SeedStep)
-	return steps
+	return []seed.Step{
+		a.Residents.SeedStep(),
+		// after the resident seeder: certificates for a few demo residents.
+		a.Disability.SeedStep,
+	}
 }
 
 // Empty reports whether the database has not been seeded yet.
@@ -31,7 +32,12 @@ func (a *App) Empty(ctx context.Context) (bool, error) {
 
 // Reencrypt moves every encrypted value to the primary PII key.
 func (a *App) Reencrypt(ctx context.Context) error {
-	return fmt.Errorf("reencrypt: not implemented yet")
+	n, err := a.Residents.Reencrypt(ctx)
+	if err != nil {
+		return fmt.Errorf("reencrypt: %w", err)
+	}
+	a.Log.InfoContext(ctx, "reencrypt complete", "rows", n, "key_id", a.Keyring.PrimaryKeyID())
+	return nil
 }
 
 // StartBackground starts the background jobs (each guarded so that one

@@ -66,7 +66,30 @@ type Resident struct {
 	CareLevel CareLevel
 	Version   int
 	CreatedAt time.Time
+
+	// access is what the viewer that read this record may see of it.
+	access access
+	// idEnc is the encrypted ID number, decrypted only for a full read.
+	idEnc string
 }
+
+// Contact is an emergency contact; the phone number is only ever shown masked.
+type Contact struct {
+	ID          uuid.UUID
+	ResidentID  uuid.UUID
+	Name        string
+	Relation    string
+	PhoneMasked string
+	Priority    int
+}
+
+// PII purposes: the additional data of encrypted values and the blind-index
+// purposes. They must never change once data is stored under them.
+const (
+	PurposeIDNumber     = "resident.id_number"
+	PurposePhone        = "resident.phone"
+	PurposeContactPhone = "contact.phone"
+)
 
 // Age is the resident's age in full years on the given day.
 func (r *Resident) Age(on civil.Date) int {

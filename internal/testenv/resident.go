@@ -9,8 +9,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 // ResidentSpec describes a resident to insert directly (bypassing the API)
@@ -27,6 +29,8 @@ type ResidentSpec struct {
 	CommunityCode string
 	Statuses      []string
 	CareLevel     string
+
+	retries int
 }
 
 // Resident is what InsertResident created.
@@ -52,7 +56,8 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 	if rand.IntN(2) == 0 {
 		gender = idnumber.Female
 	}
-	if s.IDNumber == "" {
+	generated := s.IDNumber == ""
+	if generated {
 		s.IDNumber = idnumber.Generate("510104", s.BirthDate, rand.IntN(1000), gender)
 	}
 	n, err := idnumber.Parse(s.IDNumber, time.Now())
@@ -62,23 +67,26 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 	if s.CommunityCode == "" {
 		s.CommunityCode = "510104020001"
 	}
+	if s.Statuses == nil {
+		s.Statuses = []string{}
+	}
 	if s.CareLevel == "" {
 		s.CareLevel = "INTACT"
 	}
 	k := e.App.Keyring
-	idEnc, err := k.Encrypt(n.String(), "resident.id_number")
+	idEnc, err := k.Encrypt(n.String(), resident.PurposeIDNumber)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var phoneEnc, phoneMasked *string
 	var phoneIdx []byte
 	if s.Phone != "" {
-		enc, err := k.Encrypt(s.Phone, "resident.phone")
+		enc, err := k.Encrypt(s.Phone, resident.PurposePhone)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := pii.MaskPhone(s.Phone)
-		phoneEnc, phoneMasked, phoneIdx = &enc, &m, k.BlindIndex("resident.phone", s.Phone)
+		phoneEnc, phoneMasked, phoneIdx = &enc, &m, k.BlindIndex(resident.PurposePhone, s.Phone)
 	}
 	var commID uuid.UUID
 	var path string
@@ -97,10 +105,26 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 	err = e.DB.WithContext(ctx).Exec(`INSERT INTO residents (id, name, id_number_enc, id_number_bidx, id_number_masked,
 		phone_enc, phone_bidx, phone_masked, gender, birth_date, community_id, org_path, statuses, care_level)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		id, s.Name, idEnc, k.BlindIndex("resident.id_number", n.String()), pii.MaskIDNumber(n.String()),
+		id, s.Name, idEnc, k.BlindIndex(resident.PurposeIDNumber, n.String()), pii.MaskIDNumber(n.String()),
 		phoneEnc, phoneIdx, phoneMasked, g, n.BirthDate().Format("2006-01-02"), commID, path, statuses, s.CareLevel).Error
+	if _, dup := database.IsUniqueViolation(err); dup && generated && s.retries < 50 {
+		// The generated number was taken (same birth date, same sequence): draw another.
+		s.IDNumber, s.retries = "", s.retries+1
+		return e.InsertResident(t, s)
+	}
 	if err != nil {
 		t.Fatalf("InsertResident: %v", err)
 	}
 	return Resident{ID: id, IDNumber: n.String(), Phone: s.Phone}
+}
+
+// OtherIDNumber returns a valid ID number that differs from n (same birth
+// date, another sequence), for mismatch tests.
+func OtherIDNumber(n string) string {
+	parsed, err := idnumber.Parse(n, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	seq := (int(n[14]-'0')*100 + int(n[15]-'0')*10 + int(n[16]-'0') + 2) % 1000
+	return idnumber.Generate(n[:6], parsed.BirthDate(), seq, parsed.Gender())
 }

@@ -1,0 +1,132 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/resident"
+)
+
+// TypeResident is the global-ID type of residents.
+const TypeResident = "Resident"
+
+func residentPayload(res *resident.Resident, err error) (*model.ResidentPayload, error) {
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ResidentPayload{Resident: res, UserErrors: ues}, nil
+}
+
+func contactInputs(in []*model.EmergencyContactInput) []resident.ContactInput {
+	out := make([]resident.ContactInput, 0, len(in))
+	for _, c := range in {
+		out = append(out, resident.ContactInput{Name: c.Name, Relation: c.Relation, Phone: c.Phone, Priority: c.Priority})
+	}
+	return out
+}
+
+func registerInput(in model.RegisterResidentInput) (resident.NewResident, error) {
+	comm, err := relay.ParseAs(TypeOrgUnit, in.CommunityID)
+	if err != nil {
+		return resident.NewResident{}, err
+	}
+	grid, err := relay.ParseOptional(TypeOrgUnit, in.GridID)
+	if err != nil {
+		return resident.NewResident{}, err
+	}
+	return resident.NewResident{Name: in.Name, IDNumber: in.IDNumber, Phone: in.Phone, Address: in.Address,
+		CommunityID: comm, GridID: grid, Statuses: in.Statuses, CareLevel: in.CareLevel,
+		Contacts: contactInputs(in.EmergencyContacts)}, nil
+}
+
+func updateInput(in model.UpdateResidentInput) (resident.Update, error) {
+	id, err := relay.ParseAs(TypeResident, in.ID)
+	if err != nil {
+		return resident.Update{}, err
+	}
+	comm, err := relay.ParseOptional(TypeOrgUnit, in.CommunityID)
+	if err != nil {
+		return resident.Update{}, err
+	}
+	grid, err := relay.ParseOptional(TypeOrgUnit, in.GridID)
+	if err != nil {
+		return resident.Update{}, err
+	}
+	return resident.Update{ID: id, Version: in.Version, Phone: in.Phone, Address: in.Address, CommunityID: comm,
+		GridID: grid, Statuses: in.Statuses, SetStatuses: in.Statuses != nil, CareLevel: in.CareLevel,
+		Contacts: contactInputs(in.EmergencyContacts), SetContacts: in.EmergencyContacts != nil}, nil
+}
+
+func residentFilter(f *model.ResidentFilter) (resident.Filter, error) {
+	if f == nil {
+		return resident.Filter{}, nil
+	}
+	unit, err := relay.ParseOptional(TypeOrgUnit, f.OrgUnitID)
+	if err != nil {
+		return resident.Filter{}, err
+	}
+	return resident.Filter{OrgUnitID: unit, NameContains: deref(f.NameContains), MinAge: f.MinAge, MaxAge: f.MaxAge,
+		Statuses: f.Statuses, CareLevels: f.CareLevels}, nil
+}
+
+func residentConnection(res page.Result[*resident.Resident]) *model.ResidentConnection {
+	edges := make([]*model.ResidentEdge, len(res.Items))
+	for i, x := range res.Items {
+		edges[i] = &model.ResidentEdge{Cursor: page.EncodeCursor(x.ID), Node: x}
+	}
+	return &model.ResidentConnection{Edges: edges, TotalCount: res.TotalCount,
+		PageInfo: pageInfo(res, func(x *resident.Resident) uuid.UUID { return x.ID })}
+}
+
+// prefetchResidents loads, in one batch each, the nested fields a
+// residents page asks for, so the statement count stays fixed even when
+// resolvers of a large page straggle past the loaders' batch window.
+func (r *Resolver) prefetchResidents(ctx context.Context, items []*resident.Resident) {
+	if len(items) == 0 {
+		return
+	}
+	want := requestedFields(ctx, "edges", "node")
+	l := loaders(ctx)
+	if want["community"] || want["grid"] {
+		var ids []uuid.UUID
+		for _, x := range items {
+			ids = append(ids, x.CommunityID)
+			if x.GridID != nil {
+				ids = append(ids, *x.GridID)
+			}
+		}
+		l.OrgUnit.LoadAll(ctx, ids) // errors resurface in the field resolvers
+	}
+	if want["emergencyContacts"] {
+		l.Contacts.LoadAll(ctx, items)
+	}
+	if want["idNumber"] {
+		l.IDNumber.LoadAll(ctx, items)
+	}
+}
+
+// requestedFields names the fields selected under path below the current field.
+func requestedFields(ctx context.Context, path ...string) map[string]bool {
+	oc := graphql.GetOperationContext(ctx)
+	fields := graphql.CollectFieldsCtx(ctx, nil)
+	for _, p := range path {
+		var next []graphql.CollectedField
+		for _, f := range fields {
+			if f.Name == p {
+				next = append(next, graphql.CollectFields(oc, f.Selections, nil)...)
+			}
+		}
+		fields = next
+	}
+	out := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		out[f.Name] = true
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+package resident
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/idnumber"
+	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// BindInput is what a WeChat user types to prove who they are.
+type BindInput struct {
+	Name, IDNumber, Phone string
+}
+
+// errNoMatch is the one answer for every mismatch, so bindResident cannot
+// tell a prober which of the three values was wrong.
+var errNoMatch = problem.New(problem.NotFound, "未找到与姓名、身份证号和电话均匹配的居民 (no resident matches all three of name, ID number and phone)")
+
+// Bind links the signed-in WeChat account to the resident whose name, ID
+// number and phone all match. Attempts are throttled per WeChat account
+// (5 per 15 minutes) so the registry cannot be probed; on success the live
+// session is updated so me.resident works at once.
+func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
+	v, err := auth.RequireViewer(ctx, auth.Resident)
+	if err != nil {
+		return nil, err
+	}
+	if v.Kind != auth.SubjectWechat {
+		return nil, problem.Forbidden("only a WeChat mini-program account can bind a resident")
+	}
+	key := "bind:" + v.ID.String()
+	ok, err := s.binds.Reserve(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, problem.New(problem.TooManyAttempts, "尝试次数过多，请15分钟后再试 (too many attempts; try again later)")
+	}
+	num, err := idnumber.Parse(in.IDNumber, s.now())
+	if err != nil {
+		return nil, problem.New(problem.InvalidIDNumber, "身份证号码无效 (not a valid resident identity number)", "input", "idNumber")
+	}
+	phone, err := pii.NormalizePhone(in.Phone)
+	if err != nil {
+		return nil, problem.New(problem.Invalid, "电话号码无效 (not a valid phone number)", "input", "phone")
+	}
+	row, err := findByIDIndex(ctx, s.db, s.keys.BlindIndex(PurposeIDNumber, num.String()))
+	if err != nil {
+		return nil, err
+	}
+	if row == nil || strings.TrimSpace(in.Name) != row.Name ||
+		subtle.ConstantTimeCompare(row.PhoneBidx, s.keys.BlindIndex(PurposePhone, phone)) != 1 {
+		return nil, errNoMatch
+	}
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := tx.WithContext(ctx).Model(&wechatRow{}).Where("id = ?", v.ID).
+			Updates(map[string]any{"resident_id": row.ID, "bound_at": s.now()}).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "wechat.bind_resident", "Resident", &row.ID, nil)
+	})
+	if err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: bind: %w", err))
+	}
+	if err := s.binds.Release(ctx, key); err != nil {
+		return nil, err
+	}
+	nv := *v
+	nv.ResidentID = &row.ID
+	if err := s.sessions.UpdateSession(ctx, &nv); err != nil {
+		return nil, err
+	}
+	return row.resident().apply(fullAccess), nil
+}

@@ -1,0 +1,136 @@
+package resident_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jinjiang/residents/internal/app"
+	"github.com/jinjiang/residents/internal/config"
+	"github.com/jinjiang/residents/internal/idnumber"
+	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/testenv"
+)
+
+// TestNoPersonalDataInLogs drives every resident API, including failures,
+// and scans the captured logs for the ID and phone numbers used.
+func TestNoPersonalDataInLogs(t *testing.T) {
+	fake := testenv.NewFakeWechat(t)
+	e := testenv.New(t, testenv.WithWechat(fake))
+	clerk := e.As(t, "clerk")
+	id := newIDNumber(time.Date(1941, 7, 7, 0, 0, 0, 0, time.UTC), idnumber.Female)
+	phone, contact := "13612345678", "13787654321"
+	_, gid := register(t, e, clerk, map[string]any{"name": "日志检查", "idNumber": id, "phone": phone, "communityId": unitGID(t, e, "510104020001"),
+		"emergencyContacts": []map[string]any{{"name": "亲属", "relation": "子女", "phone": contact}}})
+	register(t, e, clerk, map[string]any{"name": "日志检查", "idNumber": id, "phone": phone, "communityId": unitGID(t, e, "510104020001")}) // DUPLICATE
+	register(t, e, clerk, map[string]any{"name": "日志检查", "idNumber": id[:17] + "Z", "communityId": unitGID(t, e, "510104020001")})      // INVALID
+	e.Do(t, clerk, `query($n:String!){ residentByIdNumber(idNumber:$n){ idNumber } }`, map[string]any{"n": id})
+	e.Do(t, clerk, `query($n:String!){ residentByIdNumber(idNumber:$n){ idNumber } }`, map[string]any{"n": id[:17]})
+	e.Do(t, clerk, updateDoc, map[string]any{"in": map[string]any{"id": gid, "phone": "138" + phone[3:], "version": 7}})
+	e.Do(t, clerk, viewDoc, map[string]any{"id": gid})
+	wx := e.WechatLogin(t, "ok:logscan")
+	for i := 0; i < 7; i++ { // mismatches, then the throttle
+		e.Do(t, wx, bindDoc, map[string]any{"in": map[string]any{"name": "日志检查", "idNumber": id, "phone": contact}})
+	}
+	e.Do(t, "", `mutation{ wechatLogin(input:{code:"err:40029"}){ userErrors{ code } } }`, nil)
+	logs := e.Logs()
+	if !strings.Contains(logs, "request") {
+		t.Fatalf("no logs captured: %q", logs)
+	}
+	for _, secret := range []string{id, id[:17], phone, "138" + phone[3:], contact, testenv.SessionKeyPrefix} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("logs contain personal data or a session key (%s...)", secret[:3])
+		}
+	}
+}
+
+// TestReencryptMovesToPrimaryKey: rows written under an old key are
+// re-encrypted under the new primary one and still decrypt and match.
+func TestReencryptMovesToPrimaryKey(t *testing.T) {
+	const oldKey = "old1:b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleTA="
+	const newKey = "new2:bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleTA="
+	e := testenv.New(t, testenv.WithConfig(func(c *config.Config) { c.PIIEncryptionKeys = oldKey }))
+	clerk := e.As(t, "clerk")
+	id := newIDNumber(time.Date(1939, 9, 9, 0, 0, 0, 0, time.UTC), idnumber.Male)
+	register(t, e, clerk, map[string]any{"name": "轮换密钥", "idNumber": id, "phone": "13500001234", "communityId": unitGID(t, e, "510104020001"),
+		"emergencyContacts": []map[string]any{{"name": "亲属", "relation": "配偶", "phone": "13500005678"}}})
+	for i := 0; i < 3; i++ {
+		e.InsertResident(t, testenv.ResidentSpec{Name: "轮换密钥", Phone: "13500009999", BirthDate: time.Date(1950, 1, 1+i, 0, 0, 0, 0, time.UTC)})
+	}
+
+	cfg := e.Config
+	dev, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The package database also holds other tests' rows under the dev key.
+	cfg.PIIEncryptionKeys = newKey + "," + oldKey + "," + dev.PIIEncryptionKeys
+	var a *app.App
+	a, err = app.New(app.Deps{Config: cfg, DB: e.DB, Redis: e.Redis, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reencrypt(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var stale int
+	e.DB.Raw(`SELECT (SELECT count(*) FROM residents WHERE id_number_enc NOT LIKE 'v1:new2:%' OR phone_enc NOT LIKE 'v1:new2:%')
+		+ (SELECT count(*) FROM emergency_contacts WHERE phone_enc NOT LIKE 'v1:new2:%')`).Row().Scan(&stale)
+	if stale != 0 {
+		t.Fatalf("%d values still under the old key", stale)
+	}
+	var enc, cenc string
+	e.DB.Raw("SELECT r.id_number_enc, c.phone_enc FROM residents r JOIN emergency_contacts c ON c.resident_id = r.id WHERE r.name = '轮换密钥'").Row().Scan(&enc, &cenc)
+	if got, err := a.Keyring.Decrypt(enc, resident.PurposeIDNumber); err != nil || got != id {
+		t.Fatalf("decrypt after re-encryption: %v", err)
+	}
+	if got, err := a.Keyring.Decrypt(cenc, resident.PurposeContactPhone); err != nil || got != "13500005678" {
+		t.Fatalf("contact phone after re-encryption: %v", err)
+	}
+	// Running it again changes nothing.
+	if n, err := a.Residents.Reencrypt(context.Background()); err != nil || n != 0 {
+		t.Fatalf("second run: %d rows, %v", n, err)
+	}
+}
+
+// TestSeedResidents ensures N residents, idempotently, and measures it.
+func TestSeedResidents(t *testing.T) {
+	e := testenv.New(t)
+	ctx := context.Background()
+	var before int
+	e.DB.Raw("SELECT count(*) FROM residents").Row().Scan(&before)
+	want := before + 5000
+	start := time.Now()
+	if err := e.App.Seed(ctx, want, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seeded %d residents in %v", want-before, time.Since(start))
+	if err := e.App.Seed(ctx, want, true); err != nil {
+		t.Fatal(err)
+	}
+	var n, communities, old, contacts int
+	e.DB.Raw("SELECT count(*), count(DISTINCT community_id), count(*) FILTER (WHERE birth_date <= now() - interval '60 years') FROM residents").Row().Scan(&n, &communities, &old)
+	e.DB.Raw("SELECT count(DISTINCT resident_id) FROM emergency_contacts").Row().Scan(&contacts)
+	if n != want {
+		t.Fatalf("%d residents, want %d", n, want)
+	}
+	if communities < 20 || old < n*80/100 || contacts < n/5 {
+		t.Fatalf("poor mix: %d communities, %d over 60 of %d, %d with contacts", communities, old, n, contacts)
+	}
+	// Every generated number is valid, and the registry finds it by number.
+	var enc string
+	e.DB.Raw("SELECT id_number_enc FROM residents ORDER BY id DESC LIMIT 1").Row().Scan(&enc)
+	num, err := e.App.Keyring.Decrypt(enc, resident.PurposeIDNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idnumber.Parse(num, time.Now()); err != nil {
+		t.Fatalf("seeded number invalid: %v", err)
+	}
+	r := e.MustDo(t, e.As(t, "clerk"), `query($n:String!){ residentByIdNumber(idNumber:$n){ name } }`, map[string]any{"n": num})
+	if r.Str("residentByIdNumber.name") == "" {
+		t.Fatalf("lookup: %s", r.Raw)
+	}
+}

@@ -1,0 +1,256 @@
+package resident
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/lib/pq"
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/idnumber"
+	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/seed"
+)
+
+// seedBatch is the number of residents copied per transaction.
+const seedBatch = 10000
+
+// SeedStep ensures opt.Residents synthetic residents exist, spread over
+// every community and grid, with valid generated ID numbers, a realistic
+// age mix (mostly 60-95), statuses, care levels and a few emergency
+// contacts. It copies in batches (COPY), so 100000 residents take seconds.
+func (s *Service) SeedStep() seed.Step {
+	return func(ctx context.Context, db *gorm.DB, opt seed.Options) error {
+		return s.seedResidents(ctx, db, opt.Residents)
+	}
+}
+
+type place struct {
+	community uuid.UUID
+	grid      *uuid.UUID
+	path      string
+}
+
+func seedPlaces(ctx context.Context, db *gorm.DB) ([]place, error) {
+	var units []unitRef
+	if err := db.WithContext(ctx).Table("org_units").Select("id, kind, path, parent_id").
+		Where("kind IN ?", []string{"COMMUNITY", "GRID"}).Order("path").Find(&units).Error; err != nil {
+		return nil, fmt.Errorf("resident: seed: %w", err)
+	}
+	var out []place
+	for _, u := range units {
+		switch {
+		case u.Kind == "COMMUNITY":
+			out = append(out, place{community: u.ID, path: u.Path})
+		case u.ParentID != nil:
+			id := u.ID
+			out = append(out, place{community: *u.ParentID, grid: &id, path: u.Path})
+		}
+	}
+	return out, nil
+}
+
+var (
+	surnames = []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈")
+	given    = []rune("秀英桂兰玉珍凤华淑芳建国明德文志伟平军成永福春梅金海红霞国强丽玉琴素贵荣光辉")
+	regions  = []string{"510104", "510105", "510106", "510107", "510108", "510112", "510113", "510114", "510122", "510181"}
+	streets  = []string{"春熙路", "书院街", "督院街", "盐市口", "牛市口", "水井坊", "合江亭", "东光", "莲新", "沙河"}
+	relation = []string{"子女", "配偶", "兄弟姐妹", "邻居", "其他亲属"}
+)
+
+func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) error {
+	var have int64
+	if err := db.WithContext(ctx).Model(&residentRow{}).Count(&have).Error; err != nil {
+		return fmt.Errorf("resident: seed: %w", err)
+	}
+	if int(have) >= want {
+		return nil
+	}
+	places, err := seedPlaces(ctx, db)
+	if err != nil || len(places) == 0 {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(uint64(have), 20260101))
+	today := s.now()
+	for missing, tries := want-int(have), 0; missing > 0 && tries < 1000; tries++ {
+		n := min(missing, seedBatch)
+		ids, err := s.seedBatch(ctx, db, rng, places, today, n)
+		if err != nil {
+			return err
+		}
+		missing -= len(ids)
+	}
+	return nil
+}
+
+// seedBatch inserts n residents (skipping ID-number collisions) and
+// contacts for about a third of them; it returns the ids inserted. Rows go
+// through COPY into a temporary table and one INSERT … SELECT … ON CONFLICT
+// DO NOTHING: the bulk path is pgx's, since per-row or many-parameter
+// statements made 100000 residents take minutes on a busy machine.
+func (s *Service) seedBatch(ctx context.Context, db *gorm.DB, rng *rand.Rand, places []place, today time.Time, n int) ([]uuid.UUID, error) {
+	rows := make([][]any, 0, n)
+	for i := 0; i < n; i++ {
+		p := places[rng.IntN(len(places))]
+		birth := seedBirth(rng, today)
+		g := idnumber.Male
+		if rng.IntN(100) < 55 {
+			g = idnumber.Female
+		}
+		num := idnumber.Generate(regions[rng.IntN(len(regions))], birth, rng.IntN(1000), g)
+		idEnc, err := s.keys.Encrypt(num, PurposeIDNumber)
+		if err != nil {
+			return nil, err
+		}
+		var phoneEnc, phoneMasked *string
+		var phoneIdx []byte
+		if rng.IntN(100) < 85 {
+			ph := fmt.Sprintf("1%d%09d", 3+rng.IntN(7), rng.IntN(1_000_000_000))
+			enc, err := s.keys.Encrypt(ph, PurposePhone)
+			if err != nil {
+				return nil, err
+			}
+			m := pii.MaskPhone(ph)
+			phoneEnc, phoneMasked, phoneIdx = &enc, &m, s.keys.BlindIndex(PurposePhone, ph)
+		}
+		gender := Male
+		if g == idnumber.Female {
+			gender = Female
+		}
+		grid := pgtype.UUID{}
+		if p.grid != nil {
+			grid = pgtype.UUID{Bytes: *p.grid, Valid: true}
+		}
+		age := today.Year() - birth.Year()
+		rows = append(rows, []any{pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true}, seedName(rng), idEnc,
+			s.keys.BlindIndex(PurposeIDNumber, num), pii.MaskIDNumber(num), phoneEnc, phoneIdx, phoneMasked, string(gender),
+			birth, pgtype.UUID{Bytes: p.community, Valid: true}, grid, p.path, []string(seedStatuses(rng, age)),
+			string(seedCare(rng, age))})
+	}
+	cols := []string{"id", "name", "id_number_enc", "id_number_bidx", "id_number_masked", "phone_enc", "phone_bidx",
+		"phone_masked", "gender", "birth_date", "community_id", "grid_id", "org_path", "statuses", "care_level"}
+	list := strings.Join(cols, ", ")
+	var ids []uuid.UUID
+	conn, err := database.SQL(db).Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("resident: seed: %w", err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE seed_residents (LIKE residents INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_residents"}, cols, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		res, err := tx.Query(ctx, "INSERT INTO residents ("+list+") SELECT "+list+" FROM seed_residents ON CONFLICT (id_number_bidx) DO NOTHING RETURNING id")
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(res, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		contacts, err := s.seedContacts(rng, ids)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"emergency_contacts"},
+			[]string{"id", "resident_id", "name", "relation", "phone_enc", "phone_masked", "priority"}, pgx.CopyFromRows(contacts)); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+	if err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: seed: %w", err))
+	}
+	return ids, nil
+}
+
+func (s *Service) seedContacts(rng *rand.Rand, ids []uuid.UUID) ([][]any, error) {
+	var rows [][]any
+	for _, id := range ids {
+		if rng.IntN(3) != 0 {
+			continue
+		}
+		for k := 1; k <= 1+rng.IntN(2); k++ {
+			ph := fmt.Sprintf("1%d%09d", 3+rng.IntN(7), rng.IntN(1_000_000_000))
+			enc, err := s.keys.Encrypt(ph, PurposeContactPhone)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, []any{pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true}, pgtype.UUID{Bytes: id, Valid: true},
+				seedName(rng), relation[rng.IntN(len(relation))], enc, pii.MaskPhone(ph), int32(k)})
+		}
+	}
+	return rows, nil
+}
+
+// seedBirth: 85% aged 60-95 (more in their 60s and 70s), the rest 30-59 or 96-100.
+func seedBirth(rng *rand.Rand, today time.Time) time.Time {
+	var age int
+	switch r := rng.IntN(100); {
+	case r < 85:
+		age = 60 + min(rng.IntN(36), rng.IntN(36)+rng.IntN(12))
+	case r < 95:
+		age = 30 + rng.IntN(30)
+	default:
+		age = 96 + rng.IntN(5)
+	}
+	birth := today.AddDate(-age, 0, -rng.IntN(365))
+	return time.Date(birth.Year(), birth.Month(), birth.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func seedName(rng *rand.Rand) string {
+	name := string(surnames[rng.IntN(len(surnames))]) + string(given[rng.IntN(len(given))])
+	if rng.IntN(4) != 0 {
+		name += string(given[rng.IntN(len(given))])
+	}
+	return name
+}
+
+func seedStatuses(rng *rand.Rand, age int) pq.StringArray {
+	st := pq.StringArray{}
+	chance := []struct {
+		s   Status
+		pct int
+	}{{LowIncome, 6}, {ExtremePoverty, 2}, {LivingAlone, 12}, {EmptyNest, 25}, {BereavedParent, 2}}
+	for _, c := range chance {
+		if age >= 60 && rng.IntN(100) < c.pct {
+			st = append(st, string(c.s))
+		}
+	}
+	return st
+}
+
+func seedCare(rng *rand.Rand, age int) CareLevel {
+	r := rng.IntN(100)
+	if age >= 80 {
+		r -= 25
+	}
+	switch {
+	case r >= 30:
+		return Intact
+	case r >= 10:
+		return Mild
+	case r >= 0:
+		return Moderate
+	case r >= -15:
+		return Severe
+	}
+	return Total
+}

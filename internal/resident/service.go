@@ -1,0 +1,270 @@
+package resident
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/idnumber"
+	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// SessionUpdater rewrites a live session (auth.Service implements it).
+type SessionUpdater interface {
+	UpdateSession(ctx context.Context, v *auth.Viewer) error
+}
+
+// Service is the registry: its rules, authorization and queries.
+type Service struct {
+	db       *gorm.DB
+	keys     *pii.Keyring
+	now      func() time.Time
+	served   ServedChecker
+	sessions SessionUpdater
+	binds    *auth.Throttle
+}
+
+// NewService wires the registry. served answers for providers; binds
+// throttles bindResident per WeChat account.
+func NewService(db *gorm.DB, keys *pii.Keyring, now func() time.Time, served ServedChecker, sessions SessionUpdater, binds *auth.Throttle) *Service {
+	if served == nil {
+		served = NeverServed{}
+	}
+	return &Service{db: db, keys: keys, now: now, served: served, sessions: sessions, binds: binds}
+}
+
+// SetServedChecker replaces the provider check (the voucher domain wires
+// its own at start-up).
+func (s *Service) SetServedChecker(c ServedChecker) { s.served = c }
+
+// Today is the business date (Asia/Shanghai) on the app clock.
+func (s *Service) Today() civil.Date { return civil.DateOf(s.now()) }
+
+// AgeOf is r's age today.
+func (s *Service) AgeOf(r *Resident) int { return r.Age(s.Today()) }
+
+// Get returns one resident as the viewer may see it: nil when it does not
+// exist, ErrForbidden when the viewer may not see it.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Resident, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	row, err := findByID(ctx, s.db, id)
+	if err != nil || row == nil {
+		return nil, err
+	}
+	a, err := s.accessTo(ctx, v, row.ID, row.OrgPath)
+	if err != nil {
+		return nil, err
+	}
+	if a == noAccess {
+		return nil, problem.Forbidden("you may not see this resident")
+	}
+	return row.resident().apply(a), nil
+}
+
+// ByIDNumber looks a resident up by full ID number (staff only). Every call
+// is audited, found or not.
+func (s *Service) ByIDNumber(ctx context.Context, raw string) (*Resident, error) {
+	v, err := auth.RequireViewer(ctx, auth.Admin, auth.Clerk, auth.CaseWorker, auth.Operator, auth.Auditor)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out     *Resident
+		outcome = "not_found"
+		entity  *uuid.UUID
+	)
+	n, perr := idnumber.Parse(raw, s.now())
+	if perr != nil {
+		outcome = "invalid"
+	} else {
+		row, err := findByIDIndex(ctx, s.db, s.keys.BlindIndex(PurposeIDNumber, n.String()))
+		if err != nil {
+			return nil, err
+		}
+		if row != nil {
+			entity = &row.ID
+			a, err := s.accessTo(ctx, v, row.ID, row.OrgPath)
+			if err != nil {
+				return nil, err
+			}
+			if a == noAccess {
+				outcome = "forbidden"
+			} else {
+				outcome, out = "found", row.resident().apply(a)
+			}
+		}
+	}
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return audit.Record(ctx, tx, "resident.lookup_by_id_number", "Resident", entity, map[string]any{"outcome": outcome})
+	})
+	if err != nil {
+		return nil, database.Classify(err)
+	}
+	switch outcome {
+	case "invalid":
+		return nil, problem.BadInput("idNumber is not a valid resident identity number")
+	case "forbidden":
+		return nil, problem.Forbidden("you may not see this resident")
+	}
+	return out, nil
+}
+
+// Filter narrows a resident list; zero fields match everything.
+type Filter struct {
+	OrgUnitID    *uuid.UUID
+	NameContains string
+	MinAge       *int
+	MaxAge       *int
+	Statuses     []Status
+	CareLevels   []CareLevel
+}
+
+// List returns one page of the residents the viewer may list, newest first.
+func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Result[*Resident], error) {
+	var zero page.Result[*Resident]
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return zero, err
+	}
+	scope, ok := listScope(v)
+	if !ok {
+		return zero, problem.Forbidden("your role does not allow listing residents")
+	}
+	q := query{prefixes: []string{scope}}
+	if f.OrgUnitID != nil {
+		u, err := findUnit(ctx, s.db, *f.OrgUnitID)
+		if err != nil {
+			return zero, err
+		}
+		if u == nil {
+			return zero, problem.BadInput("filter.orgUnitId: no such org unit")
+		}
+		q.prefixes = append(q.prefixes, u.Path)
+	}
+	if utf8.RuneCountInString(f.NameContains) > 64 {
+		return zero, problem.BadInput("filter.nameContains: at most 64 characters")
+	}
+	q.nameContains = f.NameContains
+	today := s.Today()
+	if f.MinAge != nil {
+		if *f.MinAge < 0 || *f.MinAge > 150 {
+			return zero, problem.BadInput("filter.minAge must be between 0 and 150")
+		}
+		d := yearsBefore(today, *f.MinAge)
+		q.bornOnOrBefore = &d
+	}
+	if f.MaxAge != nil {
+		if *f.MaxAge < 0 || *f.MaxAge > 150 {
+			return zero, problem.BadInput("filter.maxAge must be between 0 and 150")
+		}
+		d := yearsBefore(today, *f.MaxAge+1)
+		q.bornAfter = &d
+	}
+	for _, x := range f.Statuses {
+		q.statuses = append(q.statuses, string(x))
+	}
+	for _, x := range f.CareLevels {
+		q.careLevels = append(q.careLevels, string(x))
+	}
+	rows, total, err := list(ctx, s.db, q, p)
+	if err != nil {
+		return zero, err
+	}
+	items := make([]*Resident, len(rows))
+	for i := range rows {
+		a, err := s.accessTo(ctx, v, rows[i].ID, rows[i].OrgPath)
+		if err != nil {
+			return zero, err
+		}
+		items[i] = rows[i].resident().apply(a)
+	}
+	res := page.Trim(p, items)
+	res.TotalCount = total
+	return res, nil
+}
+
+// yearsBefore is the date n years before d; 29 February falls back to the
+// 28th, so "born on or before" matches Resident.Age.
+func yearsBefore(d civil.Date, n int) civil.Date {
+	out := civil.Date{Year: d.Year - n, Month: d.Month, Day: d.Day}
+	if t := out.In(time.UTC); t.Month() != d.Month {
+		out.Day = 28
+	}
+	return out
+}
+
+// IDNumbers returns the full ID numbers of residents the viewer may see in
+// full (nil for the others), writing one audit entry per number read, all
+// in one statement. It backs a per-request loader, so a list costs one
+// INSERT however many numbers it shows.
+func (s *Service) IDNumbers(ctx context.Context, rs []*Resident) ([]*string, []error) {
+	out := make([]*string, len(rs))
+	var read []uuid.UUID
+	for i, r := range rs {
+		if r == nil || r.access != fullAccess || r.idEnc == "" {
+			continue
+		}
+		plain, err := s.keys.Decrypt(r.idEnc, PurposeIDNumber)
+		if err != nil {
+			return nil, []error{fmt.Errorf("resident: decrypt ID number: %w", err)}
+		}
+		out[i] = &plain
+		read = append(read, r.ID)
+	}
+	if len(read) == 0 {
+		return out, nil
+	}
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return audit.RecordMany(ctx, tx, "resident.read_id_number", "Resident", read, nil)
+	})
+	if err != nil {
+		return nil, []error{database.Classify(err)}
+	}
+	return out, nil
+}
+
+// Contacts returns the emergency contacts of residents in priority order
+// (none for a provider's limited view), in one query.
+func (s *Service) Contacts(ctx context.Context, rs []*Resident) (map[*Resident][]*Contact, error) {
+	var ids []uuid.UUID
+	for _, r := range rs {
+		if r.access > limitedAccess {
+			ids = append(ids, r.ID)
+		}
+	}
+	out := make(map[*Resident][]*Contact, len(rs))
+	for _, r := range rs {
+		out[r] = []*Contact{}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := contactsOf(ctx, s.db, ids)
+	if err != nil {
+		return nil, err
+	}
+	by := map[uuid.UUID][]*Contact{}
+	for _, c := range rows {
+		by[c.ResidentID] = append(by[c.ResidentID], &Contact{ID: c.ID, ResidentID: c.ResidentID, Name: c.Name,
+			Relation: c.Relation, PhoneMasked: c.PhoneMasked, Priority: c.Priority})
+	}
+	for _, r := range rs {
+		if cs, ok := by[r.ID]; ok && r.access > limitedAccess {
+			out[r] = cs
+		}
+	}
+	return out, nil
+}
