@@ -14,6 +14,7 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -341,8 +342,8 @@ func (ec *executionContext) _DisabilityService_provider(ctx context.Context, fie
 			return obj.Provider, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
-			return ec.marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx, selections, v)
 		},
 		true,
 		false,

@@ -6,14 +6,20 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // Global ID type names. Each Node type's id resolver and node(id:) use these.
 const (
-	TypeOrgUnit       = "OrgUnit"
-	TypeServiceCenter = "ServiceCenter"
-	TypeStaffUser     = "StaffUser"
-	TypeWechatAccount = "WechatAccount"
+	TypeOrgUnit        = "OrgUnit"
+	TypeServiceCenter  = "ServiceCenter"
+	TypeStaffUser      = "StaffUser"
+	TypeWechatAccount  = "WechatAccount"
+	TypeProvider       = "Provider"
+	TypeVoucherProgram = "VoucherProgram"
+	TypeVoucher        = "Voucher"
+	TypeRedemption     = "Redemption"
+	TypeLedgerEntry    = "LedgerEntry"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -44,6 +50,10 @@ var nodeFetchers = map[string]nodeFetcher{
 		}
 		return u, nil
 	},
+	TypeProvider:       nodeOf((*voucher.Service).Provider),
+	TypeVoucherProgram: nodeOf((*voucher.Service).Program),
+	TypeVoucher:        nodeOf((*voucher.Service).Voucher),
+	TypeRedemption:     nodeOf((*voucher.Service).Redemption),
 }
 
 func (r *Resolver) node(ctx context.Context, gid string) (relay.Node, error) {
@@ -56,4 +66,16 @@ func (r *Resolver) node(ctx context.Context, gid string) (relay.Node, error) {
 		return nil, nil
 	}
 	return fetch(r, ctx, id)
+}
+
+// nodeOf adapts a voucher-service lookup (which applies its own
+// authorization and answers nil when the viewer may not see the object).
+func nodeOf[T any](get func(*voucher.Service, context.Context, uuid.UUID) (*T, error)) nodeFetcher {
+	return func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		x, err := get(r.Vouchers, ctx, id)
+		if x == nil || err != nil {
+			return nil, err
+		}
+		return x, nil
+	}
 }

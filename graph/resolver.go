@@ -9,12 +9,14 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // Resolver holds the domain services the resolvers call.
 type Resolver struct {
-	Log   *slog.Logger
-	Auth  *auth.Service
-	Org   *org.Service
-	Audit *audit.Log
+	Log      *slog.Logger
+	Auth     *auth.Service
+	Org      *org.Service
+	Audit    *audit.Log
+	Vouchers *voucher.Service
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
@@ -28,14 +29,21 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
+	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
 	OrgUnit() OrgUnitResolver
+	Provider() ProviderResolver
 	Query() QueryResolver
+	Redemption() RedemptionResolver
 	Resident() ResidentResolver
 	ServiceCenter() ServiceCenterResolver
+	Settlement() SettlementResolver
+	SettlementLine() SettlementLineResolver
 	StaffUser() StaffUserResolver
 	Subscription() SubscriptionResolver
 	Viewer() ViewerResolver
+	Voucher() VoucherResolver
+	VoucherProgram() VoucherProgramResolver
 }
 
 type DirectiveRoot struct {
@@ -272,6 +280,7 @@ type ComplexityRoot struct {
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
 		SetCalendarDay              func(childComplexity int, date civil.Date, kind model.CalendarDayKind) int
+		SetProviderStatus           func(childComplexity int, id string, status voucher.ProviderStatus) int
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
 		UpdateDisabilityService     func(childComplexity int, input model.UpdateDisabilityServiceInput) int
@@ -377,9 +386,10 @@ type ComplexityRoot struct {
 		IDNumberMasked        func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		PhoneMasked           func(childComplexity int) int
+		Redemptions           func(childComplexity int, first *int) int
 		Statuses              func(childComplexity int) int
 		VoucherBalanceFen     func(childComplexity int, programID *string) int
-		Vouchers              func(childComplexity int, programID *string, status *model.VoucherStatus) int
+		Vouchers              func(childComplexity int, programID *string, status *voucher.Status) int
 	}
 
 	ResidentConnection struct {
@@ -1546,6 +1556,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetCalendarDay(childComplexity, args["date"].(civil.Date), args["kind"].(model.CalendarDayKind)), true
+	case "Mutation.setProviderStatus":
+		if e.ComplexityRoot.Mutation.SetProviderStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setProviderStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetProviderStatus(childComplexity, args["id"].(string), args["status"].(voucher.ProviderStatus)), true
 	case "Mutation.submitApplication":
 		if e.ComplexityRoot.Mutation.SubmitApplication == nil {
 			break
@@ -2139,6 +2160,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.PhoneMasked(childComplexity), true
+	case "Resident.redemptions":
+		if e.ComplexityRoot.Resident.Redemptions == nil {
+			break
+		}
+
+		args, err := ec.field_Resident_redemptions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Resident.Redemptions(childComplexity, args["first"].(*int)), true
 	case "Resident.statuses":
 		if e.ComplexityRoot.Resident.Statuses == nil {
 			break
@@ -2166,7 +2198,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Resident.Vouchers(childComplexity, args["programId"].(*string), args["status"].(*model.VoucherStatus)), true
+		return e.ComplexityRoot.Resident.Vouchers(childComplexity, args["programId"].(*string), args["status"].(*voucher.Status)), true
 
 	case "ResidentConnection.edges":
 		if e.ComplexityRoot.ResidentConnection.Edges == nil {
@@ -3389,6 +3421,8 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_vouchers(ctx, field)
 	case "voucherBalanceFen":
 		return ec.fieldContext_Resident_voucherBalanceFen(ctx, field)
+	case "redemptions":
+		return ec.fieldContext_Resident_redemptions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Resident", field.Name)
 }

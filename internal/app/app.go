@@ -21,6 +21,7 @@ import (
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // Deps are the connections the app runs on.
@@ -41,6 +42,7 @@ type App struct {
 	Keyring  *pii.Keyring
 	Auth     *auth.Service
 	Org      *org.Service
+	Vouchers *voucher.Service
 	Resolver *graph.Resolver
 	handler  http.Handler
 	draining atomic.Bool
@@ -73,11 +75,13 @@ func New(d Deps) (*App, error) {
 		return audit.Record(ctx, tx, action, entity, id, nil)
 	}
 	a.Org = org.NewService(d.DB)
+	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log)
 	a.Resolver = &graph.Resolver{
-		Log:   d.Log,
-		Auth:  a.Auth,
-		Org:   a.Org,
-		Audit: audit.NewLog(d.DB),
+		Log:      d.Log,
+		Auth:     a.Auth,
+		Org:      a.Org,
+		Audit:    audit.NewLog(d.DB),
+		Vouchers: a.Vouchers,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()
