@@ -22,19 +22,19 @@ import (
 // judged on the first day of the period. Residents who already hold a
 // voucher for the period are skipped by the unique key.
 //
-// Parameters: @program, @period, @from, @until, @now.
+// Parameters: @program, @period, @pfrom, @puntil, @now.
 const issueSQL = `
 WITH cand AS (
   SELECT e.resident_id, best.amount
   FROM voucher_enrollments e
   JOIN residents r ON r.id = e.resident_id AND r.deceased_on IS NULL
   LEFT JOIN disability_certificates dc ON dc.resident_id = r.id AND dc.superseded_at IS NULL
-       AND dc.issued_on <= @from::date AND dc.valid_until >= @from::date
+       AND dc.issued_on <= CAST(@pfrom AS date) AND dc.valid_until >= CAST(@pfrom AS date)
   CROSS JOIN LATERAL (
     SELECT max(ru.amount_fen) AS amount
     FROM voucher_program_rules ru
     WHERE ru.program_id = @program
-      AND (ru.min_age IS NULL OR r.birth_date <= (@from::date - make_interval(years => ru.min_age))::date)
+      AND (ru.min_age IS NULL OR r.birth_date <= (CAST(@pfrom AS date) - make_interval(years => ru.min_age))::date)
       AND (ru.care_levels IS NULL OR r.care_level = ANY (ru.care_levels))
       AND (ru.statuses IS NULL OR r.statuses && ru.statuses)
       AND (ru.disability_grades IS NULL OR dc.grade = ANY (ru.disability_grades))
@@ -43,7 +43,7 @@ WITH cand AS (
 ),
 ins AS (
   INSERT INTO vouchers (id, program_id, resident_id, period, face_value_fen, balance_fen, status, valid_from, valid_until, created_at, updated_at)
-  SELECT uuid_v7(), @program, c.resident_id, @period, c.amount, c.amount, 'ACTIVE', @from::date, @until::date, @now, @now
+  SELECT uuid_v7(), @program, c.resident_id, @period, c.amount, c.amount, 'ACTIVE', CAST(@pfrom AS date), CAST(@puntil AS date), @now, @now
   FROM cand c
   ON CONFLICT (program_id, resident_id, period) DO NOTHING
   RETURNING id, face_value_fen
@@ -82,7 +82,7 @@ func (s *Service) IssueVouchers(ctx context.Context, programID uuid.UUID, period
 		var candidates int
 		now := s.now()
 		err := tx.Raw(issueSQL, sql.Named("program", programID), sql.Named("period", m.String()),
-			sql.Named("from", m.First().String()), sql.Named("until", until.String()), sql.Named("now", now)).
+			sql.Named("pfrom", m.First().String()), sql.Named("puntil", until.String()), sql.Named("now", now)).
 			Row().Scan(&res.IssuedCount, &res.IssuedFen, &candidates)
 		if err != nil {
 			return database.Classify(fmt.Errorf("voucher: issue: %w", err))
