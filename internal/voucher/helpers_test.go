@@ -31,6 +31,7 @@ type fixture struct {
 	progID   uuid.UUID
 	provider string // global id
 	provTok  string
+	provUser string
 	period   string
 	today    string
 }
@@ -65,10 +66,10 @@ func createProgram(t testing.TB, e *testenv.Env, admin string, ps programSpec) (
 	return gid, id
 }
 
-func registerProvider(t testing.TB, e *testenv.Env, admin string, categories []string) (gid, token string) {
+func registerProvider(t testing.TB, e *testenv.Env, admin string, categories []string) (gid, token, user string) {
 	t.Helper()
 	n := uniq()
-	user := fmt.Sprintf("prov%d", n)
+	user = fmt.Sprintf("prov%d", n)
 	r := e.MustDo(t, admin, `mutation($in:RegisterProviderInput!){registerProvider(input:$in){provider{id status} userErrors{code field}}}`,
 		map[string]any{"in": map[string]any{"name": "测试服务商", "creditCode": creditcode.Generate(int(n % 100_000_000)),
 			"categories": categories, "username": user, "password": "provider-password-1"}})
@@ -76,7 +77,7 @@ func registerProvider(t testing.TB, e *testenv.Env, admin string, categories []s
 	if gid == "" {
 		t.Fatalf("register provider: %s", r.Raw)
 	}
-	return gid, e.Login(t, user, "provider-password-1")
+	return gid, e.Login(t, user, "provider-password-1"), user
 }
 
 func newFixture(t testing.TB, ps programSpec) *fixture {
@@ -84,7 +85,7 @@ func newFixture(t testing.TB, ps programSpec) *fixture {
 	e := testenv.New(t)
 	f := &fixture{e: e, admin: e.Admin(t), clerk: e.As(t, "clerk")}
 	f.program, f.progID = createProgram(t, e, f.admin, ps)
-	f.provider, f.provTok = registerProvider(t, e, f.admin, []string{"MEAL", "BATHING", "CLEANING", "NURSING"})
+	f.provider, f.provTok, f.provUser = registerProvider(t, e, f.admin, []string{"MEAL", "BATHING", "CLEANING", "NURSING"})
 	today := civil.DateOf(time.Now())
 	f.period, f.today = civil.MonthOf(today).String(), today.String()
 	return f
