@@ -13,12 +13,13 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/creditcode"
+	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-var seq atomic.Int64
+var seq, residentSeq atomic.Int64
 
 func uniq() int64 { return seq.Add(1) + time.Now().UnixNano()%1_000_000*100 }
 
@@ -98,6 +99,13 @@ func (f *fixture) resident(t testing.TB, spec testenv.ResidentSpec) uuid.UUID {
 	t.Helper()
 	if spec.Statuses == nil {
 		spec.Statuses = []string{}
+	}
+	if spec.IDNumber == "" {
+		n := int(residentSeq.Add(1))
+		if spec.BirthDate.IsZero() {
+			spec.BirthDate = time.Date(1935, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n%3000)
+		}
+		spec.IDNumber = idnumber.Generate("510104", spec.BirthDate, (2*n)%1000, idnumber.Female)
 	}
 	res := f.e.InsertResident(t, spec)
 	r := f.e.MustDo(t, f.admin, `mutation($p:ID!,$r:ID!){enrollResident(programId:$p,residentId:$r){program{id} userErrors{code}}}`,
