@@ -179,3 +179,20 @@ func residentToken(t testing.TB, e *testenv.Env, rid uuid.UUID) string {
 	}
 	return g.AccessToken
 }
+
+func mustDate(s string) time.Time {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func mustUUID(t testing.TB, gid string) uuid.UUID {
+	t.Helper()
+	_, id, err := relay.Parse(gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
