@@ -65,7 +65,6 @@ CREATE TABLE vouchers (
 );
 CREATE INDEX vouchers_resident_idx ON vouchers (resident_id, program_id, valid_until);
 CREATE INDEX vouchers_expiry_idx ON vouchers (valid_until, id) WHERE status = 'ACTIVE';
-CREATE INDEX vouchers_period_idx ON vouchers (program_id, period);
 
 CREATE TABLE redemptions (
   id              uuid PRIMARY KEY,

@@ -81,9 +81,9 @@ func registerProvider(t testing.TB, e *testenv.Env, admin string, categories []s
 	return gid, e.Login(t, user, "provider-password-1"), user
 }
 
-func newFixture(t testing.TB, ps programSpec) *fixture {
+func newFixture(t testing.TB, ps programSpec, opts ...testenv.Option) *fixture {
 	t.Helper()
-	e := testenv.New(t)
+	e := testenv.New(t, opts...)
 	f := &fixture{e: e, admin: e.Admin(t), clerk: e.As(t, "clerk")}
 	f.program, f.progID = createProgram(t, e, f.admin, ps)
 	f.provider, f.provTok, f.provUser = registerProvider(t, e, f.admin, []string{"MEAL", "BATHING", "CLEANING", "NURSING"})

@@ -68,6 +68,10 @@ func (s *Service) IssueVouchers(ctx context.Context, programID uuid.UUID, period
 	}
 	var res IssueResult
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		// A district-wide batch: allowed longer than an interactive statement.
+		if err := tx.Exec("SET LOCAL statement_timeout = '120s'").Error; err != nil {
+			return database.Classify(err)
+		}
 		var p programRow
 		if err := tx.Clauses(forNoKeyUpdate).Where("id = ?", programID).Take(&p).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
