@@ -23,7 +23,10 @@ func TestRedeemPaths(t *testing.T) {
 
 	t.Run("validation", func(t *testing.T) {
 		tok := f.token(t, rid)
-		cases := []struct{ amount int64; date, cat, code string }{
+		cases := []struct {
+			amount          int64
+			date, cat, code string
+		}{
 			{0, "", "", "INVALID"},
 			{100, civil.DateOf(time.Now()).AddDays(2).String(), "", "INVALID"},
 			{100, "", "DAY_CARE", "CATEGORY_NOT_ALLOWED"}, // not the provider's
