@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -155,6 +156,17 @@ func TestExpiry(t *testing.T) {
 	if r := f.redeem(t, f.provTok, tok, 500, "exp", "2026-01-20", ""); r.id == "" {
 		t.Fatalf("redeem in January: %s", r.raw)
 	}
+	// another instance holding the job lock: this one does nothing
+	conn, err := database.SQL(f.e.DB).Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.ExecContext(t.Context(), "SELECT pg_advisory_lock(7020001)")
+	if n, err := f.e.App.Vouchers.ExpireVouchers(t.Context()); n != 0 || err != nil {
+		t.Fatalf("expired under another instance's lock: %d %v", n, err)
+	}
+	conn.ExecContext(t.Context(), "SELECT pg_advisory_unlock(7020001)")
+	conn.Close()
 	n, err := f.e.App.Vouchers.ExpireVouchers(t.Context())
 	if err != nil || n != 1 {
 		t.Fatalf("expire: %d %v", n, err)

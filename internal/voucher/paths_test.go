@@ -126,7 +126,7 @@ func TestRedeemPaths(t *testing.T) {
 			}
 		}
 		var n int
-		f.e.DB.Raw("SELECT count(*) FROM redemption_keys WHERE idempotency_key = 'same-key'").Row().Scan(&n)
+		f.e.DB.Raw("SELECT count(*) FROM redemption_keys WHERE idempotency_key = 'same-key' AND provider_id = ?", mustUUID(t, f.provider)).Row().Scan(&n)
 		if n != 1 {
 			t.Fatalf("%d key rows", n)
 		}
