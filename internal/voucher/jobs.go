@@ -68,20 +68,21 @@ func (s *Service) ExpireVouchers(ctx context.Context) (int, error) {
 	}
 }
 
-// RunExpiry runs ExpireVouchers every interval until ctx ends.
+// RunExpiry runs ExpireVouchers every interval (first after one interval)
+// until ctx ends.
 func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if n, err := s.ExpireVouchers(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("voucher expiry failed", "err", err.Error())
-		} else if n > 0 {
-			s.log.Info("vouchers expired", "count", n)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if n, err := s.ExpireVouchers(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("voucher expiry failed", "err", err.Error())
+		} else if n > 0 {
+			s.log.Info("vouchers expired", "count", n)
 		}
 	}
 }
