@@ -11,25 +11,17 @@ import (
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/org"
-	"github.com/jinjiang/residents/internal/resident"
-	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // Loaders are the per-request dataloaders: every nested field of a list
 // resolves through one of them, so a page costs a fixed number of queries
 // whatever its size. Domains add their loaders here.
 type Loaders struct {
-	OrgUnit             *dataloadgen.Loader[uuid.UUID, *org.Unit]
-	OrgChildren         *dataloadgen.Loader[uuid.UUID, []*org.Unit]
-	Center              *dataloadgen.Loader[uuid.UUID, *org.Center]
-	User                *dataloadgen.Loader[uuid.UUID, *auth.User]
-	Provider            *dataloadgen.Loader[uuid.UUID, *voucher.Provider]
-	VoucherProgram      *dataloadgen.Loader[uuid.UUID, *voucher.Program]
-	ResidentVouchers    *dataloadgen.Loader[uuid.UUID, []*voucher.Voucher]
-	VoucherLedger       *dataloadgen.Loader[uuid.UUID, []*voucher.LedgerEntry]
-	Redemption          *dataloadgen.Loader[uuid.UUID, *voucher.Redemption]
-	ResidentRedemptions *dataloadgen.Loader[voucher.ResidentRedemptionsKey, []*voucher.Redemption]
-	VoucherResident     *dataloadgen.Loader[uuid.UUID, *resident.Resident]
+	OrgUnit     *dataloadgen.Loader[uuid.UUID, *org.Unit]
+	OrgChildren *dataloadgen.Loader[uuid.UUID, []*org.Unit]
+	Center      *dataloadgen.Loader[uuid.UUID, *org.Center]
+	User        *dataloadgen.Loader[uuid.UUID, *auth.User]
+	Vouchers    *voucherLoaders
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -37,17 +29,11 @@ const loaderWait = 500 * time.Microsecond
 func (r *Resolver) newLoaders() *Loaders {
 	w := dataloadgen.WithWait(loaderWait)
 	return &Loaders{
-		OrgUnit:             dataloadgen.NewMappedLoader(r.Org.UnitsByIDs, w),
-		OrgChildren:         dataloadgen.NewMappedLoader(r.Org.ChildrenOf, w),
-		Center:              dataloadgen.NewMappedLoader(r.Org.CentersByIDs, w),
-		User:                dataloadgen.NewMappedLoader(r.Auth.UsersByIDs, w),
-		Provider:            dataloadgen.NewMappedLoader(r.Vouchers.ProvidersByIDs, w),
-		VoucherProgram:      dataloadgen.NewMappedLoader(r.Vouchers.ProgramsByIDs, w),
-		ResidentVouchers:    dataloadgen.NewMappedLoader(r.Vouchers.VouchersByResidents, w),
-		VoucherLedger:       dataloadgen.NewMappedLoader(r.Vouchers.LedgerByVouchers, w),
-		Redemption:          dataloadgen.NewMappedLoader(r.Vouchers.RedemptionsByIDs, w),
-		ResidentRedemptions: dataloadgen.NewMappedLoader(r.Vouchers.RedemptionsByResidents, w),
-		VoucherResident:     dataloadgen.NewMappedLoader(r.Vouchers.ResidentsByIDs, w),
+		OrgUnit:     dataloadgen.NewMappedLoader(r.Org.UnitsByIDs, w),
+		OrgChildren: dataloadgen.NewMappedLoader(r.Org.ChildrenOf, w),
+		Center:      dataloadgen.NewMappedLoader(r.Org.CentersByIDs, w),
+		User:        dataloadgen.NewMappedLoader(r.Auth.UsersByIDs, w),
+		Vouchers:    r.newVoucherLoaders(w),
 	}
 }
 

@@ -11,15 +11,10 @@ import (
 
 // Global ID type names. Each Node type's id resolver and node(id:) use these.
 const (
-	TypeOrgUnit        = "OrgUnit"
-	TypeServiceCenter  = "ServiceCenter"
-	TypeStaffUser      = "StaffUser"
-	TypeWechatAccount  = "WechatAccount"
-	TypeProvider       = "Provider"
-	TypeVoucherProgram = "VoucherProgram"
-	TypeVoucher        = "Voucher"
-	TypeRedemption     = "Redemption"
-	TypeLedgerEntry    = "LedgerEntry"
+	TypeOrgUnit       = "OrgUnit"
+	TypeServiceCenter = "ServiceCenter"
+	TypeStaffUser     = "StaffUser"
+	TypeWechatAccount = "WechatAccount"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -66,16 +61,4 @@ func (r *Resolver) node(ctx context.Context, gid string) (relay.Node, error) {
 		return nil, nil
 	}
 	return fetch(r, ctx, id)
-}
-
-// nodeOf adapts a voucher-service lookup (which applies its own
-// authorization and answers nil when the viewer may not see the object).
-func nodeOf[T any](get func(*voucher.Service, context.Context, uuid.UUID) (*T, error)) nodeFetcher {
-	return func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		x, err := get(r.Vouchers, ctx, id)
-		if x == nil || err != nil {
-			return nil, err
-		}
-		return x, nil
-	}
 }

@@ -23,7 +23,7 @@ func (r *ledgerEntryResolver) ID(ctx context.Context, obj *voucher.LedgerEntry) 
 
 // Redemption is the resolver for the redemption field.
 func (r *ledgerEntryResolver) Redemption(ctx context.Context, obj *voucher.LedgerEntry) (*voucher.Redemption, error) {
-	return loadOptional(ctx, loaders(ctx).Redemption, obj.RedemptionID)
+	return loadOptional(ctx, loaders(ctx).Vouchers.Redemption, obj.RedemptionID)
 }
 
 // RegisterProvider is the resolver for the registerProvider field.
@@ -75,7 +75,7 @@ func (r *mutationResolver) EnrollResident(ctx context.Context, programID string,
 	}
 	out := &model.EnrollmentPayload{UserErrors: ues, Program: p}
 	if p != nil {
-		out.Resident, err = load(ctx, loaders(ctx).VoucherResident, rid)
+		out.Resident, err = load(ctx, loaders(ctx).Vouchers.Resident, rid)
 	}
 	return out, err
 }
@@ -169,17 +169,17 @@ func (r *redemptionResolver) ID(ctx context.Context, obj *voucher.Redemption) (s
 
 // Provider is the resolver for the provider field.
 func (r *redemptionResolver) Provider(ctx context.Context, obj *voucher.Redemption) (*voucher.Provider, error) {
-	return load(ctx, loaders(ctx).Provider, obj.ProviderID)
+	return load(ctx, loaders(ctx).Vouchers.Provider, obj.ProviderID)
 }
 
 // Resident is the resolver for the resident field.
 func (r *redemptionResolver) Resident(ctx context.Context, obj *voucher.Redemption) (*resident.Resident, error) {
-	return load(ctx, loaders(ctx).VoucherResident, obj.ResidentID)
+	return load(ctx, loaders(ctx).Vouchers.Resident, obj.ResidentID)
 }
 
 // Program is the resolver for the program field.
 func (r *redemptionResolver) Program(ctx context.Context, obj *voucher.Redemption) (*voucher.Program, error) {
-	return load(ctx, loaders(ctx).VoucherProgram, obj.ProgramID)
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
 }
 
 // Vouchers is the resolver for the vouchers field.
@@ -188,7 +188,7 @@ func (r *residentResolver) Vouchers(ctx context.Context, obj *resident.Resident,
 	if err != nil {
 		return nil, err
 	}
-	vs, err := load(ctx, loaders(ctx).ResidentVouchers, obj.ID)
+	vs, err := load(ctx, loaders(ctx).Vouchers.ResidentVouchers, obj.ID)
 	return voucher.Filter(vs, pid, status), err
 }
 
@@ -198,7 +198,7 @@ func (r *residentResolver) VoucherBalanceFen(ctx context.Context, obj *resident.
 	if err != nil {
 		return 0, err
 	}
-	vs, err := load(ctx, loaders(ctx).ResidentVouchers, obj.ID)
+	vs, err := load(ctx, loaders(ctx).Vouchers.ResidentVouchers, obj.ID)
 	return voucher.Balance(vs, pid), err
 }
 
@@ -211,7 +211,7 @@ func (r *residentResolver) Redemptions(ctx context.Context, obj *resident.Reside
 	if n < 0 || n > 100 {
 		return nil, problem.BadInput("first must be between 0 and 100")
 	}
-	rs, err := load(ctx, loaders(ctx).ResidentRedemptions, voucher.ResidentRedemptionsKey{ResidentID: obj.ID, First: n})
+	rs, err := load(ctx, loaders(ctx).Vouchers.ResidentRedemptions, voucher.ResidentRedemptionsKey{ResidentID: obj.ID, First: n})
 	if rs == nil {
 		rs = []*voucher.Redemption{}
 	}
@@ -220,12 +220,12 @@ func (r *residentResolver) Redemptions(ctx context.Context, obj *resident.Reside
 
 // Provider is the resolver for the provider field.
 func (r *settlementResolver) Provider(ctx context.Context, obj *voucher.Settlement) (*voucher.Provider, error) {
-	return load(ctx, loaders(ctx).Provider, obj.ProviderID)
+	return load(ctx, loaders(ctx).Vouchers.Provider, obj.ProviderID)
 }
 
 // Program is the resolver for the program field.
 func (r *settlementLineResolver) Program(ctx context.Context, obj *voucher.SettlementLine) (*voucher.Program, error) {
-	return load(ctx, loaders(ctx).VoucherProgram, obj.ProgramID)
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
 }
 
 // Provider is the resolver for the provider field.
@@ -240,17 +240,17 @@ func (r *voucherResolver) ID(ctx context.Context, obj *voucher.Voucher) (string,
 
 // Program is the resolver for the program field.
 func (r *voucherResolver) Program(ctx context.Context, obj *voucher.Voucher) (*voucher.Program, error) {
-	return load(ctx, loaders(ctx).VoucherProgram, obj.ProgramID)
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
 }
 
 // Resident is the resolver for the resident field.
 func (r *voucherResolver) Resident(ctx context.Context, obj *voucher.Voucher) (*resident.Resident, error) {
-	return load(ctx, loaders(ctx).VoucherResident, obj.ResidentID)
+	return load(ctx, loaders(ctx).Vouchers.Resident, obj.ResidentID)
 }
 
 // Ledger is the resolver for the ledger field.
 func (r *voucherResolver) Ledger(ctx context.Context, obj *voucher.Voucher) ([]*voucher.LedgerEntry, error) {
-	es, err := load(ctx, loaders(ctx).VoucherLedger, obj.ID)
+	es, err := load(ctx, loaders(ctx).Vouchers.Ledger, obj.ID)
 	if es == nil {
 		es = []*voucher.LedgerEntry{}
 	}
