@@ -167,8 +167,9 @@ func TestExpiry(t *testing.T) {
 	}
 	conn.ExecContext(t.Context(), "SELECT pg_advisory_unlock(7020001)")
 	conn.Close()
+	// other tests of the package left past vouchers too: at least ours expires
 	n, err := f.e.App.Vouchers.ExpireVouchers(t.Context())
-	if err != nil || n != 1 {
+	if err != nil || n < 1 {
 		t.Fatalf("expire: %d %v", n, err)
 	}
 	var status string
