@@ -99,6 +99,9 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 	if n := len(in.IdempotencyKey); n < 1 || n > 128 {
 		errs = append(errs, problem.New(problem.Invalid, "idempotencyKey must be 1 to 128 characters", "input", "idempotencyKey"))
 	}
+	if in.Note != nil && len([]rune(*in.Note)) > 500 {
+		errs = append(errs, problem.New(problem.Invalid, "note must be at most 500 characters", "input", "note"))
+	}
 	if len(in.Token) == 0 || len(in.Token) > 128 {
 		errs = append(errs, problem.New(problem.TokenExpired, "this code is not valid", "input", "token"))
 	}
