@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -1045,8 +1046,8 @@ func (ec *executionContext) _ServiceItem_voucherProgram(ctx context.Context, fie
 			return obj.VoucherProgram, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
-			return ec.marshalOVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalOVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
 		},
 		true,
 		false,

@@ -23,6 +23,7 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -52,6 +53,7 @@ type MutationResolver interface {
 	UpdateResident(ctx context.Context, input model.UpdateResidentInput) (*model.ResidentPayload, error)
 	BindResident(ctx context.Context, input model.BindResidentInput) (*model.ResidentPayload, error)
 	RegisterProvider(ctx context.Context, input model.RegisterProviderInput) (*model.ProviderPayload, error)
+	SetProviderStatus(ctx context.Context, id string, status voucher.ProviderStatus) (*model.ProviderPayload, error)
 	CreateVoucherProgram(ctx context.Context, input model.CreateVoucherProgramInput) (*model.VoucherProgramPayload, error)
 	ActivateVoucherProgram(ctx context.Context, id string) (*model.VoucherProgramPayload, error)
 	EnrollResident(ctx context.Context, programID string, residentID string) (*model.EnrollmentPayload, error)
@@ -81,9 +83,9 @@ type QueryResolver interface {
 	Resident(ctx context.Context, id string) (*resident.Resident, error)
 	ResidentByIDNumber(ctx context.Context, idNumber string) (*resident.Resident, error)
 	Residents(ctx context.Context, filter *model.ResidentFilter, first *int, after *string) (*model.ResidentConnection, error)
-	Providers(ctx context.Context) ([]*model.Provider, error)
-	VoucherPrograms(ctx context.Context) ([]*model.VoucherProgram, error)
-	Settlement(ctx context.Context, providerID string, month string) (*model.Settlement, error)
+	Providers(ctx context.Context) ([]*voucher.Provider, error)
+	VoucherPrograms(ctx context.Context) ([]*voucher.Program, error)
+	Settlement(ctx context.Context, providerID string, month string) (*voucher.Settlement, error)
 }
 type SubscriptionResolver interface {
 	EmergencyCallUpdated(ctx context.Context, orgUnitID *string) (<-chan *model.EmergencyCall, error)
@@ -444,6 +446,28 @@ func (ec *executionContext) field_Mutation_setCalendarDay_args(ctx context.Conte
 		return nil, err
 	}
 	args["kind"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setProviderStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (voucher.ProviderStatus, error) {
+			return ec.unmarshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg1
 	return args, nil
 }
 
@@ -1978,6 +2002,50 @@ func (ec *executionContext) fieldContext_Mutation_registerProvider(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setProviderStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setProviderStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetProviderStatus(ctx, fc.Args["id"].(string), fc.Args["status"].(voucher.ProviderStatus))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProviderPayload) graphql.Marshaler {
+			return ec.marshalNProviderPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProviderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setProviderStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setProviderStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createVoucherProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3222,8 +3290,8 @@ func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.
 			return ec.Resolvers.Query().Providers(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Provider) graphql.Marshaler {
-			return ec.marshalNProvider2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProviderᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.Provider) graphql.Marshaler {
+			return ec.marshalNProvider2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3254,8 +3322,8 @@ func (ec *executionContext) _Query_voucherPrograms(ctx context.Context, field gr
 			return ec.Resolvers.Query().VoucherPrograms(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.VoucherProgram) graphql.Marshaler {
-			return ec.marshalNVoucherProgram2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgramᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.Program) graphql.Marshaler {
+			return ec.marshalNVoucherProgram2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3287,8 +3355,8 @@ func (ec *executionContext) _Query_settlement(ctx context.Context, field graphql
 			return ec.Resolvers.Query().Settlement(ctx, fc.Args["providerId"].(string), fc.Args["month"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Settlement) graphql.Marshaler {
-			return ec.marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlement(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Settlement) graphql.Marshaler {
+			return ec.marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3519,16 +3587,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
-	case model.VoucherProgram:
+	case voucher.Program:
 		return ec._VoucherProgram(ctx, sel, &obj)
-	case *model.VoucherProgram:
+	case *voucher.Program:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._VoucherProgram(ctx, sel, obj)
-	case model.Voucher:
+	case voucher.Voucher:
 		return ec._Voucher(ctx, sel, &obj)
-	case *model.Voucher:
+	case *voucher.Voucher:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -3561,16 +3629,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Resident(ctx, sel, obj)
-	case model.Redemption:
+	case voucher.Redemption:
 		return ec._Redemption(ctx, sel, &obj)
-	case *model.Redemption:
+	case *voucher.Redemption:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Redemption(ctx, sel, obj)
-	case model.Provider:
+	case voucher.Provider:
 		return ec._Provider(ctx, sel, &obj)
-	case *model.Provider:
+	case *voucher.Provider:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -3813,6 +3881,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "registerProvider":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_registerProvider(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setProviderStatus":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setProviderStatus(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

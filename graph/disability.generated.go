@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -28,7 +29,7 @@ type DisabilityServiceResolver interface {
 	ID(ctx context.Context, obj *disability.ServiceRecord) (string, error)
 	Resident(ctx context.Context, obj *disability.ServiceRecord) (*resident.Resident, error)
 
-	Provider(ctx context.Context, obj *disability.ServiceRecord) (*model.Provider, error)
+	Provider(ctx context.Context, obj *disability.ServiceRecord) (*voucher.Provider, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -377,8 +378,8 @@ func (ec *executionContext) _DisabilityService_provider(ctx context.Context, fie
 			return ec.Resolvers.DisabilityService().Provider(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
-			return ec.marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx, selections, v)
 		},
 		true,
 		false,

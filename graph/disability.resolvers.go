@@ -12,6 +12,7 @@ import (
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // ID is the resolver for the id field.
@@ -35,7 +36,7 @@ func (r *disabilityServiceResolver) Resident(ctx context.Context, obj *disabilit
 }
 
 // Provider is the resolver for the provider field.
-func (r *disabilityServiceResolver) Provider(ctx context.Context, obj *disability.ServiceRecord) (*model.Provider, error) {
+func (r *disabilityServiceResolver) Provider(ctx context.Context, obj *disability.ServiceRecord) (*voucher.Provider, error) {
 	// TODO(merge): once the provider domain is merged, resolve through the
 	// provider loader: load(ctx, loaders(ctx).Provider, obj.ProviderID) via
 	// loadOptional. Until then there is no providers table to read.

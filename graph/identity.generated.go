@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -31,7 +32,7 @@ type ViewerResolver interface {
 
 	OrgUnit(ctx context.Context, obj *auth.Viewer) (*org.Unit, error)
 	Resident(ctx context.Context, obj *auth.Viewer) (*resident.Resident, error)
-	Provider(ctx context.Context, obj *auth.Viewer) (*model.Provider, error)
+	Provider(ctx context.Context, obj *auth.Viewer) (*voucher.Provider, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -531,8 +532,8 @@ func (ec *executionContext) _Viewer_provider(ctx context.Context, field graphql.
 			return ec.Resolvers.Viewer().Provider(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
-			return ec.marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx, selections, v)
 		},
 		true,
 		false,

@@ -32,6 +32,7 @@ type Loaders struct {
 	// IDNumber reads (and audits, in one statement) full ID numbers.
 	IDNumber *dataloadgen.Loader[*resident.Resident, *string]
 	Contacts *dataloadgen.Loader[*resident.Resident, []*resident.Contact]
+	Vouchers *voucherLoaders
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -49,6 +50,7 @@ func (r *Resolver) newLoaders() *Loaders {
 		DisabilityResident:    dataloadgen.NewMappedLoader(r.Disability.ResidentsByIDs, w),
 		IDNumber:              dataloadgen.NewLoader(r.Registry.IDNumbers, w, dataloadgen.WithBatchCapacity(200)),
 		Contacts:              dataloadgen.NewMappedLoader(r.Registry.Contacts, w),
+		Vouchers:              r.newVoucherLoaders(w),
 	}
 }
 

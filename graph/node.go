@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // Global ID type names. Each Node type's id resolver and node(id:) use these.
@@ -68,6 +69,10 @@ var nodeFetchers = map[string]nodeFetcher{
 		}
 		return s, nil
 	},
+	TypeProvider:       nodeOf((*voucher.Service).Provider),
+	TypeVoucherProgram: nodeOf((*voucher.Service).Program),
+	TypeVoucher:        nodeOf((*voucher.Service).Voucher),
+	TypeRedemption:     nodeOf((*voucher.Service).Redemption),
 }
 
 func (r *Resolver) node(ctx context.Context, gid string) (relay.Node, error) {

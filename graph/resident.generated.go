@@ -17,6 +17,7 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -40,8 +41,9 @@ type ResidentResolver interface {
 	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error)
 	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*model.EmergencyDevice, error)
 	EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error)
-	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *model.VoucherStatus) ([]*model.Voucher, error)
+	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *voucher.Status) ([]*voucher.Voucher, error)
 	VoucherBalanceFen(ctx context.Context, obj *resident.Resident, programID *string) (int64, error)
+	Redemptions(ctx context.Context, obj *resident.Resident, first *int) ([]*voucher.Redemption, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -92,6 +94,20 @@ func (ec *executionContext) field_Resident_emergencyCalls_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Resident_redemptions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Resident_voucherBalanceFen_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -118,8 +134,8 @@ func (ec *executionContext) field_Resident_vouchers_args(ctx context.Context, ra
 	}
 	args["programId"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
-		func(ctx context.Context, v any) (*model.VoucherStatus, error) {
-			return ec.unmarshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherStatus(ctx, v)
+		func(ctx context.Context, v any) (*voucher.Status, error) {
+			return ec.unmarshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -790,11 +806,11 @@ func (ec *executionContext) _Resident_vouchers(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Resident().Vouchers(ctx, obj, fc.Args["programId"].(*string), fc.Args["status"].(*model.VoucherStatus))
+			return ec.Resolvers.Resident().Vouchers(ctx, obj, fc.Args["programId"].(*string), fc.Args["status"].(*voucher.Status))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Voucher) graphql.Marshaler {
-			return ec.marshalNVoucher2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.Voucher) graphql.Marshaler {
+			return ec.marshalNVoucher2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐVoucherᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -862,6 +878,50 @@ func (ec *executionContext) fieldContext_Resident_voucherBalanceFen(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Resident_voucherBalanceFen_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_redemptions(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_redemptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Resident().Redemptions(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.Redemption) graphql.Marshaler {
+			return ec.marshalNRedemption2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_redemptions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Redemption(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Resident_redemptions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1661,6 +1721,12 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Resident_voucherBalanceFen(ctx, field, obj)
+				})
+		case "redemptions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Resident_redemptions(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -11,6 +11,7 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/internal/wechat"
 )
 
@@ -24,4 +25,5 @@ type Resolver struct {
 	Disability *disability.Service
 	Registry   *resident.Service
 	Wechat     *wechat.Service
+	Vouchers   *voucher.Service
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
@@ -30,14 +31,21 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	DisabilityCertificate() DisabilityCertificateResolver
 	DisabilityService() DisabilityServiceResolver
+	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
 	OrgUnit() OrgUnitResolver
+	Provider() ProviderResolver
 	Query() QueryResolver
+	Redemption() RedemptionResolver
 	Resident() ResidentResolver
 	ServiceCenter() ServiceCenterResolver
+	Settlement() SettlementResolver
+	SettlementLine() SettlementLineResolver
 	StaffUser() StaffUserResolver
 	Subscription() SubscriptionResolver
 	Viewer() ViewerResolver
+	Voucher() VoucherResolver
+	VoucherProgram() VoucherProgramResolver
 }
 
 type DirectiveRoot struct {
@@ -290,6 +298,7 @@ type ComplexityRoot struct {
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
 		SetCalendarDay              func(childComplexity int, date civil.Date, kind model.CalendarDayKind) int
+		SetProviderStatus           func(childComplexity int, id string, status voucher.ProviderStatus) int
 		SetStaffUserActive          func(childComplexity int, id string, active bool) int
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
@@ -399,10 +408,11 @@ type ComplexityRoot struct {
 		IDNumberMasked        func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		PhoneMasked           func(childComplexity int) int
+		Redemptions           func(childComplexity int, first *int) int
 		Statuses              func(childComplexity int) int
 		Version               func(childComplexity int) int
 		VoucherBalanceFen     func(childComplexity int, programID *string) int
-		Vouchers              func(childComplexity int, programID *string, status *model.VoucherStatus) int
+		Vouchers              func(childComplexity int, programID *string, status *voucher.Status) int
 	}
 
 	ResidentConnection struct {
@@ -1631,6 +1641,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetCalendarDay(childComplexity, args["date"].(civil.Date), args["kind"].(model.CalendarDayKind)), true
+	case "Mutation.setProviderStatus":
+		if e.ComplexityRoot.Mutation.SetProviderStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setProviderStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetProviderStatus(childComplexity, args["id"].(string), args["status"].(voucher.ProviderStatus)), true
 	case "Mutation.setStaffUserActive":
 		if e.ComplexityRoot.Mutation.SetStaffUserActive == nil {
 			break
@@ -2263,6 +2284,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.PhoneMasked(childComplexity), true
+	case "Resident.redemptions":
+		if e.ComplexityRoot.Resident.Redemptions == nil {
+			break
+		}
+
+		args, err := ec.field_Resident_redemptions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Resident.Redemptions(childComplexity, args["first"].(*int)), true
 	case "Resident.statuses":
 		if e.ComplexityRoot.Resident.Statuses == nil {
 			break
@@ -2296,7 +2328,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Resident.Vouchers(childComplexity, args["programId"].(*string), args["status"].(*model.VoucherStatus)), true
+		return e.ComplexityRoot.Resident.Vouchers(childComplexity, args["programId"].(*string), args["status"].(*voucher.Status)), true
 
 	case "ResidentConnection.edges":
 		if e.ComplexityRoot.ResidentConnection.Edges == nil {
@@ -3554,6 +3586,8 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_vouchers(ctx, field)
 	case "voucherBalanceFen":
 		return ec.fieldContext_Resident_voucherBalanceFen(ctx, field)
+	case "redemptions":
+		return ec.fieldContext_Resident_redemptions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Resident", field.Name)
 }

@@ -15,9 +15,41 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // region    ************************** generated!.gotpl **************************
+
+type LedgerEntryResolver interface {
+	ID(ctx context.Context, obj *voucher.LedgerEntry) (string, error)
+
+	Redemption(ctx context.Context, obj *voucher.LedgerEntry) (*voucher.Redemption, error)
+}
+type ProviderResolver interface {
+	ID(ctx context.Context, obj *voucher.Provider) (string, error)
+}
+type RedemptionResolver interface {
+	ID(ctx context.Context, obj *voucher.Redemption) (string, error)
+	Provider(ctx context.Context, obj *voucher.Redemption) (*voucher.Provider, error)
+	Resident(ctx context.Context, obj *voucher.Redemption) (*resident.Resident, error)
+	Program(ctx context.Context, obj *voucher.Redemption) (*voucher.Program, error)
+}
+type SettlementResolver interface {
+	Provider(ctx context.Context, obj *voucher.Settlement) (*voucher.Provider, error)
+}
+type SettlementLineResolver interface {
+	Program(ctx context.Context, obj *voucher.SettlementLine) (*voucher.Program, error)
+}
+type VoucherResolver interface {
+	ID(ctx context.Context, obj *voucher.Voucher) (string, error)
+	Program(ctx context.Context, obj *voucher.Voucher) (*voucher.Program, error)
+	Resident(ctx context.Context, obj *voucher.Voucher) (*resident.Resident, error)
+
+	Ledger(ctx context.Context, obj *voucher.Voucher) ([]*voucher.LedgerEntry, error)
+}
+type VoucherProgramResolver interface {
+	ID(ctx context.Context, obj *voucher.Program) (string, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
@@ -71,8 +103,8 @@ func (ec *executionContext) _EnrollmentPayload_program(ctx context.Context, fiel
 			return obj.Program, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
-			return ec.marshalOVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalOVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
 		},
 		true,
 		false,
@@ -224,7 +256,7 @@ func (ec *executionContext) fieldContext_IssueVouchersPayload_userErrors(_ conte
 	return fc, nil
 }
 
-func (ec *executionContext) _LedgerEntry_id(ctx context.Context, field graphql.CollectedField, obj *model.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_id(ctx context.Context, field graphql.CollectedField, obj *voucher.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -233,7 +265,7 @@ func (ec *executionContext) _LedgerEntry_id(ctx context.Context, field graphql.C
 			return ec.fieldContext_LedgerEntry_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.LedgerEntry().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -244,10 +276,10 @@ func (ec *executionContext) _LedgerEntry_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "ID")
 }
 
-func (ec *executionContext) _LedgerEntry_kind(ctx context.Context, field graphql.CollectedField, obj *model.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_kind(ctx context.Context, field graphql.CollectedField, obj *voucher.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -259,8 +291,8 @@ func (ec *executionContext) _LedgerEntry_kind(ctx context.Context, field graphql
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.LedgerEntryKind) graphql.Marshaler {
-			return ec.marshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLedgerEntryKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v voucher.EntryKind) graphql.Marshaler {
+			return ec.marshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -270,7 +302,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_kind(_ context.Context, fie
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "LedgerEntryKind")
 }
 
-func (ec *executionContext) _LedgerEntry_amountFen(ctx context.Context, field graphql.CollectedField, obj *model.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_amountFen(ctx context.Context, field graphql.CollectedField, obj *voucher.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -293,7 +325,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_amountFen(_ context.Context
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "Fen")
 }
 
-func (ec *executionContext) _LedgerEntry_balanceAfterFen(ctx context.Context, field graphql.CollectedField, obj *model.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_balanceAfterFen(ctx context.Context, field graphql.CollectedField, obj *voucher.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -316,7 +348,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_balanceAfterFen(_ context.C
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "Fen")
 }
 
-func (ec *executionContext) _LedgerEntry_at(ctx context.Context, field graphql.CollectedField, obj *model.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_at(ctx context.Context, field graphql.CollectedField, obj *voucher.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -339,7 +371,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_at(_ context.Context, field
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "Time")
 }
 
-func (ec *executionContext) _LedgerEntry_redemption(ctx context.Context, field graphql.CollectedField, obj *model.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_redemption(ctx context.Context, field graphql.CollectedField, obj *voucher.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -348,11 +380,11 @@ func (ec *executionContext) _LedgerEntry_redemption(ctx context.Context, field g
 			return ec.fieldContext_LedgerEntry_redemption(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Redemption, nil
+			return ec.Resolvers.LedgerEntry().Redemption(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Redemption) graphql.Marshaler {
-			return ec.marshalORedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemption(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Redemption) graphql.Marshaler {
+			return ec.marshalORedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx, selections, v)
 		},
 		true,
 		false,
@@ -362,8 +394,8 @@ func (ec *executionContext) fieldContext_LedgerEntry_redemption(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "LedgerEntry",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Redemption(ctx, field)
 		},
@@ -371,7 +403,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_redemption(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _Provider_id(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+func (ec *executionContext) _Provider_id(ctx context.Context, field graphql.CollectedField, obj *voucher.Provider) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -380,7 +412,7 @@ func (ec *executionContext) _Provider_id(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Provider_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Provider().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -391,10 +423,10 @@ func (ec *executionContext) _Provider_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Provider_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Provider", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Provider", field, true, true, "ID")
 }
 
-func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.CollectedField, obj *voucher.Provider) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -417,7 +449,7 @@ func (ec *executionContext) fieldContext_Provider_name(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Provider", field, false, false, "String")
 }
 
-func (ec *executionContext) _Provider_creditCode(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+func (ec *executionContext) _Provider_creditCode(ctx context.Context, field graphql.CollectedField, obj *voucher.Provider) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -440,7 +472,7 @@ func (ec *executionContext) fieldContext_Provider_creditCode(_ context.Context, 
 	return graphql.NewScalarFieldContext("Provider", field, false, false, "String")
 }
 
-func (ec *executionContext) _Provider_categories(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+func (ec *executionContext) _Provider_categories(ctx context.Context, field graphql.CollectedField, obj *voucher.Provider) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -452,8 +484,8 @@ func (ec *executionContext) _Provider_categories(ctx context.Context, field grap
 			return obj.Categories, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ServiceCategory) graphql.Marshaler {
-			return ec.marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategoryᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []voucher.Category) graphql.Marshaler {
+			return ec.marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -463,7 +495,7 @@ func (ec *executionContext) fieldContext_Provider_categories(_ context.Context, 
 	return graphql.NewScalarFieldContext("Provider", field, false, false, "ServiceCategory")
 }
 
-func (ec *executionContext) _Provider_status(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+func (ec *executionContext) _Provider_status(ctx context.Context, field graphql.CollectedField, obj *voucher.Provider) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -475,8 +507,8 @@ func (ec *executionContext) _Provider_status(ctx context.Context, field graphql.
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ProviderStatus) graphql.Marshaler {
-			return ec.marshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProviderStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v voucher.ProviderStatus) graphql.Marshaler {
+			return ec.marshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -498,8 +530,8 @@ func (ec *executionContext) _ProviderPayload_provider(ctx context.Context, field
 			return obj.Provider, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
-			return ec.marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx, selections, v)
 		},
 		true,
 		false,
@@ -562,8 +594,8 @@ func (ec *executionContext) _RedeemVoucherPayload_redemption(ctx context.Context
 			return obj.Redemption, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Redemption) graphql.Marshaler {
-			return ec.marshalORedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemption(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Redemption) graphql.Marshaler {
+			return ec.marshalORedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx, selections, v)
 		},
 		true,
 		false,
@@ -637,7 +669,7 @@ func (ec *executionContext) fieldContext_RedeemVoucherPayload_userErrors(_ conte
 	return fc, nil
 }
 
-func (ec *executionContext) _Redemption_id(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_id(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -646,7 +678,7 @@ func (ec *executionContext) _Redemption_id(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Redemption_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Redemption().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -657,10 +689,10 @@ func (ec *executionContext) _Redemption_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Redemption_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Redemption", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Redemption", field, true, true, "ID")
 }
 
-func (ec *executionContext) _Redemption_provider(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_provider(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -669,11 +701,11 @@ func (ec *executionContext) _Redemption_provider(ctx context.Context, field grap
 			return ec.fieldContext_Redemption_provider(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Provider, nil
+			return ec.Resolvers.Redemption().Provider(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
-			return ec.marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
+			return ec.marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx, selections, v)
 		},
 		true,
 		true,
@@ -683,8 +715,8 @@ func (ec *executionContext) fieldContext_Redemption_provider(_ context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "Redemption",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Provider(ctx, field)
 		},
@@ -692,7 +724,7 @@ func (ec *executionContext) fieldContext_Redemption_provider(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Redemption_resident(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_resident(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -701,7 +733,7 @@ func (ec *executionContext) _Redemption_resident(ctx context.Context, field grap
 			return ec.fieldContext_Redemption_resident(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Resident, nil
+			return ec.Resolvers.Redemption().Resident(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
@@ -715,8 +747,8 @@ func (ec *executionContext) fieldContext_Redemption_resident(_ context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "Redemption",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Resident(ctx, field)
 		},
@@ -724,7 +756,7 @@ func (ec *executionContext) fieldContext_Redemption_resident(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Redemption_program(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_program(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -733,11 +765,11 @@ func (ec *executionContext) _Redemption_program(ctx context.Context, field graph
 			return ec.fieldContext_Redemption_program(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Program, nil
+			return ec.Resolvers.Redemption().Program(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
-			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
 		},
 		true,
 		true,
@@ -747,8 +779,8 @@ func (ec *executionContext) fieldContext_Redemption_program(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "Redemption",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_VoucherProgram(ctx, field)
 		},
@@ -756,7 +788,7 @@ func (ec *executionContext) fieldContext_Redemption_program(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Redemption_category(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_category(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -768,8 +800,8 @@ func (ec *executionContext) _Redemption_category(ctx context.Context, field grap
 			return obj.Category, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ServiceCategory) graphql.Marshaler {
-			return ec.marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategory(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v voucher.Category) graphql.Marshaler {
+			return ec.marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx, selections, v)
 		},
 		true,
 		true,
@@ -779,7 +811,7 @@ func (ec *executionContext) fieldContext_Redemption_category(_ context.Context, 
 	return graphql.NewScalarFieldContext("Redemption", field, false, false, "ServiceCategory")
 }
 
-func (ec *executionContext) _Redemption_amountFen(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_amountFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -802,7 +834,7 @@ func (ec *executionContext) fieldContext_Redemption_amountFen(_ context.Context,
 	return graphql.NewScalarFieldContext("Redemption", field, false, false, "Fen")
 }
 
-func (ec *executionContext) _Redemption_serviceDate(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_serviceDate(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -825,7 +857,7 @@ func (ec *executionContext) fieldContext_Redemption_serviceDate(_ context.Contex
 	return graphql.NewScalarFieldContext("Redemption", field, false, false, "Date")
 }
 
-func (ec *executionContext) _Redemption_status(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_status(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -837,8 +869,8 @@ func (ec *executionContext) _Redemption_status(ctx context.Context, field graphq
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RedemptionStatus) graphql.Marshaler {
-			return ec.marshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v voucher.RedemptionStatus) graphql.Marshaler {
+			return ec.marshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -848,7 +880,7 @@ func (ec *executionContext) fieldContext_Redemption_status(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Redemption", field, false, false, "RedemptionStatus")
 }
 
-func (ec *executionContext) _Redemption_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_createdAt(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -871,7 +903,7 @@ func (ec *executionContext) fieldContext_Redemption_createdAt(_ context.Context,
 	return graphql.NewScalarFieldContext("Redemption", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Redemption_reversedAt(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_reversedAt(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -894,7 +926,7 @@ func (ec *executionContext) fieldContext_Redemption_reversedAt(_ context.Context
 	return graphql.NewScalarFieldContext("Redemption", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Redemption_reverseReason(ctx context.Context, field graphql.CollectedField, obj *model.Redemption) (ret graphql.Marshaler) {
+func (ec *executionContext) _Redemption_reverseReason(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -995,7 +1027,7 @@ func (ec *executionContext) fieldContext_RedemptionTokenPayload_userErrors(_ con
 	return fc, nil
 }
 
-func (ec *executionContext) _Settlement_provider(ctx context.Context, field graphql.CollectedField, obj *model.Settlement) (ret graphql.Marshaler) {
+func (ec *executionContext) _Settlement_provider(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1004,11 +1036,11 @@ func (ec *executionContext) _Settlement_provider(ctx context.Context, field grap
 			return ec.fieldContext_Settlement_provider(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Provider, nil
+			return ec.Resolvers.Settlement().Provider(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
-			return ec.marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
+			return ec.marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1018,8 +1050,8 @@ func (ec *executionContext) fieldContext_Settlement_provider(_ context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "Settlement",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Provider(ctx, field)
 		},
@@ -1027,7 +1059,7 @@ func (ec *executionContext) fieldContext_Settlement_provider(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Settlement_month(ctx context.Context, field graphql.CollectedField, obj *model.Settlement) (ret graphql.Marshaler) {
+func (ec *executionContext) _Settlement_month(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1050,7 +1082,7 @@ func (ec *executionContext) fieldContext_Settlement_month(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Settlement", field, false, false, "String")
 }
 
-func (ec *executionContext) _Settlement_status(ctx context.Context, field graphql.CollectedField, obj *model.Settlement) (ret graphql.Marshaler) {
+func (ec *executionContext) _Settlement_status(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1062,8 +1094,8 @@ func (ec *executionContext) _Settlement_status(ctx context.Context, field graphq
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.SettlementStatus) graphql.Marshaler {
-			return ec.marshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlementStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v voucher.SettlementStatus) graphql.Marshaler {
+			return ec.marshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1073,7 +1105,7 @@ func (ec *executionContext) fieldContext_Settlement_status(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Settlement", field, false, false, "SettlementStatus")
 }
 
-func (ec *executionContext) _Settlement_redemptionCount(ctx context.Context, field graphql.CollectedField, obj *model.Settlement) (ret graphql.Marshaler) {
+func (ec *executionContext) _Settlement_redemptionCount(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1096,7 +1128,7 @@ func (ec *executionContext) fieldContext_Settlement_redemptionCount(_ context.Co
 	return graphql.NewScalarFieldContext("Settlement", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Settlement_totalFen(ctx context.Context, field graphql.CollectedField, obj *model.Settlement) (ret graphql.Marshaler) {
+func (ec *executionContext) _Settlement_totalFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1119,7 +1151,7 @@ func (ec *executionContext) fieldContext_Settlement_totalFen(_ context.Context, 
 	return graphql.NewScalarFieldContext("Settlement", field, false, false, "Fen")
 }
 
-func (ec *executionContext) _Settlement_lines(ctx context.Context, field graphql.CollectedField, obj *model.Settlement) (ret graphql.Marshaler) {
+func (ec *executionContext) _Settlement_lines(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1131,8 +1163,8 @@ func (ec *executionContext) _Settlement_lines(ctx context.Context, field graphql
 			return obj.Lines, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.SettlementLine) graphql.Marshaler {
-			return ec.marshalNSettlementLine2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlementLineᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.SettlementLine) graphql.Marshaler {
+			return ec.marshalNSettlementLine2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementLineᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1151,7 +1183,7 @@ func (ec *executionContext) fieldContext_Settlement_lines(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _SettlementLine_program(ctx context.Context, field graphql.CollectedField, obj *model.SettlementLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _SettlementLine_program(ctx context.Context, field graphql.CollectedField, obj *voucher.SettlementLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1160,11 +1192,11 @@ func (ec *executionContext) _SettlementLine_program(ctx context.Context, field g
 			return ec.fieldContext_SettlementLine_program(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Program, nil
+			return ec.Resolvers.SettlementLine().Program(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
-			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1174,8 +1206,8 @@ func (ec *executionContext) fieldContext_SettlementLine_program(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "SettlementLine",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_VoucherProgram(ctx, field)
 		},
@@ -1183,7 +1215,7 @@ func (ec *executionContext) fieldContext_SettlementLine_program(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _SettlementLine_category(ctx context.Context, field graphql.CollectedField, obj *model.SettlementLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _SettlementLine_category(ctx context.Context, field graphql.CollectedField, obj *voucher.SettlementLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1195,8 +1227,8 @@ func (ec *executionContext) _SettlementLine_category(ctx context.Context, field 
 			return obj.Category, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ServiceCategory) graphql.Marshaler {
-			return ec.marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategory(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v voucher.Category) graphql.Marshaler {
+			return ec.marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1206,7 +1238,7 @@ func (ec *executionContext) fieldContext_SettlementLine_category(_ context.Conte
 	return graphql.NewScalarFieldContext("SettlementLine", field, false, false, "ServiceCategory")
 }
 
-func (ec *executionContext) _SettlementLine_redemptionCount(ctx context.Context, field graphql.CollectedField, obj *model.SettlementLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _SettlementLine_redemptionCount(ctx context.Context, field graphql.CollectedField, obj *voucher.SettlementLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1229,7 +1261,7 @@ func (ec *executionContext) fieldContext_SettlementLine_redemptionCount(_ contex
 	return graphql.NewScalarFieldContext("SettlementLine", field, false, false, "Int")
 }
 
-func (ec *executionContext) _SettlementLine_totalFen(ctx context.Context, field graphql.CollectedField, obj *model.SettlementLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _SettlementLine_totalFen(ctx context.Context, field graphql.CollectedField, obj *voucher.SettlementLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1264,8 +1296,8 @@ func (ec *executionContext) _SettlementPayload_settlement(ctx context.Context, f
 			return obj.Settlement, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Settlement) graphql.Marshaler {
-			return ec.marshalOSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlement(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Settlement) graphql.Marshaler {
+			return ec.marshalOSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1316,7 +1348,7 @@ func (ec *executionContext) fieldContext_SettlementPayload_userErrors(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _Voucher_id(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_id(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1325,7 +1357,7 @@ func (ec *executionContext) _Voucher_id(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Voucher_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Voucher().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1336,10 +1368,10 @@ func (ec *executionContext) _Voucher_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Voucher_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Voucher", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Voucher", field, true, true, "ID")
 }
 
-func (ec *executionContext) _Voucher_program(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_program(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1348,11 +1380,11 @@ func (ec *executionContext) _Voucher_program(ctx context.Context, field graphql.
 			return ec.fieldContext_Voucher_program(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Program, nil
+			return ec.Resolvers.Voucher().Program(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
-			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1362,8 +1394,8 @@ func (ec *executionContext) fieldContext_Voucher_program(_ context.Context, fiel
 	fc = &graphql.FieldContext{
 		Object:     "Voucher",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_VoucherProgram(ctx, field)
 		},
@@ -1371,7 +1403,7 @@ func (ec *executionContext) fieldContext_Voucher_program(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Voucher_resident(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_resident(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1380,7 +1412,7 @@ func (ec *executionContext) _Voucher_resident(ctx context.Context, field graphql
 			return ec.fieldContext_Voucher_resident(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Resident, nil
+			return ec.Resolvers.Voucher().Resident(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
@@ -1394,8 +1426,8 @@ func (ec *executionContext) fieldContext_Voucher_resident(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Voucher",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Resident(ctx, field)
 		},
@@ -1403,7 +1435,7 @@ func (ec *executionContext) fieldContext_Voucher_resident(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Voucher_period(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_period(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1426,7 +1458,7 @@ func (ec *executionContext) fieldContext_Voucher_period(_ context.Context, field
 	return graphql.NewScalarFieldContext("Voucher", field, false, false, "String")
 }
 
-func (ec *executionContext) _Voucher_faceValueFen(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_faceValueFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1449,7 +1481,7 @@ func (ec *executionContext) fieldContext_Voucher_faceValueFen(_ context.Context,
 	return graphql.NewScalarFieldContext("Voucher", field, false, false, "Fen")
 }
 
-func (ec *executionContext) _Voucher_balanceFen(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_balanceFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1472,7 +1504,7 @@ func (ec *executionContext) fieldContext_Voucher_balanceFen(_ context.Context, f
 	return graphql.NewScalarFieldContext("Voucher", field, false, false, "Fen")
 }
 
-func (ec *executionContext) _Voucher_status(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_status(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1484,8 +1516,8 @@ func (ec *executionContext) _Voucher_status(ctx context.Context, field graphql.C
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.VoucherStatus) graphql.Marshaler {
-			return ec.marshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v voucher.Status) graphql.Marshaler {
+			return ec.marshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1495,7 +1527,7 @@ func (ec *executionContext) fieldContext_Voucher_status(_ context.Context, field
 	return graphql.NewScalarFieldContext("Voucher", field, false, false, "VoucherStatus")
 }
 
-func (ec *executionContext) _Voucher_validFrom(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_validFrom(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1518,7 +1550,7 @@ func (ec *executionContext) fieldContext_Voucher_validFrom(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Voucher", field, false, false, "Date")
 }
 
-func (ec *executionContext) _Voucher_validUntil(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_validUntil(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1541,7 +1573,7 @@ func (ec *executionContext) fieldContext_Voucher_validUntil(_ context.Context, f
 	return graphql.NewScalarFieldContext("Voucher", field, false, false, "Date")
 }
 
-func (ec *executionContext) _Voucher_ledger(ctx context.Context, field graphql.CollectedField, obj *model.Voucher) (ret graphql.Marshaler) {
+func (ec *executionContext) _Voucher_ledger(ctx context.Context, field graphql.CollectedField, obj *voucher.Voucher) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1550,11 +1582,11 @@ func (ec *executionContext) _Voucher_ledger(ctx context.Context, field graphql.C
 			return ec.fieldContext_Voucher_ledger(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Ledger, nil
+			return ec.Resolvers.Voucher().Ledger(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.LedgerEntry) graphql.Marshaler {
-			return ec.marshalNLedgerEntry2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLedgerEntryᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.LedgerEntry) graphql.Marshaler {
+			return ec.marshalNLedgerEntry2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐLedgerEntryᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1564,8 +1596,8 @@ func (ec *executionContext) fieldContext_Voucher_ledger(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Voucher",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_LedgerEntry(ctx, field)
 		},
@@ -1573,7 +1605,7 @@ func (ec *executionContext) fieldContext_Voucher_ledger(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _VoucherProgram_id(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgram) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherProgram_id(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1582,7 +1614,7 @@ func (ec *executionContext) _VoucherProgram_id(ctx context.Context, field graphq
 			return ec.fieldContext_VoucherProgram_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.VoucherProgram().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1593,10 +1625,10 @@ func (ec *executionContext) _VoucherProgram_id(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_VoucherProgram_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("VoucherProgram", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("VoucherProgram", field, true, true, "ID")
 }
 
-func (ec *executionContext) _VoucherProgram_code(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgram) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherProgram_code(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1619,7 +1651,7 @@ func (ec *executionContext) fieldContext_VoucherProgram_code(_ context.Context, 
 	return graphql.NewScalarFieldContext("VoucherProgram", field, false, false, "String")
 }
 
-func (ec *executionContext) _VoucherProgram_name(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgram) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherProgram_name(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1642,7 +1674,7 @@ func (ec *executionContext) fieldContext_VoucherProgram_name(_ context.Context, 
 	return graphql.NewScalarFieldContext("VoucherProgram", field, false, false, "String")
 }
 
-func (ec *executionContext) _VoucherProgram_categories(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgram) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherProgram_categories(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1654,8 +1686,8 @@ func (ec *executionContext) _VoucherProgram_categories(ctx context.Context, fiel
 			return obj.Categories, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ServiceCategory) graphql.Marshaler {
-			return ec.marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategoryᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []voucher.Category) graphql.Marshaler {
+			return ec.marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1665,7 +1697,7 @@ func (ec *executionContext) fieldContext_VoucherProgram_categories(_ context.Con
 	return graphql.NewScalarFieldContext("VoucherProgram", field, false, false, "ServiceCategory")
 }
 
-func (ec *executionContext) _VoucherProgram_rules(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgram) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherProgram_rules(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1677,8 +1709,8 @@ func (ec *executionContext) _VoucherProgram_rules(ctx context.Context, field gra
 			return obj.Rules, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.VoucherRule) graphql.Marshaler {
-			return ec.marshalNVoucherRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherRuleᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.Rule) graphql.Marshaler {
+			return ec.marshalNVoucherRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRuleᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1697,7 +1729,7 @@ func (ec *executionContext) fieldContext_VoucherProgram_rules(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _VoucherProgram_status(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgram) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherProgram_status(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1709,8 +1741,8 @@ func (ec *executionContext) _VoucherProgram_status(ctx context.Context, field gr
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ProgramStatus) graphql.Marshaler {
-			return ec.marshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProgramStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v voucher.ProgramStatus) graphql.Marshaler {
+			return ec.marshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1720,7 +1752,7 @@ func (ec *executionContext) fieldContext_VoucherProgram_status(_ context.Context
 	return graphql.NewScalarFieldContext("VoucherProgram", field, false, false, "ProgramStatus")
 }
 
-func (ec *executionContext) _VoucherProgram_budgetPerPeriodFen(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgram) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherProgram_budgetPerPeriodFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1743,7 +1775,7 @@ func (ec *executionContext) fieldContext_VoucherProgram_budgetPerPeriodFen(_ con
 	return graphql.NewScalarFieldContext("VoucherProgram", field, false, false, "Fen")
 }
 
-func (ec *executionContext) _VoucherProgram_carryOverPeriods(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgram) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherProgram_carryOverPeriods(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1778,8 +1810,8 @@ func (ec *executionContext) _VoucherProgramPayload_program(ctx context.Context, 
 			return obj.Program, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
-			return ec.marshalOVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalOVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1830,7 +1862,7 @@ func (ec *executionContext) fieldContext_VoucherProgramPayload_userErrors(_ cont
 	return fc, nil
 }
 
-func (ec *executionContext) _VoucherRule_minAge(ctx context.Context, field graphql.CollectedField, obj *model.VoucherRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherRule_minAge(ctx context.Context, field graphql.CollectedField, obj *voucher.Rule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1853,7 +1885,7 @@ func (ec *executionContext) fieldContext_VoucherRule_minAge(_ context.Context, f
 	return graphql.NewScalarFieldContext("VoucherRule", field, false, false, "Int")
 }
 
-func (ec *executionContext) _VoucherRule_careLevels(ctx context.Context, field graphql.CollectedField, obj *model.VoucherRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherRule_careLevels(ctx context.Context, field graphql.CollectedField, obj *voucher.Rule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1876,7 +1908,7 @@ func (ec *executionContext) fieldContext_VoucherRule_careLevels(_ context.Contex
 	return graphql.NewScalarFieldContext("VoucherRule", field, false, false, "CareLevel")
 }
 
-func (ec *executionContext) _VoucherRule_statuses(ctx context.Context, field graphql.CollectedField, obj *model.VoucherRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherRule_statuses(ctx context.Context, field graphql.CollectedField, obj *voucher.Rule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1899,7 +1931,7 @@ func (ec *executionContext) fieldContext_VoucherRule_statuses(_ context.Context,
 	return graphql.NewScalarFieldContext("VoucherRule", field, false, false, "ResidentStatus")
 }
 
-func (ec *executionContext) _VoucherRule_disabilityGrades(ctx context.Context, field graphql.CollectedField, obj *model.VoucherRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherRule_disabilityGrades(ctx context.Context, field graphql.CollectedField, obj *voucher.Rule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1922,7 +1954,7 @@ func (ec *executionContext) fieldContext_VoucherRule_disabilityGrades(_ context.
 	return graphql.NewScalarFieldContext("VoucherRule", field, false, false, "Int")
 }
 
-func (ec *executionContext) _VoucherRule_amountFen(ctx context.Context, field graphql.CollectedField, obj *model.VoucherRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _VoucherRule_amountFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Rule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1983,14 +2015,14 @@ func (ec *executionContext) unmarshalInputCreateVoucherProgramInput(ctx context.
 			it.Name = data
 		case "categories":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categories"))
-			data, err := ec.unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategoryᚄ(ctx, v)
+			data, err := ec.unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Categories = data
 		case "rules":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rules"))
-			data, err := ec.unmarshalNVoucherRuleInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherRuleInputᚄ(ctx, v)
+			data, err := ec.unmarshalNVoucherRuleInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRuleᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -2102,7 +2134,7 @@ func (ec *executionContext) unmarshalInputRedeemVoucherInput(ctx context.Context
 			it.Token = data
 		case "category":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
-			data, err := ec.unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategory(ctx, v)
+			data, err := ec.unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -2186,7 +2218,7 @@ func (ec *executionContext) unmarshalInputRegisterProviderInput(ctx context.Cont
 			it.CreditCode = data
 		case "categories":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categories"))
-			data, err := ec.unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategoryᚄ(ctx, v)
+			data, err := ec.unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -2271,8 +2303,8 @@ func UnmarshalReverseRedemptionInput(ctx context.Context, raw any) (model.Revers
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputVoucherRuleInput(ctx context.Context, obj any) (model.VoucherRuleInput, error) {
-	var it model.VoucherRuleInput
+func (ec *executionContext) unmarshalInputVoucherRuleInput(ctx context.Context, obj any) (voucher.Rule, error) {
+	var it voucher.Rule
 	if obj == nil {
 		return it, nil
 	}
@@ -2335,8 +2367,8 @@ func (ec *executionContext) unmarshalInputVoucherRuleInput(ctx context.Context, 
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalVoucherRuleInput(ctx context.Context, raw any) (model.VoucherRuleInput, error) {
-	var out model.VoucherRuleInput
+func UnmarshalVoucherRuleInput(ctx context.Context, raw any) (voucher.Rule, error) {
+	var out voucher.Rule
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "VoucherRuleInput", raw, &out)
 	return out, err
 }
@@ -2442,7 +2474,7 @@ func (ec *executionContext) _IssueVouchersPayload(ctx context.Context, sel ast.S
 
 var ledgerEntryImplementors = []string{"LedgerEntry"}
 
-func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionSet, obj *model.LedgerEntry) graphql.Marshaler {
+func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionSet, obj *voucher.LedgerEntry) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, ledgerEntryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2452,35 +2484,37 @@ func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("LedgerEntry")
 		case "id":
-			out.Values[i] = ec._LedgerEntry_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LedgerEntry_id(ctx, field, obj)
+				})
 		case "kind":
 			out.Values[i] = ec._LedgerEntry_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "amountFen":
 			out.Values[i] = ec._LedgerEntry_amountFen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "balanceAfterFen":
 			out.Values[i] = ec._LedgerEntry_balanceAfterFen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "at":
 			out.Values[i] = ec._LedgerEntry_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redemption":
-			out.Values[i] = ec._LedgerEntry_redemption(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LedgerEntry_redemption(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -2500,7 +2534,7 @@ func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionS
 
 var providerImplementors = []string{"Provider", "Node"}
 
-func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet, obj *model.Provider) graphql.Marshaler {
+func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet, obj *voucher.Provider) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, providerImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2510,29 +2544,30 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Provider")
 		case "id":
-			out.Values[i] = ec._Provider_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Provider_id(ctx, field, obj)
+				})
 		case "name":
 			out.Values[i] = ec._Provider_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "creditCode":
 			out.Values[i] = ec._Provider_creditCode(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "categories":
 			out.Values[i] = ec._Provider_categories(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Provider_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2634,7 +2669,7 @@ func (ec *executionContext) _RedeemVoucherPayload(ctx context.Context, sel ast.S
 
 var redemptionImplementors = []string{"Redemption", "Node"}
 
-func (ec *executionContext) _Redemption(ctx context.Context, sel ast.SelectionSet, obj *model.Redemption) graphql.Marshaler {
+func (ec *executionContext) _Redemption(ctx context.Context, sel ast.SelectionSet, obj *voucher.Redemption) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, redemptionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2644,59 +2679,63 @@ func (ec *executionContext) _Redemption(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Redemption")
 		case "id":
-			out.Values[i] = ec._Redemption_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Redemption_id(ctx, field, obj)
+				})
 		case "provider":
-			out.Values[i] = ec._Redemption_provider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Redemption_provider(ctx, field, obj)
+				})
 		case "resident":
-			out.Values[i] = ec._Redemption_resident(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Redemption_resident(ctx, field, obj)
+				})
 		case "program":
-			out.Values[i] = ec._Redemption_program(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Redemption_program(ctx, field, obj)
+				})
 		case "category":
 			out.Values[i] = ec._Redemption_category(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "amountFen":
 			out.Values[i] = ec._Redemption_amountFen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "serviceDate":
 			out.Values[i] = ec._Redemption_serviceDate(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Redemption_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Redemption_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reversedAt":
 			out.Values[i] = ec._Redemption_reversedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reverseReason":
 			out.Values[i] = ec._Redemption_reverseReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2760,7 +2799,7 @@ func (ec *executionContext) _RedemptionTokenPayload(ctx context.Context, sel ast
 
 var settlementImplementors = []string{"Settlement"}
 
-func (ec *executionContext) _Settlement(ctx context.Context, sel ast.SelectionSet, obj *model.Settlement) graphql.Marshaler {
+func (ec *executionContext) _Settlement(ctx context.Context, sel ast.SelectionSet, obj *voucher.Settlement) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, settlementImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2770,34 +2809,35 @@ func (ec *executionContext) _Settlement(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Settlement")
 		case "provider":
-			out.Values[i] = ec._Settlement_provider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Settlement_provider(ctx, field, obj)
+				})
 		case "month":
 			out.Values[i] = ec._Settlement_month(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Settlement_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redemptionCount":
 			out.Values[i] = ec._Settlement_redemptionCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalFen":
 			out.Values[i] = ec._Settlement_totalFen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lines":
 			out.Values[i] = ec._Settlement_lines(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2818,7 +2858,7 @@ func (ec *executionContext) _Settlement(ctx context.Context, sel ast.SelectionSe
 
 var settlementLineImplementors = []string{"SettlementLine"}
 
-func (ec *executionContext) _SettlementLine(ctx context.Context, sel ast.SelectionSet, obj *model.SettlementLine) graphql.Marshaler {
+func (ec *executionContext) _SettlementLine(ctx context.Context, sel ast.SelectionSet, obj *voucher.SettlementLine) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, settlementLineImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2828,24 +2868,25 @@ func (ec *executionContext) _SettlementLine(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("SettlementLine")
 		case "program":
-			out.Values[i] = ec._SettlementLine_program(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SettlementLine_program(ctx, field, obj)
+				})
 		case "category":
 			out.Values[i] = ec._SettlementLine_category(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redemptionCount":
 			out.Values[i] = ec._SettlementLine_redemptionCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalFen":
 			out.Values[i] = ec._SettlementLine_totalFen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2904,7 +2945,7 @@ func (ec *executionContext) _SettlementPayload(ctx context.Context, sel ast.Sele
 
 var voucherImplementors = []string{"Voucher", "Node"}
 
-func (ec *executionContext) _Voucher(ctx context.Context, sel ast.SelectionSet, obj *model.Voucher) graphql.Marshaler {
+func (ec *executionContext) _Voucher(ctx context.Context, sel ast.SelectionSet, obj *voucher.Voucher) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, voucherImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2914,55 +2955,59 @@ func (ec *executionContext) _Voucher(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Voucher")
 		case "id":
-			out.Values[i] = ec._Voucher_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Voucher_id(ctx, field, obj)
+				})
 		case "program":
-			out.Values[i] = ec._Voucher_program(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Voucher_program(ctx, field, obj)
+				})
 		case "resident":
-			out.Values[i] = ec._Voucher_resident(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Voucher_resident(ctx, field, obj)
+				})
 		case "period":
 			out.Values[i] = ec._Voucher_period(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "faceValueFen":
 			out.Values[i] = ec._Voucher_faceValueFen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "balanceFen":
 			out.Values[i] = ec._Voucher_balanceFen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Voucher_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "validFrom":
 			out.Values[i] = ec._Voucher_validFrom(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "validUntil":
 			out.Values[i] = ec._Voucher_validUntil(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "ledger":
-			out.Values[i] = ec._Voucher_ledger(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Voucher_ledger(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -2982,7 +3027,7 @@ func (ec *executionContext) _Voucher(ctx context.Context, sel ast.SelectionSet, 
 
 var voucherProgramImplementors = []string{"VoucherProgram", "Node"}
 
-func (ec *executionContext) _VoucherProgram(ctx context.Context, sel ast.SelectionSet, obj *model.VoucherProgram) graphql.Marshaler {
+func (ec *executionContext) _VoucherProgram(ctx context.Context, sel ast.SelectionSet, obj *voucher.Program) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, voucherProgramImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2992,44 +3037,45 @@ func (ec *executionContext) _VoucherProgram(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("VoucherProgram")
 		case "id":
-			out.Values[i] = ec._VoucherProgram_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VoucherProgram_id(ctx, field, obj)
+				})
 		case "code":
 			out.Values[i] = ec._VoucherProgram_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._VoucherProgram_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "categories":
 			out.Values[i] = ec._VoucherProgram_categories(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rules":
 			out.Values[i] = ec._VoucherProgram_rules(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._VoucherProgram_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "budgetPerPeriodFen":
 			out.Values[i] = ec._VoucherProgram_budgetPerPeriodFen(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "carryOverPeriods":
 			out.Values[i] = ec._VoucherProgram_carryOverPeriods(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -3088,7 +3134,7 @@ func (ec *executionContext) _VoucherProgramPayload(ctx context.Context, sel ast.
 
 var voucherRuleImplementors = []string{"VoucherRule"}
 
-func (ec *executionContext) _VoucherRule(ctx context.Context, sel ast.SelectionSet, obj *model.VoucherRule) graphql.Marshaler {
+func (ec *executionContext) _VoucherRule(ctx context.Context, sel ast.SelectionSet, obj *voucher.Rule) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, voucherRuleImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3169,11 +3215,11 @@ func (ec *executionContext) marshalNIssueVouchersPayload2ᚖgithubᚗcomᚋjinji
 	return ec._IssueVouchersPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNLedgerEntry2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLedgerEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LedgerEntry) graphql.Marshaler {
+func (ec *executionContext) marshalNLedgerEntry2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐLedgerEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.LedgerEntry) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNLedgerEntry2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLedgerEntry(ctx, sel, v[i])
+		return ec.marshalNLedgerEntry2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐLedgerEntry(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3185,7 +3231,7 @@ func (ec *executionContext) marshalNLedgerEntry2ᚕᚖgithubᚗcomᚋjinjiangᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNLedgerEntry2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLedgerEntry(ctx context.Context, sel ast.SelectionSet, v *model.LedgerEntry) graphql.Marshaler {
+func (ec *executionContext) marshalNLedgerEntry2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐLedgerEntry(ctx context.Context, sel ast.SelectionSet, v *voucher.LedgerEntry) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "LedgerEntry!")
 		return graphql.Null
@@ -3193,31 +3239,31 @@ func (ec *executionContext) marshalNLedgerEntry2ᚖgithubᚗcomᚋjinjiangᚋres
 	return ec._LedgerEntry(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLedgerEntryKind(ctx context.Context, v any) (model.LedgerEntryKind, error) {
-	var res model.LedgerEntryKind
+func (ec *executionContext) unmarshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind(ctx context.Context, v any) (voucher.EntryKind, error) {
+	var res voucher.EntryKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLedgerEntryKind(ctx context.Context, sel ast.SelectionSet, v model.LedgerEntryKind) graphql.Marshaler {
+func (ec *executionContext) marshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind(ctx context.Context, sel ast.SelectionSet, v voucher.EntryKind) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProgramStatus(ctx context.Context, v any) (model.ProgramStatus, error) {
-	var res model.ProgramStatus
+func (ec *executionContext) unmarshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus(ctx context.Context, v any) (voucher.ProgramStatus, error) {
+	var res voucher.ProgramStatus
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProgramStatus(ctx context.Context, sel ast.SelectionSet, v model.ProgramStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus(ctx context.Context, sel ast.SelectionSet, v voucher.ProgramStatus) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProviderᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Provider) graphql.Marshaler {
+func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Provider) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx, sel, v[i])
+		return ec.marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3229,7 +3275,7 @@ func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋjinjiangᚋres
 	return ret
 }
 
-func (ec *executionContext) marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx context.Context, sel ast.SelectionSet, v *model.Provider) graphql.Marshaler {
+func (ec *executionContext) marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx context.Context, sel ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Provider!")
 		return graphql.Null
@@ -3245,13 +3291,13 @@ func (ec *executionContext) marshalNProviderPayload2ᚖgithubᚗcomᚋjinjiang�
 	return ec._ProviderPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProviderStatus(ctx context.Context, v any) (model.ProviderStatus, error) {
-	var res model.ProviderStatus
+func (ec *executionContext) unmarshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus(ctx context.Context, v any) (voucher.ProviderStatus, error) {
+	var res voucher.ProviderStatus
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProviderStatus(ctx context.Context, sel ast.SelectionSet, v model.ProviderStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus(ctx context.Context, sel ast.SelectionSet, v voucher.ProviderStatus) graphql.Marshaler {
 	return v
 }
 
@@ -3268,13 +3314,37 @@ func (ec *executionContext) marshalNRedeemVoucherPayload2ᚖgithubᚗcomᚋjinji
 	return ec._RedeemVoucherPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionStatus(ctx context.Context, v any) (model.RedemptionStatus, error) {
-	var res model.RedemptionStatus
+func (ec *executionContext) marshalNRedemption2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Redemption) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx context.Context, sel ast.SelectionSet, v *voucher.Redemption) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Redemption!")
+		return graphql.Null
+	}
+	return ec._Redemption(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx context.Context, v any) (voucher.RedemptionStatus, error) {
+	var res voucher.RedemptionStatus
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionStatus(ctx context.Context, sel ast.SelectionSet, v model.RedemptionStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx context.Context, sel ast.SelectionSet, v voucher.RedemptionStatus) graphql.Marshaler {
 	return v
 }
 
@@ -3296,23 +3366,23 @@ func (ec *executionContext) unmarshalNReverseRedemptionInput2githubᚗcomᚋjinj
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategory(ctx context.Context, v any) (model.ServiceCategory, error) {
-	var res model.ServiceCategory
+func (ec *executionContext) unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx context.Context, v any) (voucher.Category, error) {
+	var res voucher.Category
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategory(ctx context.Context, sel ast.SelectionSet, v model.ServiceCategory) graphql.Marshaler {
+func (ec *executionContext) marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx context.Context, sel ast.SelectionSet, v voucher.Category) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategoryᚄ(ctx context.Context, v any) ([]model.ServiceCategory, error) {
+func (ec *executionContext) unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx context.Context, v any) ([]voucher.Category, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]model.ServiceCategory, len(vSlice))
+	res := make([]voucher.Category, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategory(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -3320,11 +3390,11 @@ func (ec *executionContext) unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiang
 	return res, nil
 }
 
-func (ec *executionContext) marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ServiceCategory) graphql.Marshaler {
+func (ec *executionContext) marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []voucher.Category) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceCategory(ctx, sel, v[i])
+		return ec.marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3336,7 +3406,7 @@ func (ec *executionContext) marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiang�
 	return ret
 }
 
-func (ec *executionContext) marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlement(ctx context.Context, sel ast.SelectionSet, v *model.Settlement) graphql.Marshaler {
+func (ec *executionContext) marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx context.Context, sel ast.SelectionSet, v *voucher.Settlement) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Settlement!")
 		return graphql.Null
@@ -3344,11 +3414,11 @@ func (ec *executionContext) marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresi
 	return ec._Settlement(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSettlementLine2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlementLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SettlementLine) graphql.Marshaler {
+func (ec *executionContext) marshalNSettlementLine2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.SettlementLine) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSettlementLine2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlementLine(ctx, sel, v[i])
+		return ec.marshalNSettlementLine2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementLine(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3360,7 +3430,7 @@ func (ec *executionContext) marshalNSettlementLine2ᚕᚖgithubᚗcomᚋjinjiang
 	return ret
 }
 
-func (ec *executionContext) marshalNSettlementLine2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlementLine(ctx context.Context, sel ast.SelectionSet, v *model.SettlementLine) graphql.Marshaler {
+func (ec *executionContext) marshalNSettlementLine2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementLine(ctx context.Context, sel ast.SelectionSet, v *voucher.SettlementLine) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SettlementLine!")
 		return graphql.Null
@@ -3376,21 +3446,21 @@ func (ec *executionContext) marshalNSettlementPayload2ᚖgithubᚗcomᚋjinjiang
 	return ec._SettlementPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlementStatus(ctx context.Context, v any) (model.SettlementStatus, error) {
-	var res model.SettlementStatus
+func (ec *executionContext) unmarshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus(ctx context.Context, v any) (voucher.SettlementStatus, error) {
+	var res voucher.SettlementStatus
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlementStatus(ctx context.Context, sel ast.SelectionSet, v model.SettlementStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus(ctx context.Context, sel ast.SelectionSet, v voucher.SettlementStatus) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNVoucher2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Voucher) graphql.Marshaler {
+func (ec *executionContext) marshalNVoucher2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐVoucherᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Voucher) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNVoucher2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucher(ctx, sel, v[i])
+		return ec.marshalNVoucher2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐVoucher(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3402,7 +3472,7 @@ func (ec *executionContext) marshalNVoucher2ᚕᚖgithubᚗcomᚋjinjiangᚋresi
 	return ret
 }
 
-func (ec *executionContext) marshalNVoucher2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucher(ctx context.Context, sel ast.SelectionSet, v *model.Voucher) graphql.Marshaler {
+func (ec *executionContext) marshalNVoucher2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐVoucher(ctx context.Context, sel ast.SelectionSet, v *voucher.Voucher) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Voucher!")
 		return graphql.Null
@@ -3410,11 +3480,11 @@ func (ec *executionContext) marshalNVoucher2ᚖgithubᚗcomᚋjinjiangᚋresiden
 	return ec._Voucher(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNVoucherProgram2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgramᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VoucherProgram) graphql.Marshaler {
+func (ec *executionContext) marshalNVoucherProgram2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Program) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx, sel, v[i])
+		return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3426,7 +3496,7 @@ func (ec *executionContext) marshalNVoucherProgram2ᚕᚖgithubᚗcomᚋjinjiang
 	return ret
 }
 
-func (ec *executionContext) marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx context.Context, sel ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
+func (ec *executionContext) marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx context.Context, sel ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "VoucherProgram!")
 		return graphql.Null
@@ -3442,11 +3512,11 @@ func (ec *executionContext) marshalNVoucherProgramPayload2ᚖgithubᚗcomᚋjinj
 	return ec._VoucherProgramPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNVoucherRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VoucherRule) graphql.Marshaler {
+func (ec *executionContext) marshalNVoucherRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Rule) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNVoucherRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherRule(ctx, sel, v[i])
+		return ec.marshalNVoucherRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRule(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3458,7 +3528,7 @@ func (ec *executionContext) marshalNVoucherRule2ᚕᚖgithubᚗcomᚋjinjiangᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNVoucherRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherRule(ctx context.Context, sel ast.SelectionSet, v *model.VoucherRule) graphql.Marshaler {
+func (ec *executionContext) marshalNVoucherRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRule(ctx context.Context, sel ast.SelectionSet, v *voucher.Rule) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "VoucherRule!")
 		return graphql.Null
@@ -3466,13 +3536,13 @@ func (ec *executionContext) marshalNVoucherRule2ᚖgithubᚗcomᚋjinjiangᚋres
 	return ec._VoucherRule(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNVoucherRuleInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherRuleInputᚄ(ctx context.Context, v any) ([]*model.VoucherRuleInput, error) {
+func (ec *executionContext) unmarshalNVoucherRuleInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRuleᚄ(ctx context.Context, v any) ([]*voucher.Rule, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]*model.VoucherRuleInput, len(vSlice))
+	res := make([]*voucher.Rule, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNVoucherRuleInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherRuleInput(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNVoucherRuleInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRule(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -3480,59 +3550,59 @@ func (ec *executionContext) unmarshalNVoucherRuleInput2ᚕᚖgithubᚗcomᚋjinj
 	return res, nil
 }
 
-func (ec *executionContext) unmarshalNVoucherRuleInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherRuleInput(ctx context.Context, v any) (*model.VoucherRuleInput, error) {
+func (ec *executionContext) unmarshalNVoucherRuleInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRule(ctx context.Context, v any) (*voucher.Rule, error) {
 	res, err := ec.unmarshalInputVoucherRuleInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherStatus(ctx context.Context, v any) (model.VoucherStatus, error) {
-	var res model.VoucherStatus
+func (ec *executionContext) unmarshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx context.Context, v any) (voucher.Status, error) {
+	var res voucher.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherStatus(ctx context.Context, sel ast.SelectionSet, v model.VoucherStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx context.Context, sel ast.SelectionSet, v voucher.Status) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProvider(ctx context.Context, sel ast.SelectionSet, v *model.Provider) graphql.Marshaler {
+func (ec *executionContext) marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx context.Context, sel ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Provider(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalORedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemption(ctx context.Context, sel ast.SelectionSet, v *model.Redemption) graphql.Marshaler {
+func (ec *executionContext) marshalORedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx context.Context, sel ast.SelectionSet, v *voucher.Redemption) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Redemption(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSettlement(ctx context.Context, sel ast.SelectionSet, v *model.Settlement) graphql.Marshaler {
+func (ec *executionContext) marshalOSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx context.Context, sel ast.SelectionSet, v *voucher.Settlement) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Settlement(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherProgram(ctx context.Context, sel ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
+func (ec *executionContext) marshalOVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx context.Context, sel ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._VoucherProgram(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherStatus(ctx context.Context, v any) (*model.VoucherStatus, error) {
+func (ec *executionContext) unmarshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx context.Context, v any) (*voucher.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.VoucherStatus)
+	var res = new(voucher.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐVoucherStatus(ctx context.Context, sel ast.SelectionSet, v *model.VoucherStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx context.Context, sel ast.SelectionSet, v *voucher.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -7,84 +7,288 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
+
+// ID is the resolver for the id field.
+func (r *ledgerEntryResolver) ID(ctx context.Context, obj *voucher.LedgerEntry) (string, error) {
+	return relay.ID(TypeLedgerEntry, obj.ID), nil
+}
+
+// Redemption is the resolver for the redemption field.
+func (r *ledgerEntryResolver) Redemption(ctx context.Context, obj *voucher.LedgerEntry) (*voucher.Redemption, error) {
+	return loadOptional(ctx, loaders(ctx).Vouchers.Redemption, obj.RedemptionID)
+}
 
 // RegisterProvider is the resolver for the registerProvider field.
 func (r *mutationResolver) RegisterProvider(ctx context.Context, input model.RegisterProviderInput) (*model.ProviderPayload, error) {
-	panic(fmt.Errorf("not implemented: RegisterProvider - registerProvider"))
+	p, err := r.Vouchers.RegisterProvider(ctx, voucher.NewProvider{Name: input.Name, CreditCode: input.CreditCode,
+		Categories: input.Categories, Username: input.Username, Password: input.Password})
+	return providerPayload(p, err)
+}
+
+// SetProviderStatus is the resolver for the setProviderStatus field.
+func (r *mutationResolver) SetProviderStatus(ctx context.Context, id string, status voucher.ProviderStatus) (*model.ProviderPayload, error) {
+	pid, err := relay.ParseAs(TypeProvider, id)
+	if err != nil {
+		return nil, err
+	}
+	return providerPayload(r.Vouchers.SetProviderStatus(ctx, pid, status))
 }
 
 // CreateVoucherProgram is the resolver for the createVoucherProgram field.
 func (r *mutationResolver) CreateVoucherProgram(ctx context.Context, input model.CreateVoucherProgramInput) (*model.VoucherProgramPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateVoucherProgram - createVoucherProgram"))
+	p, err := r.Vouchers.CreateProgram(ctx, voucher.NewProgram{Code: input.Code, Name: input.Name, Categories: input.Categories,
+		Rules: input.Rules, BudgetPerPeriodFen: input.BudgetPerPeriodFen, CarryOverPeriods: input.CarryOverPeriods})
+	return programPayload(p, err)
 }
 
 // ActivateVoucherProgram is the resolver for the activateVoucherProgram field.
 func (r *mutationResolver) ActivateVoucherProgram(ctx context.Context, id string) (*model.VoucherProgramPayload, error) {
-	panic(fmt.Errorf("not implemented: ActivateVoucherProgram - activateVoucherProgram"))
+	pid, err := relay.ParseAs(TypeVoucherProgram, id)
+	if err != nil {
+		return nil, err
+	}
+	return programPayload(r.Vouchers.ActivateProgram(ctx, pid))
 }
 
 // EnrollResident is the resolver for the enrollResident field.
 func (r *mutationResolver) EnrollResident(ctx context.Context, programID string, residentID string) (*model.EnrollmentPayload, error) {
-	panic(fmt.Errorf("not implemented: EnrollResident - enrollResident"))
+	pid, err := relay.ParseAs(TypeVoucherProgram, programID)
+	if err != nil {
+		return nil, err
+	}
+	rid, err := relay.ParseAs(TypeResidentRef, residentID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Vouchers.Enroll(ctx, pid, rid)
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.EnrollmentPayload{UserErrors: ues, Program: p}
+	if p != nil {
+		out.Resident, err = load(ctx, loaders(ctx).Vouchers.Resident, rid)
+	}
+	return out, err
 }
 
 // IssueVouchers is the resolver for the issueVouchers field.
 func (r *mutationResolver) IssueVouchers(ctx context.Context, input model.IssueVouchersInput) (*model.IssueVouchersPayload, error) {
-	panic(fmt.Errorf("not implemented: IssueVouchers - issueVouchers"))
+	pid, err := relay.ParseAs(TypeVoucherProgram, input.ProgramID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Vouchers.IssueVouchers(ctx, pid, input.Period)
+	ues, err := userErrors(err)
+	if err != nil || res == nil {
+		return &model.IssueVouchersPayload{UserErrors: ues}, err
+	}
+	return &model.IssueVouchersPayload{IssuedCount: res.IssuedCount, SkippedCount: res.SkippedCount, IssuedFen: res.IssuedFen, UserErrors: ues}, nil
 }
 
 // CreateRedemptionToken is the resolver for the createRedemptionToken field.
 func (r *mutationResolver) CreateRedemptionToken(ctx context.Context, programID string, residentID *string) (*model.RedemptionTokenPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateRedemptionToken - createRedemptionToken"))
+	pid, err := relay.ParseAs(TypeVoucherProgram, programID)
+	if err != nil {
+		return nil, err
+	}
+	rid, err := relay.ParseOptional(TypeResidentRef, residentID)
+	if err != nil {
+		return nil, err
+	}
+	tok, exp, err := r.Vouchers.CreateToken(ctx, pid, rid)
+	ues, err := userErrors(err)
+	if err != nil || tok == "" {
+		return &model.RedemptionTokenPayload{UserErrors: ues}, err
+	}
+	return &model.RedemptionTokenPayload{Token: &tok, ExpiresAt: &exp, UserErrors: ues}, nil
 }
 
 // RedeemVoucher is the resolver for the redeemVoucher field.
 func (r *mutationResolver) RedeemVoucher(ctx context.Context, input model.RedeemVoucherInput) (*model.RedeemVoucherPayload, error) {
-	panic(fmt.Errorf("not implemented: RedeemVoucher - redeemVoucher"))
+	return redeemPayload(r.Vouchers.Redeem(ctx, voucher.RedeemInput{Token: input.Token, Category: input.Category, AmountFen: input.AmountFen,
+		ServiceDate: input.ServiceDate, IdempotencyKey: input.IdempotencyKey, Note: input.Note}))
 }
 
 // ReverseRedemption is the resolver for the reverseRedemption field.
 func (r *mutationResolver) ReverseRedemption(ctx context.Context, input model.ReverseRedemptionInput) (*model.RedeemVoucherPayload, error) {
-	panic(fmt.Errorf("not implemented: ReverseRedemption - reverseRedemption"))
+	id, err := relay.ParseAs(TypeRedemption, input.RedemptionID)
+	if err != nil {
+		return nil, err
+	}
+	return redeemPayload(r.Vouchers.ReverseRedemption(ctx, id, input.Reason))
 }
 
 // ConfirmSettlement is the resolver for the confirmSettlement field.
 func (r *mutationResolver) ConfirmSettlement(ctx context.Context, providerID string, month string) (*model.SettlementPayload, error) {
-	panic(fmt.Errorf("not implemented: ConfirmSettlement - confirmSettlement"))
+	pid, err := relay.ParseAs(TypeProvider, providerID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Vouchers.ConfirmSettlement(ctx, pid, month)
+	ues, err := userErrors(err)
+	return &model.SettlementPayload{Settlement: st, UserErrors: ues}, err
+}
+
+// ID is the resolver for the id field.
+func (r *providerResolver) ID(ctx context.Context, obj *voucher.Provider) (string, error) {
+	return relay.ID(TypeProvider, obj.ID), nil
 }
 
 // Providers is the resolver for the providers field.
-func (r *queryResolver) Providers(ctx context.Context) ([]*model.Provider, error) {
-	panic(fmt.Errorf("not implemented: Providers - providers"))
+func (r *queryResolver) Providers(ctx context.Context) ([]*voucher.Provider, error) {
+	return r.Vouchers.Providers(ctx)
 }
 
 // VoucherPrograms is the resolver for the voucherPrograms field.
-func (r *queryResolver) VoucherPrograms(ctx context.Context) ([]*model.VoucherProgram, error) {
-	panic(fmt.Errorf("not implemented: VoucherPrograms - voucherPrograms"))
+func (r *queryResolver) VoucherPrograms(ctx context.Context) ([]*voucher.Program, error) {
+	return r.Vouchers.Programs(ctx)
 }
 
 // Settlement is the resolver for the settlement field.
-func (r *queryResolver) Settlement(ctx context.Context, providerID string, month string) (*model.Settlement, error) {
-	panic(fmt.Errorf("not implemented: Settlement - settlement"))
+func (r *queryResolver) Settlement(ctx context.Context, providerID string, month string) (*voucher.Settlement, error) {
+	pid, err := relay.ParseAs(TypeProvider, providerID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Vouchers.Settlement(ctx, pid, month)
+}
+
+// ID is the resolver for the id field.
+func (r *redemptionResolver) ID(ctx context.Context, obj *voucher.Redemption) (string, error) {
+	return relay.ID(TypeRedemption, obj.ID), nil
+}
+
+// Provider is the resolver for the provider field.
+func (r *redemptionResolver) Provider(ctx context.Context, obj *voucher.Redemption) (*voucher.Provider, error) {
+	return load(ctx, loaders(ctx).Vouchers.Provider, obj.ProviderID)
+}
+
+// Resident is the resolver for the resident field.
+func (r *redemptionResolver) Resident(ctx context.Context, obj *voucher.Redemption) (*resident.Resident, error) {
+	return load(ctx, loaders(ctx).Vouchers.Resident, obj.ResidentID)
+}
+
+// Program is the resolver for the program field.
+func (r *redemptionResolver) Program(ctx context.Context, obj *voucher.Redemption) (*voucher.Program, error) {
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
 }
 
 // Vouchers is the resolver for the vouchers field.
-func (r *residentResolver) Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *model.VoucherStatus) ([]*model.Voucher, error) {
-	panic(fmt.Errorf("not implemented: Vouchers - vouchers"))
+func (r *residentResolver) Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *voucher.Status) ([]*voucher.Voucher, error) {
+	pid, err := relay.ParseOptional(TypeVoucherProgram, programID)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := load(ctx, loaders(ctx).Vouchers.ResidentVouchers, obj.ID)
+	return voucher.Filter(vs, pid, status), err
 }
 
 // VoucherBalanceFen is the resolver for the voucherBalanceFen field.
 func (r *residentResolver) VoucherBalanceFen(ctx context.Context, obj *resident.Resident, programID *string) (int64, error) {
-	panic(fmt.Errorf("not implemented: VoucherBalanceFen - voucherBalanceFen"))
+	pid, err := relay.ParseOptional(TypeVoucherProgram, programID)
+	if err != nil {
+		return 0, err
+	}
+	vs, err := load(ctx, loaders(ctx).Vouchers.ResidentVouchers, obj.ID)
+	return voucher.Balance(vs, pid), err
+}
+
+// Redemptions is the resolver for the redemptions field.
+func (r *residentResolver) Redemptions(ctx context.Context, obj *resident.Resident, first *int) ([]*voucher.Redemption, error) {
+	n := 10
+	if first != nil {
+		n = *first
+	}
+	if n < 0 || n > 100 {
+		return nil, problem.BadInput("first must be between 0 and 100")
+	}
+	rs, err := load(ctx, loaders(ctx).Vouchers.ResidentRedemptions, voucher.ResidentRedemptionsKey{ResidentID: obj.ID, First: n})
+	if rs == nil {
+		rs = []*voucher.Redemption{}
+	}
+	return rs, err
 }
 
 // Provider is the resolver for the provider field.
-func (r *viewerResolver) Provider(ctx context.Context, obj *auth.Viewer) (*model.Provider, error) {
-	panic(fmt.Errorf("not implemented: Provider - provider"))
+func (r *settlementResolver) Provider(ctx context.Context, obj *voucher.Settlement) (*voucher.Provider, error) {
+	return load(ctx, loaders(ctx).Vouchers.Provider, obj.ProviderID)
 }
+
+// Program is the resolver for the program field.
+func (r *settlementLineResolver) Program(ctx context.Context, obj *voucher.SettlementLine) (*voucher.Program, error) {
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
+}
+
+// Provider is the resolver for the provider field.
+func (r *viewerResolver) Provider(ctx context.Context, obj *auth.Viewer) (*voucher.Provider, error) {
+	return r.Vouchers.ViewerProvider(ctx)
+}
+
+// ID is the resolver for the id field.
+func (r *voucherResolver) ID(ctx context.Context, obj *voucher.Voucher) (string, error) {
+	return relay.ID(TypeVoucher, obj.ID), nil
+}
+
+// Program is the resolver for the program field.
+func (r *voucherResolver) Program(ctx context.Context, obj *voucher.Voucher) (*voucher.Program, error) {
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
+}
+
+// Resident is the resolver for the resident field.
+func (r *voucherResolver) Resident(ctx context.Context, obj *voucher.Voucher) (*resident.Resident, error) {
+	return load(ctx, loaders(ctx).Vouchers.Resident, obj.ResidentID)
+}
+
+// Ledger is the resolver for the ledger field.
+func (r *voucherResolver) Ledger(ctx context.Context, obj *voucher.Voucher) ([]*voucher.LedgerEntry, error) {
+	es, err := load(ctx, loaders(ctx).Vouchers.Ledger, obj.ID)
+	if es == nil {
+		es = []*voucher.LedgerEntry{}
+	}
+	return es, err
+}
+
+// ID is the resolver for the id field.
+func (r *voucherProgramResolver) ID(ctx context.Context, obj *voucher.Program) (string, error) {
+	return relay.ID(TypeVoucherProgram, obj.ID), nil
+}
+
+// LedgerEntry returns LedgerEntryResolver implementation.
+func (r *Resolver) LedgerEntry() LedgerEntryResolver { return &ledgerEntryResolver{r} }
+
+// Provider returns ProviderResolver implementation.
+func (r *Resolver) Provider() ProviderResolver { return &providerResolver{r} }
+
+// Redemption returns RedemptionResolver implementation.
+func (r *Resolver) Redemption() RedemptionResolver { return &redemptionResolver{r} }
+
+// Settlement returns SettlementResolver implementation.
+func (r *Resolver) Settlement() SettlementResolver { return &settlementResolver{r} }
+
+// SettlementLine returns SettlementLineResolver implementation.
+func (r *Resolver) SettlementLine() SettlementLineResolver { return &settlementLineResolver{r} }
+
+// Voucher returns VoucherResolver implementation.
+func (r *Resolver) Voucher() VoucherResolver { return &voucherResolver{r} }
+
+// VoucherProgram returns VoucherProgramResolver implementation.
+func (r *Resolver) VoucherProgram() VoucherProgramResolver { return &voucherProgramResolver{r} }
+
+type (
+	ledgerEntryResolver    struct{ *Resolver }
+	providerResolver       struct{ *Resolver }
+	redemptionResolver     struct{ *Resolver }
+	settlementResolver     struct{ *Resolver }
+	settlementLineResolver struct{ *Resolver }
+	voucherResolver        struct{ *Resolver }
+	voucherProgramResolver struct{ *Resolver }
+)

@@ -15,6 +15,7 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 type Application struct {
@@ -138,12 +139,12 @@ type CreateStaffUserInput struct {
 }
 
 type CreateVoucherProgramInput struct {
-	Code               string              `json:"code"`
-	Name               string              `json:"name"`
-	Categories         []ServiceCategory   `json:"categories"`
-	Rules              []*VoucherRuleInput `json:"rules"`
-	BudgetPerPeriodFen *int64              `json:"budgetPerPeriodFen,omitempty"`
-	CarryOverPeriods   *int                `json:"carryOverPeriods,omitempty"`
+	Code               string             `json:"code"`
+	Name               string             `json:"name"`
+	Categories         []voucher.Category `json:"categories"`
+	Rules              []*voucher.Rule    `json:"rules"`
+	BudgetPerPeriodFen *int64             `json:"budgetPerPeriodFen,omitempty"`
+	CarryOverPeriods   *int               `json:"carryOverPeriods,omitempty"`
 }
 
 type DeviceHeartbeatInput struct {
@@ -252,7 +253,7 @@ type EmergencyDevicePayload struct {
 
 type EnrollmentPayload struct {
 	Resident   *resident.Resident `json:"resident,omitempty"`
-	Program    *VoucherProgram    `json:"program,omitempty"`
+	Program    *voucher.Program   `json:"program,omitempty"`
 	UserErrors []*UserError       `json:"userErrors"`
 }
 
@@ -268,16 +269,6 @@ type IssueVouchersPayload struct {
 	SkippedCount int          `json:"skippedCount"`
 	IssuedFen    int64        `json:"issuedFen"`
 	UserErrors   []*UserError `json:"userErrors"`
-}
-
-type LedgerEntry struct {
-	ID   string          `json:"id"`
-	Kind LedgerEntryKind `json:"kind"`
-	// Signed: positive adds to the balance, negative takes from it.
-	AmountFen       int64       `json:"amountFen"`
-	BalanceAfterFen int64       `json:"balanceAfterFen"`
-	At              time.Time   `json:"at"`
-	Redemption      *Redemption `json:"redemption,omitempty"`
 }
 
 type LoginInput struct {
@@ -311,20 +302,9 @@ type PageInfo struct {
 	EndCursor       *string `json:"endCursor,omitempty"`
 }
 
-type Provider struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	// 统一社会信用代码, 18 characters, checksum verified (GB 32100).
-	CreditCode string            `json:"creditCode"`
-	Categories []ServiceCategory `json:"categories"`
-	Status     ProviderStatus    `json:"status"`
-}
-
-func (Provider) IsNode() {}
-
 type ProviderPayload struct {
-	Provider   *Provider    `json:"provider,omitempty"`
-	UserErrors []*UserError `json:"userErrors"`
+	Provider   *voucher.Provider `json:"provider,omitempty"`
+	UserErrors []*UserError      `json:"userErrors"`
 }
 
 type Query struct {
@@ -349,36 +329,20 @@ type RecordDisabilityCertificateInput struct {
 }
 
 type RedeemVoucherInput struct {
-	Token       string          `json:"token"`
-	Category    ServiceCategory `json:"category"`
-	AmountFen   int64           `json:"amountFen"`
-	ServiceDate civil.Date      `json:"serviceDate"`
+	Token       string           `json:"token"`
+	Category    voucher.Category `json:"category"`
+	AmountFen   int64            `json:"amountFen"`
+	ServiceDate civil.Date       `json:"serviceDate"`
 	// Unique per provider. A retry with the same key and the same input returns the first result; with a different input it fails with IDEMPOTENCY_MISMATCH.
 	IdempotencyKey string  `json:"idempotencyKey"`
 	Note           *string `json:"note,omitempty"`
 }
 
 type RedeemVoucherPayload struct {
-	Redemption          *Redemption  `json:"redemption,omitempty"`
-	RemainingBalanceFen *int64       `json:"remainingBalanceFen,omitempty"`
-	UserErrors          []*UserError `json:"userErrors"`
+	Redemption          *voucher.Redemption `json:"redemption,omitempty"`
+	RemainingBalanceFen *int64              `json:"remainingBalanceFen,omitempty"`
+	UserErrors          []*UserError        `json:"userErrors"`
 }
-
-type Redemption struct {
-	ID            string             `json:"id"`
-	Provider      *Provider          `json:"provider"`
-	Resident      *resident.Resident `json:"resident"`
-	Program       *VoucherProgram    `json:"program"`
-	Category      ServiceCategory    `json:"category"`
-	AmountFen     int64              `json:"amountFen"`
-	ServiceDate   civil.Date         `json:"serviceDate"`
-	Status        RedemptionStatus   `json:"status"`
-	CreatedAt     time.Time          `json:"createdAt"`
-	ReversedAt    *time.Time         `json:"reversedAt,omitempty"`
-	ReverseReason *string            `json:"reverseReason,omitempty"`
-}
-
-func (Redemption) IsNode() {}
 
 type RedemptionTokenPayload struct {
 	// Short-lived, single-use; the mini-program shows it as a QR code to the provider.
@@ -394,9 +358,9 @@ type RegisterEmergencyDeviceInput struct {
 }
 
 type RegisterProviderInput struct {
-	Name       string            `json:"name"`
-	CreditCode string            `json:"creditCode"`
-	Categories []ServiceCategory `json:"categories"`
+	Name       string             `json:"name"`
+	CreditCode string             `json:"creditCode"`
+	Categories []voucher.Category `json:"categories"`
 	// Credentials for the provider's first user (role PROVIDER).
 	Username string `json:"username"`
 	Password string `json:"password"`
@@ -468,7 +432,7 @@ type ServiceItem struct {
 	// Accepted at any service center in the district.
 	DistrictWide bool `json:"districtWide"`
 	// When set, approving an application enrolls the applicant in this voucher program.
-	VoucherProgram *VoucherProgram `json:"voucherProgram,omitempty"`
+	VoucherProgram *voucher.Program `json:"voucherProgram,omitempty"`
 }
 
 func (ServiceItem) IsNode() {}
@@ -490,26 +454,9 @@ type ServiceItemPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
-type Settlement struct {
-	Provider *Provider `json:"provider"`
-	// YYYY-MM, by service date.
-	Month           string            `json:"month"`
-	Status          SettlementStatus  `json:"status"`
-	RedemptionCount int               `json:"redemptionCount"`
-	TotalFen        int64             `json:"totalFen"`
-	Lines           []*SettlementLine `json:"lines"`
-}
-
-type SettlementLine struct {
-	Program         *VoucherProgram `json:"program"`
-	Category        ServiceCategory `json:"category"`
-	RedemptionCount int             `json:"redemptionCount"`
-	TotalFen        int64           `json:"totalFen"`
-}
-
 type SettlementPayload struct {
-	Settlement *Settlement  `json:"settlement,omitempty"`
-	UserErrors []*UserError `json:"userErrors"`
+	Settlement *voucher.Settlement `json:"settlement,omitempty"`
+	UserErrors []*UserError        `json:"userErrors"`
 }
 
 type StaffUserPayload struct {
@@ -576,59 +523,9 @@ type UserError struct {
 	Code    UserErrorCode `json:"code"`
 }
 
-type Voucher struct {
-	ID       string             `json:"id"`
-	Program  *VoucherProgram    `json:"program"`
-	Resident *resident.Resident `json:"resident"`
-	// The month it was issued for, YYYY-MM.
-	Period       string         `json:"period"`
-	FaceValueFen int64          `json:"faceValueFen"`
-	BalanceFen   int64          `json:"balanceFen"`
-	Status       VoucherStatus  `json:"status"`
-	ValidFrom    civil.Date     `json:"validFrom"`
-	ValidUntil   civil.Date     `json:"validUntil"`
-	Ledger       []*LedgerEntry `json:"ledger"`
-}
-
-func (Voucher) IsNode() {}
-
-type VoucherProgram struct {
-	ID         string            `json:"id"`
-	Code       string            `json:"code"`
-	Name       string            `json:"name"`
-	Categories []ServiceCategory `json:"categories"`
-	// An enrolled resident receives, each period, the highest amount among the rules they match; none if they match none.
-	Rules  []*VoucherRule `json:"rules"`
-	Status ProgramStatus  `json:"status"`
-	// Upper bound on the sum issued in one period; null means unbounded.
-	BudgetPerPeriodFen *int64 `json:"budgetPerPeriodFen,omitempty"`
-	// How many later periods a voucher stays spendable after its own: 0 means it expires at the end of its month.
-	CarryOverPeriods int `json:"carryOverPeriods"`
-}
-
-func (VoucherProgram) IsNode() {}
-
 type VoucherProgramPayload struct {
-	Program    *VoucherProgram `json:"program,omitempty"`
-	UserErrors []*UserError    `json:"userErrors"`
-}
-
-// A resident matches a rule when every condition that is set holds. Unset conditions match everyone.
-type VoucherRule struct {
-	MinAge     *int                 `json:"minAge,omitempty"`
-	CareLevels []resident.CareLevel `json:"careLevels,omitempty"`
-	Statuses   []resident.Status    `json:"statuses,omitempty"`
-	// Disability grades 1-4; matches residents holding a valid certificate of one of these grades.
-	DisabilityGrades []int `json:"disabilityGrades,omitempty"`
-	AmountFen        int64 `json:"amountFen"`
-}
-
-type VoucherRuleInput struct {
-	MinAge           *int                 `json:"minAge,omitempty"`
-	CareLevels       []resident.CareLevel `json:"careLevels,omitempty"`
-	Statuses         []resident.Status    `json:"statuses,omitempty"`
-	DisabilityGrades []int                `json:"disabilityGrades,omitempty"`
-	AmountFen        int64                `json:"amountFen"`
+	Program    *voucher.Program `json:"program,omitempty"`
+	UserErrors []*UserError     `json:"userErrors"`
 }
 
 type WechatLoginInput struct {
@@ -1078,234 +975,6 @@ func (e DeviceKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-type LedgerEntryKind string
-
-const (
-	LedgerEntryKindIssue   LedgerEntryKind = "ISSUE"
-	LedgerEntryKindRedeem  LedgerEntryKind = "REDEEM"
-	LedgerEntryKindReverse LedgerEntryKind = "REVERSE"
-	LedgerEntryKindExpire  LedgerEntryKind = "EXPIRE"
-	LedgerEntryKindVoid    LedgerEntryKind = "VOID"
-)
-
-var AllLedgerEntryKind = []LedgerEntryKind{
-	LedgerEntryKindIssue,
-	LedgerEntryKindRedeem,
-	LedgerEntryKindReverse,
-	LedgerEntryKindExpire,
-	LedgerEntryKindVoid,
-}
-
-func (e LedgerEntryKind) IsValid() bool {
-	switch e {
-	case LedgerEntryKindIssue, LedgerEntryKindRedeem, LedgerEntryKindReverse, LedgerEntryKindExpire, LedgerEntryKindVoid:
-		return true
-	}
-	return false
-}
-
-func (e LedgerEntryKind) String() string {
-	return string(e)
-}
-
-func (e *LedgerEntryKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = LedgerEntryKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid LedgerEntryKind", str)
-	}
-	return nil
-}
-
-func (e LedgerEntryKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *LedgerEntryKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e LedgerEntryKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type ProgramStatus string
-
-const (
-	ProgramStatusDraft  ProgramStatus = "DRAFT"
-	ProgramStatusActive ProgramStatus = "ACTIVE"
-	ProgramStatusClosed ProgramStatus = "CLOSED"
-)
-
-var AllProgramStatus = []ProgramStatus{
-	ProgramStatusDraft,
-	ProgramStatusActive,
-	ProgramStatusClosed,
-}
-
-func (e ProgramStatus) IsValid() bool {
-	switch e {
-	case ProgramStatusDraft, ProgramStatusActive, ProgramStatusClosed:
-		return true
-	}
-	return false
-}
-
-func (e ProgramStatus) String() string {
-	return string(e)
-}
-
-func (e *ProgramStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ProgramStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ProgramStatus", str)
-	}
-	return nil
-}
-
-func (e ProgramStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ProgramStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ProgramStatus) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type ProviderStatus string
-
-const (
-	ProviderStatusActive    ProviderStatus = "ACTIVE"
-	ProviderStatusSuspended ProviderStatus = "SUSPENDED"
-)
-
-var AllProviderStatus = []ProviderStatus{
-	ProviderStatusActive,
-	ProviderStatusSuspended,
-}
-
-func (e ProviderStatus) IsValid() bool {
-	switch e {
-	case ProviderStatusActive, ProviderStatusSuspended:
-		return true
-	}
-	return false
-}
-
-func (e ProviderStatus) String() string {
-	return string(e)
-}
-
-func (e *ProviderStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ProviderStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ProviderStatus", str)
-	}
-	return nil
-}
-
-func (e ProviderStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ProviderStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ProviderStatus) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type RedemptionStatus string
-
-const (
-	RedemptionStatusCompleted RedemptionStatus = "COMPLETED"
-	RedemptionStatusReversed  RedemptionStatus = "REVERSED"
-)
-
-var AllRedemptionStatus = []RedemptionStatus{
-	RedemptionStatusCompleted,
-	RedemptionStatusReversed,
-}
-
-func (e RedemptionStatus) IsValid() bool {
-	switch e {
-	case RedemptionStatusCompleted, RedemptionStatusReversed:
-		return true
-	}
-	return false
-}
-
-func (e RedemptionStatus) String() string {
-	return string(e)
-}
-
-func (e *RedemptionStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = RedemptionStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid RedemptionStatus", str)
-	}
-	return nil
-}
-
-func (e RedemptionStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *RedemptionStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e RedemptionStatus) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
 type ResponderKind string
 
 const (
@@ -1364,136 +1033,6 @@ func (e *ResponderKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e ResponderKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type ServiceCategory string
-
-const (
-	// 助餐
-	ServiceCategoryMeal ServiceCategory = "MEAL"
-	// 助浴
-	ServiceCategoryBathing ServiceCategory = "BATHING"
-	// 助洁
-	ServiceCategoryCleaning ServiceCategory = "CLEANING"
-	// 助医
-	ServiceCategoryMedicalEscort ServiceCategory = "MEDICAL_ESCORT"
-	// 康复
-	ServiceCategoryRehabilitation ServiceCategory = "REHABILITATION"
-	// 日间照料
-	ServiceCategoryDayCare ServiceCategory = "DAY_CARE"
-	// 护理
-	ServiceCategoryNursing ServiceCategory = "NURSING"
-	// 助急
-	ServiceCategoryEmergencyAid ServiceCategory = "EMERGENCY_AID"
-)
-
-var AllServiceCategory = []ServiceCategory{
-	ServiceCategoryMeal,
-	ServiceCategoryBathing,
-	ServiceCategoryCleaning,
-	ServiceCategoryMedicalEscort,
-	ServiceCategoryRehabilitation,
-	ServiceCategoryDayCare,
-	ServiceCategoryNursing,
-	ServiceCategoryEmergencyAid,
-}
-
-func (e ServiceCategory) IsValid() bool {
-	switch e {
-	case ServiceCategoryMeal, ServiceCategoryBathing, ServiceCategoryCleaning, ServiceCategoryMedicalEscort, ServiceCategoryRehabilitation, ServiceCategoryDayCare, ServiceCategoryNursing, ServiceCategoryEmergencyAid:
-		return true
-	}
-	return false
-}
-
-func (e ServiceCategory) String() string {
-	return string(e)
-}
-
-func (e *ServiceCategory) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ServiceCategory(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ServiceCategory", str)
-	}
-	return nil
-}
-
-func (e ServiceCategory) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ServiceCategory) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ServiceCategory) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type SettlementStatus string
-
-const (
-	SettlementStatusOpen      SettlementStatus = "OPEN"
-	SettlementStatusConfirmed SettlementStatus = "CONFIRMED"
-)
-
-var AllSettlementStatus = []SettlementStatus{
-	SettlementStatusOpen,
-	SettlementStatusConfirmed,
-}
-
-func (e SettlementStatus) IsValid() bool {
-	switch e {
-	case SettlementStatusOpen, SettlementStatusConfirmed:
-		return true
-	}
-	return false
-}
-
-func (e SettlementStatus) String() string {
-	return string(e)
-}
-
-func (e *SettlementStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = SettlementStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid SettlementStatus", str)
-	}
-	return nil
-}
-
-func (e SettlementStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *SettlementStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e SettlementStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -1579,65 +1118,6 @@ func (e *UserErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e UserErrorCode) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type VoucherStatus string
-
-const (
-	VoucherStatusActive    VoucherStatus = "ACTIVE"
-	VoucherStatusExhausted VoucherStatus = "EXHAUSTED"
-	VoucherStatusExpired   VoucherStatus = "EXPIRED"
-	VoucherStatusVoided    VoucherStatus = "VOIDED"
-)
-
-var AllVoucherStatus = []VoucherStatus{
-	VoucherStatusActive,
-	VoucherStatusExhausted,
-	VoucherStatusExpired,
-	VoucherStatusVoided,
-}
-
-func (e VoucherStatus) IsValid() bool {
-	switch e {
-	case VoucherStatusActive, VoucherStatusExhausted, VoucherStatusExpired, VoucherStatusVoided:
-		return true
-	}
-	return false
-}
-
-func (e VoucherStatus) String() string {
-	return string(e)
-}
-
-func (e *VoucherStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = VoucherStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid VoucherStatus", str)
-	}
-	return nil
-}
-
-func (e VoucherStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *VoucherStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e VoucherStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

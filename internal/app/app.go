@@ -23,6 +23,7 @@ import (
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/internal/wechat"
 )
 
@@ -50,6 +51,7 @@ type App struct {
 	Served     resident.ServedChecker
 	Wechat     *wechat.Service
 	Disability *disability.Service
+	Vouchers   *voucher.Service
 	Resolver   *graph.Resolver
 	handler    http.Handler
 	draining   atomic.Bool
@@ -87,9 +89,9 @@ func New(d Deps) (*App, error) {
 		return audit.Record(ctx, tx, action, entity, id, nil)
 	}
 	a.Org = org.NewService(d.DB)
-	if a.Served == nil {
-		a.Served = resident.NeverServed{}
-	}
+	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log)
+	// Providers see the residents they have served (a redemption).
+	a.Served = a.Vouchers
 	binds := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
 	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds)
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
@@ -103,6 +105,7 @@ func New(d Deps) (*App, error) {
 		Registry:   a.Residents,
 		Wechat:     a.Wechat,
 		Disability: a.Disability,
+		Vouchers:   a.Vouchers,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

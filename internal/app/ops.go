@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jinjiang/residents/internal/seed"
 )
@@ -16,6 +17,7 @@ func (a *App) Seed(ctx context.Context, residents int, demo bool) error {
 func (a *App) seedSteps() []seed.Step {
 	return []seed.Step{
 		a.Residents.SeedStep(),
+		a.Vouchers.SeedStep(),
 		// after the resident seeder: certificates for a few demo residents.
 		a.Disability.SeedStep,
 	}
@@ -42,4 +44,6 @@ func (a *App) Reencrypt(ctx context.Context) error {
 
 // StartBackground starts the background jobs (each guarded so that one
 // instance at a time runs it); they stop when ctx ends.
-func (a *App) StartBackground(ctx context.Context) {}
+func (a *App) StartBackground(ctx context.Context) {
+	go a.Vouchers.RunExpiry(ctx, 10*time.Minute)
+}

@@ -1,0 +1,84 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
+)
+
+// Global ID type names of the voucher domain.
+const (
+	TypeProvider       = "Provider"
+	TypeVoucherProgram = "VoucherProgram"
+	TypeVoucher        = "Voucher"
+	TypeRedemption     = "Redemption"
+	TypeLedgerEntry    = "LedgerEntry"
+	// TypeResidentRef is the global-ID type name of residents as the
+	// resident domain encodes them (its TypeResident constant at merge).
+	TypeResidentRef = "Resident"
+)
+
+// voucherLoaders are the voucher domain's per-request loaders.
+type voucherLoaders struct {
+	Provider            *dataloadgen.Loader[uuid.UUID, *voucher.Provider]
+	Program             *dataloadgen.Loader[uuid.UUID, *voucher.Program]
+	ResidentVouchers    *dataloadgen.Loader[uuid.UUID, []*voucher.Voucher]
+	Ledger              *dataloadgen.Loader[uuid.UUID, []*voucher.LedgerEntry]
+	Redemption          *dataloadgen.Loader[uuid.UUID, *voucher.Redemption]
+	ResidentRedemptions *dataloadgen.Loader[voucher.ResidentRedemptionsKey, []*voucher.Redemption]
+	// Resident may give way to the resident domain's loader at merge.
+	Resident *dataloadgen.Loader[uuid.UUID, *resident.Resident]
+}
+
+func (r *Resolver) newVoucherLoaders(w dataloadgen.Option) *voucherLoaders {
+	v := r.Vouchers
+	return &voucherLoaders{
+		Provider:            dataloadgen.NewMappedLoader(v.ProvidersByIDs, w),
+		Program:             dataloadgen.NewMappedLoader(v.ProgramsByIDs, w),
+		ResidentVouchers:    dataloadgen.NewMappedLoader(v.VouchersByResidents, w),
+		Ledger:              dataloadgen.NewMappedLoader(v.LedgerByVouchers, w),
+		Redemption:          dataloadgen.NewMappedLoader(v.RedemptionsByIDs, w),
+		ResidentRedemptions: dataloadgen.NewMappedLoader(v.RedemptionsByResidents, w),
+		Resident:            dataloadgen.NewMappedLoader(v.ResidentsByIDs, w),
+	}
+}
+
+// nodeOf adapts a voucher-service lookup (which applies its own
+// authorization and answers nil when the viewer may not see the object).
+func nodeOf[T any](get func(*voucher.Service, context.Context, uuid.UUID) (*T, error)) nodeFetcher {
+	return func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		x, err := get(r.Vouchers, ctx, id)
+		if x == nil || err != nil {
+			return nil, err
+		}
+		return x, nil
+	}
+}
+
+func providerPayload(p *voucher.Provider, err error) (*model.ProviderPayload, error) {
+	ues, err := userErrors(err)
+	return &model.ProviderPayload{Provider: p, UserErrors: ues}, err
+}
+
+func programPayload(p *voucher.Program, err error) (*model.VoucherProgramPayload, error) {
+	ues, err := userErrors(err)
+	return &model.VoucherProgramPayload{Program: p, UserErrors: ues}, err
+}
+
+func redeemPayload(res *voucher.RedeemResult, err error) (*model.RedeemVoucherPayload, error) {
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.RedeemVoucherPayload{UserErrors: ues}
+	if res != nil {
+		out.Redemption, out.RemainingBalanceFen = res.Redemption, &res.RemainingFen
+	}
+	return out, nil
+}

@@ -1,0 +1,220 @@
+package voucher_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/testenv"
+)
+
+func TestRedeemPaths(t *testing.T) {
+	f := newFixture(t, programSpec{carry: 1})
+	logsOnFail(t, f.e)
+	rid := f.resident(t, testenv.ResidentSpec{})
+	prev := civil.MonthOf(civil.DateOf(time.Now())).AddMonths(-1).String()
+	f.issue(t, prev)
+	f.issue(t, f.period)
+
+	t.Run("validation", func(t *testing.T) {
+		tok := f.token(t, rid)
+		cases := []struct {
+			amount          int64
+			date, cat, code string
+		}{
+			{0, "", "", "INVALID"},
+			{100, civil.DateOf(time.Now()).AddDays(2).String(), "", "INVALID"},
+			{100, "", "DAY_CARE", "CATEGORY_NOT_ALLOWED"}, // not the provider's
+			{100, "", "NURSING", "CATEGORY_NOT_ALLOWED"},  // not the program's
+		}
+		for i, c := range cases {
+			r := f.redeem(t, f.provTok, tok, c.amount, fmt.Sprintf("v-%d", i), c.date, c.cat)
+			if r.code != c.code {
+				t.Errorf("case %d: got %q want %s: %s", i, r.code, c.code, r.raw)
+			}
+		}
+		if r := f.redeem(t, f.provTok, "no-such-token", 100, "v-x", "", ""); r.code != "TOKEN_EXPIRED" {
+			t.Errorf("unknown token: %s", r.raw)
+		}
+		// none of the failures consumed the token
+		if r := f.redeem(t, f.provTok, tok, 100, "v-ok", "", ""); r.id == "" {
+			t.Fatalf("token unusable after failures: %s", r.raw)
+		}
+	})
+
+	t.Run("earliest expiry first across vouchers, insufficient keeps token", func(t *testing.T) {
+		before := f.balance(t, rid)
+		tok := f.token(t, rid)
+		if r := f.redeem(t, f.provTok, tok, before+1, "big", "", ""); r.code != "INSUFFICIENT_BALANCE" {
+			t.Fatalf("want INSUFFICIENT_BALANCE: %s", r.raw)
+		}
+		if f.balance(t, rid) != before {
+			t.Fatal("balance changed on failure")
+		}
+		r := f.redeem(t, f.provTok, tok, 35000, "split", "", "")
+		if r.id == "" || r.remaining != before-35000 {
+			t.Fatalf("split redeem: %s", r.raw)
+		}
+		var prevBal, curBal int64
+		f.e.DB.Raw("SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", rid, prev).Row().Scan(&prevBal)
+		f.e.DB.Raw("SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", rid, f.period).Row().Scan(&curBal)
+		if prevBal != 0 || curBal != 30000*2-100-35000 {
+			t.Fatalf("draw order wrong: prev %d cur %d", prevBal, curBal)
+		}
+		var draws int
+		f.e.DB.Raw("SELECT count(*) FROM redemption_draws d JOIN redemptions r ON r.id = d.redemption_id WHERE r.amount_fen = 35000 AND r.resident_id = ?", rid).Row().Scan(&draws)
+		if draws != 2 {
+			t.Fatalf("draws %d", draws)
+		}
+
+		t.Run("replay after consumption, mismatch, used token", func(t *testing.T) {
+			again := f.redeem(t, f.provTok, tok, 35000, "split", "", "")
+			if again.id != r.id || again.remaining != r.remaining {
+				t.Fatalf("replay differs: %s", again.raw)
+			}
+			if m := f.redeem(t, f.provTok, tok, 999, "split", "", ""); m.code != "IDEMPOTENCY_MISMATCH" {
+				t.Fatalf("mismatch: %s", m.raw)
+			}
+			if u := f.redeem(t, f.provTok, tok, 100, "other-key", "", ""); u.code != "TOKEN_USED" {
+				t.Fatalf("used: %s", u.raw)
+			}
+		})
+
+		t.Run("reverse restores exactly, once", func(t *testing.T) {
+			b := f.balance(t, rid)
+			rev := f.e.MustDo(t, f.provTok, `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"录入错误"}){redemption{status reverseReason} remainingBalanceFen userErrors{code}}}`,
+				map[string]any{"id": r.id})
+			if rev.Str("reverseRedemption.redemption.status") != "REVERSED" || f.balance(t, rid) != b+35000 {
+				t.Fatalf("reverse: %s", rev.Raw)
+			}
+			var prevBal int64
+			f.e.DB.Raw("SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", rid, prev).Row().Scan(&prevBal)
+			if prevBal != 29900 {
+				t.Fatalf("prev voucher not restored: %d", prevBal)
+			}
+			rev = f.e.MustDo(t, f.admin, `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"again"}){userErrors{code}}}`, map[string]any{"id": r.id})
+			if rev.Str("reverseRedemption.userErrors.0.code") != "INVALID_TRANSITION" {
+				t.Fatalf("second reversal: %s", rev.Raw)
+			}
+		})
+	})
+
+	t.Run("concurrent sends of one key execute once", func(t *testing.T) {
+		tok := f.token(t, rid)
+		var wg sync.WaitGroup
+		ids := make([]string, 10)
+		for i := range ids {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r := f.redeem(t, f.provTok, tok, 500, "same-key", "", "")
+				ids[i] = r.id
+				if r.id == "" {
+					t.Errorf("send %d: %s", i, r.raw)
+				}
+			}(i)
+		}
+		wg.Wait()
+		for _, id := range ids {
+			if id != ids[0] {
+				t.Fatalf("different results: %v", ids)
+			}
+		}
+		var n int
+		f.e.DB.Raw("SELECT count(*) FROM redemption_keys WHERE idempotency_key = 'same-key' AND provider_id = ?", mustUUID(t, f.provider)).Row().Scan(&n)
+		if n != 1 {
+			t.Fatalf("%d key rows", n)
+		}
+	})
+
+	t.Run("reversal rights", func(t *testing.T) {
+		r := f.redeem(t, f.provTok, f.token(t, rid), 100, "rights", "", "")
+		_, other, _ := registerProvider(t, f.e, f.admin, []string{"MEAL"})
+		rev := f.e.MustDo(t, other, `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"x"}){userErrors{code}}}`, map[string]any{"id": r.id})
+		if rev.Str("reverseRedemption.userErrors.0.code") != "NOT_FOUND" {
+			t.Fatalf("other provider: %s", rev.Raw)
+		}
+		f.e.Clock.Set(time.Now().Add(8 * 24 * time.Hour))
+		defer f.e.Clock.Set(time.Now())
+		later := f.e.Login(t, f.provUser, "provider-password-1")
+		rev = f.e.MustDo(t, later, `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"x"}){userErrors{code}}}`, map[string]any{"id": r.id})
+		if rev.Str("reverseRedemption.userErrors.0.code") != "INVALID_TRANSITION" {
+			t.Fatalf("after 7 days: %s", rev.Raw)
+		}
+		rev = f.e.MustDo(t, f.e.Admin(t), `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"x"}){redemption{status} userErrors{code}}}`, map[string]any{"id": r.id})
+		if rev.Str("reverseRedemption.redemption.status") != "REVERSED" {
+			t.Fatalf("admin any time: %s", rev.Raw)
+		}
+	})
+
+	t.Run("suspended provider cannot redeem", func(t *testing.T) {
+		pg, ptok, _ := registerProvider(t, f.e, f.admin, []string{"MEAL"})
+		f.e.MustDo(t, f.admin, `mutation($id:ID!){setProviderStatus(id:$id,status:SUSPENDED){provider{status}}}`, map[string]any{"id": pg})
+		if r := f.redeem(t, ptok, f.token(t, rid), 100, "susp", "", ""); r.errCode != "FORBIDDEN" {
+			t.Fatalf("suspended: %s", r.raw)
+		}
+	})
+
+	t.Run("settlement freezes the month", func(t *testing.T) {
+		r := f.redeem(t, f.provTok, f.token(t, rid), 700, "settle-1", "", "CLEANING")
+		st := f.e.MustDo(t, f.provTok, `query($p:ID!,$m:String!){settlement(providerId:$p,month:$m){status totalFen redemptionCount lines{category totalFen program{code}}}}`,
+			map[string]any{"p": f.provider, "m": f.period})
+		if st.Str("settlement.status") != "OPEN" || st.Get("settlement.redemptionCount") == float64(0) {
+			t.Fatalf("settlement: %s", st.Raw)
+		}
+		total := st.Get("settlement.totalFen")
+		c := f.e.MustDo(t, f.admin, `mutation($p:ID!,$m:String!){confirmSettlement(providerId:$p,month:$m){settlement{status totalFen} userErrors{code}}}`,
+			map[string]any{"p": f.provider, "m": f.period})
+		if c.Str("confirmSettlement.settlement.status") != "CONFIRMED" || c.Get("confirmSettlement.settlement.totalFen") != total {
+			t.Fatalf("confirm: %s", c.Raw)
+		}
+		c = f.e.MustDo(t, f.admin, `mutation($p:ID!,$m:String!){confirmSettlement(providerId:$p,month:$m){userErrors{code}}}`,
+			map[string]any{"p": f.provider, "m": f.period})
+		if c.Str("confirmSettlement.userErrors.0.code") != "INVALID_TRANSITION" {
+			t.Fatalf("second confirm: %s", c.Raw)
+		}
+		if x := f.redeem(t, f.provTok, f.token(t, rid), 100, "after-settle", "", ""); x.code != "SETTLED" {
+			t.Fatalf("redeem in settled month: %s", x.raw)
+		}
+		rev := f.e.MustDo(t, f.admin, `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"x"}){userErrors{code}}}`, map[string]any{"id": r.id})
+		if rev.Str("reverseRedemption.userErrors.0.code") != "SETTLED" {
+			t.Fatalf("reverse in settled month: %s", rev.Raw)
+		}
+		// other providers cannot read it; the CSV export follows the same rule
+		_, other, _ := registerProvider(t, f.e, f.admin, []string{"MEAL"})
+		if x := f.e.Do(t, other, `query($p:ID!,$m:String!){settlement(providerId:$p,month:$m){status}}`,
+			map[string]any{"p": f.provider, "m": f.period}); x.ErrorCode() != "FORBIDDEN" {
+			t.Fatalf("other provider read settlement: %s", x.Raw)
+		}
+		csv := func(tok string) (int, string) {
+			req, _ := http.NewRequest("GET", f.e.Server.URL+"/exports/settlement.csv?providerId="+f.provider+"&month="+f.period, nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := f.e.Server.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if code, body := csv(f.provTok); code != 200 || !strings.Contains(body, "CLEANING") || !strings.Contains(body, "TOTAL") {
+			t.Fatalf("csv: %d %s", code, body)
+		}
+		if code, _ := csv(other); code != 403 {
+			t.Fatalf("csv other provider: %d", code)
+		}
+		if code, _ := csv(""); code != 401 {
+			t.Fatalf("csv anonymous: %d", code)
+		}
+		if code, _ := csv(f.e.As(t, "auditor")); code != 200 {
+			t.Fatalf("csv auditor: %d", code)
+		}
+	})
+}

@@ -1,0 +1,123 @@
+package voucher
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// Settlement sums a provider's COMPLETED redemptions of a month by service
+// date, per program and category. A provider sees only its own; ADMIN and
+// AUDITOR see every provider's.
+func (s *Service) Settlement(ctx context.Context, providerID uuid.UUID, month string) (*Settlement, error) {
+	v, err := auth.RequireViewer(ctx, auth.Provider, auth.Admin, auth.Auditor)
+	if err != nil {
+		return nil, err
+	}
+	if !v.Has(auth.Admin, auth.Auditor) && (v.ProviderID == nil || *v.ProviderID != providerID) {
+		return nil, problem.Forbidden("a provider sees only its own settlement")
+	}
+	m, err := civil.ParseMonth(month)
+	if err != nil {
+		return nil, problem.BadInput("month must be YYYY-MM")
+	}
+	return s.settlement(ctx, s.db.WithContext(ctx), providerID, m)
+}
+
+func (s *Service) settlement(ctx context.Context, db *gorm.DB, providerID uuid.UUID, m civil.Month) (*Settlement, error) {
+	var name string
+	if err := db.Raw("SELECT name FROM providers WHERE id = ?", providerID).Row().Scan(&name); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, problem.BadInput("unknown provider")
+		}
+		return nil, database.Classify(err)
+	}
+	out := &Settlement{ProviderID: providerID, ProviderName: name, Month: m.String(), Status: SettlementOpen, Lines: []*SettlementLine{}}
+	var confirmed bool
+	if err := db.Raw("SELECT EXISTS (SELECT 1 FROM settlements WHERE provider_id = ? AND month = ?)", providerID, m.String()).
+		Row().Scan(&confirmed); err != nil {
+		return nil, database.Classify(err)
+	}
+	if confirmed {
+		out.Status = SettlementConfirmed
+	}
+	if err := db.Raw(`SELECT r.program_id, p.code AS program_code, p.name AS program_name, r.category,
+			count(*) AS redemption_count, sum(r.amount_fen) AS total_fen
+		FROM redemptions r JOIN voucher_programs p ON p.id = r.program_id
+		WHERE r.provider_id = ? AND r.status = 'COMPLETED' AND r.service_date BETWEEN ? AND ?
+		GROUP BY r.program_id, p.code, p.name, r.category ORDER BY p.code, r.category`,
+		providerID, m.First(), m.Last()).Scan(&out.Lines).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	for _, l := range out.Lines {
+		out.RedemptionCount += l.RedemptionCount
+		out.TotalFen += l.TotalFen
+	}
+	return out, nil
+}
+
+// ConfirmSettlement freezes a provider's month (ADMIN): afterwards no
+// redemption dated in it and no reversal of one is accepted (SETTLED).
+func (s *Service) ConfirmSettlement(ctx context.Context, providerID uuid.UUID, month string) (*Settlement, error) {
+	v, err := auth.RequireViewer(ctx, auth.Admin)
+	if err != nil {
+		return nil, err
+	}
+	m, err := civil.ParseMonth(month)
+	if err != nil {
+		return nil, problem.New(problem.Invalid, "month must be YYYY-MM", "month")
+	}
+	if m.First().After(s.today()) {
+		return nil, problem.New(problem.Invalid, "a future month cannot be confirmed", "month")
+	}
+	var out *Settlement
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := s.checkNotSettled(ctx, tx, providerID, m, true); err != nil {
+			if ues, ok := problem.AsUserErrors(err); ok && ues[0].Code == problem.Settled {
+				return problem.New(problem.InvalidTransition, "the month is already confirmed", "month")
+			}
+			return err
+		}
+		st, err := s.settlement(ctx, tx, providerID, m)
+		if err != nil {
+			return err
+		}
+		if err := tx.Exec(`INSERT INTO settlements (provider_id, month, redemption_count, total_fen, confirmed_at, confirmed_by)
+			VALUES (?, ?, ?, ?, ?, ?)`, providerID, m.String(), st.RedemptionCount, st.TotalFen, s.now(), v.ID).Error; err != nil {
+			return database.Classify(fmt.Errorf("voucher: confirm settlement: %w", err))
+		}
+		st.Status = SettlementConfirmed
+		out = st
+		return audit.Record(ctx, tx, "confirmSettlement", "Provider", &providerID, map[string]any{"month": m.String(), "totalFen": st.TotalFen})
+	})
+	return out, err
+}
+
+// WriteCSV writes a settlement for the finance office: one line per
+// program and category, then a total line. Amounts are in fen and yuan.
+func WriteCSV(w io.Writer, st *Settlement) error {
+	cw := csv.NewWriter(w)
+	yuan := func(f int64) string { return fmt.Sprintf("%d.%02d", f/100, f%100) }
+	cw.Write([]string{"provider", "month", "status", "program_code", "program_name", "category", "redemption_count", "total_fen", "total_yuan"})
+	for _, l := range st.Lines {
+		cw.Write([]string{st.ProviderName, st.Month, string(st.Status), l.ProgramCode, l.ProgramName, string(l.Category),
+			strconv.Itoa(l.RedemptionCount), strconv.FormatInt(l.TotalFen, 10), yuan(l.TotalFen)})
+	}
+	cw.Write([]string{st.ProviderName, st.Month, string(st.Status), "", "TOTAL", "", strconv.Itoa(st.RedemptionCount),
+		strconv.FormatInt(st.TotalFen, 10), yuan(st.TotalFen)})
+	cw.Flush()
+	return cw.Error()
+}

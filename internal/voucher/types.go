@@ -1,0 +1,291 @@
+// Package voucher is the eldercare service voucher domain (养老服务券):
+// contracted care providers, programs with eligibility rules, monthly
+// set-based issuance, single-use redemption tokens, redemption with
+// idempotency keys, the append-only ledger, expiry, and monthly settlement.
+//
+// Money is int64 fen. Every balance change takes row locks in a fixed order
+// and is backed by CHECK constraints, so concurrent requests never overdraw.
+package voucher
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/resident"
+)
+
+// Category is a service category (助餐, 助浴, …).
+type Category string
+
+// Service categories.
+const (
+	Meal          Category = "MEAL"
+	Bathing       Category = "BATHING"
+	Cleaning      Category = "CLEANING"
+	MedicalEscort Category = "MEDICAL_ESCORT"
+	Rehab         Category = "REHABILITATION"
+	DayCare       Category = "DAY_CARE"
+	Nursing       Category = "NURSING"
+	EmergencyAid  Category = "EMERGENCY_AID"
+)
+
+// AllCategories lists every service category.
+var AllCategories = []Category{Meal, Bathing, Cleaning, MedicalEscort, Rehab, DayCare, Nursing, EmergencyAid}
+
+// ProviderStatus says whether a provider may redeem.
+type ProviderStatus string
+
+// Provider statuses.
+const (
+	ProviderActive    ProviderStatus = "ACTIVE"
+	ProviderSuspended ProviderStatus = "SUSPENDED"
+)
+
+// ProgramStatus is a program's lifecycle state.
+type ProgramStatus string
+
+// Program statuses.
+const (
+	ProgramDraft  ProgramStatus = "DRAFT"
+	ProgramActive ProgramStatus = "ACTIVE"
+	ProgramClosed ProgramStatus = "CLOSED"
+)
+
+// Status is a voucher's state.
+type Status string
+
+// Voucher statuses.
+const (
+	Active    Status = "ACTIVE"
+	Exhausted Status = "EXHAUSTED"
+	Expired   Status = "EXPIRED"
+	Voided    Status = "VOIDED"
+)
+
+// EntryKind is the kind of a ledger entry.
+type EntryKind string
+
+// Ledger entry kinds.
+const (
+	Issue   EntryKind = "ISSUE"
+	Redeem  EntryKind = "REDEEM"
+	Reverse EntryKind = "REVERSE"
+	Expire  EntryKind = "EXPIRE"
+	Void    EntryKind = "VOID"
+)
+
+// RedemptionStatus is a redemption's state.
+type RedemptionStatus string
+
+// Redemption statuses.
+const (
+	Completed RedemptionStatus = "COMPLETED"
+	Reversed  RedemptionStatus = "REVERSED"
+)
+
+// SettlementStatus says whether a provider's month is frozen.
+type SettlementStatus string
+
+// Settlement statuses.
+const (
+	SettlementOpen      SettlementStatus = "OPEN"
+	SettlementConfirmed SettlementStatus = "CONFIRMED"
+)
+
+// Provider is a contracted third-party care provider.
+type Provider struct {
+	ID         uuid.UUID
+	Name       string
+	CreditCode string
+	Categories []Category
+	Status     ProviderStatus
+	CreatedAt  time.Time
+}
+
+// Rule is one eligibility rule; nil conditions match everyone.
+type Rule struct {
+	MinAge           *int
+	CareLevels       []resident.CareLevel
+	Statuses         []resident.Status
+	DisabilityGrades []int
+	AmountFen        int64
+}
+
+// Program is a voucher program.
+type Program struct {
+	ID                 uuid.UUID
+	Code               string
+	Name               string
+	Categories         []Category
+	Rules              []*Rule
+	Status             ProgramStatus
+	BudgetPerPeriodFen *int64
+	CarryOverPeriods   int
+	CreatedAt          time.Time
+}
+
+// Allows reports whether c is one of cs.
+func Allows(cs []Category, c Category) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Voucher is one month's voucher of one resident in one program.
+type Voucher struct {
+	ID           uuid.UUID
+	ProgramID    uuid.UUID
+	ResidentID   uuid.UUID
+	Period       string
+	FaceValueFen int64
+	BalanceFen   int64
+	Status       Status
+	ValidFrom    civil.Date
+	ValidUntil   civil.Date
+	CreatedAt    time.Time
+}
+
+// LedgerEntry is one append-only movement on a voucher.
+type LedgerEntry struct {
+	ID              uuid.UUID
+	VoucherID       uuid.UUID
+	Kind            EntryKind
+	AmountFen       int64
+	BalanceAfterFen int64
+	At              time.Time
+	RedemptionID    *uuid.UUID
+}
+
+// Redemption is one provider service paid with vouchers.
+type Redemption struct {
+	ID            uuid.UUID
+	ProviderID    uuid.UUID
+	ResidentID    uuid.UUID
+	ProgramID     uuid.UUID
+	Category      Category
+	AmountFen     int64
+	ServiceDate   civil.Date
+	Status        RedemptionStatus
+	Note          *string
+	CreatedAt     time.Time
+	ReversedAt    *time.Time
+	ReverseReason *string
+}
+
+// RedeemResult is what redeemVoucher and reverseRedemption return.
+type RedeemResult struct {
+	Redemption   *Redemption
+	RemainingFen int64
+}
+
+// IssueResult is what issueVouchers returns.
+type IssueResult struct {
+	IssuedCount  int
+	SkippedCount int
+	IssuedFen    int64
+}
+
+// Settlement is one provider's month, by service date.
+type Settlement struct {
+	ProviderID      uuid.UUID
+	ProviderName    string
+	Month           string
+	Status          SettlementStatus
+	RedemptionCount int
+	TotalFen        int64
+	Lines           []*SettlementLine
+}
+
+// SettlementLine sums a settlement per program and category.
+type SettlementLine struct {
+	ProgramID       uuid.UUID
+	ProgramCode     string
+	ProgramName     string
+	Category        Category
+	RedemptionCount int
+	TotalFen        int64
+}
+
+func marshalEnum(w io.Writer, s string) { io.WriteString(w, strconv.Quote(s)) }
+
+func unmarshalEnum[T ~string](v any, valid ...T) (T, error) {
+	s, _ := v.(string)
+	for _, x := range valid {
+		if string(x) == s {
+			return x, nil
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("%q is not a valid value", s)
+}
+
+// MarshalGQL writes the enum value.
+func (c Category) MarshalGQL(w io.Writer) { marshalEnum(w, string(c)) }
+
+// UnmarshalGQL reads the enum value.
+func (c *Category) UnmarshalGQL(v any) (err error) {
+	*c, err = unmarshalEnum(v, AllCategories...)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (s ProviderStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+
+// UnmarshalGQL reads the enum value.
+func (s *ProviderStatus) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, ProviderActive, ProviderSuspended)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (s ProgramStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+
+// UnmarshalGQL reads the enum value.
+func (s *ProgramStatus) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, ProgramDraft, ProgramActive, ProgramClosed)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (s Status) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+
+// UnmarshalGQL reads the enum value.
+func (s *Status) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, Active, Exhausted, Expired, Voided)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (k EntryKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(k)) }
+
+// UnmarshalGQL reads the enum value.
+func (k *EntryKind) UnmarshalGQL(v any) (err error) {
+	*k, err = unmarshalEnum(v, Issue, Redeem, Reverse, Expire, Void)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (s RedemptionStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+
+// UnmarshalGQL reads the enum value.
+func (s *RedemptionStatus) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, Completed, Reversed)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (s SettlementStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+
+// UnmarshalGQL reads the enum value.
+func (s *SettlementStatus) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, SettlementOpen, SettlementConfirmed)
+	return
+}

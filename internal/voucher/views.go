@@ -1,0 +1,227 @@
+package voucher
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
+)
+
+type voucherRow struct {
+	ID           uuid.UUID
+	ProgramID    uuid.UUID
+	ResidentID   uuid.UUID
+	Period       string
+	FaceValueFen int64
+	BalanceFen   int64
+	Status       string
+	ValidFrom    civil.Date
+	ValidUntil   civil.Date
+	CreatedAt    time.Time
+}
+
+func (voucherRow) TableName() string { return "vouchers" }
+
+func (r *voucherRow) voucher() *Voucher {
+	return &Voucher{ID: r.ID, ProgramID: r.ProgramID, ResidentID: r.ResidentID, Period: r.Period, FaceValueFen: r.FaceValueFen,
+		BalanceFen: r.BalanceFen, Status: Status(r.Status), ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, CreatedAt: r.CreatedAt}
+}
+
+type redemptionRow struct {
+	ID            uuid.UUID
+	ProviderID    uuid.UUID
+	ResidentID    uuid.UUID
+	ProgramID     uuid.UUID
+	Category      string
+	AmountFen     int64
+	ServiceDate   civil.Date
+	Status        string
+	Note          *string
+	CreatedAt     time.Time
+	ReversedAt    *time.Time
+	ReverseReason *string
+}
+
+func (redemptionRow) TableName() string { return "redemptions" }
+
+func (r *redemptionRow) redemption() *Redemption {
+	return &Redemption{ID: r.ID, ProviderID: r.ProviderID, ResidentID: r.ResidentID, ProgramID: r.ProgramID,
+		Category: Category(r.Category), AmountFen: r.AmountFen, ServiceDate: r.ServiceDate, Status: RedemptionStatus(r.Status),
+		Note: r.Note, CreatedAt: r.CreatedAt, ReversedAt: r.ReversedAt, ReverseReason: r.ReverseReason}
+}
+
+func redemptionByID(ctx context.Context, db *gorm.DB, id uuid.UUID) (*Redemption, error) {
+	var r redemptionRow
+	if err := db.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	return r.redemption(), nil
+}
+
+// VouchersByResidents loads every voucher of each resident the viewer may
+// see, earliest expiry first (for the Resident.vouchers loader).
+func (s *Service) VouchersByResidents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*Voucher, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []voucherRow
+	q := residentScope(s.db.WithContext(ctx).Where("resident_id IN ?", ids), v, "resident_id")
+	if err := q.Order("valid_until, id").Find(&rows).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	out := make(map[uuid.UUID][]*Voucher, len(ids))
+	for _, id := range ids {
+		out[id] = []*Voucher{}
+	}
+	for i := range rows {
+		out[rows[i].ResidentID] = append(out[rows[i].ResidentID], rows[i].voucher())
+	}
+	return out, nil
+}
+
+// Filter keeps the vouchers of a program and/or status (nil: any).
+func Filter(vs []*Voucher, programID *uuid.UUID, status *Status) []*Voucher {
+	out := make([]*Voucher, 0, len(vs))
+	for _, v := range vs {
+		if (programID == nil || v.ProgramID == *programID) && (status == nil || v.Status == *status) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Balance sums the ACTIVE vouchers, optionally of one program.
+func Balance(vs []*Voucher, programID *uuid.UUID) int64 {
+	var n int64
+	for _, v := range vs {
+		if v.Status == Active && (programID == nil || v.ProgramID == *programID) {
+			n += v.BalanceFen
+		}
+	}
+	return n
+}
+
+// LedgerByVouchers loads each voucher's entries in order (Voucher.ledger
+// loader; the voucher itself was already authorized).
+func (s *Service) LedgerByVouchers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*LedgerEntry, error) {
+	var rows []ledgerRow
+	if err := s.db.WithContext(ctx).Where("voucher_id IN ?", ids).Order("voucher_id, id").Find(&rows).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	out := make(map[uuid.UUID][]*LedgerEntry, len(ids))
+	for _, id := range ids {
+		out[id] = []*LedgerEntry{}
+	}
+	for _, r := range rows {
+		out[r.VoucherID] = append(out[r.VoucherID], &LedgerEntry{ID: r.ID, VoucherID: r.VoucherID, Kind: EntryKind(r.Kind),
+			AmountFen: r.AmountFen, BalanceAfterFen: r.BalanceAfterFen, At: r.At, RedemptionID: r.RedemptionID})
+	}
+	return out, nil
+}
+
+// ResidentRedemptionsKey asks for the newest First redemptions of a resident.
+type ResidentRedemptionsKey struct {
+	ResidentID uuid.UUID
+	First      int
+}
+
+// RedemptionsByResidents loads each resident's newest redemptions (one
+// query per distinct First). A provider sees only its own.
+func (s *Service) RedemptionsByResidents(ctx context.Context, keys []ResidentRedemptionsKey) (map[ResidentRedemptionsKey][]*Redemption, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byFirst := map[int][]uuid.UUID{}
+	out := make(map[ResidentRedemptionsKey][]*Redemption, len(keys))
+	for _, k := range keys {
+		byFirst[k.First] = append(byFirst[k.First], k.ResidentID)
+		out[k] = []*Redemption{}
+	}
+	for first, ids := range byFirst {
+		first = max(0, min(first, 100))
+		inner := s.db.WithContext(ctx).Table("redemptions").
+			Select("redemptions.*, row_number() OVER (PARTITION BY resident_id ORDER BY id DESC) AS rn").
+			Where("resident_id IN ?", ids)
+		if v.Has(auth.Provider) && !v.Has(staffRoles...) {
+			if v.ProviderID == nil {
+				continue
+			}
+			inner = inner.Where("provider_id = ?", *v.ProviderID)
+		} else {
+			inner = residentScope(inner, v, "resident_id")
+		}
+		var rows []redemptionRow
+		if err := s.db.WithContext(ctx).Table("(?) AS x", inner).Where("rn <= ?", first).Order("resident_id, id DESC").
+			Find(&rows).Error; err != nil {
+			return nil, database.Classify(err)
+		}
+		for i := range rows {
+			k := ResidentRedemptionsKey{rows[i].ResidentID, first}
+			out[k] = append(out[k], rows[i].redemption())
+		}
+	}
+	return out, nil
+}
+
+// RedemptionsByIDs loads redemptions (LedgerEntry.redemption loader; the
+// entry's voucher was already authorized).
+func (s *Service) RedemptionsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Redemption, error) {
+	var rows []redemptionRow
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	out := make(map[uuid.UUID]*Redemption, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = rows[i].redemption()
+	}
+	return out, nil
+}
+
+// Voucher returns one voucher the viewer may see (node lookups), else nil.
+func (s *Service) Voucher(ctx context.Context, id uuid.UUID) (*Voucher, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []voucherRow
+	if err := residentScope(s.db.WithContext(ctx).Where("id = ?", id), v, "resident_id").Limit(1).Find(&rows).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return rows[0].voucher(), nil
+}
+
+// Redemption returns one redemption the viewer may see (node lookups):
+// its provider, the resident, or staff covering the resident.
+func (s *Service) Redemption(ctx context.Context, id uuid.UUID) (*Redemption, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Where("id = ?", id)
+	if v.Has(auth.Provider) && !v.Has(staffRoles...) {
+		if v.ProviderID == nil {
+			return nil, nil
+		}
+		q = q.Where("provider_id = ?", *v.ProviderID)
+	} else {
+		q = residentScope(q, v, "resident_id")
+	}
+	var rows []redemptionRow
+	if err := q.Limit(1).Find(&rows).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return rows[0].redemption(), nil
+}
