@@ -10,7 +10,9 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 // Loaders are the per-request dataloaders: every nested field of a list
@@ -21,6 +23,11 @@ type Loaders struct {
 	OrgChildren *dataloadgen.Loader[uuid.UUID, []*org.Unit]
 	Center      *dataloadgen.Loader[uuid.UUID, *org.Center]
 	User        *dataloadgen.Loader[uuid.UUID, *auth.User]
+
+	EmergencyDevice     *dataloadgen.Loader[uuid.UUID, *emergency.Device]
+	EmergencyDevicesOf  *dataloadgen.Loader[uuid.UUID, []*emergency.Device]
+	EmergencyResident   *dataloadgen.Loader[uuid.UUID, *resident.Resident]
+	EmergencyCallEvents *dataloadgen.Loader[uuid.UUID, []emergency.Event]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -32,6 +39,11 @@ func (r *Resolver) newLoaders() *Loaders {
 		OrgChildren: dataloadgen.NewMappedLoader(r.Org.ChildrenOf, w),
 		Center:      dataloadgen.NewMappedLoader(r.Org.CentersByIDs, w),
 		User:        dataloadgen.NewMappedLoader(r.Auth.UsersByIDs, w),
+
+		EmergencyDevice:     dataloadgen.NewMappedLoader(r.Emergency.DevicesByIDs, w),
+		EmergencyDevicesOf:  dataloadgen.NewMappedLoader(r.Emergency.DevicesByResidents, w),
+		EmergencyResident:   dataloadgen.NewMappedLoader(r.Emergency.ResidentsByIDs, w),
+		EmergencyCallEvents: dataloadgen.NewMappedLoader(r.Emergency.EventsByCalls, w),
 	}
 }
 

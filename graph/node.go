@@ -14,6 +14,9 @@ const (
 	TypeServiceCenter = "ServiceCenter"
 	TypeStaffUser     = "StaffUser"
 	TypeWechatAccount = "WechatAccount"
+
+	TypeEmergencyDevice = "EmergencyDevice"
+	TypeEmergencyCall   = "EmergencyCall"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -43,6 +46,20 @@ var nodeFetchers = map[string]nodeFetcher{
 			return nil, err
 		}
 		return u, nil
+	},
+	TypeEmergencyDevice: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		d, err := r.Emergency.Device(ctx, id)
+		if d == nil || err != nil {
+			return nil, err
+		}
+		return d, nil
+	},
+	TypeEmergencyCall: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		c, err := r.Emergency.Call(ctx, id)
+		if c == nil || err != nil {
+			return nil, err
+		}
+		return c, nil
 	},
 }
 

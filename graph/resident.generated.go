@@ -14,6 +14,7 @@ import (
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 )
@@ -34,7 +35,7 @@ type ResidentResolver interface {
 	Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error)
 	DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*model.DisabilityCertificate, error)
 	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*model.DisabilityService, error)
-	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*model.EmergencyDevice, error)
+	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*emergency.Device, error)
 	EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error)
 	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *model.VoucherStatus) ([]*model.Voucher, error)
 	VoucherBalanceFen(ctx context.Context, obj *resident.Resident, programID *string) (int64, error)
@@ -689,8 +690,8 @@ func (ec *executionContext) _Resident_emergencyDevices(ctx context.Context, fiel
 			return ec.Resolvers.Resident().EmergencyDevices(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.EmergencyDevice) graphql.Marshaler {
-			return ec.marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDeviceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*emergency.Device) graphql.Marshaler {
+			return ec.marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceᚄ(ctx, selections, v)
 		},
 		true,
 		true,

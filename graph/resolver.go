@@ -8,6 +8,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 )
 
@@ -17,4 +18,6 @@ type Resolver struct {
 	Auth  *auth.Service
 	Org   *org.Service
 	Audit *audit.Log
+
+	Emergency *emergency.Service
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/config"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
 )
@@ -45,6 +46,9 @@ type App struct {
 	handler  http.Handler
 	draining atomic.Bool
 	metrics  *metrics
+
+	// Emergency is the 长者通 call center (its live-board hub runs in StartBackground).
+	Emergency *emergency.Service
 }
 
 // New builds the app.
@@ -73,11 +77,14 @@ func New(d Deps) (*App, error) {
 		return audit.Record(ctx, tx, action, entity, id, nil)
 	}
 	a.Org = org.NewService(d.DB)
+	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log)
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,
 		Org:   a.Org,
 		Audit: audit.NewLog(d.DB),
+
+		Emergency: a.Emergency,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/seed"
 )
 
@@ -14,7 +15,9 @@ func (a *App) Seed(ctx context.Context, residents int, demo bool) error {
 
 // seedSteps are the domain seeders, in dependency order.
 func (a *App) seedSteps() []seed.Step {
-	return nil
+	return []seed.Step{
+		emergency.SeedDemoDevices,
+	}
 }
 
 // Empty reports whether the database has not been seeded yet.
@@ -33,4 +36,6 @@ func (a *App) Reencrypt(ctx context.Context) error {
 
 // StartBackground starts the background jobs (each guarded so that one
 // instance at a time runs it); they stop when ctx ends.
-func (a *App) StartBackground(ctx context.Context) {}
+func (a *App) StartBackground(ctx context.Context) {
+	go a.Emergency.RunHub(ctx)
+}
