@@ -12,7 +12,7 @@ import (
 func TestRegisterDevice(t *testing.T) {
 	e := testenv.New(t)
 	admin := e.Admin(t)
-	chunxi := insertResident(t, e, testenv.ResidentSpec{Name: "张大爷"})                                 // 春熙路街道
+	chunxi := insertResident(t, e, testenv.ResidentSpec{Name: "张大爷"})                                // 春熙路街道
 	niushi := insertResident(t, e, testenv.ResidentSpec{Name: "刘奶奶", CommunityCode: "510104023001"}) // 牛市口街道
 	mustDevice(t, e, admin, uniq("DUP"), chunxi.ID)
 	dup := uniq("DUP")

@@ -18,7 +18,9 @@ import (
 const statsSQL = `
 WITH c AS (
   SELECT answered_at,
-         GREATEST(EXTRACT(EPOCH FROM (answered_at - received_at)), 0)::float8 AS secs
+         -- GREATEST ignores NULL, so unanswered calls are kept NULL explicitly
+         CASE WHEN answered_at IS NOT NULL
+              THEN GREATEST(EXTRACT(EPOCH FROM (answered_at - received_at)), 0)::float8 END AS secs
     FROM emergency_calls
    WHERE received_at >= @from AND received_at < @to
      AND (@path = '' OR org_path LIKE @path || '%')
