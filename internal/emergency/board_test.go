@@ -115,4 +115,26 @@ func TestLiveBoardScopeAndRoles(t *testing.T) {
 			t.Fatalf("still receiving after logout: %s", typ)
 		}
 	})
+	t.Run("the socket closes when the access token expires", func(t *testing.T) {
+		// sign in on a clock set so the 15-minute token has ~2 s left in real time
+		e.Clock.Set(time.Now().Add(-e.Config.AccessTokenTTL + 2*time.Second))
+		tok := e.As(t, "operator")
+		ws, typ := dialWS(t, e, tok)
+		if typ != "connection_ack" {
+			t.Fatal(typ)
+		}
+		ws.subscribe(t, "1", nil)
+		start := time.Now()
+		for {
+			if _, _, err := ws.next(5 * time.Second); err != nil {
+				break
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Fatal("socket still open after the token expired")
+			}
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Fatalf("closed only after %v", d)
+		}
+	})
 }
