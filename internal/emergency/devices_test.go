@@ -85,6 +85,19 @@ func TestHeartbeatAndSilentDevices(t *testing.T) {
 			t.Fatalf("last heartbeat %v: %s", got, r.Raw)
 		}
 	})
+	t.Run("battery is optional", func(t *testing.T) {
+		r := e.Do(t, tel, hb, map[string]any{"in": map[string]any{"serial": alive}})
+		if r.Get("recordDeviceHeartbeat.device.batteryPercent") != float64(80) || r.Str("recordDeviceHeartbeat.userErrors.0.code") != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		e.MustDo(t, tel, hb, map[string]any{"in": map[string]any{"serial": alive, "at": base.Add(-time.Hour).Format(time.RFC3339)}})
+	})
+	t.Run("a heartbeat from the future is INVALID", func(t *testing.T) {
+		r := beat(tel, alive, 50, base.Add(time.Hour))
+		if r.Str("recordDeviceHeartbeat.userErrors.0.code") != "INVALID" {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
 	for _, c := range []struct {
 		name, tok, serial string
 		battery           any

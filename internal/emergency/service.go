@@ -150,6 +150,10 @@ func (s *Service) Heartbeat(ctx context.Context, serial string, battery *int, at
 	}
 	when := s.now()
 	if at != nil {
+		// a far-future heartbeat would mask a device going silent
+		if at.After(when.Add(maxClockSkew)) {
+			return nil, problem.New(problem.Invalid, "at lies in the future", "input", "at")
+		}
 		when = *at
 	}
 	serial = strings.TrimSpace(serial)
