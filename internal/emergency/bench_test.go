@@ -40,7 +40,8 @@ func reportLatencies(b *testing.B, lat []time.Duration, prefix string) {
 // external id with a caller number looked up through the blind index.
 func BenchmarkIntake(b *testing.B) {
 	e := testenv.New(b)
-	insertResident(b, e, testenv.ResidentSpec{Phone: "13844440001"})
+	caller := phone()
+	insertResident(b, e, testenv.ResidentSpec{Phone: caller})
 	tok := e.As(b, "telephony")
 	run := fmt.Sprintf("B%d", time.Now().UnixNano())
 	var next atomic.Int64
@@ -60,7 +61,7 @@ func BenchmarkIntake(b *testing.B) {
 					return
 				}
 				body, _ := json.Marshal(map[string]any{"query": receiveDoc, "variables": map[string]any{"in": map[string]any{
-					"externalCallId": fmt.Sprintf("%s-%d", run, i), "callerNumber": "13844440001", "kind": "VOICE_CALL"}}})
+					"externalCallId": fmt.Sprintf("%s-%d", run, i), "callerNumber": caller, "kind": "VOICE_CALL"}}})
 				req, _ := http.NewRequest(http.MethodPost, e.Server.URL+"/graphql", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", "Bearer "+tok)

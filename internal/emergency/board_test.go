@@ -47,8 +47,9 @@ func TestLiveBoardAcrossInstances(t *testing.T) {
 func TestLiveBoardScopeAndRoles(t *testing.T) {
 	e := testenv.New(t)
 	tel := e.As(t, "telephony")
-	insertResident(t, e, testenv.ResidentSpec{Phone: "13833330001"})                                // 春熙路街道
-	insertResident(t, e, testenv.ResidentSpec{Phone: "13833330002", CommunityCode: "510104023001"}) // 牛市口街道
+	p1, p2 := phone(), phone()
+	insertResident(t, e, testenv.ResidentSpec{Phone: p1})                                // 春熙路街道
+	insertResident(t, e, testenv.ResidentSpec{Phone: p2, CommunityCode: "510104023001"}) // 牛市口街道
 	street := orgUnitID(t, e, "510104020")
 
 	cw, typ := dialWS(t, e, e.As(t, "caseworker"))
@@ -60,8 +61,8 @@ func TestLiveBoardScopeAndRoles(t *testing.T) {
 	opStreet.subscribe(t, "st", &street)
 	settle()
 
-	far := mustReceive(t, e, tel, map[string]any{"externalCallId": uniq("F"), "callerNumber": "13833330002", "kind": "VOICE_CALL"})
-	near := mustReceive(t, e, tel, map[string]any{"externalCallId": uniq("N"), "callerNumber": "13833330001", "kind": "VOICE_CALL"})
+	far := mustReceive(t, e, tel, map[string]any{"externalCallId": uniq("F"), "callerNumber": p2, "kind": "VOICE_CALL"})
+	near := mustReceive(t, e, tel, map[string]any{"externalCallId": uniq("N"), "callerNumber": p1, "kind": "VOICE_CALL"})
 	for name, ws := range map[string]*wsClient{"case worker": cw, "operator on a street": opStreet} {
 		_, ev, err := ws.next(2 * time.Second)
 		if err != nil || ev.Data.EmergencyCallUpdated.ID != near {

@@ -283,7 +283,12 @@ type Filter struct {
 func (s *Service) Calls(ctx context.Context, f Filter, p page.Request) (page.Result[*Call], error) {
 	v, base, err := readScope(ctx)
 	if err != nil {
-		return page.Result[*Call]{}, err
+		// a resident (or family member) in the mini-program sees their own calls
+		if rv := auth.ViewerFrom(ctx); f.ResidentID != nil && rv.Has(auth.Resident) && rv.ResidentID != nil && *rv.ResidentID == *f.ResidentID {
+			v, base, err = rv, "", nil
+		} else {
+			return page.Result[*Call]{}, err
+		}
 	}
 	path, err := s.scopeFor(ctx, v, base, f.OrgUnitID)
 	if err != nil {

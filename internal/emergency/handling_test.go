@@ -1,6 +1,7 @@
 package emergency_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -95,8 +96,9 @@ func TestConcurrentAnswerOneWins(t *testing.T) {
 	e := testenv.New(t)
 	tel := e.As(t, "telephony")
 	toks := []string{e.As(t, "operator"), e.Admin(t)}
+	race := uniq("RACE")
 	for round := 0; round < 5; round++ {
-		id := mustReceive(t, e, tel, map[string]any{"externalCallId": uniq("RACE"), "kind": "VOICE_CALL"})
+		id := mustReceive(t, e, tel, map[string]any{"externalCallId": fmt.Sprintf("%s-%d", race, round), "kind": "VOICE_CALL"})
 		codes := make([]string, 2)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -119,7 +121,7 @@ func TestConcurrentAnswerOneWins(t *testing.T) {
 		}
 		var answered int64
 		e.DB.Table("emergency_call_events ev").Joins("JOIN emergency_calls c ON c.id = ev.call_id").
-			Where("ev.kind = 'ANSWERED' AND c.external_call_id LIKE 'RACE-%' AND c.status = 'ANSWERED'").Count(&answered)
+			Where("ev.kind = 'ANSWERED' AND c.external_call_id LIKE ? AND c.status = 'ANSWERED'", race+"-%").Count(&answered)
 		if answered != int64(round+1) {
 			t.Fatalf("answered events %d after round %d", answered, round)
 		}

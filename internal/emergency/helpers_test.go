@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,24 @@ func insertResident(t testing.TB, e *testenv.Env, s testenv.ResidentSpec) testen
 	if s.Statuses == nil {
 		s.Statuses = []string{}
 	}
+	// spread birth dates: generated ID numbers of one date collide quickly
+	if s.BirthDate.IsZero() {
+		s.BirthDate = time.Date(1930, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rand.IntN(25*365))
+	}
 	return e.InsertResident(t, s)
+}
+
+var phoneSeq = time.Now().UnixNano() % 1e7
+
+// phone returns a mobile number no other test (or earlier run on the same
+// database) used, so blind-index look-ups stay unambiguous.
+func phone() string {
+	phoneSeq++
+	return fmt.Sprintf("1%d%09d", 3+phoneSeq%7, (phoneSeq*7919)%1e9)
+}
+
+// window returns a base time in the past unique to this run, so tests
+// that count calls in a time window see only their own.
+func window() time.Time {
+	return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(time.Now().UnixNano()%(1<<20)) * time.Hour)
 }

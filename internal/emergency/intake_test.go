@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -13,7 +14,9 @@ func TestIntakeFindsResident(t *testing.T) {
 	e := testenv.New(t)
 	tel, op := e.As(t, "telephony"), e.As(t, "operator")
 	byDevice := insertResident(t, e, testenv.ResidentSpec{Name: "王大爷", Statuses: []string{"LIVING_ALONE"}, CareLevel: "SEVERE"})
-	insertResident(t, e, testenv.ResidentSpec{Name: "李奶奶", Phone: "13912345678"})
+	lp, unknown := phone(), phone()
+	insertResident(t, e, testenv.ResidentSpec{Name: "李奶奶", Phone: lp})
+	formatted := "+86 " + lp[:3] + "-" + lp[3:7] + "-" + lp[7:]
 	serial := uniq("BOX")
 	mustDevice(t, e, op, serial, byDevice.ID)
 
@@ -27,9 +30,9 @@ func TestIntakeFindsResident(t *testing.T) {
 		masked   string
 	}{
 		{"by device serial", map[string]any{"deviceSerial": serial, "kind": "ALARM_BUTTON"}, "王大爷", true, ""},
-		{"by caller number through the blind index", map[string]any{"callerNumber": "+86 139-1234-5678", "kind": "VOICE_CALL"}, "李奶奶", false, "139****5678"},
-		{"unknown device falls back to the number", map[string]any{"deviceSerial": "NOPE", "callerNumber": "13912345678", "kind": "FALL_DETECTED"}, "李奶奶", false, "139****5678"},
-		{"unknown caller", map[string]any{"callerNumber": "13000000001", "kind": "VOICE_CALL"}, "", false, "130****0001"},
+		{"by caller number through the blind index", map[string]any{"callerNumber": formatted, "kind": "VOICE_CALL"}, "李奶奶", false, pii.MaskPhone(lp)},
+		{"unknown device falls back to the number", map[string]any{"deviceSerial": "NOPE", "callerNumber": lp, "kind": "FALL_DETECTED"}, "李奶奶", false, pii.MaskPhone(lp)},
+		{"unknown caller", map[string]any{"callerNumber": unknown, "kind": "VOICE_CALL"}, "", false, pii.MaskPhone(unknown)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,19 +58,19 @@ func TestIntakeFindsResident(t *testing.T) {
 	}
 	t.Run("caller number is stored encrypted and never logged", func(t *testing.T) {
 		var leaked int64
-		e.DB.Table("emergency_calls").Where("caller_number_enc LIKE ? OR caller_number_masked LIKE ?", "%12345678%", "%12345678%").Count(&leaked)
+		e.DB.Table("emergency_calls").Where("caller_number_enc LIKE ? OR caller_number_masked LIKE ?", "%"+lp[3:]+"%", "%"+lp[3:]+"%").Count(&leaked)
 		if leaked != 0 {
 			t.Fatal("caller number stored in the clear")
 		}
 		var auditLeak int64
-		e.DB.Table("audit_log").Where("detail::text LIKE ?", "%12345678%").Count(&auditLeak)
-		if auditLeak != 0 || strings.Contains(e.Logs(), "12345678") || strings.Contains(e.Logs(), "13000000001") {
+		e.DB.Table("audit_log").Where("detail::text LIKE ?", "%"+lp[3:]+"%").Count(&auditLeak)
+		if auditLeak != 0 || strings.Contains(e.Logs(), lp[3:]) || strings.Contains(e.Logs(), unknown) {
 			t.Fatal("caller number leaked into logs or audit")
 		}
 	})
 	t.Run("telephony does not see the resident", func(t *testing.T) {
 		r := e.MustDo(t, tel, `mutation($in: ReceiveEmergencyCallInput!){ receiveEmergencyCall(input: $in){ call { resident { name } } } }`,
-			map[string]any{"in": map[string]any{"externalCallId": uniq("EXT"), "callerNumber": "13912345678", "kind": "VOICE_CALL"}})
+			map[string]any{"in": map[string]any{"externalCallId": uniq("EXT"), "callerNumber": lp, "kind": "VOICE_CALL"}})
 		if r.Get("receiveEmergencyCall.call.resident") != nil {
 			t.Fatalf("telephony saw the resident: %s", r.Raw)
 		}
@@ -100,7 +103,7 @@ func TestIntakeIdempotentUnderConcurrency(t *testing.T) {
 		in   map[string]any
 	}{
 		{"with a device", map[string]any{"deviceSerial": serial, "kind": "ALARM_BUTTON"}},
-		{"caller number only", map[string]any{"callerNumber": "13700000000", "kind": "VOICE_CALL"}},
+		{"caller number only", map[string]any{"callerNumber": phone(), "kind": "VOICE_CALL"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ext := uniq("CONC")

@@ -11,7 +11,7 @@ func TestListCalls(t *testing.T) {
 	e := testenv.New(t)
 	// the package database is shared by all tests: this test's calls are
 	// the only ones received in a window in early 2025
-	base := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	base := window()
 	e.Clock.Set(base.Add(10 * time.Minute))
 	tel, op := e.As(t, "telephony"), e.As(t, "operator")
 	win := func(f map[string]any) map[string]any {
@@ -21,10 +21,11 @@ func TestListCalls(t *testing.T) {
 		}
 		return out
 	}
-	chunxi := insertResident(t, e, testenv.ResidentSpec{Phone: "13822220001"})
-	insertResident(t, e, testenv.ResidentSpec{Phone: "13822220002", CommunityCode: "510104023001"})
+	p1, p2 := phone(), phone()
+	chunxi := insertResident(t, e, testenv.ResidentSpec{Phone: p1})
+	insertResident(t, e, testenv.ResidentSpec{Phone: p2, CommunityCode: "510104023001"})
 	var ids []string // oldest first
-	for i, phone := range []string{"13822220001", "13822220002", "13822220001", "13000000009", "13822220001"} {
+	for i, phone := range []string{p1, p2, p1, phone(), p1} {
 		at := base.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
 		ids = append(ids, mustReceive(t, e, tel, map[string]any{"externalCallId": uniq("L"), "callerNumber": phone, "kind": "VOICE_CALL", "receivedAt": at}))
 	}

@@ -236,14 +236,19 @@ func (s *Service) DevicesByResidents(ctx context.Context, ids []uuid.UUID) (map[
 	out := make(map[uuid.UUID][]*Device, len(ids))
 	v, _, err := readScope(ctx)
 	if err != nil {
-		return out, nil
+		// a resident in the mini-program sees their own devices only
+		if rv := auth.ViewerFrom(ctx); rv.Has(auth.Resident) && rv.ResidentID != nil {
+			v, ids = rv, []uuid.UUID{*rv.ResidentID}
+		} else {
+			return out, nil
+		}
 	}
 	var rows []deviceRow
 	if err := devices(s.db.WithContext(ctx)).Where("d.resident_id IN ?", ids).Order("d.serial").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("emergency: devices: %w", database.Classify(err))
 	}
 	for _, r := range rows {
-		if canRead(v, r.OrgPath) {
+		if canRead(v, r.OrgPath) || v.Has(auth.Resident) {
 			out[r.ResidentID] = append(out[r.ResidentID], r.device())
 		}
 	}

@@ -13,18 +13,19 @@ import (
 // answered after 20 s; one unknown caller answered after 100 s.
 func TestStats(t *testing.T) {
 	e := testenv.New(t)
-	base := time.Date(2026, 11, 10, 2, 0, 0, 0, time.UTC)
-	chunxi := insertResident(t, e, testenv.ResidentSpec{Phone: "13811110001"})
-	niushi := insertResident(t, e, testenv.ResidentSpec{Phone: "13811110002", CommunityCode: "510104023001"})
+	base := window()
+	p1, p2 := phone(), phone()
+	chunxi := insertResident(t, e, testenv.ResidentSpec{Phone: p1})
+	niushi := insertResident(t, e, testenv.ResidentSpec{Phone: p2, CommunityCode: "510104023001"})
 	type spec struct {
 		phone    string
 		answer   int // seconds; -1 = never
 		category string
 	}
 	specs := []spec{
-		{"13811110001", 10, "MEDICAL"}, {"13811110001", 30, "MEDICAL"}, {"13811110001", 50, "FALL"},
-		{"13811110001", 90, ""}, {"13811110001", 200, "FALSE_ALARM"}, {"13811110001", -1, ""},
-		{"13811110002", 20, "MEDICAL"}, {"13900000000", 100, "OTHER"},
+		{p1, 10, "MEDICAL"}, {p1, 30, "MEDICAL"}, {p1, 50, "FALL"},
+		{p1, 90, ""}, {p1, 200, "FALSE_ALARM"}, {p1, -1, ""},
+		{p2, 20, "MEDICAL"}, {phone(), 100, "OTHER"},
 	}
 	_, _ = chunxi, niushi
 	for i, s := range specs {
