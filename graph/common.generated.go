@@ -21,6 +21,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -74,9 +75,9 @@ type QueryResolver interface {
 	DisabilitySubsidyEligibility(ctx context.Context, residentID string) (*disability.Eligibility, error)
 	DisabilityCertificates(ctx context.Context, residentID string) ([]*disability.Certificate, error)
 	DisabilitySubsidyRules(ctx context.Context) ([]*disability.Rule, error)
-	SilentEmergencyDevices(ctx context.Context, since time.Time) ([]*model.EmergencyDevice, error)
+	SilentEmergencyDevices(ctx context.Context, since time.Time) ([]*emergency.Device, error)
 	EmergencyCalls(ctx context.Context, filter *model.EmergencyCallFilter, first *int, after *string) (*model.EmergencyCallConnection, error)
-	EmergencyCallStats(ctx context.Context, from time.Time, to time.Time, orgUnitID *string) (*model.EmergencyCallStats, error)
+	EmergencyCallStats(ctx context.Context, from time.Time, to time.Time, orgUnitID *string) (*emergency.Stats, error)
 	Me(ctx context.Context) (*auth.Viewer, error)
 	OrgUnits(ctx context.Context, kind *org.Kind, parentID *string) ([]*org.Unit, error)
 	ServiceCenters(ctx context.Context) ([]*org.Center, error)
@@ -88,7 +89,7 @@ type QueryResolver interface {
 	Settlement(ctx context.Context, providerID string, month string) (*voucher.Settlement, error)
 }
 type SubscriptionResolver interface {
-	EmergencyCallUpdated(ctx context.Context, orgUnitID *string) (<-chan *model.EmergencyCall, error)
+	EmergencyCallUpdated(ctx context.Context, orgUnitID *string) (<-chan *emergency.Call, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2919,8 +2920,8 @@ func (ec *executionContext) _Query_silentEmergencyDevices(ctx context.Context, f
 			return ec.Resolvers.Query().SilentEmergencyDevices(ctx, fc.Args["since"].(time.Time))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.EmergencyDevice) graphql.Marshaler {
-			return ec.marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDeviceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*emergency.Device) graphql.Marshaler {
+			return ec.marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3007,8 +3008,8 @@ func (ec *executionContext) _Query_emergencyCallStats(ctx context.Context, field
 			return ec.Resolvers.Query().EmergencyCallStats(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["orgUnitId"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.EmergencyCallStats) graphql.Marshaler {
-			return ec.marshalNEmergencyCallStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCallStats(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.Stats) graphql.Marshaler {
+			return ec.marshalNEmergencyCallStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStats(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3475,8 +3476,8 @@ func (ec *executionContext) _Subscription_emergencyCallUpdated(ctx context.Conte
 			return ec.Resolvers.Subscription().EmergencyCallUpdated(ctx, fc.Args["orgUnitId"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.EmergencyCall) graphql.Marshaler {
-			return ec.marshalNEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCall(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.Call) graphql.Marshaler {
+			return ec.marshalNEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCall(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3650,16 +3651,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._OrgUnit(ctx, sel, obj)
-	case model.EmergencyDevice:
+	case emergency.Device:
 		return ec._EmergencyDevice(ctx, sel, &obj)
-	case *model.EmergencyDevice:
+	case *emergency.Device:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._EmergencyDevice(ctx, sel, obj)
-	case model.EmergencyCall:
+	case emergency.Call:
 		return ec._EmergencyCall(ctx, sel, &obj)
-	case *model.EmergencyCall:
+	case *emergency.Call:
 		if obj == nil {
 			return graphql.Null
 		}

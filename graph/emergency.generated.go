@@ -13,10 +13,27 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
 // region    ************************** generated!.gotpl **************************
+
+type EmergencyCallResolver interface {
+	ID(ctx context.Context, obj *emergency.Call) (string, error)
+
+	Resident(ctx context.Context, obj *emergency.Call) (*resident.Resident, error)
+	Device(ctx context.Context, obj *emergency.Call) (*emergency.Device, error)
+
+	Events(ctx context.Context, obj *emergency.Call) ([]*emergency.Event, error)
+	AnsweredBy(ctx context.Context, obj *emergency.Call) (*auth.User, error)
+}
+type EmergencyDeviceResolver interface {
+	ID(ctx context.Context, obj *emergency.Device) (string, error)
+
+	Resident(ctx context.Context, obj *emergency.Device) (*resident.Resident, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
@@ -26,7 +43,7 @@ import (
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _CallEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _CallEvent_at(ctx context.Context, field graphql.CollectedField, obj *emergency.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -49,7 +66,7 @@ func (ec *executionContext) fieldContext_CallEvent_at(_ context.Context, field g
 	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "Time")
 }
 
-func (ec *executionContext) _CallEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _CallEvent_kind(ctx context.Context, field graphql.CollectedField, obj *emergency.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -72,7 +89,7 @@ func (ec *executionContext) fieldContext_CallEvent_kind(_ context.Context, field
 	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "String")
 }
 
-func (ec *executionContext) _CallEvent_detail(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _CallEvent_detail(ctx context.Context, field graphql.CollectedField, obj *emergency.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -95,7 +112,30 @@ func (ec *executionContext) fieldContext_CallEvent_detail(_ context.Context, fie
 	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "String")
 }
 
-func (ec *executionContext) _CategoryCount_category(ctx context.Context, field graphql.CollectedField, obj *model.CategoryCount) (ret graphql.Marshaler) {
+func (ec *executionContext) _CallEvent_actor(ctx context.Context, field graphql.CollectedField, obj *emergency.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _CategoryCount_category(ctx context.Context, field graphql.CollectedField, obj *emergency.CategoryCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -107,8 +147,8 @@ func (ec *executionContext) _CategoryCount_category(ctx context.Context, field g
 			return obj.Category, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.CallCategory) graphql.Marshaler {
-			return ec.marshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallCategory(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v emergency.Category) graphql.Marshaler {
+			return ec.marshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx, selections, v)
 		},
 		true,
 		true,
@@ -118,7 +158,7 @@ func (ec *executionContext) fieldContext_CategoryCount_category(_ context.Contex
 	return graphql.NewScalarFieldContext("CategoryCount", field, false, false, "CallCategory")
 }
 
-func (ec *executionContext) _CategoryCount_count(ctx context.Context, field graphql.CollectedField, obj *model.CategoryCount) (ret graphql.Marshaler) {
+func (ec *executionContext) _CategoryCount_count(ctx context.Context, field graphql.CollectedField, obj *emergency.CategoryCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -141,7 +181,7 @@ func (ec *executionContext) fieldContext_CategoryCount_count(_ context.Context, 
 	return graphql.NewScalarFieldContext("CategoryCount", field, false, false, "Int")
 }
 
-func (ec *executionContext) _EmergencyCall_id(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_id(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -150,7 +190,7 @@ func (ec *executionContext) _EmergencyCall_id(ctx context.Context, field graphql
 			return ec.fieldContext_EmergencyCall_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.EmergencyCall().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -161,10 +201,10 @@ func (ec *executionContext) _EmergencyCall_id(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_EmergencyCall_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("EmergencyCall", field, true, true, "ID")
 }
 
-func (ec *executionContext) _EmergencyCall_externalCallId(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_externalCallId(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -187,7 +227,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_externalCallId(_ context.
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "String")
 }
 
-func (ec *executionContext) _EmergencyCall_resident(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_resident(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -196,7 +236,7 @@ func (ec *executionContext) _EmergencyCall_resident(ctx context.Context, field g
 			return ec.fieldContext_EmergencyCall_resident(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Resident, nil
+			return ec.Resolvers.EmergencyCall().Resident(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
@@ -210,8 +250,8 @@ func (ec *executionContext) fieldContext_EmergencyCall_resident(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "EmergencyCall",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Resident(ctx, field)
 		},
@@ -219,7 +259,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_resident(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _EmergencyCall_device(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_device(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -228,11 +268,11 @@ func (ec *executionContext) _EmergencyCall_device(ctx context.Context, field gra
 			return ec.fieldContext_EmergencyCall_device(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Device, nil
+			return ec.Resolvers.EmergencyCall().Device(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.EmergencyDevice) graphql.Marshaler {
-			return ec.marshalOEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDevice(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.Device) graphql.Marshaler {
+			return ec.marshalOEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDevice(ctx, selections, v)
 		},
 		true,
 		false,
@@ -242,8 +282,8 @@ func (ec *executionContext) fieldContext_EmergencyCall_device(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "EmergencyCall",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_EmergencyDevice(ctx, field)
 		},
@@ -251,7 +291,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_device(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _EmergencyCall_callerNumberMasked(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_callerNumberMasked(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -274,7 +314,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_callerNumberMasked(_ cont
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "String")
 }
 
-func (ec *executionContext) _EmergencyCall_kind(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_kind(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -286,8 +326,8 @@ func (ec *executionContext) _EmergencyCall_kind(ctx context.Context, field graph
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.CallKind) graphql.Marshaler {
-			return ec.marshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v emergency.CallKind) graphql.Marshaler {
+			return ec.marshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -297,7 +337,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_kind(_ context.Context, f
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "CallKind")
 }
 
-func (ec *executionContext) _EmergencyCall_category(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_category(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -309,8 +349,8 @@ func (ec *executionContext) _EmergencyCall_category(ctx context.Context, field g
 			return obj.Category, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.CallCategory) graphql.Marshaler {
-			return ec.marshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallCategory(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.Category) graphql.Marshaler {
+			return ec.marshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx, selections, v)
 		},
 		true,
 		false,
@@ -320,7 +360,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_category(_ context.Contex
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "CallCategory")
 }
 
-func (ec *executionContext) _EmergencyCall_status(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_status(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -332,8 +372,8 @@ func (ec *executionContext) _EmergencyCall_status(ctx context.Context, field gra
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.CallStatus) graphql.Marshaler {
-			return ec.marshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v emergency.Status) graphql.Marshaler {
+			return ec.marshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -343,7 +383,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_status(_ context.Context,
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "CallStatus")
 }
 
-func (ec *executionContext) _EmergencyCall_receivedAt(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_receivedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -366,7 +406,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_receivedAt(_ context.Cont
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "Time")
 }
 
-func (ec *executionContext) _EmergencyCall_answeredAt(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_answeredAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -389,7 +429,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_answeredAt(_ context.Cont
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "Time")
 }
 
-func (ec *executionContext) _EmergencyCall_dispatchedAt(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_dispatchedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -412,7 +452,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_dispatchedAt(_ context.Co
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "Time")
 }
 
-func (ec *executionContext) _EmergencyCall_closedAt(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_closedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -435,7 +475,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_closedAt(_ context.Contex
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "Time")
 }
 
-func (ec *executionContext) _EmergencyCall_outcome(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_outcome(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -458,7 +498,7 @@ func (ec *executionContext) fieldContext_EmergencyCall_outcome(_ context.Context
 	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "String")
 }
 
-func (ec *executionContext) _EmergencyCall_events(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCall) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCall_events(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -467,11 +507,11 @@ func (ec *executionContext) _EmergencyCall_events(ctx context.Context, field gra
 			return ec.fieldContext_EmergencyCall_events(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Events, nil
+			return ec.Resolvers.EmergencyCall().Events(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CallEvent) graphql.Marshaler {
-			return ec.marshalNCallEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*emergency.Event) graphql.Marshaler {
+			return ec.marshalNCallEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -481,10 +521,42 @@ func (ec *executionContext) fieldContext_EmergencyCall_events(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "EmergencyCall",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CallEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EmergencyCall_answeredBy(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCall_answeredBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EmergencyCall().AnsweredBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.User) graphql.Marshaler {
+			return ec.marshalOStaffUser2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCall_answeredBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EmergencyCall",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUser(ctx, field)
 		},
 	}
 	return fc, nil
@@ -612,8 +684,8 @@ func (ec *executionContext) _EmergencyCallEdge_node(ctx context.Context, field g
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.EmergencyCall) graphql.Marshaler {
-			return ec.marshalNEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCall(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.Call) graphql.Marshaler {
+			return ec.marshalNEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCall(ctx, selections, v)
 		},
 		true,
 		true,
@@ -644,8 +716,8 @@ func (ec *executionContext) _EmergencyCallPayload_call(ctx context.Context, fiel
 			return obj.Call, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.EmergencyCall) graphql.Marshaler {
-			return ec.marshalOEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCall(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.Call) graphql.Marshaler {
+			return ec.marshalOEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCall(ctx, selections, v)
 		},
 		true,
 		false,
@@ -696,7 +768,7 @@ func (ec *executionContext) fieldContext_EmergencyCallPayload_userErrors(_ conte
 	return fc, nil
 }
 
-func (ec *executionContext) _EmergencyCallStats_total(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCallStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCallStats_total(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -719,7 +791,7 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_total(_ context.Cont
 	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _EmergencyCallStats_answered(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCallStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCallStats_answered(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -742,7 +814,7 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_answered(_ context.C
 	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _EmergencyCallStats_answeredWithin60sRate(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCallStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCallStats_answeredWithin60sRate(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -765,7 +837,7 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_answeredWithin60sRat
 	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Float")
 }
 
-func (ec *executionContext) _EmergencyCallStats_answeredWithin180sRate(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCallStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCallStats_answeredWithin180sRate(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -788,7 +860,7 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_answeredWithin180sRa
 	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Float")
 }
 
-func (ec *executionContext) _EmergencyCallStats_medianAnswerSeconds(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCallStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCallStats_medianAnswerSeconds(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -811,7 +883,7 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_medianAnswerSeconds(
 	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Float")
 }
 
-func (ec *executionContext) _EmergencyCallStats_p90AnswerSeconds(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCallStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCallStats_p90AnswerSeconds(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -834,7 +906,7 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_p90AnswerSeconds(_ c
 	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Float")
 }
 
-func (ec *executionContext) _EmergencyCallStats_byCategory(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyCallStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyCallStats_byCategory(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -846,8 +918,8 @@ func (ec *executionContext) _EmergencyCallStats_byCategory(ctx context.Context, 
 			return obj.ByCategory, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CategoryCount) graphql.Marshaler {
-			return ec.marshalNCategoryCount2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCategoryCountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []emergency.CategoryCount) graphql.Marshaler {
+			return ec.marshalNCategoryCount2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategoryCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -866,7 +938,7 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_byCategory(_ context
 	return fc, nil
 }
 
-func (ec *executionContext) _EmergencyDevice_id(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyDevice) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyDevice_id(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -875,7 +947,7 @@ func (ec *executionContext) _EmergencyDevice_id(ctx context.Context, field graph
 			return ec.fieldContext_EmergencyDevice_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.EmergencyDevice().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -886,10 +958,10 @@ func (ec *executionContext) _EmergencyDevice_id(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_EmergencyDevice_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EmergencyDevice", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("EmergencyDevice", field, true, true, "ID")
 }
 
-func (ec *executionContext) _EmergencyDevice_serial(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyDevice) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyDevice_serial(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -912,7 +984,7 @@ func (ec *executionContext) fieldContext_EmergencyDevice_serial(_ context.Contex
 	return graphql.NewScalarFieldContext("EmergencyDevice", field, false, false, "String")
 }
 
-func (ec *executionContext) _EmergencyDevice_kind(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyDevice) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyDevice_kind(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -924,8 +996,8 @@ func (ec *executionContext) _EmergencyDevice_kind(ctx context.Context, field gra
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.DeviceKind) graphql.Marshaler {
-			return ec.marshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDeviceKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v emergency.DeviceKind) graphql.Marshaler {
+			return ec.marshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -935,7 +1007,7 @@ func (ec *executionContext) fieldContext_EmergencyDevice_kind(_ context.Context,
 	return graphql.NewScalarFieldContext("EmergencyDevice", field, false, false, "DeviceKind")
 }
 
-func (ec *executionContext) _EmergencyDevice_resident(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyDevice) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyDevice_resident(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -944,7 +1016,7 @@ func (ec *executionContext) _EmergencyDevice_resident(ctx context.Context, field
 			return ec.fieldContext_EmergencyDevice_resident(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Resident, nil
+			return ec.Resolvers.EmergencyDevice().Resident(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
@@ -958,8 +1030,8 @@ func (ec *executionContext) fieldContext_EmergencyDevice_resident(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "EmergencyDevice",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Resident(ctx, field)
 		},
@@ -967,7 +1039,7 @@ func (ec *executionContext) fieldContext_EmergencyDevice_resident(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _EmergencyDevice_lastHeartbeatAt(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyDevice) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyDevice_lastHeartbeatAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -990,7 +1062,7 @@ func (ec *executionContext) fieldContext_EmergencyDevice_lastHeartbeatAt(_ conte
 	return graphql.NewScalarFieldContext("EmergencyDevice", field, false, false, "Time")
 }
 
-func (ec *executionContext) _EmergencyDevice_batteryPercent(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyDevice) (ret graphql.Marshaler) {
+func (ec *executionContext) _EmergencyDevice_batteryPercent(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1025,8 +1097,8 @@ func (ec *executionContext) _EmergencyDevicePayload_device(ctx context.Context, 
 			return obj.Device, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.EmergencyDevice) graphql.Marshaler {
-			return ec.marshalOEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDevice(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.Device) graphql.Marshaler {
+			return ec.marshalOEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDevice(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1108,7 +1180,7 @@ func (ec *executionContext) unmarshalInputCloseEmergencyCallInput(ctx context.Co
 			it.CallID = data
 		case "category":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
-			data, err := ec.unmarshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallCategory(ctx, v)
+			data, err := ec.unmarshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1220,7 +1292,7 @@ func (ec *executionContext) unmarshalInputDispatchEmergencyCallInput(ctx context
 			it.CallID = data
 		case "responder":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("responder"))
-			data, err := ec.unmarshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResponderKind(ctx, v)
+			data, err := ec.unmarshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1269,7 +1341,7 @@ func (ec *executionContext) unmarshalInputEmergencyCallFilter(ctx context.Contex
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallStatus(ctx, v)
+			data, err := ec.unmarshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1353,7 +1425,7 @@ func (ec *executionContext) unmarshalInputReceiveEmergencyCallInput(ctx context.
 			it.CallerNumber = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallKind(ctx, v)
+			data, err := ec.unmarshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1409,7 +1481,7 @@ func (ec *executionContext) unmarshalInputRegisterEmergencyDeviceInput(ctx conte
 			it.Serial = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDeviceKind(ctx, v)
+			data, err := ec.unmarshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1448,7 +1520,7 @@ func UnmarshalRegisterEmergencyDeviceInput(ctx context.Context, raw any) (model.
 
 var callEventImplementors = []string{"CallEvent"}
 
-func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet, obj *model.CallEvent) graphql.Marshaler {
+func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet, obj *emergency.Event) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, callEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1472,6 +1544,11 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "actor":
+			out.Values[i] = ec._CallEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1491,7 +1568,7 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 
 var categoryCountImplementors = []string{"CategoryCount"}
 
-func (ec *executionContext) _CategoryCount(ctx context.Context, sel ast.SelectionSet, obj *model.CategoryCount) graphql.Marshaler {
+func (ec *executionContext) _CategoryCount(ctx context.Context, sel ast.SelectionSet, obj *emergency.CategoryCount) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, categoryCountImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1529,7 +1606,7 @@ func (ec *executionContext) _CategoryCount(ctx context.Context, sel ast.Selectio
 
 var emergencyCallImplementors = []string{"EmergencyCall", "Node"}
 
-func (ec *executionContext) _EmergencyCall(ctx context.Context, sel ast.SelectionSet, obj *model.EmergencyCall) graphql.Marshaler {
+func (ec *executionContext) _EmergencyCall(ctx context.Context, sel ast.SelectionSet, obj *emergency.Call) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, emergencyCallImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1539,75 +1616,85 @@ func (ec *executionContext) _EmergencyCall(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("EmergencyCall")
 		case "id":
-			out.Values[i] = ec._EmergencyCall_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyCall_id(ctx, field, obj)
+				})
 		case "externalCallId":
 			out.Values[i] = ec._EmergencyCall_externalCallId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "resident":
-			out.Values[i] = ec._EmergencyCall_resident(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyCall_resident(ctx, field, obj)
+				})
 		case "device":
-			out.Values[i] = ec._EmergencyCall_device(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyCall_device(ctx, field, obj)
+				})
 		case "callerNumberMasked":
 			out.Values[i] = ec._EmergencyCall_callerNumberMasked(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._EmergencyCall_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "category":
 			out.Values[i] = ec._EmergencyCall_category(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._EmergencyCall_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "receivedAt":
 			out.Values[i] = ec._EmergencyCall_receivedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "answeredAt":
 			out.Values[i] = ec._EmergencyCall_answeredAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "dispatchedAt":
 			out.Values[i] = ec._EmergencyCall_dispatchedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "closedAt":
 			out.Values[i] = ec._EmergencyCall_closedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "outcome":
 			out.Values[i] = ec._EmergencyCall_outcome(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "events":
-			out.Values[i] = ec._EmergencyCall_events(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyCall_events(ctx, field, obj)
+				})
+		case "answeredBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyCall_answeredBy(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1746,7 +1833,7 @@ func (ec *executionContext) _EmergencyCallPayload(ctx context.Context, sel ast.S
 
 var emergencyCallStatsImplementors = []string{"EmergencyCallStats"}
 
-func (ec *executionContext) _EmergencyCallStats(ctx context.Context, sel ast.SelectionSet, obj *model.EmergencyCallStats) graphql.Marshaler {
+func (ec *executionContext) _EmergencyCallStats(ctx context.Context, sel ast.SelectionSet, obj *emergency.Stats) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, emergencyCallStatsImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1809,7 +1896,7 @@ func (ec *executionContext) _EmergencyCallStats(ctx context.Context, sel ast.Sel
 
 var emergencyDeviceImplementors = []string{"EmergencyDevice", "Node"}
 
-func (ec *executionContext) _EmergencyDevice(ctx context.Context, sel ast.SelectionSet, obj *model.EmergencyDevice) graphql.Marshaler {
+func (ec *executionContext) _EmergencyDevice(ctx context.Context, sel ast.SelectionSet, obj *emergency.Device) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, emergencyDeviceImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1819,34 +1906,36 @@ func (ec *executionContext) _EmergencyDevice(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("EmergencyDevice")
 		case "id":
-			out.Values[i] = ec._EmergencyDevice_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyDevice_id(ctx, field, obj)
+				})
 		case "serial":
 			out.Values[i] = ec._EmergencyDevice_serial(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._EmergencyDevice_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "resident":
-			out.Values[i] = ec._EmergencyDevice_resident(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyDevice_resident(ctx, field, obj)
+				})
 		case "lastHeartbeatAt":
 			out.Values[i] = ec._EmergencyDevice_lastHeartbeatAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "batteryPercent":
 			out.Values[i] = ec._EmergencyDevice_batteryPercent(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -1907,21 +1996,21 @@ func (ec *executionContext) _EmergencyDevicePayload(ctx context.Context, sel ast
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) unmarshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallCategory(ctx context.Context, v any) (model.CallCategory, error) {
-	var res model.CallCategory
+func (ec *executionContext) unmarshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, v any) (emergency.Category, error) {
+	var res emergency.Category
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallCategory(ctx context.Context, sel ast.SelectionSet, v model.CallCategory) graphql.Marshaler {
+func (ec *executionContext) marshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, sel ast.SelectionSet, v emergency.Category) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNCallEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CallEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNCallEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCallEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallEvent(ctx, sel, v[i])
+		return ec.marshalNCallEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐEvent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -1933,7 +2022,7 @@ func (ec *executionContext) marshalNCallEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋre
 	return ret
 }
 
-func (ec *executionContext) marshalNCallEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallEvent(ctx context.Context, sel ast.SelectionSet, v *model.CallEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNCallEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐEvent(ctx context.Context, sel ast.SelectionSet, v *emergency.Event) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CallEvent!")
 		return graphql.Null
@@ -1941,31 +2030,35 @@ func (ec *executionContext) marshalNCallEvent2ᚖgithubᚗcomᚋjinjiangᚋresid
 	return ec._CallEvent(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallKind(ctx context.Context, v any) (model.CallKind, error) {
-	var res model.CallKind
+func (ec *executionContext) unmarshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind(ctx context.Context, v any) (emergency.CallKind, error) {
+	var res emergency.CallKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallKind(ctx context.Context, sel ast.SelectionSet, v model.CallKind) graphql.Marshaler {
+func (ec *executionContext) marshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind(ctx context.Context, sel ast.SelectionSet, v emergency.CallKind) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallStatus(ctx context.Context, v any) (model.CallStatus, error) {
-	var res model.CallStatus
+func (ec *executionContext) unmarshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx context.Context, v any) (emergency.Status, error) {
+	var res emergency.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallStatus(ctx context.Context, sel ast.SelectionSet, v model.CallStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx context.Context, sel ast.SelectionSet, v emergency.Status) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNCategoryCount2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCategoryCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CategoryCount) graphql.Marshaler {
+func (ec *executionContext) marshalNCategoryCount2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategoryCount(ctx context.Context, sel ast.SelectionSet, v emergency.CategoryCount) graphql.Marshaler {
+	return ec._CategoryCount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCategoryCount2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategoryCountᚄ(ctx context.Context, sel ast.SelectionSet, v []emergency.CategoryCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCategoryCount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCategoryCount(ctx, sel, v[i])
+		return ec.marshalNCategoryCount2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategoryCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -1975,14 +2068,6 @@ func (ec *executionContext) marshalNCategoryCount2ᚕᚖgithubᚗcomᚋjinjiang�
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNCategoryCount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCategoryCount(ctx context.Context, sel ast.SelectionSet, v *model.CategoryCount) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CategoryCount!")
-		return graphql.Null
-	}
-	return ec._CategoryCount(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCloseEmergencyCallInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCloseEmergencyCallInput(ctx context.Context, v any) (model.CloseEmergencyCallInput, error) {
@@ -1995,13 +2080,13 @@ func (ec *executionContext) unmarshalNDeviceHeartbeatInput2githubᚗcomᚋjinjia
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDeviceKind(ctx context.Context, v any) (model.DeviceKind, error) {
-	var res model.DeviceKind
+func (ec *executionContext) unmarshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind(ctx context.Context, v any) (emergency.DeviceKind, error) {
+	var res emergency.DeviceKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDeviceKind(ctx context.Context, sel ast.SelectionSet, v model.DeviceKind) graphql.Marshaler {
+func (ec *executionContext) marshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind(ctx context.Context, sel ast.SelectionSet, v emergency.DeviceKind) graphql.Marshaler {
 	return v
 }
 
@@ -2010,7 +2095,7 @@ func (ec *executionContext) unmarshalNDispatchEmergencyCallInput2githubᚗcomᚋ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCall(ctx context.Context, sel ast.SelectionSet, v *model.EmergencyCall) graphql.Marshaler {
+func (ec *executionContext) marshalNEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCall(ctx context.Context, sel ast.SelectionSet, v *emergency.Call) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EmergencyCall!")
 		return graphql.Null
@@ -2058,7 +2143,7 @@ func (ec *executionContext) marshalNEmergencyCallPayload2ᚖgithubᚗcomᚋjinji
 	return ec._EmergencyCallPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNEmergencyCallStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCallStats(ctx context.Context, sel ast.SelectionSet, v *model.EmergencyCallStats) graphql.Marshaler {
+func (ec *executionContext) marshalNEmergencyCallStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStats(ctx context.Context, sel ast.SelectionSet, v *emergency.Stats) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EmergencyCallStats!")
 		return graphql.Null
@@ -2066,11 +2151,11 @@ func (ec *executionContext) marshalNEmergencyCallStats2ᚖgithubᚗcomᚋjinjian
 	return ec._EmergencyCallStats(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDeviceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EmergencyDevice) graphql.Marshaler {
+func (ec *executionContext) marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.Device) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDevice(ctx, sel, v[i])
+		return ec.marshalNEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDevice(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2082,7 +2167,7 @@ func (ec *executionContext) marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjian
 	return ret
 }
 
-func (ec *executionContext) marshalNEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDevice(ctx context.Context, sel ast.SelectionSet, v *model.EmergencyDevice) graphql.Marshaler {
+func (ec *executionContext) marshalNEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDevice(ctx context.Context, sel ast.SelectionSet, v *emergency.Device) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EmergencyDevice!")
 		return graphql.Null
@@ -2108,49 +2193,49 @@ func (ec *executionContext) unmarshalNRegisterEmergencyDeviceInput2githubᚗcom�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResponderKind(ctx context.Context, v any) (model.ResponderKind, error) {
-	var res model.ResponderKind
+func (ec *executionContext) unmarshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind(ctx context.Context, v any) (emergency.ResponderKind, error) {
+	var res emergency.ResponderKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResponderKind(ctx context.Context, sel ast.SelectionSet, v model.ResponderKind) graphql.Marshaler {
+func (ec *executionContext) marshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind(ctx context.Context, sel ast.SelectionSet, v emergency.ResponderKind) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallCategory(ctx context.Context, v any) (*model.CallCategory, error) {
+func (ec *executionContext) unmarshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, v any) (*emergency.Category, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.CallCategory)
+	var res = new(emergency.Category)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallCategory(ctx context.Context, sel ast.SelectionSet, v *model.CallCategory) graphql.Marshaler {
+func (ec *executionContext) marshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, sel ast.SelectionSet, v *emergency.Category) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return v
 }
 
-func (ec *executionContext) unmarshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallStatus(ctx context.Context, v any) (*model.CallStatus, error) {
+func (ec *executionContext) unmarshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx context.Context, v any) (*emergency.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.CallStatus)
+	var res = new(emergency.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCallStatus(ctx context.Context, sel ast.SelectionSet, v *model.CallStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx context.Context, sel ast.SelectionSet, v *emergency.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return v
 }
 
-func (ec *executionContext) marshalOEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCall(ctx context.Context, sel ast.SelectionSet, v *model.EmergencyCall) graphql.Marshaler {
+func (ec *executionContext) marshalOEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCall(ctx context.Context, sel ast.SelectionSet, v *emergency.Call) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -2165,7 +2250,7 @@ func (ec *executionContext) unmarshalOEmergencyCallFilter2ᚖgithubᚗcomᚋjinj
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDevice(ctx context.Context, sel ast.SelectionSet, v *model.EmergencyDevice) graphql.Marshaler {
+func (ec *executionContext) marshalOEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDevice(ctx context.Context, sel ast.SelectionSet, v *emergency.Device) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -7,69 +7,169 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/emergency"
+	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
+// ID is the resolver for the id field.
+func (r *emergencyCallResolver) ID(ctx context.Context, obj *emergency.Call) (string, error) {
+	return relay.ID(TypeEmergencyCall, obj.ID), nil
+}
+
+// Resident is the resolver for the resident field.
+func (r *emergencyCallResolver) Resident(ctx context.Context, obj *emergency.Call) (*resident.Resident, error) {
+	return loadOptional(ctx, loaders(ctx).EmergencyResident, obj.ResidentID)
+}
+
+// Device is the resolver for the device field.
+func (r *emergencyCallResolver) Device(ctx context.Context, obj *emergency.Call) (*emergency.Device, error) {
+	return loadOptional(ctx, loaders(ctx).EmergencyDevice, obj.DeviceID)
+}
+
+// Events is the resolver for the events field.
+func (r *emergencyCallResolver) Events(ctx context.Context, obj *emergency.Call) ([]*emergency.Event, error) {
+	if obj.Events != nil {
+		return eventPtrs(obj.Events), nil
+	}
+	ev, err := load(ctx, loaders(ctx).EmergencyCallEvents, obj.ID)
+	return eventPtrs(ev), err
+}
+
+// AnsweredBy is the resolver for the answeredBy field.
+func (r *emergencyCallResolver) AnsweredBy(ctx context.Context, obj *emergency.Call) (*auth.User, error) {
+	return loadOptional(ctx, loaders(ctx).User, obj.AnsweredBy)
+}
+
+// ID is the resolver for the id field.
+func (r *emergencyDeviceResolver) ID(ctx context.Context, obj *emergency.Device) (string, error) {
+	return relay.ID(TypeEmergencyDevice, obj.ID), nil
+}
+
+// Resident is the resolver for the resident field.
+func (r *emergencyDeviceResolver) Resident(ctx context.Context, obj *emergency.Device) (*resident.Resident, error) {
+	return load(ctx, loaders(ctx).EmergencyResident, obj.ResidentID)
+}
+
 // RegisterEmergencyDevice is the resolver for the registerEmergencyDevice field.
 func (r *mutationResolver) RegisterEmergencyDevice(ctx context.Context, input model.RegisterEmergencyDeviceInput) (*model.EmergencyDevicePayload, error) {
-	panic(fmt.Errorf("not implemented: RegisterEmergencyDevice - registerEmergencyDevice"))
+	rid, err := relay.ParseAs(typeResidentGID, input.ResidentID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.Emergency.RegisterDevice(ctx, emergency.RegisterDevice{Serial: input.Serial, Kind: input.Kind, ResidentID: rid})
+	return devicePayload(d, err)
 }
 
 // RecordDeviceHeartbeat is the resolver for the recordDeviceHeartbeat field.
 func (r *mutationResolver) RecordDeviceHeartbeat(ctx context.Context, input model.DeviceHeartbeatInput) (*model.EmergencyDevicePayload, error) {
-	panic(fmt.Errorf("not implemented: RecordDeviceHeartbeat - recordDeviceHeartbeat"))
+	d, err := r.Emergency.Heartbeat(ctx, input.Serial, input.BatteryPercent, input.At)
+	return devicePayload(d, err)
 }
 
 // ReceiveEmergencyCall is the resolver for the receiveEmergencyCall field.
 func (r *mutationResolver) ReceiveEmergencyCall(ctx context.Context, input model.ReceiveEmergencyCallInput) (*model.EmergencyCallPayload, error) {
-	panic(fmt.Errorf("not implemented: ReceiveEmergencyCall - receiveEmergencyCall"))
+	c, err := r.Emergency.Receive(ctx, emergency.Intake{ExternalCallID: input.ExternalCallID, DeviceSerial: input.DeviceSerial,
+		CallerNumber: input.CallerNumber, Kind: input.Kind, ReceivedAt: input.ReceivedAt})
+	return callPayload(c, err)
 }
 
 // AnswerEmergencyCall is the resolver for the answerEmergencyCall field.
 func (r *mutationResolver) AnswerEmergencyCall(ctx context.Context, id string) (*model.EmergencyCallPayload, error) {
-	panic(fmt.Errorf("not implemented: AnswerEmergencyCall - answerEmergencyCall"))
+	cid, err := relay.ParseAs(TypeEmergencyCall, id)
+	if err != nil {
+		return nil, err
+	}
+	return callPayload(r.Emergency.Answer(ctx, cid))
 }
 
 // DispatchEmergencyCall is the resolver for the dispatchEmergencyCall field.
 func (r *mutationResolver) DispatchEmergencyCall(ctx context.Context, input model.DispatchEmergencyCallInput) (*model.EmergencyCallPayload, error) {
-	panic(fmt.Errorf("not implemented: DispatchEmergencyCall - dispatchEmergencyCall"))
+	cid, err := relay.ParseAs(TypeEmergencyCall, input.CallID)
+	if err != nil {
+		return nil, err
+	}
+	return callPayload(r.Emergency.Dispatch(ctx, cid, input.Responder, input.Note))
 }
 
 // CloseEmergencyCall is the resolver for the closeEmergencyCall field.
 func (r *mutationResolver) CloseEmergencyCall(ctx context.Context, input model.CloseEmergencyCallInput) (*model.EmergencyCallPayload, error) {
-	panic(fmt.Errorf("not implemented: CloseEmergencyCall - closeEmergencyCall"))
+	cid, err := relay.ParseAs(TypeEmergencyCall, input.CallID)
+	if err != nil {
+		return nil, err
+	}
+	return callPayload(r.Emergency.Close(ctx, cid, input.Category, input.Outcome))
 }
 
 // SilentEmergencyDevices is the resolver for the silentEmergencyDevices field.
-func (r *queryResolver) SilentEmergencyDevices(ctx context.Context, since time.Time) ([]*model.EmergencyDevice, error) {
-	panic(fmt.Errorf("not implemented: SilentEmergencyDevices - silentEmergencyDevices"))
+func (r *queryResolver) SilentEmergencyDevices(ctx context.Context, since time.Time) ([]*emergency.Device, error) {
+	return r.Emergency.SilentDevices(ctx, since)
 }
 
 // EmergencyCalls is the resolver for the emergencyCalls field.
 func (r *queryResolver) EmergencyCalls(ctx context.Context, filter *model.EmergencyCallFilter, first *int, after *string) (*model.EmergencyCallConnection, error) {
-	panic(fmt.Errorf("not implemented: EmergencyCalls - emergencyCalls"))
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	f := emergency.Filter{}
+	if filter != nil {
+		if f.OrgUnitID, err = relay.ParseOptional(TypeOrgUnit, filter.OrgUnitID); err != nil {
+			return nil, err
+		}
+		f.Status, f.From, f.To = filter.Status, filter.From, filter.To
+	}
+	return callConnection(r.Emergency.Calls(ctx, f, p))
 }
 
 // EmergencyCallStats is the resolver for the emergencyCallStats field.
-func (r *queryResolver) EmergencyCallStats(ctx context.Context, from time.Time, to time.Time, orgUnitID *string) (*model.EmergencyCallStats, error) {
-	panic(fmt.Errorf("not implemented: EmergencyCallStats - emergencyCallStats"))
+func (r *queryResolver) EmergencyCallStats(ctx context.Context, from time.Time, to time.Time, orgUnitID *string) (*emergency.Stats, error) {
+	unit, err := relay.ParseOptional(TypeOrgUnit, orgUnitID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Emergency.Stats(ctx, from, to, unit)
 }
 
 // EmergencyDevices is the resolver for the emergencyDevices field.
-func (r *residentResolver) EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*model.EmergencyDevice, error) {
-	panic(fmt.Errorf("not implemented: EmergencyDevices - emergencyDevices"))
+func (r *residentResolver) EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*emergency.Device, error) {
+	ds, err := load(ctx, loaders(ctx).EmergencyDevicesOf, obj.ID)
+	if ds == nil {
+		ds = []*emergency.Device{}
+	}
+	return ds, err
 }
 
 // EmergencyCalls is the resolver for the emergencyCalls field.
 func (r *residentResolver) EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error) {
-	panic(fmt.Errorf("not implemented: EmergencyCalls - emergencyCalls"))
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	return callConnection(r.Emergency.Calls(ctx, emergency.Filter{ResidentID: &obj.ID}, p))
 }
 
 // EmergencyCallUpdated is the resolver for the emergencyCallUpdated field.
-func (r *subscriptionResolver) EmergencyCallUpdated(ctx context.Context, orgUnitID *string) (<-chan *model.EmergencyCall, error) {
-	panic(fmt.Errorf("not implemented: EmergencyCallUpdated - emergencyCallUpdated"))
+func (r *subscriptionResolver) EmergencyCallUpdated(ctx context.Context, orgUnitID *string) (<-chan *emergency.Call, error) {
+	unit, err := relay.ParseOptional(TypeOrgUnit, orgUnitID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Emergency.Subscribe(ctx, unit)
 }
+
+// EmergencyCall returns EmergencyCallResolver implementation.
+func (r *Resolver) EmergencyCall() EmergencyCallResolver { return &emergencyCallResolver{r} }
+
+// EmergencyDevice returns EmergencyDeviceResolver implementation.
+func (r *Resolver) EmergencyDevice() EmergencyDeviceResolver { return &emergencyDeviceResolver{r} }
+
+type (
+	emergencyCallResolver   struct{ *Resolver }
+	emergencyDeviceResolver struct{ *Resolver }
+)

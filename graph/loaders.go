@@ -11,6 +11,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/disability"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 )
@@ -33,6 +34,11 @@ type Loaders struct {
 	IDNumber *dataloadgen.Loader[*resident.Resident, *string]
 	Contacts *dataloadgen.Loader[*resident.Resident, []*resident.Contact]
 	Vouchers *voucherLoaders
+
+	EmergencyDevice     *dataloadgen.Loader[uuid.UUID, *emergency.Device]
+	EmergencyDevicesOf  *dataloadgen.Loader[uuid.UUID, []*emergency.Device]
+	EmergencyResident   *dataloadgen.Loader[uuid.UUID, *resident.Resident]
+	EmergencyCallEvents *dataloadgen.Loader[uuid.UUID, []emergency.Event]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -51,6 +57,10 @@ func (r *Resolver) newLoaders() *Loaders {
 		IDNumber:              dataloadgen.NewLoader(r.Registry.IDNumbers, w, dataloadgen.WithBatchCapacity(200)),
 		Contacts:              dataloadgen.NewMappedLoader(r.Registry.Contacts, w),
 		Vouchers:              r.newVoucherLoaders(w),
+		EmergencyDevice:       dataloadgen.NewMappedLoader(r.Emergency.DevicesByIDs, w),
+		EmergencyDevicesOf:    dataloadgen.NewMappedLoader(r.Emergency.DevicesByResidents, w),
+		EmergencyResident:     dataloadgen.NewMappedLoader(r.Emergency.ResidentsByIDs, w),
+		EmergencyCallEvents:   dataloadgen.NewMappedLoader(r.Emergency.EventsByCalls, w),
 	}
 }
 

@@ -18,6 +18,8 @@ const (
 
 	TypeDisabilityCertificate = "DisabilityCertificate"
 	TypeDisabilityService     = "DisabilityService"
+	TypeEmergencyDevice       = "EmergencyDevice"
+	TypeEmergencyCall         = "EmergencyCall"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -57,6 +59,20 @@ var nodeFetchers = map[string]nodeFetcher{
 	},
 	TypeDisabilityCertificate: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		c, err := r.Disability.Certificate(ctx, id)
+		if c == nil || err != nil {
+			return nil, err
+		}
+		return c, nil
+	},
+	TypeEmergencyDevice: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		d, err := r.Emergency.Device(ctx, id)
+		if d == nil || err != nil {
+			return nil, err
+		}
+		return d, nil
+	},
+	TypeEmergencyCall: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		c, err := r.Emergency.Call(ctx, id)
 		if c == nil || err != nil {
 			return nil, err
 		}

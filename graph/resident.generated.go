@@ -15,6 +15,7 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -39,7 +40,7 @@ type ResidentResolver interface {
 	Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error)
 	DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*disability.Certificate, error)
 	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error)
-	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*model.EmergencyDevice, error)
+	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*emergency.Device, error)
 	EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error)
 	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *voucher.Status) ([]*voucher.Voucher, error)
 	VoucherBalanceFen(ctx context.Context, obj *resident.Resident, programID *string) (int64, error)
@@ -732,8 +733,8 @@ func (ec *executionContext) _Resident_emergencyDevices(ctx context.Context, fiel
 			return ec.Resolvers.Resident().EmergencyDevices(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.EmergencyDevice) graphql.Marshaler {
-			return ec.marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyDeviceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*emergency.Device) graphql.Marshaler {
+			return ec.marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceᚄ(ctx, selections, v)
 		},
 		true,
 		true,

@@ -9,6 +9,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/disability"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -26,4 +27,5 @@ type Resolver struct {
 	Registry   *resident.Service
 	Wechat     *wechat.Service
 	Vouchers   *voucher.Service
+	Emergency  *emergency.Service
 }

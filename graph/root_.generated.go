@@ -31,6 +31,8 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	DisabilityCertificate() DisabilityCertificateResolver
 	DisabilityService() DisabilityServiceResolver
+	EmergencyCall() EmergencyCallResolver
+	EmergencyDevice() EmergencyDeviceResolver
 	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
 	OrgUnit() OrgUnitResolver
@@ -126,6 +128,7 @@ type ComplexityRoot struct {
 	}
 
 	CallEvent struct {
+		Actor  func(childComplexity int) int
 		At     func(childComplexity int) int
 		Detail func(childComplexity int) int
 		Kind   func(childComplexity int) int
@@ -184,6 +187,7 @@ type ComplexityRoot struct {
 
 	EmergencyCall struct {
 		AnsweredAt         func(childComplexity int) int
+		AnsweredBy         func(childComplexity int) int
 		CallerNumberMasked func(childComplexity int) int
 		Category           func(childComplexity int) int
 		ClosedAt           func(childComplexity int) int
@@ -834,6 +838,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthPayload.Viewer(childComplexity), true
 
+	case "CallEvent.actor":
+		if e.ComplexityRoot.CallEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallEvent.Actor(childComplexity), true
 	case "CallEvent.at":
 		if e.ComplexityRoot.CallEvent.At == nil {
 			break
@@ -1046,6 +1056,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmergencyCall.AnsweredAt(childComplexity), true
+	case "EmergencyCall.answeredBy":
+		if e.ComplexityRoot.EmergencyCall.AnsweredBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCall.AnsweredBy(childComplexity), true
 	case "EmergencyCall.callerNumberMasked":
 		if e.ComplexityRoot.EmergencyCall.CallerNumberMasked == nil {
 			break
@@ -3142,6 +3158,8 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_kind(ctx, field)
 	case "detail":
 		return ec.fieldContext_CallEvent_detail(ctx, field)
+	case "actor":
+		return ec.fieldContext_CallEvent_actor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
 }
@@ -3278,6 +3296,8 @@ func (ec *executionContext) childFields_EmergencyCall(ctx context.Context, field
 		return ec.fieldContext_EmergencyCall_outcome(ctx, field)
 	case "events":
 		return ec.fieldContext_EmergencyCall_events(ctx, field)
+	case "answeredBy":
+		return ec.fieldContext_EmergencyCall_answeredBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmergencyCall", field.Name)
 }

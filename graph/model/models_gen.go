@@ -13,6 +13,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -111,22 +112,10 @@ type BindResidentInput struct {
 	Phone    string `json:"phone"`
 }
 
-type CallEvent struct {
-	At time.Time `json:"at"`
-	// RECEIVED, ANSWERED, CONTACT_NOTIFIED, DISPATCHED, NOTE, CLOSED, ...
-	Kind   string  `json:"kind"`
-	Detail *string `json:"detail,omitempty"`
-}
-
-type CategoryCount struct {
-	Category CallCategory `json:"category"`
-	Count    int          `json:"count"`
-}
-
 type CloseEmergencyCallInput struct {
-	CallID   string       `json:"callId"`
-	Category CallCategory `json:"category"`
-	Outcome  string       `json:"outcome"`
+	CallID   string             `json:"callId"`
+	Category emergency.Category `json:"category"`
+	Outcome  string             `json:"outcome"`
 }
 
 type CreateStaffUserInput struct {
@@ -169,30 +158,10 @@ type DisabilitySubsidyRulePayload struct {
 }
 
 type DispatchEmergencyCallInput struct {
-	CallID    string        `json:"callId"`
-	Responder ResponderKind `json:"responder"`
-	Note      *string       `json:"note,omitempty"`
+	CallID    string                  `json:"callId"`
+	Responder emergency.ResponderKind `json:"responder"`
+	Note      *string                 `json:"note,omitempty"`
 }
-
-type EmergencyCall struct {
-	ID             string `json:"id"`
-	ExternalCallID string `json:"externalCallId"`
-	// Null when neither the device nor the caller number is known.
-	Resident           *resident.Resident `json:"resident,omitempty"`
-	Device             *EmergencyDevice   `json:"device,omitempty"`
-	CallerNumberMasked *string            `json:"callerNumberMasked,omitempty"`
-	Kind               CallKind           `json:"kind"`
-	Category           *CallCategory      `json:"category,omitempty"`
-	Status             CallStatus         `json:"status"`
-	ReceivedAt         time.Time          `json:"receivedAt"`
-	AnsweredAt         *time.Time         `json:"answeredAt,omitempty"`
-	DispatchedAt       *time.Time         `json:"dispatchedAt,omitempty"`
-	ClosedAt           *time.Time         `json:"closedAt,omitempty"`
-	Outcome            *string            `json:"outcome,omitempty"`
-	Events             []*CallEvent       `json:"events"`
-}
-
-func (EmergencyCall) IsNode() {}
 
 type EmergencyCallConnection struct {
 	Edges      []*EmergencyCallEdge `json:"edges"`
@@ -201,31 +170,20 @@ type EmergencyCallConnection struct {
 }
 
 type EmergencyCallEdge struct {
-	Cursor string         `json:"cursor"`
-	Node   *EmergencyCall `json:"node"`
+	Cursor string          `json:"cursor"`
+	Node   *emergency.Call `json:"node"`
 }
 
 type EmergencyCallFilter struct {
-	Status    *CallStatus `json:"status,omitempty"`
-	OrgUnitID *string     `json:"orgUnitId,omitempty"`
-	From      *time.Time  `json:"from,omitempty"`
-	To        *time.Time  `json:"to,omitempty"`
+	Status    *emergency.Status `json:"status,omitempty"`
+	OrgUnitID *string           `json:"orgUnitId,omitempty"`
+	From      *time.Time        `json:"from,omitempty"`
+	To        *time.Time        `json:"to,omitempty"`
 }
 
 type EmergencyCallPayload struct {
-	Call       *EmergencyCall `json:"call,omitempty"`
-	UserErrors []*UserError   `json:"userErrors"`
-}
-
-type EmergencyCallStats struct {
-	Total    int `json:"total"`
-	Answered int `json:"answered"`
-	// Share of calls answered within 60 s of being received, 0..1.
-	AnsweredWithin60sRate  float64          `json:"answeredWithin60sRate"`
-	AnsweredWithin180sRate float64          `json:"answeredWithin180sRate"`
-	MedianAnswerSeconds    *float64         `json:"medianAnswerSeconds,omitempty"`
-	P90AnswerSeconds       *float64         `json:"p90AnswerSeconds,omitempty"`
-	ByCategory             []*CategoryCount `json:"byCategory"`
+	Call       *emergency.Call `json:"call,omitempty"`
+	UserErrors []*UserError    `json:"userErrors"`
 }
 
 type EmergencyContactInput struct {
@@ -235,20 +193,9 @@ type EmergencyContactInput struct {
 	Priority *int   `json:"priority,omitempty"`
 }
 
-type EmergencyDevice struct {
-	ID              string             `json:"id"`
-	Serial          string             `json:"serial"`
-	Kind            DeviceKind         `json:"kind"`
-	Resident        *resident.Resident `json:"resident"`
-	LastHeartbeatAt *time.Time         `json:"lastHeartbeatAt,omitempty"`
-	BatteryPercent  *int               `json:"batteryPercent,omitempty"`
-}
-
-func (EmergencyDevice) IsNode() {}
-
 type EmergencyDevicePayload struct {
-	Device     *EmergencyDevice `json:"device,omitempty"`
-	UserErrors []*UserError     `json:"userErrors"`
+	Device     *emergency.Device `json:"device,omitempty"`
+	UserErrors []*UserError      `json:"userErrors"`
 }
 
 type EnrollmentPayload struct {
@@ -312,11 +259,11 @@ type Query struct {
 
 type ReceiveEmergencyCallInput struct {
 	// The telephony system's own call id: receiving the same id twice records one call.
-	ExternalCallID string     `json:"externalCallId"`
-	DeviceSerial   *string    `json:"deviceSerial,omitempty"`
-	CallerNumber   *string    `json:"callerNumber,omitempty"`
-	Kind           CallKind   `json:"kind"`
-	ReceivedAt     *time.Time `json:"receivedAt,omitempty"`
+	ExternalCallID string             `json:"externalCallId"`
+	DeviceSerial   *string            `json:"deviceSerial,omitempty"`
+	CallerNumber   *string            `json:"callerNumber,omitempty"`
+	Kind           emergency.CallKind `json:"kind"`
+	ReceivedAt     *time.Time         `json:"receivedAt,omitempty"`
 }
 
 type RecordDisabilityCertificateInput struct {
@@ -352,9 +299,9 @@ type RedemptionTokenPayload struct {
 }
 
 type RegisterEmergencyDeviceInput struct {
-	Serial     string     `json:"serial"`
-	Kind       DeviceKind `json:"kind"`
-	ResidentID string     `json:"residentId"`
+	Serial     string               `json:"serial"`
+	Kind       emergency.DeviceKind `json:"kind"`
+	ResidentID string               `json:"residentId"`
 }
 
 type RegisterProviderInput struct {
@@ -726,313 +673,6 @@ func (e *CalendarDayKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e CalendarDayKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type CallCategory string
-
-const (
-	CallCategoryMedical          CallCategory = "MEDICAL"
-	CallCategoryFall             CallCategory = "FALL"
-	CallCategoryFire             CallCategory = "FIRE"
-	CallCategorySecurity         CallCategory = "SECURITY"
-	CallCategoryEmotionalSupport CallCategory = "EMOTIONAL_SUPPORT"
-	CallCategoryInformation      CallCategory = "INFORMATION"
-	CallCategoryFalseAlarm       CallCategory = "FALSE_ALARM"
-	CallCategoryOther            CallCategory = "OTHER"
-)
-
-var AllCallCategory = []CallCategory{
-	CallCategoryMedical,
-	CallCategoryFall,
-	CallCategoryFire,
-	CallCategorySecurity,
-	CallCategoryEmotionalSupport,
-	CallCategoryInformation,
-	CallCategoryFalseAlarm,
-	CallCategoryOther,
-}
-
-func (e CallCategory) IsValid() bool {
-	switch e {
-	case CallCategoryMedical, CallCategoryFall, CallCategoryFire, CallCategorySecurity, CallCategoryEmotionalSupport, CallCategoryInformation, CallCategoryFalseAlarm, CallCategoryOther:
-		return true
-	}
-	return false
-}
-
-func (e CallCategory) String() string {
-	return string(e)
-}
-
-func (e *CallCategory) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = CallCategory(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid CallCategory", str)
-	}
-	return nil
-}
-
-func (e CallCategory) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *CallCategory) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e CallCategory) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type CallKind string
-
-const (
-	CallKindAlarmButton  CallKind = "ALARM_BUTTON"
-	CallKindFallDetected CallKind = "FALL_DETECTED"
-	CallKindVoiceCall    CallKind = "VOICE_CALL"
-	CallKindDeviceFault  CallKind = "DEVICE_FAULT"
-)
-
-var AllCallKind = []CallKind{
-	CallKindAlarmButton,
-	CallKindFallDetected,
-	CallKindVoiceCall,
-	CallKindDeviceFault,
-}
-
-func (e CallKind) IsValid() bool {
-	switch e {
-	case CallKindAlarmButton, CallKindFallDetected, CallKindVoiceCall, CallKindDeviceFault:
-		return true
-	}
-	return false
-}
-
-func (e CallKind) String() string {
-	return string(e)
-}
-
-func (e *CallKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = CallKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid CallKind", str)
-	}
-	return nil
-}
-
-func (e CallKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *CallKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e CallKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type CallStatus string
-
-const (
-	CallStatusReceived   CallStatus = "RECEIVED"
-	CallStatusAnswered   CallStatus = "ANSWERED"
-	CallStatusDispatched CallStatus = "DISPATCHED"
-	CallStatusClosed     CallStatus = "CLOSED"
-)
-
-var AllCallStatus = []CallStatus{
-	CallStatusReceived,
-	CallStatusAnswered,
-	CallStatusDispatched,
-	CallStatusClosed,
-}
-
-func (e CallStatus) IsValid() bool {
-	switch e {
-	case CallStatusReceived, CallStatusAnswered, CallStatusDispatched, CallStatusClosed:
-		return true
-	}
-	return false
-}
-
-func (e CallStatus) String() string {
-	return string(e)
-}
-
-func (e *CallStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = CallStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid CallStatus", str)
-	}
-	return nil
-}
-
-func (e CallStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *CallStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e CallStatus) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type DeviceKind string
-
-const (
-	DeviceKindButtonBox  DeviceKind = "BUTTON_BOX"
-	DeviceKindWearable   DeviceKind = "WEARABLE"
-	DeviceKindFixedPhone DeviceKind = "FIXED_PHONE"
-	DeviceKindSensor     DeviceKind = "SENSOR"
-)
-
-var AllDeviceKind = []DeviceKind{
-	DeviceKindButtonBox,
-	DeviceKindWearable,
-	DeviceKindFixedPhone,
-	DeviceKindSensor,
-}
-
-func (e DeviceKind) IsValid() bool {
-	switch e {
-	case DeviceKindButtonBox, DeviceKindWearable, DeviceKindFixedPhone, DeviceKindSensor:
-		return true
-	}
-	return false
-}
-
-func (e DeviceKind) String() string {
-	return string(e)
-}
-
-func (e *DeviceKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = DeviceKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid DeviceKind", str)
-	}
-	return nil
-}
-
-func (e DeviceKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *DeviceKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e DeviceKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type ResponderKind string
-
-const (
-	ResponderKindFamily          ResponderKind = "FAMILY"
-	ResponderKindCommunityWorker ResponderKind = "COMMUNITY_WORKER"
-	ResponderKindCareProvider    ResponderKind = "CARE_PROVIDER"
-	ResponderKindAmbulance120    ResponderKind = "AMBULANCE_120"
-	ResponderKindPolice110       ResponderKind = "POLICE_110"
-	ResponderKindFire119         ResponderKind = "FIRE_119"
-)
-
-var AllResponderKind = []ResponderKind{
-	ResponderKindFamily,
-	ResponderKindCommunityWorker,
-	ResponderKindCareProvider,
-	ResponderKindAmbulance120,
-	ResponderKindPolice110,
-	ResponderKindFire119,
-}
-
-func (e ResponderKind) IsValid() bool {
-	switch e {
-	case ResponderKindFamily, ResponderKindCommunityWorker, ResponderKindCareProvider, ResponderKindAmbulance120, ResponderKindPolice110, ResponderKindFire119:
-		return true
-	}
-	return false
-}
-
-func (e ResponderKind) String() string {
-	return string(e)
-}
-
-func (e *ResponderKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ResponderKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ResponderKind", str)
-	}
-	return nil
-}
-
-func (e ResponderKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ResponderKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ResponderKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -20,6 +20,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/disability"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/resident"
@@ -52,6 +53,7 @@ type App struct {
 	Wechat     *wechat.Service
 	Disability *disability.Service
 	Vouchers   *voucher.Service
+	Emergency  *emergency.Service
 	Resolver   *graph.Resolver
 	handler    http.Handler
 	draining   atomic.Bool
@@ -96,6 +98,7 @@ func New(d Deps) (*App, error) {
 	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds)
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
+	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log)
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,
@@ -106,6 +109,7 @@ func New(d Deps) (*App, error) {
 		Wechat:     a.Wechat,
 		Disability: a.Disability,
 		Vouchers:   a.Vouchers,
+		Emergency:  a.Emergency,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

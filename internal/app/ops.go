@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/seed"
 )
 
@@ -20,6 +21,7 @@ func (a *App) seedSteps() []seed.Step {
 		a.Vouchers.SeedStep(),
 		// after the resident seeder: certificates for a few demo residents.
 		a.Disability.SeedStep,
+		emergency.SeedDemoDevices,
 	}
 }
 
@@ -46,4 +48,5 @@ func (a *App) Reencrypt(ctx context.Context) error {
 // instance at a time runs it); they stop when ctx ends.
 func (a *App) StartBackground(ctx context.Context) {
 	go a.Vouchers.RunExpiry(ctx, 10*time.Minute)
+	go a.Emergency.RunHub(ctx)
 }

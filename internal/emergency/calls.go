@@ -1,0 +1,340 @@
+package emergency
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// Intake is a call as the telephony system reports it.
+type Intake struct {
+	ExternalCallID string
+	DeviceSerial   *string
+	CallerNumber   *string
+	Kind           CallKind
+	ReceivedAt     *time.Time
+}
+
+// maxClockSkew is how far in the future a reported receive time may lie.
+const maxClockSkew = 5 * time.Minute
+
+// Receive records an incoming call. The same external call id always
+// yields the same call (also when sent concurrently); a new alarm from a
+// device whose earlier call is still open and recent is attached to that
+// call as a REPEAT_ALARM event.
+func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
+	v, err := auth.RequireViewer(ctx, auth.Integration, auth.Operator)
+	if err != nil {
+		return nil, err
+	}
+	ext := strings.TrimSpace(in.ExternalCallID)
+	if ext == "" || utf8.RuneCountInString(ext) > 128 {
+		return nil, problem.New(problem.Invalid, "externalCallId must be 1 to 128 characters", "input", "externalCallId")
+	}
+	now := s.now()
+	at := now
+	if in.ReceivedAt != nil {
+		if in.ReceivedAt.After(now.Add(maxClockSkew)) {
+			return nil, problem.New(problem.Invalid, "receivedAt lies in the future", "input", "receivedAt")
+		}
+		at = *in.ReceivedAt
+	}
+	serial := strings.TrimSpace(deref(in.DeviceSerial))
+	var callerEnc, callerMasked *string
+	var callerIdx []byte
+	if raw := strings.TrimSpace(deref(in.CallerNumber)); raw != "" {
+		if utf8.RuneCountInString(raw) > 32 {
+			return nil, problem.New(problem.Invalid, "callerNumber is too long", "input", "callerNumber")
+		}
+		plain := raw
+		if norm, err := pii.NormalizePhone(raw); err == nil {
+			plain = norm
+			callerIdx = s.keys.BlindIndex("resident.phone", norm)
+		}
+		enc, err := s.keys.Encrypt(plain, callerNumberAAD)
+		if err != nil {
+			return nil, fmt.Errorf("emergency: encrypt caller number: %w", err)
+		}
+		masked := pii.MaskPhone(plain)
+		callerEnc, callerMasked = &enc, &masked
+	}
+
+	var out *callRow
+	var changed bool
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		out, changed = nil, false
+		var dev *deviceRow
+		if serial != "" {
+			// The device row lock serialises every alarm of one device, so
+			// concurrent alarms cannot open two calls.
+			if dev, err = deviceBySerial(ctx, tx, serial, true); err != nil {
+				return err
+			}
+		}
+		existing, err := callByExternal(ctx, tx, ext)
+		if err != nil || existing != nil {
+			out = existing
+			return err
+		}
+		if dev != nil {
+			var open []callRow
+			err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).
+				Where("device_id = ? AND status <> ? AND received_at >= ?", dev.ID, Closed, at.Add(-RepeatWindow)).
+				Order("received_at DESC").Limit(1).Find(&open).Error
+			if err != nil {
+				return fmt.Errorf("emergency: open call: %w", database.Classify(err))
+			}
+			if len(open) == 1 {
+				detail := string(in.Kind)
+				if err := appendEvent(ctx, tx, open[0].ID, at, EventRepeatAlarm, nil, v.DisplayName, &detail, &ext); err != nil {
+					return err
+				}
+				if err := tx.Model(&callRow{}).Where("id = ?", open[0].ID).Update("updated_at", now).Error; err != nil {
+					return fmt.Errorf("emergency: touch call: %w", database.Classify(err))
+				}
+				out, changed = &open[0], true
+				return audit.Record(ctx, tx, "emergency.call.repeat_alarm", "EmergencyCall", &open[0].ID, map[string]any{"kind": in.Kind})
+			}
+		}
+		row := callRow{ID: uuid.Must(uuid.NewV7()), ExternalCallID: ext, CallerNumberEnc: callerEnc,
+			CallerNumberMasked: callerMasked, Kind: string(in.Kind), Status: string(Received), ReceivedAt: at,
+			CreatedAt: now, UpdatedAt: now}
+		if dev != nil {
+			row.DeviceID, row.ResidentID, row.OrgPath = &dev.ID, &dev.ResidentID, dev.OrgPath
+		} else if callerIdx != nil {
+			var found []residentRow
+			if err := tx.Select("id, org_path").Where("phone_bidx = ?", callerIdx).Limit(2).Find(&found).Error; err != nil {
+				return fmt.Errorf("emergency: resident by phone: %w", database.Classify(err))
+			}
+			// Several residents sharing one line: leave it to the operator.
+			if len(found) == 1 {
+				row.ResidentID, row.OrgPath = &found[0].ID, found[0].OrgPath
+			}
+		}
+		res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "external_call_id"}}, DoNothing: true}).Create(&row)
+		if res.Error != nil {
+			return fmt.Errorf("emergency: receive: %w", database.Classify(res.Error))
+		}
+		if res.RowsAffected == 0 {
+			out, err = callByExternal(ctx, tx, ext)
+			return err
+		}
+		if err := appendEvent(ctx, tx, row.ID, at, EventReceived, nil, v.DisplayName, nil, nil); err != nil {
+			return err
+		}
+		out, changed = &row, true
+		return audit.Record(ctx, tx, "emergency.call.receive", "EmergencyCall", &row.ID,
+			map[string]any{"kind": in.Kind, "residentKnown": row.ResidentID != nil, "device": dev != nil})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.hub.publish(ctx, out.ID, out.OrgPath)
+	}
+	return out.call(), nil
+}
+
+// Answer records that the viewer picked up the call. Of two operators
+// answering at once exactly one wins; the other gets CONFLICT.
+func (s *Service) Answer(ctx context.Context, id uuid.UUID) (*Call, error) {
+	return s.step(ctx, id, ActAnswer, func(now time.Time, v *auth.Viewer) (map[string]any, string, *string) {
+		return map[string]any{"answered_at": now, "answered_by": v.ID}, EventAnswered, nil
+	})
+}
+
+// Dispatch records that a responder was sent; it may repeat.
+func (s *Service) Dispatch(ctx context.Context, id uuid.UUID, responder ResponderKind, note *string) (*Call, error) {
+	detail := string(responder)
+	if n := strings.TrimSpace(deref(note)); n != "" {
+		if utf8.RuneCountInString(n) > 1000 {
+			return nil, problem.New(problem.Invalid, "note must be at most 1000 characters", "input", "note")
+		}
+		detail += ": " + n
+	}
+	return s.step(ctx, id, ActDispatch, func(now time.Time, _ *auth.Viewer) (map[string]any, string, *string) {
+		return map[string]any{"dispatched_at": gorm.Expr("COALESCE(dispatched_at, ?)", now)}, EventDispatched, &detail
+	})
+}
+
+// Close ends the call with its category and outcome.
+func (s *Service) Close(ctx context.Context, id uuid.UUID, category Category, outcome string) (*Call, error) {
+	outcome = strings.TrimSpace(outcome)
+	if outcome == "" || utf8.RuneCountInString(outcome) > 2000 {
+		return nil, problem.New(problem.Invalid, "outcome must be 1 to 2000 characters", "input", "outcome")
+	}
+	detail := string(category) + ": " + outcome
+	return s.step(ctx, id, ActClose, func(now time.Time, _ *auth.Viewer) (map[string]any, string, *string) {
+		return map[string]any{"closed_at": now, "category": string(category), "outcome": outcome}, EventClosed, &detail
+	})
+}
+
+type stepFunc func(now time.Time, v *auth.Viewer) (updates map[string]any, event string, detail *string)
+
+// step moves a call along the transition table with a conditional update
+// on the status it was read in, so a concurrent change makes it fail with
+// CONFLICT instead of overwriting.
+func (s *Service) step(ctx context.Context, id uuid.UUID, act Action, f stepFunc) (*Call, error) {
+	v, err := auth.RequireViewer(ctx, auth.Operator, auth.Admin)
+	if err != nil {
+		return nil, err
+	}
+	var out *callRow
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		row, err := callByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			return problem.New(problem.NotFound, "call not found", "id")
+		}
+		to, ok := Next(Status(row.Status), act)
+		if !ok {
+			if act == ActAnswer && Status(row.Status) == Answered {
+				return problem.New(problem.Conflict, "another operator already answered this call", "id")
+			}
+			return problem.New(problem.InvalidTransition, fmt.Sprintf("cannot %s a %s call", strings.ToLower(string(act)), row.Status), "id")
+		}
+		now := s.now()
+		upd, kind, detail := f(now, v)
+		upd["status"], upd["updated_at"] = string(to), now
+		res := tx.Model(&callRow{}).Where("id = ? AND status = ?", id, row.Status).Updates(upd)
+		if res.Error != nil {
+			return fmt.Errorf("emergency: %s: %w", act, database.Classify(res.Error))
+		}
+		if res.RowsAffected == 0 {
+			return problem.New(problem.Conflict, "the call was changed by someone else; reload it", "id")
+		}
+		if err := appendEvent(ctx, tx, id, now, kind, &v.ID, v.DisplayName, detail, nil); err != nil {
+			return err
+		}
+		if out, err = callByID(ctx, tx, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "emergency.call."+strings.ToLower(string(act)), "EmergencyCall", &id, map[string]any{"status": to})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.publish(ctx, out.ID, out.OrgPath)
+	return out.call(), nil
+}
+
+// Call returns one call the viewer may read, or nil.
+func (s *Service) Call(ctx context.Context, id uuid.UUID) (*Call, error) {
+	v, _, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	row, err := callByID(ctx, s.db, id)
+	if err != nil || row == nil || !canRead(v, row.OrgPath) {
+		return nil, err
+	}
+	return row.call(), nil
+}
+
+// callWithEvents loads a call and its trail without authorization (the
+// hub authorizes per subscriber).
+func (s *Service) callWithEvents(ctx context.Context, id uuid.UUID) (*Call, error) {
+	row, err := callByID(ctx, s.db, id)
+	if err != nil || row == nil {
+		return nil, err
+	}
+	ev, err := eventsOf(ctx, s.db, []uuid.UUID{id})
+	if err != nil {
+		return nil, err
+	}
+	c := row.call()
+	c.Events = ev[id]
+	if c.Events == nil {
+		c.Events = []Event{}
+	}
+	return c, nil
+}
+
+// EventsByCalls loads call trails (for the events loader). The calls
+// themselves were authorized when they were read.
+func (s *Service) EventsByCalls(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Event, error) {
+	return eventsOf(ctx, s.db, ids)
+}
+
+// Filter narrows the call list.
+type Filter struct {
+	Status     *Status
+	OrgUnitID  *uuid.UUID
+	ResidentID *uuid.UUID
+	From, To   *time.Time
+}
+
+// Calls lists calls newest first, in the viewer's jurisdiction.
+func (s *Service) Calls(ctx context.Context, f Filter, p page.Request) (page.Result[*Call], error) {
+	v, base, err := readScope(ctx)
+	if err != nil {
+		// a resident (or family member) in the mini-program sees their own calls
+		if rv := auth.ViewerFrom(ctx); f.ResidentID != nil && rv.Has(auth.Resident) && rv.ResidentID != nil && *rv.ResidentID == *f.ResidentID {
+			v, base, err = rv, "", nil
+		} else {
+			return page.Result[*Call]{}, err
+		}
+	}
+	path, err := s.scopeFor(ctx, v, base, f.OrgUnitID)
+	if err != nil {
+		return page.Result[*Call]{}, err
+	}
+	q := underPath(s.db.WithContext(ctx).Model(&callRow{}), "org_path", path)
+	if base != "" {
+		q = q.Where("org_path <> ''")
+	}
+	if f.Status != nil {
+		q = q.Where("status = ?", string(*f.Status))
+	}
+	if f.ResidentID != nil {
+		q = q.Where("resident_id = ?", *f.ResidentID)
+	}
+	if f.From != nil {
+		q = q.Where("received_at >= ?", *f.From)
+	}
+	if f.To != nil {
+		q = q.Where("received_at < ?", *f.To)
+	}
+	var total int64
+	if err := q.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return page.Result[*Call]{}, fmt.Errorf("emergency: count calls: %w", database.Classify(err))
+	}
+	lq := q.Session(&gorm.Session{})
+	if p.After != nil {
+		lq = lq.Where("id < ?", *p.After)
+	}
+	var rows []callRow
+	if err := lq.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+		return page.Result[*Call]{}, fmt.Errorf("emergency: calls: %w", database.Classify(err))
+	}
+	calls := make([]*Call, len(rows))
+	for i, r := range rows {
+		calls[i] = r.call()
+	}
+	res := page.Trim(p, calls)
+	res.TotalCount = int(total)
+	return res, nil
+}
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}

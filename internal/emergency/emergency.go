@@ -1,0 +1,230 @@
+// Package emergency is the 长者通 alarm-receiving center: call boxes and
+// wearables bound to residents, calls received from the telephony system,
+// answered, dispatched and closed by operators, answer-time statistics, and
+// a live board fed through Redis pub/sub so every instance sees every change.
+package emergency
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DeviceKind is the kind of alarm device.
+type DeviceKind string
+
+// Device kinds.
+const (
+	ButtonBox  DeviceKind = "BUTTON_BOX"
+	Wearable   DeviceKind = "WEARABLE"
+	FixedPhone DeviceKind = "FIXED_PHONE"
+	Sensor     DeviceKind = "SENSOR"
+)
+
+// CallKind says how a call came in.
+type CallKind string
+
+// Call kinds.
+const (
+	AlarmButton  CallKind = "ALARM_BUTTON"
+	FallDetected CallKind = "FALL_DETECTED"
+	VoiceCall    CallKind = "VOICE_CALL"
+	DeviceFault  CallKind = "DEVICE_FAULT"
+)
+
+// Status is where a call stands.
+type Status string
+
+// Call statuses.
+const (
+	Received   Status = "RECEIVED"
+	Answered   Status = "ANSWERED"
+	Dispatched Status = "DISPATCHED"
+	Closed     Status = "CLOSED"
+)
+
+// Category is what a call turned out to be about (set when closing).
+type Category string
+
+// Call categories.
+const (
+	Medical          Category = "MEDICAL"
+	Fall             Category = "FALL"
+	Fire             Category = "FIRE"
+	Security         Category = "SECURITY"
+	EmotionalSupport Category = "EMOTIONAL_SUPPORT"
+	Information      Category = "INFORMATION"
+	FalseAlarm       Category = "FALSE_ALARM"
+	Other            Category = "OTHER"
+)
+
+// ResponderKind is who was sent.
+type ResponderKind string
+
+// Responder kinds.
+const (
+	Family          ResponderKind = "FAMILY"
+	CommunityWorker ResponderKind = "COMMUNITY_WORKER"
+	CareProvider    ResponderKind = "CARE_PROVIDER"
+	Ambulance120    ResponderKind = "AMBULANCE_120"
+	Police110       ResponderKind = "POLICE_110"
+	Fire119         ResponderKind = "FIRE_119"
+)
+
+// Action is a handling step.
+type Action string
+
+// Handling steps.
+const (
+	ActAnswer   Action = "ANSWER"
+	ActDispatch Action = "DISPATCH"
+	ActClose    Action = "CLOSE"
+)
+
+// transitions is the whole workflow: status moves forward only. A
+// dispatch may repeat (several responders); ANSWERED may close directly.
+var transitions = map[Status]map[Action]Status{
+	Received:   {ActAnswer: Answered},
+	Answered:   {ActDispatch: Dispatched, ActClose: Closed},
+	Dispatched: {ActDispatch: Dispatched, ActClose: Closed},
+}
+
+// Next returns the status an action leads to from s, or false when the move
+// is not allowed.
+func Next(s Status, a Action) (Status, bool) {
+	to, ok := transitions[s][a]
+	return to, ok
+}
+
+// Event kinds appended to a call's trail.
+const (
+	EventReceived    = "RECEIVED"
+	EventRepeatAlarm = "REPEAT_ALARM"
+	EventAnswered    = "ANSWERED"
+	EventDispatched  = "DISPATCHED"
+	EventClosed      = "CLOSED"
+)
+
+// RepeatWindow is how long after an open call a new alarm from the same
+// device is attached to it instead of opening a second call.
+const RepeatWindow = 30 * time.Minute
+
+// Device is an alarm device bound to a resident.
+type Device struct {
+	ID              uuid.UUID
+	Serial          string
+	Kind            DeviceKind
+	ResidentID      uuid.UUID
+	LastHeartbeatAt *time.Time
+	BatteryPercent  *int
+	// OrgPath is the resident's org path (for authorization).
+	OrgPath string
+}
+
+// Event is one step in a call's trail.
+type Event struct {
+	At     time.Time
+	Kind   string
+	Actor  *string
+	Detail *string
+}
+
+// Call is one emergency call.
+type Call struct {
+	ID                 uuid.UUID
+	ExternalCallID     string
+	ResidentID         *uuid.UUID
+	DeviceID           *uuid.UUID
+	OrgPath            string
+	CallerNumberMasked *string
+	Kind               CallKind
+	Category           *Category
+	Status             Status
+	ReceivedAt         time.Time
+	AnsweredAt         *time.Time
+	AnsweredBy         *uuid.UUID
+	DispatchedAt       *time.Time
+	ClosedAt           *time.Time
+	Outcome            *string
+	// Events is set when the call was loaded with its trail (live board);
+	// nil means "load through the events loader".
+	Events []Event
+}
+
+// CategoryCount is one row of the by-category statistics.
+type CategoryCount struct {
+	Category Category
+	Count    int
+}
+
+// Stats are answer-time statistics over a window.
+type Stats struct {
+	Total                  int
+	Answered               int
+	AnsweredWithin60sRate  float64
+	AnsweredWithin180sRate float64
+	MedianAnswerSeconds    *float64
+	P90AnswerSeconds       *float64
+	ByCategory             []CategoryCount
+}
+
+func marshalEnum(w io.Writer, s string) { _, _ = io.WriteString(w, strconv.Quote(s)) }
+
+func unmarshalEnum[T ~string](v any, valid ...T) (T, error) {
+	s, _ := v.(string)
+	for _, x := range valid {
+		if string(x) == s {
+			return x, nil
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("%q is not a valid value", s)
+}
+
+// MarshalGQL writes the enum value.
+func (k DeviceKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(k)) }
+
+// UnmarshalGQL reads the enum value.
+func (k *DeviceKind) UnmarshalGQL(v any) (err error) {
+	*k, err = unmarshalEnum(v, ButtonBox, Wearable, FixedPhone, Sensor)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (k CallKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(k)) }
+
+// UnmarshalGQL reads the enum value.
+func (k *CallKind) UnmarshalGQL(v any) (err error) {
+	*k, err = unmarshalEnum(v, AlarmButton, FallDetected, VoiceCall, DeviceFault)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (s Status) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+
+// UnmarshalGQL reads the enum value.
+func (s *Status) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, Received, Answered, Dispatched, Closed)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (c Category) MarshalGQL(w io.Writer) { marshalEnum(w, string(c)) }
+
+// UnmarshalGQL reads the enum value.
+func (c *Category) UnmarshalGQL(v any) (err error) {
+	*c, err = unmarshalEnum(v, Medical, Fall, Fire, Security, EmotionalSupport, Information, FalseAlarm, Other)
+	return
+}
+
+// MarshalGQL writes the enum value.
+func (r ResponderKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(r)) }
+
+// UnmarshalGQL reads the enum value.
+func (r *ResponderKind) UnmarshalGQL(v any) (err error) {
+	*r, err = unmarshalEnum(v, Family, CommunityWorker, CareProvider, Ambulance120, Police110, Fire119)
+	return
+}

@@ -1,0 +1,277 @@
+package emergency
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/resident"
+)
+
+// callerNumberAAD binds encrypted caller numbers to their column.
+const callerNumberAAD = "emergency_call.caller_number"
+
+// Service holds the emergency-call rules and the authorization decisions.
+type Service struct {
+	db   *gorm.DB
+	keys *pii.Keyring
+	now  func() time.Time
+	log  *slog.Logger
+	hub  *Hub
+}
+
+// NewService builds the service; the live board publishes and listens on a
+// Redis channel under prefix.
+func NewService(db *gorm.DB, keys *pii.Keyring, rdb redis.UniversalClient, prefix string, now func() time.Time, log *slog.Logger) *Service {
+	s := &Service{db: db, keys: keys, now: now, log: log}
+	s.hub = newHub(rdb, prefix+"emergency:calls", log, s.callWithEvents)
+	return s
+}
+
+// RunHub listens for call changes from every instance and fans them out
+// to this instance's subscribers until ctx ends.
+func (s *Service) RunHub(ctx context.Context) { s.hub.run(ctx) }
+
+// --- authorization --------------------------------------------------------
+
+// readScope returns the org path the viewer may read calls and devices
+// under ("" = the whole district, unknown residents included).
+func readScope(ctx context.Context) (*auth.Viewer, string, error) {
+	v, err := auth.RequireViewer(ctx, auth.Operator, auth.Admin, auth.Auditor, auth.CaseWorker)
+	if err != nil {
+		return nil, "", err
+	}
+	if v.Has(auth.Operator, auth.Admin, auth.Auditor) {
+		return v, "", nil
+	}
+	if v.OrgPath == "" {
+		return nil, "", problem.Forbidden("no jurisdiction")
+	}
+	return v, v.OrgPath, nil
+}
+
+func canRead(v *auth.Viewer, orgPath string) bool {
+	if v.Has(auth.Operator, auth.Admin, auth.Auditor) {
+		return true
+	}
+	return v.Has(auth.CaseWorker) && orgPath != "" && v.Covers(orgPath)
+}
+
+// scopeFor narrows the viewer's scope to an org unit's subtree.
+func (s *Service) scopeFor(ctx context.Context, v *auth.Viewer, base string, unitID *uuid.UUID) (string, error) {
+	if unitID == nil {
+		return base, nil
+	}
+	var paths []string
+	if err := s.db.WithContext(ctx).Table("org_units").Where("id = ?", *unitID).Limit(1).Pluck("path", &paths).Error; err != nil {
+		return "", fmt.Errorf("emergency: org unit: %w", database.Classify(err))
+	}
+	if len(paths) == 0 {
+		return "", problem.BadInput("unknown org unit")
+	}
+	if base != "" && !strings.HasPrefix(paths[0], base) {
+		return "", problem.Forbidden("outside your jurisdiction")
+	}
+	return paths[0], nil
+}
+
+func underPath(q *gorm.DB, col, path string) *gorm.DB {
+	if path == "" {
+		return q
+	}
+	return q.Where(col+" LIKE ?", path+"%")
+}
+
+// --- devices --------------------------------------------------------------
+
+// RegisterDevice is the input of RegisterDevice.
+type RegisterDevice struct {
+	Serial     string
+	Kind       DeviceKind
+	ResidentID uuid.UUID
+}
+
+// RegisterDevice binds a new device to a resident.
+func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Device, error) {
+	if _, err := auth.RequireViewer(ctx, auth.Operator, auth.CaseWorker, auth.Admin); err != nil {
+		return nil, err
+	}
+	serial := strings.TrimSpace(in.Serial)
+	if serial == "" || utf8.RuneCountInString(serial) > 64 || strings.ContainsAny(serial, " \t\r\n") {
+		return nil, problem.New(problem.Invalid, "serial must be 1 to 64 characters without spaces", "input", "serial")
+	}
+	var out *Device
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		var paths []string
+		if err := tx.Table("residents").Where("id = ?", in.ResidentID).Limit(1).Pluck("org_path", &paths).Error; err != nil {
+			return fmt.Errorf("emergency: resident: %w", database.Classify(err))
+		}
+		if len(paths) == 0 {
+			return problem.New(problem.NotFound, "resident not found", "input", "residentId")
+		}
+		// Operators work district-wide; case workers only in their subtree.
+		if v := auth.ViewerFrom(ctx); !v.Has(auth.Operator, auth.Admin) && !v.Covers(paths[0]) {
+			return problem.Forbidden("resident outside your jurisdiction")
+		}
+		row := deviceRow{ID: uuid.Must(uuid.NewV7()), Serial: serial, Kind: string(in.Kind), ResidentID: in.ResidentID, CreatedAt: s.now()}
+		if err := tx.Omit("OrgPath").Create(&row).Error; err != nil {
+			if _, ok := database.IsUniqueViolation(err); ok {
+				return problem.New(problem.Duplicate, "a device with this serial is already registered", "input", "serial")
+			}
+			return fmt.Errorf("emergency: register device: %w", database.Classify(err))
+		}
+		row.OrgPath = paths[0]
+		out = row.device()
+		return audit.Record(ctx, tx, "emergency.device.register", "EmergencyDevice", &row.ID, map[string]any{"kind": in.Kind})
+	})
+	return out, err
+}
+
+// Heartbeat records that a device is alive. A heartbeat older than the
+// last one recorded is ignored.
+func (s *Service) Heartbeat(ctx context.Context, serial string, battery *int, at *time.Time) (*Device, error) {
+	if _, err := auth.RequireViewer(ctx, auth.Integration); err != nil {
+		return nil, err
+	}
+	if battery != nil && (*battery < 0 || *battery > 100) {
+		return nil, problem.New(problem.Invalid, "battery level must be between 0 and 100", "input", "batteryPercent")
+	}
+	when := s.now()
+	if at != nil {
+		// a far-future heartbeat would mask a device going silent
+		if at.After(when.Add(maxClockSkew)) {
+			return nil, problem.New(problem.Invalid, "at lies in the future", "input", "at")
+		}
+		when = *at
+	}
+	serial = strings.TrimSpace(serial)
+	var out *Device
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		res := tx.Model(&deviceRow{}).Where("serial = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at <= ?)", serial, when).
+			Updates(map[string]any{"last_heartbeat_at": when, "battery_percent": gorm.Expr("COALESCE(?, battery_percent)", battery)})
+		if res.Error != nil {
+			return fmt.Errorf("emergency: heartbeat: %w", database.Classify(res.Error))
+		}
+		row, err := deviceBySerial(ctx, tx, serial, false)
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			return problem.New(problem.NotFound, "unknown device serial", "input", "serial")
+		}
+		out = row.device()
+		return audit.Record(ctx, tx, "emergency.device.heartbeat", "EmergencyDevice", &row.ID, nil)
+	})
+	return out, err
+}
+
+// silentLimit bounds the silent-device list.
+const silentLimit = 1000
+
+// SilentDevices lists devices whose last heartbeat is older than since, or
+// that never sent one, in the viewer's jurisdiction (never-heard first).
+func (s *Service) SilentDevices(ctx context.Context, since time.Time) ([]*Device, error) {
+	v, err := auth.RequireViewer(ctx, auth.Operator, auth.Admin, auth.CaseWorker)
+	if err != nil {
+		return nil, err
+	}
+	path := ""
+	if !v.Has(auth.Operator, auth.Admin) {
+		if v.OrgPath == "" {
+			return nil, problem.Forbidden("no jurisdiction")
+		}
+		path = v.OrgPath
+	}
+	var rows []deviceRow
+	q := devices(s.db.WithContext(ctx)).Where("d.last_heartbeat_at IS NULL OR d.last_heartbeat_at < ?", since)
+	if err := underPath(q, "r.org_path", path).Order("d.last_heartbeat_at NULLS FIRST, d.serial").Limit(silentLimit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("emergency: silent devices: %w", database.Classify(err))
+	}
+	out := make([]*Device, len(rows))
+	for i, r := range rows {
+		out[i] = r.device()
+	}
+	return out, nil
+}
+
+// Device returns one device the viewer may read, or nil.
+func (s *Service) Device(ctx context.Context, id uuid.UUID) (*Device, error) {
+	m, err := s.DevicesByIDs(ctx, []uuid.UUID{id})
+	return m[id], err
+}
+
+// DevicesByIDs loads devices the viewer may read (others are left out).
+func (s *Service) DevicesByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Device, error) {
+	v, _, err := readScope(ctx)
+	if err != nil {
+		return map[uuid.UUID]*Device{}, nil
+	}
+	var rows []deviceRow
+	if err := devices(s.db.WithContext(ctx)).Where("d.id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("emergency: devices: %w", database.Classify(err))
+	}
+	out := make(map[uuid.UUID]*Device, len(rows))
+	for _, r := range rows {
+		if canRead(v, r.OrgPath) {
+			out[r.ID] = r.device()
+		}
+	}
+	return out, nil
+}
+
+// DevicesByResidents loads the devices of residents (for Resident.emergencyDevices).
+func (s *Service) DevicesByResidents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*Device, error) {
+	out := make(map[uuid.UUID][]*Device, len(ids))
+	v, _, err := readScope(ctx)
+	if err != nil {
+		// a resident in the mini-program sees their own devices only
+		if rv := auth.ViewerFrom(ctx); rv.Has(auth.Resident) && rv.ResidentID != nil {
+			v, ids = rv, []uuid.UUID{*rv.ResidentID}
+		} else {
+			return out, nil
+		}
+	}
+	var rows []deviceRow
+	if err := devices(s.db.WithContext(ctx)).Where("d.resident_id IN ?", ids).Order("d.serial").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("emergency: devices: %w", database.Classify(err))
+	}
+	for _, r := range rows {
+		if canRead(v, r.OrgPath) || v.Has(auth.Resident) {
+			out[r.ResidentID] = append(out[r.ResidentID], r.device())
+		}
+	}
+	return out, nil
+}
+
+// ResidentsByIDs loads the residents on call cards, masked, for viewers
+// who may read them: operators, administrators and auditors district-wide,
+// case workers in their subtree. The telephony system sees none.
+func (s *Service) ResidentsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*resident.Resident, error) {
+	out := make(map[uuid.UUID]*resident.Resident, len(ids))
+	v, _, err := readScope(ctx)
+	if err != nil {
+		return out, nil
+	}
+	var rows []residentRow
+	if err := s.db.WithContext(ctx).Select(residentCols).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("emergency: residents: %w", database.Classify(err))
+	}
+	for _, r := range rows {
+		if canRead(v, r.OrgPath) {
+			out[r.ID] = r.resident()
+		}
+	}
+	return out, nil
+}
