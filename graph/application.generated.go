@@ -13,12 +13,31 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
 // region    ************************** generated!.gotpl **************************
+
+type ApplicationResolver interface {
+	ID(ctx context.Context, obj *application.Application) (string, error)
+
+	Item(ctx context.Context, obj *application.Application) (*application.Item, error)
+	Applicant(ctx context.Context, obj *application.Application) (*resident.Resident, error)
+	Center(ctx context.Context, obj *application.Application) (*org.Center, error)
+	HandlingUnit(ctx context.Context, obj *application.Application) (*org.Unit, error)
+
+	Events(ctx context.Context, obj *application.Application) ([]*application.Event, error)
+}
+type ServiceItemResolver interface {
+	ID(ctx context.Context, obj *application.Item) (string, error)
+
+	Department(ctx context.Context, obj *application.Item) (*org.Unit, error)
+
+	VoucherProgram(ctx context.Context, obj *application.Item) (*model.VoucherProgram, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
@@ -28,7 +47,7 @@ import (
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _Application_id(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_id(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -37,7 +56,7 @@ func (ec *executionContext) _Application_id(ctx context.Context, field graphql.C
 			return ec.fieldContext_Application_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Application().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -48,10 +67,10 @@ func (ec *executionContext) _Application_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Application_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "ID")
 }
 
-func (ec *executionContext) _Application_number(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_number(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -74,7 +93,7 @@ func (ec *executionContext) fieldContext_Application_number(_ context.Context, f
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
 }
 
-func (ec *executionContext) _Application_item(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_item(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -83,11 +102,11 @@ func (ec *executionContext) _Application_item(ctx context.Context, field graphql
 			return ec.fieldContext_Application_item(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Item, nil
+			return ec.Resolvers.Application().Item(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ServiceItem) graphql.Marshaler {
-			return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Item) graphql.Marshaler {
+			return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx, selections, v)
 		},
 		true,
 		true,
@@ -97,8 +116,8 @@ func (ec *executionContext) fieldContext_Application_item(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ServiceItem(ctx, field)
 		},
@@ -106,7 +125,7 @@ func (ec *executionContext) fieldContext_Application_item(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Application_applicant(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_applicant(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -115,7 +134,7 @@ func (ec *executionContext) _Application_applicant(ctx context.Context, field gr
 			return ec.fieldContext_Application_applicant(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Applicant, nil
+			return ec.Resolvers.Application().Applicant(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
@@ -129,8 +148,8 @@ func (ec *executionContext) fieldContext_Application_applicant(_ context.Context
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Resident(ctx, field)
 		},
@@ -138,7 +157,7 @@ func (ec *executionContext) fieldContext_Application_applicant(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _Application_center(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_center(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -147,7 +166,7 @@ func (ec *executionContext) _Application_center(ctx context.Context, field graph
 			return ec.fieldContext_Application_center(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Center, nil
+			return ec.Resolvers.Application().Center(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *org.Center) graphql.Marshaler {
@@ -161,8 +180,8 @@ func (ec *executionContext) fieldContext_Application_center(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ServiceCenter(ctx, field)
 		},
@@ -170,7 +189,7 @@ func (ec *executionContext) fieldContext_Application_center(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Application_handlingUnit(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_handlingUnit(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -179,7 +198,7 @@ func (ec *executionContext) _Application_handlingUnit(ctx context.Context, field
 			return ec.fieldContext_Application_handlingUnit(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.HandlingUnit, nil
+			return ec.Resolvers.Application().HandlingUnit(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *org.Unit) graphql.Marshaler {
@@ -193,8 +212,8 @@ func (ec *executionContext) fieldContext_Application_handlingUnit(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OrgUnit(ctx, field)
 		},
@@ -202,7 +221,7 @@ func (ec *executionContext) fieldContext_Application_handlingUnit(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _Application_status(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_status(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -214,8 +233,8 @@ func (ec *executionContext) _Application_status(ctx context.Context, field graph
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ApplicationStatus) graphql.Marshaler {
-			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v application.Status) graphql.Marshaler {
+			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -225,7 +244,7 @@ func (ec *executionContext) fieldContext_Application_status(_ context.Context, f
 	return graphql.NewScalarFieldContext("Application", field, false, false, "ApplicationStatus")
 }
 
-func (ec *executionContext) _Application_submittedAt(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_submittedAt(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -248,7 +267,7 @@ func (ec *executionContext) fieldContext_Application_submittedAt(_ context.Conte
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Application_acceptedAt(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_acceptedAt(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -271,7 +290,7 @@ func (ec *executionContext) fieldContext_Application_acceptedAt(_ context.Contex
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Application_deadline(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_deadline(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -294,7 +313,7 @@ func (ec *executionContext) fieldContext_Application_deadline(_ context.Context,
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Date")
 }
 
-func (ec *executionContext) _Application_completedAt(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_completedAt(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -317,7 +336,7 @@ func (ec *executionContext) fieldContext_Application_completedAt(_ context.Conte
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Application_overdue(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_overdue(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -340,7 +359,7 @@ func (ec *executionContext) fieldContext_Application_overdue(_ context.Context, 
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _Application_events(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_events(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -349,11 +368,11 @@ func (ec *executionContext) _Application_events(ctx context.Context, field graph
 			return ec.fieldContext_Application_events(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Events, nil
+			return ec.Resolvers.Application().Events(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ApplicationEvent) graphql.Marshaler {
-			return ec.marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*application.Event) graphql.Marshaler {
+			return ec.marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -363,13 +382,68 @@ func (ec *executionContext) fieldContext_Application_events(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApplicationEvent(ctx, field)
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Application_materials(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_materials(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Materials, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []application.SubmittedMaterial) graphql.Marshaler {
+			return ec.marshalNSubmittedMaterial2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterialᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_materials(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmittedMaterial(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_extended(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_extended(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Extended, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_extended(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationConnection) (ret graphql.Marshaler) {
@@ -494,8 +568,8 @@ func (ec *executionContext) _ApplicationEdge_node(ctx context.Context, field gra
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Application) graphql.Marshaler {
-			return ec.marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx, selections, v)
 		},
 		true,
 		true,
@@ -514,7 +588,7 @@ func (ec *executionContext) fieldContext_ApplicationEdge_node(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _ApplicationEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_at(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -537,7 +611,7 @@ func (ec *executionContext) fieldContext_ApplicationEvent_at(_ context.Context, 
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ApplicationEvent_action(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_action(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -549,8 +623,8 @@ func (ec *executionContext) _ApplicationEvent_action(ctx context.Context, field 
 			return obj.Action, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ApplicationAction) graphql.Marshaler {
-			return ec.marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationAction(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v application.Action) graphql.Marshaler {
+			return ec.marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx, selections, v)
 		},
 		true,
 		true,
@@ -560,7 +634,7 @@ func (ec *executionContext) fieldContext_ApplicationEvent_action(_ context.Conte
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "ApplicationAction")
 }
 
-func (ec *executionContext) _ApplicationEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -572,8 +646,8 @@ func (ec *executionContext) _ApplicationEvent_fromStatus(ctx context.Context, fi
 			return obj.FromStatus, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ApplicationStatus) graphql.Marshaler {
-			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v application.Status) graphql.Marshaler {
+			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -583,7 +657,7 @@ func (ec *executionContext) fieldContext_ApplicationEvent_fromStatus(_ context.C
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "ApplicationStatus")
 }
 
-func (ec *executionContext) _ApplicationEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -595,8 +669,8 @@ func (ec *executionContext) _ApplicationEvent_toStatus(ctx context.Context, fiel
 			return obj.ToStatus, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ApplicationStatus) graphql.Marshaler {
-			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v application.Status) graphql.Marshaler {
+			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -606,7 +680,7 @@ func (ec *executionContext) fieldContext_ApplicationEvent_toStatus(_ context.Con
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "ApplicationStatus")
 }
 
-func (ec *executionContext) _ApplicationEvent_note(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_note(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -629,6 +703,29 @@ func (ec *executionContext) fieldContext_ApplicationEvent_note(_ context.Context
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "String")
 }
 
+func (ec *executionContext) _ApplicationEvent_actorName(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApplicationEvent_actorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApplicationEvent_actorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "String")
+}
+
 func (ec *executionContext) _ApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -641,8 +738,8 @@ func (ec *executionContext) _ApplicationPayload_application(ctx context.Context,
 			return obj.Application, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Application) graphql.Marshaler {
-			return ec.marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Application) graphql.Marshaler {
+			return ec.marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx, selections, v)
 		},
 		true,
 		false,
@@ -693,7 +790,7 @@ func (ec *executionContext) fieldContext_ApplicationPayload_userErrors(_ context
 	return fc, nil
 }
 
-func (ec *executionContext) _ApplicationStats_completed(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationStats_completed(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -716,7 +813,7 @@ func (ec *executionContext) fieldContext_ApplicationStats_completed(_ context.Co
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ApplicationStats_completedOnTime(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationStats_completedOnTime(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -739,7 +836,7 @@ func (ec *executionContext) fieldContext_ApplicationStats_completedOnTime(_ cont
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ApplicationStats_onTimeRate(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationStats_onTimeRate(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -762,7 +859,7 @@ func (ec *executionContext) fieldContext_ApplicationStats_onTimeRate(_ context.C
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Float")
 }
 
-func (ec *executionContext) _ApplicationStats_openOverdue(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationStats_openOverdue(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -785,7 +882,7 @@ func (ec *executionContext) fieldContext_ApplicationStats_openOverdue(_ context.
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _MaterialRequirement_name(ctx context.Context, field graphql.CollectedField, obj *model.MaterialRequirement) (ret graphql.Marshaler) {
+func (ec *executionContext) _MaterialRequirement_name(ctx context.Context, field graphql.CollectedField, obj *application.Material) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -808,7 +905,7 @@ func (ec *executionContext) fieldContext_MaterialRequirement_name(_ context.Cont
 	return graphql.NewScalarFieldContext("MaterialRequirement", field, false, false, "String")
 }
 
-func (ec *executionContext) _MaterialRequirement_required(ctx context.Context, field graphql.CollectedField, obj *model.MaterialRequirement) (ret graphql.Marshaler) {
+func (ec *executionContext) _MaterialRequirement_required(ctx context.Context, field graphql.CollectedField, obj *application.Material) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -831,7 +928,7 @@ func (ec *executionContext) fieldContext_MaterialRequirement_required(_ context.
 	return graphql.NewScalarFieldContext("MaterialRequirement", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _ServiceItem_id(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_id(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -840,7 +937,7 @@ func (ec *executionContext) _ServiceItem_id(ctx context.Context, field graphql.C
 			return ec.fieldContext_ServiceItem_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.ServiceItem().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -851,10 +948,10 @@ func (ec *executionContext) _ServiceItem_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_ServiceItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("ServiceItem", field, true, true, "ID")
 }
 
-func (ec *executionContext) _ServiceItem_code(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_code(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -877,7 +974,7 @@ func (ec *executionContext) fieldContext_ServiceItem_code(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "String")
 }
 
-func (ec *executionContext) _ServiceItem_name(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_name(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -900,7 +997,7 @@ func (ec *executionContext) fieldContext_ServiceItem_name(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "String")
 }
 
-func (ec *executionContext) _ServiceItem_department(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_department(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -909,7 +1006,7 @@ func (ec *executionContext) _ServiceItem_department(ctx context.Context, field g
 			return ec.fieldContext_ServiceItem_department(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Department, nil
+			return ec.Resolvers.ServiceItem().Department(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *org.Unit) graphql.Marshaler {
@@ -923,8 +1020,8 @@ func (ec *executionContext) fieldContext_ServiceItem_department(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "ServiceItem",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OrgUnit(ctx, field)
 		},
@@ -932,7 +1029,7 @@ func (ec *executionContext) fieldContext_ServiceItem_department(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ServiceItem_timeLimitWorkingDays(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_timeLimitWorkingDays(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -955,7 +1052,7 @@ func (ec *executionContext) fieldContext_ServiceItem_timeLimitWorkingDays(_ cont
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ServiceItem_extensionWorkingDays(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_extensionWorkingDays(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -978,7 +1075,7 @@ func (ec *executionContext) fieldContext_ServiceItem_extensionWorkingDays(_ cont
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ServiceItem_materials(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_materials(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -990,8 +1087,8 @@ func (ec *executionContext) _ServiceItem_materials(ctx context.Context, field gr
 			return obj.Materials, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.MaterialRequirement) graphql.Marshaler {
-			return ec.marshalNMaterialRequirement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirementᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []application.Material) graphql.Marshaler {
+			return ec.marshalNMaterialRequirement2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterialᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1010,7 +1107,7 @@ func (ec *executionContext) fieldContext_ServiceItem_materials(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _ServiceItem_districtWide(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_districtWide(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1033,7 +1130,7 @@ func (ec *executionContext) fieldContext_ServiceItem_districtWide(_ context.Cont
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _ServiceItem_voucherProgram(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_voucherProgram(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1042,7 +1139,7 @@ func (ec *executionContext) _ServiceItem_voucherProgram(ctx context.Context, fie
 			return ec.fieldContext_ServiceItem_voucherProgram(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VoucherProgram, nil
+			return ec.Resolvers.ServiceItem().VoucherProgram(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.VoucherProgram) graphql.Marshaler {
@@ -1056,8 +1153,8 @@ func (ec *executionContext) fieldContext_ServiceItem_voucherProgram(_ context.Co
 	fc = &graphql.FieldContext{
 		Object:     "ServiceItem",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_VoucherProgram(ctx, field)
 		},
@@ -1077,8 +1174,8 @@ func (ec *executionContext) _ServiceItemPayload_item(ctx context.Context, field 
 			return obj.Item, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ServiceItem) graphql.Marshaler {
-			return ec.marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Item) graphql.Marshaler {
+			return ec.marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1129,6 +1226,52 @@ func (ec *executionContext) fieldContext_ServiceItemPayload_userErrors(_ context
 	return fc, nil
 }
 
+func (ec *executionContext) _SubmittedMaterial_name(ctx context.Context, field graphql.CollectedField, obj *application.SubmittedMaterial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittedMaterial_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittedMaterial_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittedMaterial", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubmittedMaterial_reference(ctx context.Context, field graphql.CollectedField, obj *application.SubmittedMaterial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittedMaterial_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittedMaterial_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittedMaterial", field, false, false, "String")
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -1153,7 +1296,7 @@ func (ec *executionContext) unmarshalInputApplicationFilter(ctx context.Context,
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx, v)
+			data, err := ec.unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1475,7 +1618,7 @@ func (ec *executionContext) unmarshalInputTransitionApplicationInput(ctx context
 			it.ID = data
 		case "action":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
-			data, err := ec.unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationAction(ctx, v)
+			data, err := ec.unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1521,7 +1664,7 @@ func UnmarshalTransitionApplicationInput(ctx context.Context, raw any) (model.Tr
 
 var applicationImplementors = []string{"Application", "Node"}
 
-func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionSet, obj *model.Application) graphql.Marshaler {
+func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionSet, obj *application.Application) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, applicationImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1531,69 +1674,85 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Application")
 		case "id":
-			out.Values[i] = ec._Application_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_id(ctx, field, obj)
+				})
 		case "number":
 			out.Values[i] = ec._Application_number(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "item":
-			out.Values[i] = ec._Application_item(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_item(ctx, field, obj)
+				})
 		case "applicant":
-			out.Values[i] = ec._Application_applicant(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_applicant(ctx, field, obj)
+				})
 		case "center":
-			out.Values[i] = ec._Application_center(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_center(ctx, field, obj)
+				})
 		case "handlingUnit":
-			out.Values[i] = ec._Application_handlingUnit(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_handlingUnit(ctx, field, obj)
+				})
 		case "status":
 			out.Values[i] = ec._Application_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "submittedAt":
 			out.Values[i] = ec._Application_submittedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "acceptedAt":
 			out.Values[i] = ec._Application_acceptedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deadline":
 			out.Values[i] = ec._Application_deadline(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "completedAt":
 			out.Values[i] = ec._Application_completedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "overdue":
 			out.Values[i] = ec._Application_overdue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "events":
-			out.Values[i] = ec._Application_events(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_events(ctx, field, obj)
+				})
+		case "materials":
+			out.Values[i] = ec._Application_materials(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "extended":
+			out.Values[i] = ec._Application_extended(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -1695,7 +1854,7 @@ func (ec *executionContext) _ApplicationEdge(ctx context.Context, sel ast.Select
 
 var applicationEventImplementors = []string{"ApplicationEvent"}
 
-func (ec *executionContext) _ApplicationEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ApplicationEvent) graphql.Marshaler {
+func (ec *executionContext) _ApplicationEvent(ctx context.Context, sel ast.SelectionSet, obj *application.Event) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, applicationEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1727,6 +1886,11 @@ func (ec *executionContext) _ApplicationEvent(ctx context.Context, sel ast.Selec
 		case "note":
 			out.Values[i] = ec._ApplicationEvent_note(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "actorName":
+			out.Values[i] = ec._ApplicationEvent_actorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -1786,7 +1950,7 @@ func (ec *executionContext) _ApplicationPayload(ctx context.Context, sel ast.Sel
 
 var applicationStatsImplementors = []string{"ApplicationStats"}
 
-func (ec *executionContext) _ApplicationStats(ctx context.Context, sel ast.SelectionSet, obj *model.ApplicationStats) graphql.Marshaler {
+func (ec *executionContext) _ApplicationStats(ctx context.Context, sel ast.SelectionSet, obj *application.Stats) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, applicationStatsImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1834,7 +1998,7 @@ func (ec *executionContext) _ApplicationStats(ctx context.Context, sel ast.Selec
 
 var materialRequirementImplementors = []string{"MaterialRequirement"}
 
-func (ec *executionContext) _MaterialRequirement(ctx context.Context, sel ast.SelectionSet, obj *model.MaterialRequirement) graphql.Marshaler {
+func (ec *executionContext) _MaterialRequirement(ctx context.Context, sel ast.SelectionSet, obj *application.Material) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, materialRequirementImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1872,7 +2036,7 @@ func (ec *executionContext) _MaterialRequirement(ctx context.Context, sel ast.Se
 
 var serviceItemImplementors = []string{"ServiceItem", "Node"}
 
-func (ec *executionContext) _ServiceItem(ctx context.Context, sel ast.SelectionSet, obj *model.ServiceItem) graphql.Marshaler {
+func (ec *executionContext) _ServiceItem(ctx context.Context, sel ast.SelectionSet, obj *application.Item) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, serviceItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1882,50 +2046,53 @@ func (ec *executionContext) _ServiceItem(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ServiceItem")
 		case "id":
-			out.Values[i] = ec._ServiceItem_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ServiceItem_id(ctx, field, obj)
+				})
 		case "code":
 			out.Values[i] = ec._ServiceItem_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._ServiceItem_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "department":
-			out.Values[i] = ec._ServiceItem_department(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ServiceItem_department(ctx, field, obj)
+				})
 		case "timeLimitWorkingDays":
 			out.Values[i] = ec._ServiceItem_timeLimitWorkingDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "extensionWorkingDays":
 			out.Values[i] = ec._ServiceItem_extensionWorkingDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "materials":
 			out.Values[i] = ec._ServiceItem_materials(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "districtWide":
 			out.Values[i] = ec._ServiceItem_districtWide(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "voucherProgram":
-			out.Values[i] = ec._ServiceItem_voucherProgram(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ServiceItem_voucherProgram(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1981,11 +2148,49 @@ func (ec *executionContext) _ServiceItemPayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var submittedMaterialImplementors = []string{"SubmittedMaterial"}
+
+func (ec *executionContext) _SubmittedMaterial(ctx context.Context, sel ast.SelectionSet, obj *application.SubmittedMaterial) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, submittedMaterialImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SubmittedMaterial")
+		case "name":
+			out.Values[i] = ec._SubmittedMaterial_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._SubmittedMaterial_reference(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx context.Context, sel ast.SelectionSet, v *model.Application) graphql.Marshaler {
+func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx context.Context, sel ast.SelectionSet, v *application.Application) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Application!")
 		return graphql.Null
@@ -1993,13 +2198,13 @@ func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋres
 	return ec._Application(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationAction(ctx context.Context, v any) (model.ApplicationAction, error) {
-	var res model.ApplicationAction
+func (ec *executionContext) unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx context.Context, v any) (application.Action, error) {
+	var res application.Action
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationAction(ctx context.Context, sel ast.SelectionSet, v model.ApplicationAction) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx context.Context, sel ast.SelectionSet, v application.Action) graphql.Marshaler {
 	return v
 }
 
@@ -2035,11 +2240,11 @@ func (ec *executionContext) marshalNApplicationEdge2ᚖgithubᚗcomᚋjinjiang�
 	return ec._ApplicationEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ApplicationEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*application.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEvent(ctx, sel, v[i])
+		return ec.marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEvent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2051,7 +2256,7 @@ func (ec *executionContext) marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjia
 	return ret
 }
 
-func (ec *executionContext) marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEvent(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEvent(ctx context.Context, sel ast.SelectionSet, v *application.Event) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ApplicationEvent!")
 		return graphql.Null
@@ -2067,7 +2272,7 @@ func (ec *executionContext) marshalNApplicationPayload2ᚖgithubᚗcomᚋjinjian
 	return ec._ApplicationPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStats(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationStats) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStats(ctx context.Context, sel ast.SelectionSet, v *application.Stats) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ApplicationStats!")
 		return graphql.Null
@@ -2075,23 +2280,23 @@ func (ec *executionContext) marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiang�
 	return ec._ApplicationStats(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx context.Context, v any) (model.ApplicationStatus, error) {
-	var res model.ApplicationStatus
+func (ec *executionContext) unmarshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, v any) (application.Status, error) {
+	var res application.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx context.Context, sel ast.SelectionSet, v model.ApplicationStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, sel ast.SelectionSet, v application.Status) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCalendarDayKind(ctx context.Context, v any) (model.CalendarDayKind, error) {
-	var res model.CalendarDayKind
+func (ec *executionContext) unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx context.Context, v any) (application.DayKind, error) {
+	var res application.DayKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCalendarDayKind(ctx context.Context, sel ast.SelectionSet, v model.CalendarDayKind) graphql.Marshaler {
+func (ec *executionContext) marshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx context.Context, sel ast.SelectionSet, v application.DayKind) graphql.Marshaler {
 	return v
 }
 
@@ -2100,11 +2305,15 @@ func (ec *executionContext) unmarshalNMaterialInput2ᚖgithubᚗcomᚋjinjiang�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMaterialRequirement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirementᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MaterialRequirement) graphql.Marshaler {
+func (ec *executionContext) marshalNMaterialRequirement2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterial(ctx context.Context, sel ast.SelectionSet, v application.Material) graphql.Marshaler {
+	return ec._MaterialRequirement(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNMaterialRequirement2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterialᚄ(ctx context.Context, sel ast.SelectionSet, v []application.Material) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMaterialRequirement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirement(ctx, sel, v[i])
+		return ec.marshalNMaterialRequirement2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterial(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2114,14 +2323,6 @@ func (ec *executionContext) marshalNMaterialRequirement2ᚕᚖgithubᚗcomᚋjin
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNMaterialRequirement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirement(ctx context.Context, sel ast.SelectionSet, v *model.MaterialRequirement) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "MaterialRequirement!")
-		return graphql.Null
-	}
-	return ec._MaterialRequirement(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNMaterialRequirementInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirementInputᚄ(ctx context.Context, v any) ([]*model.MaterialRequirementInput, error) {
@@ -2143,11 +2344,11 @@ func (ec *executionContext) unmarshalNMaterialRequirementInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ServiceItem) graphql.Marshaler {
+func (ec *executionContext) marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*application.Item) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx, sel, v[i])
+		return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2159,7 +2360,7 @@ func (ec *executionContext) marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx context.Context, sel ast.SelectionSet, v *model.ServiceItem) graphql.Marshaler {
+func (ec *executionContext) marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx context.Context, sel ast.SelectionSet, v *application.Item) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ServiceItem!")
 		return graphql.Null
@@ -2185,12 +2386,32 @@ func (ec *executionContext) unmarshalNSubmitApplicationInput2githubᚗcomᚋjinj
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNSubmittedMaterial2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterial(ctx context.Context, sel ast.SelectionSet, v application.SubmittedMaterial) graphql.Marshaler {
+	return ec._SubmittedMaterial(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSubmittedMaterial2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterialᚄ(ctx context.Context, sel ast.SelectionSet, v []application.SubmittedMaterial) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSubmittedMaterial2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterial(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTransitionApplicationInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐTransitionApplicationInput(ctx context.Context, v any) (model.TransitionApplicationInput, error) {
 	res, err := ec.unmarshalInputTransitionApplicationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx context.Context, sel ast.SelectionSet, v *model.Application) graphql.Marshaler {
+func (ec *executionContext) marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx context.Context, sel ast.SelectionSet, v *application.Application) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -2205,16 +2426,16 @@ func (ec *executionContext) unmarshalOApplicationFilter2ᚖgithubᚗcomᚋjinjia
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx context.Context, v any) (*model.ApplicationStatus, error) {
+func (ec *executionContext) unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, v any) (*application.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.ApplicationStatus)
+	var res = new(application.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, sel ast.SelectionSet, v *application.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -2238,7 +2459,7 @@ func (ec *executionContext) unmarshalOMaterialInput2ᚕᚖgithubᚗcomᚋjinjian
 	return res, nil
 }
 
-func (ec *executionContext) marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx context.Context, sel ast.SelectionSet, v *model.ServiceItem) graphql.Marshaler {
+func (ec *executionContext) marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx context.Context, sel ast.SelectionSet, v *application.Item) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -9,18 +9,23 @@ import (
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 // Loaders are the per-request dataloaders: every nested field of a list
 // resolves through one of them, so a page costs a fixed number of queries
 // whatever its size. Domains add their loaders here.
 type Loaders struct {
-	OrgUnit     *dataloadgen.Loader[uuid.UUID, *org.Unit]
-	OrgChildren *dataloadgen.Loader[uuid.UUID, []*org.Unit]
-	Center      *dataloadgen.Loader[uuid.UUID, *org.Center]
-	User        *dataloadgen.Loader[uuid.UUID, *auth.User]
+	OrgUnit           *dataloadgen.Loader[uuid.UUID, *org.Unit]
+	OrgChildren       *dataloadgen.Loader[uuid.UUID, []*org.Unit]
+	Center            *dataloadgen.Loader[uuid.UUID, *org.Center]
+	User              *dataloadgen.Loader[uuid.UUID, *auth.User]
+	ServiceItem       *dataloadgen.Loader[uuid.UUID, *application.Item]
+	ApplicationEvents *dataloadgen.Loader[uuid.UUID, []*application.Event]
+	Applicant         *dataloadgen.Loader[uuid.UUID, *resident.Resident]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -28,10 +33,13 @@ const loaderWait = 500 * time.Microsecond
 func (r *Resolver) newLoaders() *Loaders {
 	w := dataloadgen.WithWait(loaderWait)
 	return &Loaders{
-		OrgUnit:     dataloadgen.NewMappedLoader(r.Org.UnitsByIDs, w),
-		OrgChildren: dataloadgen.NewMappedLoader(r.Org.ChildrenOf, w),
-		Center:      dataloadgen.NewMappedLoader(r.Org.CentersByIDs, w),
-		User:        dataloadgen.NewMappedLoader(r.Auth.UsersByIDs, w),
+		OrgUnit:           dataloadgen.NewMappedLoader(r.Org.UnitsByIDs, w),
+		OrgChildren:       dataloadgen.NewMappedLoader(r.Org.ChildrenOf, w),
+		Center:            dataloadgen.NewMappedLoader(r.Org.CentersByIDs, w),
+		User:              dataloadgen.NewMappedLoader(r.Auth.UsersByIDs, w),
+		ServiceItem:       dataloadgen.NewMappedLoader(r.ApplicationService.ItemsByIDs, w),
+		ApplicationEvents: dataloadgen.NewMappedLoader(r.ApplicationService.EventsOf, w),
+		Applicant:         dataloadgen.NewMappedLoader(r.ApplicationService.ApplicantsByIDs, w),
 	}
 }
 

@@ -14,6 +14,8 @@ const (
 	TypeServiceCenter = "ServiceCenter"
 	TypeStaffUser     = "StaffUser"
 	TypeWechatAccount = "WechatAccount"
+	TypeServiceItem   = "ServiceItem"
+	TypeApplication   = "Application"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -43,6 +45,12 @@ var nodeFetchers = map[string]nodeFetcher{
 			return nil, err
 		}
 		return u, nil
+	},
+	TypeServiceItem: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeOf(r.ApplicationService.Item(ctx, id))
+	},
+	TypeApplication: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeOf(r.ApplicationService.Get(ctx, id))
 	},
 }
 

@@ -6,6 +6,7 @@ package graph
 import (
 	"log/slog"
 
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/org"
@@ -13,8 +14,9 @@ import (
 
 // Resolver holds the domain services the resolvers call.
 type Resolver struct {
-	Log   *slog.Logger
-	Auth  *auth.Service
-	Org   *org.Service
-	Audit *audit.Log
+	Log                *slog.Logger
+	Auth               *auth.Service
+	Org                *org.Service
+	Audit              *audit.Log
+	ApplicationService *application.Service
 }

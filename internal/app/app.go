@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/graph"
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/config"
@@ -38,13 +39,14 @@ type Deps struct {
 // App is one running instance of the service.
 type App struct {
 	Deps
-	Keyring  *pii.Keyring
-	Auth     *auth.Service
-	Org      *org.Service
-	Resolver *graph.Resolver
-	handler  http.Handler
-	draining atomic.Bool
-	metrics  *metrics
+	Keyring     *pii.Keyring
+	Auth        *auth.Service
+	Org         *org.Service
+	Application *application.Service
+	Resolver    *graph.Resolver
+	handler     http.Handler
+	draining    atomic.Bool
+	metrics     *metrics
 }
 
 // New builds the app.
@@ -73,11 +75,13 @@ func New(d Deps) (*App, error) {
 		return audit.Record(ctx, tx, action, entity, id, nil)
 	}
 	a.Org = org.NewService(d.DB)
+	a.Application = application.NewService(d.DB, a.Org, d.Now, application.NoEnroller{}) // TODO(merge): the voucher service
 	a.Resolver = &graph.Resolver{
-		Log:   d.Log,
-		Auth:  a.Auth,
-		Org:   a.Org,
-		Audit: audit.NewLog(d.DB),
+		Log:                d.Log,
+		Auth:               a.Auth,
+		Org:                a.Org,
+		Audit:              audit.NewLog(d.DB),
+		ApplicationService: a.Application,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

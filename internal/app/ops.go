@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/seed"
 )
 
@@ -14,7 +17,9 @@ func (a *App) Seed(ctx context.Context, residents int, demo bool) error {
 
 // seedSteps are the domain seeders, in dependency order.
 func (a *App) seedSteps() []seed.Step {
-	return nil
+	var steps []seed.Step
+	steps = append(steps, func(ctx context.Context, db *gorm.DB, _ seed.Options) error { return application.Seed(ctx, db) })
+	return steps
 }
 
 // Empty reports whether the database has not been seeded yet.
