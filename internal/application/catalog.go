@@ -110,7 +110,7 @@ func upsertItemRow(ctx context.Context, tx *gorm.DB, row itemRow) (uuid.UUID, er
 		  voucher_program_id = EXCLUDED.voucher_program_id, updated_at = EXCLUDED.updated_at
 		RETURNING id`,
 		uuid.Must(uuid.NewV7()), row.Code, row.Name, row.DepartmentID, row.TimeLimitWorkingDays, row.ExtensionWorkingDays,
-		string(row.Materials), row.DistrictWide, row.VoucherProgramID, row.UpdatedAt).Scan(&id).Error
+		string(row.Materials), row.DistrictWide, row.VoucherProgramID, row.UpdatedAt).Row().Scan(&id)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("application: upsert item: %w", err)
 	}

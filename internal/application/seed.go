@@ -2,7 +2,9 @@ package application
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -41,11 +43,12 @@ func Seed(ctx context.Context, db *gorm.DB) error {
 	}
 	if hasTable {
 		var id uuid.UUID
-		if err := db.WithContext(ctx).Raw("SELECT id FROM voucher_programs WHERE code = ?", VoucherProgramCode).Scan(&id).Error; err != nil {
-			return fmt.Errorf("application seed: voucher program: %w", err)
-		}
-		if id != uuid.Nil {
+		err := db.WithContext(ctx).Raw("SELECT id FROM voucher_programs WHERE code = ?", VoucherProgramCode).Row().Scan(&id)
+		switch {
+		case err == nil:
 			program = &id
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("application seed: voucher program: %w", err)
 		}
 	}
 	for _, it := range Catalog {

@@ -40,3 +40,11 @@ func NewService(db *gorm.DB, orgs *org.Service, now func() time.Time, enroller E
 
 // today is the business date now, in Asia/Shanghai.
 func (s *Service) today() civil.Date { return civil.DateOf(s.now()) }
+
+// SetEnroller replaces the enroller (wiring at start-up, and tests).
+func (s *Service) SetEnroller(e Enroller) {
+	if e == nil {
+		e = NoEnroller{}
+	}
+	s.enroller = e
+}
