@@ -12,6 +12,7 @@ import (
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -33,7 +34,9 @@ type world struct {
 // clerkB is a CLERK at 牛市口街道 (street B); clerk, caseworker are in 春熙路街道 (street A).
 func newWorld(t *testing.T, now time.Time) *world {
 	t.Helper()
-	e := testenv.New(t)
+	// Tokens outlive the clock moves of a test (days to weeks forward), so
+	// each test signs in once; only a move backwards needs new tokens.
+	e := testenv.New(t, testenv.WithConfig(func(c *config.Config) { c.AccessTokenTTL = 365 * 24 * time.Hour }))
 	e.Clock.Set(now)
 	ensureClerkB(t, e)
 	w := &world{e: e}
@@ -50,11 +53,14 @@ func (w *world) signIn(t *testing.T) {
 	w.clerkB = e.Login(t, "clerkb", "clerk-b-password")
 }
 
-// setClock moves the clock and signs everyone in again.
+// setClock moves the clock, signing everyone in again when it goes back.
 func (w *world) setClock(t *testing.T, now time.Time) {
 	t.Helper()
+	back := now.Before(w.e.Clock.Now())
 	w.e.Clock.Set(now)
-	w.signIn(t)
+	if back {
+		w.signIn(t)
+	}
 }
 
 func ensureClerkB(t *testing.T, e *testenv.Env) {
@@ -73,6 +79,26 @@ func ensureClerkB(t *testing.T, e *testenv.Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// caseWorkerAt creates (once) and signs in a CASE_WORKER of the unit with code.
+func caseWorkerAt(t *testing.T, e *testenv.Env, code string) string {
+	t.Helper()
+	name := "cw" + code
+	var n int64
+	e.DB.Table("users").Where("username = ?", name).Count(&n)
+	if n == 0 {
+		unit := unitID(t, e, code)
+		err := e.DB.Transaction(func(tx *gorm.DB) error {
+			_, err := e.App.Auth.CreateUserTx(context.Background(), tx, auth.NewUser{Username: name, Password: "cw-password-" + code,
+				DisplayName: "社工 " + code, Roles: []auth.Role{auth.CaseWorker}, OrgUnitID: &unit})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e.Login(t, name, "cw-password-"+code)
 }
 
 func unitID(t *testing.T, e *testenv.Env, code string) uuid.UUID {
