@@ -203,11 +203,14 @@ func (s *Service) Transition(ctx context.Context, in TransitionInput) (*Applicat
 			}
 			return problem.New(problem.NotFound, "no such application", "id")
 		}
-		items, err := s.ItemsByIDs(ctx, []uuid.UUID{row.ItemID})
+		var ir itemRow
+		if err := tx.WithContext(ctx).Where("id = ?", row.ItemID).Take(&ir).Error; err != nil {
+			return fmt.Errorf("application: item: %w", err)
+		}
+		it, err := ir.item()
 		if err != nil {
 			return err
 		}
-		it := items[row.ItemID]
 		act := actor{v: v, applicant: self, covers: v.Covers(row.HandlingPath), districtWide: it.DistrictWide}
 		if err := act.may(in.Action); err != nil {
 			return err
