@@ -323,3 +323,27 @@ func TestApprovalEnrolls(t *testing.T) {
 	rec.fail = true // would refuse if it were called
 	w.mustMove(t, w.cw, id, "APPROVE", "")
 }
+
+// BenchmarkSubmitAndList measures intake (numbering included) and a page of
+// 20 applications with their nested fields through the HTTP handler.
+func BenchmarkSubmitAndList(b *testing.B) {
+	e := testenv.New(b)
+	e.Clock.Set(at(2026, time.December, 1, 10))
+	tok := e.As(b, "clerk")
+	res := e.InsertResident(b, testenv.ResidentSpec{Statuses: []string{}})
+	in := map[string]any{"in": map[string]any{"itemCode": "YLFWQ-SL", "applicantId": residentGID(res.ID), "materials": allMaterials}}
+	b.Run("submit", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if r := e.Do(b, tok, submitDoc, in); r.Str("submitApplication.application.number") == "" {
+				b.Fatalf("submit: %s", r.Raw)
+			}
+		}
+	})
+	b.Run("list20", func(b *testing.B) {
+		q := `{ applications(first: 20) { totalCount edges { node { number status overdue item { name } applicant { name }
+		  handlingUnit { name } center { name } events { action } } } } }`
+		for i := 0; i < b.N; i++ {
+			e.MustDo(b, tok, q, nil)
+		}
+	})
+}
