@@ -191,6 +191,11 @@ func TestResidentSeesOnlyOwn(t *testing.T) {
 	mustEqual(t, "last page", r.Get("applications.pageInfo.hasNextPage"), any(false))
 	mustEqual(t, "last item", r.Str("applications.edges.0.node.id"), own)
 
+	// Resident.applications (reached here through the applicant).
+	const nested = `query($id: ID!) { application(id: $id) { applicant { applications(first: 10) { totalCount edges { node { id } } } } } }`
+	mustEqual(t, "resident A's list", e.MustDo(t, tokA, nested, map[string]any{"id": own}).Get("application.applicant.applications.totalCount"), any(float64(2)))
+	mustEqual(t, "resident B's list", e.MustDo(t, w.clerk, nested, map[string]any{"id": other}).Get("application.applicant.applications.totalCount"), any(float64(1)))
+
 	// The resident withdraws their own.
 	r = w.mustMove(t, tokA, own, "WITHDRAW", "不需要了")
 	mustEqual(t, "withdrawn", r.Str("transitionApplication.application.status"), "WITHDRAWN")
