@@ -31,6 +31,9 @@ type ApplicationResolver interface {
 
 	Events(ctx context.Context, obj *application.Application) ([]*application.Event, error)
 }
+type ApplicationEventResolver interface {
+	ActorID(ctx context.Context, obj *application.Event) (string, error)
+}
 type ServiceItemResolver interface {
 	ID(ctx context.Context, obj *application.Item) (string, error)
 
@@ -724,6 +727,29 @@ func (ec *executionContext) _ApplicationEvent_actorName(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_ApplicationEvent_actorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApplicationEvent_actorId(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApplicationEvent_actorId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ApplicationEvent().ActorID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApplicationEvent_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApplicationEvent", field, true, true, "ID")
 }
 
 func (ec *executionContext) _ApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationPayload) (ret graphql.Marshaler) {
@@ -1866,33 +1892,39 @@ func (ec *executionContext) _ApplicationEvent(ctx context.Context, sel ast.Selec
 		case "at":
 			out.Values[i] = ec._ApplicationEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "action":
 			out.Values[i] = ec._ApplicationEvent_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "fromStatus":
 			out.Values[i] = ec._ApplicationEvent_fromStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "toStatus":
 			out.Values[i] = ec._ApplicationEvent_toStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "note":
 			out.Values[i] = ec._ApplicationEvent_note(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actorName":
 			out.Values[i] = ec._ApplicationEvent_actorName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "actorId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ApplicationEvent_actorId(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/application"
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/page"
@@ -49,6 +50,14 @@ func (r *applicationResolver) Events(ctx context.Context, obj *application.Appli
 		evs = []*application.Event{}
 	}
 	return evs, err
+}
+
+// ActorID is the resolver for the actorId field.
+func (r *applicationEventResolver) ActorID(ctx context.Context, obj *application.Event) (string, error) {
+	if obj.ActorKind == string(auth.SubjectWechat) {
+		return relay.ID(TypeWechatAccount, obj.ActorID), nil
+	}
+	return relay.ID(TypeStaffUser, obj.ActorID), nil
 }
 
 // UpsertServiceItem is the resolver for the upsertServiceItem field.
@@ -167,10 +176,14 @@ func (r *serviceItemResolver) VoucherProgram(ctx context.Context, obj *applicati
 // Application returns ApplicationResolver implementation.
 func (r *Resolver) Application() ApplicationResolver { return &applicationResolver{r} }
 
+// ApplicationEvent returns ApplicationEventResolver implementation.
+func (r *Resolver) ApplicationEvent() ApplicationEventResolver { return &applicationEventResolver{r} }
+
 // ServiceItem returns ServiceItemResolver implementation.
 func (r *Resolver) ServiceItem() ServiceItemResolver { return &serviceItemResolver{r} }
 
 type (
-	applicationResolver struct{ *Resolver }
-	serviceItemResolver struct{ *Resolver }
+	applicationResolver      struct{ *Resolver }
+	applicationEventResolver struct{ *Resolver }
+	serviceItemResolver      struct{ *Resolver }
 )

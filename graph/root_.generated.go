@@ -29,6 +29,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Application() ApplicationResolver
+	ApplicationEvent() ApplicationEventResolver
 	AuditEntry() AuditEntryResolver
 	Mutation() MutationResolver
 	OrgUnit() OrgUnitResolver
@@ -76,6 +77,7 @@ type ComplexityRoot struct {
 
 	ApplicationEvent struct {
 		Action     func(childComplexity int) int
+		ActorID    func(childComplexity int) int
 		ActorName  func(childComplexity int) int
 		At         func(childComplexity int) int
 		FromStatus func(childComplexity int) int
@@ -673,6 +675,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApplicationEvent.Action(childComplexity), true
+	case "ApplicationEvent.actorId":
+		if e.ComplexityRoot.ApplicationEvent.ActorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApplicationEvent.ActorID(childComplexity), true
 	case "ApplicationEvent.actorName":
 		if e.ComplexityRoot.ApplicationEvent.ActorName == nil {
 			break
@@ -2939,6 +2947,8 @@ func (ec *executionContext) childFields_ApplicationEvent(ctx context.Context, fi
 		return ec.fieldContext_ApplicationEvent_note(ctx, field)
 	case "actorName":
 		return ec.fieldContext_ApplicationEvent_actorName(ctx, field)
+	case "actorId":
+		return ec.fieldContext_ApplicationEvent_actorId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApplicationEvent", field.Name)
 }

@@ -196,8 +196,11 @@ type Event struct {
 	Action        Action
 	FromStatus    Status
 	ToStatus      Status
-	ActorName     string
-	Note          *string
+	// ActorKind is auth.SubjectKind of who took the step (USER or WECHAT).
+	ActorKind string
+	ActorID   uuid.UUID
+	ActorName string
+	Note      *string
 }
 
 // SubmitInput takes in an application.

@@ -154,7 +154,7 @@ func (s *Service) EventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 	out := make(map[uuid.UUID][]*Event, len(ids))
 	for _, r := range rows {
 		out[r.ApplicationID] = append(out[r.ApplicationID], &Event{ID: r.ID, ApplicationID: r.ApplicationID, At: r.At,
-			Action: Action(r.Action), FromStatus: Status(r.FromStatus), ToStatus: Status(r.ToStatus), ActorName: r.ActorName, Note: r.Note})
+			Action: Action(r.Action), FromStatus: Status(r.FromStatus), ToStatus: Status(r.ToStatus), ActorKind: r.ActorKind, ActorID: r.ActorID, ActorName: r.ActorName, Note: r.Note})
 	}
 	return out, nil
 }

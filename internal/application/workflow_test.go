@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -65,6 +66,11 @@ func TestHappyPathAcrossStreets(t *testing.T) {
 	mustEqual(t, "accept actor", evs[0].(map[string]any)["actorName"], any("刘柜员 (牛市口便民服务中心)"))
 	mustEqual(t, "accept note", evs[0].(map[string]any)["note"], any("材料齐全，予以受理"))
 	mustEqual(t, "review actor", evs[1].(map[string]any)["actorName"], any("李社工 (春熙路街道)"))
+	var cwID string
+	e.DB.Raw("SELECT id::text FROM users WHERE username = 'caseworker'").Row().Scan(&cwID)
+	r = e.MustDo(t, w.cw, `query($id: ID!) { application(id: $id) { events { actorId } } }`, map[string]any{"id": id})
+	_, actor, _ := relay.Parse(r.Str("application.events.1.actorId"))
+	mustEqual(t, "review actor id", actor.String(), cwID)
 
 	// Every step is in the audit log.
 	var n int64
