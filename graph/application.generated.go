@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
@@ -20,6 +21,27 @@ import (
 )
 
 // region    ************************** generated!.gotpl **************************
+
+type ApplicationResolver interface {
+	ID(ctx context.Context, obj *application.Application) (string, error)
+
+	Item(ctx context.Context, obj *application.Application) (*application.Item, error)
+	Applicant(ctx context.Context, obj *application.Application) (*resident.Resident, error)
+	Center(ctx context.Context, obj *application.Application) (*org.Center, error)
+	HandlingUnit(ctx context.Context, obj *application.Application) (*org.Unit, error)
+
+	Events(ctx context.Context, obj *application.Application) ([]*application.Event, error)
+}
+type ApplicationEventResolver interface {
+	ActorID(ctx context.Context, obj *application.Event) (string, error)
+}
+type ServiceItemResolver interface {
+	ID(ctx context.Context, obj *application.Item) (string, error)
+
+	Department(ctx context.Context, obj *application.Item) (*org.Unit, error)
+
+	VoucherProgram(ctx context.Context, obj *application.Item) (*voucher.Program, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
@@ -29,7 +51,7 @@ import (
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _Application_id(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_id(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -38,7 +60,7 @@ func (ec *executionContext) _Application_id(ctx context.Context, field graphql.C
 			return ec.fieldContext_Application_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Application().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -49,10 +71,10 @@ func (ec *executionContext) _Application_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Application_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "ID")
 }
 
-func (ec *executionContext) _Application_number(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_number(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -75,7 +97,7 @@ func (ec *executionContext) fieldContext_Application_number(_ context.Context, f
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
 }
 
-func (ec *executionContext) _Application_item(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_item(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -84,11 +106,11 @@ func (ec *executionContext) _Application_item(ctx context.Context, field graphql
 			return ec.fieldContext_Application_item(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Item, nil
+			return ec.Resolvers.Application().Item(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ServiceItem) graphql.Marshaler {
-			return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Item) graphql.Marshaler {
+			return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx, selections, v)
 		},
 		true,
 		true,
@@ -98,8 +120,8 @@ func (ec *executionContext) fieldContext_Application_item(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ServiceItem(ctx, field)
 		},
@@ -107,7 +129,7 @@ func (ec *executionContext) fieldContext_Application_item(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Application_applicant(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_applicant(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -116,7 +138,7 @@ func (ec *executionContext) _Application_applicant(ctx context.Context, field gr
 			return ec.fieldContext_Application_applicant(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Applicant, nil
+			return ec.Resolvers.Application().Applicant(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
@@ -130,8 +152,8 @@ func (ec *executionContext) fieldContext_Application_applicant(_ context.Context
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Resident(ctx, field)
 		},
@@ -139,7 +161,7 @@ func (ec *executionContext) fieldContext_Application_applicant(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _Application_center(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_center(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -148,7 +170,7 @@ func (ec *executionContext) _Application_center(ctx context.Context, field graph
 			return ec.fieldContext_Application_center(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Center, nil
+			return ec.Resolvers.Application().Center(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *org.Center) graphql.Marshaler {
@@ -162,8 +184,8 @@ func (ec *executionContext) fieldContext_Application_center(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ServiceCenter(ctx, field)
 		},
@@ -171,7 +193,7 @@ func (ec *executionContext) fieldContext_Application_center(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Application_handlingUnit(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_handlingUnit(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -180,7 +202,7 @@ func (ec *executionContext) _Application_handlingUnit(ctx context.Context, field
 			return ec.fieldContext_Application_handlingUnit(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.HandlingUnit, nil
+			return ec.Resolvers.Application().HandlingUnit(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *org.Unit) graphql.Marshaler {
@@ -194,8 +216,8 @@ func (ec *executionContext) fieldContext_Application_handlingUnit(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OrgUnit(ctx, field)
 		},
@@ -203,7 +225,7 @@ func (ec *executionContext) fieldContext_Application_handlingUnit(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _Application_status(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_status(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -215,8 +237,8 @@ func (ec *executionContext) _Application_status(ctx context.Context, field graph
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ApplicationStatus) graphql.Marshaler {
-			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v application.Status) graphql.Marshaler {
+			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -226,7 +248,7 @@ func (ec *executionContext) fieldContext_Application_status(_ context.Context, f
 	return graphql.NewScalarFieldContext("Application", field, false, false, "ApplicationStatus")
 }
 
-func (ec *executionContext) _Application_submittedAt(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_submittedAt(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -249,7 +271,7 @@ func (ec *executionContext) fieldContext_Application_submittedAt(_ context.Conte
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Application_acceptedAt(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_acceptedAt(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -272,7 +294,7 @@ func (ec *executionContext) fieldContext_Application_acceptedAt(_ context.Contex
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Application_deadline(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_deadline(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -295,7 +317,7 @@ func (ec *executionContext) fieldContext_Application_deadline(_ context.Context,
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Date")
 }
 
-func (ec *executionContext) _Application_completedAt(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_completedAt(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -318,7 +340,7 @@ func (ec *executionContext) fieldContext_Application_completedAt(_ context.Conte
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Application_overdue(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_overdue(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -341,7 +363,7 @@ func (ec *executionContext) fieldContext_Application_overdue(_ context.Context, 
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _Application_events(ctx context.Context, field graphql.CollectedField, obj *model.Application) (ret graphql.Marshaler) {
+func (ec *executionContext) _Application_events(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -350,11 +372,11 @@ func (ec *executionContext) _Application_events(ctx context.Context, field graph
 			return ec.fieldContext_Application_events(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Events, nil
+			return ec.Resolvers.Application().Events(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ApplicationEvent) graphql.Marshaler {
-			return ec.marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*application.Event) graphql.Marshaler {
+			return ec.marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -364,13 +386,68 @@ func (ec *executionContext) fieldContext_Application_events(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "Application",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApplicationEvent(ctx, field)
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Application_materials(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_materials(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Materials, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []application.SubmittedMaterial) graphql.Marshaler {
+			return ec.marshalNSubmittedMaterial2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterialᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_materials(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmittedMaterial(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_extended(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_extended(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Extended, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_extended(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationConnection) (ret graphql.Marshaler) {
@@ -495,8 +572,8 @@ func (ec *executionContext) _ApplicationEdge_node(ctx context.Context, field gra
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Application) graphql.Marshaler {
-			return ec.marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx, selections, v)
 		},
 		true,
 		true,
@@ -515,7 +592,7 @@ func (ec *executionContext) fieldContext_ApplicationEdge_node(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _ApplicationEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_at(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -538,7 +615,7 @@ func (ec *executionContext) fieldContext_ApplicationEvent_at(_ context.Context, 
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ApplicationEvent_action(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_action(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -550,8 +627,8 @@ func (ec *executionContext) _ApplicationEvent_action(ctx context.Context, field 
 			return obj.Action, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ApplicationAction) graphql.Marshaler {
-			return ec.marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationAction(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v application.Action) graphql.Marshaler {
+			return ec.marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx, selections, v)
 		},
 		true,
 		true,
@@ -561,7 +638,7 @@ func (ec *executionContext) fieldContext_ApplicationEvent_action(_ context.Conte
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "ApplicationAction")
 }
 
-func (ec *executionContext) _ApplicationEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -573,8 +650,8 @@ func (ec *executionContext) _ApplicationEvent_fromStatus(ctx context.Context, fi
 			return obj.FromStatus, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ApplicationStatus) graphql.Marshaler {
-			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v application.Status) graphql.Marshaler {
+			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -584,7 +661,7 @@ func (ec *executionContext) fieldContext_ApplicationEvent_fromStatus(_ context.C
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "ApplicationStatus")
 }
 
-func (ec *executionContext) _ApplicationEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -596,8 +673,8 @@ func (ec *executionContext) _ApplicationEvent_toStatus(ctx context.Context, fiel
 			return obj.ToStatus, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ApplicationStatus) graphql.Marshaler {
-			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v application.Status) graphql.Marshaler {
+			return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -607,7 +684,7 @@ func (ec *executionContext) fieldContext_ApplicationEvent_toStatus(_ context.Con
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "ApplicationStatus")
 }
 
-func (ec *executionContext) _ApplicationEvent_note(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationEvent_note(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -630,6 +707,52 @@ func (ec *executionContext) fieldContext_ApplicationEvent_note(_ context.Context
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "String")
 }
 
+func (ec *executionContext) _ApplicationEvent_actorName(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApplicationEvent_actorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApplicationEvent_actorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApplicationEvent_actorId(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApplicationEvent_actorId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ApplicationEvent().ActorID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApplicationEvent_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApplicationEvent", field, true, true, "ID")
+}
+
 func (ec *executionContext) _ApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -642,8 +765,8 @@ func (ec *executionContext) _ApplicationPayload_application(ctx context.Context,
 			return obj.Application, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Application) graphql.Marshaler {
-			return ec.marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Application) graphql.Marshaler {
+			return ec.marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx, selections, v)
 		},
 		true,
 		false,
@@ -694,7 +817,7 @@ func (ec *executionContext) fieldContext_ApplicationPayload_userErrors(_ context
 	return fc, nil
 }
 
-func (ec *executionContext) _ApplicationStats_completed(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationStats_completed(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -717,7 +840,7 @@ func (ec *executionContext) fieldContext_ApplicationStats_completed(_ context.Co
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ApplicationStats_completedOnTime(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationStats_completedOnTime(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -740,7 +863,7 @@ func (ec *executionContext) fieldContext_ApplicationStats_completedOnTime(_ cont
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ApplicationStats_onTimeRate(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationStats_onTimeRate(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -763,7 +886,7 @@ func (ec *executionContext) fieldContext_ApplicationStats_onTimeRate(_ context.C
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Float")
 }
 
-func (ec *executionContext) _ApplicationStats_openOverdue(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApplicationStats_openOverdue(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -786,7 +909,7 @@ func (ec *executionContext) fieldContext_ApplicationStats_openOverdue(_ context.
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _MaterialRequirement_name(ctx context.Context, field graphql.CollectedField, obj *model.MaterialRequirement) (ret graphql.Marshaler) {
+func (ec *executionContext) _MaterialRequirement_name(ctx context.Context, field graphql.CollectedField, obj *application.Material) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -809,7 +932,7 @@ func (ec *executionContext) fieldContext_MaterialRequirement_name(_ context.Cont
 	return graphql.NewScalarFieldContext("MaterialRequirement", field, false, false, "String")
 }
 
-func (ec *executionContext) _MaterialRequirement_required(ctx context.Context, field graphql.CollectedField, obj *model.MaterialRequirement) (ret graphql.Marshaler) {
+func (ec *executionContext) _MaterialRequirement_required(ctx context.Context, field graphql.CollectedField, obj *application.Material) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -832,7 +955,7 @@ func (ec *executionContext) fieldContext_MaterialRequirement_required(_ context.
 	return graphql.NewScalarFieldContext("MaterialRequirement", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _ServiceItem_id(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_id(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -841,7 +964,7 @@ func (ec *executionContext) _ServiceItem_id(ctx context.Context, field graphql.C
 			return ec.fieldContext_ServiceItem_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.ServiceItem().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -852,10 +975,10 @@ func (ec *executionContext) _ServiceItem_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_ServiceItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("ServiceItem", field, true, true, "ID")
 }
 
-func (ec *executionContext) _ServiceItem_code(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_code(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -878,7 +1001,7 @@ func (ec *executionContext) fieldContext_ServiceItem_code(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "String")
 }
 
-func (ec *executionContext) _ServiceItem_name(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_name(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -901,7 +1024,7 @@ func (ec *executionContext) fieldContext_ServiceItem_name(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "String")
 }
 
-func (ec *executionContext) _ServiceItem_department(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_department(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -910,7 +1033,7 @@ func (ec *executionContext) _ServiceItem_department(ctx context.Context, field g
 			return ec.fieldContext_ServiceItem_department(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Department, nil
+			return ec.Resolvers.ServiceItem().Department(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *org.Unit) graphql.Marshaler {
@@ -924,8 +1047,8 @@ func (ec *executionContext) fieldContext_ServiceItem_department(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "ServiceItem",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OrgUnit(ctx, field)
 		},
@@ -933,7 +1056,7 @@ func (ec *executionContext) fieldContext_ServiceItem_department(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ServiceItem_timeLimitWorkingDays(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_timeLimitWorkingDays(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -956,7 +1079,7 @@ func (ec *executionContext) fieldContext_ServiceItem_timeLimitWorkingDays(_ cont
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ServiceItem_extensionWorkingDays(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_extensionWorkingDays(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -979,7 +1102,7 @@ func (ec *executionContext) fieldContext_ServiceItem_extensionWorkingDays(_ cont
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ServiceItem_materials(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_materials(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -991,8 +1114,8 @@ func (ec *executionContext) _ServiceItem_materials(ctx context.Context, field gr
 			return obj.Materials, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.MaterialRequirement) graphql.Marshaler {
-			return ec.marshalNMaterialRequirement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirementᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []application.Material) graphql.Marshaler {
+			return ec.marshalNMaterialRequirement2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterialᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1011,7 +1134,7 @@ func (ec *executionContext) fieldContext_ServiceItem_materials(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _ServiceItem_districtWide(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_districtWide(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1034,7 +1157,7 @@ func (ec *executionContext) fieldContext_ServiceItem_districtWide(_ context.Cont
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _ServiceItem_voucherProgram(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _ServiceItem_voucherProgram(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1043,7 +1166,7 @@ func (ec *executionContext) _ServiceItem_voucherProgram(ctx context.Context, fie
 			return ec.fieldContext_ServiceItem_voucherProgram(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VoucherProgram, nil
+			return ec.Resolvers.ServiceItem().VoucherProgram(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
@@ -1057,8 +1180,8 @@ func (ec *executionContext) fieldContext_ServiceItem_voucherProgram(_ context.Co
 	fc = &graphql.FieldContext{
 		Object:     "ServiceItem",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_VoucherProgram(ctx, field)
 		},
@@ -1078,8 +1201,8 @@ func (ec *executionContext) _ServiceItemPayload_item(ctx context.Context, field 
 			return obj.Item, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ServiceItem) graphql.Marshaler {
-			return ec.marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Item) graphql.Marshaler {
+			return ec.marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1130,6 +1253,52 @@ func (ec *executionContext) fieldContext_ServiceItemPayload_userErrors(_ context
 	return fc, nil
 }
 
+func (ec *executionContext) _SubmittedMaterial_name(ctx context.Context, field graphql.CollectedField, obj *application.SubmittedMaterial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittedMaterial_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittedMaterial_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittedMaterial", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubmittedMaterial_reference(ctx context.Context, field graphql.CollectedField, obj *application.SubmittedMaterial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittedMaterial_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittedMaterial_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittedMaterial", field, false, false, "String")
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -1154,7 +1323,7 @@ func (ec *executionContext) unmarshalInputApplicationFilter(ctx context.Context,
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx, v)
+			data, err := ec.unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1476,7 +1645,7 @@ func (ec *executionContext) unmarshalInputTransitionApplicationInput(ctx context
 			it.ID = data
 		case "action":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
-			data, err := ec.unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationAction(ctx, v)
+			data, err := ec.unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1522,7 +1691,7 @@ func UnmarshalTransitionApplicationInput(ctx context.Context, raw any) (model.Tr
 
 var applicationImplementors = []string{"Application", "Node"}
 
-func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionSet, obj *model.Application) graphql.Marshaler {
+func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionSet, obj *application.Application) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, applicationImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1532,69 +1701,85 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Application")
 		case "id":
-			out.Values[i] = ec._Application_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_id(ctx, field, obj)
+				})
 		case "number":
 			out.Values[i] = ec._Application_number(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "item":
-			out.Values[i] = ec._Application_item(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_item(ctx, field, obj)
+				})
 		case "applicant":
-			out.Values[i] = ec._Application_applicant(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_applicant(ctx, field, obj)
+				})
 		case "center":
-			out.Values[i] = ec._Application_center(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_center(ctx, field, obj)
+				})
 		case "handlingUnit":
-			out.Values[i] = ec._Application_handlingUnit(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_handlingUnit(ctx, field, obj)
+				})
 		case "status":
 			out.Values[i] = ec._Application_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "submittedAt":
 			out.Values[i] = ec._Application_submittedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "acceptedAt":
 			out.Values[i] = ec._Application_acceptedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deadline":
 			out.Values[i] = ec._Application_deadline(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "completedAt":
 			out.Values[i] = ec._Application_completedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "overdue":
 			out.Values[i] = ec._Application_overdue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "events":
-			out.Values[i] = ec._Application_events(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_events(ctx, field, obj)
+				})
+		case "materials":
+			out.Values[i] = ec._Application_materials(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "extended":
+			out.Values[i] = ec._Application_extended(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -1696,7 +1881,7 @@ func (ec *executionContext) _ApplicationEdge(ctx context.Context, sel ast.Select
 
 var applicationEventImplementors = []string{"ApplicationEvent"}
 
-func (ec *executionContext) _ApplicationEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ApplicationEvent) graphql.Marshaler {
+func (ec *executionContext) _ApplicationEvent(ctx context.Context, sel ast.SelectionSet, obj *application.Event) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, applicationEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1708,28 +1893,39 @@ func (ec *executionContext) _ApplicationEvent(ctx context.Context, sel ast.Selec
 		case "at":
 			out.Values[i] = ec._ApplicationEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "action":
 			out.Values[i] = ec._ApplicationEvent_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "fromStatus":
 			out.Values[i] = ec._ApplicationEvent_fromStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "toStatus":
 			out.Values[i] = ec._ApplicationEvent_toStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "note":
 			out.Values[i] = ec._ApplicationEvent_note(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "actorName":
+			out.Values[i] = ec._ApplicationEvent_actorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actorId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ApplicationEvent_actorId(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1787,7 +1983,7 @@ func (ec *executionContext) _ApplicationPayload(ctx context.Context, sel ast.Sel
 
 var applicationStatsImplementors = []string{"ApplicationStats"}
 
-func (ec *executionContext) _ApplicationStats(ctx context.Context, sel ast.SelectionSet, obj *model.ApplicationStats) graphql.Marshaler {
+func (ec *executionContext) _ApplicationStats(ctx context.Context, sel ast.SelectionSet, obj *application.Stats) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, applicationStatsImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1835,7 +2031,7 @@ func (ec *executionContext) _ApplicationStats(ctx context.Context, sel ast.Selec
 
 var materialRequirementImplementors = []string{"MaterialRequirement"}
 
-func (ec *executionContext) _MaterialRequirement(ctx context.Context, sel ast.SelectionSet, obj *model.MaterialRequirement) graphql.Marshaler {
+func (ec *executionContext) _MaterialRequirement(ctx context.Context, sel ast.SelectionSet, obj *application.Material) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, materialRequirementImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1873,7 +2069,7 @@ func (ec *executionContext) _MaterialRequirement(ctx context.Context, sel ast.Se
 
 var serviceItemImplementors = []string{"ServiceItem", "Node"}
 
-func (ec *executionContext) _ServiceItem(ctx context.Context, sel ast.SelectionSet, obj *model.ServiceItem) graphql.Marshaler {
+func (ec *executionContext) _ServiceItem(ctx context.Context, sel ast.SelectionSet, obj *application.Item) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, serviceItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1883,50 +2079,53 @@ func (ec *executionContext) _ServiceItem(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ServiceItem")
 		case "id":
-			out.Values[i] = ec._ServiceItem_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ServiceItem_id(ctx, field, obj)
+				})
 		case "code":
 			out.Values[i] = ec._ServiceItem_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._ServiceItem_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "department":
-			out.Values[i] = ec._ServiceItem_department(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ServiceItem_department(ctx, field, obj)
+				})
 		case "timeLimitWorkingDays":
 			out.Values[i] = ec._ServiceItem_timeLimitWorkingDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "extensionWorkingDays":
 			out.Values[i] = ec._ServiceItem_extensionWorkingDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "materials":
 			out.Values[i] = ec._ServiceItem_materials(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "districtWide":
 			out.Values[i] = ec._ServiceItem_districtWide(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "voucherProgram":
-			out.Values[i] = ec._ServiceItem_voucherProgram(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ServiceItem_voucherProgram(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1982,11 +2181,49 @@ func (ec *executionContext) _ServiceItemPayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var submittedMaterialImplementors = []string{"SubmittedMaterial"}
+
+func (ec *executionContext) _SubmittedMaterial(ctx context.Context, sel ast.SelectionSet, obj *application.SubmittedMaterial) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, submittedMaterialImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SubmittedMaterial")
+		case "name":
+			out.Values[i] = ec._SubmittedMaterial_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._SubmittedMaterial_reference(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx context.Context, sel ast.SelectionSet, v *model.Application) graphql.Marshaler {
+func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx context.Context, sel ast.SelectionSet, v *application.Application) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Application!")
 		return graphql.Null
@@ -1994,13 +2231,13 @@ func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋres
 	return ec._Application(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationAction(ctx context.Context, v any) (model.ApplicationAction, error) {
-	var res model.ApplicationAction
+func (ec *executionContext) unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx context.Context, v any) (application.Action, error) {
+	var res application.Action
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationAction(ctx context.Context, sel ast.SelectionSet, v model.ApplicationAction) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx context.Context, sel ast.SelectionSet, v application.Action) graphql.Marshaler {
 	return v
 }
 
@@ -2036,11 +2273,11 @@ func (ec *executionContext) marshalNApplicationEdge2ᚖgithubᚗcomᚋjinjiang�
 	return ec._ApplicationEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ApplicationEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*application.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEvent(ctx, sel, v[i])
+		return ec.marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEvent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2052,7 +2289,7 @@ func (ec *executionContext) marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjia
 	return ret
 }
 
-func (ec *executionContext) marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEvent(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEvent(ctx context.Context, sel ast.SelectionSet, v *application.Event) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ApplicationEvent!")
 		return graphql.Null
@@ -2068,7 +2305,7 @@ func (ec *executionContext) marshalNApplicationPayload2ᚖgithubᚗcomᚋjinjian
 	return ec._ApplicationPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStats(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationStats) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStats(ctx context.Context, sel ast.SelectionSet, v *application.Stats) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ApplicationStats!")
 		return graphql.Null
@@ -2076,23 +2313,23 @@ func (ec *executionContext) marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiang�
 	return ec._ApplicationStats(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx context.Context, v any) (model.ApplicationStatus, error) {
-	var res model.ApplicationStatus
+func (ec *executionContext) unmarshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, v any) (application.Status, error) {
+	var res application.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx context.Context, sel ast.SelectionSet, v model.ApplicationStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, sel ast.SelectionSet, v application.Status) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCalendarDayKind(ctx context.Context, v any) (model.CalendarDayKind, error) {
-	var res model.CalendarDayKind
+func (ec *executionContext) unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx context.Context, v any) (application.DayKind, error) {
+	var res application.DayKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCalendarDayKind(ctx context.Context, sel ast.SelectionSet, v model.CalendarDayKind) graphql.Marshaler {
+func (ec *executionContext) marshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx context.Context, sel ast.SelectionSet, v application.DayKind) graphql.Marshaler {
 	return v
 }
 
@@ -2101,11 +2338,15 @@ func (ec *executionContext) unmarshalNMaterialInput2ᚖgithubᚗcomᚋjinjiang�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMaterialRequirement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirementᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MaterialRequirement) graphql.Marshaler {
+func (ec *executionContext) marshalNMaterialRequirement2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterial(ctx context.Context, sel ast.SelectionSet, v application.Material) graphql.Marshaler {
+	return ec._MaterialRequirement(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNMaterialRequirement2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterialᚄ(ctx context.Context, sel ast.SelectionSet, v []application.Material) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMaterialRequirement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirement(ctx, sel, v[i])
+		return ec.marshalNMaterialRequirement2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterial(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2115,14 +2356,6 @@ func (ec *executionContext) marshalNMaterialRequirement2ᚕᚖgithubᚗcomᚋjin
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNMaterialRequirement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirement(ctx context.Context, sel ast.SelectionSet, v *model.MaterialRequirement) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "MaterialRequirement!")
-		return graphql.Null
-	}
-	return ec._MaterialRequirement(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNMaterialRequirementInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialRequirementInputᚄ(ctx context.Context, v any) ([]*model.MaterialRequirementInput, error) {
@@ -2144,11 +2377,11 @@ func (ec *executionContext) unmarshalNMaterialRequirementInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ServiceItem) graphql.Marshaler {
+func (ec *executionContext) marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*application.Item) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx, sel, v[i])
+		return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2160,7 +2393,7 @@ func (ec *executionContext) marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx context.Context, sel ast.SelectionSet, v *model.ServiceItem) graphql.Marshaler {
+func (ec *executionContext) marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx context.Context, sel ast.SelectionSet, v *application.Item) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ServiceItem!")
 		return graphql.Null
@@ -2186,12 +2419,32 @@ func (ec *executionContext) unmarshalNSubmitApplicationInput2githubᚗcomᚋjinj
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNSubmittedMaterial2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterial(ctx context.Context, sel ast.SelectionSet, v application.SubmittedMaterial) graphql.Marshaler {
+	return ec._SubmittedMaterial(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSubmittedMaterial2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterialᚄ(ctx context.Context, sel ast.SelectionSet, v []application.SubmittedMaterial) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSubmittedMaterial2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterial(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTransitionApplicationInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐTransitionApplicationInput(ctx context.Context, v any) (model.TransitionApplicationInput, error) {
 	res, err := ec.unmarshalInputTransitionApplicationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx context.Context, sel ast.SelectionSet, v *model.Application) graphql.Marshaler {
+func (ec *executionContext) marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx context.Context, sel ast.SelectionSet, v *application.Application) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -2206,16 +2459,16 @@ func (ec *executionContext) unmarshalOApplicationFilter2ᚖgithubᚗcomᚋjinjia
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx context.Context, v any) (*model.ApplicationStatus, error) {
+func (ec *executionContext) unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, v any) (*application.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.ApplicationStatus)
+	var res = new(application.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStatus(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, sel ast.SelectionSet, v *application.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -2239,7 +2492,7 @@ func (ec *executionContext) unmarshalOMaterialInput2ᚕᚖgithubᚗcomᚋjinjian
 	return res, nil
 }
 
-func (ec *executionContext) marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItem(ctx context.Context, sel ast.SelectionSet, v *model.ServiceItem) graphql.Marshaler {
+func (ec *executionContext) marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx context.Context, sel ast.SelectionSet, v *application.Item) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -7,59 +7,184 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/application"
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/voucher"
 )
+
+// ID is the resolver for the id field.
+func (r *applicationResolver) ID(ctx context.Context, obj *application.Application) (string, error) {
+	return relay.ID(TypeApplication, obj.ID), nil
+}
+
+// Item is the resolver for the item field.
+func (r *applicationResolver) Item(ctx context.Context, obj *application.Application) (*application.Item, error) {
+	return load(ctx, loaders(ctx).ServiceItem, obj.ItemID)
+}
+
+// Applicant is the resolver for the applicant field.
+func (r *applicationResolver) Applicant(ctx context.Context, obj *application.Application) (*resident.Resident, error) {
+	return load(ctx, loaders(ctx).Applicant, obj.ApplicantID)
+}
+
+// Center is the resolver for the center field.
+func (r *applicationResolver) Center(ctx context.Context, obj *application.Application) (*org.Center, error) {
+	return loadOptional(ctx, loaders(ctx).Center, obj.CenterID)
+}
+
+// HandlingUnit is the resolver for the handlingUnit field.
+func (r *applicationResolver) HandlingUnit(ctx context.Context, obj *application.Application) (*org.Unit, error) {
+	return load(ctx, loaders(ctx).OrgUnit, obj.HandlingUnitID)
+}
+
+// Events is the resolver for the events field.
+func (r *applicationResolver) Events(ctx context.Context, obj *application.Application) ([]*application.Event, error) {
+	evs, err := load(ctx, loaders(ctx).ApplicationEvents, obj.ID)
+	if evs == nil {
+		evs = []*application.Event{}
+	}
+	return evs, err
+}
+
+// ActorID is the resolver for the actorId field.
+func (r *applicationEventResolver) ActorID(ctx context.Context, obj *application.Event) (string, error) {
+	if obj.ActorKind == string(auth.SubjectWechat) {
+		return relay.ID(TypeWechatAccount, obj.ActorID), nil
+	}
+	return relay.ID(TypeStaffUser, obj.ActorID), nil
+}
 
 // UpsertServiceItem is the resolver for the upsertServiceItem field.
 func (r *mutationResolver) UpsertServiceItem(ctx context.Context, input model.ServiceItemInput) (*model.ServiceItemPayload, error) {
-	panic(fmt.Errorf("not implemented: UpsertServiceItem - upsertServiceItem"))
+	in, err := itemInput(input)
+	if err != nil {
+		return nil, err
+	}
+	it, err := r.ApplicationService.UpsertItem(ctx, in)
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ServiceItemPayload{Item: it, UserErrors: ues}, nil
 }
 
 // SubmitApplication is the resolver for the submitApplication field.
 func (r *mutationResolver) SubmitApplication(ctx context.Context, input model.SubmitApplicationInput) (*model.ApplicationPayload, error) {
-	panic(fmt.Errorf("not implemented: SubmitApplication - submitApplication"))
+	applicant, err := relay.ParseAs(typeResident, input.ApplicantID)
+	if err != nil {
+		return nil, err
+	}
+	center, err := relay.ParseOptional(TypeServiceCenter, input.CenterID)
+	if err != nil {
+		return nil, err
+	}
+	return applicationPayload(r.ApplicationService.Submit(ctx, application.SubmitInput{ItemCode: input.ItemCode,
+		ApplicantID: applicant, CenterID: center, Materials: submittedMaterials(input.Materials)}))
 }
 
 // TransitionApplication is the resolver for the transitionApplication field.
 func (r *mutationResolver) TransitionApplication(ctx context.Context, input model.TransitionApplicationInput) (*model.ApplicationPayload, error) {
-	panic(fmt.Errorf("not implemented: TransitionApplication - transitionApplication"))
+	id, err := relay.ParseAs(TypeApplication, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	return applicationPayload(r.ApplicationService.Transition(ctx, application.TransitionInput{ID: id, Action: input.Action,
+		Note: input.Note, Materials: submittedMaterials(input.Materials)}))
 }
 
 // SetCalendarDay is the resolver for the setCalendarDay field.
-func (r *mutationResolver) SetCalendarDay(ctx context.Context, date civil.Date, kind model.CalendarDayKind) (bool, error) {
-	panic(fmt.Errorf("not implemented: SetCalendarDay - setCalendarDay"))
+func (r *mutationResolver) SetCalendarDay(ctx context.Context, date civil.Date, kind application.DayKind) (bool, error) {
+	if err := r.ApplicationService.SetCalendarDay(ctx, date, kind); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // ServiceItems is the resolver for the serviceItems field.
-func (r *queryResolver) ServiceItems(ctx context.Context) ([]*model.ServiceItem, error) {
-	panic(fmt.Errorf("not implemented: ServiceItems - serviceItems"))
+func (r *queryResolver) ServiceItems(ctx context.Context) ([]*application.Item, error) {
+	return r.ApplicationService.Items(ctx)
 }
 
 // Application is the resolver for the application field.
-func (r *queryResolver) Application(ctx context.Context, id string) (*model.Application, error) {
-	panic(fmt.Errorf("not implemented: Application - application"))
+func (r *queryResolver) Application(ctx context.Context, id string) (*application.Application, error) {
+	appID, err := relay.ParseAs(TypeApplication, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.ApplicationService.Get(ctx, appID)
 }
 
 // Applications is the resolver for the applications field.
 func (r *queryResolver) Applications(ctx context.Context, filter *model.ApplicationFilter, first *int, after *string) (*model.ApplicationConnection, error) {
-	panic(fmt.Errorf("not implemented: Applications - applications"))
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	f, err := applicationFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	return applicationConnection(r.ApplicationService.List(ctx, f, p))
 }
 
 // ApplicationStats is the resolver for the applicationStats field.
-func (r *queryResolver) ApplicationStats(ctx context.Context, from civil.Date, to civil.Date, orgUnitID *string) (*model.ApplicationStats, error) {
-	panic(fmt.Errorf("not implemented: ApplicationStats - applicationStats"))
+func (r *queryResolver) ApplicationStats(ctx context.Context, from civil.Date, to civil.Date, orgUnitID *string) (*application.Stats, error) {
+	unit, err := relay.ParseOptional(TypeOrgUnit, orgUnitID)
+	if err != nil {
+		return nil, err
+	}
+	return r.ApplicationService.Stats(ctx, from, to, unit)
 }
 
 // WorkingDaysBetween is the resolver for the workingDaysBetween field.
 func (r *queryResolver) WorkingDaysBetween(ctx context.Context, from civil.Date, to civil.Date) (int, error) {
-	panic(fmt.Errorf("not implemented: WorkingDaysBetween - workingDaysBetween"))
+	return r.ApplicationService.WorkingDaysBetween(ctx, from, to)
 }
 
 // Applications is the resolver for the applications field.
 func (r *residentResolver) Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error) {
-	panic(fmt.Errorf("not implemented: Applications - applications"))
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	return applicationConnection(r.ApplicationService.List(ctx, application.Filter{ApplicantID: &obj.ID}, p))
 }
+
+// ID is the resolver for the id field.
+func (r *serviceItemResolver) ID(ctx context.Context, obj *application.Item) (string, error) {
+	return relay.ID(TypeServiceItem, obj.ID), nil
+}
+
+// Department is the resolver for the department field.
+func (r *serviceItemResolver) Department(ctx context.Context, obj *application.Item) (*org.Unit, error) {
+	return loadOptional(ctx, loaders(ctx).OrgUnit, obj.DepartmentID)
+}
+
+// VoucherProgram is the resolver for the voucherProgram field.
+func (r *serviceItemResolver) VoucherProgram(ctx context.Context, obj *application.Item) (*voucher.Program, error) {
+	// TODO(merge): the lead wires a voucher program loader here
+	// (load(ctx, loaders(ctx).VoucherProgram, *obj.VoucherProgramID) when set).
+	return nil, nil
+}
+
+// Application returns ApplicationResolver implementation.
+func (r *Resolver) Application() ApplicationResolver { return &applicationResolver{r} }
+
+// ApplicationEvent returns ApplicationEventResolver implementation.
+func (r *Resolver) ApplicationEvent() ApplicationEventResolver { return &applicationEventResolver{r} }
+
+// ServiceItem returns ServiceItemResolver implementation.
+func (r *Resolver) ServiceItem() ServiceItemResolver { return &serviceItemResolver{r} }
+
+type (
+	applicationResolver      struct{ *Resolver }
+	applicationEventResolver struct{ *Resolver }
+	serviceItemResolver      struct{ *Resolver }
+)

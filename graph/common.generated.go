@@ -18,6 +18,7 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/graph/scalar"
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
@@ -33,7 +34,7 @@ type MutationResolver interface {
 	UpsertServiceItem(ctx context.Context, input model.ServiceItemInput) (*model.ServiceItemPayload, error)
 	SubmitApplication(ctx context.Context, input model.SubmitApplicationInput) (*model.ApplicationPayload, error)
 	TransitionApplication(ctx context.Context, input model.TransitionApplicationInput) (*model.ApplicationPayload, error)
-	SetCalendarDay(ctx context.Context, date civil.Date, kind model.CalendarDayKind) (bool, error)
+	SetCalendarDay(ctx context.Context, date civil.Date, kind application.DayKind) (bool, error)
 	RecordDisabilityCertificate(ctx context.Context, input model.RecordDisabilityCertificateInput) (*model.DisabilityCertificatePayload, error)
 	RequestDisabilityService(ctx context.Context, input model.RequestDisabilityServiceInput) (*model.DisabilityServicePayload, error)
 	UpdateDisabilityService(ctx context.Context, input model.UpdateDisabilityServiceInput) (*model.DisabilityServicePayload, error)
@@ -66,10 +67,10 @@ type MutationResolver interface {
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (relay.Node, error)
-	ServiceItems(ctx context.Context) ([]*model.ServiceItem, error)
-	Application(ctx context.Context, id string) (*model.Application, error)
+	ServiceItems(ctx context.Context) ([]*application.Item, error)
+	Application(ctx context.Context, id string) (*application.Application, error)
 	Applications(ctx context.Context, filter *model.ApplicationFilter, first *int, after *string) (*model.ApplicationConnection, error)
-	ApplicationStats(ctx context.Context, from civil.Date, to civil.Date, orgUnitID *string) (*model.ApplicationStats, error)
+	ApplicationStats(ctx context.Context, from civil.Date, to civil.Date, orgUnitID *string) (*application.Stats, error)
 	WorkingDaysBetween(ctx context.Context, from civil.Date, to civil.Date) (int, error)
 	AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
 	DisabilitySubsidyEligibility(ctx context.Context, residentID string) (*disability.Eligibility, error)
@@ -440,8 +441,8 @@ func (ec *executionContext) field_Mutation_setCalendarDay_args(ctx context.Conte
 	}
 	args["date"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
-		func(ctx context.Context, v any) (model.CalendarDayKind, error) {
-			return ec.unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCalendarDayKind(ctx, v)
+		func(ctx context.Context, v any) (application.DayKind, error) {
+			return ec.unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1110,7 +1111,7 @@ func (ec *executionContext) _Mutation_setCalendarDay(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetCalendarDay(ctx, fc.Args["date"].(civil.Date), fc.Args["kind"].(model.CalendarDayKind))
+			return ec.Resolvers.Mutation().SetCalendarDay(ctx, fc.Args["date"].(civil.Date), fc.Args["kind"].(application.DayKind))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -2547,8 +2548,8 @@ func (ec *executionContext) _Query_serviceItems(ctx context.Context, field graph
 			return ec.Resolvers.Query().ServiceItems(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ServiceItem) graphql.Marshaler {
-			return ec.marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceItemᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*application.Item) graphql.Marshaler {
+			return ec.marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItemᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2580,8 +2581,8 @@ func (ec *executionContext) _Query_application(ctx context.Context, field graphq
 			return ec.Resolvers.Query().Application(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Application) graphql.Marshaler {
-			return ec.marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplication(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Application) graphql.Marshaler {
+			return ec.marshalOApplication2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐApplication(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2668,8 +2669,8 @@ func (ec *executionContext) _Query_applicationStats(ctx context.Context, field g
 			return ec.Resolvers.Query().ApplicationStats(ctx, fc.Args["from"].(civil.Date), fc.Args["to"].(civil.Date), fc.Args["orgUnitId"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ApplicationStats) graphql.Marshaler {
-			return ec.marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationStats(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *application.Stats) graphql.Marshaler {
+			return ec.marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStats(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3609,9 +3610,9 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._StaffUser(ctx, sel, obj)
-	case model.ServiceItem:
+	case application.Item:
 		return ec._ServiceItem(ctx, sel, &obj)
-	case *model.ServiceItem:
+	case *application.Item:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -3679,9 +3680,9 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._DisabilityCertificate(ctx, sel, obj)
-	case model.Application:
+	case application.Application:
 		return ec._Application(ctx, sel, &obj)
-	case *model.Application:
+	case *application.Application:
 		if obj == nil {
 			return graphql.Null
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
@@ -39,6 +40,9 @@ type Loaders struct {
 	EmergencyDevicesOf  *dataloadgen.Loader[uuid.UUID, []*emergency.Device]
 	EmergencyResident   *dataloadgen.Loader[uuid.UUID, *resident.Resident]
 	EmergencyCallEvents *dataloadgen.Loader[uuid.UUID, []emergency.Event]
+	ServiceItem         *dataloadgen.Loader[uuid.UUID, *application.Item]
+	ApplicationEvents   *dataloadgen.Loader[uuid.UUID, []*application.Event]
+	Applicant           *dataloadgen.Loader[uuid.UUID, *resident.Resident]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -61,6 +65,9 @@ func (r *Resolver) newLoaders() *Loaders {
 		EmergencyDevicesOf:    dataloadgen.NewMappedLoader(r.Emergency.DevicesByResidents, w),
 		EmergencyResident:     dataloadgen.NewMappedLoader(r.Emergency.ResidentsByIDs, w),
 		EmergencyCallEvents:   dataloadgen.NewMappedLoader(r.Emergency.EventsByCalls, w),
+		ServiceItem:           dataloadgen.NewMappedLoader(r.ApplicationService.ItemsByIDs, w),
+		ApplicationEvents:     dataloadgen.NewMappedLoader(r.ApplicationService.EventsOf, w),
+		Applicant:             dataloadgen.NewMappedLoader(r.ApplicationService.ApplicantsByIDs, w),
 	}
 }
 

@@ -20,6 +20,8 @@ const (
 	TypeDisabilityService     = "DisabilityService"
 	TypeEmergencyDevice       = "EmergencyDevice"
 	TypeEmergencyCall         = "EmergencyCall"
+	TypeServiceItem           = "ServiceItem"
+	TypeApplication           = "Application"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -89,6 +91,12 @@ var nodeFetchers = map[string]nodeFetcher{
 	TypeVoucherProgram: nodeOf((*voucher.Service).Program),
 	TypeVoucher:        nodeOf((*voucher.Service).Voucher),
 	TypeRedemption:     nodeOf((*voucher.Service).Redemption),
+	TypeServiceItem: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.ApplicationService.Item(ctx, id))
+	},
+	TypeApplication: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.ApplicationService.Get(ctx, id))
+	},
 }
 
 func (r *Resolver) node(ctx context.Context, gid string) (relay.Node, error) {

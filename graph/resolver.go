@@ -6,6 +6,7 @@ package graph
 import (
 	"log/slog"
 
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/disability"
@@ -23,9 +24,10 @@ type Resolver struct {
 	Org   *org.Service
 	Audit *audit.Log
 
-	Disability *disability.Service
-	Registry   *resident.Service
-	Wechat     *wechat.Service
-	Vouchers   *voucher.Service
-	Emergency  *emergency.Service
+	Disability         *disability.Service
+	Registry           *resident.Service
+	Wechat             *wechat.Service
+	Vouchers           *voucher.Service
+	Emergency          *emergency.Service
+	ApplicationService *application.Service
 }

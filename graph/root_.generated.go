@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -28,6 +29,8 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Application() ApplicationResolver
+	ApplicationEvent() ApplicationEventResolver
 	AuditEntry() AuditEntryResolver
 	DisabilityCertificate() DisabilityCertificateResolver
 	DisabilityService() DisabilityServiceResolver
@@ -41,6 +44,7 @@ type ResolverRoot interface {
 	Redemption() RedemptionResolver
 	Resident() ResidentResolver
 	ServiceCenter() ServiceCenterResolver
+	ServiceItem() ServiceItemResolver
 	Settlement() SettlementResolver
 	SettlementLine() SettlementLineResolver
 	StaffUser() StaffUserResolver
@@ -61,9 +65,11 @@ type ComplexityRoot struct {
 		CompletedAt  func(childComplexity int) int
 		Deadline     func(childComplexity int) int
 		Events       func(childComplexity int) int
+		Extended     func(childComplexity int) int
 		HandlingUnit func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Item         func(childComplexity int) int
+		Materials    func(childComplexity int) int
 		Number       func(childComplexity int) int
 		Overdue      func(childComplexity int) int
 		Status       func(childComplexity int) int
@@ -83,6 +89,8 @@ type ComplexityRoot struct {
 
 	ApplicationEvent struct {
 		Action     func(childComplexity int) int
+		ActorID    func(childComplexity int) int
+		ActorName  func(childComplexity int) int
 		At         func(childComplexity int) int
 		FromStatus func(childComplexity int) int
 		Note       func(childComplexity int) int
@@ -301,7 +309,7 @@ type ComplexityRoot struct {
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
-		SetCalendarDay              func(childComplexity int, date civil.Date, kind model.CalendarDayKind) int
+		SetCalendarDay              func(childComplexity int, date civil.Date, kind application.DayKind) int
 		SetProviderStatus           func(childComplexity int, id string, status voucher.ProviderStatus) int
 		SetStaffUserActive          func(childComplexity int, id string, active bool) int
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
@@ -493,6 +501,11 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	SubmittedMaterial struct {
+		Name      func(childComplexity int) int
+		Reference func(childComplexity int) int
+	}
+
 	Subscription struct {
 		EmergencyCallUpdated func(childComplexity int, orgUnitID *string) int
 	}
@@ -606,6 +619,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Events(childComplexity), true
+	case "Application.extended":
+		if e.ComplexityRoot.Application.Extended == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Extended(childComplexity), true
 	case "Application.handlingUnit":
 		if e.ComplexityRoot.Application.HandlingUnit == nil {
 			break
@@ -624,6 +643,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Item(childComplexity), true
+	case "Application.materials":
+		if e.ComplexityRoot.Application.Materials == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Materials(childComplexity), true
 	case "Application.number":
 		if e.ComplexityRoot.Application.Number == nil {
 			break
@@ -687,6 +712,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApplicationEvent.Action(childComplexity), true
+	case "ApplicationEvent.actorId":
+		if e.ComplexityRoot.ApplicationEvent.ActorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApplicationEvent.ActorID(childComplexity), true
+	case "ApplicationEvent.actorName":
+		if e.ComplexityRoot.ApplicationEvent.ActorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApplicationEvent.ActorName(childComplexity), true
 	case "ApplicationEvent.at":
 		if e.ComplexityRoot.ApplicationEvent.At == nil {
 			break
@@ -1656,7 +1693,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.SetCalendarDay(childComplexity, args["date"].(civil.Date), args["kind"].(model.CalendarDayKind)), true
+		return e.ComplexityRoot.Mutation.SetCalendarDay(childComplexity, args["date"].(civil.Date), args["kind"].(application.DayKind)), true
 	case "Mutation.setProviderStatus":
 		if e.ComplexityRoot.Mutation.SetProviderStatus == nil {
 			break
@@ -2603,6 +2640,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffUserPayload.UserErrors(childComplexity), true
 
+	case "SubmittedMaterial.name":
+		if e.ComplexityRoot.SubmittedMaterial.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittedMaterial.Name(childComplexity), true
+	case "SubmittedMaterial.reference":
+		if e.ComplexityRoot.SubmittedMaterial.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittedMaterial.Reference(childComplexity), true
+
 	case "Subscription.emergencyCallUpdated":
 		if e.ComplexityRoot.Subscription.EmergencyCallUpdated == nil {
 			break
@@ -3032,6 +3082,10 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_overdue(ctx, field)
 	case "events":
 		return ec.fieldContext_Application_events(ctx, field)
+	case "materials":
+		return ec.fieldContext_Application_materials(ctx, field)
+	case "extended":
+		return ec.fieldContext_Application_extended(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Application", field.Name)
 }
@@ -3070,6 +3124,10 @@ func (ec *executionContext) childFields_ApplicationEvent(ctx context.Context, fi
 		return ec.fieldContext_ApplicationEvent_toStatus(ctx, field)
 	case "note":
 		return ec.fieldContext_ApplicationEvent_note(ctx, field)
+	case "actorName":
+		return ec.fieldContext_ApplicationEvent_actorName(ctx, field)
+	case "actorId":
+		return ec.fieldContext_ApplicationEvent_actorId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApplicationEvent", field.Name)
 }
@@ -3758,6 +3816,16 @@ func (ec *executionContext) childFields_StaffUserPayload(ctx context.Context, fi
 		return ec.fieldContext_StaffUserPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StaffUserPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SubmittedMaterial(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_SubmittedMaterial_name(ctx, field)
+	case "reference":
+		return ec.fieldContext_SubmittedMaterial_reference(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SubmittedMaterial", field.Name)
 }
 
 func (ec *executionContext) childFields_SubsidyEligibility(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

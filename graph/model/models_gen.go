@@ -9,37 +9,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
-	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 )
-
-type Application struct {
-	ID string `json:"id"`
-	// Human-readable, unique, e.g. JJ20261127000123.
-	Number    string             `json:"number"`
-	Item      *ServiceItem       `json:"item"`
-	Applicant *resident.Resident `json:"applicant"`
-	// Where it was taken in.
-	Center *org.Center `json:"center,omitempty"`
-	// Where it is decided.
-	HandlingUnit *org.Unit         `json:"handlingUnit"`
-	Status       ApplicationStatus `json:"status"`
-	SubmittedAt  time.Time         `json:"submittedAt"`
-	AcceptedAt   *time.Time        `json:"acceptedAt,omitempty"`
-	// Last working day by which it must be completed; set on acceptance.
-	Deadline    *civil.Date         `json:"deadline,omitempty"`
-	CompletedAt *time.Time          `json:"completedAt,omitempty"`
-	Overdue     bool                `json:"overdue"`
-	Events      []*ApplicationEvent `json:"events"`
-}
-
-func (Application) IsNode() {}
 
 type ApplicationConnection struct {
 	Edges      []*ApplicationEdge `json:"edges"`
@@ -48,36 +26,20 @@ type ApplicationConnection struct {
 }
 
 type ApplicationEdge struct {
-	Cursor string       `json:"cursor"`
-	Node   *Application `json:"node"`
-}
-
-type ApplicationEvent struct {
-	At         time.Time         `json:"at"`
-	Action     ApplicationAction `json:"action"`
-	FromStatus ApplicationStatus `json:"fromStatus"`
-	ToStatus   ApplicationStatus `json:"toStatus"`
-	Note       *string           `json:"note,omitempty"`
+	Cursor string                   `json:"cursor"`
+	Node   *application.Application `json:"node"`
 }
 
 type ApplicationFilter struct {
-	Status         *ApplicationStatus `json:"status,omitempty"`
-	HandlingUnitID *string            `json:"handlingUnitId,omitempty"`
-	ApplicantID    *string            `json:"applicantId,omitempty"`
-	Overdue        *bool              `json:"overdue,omitempty"`
+	Status         *application.Status `json:"status,omitempty"`
+	HandlingUnitID *string             `json:"handlingUnitId,omitempty"`
+	ApplicantID    *string             `json:"applicantId,omitempty"`
+	Overdue        *bool               `json:"overdue,omitempty"`
 }
 
 type ApplicationPayload struct {
-	Application *Application `json:"application,omitempty"`
-	UserErrors  []*UserError `json:"userErrors"`
-}
-
-type ApplicationStats struct {
-	Completed       int `json:"completed"`
-	CompletedOnTime int `json:"completedOnTime"`
-	// completedOnTime / completed, 0..1; 1 when nothing was completed.
-	OnTimeRate  float64 `json:"onTimeRate"`
-	OpenOverdue int     `json:"openOverdue"`
+	Application *application.Application `json:"application,omitempty"`
+	UserErrors  []*UserError             `json:"userErrors"`
 }
 
 type AuditEntryConnection struct {
@@ -229,11 +191,6 @@ type MaterialInput struct {
 	Reference *string `json:"reference,omitempty"`
 }
 
-type MaterialRequirement struct {
-	Name     string `json:"name"`
-	Required bool   `json:"required"`
-}
-
 type MaterialRequirementInput struct {
 	Name     string `json:"name"`
 	Required bool   `json:"required"`
@@ -365,25 +322,6 @@ type ReverseRedemptionInput struct {
 	Reason       string `json:"reason"`
 }
 
-type ServiceItem struct {
-	ID   string `json:"id"`
-	Code string `json:"code"`
-	Name string `json:"name"`
-	// The unit that decides; null means the applicant's own street.
-	Department *org.Unit `json:"department,omitempty"`
-	// Statutory time limit, counted in working days from acceptance.
-	TimeLimitWorkingDays int `json:"timeLimitWorkingDays"`
-	// Working days an EXTEND action adds to the deadline (e.g. 10 under 行政许可法 §42); 0 means no extension.
-	ExtensionWorkingDays int                    `json:"extensionWorkingDays"`
-	Materials            []*MaterialRequirement `json:"materials"`
-	// Accepted at any service center in the district.
-	DistrictWide bool `json:"districtWide"`
-	// When set, approving an application enrolls the applicant in this voucher program.
-	VoucherProgram *voucher.Program `json:"voucherProgram,omitempty"`
-}
-
-func (ServiceItem) IsNode() {}
-
 // Creates the item, or updates the item with the same code.
 type ServiceItemInput struct {
 	Code                 string                      `json:"code"`
@@ -397,8 +335,8 @@ type ServiceItemInput struct {
 }
 
 type ServiceItemPayload struct {
-	Item       *ServiceItem `json:"item,omitempty"`
-	UserErrors []*UserError `json:"userErrors"`
+	Item       *application.Item `json:"item,omitempty"`
+	UserErrors []*UserError      `json:"userErrors"`
 }
 
 type SettlementPayload struct {
@@ -422,9 +360,9 @@ type Subscription struct {
 }
 
 type TransitionApplicationInput struct {
-	ID     string            `json:"id"`
-	Action ApplicationAction `json:"action"`
-	Note   *string           `json:"note,omitempty"`
+	ID     string             `json:"id"`
+	Action application.Action `json:"action"`
+	Note   *string            `json:"note,omitempty"`
 	// For RESUBMIT.
 	Materials []*MaterialInput `json:"materials,omitempty"`
 }
@@ -478,204 +416,6 @@ type VoucherProgramPayload struct {
 type WechatLoginInput struct {
 	// The code from wx.login() in the mini-program.
 	Code string `json:"code"`
-}
-
-type ApplicationAction string
-
-const (
-	ApplicationActionAccept            ApplicationAction = "ACCEPT"
-	ApplicationActionRequestSupplement ApplicationAction = "REQUEST_SUPPLEMENT"
-	ApplicationActionResubmit          ApplicationAction = "RESUBMIT"
-	ApplicationActionReject            ApplicationAction = "REJECT"
-	ApplicationActionStartReview       ApplicationAction = "START_REVIEW"
-	ApplicationActionApprove           ApplicationAction = "APPROVE"
-	ApplicationActionDeny              ApplicationAction = "DENY"
-	ApplicationActionComplete          ApplicationAction = "COMPLETE"
-	ApplicationActionWithdraw          ApplicationAction = "WITHDRAW"
-	// Once, while ACCEPTED or IN_REVIEW, by ADMIN: moves the deadline by the item's extensionWorkingDays.
-	ApplicationActionExtend ApplicationAction = "EXTEND"
-)
-
-var AllApplicationAction = []ApplicationAction{
-	ApplicationActionAccept,
-	ApplicationActionRequestSupplement,
-	ApplicationActionResubmit,
-	ApplicationActionReject,
-	ApplicationActionStartReview,
-	ApplicationActionApprove,
-	ApplicationActionDeny,
-	ApplicationActionComplete,
-	ApplicationActionWithdraw,
-	ApplicationActionExtend,
-}
-
-func (e ApplicationAction) IsValid() bool {
-	switch e {
-	case ApplicationActionAccept, ApplicationActionRequestSupplement, ApplicationActionResubmit, ApplicationActionReject, ApplicationActionStartReview, ApplicationActionApprove, ApplicationActionDeny, ApplicationActionComplete, ApplicationActionWithdraw, ApplicationActionExtend:
-		return true
-	}
-	return false
-}
-
-func (e ApplicationAction) String() string {
-	return string(e)
-}
-
-func (e *ApplicationAction) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ApplicationAction(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ApplicationAction", str)
-	}
-	return nil
-}
-
-func (e ApplicationAction) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ApplicationAction) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ApplicationAction) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type ApplicationStatus string
-
-const (
-	ApplicationStatusSubmitted           ApplicationStatus = "SUBMITTED"
-	ApplicationStatusSupplementRequested ApplicationStatus = "SUPPLEMENT_REQUESTED"
-	ApplicationStatusRejected            ApplicationStatus = "REJECTED"
-	ApplicationStatusAccepted            ApplicationStatus = "ACCEPTED"
-	ApplicationStatusInReview            ApplicationStatus = "IN_REVIEW"
-	ApplicationStatusApproved            ApplicationStatus = "APPROVED"
-	ApplicationStatusDenied              ApplicationStatus = "DENIED"
-	ApplicationStatusCompleted           ApplicationStatus = "COMPLETED"
-	ApplicationStatusWithdrawn           ApplicationStatus = "WITHDRAWN"
-)
-
-var AllApplicationStatus = []ApplicationStatus{
-	ApplicationStatusSubmitted,
-	ApplicationStatusSupplementRequested,
-	ApplicationStatusRejected,
-	ApplicationStatusAccepted,
-	ApplicationStatusInReview,
-	ApplicationStatusApproved,
-	ApplicationStatusDenied,
-	ApplicationStatusCompleted,
-	ApplicationStatusWithdrawn,
-}
-
-func (e ApplicationStatus) IsValid() bool {
-	switch e {
-	case ApplicationStatusSubmitted, ApplicationStatusSupplementRequested, ApplicationStatusRejected, ApplicationStatusAccepted, ApplicationStatusInReview, ApplicationStatusApproved, ApplicationStatusDenied, ApplicationStatusCompleted, ApplicationStatusWithdrawn:
-		return true
-	}
-	return false
-}
-
-func (e ApplicationStatus) String() string {
-	return string(e)
-}
-
-func (e *ApplicationStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ApplicationStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ApplicationStatus", str)
-	}
-	return nil
-}
-
-func (e ApplicationStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ApplicationStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ApplicationStatus) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type CalendarDayKind string
-
-const (
-	// A public holiday on what would be a working day.
-	CalendarDayKindHoliday CalendarDayKind = "HOLIDAY"
-	// A weekend day worked in exchange (调休).
-	CalendarDayKindWorkday CalendarDayKind = "WORKDAY"
-)
-
-var AllCalendarDayKind = []CalendarDayKind{
-	CalendarDayKindHoliday,
-	CalendarDayKindWorkday,
-}
-
-func (e CalendarDayKind) IsValid() bool {
-	switch e {
-	case CalendarDayKindHoliday, CalendarDayKindWorkday:
-		return true
-	}
-	return false
-}
-
-func (e CalendarDayKind) String() string {
-	return string(e)
-}
-
-func (e *CalendarDayKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = CalendarDayKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid CalendarDayKind", str)
-	}
-	return nil
-}
-
-func (e CalendarDayKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *CalendarDayKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e CalendarDayKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
 }
 
 type UserErrorCode string

@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/graph"
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/config"
@@ -48,16 +49,17 @@ type App struct {
 	Org     *org.Service
 	// Residents is the registry; Served answers "has this provider served
 	// this resident" for it (the voucher domain implements it).
-	Residents  *resident.Service
-	Served     resident.ServedChecker
-	Wechat     *wechat.Service
-	Disability *disability.Service
-	Vouchers   *voucher.Service
-	Emergency  *emergency.Service
-	Resolver   *graph.Resolver
-	handler    http.Handler
-	draining   atomic.Bool
-	metrics    *metrics
+	Residents   *resident.Service
+	Served      resident.ServedChecker
+	Wechat      *wechat.Service
+	Disability  *disability.Service
+	Vouchers    *voucher.Service
+	Emergency   *emergency.Service
+	Application *application.Service
+	Resolver    *graph.Resolver
+	handler     http.Handler
+	draining    atomic.Bool
+	metrics     *metrics
 	// closing ends when the app drains: long-lived websocket connections
 	// derive from it so they get a close frame before the process exits.
 	closing     context.Context
@@ -99,17 +101,20 @@ func New(d Deps) (*App, error) {
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log)
+	// Approving an application for a linked item enrolls the applicant.
+	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,
 		Org:   a.Org,
 		Audit: audit.NewLog(d.DB),
 
-		Registry:   a.Residents,
-		Wechat:     a.Wechat,
-		Disability: a.Disability,
-		Vouchers:   a.Vouchers,
-		Emergency:  a.Emergency,
+		Registry:           a.Residents,
+		Wechat:             a.Wechat,
+		Disability:         a.Disability,
+		Vouchers:           a.Vouchers,
+		Emergency:          a.Emergency,
+		ApplicationService: a.Application,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

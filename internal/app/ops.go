@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/jinjiang/residents/internal/emergency"
+
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/seed"
 )
 
@@ -22,6 +26,8 @@ func (a *App) seedSteps() []seed.Step {
 		// after the resident seeder: certificates for a few demo residents.
 		a.Disability.SeedStep,
 		emergency.SeedDemoDevices,
+		// after the voucher seeder: the catalog links 养老服务券申领 to JJ-YLFWQ.
+		func(ctx context.Context, db *gorm.DB, _ seed.Options) error { return application.Seed(ctx, db) },
 	}
 }
 

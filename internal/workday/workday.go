@@ -10,6 +10,8 @@ package workday
 import (
 	"sort"
 	"time"
+
+	"github.com/jinjiang/residents/internal/civil"
 )
 
 // Kind says whether an override date is a day off or a day worked.
@@ -55,13 +57,13 @@ type adjust struct {
 // as are entries that restate the weekend rule (a HOLIDAY on a Saturday or
 // Sunday, a WORKDAY on a weekday). Keys are normalized like time.Date; if two
 // keys normalize to the same date with different kinds, HOLIDAY wins.
-func NewCalendar(overrides map[Date]Kind) *Calendar {
+func NewCalendar(overrides map[civil.Date]Kind) *Calendar {
 	c := &Calendar{kinds: make(map[int64]Kind)}
 	for d, k := range overrides {
 		if k != Holiday && k != Workday {
 			continue
 		}
-		n := d.dayNumber()
+		n := dayNumber(d)
 		if prev, ok := c.kinds[n]; ok && prev == Holiday {
 			continue
 		}
@@ -88,8 +90,8 @@ func NewCalendar(overrides map[Date]Kind) *Calendar {
 
 // IsWorkday reports whether d is a working day: a WORKDAY override, or a
 // Monday to Friday that is not a HOLIDAY override.
-func (c *Calendar) IsWorkday(d Date) bool {
-	return c.isWorkday(d.dayNumber())
+func (c *Calendar) IsWorkday(d civil.Date) bool {
+	return c.isWorkday(dayNumber(d))
 }
 
 func (c *Calendar) isWorkday(n int64) bool {
@@ -109,9 +111,9 @@ func (c *Calendar) isWorkday(n int64) bool {
 // start. |n| is clamped to MaxWorkdays. For n >= 0,
 // Between(start, AddWorkdays(start, n)) == n always holds; for n < 0 it holds
 // when start is itself a working day.
-func (c *Calendar) AddWorkdays(start Date, n int) Date {
+func (c *Calendar) AddWorkdays(start civil.Date, n int) civil.Date {
 	n = min(max(n, -MaxWorkdays), MaxWorkdays)
-	day := start.dayNumber()
+	day := dayNumber(start)
 	step := int64(1)
 	if n < 0 {
 		step, n = -1, -n
@@ -124,7 +126,7 @@ func (c *Calendar) AddWorkdays(start Date, n int) Date {
 			n--
 		}
 	}
-	if day == start.dayNumber() {
+	if day == dayNumber(start) {
 		return start
 	}
 	return fromDayNumber(day)
@@ -135,8 +137,8 @@ func (c *Calendar) AddWorkdays(start Date, n int) Date {
 //
 // It runs in time logarithmic in the number of overrides, however far apart
 // the dates are.
-func (c *Calendar) Between(from, to Date) int {
-	a, b := from.dayNumber(), to.dayNumber()
+func (c *Calendar) Between(from, to civil.Date) int {
+	a, b := dayNumber(from), dayNumber(to)
 	switch {
 	case a == b:
 		return 0

@@ -1,16 +1,17 @@
 package workday
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/jinjiang/residents/internal/civil"
 )
 
 func mustDate(t testing.TB, s string) Date {
 	t.Helper()
-	d, err := ParseDate(s)
+	d, err := civil.ParseDate(s)
 	if err != nil {
 		t.Fatalf("ParseDate(%q): %v", s, err)
 	}
@@ -213,16 +214,16 @@ func TestIsWorkday(t *testing.T) {
 		date Date
 		want bool
 	}{
-		{"zero calendar weekday", &Calendar{}, Date{2026, time.February, 16}, true},
-		{"zero calendar saturday", &Calendar{}, Date{2026, time.February, 14}, false},
-		{"official holiday weekday", official, Date{2026, time.February, 16}, false},
-		{"official make-up saturday", official, Date{2026, time.February, 14}, true},
-		{"official make-up sunday", official, Date{2026, time.January, 4}, true},
-		{"official weekend holiday", official, Date{2026, time.February, 15}, false},
-		{"official plain weekday", official, Date{2026, time.March, 3}, true},
-		{"official plain sunday", official, Date{2026, time.March, 8}, false},
-		{"unnormalized date 02-30 is 03-02 monday", official, Date{2026, time.February, 30}, true},
-		{"unnormalized date 01-32 is 02-01 sunday", official, Date{2026, time.January, 32}, false},
+		{"zero calendar weekday", &Calendar{}, date(2026, time.February, 16), true},
+		{"zero calendar saturday", &Calendar{}, date(2026, time.February, 14), false},
+		{"official holiday weekday", official, date(2026, time.February, 16), false},
+		{"official make-up saturday", official, date(2026, time.February, 14), true},
+		{"official make-up sunday", official, date(2026, time.January, 4), true},
+		{"official weekend holiday", official, date(2026, time.February, 15), false},
+		{"official plain weekday", official, date(2026, time.March, 3), true},
+		{"official plain sunday", official, date(2026, time.March, 8), false},
+		{"unnormalized date 02-30 is 03-02 monday", official, date(2026, time.February, 30), true},
+		{"unnormalized date 01-32 is 02-01 sunday", official, date(2026, time.January, 32), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,14 +236,14 @@ func TestIsWorkday(t *testing.T) {
 
 func TestNewCalendar(t *testing.T) {
 	in := map[Date]Kind{
-		{2026, time.March, 3}:  Holiday,
-		{2026, time.March, 4}:  "holiday", // unknown kind: ignored
-		{2026, time.March, 7}:  Workday,
-		{2026, time.March, 40}: Holiday, // normalizes to 2026-04-09
-		{2026, time.April, 9}:  Workday, // same date: HOLIDAY wins
+		date(2026, time.March, 3):  Holiday,
+		date(2026, time.March, 4):  "holiday", // unknown kind: ignored
+		date(2026, time.March, 7):  Workday,
+		date(2026, time.March, 40): Holiday, // normalizes to 2026-04-09
+		date(2026, time.April, 9):  Workday, // same date: HOLIDAY wins
 	}
 	cal := NewCalendar(in)
-	in[Date{2026, time.March, 5}] = Holiday // the map is copied
+	in[date(2026, time.March, 5)] = Holiday // the map is copied
 	tests := []struct {
 		date string
 		want bool
@@ -268,7 +269,7 @@ func TestNewCalendar(t *testing.T) {
 func TestOfficial2026(t *testing.T) {
 	var holidays, workdays int
 	for d, k := range Official2026 {
-		if d.Year != 2026 || d.String() != (Date{d.Year, d.Month, d.Day}).String() {
+		if d.Year != 2026 || fromDayNumber(dayNumber(d)) != d {
 			t.Errorf("entry %v is not a normalized 2026 date", d)
 		}
 		switch k {
@@ -289,121 +290,30 @@ func TestOfficial2026(t *testing.T) {
 	}
 }
 
-func TestParseDate(t *testing.T) {
-	good := []struct {
-		in   string
-		want Date
-	}{
-		{"2026-01-01", Date{2026, time.January, 1}},
-		{"2024-02-29", Date{2024, time.February, 29}},
-		{"2026-12-31", Date{2026, time.December, 31}},
-		{"0001-01-01", Date{1, time.January, 1}},
-		{"9999-12-31", Date{9999, time.December, 31}},
-	}
-	for _, tc := range good {
-		t.Run("accept "+tc.in, func(t *testing.T) {
-			got, err := ParseDate(tc.in)
-			if err != nil || got != tc.want {
-				t.Fatalf("ParseDate(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-			}
-			if got.String() != tc.in {
-				t.Errorf("String() = %q, want %q", got.String(), tc.in)
-			}
-		})
-	}
-	bad := []string{
-		"2026-02-30",
-		"2025-02-29",
-		"2026-04-31",
-		"2026-2-1",
-		"2026-02-1",
-		"",
-		" 2026-01-01",
-		"2026-01-01 ",
-		"2026-01-01\n",
-		"2026/01/01",
-		"20260101",
-		"2026-13-01",
-		"2026-00-10",
-		"2026-01-00",
-		"0000-01-01",
-		"+026-01-01",
-		"-026-01-01",
-		"2026-+1-01",
-		"2026-01-01T00:00:00Z",
-		"２０２６-01-01",
-	}
-	for _, in := range bad {
-		t.Run("refuse "+in, func(t *testing.T) {
-			d, err := ParseDate(in)
-			if err == nil {
-				t.Fatalf("ParseDate(%q) = %v, want error", in, d)
-			}
-			if !errors.Is(err, ErrInvalidDate) {
-				t.Errorf("error %v does not wrap ErrInvalidDate", err)
-			}
-			if d != (Date{}) {
-				t.Errorf("ParseDate(%q) returned %v with error", in, d)
-			}
-		})
-	}
-}
+// Date abbreviates civil.Date in the tables below.
+type Date = civil.Date
 
-func TestDate(t *testing.T) {
-	cst := time.FixedZone("CST", 8*3600)
-	t.Run("DateOf uses loc", func(t *testing.T) {
-		instant := time.Date(2025, time.December, 31, 16, 30, 0, 0, time.UTC)
-		if got := DateOf(instant, cst).String(); got != "2026-01-01" {
-			t.Errorf("DateOf in CST = %s", got)
-		}
-		if got := DateOf(instant, time.UTC).String(); got != "2025-12-31" {
-			t.Errorf("DateOf in UTC = %s", got)
-		}
-		if got := DateOf(instant.In(cst), nil).String(); got != "2026-01-01" {
-			t.Errorf("DateOf with nil loc = %s", got)
-		}
-	})
-	t.Run("Time is midnight in loc", func(t *testing.T) {
-		d := Date{2026, time.February, 12}
-		if got, want := d.Time(cst), time.Date(2026, time.February, 12, 0, 0, 0, 0, cst); !got.Equal(want) || got.Location() != cst {
-			t.Errorf("Time(cst) = %v, want %v", got, want)
-		}
-		if got := d.Time(nil); got.Location() != time.UTC || got.Hour() != 0 {
-			t.Errorf("Time(nil) = %v", got)
-		}
-		if got := DateOf(d.Time(cst), cst); got != d {
-			t.Errorf("DateOf(Time) = %v, want %v", got, d)
-		}
-	})
-	t.Run("AddDays", func(t *testing.T) {
-		tests := []struct {
-			start string
-			n     int
-			want  string
-		}{
-			{"2026-02-28", 1, "2026-03-01"},
-			{"2024-02-28", 1, "2024-02-29"},
-			{"2026-12-31", 1, "2027-01-01"},
-			{"2026-01-01", -1, "2025-12-31"},
-			{"2026-01-01", 365, "2027-01-01"},
-			{"2026-03-01", 0, "2026-03-01"},
-		}
-		for _, tc := range tests {
-			if got := mustDate(t, tc.start).AddDays(tc.n).String(); got != tc.want {
-				t.Errorf("%s.AddDays(%d) = %s, want %s", tc.start, tc.n, got, tc.want)
+func TestDayNumber(t *testing.T) {
+	t.Run("round trip", func(t *testing.T) {
+		for _, s := range []string{"1970-01-01", "1969-12-31", "0001-01-01", "2024-02-29", "2026-12-31", "9999-12-31"} {
+			d := mustDate(t, s)
+			if got := fromDayNumber(dayNumber(d)); got != d {
+				t.Errorf("fromDayNumber(dayNumber(%s)) = %s", s, got)
 			}
 		}
-	})
-	t.Run("Before After", func(t *testing.T) {
-		a, b := mustDate(t, "2026-02-12"), mustDate(t, "2026-02-13")
-		if !a.Before(b) || a.After(b) || b.Before(a) || !b.After(a) || a.Before(a) || a.After(a) {
-			t.Error("Before/After disagree with calendar order")
+		if n := dayNumber(mustDate(t, "1970-01-01")); n != 0 {
+			t.Errorf("dayNumber(1970-01-01) = %d", n)
 		}
-		if !(Date{2026, time.January, 32}).After(Date{2026, time.February, 1}.AddDays(-1)) {
-			t.Error("unnormalized dates compare by the day they denote")
+		if n := dayNumber(mustDate(t, "1969-12-31")); n != -1 {
+			t.Errorf("dayNumber(1969-12-31) = %d", n)
 		}
 	})
-	t.Run("Weekday", func(t *testing.T) {
+	t.Run("unnormalized dates denote the normalized day", func(t *testing.T) {
+		if got := fromDayNumber(dayNumber(date(2026, time.February, 30))).String(); got != "2026-03-02" {
+			t.Errorf("2026-02-30 = %s", got)
+		}
+	})
+	t.Run("weekday agrees with civil", func(t *testing.T) {
 		tests := []struct {
 			date string
 			want time.Weekday
@@ -417,48 +327,37 @@ func TestDate(t *testing.T) {
 			{"0001-01-01", time.Monday},
 		}
 		for _, tc := range tests {
-			if got := mustDate(t, tc.date).Weekday(); got != tc.want {
-				t.Errorf("%s.Weekday() = %s, want %s", tc.date, got, tc.want)
+			d := mustDate(t, tc.date)
+			if got := weekdayOf(dayNumber(d)); got != tc.want || d.Weekday() != tc.want {
+				t.Errorf("weekdayOf(%s) = %s, civil %s, want %s", tc.date, got, d.Weekday(), tc.want)
 			}
 		}
 	})
-	t.Run("String normalizes", func(t *testing.T) {
-		if got := (Date{2026, time.February, 30}).String(); got != "2026-03-02" {
-			t.Errorf("String() = %s", got)
+	t.Run("floor division", func(t *testing.T) {
+		for _, tc := range []struct{ a, b, q, m int64 }{{7, 7, 1, 0}, {-1, 7, -1, 6}, {-7, 7, -1, 0}, {-8, 7, -2, 6}, {8, -7, -2, -6}} {
+			if q, m := floorDiv(tc.a, tc.b), floorMod(tc.a, tc.b); q != tc.q || m != tc.m {
+				t.Errorf("floor(%d/%d) = %d rem %d, want %d rem %d", tc.a, tc.b, q, m, tc.q, tc.m)
+			}
 		}
 	})
 }
 
-func FuzzParseDate(f *testing.F) {
-	for _, s := range []string{
-		"2026-01-01", "2024-02-29", "2026-02-30", "2026-2-1", "", " 2026-01-01",
-		"0000-01-01", "9999-12-31", "+026-01-01", "2026-01-0a",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseDate(s)
-		// Oracle: the standard library's layout parser, made strict by a
-		// round trip and the year range.
-		tm, terr := time.Parse(time.DateOnly, s)
-		want := terr == nil && tm.Format(time.DateOnly) == s && tm.Year() >= 1
-		if (err == nil) != want {
-			t.Fatalf("ParseDate(%q) error = %v, time.Parse oracle accepts = %v", s, err, want)
+// FuzzAddWorkdays checks that Between inverts AddWorkdays for any start and n.
+func FuzzAddWorkdays(f *testing.F) {
+	f.Add(int64(20500), 10)
+	f.Add(int64(20454), 0)
+	f.Add(int64(-1), 300)
+	cal := NewCalendar(Official2026)
+	f.Fuzz(func(t *testing.T, day int64, n int) {
+		day = floorMod(day, 3_000_000) - 700_000 // years about 0050..8000
+		n = int(floorMod(int64(n), 2000))
+		d := fromDayNumber(day)
+		e := cal.AddWorkdays(d, n)
+		if got := cal.Between(d, e); got != n {
+			t.Fatalf("Between(%s, AddWorkdays(%s, %d)=%s) = %d", d, d, n, e, got)
 		}
-		if err != nil {
-			if !errors.Is(err, ErrInvalidDate) {
-				t.Fatalf("error %v does not wrap ErrInvalidDate", err)
-			}
-			return
-		}
-		if d.String() != s {
-			t.Fatalf("ParseDate(%q).String() = %q", s, d.String())
-		}
-		if y, m, dd := tm.Date(); d != (Date{y, m, dd}) {
-			t.Fatalf("ParseDate(%q) = %v, time.Parse gives %v", s, d, tm)
-		}
-		if d.AddDays(1).AddDays(-1) != d {
-			t.Fatalf("AddDays round trip changed %v", d)
+		if n > 0 && !cal.IsWorkday(e) {
+			t.Fatalf("AddWorkdays(%s, %d) = %s is not a working day", d, n, e)
 		}
 	})
 }

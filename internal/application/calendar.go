@@ -1,0 +1,82 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/workday"
+)
+
+// calendar returns the working-day calendar, loading it when the cached
+// copy is missing or older than calendarTTL. The TTL runs on the wall
+// clock: it is a cache lifetime, not business time.
+func (s *Service) calendar(ctx context.Context) (*workday.Calendar, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cal != nil && time.Now().Before(s.calUntil) {
+		return s.cal, nil
+	}
+	var rows []calendarRow
+	if err := s.db.WithContext(ctx).Find(&rows).Error; err != nil {
+		return nil, database.Classify(fmt.Errorf("application: calendar: %w", err))
+	}
+	m := make(map[civil.Date]workday.Kind, len(rows))
+	for _, r := range rows {
+		m[r.Date] = workday.Kind(r.Kind)
+	}
+	s.cal, s.calUntil = workday.NewCalendar(m), time.Now().Add(calendarTTL)
+	return s.cal, nil
+}
+
+func (s *Service) invalidateCalendar() {
+	s.mu.Lock()
+	s.cal = nil
+	s.mu.Unlock()
+}
+
+// SetCalendarDay marks date as a HOLIDAY or a WORKDAY (ADMIN). Deadlines
+// already set are not moved; new ones use the change.
+func (s *Service) SetCalendarDay(ctx context.Context, date civil.Date, kind DayKind) error {
+	if err := auth.Require(ctx, auth.Admin); err != nil {
+		return err
+	}
+	if kind != Holiday && kind != Workday {
+		return problem.BadInput("kind must be HOLIDAY or WORKDAY")
+	}
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		row := calendarRow{Date: date, Kind: string(kind), UpdatedAt: s.now()}
+		if err := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "date"}},
+			DoUpdates: clause.AssignmentColumns([]string{"kind", "updated_at"}),
+		}).Create(&row).Error; err != nil {
+			return fmt.Errorf("application: set calendar day: %w", err)
+		}
+		return audit.Record(ctx, tx, "calendar.set_day", "calendar_day", nil, map[string]any{"date": date.String(), "kind": string(kind)})
+	})
+	s.invalidateCalendar()
+	return database.Classify(err)
+}
+
+// WorkingDaysBetween counts working days in (from, to] (any signed-in viewer).
+func (s *Service) WorkingDaysBetween(ctx context.Context, from, to civil.Date) (int, error) {
+	if err := auth.Require(ctx); err != nil {
+		return 0, err
+	}
+	if from.Year < 1900 || to.Year < 1900 || from.Year > 2200 || to.Year > 2200 {
+		return 0, problem.BadInput("dates must lie between 1900 and 2200")
+	}
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return cal.Between(from, to), nil
+}

@@ -1,0 +1,207 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// scope is what a viewer may read: everything (path ""), a handling-unit
+// subtree, or one applicant's own applications.
+type scope struct {
+	all       bool
+	path      string
+	applicant *uuid.UUID
+}
+
+// readScope: CLERK (全区通办), ADMIN and AUDITOR read everything; a
+// CASE_WORKER reads the subtree of their unit; a resident their own.
+func readScope(ctx context.Context) (scope, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return scope{}, err
+	}
+	switch {
+	case v.Has(auth.Admin, auth.Auditor, auth.Clerk):
+		return scope{all: true}, nil
+	case v.Has(auth.CaseWorker) && v.OrgPath != "":
+		return scope{path: v.OrgPath}, nil
+	case v.ResidentID != nil:
+		return scope{applicant: v.ResidentID}, nil
+	}
+	return scope{}, problem.Forbidden("your role may not read applications")
+}
+
+func (sc scope) apply(q *gorm.DB) *gorm.DB {
+	switch {
+	case sc.all:
+		return q
+	case sc.applicant != nil:
+		return q.Where("applicant_id = ?", *sc.applicant)
+	}
+	return q.Where("handling_path LIKE ?", likePrefix(sc.path))
+}
+
+func (sc scope) allows(r *applicationRow) bool {
+	switch {
+	case sc.all:
+		return true
+	case sc.applicant != nil:
+		return r.ApplicantID == *sc.applicant
+	}
+	return strings.HasPrefix(r.HandlingPath, sc.path)
+}
+
+// likePrefix escapes a path for a LIKE prefix match (paths hold only digits
+// and slashes, but stay safe whatever they hold).
+func likePrefix(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p) + "%"
+}
+
+// overdueSQL is Application.overdue in SQL; the one parameter is today.
+const overdueSQL = `COALESCE(deadline IS NOT NULL AND ((status IN ('SUBMITTED', 'SUPPLEMENT_REQUESTED', 'ACCEPTED', 'IN_REVIEW', 'APPROVED')
+  AND deadline < ?) OR completed_on > deadline), false)`
+
+// Get returns one application, or nil when it does not exist or the viewer
+// may not read it.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Application, error) {
+	sc, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var r applicationRow
+	err = s.db.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, database.Classify(fmt.Errorf("application: get: %w", err))
+	}
+	if !sc.allows(&r) {
+		return nil, nil
+	}
+	return r.application(s.today())
+}
+
+// unitPath returns the path of an org unit; NOT_FOUND as a bad input.
+func (s *Service) unitPath(ctx context.Context, id uuid.UUID) (string, error) {
+	u, err := s.org.Unit(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if u == nil {
+		return "", problem.BadInput("no such org unit")
+	}
+	return u.Path, nil
+}
+
+// List returns applications the viewer may read, newest first.
+func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Result[*Application], error) {
+	sc, err := readScope(ctx)
+	if err != nil {
+		return page.Result[*Application]{}, err
+	}
+	today := s.today()
+	q := sc.apply(s.db.WithContext(ctx).Model(&applicationRow{}))
+	if f.Status != nil {
+		q = q.Where("status = ?", string(*f.Status))
+	}
+	if f.ApplicantID != nil {
+		q = q.Where("applicant_id = ?", *f.ApplicantID)
+	}
+	if f.HandlingUnitID != nil {
+		path, err := s.unitPath(ctx, *f.HandlingUnitID)
+		if err != nil {
+			return page.Result[*Application]{}, err
+		}
+		q = q.Where("handling_path LIKE ?", likePrefix(path))
+	}
+	if f.Overdue != nil {
+		if *f.Overdue {
+			q = q.Where(overdueSQL, today)
+		} else {
+			q = q.Where("NOT "+overdueSQL, today)
+		}
+	}
+	q = q.Session(&gorm.Session{})
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return page.Result[*Application]{}, database.Classify(fmt.Errorf("application: count: %w", err))
+	}
+	lq := q
+	if p.After != nil {
+		lq = lq.Where("id < ?", *p.After)
+	}
+	var rows []applicationRow
+	if err := lq.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+		return page.Result[*Application]{}, database.Classify(fmt.Errorf("application: list: %w", err))
+	}
+	items := make([]*Application, 0, len(rows))
+	for _, r := range rows {
+		a, err := r.application(today)
+		if err != nil {
+			return page.Result[*Application]{}, err
+		}
+		items = append(items, a)
+	}
+	res := page.Trim(p, items)
+	res.TotalCount = int(total)
+	return res, nil
+}
+
+// Stats computes, for applications handled in orgUnitID's subtree (the
+// viewer's whole scope when nil): those concluded in [from, to], those
+// concluded by their deadline, and the open ones now past it.
+func (s *Service) Stats(ctx context.Context, from, to civil.Date, orgUnitID *uuid.UUID) (*Stats, error) {
+	v, err := auth.RequireViewer(ctx, auth.Admin, auth.Auditor, auth.Clerk, auth.CaseWorker)
+	if err != nil {
+		return nil, err
+	}
+	if to.Before(from) {
+		return nil, problem.BadInput("to is before from")
+	}
+	path := ""
+	if orgUnitID != nil {
+		if path, err = s.unitPath(ctx, *orgUnitID); err != nil {
+			return nil, err
+		}
+	}
+	if !v.Has(auth.Admin, auth.Auditor, auth.Clerk) {
+		switch {
+		case path == "":
+			path = v.OrgPath
+		case !v.Covers(path):
+			return nil, problem.Forbidden("outside your jurisdiction")
+		}
+	}
+	var r struct {
+		Completed, OnTime, OpenOverdue int
+	}
+	err = s.db.WithContext(ctx).Raw(`
+		SELECT count(*) FILTER (WHERE completed_on BETWEEN @from AND @to) AS completed,
+		       count(*) FILTER (WHERE completed_on BETWEEN @from AND @to
+		                          AND (deadline IS NULL OR completed_on <= deadline)) AS on_time,
+		       count(*) FILTER (WHERE status IN ('SUBMITTED', 'SUPPLEMENT_REQUESTED', 'ACCEPTED', 'IN_REVIEW', 'APPROVED')
+		                          AND deadline < @today) AS open_overdue
+		FROM applications
+		WHERE handling_path LIKE @path`,
+		map[string]any{"from": from, "to": to, "today": s.today(), "path": likePrefix(path)}).Scan(&r).Error
+	if err != nil {
+		return nil, database.Classify(fmt.Errorf("application: stats: %w", err))
+	}
+	st := &Stats{Completed: r.Completed, CompletedOnTime: r.OnTime, OpenOverdue: r.OpenOverdue, OnTimeRate: 1}
+	if r.Completed > 0 {
+		st.OnTimeRate = float64(r.OnTime) / float64(r.Completed)
+	}
+	return st, nil
+}

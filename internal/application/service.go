@@ -1,0 +1,50 @@
+package application
+
+import (
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/workday"
+)
+
+// calendarTTL bounds how long an instance keeps the calendar it loaded; an
+// instance that changed it drops its copy at once, others see the change
+// within the TTL.
+const calendarTTL = time.Minute
+
+// Service holds the rules of the catalog, intake, workflow and deadlines.
+type Service struct {
+	db       *gorm.DB
+	org      *org.Service
+	now      func() time.Time
+	enroller Enroller
+
+	mu       sync.Mutex
+	cal      *workday.Calendar
+	calUntil time.Time
+}
+
+// NewService returns the service. now is the business clock; enroller
+// enrolls approved applicants in linked voucher programs (NoEnroller until
+// the voucher domain is wired).
+func NewService(db *gorm.DB, orgs *org.Service, now func() time.Time, enroller Enroller) *Service {
+	if enroller == nil {
+		enroller = NoEnroller{}
+	}
+	return &Service{db: db, org: orgs, now: now, enroller: enroller}
+}
+
+// today is the business date now, in Asia/Shanghai.
+func (s *Service) today() civil.Date { return civil.DateOf(s.now()) }
+
+// SetEnroller replaces the enroller (wiring at start-up, and tests).
+func (s *Service) SetEnroller(e Enroller) {
+	if e == nil {
+		e = NoEnroller{}
+	}
+	s.enroller = e
+}

@@ -1,0 +1,176 @@
+package application
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/resident"
+)
+
+type itemRow struct {
+	ID                   uuid.UUID
+	Code                 string
+	Name                 string
+	DepartmentID         *uuid.UUID
+	TimeLimitWorkingDays int
+	ExtensionWorkingDays int
+	Materials            []byte `gorm:"type:jsonb"`
+	DistrictWide         bool
+	VoucherProgramID     *uuid.UUID
+	UpdatedAt            time.Time
+}
+
+func (itemRow) TableName() string { return "service_items" }
+
+func (r itemRow) item() (*Item, error) {
+	it := &Item{ID: r.ID, Code: r.Code, Name: r.Name, DepartmentID: r.DepartmentID,
+		TimeLimitWorkingDays: r.TimeLimitWorkingDays, ExtensionWorkingDays: r.ExtensionWorkingDays,
+		DistrictWide: r.DistrictWide, VoucherProgramID: r.VoucherProgramID, Materials: []Material{}}
+	if err := json.Unmarshal(r.Materials, &it.Materials); err != nil {
+		return nil, fmt.Errorf("application: item %s materials: %w", r.Code, err)
+	}
+	return it, nil
+}
+
+type applicationRow struct {
+	ID             uuid.UUID
+	Number         string
+	ItemID         uuid.UUID
+	ApplicantID    uuid.UUID
+	CenterID       *uuid.UUID
+	HandlingUnitID uuid.UUID
+	HandlingPath   string
+	Status         string
+	Materials      []byte `gorm:"type:jsonb"`
+	SubmittedAt    time.Time
+	SubmittedBy    uuid.UUID
+	AcceptedAt     *time.Time
+	Deadline       *civil.Date
+	Extended       bool
+	CompletedAt    *time.Time
+	CompletedOn    *civil.Date
+	UpdatedAt      time.Time
+}
+
+func (applicationRow) TableName() string { return "applications" }
+
+func (r applicationRow) application(today civil.Date) (*Application, error) {
+	a := &Application{ID: r.ID, Number: r.Number, ItemID: r.ItemID, ApplicantID: r.ApplicantID, CenterID: r.CenterID,
+		HandlingUnitID: r.HandlingUnitID, HandlingPath: r.HandlingPath, Status: Status(r.Status),
+		SubmittedAt: r.SubmittedAt, AcceptedAt: r.AcceptedAt, Deadline: r.Deadline, Extended: r.Extended,
+		CompletedAt: r.CompletedAt, CompletedOn: r.CompletedOn, Materials: []SubmittedMaterial{}}
+	if err := json.Unmarshal(r.Materials, &a.Materials); err != nil {
+		return nil, fmt.Errorf("application: %s materials: %w", r.Number, err)
+	}
+	a.Overdue = a.overdue(today)
+	return a, nil
+}
+
+type eventRow struct {
+	ID            uuid.UUID
+	ApplicationID uuid.UUID
+	Action        string
+	FromStatus    string
+	ToStatus      string
+	ActorKind     string
+	ActorID       uuid.UUID
+	ActorName     string
+	Note          *string
+	At            time.Time
+}
+
+func (eventRow) TableName() string { return "application_events" }
+
+type calendarRow struct {
+	Date      civil.Date
+	Kind      string
+	UpdatedAt time.Time
+}
+
+func (calendarRow) TableName() string { return "calendar_days" }
+
+// applicantRow is the masked part of a residents row an application shows.
+type applicantRow struct {
+	ID             uuid.UUID
+	Name           string
+	IDNumberMasked string
+	Gender         string
+	BirthDate      civil.Date
+	PhoneMasked    *string
+	Address        *string
+	CommunityID    uuid.UUID
+	GridID         *uuid.UUID
+	OrgPath        string
+	Statuses       pq.StringArray `gorm:"type:text[]"`
+	CareLevel      string
+	Version        int
+	CreatedAt      time.Time
+}
+
+func (applicantRow) TableName() string { return "residents" }
+
+func (r applicantRow) resident() *resident.Resident {
+	st := make([]resident.Status, len(r.Statuses))
+	for i, s := range r.Statuses {
+		st[i] = resident.Status(s)
+	}
+	return &resident.Resident{ID: r.ID, Name: r.Name, IDNumberMasked: r.IDNumberMasked, Gender: resident.Gender(r.Gender),
+		BirthDate: r.BirthDate, PhoneMasked: r.PhoneMasked, Address: r.Address, CommunityID: r.CommunityID, GridID: r.GridID,
+		OrgPath: r.OrgPath, Statuses: st, CareLevel: resident.CareLevel(r.CareLevel), Version: r.Version, CreatedAt: r.CreatedAt}
+}
+
+// ItemsByIDs loads catalog items (dataloader batch function). The catalog
+// is public to every signed-in viewer.
+func (s *Service) ItemsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Item, error) {
+	var rows []itemRow
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, database.Classify(fmt.Errorf("application: items by id: %w", err))
+	}
+	out := make(map[uuid.UUID]*Item, len(rows))
+	for _, r := range rows {
+		it, err := r.item()
+		if err != nil {
+			return nil, err
+		}
+		out[r.ID] = it
+	}
+	return out, nil
+}
+
+// EventsOf loads the histories of several applications (dataloader batch
+// function); callers reach it only through an application they may read.
+func (s *Service) EventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*Event, error) {
+	var rows []eventRow
+	if err := s.db.WithContext(ctx).Where("application_id IN ?", ids).Order("id").Find(&rows).Error; err != nil {
+		return nil, database.Classify(fmt.Errorf("application: events: %w", err))
+	}
+	out := make(map[uuid.UUID][]*Event, len(ids))
+	for _, r := range rows {
+		out[r.ApplicationID] = append(out[r.ApplicationID], &Event{ID: r.ID, ApplicationID: r.ApplicationID, At: r.At,
+			Action: Action(r.Action), FromStatus: Status(r.FromStatus), ToStatus: Status(r.ToStatus), ActorKind: r.ActorKind, ActorID: r.ActorID, ActorName: r.ActorName, Note: r.Note})
+	}
+	return out, nil
+}
+
+// ApplicantsByIDs loads applicants, masked (dataloader batch function);
+// callers reach it only through an application they may read.
+//
+// TODO(merge): switch Application.applicant to the resident domain's loader.
+func (s *Service) ApplicantsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*resident.Resident, error) {
+	var rows []applicantRow
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, database.Classify(fmt.Errorf("application: applicants: %w", err))
+	}
+	out := make(map[uuid.UUID]*resident.Resident, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.resident()
+	}
+	return out, nil
+}
