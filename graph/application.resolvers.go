@@ -77,7 +77,7 @@ func (r *mutationResolver) UpsertServiceItem(ctx context.Context, input model.Se
 
 // SubmitApplication is the resolver for the submitApplication field.
 func (r *mutationResolver) SubmitApplication(ctx context.Context, input model.SubmitApplicationInput) (*model.ApplicationPayload, error) {
-	applicant, err := relay.ParseAs(typeResident, input.ApplicantID)
+	applicant, err := relay.ParseAs(TypeResident, input.ApplicantID)
 	if err != nil {
 		return nil, err
 	}
@@ -169,9 +169,7 @@ func (r *serviceItemResolver) Department(ctx context.Context, obj *application.I
 
 // VoucherProgram is the resolver for the voucherProgram field.
 func (r *serviceItemResolver) VoucherProgram(ctx context.Context, obj *application.Item) (*voucher.Program, error) {
-	// TODO(merge): the lead wires a voucher program loader here
-	// (load(ctx, loaders(ctx).VoucherProgram, *obj.VoucherProgramID) when set).
-	return nil, nil
+	return loadOptional(ctx, loaders(ctx).Vouchers.Program, obj.VoucherProgramID)
 }
 
 // Application returns ApplicationResolver implementation.

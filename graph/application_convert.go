@@ -9,13 +9,6 @@ import (
 	"github.com/jinjiang/residents/internal/page"
 )
 
-// typeResident and typeVoucherProgram are the global-ID type names of the
-// resident and voucher domains (TODO(merge): use their Type constants).
-const (
-	typeResident       = "Resident"
-	typeVoucherProgram = "VoucherProgram"
-)
-
 // nodeResult adapts a "one or nil" service result to a node fetcher's result.
 func nodeResult[T any](v *T, err error) (relay.Node, error) {
 	if v == nil || err != nil {
@@ -37,7 +30,7 @@ func itemInput(in model.ServiceItemInput) (application.ItemInput, error) {
 	if err != nil {
 		return application.ItemInput{}, err
 	}
-	vp, err := relay.ParseOptional(typeVoucherProgram, in.VoucherProgramID)
+	vp, err := relay.ParseOptional(TypeVoucherProgram, in.VoucherProgramID)
 	if err != nil {
 		return application.ItemInput{}, err
 	}
@@ -59,7 +52,7 @@ func applicationFilter(in *model.ApplicationFilter) (application.Filter, error) 
 	if f.HandlingUnitID, err = relay.ParseOptional(TypeOrgUnit, in.HandlingUnitID); err != nil {
 		return f, err
 	}
-	if f.ApplicantID, err = relay.ParseOptional(typeResident, in.ApplicantID); err != nil {
+	if f.ApplicantID, err = relay.ParseOptional(TypeResident, in.ApplicantID); err != nil {
 		return f, err
 	}
 	f.Status, f.Overdue = in.Status, in.Overdue

@@ -37,15 +37,12 @@ func (r *disabilityServiceResolver) Resident(ctx context.Context, obj *disabilit
 
 // Provider is the resolver for the provider field.
 func (r *disabilityServiceResolver) Provider(ctx context.Context, obj *disability.ServiceRecord) (*voucher.Provider, error) {
-	// TODO(merge): once the provider domain is merged, resolve through the
-	// provider loader: load(ctx, loaders(ctx).Provider, obj.ProviderID) via
-	// loadOptional. Until then there is no providers table to read.
-	return nil, nil
+	return loadOptional(ctx, loaders(ctx).Vouchers.Provider, obj.ProviderID)
 }
 
 // RecordDisabilityCertificate is the resolver for the recordDisabilityCertificate field.
 func (r *mutationResolver) RecordDisabilityCertificate(ctx context.Context, input model.RecordDisabilityCertificateInput) (*model.DisabilityCertificatePayload, error) {
-	id, err := relay.ParseAs(typeResidentForDisability, input.ResidentID)
+	id, err := relay.ParseAs(TypeResident, input.ResidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +57,11 @@ func (r *mutationResolver) RecordDisabilityCertificate(ctx context.Context, inpu
 
 // RequestDisabilityService is the resolver for the requestDisabilityService field.
 func (r *mutationResolver) RequestDisabilityService(ctx context.Context, input model.RequestDisabilityServiceInput) (*model.DisabilityServicePayload, error) {
-	id, err := relay.ParseAs(typeResidentForDisability, input.ResidentID)
+	id, err := relay.ParseAs(TypeResident, input.ResidentID)
 	if err != nil {
 		return nil, err
 	}
-	provider, err := relay.ParseOptional(typeProviderForDisability, input.ProviderID)
+	provider, err := relay.ParseOptional(TypeProvider, input.ProviderID)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +95,7 @@ func (r *mutationResolver) UpsertDisabilitySubsidyRule(ctx context.Context, inpu
 
 // DisabilitySubsidyEligibility is the resolver for the disabilitySubsidyEligibility field.
 func (r *queryResolver) DisabilitySubsidyEligibility(ctx context.Context, residentID string) (*disability.Eligibility, error) {
-	id, err := relay.ParseAs(typeResidentForDisability, residentID)
+	id, err := relay.ParseAs(TypeResident, residentID)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +104,7 @@ func (r *queryResolver) DisabilitySubsidyEligibility(ctx context.Context, reside
 
 // DisabilityCertificates is the resolver for the disabilityCertificates field.
 func (r *queryResolver) DisabilityCertificates(ctx context.Context, residentID string) ([]*disability.Certificate, error) {
-	id, err := relay.ParseAs(typeResidentForDisability, residentID)
+	id, err := relay.ParseAs(TypeResident, residentID)
 	if err != nil {
 		return nil, err
 	}

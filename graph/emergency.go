@@ -8,10 +8,6 @@ import (
 	"github.com/jinjiang/residents/internal/page"
 )
 
-// typeResidentGID is the global-ID type of residents (owned by the
-// resident domain).
-const typeResidentGID = "Resident"
-
 func devicePayload(d *emergency.Device, err error) (*model.EmergencyDevicePayload, error) {
 	ues, err := userErrors(err)
 	if err != nil {

@@ -58,7 +58,7 @@ func (r *emergencyDeviceResolver) Resident(ctx context.Context, obj *emergency.D
 
 // RegisterEmergencyDevice is the resolver for the registerEmergencyDevice field.
 func (r *mutationResolver) RegisterEmergencyDevice(ctx context.Context, input model.RegisterEmergencyDeviceInput) (*model.EmergencyDevicePayload, error) {
-	rid, err := relay.ParseAs(typeResidentGID, input.ResidentID)
+	rid, err := relay.ParseAs(TypeResident, input.ResidentID)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func (r *mutationResolver) EnrollResident(ctx context.Context, programID string,
 	if err != nil {
 		return nil, err
 	}
-	rid, err := relay.ParseAs(TypeResidentRef, residentID)
+	rid, err := relay.ParseAs(TypeResident, residentID)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (r *mutationResolver) CreateRedemptionToken(ctx context.Context, programID 
 	if err != nil {
 		return nil, err
 	}
-	rid, err := relay.ParseOptional(TypeResidentRef, residentID)
+	rid, err := relay.ParseOptional(TypeResident, residentID)
 	if err != nil {
 		return nil, err
 	}

@@ -19,9 +19,6 @@ const (
 	TypeVoucher        = "Voucher"
 	TypeRedemption     = "Redemption"
 	TypeLedgerEntry    = "LedgerEntry"
-	// TypeResidentRef is the global-ID type name of residents as the
-	// resident domain encodes them (its TypeResident constant at merge).
-	TypeResidentRef = "Resident"
 )
 
 // voucherLoaders are the voucher domain's per-request loaders.

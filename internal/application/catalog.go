@@ -111,8 +111,11 @@ func upsertItemRow(ctx context.Context, tx *gorm.DB, row itemRow) (uuid.UUID, er
 		RETURNING id`,
 		uuid.Must(uuid.NewV7()), row.Code, row.Name, row.DepartmentID, row.TimeLimitWorkingDays, row.ExtensionWorkingDays,
 		string(row.Materials), row.DistrictWide, row.VoucherProgramID, row.UpdatedAt).Row().Scan(&id)
+	if c, ok := database.IsForeignKeyViolation(err); ok && c == "service_items_voucher_program_fk" {
+		return uuid.Nil, problem.New(problem.NotFound, "voucher program not found", "input", "voucherProgramId")
+	}
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("application: upsert item: %w", err)
+		return uuid.Nil, database.Classify(fmt.Errorf("application: upsert item: %w", err))
 	}
 	return id, nil
 }

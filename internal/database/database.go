@@ -281,3 +281,12 @@ func IsCheckViolation(err error) (constraint string, ok bool) {
 	}
 	return "", false
 }
+
+// IsForeignKeyViolation reports whether err is a foreign-key violation, and of which constraint.
+func IsForeignKeyViolation(err error) (constraint string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}

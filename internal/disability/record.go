@@ -89,6 +89,9 @@ func (s *Service) RequestService(ctx context.Context, in RequestInput) (*Service
 		row := serviceRow{ID: uuid.Must(uuid.NewV7()), ResidentID: res.ID, Kind: string(in.Kind), Status: string(Requested),
 			ProviderID: in.ProviderID, ScheduledOn: in.ScheduledOn, Note: note, RequestedBy: v.ID, CreatedAt: now, UpdatedAt: now}
 		if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
+			if c, ok := database.IsForeignKeyViolation(err); ok && c == "disability_services_provider_fk" {
+				return problem.New(problem.NotFound, "provider not found", "input", "providerId")
+			}
 			return database.Classify(fmt.Errorf("disability: request service: %w", err))
 		}
 		if err := audit.Record(ctx, tx, "requestDisabilityService", "DisabilityService", &row.ID,
