@@ -24,7 +24,7 @@ func (r *emergencyCallResolver) ID(ctx context.Context, obj *emergency.Call) (st
 
 // Resident is the resolver for the resident field.
 func (r *emergencyCallResolver) Resident(ctx context.Context, obj *emergency.Call) (*resident.Resident, error) {
-	return loadOptional(ctx, loaders(ctx).EmergencyResident, obj.ResidentID)
+	return loadOptional(ctx, loaders(ctx).Resident, obj.ResidentID)
 }
 
 // Device is the resolver for the device field.
@@ -53,7 +53,7 @@ func (r *emergencyDeviceResolver) ID(ctx context.Context, obj *emergency.Device)
 
 // Resident is the resolver for the resident field.
 func (r *emergencyDeviceResolver) Resident(ctx context.Context, obj *emergency.Device) (*resident.Resident, error) {
-	return load(ctx, loaders(ctx).EmergencyResident, obj.ResidentID)
+	return load(ctx, loaders(ctx).Resident, obj.ResidentID)
 }
 
 // RegisterEmergencyDevice is the resolver for the registerEmergencyDevice field.

@@ -28,9 +28,9 @@ type Loaders struct {
 	// DisabilityCertificate is keyed by resident: the current valid certificate.
 	DisabilityCertificate *dataloadgen.Loader[uuid.UUID, *disability.Certificate]
 	DisabilityServices    *dataloadgen.Loader[uuid.UUID, []*disability.ServiceRecord]
-	// DisabilityResident is a stand-in for the resident domain's loader
-	// (TODO(merge): use that one for DisabilityService.resident and drop this).
-	DisabilityResident *dataloadgen.Loader[uuid.UUID, *resident.Resident]
+	// Resident loads residents referenced by other domains, trimmed to what
+	// the viewer may see (the resident service decides).
+	Resident *dataloadgen.Loader[uuid.UUID, *resident.Resident]
 	// IDNumber reads (and audits, in one statement) full ID numbers.
 	IDNumber *dataloadgen.Loader[*resident.Resident, *string]
 	Contacts *dataloadgen.Loader[*resident.Resident, []*resident.Contact]
@@ -38,11 +38,9 @@ type Loaders struct {
 
 	EmergencyDevice     *dataloadgen.Loader[uuid.UUID, *emergency.Device]
 	EmergencyDevicesOf  *dataloadgen.Loader[uuid.UUID, []*emergency.Device]
-	EmergencyResident   *dataloadgen.Loader[uuid.UUID, *resident.Resident]
 	EmergencyCallEvents *dataloadgen.Loader[uuid.UUID, []emergency.Event]
 	ServiceItem         *dataloadgen.Loader[uuid.UUID, *application.Item]
 	ApplicationEvents   *dataloadgen.Loader[uuid.UUID, []*application.Event]
-	Applicant           *dataloadgen.Loader[uuid.UUID, *resident.Resident]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -57,17 +55,15 @@ func (r *Resolver) newLoaders() *Loaders {
 
 		DisabilityCertificate: dataloadgen.NewMappedLoader(r.Disability.CurrentCertificates, w),
 		DisabilityServices:    dataloadgen.NewMappedLoader(r.Disability.ServicesByResidents, w),
-		DisabilityResident:    dataloadgen.NewMappedLoader(r.Disability.ResidentsByIDs, w),
+		Resident:              dataloadgen.NewMappedLoader(r.Registry.VisibleByIDs, w),
 		IDNumber:              dataloadgen.NewLoader(r.Registry.IDNumbers, w, dataloadgen.WithBatchCapacity(200)),
 		Contacts:              dataloadgen.NewMappedLoader(r.Registry.Contacts, w),
 		Vouchers:              r.newVoucherLoaders(w),
 		EmergencyDevice:       dataloadgen.NewMappedLoader(r.Emergency.DevicesByIDs, w),
 		EmergencyDevicesOf:    dataloadgen.NewMappedLoader(r.Emergency.DevicesByResidents, w),
-		EmergencyResident:     dataloadgen.NewMappedLoader(r.Emergency.ResidentsByIDs, w),
 		EmergencyCallEvents:   dataloadgen.NewMappedLoader(r.Emergency.EventsByCalls, w),
 		ServiceItem:           dataloadgen.NewMappedLoader(r.ApplicationService.ItemsByIDs, w),
 		ApplicationEvents:     dataloadgen.NewMappedLoader(r.ApplicationService.EventsOf, w),
-		Applicant:             dataloadgen.NewMappedLoader(r.ApplicationService.ApplicantsByIDs, w),
 	}
 }
 

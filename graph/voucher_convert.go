@@ -8,7 +8,6 @@ import (
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
-	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 )
 
@@ -29,8 +28,6 @@ type voucherLoaders struct {
 	Ledger              *dataloadgen.Loader[uuid.UUID, []*voucher.LedgerEntry]
 	Redemption          *dataloadgen.Loader[uuid.UUID, *voucher.Redemption]
 	ResidentRedemptions *dataloadgen.Loader[voucher.ResidentRedemptionsKey, []*voucher.Redemption]
-	// Resident may give way to the resident domain's loader at merge.
-	Resident *dataloadgen.Loader[uuid.UUID, *resident.Resident]
 }
 
 func (r *Resolver) newVoucherLoaders(w dataloadgen.Option) *voucherLoaders {
@@ -42,7 +39,6 @@ func (r *Resolver) newVoucherLoaders(w dataloadgen.Option) *voucherLoaders {
 		Ledger:              dataloadgen.NewMappedLoader(v.LedgerByVouchers, w),
 		Redemption:          dataloadgen.NewMappedLoader(v.RedemptionsByIDs, w),
 		ResidentRedemptions: dataloadgen.NewMappedLoader(v.RedemptionsByResidents, w),
-		Resident:            dataloadgen.NewMappedLoader(v.ResidentsByIDs, w),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -225,6 +226,13 @@ func TestCatalog(t *testing.T) {
 		"materials": []map[string]any{{"name": "居民身份证", "required": true}}, "districtWide": true,
 		"voucherProgramId": relay.ID("VoucherProgram", uuid.Must(uuid.NewV7()))}
 	mustEqual(t, "clerk upserts", e.Do(t, w.clerk, upsertDoc, map[string]any{"in": in}).ErrorCode(), "FORBIDDEN")
+	unknown := e.MustDo(t, w.admin, upsertDoc, map[string]any{"in": in})
+	mustEqual(t, "unknown program", unknown.Str("upsertServiceItem.userErrors.0.code"), "NOT_FOUND")
+	var program uuid.UUID
+	if err := e.DB.Raw("SELECT id FROM voucher_programs WHERE code = 'JJ-YLFWQ'").Row().Scan(&program); err != nil {
+		t.Fatal(err)
+	}
+	in["voucherProgramId"] = relay.ID("VoucherProgram", program)
 	r = e.MustDo(t, w.admin, upsertDoc, map[string]any{"in": in})
 	id := r.Str("upsertServiceItem.item.id")
 	mustEqual(t, "created", r.Str("upsertServiceItem.item.code"), "T-CAT")
@@ -233,10 +241,10 @@ func TestCatalog(t *testing.T) {
 	mustEqual(t, "same id", r.Str("upsertServiceItem.item.id"), id)
 	mustEqual(t, "updated name", r.Str("upsertServiceItem.item.name"), "测试事项（改）")
 	mustEqual(t, "updated limit", r.Get("upsertServiceItem.item.timeLimitWorkingDays"), any(float64(30)))
-	var program uuid.UUID
+	var stored uuid.UUID
 	_, itemID, _ := relay.Parse(id)
-	e.DB.Raw("SELECT voucher_program_id FROM service_items WHERE id = ?", itemID).Row().Scan(&program)
-	if program == uuid.Nil {
+	e.DB.Raw("SELECT voucher_program_id FROM service_items WHERE id = ?", itemID).Row().Scan(&stored)
+	if stored != program {
 		t.Fatal("voucher program not stored")
 	}
 
@@ -298,7 +306,10 @@ func TestApprovalEnrolls(t *testing.T) {
 	e := w.e
 	rec := &recordingEnroller{}
 	e.App.Application.SetEnroller(rec)
-	program := uuid.Must(uuid.NewV7())
+	var program uuid.UUID
+	if err := e.DB.Raw("SELECT id FROM voucher_programs WHERE code = 'JJ-YLFWQ'").Row().Scan(&program); err != nil {
+		t.Fatal(err)
+	}
 	e.MustDo(t, w.admin, upsertDoc, map[string]any{"in": map[string]any{"code": "T-VP", "name": "养老服务券申领（测试）",
 		"timeLimitWorkingDays": 15, "materials": []any{}, "districtWide": true, "voucherProgramId": relay.ID("VoucherProgram", program)}})
 	res := e.InsertResident(t, testenv.ResidentSpec{Statuses: []string{}})
@@ -327,6 +338,42 @@ func TestApprovalEnrolls(t *testing.T) {
 	w.mustMove(t, w.cw, id, "START_REVIEW", "")
 	rec.fail = true // would refuse if it were called
 	w.mustMove(t, w.cw, id, "APPROVE", "")
+}
+
+// TestApprovalEnrollsForNextIssuance goes across domains with the real
+// voucher service: approving 养老服务券申领 enrolls the applicant in
+// JJ-YLFWQ in the same transaction, so the next monthly issuance pays them.
+func TestApprovalEnrollsForNextIssuance(t *testing.T) {
+	w := newWorld(t, at(2026, time.April, 7, 10))
+	e := w.e
+	res := e.InsertResident(t, testenv.ResidentSpec{BirthDate: time.Date(1941, 3, 2, 0, 0, 0, 0, time.UTC)}) // 85: the age rule pays 10,000 fen
+	var program uuid.UUID
+	if err := e.DB.Raw("SELECT id FROM voucher_programs WHERE code = 'JJ-YLFWQ'").Row().Scan(&program); err != nil {
+		t.Fatal(err)
+	}
+	pgid := relay.ID("VoucherProgram", program)
+	item := e.MustDo(t, w.clerk, `{serviceItems{code voucherProgram{id code}}}`, nil)
+	for i := range item.Get("serviceItems").([]any) {
+		if item.Str("serviceItems."+strconv.Itoa(i)+".code") == "YLFWQ-SL" {
+			mustEqual(t, "item links the program", item.Str("serviceItems."+strconv.Itoa(i)+".voucherProgram.code"), "JJ-YLFWQ")
+		}
+	}
+	issue := `mutation($p:ID!,$m:String!){issueVouchers(input:{programId:$p,period:$m}){issuedCount userErrors{code}}}`
+	balance := func() float64 {
+		r := e.MustDo(t, w.admin, `query($id:ID!,$p:ID){resident(id:$id){voucherBalanceFen(programId:$p)}}`, map[string]any{"id": residentGID(res.ID), "p": pgid})
+		f, _ := r.Get("resident.voucherBalanceFen").(float64)
+		return f
+	}
+	e.MustDo(t, w.admin, issue, map[string]any{"p": pgid, "m": "2026-04"})
+	mustEqual(t, "no voucher before approval", balance(), 0.0)
+
+	id := w.submit(t, w.clerk, "YLFWQ-SL", res.ID, "", allMaterials).Str("submitApplication.application.id")
+	w.mustMove(t, w.clerk, id, "ACCEPT", "")
+	w.mustMove(t, w.cw, id, "START_REVIEW", "")
+	w.mustMove(t, w.cw, id, "APPROVE", "")
+	r := e.MustDo(t, w.admin, issue, map[string]any{"p": pgid, "m": "2026-04"})
+	mustEqual(t, "issued to the new enrollee", r.Get("issueVouchers.issuedCount"), any(float64(1)))
+	mustEqual(t, "balance after issuance", balance(), 10000.0)
 }
 
 // BenchmarkSubmitAndList measures intake (numbering included) and a page of

@@ -158,19 +158,3 @@ func (s *Service) EventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 	}
 	return out, nil
 }
-
-// ApplicantsByIDs loads applicants, masked (dataloader batch function);
-// callers reach it only through an application they may read.
-//
-// TODO(merge): switch Application.applicant to the resident domain's loader.
-func (s *Service) ApplicantsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*resident.Resident, error) {
-	var rows []applicantRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, database.Classify(fmt.Errorf("application: applicants: %w", err))
-	}
-	out := make(map[uuid.UUID]*resident.Resident, len(rows))
-	for _, r := range rows {
-		out[r.ID] = r.resident()
-	}
-	return out, nil
-}

@@ -147,3 +147,30 @@ func newResident(t *testing.T, e *testenv.Env, s testenv.ResidentSpec) testenv.R
 	}
 	return e.InsertResident(t, s)
 }
+
+// seededProviders returns the providers of the demo users provider1 and provider2.
+func seededProviders(t *testing.T, e *testenv.Env) (uuid.UUID, uuid.UUID) {
+	t.Helper()
+	rows, err := e.DB.Raw("SELECT provider_id FROM users WHERE username IN ('provider1', 'provider2') ORDER BY username").Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) != 2 {
+		t.Fatalf("%d seeded providers", len(ids))
+	}
+	return ids[0], ids[1]
+}
+
+func firstProvider(t *testing.T, e *testenv.Env) uuid.UUID {
+	p, _ := seededProviders(t, e)
+	return p
+}

@@ -100,7 +100,7 @@ func TestServiceUpdateWho(t *testing.T) {
 	e := newEnv(t)
 	clerk := e.As(t, "clerk")
 	holder := newResident(t, e, testenv.ResidentSpec{}) // 春熙路街道
-	assigned, otherProv := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	assigned, otherProv := seededProviders(t, e)
 	cases := []struct {
 		who  string
 		tok  func() string
@@ -157,7 +157,7 @@ func TestRequestServiceWho(t *testing.T) {
 		{"caseworker in jurisdiction", func() string { return e.As(t, "caseworker") }, holder.ID, ""},
 		{"caseworker elsewhere", func() string { return e.As(t, "caseworker") }, elsewhere.ID, "FORBIDDEN"},
 		{"operator", func() string { return e.As(t, "operator") }, holder.ID, "FORBIDDEN"},
-		{"provider", func() string { return providerToken(t, e, uuid.Must(uuid.NewV7())) }, holder.ID, "FORBIDDEN"},
+		{"provider", func() string { _, p2 := seededProviders(t, e); return providerToken(t, e, p2) }, holder.ID, "FORBIDDEN"},
 	}
 	for _, c := range cases {
 		t.Run(c.who, func(t *testing.T) {
@@ -193,7 +193,7 @@ func TestProviderSeesOnlyItsRecords(t *testing.T) {
 	e := newEnv(t)
 	clerk := e.As(t, "clerk")
 	holder := newResident(t, e, testenv.ResidentSpec{})
-	p1, p2 := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	p1, p2 := seededProviders(t, e)
 	record(t, e, e.As(t, "caseworker"), holder, "VISUAL", 1, 2, "2024-01-01", "2030-12-31")
 	mine := e.MustDo(t, clerk, requestSvc, svcInput(holder.ID, "REHABILITATION", &p1)).Str("requestDisabilityService.service.id")
 	e.MustDo(t, clerk, requestSvc, svcInput(holder.ID, "DAY_CARE", &p2))

@@ -148,7 +148,7 @@ func TestSubsidyEligibilityReaders(t *testing.T) {
 		{"the resident", residentToken(t, e, holder.ID), ""},
 		{"caseworker elsewhere", e.As(t, "caseworker2"), "FORBIDDEN"},
 		{"another resident", residentToken(t, e, other.ID), "FORBIDDEN"},
-		{"a provider", providerToken(t, e, holder.ID), "FORBIDDEN"},
+		{"a provider", providerToken(t, e, firstProvider(t, e)), "FORBIDDEN"},
 	} {
 		t.Run(c.who, func(t *testing.T) {
 			r := e.Do(t, c.tok, eligibilityQuery, vars)

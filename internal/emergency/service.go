@@ -17,7 +17,6 @@ import (
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/problem"
-	"github.com/jinjiang/residents/internal/resident"
 )
 
 // callerNumberAAD binds encrypted caller numbers to their column.
@@ -250,27 +249,6 @@ func (s *Service) DevicesByResidents(ctx context.Context, ids []uuid.UUID) (map[
 	for _, r := range rows {
 		if canRead(v, r.OrgPath) || v.Has(auth.Resident) {
 			out[r.ResidentID] = append(out[r.ResidentID], r.device())
-		}
-	}
-	return out, nil
-}
-
-// ResidentsByIDs loads the residents on call cards, masked, for viewers
-// who may read them: operators, administrators and auditors district-wide,
-// case workers in their subtree. The telephony system sees none.
-func (s *Service) ResidentsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*resident.Resident, error) {
-	out := make(map[uuid.UUID]*resident.Resident, len(ids))
-	v, _, err := readScope(ctx)
-	if err != nil {
-		return out, nil
-	}
-	var rows []residentRow
-	if err := s.db.WithContext(ctx).Select(residentCols).Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("emergency: residents: %w", database.Classify(err))
-	}
-	for _, r := range rows {
-		if canRead(v, r.OrgPath) {
-			out[r.ID] = r.resident()
 		}
 	}
 	return out, nil

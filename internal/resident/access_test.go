@@ -26,7 +26,21 @@ func TestEveryRoleView(t *testing.T) {
 	e.MustDo(t, e.As(t, "clerk"), updateDoc, map[string]any{"in": map[string]any{"id": gid, "address": "和平街1号",
 		"emergencyContacts": []map[string]any{{"name": "周强", "relation": "子女", "phone": "13911112222"}}}})
 
-	served, notServed := uuid.New(), uuid.New()
+	var providers []uuid.UUID
+	rows, err := e.DB.Raw("SELECT provider_id FROM users WHERE username IN ('provider1', 'provider2') ORDER BY username").Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		rows.Scan(&id)
+		providers = append(providers, id)
+	}
+	rows.Close()
+	if len(providers) != 2 {
+		t.Fatalf("%d seeded providers", len(providers))
+	}
+	served, notServed := providers[0], providers[1]
 	e.App.Residents.SetServedChecker(fakeServed{{served, res.ID}: true})
 	bind := func(name, idn, phone string) func(t *testing.T) string {
 		return func(t *testing.T) string {

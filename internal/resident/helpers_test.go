@@ -46,7 +46,7 @@ func (f fakeServed) HasServed(_ context.Context, p, r uuid.UUID) (bool, error) {
 // providerToken creates a PROVIDER user for providerID and signs it in.
 func providerToken(t testing.TB, e *testenv.Env, providerID uuid.UUID) string {
 	t.Helper()
-	name := "prov" + providerID.String()[:8]
+	name := "prov" + providerID.String()[24:]
 	_, err := e.App.Auth.CreateUserTx(context.Background(), e.DB, auth.NewUser{Username: name, Password: "provider-password-1",
 		DisplayName: "养老服务商", Roles: []auth.Role{auth.Provider}, ProviderID: &providerID})
 	if err != nil {

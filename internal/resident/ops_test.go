@@ -75,6 +75,19 @@ func TestReencryptMovesToPrimaryKey(t *testing.T) {
 	if err := a.Reencrypt(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Other tests of this package share the database and its dev key: move
+	// everything back to it when done.
+	t.Cleanup(func() {
+		back := cfg
+		back.PIIEncryptionKeys = dev.PIIEncryptionKeys + "," + newKey + "," + oldKey
+		b, err := app.New(app.Deps{Config: back, DB: e.DB, Redis: e.Redis, Log: slog.New(slog.DiscardHandler)})
+		if err == nil {
+			err = b.Reencrypt(context.Background())
+		}
+		if err != nil {
+			t.Errorf("re-encrypting back to the dev key: %v", err)
+		}
+	})
 	var stale int
 	e.DB.Raw(`SELECT (SELECT count(*) FROM residents WHERE id_number_enc NOT LIKE 'v1:new2:%' OR phone_enc NOT LIKE 'v1:new2:%')
 		+ (SELECT count(*) FROM emergency_contacts WHERE phone_enc NOT LIKE 'v1:new2:%')`).Row().Scan(&stale)

@@ -268,3 +268,30 @@ func (s *Service) Contacts(ctx context.Context, rs []*Resident) (map[*Resident][
 	}
 	return out, nil
 }
+
+// VisibleByIDs loads residents for other domains' references (a call's
+// resident, a redemption's, an applicant) with the same per-viewer rules as
+// Get: each comes trimmed to what the viewer may see, and residents the
+// viewer may not see at all are left out. It is the batch function of the
+// one resident dataloader.
+func (s *Service) VisibleByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Resident, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []residentRow
+	if err := s.db.WithContext(ctx).Select(residentColumns).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: by ids: %w", err))
+	}
+	out := make(map[uuid.UUID]*Resident, len(rows))
+	for i := range rows {
+		a, err := s.accessTo(ctx, v, rows[i].ID, rows[i].OrgPath)
+		if err != nil {
+			return nil, err
+		}
+		if a != noAccess {
+			out[rows[i].ID] = rows[i].resident().apply(a)
+		}
+	}
+	return out, nil
+}

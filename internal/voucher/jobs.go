@@ -10,7 +10,6 @@ import (
 
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
-	"github.com/jinjiang/residents/internal/resident"
 )
 
 // expiryLockKey is the advisory lock that keeps the expiry job on one instance.
@@ -105,25 +104,3 @@ type residentRow struct {
 }
 
 func (residentRow) TableName() string { return "residents" }
-
-// ResidentsByIDs loads the masked resident records behind vouchers and
-// redemptions the viewer already may see (Voucher.resident,
-// Redemption.resident). At merge this may give way to the resident
-// domain's own loader.
-func (s *Service) ResidentsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*resident.Resident, error) {
-	var rows []residentRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, database.Classify(err)
-	}
-	out := make(map[uuid.UUID]*resident.Resident, len(rows))
-	for _, r := range rows {
-		st := make([]resident.Status, len(r.Statuses))
-		for i, x := range r.Statuses {
-			st[i] = resident.Status(x)
-		}
-		out[r.ID] = &resident.Resident{ID: r.ID, Name: r.Name, IDNumberMasked: r.IDNumberMasked, Gender: resident.Gender(r.Gender),
-			BirthDate: r.BirthDate, PhoneMasked: r.PhoneMasked, Address: r.Address, CommunityID: r.CommunityID, GridID: r.GridID,
-			OrgPath: r.OrgPath, Statuses: st, CareLevel: resident.CareLevel(r.CareLevel), Version: r.Version, CreatedAt: r.CreatedAt}
-	}
-	return out, nil
-}
