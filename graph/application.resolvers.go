@@ -31,7 +31,7 @@ func (r *applicationResolver) Item(ctx context.Context, obj *application.Applica
 
 // Applicant is the resolver for the applicant field.
 func (r *applicationResolver) Applicant(ctx context.Context, obj *application.Application) (*resident.Resident, error) {
-	return load(ctx, loaders(ctx).Resident, obj.ApplicantID)
+	return requiredResident(ctx, obj.ApplicantID)
 }
 
 // Center is the resolver for the center field.

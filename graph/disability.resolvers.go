@@ -32,7 +32,7 @@ func (r *disabilityServiceResolver) ID(ctx context.Context, obj *disability.Serv
 
 // Resident is the resolver for the resident field.
 func (r *disabilityServiceResolver) Resident(ctx context.Context, obj *disability.ServiceRecord) (*resident.Resident, error) {
-	return load(ctx, loaders(ctx).Resident, obj.ResidentID)
+	return requiredResident(ctx, obj.ResidentID)
 }
 
 // Provider is the resolver for the provider field.

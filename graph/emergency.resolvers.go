@@ -53,7 +53,7 @@ func (r *emergencyDeviceResolver) ID(ctx context.Context, obj *emergency.Device)
 
 // Resident is the resolver for the resident field.
 func (r *emergencyDeviceResolver) Resident(ctx context.Context, obj *emergency.Device) (*resident.Resident, error) {
-	return load(ctx, loaders(ctx).Resident, obj.ResidentID)
+	return requiredResident(ctx, obj.ResidentID)
 }
 
 // RegisterEmergencyDevice is the resolver for the registerEmergencyDevice field.

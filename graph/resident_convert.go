@@ -9,6 +9,7 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
@@ -129,4 +130,15 @@ func requestedFields(ctx context.Context, path ...string) map[string]bool {
 		out[f.Name] = true
 	}
 	return out
+}
+
+// requiredResident loads the resident behind a non-null reference (a
+// voucher's, a redemption's, an applicant): one the viewer may not see is a
+// FORBIDDEN error, never a null where the schema promises a value.
+func requiredResident(ctx context.Context, id uuid.UUID) (*resident.Resident, error) {
+	r, err := load(ctx, loaders(ctx).Resident, id)
+	if err == nil && r == nil {
+		return nil, problem.Forbidden("you may not see this resident")
+	}
+	return r, err
 }

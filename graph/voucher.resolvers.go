@@ -75,7 +75,7 @@ func (r *mutationResolver) EnrollResident(ctx context.Context, programID string,
 	}
 	out := &model.EnrollmentPayload{UserErrors: ues, Program: p}
 	if p != nil {
-		out.Resident, err = load(ctx, loaders(ctx).Resident, rid)
+		out.Resident, err = requiredResident(ctx, rid)
 	}
 	return out, err
 }
@@ -174,7 +174,7 @@ func (r *redemptionResolver) Provider(ctx context.Context, obj *voucher.Redempti
 
 // Resident is the resolver for the resident field.
 func (r *redemptionResolver) Resident(ctx context.Context, obj *voucher.Redemption) (*resident.Resident, error) {
-	return load(ctx, loaders(ctx).Resident, obj.ResidentID)
+	return requiredResident(ctx, obj.ResidentID)
 }
 
 // Program is the resolver for the program field.
@@ -245,7 +245,7 @@ func (r *voucherResolver) Program(ctx context.Context, obj *voucher.Voucher) (*v
 
 // Resident is the resolver for the resident field.
 func (r *voucherResolver) Resident(ctx context.Context, obj *voucher.Voucher) (*resident.Resident, error) {
-	return load(ctx, loaders(ctx).Resident, obj.ResidentID)
+	return requiredResident(ctx, obj.ResidentID)
 }
 
 // Ledger is the resolver for the ledger field.

@@ -95,11 +95,11 @@ func New(d Deps) (*App, error) {
 	a.Org = org.NewService(d.DB)
 	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log)
 	// Providers see the residents they have served (a redemption).
-	a.Served = a.Vouchers
+	a.Disability = disability.NewService(d.DB, keyring, d.Now)
+	a.Served = resident.AnyServed{a.Vouchers, a.Disability}
 	binds := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
 	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds)
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
-	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log)
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)

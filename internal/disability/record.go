@@ -229,3 +229,16 @@ func (s *Service) ServiceRecord(ctx context.Context, id uuid.UUID) (*ServiceReco
 	}
 	return recs[0], nil
 }
+
+// HasServed reports whether the provider is assigned a (not cancelled)
+// service for the resident: it may then see the resident's name, masked ID
+// number, gender and age.
+func (s *Service) HasServed(ctx context.Context, providerID, residentID uuid.UUID) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Table("disability_services").
+		Where("provider_id = ? AND resident_id = ? AND status <> 'CANCELLED'", providerID, residentID).Limit(1).Count(&n).Error
+	if err != nil {
+		return false, database.Classify(fmt.Errorf("disability: has served: %w", err))
+	}
+	return n > 0, nil
+}

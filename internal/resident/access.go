@@ -41,6 +41,22 @@ type ServedChecker interface {
 	HasServed(ctx context.Context, providerID, residentID uuid.UUID) (bool, error)
 }
 
+// AnyServed answers true when any of its checkers does: a provider has
+// served a resident through a voucher redemption or an assigned disability
+// service alike.
+type AnyServed []ServedChecker
+
+// HasServed asks each checker in turn.
+func (a AnyServed) HasServed(ctx context.Context, providerID, residentID uuid.UUID) (bool, error) {
+	for _, c := range a {
+		ok, err := c.HasServed(ctx, providerID, residentID)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
 // NeverServed is the ServedChecker used until a domain that records
 // services is wired in: providers see no one.
 type NeverServed struct{}
