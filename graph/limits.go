@@ -87,7 +87,8 @@ func (w *walker) selection(set ast.SelectionSet, depth int) int {
 				w.aliases++
 			}
 			mult := 1
-			if s.Definition != nil && s.Definition.Type != nil && s.Definition.Type.Elem != nil {
+			// A connection's edges are already counted by its `first`.
+			if s.Definition != nil && s.Definition.Type != nil && s.Definition.Type.Elem != nil && s.Name != "edges" {
 				mult = listCost
 			}
 			if arg := s.Arguments.ForName("first"); arg != nil {

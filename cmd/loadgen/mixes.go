@@ -161,12 +161,14 @@ func redeemMix(ctx context.Context, c *client, st *stats, o options) (time.Durat
 	if err != nil {
 		return 0, err
 	}
-	program, _, err := programID(ctx, c, admin, "JJ-YLFWQ")
+	pr, _ := c.do(ctx, provider, `{me{provider{categories}}}`, nil)
+	category, _ := dig(pr.Data, "me", "provider", "categories", 0).(string)
+	// A program of its own whose one rule matches everyone, so every
+	// resident in the run has a balance to draw from.
+	program, err := newProgram(ctx, c, admin, fmt.Sprintf("LGR%d", time.Now().Unix()), category, 1_000_000)
 	if err != nil {
 		return 0, err
 	}
-	pr, _ := c.do(ctx, provider, `{me{provider{categories}}}`, nil)
-	category, _ := dig(pr.Data, "me", "provider", "categories", 0).(string)
 	n := o.residents
 	amount := 100
 	if o.mix == "redeem-hot" {
@@ -221,17 +223,8 @@ func issueMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 	if err != nil {
 		return 0, err
 	}
-	code := fmt.Sprintf("LG%d", time.Now().Unix())
-	r, err := c.do(ctx, admin, `mutation($in:CreateVoucherProgramInput!){createVoucherProgram(input:$in){program{id} userErrors{code message}}}`,
-		map[string]any{"in": map[string]any{"code": code, "name": "负载测试券 " + code, "categories": []string{"MEAL"}, "rules": []any{map[string]any{"amountFen": 100}}}})
+	program, err := newProgram(ctx, c, admin, fmt.Sprintf("LG%d", time.Now().Unix()), "MEAL", 100)
 	if err != nil {
-		return 0, err
-	}
-	program, _ := dig(r.Data, "createVoucherProgram", "program", "id").(string)
-	if program == "" {
-		return 0, fmt.Errorf("createVoucherProgram: %s", r.errCode("createVoucherProgram"))
-	}
-	if _, err := c.do(ctx, admin, `mutation($id:ID!){activateVoucherProgram(id:$id){userErrors{code}}}`, map[string]any{"id": program}); err != nil {
 		return 0, err
 	}
 	ids, err := residentIDs(ctx, c, admin, o.residents)
@@ -253,4 +246,22 @@ func issueMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 		fmt.Printf("%s: %v in %v\n", op, res, d.Round(time.Millisecond))
 	}
 	return time.Since(begin), nil
+}
+
+// newProgram creates and activates a program with one rule that matches
+// every enrolled resident.
+func newProgram(ctx context.Context, c *client, admin, code, category string, amount int) (string, error) {
+	r, err := c.do(ctx, admin, `mutation($in:CreateVoucherProgramInput!){createVoucherProgram(input:$in){program{id} userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"code": code, "name": "负载测试券 " + code, "categories": []string{category}, "rules": []any{map[string]any{"amountFen": amount}}}})
+	if err != nil {
+		return "", err
+	}
+	program, _ := dig(r.Data, "createVoucherProgram", "program", "id").(string)
+	if program == "" {
+		return "", fmt.Errorf("createVoucherProgram: %s", r.errCode("createVoucherProgram"))
+	}
+	if _, err := c.do(ctx, admin, `mutation($id:ID!){activateVoucherProgram(id:$id){userErrors{code}}}`, map[string]any{"id": program}); err != nil {
+		return "", err
+	}
+	return program, nil
 }
