@@ -284,3 +284,35 @@ func TestRedisDownFailsClosed(t *testing.T) {
 		t.Fatalf("login with Redis down: %d %s", login.Status, login.Raw)
 	}
 }
+
+// TestThreeInstancesShareSessionsAndThrottles runs three instances of one
+// deployment on one Postgres and Redis: a session works on all of them,
+// failed logins count across them, and logout on one ends it everywhere.
+func TestThreeInstancesShareSessionsAndThrottles(t *testing.T) {
+	prefix := fmt.Sprintf("three%d:", time.Now().UnixNano())
+	nodes := []*testenv.Env{testenv.New(t, testenv.SharedPrefix(prefix)), testenv.New(t, testenv.SharedPrefix(prefix)), testenv.New(t, testenv.SharedPrefix(prefix))}
+	tok := nodes[0].As(t, "caseworker")
+	for i, n := range nodes {
+		if n.Do(t, tok, meQuery, nil).ErrorCode() != "" {
+			t.Fatalf("instance %d refuses the session", i)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		r := nodes[i%3].MustDo(t, "", `mutation{login(input:{username:"auditor",password:"wrong-guess"}){userErrors{code}}}`, nil)
+		if r.Str("login.userErrors.0.code") != "INVALID_CREDENTIALS" {
+			t.Fatalf("guess %d: %s", i, r.Raw)
+		}
+	}
+	for i, n := range nodes {
+		r := n.MustDo(t, "", `mutation{login(input:{username:"auditor",password:"demo-password"}){accessToken userErrors{code}}}`, nil)
+		if r.Str("login.userErrors.0.code") != "TOO_MANY_ATTEMPTS" {
+			t.Fatalf("instance %d let the throttled account in: %s", i, r.Raw)
+		}
+	}
+	nodes[2].MustDo(t, tok, `mutation{logout}`, nil)
+	for i, n := range nodes {
+		if n.Do(t, tok, meQuery, nil).ErrorCode() != "UNAUTHENTICATED" {
+			t.Fatalf("instance %d still accepts the ended session", i)
+		}
+	}
+}
