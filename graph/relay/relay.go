@@ -35,7 +35,10 @@ func Parse(gid string) (typ string, id uuid.UUID, err error) {
 		return "", uuid.Nil, problem.BadInput("invalid id")
 	}
 	id, err = uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
+	// Only the canonical form is an id: the base64 decoder skips line
+	// breaks and uuid.Parse takes upper-case hex, so one object would
+	// otherwise have many ids.
+	if err != nil || ID(typ, id) != gid {
 		return "", uuid.Nil, problem.BadInput("invalid id")
 	}
 	return typ, id, nil

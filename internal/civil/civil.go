@@ -41,8 +41,13 @@ func DateOf(t time.Time) Date {
 
 // ParseDate reads a strict YYYY-MM-DD date and refuses impossible days.
 func ParseDate(s string) (Date, error) {
-	if len(s) != 10 {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return Date{}, ErrInvalidDate
+	}
+	for i := 0; i < len(s); i++ {
+		if i != 4 && i != 7 && (s[i] < '0' || s[i] > '9') {
+			return Date{}, ErrInvalidDate // time.Parse would take "+026" as a year
+		}
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {

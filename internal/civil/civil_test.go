@@ -6,7 +6,7 @@ import (
 )
 
 func TestParseDate(t *testing.T) {
-	for _, bad := range []string{"", "2026-02-30", "2026-2-1", " 2026-01-01", "2026-01-01T00:00:00Z", "２０２６-01-01"} {
+	for _, bad := range []string{"", "2026-02-30", "2026-2-1", " 2026-01-01", "2026-01-01T00:00:00Z", "２０２６-01-01", "+026-01-01", "2026-01-+1"} {
 		if _, err := ParseDate(bad); err == nil {
 			t.Errorf("ParseDate(%q) accepted", bad)
 		}

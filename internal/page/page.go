@@ -57,7 +57,7 @@ func DecodeCursor(s string) (uuid.UUID, error) {
 		return uuid.Nil, problem.BadInput("invalid cursor")
 	}
 	id, err := uuid.Parse(strings.TrimPrefix(string(b), cursorPrefix))
-	if err != nil {
+	if err != nil || EncodeCursor(id) != s {
 		return uuid.Nil, problem.BadInput("invalid cursor")
 	}
 	return id, nil
