@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,19 +12,22 @@ import (
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
-// TestEmergencyCallCard follows one alarm across domains: the operator's
-// call card shows, through the call's resident, the statuses, the care
-// level, the disability certificate, emergency contacts in priority order
-// with masked phones, the devices and the latest home-care visits — and
-// never the full ID number.
-func TestEmergencyCallCard(t *testing.T) {
+// world is one resident with something in every domain.
+type world struct {
+	e                                                   *testenv.Env
+	idNumber, resident, cert, program, redemption, call string
+	device, provider, serial                            string
+}
+
+func buildWorld(t *testing.T) *world {
 	e := testenv.New(t)
 	admin := e.Admin(t)
 	clerk := e.As(t, "clerk")
 	district := e.MustDo(t, admin, `{orgUnits(kind:COMMUNITY){id}}`, nil).Str("orgUnits.0.id")
 
 	// A resident living alone, registered at the counter with two contacts.
-	idNumber := idnumber.Generate("510104", time.Date(1941, 3, 2, 0, 0, 0, 0, time.UTC), 1, idnumber.Male)
+	idNumber := idnumber.Generate("510104", time.Date(1941, 3, 2, 0, 0, 0, 0, time.UTC), rand.IntN(1000), idnumber.Male)
+	sfx := strconv.FormatInt(time.Now().UnixNano(), 36)
 	reg := e.MustDo(t, clerk, `mutation($in:RegisterResidentInput!){registerResident(input:$in){resident{id} userErrors{code field message}}}`,
 		map[string]any{"in": map[string]any{"name": "张大爷", "idNumber": idNumber, "phone": "13800001111", "address": "锦江区和平街1号",
 			"communityId": district, "statuses": []string{"LIVING_ALONE"}, "careLevel": "MODERATE",
@@ -62,20 +67,34 @@ func TestEmergencyCallCard(t *testing.T) {
 	cat := e.MustDo(t, provider, `{me{provider{name categories}}}`, nil)
 	red := e.MustDo(t, provider, `mutation($in:RedeemVoucherInput!){redeemVoucher(input:$in){redemption{id} userErrors{code message}}}`,
 		map[string]any{"in": map[string]any{"token": tok, "category": cat.Str("me.provider.categories.0"), "amountFen": 1500,
-			"serviceDate": today.String(), "idempotencyKey": "callcard-1"}})
+			"serviceDate": today.String(), "idempotencyKey": "callcard-" + sfx}})
 	if red.Str("redeemVoucher.redemption.id") == "" {
 		t.Fatalf("redeem: %s", red.Raw)
 	}
 	// The wearable that raises the alarm.
 	op := e.As(t, "operator")
-	dev := e.MustDo(t, op, `mutation($r:ID!){registerEmergencyDevice(input:{serial:"WB-CALLCARD-1",kind:WEARABLE,residentId:$r}){device{id} userErrors{code}}}`,
-		map[string]any{"r": rid})
+	dev := e.MustDo(t, op, `mutation($r:ID!,$s:String!){registerEmergencyDevice(input:{serial:$s,kind:WEARABLE,residentId:$r}){device{id} userErrors{code}}}`,
+		map[string]any{"r": rid, "s": "WB-" + sfx})
 	if dev.Str("registerEmergencyDevice.device.id") == "" {
 		t.Fatalf("device: %s", dev.Raw)
 	}
-	call := e.MustDo(t, e.As(t, "telephony"), `mutation{receiveEmergencyCall(input:{externalCallId:"cc-1",deviceSerial:"WB-CALLCARD-1",kind:FALL_DETECTED}){call{id} userErrors{code}}}`, nil)
+	call := e.MustDo(t, e.As(t, "telephony"), `mutation($x:String!,$s:String){receiveEmergencyCall(input:{externalCallId:$x,deviceSerial:$s,kind:FALL_DETECTED}){call{id} userErrors{code}}}`,
+		map[string]any{"x": "cc-" + sfx, "s": "WB-" + sfx})
 	callID := call.Str("receiveEmergencyCall.call.id")
 
+	certID := e.MustDo(t, admin, `query($id:ID!){resident(id:$id){disabilityCertificate{id}}}`, map[string]any{"id": rid}).Str("resident.disabilityCertificate.id")
+	return &world{e: e, idNumber: idNumber, resident: rid, cert: certID, program: program, redemption: red.Str("redeemVoucher.redemption.id"),
+		call: callID, device: dev.Str("registerEmergencyDevice.device.id"), provider: cat.Str("me.provider.name"), serial: "WB-" + sfx}
+}
+
+// TestEmergencyCallCard follows one alarm across domains: the operator's
+// call card shows, through the call's resident, the statuses, the care
+// level, the disability certificate, emergency contacts in priority order
+// with masked phones, the devices and the latest home-care visits — and
+// never the full ID number.
+func TestEmergencyCallCard(t *testing.T) {
+	w := buildWorld(t)
+	e, op, callID, idNumber, today := w.e, w.e.As(t, "operator"), w.call, w.idNumber, civil.DateOf(time.Now())
 	card := e.MustDo(t, op, `query($id:ID!){node(id:$id){... on EmergencyCall{status kind resident{
 		name age address idNumberMasked idNumber statuses careLevel phoneMasked
 		disabilityCertificate{category grade}
@@ -88,8 +107,8 @@ func TestEmergencyCallCard(t *testing.T) {
 		"name": "张大爷", "statuses.0": "LIVING_ALONE", "careLevel": "MODERATE", "address": "锦江区和平街1号",
 		"disabilityCertificate.grade": float64(2), "disabilityCertificate.category": "PHYSICAL",
 		"emergencyContacts.0.name": "张大", "emergencyContacts.0.phoneMasked": "137****3333", "emergencyContacts.1.name": "张二",
-		"emergencyDevices.0.serial": "WB-CALLCARD-1", "redemptions.0.amountFen": float64(1500),
-		"redemptions.0.provider.name": cat.Str("me.provider.name"), "redemptions.0.serviceDate": today.String(),
+		"redemptions.0.amountFen":     float64(1500),
+		"redemptions.0.provider.name": w.provider, "redemptions.0.serviceDate": today.String(),
 		"idNumberMasked": idNumber[:6] + "********" + idNumber[14:],
 	}
 	for p, want := range checks {
@@ -102,5 +121,43 @@ func TestEmergencyCallCard(t *testing.T) {
 	}
 	if age, _ := get("age").(float64); age < 80 {
 		t.Errorf("age = %v", get("age"))
+	}
+}
+
+// TestNodeIDOR asks node(id:) for every kind of record around one resident
+// as viewers who must not see it: each answer carries no data. The owner's
+// view proves the ids are real.
+func TestNodeIDOR(t *testing.T) {
+	w := buildWorld(t)
+	e := w.e
+	ids := map[string]string{"Resident": w.resident, "DisabilityCertificate": w.cert, "Redemption": w.redemption,
+		"EmergencyCall": w.call, "EmergencyDevice": w.device}
+	admin := e.Admin(t)
+	for typ, id := range ids {
+		if r := e.MustDo(t, admin, `query($id:ID!){node(id:$id){id}}`, map[string]any{"id": id}); r.Str("node.id") != id {
+			t.Fatalf("admin cannot see the %s: %s", typ, r.Raw)
+		}
+	}
+	outsiders := map[string]string{
+		"caseworker of another street": e.As(t, "caseworker2"),
+		"another provider":             e.As(t, "provider2"),
+		"telephony system":             e.As(t, "telephony"),
+	}
+	for who, tok := range outsiders {
+		for typ, id := range ids {
+			if who == "telephony system" && (typ == "EmergencyCall" || typ == "EmergencyDevice") {
+				continue // the telephony system reports calls and heartbeats
+			}
+			t.Run(who+" reads "+typ, func(t *testing.T) {
+				r := e.Do(t, tok, `query($id:ID!){node(id:$id){id ... on Resident{name} ... on Redemption{amountFen} ... on DisabilityCertificate{number} ... on EmergencyCall{status} ... on EmergencyDevice{serial}}}`,
+					map[string]any{"id": id})
+				if r.Get("node") != nil {
+					t.Fatalf("saw it: %s", r.Raw)
+				}
+				if strings.Contains(string(r.Raw), w.idNumber[:14]) {
+					t.Fatalf("ID number leaked: %s", r.Raw)
+				}
+			})
+		}
 	}
 }
