@@ -80,22 +80,6 @@ func readMix(ctx context.Context, c *client, st *stats, o options) (time.Duratio
 func today() string { return civil.DateOf(time.Now()).String() }
 func month() string { return civil.MonthOf(civil.DateOf(time.Now())).String() }
 
-// programID finds a voucher program by code.
-func programID(ctx context.Context, c *client, token, code string) (string, []any, error) {
-	r, err := c.do(ctx, token, `{voucherPrograms{id code status categories}}`, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	progs, _ := dig(r.Data, "voucherPrograms").([]any)
-	for i := range progs {
-		if dig(progs, i, "code") == code {
-			cats, _ := dig(progs, i, "categories").([]any)
-			return dig(progs, i, "id").(string), cats, nil
-		}
-	}
-	return "", nil, fmt.Errorf("program %s not found (is the demo data seeded?)", code)
-}
-
 // enrollAll enrolls residents concurrently and issues this month's vouchers.
 func enrollAll(ctx context.Context, c *client, admin, program string, ids []string, conc int) error {
 	var wg sync.WaitGroup

@@ -7,11 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
-	"github.com/jinjiang/residents/internal/resident"
 )
 
 type itemRow struct {
@@ -95,36 +93,6 @@ type calendarRow struct {
 }
 
 func (calendarRow) TableName() string { return "calendar_days" }
-
-// applicantRow is the masked part of a residents row an application shows.
-type applicantRow struct {
-	ID             uuid.UUID
-	Name           string
-	IDNumberMasked string
-	Gender         string
-	BirthDate      civil.Date
-	PhoneMasked    *string
-	Address        *string
-	CommunityID    uuid.UUID
-	GridID         *uuid.UUID
-	OrgPath        string
-	Statuses       pq.StringArray `gorm:"type:text[]"`
-	CareLevel      string
-	Version        int
-	CreatedAt      time.Time
-}
-
-func (applicantRow) TableName() string { return "residents" }
-
-func (r applicantRow) resident() *resident.Resident {
-	st := make([]resident.Status, len(r.Statuses))
-	for i, s := range r.Statuses {
-		st[i] = resident.Status(s)
-	}
-	return &resident.Resident{ID: r.ID, Name: r.Name, IDNumberMasked: r.IDNumberMasked, Gender: resident.Gender(r.Gender),
-		BirthDate: r.BirthDate, PhoneMasked: r.PhoneMasked, Address: r.Address, CommunityID: r.CommunityID, GridID: r.GridID,
-		OrgPath: r.OrgPath, Statuses: st, CareLevel: resident.CareLevel(r.CareLevel), Version: r.Version, CreatedAt: r.CreatedAt}
-}
 
 // ItemsByIDs loads catalog items (dataloader batch function). The catalog
 // is public to every signed-in viewer.

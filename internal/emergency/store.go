@@ -7,13 +7,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
-	"github.com/jinjiang/residents/internal/resident"
 )
 
 type deviceRow struct {
@@ -87,38 +84,13 @@ func (r eventRow) event() Event {
 	return Event{At: r.At, Kind: r.Kind, Actor: r.ActorName, Detail: r.Detail}
 }
 
-// residentRow reads the registry's masked columns for the call card.
+// residentRow is what intake needs of a resident found by phone number.
 type residentRow struct {
-	ID             uuid.UUID
-	Name           string
-	IDNumberMasked string
-	Gender         string
-	BirthDate      civil.Date
-	PhoneMasked    *string
-	Address        *string
-	CommunityID    uuid.UUID
-	GridID         *uuid.UUID
-	OrgPath        string
-	Statuses       pq.StringArray `gorm:"type:text[]"`
-	CareLevel      string
-	Version        int
-	CreatedAt      time.Time
+	ID      uuid.UUID
+	OrgPath string
 }
 
 func (residentRow) TableName() string { return "residents" }
-
-func (r residentRow) resident() *resident.Resident {
-	st := make([]resident.Status, len(r.Statuses))
-	for i, s := range r.Statuses {
-		st[i] = resident.Status(s)
-	}
-	return &resident.Resident{ID: r.ID, Name: r.Name, IDNumberMasked: r.IDNumberMasked, Gender: resident.Gender(r.Gender),
-		BirthDate: r.BirthDate, PhoneMasked: r.PhoneMasked, Address: r.Address, CommunityID: r.CommunityID,
-		GridID: r.GridID, OrgPath: r.OrgPath, Statuses: st, CareLevel: resident.CareLevel(r.CareLevel),
-		Version: r.Version, CreatedAt: r.CreatedAt}
-}
-
-const residentCols = "id, name, id_number_masked, gender, birth_date, phone_masked, address, community_id, grid_id, org_path, statuses, care_level, version, created_at"
 
 // devices returns a query over devices joined with their resident's org path.
 func devices(db *gorm.DB) *gorm.DB {

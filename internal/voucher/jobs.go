@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/lib/pq"
-
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
 )
@@ -85,22 +82,3 @@ func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
-
-type residentRow struct {
-	ID             uuid.UUID
-	Name           string
-	IDNumberMasked string
-	Gender         string
-	BirthDate      civil.Date
-	PhoneMasked    *string
-	Address        *string
-	CommunityID    uuid.UUID
-	GridID         *uuid.UUID
-	OrgPath        string
-	Statuses       pq.StringArray `gorm:"type:text[]"`
-	CareLevel      string
-	Version        int
-	CreatedAt      time.Time
-}
-
-func (residentRow) TableName() string { return "residents" }

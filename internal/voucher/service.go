@@ -54,21 +54,6 @@ func (s *Service) today() civil.Date { return civil.DateOf(s.now()) }
 // staffRoles read voucher data of residents (with jurisdiction for case workers).
 var staffRoles = []auth.Role{auth.Admin, auth.Auditor, auth.Clerk, auth.CaseWorker, auth.Operator}
 
-// canSeeResident reports whether v may read the vouchers of a resident at orgPath.
-func canSeeResident(v *auth.Viewer, residentID uuid.UUID, orgPath string) bool {
-	switch {
-	case v == nil:
-		return false
-	case v.Has(auth.Admin, auth.Auditor, auth.Clerk, auth.Operator):
-		return true
-	case v.Has(auth.CaseWorker) && v.Covers(orgPath):
-		return true
-	case v.Has(auth.Resident) && v.ResidentID != nil && *v.ResidentID == residentID:
-		return true
-	}
-	return false
-}
-
 // residentScope filters a query on table alias t (with resident_id) to the
 // residents the viewer may see; providers see none here.
 func residentScope(q *gorm.DB, v *auth.Viewer, residentCol string) *gorm.DB {
