@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -63,4 +64,8 @@ func VerifyPassword(encoded, password string) (bool, error) {
 
 // dummyHash is verified against when the username is unknown, so that the
 // answer takes as long as for a real user and does not reveal who exists.
-var dummyHash, _ = HashPassword("no-such-user-dummy-password")
+// It is computed on first use, not at start-up.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("no-such-user-dummy-password")
+	return h
+})

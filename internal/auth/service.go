@@ -102,7 +102,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Grant,
 	if err != nil {
 		return nil, err
 	}
-	hash := dummyHash
+	hash := dummyHash()
 	if u != nil {
 		hash = u.PasswordHash
 	}

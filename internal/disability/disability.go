@@ -5,14 +5,13 @@
 package disability
 
 import (
-	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/enum"
 )
 
 // Category is a disability category; its digit is the 19th character of
@@ -173,48 +172,35 @@ type Eligibility struct {
 	Reasons        []string
 }
 
-func marshalEnum(w io.Writer, s string) { _, _ = io.WriteString(w, strconv.Quote(s)) }
-
-func unmarshalEnum[T ~string](v any, valid ...T) (T, error) {
-	s, _ := v.(string)
-	for _, x := range valid {
-		if string(x) == s {
-			return x, nil
-		}
-	}
-	var zero T
-	return zero, fmt.Errorf("%q is not a valid value", s)
-}
-
 // MarshalGQL writes the enum value.
-func (c Category) MarshalGQL(w io.Writer) { marshalEnum(w, string(c)) }
+func (c Category) MarshalGQL(w io.Writer) { enum.Write(w, string(c)) }
 
 // UnmarshalGQL reads the enum value.
-func (c *Category) UnmarshalGQL(v any) (err error) { *c, err = unmarshalEnum(v, Categories...); return }
+func (c *Category) UnmarshalGQL(v any) (err error) { *c, err = enum.Parse(v, Categories...); return }
 
 // MarshalGQL writes the enum value.
-func (k ServiceKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(k)) }
+func (k ServiceKind) MarshalGQL(w io.Writer) { enum.Write(w, string(k)) }
 
 // UnmarshalGQL reads the enum value.
 func (k *ServiceKind) UnmarshalGQL(v any) (err error) {
-	*k, err = unmarshalEnum(v, Rehabilitation, AssistiveDevice, DayCare, HomeModification, EmploymentSupport, AccessibleCinema, CareAssistance)
+	*k, err = enum.Parse(v, Rehabilitation, AssistiveDevice, DayCare, HomeModification, EmploymentSupport, AccessibleCinema, CareAssistance)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (s ServiceStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s ServiceStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *ServiceStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, Requested, Scheduled, Delivered, Cancelled)
+	*s, err = enum.Parse(v, Requested, Scheduled, Delivered, Cancelled)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (s Subsidy) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s Subsidy) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *Subsidy) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, Living, Nursing)
+	*s, err = enum.Parse(v, Living, Nursing)
 	return
 }

@@ -5,12 +5,12 @@
 package emergency
 
 import (
-	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/internal/enum"
 )
 
 // DeviceKind is the kind of alarm device.
@@ -171,60 +171,47 @@ type Stats struct {
 	ByCategory             []CategoryCount
 }
 
-func marshalEnum(w io.Writer, s string) { _, _ = io.WriteString(w, strconv.Quote(s)) }
-
-func unmarshalEnum[T ~string](v any, valid ...T) (T, error) {
-	s, _ := v.(string)
-	for _, x := range valid {
-		if string(x) == s {
-			return x, nil
-		}
-	}
-	var zero T
-	return zero, fmt.Errorf("%q is not a valid value", s)
-}
-
 // MarshalGQL writes the enum value.
-func (k DeviceKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(k)) }
+func (k DeviceKind) MarshalGQL(w io.Writer) { enum.Write(w, string(k)) }
 
 // UnmarshalGQL reads the enum value.
 func (k *DeviceKind) UnmarshalGQL(v any) (err error) {
-	*k, err = unmarshalEnum(v, ButtonBox, Wearable, FixedPhone, Sensor)
+	*k, err = enum.Parse(v, ButtonBox, Wearable, FixedPhone, Sensor)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (k CallKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(k)) }
+func (k CallKind) MarshalGQL(w io.Writer) { enum.Write(w, string(k)) }
 
 // UnmarshalGQL reads the enum value.
 func (k *CallKind) UnmarshalGQL(v any) (err error) {
-	*k, err = unmarshalEnum(v, AlarmButton, FallDetected, VoiceCall, DeviceFault)
+	*k, err = enum.Parse(v, AlarmButton, FallDetected, VoiceCall, DeviceFault)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (s Status) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s Status) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *Status) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, Received, Answered, Dispatched, Closed)
+	*s, err = enum.Parse(v, Received, Answered, Dispatched, Closed)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (c Category) MarshalGQL(w io.Writer) { marshalEnum(w, string(c)) }
+func (c Category) MarshalGQL(w io.Writer) { enum.Write(w, string(c)) }
 
 // UnmarshalGQL reads the enum value.
 func (c *Category) UnmarshalGQL(v any) (err error) {
-	*c, err = unmarshalEnum(v, Medical, Fall, Fire, Security, EmotionalSupport, Information, FalseAlarm, Other)
+	*c, err = enum.Parse(v, Medical, Fall, Fire, Security, EmotionalSupport, Information, FalseAlarm, Other)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (r ResponderKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(r)) }
+func (r ResponderKind) MarshalGQL(w io.Writer) { enum.Write(w, string(r)) }
 
 // UnmarshalGQL reads the enum value.
 func (r *ResponderKind) UnmarshalGQL(v any) (err error) {
-	*r, err = unmarshalEnum(v, Family, CommunityWorker, CareProvider, Ambulance120, Police110, Fire119)
+	*r, err = enum.Parse(v, Family, CommunityWorker, CareProvider, Ambulance120, Police110, Fire119)
 	return
 }

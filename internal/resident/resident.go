@@ -5,14 +5,13 @@
 package resident
 
 import (
-	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/enum"
 )
 
 // Gender is derived from the ID number, never typed in.
@@ -110,39 +109,26 @@ func (r *Resident) HasStatus(s Status) bool {
 	return false
 }
 
-func marshalEnum(w io.Writer, s string) { io.WriteString(w, strconv.Quote(s)) }
-
-func unmarshalEnum[T ~string](v any, valid ...T) (T, error) {
-	s, _ := v.(string)
-	for _, x := range valid {
-		if string(x) == s {
-			return x, nil
-		}
-	}
-	var zero T
-	return zero, fmt.Errorf("%q is not a valid value", s)
-}
-
 // MarshalGQL writes the enum value.
-func (g Gender) MarshalGQL(w io.Writer) { marshalEnum(w, string(g)) }
+func (g Gender) MarshalGQL(w io.Writer) { enum.Write(w, string(g)) }
 
 // UnmarshalGQL reads the enum value.
-func (g *Gender) UnmarshalGQL(v any) (err error) { *g, err = unmarshalEnum(v, Male, Female); return }
+func (g *Gender) UnmarshalGQL(v any) (err error) { *g, err = enum.Parse(v, Male, Female); return }
 
 // MarshalGQL writes the enum value.
-func (s Status) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s Status) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *Status) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, LowIncome, ExtremePoverty, LivingAlone, EmptyNest, BereavedParent)
+	*s, err = enum.Parse(v, LowIncome, ExtremePoverty, LivingAlone, EmptyNest, BereavedParent)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (c CareLevel) MarshalGQL(w io.Writer) { marshalEnum(w, string(c)) }
+func (c CareLevel) MarshalGQL(w io.Writer) { enum.Write(w, string(c)) }
 
 // UnmarshalGQL reads the enum value.
 func (c *CareLevel) UnmarshalGQL(v any) (err error) {
-	*c, err = unmarshalEnum(v, Intact, Mild, Moderate, Severe, Total)
+	*c, err = enum.Parse(v, Intact, Mild, Moderate, Severe, Total)
 	return
 }

@@ -8,14 +8,13 @@
 package voucher
 
 import (
-	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/enum"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
@@ -214,78 +213,65 @@ type SettlementLine struct {
 	TotalFen        int64
 }
 
-func marshalEnum(w io.Writer, s string) { io.WriteString(w, strconv.Quote(s)) }
-
-func unmarshalEnum[T ~string](v any, valid ...T) (T, error) {
-	s, _ := v.(string)
-	for _, x := range valid {
-		if string(x) == s {
-			return x, nil
-		}
-	}
-	var zero T
-	return zero, fmt.Errorf("%q is not a valid value", s)
-}
-
 // MarshalGQL writes the enum value.
-func (c Category) MarshalGQL(w io.Writer) { marshalEnum(w, string(c)) }
+func (c Category) MarshalGQL(w io.Writer) { enum.Write(w, string(c)) }
 
 // UnmarshalGQL reads the enum value.
 func (c *Category) UnmarshalGQL(v any) (err error) {
-	*c, err = unmarshalEnum(v, AllCategories...)
+	*c, err = enum.Parse(v, AllCategories...)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (s ProviderStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s ProviderStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *ProviderStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, ProviderActive, ProviderSuspended)
+	*s, err = enum.Parse(v, ProviderActive, ProviderSuspended)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (s ProgramStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s ProgramStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *ProgramStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, ProgramDraft, ProgramActive, ProgramClosed)
+	*s, err = enum.Parse(v, ProgramDraft, ProgramActive, ProgramClosed)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (s Status) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s Status) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *Status) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, Active, Exhausted, Expired, Voided)
+	*s, err = enum.Parse(v, Active, Exhausted, Expired, Voided)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (k EntryKind) MarshalGQL(w io.Writer) { marshalEnum(w, string(k)) }
+func (k EntryKind) MarshalGQL(w io.Writer) { enum.Write(w, string(k)) }
 
 // UnmarshalGQL reads the enum value.
 func (k *EntryKind) UnmarshalGQL(v any) (err error) {
-	*k, err = unmarshalEnum(v, Issue, Redeem, Reverse, Expire, Void)
+	*k, err = enum.Parse(v, Issue, Redeem, Reverse, Expire, Void)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (s RedemptionStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s RedemptionStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *RedemptionStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, Completed, Reversed)
+	*s, err = enum.Parse(v, Completed, Reversed)
 	return
 }
 
 // MarshalGQL writes the enum value.
-func (s SettlementStatus) MarshalGQL(w io.Writer) { marshalEnum(w, string(s)) }
+func (s SettlementStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
 
 // UnmarshalGQL reads the enum value.
 func (s *SettlementStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = unmarshalEnum(v, SettlementOpen, SettlementConfirmed)
+	*s, err = enum.Parse(v, SettlementOpen, SettlementConfirmed)
 	return
 }

@@ -1,5 +1,0 @@
-package app
-
-import "github.com/google/uuid"
-
-type uuidT = uuid.UUID
