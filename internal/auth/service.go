@@ -246,7 +246,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Grant, error) {
 			return err
 		}
 		grant = &Grant{AccessToken: access, RefreshToken: next, ExpiresAt: exp, Viewer: v}
-		return nil
+		return s.Audit(WithViewer(ctx, v), tx, "refreshSession", "Session", &v.SessionID)
 	})
 	if err != nil {
 		return nil, err
