@@ -9,14 +9,6 @@ import (
 	"github.com/jinjiang/residents/internal/page"
 )
 
-// nodeResult adapts a "one or nil" service result to a node fetcher's result.
-func nodeResult[T any](v *T, err error) (relay.Node, error) {
-	if v == nil || err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
 func submittedMaterials(in []*model.MaterialInput) []application.SubmittedMaterial {
 	out := make([]application.SubmittedMaterial, 0, len(in))
 	for _, m := range in {

@@ -6,7 +6,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/graph/relay"
-	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // Global ID type names. Each Node type's id resolver and node(id:) use these.
@@ -32,65 +31,41 @@ type nodeFetcher func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Nod
 // their Node types here.
 var nodeFetchers = map[string]nodeFetcher{
 	TypeOrgUnit: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		u, err := r.Org.Unit(ctx, id)
-		if u == nil || err != nil {
-			return nil, err
-		}
-		return u, nil
+		return nodeResult(r.Org.Unit(ctx, id))
 	},
 	TypeServiceCenter: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		c, err := load(ctx, loaders(ctx).Center, id)
-		if c == nil || err != nil {
-			return nil, err
-		}
-		return c, nil
+		return nodeResult(load(ctx, loaders(ctx).Center, id))
 	},
 	TypeResident: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		res, err := r.Registry.Get(ctx, id)
-		if res == nil || err != nil {
-			return nil, err
-		}
-		return res, nil
+		return nodeResult(r.Registry.Get(ctx, id))
 	},
 	TypeStaffUser: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		u, err := r.Auth.StaffUser(ctx, id)
-		if u == nil || err != nil {
-			return nil, err
-		}
-		return u, nil
+		return nodeResult(r.Auth.StaffUser(ctx, id))
 	},
 	TypeDisabilityCertificate: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		c, err := r.Disability.Certificate(ctx, id)
-		if c == nil || err != nil {
-			return nil, err
-		}
-		return c, nil
+		return nodeResult(r.Disability.Certificate(ctx, id))
 	},
 	TypeEmergencyDevice: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		d, err := r.Emergency.Device(ctx, id)
-		if d == nil || err != nil {
-			return nil, err
-		}
-		return d, nil
+		return nodeResult(r.Emergency.Device(ctx, id))
 	},
 	TypeEmergencyCall: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		c, err := r.Emergency.Call(ctx, id)
-		if c == nil || err != nil {
-			return nil, err
-		}
-		return c, nil
+		return nodeResult(r.Emergency.Call(ctx, id))
 	},
 	TypeDisabilityService: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		s, err := r.Disability.ServiceRecord(ctx, id)
-		if s == nil || err != nil {
-			return nil, err
-		}
-		return s, nil
+		return nodeResult(r.Disability.ServiceRecord(ctx, id))
 	},
-	TypeProvider:       nodeOf((*voucher.Service).Provider),
-	TypeVoucherProgram: nodeOf((*voucher.Service).Program),
-	TypeVoucher:        nodeOf((*voucher.Service).Voucher),
-	TypeRedemption:     nodeOf((*voucher.Service).Redemption),
+	TypeProvider: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Vouchers.Provider(ctx, id))
+	},
+	TypeVoucherProgram: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Vouchers.Program(ctx, id))
+	},
+	TypeVoucher: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Vouchers.Voucher(ctx, id))
+	},
+	TypeRedemption: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Vouchers.Redemption(ctx, id))
+	},
 	TypeServiceItem: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.ApplicationService.Item(ctx, id))
 	},
@@ -109,4 +84,13 @@ func (r *Resolver) node(ctx context.Context, gid string) (relay.Node, error) {
 		return nil, nil
 	}
 	return fetch(r, ctx, id)
+}
+
+// nodeResult adapts a "one or nil" service result to a node fetcher's
+// result without a typed nil inside the interface.
+func nodeResult[T any](v *T, err error) (relay.Node, error) {
+	if v == nil || err != nil {
+		return nil, err
+	}
+	return v, nil
 }

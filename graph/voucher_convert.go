@@ -1,13 +1,10 @@
 package graph
 
 import (
-	"context"
-
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/jinjiang/residents/graph/model"
-	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/voucher"
 )
 
@@ -39,18 +36,6 @@ func (r *Resolver) newVoucherLoaders(w dataloadgen.Option) *voucherLoaders {
 		Ledger:              dataloadgen.NewMappedLoader(v.LedgerByVouchers, w),
 		Redemption:          dataloadgen.NewMappedLoader(v.RedemptionsByIDs, w),
 		ResidentRedemptions: dataloadgen.NewMappedLoader(v.RedemptionsByResidents, w),
-	}
-}
-
-// nodeOf adapts a voucher-service lookup (which applies its own
-// authorization and answers nil when the viewer may not see the object).
-func nodeOf[T any](get func(*voucher.Service, context.Context, uuid.UUID) (*T, error)) nodeFetcher {
-	return func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		x, err := get(r.Vouchers, ctx, id)
-		if x == nil || err != nil {
-			return nil, err
-		}
-		return x, nil
 	}
 }
 
