@@ -22,6 +22,8 @@ const (
 	CodeBadUserInput       = "BAD_USER_INPUT"
 	CodeServiceUnavailable = "SERVICE_UNAVAILABLE"
 	CodeInternal           = "INTERNAL"
+	// CodeTooManyAttempts is a throttled query (the UserErrorCode's name).
+	CodeTooManyAttempts = "TOO_MANY_ATTEMPTS"
 )
 
 // Unavailable is set on the request context when any error of the request
@@ -96,6 +98,11 @@ func classify(err error) (code, msg string) {
 	}
 	if ues, ok := problem.AsUserErrors(err); ok && len(ues) > 0 {
 		// A business failure where the field has no userErrors to carry it.
+		// A throttle keeps its own code, so clients can tell "wait" from
+		// "fix the input".
+		if ues[0].Code == problem.TooManyAttempts {
+			return CodeTooManyAttempts, ues[0].Message
+		}
 		return CodeBadUserInput, ues[0].Message
 	}
 	return CodeInternal, ""

@@ -100,7 +100,12 @@ func New(d Deps) (*App, error) {
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Served = resident.AnyServed{a.Vouchers, a.Disability}
 	binds := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
-	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds)
+	// Look-ups by full ID number, per staff user: a burst and a daily window.
+	lookups := []*auth.Throttle{
+		auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:burst:", resident.LookupBurstLimit, resident.LookupBurstWindow),
+		auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:daily:", resident.LookupDailyLimit, resident.LookupDailyWindow),
+	}
+	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds, lookups...)
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log)
 	// Approving an application for a linked item enrolls the applicant.

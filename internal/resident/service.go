@@ -32,15 +32,32 @@ type Service struct {
 	served   ServedChecker
 	sessions SessionUpdater
 	binds    *auth.Throttle
+	lookups  []*auth.Throttle
 }
 
+// Look-ups by full ID number (residentByIdNumber) per staff user. The blind
+// index answers "does this number live here" for any candidate, so without a
+// bound a script could enumerate the registry: one region, birth date and
+// gender leave only ~500 candidate numbers. A counter clerk serves one
+// resident every few minutes and looks up each once or twice, so even a
+// queue at an enrollment drive stays far below the burst limit (one look-up
+// every 20 s for 10 minutes) and a full day's work below the daily one, while
+// the daily limit does not cover the candidates of a single birth date.
+const (
+	LookupBurstLimit  = 30
+	LookupBurstWindow = 10 * time.Minute
+	LookupDailyLimit  = 300
+	LookupDailyWindow = 24 * time.Hour
+)
+
 // NewService wires the registry. served answers for providers; binds
-// throttles bindResident per WeChat account.
-func NewService(db *gorm.DB, keys *pii.Keyring, now func() time.Time, served ServedChecker, sessions SessionUpdater, binds *auth.Throttle) *Service {
+// throttles bindResident per WeChat account; lookups (all of them apply,
+// normally one per window above) throttle residentByIdNumber per staff user.
+func NewService(db *gorm.DB, keys *pii.Keyring, now func() time.Time, served ServedChecker, sessions SessionUpdater, binds *auth.Throttle, lookups ...*auth.Throttle) *Service {
 	if served == nil {
 		served = NeverServed{}
 	}
-	return &Service{db: db, keys: keys, now: now, served: served, sessions: sessions, binds: binds}
+	return &Service{db: db, keys: keys, now: now, served: served, sessions: sessions, binds: binds, lookups: lookups}
 }
 
 // SetServedChecker replaces the provider check (the voucher domain wires
@@ -75,7 +92,9 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Resident, error) {
 }
 
 // ByIDNumber looks a resident up by full ID number (staff only). Every call
-// is audited, found or not.
+// is audited, found or not, and counts against the viewer's look-up limits;
+// a call over a limit is refused with TOO_MANY_ATTEMPTS (audited as
+// "rate_limited") without touching the index.
 func (s *Service) ByIDNumber(ctx context.Context, raw string) (*Resident, error) {
 	v, err := auth.RequireViewer(ctx, auth.Admin, auth.Clerk, auth.CaseWorker, auth.Operator, auth.Auditor)
 	if err != nil {
@@ -86,10 +105,22 @@ func (s *Service) ByIDNumber(ctx context.Context, raw string) (*Resident, error)
 		outcome = "not_found"
 		entity  *uuid.UUID
 	)
+	allowed := true
+	for _, t := range s.lookups {
+		// Reserve every window, so a refused call still counts everywhere.
+		ok, err := t.Reserve(ctx, "idlookup:"+v.ID.String())
+		if err != nil {
+			return nil, err
+		}
+		allowed = allowed && ok
+	}
 	n, perr := idnumber.Parse(raw, s.now())
-	if perr != nil {
+	switch {
+	case !allowed:
+		outcome = "rate_limited"
+	case perr != nil:
 		outcome = "invalid"
-	} else {
+	default:
 		row, err := findByIDIndex(ctx, s.db, s.keys.BlindIndex(PurposeIDNumber, n.String()))
 		if err != nil {
 			return nil, err
@@ -114,6 +145,8 @@ func (s *Service) ByIDNumber(ctx context.Context, raw string) (*Resident, error)
 		return nil, database.Classify(err)
 	}
 	switch outcome {
+	case "rate_limited":
+		return nil, errLookupLimited
 	case "invalid":
 		return nil, problem.BadInput("idNumber is not a valid resident identity number")
 	case "forbidden":
@@ -121,6 +154,10 @@ func (s *Service) ByIDNumber(ctx context.Context, raw string) (*Resident, error)
 	}
 	return out, nil
 }
+
+// errLookupLimited answers a look-up over the limits; the presenter gives
+// it extensions.code TOO_MANY_ATTEMPTS.
+var errLookupLimited = problem.New(problem.TooManyAttempts, "按身份证号查询次数过多，请稍后再试 (too many look-ups by ID number; try again later)")
 
 // Filter narrows a resident list; zero fields match everything.
 type Filter struct {
