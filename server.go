@@ -149,6 +149,15 @@ func serve(ctx context.Context, a *app.App, cfg config.Config, log *slog.Logger)
 		MaxHeaderBytes:    32 << 10,
 	}
 	a.StartBackground(ctx)
+	if cfg.PprofAddr != "" {
+		go func() {
+			log.Info("pprof listening", "addr", cfg.PprofAddr)
+			ps := &http.Server{Addr: cfg.PprofAddr, Handler: app.PprofHandler(), ReadHeaderTimeout: 5 * time.Second}
+			if err := ps.ListenAndServe(); err != nil {
+				log.Warn("pprof listener stopped", "err", err.Error())
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("listening", "addr", cfg.HTTPAddr)

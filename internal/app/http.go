@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -38,6 +39,18 @@ func (a *App) routes() http.Handler {
 		mux.HandleFunc("GET /{$}", graphiql())
 	}
 	return a.requestContext(mux)
+}
+
+// PprofHandler serves net/http/pprof on a mux of its own, for the separate
+// listener PPROF_ADDR turns on; the public handler never exposes it.
+func PprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // requestContext gives every request an id (echoed as X-Request-Id), a

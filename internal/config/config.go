@@ -25,8 +25,11 @@ const (
 
 // Config is the whole typed configuration.
 type Config struct {
-	Env                 string
-	HTTPAddr            string
+	Env      string
+	HTTPAddr string
+	// PprofAddr, when set, serves net/http/pprof on its own listener (off by
+	// default; bind it to loopback: profiles reveal code paths and timings).
+	PprofAddr           string
 	DatabaseURL         string
 	DatabaseReplicaURLs []string
 	RedisURL            string
@@ -67,6 +70,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("env", c.Env),
 		slog.String("http_addr", c.HTTPAddr),
+		slog.String("pprof_addr", c.PprofAddr),
 		slog.String("database_url", redactURL(c.DatabaseURL)),
 		slog.Int("database_replicas", len(c.DatabaseReplicaURLs)),
 		slog.String("redis_url", redactURL(c.RedisURL)),
@@ -104,6 +108,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		Env:                get("APP_ENV", "development"),
 		HTTPAddr:           get("HTTP_ADDR", ":8080"),
+		PprofAddr:          get("PPROF_ADDR", ""),
 		DatabaseURL:        get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"),
 		RedisURL:           get("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		RedisKeyPrefix:     get("REDIS_KEY_PREFIX", "rs:"),
