@@ -1,6 +1,7 @@
 package voucher_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,6 +103,61 @@ func TestRedeemPaths(t *testing.T) {
 				t.Fatalf("second reversal: %s", rev.Raw)
 			}
 		})
+	})
+
+	// The process may die after the redemption commits and before Redis
+	// hears the token was used. The database still refuses it: the token is
+	// consumed by the redemption row, not by Redis.
+	t.Run("token used in the database but live in Redis", func(t *testing.T) {
+		tok := f.token(t, rid)
+		key := f.e.Config.RedisKeyPrefix + "voucher:token:" + tok
+		live, err := f.e.Redis.Get(context.Background(), key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := f.redeem(t, f.provTok, tok, 300, "lost-marker", "", "")
+		if r.id == "" {
+			t.Fatalf("redeem: %s", r.raw)
+		}
+		f.e.Redis.Set(context.Background(), key, live, time.Minute)
+		f.e.Redis.Del(context.Background(), f.e.Config.RedisKeyPrefix+"voucher:used:"+tok)
+		before := f.balance(t, rid)
+		if u := f.redeem(t, f.provTok, tok, 300, "lost-marker-2", "", ""); u.code != "TOKEN_USED" {
+			t.Fatalf("second use with the Redis marker lost: %s", u.raw)
+		}
+		if again := f.redeem(t, f.provTok, tok, 300, "lost-marker", "", ""); again.id != r.id {
+			t.Fatalf("replay: %s", again.raw)
+		}
+		if after := f.balance(t, rid); after != before {
+			t.Fatalf("balance moved %d -> %d", before, after)
+		}
+	})
+
+	t.Run("one token, two keys at once: exactly one pays", func(t *testing.T) {
+		tok := f.token(t, rid)
+		before := f.balance(t, rid)
+		var wg sync.WaitGroup
+		res := make([]redeemed, 8)
+		for i := range res {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				res[i] = f.redeem(t, f.provTok, tok, 200, fmt.Sprintf("race-%d", i), "", "")
+			}(i)
+		}
+		wg.Wait()
+		paid := 0
+		for _, r := range res {
+			switch {
+			case r.id != "":
+				paid++
+			case r.code != "TOKEN_USED":
+				t.Errorf("loser: %s", r.raw)
+			}
+		}
+		if paid != 1 || f.balance(t, rid) != before-200 {
+			t.Fatalf("%d paid, balance %d -> %d", paid, before, f.balance(t, rid))
+		}
 	})
 
 	t.Run("concurrent sends of one key execute once", func(t *testing.T) {

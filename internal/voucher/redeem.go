@@ -75,10 +75,13 @@ func (in *RedeemInput) hash() []byte {
 //
 // Order of work, all in one transaction: the idempotency row is inserted
 // first (a concurrent send of the same key blocks on it and then replays
-// the winner's result); then the token is read (not consumed), the
-// provider, program, settlement and balance are checked, the vouchers are
-// locked in id order and drawn earliest expiry first; the token is consumed
-// atomically as the very last step, so a failed redemption leaves it usable.
+// the winner's result); then the token is read from Redis (not consumed),
+// the provider, program, settlement and balance are checked, the vouchers
+// are locked in id order and drawn earliest expiry first. The token is
+// consumed by the redemption row itself, whose token hash is unique: it
+// commits or rolls back with the payment, so a crash at any point leaves
+// either a paid redemption whose key replays it, or nothing at all and a
+// token still usable for the retry. Redis is told after the commit.
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, error) {
 	v, err := auth.RequireViewer(ctx, auth.Provider)
 	if err != nil {
@@ -110,14 +113,11 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 	}
 	hash := in.hash()
 	var (
-		consumed *tokenValue
 		out      *RedeemResult
+		replayed bool
 	)
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		if consumed != nil { // an earlier attempt consumed it and then failed
-			s.restoreToken(in.Token, consumed)
-			consumed = nil
-		}
+		replayed = false
 		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&keyRow{ProviderID: pid, IdempotencyKey: in.IdempotencyKey,
 			RequestHash: hash, CreatedAt: s.now()})
 		if ins.Error != nil {
@@ -132,7 +132,7 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 				return problem.New(problem.IdempotencyMismatch, "this idempotency key was used with a different request", "input", "idempotencyKey")
 			}
 			r, err := redemptionByID(ctx, tx, *k.RedemptionID)
-			out = &RedeemResult{Redemption: r, RemainingFen: deref(k.RemainingFen)}
+			out, replayed = &RedeemResult{Redemption: r, RemainingFen: deref(k.RemainingFen)}, true
 			return err
 		}
 		tv, err := s.peekToken(ctx, in.Token)
@@ -150,18 +150,14 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		if err := audit.Record(ctx, tx, "redeemVoucher", "Redemption", &r.ID, map[string]any{"amountFen": in.AmountFen}); err != nil {
 			return err
 		}
-		if err := s.consumeToken(ctx, in.Token, tv); err != nil {
-			return err
-		}
-		consumed = tv
 		out = &RedeemResult{Redemption: r, RemainingFen: remaining}
 		return nil
 	})
 	if err != nil {
-		if consumed != nil {
-			s.restoreToken(in.Token, consumed)
-		}
 		return nil, err
+	}
+	if !replayed {
+		s.markUsed(in.Token)
 	}
 	return out, nil
 }
@@ -216,9 +212,17 @@ func (s *Service) redeemTx(ctx context.Context, tx *gorm.DB, pid uuid.UUID, tv *
 	}
 	now := s.now()
 	r := redemptionRow{ID: newID(), ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
-		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(Completed), Note: in.Note, CreatedAt: now}
-	if err := tx.Create(&r).Error; err != nil {
-		return nil, 0, database.Classify(fmt.Errorf("voucher: redemption: %w", err))
+		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(Completed), Note: in.Note, CreatedAt: now,
+		TokenHash: tokenHash(in.Token)}
+	// A concurrent redemption with the same token waits here on the unique
+	// hash until the other commits (then this one is TOKEN_USED) or rolls
+	// back (then this one goes on).
+	ins := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "token_hash"}}, DoNothing: true}).Create(&r)
+	if ins.Error != nil {
+		return nil, 0, database.Classify(fmt.Errorf("voucher: redemption: %w", ins.Error))
+	}
+	if ins.RowsAffected == 0 {
+		return nil, 0, problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
 	}
 	var draws []drawRow
 	var entries []ledgerRow

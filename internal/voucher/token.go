@@ -3,6 +3,7 @@ package voucher
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -28,9 +29,8 @@ const usedMarkerTTL = 30 * time.Minute
 type tokenValue struct {
 	ResidentID uuid.UUID `json:"r"`
 	ProgramID  uuid.UUID `json:"p"`
-	// ExpiresMs is the Redis expiry (real time), to restore the remaining TTL.
+	// ExpiresMs is when the token expires (real time).
 	ExpiresMs int64 `json:"x"`
-	raw       string
 }
 
 func (s *Service) tokenKey(t string) string { return s.prefix + "voucher:token:" + t }
@@ -100,7 +100,8 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 	return token, s.now().Add(TokenTTL), nil
 }
 
-// peekToken reads a live token without consuming it.
+// peekToken reads a live token without consuming it: consumption is the
+// redemption's own insert (see Redeem).
 func (s *Service) peekToken(ctx context.Context, token string) (*tokenValue, error) {
 	raw, err := s.rdb.Get(ctx, s.tokenKey(token)).Result()
 	if errors.Is(err, redis.Nil) {
@@ -120,45 +121,29 @@ func (s *Service) peekToken(ctx context.Context, token string) (*tokenValue, err
 	if err := json.Unmarshal([]byte(raw), &tv); err != nil {
 		return nil, problem.New(problem.TokenExpired, "this code is not valid", "input", "token")
 	}
-	tv.raw = raw
 	return &tv, nil
 }
 
-// consumeScript deletes the token only if it still holds the value read
-// earlier, and leaves a 'used' marker: exactly one caller wins.
-var consumeScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
-  return 1
-end
-return 0`)
-
-// restoreScript puts a consumed token back when its transaction failed.
-var restoreScript = redis.NewScript(`
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')
-redis.call('DEL', KEYS[2])
-return 1`)
-
-func (s *Service) consumeToken(ctx context.Context, token string, tv *tokenValue) error {
-	n, err := consumeScript.Run(ctx, s.rdb, []string{s.tokenKey(token), s.usedKey(token)}, tv.raw, int(usedMarkerTTL.Seconds())).Int()
-	if err != nil {
-		return fmt.Errorf("%w: voucher: consume token: %w", problem.ErrUnavailable, err)
-	}
-	if n != 1 {
-		return problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
-	}
-	return nil
+// tokenHash is what a redemption stores of its token: the token itself is a
+// bearer secret and never reaches the database.
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
 }
 
-func (s *Service) restoreToken(token string, tv *tokenValue) {
-	left := time.Until(time.UnixMilli(tv.ExpiresMs))
-	if left <= 0 {
-		return
-	}
+// markUsed runs after the redemption committed: it drops the live token and
+// leaves a 'used' marker so a second use is answered TOKEN_USED without a
+// transaction. Best effort: if it fails (or the process dies first), the
+// unique token hash on the committed redemption still refuses the token.
+func (s *Service) markUsed(token string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := restoreScript.Run(ctx, s.rdb, []string{s.tokenKey(token), s.usedKey(token)}, tv.raw, left.Milliseconds()).Err(); err != nil {
-		s.log.Warn("voucher: could not restore a redemption token after a failed redemption", "err", err.Error())
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, s.tokenKey(token))
+		p.Set(ctx, s.usedKey(token), "1", usedMarkerTTL)
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("voucher: could not retire a used redemption token in Redis", "err", err.Error())
 	}
 }
