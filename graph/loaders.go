@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,7 +22,8 @@ import (
 // resolves through one of them, so a page costs a fixed number of queries
 // whatever its size. Domains add their loaders here.
 type Loaders struct {
-	OrgUnit     *dataloadgen.Loader[uuid.UUID, *org.Unit]
+	// OrgUnit answers from the process-wide unit cache first.
+	OrgUnit     *unitLoader
 	OrgChildren *dataloadgen.Loader[uuid.UUID, []*org.Unit]
 	Center      *dataloadgen.Loader[uuid.UUID, *org.Center]
 	User        *dataloadgen.Loader[uuid.UUID, *auth.User]
@@ -47,8 +49,9 @@ const loaderWait = 500 * time.Microsecond
 
 func (r *Resolver) newLoaders() *Loaders {
 	w := dataloadgen.WithWait(loaderWait)
+	units := r.unitCache()
 	return &Loaders{
-		OrgUnit:     dataloadgen.NewMappedLoader(r.Org.UnitsByIDs, w),
+		OrgUnit:     &unitLoader{cache: units, l: dataloadgen.NewMappedLoader(units.fetch, w)},
 		OrgChildren: dataloadgen.NewMappedLoader(r.Org.ChildrenOf, w),
 		Center:      dataloadgen.NewMappedLoader(r.Org.CentersByIDs, w),
 		User:        dataloadgen.NewMappedLoader(r.Auth.UsersByIDs, w),
@@ -85,8 +88,13 @@ func loaders(ctx context.Context) *Loaders {
 	panic("graph: no loaders in context; wrap the handler with Resolver.WithLoaders")
 }
 
+// keyLoader is a per-request loader: a dataloader, or one in front of a cache.
+type keyLoader[K comparable, V any] interface {
+	Load(ctx context.Context, key K) (V, error)
+}
+
 // load fetches one key; a missing row is the zero value, not an error.
-func load[K comparable, V any](ctx context.Context, l *dataloadgen.Loader[K, V], key K) (V, error) {
+func load[K comparable, V any](ctx context.Context, l keyLoader[K, V], key K) (V, error) {
 	v, err := l.Load(ctx, key)
 	if errors.Is(err, dataloadgen.ErrNotFound) {
 		var zero V
@@ -96,10 +104,93 @@ func load[K comparable, V any](ctx context.Context, l *dataloadgen.Loader[K, V],
 }
 
 // loadOptional fetches an optional key.
-func loadOptional[K comparable, V any](ctx context.Context, l *dataloadgen.Loader[K, V], key *K) (V, error) {
+func loadOptional[K comparable, V any](ctx context.Context, l keyLoader[K, V], key *K) (V, error) {
 	if key == nil {
 		var zero V
 		return zero, nil
 	}
 	return load(ctx, l, *key)
+}
+
+// unitTTL is how long a cached org unit is trusted. The org tree is
+// reference data: only migrations and the seed write it (no mutation does),
+// so the TTL only bounds how long a unit edited by hand in SQL shows stale.
+const unitTTL = time.Minute
+
+// orgUnitCache keeps the org units of the process. Nearly every resident
+// read shows its community (and the viewer's own unit is in `me`), so
+// without it a resident(id) costs a second round trip to Postgres and every
+// page one more statement, for rows that never change. Units are not
+// trimmed per viewer, so sharing them between requests reveals nothing.
+type orgUnitCache struct {
+	load  func(context.Context, []uuid.UUID) (map[uuid.UUID]*org.Unit, error)
+	mu    sync.RWMutex
+	units map[uuid.UUID]cachedUnit
+}
+
+type cachedUnit struct {
+	unit    *org.Unit
+	expires time.Time
+}
+
+// unitCache returns the resolver's unit cache, created on first use.
+func (r *Resolver) unitCache() *orgUnitCache {
+	r.unitsOnce.Do(func() {
+		r.units = &orgUnitCache{load: r.Org.UnitsByIDs, units: map[uuid.UUID]cachedUnit{}}
+	})
+	return r.units
+}
+
+func (c *orgUnitCache) get(id uuid.UUID) (*org.Unit, bool) {
+	c.mu.RLock()
+	e, ok := c.units[id]
+	c.mu.RUnlock()
+	if !ok || time.Now().After(e.expires) {
+		return nil, false
+	}
+	return e.unit, true
+}
+
+// fetch is the batch function of the per-request loader: it loads the
+// misses and keeps them. A unit that does not exist is not cached.
+func (c *orgUnitCache) fetch(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*org.Unit, error) {
+	m, err := c.load(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	exp := time.Now().Add(unitTTL)
+	c.mu.Lock()
+	for id, u := range m {
+		c.units[id] = cachedUnit{unit: u, expires: exp}
+	}
+	c.mu.Unlock()
+	return m, nil
+}
+
+// unitLoader answers from the cache and batches the misses of a request.
+// Cached units are shared: resolvers must not modify them.
+type unitLoader struct {
+	cache *orgUnitCache
+	l     *dataloadgen.Loader[uuid.UUID, *org.Unit]
+}
+
+// Load returns one unit.
+func (u *unitLoader) Load(ctx context.Context, id uuid.UUID) (*org.Unit, error) {
+	if unit, ok := u.cache.get(id); ok {
+		return unit, nil
+	}
+	return u.l.Load(ctx, id)
+}
+
+// Prefetch loads, in one batch, the units of ids that are not cached.
+func (u *unitLoader) Prefetch(ctx context.Context, ids []uuid.UUID) {
+	var miss []uuid.UUID
+	for _, id := range ids {
+		if _, ok := u.cache.get(id); !ok {
+			miss = append(miss, id)
+		}
+	}
+	if len(miss) > 0 {
+		u.l.LoadAll(ctx, miss) // errors resurface in the field resolvers
+	}
 }

@@ -102,7 +102,7 @@ func (r *Resolver) prefetchResidents(ctx context.Context, items []*resident.Resi
 				ids = append(ids, *x.GridID)
 			}
 		}
-		l.OrgUnit.LoadAll(ctx, ids) // errors resurface in the field resolvers
+		l.OrgUnit.Prefetch(ctx, ids)
 	}
 	if want["emergencyContacts"] {
 		l.Contacts.LoadAll(ctx, items)

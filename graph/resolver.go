@@ -5,6 +5,7 @@ package graph
 
 import (
 	"log/slog"
+	"sync"
 
 	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/audit"
@@ -30,4 +31,7 @@ type Resolver struct {
 	Vouchers           *voucher.Service
 	Emergency          *emergency.Service
 	ApplicationService *application.Service
+
+	unitsOnce sync.Once
+	units     *orgUnitCache
 }
