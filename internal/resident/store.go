@@ -2,12 +2,14 @@ package resident
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/lib/pq"
 	"gorm.io/gorm"
 
@@ -84,7 +86,36 @@ const residentColumns = "id, name, id_number_enc, id_number_masked, phone_enc, p
 
 // findByID returns the row, or nil.
 func findByID(ctx context.Context, db *gorm.DB, id uuid.UUID) (*residentRow, error) {
-	return takeOne(db.WithContext(ctx).Select(residentColumns).Where("id = ?", id))
+	rows, err := db.WithContext(ctx).Model(&residentRow{}).Select(residentColumns).Where("id = ?", id).Rows()
+	if err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: %w", err))
+	}
+	out, err := scanResidents(rows, 1)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
+// scanResidents reads rows of residentColumns and closes them. It scans by
+// hand: GORM's reflective scanning into residentRow was a tenth of the CPU
+// of a residents page, on the two hottest reads.
+func scanResidents(rows *sql.Rows, capacity int) ([]residentRow, error) {
+	defer rows.Close()
+	out := make([]residentRow, 0, capacity)
+	for rows.Next() {
+		out = append(out, residentRow{})
+		r := &out[len(out)-1]
+		if err := rows.Scan(&r.ID, &r.Name, &r.IDNumberEnc, &r.IDNumberMasked, &r.PhoneEnc, &r.PhoneMasked,
+			&r.Gender, &r.BirthDate, &r.Address, &r.CommunityID, &r.GridID, &r.OrgPath, &r.Statuses,
+			&r.CareLevel, &r.Version, &r.CreatedAt, &r.UpdatedAt); err != nil {
+			return nil, database.Classify(fmt.Errorf("resident: scan: %w", err))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: %w", err))
+	}
+	return out, nil
 }
 
 // findByIDIndex returns the row whose ID-number blind index is bidx, or nil.
@@ -163,24 +194,51 @@ func list(ctx context.Context, db *gorm.DB, q query, p page.Request) ([]resident
 	if err := q.apply(db.WithContext(ctx).Model(&residentRow{})).Count(&total).Error; err != nil {
 		return nil, 0, database.Classify(fmt.Errorf("resident: count: %w", err))
 	}
-	sel := q.apply(db.WithContext(ctx).Select(residentColumns))
+	sel := q.apply(db.WithContext(ctx).Model(&residentRow{}).Select(residentColumns))
 	if p.After != nil {
 		sel = sel.Where("id < ?", *p.After)
 	}
-	var rows []residentRow
-	if err := sel.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+	rs, err := sel.Order("id DESC").Limit(p.First + 1).Rows()
+	if err != nil {
 		return nil, 0, database.Classify(fmt.Errorf("resident: list: %w", err))
+	}
+	rows, err := scanResidents(rs, p.First+1)
+	if err != nil {
+		return nil, 0, err
 	}
 	return rows, int(total), nil
 }
 
-// contactsOf returns the contacts of residents, in priority order.
+// contactsOf returns the contacts of residents, in priority order. The ids
+// go as one uuid[] parameter, not one parameter each: a page of 100 cost
+// 100 driver.Valuer conversions and a statement per distinct page size.
 func contactsOf(ctx context.Context, db *gorm.DB, ids []uuid.UUID) ([]contactRow, error) {
-	var rows []contactRow
-	err := db.WithContext(ctx).Select("id, resident_id, name, relation, phone_masked, priority").
-		Where("resident_id IN ?", ids).Order("resident_id, priority, id").Find(&rows).Error
+	rs, err := db.WithContext(ctx).Model(&contactRow{}).Select("id, resident_id, name, relation, phone_masked, priority").
+		Where("resident_id = ANY(?)", uuidArray(ids)).Order("resident_id, priority, id").Rows()
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: contacts: %w", err))
 	}
+	defer rs.Close()
+	rows := make([]contactRow, 0, len(ids))
+	for rs.Next() {
+		var c contactRow
+		if err := rs.Scan(&c.ID, &c.ResidentID, &c.Name, &c.Relation, &c.PhoneMasked, &c.Priority); err != nil {
+			return nil, database.Classify(fmt.Errorf("resident: contacts: %w", err))
+		}
+		rows = append(rows, c)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: contacts: %w", err))
+	}
 	return rows, nil
+}
+
+// uuidArray is ids as a Postgres uuid[] parameter that GORM passes through
+// whole (it expands slices into one parameter per element).
+func uuidArray(ids []uuid.UUID) pgtype.Array[[16]byte] {
+	el := make([][16]byte, len(ids))
+	for i, id := range ids {
+		el[i] = id
+	}
+	return pgtype.Array[[16]byte]{Elements: el, Dims: []pgtype.ArrayDimension{{Length: int32(len(el)), LowerBound: 1}}, Valid: true}
 }
