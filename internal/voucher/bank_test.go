@@ -11,6 +11,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/testenv"
+	"github.com/jinjiang/residents/internal/voucher"
 )
 
 // TestBank is a randomized test in the Jepsen spirit: workers issue,
@@ -102,40 +103,58 @@ func TestBank(t *testing.T) {
 	}
 	wg.Wait()
 
-	db := f.e.DB
-	var bad int
-	db.Raw(`SELECT count(*) FROM vouchers v WHERE v.balance_fen <> (SELECT coalesce(sum(amount_fen),0) FROM voucher_ledger l WHERE l.voucher_id = v.id)
-		OR v.balance_fen < 0`).Row().Scan(&bad)
-	if bad != 0 {
-		t.Errorf("%d vouchers whose balance differs from their ledger", bad)
+	books, bad, err := voucher.CheckBooks(t.Context(), f.e.DB)
+	if err != nil {
+		t.Fatal(err)
 	}
-	db.Raw(`SELECT count(*) FROM voucher_ledger l WHERE l.balance_after_fen <> (SELECT sum(amount_fen) FROM voucher_ledger x WHERE x.voucher_id = l.voucher_id AND x.id <= l.id)`).Row().Scan(&bad)
-	if bad != 0 {
-		t.Errorf("%d ledger entries with a wrong balance_after", bad)
+	for _, b := range bad {
+		t.Error(b)
 	}
-	var keys, reds, distinct int
-	db.Raw("SELECT count(*), count(DISTINCT redemption_id) FROM redemption_keys").Row().Scan(&keys, &distinct)
-	db.Raw("SELECT count(*) FROM redemptions").Row().Scan(&reds)
-	if keys != reds || distinct != reds {
-		t.Errorf("keys %d, distinct %d, redemptions %d", keys, distinct, reds)
-	}
-	var issued, spent, remaining, expired int64
-	db.Raw(`SELECT coalesce(sum(amount_fen) FILTER (WHERE kind = 'ISSUE'),0), -coalesce(sum(amount_fen) FILTER (WHERE kind IN ('REDEEM','REVERSE')),0),
-		-coalesce(sum(amount_fen) FILTER (WHERE kind = 'EXPIRE'),0) FROM voucher_ledger`).Row().Scan(&issued, &spent, &expired)
-	db.Raw("SELECT coalesce(sum(balance_fen),0) FROM vouchers").Row().Scan(&remaining)
-	if issued != spent+remaining+expired {
-		t.Errorf("issued %d != spent %d + remaining %d + expired %d", issued, spent, remaining, expired)
-	}
-	var completed, drawn int64
-	db.Raw("SELECT coalesce(sum(amount_fen),0) FROM redemptions WHERE status = 'COMPLETED'").Row().Scan(&completed)
-	db.Raw("SELECT coalesce(sum(d.amount_fen),0) FROM redemption_draws d JOIN redemptions r ON r.id = d.redemption_id WHERE r.status = 'COMPLETED'").Row().Scan(&drawn)
-	if completed != spent || drawn != spent {
-		t.Errorf("completed %d, drawn %d, spent by ledger %d", completed, drawn, spent)
-	}
+	reds := books.Redemptions
+	issued, spent, remaining, expired := books.IssuedFen, books.SpentFen, books.RemainingFen, books.ExpiredFen
 	var nRev int
-	db.Raw("SELECT count(*) FROM redemptions WHERE status = 'REVERSED'").Row().Scan(&nRev)
+	f.e.DB.Raw("SELECT count(*) FROM redemptions WHERE status = 'REVERSED'").Row().Scan(&nRev)
 	t.Logf("bank: %d redemptions (%d reversed), issued %d, spent %d, remaining %d, expired %d", reds, nRev, issued, spent, remaining, expired)
 	if reds == 0 || issued == 0 {
 		t.Error("the run did nothing")
+	}
+}
+
+// TestCheckBooksFindsWhatIsWrong: the reconciliation is only worth running
+// if it fails when the books are off.
+func TestCheckBooksFindsWhatIsWrong(t *testing.T) {
+	f := newFixture(t, programSpec{})
+	rid := f.resident(t, testenv.ResidentSpec{})
+	f.issue(t, f.period)
+	if r := f.redeem(t, f.provTok, f.token(t, rid), 1000, "books", "", ""); r.id == "" {
+		t.Fatalf("redeem: %s", r.raw)
+	}
+	check := func() []string {
+		t.Helper()
+		_, bad, err := voucher.CheckBooks(t.Context(), f.e.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bad
+	}
+	if bad := check(); len(bad) != 0 {
+		t.Fatalf("clean books reported: %v", bad)
+	}
+	f.e.DB.Exec("ALTER TABLE voucher_ledger DISABLE TRIGGER USER")
+	f.e.DB.Exec("ALTER TABLE vouchers DISABLE TRIGGER USER")
+	defer f.e.DB.Exec("ALTER TABLE voucher_ledger ENABLE TRIGGER USER")
+	defer f.e.DB.Exec("ALTER TABLE vouchers ENABLE TRIGGER USER")
+	if err := f.e.DB.Exec("UPDATE vouchers SET balance_fen = balance_fen + 1 WHERE resident_id = ?", rid).Error; err != nil {
+		t.Fatal(err)
+	}
+	if bad := check(); len(bad) != 2 { // the voucher differs from its ledger; money in != money out
+		t.Fatalf("a voucher one fen richer than its ledger: %v", bad)
+	}
+	f.e.DB.Exec("UPDATE vouchers SET balance_fen = balance_fen - 1 WHERE resident_id = ?", rid)
+	if err := f.e.DB.Exec("DELETE FROM redemption_keys WHERE idempotency_key = 'books'").Error; err != nil {
+		t.Fatal(err)
+	}
+	if bad := check(); len(bad) != 1 {
+		t.Fatalf("a redemption without its key: %v", bad)
 	}
 }

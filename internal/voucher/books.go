@@ -1,0 +1,77 @@
+package voucher
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/database"
+)
+
+// Books is the district-wide state of the voucher books.
+type Books struct {
+	IssuedFen, SpentFen, RemainingFen, ExpiredFen, VoidedFen int64
+	Redemptions, Keys                                       int64
+}
+
+// CheckBooks reconciles the voucher books and returns every violation of
+// their invariants: each voucher's balance is the sum of its ledger and
+// never negative; each entry's balance_after is the running sum; money in
+// equals money out (issued = spent + remaining + expired + voided); each
+// idempotency key names exactly one redemption and each redemption has
+// exactly one key; completed redemptions equal what their draws took.
+// An empty list means the books balance. Tests and the fault drills run
+// it; an operator can run it against a restored backup.
+func CheckBooks(ctx context.Context, db *gorm.DB) (Books, []string, error) {
+	var (
+		b    Books
+		bad  []string
+		errs []error
+	)
+	scan := func(dst []any, q string, args ...any) {
+		if err := db.WithContext(ctx).Raw(q, args...).Row().Scan(dst...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var n int64
+	scan([]any{&n}, `SELECT count(*) FROM vouchers v
+		WHERE v.balance_fen < 0 OR v.balance_fen <> (SELECT coalesce(sum(amount_fen), 0) FROM voucher_ledger l WHERE l.voucher_id = v.id)`)
+	if n > 0 {
+		bad = append(bad, fmt.Sprintf("%d vouchers whose balance is negative or differs from their ledger", n))
+	}
+	scan([]any{&n}, `SELECT count(*) FROM (
+		SELECT balance_after_fen, sum(amount_fen) OVER (PARTITION BY voucher_id ORDER BY id) AS running FROM voucher_ledger) x
+		WHERE balance_after_fen <> running`)
+	if n > 0 {
+		bad = append(bad, fmt.Sprintf("%d ledger entries whose balance_after is not the running sum", n))
+	}
+	scan([]any{&b.IssuedFen, &b.SpentFen, &b.ExpiredFen, &b.VoidedFen}, `SELECT
+		coalesce(sum(amount_fen) FILTER (WHERE kind = 'ISSUE'), 0),
+		-coalesce(sum(amount_fen) FILTER (WHERE kind IN ('REDEEM', 'REVERSE')), 0),
+		-coalesce(sum(amount_fen) FILTER (WHERE kind = 'EXPIRE'), 0),
+		-coalesce(sum(amount_fen) FILTER (WHERE kind = 'VOID'), 0)
+		FROM voucher_ledger`)
+	scan([]any{&b.RemainingFen}, "SELECT coalesce(sum(balance_fen), 0) FROM vouchers")
+	if b.IssuedFen != b.SpentFen+b.RemainingFen+b.ExpiredFen+b.VoidedFen {
+		bad = append(bad, fmt.Sprintf("issued %d fen != spent %d + remaining %d + expired %d + voided %d",
+			b.IssuedFen, b.SpentFen, b.RemainingFen, b.ExpiredFen, b.VoidedFen))
+	}
+	var distinct int64
+	scan([]any{&b.Keys, &distinct}, "SELECT count(*), count(DISTINCT redemption_id) FROM redemption_keys")
+	scan([]any{&b.Redemptions}, "SELECT count(*) FROM redemptions")
+	if b.Keys != b.Redemptions || distinct != b.Redemptions {
+		bad = append(bad, fmt.Sprintf("%d idempotency keys naming %d distinct redemptions, %d redemptions", b.Keys, distinct, b.Redemptions))
+	}
+	var completed, drawn int64
+	scan([]any{&completed}, "SELECT coalesce(sum(amount_fen), 0) FROM redemptions WHERE status = 'COMPLETED'")
+	scan([]any{&drawn}, `SELECT coalesce(sum(d.amount_fen), 0) FROM redemption_draws d
+		JOIN redemptions r ON r.id = d.redemption_id WHERE r.status = 'COMPLETED'`)
+	if completed != b.SpentFen || drawn != b.SpentFen {
+		bad = append(bad, fmt.Sprintf("completed redemptions %d fen, their draws %d fen, spent by the ledger %d fen", completed, drawn, b.SpentFen))
+	}
+	if len(errs) > 0 {
+		return b, bad, database.Classify(errs[0])
+	}
+	return b, bad, nil
+}
