@@ -12,7 +12,7 @@ import (
 // Books is the district-wide state of the voucher books.
 type Books struct {
 	IssuedFen, SpentFen, RemainingFen, ExpiredFen, VoidedFen int64
-	Redemptions, Keys                                       int64
+	Redemptions, Keys                                        int64
 }
 
 // CheckBooks reconciles the voucher books and returns every violation of
