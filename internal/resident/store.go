@@ -86,7 +86,10 @@ const residentColumns = "id, name, id_number_enc, id_number_masked, phone_enc, p
 
 // findByID returns the row, or nil.
 func findByID(ctx context.Context, db *gorm.DB, id uuid.UUID) (*residentRow, error) {
-	rows, err := db.WithContext(ctx).Model(&residentRow{}).Select(residentColumns).Where("id = ?", id).Rows()
+	// A fixed statement, and the id as its 16 bytes rather than through
+	// uuid's driver.Valuer (a string Postgres parses back): this is the
+	// statement behind every resident(id).
+	rows, err := db.WithContext(ctx).Raw("SELECT "+residentColumns+" FROM residents WHERE id = ?", [16]byte(id)).Rows()
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: %w", err))
 	}
