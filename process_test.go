@@ -293,12 +293,12 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 
 	var (
 		answered, refusals, late atomic.Int64
-		firstRefusal       atomic.Int64 // unix nanos
-		firstNotReady      atomic.Int64
-		dropped            = make(chan string, 100)
-		stop               = make(chan struct{})
-		wg                 sync.WaitGroup
-		seq                atomic.Int64
+		firstRefusal             atomic.Int64 // unix nanos
+		firstNotReady            atomic.Int64
+		dropped                  = make(chan string, 100)
+		stop                     = make(chan struct{})
+		wg                       sync.WaitGroup
+		seq                      atomic.Int64
 	)
 	send := func(tok, doc string, vars map[string]any) {
 		start := time.Now().UnixNano()
