@@ -4,8 +4,6 @@ package scalar
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/problem"
 )
 
 // MarshalTime writes t as RFC 3339 with the +08:00 offset.
@@ -27,11 +26,11 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 func UnmarshalTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, errors.New("Time must be an RFC 3339 string")
+		return time.Time{}, problem.BadInput("Time must be an RFC 3339 string")
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, errors.New("Time must be RFC 3339 with an offset, e.g. 2026-11-27T09:30:00+08:00")
+		return time.Time{}, problem.BadInput("Time must be RFC 3339 with an offset, e.g. 2026-11-27T09:30:00+08:00")
 	}
 	return t, nil
 }
@@ -45,9 +44,13 @@ func MarshalDate(d civil.Date) graphql.Marshaler {
 func UnmarshalDate(v any) (civil.Date, error) {
 	s, ok := v.(string)
 	if !ok {
-		return civil.Date{}, errors.New("Date must be a YYYY-MM-DD string")
+		return civil.Date{}, problem.BadInput("Date must be a YYYY-MM-DD string")
 	}
-	return civil.ParseDate(s)
+	d, err := civil.ParseDate(s)
+	if err != nil {
+		return civil.Date{}, problem.BadInput("Date must be a real date as YYYY-MM-DD")
+	}
+	return d, nil
 }
 
 // MarshalFen writes an amount of fen as a JSON integer.
@@ -62,7 +65,7 @@ func UnmarshalFen(v any) (int64, error) {
 	case json.Number:
 		n, err := strconv.ParseInt(string(x), 10, 64)
 		if err != nil {
-			return 0, errors.New("Fen must be an integer number of fen within ±9223372036854775807")
+			return 0, problem.BadInput("Fen must be an integer number of fen within ±9223372036854775807")
 		}
 		return n, nil
 	case int64:
@@ -71,9 +74,9 @@ func UnmarshalFen(v any) (int64, error) {
 		return int64(x), nil
 	case float64:
 		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-			return 0, errors.New("Fen must be an integer number of fen")
+			return 0, problem.BadInput("Fen must be an integer number of fen")
 		}
 		return int64(x), nil
 	}
-	return 0, fmt.Errorf("Fen must be an integer number of fen")
+	return 0, problem.BadInput("Fen must be an integer number of fen")
 }
