@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,6 +20,7 @@ import (
 	coderws "github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
@@ -57,11 +61,13 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 		},
 	})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(onePOST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(15000)
 	if !opt.Production {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	srv.SetDisableSuggestion(opt.Production)
 	limits := opt.Limits
@@ -144,12 +150,14 @@ func wsInit(a *auth.Service, log *slog.Logger) transport.WebsocketInitFunc {
 				token = t
 			}
 		}
+		// graphql-transport-ws: a refused connection_init closes with 4403.
+		refused := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), 4403)
 		if token == "" {
-			return ctx, nil, errors.New("unauthenticated")
+			return refused, nil, errors.New("unauthenticated")
 		}
 		v, err := a.Authenticate(ctx, token)
 		if err != nil {
-			return ctx, nil, errors.New("unauthenticated")
+			return refused, nil, errors.New("unauthenticated")
 		}
 		exp, _ := a.TokenExpiry(token)
 		ctx = auth.WithViewer(ctx, v)
@@ -196,4 +204,83 @@ func pinMutationsToPrimary(ctx context.Context, next graphql.OperationHandler) g
 		ctx = database.WithPrimary(ctx)
 	}
 	return next(ctx)
+}
+
+// onePOST is transport.POST that takes exactly one GraphQL request object.
+// A body that is JSON but not one request (an array batch, a string, a
+// query that is not a string) is refused here with 400, because gqlgen's own
+// decoder error repeats the whole body, which may carry an ID number.
+type onePOST struct{ transport.POST }
+
+func (p onePOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	body, err := io.ReadAll(r.Body)
+	var one struct {
+		Query         string         `json:"query"`
+		OperationName string         `json:"operationName"`
+		Variables     map[string]any `json:"variables"`
+		Extensions    map[string]any `json:"extensions"`
+	}
+	if err == nil {
+		err = json.Unmarshal(body, &one)
+	}
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+			"message":    "the body must be one JSON object with query, variables and operationName; batching is not supported",
+			"extensions": map[string]any{"code": CodeBadUserInput},
+		}}})
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	p.POST.Do(w, r, exec)
+}
+
+// noIntrospection refuses __schema and __type in production before anything
+// runs, with a validation error rather than gqlgen's INTERNAL one.
+type noIntrospection struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = noIntrospection{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (noIntrospection) ExtensionName() string { return "NoIntrospection" }
+
+// Validate implements graphql.HandlerExtension.
+func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext refuses an operation that introspects the schema.
+func (noIntrospection) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation != nil && introspects(rc.Doc, rc.Operation.SelectionSet, map[string]bool{}) {
+		return &gqlerror.Error{Message: "introspection is disabled", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+	}
+	return nil
+}
+
+// introspects reports whether a root selection set (through fragments)
+// asks for __schema or __type.
+func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(doc, s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			if f := doc.Fragments.ForName(s.Name); f != nil && introspects(doc, f.SelectionSet, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
