@@ -72,73 +72,19 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 		callerEnc, callerMasked = &enc, &masked
 	}
 
+	row := callRow{ID: uuid.Must(uuid.NewV7()), ExternalCallID: ext, CallerNumberEnc: callerEnc,
+		CallerNumberMasked: callerMasked, Kind: string(in.Kind), Status: string(Received), ReceivedAt: at,
+		CreatedAt: now, UpdatedAt: now}
+	n := newCall{row: row, phoneIdx: callerIdx, eventID: uuid.Must(uuid.NewV7()), actor: v.DisplayName, audit: newAuditEntry(ctx)}
 	var out *callRow
 	var changed bool
-	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		out, changed = nil, false
-		var dev *deviceRow
-		if serial != "" {
-			// The device row lock serialises every alarm of one device, so
-			// concurrent alarms cannot open two calls.
-			if dev, err = deviceBySerial(ctx, tx, serial, true); err != nil {
-				return err
-			}
-		}
-		existing, err := callByExternal(ctx, tx, ext)
-		if err != nil || existing != nil {
-			out = existing
-			return err
-		}
-		if dev != nil {
-			var open []callRow
-			err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).
-				Where("device_id = ? AND status <> ? AND received_at >= ?", dev.ID, Closed, at.Add(-RepeatWindow)).
-				Order("received_at DESC").Limit(1).Find(&open).Error
-			if err != nil {
-				return fmt.Errorf("emergency: open call: %w", database.Classify(err))
-			}
-			if len(open) == 1 {
-				detail := string(in.Kind)
-				if err := appendEvent(ctx, tx, open[0].ID, at, EventRepeatAlarm, nil, v.DisplayName, &detail, &ext); err != nil {
-					return err
-				}
-				if err := tx.Model(&callRow{}).Where("id = ?", open[0].ID).Update("updated_at", now).Error; err != nil {
-					return fmt.Errorf("emergency: touch call: %w", database.Classify(err))
-				}
-				out, changed = &open[0], true
-				return audit.Record(ctx, tx, "emergency.call.repeat_alarm", "EmergencyCall", &open[0].ID, map[string]any{"kind": in.Kind})
-			}
-		}
-		row := callRow{ID: uuid.Must(uuid.NewV7()), ExternalCallID: ext, CallerNumberEnc: callerEnc,
-			CallerNumberMasked: callerMasked, Kind: string(in.Kind), Status: string(Received), ReceivedAt: at,
-			CreatedAt: now, UpdatedAt: now}
-		if dev != nil {
-			row.DeviceID, row.ResidentID, row.OrgPath = &dev.ID, &dev.ResidentID, dev.OrgPath
-		} else if callerIdx != nil {
-			var found []residentRow
-			if err := tx.Select("id, org_path").Where("phone_bidx = ?", callerIdx).Limit(2).Find(&found).Error; err != nil {
-				return fmt.Errorf("emergency: resident by phone: %w", database.Classify(err))
-			}
-			// Several residents sharing one line: leave it to the operator.
-			if len(found) == 1 {
-				row.ResidentID, row.OrgPath = &found[0].ID, found[0].OrgPath
-			}
-		}
-		res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "external_call_id"}}, DoNothing: true}).Create(&row)
-		if res.Error != nil {
-			return fmt.Errorf("emergency: receive: %w", database.Classify(res.Error))
-		}
-		if res.RowsAffected == 0 {
-			out, err = callByExternal(ctx, tx, ext)
-			return err
-		}
-		if err := appendEvent(ctx, tx, row.ID, at, EventReceived, nil, v.DisplayName, nil, nil); err != nil {
-			return err
-		}
-		out, changed = &row, true
-		return audit.Record(ctx, tx, "emergency.call.receive", "EmergencyCall", &row.ID,
-			map[string]any{"kind": in.Kind, "residentKnown": row.ResidentID != nil, "device": dev != nil})
-	})
+	if serial == "" {
+		// No device to serialise on: one statement does the look-up, the
+		// insert, the event and the audit entry.
+		out, changed, err = s.receiveNew(ctx, s.db, n)
+	} else {
+		out, changed, err = s.receiveFromDevice(ctx, serial, n, in.Kind, at, now, v.DisplayName)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +92,64 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 		s.hub.publish(ctx, out.ID, out.OrgPath)
 	}
 	return out.call(), nil
+}
+
+// receiveNew inserts a new call, or returns the call its external id is
+// already recorded on (changed false).
+func (s *Service) receiveNew(ctx context.Context, db *gorm.DB, n newCall) (*callRow, bool, error) {
+	out, err := insertCall(ctx, db, n)
+	if err != nil || out != nil {
+		return out, out != nil, err
+	}
+	// Already recorded, perhaps by a concurrent request that has committed
+	// by now (the insert waited for it): return that call unchanged.
+	out, err = callByExternal(database.WithPrimary(ctx), db, n.row.ExternalCallID)
+	if err == nil && out == nil {
+		err = fmt.Errorf("emergency: receive: call %q neither inserted nor found", n.row.ExternalCallID)
+	}
+	return out, false, err
+}
+
+// receiveFromDevice records an alarm of a device: a new call, or a repeat
+// alarm on the device's open recent call. An unknown serial falls back to
+// the caller number.
+func (s *Service) receiveFromDevice(ctx context.Context, serial string, n newCall, kind CallKind, at, now time.Time, actor string) (*callRow, bool, error) {
+	var out *callRow
+	var changed bool
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		out, changed = nil, false
+		// The device row lock serialises every alarm of one device, so
+		// concurrent alarms cannot open two calls.
+		dev, err := deviceBySerial(ctx, tx, serial, true)
+		if err != nil {
+			return err
+		}
+		if dev == nil {
+			out, changed, err = s.receiveNew(ctx, tx, n)
+			return err
+		}
+		existing, err := callByExternal(ctx, tx, n.row.ExternalCallID)
+		if err != nil || existing != nil {
+			out = existing
+			return err
+		}
+		var open []callRow
+		err = tx.Clauses(clause.Locking{Strength: "UPDATE"}).
+			Where("device_id = ? AND status <> ? AND received_at >= ?", dev.ID, Closed, at.Add(-RepeatWindow)).
+			Order("received_at DESC").Limit(1).Find(&open).Error
+		if err != nil {
+			return fmt.Errorf("emergency: open call: %w", database.Classify(err))
+		}
+		if len(open) == 1 {
+			out, changed = &open[0], true
+			return appendRepeatAlarm(ctx, tx, open[0].ID, at, now, kind, actor, n.row.ExternalCallID, n.audit)
+		}
+		n.row.DeviceID, n.row.ResidentID, n.row.OrgPath = &dev.ID, &dev.ResidentID, dev.OrgPath
+		n.phoneIdx = nil
+		out, changed, err = s.receiveNew(ctx, tx, n)
+		return err
+	})
+	return out, changed, err
 }
 
 // Answer records that the viewer picked up the call. Of two operators

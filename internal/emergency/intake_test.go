@@ -1,6 +1,7 @@
 package emergency_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -196,5 +197,108 @@ func TestRepeatAlarm(t *testing.T) {
 		if id := alarm(uniq("B"), base.Add(41*time.Minute)); id == second || id == first {
 			t.Fatal("alarm attached to a closed or stale call")
 		}
+	})
+}
+
+// TestIntakeTrailAndAudit pins what intake writes beside the call (it does
+// so in one statement, not through audit.Record): one event and one audit
+// entry per new call or repeat alarm, none for a replayed external id.
+func TestIntakeTrailAndAudit(t *testing.T) {
+	e := testenv.New(t)
+	tel, op := e.As(t, "telephony"), e.As(t, "operator")
+	known := phone()
+	insertResident(t, e, testenv.ResidentSpec{Phone: known})
+	boxOwner := insertResident(t, e, testenv.ResidentSpec{})
+	serial := uniq("BOX")
+	mustDevice(t, e, op, serial, boxOwner.ID)
+	var telID, telName string
+	if err := e.DB.Raw("SELECT id, display_name FROM users WHERE username = 'telephony'").Row().Scan(&telID, &telName); err != nil {
+		t.Fatal(err)
+	}
+	type trail struct{ kind, actor, detail, ext string }
+	type entry struct{ action, actorID, actorKind, requestID, detail string }
+	written := func(t *testing.T, ext string) ([]trail, []entry) {
+		t.Helper()
+		var callID string
+		if err := e.DB.Raw(`SELECT id FROM emergency_calls WHERE external_call_id = ? OR
+			id = (SELECT call_id FROM emergency_call_events WHERE external_call_id = ?)`, ext, ext).Row().Scan(&callID); err != nil {
+			t.Fatalf("call of %s: %v", ext, err)
+		}
+		rows, err := e.DB.Raw(`SELECT kind, coalesce(actor_name, ''), coalesce(detail, ''), coalesce(external_call_id, '')
+			FROM emergency_call_events WHERE call_id = ? AND actor_id IS NULL ORDER BY at, id`, callID).Rows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ts []trail
+		for rows.Next() {
+			var x trail
+			if err := rows.Scan(&x.kind, &x.actor, &x.detail, &x.ext); err != nil {
+				t.Fatal(err)
+			}
+			ts = append(ts, x)
+		}
+		rows.Close()
+		rows, err = e.DB.Raw(`SELECT action, actor_id::text, actor_kind, request_id, detail::text FROM audit_log
+			WHERE entity = 'EmergencyCall' AND entity_id = ? ORDER BY id`, callID).Rows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var es []entry
+		for rows.Next() {
+			var x entry
+			if err := rows.Scan(&x.action, &x.actorID, &x.actorKind, &x.requestID, &x.detail); err != nil {
+				t.Fatal(err)
+			}
+			es = append(es, x)
+		}
+		return ts, es
+	}
+	check := func(t *testing.T, ext string, wantTrail []trail, wantDetails ...string) {
+		t.Helper()
+		ts, es := written(t, ext)
+		if fmt.Sprint(ts) != fmt.Sprint(wantTrail) {
+			t.Fatalf("events %v, want %v", ts, wantTrail)
+		}
+		if len(es) != len(wantDetails) {
+			t.Fatalf("audit entries %v, want %d", es, len(wantDetails))
+		}
+		for i, x := range es {
+			action := "emergency.call.receive"
+			if i > 0 {
+				action = "emergency.call.repeat_alarm"
+			}
+			if x.action != action || x.actorID != telID || x.actorKind != "USER" || x.requestID == "" || x.detail != wantDetails[i] {
+				t.Fatalf("audit entry %d: %+v, want %s by %s with %s", i, x, action, telID, wantDetails[i])
+			}
+		}
+	}
+	received := trail{"RECEIVED", telName, "", ""}
+	t.Run("caller number, resident known; a replay writes nothing", func(t *testing.T) {
+		ext := uniq("EXT")
+		in := map[string]any{"externalCallId": ext, "callerNumber": known, "kind": "VOICE_CALL"}
+		first := mustReceive(t, e, tel, in)
+		if again := mustReceive(t, e, tel, in); again != first {
+			t.Fatalf("replay returned %s, want %s", again, first)
+		}
+		check(t, ext, []trail{received}, `{"kind": "VOICE_CALL", "device": false, "residentKnown": true}`)
+	})
+	t.Run("unknown caller", func(t *testing.T) {
+		ext := uniq("EXT")
+		mustReceive(t, e, tel, map[string]any{"externalCallId": ext, "callerNumber": phone(), "kind": "VOICE_CALL"})
+		check(t, ext, []trail{received}, `{"kind": "VOICE_CALL", "device": false, "residentKnown": false}`)
+	})
+	t.Run("device, then a repeat alarm, then its replay", func(t *testing.T) {
+		ext, rep := uniq("EXT"), uniq("REP")
+		first := mustReceive(t, e, tel, map[string]any{"externalCallId": ext, "deviceSerial": serial, "kind": "ALARM_BUTTON"})
+		for range 2 {
+			if id := mustReceive(t, e, tel, map[string]any{"externalCallId": rep, "deviceSerial": serial, "kind": "FALL_DETECTED"}); id != first {
+				t.Fatalf("repeat alarm opened %s, want %s", id, first)
+			}
+		}
+		check(t, rep, []trail{received, {"REPEAT_ALARM", telName, "FALL_DETECTED", rep}},
+			`{"kind": "ALARM_BUTTON", "device": true, "residentKnown": true}`, `{"kind": "FALL_DETECTED"}`)
+		answer(t, e, op, first)
+		closeCall(t, e, op, first, "FALSE_ALARM")
 	})
 }
