@@ -4278,24 +4278,6 @@ func (ec *executionContext) marshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋi
 	return res
 }
 
-func (ec *executionContext) unmarshalNDate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx context.Context, v any) (*civil.Date, error) {
-	res, err := scalar.UnmarshalDate(v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNDate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx context.Context, sel ast.SelectionSet, v *civil.Date) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Date!")
-		return graphql.Null
-	}
-	_ = sel
-	res := scalar.MarshalDate(*v)
-	if res == graphql.Null {
-		graphql.AddInvalidNullFromMarshaler(ctx, "Date!")
-	}
-	return res
-}
-
 func (ec *executionContext) unmarshalNFen2int64(ctx context.Context, v any) (int64, error) {
 	res, err := scalar.UnmarshalFen(v)
 	return res, graphql.ErrorOnPath(ctx, err)

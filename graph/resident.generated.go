@@ -28,13 +28,11 @@ type ResidentResolver interface {
 
 	IDNumber(ctx context.Context, obj *resident.Resident) (*string, error)
 
-	BirthDate(ctx context.Context, obj *resident.Resident) (*civil.Date, error)
 	Age(ctx context.Context, obj *resident.Resident) (int, error)
 
 	Community(ctx context.Context, obj *resident.Resident) (*org.Unit, error)
 	Grid(ctx context.Context, obj *resident.Resident) (*org.Unit, error)
 
-	CareLevel(ctx context.Context, obj *resident.Resident) (resident.CareLevel, error)
 	EmergencyContacts(ctx context.Context, obj *resident.Resident) ([]*resident.Contact, error)
 
 	Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error)
@@ -365,18 +363,18 @@ func (ec *executionContext) _Resident_birthDate(ctx context.Context, field graph
 			return ec.fieldContext_Resident_birthDate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Resident().BirthDate(ctx, obj)
+			return obj.VisibleBirthDate()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *civil.Date) graphql.Marshaler {
-			return ec.marshalNDate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v civil.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_birthDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Resident", field, true, true, "Date")
+	return graphql.NewScalarFieldContext("Resident", field, true, false, "Date")
 }
 
 func (ec *executionContext) _Resident_age(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
@@ -544,7 +542,7 @@ func (ec *executionContext) _Resident_careLevel(ctx context.Context, field graph
 			return ec.fieldContext_Resident_careLevel(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Resident().CareLevel(ctx, obj)
+			return obj.VisibleCareLevel()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v resident.CareLevel) graphql.Marshaler {
@@ -555,7 +553,7 @@ func (ec *executionContext) _Resident_careLevel(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Resident_careLevel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Resident", field, true, true, "CareLevel")
+	return graphql.NewScalarFieldContext("Resident", field, true, false, "CareLevel")
 }
 
 func (ec *executionContext) _Resident_emergencyContacts(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
@@ -1626,11 +1624,10 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "birthDate":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Resident_birthDate(ctx, field, obj)
-				})
+			out.Values[i] = ec._Resident_birthDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "age":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -1665,11 +1662,10 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "careLevel":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Resident_careLevel(ctx, field, obj)
-				})
+			out.Values[i] = ec._Resident_careLevel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "emergencyContacts":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

@@ -11,7 +11,6 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/auth"
-	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/resident"
@@ -85,14 +84,6 @@ func (r *residentResolver) IDNumber(ctx context.Context, obj *resident.Resident)
 	return loaders(ctx).IDNumber.Load(ctx, obj)
 }
 
-// BirthDate is the resolver for the birthDate field.
-func (r *residentResolver) BirthDate(ctx context.Context, obj *resident.Resident) (*civil.Date, error) {
-	if err := obj.Restricted(); err != nil {
-		return nil, err
-	}
-	return &obj.BirthDate, nil
-}
-
 // Age is the resolver for the age field.
 func (r *residentResolver) Age(ctx context.Context, obj *resident.Resident) (int, error) {
 	return r.Registry.AgeOf(obj), nil
@@ -109,14 +100,6 @@ func (r *residentResolver) Community(ctx context.Context, obj *resident.Resident
 // Grid is the resolver for the grid field.
 func (r *residentResolver) Grid(ctx context.Context, obj *resident.Resident) (*org.Unit, error) {
 	return loadOptional(ctx, loaders(ctx).OrgUnit, obj.GridID)
-}
-
-// CareLevel is the resolver for the careLevel field.
-func (r *residentResolver) CareLevel(ctx context.Context, obj *resident.Resident) (resident.CareLevel, error) {
-	if err := obj.Restricted(); err != nil {
-		return "", err
-	}
-	return obj.CareLevel, nil
 }
 
 // EmergencyContacts is the resolver for the emergencyContacts field.

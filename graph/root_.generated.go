@@ -405,8 +405,6 @@ type ComplexityRoot struct {
 		Address               func(childComplexity int) int
 		Age                   func(childComplexity int) int
 		Applications          func(childComplexity int, first *int, after *string) int
-		BirthDate             func(childComplexity int) int
-		CareLevel             func(childComplexity int) int
 		Community             func(childComplexity int) int
 		DisabilityCertificate func(childComplexity int) int
 		DisabilityServices    func(childComplexity int) int
@@ -423,6 +421,8 @@ type ComplexityRoot struct {
 		Redemptions           func(childComplexity int, first *int) int
 		Statuses              func(childComplexity int) int
 		Version               func(childComplexity int) int
+		VisibleBirthDate      func(childComplexity int) int
+		VisibleCareLevel      func(childComplexity int) int
 		VoucherBalanceFen     func(childComplexity int, programID *string) int
 		Vouchers              func(childComplexity int, programID *string, status *voucher.Status) int
 	}
@@ -2242,18 +2242,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Applications(childComplexity, args["first"].(*int), args["after"].(*string)), true
-	case "Resident.birthDate":
-		if e.ComplexityRoot.Resident.BirthDate == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Resident.BirthDate(childComplexity), true
-	case "Resident.careLevel":
-		if e.ComplexityRoot.Resident.CareLevel == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Resident.CareLevel(childComplexity), true
 	case "Resident.community":
 		if e.ComplexityRoot.Resident.Community == nil {
 			break
@@ -2360,6 +2348,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Version(childComplexity), true
+	case "Resident.birthDate":
+		if e.ComplexityRoot.Resident.VisibleBirthDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.VisibleBirthDate(childComplexity), true
+	case "Resident.careLevel":
+		if e.ComplexityRoot.Resident.VisibleCareLevel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.VisibleCareLevel(childComplexity), true
 	case "Resident.voucherBalanceFen":
 		if e.ComplexityRoot.Resident.VoucherBalanceFen == nil {
 			break

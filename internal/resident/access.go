@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -131,4 +132,22 @@ func (r *Resident) Restricted() error {
 		return problem.Forbidden("providers see only name, masked ID number, gender and age")
 	}
 	return nil
+}
+
+// VisibleBirthDate is the birth date, or ErrForbidden for the limited view.
+// It is a plain method (no context) so the GraphQL layer resolves it inline
+// rather than in a goroutine of its own per resident.
+func (r *Resident) VisibleBirthDate() (civil.Date, error) {
+	if err := r.Restricted(); err != nil {
+		return civil.Date{}, err
+	}
+	return r.BirthDate, nil
+}
+
+// VisibleCareLevel is the care level, or ErrForbidden for the limited view.
+func (r *Resident) VisibleCareLevel() (CareLevel, error) {
+	if err := r.Restricted(); err != nil {
+		return "", err
+	}
+	return r.CareLevel, nil
 }
