@@ -89,6 +89,9 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("\nmix %s, %d clients, %v\n", o.mix, o.concurrency, elapsed.Round(time.Millisecond))
 	st.print(os.Stdout, elapsed)
+	// Close this client's keep-alive connections first: each holds a server
+	// goroutine, which would otherwise count against "back to idle".
+	c.http.CloseIdleConnections()
 	time.Sleep(2 * time.Second) // let idle connections and goroutines settle
 	fmt.Printf("server after: %s\n", serverStats(o.url))
 	if o.baseline && (o.mix == "read" || o.mix == "read-one") {
