@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
@@ -60,8 +61,11 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 			AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(opt.AllowedOrigins)},
 		},
 	})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(queriesOnlyGET{})
 	srv.AddTransport(onePOST{})
+	// Last: anything the transports above do not take (text/plain, forms,
+	// multipart: requests a browser sends cross-site without a preflight).
+	srv.AddTransport(unsupported{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(15000)
 	if !opt.Production {
@@ -224,12 +228,7 @@ func (p onePOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 		err = json.Unmarshal(body, &one)
 	}
 	if err != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-			"message":    "the body must be one JSON object with query, variables and operationName; batching is not supported",
-			"extensions": map[string]any{"code": CodeBadUserInput},
-		}}})
+		writeError(w, http.StatusBadRequest, "the body must be one JSON object with query, variables and operationName; batching is not supported", CodeBadUserInput)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -283,4 +282,40 @@ func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 		}
 	}
 	return false
+}
+
+// writeError answers a request a transport refuses before execution, with
+// the contract's extensions.code (gqlgen's own refusals carry none).
+func writeError(w http.ResponseWriter, status int, msg, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}})
+}
+
+// queriesOnlyGET is transport.GET refusing, with 405, a document that holds
+// a mutation or subscription: GET requests must be safe (a link or an image
+// tag can send them cross-site).
+type queriesOnlyGET struct{ transport.GET }
+
+func (g queriesOnlyGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if doc, err := parser.ParseQuery(&ast.Source{Input: r.URL.Query().Get("query")}); err == nil {
+		for _, op := range doc.Operations {
+			if op.Operation != ast.Query {
+				w.Header().Set("Allow", "POST")
+				writeError(w, http.StatusMethodNotAllowed, "GET requests only allow query operations; send mutations as POST application/json", CodeBadUserInput)
+				return
+			}
+		}
+	}
+	g.GET.Do(w, r, exec)
+}
+
+// unsupported takes every request no other transport supports and refuses
+// it with 415.
+type unsupported struct{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
+	writeError(w, http.StatusUnsupportedMediaType, "send GraphQL requests as POST application/json (or GET for queries)", CodeBadUserInput)
 }
