@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/uuid"
-
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/testenv"
 )
@@ -60,71 +57,6 @@ func TestLoginThrottleCountsAliases(t *testing.T) {
 	// Another username is not affected.
 	if tok := e.As(t, "operator"); tok == "" {
 		t.Fatal("operator locked out by clerk's throttle")
-	}
-}
-
-// forge signs claims with key using HS256 (or none).
-func forge(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func TestForgedAccessTokensAreRefused(t *testing.T) {
-	e := testenv.New(t)
-	good := e.Admin(t)
-	parsed, _, err := jwt.NewParser().ParseUnverified(good, jwt.MapClaims{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	claims := parsed.Claims.(jwt.MapClaims)
-	with := func(k string, v any) jwt.MapClaims {
-		c := jwt.MapClaims{}
-		for kk, vv := range claims {
-			c[kk] = vv
-		}
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-		return c
-	}
-	key := e.Config.JWTSigningKey
-	parts := strings.Split(good, ".")
-	alteredPayload := strings.Replace(parts[1], parts[1][:4], "eyJz", 1)
-	refresh := e.MustDo(t, "", `mutation{login(input:{username:"auditor",password:"demo-password"}){refreshToken}}`, nil).Str("login.refreshToken")
-	cases := []struct {
-		name  string
-		token string
-	}{
-		{"alg none", forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims)},
-		{"HS512 instead of HS256", forge(t, jwt.SigningMethodHS512, key, claims)},
-		{"wrong key", forge(t, jwt.SigningMethodHS256, []byte("another-key-of-thirty-two-bytes!"), claims)},
-		{"wrong audience", forge(t, jwt.SigningMethodHS256, key, with("aud", []string{"someone-else"}))},
-		{"wrong issuer", forge(t, jwt.SigningMethodHS256, key, with("iss", "evil"))},
-		{"expired", forge(t, jwt.SigningMethodHS256, key, with("exp", time.Now().Add(-time.Hour).Unix()))},
-		{"missing exp", forge(t, jwt.SigningMethodHS256, key, with("exp", nil))},
-		{"future nbf", forge(t, jwt.SigningMethodHS256, key, with("nbf", time.Now().Add(time.Hour).Unix()))},
-		{"unknown session", forge(t, jwt.SigningMethodHS256, key, with("sid", uuid.NewString()))},
-		{"other subject", forge(t, jwt.SigningMethodHS256, key, with("sub", uuid.NewString()))},
-		{"altered claims", parts[0] + "." + alteredPayload + "." + parts[2]},
-		{"refresh token as access token", refresh},
-		{"garbage", "not-a-token"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := e.Do(t, c.token, meQuery, nil)
-			if r.ErrorCode() != "UNAUTHENTICATED" || r.Get("me") != nil {
-				t.Fatalf("got %s", r.Raw)
-			}
-		})
-	}
-	if r := e.Do(t, good, meQuery, nil); r.ErrorCode() != "" {
-		t.Fatalf("the genuine token stopped working: %s", r.Raw)
 	}
 }
 

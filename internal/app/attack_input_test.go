@@ -1,0 +1,224 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/testenv"
+)
+
+// The attack suite's cases on typed-in values: ID numbers, money, and the
+// websocket handshake. The harness is in attack_test.go.
+
+func idNumberAttacks() []attack {
+	const reg = `mutation($in:RegisterResidentInput!){registerResident(input:$in){resident{id} userErrors{code field}}}`
+	const lookup = `query($n:String!){residentByIdNumber(idNumber:$n){id name}}`
+	const bind = `mutation($in:BindResidentInput!){bindResident(input:$in){resident{id} userErrors{code}}}`
+	badChecksum := func(n string) string {
+		c := byte('0')
+		if n[17] == '0' {
+			c = '1'
+		}
+		return n[:17] + string(c)
+	}
+	fullWidth := func(n string) string {
+		var b strings.Builder
+		for _, r := range n {
+			if r >= '0' && r <= '9' {
+				r = r - '0' + '０'
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	}
+	zeroWidth := func(n string) string { return n[:6] + "\u200b" + n[6:] }
+	const sql = "510104' OR '1'='1"
+	variants := []struct {
+		name string
+		of   func(s *suite) string
+	}{
+		{"bad checksum", func(s *suite) string { return badChecksum(s.idNumber) }},
+		{"full-width digits", func(s *suite) string { return fullWidth(s.idNumber) }},
+		{"zero-width space", func(s *suite) string { return zeroWidth(s.idNumber) }},
+		{"SQL", func(*suite) string { return sql }},
+	}
+	var out []attack
+	for _, v := range variants {
+		out = append(out,
+			attack{name: "registerResident, ID number with " + v.name, run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+				return s.e.Do(t, s.clerk, reg, map[string]any{"in": map[string]any{"name": "冒名", "idNumber": v.of(s), "communityId": communityOf(t, s)}})
+			}, status: 200, userError: "registerResident.userErrors.0.code", code: "INVALID_ID_NUMBER"},
+			attack{name: "residentByIdNumber, " + v.name, run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+				return s.e.Do(t, s.clerk, lookup, map[string]any{"n": v.of(s)})
+			}, status: 200, code: "BAD_USER_INPUT", audit: 1, check: func(t *testing.T, s *suite, r *testenv.Response) {
+				if r.Get("residentByIdNumber") != nil {
+					t.Fatalf("found: %s", r.Raw)
+				}
+			}},
+			attack{name: "bindResident, " + v.name, setup: func(t *testing.T, s *suite) string {
+				return s.e.WechatLogin(t, fmt.Sprintf("ok:binder-%d", rand.IntN(1e9)))
+			}, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+				return s.e.Do(t, tok, bind, map[string]any{"in": map[string]any{"name": "张大爷", "idNumber": v.of(s), "phone": "13800001111"}})
+			}, status: 200, userError: "bindResident.userErrors.0.code", code: "INVALID_ID_NUMBER"},
+		)
+	}
+	return append(out,
+		attack{name: "registerResident, lower-case x of a registered number", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			return s.e.Do(t, s.clerk, reg, map[string]any{"in": map[string]any{"name": "冒名", "idNumber": strings.ToLower(s.xResident.IDNumber), "communityId": communityOf(t, s)}})
+		}, status: 200, userError: "registerResident.userErrors.0.code", code: "DUPLICATE"},
+		attack{name: "residentByIdNumber, lower-case x finds the same resident, audited", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			return s.e.Do(t, s.clerk, lookup, map[string]any{"n": strings.ToLower(s.xResident.IDNumber)})
+		}, status: 200, code: "", audit: 1, check: func(t *testing.T, s *suite, r *testenv.Response) {
+			if r.Str("residentByIdNumber.name") != "带X居民" {
+				t.Fatalf("lookup: %s", r.Raw)
+			}
+		}},
+		attack{name: "blind-index probing is rate-limited", setup: func(t *testing.T, s *suite) string {
+			// A burst's worth of look-ups in one aliased request: aliases
+			// count one by one.
+			var b strings.Builder
+			b.WriteString("{")
+			for i := 0; i < resident.LookupBurstLimit; i++ {
+				fmt.Fprintf(&b, "a%d: residentByIdNumber(idNumber:%q){id} ", i, testenv.OtherIDNumber(s.idNumber))
+			}
+			b.WriteString("}")
+			r := s.e.Do(t, s.lookupProber, b.String(), nil)
+			if len(r.Errors) > 0 || len(r.Data) != resident.LookupBurstLimit {
+				t.Fatalf("look-ups within the limit refused: %.400s", r.Raw)
+			}
+			return ""
+		}, run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			return s.e.Do(t, s.lookupProber, lookup, map[string]any{"n": s.idNumber})
+		}, status: 200, code: "TOO_MANY_ATTEMPTS", audit: 1, check: func(t *testing.T, s *suite, r *testenv.Response) {
+			if r.Get("residentByIdNumber") != nil || strings.Contains(string(r.Raw), "张大爷") {
+				t.Fatalf("answered over the limit: %s", r.Raw)
+			}
+			var outcome string
+			s.e.DB.Raw("SELECT detail->>'outcome' FROM audit_log WHERE action = 'resident.lookup_by_id_number' ORDER BY id DESC LIMIT 1").Row().Scan(&outcome)
+			if outcome != "rate_limited" {
+				t.Fatalf("refused look-up audited as %q", outcome)
+			}
+			// Another staff user is not affected.
+			if r := s.e.MustDo(t, s.clerk, lookup, map[string]any{"n": s.idNumber}); r.Str("residentByIdNumber.name") != "张大爷" {
+				t.Fatalf("clerk throttled by another's probing: %s", r.Raw)
+			}
+		}},
+	)
+}
+
+func communityOf(t *testing.T, s *suite) string {
+	t.Helper()
+	return s.e.MustDo(t, s.admin, `{orgUnits(kind:COMMUNITY){id}}`, nil).Str("orgUnits.0.id")
+}
+
+func moneyAttacks() []attack {
+	fresh := func(t *testing.T, s *suite) string { return s.token(t) }
+	redeemAs := func(who string, amount any, category, key string) func(*testing.T, *suite, string) *testenv.Response {
+		return func(t *testing.T, s *suite, tok string) *testenv.Response {
+			return s.e.Do(t, s.tok(t, who), redeemDoc, s.redeem(tok, amount, category, key))
+		}
+	}
+	const program = `mutation($in:CreateVoucherProgramInput!){createVoucherProgram(input:$in){program{id} userErrors{code field}}}`
+	programWith := func(amount, budget any) func(*testing.T, *suite, string) *testenv.Response {
+		return func(t *testing.T, s *suite, _ string) *testenv.Response {
+			in := map[string]any{"code": fmt.Sprintf("ATK-%d", rand.IntN(1e6)), "name": "攻击", "categories": []string{"MEAL"},
+				"rules": []any{map[string]any{"minAge": 80, "amountFen": amount}}}
+			if budget != nil {
+				in["budgetPerPeriodFen"] = budget
+			}
+			return s.e.Do(t, s.admin, program, map[string]any{"in": in})
+		}
+	}
+	const twoTo63 = uint64(1) << 63
+	ue := "redeemVoucher.userErrors.0.code"
+	return []attack{
+		{name: "redeem a negative amount", setup: fresh, run: redeemAs("provider1", -1500, "", "neg"), status: 200, userError: ue, code: "INVALID"},
+		{name: "redeem zero", setup: fresh, run: redeemAs("provider1", 0, "", "zero"), status: 200, userError: ue, code: "INVALID"},
+		{name: "redeem a fractional amount", setup: fresh, run: redeemAs("provider1", 15.5, "", "frac"), status: 200, code: "BAD_USER_INPUT"},
+		{name: "redeem 2^63 fen", setup: fresh, run: redeemAs("provider1", twoTo63, "", "huge"), status: 200, code: "BAD_USER_INPUT"},
+		{name: "redeem the maximum int64", setup: fresh, run: redeemAs("provider1", int64(1<<63-1), "", "max"), status: 200, userError: ue, code: "INSUFFICIENT_BALANCE"},
+		{name: "redeem on 30 February", setup: fresh, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			in := s.redeem(tok, 100, "", "feb30")
+			in["in"].(map[string]any)["serviceDate"] = "2026-02-30"
+			return s.e.Do(t, s.prov1, redeemDoc, in)
+		}, status: 200, code: "BAD_USER_INPUT"},
+		{name: "redeem an amount as a string", setup: fresh, run: redeemAs("provider1", "1500", "", "str"), status: 200, code: "BAD_USER_INPUT"},
+		{name: "same idempotency key with another amount", setup: func(t *testing.T, s *suite) string {
+			tok := s.token(t)
+			key := fmt.Sprintf("idem-%d", rand.IntN(1e9))
+			if r := s.e.MustDo(t, s.prov1, redeemDoc, s.redeem(tok, 100, "", key)); r.Str("redeemVoucher.redemption.id") == "" {
+				t.Fatalf("first redemption: %s", r.Raw)
+			}
+			return s.token(t) + " " + key
+		}, run: func(t *testing.T, s *suite, arg string) *testenv.Response {
+			tok, key, _ := strings.Cut(arg, " ")
+			return s.e.Do(t, s.prov1, redeemDoc, s.redeem(tok, 200, "", key))
+		}, status: 200, userError: ue, code: "IDEMPOTENCY_MISMATCH"},
+		{name: "provider redeems a category it does not offer", setup: fresh, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			return s.e.Do(t, s.prov2, redeemDoc, s.redeem(tok, 100, s.foreignCategory, "cat"))
+		}, status: 200, userError: ue, code: "CATEGORY_NOT_ALLOWED"},
+		{name: "provider names a resident instead of a token", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			in := s.redeem("x", 100, "", "who")
+			in["in"].(map[string]any)["residentId"] = s.resident
+			return s.e.Do(t, s.prov1, redeemDoc, in)
+		}, status: 422, code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "provider reuses another provider's used token", setup: func(t *testing.T, s *suite) string {
+			tok := s.token(t)
+			if r := s.e.MustDo(t, s.prov1, redeemDoc, s.redeem(tok, 100, "", fmt.Sprintf("used-%d", rand.IntN(1e9)))); r.Str("redeemVoucher.redemption.id") == "" {
+				t.Fatalf("first redemption: %s", r.Raw)
+			}
+			return tok
+		}, run: redeemAs("provider2", 100, "", "reuse"), status: 200, userError: ue, code: "TOKEN_USED"},
+		{name: "provider invents a token", run: redeemAs("provider1", 100, "", "invent"), status: 200, userError: ue, code: "TOKEN_EXPIRED"},
+		{name: "clerk redeems", setup: fresh, run: redeemAs("clerk", 100, "", "clerk"), status: 200, code: "FORBIDDEN"},
+		{name: "program rule of a negative amount", run: programWith(-100, nil), status: 200, userError: "createVoucherProgram.userErrors.0.code", code: "INVALID"},
+		{name: "program rule of zero", run: programWith(0, nil), status: 200, userError: "createVoucherProgram.userErrors.0.code", code: "INVALID"},
+		{name: "program rule of a fractional amount", run: programWith(99.5, nil), status: 200, code: "BAD_USER_INPUT"},
+		{name: "program budget of 2^63 fen", run: programWith(100, twoTo63), status: 200, code: "BAD_USER_INPUT"},
+		{name: "program budget negative", run: programWith(100, -1), status: 200, userError: "createVoucherProgram.userErrors.0.code", code: "INVALID"},
+	}
+}
+
+func websocketAttacks() []attack {
+	ws := func(origin string, first map[string]any) func(*testing.T, *suite, string) *testenv.Response {
+		return func(t *testing.T, s *suite, _ string) *testenv.Response {
+			c, resp, err := dialWS(t, s.e, origin)
+			if err != nil {
+				if resp == nil {
+					t.Fatalf("dial: %v", err)
+				}
+				return &testenv.Response{Status: resp.StatusCode}
+			}
+			defer c.CloseNow()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := wsjson.Write(ctx, c, first); err != nil {
+				return &testenv.Response{Status: int(websocket.CloseStatus(err))}
+			}
+			for {
+				var msg map[string]any
+				if err := wsjson.Read(ctx, c, &msg); err != nil {
+					return &testenv.Response{Status: int(websocket.CloseStatus(err))}
+				}
+				if msg["type"] == "connection_ack" || msg["type"] == "next" {
+					t.Fatalf("the server accepted: %v", msg)
+				}
+			}
+		}
+	}
+	sub := map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `subscription{emergencyCallUpdated{id}}`}}
+	return []attack{
+		{name: "websocket subscribe without connection_init", run: ws("", sub), status: 1002},
+		{name: "websocket with a bad token", run: ws("", map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer not-a-token"}}), status: 4403},
+		{name: "websocket without a token", run: ws("", map[string]any{"type": "connection_init", "payload": map[string]any{}}), status: 4403},
+		{name: "websocket from a foreign origin", run: ws("https://evil.example.com", nil), status: 403},
+	}
+}
