@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -105,7 +106,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 		}
 	}
+	tuneGC(getenv)
 	return serve(ctx, a, cfg, log)
+}
+
+// tuneGC makes the collector run a third as often as Go's default (GOGC
+// 300 instead of 100) under a 200 MiB soft memory limit, unless GOGC or
+// GOMEMLIMIT say otherwise. Under the read mix a fifth of the server's CPU
+// was the collector while RSS stayed near 60 MiB; the limit keeps the heap
+// inside the 256 MiB budget however large the responses get.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(300)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(200 << 20)
+	}
 }
 
 // openRedis returns go-redis's universal client: one server from REDIS_URL,
