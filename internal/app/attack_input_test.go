@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/testenv"
@@ -109,6 +110,25 @@ func idNumberAttacks() []attack {
 			// Another staff user is not affected.
 			if r := s.e.MustDo(t, s.clerk, lookup, map[string]any{"n": s.idNumber}); r.Str("residentByIdNumber.name") != "张大爷" {
 				t.Fatalf("clerk throttled by another's probing: %s", r.Raw)
+			}
+		}},
+		attack{name: "a spent daily look-up budget refuses, even within the burst", setup: func(t *testing.T, s *suite) string {
+			// Spending a day's budget takes hours at the burst rate: set the
+			// daily counter of caseworker (春熙路街道) as if it had.
+			var uid uuid.UUID
+			if err := s.e.DB.Raw("SELECT id FROM users WHERE username = 'caseworker'").Row().Scan(&uid); err != nil {
+				t.Fatal(err)
+			}
+			key := s.e.Config.RedisKeyPrefix + "throttle:daily:idlookup:" + uid.String()
+			if err := s.e.Redis.Set(context.Background(), key, resident.LookupDailyLimit, resident.LookupDailyWindow).Err(); err != nil {
+				t.Fatal(err)
+			}
+			return s.e.As(t, "caseworker")
+		}, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			return s.e.Do(t, tok, lookup, map[string]any{"n": s.idNumber})
+		}, status: 200, code: "TOO_MANY_ATTEMPTS", audit: 1, check: func(t *testing.T, _ *suite, r *testenv.Response) {
+			if r.Get("residentByIdNumber") != nil {
+				t.Fatalf("answered over the daily limit: %s", r.Raw)
 			}
 		}},
 	)
