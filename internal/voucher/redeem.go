@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -143,13 +145,6 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		if err != nil {
 			return err
 		}
-		if err := tx.Model(&keyRow{}).Where("provider_id = ? AND idempotency_key = ?", pid, in.IdempotencyKey).
-			Updates(map[string]any{"redemption_id": r.ID, "remaining_fen": remaining}).Error; err != nil {
-			return database.Classify(err)
-		}
-		if err := audit.Record(ctx, tx, "redeemVoucher", "Redemption", &r.ID, map[string]any{"amountFen": in.AmountFen}); err != nil {
-			return err
-		}
 		out = &RedeemResult{Redemption: r, RemainingFen: remaining}
 		return nil
 	})
@@ -165,69 +160,93 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 type lockedVoucher struct {
 	ID         uuid.UUID
 	BalanceFen int64
-	Status     string
+	ValidFrom  civil.Date
 	ValidUntil civil.Date
+	Settled    bool
 }
 
+// redeemTx does the redemption's work after the idempotency row, in as few
+// round trips as it can, because the hot resident's voucher rows stay
+// locked from the FOR UPDATE to the commit: everything that does not need
+// the lock (provider, program, settlement lock, audit) comes before it,
+// and after it only one statement writes the redemption, the draws, the
+// voucher balances, the ledger entries and the key's result.
 func (s *Service) redeemTx(ctx context.Context, tx *gorm.DB, pid uuid.UUID, tv *tokenValue, in RedeemInput) (*Redemption, int64, error) {
-	var prov providerRow
-	if err := tx.Where("id = ?", pid).Take(&prov).Error; err != nil {
+	month := civil.MonthOf(in.ServiceDate)
+	var (
+		provStatus         string
+		provCats, progCats pq.StringArray
+		found              bool
+	)
+	// The shared provider-month lock keeps a concurrent settlement
+	// confirmation out until this commits (see checkNotSettled).
+	row := tx.Raw(`SELECT p.status, p.categories, g.categories, pg_advisory_xact_lock_shared(hashtextextended(?, 20)) IS NOT NULL
+		FROM providers p, voucher_programs g WHERE p.id = ? AND g.id = ?`, settleLockName(pid, month), pid, tv.ProgramID).Row()
+	if err := row.Scan(&provStatus, &provCats, &progCats, &found); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, database.Classify(err)
 	}
-	if prov.Status != string(ProviderActive) {
+	switch {
+	case !found:
+		return nil, 0, notFound("program", "input", "token")
+	case provStatus != string(ProviderActive):
 		return nil, 0, problem.Forbidden("the provider is suspended")
-	}
-	if !Allows(toCategories(prov.Categories), in.Category) {
+	case !Allows(toCategories(provCats), in.Category):
 		return nil, 0, problem.New(problem.CategoryNotAllowed, "the provider is not contracted for this category", "input", "category")
-	}
-	var prog programRow
-	if err := tx.Where("id = ?", tv.ProgramID).Take(&prog).Error; err != nil {
-		return nil, 0, database.Classify(err)
-	}
-	if !Allows(toCategories(prog.Categories), in.Category) {
+	case !Allows(toCategories(progCats), in.Category):
 		return nil, 0, problem.New(problem.CategoryNotAllowed, "the program does not pay for this category", "input", "category")
 	}
-	if err := s.checkNotSettled(ctx, tx, pid, civil.MonthOf(in.ServiceDate), false); err != nil {
+	now := s.now()
+	r := redemptionRow{ID: newID(), ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
+		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(Completed), Note: in.Note, CreatedAt: now}
+	if err := audit.Record(ctx, tx, "redeemVoucher", "Redemption", &r.ID, map[string]any{"amountFen": in.AmountFen}); err != nil {
 		return nil, 0, err
 	}
+
+	// Every ACTIVE voucher of the program is locked (in id order, as every
+	// writer locks them): those valid on the service date pay, and all of
+	// them make the remaining balance. The settlement check reads after
+	// the advisory lock was granted, so it sees a confirmation that
+	// committed while this waited.
 	var vs []lockedVoucher
-	if err := tx.Raw(`SELECT id, balance_fen, status, valid_until FROM vouchers
-		WHERE resident_id = ? AND program_id = ? AND status = 'ACTIVE' AND valid_from <= ? AND valid_until >= ?
-		ORDER BY id FOR UPDATE`, tv.ResidentID, tv.ProgramID, in.ServiceDate, in.ServiceDate).Scan(&vs).Error; err != nil {
+	if err := tx.Raw(`SELECT id, balance_fen, valid_from, valid_until,
+		EXISTS (SELECT 1 FROM settlements WHERE provider_id = ? AND month = ?) AS settled
+		FROM vouchers WHERE resident_id = ? AND program_id = ? AND status = 'ACTIVE'
+		ORDER BY id FOR UPDATE`, pid, month.String(), tv.ResidentID, tv.ProgramID).Scan(&vs).Error; err != nil {
 		return nil, 0, database.Classify(err)
 	}
-	sort.SliceStable(vs, func(i, j int) bool {
-		if c := vs[i].ValidUntil.Compare(vs[j].ValidUntil); c != 0 {
-			return c < 0
+	if len(vs) == 0 {
+		if err := s.checkNotSettled(ctx, tx, pid, month, false); err != nil {
+			return nil, 0, err
 		}
-		return vs[i].ID.String() < vs[j].ID.String()
-	})
-	var total int64
+	} else if vs[0].Settled {
+		return nil, 0, settledError(month)
+	}
+	var all, total int64
+	payers := vs[:0:0]
 	for _, x := range vs {
-		total += x.BalanceFen
+		all += x.BalanceFen
+		if !x.ValidFrom.After(in.ServiceDate) && !x.ValidUntil.Before(in.ServiceDate) {
+			payers = append(payers, x)
+			total += x.BalanceFen
+		}
 	}
 	if total < in.AmountFen {
 		return nil, 0, problem.New(problem.InsufficientBalance,
 			fmt.Sprintf("余额不足: %d fen spendable on that date, %d fen requested", total, in.AmountFen), "input", "amountFen")
 	}
-	now := s.now()
-	r := redemptionRow{ID: newID(), ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
-		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(Completed), Note: in.Note, CreatedAt: now,
-		TokenHash: tokenHash(in.Token)}
-	// A concurrent redemption with the same token waits here on the unique
-	// hash until the other commits (then this one is TOKEN_USED) or rolls
-	// back (then this one goes on).
-	ins := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "token_hash"}}, DoNothing: true}).Create(&r)
-	if ins.Error != nil {
-		return nil, 0, database.Classify(fmt.Errorf("voucher: redemption: %w", ins.Error))
-	}
-	if ins.RowsAffected == 0 {
-		return nil, 0, problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
-	}
-	var draws []drawRow
-	var entries []ledgerRow
+	sort.SliceStable(payers, func(i, j int) bool { // earliest expiry first
+		if c := payers[i].ValidUntil.Compare(payers[j].ValidUntil); c != 0 {
+			return c < 0
+		}
+		return payers[i].ID.String() < payers[j].ID.String()
+	})
+	var (
+		ids, entryIDs []uuid.UUID
+		takes, afters []int64
+		statuses      []string
+	)
 	left := in.AmountFen
-	for _, x := range vs {
+	for _, x := range payers {
 		if left == 0 {
 			break
 		}
@@ -241,23 +260,54 @@ func (s *Service) redeemTx(ctx context.Context, tx *gorm.DB, pid uuid.UUID, tv *
 		if after == 0 {
 			status = Exhausted
 		}
-		if err := tx.Exec("UPDATE vouchers SET balance_fen = ?, status = ?, updated_at = ? WHERE id = ?",
-			after, string(status), now, x.ID).Error; err != nil {
-			return nil, 0, database.Classify(fmt.Errorf("voucher: draw: %w", err))
-		}
-		draws = append(draws, drawRow{RedemptionID: r.ID, VoucherID: x.ID, AmountFen: take})
-		entries = append(entries, ledgerRow{ID: newID(), VoucherID: x.ID, Kind: string(Redeem), AmountFen: -take,
-			BalanceAfterFen: after, RedemptionID: &r.ID, At: now})
+		ids, entryIDs = append(ids, x.ID), append(entryIDs, newID())
+		takes, afters, statuses = append(takes, take), append(afters, after), append(statuses, string(status))
 	}
-	if err := tx.Create(&draws).Error; err != nil {
-		return nil, 0, database.Classify(err)
+	remaining := all - in.AmountFen
+	var wrote int
+	err := tx.Raw(redeemWriteSQL, r.ID, pid, r.ResidentID, r.ProgramID, r.Category, r.AmountFen, r.ServiceDate, r.Note, now,
+		tokenHash(in.Token), pq.Array(ids), pq.Array(takes), pq.Array(afters), pq.Array(statuses), pq.Array(entryIDs),
+		remaining, in.IdempotencyKey).Row().Scan(&wrote)
+	if err != nil {
+		return nil, 0, database.Classify(fmt.Errorf("voucher: redemption: %w", err))
 	}
-	if err := tx.Create(&entries).Error; err != nil {
-		return nil, 0, database.Classify(err)
+	if wrote == 0 {
+		// The token's hash is unique: a concurrent redemption with the same
+		// token made this one wait and then committed first.
+		return nil, 0, problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
 	}
-	remaining, err := spendable(ctx, tx, tv.ResidentID, tv.ProgramID)
-	return r.redemption(), remaining, err
+	return r.redemption(), remaining, nil
 }
+
+// redeemWriteSQL writes a redemption in one statement: the redemption row
+// (nothing else happens if its token hash is already taken), the vouchers'
+// new balances, one draw and one REDEEM ledger entry per voucher drawn, and
+// the idempotency key's result. It returns 1 when written.
+const redeemWriteSQL = `
+WITH r AS (
+  INSERT INTO redemptions (id, provider_id, resident_id, program_id, category, amount_fen, service_date, status, note, created_at, token_hash)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, 'COMPLETED', $8, $9, $10)
+  ON CONFLICT (token_hash) DO NOTHING
+  RETURNING id
+),
+x AS (
+  SELECT * FROM unnest($11::uuid[], $12::bigint[], $13::bigint[], $14::text[], $15::uuid[]) AS x(voucher_id, take, after, status, entry_id)
+),
+u AS (
+  UPDATE vouchers v SET balance_fen = x.after, status = x.status, updated_at = $9
+  FROM x, r WHERE v.id = x.voucher_id
+),
+d AS (
+  INSERT INTO redemption_draws (redemption_id, voucher_id, amount_fen) SELECT r.id, x.voucher_id, x.take FROM x, r
+),
+l AS (
+  INSERT INTO voucher_ledger (id, voucher_id, kind, amount_fen, balance_after_fen, redemption_id, at)
+  SELECT x.entry_id, x.voucher_id, 'REDEEM', -x.take, x.after, r.id, $9 FROM x, r
+),
+k AS (
+  UPDATE redemption_keys SET redemption_id = r.id, remaining_fen = $16 FROM r WHERE provider_id = $2 AND idempotency_key = $17
+)
+SELECT count(*) FROM r`
 
 // spendable is the resident's balance over ACTIVE vouchers of a program.
 func spendable(ctx context.Context, tx *gorm.DB, residentID, programID uuid.UUID) (int64, error) {
@@ -274,7 +324,7 @@ func (s *Service) checkNotSettled(ctx context.Context, tx *gorm.DB, pid uuid.UUI
 	if exclusive {
 		fn = "pg_advisory_xact_lock"
 	}
-	if err := tx.Exec("SELECT "+fn+"(hashtextextended(?, 20))", "settle:"+pid.String()+":"+m.String()).Error; err != nil {
+	if err := tx.Exec("SELECT "+fn+"(hashtextextended(?, 20))", settleLockName(pid, m)).Error; err != nil {
 		return database.Classify(err)
 	}
 	var settled bool
@@ -283,9 +333,18 @@ func (s *Service) checkNotSettled(ctx context.Context, tx *gorm.DB, pid uuid.UUI
 		return database.Classify(err)
 	}
 	if settled {
-		return problem.New(problem.Settled, "结算已确认: the provider's month "+m.String()+" is settled and frozen", "input", "serviceDate")
+		return settledError(m)
 	}
 	return nil
+}
+
+// settleLockName names the advisory lock of a provider's month.
+func settleLockName(pid uuid.UUID, m civil.Month) string {
+	return "settle:" + pid.String() + ":" + m.String()
+}
+
+func settledError(m civil.Month) error {
+	return problem.New(problem.Settled, "结算已确认: the provider's month "+m.String()+" is settled and frozen", "input", "serviceDate")
 }
 
 // ReverseRedemption restores exactly what a redemption drew: the provider

@@ -45,8 +45,6 @@ type redemptionRow struct {
 	CreatedAt     time.Time
 	ReversedAt    *time.Time
 	ReverseReason *string
-	// TokenHash is written once, by Redeem; reads never need it.
-	TokenHash []byte `gorm:"->:false;<-:create"`
 }
 
 func (redemptionRow) TableName() string { return "redemptions" }
