@@ -30,6 +30,7 @@ type options struct {
 	prepare     int
 	baseline    bool
 	residents   int
+	tokens      int
 }
 
 func main() {
@@ -42,6 +43,7 @@ func main() {
 	flag.IntVar(&o.prepare, "prepare", 0, "seed this many synthetic residents first (seed --residents N)")
 	flag.BoolVar(&o.baseline, "baseline", false, "read mix: also measure the baseline server and print the ratio")
 	flag.IntVar(&o.residents, "residents", 10000, "residents the redeem-spread and issue mixes use")
+	flag.IntVar(&o.tokens, "tokens", 0, "redeem mixes: create this many tokens before the timed phase (0: each redemption creates its token, timed)")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -100,8 +102,9 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// drive runs fn from n workers until d has passed.
-func drive(ctx context.Context, n int, d time.Duration, fn func(ctx context.Context, worker int, i int64)) time.Duration {
+// drive runs fn from n workers until d has passed, or until done (if
+// given) says the i-th call has no work left.
+func drive(ctx context.Context, n int, d time.Duration, fn func(ctx context.Context, worker int, i int64), done ...func(i int64) bool) time.Duration {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -112,7 +115,12 @@ func drive(ctx context.Context, n int, d time.Duration, fn func(ctx context.Cont
 		go func(w int) {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				fn(ctx, w, seq.Add(1))
+				i := seq.Add(1)
+				if len(done) > 0 && done[0](i) {
+					cancel() // out of work before out of time
+					return
+				}
+				fn(ctx, w, i)
 			}
 		}(w)
 	}

@@ -172,18 +172,36 @@ func redeemMix(ctx context.Context, c *client, st *stats, o options) (time.Durat
 	}
 	fmt.Printf("enrolled %d and issued %v in %v (issue %v)\n", len(ids), res, time.Since(start).Round(time.Millisecond), d.Round(time.Millisecond))
 	run := time.Now().UnixNano()
-	return drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
-		rid := ids[int(i)%len(ids)]
-		t := timed(ctx, st, c, "createRedemptionToken", clerk, `mutation($p:ID!,$r:ID){createRedemptionToken(programId:$p,residentId:$r){token userErrors{code}}}`,
-			map[string]any{"p": program, "r": rid}, "createRedemptionToken")
-		token, _ := dig(t.Data, "createRedemptionToken", "token").(string)
-		if token == "" {
-			return
-		}
+	const tokenDoc = `mutation($p:ID!,$r:ID){createRedemptionToken(programId:$p,residentId:$r){token userErrors{code}}}`
+	redeem := func(ctx context.Context, token string, i int64) {
 		timed(ctx, st, c, "redeemVoucher", provider, `mutation($in:RedeemVoucherInput!){redeemVoucher(input:$in){redemption{id} remainingBalanceFen userErrors{code}}}`,
 			map[string]any{"in": map[string]any{"token": token, "category": category, "amountFen": amount, "serviceDate": today(),
 				"idempotencyKey": fmt.Sprintf("lg-%d-%d", run, i)}}, "redeemVoucher")
-	}), nil
+	}
+	if o.tokens == 0 { // each redemption preceded by its token, timed too
+		return drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
+			t := timed(ctx, st, c, "createRedemptionToken", clerk, tokenDoc, map[string]any{"p": program, "r": ids[int(i)%len(ids)]}, "createRedemptionToken")
+			if token, _ := dig(t.Data, "createRedemptionToken", "token").(string); token != "" {
+				redeem(ctx, token, i)
+			}
+		}), nil
+	}
+	// Tokens made beforehand (as residents would, each on their own phone):
+	// the timed phase is redemptions only, until the time or the tokens
+	// run out.
+	start = time.Now()
+	tokens := make([]string, o.tokens)
+	prep := newStats()
+	drive(ctx, 16, time.Hour, func(ctx context.Context, w int, i int64) {
+		t := timed(ctx, prep, c, "createRedemptionToken", clerk, tokenDoc, map[string]any{"p": program, "r": ids[int(i)%len(ids)]}, "createRedemptionToken")
+		tokens[i-1], _ = dig(t.Data, "createRedemptionToken", "token").(string)
+	}, func(i int64) bool { return i > int64(len(tokens)) })
+	fmt.Printf("created %d tokens in %v\n", len(tokens), time.Since(start).Round(time.Millisecond))
+	return drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
+		if tok := tokens[i-1]; tok != "" {
+			redeem(ctx, tok, i)
+		}
+	}, func(i int64) bool { return i > int64(len(tokens)) }), nil
 }
 
 // intakeMix: the telephony system reports calls with fresh call ids.
