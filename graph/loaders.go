@@ -182,15 +182,17 @@ func (u *unitLoader) Load(ctx context.Context, id uuid.UUID) (*org.Unit, error) 
 	return u.l.Load(ctx, id)
 }
 
-// Prefetch loads, in one batch, the units of ids that are not cached.
-func (u *unitLoader) Prefetch(ctx context.Context, ids []uuid.UUID) {
+// Prefetch starts loading, in one batch, the units of ids that are not
+// cached, and returns the wait for it.
+func (u *unitLoader) Prefetch(ctx context.Context, ids []uuid.UUID) func() {
 	var miss []uuid.UUID
 	for _, id := range ids {
 		if _, ok := u.cache.get(id); !ok {
 			miss = append(miss, id)
 		}
 	}
-	if len(miss) > 0 {
-		u.l.LoadAll(ctx, miss) // errors resurface in the field resolvers
+	if len(miss) == 0 {
+		return func() {}
 	}
+	return thunk(u.l.LoadAllThunk(ctx, miss))
 }

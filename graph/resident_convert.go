@@ -87,30 +87,51 @@ func residentConnection(res page.Result[*resident.Resident]) *model.ResidentConn
 
 // prefetchResidents loads, in one batch each, the nested fields a
 // residents page asks for, so the statement count stays fixed even when
-// resolvers of a large page straggle past the loaders' batch window.
+// resolvers of a large page straggle past the loaders' batch window. The
+// batches start together and run concurrently; the page's field resolvers
+// then find every value in their loaders' caches instead of each parking
+// on a batch of its own.
 func (r *Resolver) prefetchResidents(ctx context.Context, items []*resident.Resident) {
 	if len(items) == 0 {
 		return
 	}
 	want := requestedFields(ctx, "edges", "node")
 	l := loaders(ctx)
+	ids := make([]uuid.UUID, len(items))
+	for i, x := range items {
+		ids[i] = x.ID
+	}
+	// Errors are not handled here: they resurface in the field resolvers.
+	var wait []func()
 	if want["community"] || want["grid"] {
-		var ids []uuid.UUID
+		var units []uuid.UUID
 		for _, x := range items {
-			ids = append(ids, x.CommunityID)
+			units = append(units, x.CommunityID)
 			if x.GridID != nil {
-				ids = append(ids, *x.GridID)
+				units = append(units, *x.GridID)
 			}
 		}
-		l.OrgUnit.Prefetch(ctx, ids)
+		wait = append(wait, l.OrgUnit.Prefetch(ctx, units))
 	}
 	if want["emergencyContacts"] {
-		l.Contacts.LoadAll(ctx, items)
+		wait = append(wait, thunk(l.Contacts.LoadAllThunk(ctx, items)))
 	}
 	if want["idNumber"] {
-		l.IDNumber.LoadAll(ctx, items)
+		wait = append(wait, thunk(l.IDNumber.LoadAllThunk(ctx, items)))
+	}
+	if want["vouchers"] || want["voucherBalanceFen"] {
+		wait = append(wait, thunk(l.Vouchers.ResidentVouchers.LoadAllThunk(ctx, ids)))
+	}
+	if want["disabilityCertificate"] {
+		wait = append(wait, thunk(l.DisabilityCertificate.LoadAllThunk(ctx, ids)))
+	}
+	for _, w := range wait {
+		w()
 	}
 }
+
+// thunk drops a loader thunk's results: prefetching only fills the cache.
+func thunk[V any](t func() (V, error)) func() { return func() { _, _ = t() } }
 
 // requestedFields names the fields selected under path below the current field.
 func requestedFields(ctx context.Context, path ...string) map[string]bool {
