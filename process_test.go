@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -405,4 +406,17 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}
 	t.Logf("exited %v after SIGTERM; %d requests answered (%d after the signal); sent after readiness went 503: %d refused, %d reset",
 		took.Round(time.Millisecond), answered.Load(), answered.Load()-before, refusals.Load(), late.Load())
+}
+
+// TestCheckBooksCommand: `residents checkbooks` on a seeded database (the
+// restore drill's last step) reports balanced books.
+func TestCheckBooksCommand(t *testing.T) {
+	var out strings.Builder
+	env := map[string]string{"APP_ENV": "test", "DATABASE_URL": testenv.DatabaseURL()}
+	if err := run(context.Background(), []string{"checkbooks"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("checkbooks: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "the voucher books balance") {
+		t.Fatalf("output: %s", out.String())
+	}
 }

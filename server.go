@@ -19,10 +19,12 @@ import (
 	_ "time/tzdata" // Asia/Shanghai without relying on the host's zoneinfo
 
 	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/app"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/migrations"
 )
 
@@ -49,9 +51,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate", "seed", "reencrypt":
+	case "serve", "migrate", "seed", "reencrypt", "checkbooks":
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, seed or reencrypt)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, seed, reencrypt or checkbooks)", cmd)
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	residents := fs.Int("residents", 200, "seed: number of synthetic residents to ensure")
@@ -79,6 +81,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			log.Info("migrations applied")
 			return nil
 		}
+	}
+	if cmd == "checkbooks" {
+		return checkBooks(ctx, db, stdout)
 	}
 	rdb, err := openRedis(cfg)
 	if err != nil {
@@ -122,6 +127,25 @@ func tuneGC(getenv func(string) string) {
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(200 << 20)
 	}
+}
+
+// checkBooks reconciles the voucher books (after a restore, or any time)
+// and fails if they do not balance.
+func checkBooks(ctx context.Context, db *gorm.DB, out io.Writer) error {
+	b, bad, err := voucher.CheckBooks(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "issued %d fen = spent %d + remaining %d + expired %d + voided %d; %d redemptions, %d idempotency keys\n",
+		b.IssuedFen, b.SpentFen, b.RemainingFen, b.ExpiredFen, b.VoidedFen, b.Redemptions, b.Keys)
+	for _, s := range bad {
+		fmt.Fprintln(out, "VIOLATION:", s)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("the voucher books do not balance: %d violations", len(bad))
+	}
+	fmt.Fprintln(out, "the voucher books balance")
+	return nil
 }
 
 // openRedis returns go-redis's universal client: one server from REDIS_URL,
