@@ -2,6 +2,7 @@ package emergency
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -200,92 +201,100 @@ type newCall struct {
 // inserts the call unless its external id is already known (as a call or
 // as a repeat alarm), and appends its RECEIVED event and audit entry: one
 // statement, one round trip, atomic without an explicit transaction.
-//
-// Named parameters: GORM ends a name only at a space, comma, parenthesis,
-// quote, semicolon or line break (not at "::"), and expands a slice that
-// follows "(", so every parameter below is followed by one of those and the
-// byte slice @phone_idx never follows "(".
+// Parameters: $1 phone blind index, $2 id, $3 external id, $4 resident
+// and $5 device (from the device, else NULL), $6 org path (from the device,
+// else NULL), $7 caller number encrypted, $8 masked, $9 kind, $10 received
+// at, $11 now, $12 event id, $13 actor name, $14–$18 the audit entry's id,
+// time, actor id, actor kind and request id.
 const insertCallSQL = `
 WITH found AS (
-  SELECT id, org_path FROM residents WHERE phone_bidx = @phone_idx LIMIT 2
+  SELECT id, org_path FROM residents WHERE phone_bidx = $1 LIMIT 2
 ), who AS (
   SELECT id, org_path FROM found WHERE (SELECT count(*) FROM found) = 1
 ), c AS (
   INSERT INTO emergency_calls (id, external_call_id, resident_id, device_id, org_path, caller_number_enc,
     caller_number_masked, kind, status, received_at, created_at, updated_at)
-  SELECT CAST(@id AS uuid), CAST(@ext AS text), COALESCE(CAST(@resident_id AS uuid), (SELECT id FROM who)),
-    CAST(@device_id AS uuid), COALESCE(CAST(@org_path AS text), (SELECT org_path FROM who), ''),
-    CAST(@caller_enc AS text), CAST(@caller_masked AS text), CAST(@kind AS text), 'RECEIVED',
-    CAST(@at AS timestamptz), CAST(@now AS timestamptz), CAST(@now AS timestamptz)
-  WHERE NOT EXISTS (SELECT 1 FROM emergency_call_events WHERE external_call_id = @ext )
+  SELECT $2, $3, COALESCE($4, (SELECT id FROM who)), $5, COALESCE($6, (SELECT org_path FROM who), ''),
+    $7, $8, $9, 'RECEIVED', $10, $11, $11
+  WHERE NOT EXISTS (SELECT 1 FROM emergency_call_events WHERE external_call_id = $3)
   ON CONFLICT (external_call_id) DO NOTHING
-  RETURNING *
+  RETURNING ` + callColumns + `
 ), ev AS (
   INSERT INTO emergency_call_events (id, call_id, at, kind, actor_name)
-  SELECT CAST(@event_id AS uuid), id, received_at, 'RECEIVED', NULLIF(CAST(@actor AS text), '') FROM c
+  SELECT $12, id, received_at, 'RECEIVED', NULLIF($13, '') FROM c
 ), au AS (
   INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)
-  SELECT CAST(@audit_id AS uuid), CAST(@audit_at AS timestamptz), CAST(@actor_id AS uuid), CAST(@actor_kind AS text),
-    'emergency.call.receive', 'EmergencyCall', id, CAST(@request_id AS text),
+  SELECT $14, $15, $16, $17, 'emergency.call.receive', 'EmergencyCall', id, $18,
     jsonb_build_object('kind', kind, 'residentKnown', resident_id IS NOT NULL, 'device', device_id IS NOT NULL)
   FROM c
 )
-SELECT * FROM c`
+SELECT ` + callColumns + ` FROM c`
+
+// callColumns are callRow's columns in scanCall's order.
+const callColumns = `id, external_call_id, resident_id, device_id, org_path, caller_number_enc, caller_number_masked,
+  kind, category, status, received_at, answered_at, answered_by, dispatched_at, closed_at, outcome, created_at, updated_at`
+
+func scanCall(rows *sql.Rows) (callRow, error) {
+	var r callRow
+	err := rows.Scan(&r.ID, &r.ExternalCallID, &r.ResidentID, &r.DeviceID, &r.OrgPath, &r.CallerNumberEnc, &r.CallerNumberMasked,
+		&r.Kind, &r.Category, &r.Status, &r.ReceivedAt, &r.AnsweredAt, &r.AnsweredBy, &r.DispatchedAt, &r.ClosedAt, &r.Outcome,
+		&r.CreatedAt, &r.UpdatedAt)
+	return r, err
+}
 
 // insertCall writes a new call with its RECEIVED event and audit entry.
 // It returns nil when the external id is already recorded (also by a
-// concurrent request, whose commit it waits for).
+// concurrent request, whose commit it waits for). It is the hot path of
+// intake, so it goes to the connection (or transaction) under db directly:
+// building and scanning through GORM cost about as much CPU as the round
+// trip itself.
 func insertCall(ctx context.Context, db *gorm.DB, n newCall) (*callRow, error) {
 	r := n.row
-	var rows []callRow
-	err := db.WithContext(ctx).Raw(insertCallSQL, map[string]any{
-		"phone_idx": n.phoneIdx, "id": r.ID, "ext": r.ExternalCallID, "resident_id": r.ResidentID,
-		"device_id": r.DeviceID, "org_path": orgPathParam(r), "caller_enc": r.CallerNumberEnc,
-		"caller_masked": r.CallerNumberMasked, "kind": r.Kind, "at": r.ReceivedAt, "now": r.CreatedAt,
-		"event_id": n.eventID, "actor": n.actor, "audit_id": n.audit.ID, "audit_at": n.audit.At,
-		"actor_id": n.audit.ActorID, "actor_kind": n.audit.ActorKind, "request_id": n.audit.RequestID,
-	}).Find(&rows).Error // Find, not Scan: Scan renders the SQL with its values for a logger, every call
+	var orgPath *string // NULL: take the resident found by phone
+	if r.DeviceID != nil {
+		orgPath = &r.OrgPath
+	}
+	rows, err := db.Statement.ConnPool.QueryContext(ctx, insertCallSQL, n.phoneIdx, r.ID, r.ExternalCallID, r.ResidentID,
+		r.DeviceID, orgPath, r.CallerNumberEnc, r.CallerNumberMasked, r.Kind, r.ReceivedAt, r.CreatedAt,
+		n.eventID, n.actor, n.audit.ID, n.audit.At, n.audit.ActorID, n.audit.ActorKind, n.audit.RequestID)
 	if err != nil {
 		return nil, fmt.Errorf("emergency: receive: %w", database.Classify(err))
 	}
-	if len(rows) == 0 {
-		return nil, nil
+	defer rows.Close()
+	var out *callRow
+	if rows.Next() {
+		row, err := scanCall(rows)
+		if err != nil {
+			return nil, fmt.Errorf("emergency: receive: %w", err)
+		}
+		out = &row
 	}
-	return &rows[0], nil
-}
-
-// orgPathParam is the call's org path when a device determined it, else
-// NULL so that the statement takes the resident found by phone.
-func orgPathParam(r callRow) *string {
-	if r.DeviceID == nil {
-		return nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("emergency: receive: %w", database.Classify(err))
 	}
-	return &r.OrgPath
+	return out, nil
 }
 
 // repeatAlarmSQL attaches a repeat alarm to an open call: its event, the
-// call's updated_at and the audit entry in one statement.
+// call's updated_at and the audit entry in one statement. Parameters: $1
+// event id, $2 call id, $3 alarm time, $4 actor name, $5 kind, $6 external
+// id, $7 now, $8–$12 the audit entry's id, time, actor id, actor kind and
+// request id.
 const repeatAlarmSQL = `
 WITH ev AS (
   INSERT INTO emergency_call_events (id, call_id, at, kind, actor_name, detail, external_call_id)
-  VALUES (CAST(@event_id AS uuid), CAST(@call_id AS uuid), CAST(@at AS timestamptz), 'REPEAT_ALARM',
-    NULLIF(CAST(@actor AS text), ''), CAST(@detail AS text), CAST(@ext AS text) )
+  VALUES ($1, $2, $3, 'REPEAT_ALARM', NULLIF($4, ''), $5, $6)
 ), touch AS (
-  UPDATE emergency_calls SET updated_at = CAST(@now AS timestamptz) WHERE id = CAST(@call_id AS uuid)
+  UPDATE emergency_calls SET updated_at = $7 WHERE id = $2
 )
 INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)
-VALUES (CAST(@audit_id AS uuid), CAST(@audit_at AS timestamptz), CAST(@actor_id AS uuid), CAST(@actor_kind AS text),
-  'emergency.call.repeat_alarm', 'EmergencyCall', CAST(@call_id AS uuid), CAST(@request_id AS text),
-  jsonb_build_object('kind', CAST(@detail AS text)) )`
+VALUES ($8, $9, $10, $11, 'emergency.call.repeat_alarm', 'EmergencyCall', $2, $12, jsonb_build_object('kind', $5::text))`
 
 // appendRepeatAlarm records a repeat alarm (external id ext, of kind) on
 // an open call.
 func appendRepeatAlarm(ctx context.Context, tx *gorm.DB, callID uuid.UUID, at, now time.Time, kind CallKind, actor, ext string, a auditEntry) error {
-	err := tx.WithContext(ctx).Exec(repeatAlarmSQL, map[string]any{
-		"event_id": uuid.Must(uuid.NewV7()), "call_id": callID, "at": at, "actor": actor, "detail": string(kind),
-		"ext": ext, "now": now, "audit_id": a.ID, "audit_at": a.At, "actor_id": a.ActorID, "actor_kind": a.ActorKind,
-		"request_id": a.RequestID,
-	}).Error
+	_, err := tx.Statement.ConnPool.ExecContext(ctx, repeatAlarmSQL, uuid.Must(uuid.NewV7()), callID, at, actor, string(kind), ext, now,
+		a.ID, a.At, a.ActorID, a.ActorKind, a.RequestID)
 	if err != nil {
 		return fmt.Errorf("emergency: repeat alarm: %w", database.Classify(err))
 	}
