@@ -41,7 +41,7 @@ func CheckBooks(ctx context.Context, db *gorm.DB) (Books, []string, error) {
 		bad = append(bad, fmt.Sprintf("%d vouchers whose balance is negative or differs from their ledger", n))
 	}
 	scan([]any{&n}, `SELECT count(*) FROM (
-		SELECT balance_after_fen, sum(amount_fen) OVER (PARTITION BY voucher_id ORDER BY id) AS running FROM voucher_ledger) x
+		SELECT balance_after_fen, sum(amount_fen) OVER (PARTITION BY voucher_id ORDER BY seq) AS running FROM voucher_ledger) x
 		WHERE balance_after_fen <> running`)
 	if n > 0 {
 		bad = append(bad, fmt.Sprintf("%d ledger entries whose balance_after is not the running sum", n))

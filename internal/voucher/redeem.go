@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -114,18 +113,42 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		return nil, errs
 	}
 	hash := in.hash()
+	// The token is read before the transaction (reading does not consume
+	// it); if it is no longer live the key may still replay a redemption
+	// that used it, so its error waits until the key was checked.
+	tv, tokenErr := s.peekToken(ctx, in.Token)
+	if errors.Is(tokenErr, problem.ErrUnavailable) {
+		return nil, tokenErr
+	}
 	var (
 		out      *RedeemResult
 		replayed bool
 	)
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		replayed = false
-		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&keyRow{ProviderID: pid, IdempotencyKey: in.IdempotencyKey,
-			RequestHash: hash, CreatedAt: s.now()})
-		if ins.Error != nil {
-			return database.Classify(fmt.Errorf("voucher: idempotency key: %w", ins.Error))
+		var programID *uuid.UUID
+		if tv != nil {
+			programID = &tv.ProgramID
 		}
-		if ins.RowsAffected == 0 {
+		month := civil.MonthOf(in.ServiceDate)
+		var (
+			fresh, locked      bool
+			provStatus         string
+			provCats, progCats pq.StringArray
+		)
+		// One round trip: the idempotency row first (a concurrent send of
+		// the same key waits here, then replays the winner's result), the
+		// provider and the program, and the shared provider-month lock that
+		// keeps a settlement confirmation out until this commits.
+		err := tx.Raw(keyAndChecksSQL, pid, in.IdempotencyKey, hash, s.now(), programID, settleLockName(pid, month)).
+			Row().Scan(&fresh, &provStatus, &provCats, &progCats, &locked)
+		if errors.Is(err, sql.ErrNoRows) {
+			return problem.Forbidden("not a provider account")
+		}
+		if err != nil {
+			return database.Classify(fmt.Errorf("voucher: redeem: %w", err))
+		}
+		if !fresh {
 			var k keyRow
 			if err := tx.Where("provider_id = ? AND idempotency_key = ?", pid, in.IdempotencyKey).Take(&k).Error; err != nil {
 				return database.Classify(err)
@@ -137,9 +160,15 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 			out, replayed = &RedeemResult{Redemption: r, RemainingFen: deref(k.RemainingFen)}, true
 			return err
 		}
-		tv, err := s.peekToken(ctx, in.Token)
-		if err != nil {
-			return err
+		switch {
+		case tokenErr != nil:
+			return tokenErr
+		case provStatus != string(ProviderActive):
+			return problem.Forbidden("the provider is suspended")
+		case !Allows(toCategories(provCats), in.Category):
+			return problem.New(problem.CategoryNotAllowed, "the provider is not contracted for this category", "input", "category")
+		case !Allows(toCategories(progCats), in.Category):
+			return problem.New(problem.CategoryNotAllowed, "the program does not pay for this category", "input", "category")
 		}
 		r, remaining, err := s.redeemTx(ctx, tx, pid, tv, in)
 		if err != nil {
@@ -157,157 +186,104 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 	return out, nil
 }
 
-type lockedVoucher struct {
-	ID         uuid.UUID
-	BalanceFen int64
-	ValidFrom  civil.Date
-	ValidUntil civil.Date
-	Settled    bool
-}
+// keyAndChecksSQL inserts the idempotency row and reads what the
+// redemption is checked against; fresh is false when the key existed.
+const keyAndChecksSQL = `
+WITH k AS (
+  INSERT INTO redemption_keys (provider_id, idempotency_key, request_hash, created_at) VALUES ($1, $2, $3, $4)
+  ON CONFLICT DO NOTHING RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM k), p.status, p.categories, coalesce(g.categories, '{}'),
+  pg_advisory_xact_lock_shared(hashtextextended($6, 20)) IS NOT NULL
+FROM providers p LEFT JOIN voucher_programs g ON g.id = $5 WHERE p.id = $1`
 
-// redeemTx does the redemption's work after the idempotency row, in as few
-// round trips as it can, because the hot resident's voucher rows stay
-// locked from the FOR UPDATE to the commit: everything that does not need
-// the lock (provider, program, settlement lock, audit) comes before it,
-// and after it only one statement writes the redemption, the draws, the
-// voucher balances, the ledger entries and the key's result.
+// redeemTx writes the redemption. The audit entry goes first; then one
+// statement locks the resident's vouchers, checks settlement and balance,
+// and writes everything, so the hot resident's voucher rows stay locked
+// for that statement and the commit only.
 func (s *Service) redeemTx(ctx context.Context, tx *gorm.DB, pid uuid.UUID, tv *tokenValue, in RedeemInput) (*Redemption, int64, error) {
-	month := civil.MonthOf(in.ServiceDate)
-	var (
-		provStatus         string
-		provCats, progCats pq.StringArray
-		found              bool
-	)
-	// The shared provider-month lock keeps a concurrent settlement
-	// confirmation out until this commits (see checkNotSettled).
-	row := tx.Raw(`SELECT p.status, p.categories, g.categories, pg_advisory_xact_lock_shared(hashtextextended(?, 20)) IS NOT NULL
-		FROM providers p, voucher_programs g WHERE p.id = ? AND g.id = ?`, settleLockName(pid, month), pid, tv.ProgramID).Row()
-	if err := row.Scan(&provStatus, &provCats, &progCats, &found); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, database.Classify(err)
-	}
-	switch {
-	case !found:
-		return nil, 0, notFound("program", "input", "token")
-	case provStatus != string(ProviderActive):
-		return nil, 0, problem.Forbidden("the provider is suspended")
-	case !Allows(toCategories(provCats), in.Category):
-		return nil, 0, problem.New(problem.CategoryNotAllowed, "the provider is not contracted for this category", "input", "category")
-	case !Allows(toCategories(progCats), in.Category):
-		return nil, 0, problem.New(problem.CategoryNotAllowed, "the program does not pay for this category", "input", "category")
-	}
 	now := s.now()
+	month := civil.MonthOf(in.ServiceDate)
 	r := redemptionRow{ID: newID(), ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
 		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(Completed), Note: in.Note, CreatedAt: now}
 	if err := audit.Record(ctx, tx, "redeemVoucher", "Redemption", &r.ID, map[string]any{"amountFen": in.AmountFen}); err != nil {
 		return nil, 0, err
 	}
-
-	// Every ACTIVE voucher of the program is locked (in id order, as every
-	// writer locks them): those valid on the service date pay, and all of
-	// them make the remaining balance. The settlement check reads after
-	// the advisory lock was granted, so it sees a confirmation that
-	// committed while this waited.
-	var vs []lockedVoucher
-	if err := tx.Raw(`SELECT id, balance_fen, valid_from, valid_until,
-		EXISTS (SELECT 1 FROM settlements WHERE provider_id = ? AND month = ?) AS settled
-		FROM vouchers WHERE resident_id = ? AND program_id = ? AND status = 'ACTIVE'
-		ORDER BY id FOR UPDATE`, pid, month.String(), tv.ResidentID, tv.ProgramID).Scan(&vs).Error; err != nil {
-		return nil, 0, database.Classify(err)
-	}
-	if len(vs) == 0 {
-		if err := s.checkNotSettled(ctx, tx, pid, month, false); err != nil {
-			return nil, 0, err
-		}
-	} else if vs[0].Settled {
-		return nil, 0, settledError(month)
-	}
-	var all, total int64
-	payers := vs[:0:0]
-	for _, x := range vs {
-		all += x.BalanceFen
-		if !x.ValidFrom.After(in.ServiceDate) && !x.ValidUntil.Before(in.ServiceDate) {
-			payers = append(payers, x)
-			total += x.BalanceFen
-		}
-	}
-	if total < in.AmountFen {
-		return nil, 0, problem.New(problem.InsufficientBalance,
-			fmt.Sprintf("余额不足: %d fen spendable on that date, %d fen requested", total, in.AmountFen), "input", "amountFen")
-	}
-	sort.SliceStable(payers, func(i, j int) bool { // earliest expiry first
-		if c := payers[i].ValidUntil.Compare(payers[j].ValidUntil); c != 0 {
-			return c < 0
-		}
-		return payers[i].ID.String() < payers[j].ID.String()
-	})
 	var (
-		ids, entryIDs []uuid.UUID
-		takes, afters []int64
-		statuses      []string
+		wrote          int
+		payable, total int64
+		settled        bool
 	)
-	left := in.AmountFen
-	for _, x := range payers {
-		if left == 0 {
-			break
-		}
-		take := min(left, x.BalanceFen)
-		if take == 0 {
-			continue
-		}
-		left -= take
-		after := x.BalanceFen - take
-		status := Active
-		if after == 0 {
-			status = Exhausted
-		}
-		ids, entryIDs = append(ids, x.ID), append(entryIDs, newID())
-		takes, afters, statuses = append(takes, take), append(afters, after), append(statuses, string(status))
-	}
-	remaining := all - in.AmountFen
-	var wrote int
-	err := tx.Raw(redeemWriteSQL, r.ID, pid, r.ResidentID, r.ProgramID, r.Category, r.AmountFen, r.ServiceDate, r.Note, now,
-		tokenHash(in.Token), pq.Array(ids), pq.Array(takes), pq.Array(afters), pq.Array(statuses), pq.Array(entryIDs),
-		remaining, in.IdempotencyKey).Row().Scan(&wrote)
+	err := tx.Raw(redeemSQL, r.ID, pid, r.ResidentID, r.ProgramID, r.Category, r.AmountFen, r.ServiceDate, r.Note, now,
+		tokenHash(in.Token), month.String(), in.IdempotencyKey).Row().Scan(&wrote, &payable, &total, &settled)
 	if err != nil {
 		return nil, 0, database.Classify(fmt.Errorf("voucher: redemption: %w", err))
 	}
-	if wrote == 0 {
+	switch {
+	case settled:
+		return nil, 0, settledError(month)
+	case payable < in.AmountFen:
+		return nil, 0, problem.New(problem.InsufficientBalance,
+			fmt.Sprintf("余额不足: %d fen spendable on that date, %d fen requested", payable, in.AmountFen), "input", "amountFen")
+	case wrote == 0:
 		// The token's hash is unique: a concurrent redemption with the same
 		// token made this one wait and then committed first.
 		return nil, 0, problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
 	}
-	return r.redemption(), remaining, nil
+	return r.redemption(), total - in.AmountFen, nil
 }
 
-// redeemWriteSQL writes a redemption in one statement: the redemption row
-// (nothing else happens if its token hash is already taken), the vouchers'
-// new balances, one draw and one REDEEM ledger entry per voucher drawn, and
-// the idempotency key's result. It returns 1 when written.
-const redeemWriteSQL = `
-WITH r AS (
+// redeemSQL is a redemption in one statement. v locks every ACTIVE voucher
+// of the resident's program (in id order, as every writer locks them; a
+// voucher changed by a transaction that committed while this waited is
+// re-read at its new version). p are those valid on the service date,
+// drawn earliest expiry first: before is what the earlier ones cover. The
+// settlement check runs after the advisory lock was granted (an earlier
+// statement), so it sees a confirmation that committed meanwhile. Nothing
+// is written unless the month is open and the balance suffices, and
+// nothing but the redemption row if its token hash is already taken. It
+// returns whether the redemption was written, the payable and the whole
+// balance before it, and whether the month is settled.
+const redeemSQL = `
+WITH v AS (
+  SELECT id, balance_fen, valid_from, valid_until FROM vouchers
+  WHERE resident_id = $3 AND program_id = $4 AND status = 'ACTIVE'
+  ORDER BY id FOR UPDATE
+),
+p AS (
+  SELECT id, balance_fen, sum(balance_fen) OVER (ORDER BY valid_until, id) - balance_fen AS before
+  FROM v WHERE valid_from <= $7::date AND valid_until >= $7::date
+),
+t AS (
+  SELECT (SELECT coalesce(sum(balance_fen), 0) FROM p) AS payable,
+         (SELECT coalesce(sum(balance_fen), 0) FROM v) AS total,
+         EXISTS (SELECT 1 FROM settlements WHERE provider_id = $2 AND month = $11) AS settled
+),
+r AS (
   INSERT INTO redemptions (id, provider_id, resident_id, program_id, category, amount_fen, service_date, status, note, created_at, token_hash)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, 'COMPLETED', $8, $9, $10)
+  SELECT $1, $2, $3, $4, $5, $6::bigint, $7::date, 'COMPLETED', $8, $9::timestamptz, $10 FROM t WHERE NOT t.settled AND t.payable >= $6::bigint
   ON CONFLICT (token_hash) DO NOTHING
   RETURNING id
 ),
-x AS (
-  SELECT * FROM unnest($11::uuid[], $12::bigint[], $13::bigint[], $14::text[], $15::uuid[]) AS x(voucher_id, take, after, status, entry_id)
+x AS MATERIALIZED (
+  SELECT p.id, least(p.balance_fen, $6::bigint - p.before) AS take, p.balance_fen - least(p.balance_fen, $6::bigint - p.before) AS after, uuid_v7() AS entry_id
+  FROM p, r WHERE p.before < $6::bigint AND p.balance_fen > 0
 ),
 u AS (
-  UPDATE vouchers v SET balance_fen = x.after, status = x.status, updated_at = $9
-  FROM x, r WHERE v.id = x.voucher_id
+  UPDATE vouchers SET balance_fen = x.after, status = CASE WHEN x.after = 0 THEN 'EXHAUSTED' ELSE 'ACTIVE' END, updated_at = $9::timestamptz
+  FROM x WHERE vouchers.id = x.id
 ),
 d AS (
-  INSERT INTO redemption_draws (redemption_id, voucher_id, amount_fen) SELECT r.id, x.voucher_id, x.take FROM x, r
+  INSERT INTO redemption_draws (redemption_id, voucher_id, amount_fen) SELECT r.id, x.id, x.take FROM x, r
 ),
 l AS (
   INSERT INTO voucher_ledger (id, voucher_id, kind, amount_fen, balance_after_fen, redemption_id, at)
-  SELECT x.entry_id, x.voucher_id, 'REDEEM', -x.take, x.after, r.id, $9 FROM x, r
+  SELECT x.entry_id, x.id, 'REDEEM', -x.take, x.after, r.id, $9::timestamptz FROM x, r ORDER BY x.id
 ),
 k AS (
-  UPDATE redemption_keys SET redemption_id = r.id, remaining_fen = $16 FROM r WHERE provider_id = $2 AND idempotency_key = $17
+  UPDATE redemption_keys SET redemption_id = r.id, remaining_fen = t.total - $6::bigint FROM r, t WHERE provider_id = $2 AND idempotency_key = $12
 )
-SELECT count(*) FROM r`
+SELECT (SELECT count(*) FROM r), t.payable, t.total, t.settled FROM t`
 
 // spendable is the resident's balance over ACTIVE vouchers of a program.
 func spendable(ctx context.Context, tx *gorm.DB, residentID, programID uuid.UUID) (int64, error) {

@@ -111,7 +111,7 @@ func Balance(vs []*Voucher, programID *uuid.UUID) int64 {
 // loader; the voucher itself was already authorized).
 func (s *Service) LedgerByVouchers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*LedgerEntry, error) {
 	var rows []ledgerRow
-	if err := s.db.WithContext(ctx).Where("voucher_id IN ?", ids).Order("voucher_id, id").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("voucher_id IN ?", ids).Order("voucher_id, seq").Find(&rows).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	out := make(map[uuid.UUID][]*LedgerEntry, len(ids))
