@@ -41,7 +41,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "how long to drive the mix")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients (board: subscribers)")
 	flag.IntVar(&o.prepare, "prepare", 0, "seed this many synthetic residents first (seed --residents N)")
-	flag.BoolVar(&o.baseline, "baseline", false, "read mix: also measure the baseline server and print the ratio")
+	flag.BoolVar(&o.baseline, "baseline", false, "read mixes: also measure the baseline server; redeem mixes: the write floor (pgx only); print the ratio")
 	flag.IntVar(&o.residents, "residents", 10000, "residents the redeem-spread and issue mixes use")
 	flag.IntVar(&o.tokens, "tokens", 0, "redeem mixes: create this many tokens before the timed phase (0: each redemption creates its token, timed)")
 	flag.Parse()
@@ -98,6 +98,9 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("server after: %s\n", serverStats(o.url))
 	if o.baseline && (o.mix == "read" || o.mix == "read-one") {
 		return compareBaseline(ctx, st, elapsed, o)
+	}
+	if o.baseline && (o.mix == "redeem-spread" || o.mix == "redeem-hot") {
+		return compareWriteFloor(ctx, st, elapsed, o)
 	}
 	return nil
 }

@@ -33,14 +33,6 @@ type keyRow struct {
 
 func (keyRow) TableName() string { return "redemption_keys" }
 
-type drawRow struct {
-	RedemptionID uuid.UUID
-	VoucherID    uuid.UUID
-	AmountFen    int64
-}
-
-func (drawRow) TableName() string { return "redemption_draws" }
-
 type ledgerRow struct {
 	ID              uuid.UUID
 	VoucherID       uuid.UUID
