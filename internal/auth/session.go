@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jinjiang/residents/internal/problem"
@@ -21,12 +22,22 @@ type Sessions struct {
 	rdb    redis.UniversalClient
 	prefix string
 	ttl    time.Duration
+	// decoded maps a session's stored bytes to the viewer they decode to.
+	// Redis is still read on every request (that is what makes revocation
+	// immediate); only the JSON decode of an unchanged session is saved.
+	// Keyed by the bytes themselves, so a changed session is a miss.
+	decoded *lru.Cache[string, *Viewer]
 }
+
+// decodedSessions bounds the decoded-session cache (a few hundred bytes
+// each): more than the sessions one instance serves in a busy hour.
+const decodedSessions = 20_000
 
 // NewSessions returns the session store; ttl bounds a session's life
 // (the refresh-token lifetime).
 func NewSessions(rdb redis.UniversalClient, prefix string, ttl time.Duration) *Sessions {
-	return &Sessions{rdb: rdb, prefix: prefix, ttl: ttl}
+	decoded, _ := lru.New[string, *Viewer](decodedSessions)
+	return &Sessions{rdb: rdb, prefix: prefix, ttl: ttl, decoded: decoded}
 }
 
 func (s *Sessions) key(id uuid.UUID) string { return s.prefix + "sess:" + id.String() }
@@ -62,11 +73,17 @@ func (s *Sessions) Get(ctx context.Context, id uuid.UUID) (*Viewer, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
+	if v, ok := s.decoded.Get(string(b)); ok {
+		cp := *v // callers may change their copy (bindResident does)
+		return &cp, nil
+	}
 	var v Viewer
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("auth: corrupt session: %w", err)
 	}
-	return &v, nil
+	s.decoded.Add(string(b), &v)
+	cp := v
+	return &cp, nil
 }
 
 // Delete ends sessions at once and tells every instance.
