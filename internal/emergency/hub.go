@@ -35,12 +35,6 @@ type Hub struct {
 	ready chan struct{}
 	once  sync.Once
 	done  bool
-
-	// pubq feeds the publisher goroutine while run is running; nil means
-	// publish synchronously. Sends happen under pubMu so that none lands
-	// after the publisher's final drain.
-	pubMu sync.Mutex
-	pubq  chan change
 }
 
 type subscriber struct {
@@ -83,86 +77,14 @@ func newHub(rdb redis.UniversalClient, channel string, log *slog.Logger, load fu
 	return &Hub{rdb: rdb, channel: channel, log: log, load: load, subs: map[*subscriber]struct{}{}, ready: make(chan struct{})}
 }
 
-// publishQueue bounds the changes waiting for the publisher; when it is
-// full, publish sends synchronously instead of dropping.
-const publishQueue = 1024
-
-// publish announces a committed change to every instance. While the hub
-// runs, the change is queued for the publisher goroutine, which sends what
-// has gathered in one pipeline: the request does not wait for Redis, and
-// under load one write carries many changes. A failure is logged, not
-// returned: the change itself is committed.
+// publish announces a committed change to every instance. A failure is
+// logged, not returned: the change itself is committed.
 func (h *Hub) publish(ctx context.Context, id uuid.UUID, path string) {
-	c := change{ID: id, Path: path}
-	h.pubMu.Lock()
-	queued := false
-	if h.pubq != nil {
-		select {
-		case h.pubq <- c:
-			queued = true
-		default:
-		}
-	}
-	h.pubMu.Unlock()
-	if !queued {
-		h.send(ctx, []change{c})
-	}
-}
-
-// send publishes changes in one round trip.
-func (h *Hub) send(ctx context.Context, cs []change) {
+	b, _ := json.Marshal(change{ID: id, Path: path})
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, c := range cs {
-			b, _ := json.Marshal(c)
-			p.Publish(ctx, h.channel, b)
-		}
-		return nil
-	})
-	if err != nil {
-		ids := make([]uuid.UUID, len(cs))
-		for i, c := range cs {
-			ids[i] = c.ID
-		}
-		h.log.WarnContext(ctx, "emergency: publish call change failed", "call_ids", ids, "err", err)
-	}
-}
-
-// publisher sends queued changes until ctx ends, then stops queueing and
-// sends what is left.
-func (h *Hub) publisher(ctx context.Context) {
-	q := make(chan change, publishQueue)
-	h.pubMu.Lock()
-	h.pubq = q
-	h.pubMu.Unlock()
-	batch := make([]change, 0, 64)
-	for {
-		select {
-		case c := <-q:
-			batch = append(batch[:0], c)
-			for more := true; more && len(batch) < cap(batch); {
-				select {
-				case c := <-q:
-					batch = append(batch, c)
-				default:
-					more = false
-				}
-			}
-			h.send(ctx, batch)
-		case <-ctx.Done():
-			h.pubMu.Lock()
-			h.pubq = nil
-			h.pubMu.Unlock()
-			for {
-				select {
-				case c := <-q:
-					h.send(ctx, []change{c})
-				default:
-					return
-				}
-			}
-		}
+	if err := h.rdb.Publish(ctx, h.channel, b).Err(); err != nil {
+		h.log.WarnContext(ctx, "emergency: publish call change failed", "request_id", auth.RequestID(ctx), "call_id", id, "err", err)
 	}
 }
 
@@ -170,12 +92,6 @@ func (h *Hub) publisher(ctx context.Context) {
 // every local subscriber.
 func (h *Hub) run(ctx context.Context) {
 	defer h.shutdown()
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		h.publisher(ctx)
-	}()
-	defer func() { <-pubDone }()
 	for ctx.Err() == nil {
 		ps := h.rdb.Subscribe(ctx, h.channel)
 		if _, err := ps.Receive(ctx); err != nil {
