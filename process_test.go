@@ -322,50 +322,32 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}
 	}
 	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
+		faulttest.Loop(&wg, stop, func() {
+			switch i % 3 {
+			case 0:
 				select {
-				case <-stop:
-					return
-				default:
-				}
-				switch i % 3 {
-				case 0:
-					select {
-					case tk := <-tokens:
-						send(prov, faulttest.RedeemDoc, faulttest.RedeemVars(tk[0], tk[1], 100))
-					default:
-						send(op, `{residents(first:20){edges{node{name community{name}}}}}`, nil)
-					}
-				case 1:
-					send(tel, faulttest.CallDoc, map[string]any{"id": fmt.Sprintf("term-call-%d", seq.Add(1))})
+				case tk := <-tokens:
+					send(prov, faulttest.RedeemDoc, faulttest.RedeemVars(tk[0], tk[1], 100))
 				default:
 					send(op, `{residents(first:20){edges{node{name community{name}}}}}`, nil)
 				}
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
+			case 1:
+				send(tel, faulttest.CallDoc, map[string]any{"id": fmt.Sprintf("term-call-%d", seq.Add(1))})
 			default:
+				send(op, `{residents(first:20){edges{node{name community{name}}}}}`, nil)
 			}
-			resp, err := http.Get(s.base + "/readyz")
-			if err == nil {
-				if resp.StatusCode == http.StatusServiceUnavailable {
-					firstNotReady.CompareAndSwap(0, time.Now().UnixNano())
-				}
-				resp.Body.Close()
+		})
+	}
+	faulttest.Loop(&wg, stop, func() {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				firstNotReady.CompareAndSwap(0, time.Now().UnixNano())
 			}
-			time.Sleep(5 * time.Millisecond)
+			resp.Body.Close()
 		}
-	}()
+		time.Sleep(5 * time.Millisecond)
+	})
 
 	time.Sleep(1500 * time.Millisecond)
 	before := answered.Load()

@@ -114,35 +114,26 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		}
 	}
 	for i := 0; i < 6; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
+		faulttest.Loop(&wg, stop, func() {
+			n := seq.Add(1)
+			switch i % 3 {
+			case 0:
 				select {
-				case <-stop:
-					return
+				case tok := <-tokens:
+					key := fmt.Sprintf("pg-%d", n)
+					write(prov, faulttest.RedeemDoc, faulttest.RedeemVars(tok, key, 100), "redeemVoucher.redemption.id", &ackedRedemptions, key)
 				default:
 				}
-				n := seq.Add(1)
-				switch i % 3 {
-				case 0:
-					select {
-					case tok := <-tokens:
-						key := fmt.Sprintf("pg-%d", n)
-						write(prov, faulttest.RedeemDoc, faulttest.RedeemVars(tok, key, 100), "redeemVoucher.redemption.id", &ackedRedemptions, key)
-					default:
-					}
-				case 1:
-					id := fmt.Sprintf("pg-call-%d", n)
-					write(tel, faulttest.CallDoc, map[string]any{"id": id}, "receiveEmergencyCall.call.id", &ackedCalls, id)
-				default:
-					name := fmt.Sprintf("load.user%d", n)
-					write(admin, `mutation($u:String!,$o:ID!){createStaffUser(input:{username:$u,password:"long-enough-pw",displayName:"负载",roles:[CLERK],orgUnitId:$o}){user{id} userErrors{code}}}`,
-						map[string]any{"u": name, "o": district}, "createStaffUser.user.id", &ackedUsers, name)
-				}
-				time.Sleep(10 * time.Millisecond)
+			case 1:
+				id := fmt.Sprintf("pg-call-%d", n)
+				write(tel, faulttest.CallDoc, map[string]any{"id": id}, "receiveEmergencyCall.call.id", &ackedCalls, id)
+			default:
+				name := fmt.Sprintf("load.user%d", n)
+				write(admin, `mutation($u:String!,$o:ID!){createStaffUser(input:{username:$u,password:"long-enough-pw",displayName:"负载",roles:[CLERK],orgUnitId:$o}){user{id} userErrors{code}}}`,
+					map[string]any{"u": name, "o": district}, "createStaffUser.user.id", &ackedUsers, name)
 			}
-		}()
+			time.Sleep(10 * time.Millisecond)
+		})
 	}
 	time.Sleep(time.Second)
 	pg.Stop()

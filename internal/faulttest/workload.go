@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -170,4 +171,21 @@ func Login(t testing.TB, c *http.Client, base, user, password string) string {
 		t.Fatalf("login %s: %s", user, a.Body)
 	}
 	return tok
+}
+
+// Loop runs fn again and again in a new goroutine (counted in wg) until
+// stop is closed: one simulated client of a fault drill.
+func Loop(wg *sync.WaitGroup, stop <-chan struct{}, fn func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fn()
+		}
+	}()
 }
