@@ -86,14 +86,6 @@ func (r eventRow) event() Event {
 	return Event{At: r.At, Kind: r.Kind, Actor: r.ActorName, Detail: r.Detail}
 }
 
-// residentRow is what intake needs of a resident found by phone number.
-type residentRow struct {
-	ID      uuid.UUID
-	OrgPath string
-}
-
-func (residentRow) TableName() string { return "residents" }
-
 // devices returns a query over devices joined with their resident's org path.
 func devices(db *gorm.DB) *gorm.DB {
 	return db.Table("emergency_devices AS d").
