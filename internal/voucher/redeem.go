@@ -66,15 +66,16 @@ func (in *RedeemInput) hash() []byte {
 
 // Redeem pays for a service with the resident's vouchers (PROVIDER).
 //
-// Order of work, all in one transaction: the idempotency row is inserted
-// first (a concurrent send of the same key blocks on it and then replays
-// the winner's result); then the token is read from Redis (not consumed),
-// the provider, program, settlement and balance are checked, the vouchers
-// are locked in id order and drawn earliest expiry first. The token is
-// consumed by the redemption row itself, whose token hash is unique: it
-// commits or rolls back with the payment, so a crash at any point leaves
-// either a paid redemption whose key replays it, or nothing at all and a
-// token still usable for the retry. Redis is told after the commit.
+// The token is read from Redis first (reading does not consume it). Then
+// one transaction: the idempotency row (a concurrent send of the same key
+// blocks on it and then replays the winner's result) with the provider,
+// program and settlement-lock checks; the audit entry; and one statement
+// that locks the vouchers, checks settlement and balance and writes the
+// redemption (see redeemTx). The token is consumed by the redemption row
+// itself, whose token hash is unique: it commits or rolls back with the
+// payment, so a crash at any point leaves either a paid redemption whose
+// key replays it, or nothing at all and a token still usable for the
+// retry. Redis is told after the commit.
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, error) {
 	v, err := auth.RequireViewer(ctx, auth.Provider)
 	if err != nil {

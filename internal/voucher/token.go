@@ -25,12 +25,10 @@ import (
 // that it is simply unknown: TOKEN_EXPIRED).
 const usedMarkerTTL = 30 * time.Minute
 
-// tokenValue is what Redis holds for a live token.
+// tokenValue is what Redis holds for a live token (Redis expires it).
 type tokenValue struct {
 	ResidentID uuid.UUID `json:"r"`
 	ProgramID  uuid.UUID `json:"p"`
-	// ExpiresMs is when the token expires (real time).
-	ExpiresMs int64 `json:"x"`
 }
 
 func (s *Service) tokenKey(t string) string { return s.prefix + "voucher:token:" + t }
@@ -84,7 +82,7 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 		return "", time.Time{}, fmt.Errorf("voucher: token: %w", err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(b[:])
-	val, _ := json.Marshal(tokenValue{ResidentID: rid, ProgramID: programID, ExpiresMs: time.Now().Add(TokenTTL).UnixMilli()})
+	val, _ := json.Marshal(tokenValue{ResidentID: rid, ProgramID: programID})
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := audit.Record(ctx, tx, "createRedemptionToken", "Resident", &rid, map[string]any{"programId": programID}); err != nil {
 			return err
