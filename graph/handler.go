@@ -166,14 +166,15 @@ func wsInit(a *auth.Service, log *slog.Logger) transport.WebsocketInitFunc {
 		exp, _ := a.TokenExpiry(token)
 		ctx = auth.WithViewer(ctx, v)
 		ctx, cancel := context.WithDeadline(ctx, exp)
-		go watchSession(ctx, cancel, a, v.SessionID, log)
+		// Subscribed before connection_ack: a logout after the ack is seen.
+		revoked := a.Sessions().SubscribeRevoked(ctx)
+		go watchSession(ctx, cancel, a, v.SessionID, revoked, log)
 		return ctx, nil, nil
 	}
 }
 
-func watchSession(ctx context.Context, cancel context.CancelFunc, a *auth.Service, sid uuid.UUID, log *slog.Logger) {
+func watchSession(ctx context.Context, cancel context.CancelFunc, a *auth.Service, sid uuid.UUID, revoked <-chan uuid.UUID, log *slog.Logger) {
 	defer cancel()
-	revoked := a.Sessions().SubscribeRevoked(ctx)
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {

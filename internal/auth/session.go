@@ -126,11 +126,18 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: redis: %w", problem.ErrUnavailable, err)
 }
 
-// SubscribeRevoked delivers revoked session ids until ctx ends. The channel
-// closes when ctx ends or the subscription fails.
+// SubscribeRevoked delivers revoked session ids until ctx ends. It returns
+// once Redis confirmed the subscription, so a session revoked after the
+// call is never missed. The channel closes when ctx ends or the
+// subscription fails.
 func (s *Sessions) SubscribeRevoked(ctx context.Context) <-chan uuid.UUID {
 	out := make(chan uuid.UUID, 4)
 	ps := s.rdb.Subscribe(ctx, s.RevokedChannel())
+	if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
+		ps.Close()
+		close(out)
+		return out
+	}
 	go func() {
 		defer close(out)
 		defer ps.Close()
