@@ -75,7 +75,7 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 	row := callRow{ID: uuid.Must(uuid.NewV7()), ExternalCallID: ext, CallerNumberEnc: callerEnc,
 		CallerNumberMasked: callerMasked, Kind: string(in.Kind), Status: string(Received), ReceivedAt: at,
 		CreatedAt: now, UpdatedAt: now}
-	n := newCall{row: row, phoneIdx: callerIdx, eventID: uuid.Must(uuid.NewV7()), actor: v.DisplayName, audit: newAuditEntry(ctx)}
+	n := newCall{row: row, phoneIdx: callerIdx, eventID: uuid.Must(uuid.NewV7()), actor: v.DisplayName, audit: audit.NewStamp(ctx)}
 	var out *callRow
 	var changed bool
 	if serial == "" {

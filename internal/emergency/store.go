@@ -11,7 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/database"
 )
 
@@ -159,26 +159,6 @@ func appendEvent(ctx context.Context, tx *gorm.DB, callID uuid.UUID, at time.Tim
 	return nil
 }
 
-// auditEntry is an audit_log row written by an intake statement together
-// with the change it records. It holds exactly what audit.Record writes
-// (actor, actor kind, request id, the time of writing); intake writes the
-// entry inside its own statement to save round trips on the hot path.
-type auditEntry struct {
-	ID        uuid.UUID
-	At        time.Time
-	ActorID   uuid.UUID
-	ActorKind string
-	RequestID string
-}
-
-func newAuditEntry(ctx context.Context) auditEntry {
-	a := auditEntry{ID: uuid.Must(uuid.NewV7()), At: time.Now().UTC(), ActorKind: "SYSTEM", RequestID: auth.RequestID(ctx)}
-	if v := auth.ViewerFrom(ctx); v != nil {
-		a.ActorID, a.ActorKind = v.ID, string(v.Kind)
-	}
-	return a
-}
-
 // newCall is a call for insertCall: the row, plus the blind index of the
 // caller number when the resident is still to be found by phone.
 type newCall struct {
@@ -186,7 +166,7 @@ type newCall struct {
 	phoneIdx []byte
 	eventID  uuid.UUID
 	actor    string
-	audit    auditEntry
+	audit    audit.Stamp // the audit entry the statement writes
 }
 
 // insertCallSQL finds the resident by phone (when no device named one),
@@ -284,7 +264,7 @@ VALUES ($8, $9, $10, $11, 'emergency.call.repeat_alarm', 'EmergencyCall', $2, $1
 
 // appendRepeatAlarm records a repeat alarm (external id ext, of kind) on
 // an open call.
-func appendRepeatAlarm(ctx context.Context, tx *gorm.DB, callID uuid.UUID, at, now time.Time, kind CallKind, actor, ext string, a auditEntry) error {
+func appendRepeatAlarm(ctx context.Context, tx *gorm.DB, callID uuid.UUID, at, now time.Time, kind CallKind, actor, ext string, a audit.Stamp) error {
 	_, err := tx.Statement.ConnPool.ExecContext(ctx, repeatAlarmSQL, uuid.Must(uuid.NewV7()), callID, at, actor, string(kind), ext, now,
 		a.ID, a.At, a.ActorID, a.ActorKind, a.RequestID)
 	if err != nil {
