@@ -167,11 +167,11 @@ func TestCrashAndRetry(t *testing.T) {
 					return
 				}
 				j := jobs[i]
-				ans, err := faulttest.Post(client, a.base, prov, faulttest.RedeemDoc, faulttest.RedeemVars(j.token, j.key, j.amount))
+				ans, err := testenv.Post(client, a.base, prov, faulttest.RedeemDoc, faulttest.RedeemVars(j.token, j.key, j.amount))
 				if err != nil {
 					continue // unacknowledged: retried below
 				}
-				if id := ans.Str("redeemVoucher", "redemption", "id"); id != "" {
+				if id := ans.Str("redeemVoucher.redemption.id"); id != "" {
 					j.acked = id
 					if acked.Add(1) == 80 {
 						killOnce.Do(func() {
@@ -181,7 +181,7 @@ func TestCrashAndRetry(t *testing.T) {
 					}
 					continue
 				}
-				t.Errorf("job %d before the crash: %d %s", i, ans.Status, ans.Body)
+				t.Errorf("job %d before the crash: %d %s", i, ans.Status, ans.Raw)
 			}
 		}()
 	}
@@ -212,14 +212,14 @@ func TestCrashAndRetry(t *testing.T) {
 	b := startChild(t, env)
 	retried := map[string]string{}
 	for _, j := range jobs { // the unacknowledged ones, and the acknowledged ones again
-		ans, err := faulttest.Post(client, b.base, prov, faulttest.RedeemDoc, faulttest.RedeemVars(j.token, j.key, j.amount))
+		ans, err := testenv.Post(client, b.base, prov, faulttest.RedeemDoc, faulttest.RedeemVars(j.token, j.key, j.amount))
 		if err != nil {
 			t.Fatalf("retry of %s on the fresh instance: %v", j.key, err)
 		}
-		id := ans.Str("redeemVoucher", "redemption", "id")
+		id := ans.Str("redeemVoucher.redemption.id")
 		switch {
 		case id == "":
-			t.Errorf("retry of %s: %s", j.key, ans.Body)
+			t.Errorf("retry of %s: %s", j.key, ans.Raw)
 		case j.acked != "" && id != j.acked:
 			t.Errorf("retry of acknowledged %s answered %s, not %s", j.key, id, j.acked)
 		}
@@ -303,12 +303,12 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	)
 	send := func(tok, doc string, vars map[string]any) {
 		start := time.Now().UnixNano()
-		ans, err := faulttest.Post(client, s.base, tok, doc, vars)
+		ans, err := testenv.Post(client, s.base, tok, doc, vars)
 		switch {
 		case err == nil && ans.Status < 500:
 			answered.Add(1)
 		case err == nil:
-			dropped <- fmt.Sprintf("%d %.200s", ans.Status, ans.Body)
+			dropped <- fmt.Sprintf("%d %.200s", ans.Status, ans.Raw)
 		case refused(err):
 			refusals.Add(1)
 			firstRefusal.CompareAndSwap(0, time.Now().UnixNano())

@@ -1,10 +1,7 @@
 package faulttest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -96,79 +93,18 @@ func RedeemVars(token, key string, amount int64) map[string]any {
 // CallDoc is the telephony system reporting an alarm; its variable is $id.
 const CallDoc = `mutation($id:String!){receiveEmergencyCall(input:{externalCallId:$id,callerNumber:"13800000000",kind:ALARM_BUTTON}){call{id} userErrors{code}}}`
 
-// Answer is one GraphQL response over plain HTTP, for servers that run in
-// another process.
-type Answer struct {
-	Status int
-	Body   []byte
-	Data   map[string]any
-	Errors []struct {
-		Message    string
-		Extensions map[string]any
-	}
-}
-
-// Code is the first error's extensions.code, or "".
-func (a *Answer) Code() string {
-	if len(a.Errors) == 0 {
-		return ""
-	}
-	c, _ := a.Errors[0].Extensions["code"].(string)
-	return c
-}
-
-// Str is the string at a dotted path under data ("" if absent).
-func (a *Answer) Str(path ...string) string {
-	var cur any = a.Data
-	for _, p := range path {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return ""
-		}
-		cur = m[p]
-	}
-	s, _ := cur.(string)
-	return s
-}
-
-// Post sends one GraphQL request to base+"/graphql". A transport error
-// (refused, reset, timeout) means the request was not acknowledged.
-func Post(c *http.Client, base, token, query string, vars map[string]any) (*Answer, error) {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	a := &Answer{Status: resp.StatusCode}
-	if a.Body, err = io.ReadAll(resp.Body); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(a.Body, a); err != nil {
-		return nil, fmt.Errorf("status %d, not JSON: %.200s", resp.StatusCode, a.Body)
-	}
-	return a, nil
-}
-
-// Login signs in over plain HTTP and returns the access token.
+// Login signs in to a server at base (one in another process) and returns
+// the access token.
 func Login(t testing.TB, c *http.Client, base, user, password string) string {
 	t.Helper()
-	a, err := Post(c, base, "", `mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){accessToken userErrors{code}}}`,
+	r, err := testenv.Post(c, base, "", `mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){accessToken userErrors{code}}}`,
 		map[string]any{"u": user, "p": password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := a.Str("login", "accessToken")
+	tok := r.Str("login.accessToken")
 	if tok == "" {
-		t.Fatalf("login %s: %s", user, a.Body)
+		t.Fatalf("login %s: %s", user, r.Raw)
 	}
 	return tok
 }

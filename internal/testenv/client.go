@@ -62,31 +62,53 @@ func (r *Response) Str(path string) string {
 // Do posts a GraphQL document with a bearer token (may be "").
 func (e *Env) Do(t testing.TB, token, query string, vars map[string]any) *Response {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, e.Server.URL+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return e.Send(t, req)
+	return e.Send(t, newRequest(e.Server.URL, token, query, vars))
 }
 
 // Send performs a raw request against the server and decodes the answer.
 func (e *Env) Send(t testing.TB, req *http.Request) *Response {
 	t.Helper()
-	resp, err := e.Server.Client().Do(req)
+	r, err := send(e.Server.Client(), req)
 	if err != nil {
 		t.Fatalf("request: %v", err)
 	}
+	return r
+}
+
+// Post sends a GraphQL document to a server at base (one in another
+// process). An error means no answer came (refused, reset, timed out) or
+// the answer was not the JSON it claimed to be.
+func Post(c *http.Client, base, token, query string, vars map[string]any) (*Response, error) {
+	return send(c, newRequest(base, token, query, vars))
+}
+
+func newRequest(base, token, query string, vars map[string]any) *http.Request {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
+}
+
+func send(c *http.Client, req *http.Request) (*Response, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
 	r := &Response{Status: resp.StatusCode, Raw: raw}
 	if len(raw) > 0 && raw[0] == '{' {
 		if err := json.Unmarshal(raw, r); err != nil {
-			t.Fatalf("decode %s: %v", raw, err)
+			return nil, fmt.Errorf("decode %s: %w", raw, err)
 		}
 	}
-	return r
+	return r, nil
 }
 
 // MustDo is Do that fails the test on any GraphQL error.
