@@ -28,16 +28,16 @@ func residentIDs(ctx context.Context, c *client, token string, n int) ([]string,
 		if code := r.errCode(""); code != "" {
 			return nil, fmt.Errorf("residents: %s", code)
 		}
-		edges, _ := dig(r.Data, "residents", "edges").([]any)
+		edges, _ := dig(r.Data(), "residents", "edges").([]any)
 		for i := range edges {
 			if id, ok := dig(edges, i, "node", "id").(string); ok {
 				ids = append(ids, id)
 			}
 		}
-		if dig(r.Data, "residents", "pageInfo", "hasNextPage") != true {
+		if dig(r.Data(), "residents", "pageInfo", "hasNextPage") != true {
 			break
 		}
-		after = dig(r.Data, "residents", "pageInfo", "endCursor")
+		after = dig(r.Data(), "residents", "pageInfo", "endCursor")
 	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("no residents: run with -prepare N")
@@ -126,7 +126,7 @@ func issue(ctx context.Context, c *client, admin, program, period string) (map[s
 	if code := r.errCode("issueVouchers"); code != "" {
 		return nil, d, fmt.Errorf("issueVouchers: %s", code)
 	}
-	p, _ := dig(r.Data, "issueVouchers").(map[string]any)
+	p, _ := dig(r.Data(), "issueVouchers").(map[string]any)
 	return p, d, nil
 }
 
@@ -146,7 +146,7 @@ func redeemMix(ctx context.Context, c *client, st *stats, o options) (time.Durat
 		return 0, err
 	}
 	pr, _ := c.do(ctx, provider, `{me{provider{categories}}}`, nil)
-	category, _ := dig(pr.Data, "me", "provider", "categories", 0).(string)
+	category, _ := dig(pr.Data(), "me", "provider", "categories", 0).(string)
 	// A program of its own whose one rule matches everyone, so every
 	// resident in the run has a balance to draw from.
 	program, err := newProgram(ctx, c, admin, fmt.Sprintf("LGR%d", time.Now().Unix()), category, 1_000_000)
@@ -181,7 +181,7 @@ func redeemMix(ctx context.Context, c *client, st *stats, o options) (time.Durat
 	if o.tokens == 0 { // each redemption preceded by its token, timed too
 		return drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
 			t := timed(ctx, st, c, "createRedemptionToken", clerk, tokenDoc, map[string]any{"p": program, "r": ids[int(i)%len(ids)]}, "createRedemptionToken")
-			if token, _ := dig(t.Data, "createRedemptionToken", "token").(string); token != "" {
+			if token, _ := dig(t.Data(), "createRedemptionToken", "token").(string); token != "" {
 				redeem(ctx, token, i)
 			}
 		}), nil
@@ -194,7 +194,7 @@ func redeemMix(ctx context.Context, c *client, st *stats, o options) (time.Durat
 	prep := newStats()
 	drive(ctx, 16, time.Hour, func(ctx context.Context, w int, i int64) {
 		t := timed(ctx, prep, c, "createRedemptionToken", clerk, tokenDoc, map[string]any{"p": program, "r": ids[int(i)%len(ids)]}, "createRedemptionToken")
-		tokens[i-1], _ = dig(t.Data, "createRedemptionToken", "token").(string)
+		tokens[i-1], _ = dig(t.Data(), "createRedemptionToken", "token").(string)
 	}, func(i int64) bool { return i > int64(len(tokens)) })
 	fmt.Printf("created %d tokens in %v\n", len(tokens), time.Since(start).Round(time.Millisecond))
 	return drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
@@ -258,7 +258,7 @@ func newProgram(ctx context.Context, c *client, admin, code, category string, am
 	if err != nil {
 		return "", err
 	}
-	program, _ := dig(r.Data, "createVoucherProgram", "program", "id").(string)
+	program, _ := dig(r.Data(), "createVoucherProgram", "program", "id").(string)
 	if program == "" {
 		return "", fmt.Errorf("createVoucherProgram: %s", r.errCode("createVoucherProgram"))
 	}
