@@ -319,3 +319,15 @@ func IsForeignKeyViolation(err error) (constraint string, ok bool) {
 	}
 	return "", false
 }
+
+// UUIDs is ids as one Postgres uuid[] parameter of 16-byte elements, for
+// "col = ANY(?)". GORM expands a plain slice into one parameter per
+// element: a page of 100 ids cost 100 driver.Valuer conversions and a new
+// statement text for every distinct batch size.
+func UUIDs(ids []uuid.UUID) pgtype.Array[[16]byte] {
+	el := make([][16]byte, len(ids))
+	for i, id := range ids {
+		el[i] = id
+	}
+	return pgtype.Array[[16]byte]{Elements: el, Dims: []pgtype.ArrayDimension{{Length: int32(len(el)), LowerBound: 1}}, Valid: true}
+}

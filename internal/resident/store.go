@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/lib/pq"
 	"gorm.io/gorm"
 
@@ -217,7 +216,7 @@ func list(ctx context.Context, db *gorm.DB, q query, p page.Request) ([]resident
 // 100 driver.Valuer conversions and a statement per distinct page size.
 func contactsOf(ctx context.Context, db *gorm.DB, ids []uuid.UUID) ([]contactRow, error) {
 	rs, err := db.WithContext(ctx).Model(&contactRow{}).Select("id, resident_id, name, relation, phone_masked, priority").
-		Where("resident_id = ANY(?)", uuidArray(ids)).Order("resident_id, priority, id").Rows()
+		Where("resident_id = ANY(?)", database.UUIDs(ids)).Order("resident_id, priority, id").Rows()
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: contacts: %w", err))
 	}
@@ -234,14 +233,4 @@ func contactsOf(ctx context.Context, db *gorm.DB, ids []uuid.UUID) ([]contactRow
 		return nil, database.Classify(fmt.Errorf("resident: contacts: %w", err))
 	}
 	return rows, nil
-}
-
-// uuidArray is ids as a Postgres uuid[] parameter that GORM passes through
-// whole (it expands slices into one parameter per element).
-func uuidArray(ids []uuid.UUID) pgtype.Array[[16]byte] {
-	el := make([][16]byte, len(ids))
-	for i, id := range ids {
-		el[i] = id
-	}
-	return pgtype.Array[[16]byte]{Elements: el, Dims: []pgtype.ArrayDimension{{Length: int32(len(el)), LowerBound: 1}}, Valid: true}
 }

@@ -2,6 +2,7 @@ package voucher
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,9 @@ type voucherRow struct {
 }
 
 func (voucherRow) TableName() string { return "vouchers" }
+
+// voucherColumns are voucherRow's columns in its field order.
+const voucherColumns = "id, program_id, resident_id, period, face_value_fen, balance_fen, status, valid_from, valid_until, created_at"
 
 func (r *voucherRow) voucher() *Voucher {
 	return &Voucher{ID: r.ID, ProgramID: r.ProgramID, ResidentID: r.ResidentID, Period: r.Period, FaceValueFen: r.FaceValueFen,
@@ -70,17 +74,31 @@ func (s *Service) VouchersByResidents(ctx context.Context, ids []uuid.UUID) (map
 	if err != nil {
 		return nil, err
 	}
-	var rows []voucherRow
-	q := residentScope(s.db.WithContext(ctx).Where("resident_id IN ?", ids), v, "resident_id")
-	if err := q.Order("valid_until, id").Find(&rows).Error; err != nil {
+	// Scanned by hand, with the ids as one uuid[] parameter: GORM's
+	// reflective scan and per-id parameters were a twentieth of the CPU
+	// of a residents page.
+	rows, err := residentScope(s.db.WithContext(ctx).Model(&voucherRow{}).Select(voucherColumns).
+		Where("resident_id = ANY(?)", database.UUIDs(ids)), v, "resident_id").Order("valid_until, id").Rows()
+	if err != nil {
 		return nil, database.Classify(err)
 	}
+	defer rows.Close()
 	out := make(map[uuid.UUID][]*Voucher, len(ids))
 	for _, id := range ids {
 		out[id] = []*Voucher{}
 	}
-	for i := range rows {
-		out[rows[i].ResidentID] = append(out[rows[i].ResidentID], rows[i].voucher())
+	for rows.Next() {
+		x := new(Voucher)
+		var status string
+		if err := rows.Scan(&x.ID, &x.ProgramID, &x.ResidentID, &x.Period, &x.FaceValueFen, &x.BalanceFen, &status,
+			&x.ValidFrom, &x.ValidUntil, &x.CreatedAt); err != nil {
+			return nil, database.Classify(fmt.Errorf("voucher: scan: %w", err))
+		}
+		x.Status = Status(status)
+		out[x.ResidentID] = append(out[x.ResidentID], x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, database.Classify(err)
 	}
 	return out, nil
 }
