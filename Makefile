@@ -49,7 +49,7 @@ fuzz-all: fuzz
 	$(call run_fuzz,$(FUZZ_TARGETS_DB),$(FUZZTIME))
 
 generate:
-	flock /tmp/residents-gqlgen.lock $(GO) run github.com/99designs/gqlgen generate
+	flock /tmp/residents-gqlgen.lock $(GO) run ./cmd/gqlgen
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/residents .

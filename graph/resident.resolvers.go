@@ -48,12 +48,14 @@ func (r *queryResolver) Resident(ctx context.Context, id string) (*resident.Resi
 	if err != nil {
 		return nil, err
 	}
-	return r.Registry.Get(ctx, rid)
+	x, err := r.Registry.Get(ctx, rid)
+	return r.prefetchResident(ctx, x, err)
 }
 
 // ResidentByIDNumber is the resolver for the residentByIdNumber field.
 func (r *queryResolver) ResidentByIDNumber(ctx context.Context, idNumber string) (*resident.Resident, error) {
-	return r.Registry.ByIDNumber(ctx, idNumber)
+	x, err := r.Registry.ByIDNumber(ctx, idNumber)
+	return r.prefetchResident(ctx, x, err)
 }
 
 // Residents is the resolver for the residents field.
@@ -70,7 +72,7 @@ func (r *queryResolver) Residents(ctx context.Context, filter *model.ResidentFil
 	if err != nil {
 		return nil, err
 	}
-	r.prefetchResidents(ctx, res.Items)
+	r.prefetchResidents(ctx, res.Items, requestedFields(ctx, "edges", "node"))
 	return residentConnection(res), nil
 }
 
@@ -112,7 +114,8 @@ func (r *viewerResolver) Resident(ctx context.Context, obj *auth.Viewer) (*resid
 	if obj.ResidentID == nil {
 		return nil, nil
 	}
-	return r.Registry.Get(ctx, *obj.ResidentID)
+	x, err := r.Registry.Get(ctx, *obj.ResidentID)
+	return r.prefetchResident(ctx, x, err)
 }
 
 // Resident returns ResidentResolver implementation.

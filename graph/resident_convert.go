@@ -85,17 +85,17 @@ func residentConnection(res page.Result[*resident.Resident]) *model.ResidentConn
 		PageInfo: pageInfo(res, func(x *resident.Resident) uuid.UUID { return x.ID })}
 }
 
-// prefetchResidents loads, in one batch each, the nested fields a
-// residents page asks for, so the statement count stays fixed even when
-// resolvers of a large page straggle past the loaders' batch window. The
-// batches start together and run concurrently; the page's field resolvers
-// then find every value in their loaders' caches instead of each parking
-// on a batch of its own.
-func (r *Resolver) prefetchResidents(ctx context.Context, items []*resident.Resident) {
+// prefetchResidents loads, in one batch each, the nested fields want
+// names (a residents page's, or one resident's), so the statement count
+// stays fixed even when resolvers of a large page straggle past the
+// loaders' batch window. The batches start together and run concurrently.
+// Resident's fields resolve one after another (cmd/gqlgen): they then find
+// every value in their loaders' caches instead of each waiting out a batch
+// window in turn.
+func (r *Resolver) prefetchResidents(ctx context.Context, items []*resident.Resident, want map[string]bool) {
 	if len(items) == 0 {
 		return
 	}
-	want := requestedFields(ctx, "edges", "node")
 	l := loaders(ctx)
 	ids := make([]uuid.UUID, len(items))
 	for i, x := range items {
@@ -130,18 +130,32 @@ func (r *Resolver) prefetchResidents(ctx context.Context, items []*resident.Resi
 	}
 }
 
+// prefetchResident is prefetchResidents for a resolver that returns one
+// resident: the fields selected on it.
+func (r *Resolver) prefetchResident(ctx context.Context, x *resident.Resident, err error) (*resident.Resident, error) {
+	if err == nil && x != nil {
+		r.prefetchResidents(ctx, []*resident.Resident{x}, requestedFields(ctx))
+	}
+	return x, err
+}
+
 // thunk drops a loader thunk's results: prefetching only fills the cache.
 func thunk[V any](t func() (V, error)) func() { return func() { _, _ = t() } }
 
-// requestedFields names the fields selected under path below the current field.
+// residentSelectionTypes are the types whose fragments a selection on a
+// resident, or on a page of them, may spread.
+var residentSelectionTypes = []string{"Resident", "Node", "ResidentConnection", "ResidentEdge"}
+
+// requestedFields names the fields selected under path below the current
+// field (a resident, or a page of them).
 func requestedFields(ctx context.Context, path ...string) map[string]bool {
 	oc := graphql.GetOperationContext(ctx)
-	fields := graphql.CollectFieldsCtx(ctx, nil)
+	fields := graphql.CollectFieldsCtx(ctx, residentSelectionTypes)
 	for _, p := range path {
 		var next []graphql.CollectedField
 		for _, f := range fields {
 			if f.Name == p {
-				next = append(next, graphql.CollectFields(oc, f.Selections, nil)...)
+				next = append(next, graphql.CollectFields(oc, f.Selections, residentSelectionTypes)...)
 			}
 		}
 		fields = next
