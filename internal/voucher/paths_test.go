@@ -1,6 +1,8 @@
 package voucher_test
 
 import (
+	"github.com/google/uuid"
+
 	"context"
 	"fmt"
 	"io"
@@ -273,4 +275,52 @@ func TestRedeemPaths(t *testing.T) {
 			t.Fatalf("csv auditor: %d", code)
 		}
 	})
+}
+
+// TestRedeemAudit: a redemption leaves exactly one audit entry, written by
+// the statement that takes the idempotency key; a replay of the key and a
+// refused redemption leave none.
+func TestRedeemAudit(t *testing.T) {
+	f := newFixture(t, programSpec{})
+	rid := f.resident(t, testenv.ResidentSpec{})
+	f.issue(t, f.period)
+	entries := func() (n int) {
+		t.Helper()
+		if err := f.e.DB.Raw("SELECT count(*) FROM audit_log WHERE action = 'redeemVoucher'").Row().Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := entries()
+	if r := f.redeem(t, f.provTok, f.token(t, rid), 1_000_000, "audit-refused", "", ""); r.code != "INSUFFICIENT_BALANCE" {
+		t.Fatalf("want INSUFFICIENT_BALANCE: %s", r.raw)
+	}
+	if n := entries(); n != before {
+		t.Fatalf("a refused redemption left %d audit entries", n-before)
+	}
+	tok := f.token(t, rid)
+	r := f.redeem(t, f.provTok, tok, 1234, "audit-ok", "", "")
+	if r.id == "" {
+		t.Fatalf("redeem: %s", r.raw)
+	}
+	if again := f.redeem(t, f.provTok, tok, 1234, "audit-ok", "", ""); again.id != r.id {
+		t.Fatalf("replay: %s", again.raw)
+	}
+	if n := entries(); n != before+1 {
+		t.Fatalf("want one audit entry for a redemption and its replay, got %d", n-before)
+	}
+	var (
+		entity, actorKind, requestID, detail string
+		entityID                             uuid.UUID
+		byProvider                           bool
+	)
+	if err := f.e.DB.Raw(`SELECT entity, entity_id, actor_id = (SELECT id FROM users WHERE username = ?), actor_kind, request_id, detail::text
+		FROM audit_log WHERE action = 'redeemVoucher' ORDER BY id DESC LIMIT 1`, f.provUser).
+		Row().Scan(&entity, &entityID, &byProvider, &actorKind, &requestID, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if entity != "Redemption" || entityID != mustUUID(t, r.id) || !byProvider || actorKind != "USER" ||
+		requestID == "" || detail != `{"amountFen": 1234}` {
+		t.Fatalf("audit entry: %s %s by the provider %v (%s) request %q detail %s", entity, entityID, byProvider, actorKind, requestID, detail)
+	}
 }

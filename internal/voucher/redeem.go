@@ -68,8 +68,8 @@ func (in *RedeemInput) hash() []byte {
 //
 // The token is read from Redis first (reading does not consume it). Then
 // one transaction: the idempotency row (a concurrent send of the same key
-// blocks on it and then replays the winner's result) with the provider,
-// program and settlement-lock checks; the audit entry; and one statement
+// blocks on it and then replays the winner's result) and the audit entry,
+// with the provider, program and settlement-lock checks; and one statement
 // that locks the vouchers, checks settlement and balance and writes the
 // redemption (see redeemTx). The token is consumed by the redemption row
 // itself, whose token hash is unique: it commits or rolls back with the
@@ -133,7 +133,12 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		// the same key waits here, then replays the winner's result), the
 		// provider and the program, and the shared provider-month lock that
 		// keeps a settlement confirmation out until this commits.
-		err := tx.Raw(keyAndChecksSQL, pid, in.IdempotencyKey, hash, s.now(), programID, settleLockName(pid, month)).
+		// The redemption's id is chosen here so that its audit entry can
+		// be written by the same statement (rolled back with everything
+		// else if the redemption is then refused).
+		redemptionID, st := newID(), audit.NewStamp(ctx)
+		err := tx.Raw(keyAndChecksSQL, pid, in.IdempotencyKey, hash, s.now(), programID, settleLockName(pid, month),
+			st.ID, st.At, st.ActorID, st.ActorKind, redemptionID, st.RequestID, in.AmountFen).
 			Row().Scan(&fresh, &provStatus, &provCats, &progCats, &locked)
 		if errors.Is(err, sql.ErrNoRows) {
 			return problem.Forbidden("not a provider account")
@@ -163,7 +168,7 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		case !Allows(toCategories(progCats), in.Category):
 			return problem.New(problem.CategoryNotAllowed, "the program does not pay for this category", "input", "category")
 		}
-		r, remaining, err := s.redeemTx(ctx, tx, pid, tv, in)
+		r, remaining, err := s.redeemTx(ctx, tx, redemptionID, pid, tv, in)
 		if err != nil {
 			return err
 		}
@@ -179,29 +184,32 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 	return out, nil
 }
 
-// keyAndChecksSQL inserts the idempotency row and reads what the
-// redemption is checked against; fresh is false when the key existed.
+// keyAndChecksSQL inserts the idempotency row and, when the key is new,
+// the redemption's audit entry ($7–$12: the entry's id, time, actor id,
+// actor kind, the redemption id and the request id; $13 the amount), and
+// reads what the redemption is checked against; fresh is false when the
+// key existed.
 const keyAndChecksSQL = `
 WITH k AS (
   INSERT INTO redemption_keys (provider_id, idempotency_key, request_hash, created_at) VALUES ($1, $2, $3, $4)
   ON CONFLICT DO NOTHING RETURNING 1
+), a AS (
+  INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)
+  SELECT $7, $8, $9, $10, 'redeemVoucher', 'Redemption', $11, $12, jsonb_build_object('amountFen', $13::bigint) FROM k
 )
 SELECT EXISTS (SELECT 1 FROM k), p.status, p.categories, coalesce(g.categories, '{}'),
   pg_advisory_xact_lock_shared(hashtextextended($6, 20)) IS NOT NULL
 FROM providers p LEFT JOIN voucher_programs g ON g.id = $5 WHERE p.id = $1`
 
-// redeemTx writes the redemption. The audit entry goes first; then one
+// redeemTx writes redemption id (its audit entry is already written): one
 // statement locks the resident's vouchers, checks settlement and balance,
 // and writes everything, so the hot resident's voucher rows stay locked
 // for that statement and the commit only.
-func (s *Service) redeemTx(ctx context.Context, tx *gorm.DB, pid uuid.UUID, tv *tokenValue, in RedeemInput) (*Redemption, int64, error) {
+func (s *Service) redeemTx(ctx context.Context, tx *gorm.DB, id, pid uuid.UUID, tv *tokenValue, in RedeemInput) (*Redemption, int64, error) {
 	now := s.now()
 	month := civil.MonthOf(in.ServiceDate)
-	r := redemptionRow{ID: newID(), ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
+	r := redemptionRow{ID: id, ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
 		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(Completed), Note: in.Note, CreatedAt: now}
-	if err := audit.Record(ctx, tx, "redeemVoucher", "Redemption", &r.ID, map[string]any{"amountFen": in.AmountFen}); err != nil {
-		return nil, 0, err
-	}
 	var (
 		wrote          int
 		payable, total int64
