@@ -32,6 +32,28 @@ func TestLoginAndMe(t *testing.T) {
 	}
 }
 
+// TestAccessTokenExpires: an access token stops working when it expires
+// (after the 5 s leeway), whether or not it was used, and so cached as
+// verified, before.
+func TestAccessTokenExpires(t *testing.T) {
+	e := testenv.New(t)
+	e.Clock.Set(time.Now())
+	used, unused := e.Admin(t), e.Admin(t)
+	if r := e.Do(t, used, meQuery, nil); r.ErrorCode() != "" {
+		t.Fatalf("fresh token: %s", r.Raw)
+	}
+	e.Clock.Advance(e.Config.AccessTokenTTL + 2*time.Second)
+	if r := e.Do(t, used, meQuery, nil); r.ErrorCode() != "" {
+		t.Fatalf("within the leeway: %s", r.Raw)
+	}
+	e.Clock.Advance(4 * time.Second)
+	for name, tok := range map[string]string{"used before": used, "never used": unused} {
+		if r := e.Do(t, tok, meQuery, nil); r.ErrorCode() != "UNAUTHENTICATED" {
+			t.Errorf("%s, expired: want UNAUTHENTICATED, got %s", name, r.Raw)
+		}
+	}
+}
+
 func TestLoginThrottleCountsAliases(t *testing.T) {
 	e := testenv.New(t)
 	var b strings.Builder
