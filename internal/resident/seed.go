@@ -87,6 +87,13 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 		}
 		missing -= len(ids)
 	}
+	// A bulk load leaves the new rows without hint bits or a visibility map
+	// and the tables without statistics, so the first readers pay for
+	// both. Autovacuum would see to it within a minute or so, but a demo
+	// server is used at once (and CI runs Postgres without autovacuum).
+	if err := db.WithContext(ctx).Exec("VACUUM (ANALYZE) residents, emergency_contacts").Error; err != nil {
+		return fmt.Errorf("resident: seed: vacuum: %w", err)
+	}
 	return nil
 }
 
