@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,8 +45,21 @@ func main() {
 	flag.BoolVar(&o.baseline, "baseline", false, "read mixes: also measure the baseline server; redeem mixes: the write floor (pgx only); print the ratio")
 	flag.IntVar(&o.residents, "residents", 10000, "residents the redeem-spread and issue mixes use")
 	flag.IntVar(&o.tokens, "tokens", 0, "redeem mixes: create this many tokens before the timed phase (0: each redemption creates its token, timed)")
+	cpuProfile := flag.String("cpuprofile", "", "write the generator's own CPU profile here (it shares the machine with the server)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(context.Background(), o); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
