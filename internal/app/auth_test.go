@@ -33,8 +33,8 @@ func TestLoginAndMe(t *testing.T) {
 }
 
 // TestAccessTokenExpires: an access token stops working when it expires
-// (after the 5 s leeway), whether or not it was used, and so cached as
-// verified, before.
+// (after the 5 s leeway), whether it was used before (and so is cached as
+// verified) or not.
 func TestAccessTokenExpires(t *testing.T) {
 	e := testenv.New(t)
 	e.Clock.Set(time.Now())
