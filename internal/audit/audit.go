@@ -54,6 +54,12 @@ type Stamp struct {
 	RequestID string
 }
 
+// Insert begins the INSERT of an audit_log row for a hot path that writes
+// its entry inside its own statement. The values follow in this order: the
+// Stamp's ID, At, ActorID and ActorKind; the action, entity and entity id;
+// the Stamp's RequestID; the detail (jsonb, no personal data).
+const Insert = "INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)"
+
 // NewStamp stamps an entry for the viewer in ctx (SYSTEM when there is none).
 func NewStamp(ctx context.Context) Stamp {
 	st := Stamp{ID: uuid.Must(uuid.NewV7()), At: time.Now().UTC(), ActorKind: "SYSTEM", RequestID: auth.RequestID(ctx)}

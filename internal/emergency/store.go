@@ -195,7 +195,7 @@ WITH found AS (
   INSERT INTO emergency_call_events (id, call_id, at, kind, actor_name)
   SELECT $12, id, received_at, 'RECEIVED', NULLIF($13, '') FROM c
 ), au AS (
-  INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)
+  ` + audit.Insert + `
   SELECT $14, $15, $16, $17, 'emergency.call.receive', 'EmergencyCall', id, $18,
     jsonb_build_object('kind', kind, 'residentKnown', resident_id IS NOT NULL, 'device', device_id IS NOT NULL)
   FROM c
@@ -259,7 +259,7 @@ WITH ev AS (
 ), touch AS (
   UPDATE emergency_calls SET updated_at = $7 WHERE id = $2
 )
-INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)
+` + audit.Insert + `
 VALUES ($8, $9, $10, $11, 'emergency.call.repeat_alarm', 'EmergencyCall', $2, $12, jsonb_build_object('kind', $5::text))`
 
 // appendRepeatAlarm records a repeat alarm (external id ext, of kind) on

@@ -199,7 +199,7 @@ WITH k AS (
   INSERT INTO redemption_keys (provider_id, idempotency_key, request_hash, created_at) VALUES ($1, $2, $3, $4)
   ON CONFLICT DO NOTHING RETURNING 1
 ), a AS (
-  INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)
+  ` + audit.Insert + `
   SELECT $7, $8, $9, $10, 'redeemVoucher', 'Redemption', $11, $12, jsonb_build_object('amountFen', $13::bigint) FROM k
 )
 SELECT EXISTS (SELECT 1 FROM k), p.status, p.categories, coalesce(g.categories, '{}'),
