@@ -198,7 +198,7 @@ func (s *Service) ServicesByResidents(ctx context.Context, residentIDs []uuid.UU
 	if err != nil {
 		return nil, err
 	}
-	recs, err := findServices(ctx, serviceQuery(ctx, s.db).Where("s.resident_id IN ?", residentIDs).Order("s.id DESC"))
+	recs, err := findServices(ctx, serviceQuery(ctx, s.db).Where("s.resident_id = ANY(?)", database.UUIDs(residentIDs)).Order("s.id DESC"))
 	if err != nil {
 		return nil, err
 	}
