@@ -206,10 +206,11 @@ SELECT EXISTS (SELECT 1 FROM k), p.status, p.categories, coalesce(g.categories, 
   pg_advisory_xact_lock_shared(hashtextextended($6, 20)) IS NOT NULL
 FROM providers p LEFT JOIN voucher_programs g ON g.id = $5 WHERE p.id = $1`
 
-// redeemTx writes redemption id (its audit entry is already written): one
-// statement locks the resident's vouchers, checks settlement and balance,
-// and writes everything, so the hot resident's voucher rows stay locked
-// for that statement and the commit only.
+// redeemTx writes the redemption with the given id (the key statement has
+// already written its audit entry): one statement locks the resident's
+// vouchers, checks settlement and balance, and writes everything, so the
+// hot resident's voucher rows stay locked for that statement and the
+// commit only.
 func (s *Service) redeemTx(ctx context.Context, tx *gorm.DB, id, pid uuid.UUID, tv *tokenValue, in RedeemInput) (*Redemption, int64, error) {
 	now := s.now()
 	month := civil.MonthOf(in.ServiceDate)
