@@ -218,18 +218,27 @@ func SQL(db *gorm.DB) *sql.DB {
 type txKey struct{}
 
 // Tx runs fn in one transaction. A serialization failure or deadlock is
-// retried (up to 5 times with jittered backoff) so that concurrent writers
-// never see the database's own conflict resolution as an error. Nested calls
-// join the outer transaction.
+// retried (see Retry) so that concurrent writers never see the database's
+// own conflict resolution as an error. Nested calls join the outer
+// transaction.
 func Tx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 	if outer, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(outer)
 	}
-	var err error
-	for attempt := 0; attempt < 6; attempt++ {
-		err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return Retry(ctx, func() error {
+		return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return fn(tx.WithContext(context.WithValue(ctx, txKey{}, tx)))
 		})
+	})
+}
+
+// Retry runs fn, a transaction or a single autocommit statement, again
+// after a serialization failure or deadlock, up to 5 times with jittered
+// backoff.
+func Retry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := 0; attempt < 6; attempt++ {
+		err = fn()
 		if !retryable(err) {
 			return Classify(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -215,6 +216,59 @@ func TestRedeemPaths(t *testing.T) {
 		f.e.MustDo(t, f.admin, `mutation($id:ID!){setProviderStatus(id:$id,status:SUSPENDED){provider{status}}}`, map[string]any{"id": pg})
 		if r := f.redeem(t, ptok, f.token(t, rid), 100, "susp", "", ""); r.errCode != "FORBIDDEN" {
 			t.Fatalf("suspended: %s", r.raw)
+		}
+	})
+
+	// A confirmation holds the provider-month lock exclusively while it
+	// writes; a redemption that waited for the lock must see the
+	// confirmation that released it (redeemSQL's settlement check runs with
+	// a snapshot taken after the lock was granted), and leave nothing.
+	t.Run("a redemption that waited for a confirmation refuses", func(t *testing.T) {
+		pg, ptok, _ := registerProvider(t, f.e, f.admin, []string{"MEAL"})
+		pid := mustUUID(t, pg)
+		tok := f.token(t, rid)
+		before := f.balance(t, rid)
+		ctx := t.Context()
+		conn, err := database.SQL(f.e.DB).Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var adminID uuid.UUID
+		if err := conn.QueryRowContext(ctx, "SELECT id FROM users WHERE username = 'admin'").Scan(&adminID); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"BEGIN", "SELECT pg_advisory_xact_lock(hashtextextended('settle:" + pid.String() + ":" + f.period + "', 20))"} {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO settlements (provider_id, month, redemption_count, total_fen, confirmed_at, confirmed_by)
+			VALUES ($1, $2, 0, 0, now(), $3)`, pid, f.period, adminID); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan redeemed, 1)
+		go func() { done <- f.redeem(t, ptok, tok, 100, "waits-for-confirm", "", "MEAL") }()
+		for waiting := 0; waiting == 0; {
+			select {
+			case r := <-done:
+				t.Fatalf("the redemption did not wait for the confirmation's lock: %s", r.raw)
+			case <-time.After(10 * time.Millisecond):
+			}
+			if err := f.e.DB.Raw("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Row().Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+		if r := <-done; r.code != "SETTLED" {
+			t.Fatalf("a redemption that waited for the confirmation: %s", r.raw)
+		}
+		var keys int64
+		f.e.DB.Raw("SELECT count(*) FROM redemption_keys WHERE idempotency_key = 'waits-for-confirm'").Row().Scan(&keys)
+		if keys != 0 || f.balance(t, rid) != before {
+			t.Fatalf("the refused redemption left %d keys, balance %d → %d", keys, before, f.balance(t, rid))
 		}
 	})
 

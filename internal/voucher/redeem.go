@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/lib/pq"
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -27,7 +26,6 @@ type keyRow struct {
 	IdempotencyKey string
 	RequestHash    []byte
 	RedemptionID   *uuid.UUID
-	RemainingFen   *int64
 	CreatedAt      time.Time
 }
 
@@ -67,15 +65,15 @@ func (in *RedeemInput) hash() []byte {
 // Redeem pays for a service with the resident's vouchers (PROVIDER).
 //
 // The token is read from Redis first (reading does not consume it). Then
-// one transaction: the idempotency row (a concurrent send of the same key
-// blocks on it and then replays the winner's result) and the audit entry,
-// with the provider, program and settlement-lock checks; and one statement
-// that locks the vouchers, checks settlement and balance and writes the
-// redemption (see redeemTx). The token is consumed by the redemption row
-// itself, whose token hash is unique: it commits or rolls back with the
-// payment, so a crash at any point leaves either a paid redemption whose
-// key replays it, or nothing at all and a token still usable for the
-// retry. Redis is told after the commit.
+// the whole redemption is one autocommit statement (redeemSQL): the
+// idempotency row, the audit entry, the provider, program and settlement
+// checks, the vouchers locked and drawn, the redemption and its ledger
+// entries. A refusal raises an error in the statement, so it leaves
+// nothing written. The token is consumed by the redemption row itself,
+// whose token hash is unique: it commits or rolls back with the payment,
+// so a crash at any point leaves either a paid redemption whose key
+// replays it, or nothing at all and a token still usable for the retry.
+// Redis is told after the commit.
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, error) {
 	v, err := auth.RequireViewer(ctx, auth.Provider)
 	if err != nil {
@@ -106,178 +104,197 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		return nil, errs
 	}
 	hash := in.hash()
-	// The token is read before the transaction (reading does not consume
-	// it); if it is no longer live the key may still replay a redemption
-	// that used it, so its error waits until the key was checked.
-	tv, tokenErr := s.peekToken(ctx, in.Token)
-	if errors.Is(tokenErr, problem.ErrUnavailable) {
-		return nil, tokenErr
+	// Reading the token does not consume it. A token no longer live may
+	// still belong to the redemption this key replays, so its error waits
+	// until the key was looked up.
+	tv, err := s.peekToken(ctx, in.Token)
+	if errors.Is(err, problem.ErrUnavailable) {
+		return nil, err
 	}
-	var (
-		out      *RedeemResult
-		replayed bool
-	)
-	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		replayed = false
-		var programID *uuid.UUID
-		if tv != nil {
-			programID = &tv.ProgramID
+	if err != nil {
+		out, rerr := s.replay(ctx, pid, in.IdempotencyKey, hash)
+		if rerr != nil || out != nil {
+			return out, rerr
 		}
-		month := civil.MonthOf(in.ServiceDate)
-		var (
-			fresh, locked      bool
-			provStatus         string
-			provCats, progCats pq.StringArray
-		)
-		// The two statements of a redemption go to the transaction under
-		// GORM directly (as emergency intake's do): GORM's statement
-		// building and SQL rendering for its logger cost a few percent of
-		// the server's CPU per redemption.
-		//
-		// One round trip: the idempotency row first (a concurrent send of
-		// the same key waits here, then replays the winner's result), the
-		// provider and the program, and the shared provider-month lock that
-		// keeps a settlement confirmation out until this commits.
-		// The redemption's id is chosen here so that its audit entry can
-		// be written by the same statement (rolled back with everything
-		// else if the redemption is then refused).
-		redemptionID, st := newID(), audit.NewStamp(ctx)
-		err := tx.Statement.ConnPool.QueryRowContext(ctx, keyAndChecksSQL, pid, in.IdempotencyKey, hash, s.now(), programID,
-			settleLockName(pid, month), st.ID, st.At, st.ActorID, st.ActorKind, redemptionID, st.RequestID, in.AmountFen).
-			Scan(&fresh, &provStatus, &provCats, &progCats, &locked)
-		if errors.Is(err, sql.ErrNoRows) {
-			return problem.Forbidden("not a provider account")
-		}
-		if err != nil {
-			return database.Classify(fmt.Errorf("voucher: redeem: %w", err))
-		}
-		if !fresh {
-			var k keyRow
-			if err := tx.Where("provider_id = ? AND idempotency_key = ?", pid, in.IdempotencyKey).Take(&k).Error; err != nil {
-				return database.Classify(err)
-			}
-			if !bytes.Equal(k.RequestHash, hash) || k.RedemptionID == nil {
-				return problem.New(problem.IdempotencyMismatch, "this idempotency key was used with a different request", "input", "idempotencyKey")
-			}
-			r, err := redemptionByID(ctx, tx, *k.RedemptionID)
-			out, replayed = &RedeemResult{Redemption: r, RemainingFen: deref(k.RemainingFen)}, true
-			return err
-		}
-		switch {
-		case tokenErr != nil:
-			return tokenErr
-		case provStatus != string(ProviderActive):
-			return problem.Forbidden("the provider is suspended")
-		case !Allows(toCategories(provCats), in.Category):
-			return problem.New(problem.CategoryNotAllowed, "the provider is not contracted for this category", "input", "category")
-		case !Allows(toCategories(progCats), in.Category):
-			return problem.New(problem.CategoryNotAllowed, "the program does not pay for this category", "input", "category")
-		}
-		r, remaining, err := s.redeemTx(ctx, tx, redemptionID, pid, tv, in)
-		if err != nil {
-			return err
-		}
-		out = &RedeemResult{Redemption: r, RemainingFen: remaining}
-		return nil
+		return nil, err
+	}
+	var out *RedeemResult
+	err = database.Retry(ctx, func() error {
+		var e error
+		out, e = s.redeemOnce(ctx, pid, tv, in, hash)
+		return e
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !replayed {
-		s.markUsed(in.Token)
+	if out == nil { // the key existed: answer what it answered
+		out, err = s.replay(ctx, pid, in.IdempotencyKey, hash)
+		if err == nil && out == nil {
+			err = fmt.Errorf("voucher: redeem: the key %q conflicted but is not there", in.IdempotencyKey)
+		}
+		return out, err
 	}
+	s.markUsed(in.Token)
 	return out, nil
 }
 
-// keyAndChecksSQL inserts the idempotency row and, when the key is new,
-// the redemption's audit entry ($7–$12: the entry's id, time, actor id,
-// actor kind, the redemption id and the request id; $13 the amount), and
-// reads what the redemption is checked against; fresh is false when the
-// key existed.
-const keyAndChecksSQL = `
-WITH k AS (
-  INSERT INTO redemption_keys (provider_id, idempotency_key, request_hash, created_at) VALUES ($1, $2, $3, $4)
-  ON CONFLICT DO NOTHING RETURNING 1
-), a AS (
-  ` + audit.Insert + `
-  SELECT $7, $8, $9, $10, 'redeemVoucher', 'Redemption', $11, $12, jsonb_build_object('amountFen', $13::bigint) FROM k
-)
-SELECT EXISTS (SELECT 1 FROM k), p.status, p.categories, coalesce(g.categories, '{}'),
-  pg_advisory_xact_lock_shared(hashtextextended($6, 20)) IS NOT NULL
-FROM providers p LEFT JOIN voucher_programs g ON g.id = $5 WHERE p.id = $1`
-
-// redeemTx writes the redemption with the given id (the key statement has
-// already written its audit entry): one statement locks the resident's
-// vouchers, checks settlement and balance, and writes everything, so the
-// hot resident's voucher rows stay locked for that statement and the
-// commit only.
-func (s *Service) redeemTx(ctx context.Context, tx *gorm.DB, id, pid uuid.UUID, tv *tokenValue, in RedeemInput) (*Redemption, int64, error) {
-	now := s.now()
-	month := civil.MonthOf(in.ServiceDate)
-	r := redemptionRow{ID: id, ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
+// redeemOnce runs redeemSQL; it returns nil and no error when the key
+// existed already (the caller replays it).
+func (s *Service) redeemOnce(ctx context.Context, pid uuid.UUID, tv *tokenValue, in RedeemInput, hash []byte) (*RedeemResult, error) {
+	now, month := s.now(), civil.MonthOf(in.ServiceDate)
+	r := redemptionRow{ID: newID(), ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
 		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(Completed), Note: in.Note, CreatedAt: now}
+	st := audit.NewStamp(ctx)
 	var (
-		wrote          int
-		payable, total int64
-		settled        bool
+		outcome string
+		total   int64
 	)
-	err := tx.Statement.ConnPool.QueryRowContext(ctx, redeemSQL, r.ID, pid, r.ResidentID, r.ProgramID, r.Category, r.AmountFen,
-		r.ServiceDate, r.Note, now, tokenHash(in.Token), month.String(), in.IdempotencyKey).Scan(&wrote, &payable, &total, &settled)
+	// Straight to the pool, not through GORM's statement builder (as
+	// emergency intake does): its building and the SQL it renders for its
+	// logger cost a few percent of the server's CPU per redemption.
+	err := database.SQL(s.db).QueryRowContext(ctx, redeemSQL,
+		pid, in.IdempotencyKey, hash, now, r.ProgramID, settleLockName(pid, month),
+		st.ID, st.At, st.ActorID, st.ActorKind, r.ID, st.RequestID,
+		r.AmountFen, r.ResidentID, r.Category, r.ServiceDate, r.Note, tokenHash(in.Token), month.String()).
+		Scan(&outcome, &total)
 	if err != nil {
-		return nil, 0, database.Classify(fmt.Errorf("voucher: redemption: %w", err))
+		return nil, refusal(err, month, in.AmountFen)
 	}
-	switch {
-	case settled:
-		return nil, 0, settledError(month)
-	case payable < in.AmountFen:
-		return nil, 0, problem.New(problem.InsufficientBalance,
-			fmt.Sprintf("余额不足: %d fen spendable on that date, %d fen requested", payable, in.AmountFen), "input", "amountFen")
-	case wrote == 0:
-		// The token's hash is unique: a concurrent redemption with the same
-		// token made this one wait and then committed first.
-		return nil, 0, problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
+	if outcome == "replay" {
+		return nil, nil
 	}
-	return r.redemption(), total - in.AmountFen, nil
+	remaining := total - in.AmountFen
+	r.BalanceAfterFen = &remaining
+	return &RedeemResult{Redemption: r.redemption(), RemainingFen: remaining}, nil
 }
 
-// redeemSQL is a redemption in one statement. v locks every ACTIVE voucher
-// of the resident's program (in id order, as every writer locks them; a
-// voucher changed by a transaction that committed while this waited is
-// re-read at its new version). p are those valid on the service date,
-// drawn earliest expiry first: before is what the earlier ones cover. The
-// settlement check runs after the advisory lock was granted (an earlier
-// statement), so it sees a confirmation that committed meanwhile. Nothing
-// is written unless the month is open and the balance suffices, and
-// nothing but the redemption row if its token hash is already taken. It
-// returns whether the redemption was written, the payable and the whole
-// balance before it, and whether the month is settled.
+// refusedState is the SQLSTATE redemption_refused raises (migration 00067).
+const refusedState = "VR001"
+
+// refusal turns the error redemption_refused raised into the user error it
+// stands for; any other error is returned as it is.
+func refusal(err error, month civil.Month, amount int64) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != refusedState {
+		return database.Classify(fmt.Errorf("voucher: redemption: %w", err))
+	}
+	switch pgErr.Message {
+	case "NO_PROVIDER":
+		return problem.Forbidden("not a provider account")
+	case "SUSPENDED":
+		return problem.Forbidden("the provider is suspended")
+	case "PROVIDER_CATEGORY":
+		return problem.New(problem.CategoryNotAllowed, "the provider is not contracted for this category", "input", "category")
+	case "PROGRAM_CATEGORY":
+		return problem.New(problem.CategoryNotAllowed, "the program does not pay for this category", "input", "category")
+	case "SETTLED":
+		return settledError(month)
+	case "INSUFFICIENT":
+		return problem.New(problem.InsufficientBalance,
+			fmt.Sprintf("余额不足: %s fen spendable on that date, %d fen requested", pgErr.Detail, amount), "input", "amountFen")
+	case "TOKEN_USED":
+		// The token's hash is unique: a concurrent redemption with the same
+		// token made this one wait and then committed first.
+		return problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
+	}
+	return fmt.Errorf("voucher: redemption refused for an unknown reason %q", pgErr.Message)
+}
+
+// replay answers a request whose idempotency key exists with the
+// redemption it made; nil and no error when the key is not there.
+func (s *Service) replay(ctx context.Context, pid uuid.UUID, key string, hash []byte) (*RedeemResult, error) {
+	var k keyRow
+	err := s.db.WithContext(ctx).Where("provider_id = ? AND idempotency_key = ?", pid, key).Take(&k).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, database.Classify(err)
+	}
+	if !bytes.Equal(k.RequestHash, hash) || k.RedemptionID == nil {
+		return nil, problem.New(problem.IdempotencyMismatch, "this idempotency key was used with a different request", "input", "idempotencyKey")
+	}
+	var r redemptionRow
+	if err := s.db.WithContext(ctx).Where("id = ?", *k.RedemptionID).Take(&r).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	return &RedeemResult{Redemption: r.redemption(), RemainingFen: deref(r.BalanceAfterFen)}, nil
+}
+
+// redeemSQL is a redemption in one statement; it answers "ok" and the
+// program balance before it, or "replay" when the idempotency key existed
+// (and then writes nothing), or raises redemption_refused.
+//
+// Parameters: $1 provider, $2 idempotency key, $3 request hash, $4 now,
+// $5 program, $6 the provider-month lock's name; $7–$10 the audit entry's
+// id, time, actor id and actor kind, $11 the redemption id, $12 the
+// request id; $13 amount, $14 resident, $15 category, $16 service date,
+// $17 note, $18 token hash, $19 month.
+//
+// The order matters and each step depends on the one before, so Postgres
+// runs them in this order:
+//   - k: the idempotency row, first: a concurrent send of the same key
+//     waits here for the other's commit, then finds the key taken (and
+//     replays it). It names its redemption already; the foreign key is
+//     checked when the statement ends.
+//   - c: the provider, the program, and the shared provider-month lock
+//     that keeps a settlement confirmation out until this commits.
+//   - s: the settlement check, after the lock was granted, in a VOLATILE
+//     function whose fresh snapshot sees a confirmation that committed
+//     while this waited.
+//   - v: every ACTIVE voucher of the resident's program, locked in id
+//     order (as every writer locks them; one changed by a transaction that
+//     committed meanwhile is re-read at its new version), and only when
+//     the checks passed. p: those valid on the service date, drawn
+//     earliest expiry first (before is what the earlier ones cover).
+//   - r: the redemption, unless the balance is short; nothing if its token
+//     hash is already taken.
+//   - the voucher updates, draws, ledger entries and the audit entry run
+//     when the main query is done, only if it did not raise.
 const redeemSQL = `
-WITH v AS (
+WITH k AS (
+  INSERT INTO redemption_keys (provider_id, idempotency_key, request_hash, created_at, redemption_id) VALUES ($1, $2, $3, $4, $11)
+  ON CONFLICT DO NOTHING RETURNING 1
+),
+a AS (
+  ` + audit.Insert + `
+  SELECT $7, $8, $9, $10, 'redeemVoucher', 'Redemption', $11, $12, jsonb_build_object('amountFen', $13::bigint) FROM k
+),
+c AS MATERIALIZED (
+  SELECT p.status = 'ACTIVE' AS active, $15::text = ANY (p.categories) AS provider_pays,
+    coalesce($15::text = ANY (g.categories), false) AS program_pays,
+    pg_advisory_xact_lock_shared(hashtextextended($6, 20)) IS NOT NULL AS locked
+  FROM k, providers p LEFT JOIN voucher_programs g ON g.id = $5 WHERE p.id = $1
+),
+s AS MATERIALIZED (
+  SELECT provider_month_settled($1, $19) AS settled FROM c WHERE c.locked
+),
+v AS (
   SELECT id, balance_fen, valid_from, valid_until FROM vouchers
-  WHERE resident_id = $3 AND program_id = $4 AND status = 'ACTIVE'
+  WHERE resident_id = $14 AND program_id = $5 AND status = 'ACTIVE'
+    AND EXISTS (SELECT 1 FROM c, s WHERE c.active AND c.provider_pays AND c.program_pays AND NOT s.settled)
   ORDER BY id FOR UPDATE
 ),
 p AS (
   SELECT id, balance_fen, sum(balance_fen) OVER (ORDER BY valid_until, id) - balance_fen AS before
-  FROM v WHERE valid_from <= $7::date AND valid_until >= $7::date
+  FROM v WHERE valid_from <= $16::date AND valid_until >= $16::date
 ),
 t AS (
   SELECT (SELECT coalesce(sum(balance_fen), 0) FROM p) AS payable,
-         (SELECT coalesce(sum(balance_fen), 0) FROM v) AS total,
-         EXISTS (SELECT 1 FROM settlements WHERE provider_id = $2 AND month = $11) AS settled
+         (SELECT coalesce(sum(balance_fen), 0) FROM v) AS total
 ),
 r AS (
-  INSERT INTO redemptions (id, provider_id, resident_id, program_id, category, amount_fen, service_date, status, note, created_at, token_hash)
-  SELECT $1, $2, $3, $4, $5, $6::bigint, $7::date, 'COMPLETED', $8, $9::timestamptz, $10 FROM t WHERE NOT t.settled AND t.payable >= $6::bigint
+  INSERT INTO redemptions (id, provider_id, resident_id, program_id, category, amount_fen, service_date, status, note, created_at, token_hash, balance_after_fen)
+  SELECT $11, $1, $14, $5, $15, $13::bigint, $16::date, 'COMPLETED', $17, $4::timestamptz, $18, t.total - $13::bigint FROM t WHERE t.payable >= $13::bigint
   ON CONFLICT (token_hash) DO NOTHING
   RETURNING id
 ),
 x AS MATERIALIZED (
-  SELECT p.id, least(p.balance_fen, $6::bigint - p.before) AS take, p.balance_fen - least(p.balance_fen, $6::bigint - p.before) AS after, uuid_v7() AS entry_id
-  FROM p, r WHERE p.before < $6::bigint AND p.balance_fen > 0
+  SELECT p.id, least(p.balance_fen, $13::bigint - p.before) AS take, p.balance_fen - least(p.balance_fen, $13::bigint - p.before) AS after, uuid_v7() AS entry_id
+  FROM p, r WHERE p.before < $13::bigint AND p.balance_fen > 0
 ),
 u AS (
-  UPDATE vouchers SET balance_fen = x.after, status = CASE WHEN x.after = 0 THEN 'EXHAUSTED' ELSE 'ACTIVE' END, updated_at = $9::timestamptz
+  UPDATE vouchers SET balance_fen = x.after, status = CASE WHEN x.after = 0 THEN 'EXHAUSTED' ELSE 'ACTIVE' END, updated_at = $4::timestamptz
   FROM x WHERE vouchers.id = x.id
 ),
 d AS (
@@ -285,12 +302,20 @@ d AS (
 ),
 l AS (
   INSERT INTO voucher_ledger (id, voucher_id, kind, amount_fen, balance_after_fen, redemption_id, at)
-  SELECT x.entry_id, x.id, 'REDEEM', -x.take, x.after, r.id, $9::timestamptz FROM x, r ORDER BY x.id
-),
-k AS (
-  UPDATE redemption_keys SET redemption_id = r.id, remaining_fen = t.total - $6::bigint FROM r, t WHERE provider_id = $2 AND idempotency_key = $12
+  SELECT x.entry_id, x.id, 'REDEEM', -x.take, x.after, r.id, $4::timestamptz FROM x, r ORDER BY x.id
 )
-SELECT (SELECT count(*) FROM r), t.payable, t.total, t.settled FROM t`
+SELECT CASE
+    WHEN NOT EXISTS (SELECT 1 FROM k) THEN 'replay'
+    WHEN c.active IS NULL THEN redemption_refused('NO_PROVIDER', '')
+    WHEN NOT c.active THEN redemption_refused('SUSPENDED', '')
+    WHEN NOT c.provider_pays THEN redemption_refused('PROVIDER_CATEGORY', '')
+    WHEN NOT c.program_pays THEN redemption_refused('PROGRAM_CATEGORY', '')
+    WHEN s.settled THEN redemption_refused('SETTLED', '')
+    WHEN t.payable < $13::bigint THEN redemption_refused('INSUFFICIENT', t.payable::text)
+    WHEN NOT EXISTS (SELECT 1 FROM r) THEN redemption_refused('TOKEN_USED', '')
+    ELSE 'ok' END,
+  t.total
+FROM t LEFT JOIN c ON true LEFT JOIN s ON true`
 
 // spendable is the resident's balance over ACTIVE vouchers of a program.
 func spendable(ctx context.Context, tx *gorm.DB, residentID, programID uuid.UUID) (int64, error) {

@@ -49,6 +49,9 @@ type redemptionRow struct {
 	CreatedAt     time.Time
 	ReversedAt    *time.Time
 	ReverseReason *string
+	// BalanceAfterFen is the program balance the redemption left (what a
+	// replay of its idempotency key answers); it is not part of Redemption.
+	BalanceAfterFen *int64
 }
 
 func (redemptionRow) TableName() string { return "redemptions" }
