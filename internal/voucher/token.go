@@ -31,8 +31,11 @@ type tokenValue struct {
 	ProgramID  uuid.UUID `json:"p"`
 }
 
+// usedValue replaces a token's value in Redis once it was used: one key per
+// token, so retiring it is one SET and reading it one GET.
+const usedValue = "used"
+
 func (s *Service) tokenKey(t string) string { return s.prefix + "voucher:token:" + t }
-func (s *Service) usedKey(t string) string  { return s.prefix + "voucher:used:" + t }
 
 // CreateToken creates a short-lived single-use redemption token: a resident
 // for themself, a CLERK (district-wide) or CASE_WORKER (jurisdiction) on a
@@ -103,17 +106,13 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 func (s *Service) peekToken(ctx context.Context, token string) (*tokenValue, error) {
 	raw, err := s.rdb.Get(ctx, s.tokenKey(token)).Result()
 	if errors.Is(err, redis.Nil) {
-		used, err := s.rdb.Exists(ctx, s.usedKey(token)).Result()
-		if err != nil {
-			return nil, fmt.Errorf("%w: voucher: token: %w", problem.ErrUnavailable, err)
-		}
-		if used > 0 {
-			return nil, problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
-		}
 		return nil, problem.New(problem.TokenExpired, "this code has expired; ask the resident for a new one", "input", "token")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: voucher: token: %w", problem.ErrUnavailable, err)
+	}
+	if raw == usedValue {
+		return nil, problem.New(problem.TokenUsed, "this code was already used; ask the resident for a new one", "input", "token")
 	}
 	var tv tokenValue
 	if err := json.Unmarshal([]byte(raw), &tv); err != nil {
@@ -129,19 +128,15 @@ func tokenHash(token string) []byte {
 	return h[:]
 }
 
-// markUsed runs after the redemption committed: it drops the live token and
-// leaves a 'used' marker so a second use is answered TOKEN_USED without a
-// transaction. Best effort: if it fails (or the process dies first), the
-// unique token hash on the committed redemption still refuses the token.
+// markUsed runs after the redemption committed: it replaces the live token
+// by a 'used' marker (for usedMarkerTTL) so a second use is answered
+// TOKEN_USED without a statement. Best effort: if it fails (or the process
+// dies first), the unique token hash on the committed redemption still
+// refuses the token.
 func (s *Service) markUsed(token string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.tokenKey(token))
-		p.Set(ctx, s.usedKey(token), "1", usedMarkerTTL)
-		return nil
-	})
-	if err != nil {
+	if err := s.rdb.Set(ctx, s.tokenKey(token), usedValue, usedMarkerTTL).Err(); err != nil {
 		s.log.Warn("voucher: could not retire a used redemption token in Redis", "err", err.Error())
 	}
 }
