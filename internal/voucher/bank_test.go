@@ -151,6 +151,13 @@ func TestCheckBooksFindsWhatIsWrong(t *testing.T) {
 		t.Fatalf("a voucher one fen richer than its ledger: %v", bad)
 	}
 	f.e.DB.Exec("UPDATE vouchers SET balance_fen = balance_fen - 1 WHERE resident_id = ?", rid)
+	if err := f.e.DB.Exec("UPDATE redemptions SET amount_fen = amount_fen + 1 WHERE resident_id = ?", rid).Error; err != nil {
+		t.Fatal(err)
+	}
+	if bad := check(); len(bad) != 2 { // its ledger entries took less; completed redemptions != spent
+		t.Fatalf("a redemption one fen more than it drew: %v", bad)
+	}
+	f.e.DB.Exec("UPDATE redemptions SET amount_fen = amount_fen - 1 WHERE resident_id = ?", rid)
 	if err := f.e.DB.Exec("DELETE FROM redemption_keys WHERE idempotency_key = 'books'").Error; err != nil {
 		t.Fatal(err)
 	}

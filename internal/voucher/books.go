@@ -20,7 +20,8 @@ type Books struct {
 // never negative; each entry's balance_after is the running sum; money in
 // equals money out (issued = spent + remaining + expired + voided); each
 // idempotency key names exactly one redemption and each redemption has
-// exactly one key; completed redemptions equal what their draws took.
+// exactly one key; each redemption's REDEEM entries took exactly its
+// amount, and completed redemptions add up to what the ledger spent.
 // An empty list means the books balance. Tests and the fault drills run
 // it; an operator can run it against a restored backup.
 func CheckBooks(ctx context.Context, db *gorm.DB) (Books, []string, error) {
@@ -63,12 +64,16 @@ func CheckBooks(ctx context.Context, db *gorm.DB) (Books, []string, error) {
 	if b.Keys != b.Redemptions || distinct != b.Redemptions {
 		bad = append(bad, fmt.Sprintf("%d idempotency keys naming %d distinct redemptions, %d redemptions", b.Keys, distinct, b.Redemptions))
 	}
-	var completed, drawn int64
+	scan([]any{&n}, `SELECT count(*) FROM redemptions r LEFT JOIN (
+		SELECT redemption_id, -sum(amount_fen) AS took FROM voucher_ledger WHERE kind = 'REDEEM' GROUP BY redemption_id) l
+		ON l.redemption_id = r.id WHERE coalesce(l.took, 0) <> r.amount_fen`)
+	if n > 0 {
+		bad = append(bad, fmt.Sprintf("%d redemptions whose REDEEM ledger entries do not add up to their amount", n))
+	}
+	var completed int64
 	scan([]any{&completed}, "SELECT coalesce(sum(amount_fen), 0) FROM redemptions WHERE status = 'COMPLETED'")
-	scan([]any{&drawn}, `SELECT coalesce(sum(d.amount_fen), 0) FROM redemption_draws d
-		JOIN redemptions r ON r.id = d.redemption_id WHERE r.status = 'COMPLETED'`)
-	if completed != b.SpentFen || drawn != b.SpentFen {
-		bad = append(bad, fmt.Sprintf("completed redemptions %d fen, their draws %d fen, spent by the ledger %d fen", completed, drawn, b.SpentFen))
+	if completed != b.SpentFen {
+		bad = append(bad, fmt.Sprintf("completed redemptions %d fen, spent by the ledger %d fen", completed, b.SpentFen))
 	}
 	if len(errs) > 0 {
 		return b, bad, database.Classify(errs[0])

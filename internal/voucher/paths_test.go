@@ -71,7 +71,7 @@ func TestRedeemPaths(t *testing.T) {
 			t.Fatalf("draw order wrong: prev %d cur %d", prevBal, curBal)
 		}
 		var draws int
-		f.e.DB.Raw("SELECT count(*) FROM redemption_draws d JOIN redemptions r ON r.id = d.redemption_id WHERE r.amount_fen = 35000 AND r.resident_id = ?", rid).Row().Scan(&draws)
+		f.e.DB.Raw("SELECT count(*) FROM voucher_ledger l JOIN redemptions r ON r.id = l.redemption_id WHERE l.kind = 'REDEEM' AND r.amount_fen = 35000 AND r.resident_id = ?", rid).Row().Scan(&draws)
 		if draws != 2 {
 			t.Fatalf("draws %d", draws)
 		}

@@ -249,8 +249,10 @@ func (s *Service) replay(ctx context.Context, pid uuid.UUID, key string, hash []
 //     earliest expiry first (before is what the earlier ones cover).
 //   - r: the redemption, unless the balance is short; nothing if its token
 //     hash is already taken.
-//   - the voucher updates, draws, ledger entries and the audit entry run
-//     when the main query is done, only if it did not raise.
+//   - the voucher updates, the REDEEM ledger entries (which are the
+//     redemption's draws: a reversal gives back exactly those) and the
+//     audit entry run when the main query is done, only if it did not
+//     raise.
 const redeemSQL = `
 WITH k AS (
   INSERT INTO redemption_keys (provider_id, idempotency_key, request_hash, created_at, redemption_id) VALUES ($1, $2, $3, $4, $11)
@@ -296,9 +298,6 @@ x AS MATERIALIZED (
 u AS (
   UPDATE vouchers SET balance_fen = x.after, status = CASE WHEN x.after = 0 THEN 'EXHAUSTED' ELSE 'ACTIVE' END, updated_at = $4::timestamptz
   FROM x WHERE vouchers.id = x.id
-),
-d AS (
-  INSERT INTO redemption_draws (redemption_id, voucher_id, amount_fen) SELECT r.id, x.id, x.take FROM x, r
 ),
 l AS (
   INSERT INTO voucher_ledger (id, voucher_id, kind, amount_fen, balance_after_fen, redemption_id, at)
@@ -391,7 +390,7 @@ func (s *Service) ReverseRedemption(ctx context.Context, id uuid.UUID, reason st
 		if err := s.checkNotSettled(ctx, tx, r.ProviderID, civil.MonthOf(r.ServiceDate), false); err != nil {
 			return err
 		}
-		if err := s.restoreDraws(ctx, tx, r.ID, now); err != nil {
+		if err := s.restoreDraws(ctx, tx, &r, now); err != nil {
 			return err
 		}
 		if err := tx.Model(&redemptionRow{}).Where("id = ?", r.ID).Updates(map[string]any{
@@ -409,19 +408,25 @@ func (s *Service) ReverseRedemption(ctx context.Context, id uuid.UUID, reason st
 	return out, err
 }
 
-// restoreDraws gives back each draw to its voucher (locked in id order). A
-// voucher that expired meanwhile gets the amount back and at once an
-// EXPIRE entry for it, so expired money never becomes spendable again.
-func (s *Service) restoreDraws(ctx context.Context, tx *gorm.DB, redemptionID uuid.UUID, now time.Time) error {
+// restoreDraws gives back to each voucher what the redemption drew from it
+// (its REDEEM ledger entries; the vouchers locked in id order). A voucher
+// that expired meanwhile gets the amount back and at once an EXPIRE entry
+// for it, so expired money never becomes spendable again.
+func (s *Service) restoreDraws(ctx context.Context, tx *gorm.DB, r *redemptionRow, now time.Time) error {
+	redemptionID := r.ID
 	var rows []struct {
 		ID         uuid.UUID
 		BalanceFen int64
 		Status     string
 		AmountFen  int64
 	}
-	if err := tx.Raw(`SELECT v.id, v.balance_fen, v.status, d.amount_fen FROM vouchers v
-		JOIN redemption_draws d ON d.voucher_id = v.id AND d.redemption_id = ?
-		ORDER BY v.id FOR UPDATE OF v`, redemptionID).Scan(&rows).Error; err != nil {
+	// Through the resident's vouchers of the program (a few) and each one's
+	// ledger: voucher_ledger has no index on redemption_id, which only
+	// reversals would read.
+	if err := tx.Raw(`SELECT v.id, v.balance_fen, v.status, -l.amount_fen AS amount_fen FROM vouchers v
+		JOIN voucher_ledger l ON l.voucher_id = v.id AND l.redemption_id = ? AND l.kind = 'REDEEM'
+		WHERE v.resident_id = ? AND v.program_id = ?
+		ORDER BY v.id FOR UPDATE OF v`, redemptionID, r.ResidentID, r.ProgramID).Scan(&rows).Error; err != nil {
 		return database.Classify(err)
 	}
 	var entries []ledgerRow
