@@ -1,25 +1,31 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
-// client speaks GraphQL over real HTTP with a keep-alive pool.
+// client speaks GraphQL over real HTTP/1.1 with a keep-alive pool. It is
+// fasthttp's client, not net/http's: the generator shares the two cores
+// with the server, and net/http's client (two goroutines per connection,
+// channel hand-offs per request) cost it about 0.1 ms of CPU per request,
+// a fifth of the machine under the read mix.
 type client struct {
 	url  string
-	http *http.Client
+	http *fasthttp.Client
 }
 
 func newClient(url string, conns int) *client {
-	tr := &http.Transport{MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, IdleConnTimeout: time.Minute}
-	return &client{url: strings.TrimRight(url, "/"), http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &client{url: strings.TrimRight(url, "/"), http: &fasthttp.Client{
+		MaxConnsPerHost: conns * 2, MaxIdleConnDuration: time.Minute,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		NoDefaultUserAgentHeader: true, DisableHeaderNamesNormalizing: true,
+	}}
 }
 
 // gqlResponse keeps data undecoded until something reads it: a timed
@@ -68,26 +74,29 @@ func (r *gqlResponse) errCode(field string) string {
 
 func (c *client) do(ctx context.Context, token, query string, vars map[string]any) (*gqlResponse, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(c.url + "/graphql")
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
+	req.SetBodyRaw(body)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	if err := c.http.DoDeadline(req, resp, deadline); err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := &gqlResponse{status: resp.StatusCode}
+	out := &gqlResponse{status: resp.StatusCode()}
+	// Decoding copies what it keeps (RawData too): the body is released
+	// with the response.
+	raw := resp.Body()
 	if err := json.Unmarshal(raw, out); err != nil {
-		return nil, fmt.Errorf("decode (%d): %.200s", resp.StatusCode, raw)
+		return nil, fmt.Errorf("decode (%d): %.200s", out.status, raw)
 	}
 	return out, nil
 }
