@@ -24,6 +24,7 @@ import (
 	"github.com/jinjiang/residents/internal/app"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/logbuf"
 	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/migrations"
 )
@@ -41,7 +42,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(ctx, getenv)
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
@@ -55,6 +55,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	default:
 		return fmt.Errorf("unknown command %q (want serve, migrate, seed, reencrypt or checkbooks)", cmd)
 	}
+	logOut := stdout
+	if cmd == "serve" { // a line per request: batched (see logbuf); the other commands print as they go
+		lw := logbuf.New(stdout, 64<<10, 100*time.Millisecond)
+		defer lw.Close()
+		logOut = lw
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	residents := fs.Int("residents", 200, "seed: number of synthetic residents to ensure")
 	if err := fs.Parse(args); err != nil {
