@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
@@ -60,14 +59,6 @@ func (r *redemptionRow) redemption() *Redemption {
 	return &Redemption{ID: r.ID, ProviderID: r.ProviderID, ResidentID: r.ResidentID, ProgramID: r.ProgramID,
 		Category: Category(r.Category), AmountFen: r.AmountFen, ServiceDate: r.ServiceDate, Status: RedemptionStatus(r.Status),
 		Note: r.Note, CreatedAt: r.CreatedAt, ReversedAt: r.ReversedAt, ReverseReason: r.ReverseReason}
-}
-
-func redemptionByID(ctx context.Context, db *gorm.DB, id uuid.UUID) (*Redemption, error) {
-	var r redemptionRow
-	if err := db.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return nil, database.Classify(err)
-	}
-	return r.redemption(), nil
 }
 
 // VouchersByResidents loads every voucher of each resident the viewer may
