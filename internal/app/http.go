@@ -54,49 +54,51 @@ func PprofHandler() http.Handler {
 }
 
 // requestContext gives every request an id (echoed as X-Request-Id), a
-// deadline, a body cap, and one structured log line. It logs no query text
-// and no variables: they may carry ID or phone numbers.
+// deadline, a body cap, and one structured log line, refused ones
+// included (an oversized or malformed body is logged with its 413 or
+// 400). It logs no query text and no variables: they may carry ID or phone
+// numbers.
 func (a *App) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := uuid.Must(uuid.NewV7()).String()
 		w.Header().Set("X-Request-Id", rid)
 		ctx := auth.WithRequestID(r.Context(), rid)
-		isWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-		if isWS {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithCancel(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			a.Log.InfoContext(ctx, "request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
+				"status", sw.status(), "duration_ms", time.Since(start).Milliseconds())
+		}()
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			wsCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			stop := context.AfterFunc(a.closing, cancel)
 			defer stop()
-		} else {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, a.Config.RequestTimeout)
-			defer cancel()
-			if r.ContentLength > MaxBodyBytes {
-				writeGraphQLError(w, http.StatusRequestEntityTooLarge, "request body too large", "BAD_USER_INPUT")
+			next.ServeHTTP(sw, r.WithContext(wsCtx))
+			return
+		}
+		reqCtx, cancel := context.WithTimeout(ctx, a.Config.RequestTimeout)
+		defer cancel()
+		if r.ContentLength > MaxBodyBytes {
+			writeGraphQLError(sw, http.StatusRequestEntityTooLarge, "request body too large", "BAD_USER_INPUT")
+			return
+		}
+		if r.Method == http.MethodPost {
+			// Read the (capped) body here so that a malformed one is
+			// refused without echoing it: gqlgen's own decoder error
+			// repeats the body, which may carry an ID number.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+			if err != nil {
+				writeGraphQLError(sw, http.StatusRequestEntityTooLarge, "request body too large", "BAD_USER_INPUT")
 				return
 			}
-			if r.Method == http.MethodPost {
-				// Read the (capped) body here so that a malformed one is
-				// refused without echoing it: gqlgen's own decoder error
-				// repeats the body, which may carry an ID number.
-				body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-				if err != nil {
-					writeGraphQLError(w, http.StatusRequestEntityTooLarge, "request body too large", "BAD_USER_INPUT")
-					return
-				}
-				if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") && !json.Valid(body) {
-					writeGraphQLError(w, http.StatusBadRequest, "request body is not valid JSON", "BAD_USER_INPUT")
-					return
-				}
-				r.Body = io.NopCloser(bytes.NewReader(body))
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") && !json.Valid(body) {
+				writeGraphQLError(sw, http.StatusBadRequest, "request body is not valid JSON", "BAD_USER_INPUT")
+				return
 			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(ctx))
-		a.Log.InfoContext(ctx, "request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
-			"status", sw.status(), "duration_ms", time.Since(start).Milliseconds())
+		next.ServeHTTP(sw, r.WithContext(reqCtx))
 	})
 }
 

@@ -1,12 +1,14 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/jinjiang/residents/internal/app"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -56,5 +58,41 @@ func TestHealthReadinessMetrics(t *testing.T) {
 	}
 	if !strings.Contains(e.Logs(), `"request_id"`) {
 		t.Fatal("log lines carry no request id")
+	}
+}
+
+// TestRefusedRequestsAreLogged: bodies refused before GraphQL (over the
+// cap, with or without a declared length, or not JSON) still get their
+// request log line, with the status they were answered.
+func TestRefusedRequestsAreLogged(t *testing.T) {
+	e := testenv.New(t)
+	big := strings.Repeat("x", app.MaxBodyBytes+1)
+	for _, c := range []struct {
+		name   string
+		body   io.Reader
+		status int
+	}{
+		{"declared too large", strings.NewReader(big), http.StatusRequestEntityTooLarge},
+		{"chunked too large", io.MultiReader(strings.NewReader(big)), http.StatusRequestEntityTooLarge},
+		{"not JSON", strings.NewReader(`{"query":`), http.StatusBadRequest},
+	} {
+		resp, err := http.Post(e.Server.URL+"/graphql", "application/json", c.body)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		resp.Body.Close()
+		rid := resp.Header.Get("X-Request-Id")
+		if resp.StatusCode != c.status || rid == "" {
+			t.Fatalf("%s: %d, request id %q", c.name, resp.StatusCode, rid)
+		}
+		var line string
+		for _, l := range strings.Split(e.Logs(), "\n") {
+			if strings.Contains(l, `"request_id":"`+rid+`"`) && strings.Contains(l, `"msg":"request"`) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, fmt.Sprintf(`"status":%d`, c.status)) {
+			t.Fatalf("%s: no request log line with its status: %q", c.name, line)
+		}
 	}
 }
