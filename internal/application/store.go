@@ -98,7 +98,7 @@ func (calendarRow) TableName() string { return "calendar_days" }
 // is public to every signed-in viewer.
 func (s *Service) ItemsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Item, error) {
 	var rows []itemRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("application: items by id: %w", err))
 	}
 	out := make(map[uuid.UUID]*Item, len(rows))
@@ -116,7 +116,7 @@ func (s *Service) ItemsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUI
 // function); callers reach it only through an application they may read.
 func (s *Service) EventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*Event, error) {
 	var rows []eventRow
-	if err := s.db.WithContext(ctx).Where("application_id IN ?", ids).Order("id").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("application_id = ANY(?)", database.UUIDs(ids)).Order("id").Find(&rows).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("application: events: %w", err))
 	}
 	out := make(map[uuid.UUID][]*Event, len(ids))

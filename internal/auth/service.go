@@ -429,7 +429,7 @@ func (s *Service) SetUserActive(ctx context.Context, id uuid.UUID, active bool) 
 // UsersByIDs loads accounts by id (for dataloaders and node lookups).
 func (s *Service) UsersByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*User, error) {
 	var rows []userRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	out := make(map[uuid.UUID]*User, len(rows))

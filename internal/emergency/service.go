@@ -218,7 +218,7 @@ func (s *Service) DevicesByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.U
 		return map[uuid.UUID]*Device{}, nil
 	}
 	var rows []deviceRow
-	if err := devices(s.db.WithContext(ctx)).Where("d.id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := devices(s.db.WithContext(ctx)).Where("d.id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("emergency: devices: %w", database.Classify(err))
 	}
 	out := make(map[uuid.UUID]*Device, len(rows))
@@ -243,7 +243,7 @@ func (s *Service) DevicesByResidents(ctx context.Context, ids []uuid.UUID) (map[
 		}
 	}
 	var rows []deviceRow
-	if err := devices(s.db.WithContext(ctx)).Where("d.resident_id IN ?", ids).Order("d.serial").Find(&rows).Error; err != nil {
+	if err := devices(s.db.WithContext(ctx)).Where("d.resident_id = ANY(?)", database.UUIDs(ids)).Order("d.serial").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("emergency: devices: %w", database.Classify(err))
 	}
 	for _, r := range rows {

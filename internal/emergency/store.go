@@ -138,7 +138,7 @@ func callByExternal(ctx context.Context, db *gorm.DB, ext string) (*callRow, err
 
 func eventsOf(ctx context.Context, db *gorm.DB, ids []uuid.UUID) (map[uuid.UUID][]Event, error) {
 	var rows []eventRow
-	if err := db.WithContext(ctx).Where("call_id IN ?", ids).Order("at, id").Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Where("call_id = ANY(?)", database.UUIDs(ids)).Order("at, id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("emergency: events: %w", database.Classify(err))
 	}
 	out := make(map[uuid.UUID][]Event, len(ids))

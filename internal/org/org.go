@@ -116,7 +116,7 @@ func (s *Service) Units(ctx context.Context, kind *Kind, parentID *uuid.UUID) ([
 // UnitsByIDs loads units by id (dataloader batch function).
 func (s *Service) UnitsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Unit, error) {
 	var rows []unitRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("org: units by id: %w", err))
 	}
 	out := make(map[uuid.UUID]*Unit, len(rows))
@@ -129,7 +129,7 @@ func (s *Service) UnitsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUI
 // ChildrenOf loads the children of several units at once (dataloader batch function).
 func (s *Service) ChildrenOf(ctx context.Context, parents []uuid.UUID) (map[uuid.UUID][]*Unit, error) {
 	var rows []unitRow
-	if err := s.db.WithContext(ctx).Where("parent_id IN ?", parents).Order("code").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("parent_id = ANY(?)", database.UUIDs(parents)).Order("code").Find(&rows).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("org: children: %w", err))
 	}
 	out := make(map[uuid.UUID][]*Unit, len(parents))
@@ -184,7 +184,7 @@ func (s *Service) Centers(ctx context.Context) ([]*Center, error) {
 // CentersByIDs loads centers by id.
 func (s *Service) CentersByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Center, error) {
 	var rows []centerRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("org: centers by id: %w", err))
 	}
 	out := make(map[uuid.UUID]*Center, len(rows))

@@ -317,7 +317,7 @@ func (s *Service) VisibleByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.U
 		return nil, err
 	}
 	var rows []residentRow
-	if err := s.db.WithContext(ctx).Select(residentColumns).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Select(residentColumns).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: by ids: %w", err))
 	}
 	out := make(map[uuid.UUID]*Resident, len(rows))

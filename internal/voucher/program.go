@@ -250,11 +250,11 @@ func (s *Service) ProgramsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.
 
 func programsByIDs(ctx context.Context, db *gorm.DB, ids []uuid.UUID) (map[uuid.UUID]*Program, error) {
 	var rows []programRow
-	if err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	var rules []ruleRow
-	if err := db.WithContext(ctx).Where("program_id IN ?", ids).Order("program_id, position").Find(&rules).Error; err != nil {
+	if err := db.WithContext(ctx).Where("program_id = ANY(?)", database.UUIDs(ids)).Order("program_id, position").Find(&rules).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	out := make(map[uuid.UUID]*Program, len(rows))

@@ -180,7 +180,7 @@ func (s *Service) ViewerProvider(ctx context.Context) (*Provider, error) {
 // through objects the viewer may already see (a redemption, a settlement).
 func (s *Service) ProvidersByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Provider, error) {
 	var rows []providerRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	out := make(map[uuid.UUID]*Provider, len(rows))

@@ -123,7 +123,7 @@ func Balance(vs []*Voucher, programID *uuid.UUID) int64 {
 // loader; the voucher itself was already authorized).
 func (s *Service) LedgerByVouchers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*LedgerEntry, error) {
 	var rows []ledgerRow
-	if err := s.db.WithContext(ctx).Where("voucher_id IN ?", ids).Order("voucher_id, seq").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("voucher_id = ANY(?)", database.UUIDs(ids)).Order("voucher_id, seq").Find(&rows).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	out := make(map[uuid.UUID][]*LedgerEntry, len(ids))
@@ -160,7 +160,7 @@ func (s *Service) RedemptionsByResidents(ctx context.Context, keys []ResidentRed
 		first = max(0, min(first, 100))
 		inner := s.db.WithContext(ctx).Table("redemptions").
 			Select("redemptions.*, row_number() OVER (PARTITION BY resident_id ORDER BY id DESC) AS rn").
-			Where("resident_id IN ?", ids)
+			Where("resident_id = ANY(?)", database.UUIDs(ids))
 		if v.Has(auth.Provider) && !v.Has(staffRoles...) {
 			if v.ProviderID == nil {
 				continue
@@ -186,7 +186,7 @@ func (s *Service) RedemptionsByResidents(ctx context.Context, keys []ResidentRed
 // entry's voucher was already authorized).
 func (s *Service) RedemptionsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Redemption, error) {
 	var rows []redemptionRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	out := make(map[uuid.UUID]*Redemption, len(rows))
