@@ -128,16 +128,6 @@ type Program struct {
 	CreatedAt          time.Time
 }
 
-// Allows reports whether c is one of cs.
-func Allows(cs []Category, c Category) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
 // Voucher is one month's voucher of one resident in one program.
 type Voucher struct {
 	ID           uuid.UUID
