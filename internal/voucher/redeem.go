@@ -223,7 +223,8 @@ func (s *Service) replay(ctx context.Context, pid uuid.UUID, key string, hash []
 
 // redeemSQL is a redemption in one statement; it answers "ok" and the
 // program balance before it, or "replay" when the idempotency key existed
-// (and then writes nothing), or raises redemption_refused.
+// (and then writes nothing), or raises redemption_refused with one of the
+// names refusal maps back to user errors.
 //
 // Parameters: $1 provider, $2 idempotency key, $3 request hash, $4 now,
 // $5 program, $6 the provider-month lock's name; $7–$10 the audit entry's
@@ -334,9 +335,10 @@ func (s *Service) checkNotSettled(ctx context.Context, tx *gorm.DB, pid uuid.UUI
 	if err := tx.Exec("SELECT "+fn+"(hashtextextended(?, 20))", settleLockName(pid, m)).Error; err != nil {
 		return database.Classify(err)
 	}
+	// The same check as a redemption's (migration 00067), in a statement
+	// of its own after the lock was granted.
 	var settled bool
-	if err := tx.Raw("SELECT EXISTS (SELECT 1 FROM settlements WHERE provider_id = ? AND month = ?)", pid, m.String()).
-		Row().Scan(&settled); err != nil {
+	if err := tx.Raw("SELECT provider_month_settled(?, ?)", pid, m.String()).Row().Scan(&settled); err != nil {
 		return database.Classify(err)
 	}
 	if settled {
