@@ -82,14 +82,12 @@ func (s *Service) VouchersByResidents(ctx context.Context, ids []uuid.UUID) (map
 		out[id] = []*Voucher{}
 	}
 	for rows.Next() {
-		x := new(Voucher)
-		var status string
-		if err := rows.Scan(&x.ID, &x.ProgramID, &x.ResidentID, &x.Period, &x.FaceValueFen, &x.BalanceFen, &status,
-			&x.ValidFrom, &x.ValidUntil, &x.CreatedAt); err != nil {
+		var r voucherRow
+		if err := rows.Scan(&r.ID, &r.ProgramID, &r.ResidentID, &r.Period, &r.FaceValueFen, &r.BalanceFen, &r.Status,
+			&r.ValidFrom, &r.ValidUntil, &r.CreatedAt); err != nil {
 			return nil, database.Classify(fmt.Errorf("voucher: scan: %w", err))
 		}
-		x.Status = Status(status)
-		out[x.ResidentID] = append(out[x.ResidentID], x)
+		out[r.ResidentID] = append(out[r.ResidentID], r.voucher())
 	}
 	if err := rows.Err(); err != nil {
 		return nil, database.Classify(err)
