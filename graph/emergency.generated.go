@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -2240,6 +2239,13 @@ func (ec *executionContext) marshalOEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋr
 		return graphql.Null
 	}
 	return ec._EmergencyCall(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEmergencyCallConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCallConnection(ctx context.Context, sel ast.SelectionSet, v *model.EmergencyCallConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EmergencyCallConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOEmergencyCallFilter2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCallFilter(ctx context.Context, v any) (*model.EmergencyCallFilter, error) {

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
@@ -19,6 +17,7 @@ import (
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -367,10 +366,10 @@ func (ec *executionContext) _Resident_birthDate(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v civil.Date) graphql.Marshaler {
-			return ec.marshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+			return ec.marshalODate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_birthDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -459,10 +458,10 @@ func (ec *executionContext) _Resident_community(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *org.Unit) graphql.Marshaler {
-			return ec.marshalNOrgUnit2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐUnit(ctx, selections, v)
+			return ec.marshalOOrgUnit2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐUnit(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_community(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -546,10 +545,10 @@ func (ec *executionContext) _Resident_careLevel(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v resident.CareLevel) graphql.Marshaler {
-			return ec.marshalNCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx, selections, v)
+			return ec.marshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_careLevel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -625,10 +624,10 @@ func (ec *executionContext) _Resident_applications(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ApplicationConnection) graphql.Marshaler {
-			return ec.marshalNApplicationConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationConnection(ctx, selections, v)
+			return ec.marshalOApplicationConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_applications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -765,10 +764,10 @@ func (ec *executionContext) _Resident_emergencyCalls(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.EmergencyCallConnection) graphql.Marshaler {
-			return ec.marshalNEmergencyCallConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCallConnection(ctx, selections, v)
+			return ec.marshalOEmergencyCallConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCallConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_emergencyCalls(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1623,7 +1622,7 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "birthDate":
 			out.Values[i] = ec._Resident_birthDate(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "age":
@@ -1643,7 +1642,7 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "community":
 			out.Values[i] = ec._Resident_community(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "grid":
@@ -1658,7 +1657,7 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "careLevel":
 			out.Values[i] = ec._Resident_careLevel(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "emergencyContacts":
@@ -1673,7 +1672,7 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "applications":
 			out.Values[i] = ec._Resident_applications(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "disabilityCertificate":
@@ -1693,7 +1692,7 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "emergencyCalls":
 			out.Values[i] = ec._Resident_emergencyCalls(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "vouchers":
@@ -2001,6 +2000,16 @@ func (ec *executionContext) marshalNResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋ
 func (ec *executionContext) unmarshalNUpdateResidentInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUpdateResidentInput(ctx context.Context, v any) (model.UpdateResidentInput, error) {
 	res, err := ec.unmarshalInputUpdateResidentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx context.Context, v any) (resident.CareLevel, error) {
+	var res resident.CareLevel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx context.Context, sel ast.SelectionSet, v resident.CareLevel) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalOCareLevel2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevelᚄ(ctx context.Context, v any) ([]resident.CareLevel, error) {

@@ -94,21 +94,14 @@ func TestSchemaIsSupersetOfContract(t *testing.T) {
 	}
 }
 
-// outputCompatible allows a stricter (non-null) output than the contract's.
+// outputCompatible requires the contract's type exactly. A stricter
+// (non-null) output would look compatible, but the contract's nullable
+// fields are where a viewer who may not read one gets null with an error
+// for that field alone; made non-null here, that error would null out the
+// parent instead (a provider's redemption lost for a birth date it may not
+// read).
 func outputCompatible(ours, contract *ast.Type) bool {
-	if ours.NamedType != contract.NamedType {
-		return false
-	}
-	if contract.NonNull && !ours.NonNull {
-		return false
-	}
-	if (ours.Elem == nil) != (contract.Elem == nil) {
-		return false
-	}
-	if ours.Elem != nil {
-		return outputCompatible(ours.Elem, contract.Elem)
-	}
-	return true
+	return ours.String() == contract.String()
 }
 
 // TestEveryRootFieldNeedsASession walks every root field of the schema and
