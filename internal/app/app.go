@@ -26,6 +26,7 @@ import (
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/internal/wechat"
@@ -94,6 +95,8 @@ func New(d Deps) (*App, error) {
 	a.Auth.Audit = func(ctx context.Context, tx *gorm.DB, action, entity string, id *uuid.UUID) error {
 		return audit.Record(ctx, tx, action, entity, id, nil)
 	}
+	a.Auth.MayManageStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ManageStaff) }
+	a.Auth.MayReadStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ReadStaff) }
 	a.Org = org.NewService(d.DB)
 	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log)
 	// Providers see the residents they have served (a redemption).

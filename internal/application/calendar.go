@@ -12,6 +12,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/workday"
 )
@@ -46,7 +47,7 @@ func (s *Service) invalidateCalendar() {
 // SetCalendarDay marks date as a HOLIDAY or a WORKDAY (ADMIN). Deadlines
 // already set are not moved; new ones use the change.
 func (s *Service) SetCalendarDay(ctx context.Context, date civil.Date, kind DayKind) error {
-	if err := auth.Require(ctx, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.ManageCalendar); err != nil {
 		return err
 	}
 	if kind != Holiday && kind != Workday {

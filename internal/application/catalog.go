@@ -15,6 +15,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -56,7 +57,7 @@ func validateItem(in *ItemInput) error {
 
 // UpsertItem creates the item with in.Code, or updates it (ADMIN).
 func (s *Service) UpsertItem(ctx context.Context, in ItemInput) (*Item, error) {
-	if err := auth.Require(ctx, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.ManageCatalog); err != nil {
 		return nil, err
 	}
 	if err := validateItem(&in); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -76,8 +77,8 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*Application, err
 	if err != nil {
 		return nil, err
 	}
-	self := v.ResidentID != nil && *v.ResidentID == in.ApplicantID
-	if !self && !v.Has(auth.Clerk, auth.CaseWorker, auth.Admin) {
+	self := policy.IsSelf(v, in.ApplicantID)
+	if ok, _ := policy.On(v, policy.SubmitApplication, policy.Subject{ID: in.ApplicantID}); !ok {
 		return nil, problem.Forbidden("you may only apply for yourself")
 	}
 	mats, err := cleanMaterials(in.Materials)
@@ -138,12 +139,11 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*Application, err
 // applicant; local items only by clerks and case workers inside the
 // handling unit.
 func mayTakeIn(v *auth.Viewer, self bool, it *Item, handlingPath string) error {
+	local, _ := policy.On(v, policy.HandleApplication, policy.Subject{OrgPath: handlingPath})
 	switch {
-	case v.Has(auth.Admin):
+	case it.DistrictWide && (self || policy.Allowed(v, policy.TakeDistrictWideApplication)):
 		return nil
-	case it.DistrictWide && (self || v.Has(auth.Clerk)):
-		return nil
-	case v.Has(auth.Clerk, auth.CaseWorker) && v.Covers(handlingPath):
+	case local:
 		return nil
 	case it.DistrictWide:
 		return errOutOfJurisdiction
@@ -196,8 +196,8 @@ func (s *Service) Transition(ctx context.Context, in TransitionInput) (*Applicat
 		if err != nil {
 			return fmt.Errorf("application: lock: %w", err)
 		}
-		self := row.ID != uuid.Nil && v.ResidentID != nil && *v.ResidentID == row.ApplicantID
-		if row.ID == uuid.Nil || (!self && !v.Has(auth.Admin, auth.Clerk, auth.CaseWorker)) {
+		self := row.ID != uuid.Nil && policy.IsSelf(v, row.ApplicantID)
+		if row.ID == uuid.Nil || (!self && !policy.Allowed(v, policy.HandleApplication)) {
 			if row.ID != uuid.Nil && v.Kind == auth.SubjectUser {
 				return problem.Forbidden("your role may not change applications")
 			}
@@ -211,7 +211,7 @@ func (s *Service) Transition(ctx context.Context, in TransitionInput) (*Applicat
 		if err != nil {
 			return err
 		}
-		act := actor{v: v, applicant: self, covers: v.Covers(row.HandlingPath), districtWide: it.DistrictWide}
+		act := actor{v: v, applicantID: row.ApplicantID, handlingPath: row.HandlingPath, districtWide: it.DistrictWide}
 		if err := act.may(in.Action); err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -13,59 +12,36 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
-// scope is what a viewer may read: everything (path ""), a handling-unit
-// subtree, or one applicant's own applications.
-type scope struct {
-	all       bool
-	path      string
-	applicant *uuid.UUID
-}
+// scope is what a viewer may read (policy.ReadApplications): everything, a
+// handling-unit subtree, or one applicant's own applications.
+type scope struct{ policy.Scope }
 
-// readScope: CLERK (全区通办), ADMIN and AUDITOR read everything; a
-// CASE_WORKER reads the subtree of their unit; a resident their own.
+// readScope is the viewer's reach over applications; FORBIDDEN without one.
 func readScope(ctx context.Context) (scope, error) {
 	v, err := auth.RequireViewer(ctx)
 	if err != nil {
 		return scope{}, err
 	}
-	switch {
-	case v.Has(auth.Admin, auth.Auditor, auth.Clerk):
-		return scope{all: true}, nil
-	case v.Has(auth.CaseWorker) && v.OrgPath != "":
-		return scope{path: v.OrgPath}, nil
-	case v.ResidentID != nil:
-		return scope{applicant: v.ResidentID}, nil
+	sc := policy.ScopeOf(v, policy.ReadApplications)
+	if sc.Reach < policy.Self {
+		return scope{}, problem.Forbidden("your role may not read applications")
 	}
-	return scope{}, problem.Forbidden("your role may not read applications")
+	return scope{sc}, nil
 }
 
+// apply filters by the handling unit's path, or the applicant for a
+// resident's own.
 func (sc scope) apply(q *gorm.DB) *gorm.DB {
-	switch {
-	case sc.all:
-		return q
-	case sc.applicant != nil:
-		return q.Where("applicant_id = ?", *sc.applicant)
-	}
-	return q.Where("handling_path LIKE ?", likePrefix(sc.path))
+	where, args := sc.Where("handling_path", "applicant_id")
+	return q.Where(where, args...)
 }
 
 func (sc scope) allows(r *applicationRow) bool {
-	switch {
-	case sc.all:
-		return true
-	case sc.applicant != nil:
-		return r.ApplicantID == *sc.applicant
-	}
-	return strings.HasPrefix(r.HandlingPath, sc.path)
-}
-
-// likePrefix escapes a path for a LIKE prefix match (paths hold only digits
-// and slashes, but stay safe whatever they hold).
-func likePrefix(p string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p) + "%"
+	return sc.Covers(r.ApplicantID, r.HandlingPath)
 }
 
 // overdueSQL is Application.overdue in SQL; the one parameter is today.
@@ -124,7 +100,7 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 		if err != nil {
 			return page.Result[*Application]{}, err
 		}
-		q = q.Where("handling_path LIKE ?", likePrefix(path))
+		q = q.Where("handling_path LIKE ?", policy.LikePrefix(path))
 	}
 	if f.Overdue != nil {
 		if *f.Overdue {
@@ -163,7 +139,7 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 // viewer's whole scope when nil): those concluded in [from, to], those
 // concluded by their deadline, and the open ones now past it.
 func (s *Service) Stats(ctx context.Context, from, to civil.Date, orgUnitID *uuid.UUID) (*Stats, error) {
-	v, err := auth.RequireViewer(ctx, auth.Admin, auth.Auditor, auth.Clerk, auth.CaseWorker)
+	v, err := policy.Require(ctx, policy.ReadApplicationStats)
 	if err != nil {
 		return nil, err
 	}
@@ -176,11 +152,11 @@ func (s *Service) Stats(ctx context.Context, from, to civil.Date, orgUnitID *uui
 			return nil, err
 		}
 	}
-	if !v.Has(auth.Admin, auth.Auditor, auth.Clerk) {
+	if sc := policy.ScopeOf(v, policy.ReadApplicationStats); !sc.All() {
 		switch {
 		case path == "":
-			path = v.OrgPath
-		case !v.Covers(path):
+			path = sc.Path
+		case !sc.Covers(uuid.Nil, path):
 			return nil, problem.Forbidden("outside your jurisdiction")
 		}
 	}
@@ -195,7 +171,7 @@ func (s *Service) Stats(ctx context.Context, from, to civil.Date, orgUnitID *uui
 		                          AND deadline < @today) AS open_overdue
 		FROM applications
 		WHERE handling_path LIKE @path`,
-		map[string]any{"from": from, "to": to, "today": s.today(), "path": likePrefix(path)}).Scan(&r).Error
+		map[string]any{"from": from, "to": to, "today": s.today(), "path": policy.LikePrefix(path)}).Scan(&r).Error
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("application: stats: %w", err))
 	}

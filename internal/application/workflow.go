@@ -1,7 +1,10 @@
 package application
 
 import (
+	"github.com/google/uuid"
+
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -50,55 +53,49 @@ func next(action Action, cur Status) (Status, error) {
 // unit (OUT_OF_JURISDICTION, a business failure).
 type actor struct {
 	v            *auth.Viewer
-	applicant    bool // the viewer is the applicant themself (mini-program)
-	covers       bool // the viewer's unit covers the handling unit
-	districtWide bool // the item is accepted at any center
+	applicantID  uuid.UUID // the applicant (who acts on their own through policy's Self reach)
+	handlingPath string    // the handling unit's org path
+	districtWide bool      // the item is accepted at any center
 }
 
 var errOutOfJurisdiction = problem.New(problem.OutOfJurisdiction, "the handling unit is outside your jurisdiction")
 
-// may decides whether the actor may take action.
-func (a actor) may(action Action) error {
-	v := a.v
-	if v.Has(auth.Admin) {
-		return nil
-	}
-	switch action {
-	case Accept, RequestSupplement, Reject:
-		// 受理 / 补正 / 不予受理: the counter. District-wide items at any
-		// counter; local ones only inside the handling unit.
-		switch {
-		case v.Has(auth.Clerk) && a.districtWide:
-			return nil
-		case v.Has(auth.Clerk, auth.CaseWorker):
-			return a.inside()
-		}
-	case Resubmit, Withdraw:
-		switch {
-		case a.applicant:
-			return nil
-		case v.Has(auth.Clerk) && a.districtWide:
-			return nil
-		case v.Has(auth.Clerk) || (action == Resubmit && v.Has(auth.CaseWorker)):
-			return a.inside()
-		}
-	case StartReview, Approve, Deny:
-		if v.Has(auth.CaseWorker) {
-			return a.inside()
-		}
-	case Complete:
-		if v.Has(auth.Clerk, auth.CaseWorker) {
-			return a.inside()
-		}
-	case Extend:
-		// ADMIN only (handled above).
-	}
-	return problem.Forbidden("your role may not " + string(action) + " this application")
+// authority is which policy action each workflow action needs, and
+// whether it is a counter action: 受理 / 补正 / 不予受理, resubmission and
+// withdrawal of a district-wide item may happen at any counter (全区通办,
+// policy.TakeDistrictWideApplication); everything else happens inside the
+// handling unit.
+var authority = map[Action]struct {
+	act     policy.Action
+	counter bool
+}{
+	Accept:            {policy.HandleApplication, true},
+	RequestSupplement: {policy.HandleApplication, true},
+	Reject:            {policy.HandleApplication, true},
+	Resubmit:          {policy.ResubmitApplication, true},
+	Withdraw:          {policy.WithdrawApplication, true},
+	StartReview:       {policy.DecideApplication, false},
+	Approve:           {policy.DecideApplication, false},
+	Deny:              {policy.DecideApplication, false},
+	Complete:          {policy.HandleApplication, false},
+	Extend:            {policy.ExtendApplication, false},
 }
 
-func (a actor) inside() error {
-	if a.covers {
+// may decides whether the actor may take action: FORBIDDEN for a role that
+// never may, OUT_OF_JURISDICTION for one that may inside its unit only.
+func (a actor) may(action Action) error {
+	rule, known := authority[action]
+	subject := policy.Subject{ID: a.applicantID, OrgPath: a.handlingPath}
+	switch ok, err := policy.On(a.v, rule.act, subject); {
+	case !known:
+	case err != nil:
+		return err
+	case ok:
 		return nil
+	case rule.counter && a.districtWide && policy.Allowed(a.v, policy.TakeDistrictWideApplication):
+		return nil
+	case policy.ReachOf(a.v, rule.act) >= policy.Subtree:
+		return errOutOfJurisdiction
 	}
-	return errOutOfJurisdiction
+	return problem.Forbidden("your role may not " + string(action) + " this application")
 }

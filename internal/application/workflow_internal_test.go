@@ -59,9 +59,11 @@ func TestTransitionTable(t *testing.T) {
 // TestMay checks the role and jurisdiction rules per action.
 func TestMay(t *testing.T) {
 	viewer := func(roles ...auth.Role) *auth.Viewer {
-		return &auth.Viewer{Roles: roles, OrgPath: "/510104/510104020/"}
+		return &auth.Viewer{Kind: auth.SubjectUser, Roles: roles, OrgPath: "/510104/510104020/"}
 	}
-	admin, clerk, cw, res := viewer(auth.Admin), viewer(auth.Clerk), viewer(auth.CaseWorker), viewer(auth.Resident)
+	admin, clerk, cw := viewer(auth.Admin), viewer(auth.Clerk), viewer(auth.CaseWorker)
+	self := uuid.Must(uuid.NewV7())
+	res := &auth.Viewer{Kind: auth.SubjectWechat, Roles: []auth.Role{auth.Resident}, ResidentID: &self}
 	const ok, forbidden, outside = "", "FORBIDDEN", "OUT_OF_JURISDICTION"
 	tests := []struct {
 		v                       *auth.Viewer
@@ -91,7 +93,14 @@ func TestMay(t *testing.T) {
 		{res, true, true, true, Complete, forbidden},
 	}
 	for _, tc := range tests {
-		err := actor{v: tc.v, applicant: tc.applicant, covers: tc.covers, districtWide: tc.wide}.may(tc.action)
+		a := actor{v: tc.v, applicantID: uuid.Must(uuid.NewV7()), handlingPath: "/510104/510104023/", districtWide: tc.wide}
+		if tc.applicant {
+			a.applicantID = self
+		}
+		if tc.covers {
+			a.handlingPath = "/510104/510104020/001/"
+		}
+		err := a.may(tc.action)
 		got := ok
 		var ue *problem.UserError
 		switch {

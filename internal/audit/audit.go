@@ -15,6 +15,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/policy"
 )
 
 // Entry is one audit record.
@@ -104,7 +105,7 @@ func NewLog(db *gorm.DB) *Log { return &Log{db: db} }
 
 // List returns entries newest first. Only ADMIN and AUDITOR may read the log.
 func (l *Log) List(ctx context.Context, f Filter, p page.Request) (page.Result[Entry], error) {
-	if err := auth.Require(ctx, auth.Admin, auth.Auditor); err != nil {
+	if _, err := policy.Require(ctx, policy.ReadAuditLog); err != nil {
 		return page.Result[Entry]{}, err
 	}
 	q := l.db.WithContext(ctx).Model(&row{})

@@ -14,6 +14,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -31,7 +32,7 @@ type RecordInput struct {
 // jurisdiction, ADMIN). The new certificate supersedes the current one,
 // which stays in the history, in the same transaction.
 func (s *Service) RecordCertificate(ctx context.Context, in RecordInput) (*Certificate, error) {
-	if _, err := auth.RequireViewer(ctx, auth.CaseWorker, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.RecordCertificate); err != nil {
 		return nil, err
 	}
 	var out *Certificate
@@ -43,7 +44,7 @@ func (s *Service) RecordCertificate(ctx context.Context, in RecordInput) (*Certi
 		if res == nil {
 			return problem.New(problem.NotFound, "resident not found", "input", "residentId")
 		}
-		if _, err := auth.RequireCovers(ctx, res.OrgPath, auth.CaseWorker, auth.Admin); err != nil {
+		if _, err := policy.RequireOn(ctx, policy.RecordCertificate, policy.Subject{ID: res.ID, OrgPath: res.OrgPath}); err != nil {
 			return err
 		}
 		num, err := s.checkCertificate(in, res)

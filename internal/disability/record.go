@@ -13,6 +13,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -39,8 +40,11 @@ func canReadService(v *auth.Viewer, r *ServiceRecord) bool {
 	return canRead(v, r.ResidentID, r.residentPath) || isAssignedProvider(v, r.ProviderID)
 }
 
+// isAssignedProvider: a provider's own reach over disability services is
+// the services assigned to it.
 func isAssignedProvider(v *auth.Viewer, provider *uuid.UUID) bool {
-	return v != nil && v.Has(auth.Provider) && v.ProviderID != nil && provider != nil && *v.ProviderID == *provider
+	sc := policy.ScopeOf(v, policy.UpdateDisabilityService)
+	return sc.Reach == policy.Own && provider != nil && sc.ProviderID == *provider
 }
 
 func cleanNote(note *string) (*string, error) {
@@ -61,7 +65,7 @@ func cleanNote(note *string) (*string, error) {
 // (district-wide), a case worker in jurisdiction, or the resident themself
 // from the mini-program.
 func (s *Service) RequestService(ctx context.Context, in RequestInput) (*ServiceRecord, error) {
-	v, err := auth.RequireViewer(ctx, auth.Clerk, auth.CaseWorker, auth.Resident)
+	v, err := policy.Require(ctx, policy.RequestDisabilityService)
 	if err != nil {
 		return nil, err
 	}
@@ -76,13 +80,12 @@ func (s *Service) RequestService(ctx context.Context, in RequestInput) (*Service
 			return err
 		}
 		if res == nil {
-			if v.Has(auth.Clerk, auth.CaseWorker) {
+			if policy.ReachOf(v, policy.RequestDisabilityService) > policy.Self {
 				return problem.New(problem.NotFound, "resident not found", "input", "residentId")
 			}
 			return problem.Forbidden("residents may request services only for themselves")
 		}
-		allowed := v.Has(auth.Clerk) || (v.Has(auth.CaseWorker) && v.Covers(res.OrgPath)) || isSelf(v, res.ID)
-		if !allowed {
+		if ok, _ := policy.On(v, policy.RequestDisabilityService, policy.Subject{ID: res.ID, OrgPath: res.OrgPath}); !ok {
 			return problem.Forbidden("you may not request services for this resident")
 		}
 		now := s.now()
@@ -129,7 +132,7 @@ func (s *Service) UpdateService(ctx context.Context, in UpdateInput) (*ServiceRe
 			return problem.New(problem.NotFound, "disability service not found", "input", "id")
 		}
 		rec := recs[0]
-		staff := v.Has(auth.Clerk, auth.Admin) || (v.Has(auth.CaseWorker) && v.Covers(rec.residentPath))
+		staff, _ := policy.On(v, policy.UpdateDisabilityService, policy.Subject{ID: rec.ResidentID, OrgPath: rec.residentPath})
 		if !staff && !isAssignedProvider(v, rec.ProviderID) {
 			return problem.Forbidden("only staff or the assigned provider may update this service")
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -34,40 +35,19 @@ func NewService(db *gorm.DB, keys *pii.Keyring, now func() time.Time) *Service {
 // today is the business date in Asia/Shanghai.
 func (s *Service) today() civil.Date { return civil.DateOf(s.now()) }
 
-// canRead says whether v may read a resident's disability data: staff who
-// may read the resident (clerks, operators, auditors and administrators
-// district-wide, case workers in their jurisdiction) and the resident
-// themself. Providers see only the service records assigned to them.
+// canRead says whether v may read a resident's disability data
+// (policy.ReadDisability). Providers see only the service records assigned
+// to them (canReadService).
 func canRead(v *auth.Viewer, residentID uuid.UUID, residentPath string) bool {
-	if v == nil {
-		return false
-	}
-	if v.Has(auth.Admin, auth.Clerk, auth.Operator, auth.Auditor) {
-		return true
-	}
-	if v.Has(auth.CaseWorker) && v.Covers(residentPath) {
-		return true
-	}
-	return isSelf(v, residentID)
+	ok, _ := policy.On(v, policy.ReadDisability, policy.Subject{ID: residentID, OrgPath: residentPath})
+	return ok
 }
 
-// canSeeFullNumber says whether v may read a certificate number in full
-// (the same people who may read full ID numbers).
+// canSeeFullNumber says whether v may read a certificate number in full:
+// whoever may read the resident's full ID number.
 func canSeeFullNumber(v *auth.Viewer, residentID uuid.UUID, residentPath string) bool {
-	if v == nil {
-		return false
-	}
-	if v.Has(auth.Admin, auth.Clerk) {
-		return true
-	}
-	if v.Has(auth.CaseWorker) && v.Covers(residentPath) {
-		return true
-	}
-	return isSelf(v, residentID)
-}
-
-func isSelf(v *auth.Viewer, residentID uuid.UUID) bool {
-	return v.Has(auth.Resident) && v.ResidentID != nil && *v.ResidentID == residentID
+	ok, _ := policy.On(v, policy.ReadFullIDNumber, policy.Subject{ID: residentID, OrgPath: residentPath})
+	return ok
 }
 
 // requireRead returns the viewer when it may read the resident's data.

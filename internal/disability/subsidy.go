@@ -15,6 +15,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/resident"
 )
@@ -179,7 +180,7 @@ func (s *Service) loadRules(ctx context.Context, activeOnly bool) ([]*Rule, erro
 
 // Rules lists every subsidy rule, inactive ones included (staff).
 func (s *Service) Rules(ctx context.Context) ([]*Rule, error) {
-	if err := auth.Require(ctx, auth.Admin, auth.Clerk, auth.CaseWorker, auth.Auditor); err != nil {
+	if _, err := policy.Require(ctx, policy.ReadSubsidies); err != nil {
 		return nil, err
 	}
 	return s.loadRules(ctx, false)
@@ -190,7 +191,7 @@ var ruleCode = regexp.MustCompile(`^[A-Z0-9_]{2,64}$`)
 // UpsertRule creates or replaces the rule with in.Code (ADMIN). The change
 // applies to the next evaluation; no code changes.
 func (s *Service) UpsertRule(ctx context.Context, in Rule) (*Rule, error) {
-	if err := auth.Require(ctx, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.ManageSubsidyRules); err != nil {
 		return nil, err
 	}
 	var errs problem.UserErrors

@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -36,7 +37,7 @@ const maxClockSkew = 5 * time.Minute
 // device whose earlier call is still open and recent is attached to that
 // call as a REPEAT_ALARM event.
 func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
-	v, err := auth.RequireViewer(ctx, auth.Integration, auth.Operator)
+	v, err := policy.Require(ctx, policy.ReceiveEmergencyCall)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +193,7 @@ type stepFunc func(now time.Time, v *auth.Viewer) (updates map[string]any, event
 // on the status it was read in, so a concurrent change makes it fail with
 // CONFLICT instead of overwriting.
 func (s *Service) step(ctx context.Context, id uuid.UUID, act Action, f stepFunc) (*Call, error) {
-	v, err := auth.RequireViewer(ctx, auth.Operator, auth.Admin)
+	v, err := policy.Require(ctx, policy.HandleEmergencyCall)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +289,7 @@ func (s *Service) Calls(ctx context.Context, f Filter, p page.Request) (page.Res
 	v, base, err := readScope(ctx)
 	if err != nil {
 		// a resident (or family member) in the mini-program sees their own calls
-		if rv := auth.ViewerFrom(ctx); f.ResidentID != nil && rv.Has(auth.Resident) && rv.ResidentID != nil && *rv.ResidentID == *f.ResidentID {
+		if rv := auth.ViewerFrom(ctx); f.ResidentID != nil && ownScope(rv, *f.ResidentID) {
 			v, base, err = rv, "", nil
 		} else {
 			return page.Result[*Call]{}, err

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -201,16 +202,9 @@ func (h *Hub) subscribe(ctx context.Context, v *auth.Viewer, path string) (<-cha
 // ctx ends. Operators and administrators may watch any unit, case workers
 // their own subtree.
 func (s *Service) Subscribe(ctx context.Context, unitID *uuid.UUID) (<-chan *Call, error) {
-	v, err := auth.RequireViewer(ctx, auth.Operator, auth.Admin, auth.CaseWorker)
+	v, base, err := staffScope(ctx, policy.WatchBoard)
 	if err != nil {
 		return nil, err
-	}
-	base := ""
-	if !v.Has(auth.Operator, auth.Admin) {
-		if v.OrgPath == "" {
-			return nil, problem.Forbidden("no jurisdiction")
-		}
-		base = v.OrgPath
 	}
 	path, err := s.scopeFor(ctx, v, base, unitID)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -45,27 +46,38 @@ func (s *Service) RunHub(ctx context.Context) { s.hub.run(ctx) }
 
 // --- authorization --------------------------------------------------------
 
-// readScope returns the org path the viewer may read calls and devices
-// under ("" = the whole district, unknown residents included).
+// readScope returns the org path a staff viewer may read calls and devices
+// under ("" = the whole district, unknown residents included). A resident
+// reads their own through ownScope instead.
 func readScope(ctx context.Context) (*auth.Viewer, string, error) {
-	v, err := auth.RequireViewer(ctx, auth.Operator, auth.Admin, auth.Auditor, auth.CaseWorker)
+	return staffScope(ctx, policy.ReadEmergencyCalls)
+}
+
+// staffScope is the org path prefix of the viewer's district-wide ("") or
+// subtree reach for action a; FORBIDDEN for any narrower reach.
+func staffScope(ctx context.Context, a policy.Action) (*auth.Viewer, string, error) {
+	v, err := policy.Require(ctx, a)
 	if err != nil {
 		return nil, "", err
 	}
-	if v.Has(auth.Operator, auth.Admin, auth.Auditor) {
+	switch sc := policy.ScopeOf(v, a); sc.Reach {
+	case policy.District:
 		return v, "", nil
+	case policy.Subtree:
+		return v, sc.Path, nil
 	}
-	if v.OrgPath == "" {
-		return nil, "", problem.Forbidden("no jurisdiction")
-	}
-	return v, v.OrgPath, nil
+	return nil, "", problem.Forbidden("no jurisdiction")
+}
+
+// ownScope reports whether v is the mini-program account of resident id
+// (a resident sees their own calls and devices).
+func ownScope(v *auth.Viewer, id uuid.UUID) bool {
+	return policy.ScopeOf(v, policy.ReadEmergencyCalls).Reach == policy.Self && policy.IsSelf(v, id)
 }
 
 func canRead(v *auth.Viewer, orgPath string) bool {
-	if v.Has(auth.Operator, auth.Admin, auth.Auditor) {
-		return true
-	}
-	return v.Has(auth.CaseWorker) && orgPath != "" && v.Covers(orgPath)
+	ok, _ := policy.On(v, policy.ReadEmergencyCalls, policy.Subject{OrgPath: orgPath})
+	return ok
 }
 
 // scopeFor narrows the viewer's scope to an org unit's subtree.
@@ -104,7 +116,8 @@ type RegisterDevice struct {
 
 // RegisterDevice binds a new device to a resident.
 func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Device, error) {
-	if _, err := auth.RequireViewer(ctx, auth.Operator, auth.CaseWorker, auth.Admin); err != nil {
+	v, err := policy.Require(ctx, policy.RegisterDevice)
+	if err != nil {
 		return nil, err
 	}
 	serial := strings.TrimSpace(in.Serial)
@@ -112,7 +125,7 @@ func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Devic
 		return nil, problem.New(problem.Invalid, "serial must be 1 to 64 characters without spaces", "input", "serial")
 	}
 	var out *Device
-	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		var paths []string
 		if err := tx.Table("residents").Where("id = ?", in.ResidentID).Limit(1).Pluck("org_path", &paths).Error; err != nil {
 			return fmt.Errorf("emergency: resident: %w", database.Classify(err))
@@ -121,7 +134,7 @@ func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Devic
 			return problem.New(problem.NotFound, "resident not found", "input", "residentId")
 		}
 		// Operators work district-wide; case workers only in their subtree.
-		if v := auth.ViewerFrom(ctx); !v.Has(auth.Operator, auth.Admin) && !v.Covers(paths[0]) {
+		if ok, _ := policy.On(v, policy.RegisterDevice, policy.Subject{ID: in.ResidentID, OrgPath: paths[0]}); !ok {
 			return problem.Forbidden("resident outside your jurisdiction")
 		}
 		row := deviceRow{ID: uuid.Must(uuid.NewV7()), Serial: serial, Kind: string(in.Kind), ResidentID: in.ResidentID, CreatedAt: s.now()}
@@ -141,7 +154,7 @@ func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Devic
 // Heartbeat records that a device is alive. A heartbeat older than the
 // last one recorded is ignored.
 func (s *Service) Heartbeat(ctx context.Context, serial string, battery *int, at *time.Time) (*Device, error) {
-	if _, err := auth.RequireViewer(ctx, auth.Integration); err != nil {
+	if _, err := policy.Require(ctx, policy.DeviceHeartbeat); err != nil {
 		return nil, err
 	}
 	if battery != nil && (*battery < 0 || *battery > 100) {
@@ -182,16 +195,9 @@ const silentLimit = 1000
 // SilentDevices lists devices whose last heartbeat is older than since, or
 // that never sent one, in the viewer's jurisdiction (never-heard first).
 func (s *Service) SilentDevices(ctx context.Context, since time.Time) ([]*Device, error) {
-	v, err := auth.RequireViewer(ctx, auth.Operator, auth.Admin, auth.CaseWorker)
+	_, path, err := staffScope(ctx, policy.WatchBoard)
 	if err != nil {
 		return nil, err
-	}
-	path := ""
-	if !v.Has(auth.Operator, auth.Admin) {
-		if v.OrgPath == "" {
-			return nil, problem.Forbidden("no jurisdiction")
-		}
-		path = v.OrgPath
 	}
 	var rows []deviceRow
 	q := devices(s.db.WithContext(ctx)).Where("d.last_heartbeat_at IS NULL OR d.last_heartbeat_at < ?", since)
@@ -236,7 +242,7 @@ func (s *Service) DevicesByResidents(ctx context.Context, ids []uuid.UUID) (map[
 	v, _, err := readScope(ctx)
 	if err != nil {
 		// a resident in the mini-program sees their own devices only
-		if rv := auth.ViewerFrom(ctx); rv.Has(auth.Resident) && rv.ResidentID != nil {
+		if rv := auth.ViewerFrom(ctx); rv != nil && rv.ResidentID != nil && ownScope(rv, *rv.ResidentID) {
 			v, ids = rv, []uuid.UUID{*rv.ResidentID}
 		} else {
 			return out, nil
@@ -247,7 +253,7 @@ func (s *Service) DevicesByResidents(ctx context.Context, ids []uuid.UUID) (map[
 		return nil, fmt.Errorf("emergency: devices: %w", database.Classify(err))
 	}
 	for _, r := range rows {
-		if canRead(v, r.OrgPath) || v.Has(auth.Resident) {
+		if canRead(v, r.OrgPath) || ownScope(v, r.ResidentID) {
 			out[r.ResidentID] = append(out[r.ResidentID], r.device())
 		}
 	}

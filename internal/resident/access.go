@@ -1,40 +1,22 @@
 package resident
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
-// This file is the registry's visibility policy, the source of truth for
-// who sees which resident and how much of the record:
-//
-//	ADMIN, CLERK                district-wide, full ID number
-//	CASE_WORKER                 own org-unit subtree only, full ID number
-//	OPERATOR, AUDITOR           district-wide, masked
-//	PROVIDER                    residents it has served: name, masked ID, gender, age
-//	RESIDENT (WeChat, bound)    their own record, full ID number
-//
-// A read of a resident the viewer may not see is FORBIDDEN (a GraphQL
-// error); a mutation on a resident, or into a community, outside a case
-// worker's subtree is an OUT_OF_JURISDICTION userError.
-
-// access is how much of one record a viewer may see, ordered.
-type access int
-
-const (
-	noAccess access = iota
-	// limitedAccess: name, masked ID number, gender and age only.
-	limitedAccess
-	// maskedAccess: everything, but never the full ID number.
-	maskedAccess
-	// fullAccess: everything including the full ID number.
-	fullAccess
-)
+// Who sees which resident, and how much, is internal/policy's
+// ResidentView; this file applies its answer to the record. A read of a
+// resident the viewer may not see is FORBIDDEN (a GraphQL error); a
+// mutation on a resident, or into a community, outside a case worker's
+// subtree is an OUT_OF_JURISDICTION userError.
 
 // ServedChecker tells whether a care provider has served a resident (the
 // voucher domain answers from its redemptions).
@@ -65,60 +47,29 @@ type NeverServed struct{}
 // HasServed always answers false.
 func (NeverServed) HasServed(context.Context, uuid.UUID, uuid.UUID) (bool, error) { return false, nil }
 
-// accessTo decides what v may see of the resident id at orgPath.
-func (s *Service) accessTo(ctx context.Context, v *auth.Viewer, id uuid.UUID, orgPath string) (access, error) {
-	switch {
-	case v.Has(auth.Admin, auth.Clerk):
-		return fullAccess, nil
-	case v.Has(auth.CaseWorker) && v.Covers(orgPath):
-		return fullAccess, nil
-	case v.Kind == auth.SubjectWechat && v.Has(auth.Resident) && v.ResidentID != nil && *v.ResidentID == id:
-		return fullAccess, nil
-	case v.Has(auth.Operator, auth.Auditor):
-		return maskedAccess, nil
-	case v.Has(auth.Provider) && v.ProviderID != nil:
-		ok, err := s.served.HasServed(ctx, *v.ProviderID, id)
-		if err != nil {
-			return noAccess, err
-		}
-		if ok {
-			return limitedAccess, nil
-		}
-	}
-	return noAccess, nil
-}
-
-// listScope is the org path prefix a viewer may list under ("/" for the
-// whole district); ok is false for roles that cannot list residents.
-func listScope(v *auth.Viewer) (prefix string, ok bool) {
-	switch {
-	case v.Has(auth.Admin, auth.Clerk, auth.Operator, auth.Auditor):
-		return "/", true
-	case v.Has(auth.CaseWorker) && v.OrgPath != "":
-		return v.OrgPath, true
-	}
-	return "", false
+// viewOf decides what v may see of the resident id at orgPath.
+func (s *Service) viewOf(ctx context.Context, v *auth.Viewer, id uuid.UUID, orgPath string) (policy.View, error) {
+	return policy.ResidentView(v, policy.Subject{ID: id, OrgPath: orgPath, Served: func() (bool, error) {
+		return s.served.HasServed(ctx, *v.ProviderID, id)
+	}})
 }
 
 // editScope returns an OUT_OF_JURISDICTION userError unless v may register
 // or edit residents at orgPath; FORBIDDEN for roles that never may.
 func editScope(v *auth.Viewer, orgPath string, field ...string) error {
-	switch {
-	case v.Has(auth.Admin, auth.Clerk):
-		return nil
-	case v.Has(auth.CaseWorker):
-		if v.Covers(orgPath) {
-			return nil
-		}
-		return problem.New(problem.OutOfJurisdiction, "该居民或社区不在您的辖区内 (outside your jurisdiction)", field...)
+	if !policy.Allowed(v, policy.EditResident) {
+		return problem.Forbidden("your role does not allow editing residents")
 	}
-	return problem.Forbidden("your role does not allow editing residents")
+	if ok, err := policy.On(v, policy.EditResident, policy.Subject{OrgPath: orgPath}); err != nil || !ok {
+		return cmp.Or(err, policy.OutOfJurisdiction(field...))
+	}
+	return nil
 }
 
 // apply trims r to what access a allows.
-func (r *Resident) apply(a access) *Resident {
+func (r *Resident) apply(a policy.View) *Resident {
 	r.access = a
-	if a == limitedAccess {
+	if a == policy.ViewLimited {
 		r.PhoneMasked, r.Address, r.GridID, r.Statuses = nil, nil, nil, []Status{}
 	}
 	return r
@@ -128,7 +79,7 @@ func (r *Resident) apply(a access) *Resident {
 // limited view (name, masked ID number, gender, age); non-null fields beyond
 // that view answer with it instead of a made-up value.
 func (r *Resident) Restricted() error {
-	if r.access == limitedAccess {
+	if r.access == policy.ViewLimited {
 		return problem.Forbidden("providers see only name, masked ID number, gender and age")
 	}
 	return nil

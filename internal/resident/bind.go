@@ -13,6 +13,7 @@ import (
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -30,7 +31,7 @@ var errNoMatch = problem.New(problem.NotFound, "未找到与姓名、身份证�
 // (5 per 15 minutes) so the registry cannot be probed; on success the live
 // session is updated so me.resident works at once.
 func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
-	v, err := auth.RequireViewer(ctx, auth.Resident)
+	v, err := policy.Require(ctx, policy.BindResident)
 	if err != nil {
 		return nil, err
 	}
@@ -79,5 +80,5 @@ func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 	if err := s.sessions.UpdateSession(ctx, &nv); err != nil {
 		return nil, err
 	}
-	return row.resident().apply(fullAccess), nil
+	return row.resident().apply(policy.ViewFull), nil
 }

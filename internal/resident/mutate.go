@@ -13,11 +13,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/audit"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -60,7 +60,7 @@ var errConflict = problem.New(problem.Conflict, "该记录已被他人修改，�
 // Register adds a resident. ADMIN and CLERK register anywhere, CASE_WORKER
 // inside their subtree.
 func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, error) {
-	v, err := auth.RequireViewer(ctx, auth.Admin, auth.Clerk, auth.CaseWorker)
+	v, err := policy.Require(ctx, policy.EditResident)
 	if err != nil {
 		return nil, err
 	}
@@ -118,14 +118,14 @@ func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, erro
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: register: %w", err))
 	}
-	return row.resident().apply(fullAccess), nil
+	return row.resident().apply(policy.ViewFull), nil
 }
 
 // Update edits a resident with optimistic locking: the update applies only
 // to the version it was based on (the given one, else the one read), so of
 // two concurrent edits the second gets CONFLICT instead of overwriting.
 func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
-	v, err := auth.RequireViewer(ctx, auth.Admin, auth.Clerk, auth.CaseWorker)
+	v, err := policy.Require(ctx, policy.EditResident)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: update: %w", err))
 	}
-	return row.resident().apply(fullAccess), nil
+	return row.resident().apply(policy.ViewFull), nil
 }
 
 // setPhone validates and stores a phone number; "" clears it.

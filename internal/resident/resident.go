@@ -12,6 +12,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/enum"
+	"github.com/jinjiang/residents/internal/policy"
 )
 
 // Gender is derived from the ID number, never typed in.
@@ -67,7 +68,7 @@ type Resident struct {
 	CreatedAt time.Time
 
 	// access is what the viewer that read this record may see of it.
-	access access
+	access policy.View
 	// idEnc is the encrypted ID number, decrypted only for a full read.
 	idEnc string
 }

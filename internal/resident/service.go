@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/pii"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -81,11 +82,11 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Resident, error) {
 	if err != nil || row == nil {
 		return nil, err
 	}
-	a, err := s.accessTo(ctx, v, row.ID, row.OrgPath)
+	a, err := s.viewOf(ctx, v, row.ID, row.OrgPath)
 	if err != nil {
 		return nil, err
 	}
-	if a == noAccess {
+	if a == policy.ViewNone {
 		return nil, problem.Forbidden("you may not see this resident")
 	}
 	return row.resident().apply(a), nil
@@ -96,7 +97,7 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Resident, error) {
 // a call over a limit is refused with TOO_MANY_ATTEMPTS (audited as
 // "rate_limited") without touching the index.
 func (s *Service) ByIDNumber(ctx context.Context, raw string) (*Resident, error) {
-	v, err := auth.RequireViewer(ctx, auth.Admin, auth.Clerk, auth.CaseWorker, auth.Operator, auth.Auditor)
+	v, err := policy.Require(ctx, policy.LookUpByIDNumber)
 	if err != nil {
 		return nil, err
 	}
@@ -127,11 +128,11 @@ func (s *Service) ByIDNumber(ctx context.Context, raw string) (*Resident, error)
 		}
 		if row != nil {
 			entity = &row.ID
-			a, err := s.accessTo(ctx, v, row.ID, row.OrgPath)
+			a, err := s.viewOf(ctx, v, row.ID, row.OrgPath)
 			if err != nil {
 				return nil, err
 			}
-			if a == noAccess {
+			if a == policy.ViewNone {
 				outcome = "forbidden"
 			} else {
 				outcome, out = "found", row.resident().apply(a)
@@ -176,11 +177,14 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	if err != nil {
 		return zero, err
 	}
-	scope, ok := listScope(v)
-	if !ok {
+	scope := policy.ScopeOf(v, policy.ListResidents)
+	if scope.Reach < policy.Subtree {
 		return zero, problem.Forbidden("your role does not allow listing residents")
 	}
-	q := query{prefixes: []string{scope}}
+	q := query{}
+	if !scope.All() {
+		q.prefixes = append(q.prefixes, scope.Path)
+	}
 	if f.OrgUnitID != nil {
 		u, err := findUnit(ctx, s.db, *f.OrgUnitID)
 		if err != nil {
@@ -222,7 +226,7 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	}
 	items := make([]*Resident, len(rows))
 	for i := range rows {
-		a, err := s.accessTo(ctx, v, rows[i].ID, rows[i].OrgPath)
+		a, err := s.viewOf(ctx, v, rows[i].ID, rows[i].OrgPath)
 		if err != nil {
 			return zero, err
 		}
@@ -251,7 +255,7 @@ func (s *Service) IDNumbers(ctx context.Context, rs []*Resident) ([]*string, []e
 	out := make([]*string, len(rs))
 	var read []uuid.UUID
 	for i, r := range rs {
-		if r == nil || r.access != fullAccess || r.idEnc == "" {
+		if r == nil || r.access != policy.ViewFull || r.idEnc == "" {
 			continue
 		}
 		plain, err := s.keys.Decrypt(r.idEnc, PurposeIDNumber)
@@ -278,7 +282,7 @@ func (s *Service) IDNumbers(ctx context.Context, rs []*Resident) ([]*string, []e
 func (s *Service) Contacts(ctx context.Context, rs []*Resident) (map[*Resident][]*Contact, error) {
 	var ids []uuid.UUID
 	for _, r := range rs {
-		if r.access > limitedAccess {
+		if r.access > policy.ViewLimited {
 			ids = append(ids, r.ID)
 		}
 	}
@@ -299,7 +303,7 @@ func (s *Service) Contacts(ctx context.Context, rs []*Resident) (map[*Resident][
 			Relation: c.Relation, PhoneMasked: c.PhoneMasked, Priority: c.Priority})
 	}
 	for _, r := range rs {
-		if cs, ok := by[r.ID]; ok && r.access > limitedAccess {
+		if cs, ok := by[r.ID]; ok && r.access > policy.ViewLimited {
 			out[r] = cs
 		}
 	}
@@ -322,11 +326,11 @@ func (s *Service) VisibleByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.U
 	}
 	out := make(map[uuid.UUID]*Resident, len(rows))
 	for i := range rows {
-		a, err := s.accessTo(ctx, v, rows[i].ID, rows[i].OrgPath)
+		a, err := s.viewOf(ctx, v, rows[i].ID, rows[i].OrgPath)
 		if err != nil {
 			return nil, err
 		}
-		if a != noAccess {
+		if a != policy.ViewNone {
 			out[rows[i].ID] = rows[i].resident().apply(a)
 		}
 	}

@@ -10,9 +10,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/audit"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -59,7 +59,7 @@ SELECT (SELECT count(*) FROM led), (SELECT coalesce(sum(amount_fen), 0) FROM led
 // It is idempotent, serialized per program (the program row is locked), and
 // all-or-nothing against the period budget.
 func (s *Service) IssueVouchers(ctx context.Context, programID uuid.UUID, period string) (*IssueResult, error) {
-	if err := auth.Require(ctx, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.IssueVouchers); err != nil {
 		return nil, err
 	}
 	m, err := civil.ParseMonth(period)

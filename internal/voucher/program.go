@@ -15,6 +15,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/resident"
 )
@@ -147,7 +148,7 @@ func (in *NewProgram) Validate() error {
 
 // CreateProgram creates a DRAFT program (ADMIN).
 func (s *Service) CreateProgram(ctx context.Context, in NewProgram) (*Program, error) {
-	if err := auth.Require(ctx, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.ManagePrograms); err != nil {
 		return nil, err
 	}
 	if err := in.Validate(); err != nil {
@@ -184,7 +185,7 @@ func (s *Service) createProgramTx(ctx context.Context, tx *gorm.DB, row programR
 
 // ActivateProgram moves a DRAFT program to ACTIVE (ADMIN).
 func (s *Service) ActivateProgram(ctx context.Context, id uuid.UUID) (*Program, error) {
-	if err := auth.Require(ctx, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.ManagePrograms); err != nil {
 		return nil, err
 	}
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
@@ -274,7 +275,7 @@ func programsByIDs(ctx context.Context, db *gorm.DB, ids []uuid.UUID) (map[uuid.
 // Enroll enrolls a resident in an ACTIVE program: ADMIN anywhere, a
 // CASE_WORKER within their jurisdiction. Enrolling twice is harmless.
 func (s *Service) Enroll(ctx context.Context, programID, residentID uuid.UUID) (*Program, error) {
-	v, err := auth.RequireViewer(ctx, auth.Admin, auth.CaseWorker)
+	v, err := policy.Require(ctx, policy.EnrollResident)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +288,7 @@ func (s *Service) Enroll(ctx context.Context, programID, residentID uuid.UUID) (
 		if err != nil {
 			return database.Classify(err)
 		}
-		if !v.Has(auth.Admin) && !v.Covers(path) {
+		if ok, _ := policy.On(v, policy.EnrollResident, policy.Subject{ID: residentID, OrgPath: path}); !ok {
 			return problem.Forbidden("outside your jurisdiction")
 		}
 		if err := s.EnrollTx(ctx, tx, programID, residentID); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/creditcode"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -64,7 +65,7 @@ type NewProvider struct {
 // RegisterProvider registers a provider and its first PROVIDER user in one
 // transaction (ADMIN).
 func (s *Service) RegisterProvider(ctx context.Context, in NewProvider) (*Provider, error) {
-	if err := auth.Require(ctx, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.ManageProviders); err != nil {
 		return nil, err
 	}
 	var errs problem.UserErrors
@@ -106,7 +107,7 @@ func (s *Service) RegisterProvider(ctx context.Context, in NewProvider) (*Provid
 
 // SetProviderStatus suspends or reactivates a provider (ADMIN).
 func (s *Service) SetProviderStatus(ctx context.Context, id uuid.UUID, status ProviderStatus) (*Provider, error) {
-	if err := auth.Require(ctx, auth.Admin); err != nil {
+	if _, err := policy.Require(ctx, policy.ManageProviders); err != nil {
 		return nil, err
 	}
 	var row providerRow
@@ -131,16 +132,16 @@ func (s *Service) SetProviderStatus(ctx context.Context, id uuid.UUID, status Pr
 
 // Providers lists providers: staff see all, a provider user only itself.
 func (s *Service) Providers(ctx context.Context) ([]*Provider, error) {
-	v, err := auth.RequireViewer(ctx, append(staffRoles, auth.Provider)...)
+	v, err := policy.Require(ctx, policy.ReadProviders)
 	if err != nil {
 		return nil, err
 	}
 	q := s.db.WithContext(ctx).Order("name, id")
-	if !v.Has(staffRoles...) {
-		if v.ProviderID == nil {
+	if sc := policy.ScopeOf(v, policy.ReadProviders); !sc.All() {
+		if sc.Reach != policy.Own {
 			return []*Provider{}, nil
 		}
-		q = q.Where("id = ?", *v.ProviderID)
+		q = q.Where("id = ?", sc.ProviderID)
 	}
 	var rows []providerRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -159,7 +160,7 @@ func (s *Service) Provider(ctx context.Context, id uuid.UUID) (*Provider, error)
 	if err != nil {
 		return nil, err
 	}
-	if !v.Has(staffRoles...) && (v.ProviderID == nil || *v.ProviderID != id) {
+	if !policy.ScopeOf(v, policy.ReadProviders).OwnProvider(id) {
 		return nil, nil
 	}
 	m, err := s.ProvidersByIDs(ctx, []uuid.UUID{id})

@@ -15,9 +15,9 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/jinjiang/residents/internal/audit"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -75,7 +75,7 @@ func (in *RedeemInput) hash() []byte {
 // replays it, or nothing at all and a token still usable for the retry.
 // Redis is told after the commit.
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, error) {
-	v, err := auth.RequireViewer(ctx, auth.Provider)
+	v, err := policy.Require(ctx, policy.RedeemVoucher)
 	if err != nil {
 		return nil, err
 	}
@@ -360,10 +360,11 @@ func settledError(m civil.Month) error {
 // that made it within seven days, ADMIN at any time; never twice, never in
 // a confirmed month.
 func (s *Service) ReverseRedemption(ctx context.Context, id uuid.UUID, reason string) (*RedeemResult, error) {
-	v, err := auth.RequireViewer(ctx, auth.Provider, auth.Admin)
+	v, err := policy.Require(ctx, policy.ReverseRedemption)
 	if err != nil {
 		return nil, err
 	}
+	scope := policy.ScopeOf(v, policy.ReverseRedemption)
 	reason = strings.TrimSpace(reason)
 	if n := len([]rune(reason)); n < 1 || n > 500 {
 		return nil, problem.New(problem.Invalid, "a reason of 1 to 500 characters is required", "input", "reason")
@@ -378,8 +379,8 @@ func (s *Service) ReverseRedemption(ctx context.Context, id uuid.UUID, reason st
 			return database.Classify(err)
 		}
 		now := s.now()
-		if !v.Has(auth.Admin) {
-			if v.ProviderID == nil || *v.ProviderID != r.ProviderID {
+		if !scope.All() {
+			if !scope.OwnProvider(r.ProviderID) {
 				return notFound("redemption", "input", "redemptionId")
 			}
 			if now.Sub(r.CreatedAt) > ReversalWindow {

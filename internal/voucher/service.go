@@ -12,6 +12,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -51,21 +52,25 @@ func NewService(db *gorm.DB, rdb redis.UniversalClient, prefix string, now func(
 
 func (s *Service) today() civil.Date { return civil.DateOf(s.now()) }
 
-// staffRoles read voucher data of residents (with jurisdiction for case workers).
-var staffRoles = []auth.Role{auth.Admin, auth.Auditor, auth.Clerk, auth.CaseWorker, auth.Operator}
-
-// residentScope filters a query on table alias t (with resident_id) to the
-// residents the viewer may see; providers see none here.
-func residentScope(q *gorm.DB, v *auth.Viewer, residentCol string) *gorm.DB {
-	switch {
-	case v.Has(auth.Admin, auth.Auditor, auth.Clerk, auth.Operator):
+// residentScope filters a query to the rows whose residentCol lies in sc
+// (a provider's own scope matches no resident here: its callers filter by
+// provider instead).
+func residentScope(q *gorm.DB, sc policy.Scope, residentCol string) *gorm.DB {
+	if sc.All() {
 		return q
-	case v.Has(auth.CaseWorker) && v.OrgPath != "":
-		return q.Where(residentCol+" IN (SELECT id FROM residents WHERE org_path LIKE ?)", v.OrgPath+"%")
-	case v.Has(auth.Resident) && v.ResidentID != nil:
-		return q.Where(residentCol+" = ?", *v.ResidentID)
 	}
-	return q.Where("false")
+	where, args := sc.Where("", residentCol)
+	return q.Where(where, args...)
+}
+
+// redemptionScope filters a redemptions query to what v may read: its own
+// provider's, or those of residents in its scope.
+func redemptionScope(q *gorm.DB, v *auth.Viewer) *gorm.DB {
+	sc := policy.ScopeOf(v, policy.ReadRedemptions)
+	if sc.Reach == policy.Own {
+		return q.Where("provider_id = ?", sc.ProviderID)
+	}
+	return residentScope(q, sc, "resident_id")
 }
 
 func notFound(what string, field ...string) error {

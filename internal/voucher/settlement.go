@@ -13,9 +13,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/audit"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -23,11 +23,11 @@ import (
 // date, per program and category. A provider sees only its own; ADMIN and
 // AUDITOR see every provider's.
 func (s *Service) Settlement(ctx context.Context, providerID uuid.UUID, month string) (*Settlement, error) {
-	v, err := auth.RequireViewer(ctx, auth.Provider, auth.Admin, auth.Auditor)
+	v, err := policy.Require(ctx, policy.ReadSettlements)
 	if err != nil {
 		return nil, err
 	}
-	if !v.Has(auth.Admin, auth.Auditor) && (v.ProviderID == nil || *v.ProviderID != providerID) {
+	if !policy.ScopeOf(v, policy.ReadSettlements).OwnProvider(providerID) {
 		return nil, problem.Forbidden("a provider sees only its own settlement")
 	}
 	m, err := civil.ParseMonth(month)
@@ -72,7 +72,7 @@ func (s *Service) settlement(ctx context.Context, db *gorm.DB, providerID uuid.U
 // ConfirmSettlement freezes a provider's month (ADMIN): afterwards no
 // redemption dated in it and no reversal of one is accepted (SETTLED).
 func (s *Service) ConfirmSettlement(ctx context.Context, providerID uuid.UUID, month string) (*Settlement, error) {
-	v, err := auth.RequireViewer(ctx, auth.Admin)
+	v, err := policy.Require(ctx, policy.ConfirmSettlement)
 	if err != nil {
 		return nil, err
 	}

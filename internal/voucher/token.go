@@ -16,8 +16,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/audit"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -41,13 +41,14 @@ func (s *Service) tokenKey(t string) string { return s.prefix + "voucher:token:"
 // for themself, a CLERK (district-wide) or CASE_WORKER (jurisdiction) on a
 // resident's behalf.
 func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, residentID *uuid.UUID) (string, time.Time, error) {
-	v, err := auth.RequireViewer(ctx, auth.Resident, auth.Clerk, auth.CaseWorker)
+	v, err := policy.Require(ctx, policy.CreateRedemptionToken)
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	onBehalf := policy.ReachOf(v, policy.CreateRedemptionToken) > policy.Self
 	var rid uuid.UUID
 	switch {
-	case v.Has(auth.Clerk, auth.CaseWorker):
+	case onBehalf:
 		if residentID == nil {
 			return "", time.Time{}, problem.New(problem.Invalid, "residentId is required when acting on a resident's behalf", "residentId")
 		}
@@ -71,7 +72,7 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 	if err != nil {
 		return "", time.Time{}, database.Classify(err)
 	}
-	if v.Has(auth.CaseWorker) && !v.Has(auth.Clerk) && !v.Covers(path) {
+	if ok, _ := policy.On(v, policy.CreateRedemptionToken, policy.Subject{ID: rid, OrgPath: path}); !ok {
 		return "", time.Time{}, problem.Forbidden("outside your jurisdiction")
 	}
 	if !programExists {

@@ -10,6 +10,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 )
 
 type voucherRow struct {
@@ -72,7 +73,7 @@ func (s *Service) VouchersByResidents(ctx context.Context, ids []uuid.UUID) (map
 	// reflective scan and per-id parameters were a twentieth of the CPU
 	// of a residents page.
 	rows, err := residentScope(s.db.WithContext(ctx).Model(&voucherRow{}).Select(voucherColumns).
-		Where("resident_id = ANY(?)", database.UUIDs(ids)), v, "resident_id").Order("valid_until, id").Rows()
+		Where("resident_id = ANY(?)", database.UUIDs(ids)), policy.ScopeOf(v, policy.ReadVouchers), "resident_id").Order("valid_until, id").Rows()
 	if err != nil {
 		return nil, database.Classify(err)
 	}
@@ -159,14 +160,7 @@ func (s *Service) RedemptionsByResidents(ctx context.Context, keys []ResidentRed
 		inner := s.db.WithContext(ctx).Table("redemptions").
 			Select("redemptions.*, row_number() OVER (PARTITION BY resident_id ORDER BY id DESC) AS rn").
 			Where("resident_id = ANY(?)", database.UUIDs(ids))
-		if v.Has(auth.Provider) && !v.Has(staffRoles...) {
-			if v.ProviderID == nil {
-				continue
-			}
-			inner = inner.Where("provider_id = ?", *v.ProviderID)
-		} else {
-			inner = residentScope(inner, v, "resident_id")
-		}
+		inner = redemptionScope(inner, v)
 		var rows []redemptionRow
 		if err := s.db.WithContext(ctx).Table("(?) AS x", inner).Where("rn <= ?", first).Order("resident_id, id DESC").
 			Find(&rows).Error; err != nil {
@@ -201,7 +195,7 @@ func (s *Service) Voucher(ctx context.Context, id uuid.UUID) (*Voucher, error) {
 		return nil, err
 	}
 	var rows []voucherRow
-	if err := residentScope(s.db.WithContext(ctx).Where("id = ?", id), v, "resident_id").Limit(1).Find(&rows).Error; err != nil {
+	if err := residentScope(s.db.WithContext(ctx).Where("id = ?", id), policy.ScopeOf(v, policy.ReadVouchers), "resident_id").Limit(1).Find(&rows).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	if len(rows) == 0 {
@@ -218,14 +212,7 @@ func (s *Service) Redemption(ctx context.Context, id uuid.UUID) (*Redemption, er
 		return nil, err
 	}
 	q := s.db.WithContext(ctx).Where("id = ?", id)
-	if v.Has(auth.Provider) && !v.Has(staffRoles...) {
-		if v.ProviderID == nil {
-			return nil, nil
-		}
-		q = q.Where("provider_id = ?", *v.ProviderID)
-	} else {
-		q = residentScope(q, v, "resident_id")
-	}
+	q = redemptionScope(q, v)
 	var rows []redemptionRow
 	if err := q.Limit(1).Find(&rows).Error; err != nil {
 		return nil, database.Classify(err)

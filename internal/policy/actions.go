@@ -1,0 +1,117 @@
+package policy
+
+// Action is something a viewer may be allowed to do. Reads of records
+// about residents are actions too: their reach is the viewer's
+// jurisdiction over those records.
+type Action string
+
+// The actions, by domain. Each says what it allows in the README's words.
+const (
+	// Registry.
+	ReadResident     Action = "readResident"
+	ReadFullIDNumber Action = "readFullIdNumber"
+	ListResidents    Action = "listResidents"
+	LookUpByIDNumber Action = "residentByIdNumber"
+	EditResident     Action = "editResident"
+	BindResident     Action = "bindResident"
+
+	// Vouchers.
+	ReadVouchers          Action = "readVouchers"
+	ReadRedemptions       Action = "readRedemptions"
+	EnrollResident        Action = "enrollResident"
+	CreateRedemptionToken Action = "createRedemptionToken"
+	RedeemVoucher         Action = "redeemVoucher"
+	ReverseRedemption     Action = "reverseRedemption"
+	ReadSettlements       Action = "readSettlements"
+	ConfirmSettlement     Action = "confirmSettlement"
+	ReadProviders         Action = "readProviders"
+	ManageProviders       Action = "manageProviders"
+	ManagePrograms        Action = "managePrograms"
+	IssueVouchers         Action = "issueVouchers"
+
+	// Applications (一站受理、全区通办).
+	ReadApplications            Action = "readApplications"
+	SubmitApplication           Action = "submitApplication"
+	TakeDistrictWideApplication Action = "takeDistrictWideApplication"
+	HandleApplication           Action = "handleApplication"
+	ResubmitApplication         Action = "resubmitApplication"
+	WithdrawApplication         Action = "withdrawApplication"
+	DecideApplication           Action = "decideApplication"
+	ExtendApplication           Action = "extendApplication"
+	ReadApplicationStats        Action = "readApplicationStats"
+	ManageCatalog               Action = "manageCatalog"
+	ManageCalendar              Action = "manageCalendar"
+
+	// Disability services.
+	ReadDisability           Action = "readDisability"
+	RecordCertificate        Action = "recordCertificate"
+	RequestDisabilityService Action = "requestDisabilityService"
+	UpdateDisabilityService  Action = "updateDisabilityService"
+	ReadSubsidies            Action = "readSubsidies"
+	ManageSubsidyRules       Action = "manageSubsidyRules"
+
+	// 长者通 emergency calls.
+	ReadEmergencyCalls   Action = "readEmergencyCalls"
+	RegisterDevice       Action = "registerDevice"
+	DeviceHeartbeat      Action = "deviceHeartbeat"
+	ReceiveEmergencyCall Action = "receiveEmergencyCall"
+	HandleEmergencyCall  Action = "handleEmergencyCall"
+	WatchBoard           Action = "watchBoard"
+
+	// Staff and oversight.
+	ManageStaff  Action = "manageStaff"
+	ReadStaff    Action = "readStaff"
+	ReadAuditLog Action = "readAuditLog"
+)
+
+// Actions lists every action in the order the role table prints them,
+// with the words it uses.
+var Actions = []struct {
+	Action Action
+	Says   string
+}{
+	{ReadResident, "read resident records"},
+	{ReadFullIDNumber, "read full ID numbers"},
+	{ListResidents, "list and search residents"},
+	{LookUpByIDNumber, "look residents up by ID number (audited, throttled)"},
+	{EditResident, "register and edit residents"},
+	{BindResident, "bind their mini-program account to their record"},
+	{ReadVouchers, "read vouchers and balances"},
+	{ReadRedemptions, "read redemptions"},
+	{EnrollResident, "enroll residents in voucher programs"},
+	{CreateRedemptionToken, "create redemption tokens"},
+	{RedeemVoucher, "redeem vouchers"},
+	{ReverseRedemption, "reverse redemptions"},
+	{ReadSettlements, "read settlements"},
+	{ConfirmSettlement, "confirm settlements"},
+	{ReadProviders, "read care providers"},
+	{ManageProviders, "register and suspend care providers"},
+	{ManagePrograms, "create and activate voucher programs"},
+	{IssueVouchers, "issue the month's vouchers"},
+	{ReadApplications, "read applications"},
+	{SubmitApplication, "submit applications"},
+	{TakeDistrictWideApplication, "take in district-wide applications at any center (全区通办)"},
+	{HandleApplication, "take in and handle applications (accept, request supplements, reject, complete)"},
+	{ResubmitApplication, "resubmit applications with supplements"},
+	{WithdrawApplication, "withdraw applications"},
+	{DecideApplication, "review and decide applications"},
+	{ExtendApplication, "extend an application's deadline"},
+	{ReadApplicationStats, "read application statistics"},
+	{ManageCatalog, "manage the service catalog"},
+	{ManageCalendar, "manage the holiday calendar"},
+	{ReadDisability, "read disability certificates and services"},
+	{RecordCertificate, "record disability certificates"},
+	{RequestDisabilityService, "request disability services"},
+	{UpdateDisabilityService, "update disability services"},
+	{ReadSubsidies, "read subsidy eligibility"},
+	{ManageSubsidyRules, "set the subsidy rules"},
+	{ReadEmergencyCalls, "read emergency calls and devices"},
+	{RegisterDevice, "register emergency devices"},
+	{DeviceHeartbeat, "report device heartbeats"},
+	{ReceiveEmergencyCall, "report incoming emergency calls"},
+	{HandleEmergencyCall, "answer, dispatch and close emergency calls"},
+	{WatchBoard, "watch the live board"},
+	{ManageStaff, "manage staff accounts"},
+	{ReadStaff, "read staff accounts"},
+	{ReadAuditLog, "read the audit log"},
+}

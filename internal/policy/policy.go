@@ -1,0 +1,216 @@
+// Package policy is the one place that says who may do what: for each role,
+// the actions it may take and how far each reaches (the whole district, an
+// org-unit subtree, the viewer's own resident record, the residents a
+// provider has served). Domain services ask it; none of them names a role.
+//
+// To add a role: its constant in internal/auth, its row in grants below, its
+// line in the README's role table (TestREADMERoleTable prints the table the
+// policy implies), and the seed's demo account if it needs one.
+package policy
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/problem"
+)
+
+// Reach is how far a grant extends over residents and the records about
+// them, ordered from nothing to everything.
+type Reach int
+
+const (
+	// None: the action is not allowed.
+	None Reach = iota
+	// Own: the viewer's own care provider's records (its redemptions,
+	// settlements, its provider record).
+	Own
+	// Served: residents the viewer's care provider has served.
+	Served
+	// Self: the viewer's own resident record (a bound mini-program account).
+	Self
+	// Subtree: residents in the viewer's org unit or below it.
+	Subtree
+	// District: every resident of the district.
+	District
+)
+
+// Everywhere is for actions that concern no resident (managing programs,
+// reading the audit log): any grant of them reaches everything.
+const Everywhere = District
+
+// grants is the policy: per role, the actions it may take and their reach.
+// A viewer with several roles gets, per action, the widest of its roles'
+// reaches. Keep the README's "Who may do what" in step (a test compares).
+var grants = map[auth.Role]map[Action]Reach{
+	auth.Resident: {
+		ReadResident: Self, ReadFullIDNumber: Self, ReadVouchers: Self, ReadRedemptions: Self, CreateRedemptionToken: Self,
+		ReadApplications: Self, SubmitApplication: Self, ResubmitApplication: Self, WithdrawApplication: Self,
+		ReadDisability: Self, RequestDisabilityService: Self, ReadEmergencyCalls: Self,
+		BindResident: Self,
+	},
+	auth.Clerk: {
+		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
+		EditResident: District, ReadVouchers: District, ReadRedemptions: District, CreateRedemptionToken: District, ReadProviders: District,
+		ReadApplications: District, SubmitApplication: District, TakeDistrictWideApplication: District,
+		HandleApplication: Subtree, ResubmitApplication: Subtree, WithdrawApplication: Subtree,
+		ReadApplicationStats: District,
+		ReadDisability:       District, RequestDisabilityService: District, UpdateDisabilityService: District,
+		ReadSubsidies: District,
+	},
+	auth.CaseWorker: {
+		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
+		EditResident: Subtree, EnrollResident: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
+		ReadProviders:    District,
+		ReadApplications: Subtree, SubmitApplication: District, HandleApplication: Subtree,
+		ResubmitApplication: Subtree, DecideApplication: Subtree, ReadApplicationStats: Subtree,
+		ReadDisability: Subtree, RecordCertificate: Subtree, RequestDisabilityService: Subtree,
+		UpdateDisabilityService: Subtree, ReadSubsidies: District,
+		ReadEmergencyCalls: Subtree, RegisterDevice: Subtree, WatchBoard: Subtree,
+	},
+	auth.Operator: {
+		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
+		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadDisability: District,
+		ReadEmergencyCalls: District, RegisterDevice: District, ReceiveEmergencyCall: District,
+		HandleEmergencyCall: District, WatchBoard: District,
+	},
+	auth.Provider: {
+		ReadResident: Served, RedeemVoucher: Own, ReadRedemptions: Own, ReverseRedemption: Own, ReadSettlements: Own,
+		ReadProviders: Own, UpdateDisabilityService: Own,
+	},
+	auth.Admin: {
+		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
+		EditResident: District, EnrollResident: District, ReadVouchers: District, ReadRedemptions: District, ReadProviders: District,
+		ManagePrograms: Everywhere, ManageProviders: Everywhere, IssueVouchers: Everywhere,
+		ReverseRedemption: District, ReadSettlements: District, ConfirmSettlement: Everywhere,
+		ReadApplications: District, SubmitApplication: District, TakeDistrictWideApplication: District,
+		HandleApplication: District, ResubmitApplication: District, WithdrawApplication: District,
+		DecideApplication: District, ExtendApplication: District, ReadApplicationStats: District,
+		ManageCatalog: Everywhere, ManageCalendar: Everywhere,
+		ReadDisability: District, RecordCertificate: District, RequestDisabilityService: District,
+		UpdateDisabilityService: District, ReadSubsidies: District, ManageSubsidyRules: Everywhere,
+		ReadEmergencyCalls: District, RegisterDevice: District, HandleEmergencyCall: District, WatchBoard: District,
+		ManageStaff: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
+	},
+	auth.Auditor: {
+		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
+		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadSettlements: District,
+		ReadApplications: District, ReadApplicationStats: District,
+		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
+		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
+	},
+	auth.Integration: {
+		ReceiveEmergencyCall: District, DeviceHeartbeat: District,
+	},
+}
+
+// ReachOf is how far v may take action a: the widest over v's roles.
+// A nil viewer reaches nothing.
+func ReachOf(v *auth.Viewer, a Action) Reach {
+	if v == nil {
+		return None
+	}
+	best := None
+	for _, r := range v.Roles {
+		if g := grants[r][a]; g > best {
+			best = g
+		}
+	}
+	return best
+}
+
+// Allowed reports whether v may take action a anywhere at all.
+func Allowed(v *auth.Viewer, a Action) bool { return ReachOf(v, a) > None }
+
+// Require returns the viewer when it may take action a somewhere:
+// ErrUnauthenticated without a session, ErrForbidden otherwise.
+func Require(ctx context.Context, a Action) (*auth.Viewer, error) {
+	v := auth.ViewerFrom(ctx)
+	if v == nil {
+		return nil, problem.ErrUnauthenticated
+	}
+	if !Allowed(v, a) {
+		return nil, problem.Forbidden("your role does not allow this")
+	}
+	return v, nil
+}
+
+// Subject is the resident an action is about: its id and its org-unit
+// path. Served answers, when asked, whether the viewer's provider has
+// served the resident (it needs the database, so it is asked last and only
+// for provider viewers); nil means no.
+type Subject struct {
+	ID      uuid.UUID
+	OrgPath string
+	Served  func() (bool, error)
+}
+
+// On reports whether v may take action a on subject s. The reaches that
+// need no database (district, subtree, self) are tried first; Served is
+// asked only when one of v's roles grants a to served residents alone.
+func On(v *auth.Viewer, a Action, s Subject) (bool, error) {
+	if v == nil {
+		return false, nil
+	}
+	served := false
+	for _, r := range v.Roles {
+		g := grants[r][a]
+		if reaches(v, g, s) {
+			return true, nil
+		}
+		served = served || g == Served
+	}
+	if served && s.Served != nil && v.ProviderID != nil {
+		return s.Served()
+	}
+	return false, nil
+}
+
+// reaches decides the reaches that need no database: district, subtree
+// and self.
+func reaches(v *auth.Viewer, g Reach, s Subject) bool {
+	switch g {
+	case District:
+		return true
+	case Subtree:
+		return v.OrgPath != "" && s.OrgPath != "" && strings.HasPrefix(s.OrgPath, v.OrgPath)
+	case Self:
+		return IsSelf(v, s.ID)
+	}
+	return false
+}
+
+// IsSelf reports whether v is the resident id's own bound mini-program
+// account. Self is only ever a WeChat session bound to that record: a staff
+// account never acts as a resident.
+func IsSelf(v *auth.Viewer, id uuid.UUID) bool {
+	return v != nil && v.Kind == auth.SubjectWechat && v.ResidentID != nil && *v.ResidentID == id
+}
+
+// RequireOn returns the viewer when it may take action a on subject s:
+// ErrUnauthenticated without a session, ErrForbidden for a role that never
+// may, and ErrForbidden "outside your jurisdiction" for one that may
+// elsewhere.
+func RequireOn(ctx context.Context, a Action, s Subject) (*auth.Viewer, error) {
+	v, err := Require(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := On(v, a, s)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, problem.Forbidden("outside your jurisdiction")
+	}
+	return v, nil
+}
+
+// OutOfJurisdiction is the userError a mutation answers when the viewer's
+// role may take the action, but not on this resident or into this unit.
+func OutOfJurisdiction(field ...string) error {
+	return problem.New(problem.OutOfJurisdiction, "该居民或社区不在您的辖区内 (outside your jurisdiction)", field...)
+}
