@@ -75,8 +75,12 @@ func likePrefix(p string) string {
 // predicate, which it cannot for a parameter in a generic plan.
 var openSQL = "status IN (" + sqlStrings(OpenStatuses) + ")"
 
+// openPastDeadlineSQL is the first half of Application.overdue in SQL: still
+// open after the deadline, with today given by the SQL expression today.
+func openPastDeadlineSQL(today string) string { return openSQL + " AND deadline < " + today }
+
 // overdueSQL is Application.overdue in SQL; the one parameter is today.
-var overdueSQL = "COALESCE(deadline IS NOT NULL AND ((" + openSQL + " AND deadline < ?) OR completed_on > deadline), false)"
+var overdueSQL = "COALESCE(deadline IS NOT NULL AND ((" + openPastDeadlineSQL("?") + ") OR completed_on > deadline), false)"
 
 // sqlStrings writes values as a list of SQL string literals.
 func sqlStrings[T ~string](values []T) string {
@@ -206,7 +210,7 @@ func (s *Service) Stats(ctx context.Context, from, to civil.Date, orgUnitID *uui
 		SELECT count(*) FILTER (WHERE completed_on BETWEEN @from AND @to) AS completed,
 		       count(*) FILTER (WHERE completed_on BETWEEN @from AND @to
 		                          AND (deadline IS NULL OR completed_on <= deadline)) AS on_time,
-		       count(*) FILTER (WHERE `+openSQL+` AND deadline < @today) AS open_overdue
+		       count(*) FILTER (WHERE `+openPastDeadlineSQL("@today")+`) AS open_overdue
 		FROM applications
 		WHERE handling_path LIKE @path`,
 		map[string]any{"from": from, "to": to, "today": s.today(), "path": likePrefix(path)}).Scan(&r).Error
