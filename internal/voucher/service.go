@@ -61,7 +61,7 @@ func residentScope(q *gorm.DB, v *auth.Viewer, residentCol string) *gorm.DB {
 	case v.Has(auth.Admin, auth.Auditor, auth.Clerk, auth.Operator):
 		return q
 	case v.Has(auth.CaseWorker) && v.OrgPath != "":
-		return q.Where(residentCol+" IN (SELECT id FROM residents WHERE org_path LIKE ?)", v.OrgPath+"%")
+		return q.Where(residentCol+" IN (SELECT id FROM resident_facts WHERE org_path LIKE ?)", v.OrgPath+"%")
 	case v.Has(auth.Resident) && v.ResidentID != nil:
 		return q.Where(residentCol+" = ?", *v.ResidentID)
 	}
