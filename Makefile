@@ -2,7 +2,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test generate build lint fuzz fuzz-all loadgen
+.PHONY: run test generate build lint fuzz fuzz-all loadgen schema
 
 run:
 	$(GO) run . serve
@@ -47,6 +47,11 @@ fuzz:
 
 fuzz-all: fuzz
 	$(call run_fuzz,$(FUZZ_TARGETS_DB),$(FUZZTIME))
+
+# migrations/schema.sql, the current schema in one file, from a freshly
+# migrated database (TestSchemaSQL fails while it is stale).
+schema:
+	$(GO) test -count=1 ./migrations -run '^TestSchemaSQL$$' -update
 
 generate:
 	flock /tmp/residents-gqlgen.lock $(GO) run ./cmd/gqlgen

@@ -12,7 +12,10 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-//go:embed *.sql
+// Only the numbered migrations: schema.sql beside them is documentation,
+// checked by TestSchemaSQL, and not part of the binary.
+//
+//go:embed 0*.sql
 var files embed.FS
 
 // FS returns the embedded migration files.

@@ -69,11 +69,11 @@ func (s *Service) UpsertItem(ctx context.Context, in ItemInput) (*Item, error) {
 	var out *Item
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		if in.DepartmentID != nil {
-			var n int64
-			if err := tx.Table("org_units").Where("id = ?", *in.DepartmentID).Count(&n).Error; err != nil {
+			u, err := s.org.Unit(ctx, *in.DepartmentID)
+			if err != nil {
 				return fmt.Errorf("application: department: %w", err)
 			}
-			if n == 0 {
+			if u == nil {
 				return problem.New(problem.NotFound, "the department is not an org unit", "departmentId")
 			}
 		}

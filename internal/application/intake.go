@@ -50,14 +50,15 @@ type handling struct {
 // handlingUnit is the item's department, else the street of the applicant.
 func (s *Service) handlingUnit(ctx context.Context, tx *gorm.DB, it *Item, communityID uuid.UUID) (handling, error) {
 	if it.DepartmentID != nil {
-		var h struct {
-			ID   uuid.UUID
-			Path string
-		}
-		if err := tx.WithContext(ctx).Table("org_units").Select("id, path").Where("id = ?", *it.DepartmentID).Take(&h).Error; err != nil {
+		u, err := s.org.Unit(ctx, *it.DepartmentID)
+		if err != nil {
 			return handling{}, fmt.Errorf("application: department: %w", err)
 		}
-		return handling{h.ID, h.Path}, nil
+		if u == nil {
+			// service_items.department_id references org_units: not reached.
+			return handling{}, fmt.Errorf("application: department %s is not an org unit", *it.DepartmentID)
+		}
+		return handling{u.ID, u.Path}, nil
 	}
 	street, err := s.org.StreetOf(ctx, tx, communityID)
 	if err != nil {
@@ -93,7 +94,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*Application, err
 			return err
 		}
 		var applicant struct{ CommunityID uuid.UUID }
-		err = tx.WithContext(ctx).Table("residents").Select("community_id").Where("id = ?", in.ApplicantID).Take(&applicant).Error
+		err = tx.WithContext(ctx).Table("resident_facts").Select("community_id").Where("id = ?", in.ApplicantID).Take(&applicant).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return problem.New(problem.NotFound, "no such resident", "applicantId")
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,8 +20,7 @@ import (
 // Status is where an application stands.
 type Status string
 
-// The statuses. Open ones are SUBMITTED, SUPPLEMENT_REQUESTED, ACCEPTED,
-// IN_REVIEW and APPROVED; the rest are final.
+// The statuses. The open ones are OpenStatuses; the rest are final.
 const (
 	Submitted           Status = "SUBMITTED"
 	SupplementRequested Status = "SUPPLEMENT_REQUESTED"
@@ -35,18 +35,14 @@ const (
 
 var allStatuses = []Status{Submitted, SupplementRequested, Rejected, Accepted, InReview, Approved, Denied, Completed, Withdrawn}
 
-// openStatuses are the statuses in which work is still pending.
-var openStatuses = []string{string(Submitted), string(SupplementRequested), string(Accepted), string(InReview), string(Approved)}
+// OpenStatuses are the statuses in which work is still pending: the one
+// definition of "open". The workflow (Withdraw), the overdue rule in Go and
+// in SQL (openSQL) and the partial index applications_open_deadline_idx
+// follow it; TestIndexPredicatesFollowTheRules fails when the index does not.
+var OpenStatuses = []Status{Submitted, SupplementRequested, Accepted, InReview, Approved}
 
 // Open reports whether work on an application in s is still pending.
-func (s Status) Open() bool {
-	for _, o := range openStatuses {
-		if string(s) == o {
-			return true
-		}
-	}
-	return false
-}
+func (s Status) Open() bool { return slices.Contains(OpenStatuses, s) }
 
 // MarshalGQL writes the status as a GraphQL enum value.
 func (s Status) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(s))) }

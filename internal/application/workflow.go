@@ -27,7 +27,7 @@ var transitions = map[Action]transition{
 	Approve:           {from: []Status{InReview}, to: Approved},
 	Deny:              {from: []Status{InReview}, to: Denied},
 	Complete:          {from: []Status{Approved}, to: Completed},
-	Withdraw:          {from: []Status{Submitted, SupplementRequested, Accepted, InReview, Approved}, to: Withdrawn},
+	Withdraw:          {from: OpenStatuses, to: Withdrawn},
 	Extend:            {from: []Status{Accepted, InReview}, keep: true},
 }
 

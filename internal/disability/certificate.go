@@ -138,7 +138,7 @@ func (s *Service) CurrentCertificates(ctx context.Context, residentIDs []uuid.UU
 	}
 	today := s.today()
 	certs, err := findCertificates(ctx, certQuery(ctx, s.db).
-		Where("c.resident_id = ANY(?) AND c.superseded_at IS NULL AND c.issued_on <= ? AND c.valid_until >= ?", database.UUIDs(residentIDs), today, today))
+		Where("c.resident_id = ANY(?) AND "+CurrentOnSQL("c", "?"), database.UUIDs(residentIDs), today))
 	if err != nil {
 		return nil, err
 	}

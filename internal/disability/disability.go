@@ -83,9 +83,18 @@ type Certificate struct {
 }
 
 // ValidOn reports whether the certificate is current and within its
-// validity on day d.
+// validity on day d. CurrentOnSQL is the same rule in SQL.
 func (c *Certificate) ValidOn(d civil.Date) bool {
 	return c.SupersededAt == nil && !d.Before(c.IssuedOn) && !d.After(c.ValidUntil)
+}
+
+// CurrentOnSQL is Certificate.ValidOn as a SQL condition on the
+// disability_certificates row aliased alias, for the day the SQL expression
+// day gives (a placeholder such as "?" or "CAST(@pfrom AS date)", used
+// once). Its "superseded_at IS NULL" is also the predicate of the table's
+// partial indexes (TestIndexPredicatesFollowTheRules).
+func CurrentOnSQL(alias, day string) string {
+	return alias + ".superseded_at IS NULL AND " + day + " BETWEEN " + alias + ".issued_on AND " + alias + ".valid_until"
 }
 
 // ServiceKind is a kind of disability service.

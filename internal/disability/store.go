@@ -27,7 +27,8 @@ type residentFacts struct {
 // a row lock (serializes certificate changes per resident).
 func findResident(ctx context.Context, db *gorm.DB, id uuid.UUID, lock bool) (*residentFacts, error) {
 	var r residentFacts
-	q := db.WithContext(ctx).Table("residents").Select("id, org_path, id_number_bidx, statuses").Where("id = ?", id)
+	q := db.WithContext(ctx).Table("resident_facts").
+		Select("id, org_path, statuses, "+resident.IDNumberIndexSQL("resident_facts.id")+" AS id_number_bidx").Where("id = ?", id)
 	if lock {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
@@ -73,7 +74,7 @@ func (v certView) certificate() *Certificate {
 func certQuery(ctx context.Context, db *gorm.DB) *gorm.DB {
 	return db.WithContext(ctx).Table("disability_certificates c").
 		Select("c.*, r.org_path AS resident_path").
-		Joins("JOIN residents r ON r.id = c.resident_id")
+		Joins("JOIN resident_facts r ON r.id = c.resident_id")
 }
 
 func findCertificates(ctx context.Context, q *gorm.DB) ([]*Certificate, error) {
@@ -119,7 +120,7 @@ func (v serviceView) record() *ServiceRecord {
 func serviceQuery(ctx context.Context, db *gorm.DB) *gorm.DB {
 	return db.WithContext(ctx).Table("disability_services s").
 		Select("s.*, r.org_path AS resident_path").
-		Joins("JOIN residents r ON r.id = s.resident_id")
+		Joins("JOIN resident_facts r ON r.id = s.resident_id")
 }
 
 func findServices(ctx context.Context, q *gorm.DB) ([]*ServiceRecord, error) {

@@ -106,7 +106,7 @@ func (s *Service) Eligibility(ctx context.Context, residentID uuid.UUID) (*Eligi
 	}
 	today := s.today()
 	certs, err := findCertificates(ctx, certQuery(ctx, s.db).
-		Where("c.resident_id = ? AND c.superseded_at IS NULL AND c.issued_on <= ? AND c.valid_until >= ?", res.ID, today, today))
+		Where("c.resident_id = ? AND "+CurrentOnSQL("c", "?"), res.ID, today))
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func SeedDemoDevices(ctx context.Context, db *gorm.DB, opt seed.Options) error {
 	err := db.WithContext(ctx).Exec(`
 		INSERT INTO emergency_devices (id, serial, kind, resident_id)
 		SELECT uuid_v7(), 'DEMO-' || lpad(r.n::text, 4, '0'), (?::text[])[r.n], r.id
-		  FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM residents ORDER BY id LIMIT ?) r
+		  FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM resident_facts ORDER BY id LIMIT ?) r
 		ON CONFLICT (serial) DO NOTHING`, kindsArray(), len(demoDeviceKinds)).Error
 	if err != nil {
 		return fmt.Errorf("emergency: seed devices: %w", err)

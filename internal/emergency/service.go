@@ -127,7 +127,7 @@ func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Devic
 	var out *Device
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		var paths []string
-		if err := tx.Table("residents").Where("id = ?", in.ResidentID).Limit(1).Pluck("org_path", &paths).Error; err != nil {
+		if err := tx.Table("resident_facts").Where("id = ?", in.ResidentID).Limit(1).Pluck("org_path", &paths).Error; err != nil {
 			return fmt.Errorf("emergency: resident: %w", database.Classify(err))
 		}
 		if len(paths) == 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 type deviceRow struct {
@@ -90,7 +91,7 @@ func (r eventRow) event() Event {
 func devices(db *gorm.DB) *gorm.DB {
 	return db.Table("emergency_devices AS d").
 		Select("d.id, d.serial, d.kind, d.resident_id, d.last_heartbeat_at, d.battery_percent, d.created_at, r.org_path").
-		Joins("JOIN residents r ON r.id = d.resident_id")
+		Joins("JOIN resident_facts r ON r.id = d.resident_id")
 }
 
 func deviceBySerial(ctx context.Context, db *gorm.DB, serial string, lock bool) (*deviceRow, error) {
@@ -178,9 +179,9 @@ type newCall struct {
 // else NULL), $7 caller number encrypted, $8 masked, $9 kind, $10 received
 // at, $11 now, $12 event id, $13 actor name, $14–$18 the audit entry's id,
 // time, actor id, actor kind and request id.
-const insertCallSQL = `
+var insertCallSQL = `
 WITH found AS (
-  SELECT id, org_path FROM residents WHERE phone_bidx = $1 LIMIT 2
+  ` + resident.ByPhoneIndexSQL("$1") + `
 ), who AS (
   SELECT id, org_path FROM found WHERE (SELECT count(*) FROM found) = 1
 ), c AS (

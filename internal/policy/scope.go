@@ -77,7 +77,7 @@ func (s Scope) Where(pathCol, idCol string) (string, []any) {
 		return "TRUE", nil
 	case Subtree:
 		if pathCol == "" {
-			return idCol + " IN (SELECT id FROM residents WHERE org_path LIKE ?)", []any{LikePrefix(s.Path)}
+			return idCol + " IN (SELECT id FROM resident_facts WHERE org_path LIKE ?)", []any{LikePrefix(s.Path)}
 		}
 		return pathCol + " LIKE ?", []any{LikePrefix(s.Path)}
 	case Self:

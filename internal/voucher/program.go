@@ -281,7 +281,7 @@ func (s *Service) Enroll(ctx context.Context, programID, residentID uuid.UUID) (
 	}
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		var path string
-		err := tx.Raw("SELECT org_path FROM residents WHERE id = ?", residentID).Row().Scan(&path)
+		err := tx.Raw("SELECT org_path FROM resident_facts WHERE id = ?", residentID).Row().Scan(&path)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("resident", "residentId")
 		}
@@ -318,15 +318,15 @@ func (s *Service) EnrollTx(ctx context.Context, tx *gorm.DB, programID, resident
 	if status != string(ProgramActive) {
 		return problem.New(problem.NotEligible, "the program is not active", "programId")
 	}
-	var deceased bool
-	err = tx.WithContext(ctx).Raw("SELECT deceased_on IS NOT NULL FROM residents WHERE id = ?", residentID).Row().Scan(&deceased)
+	var living bool
+	err = tx.WithContext(ctx).Raw("SELECT living FROM resident_facts WHERE id = ?", residentID).Row().Scan(&living)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("resident", "residentId")
 	}
 	if err != nil {
 		return database.Classify(err)
 	}
-	if deceased {
+	if !living {
 		return problem.New(problem.NotEligible, "the resident is deceased", "residentId")
 	}
 	err = tx.WithContext(ctx).Exec(`INSERT INTO voucher_enrollments (program_id, resident_id, enrolled_at) VALUES (?, ?, ?)

@@ -65,7 +65,7 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 	err = s.db.WithContext(ctx).Raw(`SELECT r.org_path,
 		EXISTS (SELECT 1 FROM voucher_enrollments e WHERE e.program_id = ? AND e.resident_id = r.id),
 		EXISTS (SELECT 1 FROM voucher_programs p WHERE p.id = ?)
-		FROM residents r WHERE r.id = ?`, programID, programID, rid).Row().Scan(&path, &enrolled, &programExists)
+		FROM resident_facts r WHERE r.id = ?`, programID, programID, rid).Row().Scan(&path, &enrolled, &programExists)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", time.Time{}, notFound("resident", "residentId")
 	}

@@ -1,0 +1,24 @@
+package resident
+
+// How other domains read the registry. They never name the residents table:
+// they read the resident_facts view (migration 00071: id, community_id,
+// grid_id, org_path, gender, birth_date, care_level, statuses, deceased_on
+// and living, the one definition of a living resident) in their own SQL, and
+// for the two look-ups by a blind index, which the view leaves out, they
+// embed the statements below. So the table can change behind one package,
+// and TestOnlyResidentReadsTheRegistry keeps it that way.
+
+// ByPhoneIndexSQL selects id and org_path of at most two residents whose
+// phone has the blind index given by the SQL expression bidx (a
+// placeholder such as "$1"): two, so that a caller can tell one match from
+// several.
+func ByPhoneIndexSQL(bidx string) string {
+	return "SELECT id, org_path FROM residents WHERE phone_bidx = " + bidx + " LIMIT 2"
+}
+
+// IDNumberIndexSQL is a scalar subquery giving the blind index of the ID
+// number of the resident whose id the SQL expression id gives (for
+// checking a document that embeds the holder's ID number).
+func IDNumberIndexSQL(id string) string {
+	return "(SELECT id_number_bidx FROM residents WHERE residents.id = " + id + ")"
+}
