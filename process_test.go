@@ -202,7 +202,7 @@ func TestCrashAndRetry(t *testing.T) {
 	var committedUnacked int64
 	for _, j := range unacked {
 		var n int64
-		e.DB.Raw("SELECT count(*) FROM redemption_keys WHERE idempotency_key = ?", j.key).Row().Scan(&n)
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM redemption_keys WHERE idempotency_key = ?", testenv.Args(j.key), &n)
 		committedUnacked += n
 	}
 	if len(unacked) == 0 {
@@ -227,8 +227,8 @@ func TestCrashAndRetry(t *testing.T) {
 	}
 
 	var keys, redemptions int64
-	e.DB.Raw("SELECT count(*) FROM redemption_keys WHERE idempotency_key LIKE 'crash-%'").Row().Scan(&keys)
-	e.DB.Raw("SELECT count(*) FROM redemptions r JOIN redemption_keys k ON k.redemption_id = r.id WHERE k.idempotency_key LIKE 'crash-%'").Row().Scan(&redemptions)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM redemption_keys WHERE idempotency_key LIKE 'crash-%'", nil, &keys)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM redemptions r JOIN redemption_keys k ON k.redemption_id = r.id WHERE k.idempotency_key LIKE 'crash-%'", nil, &redemptions)
 	if keys != int64(len(jobs)) || redemptions != int64(len(jobs)) {
 		t.Errorf("%d jobs: %d keys, %d redemptions", len(jobs), keys, redemptions)
 	}

@@ -46,7 +46,9 @@ func TestServeCreatesSeedsAndShutsDownGracefully(t *testing.T) {
 	defer func() {
 		conn, err := pgx.Connect(context.Background(), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 		if err == nil {
-			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)")
+			if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)"); err != nil {
+				t.Errorf("drop %s: %v", dbName, err)
+			}
 			conn.Close(context.Background())
 		}
 	}()

@@ -2231,14 +2231,46 @@ func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋjinjiangᚋres
 }
 
 func (ec *executionContext) unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx context.Context, v any) (application.Action, error) {
-	var res application.Action
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx context.Context, sel ast.SelectionSet, v application.Action) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ApplicationAction!")
+	}
+	return res
 }
+
+var (
+	unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction = map[string]application.Action{
+		"ACCEPT":             application.Accept,
+		"REQUEST_SUPPLEMENT": application.RequestSupplement,
+		"RESUBMIT":           application.Resubmit,
+		"REJECT":             application.Reject,
+		"START_REVIEW":       application.StartReview,
+		"APPROVE":            application.Approve,
+		"DENY":               application.Deny,
+		"COMPLETE":           application.Complete,
+		"WITHDRAW":           application.Withdraw,
+		"EXTEND":             application.Extend,
+	}
+	marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction = map[application.Action]string{
+		application.Accept:            "ACCEPT",
+		application.RequestSupplement: "REQUEST_SUPPLEMENT",
+		application.Resubmit:          "RESUBMIT",
+		application.Reject:            "REJECT",
+		application.StartReview:       "START_REVIEW",
+		application.Approve:           "APPROVE",
+		application.Deny:              "DENY",
+		application.Complete:          "COMPLETE",
+		application.Withdraw:          "WITHDRAW",
+		application.Extend:            "EXTEND",
+	}
+)
 
 func (ec *executionContext) marshalNApplicationConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationConnection) graphql.Marshaler {
 	if v == nil {
@@ -2313,24 +2345,70 @@ func (ec *executionContext) marshalNApplicationStats2ᚖgithubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) unmarshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, v any) (application.Status, error) {
-	var res application.Status
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, sel ast.SelectionSet, v application.Status) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ApplicationStatus!")
+	}
+	return res
 }
 
+var (
+	unmarshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus = map[string]application.Status{
+		"SUBMITTED":            application.Submitted,
+		"SUPPLEMENT_REQUESTED": application.SupplementRequested,
+		"REJECTED":             application.Rejected,
+		"ACCEPTED":             application.Accepted,
+		"IN_REVIEW":            application.InReview,
+		"APPROVED":             application.Approved,
+		"DENIED":               application.Denied,
+		"COMPLETED":            application.Completed,
+		"WITHDRAWN":            application.Withdrawn,
+	}
+	marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus = map[application.Status]string{
+		application.Submitted:           "SUBMITTED",
+		application.SupplementRequested: "SUPPLEMENT_REQUESTED",
+		application.Rejected:            "REJECTED",
+		application.Accepted:            "ACCEPTED",
+		application.InReview:            "IN_REVIEW",
+		application.Approved:            "APPROVED",
+		application.Denied:              "DENIED",
+		application.Completed:           "COMPLETED",
+		application.Withdrawn:           "WITHDRAWN",
+	}
+)
+
 func (ec *executionContext) unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx context.Context, v any) (application.DayKind, error) {
-	var res application.DayKind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx context.Context, sel ast.SelectionSet, v application.DayKind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CalendarDayKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind = map[string]application.DayKind{
+		"HOLIDAY": application.Holiday,
+		"WORKDAY": application.Workday,
+	}
+	marshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind = map[application.DayKind]string{
+		application.Holiday: "HOLIDAY",
+		application.Workday: "WORKDAY",
+	}
+)
 
 func (ec *executionContext) unmarshalNMaterialInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialInput(ctx context.Context, v any) (*model.MaterialInput, error) {
 	res, err := ec.unmarshalInputMaterialInput(ctx, v)
@@ -2469,17 +2547,45 @@ func (ec *executionContext) unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjia
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(application.Status)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, sel ast.SelectionSet, v *application.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus[*v])
+	return res
 }
+
+var (
+	unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus = map[string]application.Status{
+		"SUBMITTED":            application.Submitted,
+		"SUPPLEMENT_REQUESTED": application.SupplementRequested,
+		"REJECTED":             application.Rejected,
+		"ACCEPTED":             application.Accepted,
+		"IN_REVIEW":            application.InReview,
+		"APPROVED":             application.Approved,
+		"DENIED":               application.Denied,
+		"COMPLETED":            application.Completed,
+		"WITHDRAWN":            application.Withdrawn,
+	}
+	marshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus = map[application.Status]string{
+		application.Submitted:           "SUBMITTED",
+		application.SupplementRequested: "SUPPLEMENT_REQUESTED",
+		application.Rejected:            "REJECTED",
+		application.Accepted:            "ACCEPTED",
+		application.InReview:            "IN_REVIEW",
+		application.Approved:            "APPROVED",
+		application.Denied:              "DENIED",
+		application.Completed:           "COMPLETED",
+		application.Withdrawn:           "WITHDRAWN",
+	}
+)
 
 func (ec *executionContext) unmarshalOMaterialInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialInputᚄ(ctx context.Context, v any) ([]*model.MaterialInput, error) {
 	if v == nil {

@@ -4300,14 +4300,42 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋjinjiangᚋreside
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐRole(ctx context.Context, v any) (auth.Role, error) {
-	var res auth.Role
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRole2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐRole(ctx context.Context, sel ast.SelectionSet, v auth.Role) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐRole[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRole2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐRole = map[string]auth.Role{
+		"RESIDENT":    auth.Resident,
+		"CLERK":       auth.Clerk,
+		"CASE_WORKER": auth.CaseWorker,
+		"OPERATOR":    auth.Operator,
+		"PROVIDER":    auth.Provider,
+		"ADMIN":       auth.Admin,
+		"AUDITOR":     auth.Auditor,
+		"INTEGRATION": auth.Integration,
+	}
+	marshalNRole2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐRole = map[auth.Role]string{
+		auth.Resident:    "RESIDENT",
+		auth.Clerk:       "CLERK",
+		auth.CaseWorker:  "CASE_WORKER",
+		auth.Operator:    "OPERATOR",
+		auth.Provider:    "PROVIDER",
+		auth.Admin:       "ADMIN",
+		auth.Auditor:     "AUDITOR",
+		auth.Integration: "INTEGRATION",
+	}
+)
 
 func (ec *executionContext) unmarshalNRole2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐRoleᚄ(ctx context.Context, v any) ([]auth.Role, error) {
 	vSlice := graphql.CoerceList(v)

@@ -1498,14 +1498,40 @@ func (ec *executionContext) _SubsidyEligibility(ctx context.Context, sel ast.Sel
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx context.Context, v any) (disability.Category, error) {
-	var res disability.Category
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx context.Context, sel ast.SelectionSet, v disability.Category) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DisabilityCategory!")
+	}
+	return res
 }
+
+var (
+	unmarshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory = map[string]disability.Category{
+		"VISUAL":       disability.Visual,
+		"HEARING":      disability.Hearing,
+		"SPEECH":       disability.Speech,
+		"PHYSICAL":     disability.Physical,
+		"INTELLECTUAL": disability.Intellectual,
+		"MENTAL":       disability.Mental,
+		"MULTIPLE":     disability.Multiple,
+	}
+	marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory = map[disability.Category]string{
+		disability.Visual:       "VISUAL",
+		disability.Hearing:      "HEARING",
+		disability.Speech:       "SPEECH",
+		disability.Physical:     "PHYSICAL",
+		disability.Intellectual: "INTELLECTUAL",
+		disability.Mental:       "MENTAL",
+		disability.Multiple:     "MULTIPLE",
+	}
+)
 
 func (ec *executionContext) unmarshalNDisabilityCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategoryᚄ(ctx context.Context, v any) ([]disability.Category, error) {
 	vSlice := graphql.CoerceList(v)
@@ -1594,14 +1620,40 @@ func (ec *executionContext) marshalNDisabilityService2ᚖgithubᚗcomᚋjinjiang
 }
 
 func (ec *executionContext) unmarshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind(ctx context.Context, v any) (disability.ServiceKind, error) {
-	var res disability.ServiceKind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind(ctx context.Context, sel ast.SelectionSet, v disability.ServiceKind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DisabilityServiceKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind = map[string]disability.ServiceKind{
+		"REHABILITATION":     disability.Rehabilitation,
+		"ASSISTIVE_DEVICE":   disability.AssistiveDevice,
+		"DAY_CARE":           disability.DayCare,
+		"HOME_MODIFICATION":  disability.HomeModification,
+		"EMPLOYMENT_SUPPORT": disability.EmploymentSupport,
+		"ACCESSIBLE_CINEMA":  disability.AccessibleCinema,
+		"CARE_ASSISTANCE":    disability.CareAssistance,
+	}
+	marshalNDisabilityServiceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceKind = map[disability.ServiceKind]string{
+		disability.Rehabilitation:    "REHABILITATION",
+		disability.AssistiveDevice:   "ASSISTIVE_DEVICE",
+		disability.DayCare:           "DAY_CARE",
+		disability.HomeModification:  "HOME_MODIFICATION",
+		disability.EmploymentSupport: "EMPLOYMENT_SUPPORT",
+		disability.AccessibleCinema:  "ACCESSIBLE_CINEMA",
+		disability.CareAssistance:    "CARE_ASSISTANCE",
+	}
+)
 
 func (ec *executionContext) marshalNDisabilityServicePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDisabilityServicePayload(ctx context.Context, sel ast.SelectionSet, v *model.DisabilityServicePayload) graphql.Marshaler {
 	if v == nil {
@@ -1612,24 +1664,60 @@ func (ec *executionContext) marshalNDisabilityServicePayload2ᚖgithubᚗcomᚋj
 }
 
 func (ec *executionContext) unmarshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus(ctx context.Context, v any) (disability.ServiceStatus, error) {
-	var res disability.ServiceStatus
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus(ctx context.Context, sel ast.SelectionSet, v disability.ServiceStatus) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DisabilityServiceStatus!")
+	}
+	return res
 }
 
+var (
+	unmarshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus = map[string]disability.ServiceStatus{
+		"REQUESTED": disability.Requested,
+		"SCHEDULED": disability.Scheduled,
+		"DELIVERED": disability.Delivered,
+		"CANCELLED": disability.Cancelled,
+	}
+	marshalNDisabilityServiceStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceStatus = map[disability.ServiceStatus]string{
+		disability.Requested: "REQUESTED",
+		disability.Scheduled: "SCHEDULED",
+		disability.Delivered: "DELIVERED",
+		disability.Cancelled: "CANCELLED",
+	}
+)
+
 func (ec *executionContext) unmarshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy(ctx context.Context, v any) (disability.Subsidy, error) {
-	var res disability.Subsidy
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy(ctx context.Context, sel ast.SelectionSet, v disability.Subsidy) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DisabilitySubsidy!")
+	}
+	return res
 }
+
+var (
+	unmarshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy = map[string]disability.Subsidy{
+		"LIVING":  disability.Living,
+		"NURSING": disability.Nursing,
+	}
+	marshalNDisabilitySubsidy2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐSubsidy = map[disability.Subsidy]string{
+		disability.Living:  "LIVING",
+		disability.Nursing: "NURSING",
+	}
+)
 
 func (ec *executionContext) marshalNDisabilitySubsidyRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*disability.Rule) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {

@@ -1996,14 +1996,42 @@ func (ec *executionContext) _EmergencyDevicePayload(ctx context.Context, sel ast
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) unmarshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, v any) (emergency.Category, error) {
-	var res emergency.Category
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, sel ast.SelectionSet, v emergency.Category) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CallCategory!")
+	}
+	return res
 }
+
+var (
+	unmarshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory = map[string]emergency.Category{
+		"MEDICAL":           emergency.Medical,
+		"FALL":              emergency.Fall,
+		"FIRE":              emergency.Fire,
+		"SECURITY":          emergency.Security,
+		"EMOTIONAL_SUPPORT": emergency.EmotionalSupport,
+		"INFORMATION":       emergency.Information,
+		"FALSE_ALARM":       emergency.FalseAlarm,
+		"OTHER":             emergency.Other,
+	}
+	marshalNCallCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory = map[emergency.Category]string{
+		emergency.Medical:          "MEDICAL",
+		emergency.Fall:             "FALL",
+		emergency.Fire:             "FIRE",
+		emergency.Security:         "SECURITY",
+		emergency.EmotionalSupport: "EMOTIONAL_SUPPORT",
+		emergency.Information:      "INFORMATION",
+		emergency.FalseAlarm:       "FALSE_ALARM",
+		emergency.Other:            "OTHER",
+	}
+)
 
 func (ec *executionContext) marshalNCallEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -2030,24 +2058,64 @@ func (ec *executionContext) marshalNCallEvent2ᚖgithubᚗcomᚋjinjiangᚋresid
 }
 
 func (ec *executionContext) unmarshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind(ctx context.Context, v any) (emergency.CallKind, error) {
-	var res emergency.CallKind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind(ctx context.Context, sel ast.SelectionSet, v emergency.CallKind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CallKind!")
+	}
+	return res
 }
 
+var (
+	unmarshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind = map[string]emergency.CallKind{
+		"ALARM_BUTTON":  emergency.AlarmButton,
+		"FALL_DETECTED": emergency.FallDetected,
+		"VOICE_CALL":    emergency.VoiceCall,
+		"DEVICE_FAULT":  emergency.DeviceFault,
+	}
+	marshalNCallKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallKind = map[emergency.CallKind]string{
+		emergency.AlarmButton:  "ALARM_BUTTON",
+		emergency.FallDetected: "FALL_DETECTED",
+		emergency.VoiceCall:    "VOICE_CALL",
+		emergency.DeviceFault:  "DEVICE_FAULT",
+	}
+)
+
 func (ec *executionContext) unmarshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx context.Context, v any) (emergency.Status, error) {
-	var res emergency.Status
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx context.Context, sel ast.SelectionSet, v emergency.Status) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CallStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus = map[string]emergency.Status{
+		"RECEIVED":   emergency.Received,
+		"ANSWERED":   emergency.Answered,
+		"DISPATCHED": emergency.Dispatched,
+		"CLOSED":     emergency.Closed,
+	}
+	marshalNCallStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus = map[emergency.Status]string{
+		emergency.Received:   "RECEIVED",
+		emergency.Answered:   "ANSWERED",
+		emergency.Dispatched: "DISPATCHED",
+		emergency.Closed:     "CLOSED",
+	}
+)
 
 func (ec *executionContext) marshalNCategoryCount2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategoryCount(ctx context.Context, sel ast.SelectionSet, v emergency.CategoryCount) graphql.Marshaler {
 	return ec._CategoryCount(ctx, sel, &v)
@@ -2080,14 +2148,34 @@ func (ec *executionContext) unmarshalNDeviceHeartbeatInput2githubᚗcomᚋjinjia
 }
 
 func (ec *executionContext) unmarshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind(ctx context.Context, v any) (emergency.DeviceKind, error) {
-	var res emergency.DeviceKind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind(ctx context.Context, sel ast.SelectionSet, v emergency.DeviceKind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DeviceKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind = map[string]emergency.DeviceKind{
+		"BUTTON_BOX":  emergency.ButtonBox,
+		"WEARABLE":    emergency.Wearable,
+		"FIXED_PHONE": emergency.FixedPhone,
+		"SENSOR":      emergency.Sensor,
+	}
+	marshalNDeviceKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceKind = map[emergency.DeviceKind]string{
+		emergency.ButtonBox:  "BUTTON_BOX",
+		emergency.Wearable:   "WEARABLE",
+		emergency.FixedPhone: "FIXED_PHONE",
+		emergency.Sensor:     "SENSOR",
+	}
+)
 
 func (ec *executionContext) unmarshalNDispatchEmergencyCallInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDispatchEmergencyCallInput(ctx context.Context, v any) (model.DispatchEmergencyCallInput, error) {
 	res, err := ec.unmarshalInputDispatchEmergencyCallInput(ctx, v)
@@ -2193,46 +2281,114 @@ func (ec *executionContext) unmarshalNRegisterEmergencyDeviceInput2githubᚗcom�
 }
 
 func (ec *executionContext) unmarshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind(ctx context.Context, v any) (emergency.ResponderKind, error) {
-	var res emergency.ResponderKind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind(ctx context.Context, sel ast.SelectionSet, v emergency.ResponderKind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ResponderKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind = map[string]emergency.ResponderKind{
+		"FAMILY":           emergency.Family,
+		"COMMUNITY_WORKER": emergency.CommunityWorker,
+		"CARE_PROVIDER":    emergency.CareProvider,
+		"AMBULANCE_120":    emergency.Ambulance120,
+		"POLICE_110":       emergency.Police110,
+		"FIRE_119":         emergency.Fire119,
+	}
+	marshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind = map[emergency.ResponderKind]string{
+		emergency.Family:          "FAMILY",
+		emergency.CommunityWorker: "COMMUNITY_WORKER",
+		emergency.CareProvider:    "CARE_PROVIDER",
+		emergency.Ambulance120:    "AMBULANCE_120",
+		emergency.Police110:       "POLICE_110",
+		emergency.Fire119:         "FIRE_119",
+	}
+)
 
 func (ec *executionContext) unmarshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, v any) (*emergency.Category, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(emergency.Category)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, sel ast.SelectionSet, v *emergency.Category) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory[*v])
+	return res
 }
+
+var (
+	unmarshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory = map[string]emergency.Category{
+		"MEDICAL":           emergency.Medical,
+		"FALL":              emergency.Fall,
+		"FIRE":              emergency.Fire,
+		"SECURITY":          emergency.Security,
+		"EMOTIONAL_SUPPORT": emergency.EmotionalSupport,
+		"INFORMATION":       emergency.Information,
+		"FALSE_ALARM":       emergency.FalseAlarm,
+		"OTHER":             emergency.Other,
+	}
+	marshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory = map[emergency.Category]string{
+		emergency.Medical:          "MEDICAL",
+		emergency.Fall:             "FALL",
+		emergency.Fire:             "FIRE",
+		emergency.Security:         "SECURITY",
+		emergency.EmotionalSupport: "EMOTIONAL_SUPPORT",
+		emergency.Information:      "INFORMATION",
+		emergency.FalseAlarm:       "FALSE_ALARM",
+		emergency.Other:            "OTHER",
+	}
+)
 
 func (ec *executionContext) unmarshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx context.Context, v any) (*emergency.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(emergency.Status)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus(ctx context.Context, sel ast.SelectionSet, v *emergency.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus[*v])
+	return res
 }
+
+var (
+	unmarshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus = map[string]emergency.Status{
+		"RECEIVED":   emergency.Received,
+		"ANSWERED":   emergency.Answered,
+		"DISPATCHED": emergency.Dispatched,
+		"CLOSED":     emergency.Closed,
+	}
+	marshalOCallStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐStatus = map[emergency.Status]string{
+		emergency.Received:   "RECEIVED",
+		emergency.Answered:   "ANSWERED",
+		emergency.Dispatched: "DISPATCHED",
+		emergency.Closed:     "CLOSED",
+	}
+)
 
 func (ec *executionContext) marshalOEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCall(ctx context.Context, sel ast.SelectionSet, v *emergency.Call) graphql.Marshaler {
 	if v == nil {

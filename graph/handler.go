@@ -79,6 +79,7 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 		limits = DefaultLimits
 	}
 	srv.Use(limits)
+	srv.Use(&exactEnums{})
 	srv.SetErrorPresenter(ErrorPresenter(opt.Log))
 	srv.SetRecoverFunc(RecoverFunc(opt.Log))
 	srv.AroundFields(requireSession)

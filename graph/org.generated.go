@@ -416,14 +416,34 @@ func (ec *executionContext) marshalNOrgUnit2ᚖgithubᚗcomᚋjinjiangᚋresiden
 }
 
 func (ec *executionContext) unmarshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind(ctx context.Context, v any) (org.Kind, error) {
-	var res org.Kind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind(ctx context.Context, sel ast.SelectionSet, v org.Kind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "OrgUnitKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[string]org.Kind{
+		"DISTRICT":  org.District,
+		"STREET":    org.Street,
+		"COMMUNITY": org.Community,
+		"GRID":      org.Grid,
+	}
+	marshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[org.Kind]string{
+		org.District:  "DISTRICT",
+		org.Street:    "STREET",
+		org.Community: "COMMUNITY",
+		org.Grid:      "GRID",
+	}
+)
 
 func (ec *executionContext) marshalNServiceCenter2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐCenterᚄ(ctx context.Context, sel ast.SelectionSet, v []*org.Center) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -460,17 +480,35 @@ func (ec *executionContext) unmarshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋr
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(org.Kind)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind(ctx context.Context, sel ast.SelectionSet, v *org.Kind) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind[*v])
+	return res
 }
+
+var (
+	unmarshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[string]org.Kind{
+		"DISTRICT":  org.District,
+		"STREET":    org.Street,
+		"COMMUNITY": org.Community,
+		"GRID":      org.Grid,
+	}
+	marshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[org.Kind]string{
+		org.District:  "DISTRICT",
+		org.Street:    "STREET",
+		org.Community: "COMMUNITY",
+		org.Grid:      "GRID",
+	}
+)
 
 func (ec *executionContext) marshalOServiceCenter2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐCenter(ctx context.Context, sel ast.SelectionSet, v *org.Center) graphql.Marshaler {
 	if v == nil {

@@ -1856,14 +1856,36 @@ func (ec *executionContext) unmarshalNBindResidentInput2githubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) unmarshalNCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx context.Context, v any) (resident.CareLevel, error) {
-	var res resident.CareLevel
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx context.Context, sel ast.SelectionSet, v resident.CareLevel) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CareLevel!")
+	}
+	return res
 }
+
+var (
+	unmarshalNCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel = map[string]resident.CareLevel{
+		"INTACT":   resident.Intact,
+		"MILD":     resident.Mild,
+		"MODERATE": resident.Moderate,
+		"SEVERE":   resident.Severe,
+		"TOTAL":    resident.Total,
+	}
+	marshalNCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel = map[resident.CareLevel]string{
+		resident.Intact:   "INTACT",
+		resident.Mild:     "MILD",
+		resident.Moderate: "MODERATE",
+		resident.Severe:   "SEVERE",
+		resident.Total:    "TOTAL",
+	}
+)
 
 func (ec *executionContext) marshalNEmergencyContact2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐContactᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.Contact) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -1895,14 +1917,30 @@ func (ec *executionContext) unmarshalNEmergencyContactInput2ᚖgithubᚗcomᚋji
 }
 
 func (ec *executionContext) unmarshalNGender2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐGender(ctx context.Context, v any) (resident.Gender, error) {
-	var res resident.Gender
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNGender2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐGender[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNGender2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐGender(ctx context.Context, sel ast.SelectionSet, v resident.Gender) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNGender2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐGender[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Gender!")
+	}
+	return res
 }
+
+var (
+	unmarshalNGender2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐGender = map[string]resident.Gender{
+		"MALE":   resident.Male,
+		"FEMALE": resident.Female,
+	}
+	marshalNGender2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐGender = map[resident.Gender]string{
+		resident.Male:   "MALE",
+		resident.Female: "FEMALE",
+	}
+)
 
 func (ec *executionContext) unmarshalNRegisterResidentInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRegisterResidentInput(ctx context.Context, v any) (model.RegisterResidentInput, error) {
 	res, err := ec.unmarshalInputRegisterResidentInput(ctx, v)
@@ -1958,14 +1996,36 @@ func (ec *executionContext) marshalNResidentPayload2ᚖgithubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) unmarshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus(ctx context.Context, v any) (resident.Status, error) {
-	var res resident.Status
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus(ctx context.Context, sel ast.SelectionSet, v resident.Status) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ResidentStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus = map[string]resident.Status{
+		"LOW_INCOME":      resident.LowIncome,
+		"EXTREME_POVERTY": resident.ExtremePoverty,
+		"LIVING_ALONE":    resident.LivingAlone,
+		"EMPTY_NEST":      resident.EmptyNest,
+		"BEREAVED_PARENT": resident.BereavedParent,
+	}
+	marshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus = map[resident.Status]string{
+		resident.LowIncome:      "LOW_INCOME",
+		resident.ExtremePoverty: "EXTREME_POVERTY",
+		resident.LivingAlone:    "LIVING_ALONE",
+		resident.EmptyNest:      "EMPTY_NEST",
+		resident.BereavedParent: "BEREAVED_PARENT",
+	}
+)
 
 func (ec *executionContext) unmarshalNResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusᚄ(ctx context.Context, v any) ([]resident.Status, error) {
 	vSlice := graphql.CoerceList(v)
@@ -2003,14 +2063,34 @@ func (ec *executionContext) unmarshalNUpdateResidentInput2githubᚗcomᚋjinjian
 }
 
 func (ec *executionContext) unmarshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx context.Context, v any) (resident.CareLevel, error) {
-	var res resident.CareLevel
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx context.Context, sel ast.SelectionSet, v resident.CareLevel) graphql.Marshaler {
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel[v])
+	return res
 }
+
+var (
+	unmarshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel = map[string]resident.CareLevel{
+		"INTACT":   resident.Intact,
+		"MILD":     resident.Mild,
+		"MODERATE": resident.Moderate,
+		"SEVERE":   resident.Severe,
+		"TOTAL":    resident.Total,
+	}
+	marshalOCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel = map[resident.CareLevel]string{
+		resident.Intact:   "INTACT",
+		resident.Mild:     "MILD",
+		resident.Moderate: "MODERATE",
+		resident.Severe:   "SEVERE",
+		resident.Total:    "TOTAL",
+	}
+)
 
 func (ec *executionContext) unmarshalOCareLevel2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevelᚄ(ctx context.Context, v any) ([]resident.CareLevel, error) {
 	if v == nil {
@@ -2052,17 +2132,37 @@ func (ec *executionContext) unmarshalOCareLevel2ᚖgithubᚗcomᚋjinjiangᚋres
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(resident.CareLevel)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOCareLevel2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCareLevel2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx context.Context, sel ast.SelectionSet, v *resident.CareLevel) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOCareLevel2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel[*v])
+	return res
 }
+
+var (
+	unmarshalOCareLevel2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel = map[string]resident.CareLevel{
+		"INTACT":   resident.Intact,
+		"MILD":     resident.Mild,
+		"MODERATE": resident.Moderate,
+		"SEVERE":   resident.Severe,
+		"TOTAL":    resident.Total,
+	}
+	marshalOCareLevel2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel = map[resident.CareLevel]string{
+		resident.Intact:   "INTACT",
+		resident.Mild:     "MILD",
+		resident.Moderate: "MODERATE",
+		resident.Severe:   "SEVERE",
+		resident.Total:    "TOTAL",
+	}
+)
 
 func (ec *executionContext) unmarshalOEmergencyContactInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyContactInputᚄ(ctx context.Context, v any) ([]*model.EmergencyContactInput, error) {
 	if v == nil {

@@ -3239,24 +3239,64 @@ func (ec *executionContext) marshalNLedgerEntry2ᚖgithubᚗcomᚋjinjiangᚋres
 }
 
 func (ec *executionContext) unmarshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind(ctx context.Context, v any) (voucher.EntryKind, error) {
-	var res voucher.EntryKind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind(ctx context.Context, sel ast.SelectionSet, v voucher.EntryKind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "LedgerEntryKind!")
+	}
+	return res
 }
 
+var (
+	unmarshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind = map[string]voucher.EntryKind{
+		"ISSUE":   voucher.Issue,
+		"REDEEM":  voucher.Redeem,
+		"REVERSE": voucher.Reverse,
+		"EXPIRE":  voucher.Expire,
+		"VOID":    voucher.Void,
+	}
+	marshalNLedgerEntryKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEntryKind = map[voucher.EntryKind]string{
+		voucher.Issue:   "ISSUE",
+		voucher.Redeem:  "REDEEM",
+		voucher.Reverse: "REVERSE",
+		voucher.Expire:  "EXPIRE",
+		voucher.Void:    "VOID",
+	}
+)
+
 func (ec *executionContext) unmarshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus(ctx context.Context, v any) (voucher.ProgramStatus, error) {
-	var res voucher.ProgramStatus
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus(ctx context.Context, sel ast.SelectionSet, v voucher.ProgramStatus) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ProgramStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus = map[string]voucher.ProgramStatus{
+		"DRAFT":  voucher.ProgramDraft,
+		"ACTIVE": voucher.ProgramActive,
+		"CLOSED": voucher.ProgramClosed,
+	}
+	marshalNProgramStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramStatus = map[voucher.ProgramStatus]string{
+		voucher.ProgramDraft:  "DRAFT",
+		voucher.ProgramActive: "ACTIVE",
+		voucher.ProgramClosed: "CLOSED",
+	}
+)
 
 func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Provider) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -3291,14 +3331,30 @@ func (ec *executionContext) marshalNProviderPayload2ᚖgithubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) unmarshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus(ctx context.Context, v any) (voucher.ProviderStatus, error) {
-	var res voucher.ProviderStatus
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus(ctx context.Context, sel ast.SelectionSet, v voucher.ProviderStatus) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ProviderStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus = map[string]voucher.ProviderStatus{
+		"ACTIVE":    voucher.ProviderActive,
+		"SUSPENDED": voucher.ProviderSuspended,
+	}
+	marshalNProviderStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderStatus = map[voucher.ProviderStatus]string{
+		voucher.ProviderActive:    "ACTIVE",
+		voucher.ProviderSuspended: "SUSPENDED",
+	}
+)
 
 func (ec *executionContext) unmarshalNRedeemVoucherInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedeemVoucherInput(ctx context.Context, v any) (model.RedeemVoucherInput, error) {
 	res, err := ec.unmarshalInputRedeemVoucherInput(ctx, v)
@@ -3338,14 +3394,30 @@ func (ec *executionContext) marshalNRedemption2ᚖgithubᚗcomᚋjinjiangᚋresi
 }
 
 func (ec *executionContext) unmarshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx context.Context, v any) (voucher.RedemptionStatus, error) {
-	var res voucher.RedemptionStatus
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx context.Context, sel ast.SelectionSet, v voucher.RedemptionStatus) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RedemptionStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus = map[string]voucher.RedemptionStatus{
+		"COMPLETED": voucher.Completed,
+		"REVERSED":  voucher.Reversed,
+	}
+	marshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus = map[voucher.RedemptionStatus]string{
+		voucher.Completed: "COMPLETED",
+		voucher.Reversed:  "REVERSED",
+	}
+)
 
 func (ec *executionContext) marshalNRedemptionTokenPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionTokenPayload(ctx context.Context, sel ast.SelectionSet, v *model.RedemptionTokenPayload) graphql.Marshaler {
 	if v == nil {
@@ -3366,14 +3438,42 @@ func (ec *executionContext) unmarshalNReverseRedemptionInput2githubᚗcomᚋjinj
 }
 
 func (ec *executionContext) unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx context.Context, v any) (voucher.Category, error) {
-	var res voucher.Category
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx context.Context, sel ast.SelectionSet, v voucher.Category) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ServiceCategory!")
+	}
+	return res
 }
+
+var (
+	unmarshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory = map[string]voucher.Category{
+		"MEAL":           voucher.Meal,
+		"BATHING":        voucher.Bathing,
+		"CLEANING":       voucher.Cleaning,
+		"MEDICAL_ESCORT": voucher.MedicalEscort,
+		"REHABILITATION": voucher.Rehab,
+		"DAY_CARE":       voucher.DayCare,
+		"NURSING":        voucher.Nursing,
+		"EMERGENCY_AID":  voucher.EmergencyAid,
+	}
+	marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory = map[voucher.Category]string{
+		voucher.Meal:          "MEAL",
+		voucher.Bathing:       "BATHING",
+		voucher.Cleaning:      "CLEANING",
+		voucher.MedicalEscort: "MEDICAL_ESCORT",
+		voucher.Rehab:         "REHABILITATION",
+		voucher.DayCare:       "DAY_CARE",
+		voucher.Nursing:       "NURSING",
+		voucher.EmergencyAid:  "EMERGENCY_AID",
+	}
+)
 
 func (ec *executionContext) unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx context.Context, v any) ([]voucher.Category, error) {
 	vSlice := graphql.CoerceList(v)
@@ -3446,14 +3546,30 @@ func (ec *executionContext) marshalNSettlementPayload2ᚖgithubᚗcomᚋjinjiang
 }
 
 func (ec *executionContext) unmarshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus(ctx context.Context, v any) (voucher.SettlementStatus, error) {
-	var res voucher.SettlementStatus
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus(ctx context.Context, sel ast.SelectionSet, v voucher.SettlementStatus) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "SettlementStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus = map[string]voucher.SettlementStatus{
+		"OPEN":      voucher.SettlementOpen,
+		"CONFIRMED": voucher.SettlementConfirmed,
+	}
+	marshalNSettlementStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementStatus = map[voucher.SettlementStatus]string{
+		voucher.SettlementOpen:      "OPEN",
+		voucher.SettlementConfirmed: "CONFIRMED",
+	}
+)
 
 func (ec *executionContext) marshalNVoucher2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐVoucherᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Voucher) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -3555,14 +3671,34 @@ func (ec *executionContext) unmarshalNVoucherRuleInput2ᚖgithubᚗcomᚋjinjian
 }
 
 func (ec *executionContext) unmarshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx context.Context, v any) (voucher.Status, error) {
-	var res voucher.Status
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx context.Context, sel ast.SelectionSet, v voucher.Status) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "VoucherStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus = map[string]voucher.Status{
+		"ACTIVE":    voucher.Active,
+		"EXHAUSTED": voucher.Exhausted,
+		"EXPIRED":   voucher.Expired,
+		"VOIDED":    voucher.Voided,
+	}
+	marshalNVoucherStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus = map[voucher.Status]string{
+		voucher.Active:    "ACTIVE",
+		voucher.Exhausted: "EXHAUSTED",
+		voucher.Expired:   "EXPIRED",
+		voucher.Voided:    "VOIDED",
+	}
+)
 
 func (ec *executionContext) marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx context.Context, sel ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
 	if v == nil {
@@ -3596,16 +3732,34 @@ func (ec *executionContext) unmarshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiang�
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(voucher.Status)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus(ctx context.Context, sel ast.SelectionSet, v *voucher.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus[*v])
+	return res
 }
+
+var (
+	unmarshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus = map[string]voucher.Status{
+		"ACTIVE":    voucher.Active,
+		"EXHAUSTED": voucher.Exhausted,
+		"EXPIRED":   voucher.Expired,
+		"VOIDED":    voucher.Voided,
+	}
+	marshalOVoucherStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐStatus = map[voucher.Status]string{
+		voucher.Active:    "ACTIVE",
+		voucher.Exhausted: "EXHAUSTED",
+		voucher.Expired:   "EXPIRED",
+		voucher.Voided:    "VOIDED",
+	}
+)
 
 // endregion ***************************** type.gotpl *****************************

@@ -11,10 +11,18 @@
 // wait on a dataloader batch wait one after another, so a resolver
 // returning a single Resident prefetches its batches first
 // (graph.prefetchResidents), as the page does.
+//
+// It also fails generation when a Go type bound to a GraphQL enum has a
+// constant that gqlgen.yml's enum_values does not bind (boundEnums):
+// gqlgen itself only fails when a schema value has no Go constant.
 package main
 
 import (
+	"fmt"
+	"go/types"
 	"log"
+	"sort"
+	"strings"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
@@ -39,12 +47,54 @@ func (sequentialFields) GenerateCode(d *codegen.Data) error {
 	return nil
 }
 
+// boundEnums checks the other direction of the enum binding.
+type boundEnums struct{}
+
+func (boundEnums) Name() string { return "bound-enums" }
+
+// GenerateCode fails when a constant of a Go type bound to an enum is not
+// bound to one of the enum's values: the Go side gained a value the schema
+// lacks, and it would be written to clients as an empty string.
+func (boundEnums) GenerateCode(d *codegen.Data) error {
+	var unbound []string
+	for name, m := range d.Config.Models {
+		if len(m.EnumValues) == 0 || len(m.Model) != 1 {
+			continue
+		}
+		bound := map[string]bool{}
+		for _, v := range m.EnumValues {
+			bound[v.Value] = true
+		}
+		dot := strings.LastIndex(m.Model[0], ".")
+		path, typeName := m.Model[0][:dot], m.Model[0][dot+1:]
+		p := d.Config.Packages.Load(path)
+		if p == nil || p.Types == nil {
+			return fmt.Errorf("enum %s: cannot load %s", name, path)
+		}
+		t := p.Types.Scope().Lookup(typeName)
+		if t == nil {
+			return fmt.Errorf("enum %s: no type %s", name, m.Model[0])
+		}
+		for _, n := range p.Types.Scope().Names() {
+			c, ok := p.Types.Scope().Lookup(n).(*types.Const)
+			if ok && types.Identical(c.Type(), t.Type()) && !bound[path+"."+n] {
+				unbound = append(unbound, fmt.Sprintf("%s.%s (enum %s)", path, n, name))
+			}
+		}
+	}
+	if len(unbound) > 0 {
+		sort.Strings(unbound)
+		return fmt.Errorf("constants not bound in gqlgen.yml enum_values: %s", strings.Join(unbound, ", "))
+	}
+	return nil
+}
+
 func main() {
 	cfg, err := config.LoadConfigFromDefaultLocations()
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := api.Generate(cfg, api.AddPlugin(sequentialFields{})); err != nil {
+	if err := api.Generate(cfg, api.AddPlugin(sequentialFields{}), api.AddPlugin(boundEnums{})); err != nil {
 		log.Fatal(err)
 	}
 }

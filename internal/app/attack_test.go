@@ -228,6 +228,7 @@ func TestAttackSuite(t *testing.T) {
 	s := newSuite(t)
 	cases := append(append(append(append(requestAttacks(), tokenAttacks()...), identityAttacks()...), idNumberAttacks()...), moneyAttacks()...)
 	cases = append(cases, websocketAttacks()...)
+	cases = append(cases, enumAttacks()...)
 	if len(cases) < 30 {
 		t.Fatalf("only %d attacks", len(cases))
 	}

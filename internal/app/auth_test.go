@@ -207,7 +207,7 @@ func TestCreateStaffUser(t *testing.T) {
 		}
 	}
 	var n int64
-	e.DB.Raw("SELECT count(*) FROM users WHERE username LIKE 'x.%'").Row().Scan(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM users WHERE username LIKE 'x.%'", nil, &n)
 	if n != 0 {
 		t.Fatalf("%d forbidden users were written", n)
 	}

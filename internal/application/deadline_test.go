@@ -111,12 +111,12 @@ func TestCalendar(t *testing.T) {
 	e.MustDo(t, w.admin, `mutation { setCalendarDay(date: "2026-03-04", kind: WORKDAY) }`, nil)
 	mustEqual(t, "HOLIDAY turned back", between("2026-03-02", "2026-03-08"), 5)
 	var kind string
-	e.DB.Raw("SELECT kind FROM calendar_days WHERE date = '2026-03-04'").Row().Scan(&kind)
+	testenv.MustScan(t, e.DB, "SELECT kind FROM calendar_days WHERE date = '2026-03-04'", nil, &kind)
 	mustEqual(t, "stored kind", kind, "WORKDAY")
 
 	// The seeded calendar holds exactly workday.Official2026.
 	var n int64
-	e.DB.Table("calendar_days").Where("date BETWEEN '2026-01-01' AND '2026-12-31' AND date NOT IN ('2026-03-04', '2026-03-07')").Count(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM calendar_days WHERE date BETWEEN '2026-01-01' AND '2026-12-31' AND date NOT IN ('2026-03-04', '2026-03-07')", nil, &n)
 	mustEqual(t, "seeded 2026 days", n, int64(39))
 
 	// A new deadline sees an admin's change at once (the cache is invalidated).

@@ -66,7 +66,7 @@ func (w *world) setClock(t *testing.T, now time.Time) {
 func ensureClerkB(t *testing.T, e *testenv.Env) {
 	t.Helper()
 	var n int64
-	e.DB.Table("users").Where("username = ?", "clerkb").Count(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM users WHERE username = ?", testenv.Args("clerkb"), &n)
 	if n > 0 {
 		return
 	}
@@ -86,7 +86,7 @@ func caseWorkerAt(t *testing.T, e *testenv.Env, code string) string {
 	t.Helper()
 	name := "cw" + code
 	var n int64
-	e.DB.Table("users").Where("username = ?", name).Count(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM users WHERE username = ?", testenv.Args(name), &n)
 	if n == 0 {
 		unit := unitID(t, e, code)
 		err := e.DB.Transaction(func(tx *gorm.DB) error {
@@ -205,7 +205,7 @@ func eventCount(t *testing.T, e *testenv.Env, gid string) int {
 	t.Helper()
 	_, id, _ := relay.Parse(gid)
 	var n int64
-	e.DB.Table("application_events").Where("application_id = ?", id).Count(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM application_events WHERE application_id = ?", testenv.Args(id), &n)
 	return int(n)
 }
 

@@ -102,12 +102,12 @@ func TestIntake(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var before int64
-			e.DB.Table("applications").Count(&before)
+			testenv.MustScan(t, e.DB, "SELECT count(*) FROM applications", nil, &before)
 			r := do(tc.tok(), tc.item, tc.applicant, tc.center)
 			mustEqual(t, "error", r.ErrorCode(), tc.wantErr)
 			mustEqual(t, "user error", r.Str("submitApplication.userErrors.0.code"), tc.wantCode)
 			var after int64
-			e.DB.Table("applications").Count(&after)
+			testenv.MustScan(t, e.DB, "SELECT count(*) FROM applications", nil, &after)
 			if tc.wantUnit == "" {
 				mustEqual(t, "nothing stored", after, before)
 				return
@@ -243,7 +243,7 @@ func TestCatalog(t *testing.T) {
 	mustEqual(t, "updated limit", r.Get("upsertServiceItem.item.timeLimitWorkingDays"), any(float64(30)))
 	var stored uuid.UUID
 	_, itemID, _ := relay.Parse(id)
-	e.DB.Raw("SELECT voucher_program_id FROM service_items WHERE id = ?", itemID).Row().Scan(&stored)
+	testenv.MustScan(t, e.DB, "SELECT voucher_program_id FROM service_items WHERE id = ?", testenv.Args(itemID), &stored)
 	if stored != program {
 		t.Fatal("voucher program not stored")
 	}
@@ -273,7 +273,7 @@ func TestCatalog(t *testing.T) {
 			mustEqual(t, "code", r.Str("upsertServiceItem.userErrors.0.code"), tc.code)
 			mustEqual(t, "field", r.Str("upsertServiceItem.userErrors.0.field.0"), tc.field)
 			var n int64
-			e.DB.Table("service_items").Where("code = 'T-BAD'").Count(&n)
+			testenv.MustScan(t, e.DB, "SELECT count(*) FROM service_items WHERE code = 'T-BAD'", nil, &n)
 			mustEqual(t, "not stored", n, int64(0))
 		})
 	}
@@ -315,7 +315,7 @@ func TestApprovalEnrolls(t *testing.T) {
 	res := e.InsertResident(t, testenv.ResidentSpec{Statuses: []string{}})
 	enrolled := func() int64 {
 		var n int64
-		e.DB.Table("audit_log").Where("action = 'test.enroll' AND entity_id = ? AND actor_id = ?", program, res.ID).Count(&n)
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'test.enroll' AND entity_id = ? AND actor_id = ?", testenv.Args(program, res.ID), &n)
 		return n
 	}
 

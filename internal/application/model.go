@@ -5,10 +5,7 @@ package application
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,21 +41,6 @@ var OpenStatuses = []Status{Submitted, SupplementRequested, Accepted, InReview, 
 // Open reports whether work on an application in s is still pending.
 func (s Status) Open() bool { return slices.Contains(OpenStatuses, s) }
 
-// MarshalGQL writes the status as a GraphQL enum value.
-func (s Status) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(s))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (s *Status) UnmarshalGQL(v any) error {
-	str, _ := v.(string)
-	for _, k := range allStatuses {
-		if string(k) == str {
-			*s = k
-			return nil
-		}
-	}
-	return fmt.Errorf("not an ApplicationStatus")
-}
-
 // Action is one step of the workflow.
 type Action string
 
@@ -76,19 +58,6 @@ const (
 	Extend            Action = "EXTEND"
 )
 
-// MarshalGQL writes the action as a GraphQL enum value.
-func (a Action) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(a))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (a *Action) UnmarshalGQL(v any) error {
-	str, _ := v.(string)
-	if _, ok := transitions[Action(str)]; ok {
-		*a = Action(str)
-		return nil
-	}
-	return fmt.Errorf("not an ApplicationAction")
-}
-
 // DayKind is a calendar override: HOLIDAY (off) or WORKDAY (调休, worked).
 type DayKind string
 
@@ -97,20 +66,6 @@ const (
 	Holiday DayKind = "HOLIDAY"
 	Workday DayKind = "WORKDAY"
 )
-
-// MarshalGQL writes the kind as a GraphQL enum value.
-func (k DayKind) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(k))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (k *DayKind) UnmarshalGQL(v any) error {
-	str, _ := v.(string)
-	switch DayKind(str) {
-	case Holiday, Workday:
-		*k = DayKind(str)
-		return nil
-	}
-	return fmt.Errorf("not a CalendarDayKind")
-}
 
 // Material is a document an item asks for.
 type Material struct {

@@ -67,14 +67,14 @@ func TestHappyPathAcrossStreets(t *testing.T) {
 	mustEqual(t, "accept note", evs[0].(map[string]any)["note"], any("材料齐全，予以受理"))
 	mustEqual(t, "review actor", evs[1].(map[string]any)["actorName"], any("李社工 (春熙路街道)"))
 	var cwID string
-	e.DB.Raw("SELECT id::text FROM users WHERE username = 'caseworker'").Row().Scan(&cwID)
+	testenv.MustScan(t, e.DB, "SELECT id::text FROM users WHERE username = 'caseworker'", nil, &cwID)
 	r = e.MustDo(t, w.cw, `query($id: ID!) { application(id: $id) { events { actorId } } }`, map[string]any{"id": id})
 	_, actor, _ := relay.Parse(r.Str("application.events.1.actorId"))
 	mustEqual(t, "review actor id", actor.String(), cwID)
 
 	// Every step is in the audit log.
 	var n int64
-	e.DB.Table("audit_log").Where("entity = 'application' AND action LIKE 'application.%'").Count(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE entity = 'application' AND action LIKE 'application.%'", nil, &n)
 	if n < 5 {
 		t.Fatalf("audit entries = %d", n)
 	}

@@ -1,11 +1,5 @@
 package auth
 
-import (
-	"fmt"
-	"io"
-	"strconv"
-)
-
 // Role is one of the contract's Role enum values.
 type Role string
 
@@ -32,17 +26,4 @@ func (r Role) Valid() bool {
 		}
 	}
 	return false
-}
-
-// MarshalGQL writes the role as a GraphQL enum value.
-func (r Role) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(r))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (r *Role) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok || !Role(s).Valid() {
-		return fmt.Errorf("not a Role")
-	}
-	*r = Role(s)
-	return nil
 }

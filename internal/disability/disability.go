@@ -5,13 +5,11 @@
 package disability
 
 import (
-	"io"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/civil"
-	"github.com/jinjiang/residents/internal/enum"
 )
 
 // Category is a disability category; its digit is the 19th character of
@@ -179,37 +177,4 @@ type Eligibility struct {
 	LivingSubsidy  bool
 	NursingSubsidy bool
 	Reasons        []string
-}
-
-// MarshalGQL writes the enum value.
-func (c Category) MarshalGQL(w io.Writer) { enum.Write(w, string(c)) }
-
-// UnmarshalGQL reads the enum value.
-func (c *Category) UnmarshalGQL(v any) (err error) { *c, err = enum.Parse(v, Categories...); return }
-
-// MarshalGQL writes the enum value.
-func (k ServiceKind) MarshalGQL(w io.Writer) { enum.Write(w, string(k)) }
-
-// UnmarshalGQL reads the enum value.
-func (k *ServiceKind) UnmarshalGQL(v any) (err error) {
-	*k, err = enum.Parse(v, Rehabilitation, AssistiveDevice, DayCare, HomeModification, EmploymentSupport, AccessibleCinema, CareAssistance)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (s ServiceStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *ServiceStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, Requested, Scheduled, Delivered, Cancelled)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (s Subsidy) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *Subsidy) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, Living, Nursing)
-	return
 }

@@ -164,6 +164,9 @@ func seededProviders(t *testing.T, e *testenv.Env) (uuid.UUID, uuid.UUID) {
 		}
 		ids = append(ids, id)
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if len(ids) != 2 {
 		t.Fatalf("%d seeded providers", len(ids))
 	}

@@ -52,7 +52,7 @@ func TestServiceTransitions(t *testing.T) {
 					t.Fatalf("illegal move not refused: %s", r.Raw)
 				}
 				var status string
-				e.DB.Raw("SELECT status FROM disability_services WHERE id = ?", uuidOf(t, id)).Row().Scan(&status)
+				testenv.MustScan(t, e.DB, "SELECT status FROM disability_services WHERE id = ?", testenv.Args(uuidOf(t, id)), &status)
 				if status != from {
 					t.Fatalf("status changed to %s", status)
 				}

@@ -45,7 +45,7 @@ func TestRegisterDevice(t *testing.T) {
 				t.Fatalf("user error %q, want %q: %s", got, c.wantCode, r.Raw)
 			}
 			var n int64
-			e.DB.Table("emergency_devices").Where("serial = ?", c.serial).Count(&n)
+			testenv.MustScan(t, e.DB, "SELECT count(*) FROM emergency_devices WHERE serial = ?", testenv.Args(c.serial), &n)
 			if c.wantCode == "" && (n != 1 || r.Str("registerEmergencyDevice.device.resident.name") == "") {
 				t.Fatalf("device not stored with resident: n=%d %s", n, r.Raw)
 			}

@@ -5,12 +5,9 @@
 package emergency
 
 import (
-	"io"
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/jinjiang/residents/internal/enum"
 )
 
 // DeviceKind is the kind of alarm device.
@@ -169,49 +166,4 @@ type Stats struct {
 	MedianAnswerSeconds    *float64
 	P90AnswerSeconds       *float64
 	ByCategory             []CategoryCount
-}
-
-// MarshalGQL writes the enum value.
-func (k DeviceKind) MarshalGQL(w io.Writer) { enum.Write(w, string(k)) }
-
-// UnmarshalGQL reads the enum value.
-func (k *DeviceKind) UnmarshalGQL(v any) (err error) {
-	*k, err = enum.Parse(v, ButtonBox, Wearable, FixedPhone, Sensor)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (k CallKind) MarshalGQL(w io.Writer) { enum.Write(w, string(k)) }
-
-// UnmarshalGQL reads the enum value.
-func (k *CallKind) UnmarshalGQL(v any) (err error) {
-	*k, err = enum.Parse(v, AlarmButton, FallDetected, VoiceCall, DeviceFault)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (s Status) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *Status) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, Received, Answered, Dispatched, Closed)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (c Category) MarshalGQL(w io.Writer) { enum.Write(w, string(c)) }
-
-// UnmarshalGQL reads the enum value.
-func (c *Category) UnmarshalGQL(v any) (err error) {
-	*c, err = enum.Parse(v, Medical, Fall, Fire, Security, EmotionalSupport, Information, FalseAlarm, Other)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (r ResponderKind) MarshalGQL(w io.Writer) { enum.Write(w, string(r)) }
-
-// UnmarshalGQL reads the enum value.
-func (r *ResponderKind) UnmarshalGQL(v any) (err error) {
-	*r, err = enum.Parse(v, Family, CommunityWorker, CareProvider, Ambulance120, Police110, Fire119)
-	return
 }

@@ -79,7 +79,7 @@ func TestHandlingWorkflow(t *testing.T) {
 			t.Fatalf("call: %s", r.Raw)
 		}
 		var audits int64
-		e.DB.Table("audit_log").Where("action LIKE 'emergency.call.%'").Count(&audits)
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action LIKE 'emergency.call.%'", nil, &audits)
 		if audits < 6 {
 			t.Fatalf("audit entries %d", audits)
 		}
@@ -120,8 +120,8 @@ func TestConcurrentAnswerOneWins(t *testing.T) {
 			t.Fatalf("round %d: codes %v, want one success and one CONFLICT", round, codes)
 		}
 		var answered int64
-		e.DB.Table("emergency_call_events ev").Joins("JOIN emergency_calls c ON c.id = ev.call_id").
-			Where("ev.kind = 'ANSWERED' AND c.external_call_id LIKE ? AND c.status = 'ANSWERED'", race+"-%").Count(&answered)
+		testenv.MustScan(t, e.DB, `SELECT count(*) FROM emergency_call_events ev JOIN emergency_calls c ON c.id = ev.call_id
+			WHERE ev.kind = 'ANSWERED' AND c.external_call_id LIKE ? AND c.status = 'ANSWERED'`, testenv.Args(race+"-%"), &answered)
 		if answered != int64(round+1) {
 			t.Fatalf("answered events %d after round %d", answered, round)
 		}

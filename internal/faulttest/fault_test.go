@@ -203,7 +203,9 @@ func TestPoolExhaustion(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.DB.Exec("SELECT pg_sleep(4)")
+			if err := e.DB.Exec("SELECT pg_sleep(4)").Error; err != nil {
+				t.Errorf("holding a connection: %v", err)
+			}
 		}()
 	}
 	time.Sleep(300 * time.Millisecond)

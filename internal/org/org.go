@@ -7,8 +7,6 @@ package org
 import (
 	"context"
 	"fmt"
-	"io"
-	"strconv"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -27,20 +25,6 @@ const (
 	Community Kind = "COMMUNITY"
 	Grid      Kind = "GRID"
 )
-
-// MarshalGQL writes the kind as a GraphQL enum value.
-func (k Kind) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(k))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (k *Kind) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	switch Kind(s) {
-	case District, Street, Community, Grid:
-		*k = Kind(s)
-		return nil
-	}
-	return fmt.Errorf("not an OrgUnitKind")
-}
 
 // Unit is one node of the tree.
 type Unit struct {

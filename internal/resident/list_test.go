@@ -164,8 +164,10 @@ func TestListStatementsDoNotGrowWithPageSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e.DB.Exec(`INSERT INTO emergency_contacts (id, resident_id, name, relation, phone_enc, phone_masked, priority)
-				VALUES (uuid_v7(), ?, '联系人', '子女', ?, '139****0000', 1)`, r.ID, enc)
+			if err := e.DB.Exec(`INSERT INTO emergency_contacts (id, resident_id, name, relation, phone_enc, phone_masked, priority)
+				VALUES (uuid_v7(), ?, '联系人', '子女', ?, '139****0000', 1)`, r.ID, enc).Error; err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	const doc = `query($n:Int){ residents(first:$n, filter:{nameContains:"加载"}){ totalCount edges{ node{ name idNumber

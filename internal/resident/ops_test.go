@@ -89,13 +89,13 @@ func TestReencryptMovesToPrimaryKey(t *testing.T) {
 		}
 	})
 	var stale int
-	e.DB.Raw(`SELECT (SELECT count(*) FROM residents WHERE id_number_enc NOT LIKE 'v1:new2:%' OR phone_enc NOT LIKE 'v1:new2:%')
-		+ (SELECT count(*) FROM emergency_contacts WHERE phone_enc NOT LIKE 'v1:new2:%')`).Row().Scan(&stale)
+	testenv.MustScan(t, e.DB, `SELECT (SELECT count(*) FROM residents WHERE id_number_enc NOT LIKE 'v1:new2:%' OR phone_enc NOT LIKE 'v1:new2:%')
+		+ (SELECT count(*) FROM emergency_contacts WHERE phone_enc NOT LIKE 'v1:new2:%')`, nil, &stale)
 	if stale != 0 {
 		t.Fatalf("%d values still under the old key", stale)
 	}
 	var enc, cenc string
-	e.DB.Raw("SELECT r.id_number_enc, c.phone_enc FROM residents r JOIN emergency_contacts c ON c.resident_id = r.id WHERE r.name = '轮换密钥'").Row().Scan(&enc, &cenc)
+	testenv.MustScan(t, e.DB, "SELECT r.id_number_enc, c.phone_enc FROM residents r JOIN emergency_contacts c ON c.resident_id = r.id WHERE r.name = '轮换密钥'", nil, &enc, &cenc)
 	if got, err := a.Keyring.Decrypt(enc, resident.PurposeIDNumber); err != nil || got != id {
 		t.Fatalf("decrypt after re-encryption: %v", err)
 	}
@@ -113,7 +113,7 @@ func TestSeedResidents(t *testing.T) {
 	e := testenv.New(t)
 	ctx := context.Background()
 	var before int
-	e.DB.Raw("SELECT count(*) FROM residents").Row().Scan(&before)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM residents", nil, &before)
 	want := before + 5000
 	start := time.Now()
 	if err := e.App.Seed(ctx, want, true); err != nil {
@@ -124,8 +124,8 @@ func TestSeedResidents(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n, communities, old, contacts int
-	e.DB.Raw("SELECT count(*), count(DISTINCT community_id), count(*) FILTER (WHERE birth_date <= now() - interval '60 years') FROM residents").Row().Scan(&n, &communities, &old)
-	e.DB.Raw("SELECT count(DISTINCT resident_id) FROM emergency_contacts").Row().Scan(&contacts)
+	testenv.MustScan(t, e.DB, "SELECT count(*), count(DISTINCT community_id), count(*) FILTER (WHERE birth_date <= now() - interval '60 years') FROM residents", nil, &n, &communities, &old)
+	testenv.MustScan(t, e.DB, "SELECT count(DISTINCT resident_id) FROM emergency_contacts", nil, &contacts)
 	if n != want {
 		t.Fatalf("%d residents, want %d", n, want)
 	}
@@ -134,7 +134,7 @@ func TestSeedResidents(t *testing.T) {
 	}
 	// Every generated number is valid, and the registry finds it by number.
 	var enc string
-	e.DB.Raw("SELECT id_number_enc FROM residents ORDER BY id DESC LIMIT 1").Row().Scan(&enc)
+	testenv.MustScan(t, e.DB, "SELECT id_number_enc FROM residents ORDER BY id DESC LIMIT 1", nil, &enc)
 	num, err := e.App.Keyring.Decrypt(enc, resident.PurposeIDNumber)
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ func TestRegisterDerivesAndMasks(t *testing.T) {
 		t.Errorf("not encrypted at rest")
 	}
 	var n int
-	e.DB.Raw("SELECT count(*) FROM audit_log a JOIN residents r ON r.id = a.entity_id WHERE a.action = 'resident.register' AND r.name = '登记张秀英'").Row().Scan(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log a JOIN residents r ON r.id = a.entity_id WHERE a.action = 'resident.register' AND r.name = '登记张秀英'", nil, &n)
 	if n != 1 {
 		t.Errorf("register audit entries = %d", n)
 	}
@@ -107,7 +107,7 @@ func TestRegisterRefusesIDNumbers(t *testing.T) {
 		})
 	}
 	var n int
-	e.DB.Raw("SELECT count(*) FROM residents WHERE name = '拒绝测试'").Row().Scan(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM residents WHERE name = '拒绝测试'", nil, &n)
 	if n != 0 {
 		t.Fatalf("%d residents stored", n)
 	}
@@ -167,7 +167,7 @@ func TestRegisterDuplicate(t *testing.T) {
 		t.Fatalf("answer: %s", r.Raw)
 	}
 	var n int
-	e.DB.Raw("SELECT count(*) FROM residents WHERE name IN ('重复赵建国', '别人')").Row().Scan(&n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM residents WHERE name IN ('重复赵建国', '别人')", nil, &n)
 	if n != 1 {
 		t.Fatalf("%d residents", n)
 	}
@@ -253,7 +253,7 @@ func TestUpdateConcurrentConflict(t *testing.T) {
 		}
 	}
 	var v int
-	e.DB.Raw("SELECT version FROM residents WHERE name = '并发孙平'").Row().Scan(&v)
+	testenv.MustScan(t, e.DB, "SELECT version FROM residents WHERE name = '并发孙平'", nil, &v)
 	if v != 6 {
 		t.Fatalf("version = %d", v)
 	}

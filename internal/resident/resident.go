@@ -5,13 +5,11 @@
 package resident
 
 import (
-	"io"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/civil"
-	"github.com/jinjiang/residents/internal/enum"
 	"github.com/jinjiang/residents/internal/policy"
 )
 
@@ -108,28 +106,4 @@ func (r *Resident) HasStatus(s Status) bool {
 		}
 	}
 	return false
-}
-
-// MarshalGQL writes the enum value.
-func (g Gender) MarshalGQL(w io.Writer) { enum.Write(w, string(g)) }
-
-// UnmarshalGQL reads the enum value.
-func (g *Gender) UnmarshalGQL(v any) (err error) { *g, err = enum.Parse(v, Male, Female); return }
-
-// MarshalGQL writes the enum value.
-func (s Status) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *Status) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, LowIncome, ExtremePoverty, LivingAlone, EmptyNest, BereavedParent)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (c CareLevel) MarshalGQL(w io.Writer) { enum.Write(w, string(c)) }
-
-// UnmarshalGQL reads the enum value.
-func (c *CareLevel) UnmarshalGQL(v any) (err error) {
-	*c, err = enum.Parse(v, Intact, Mild, Moderate, Severe, Total)
-	return
 }

@@ -8,13 +8,11 @@
 package voucher
 
 import (
-	"io"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/civil"
-	"github.com/jinjiang/residents/internal/enum"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
@@ -201,67 +199,4 @@ type SettlementLine struct {
 	Category        Category
 	RedemptionCount int
 	TotalFen        int64
-}
-
-// MarshalGQL writes the enum value.
-func (c Category) MarshalGQL(w io.Writer) { enum.Write(w, string(c)) }
-
-// UnmarshalGQL reads the enum value.
-func (c *Category) UnmarshalGQL(v any) (err error) {
-	*c, err = enum.Parse(v, AllCategories...)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (s ProviderStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *ProviderStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, ProviderActive, ProviderSuspended)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (s ProgramStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *ProgramStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, ProgramDraft, ProgramActive, ProgramClosed)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (s Status) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *Status) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, Active, Exhausted, Expired, Voided)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (k EntryKind) MarshalGQL(w io.Writer) { enum.Write(w, string(k)) }
-
-// UnmarshalGQL reads the enum value.
-func (k *EntryKind) UnmarshalGQL(v any) (err error) {
-	*k, err = enum.Parse(v, Issue, Redeem, Reverse, Expire, Void)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (s RedemptionStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *RedemptionStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, Completed, Reversed)
-	return
-}
-
-// MarshalGQL writes the enum value.
-func (s SettlementStatus) MarshalGQL(w io.Writer) { enum.Write(w, string(s)) }
-
-// UnmarshalGQL reads the enum value.
-func (s *SettlementStatus) UnmarshalGQL(v any) (err error) {
-	*s, err = enum.Parse(v, SettlementOpen, SettlementConfirmed)
-	return
 }

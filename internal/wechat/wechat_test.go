@@ -37,7 +37,7 @@ func TestWechatLogin(t *testing.T) {
 	}
 	var n int
 	var union string
-	e.DB.Raw("SELECT count(*), max(unionid) FROM wechat_accounts WHERE openid = 'openid-1'").Row().Scan(&n, &union)
+	testenv.MustScan(t, e.DB, "SELECT count(*), max(unionid) FROM wechat_accounts WHERE openid = 'openid-1'", nil, &n, &union)
 	if n != 1 || union != "union-openid-1" {
 		t.Fatalf("accounts: %d, unionid %q", n, union)
 	}
@@ -145,7 +145,7 @@ func TestBindResident(t *testing.T) {
 			t.Fatalf("me.resident right after binding: %s", me.Raw)
 		}
 		var bound uuid.UUID
-		e.DB.Raw("SELECT resident_id FROM wechat_accounts WHERE openid = 'bind-1'").Row().Scan(&bound)
+		testenv.MustScan(t, e.DB, "SELECT resident_id FROM wechat_accounts WHERE openid = 'bind-1'", nil, &bound)
 		if bound != res.ID {
 			t.Fatal("account not bound in the database")
 		}
