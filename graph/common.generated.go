@@ -13,8 +13,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/graph/scalar"
@@ -26,6 +24,7 @@ import (
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -3589,6 +3588,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case auth.WechatAccount:
+		return ec._WechatAccount(ctx, sel, &obj)
+	case *auth.WechatAccount:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._WechatAccount(ctx, sel, obj)
 	case voucher.Program:
 		return ec._VoucherProgram(ctx, sel, &obj)
 	case *voucher.Program:
@@ -3666,6 +3672,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._EmergencyCall(ctx, sel, obj)
+	case disability.Rule:
+		return ec._DisabilitySubsidyRule(ctx, sel, &obj)
+	case *disability.Rule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DisabilitySubsidyRule(ctx, sel, obj)
 	case disability.ServiceRecord:
 		return ec._DisabilityService(ctx, sel, &obj)
 	case *disability.ServiceRecord:

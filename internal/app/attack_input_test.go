@@ -103,7 +103,7 @@ func idNumberAttacks() []attack {
 				t.Fatalf("answered over the limit: %s", r.Raw)
 			}
 			var outcome string
-			s.e.DB.Raw("SELECT detail->>'outcome' FROM audit_log WHERE action = 'resident.lookup_by_id_number' ORDER BY id DESC LIMIT 1").Row().Scan(&outcome)
+			s.e.DB.Raw("SELECT detail->>'outcome' FROM audit_log WHERE action = 'residentByIdNumber' ORDER BY id DESC LIMIT 1").Row().Scan(&outcome)
 			if outcome != "rate_limited" {
 				t.Fatalf("refused look-up audited as %q", outcome)
 			}

@@ -74,7 +74,7 @@ func TestHappyPathAcrossStreets(t *testing.T) {
 
 	// Every step is in the audit log.
 	var n int64
-	e.DB.Table("audit_log").Where("entity = 'application' AND action LIKE 'application.%'").Count(&n)
+	e.DB.Table("audit_log").Where("entity = 'Application' AND action = 'transitionApplication'").Count(&n)
 	if n < 5 {
 		t.Fatalf("audit entries = %d", n)
 	}

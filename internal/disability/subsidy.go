@@ -22,6 +22,7 @@ import (
 // Rule is one row of disability_subsidy_rules: a resident with a currently
 // valid certificate matches when every non-empty condition holds.
 type Rule struct {
+	ID      uuid.UUID // set by the store; ignored by UpsertRule, which keys on Code
 	Code    string
 	Subsidy Subsidy
 	// Grades the certificate's grade must be one of (empty: any).
@@ -185,6 +186,22 @@ func (s *Service) Rules(ctx context.Context) ([]*Rule, error) {
 	return s.loadRules(ctx, false)
 }
 
+// Rule returns one subsidy rule by id (for node(id:), since audit entries
+// name rules by id), nil when there is none; the same viewers as Rules.
+func (s *Service) Rule(ctx context.Context, id uuid.UUID) (*Rule, error) {
+	if err := auth.Require(ctx, auth.Admin, auth.Clerk, auth.CaseWorker, auth.Auditor); err != nil {
+		return nil, err
+	}
+	var rows []ruleRow
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return rows[0].rule(), nil
+}
+
 var ruleCode = regexp.MustCompile(`^[A-Z0-9_]{2,64}$`)
 
 // UpsertRule creates or replaces the rule with in.Code (ADMIN). The change
@@ -237,7 +254,7 @@ func (s *Service) UpsertRule(ctx context.Context, in Rule) (*Rule, error) {
 		if err := tx.WithContext(ctx).Where("code = ?", in.Code).Take(&row).Error; err != nil {
 			return database.Classify(err)
 		}
-		return audit.Record(ctx, tx, "upsertDisabilitySubsidyRule", "DisabilitySubsidyRule", &row.ID,
+		return audit.Record(ctx, tx, audit.ActionUpsertDisabilitySubsidyRule, audit.EntityDisabilitySubsidyRule, &row.ID,
 			map[string]any{"code": row.Code, "subsidy": row.Subsidy, "grades": row.Grades, "categories": row.Categories,
 				"requiredStatuses": row.RequiredStatuses, "active": row.Active})
 	})

@@ -58,7 +58,7 @@ func TestRegisterDerivesAndMasks(t *testing.T) {
 		t.Errorf("not encrypted at rest")
 	}
 	var n int
-	e.DB.Raw("SELECT count(*) FROM audit_log a JOIN residents r ON r.id = a.entity_id WHERE a.action = 'resident.register' AND r.name = '登记张秀英'").Row().Scan(&n)
+	e.DB.Raw("SELECT count(*) FROM audit_log a JOIN residents r ON r.id = a.entity_id WHERE a.action = 'registerResident' AND r.name = '登记张秀英'").Row().Scan(&n)
 	if n != 1 {
 		t.Errorf("register audit entries = %d", n)
 	}
