@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/creditcode"
@@ -154,5 +156,34 @@ func TestAuditEntriesResolve(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(fmt.Sprint(len(entries), " entries"))
+	}
+}
+
+// TestAuditNamesAreSchemaNames: every audit.Action is the name of a field
+// of the schema (a query, a mutation, or an object field that is read),
+// and every audit.Entity but CalendarDay is a type implementing Node.
+func TestAuditNamesAreSchemaNames(t *testing.T) {
+	s := projectSchema()
+	fields := map[string]bool{}
+	for _, def := range s.Types {
+		if def.Kind == ast.Object {
+			for _, f := range def.Fields {
+				fields[f.Name] = true
+			}
+		}
+	}
+	for _, a := range audit.Actions {
+		if !fields[string(a)] {
+			t.Errorf("action %q is no field of the schema", a)
+		}
+	}
+	for _, en := range audit.Entities {
+		if en == audit.EntityCalendarDay {
+			continue // no Node type; documented in names.go
+		}
+		def := s.Types[string(en)]
+		if def == nil || !slices.Contains(def.Interfaces, "Node") {
+			t.Errorf("entity %q is no Node type of the schema", en)
+		}
 	}
 }

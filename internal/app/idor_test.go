@@ -83,8 +83,8 @@ func idorWorld(t *testing.T) (*world, map[string]string, map[string]string) {
 	ids["ServiceItem"] = e.MustDo(t, admin, `{serviceItems{id}}`, nil).Str("serviceItems.0.id")
 	ids["Provider"] = e.MustDo(t, e.As(t, "provider1"), `{me{provider{id}}}`, nil).Str("me.provider.id")
 	ids["Voucher"] = e.MustDo(t, admin, `query($id:ID!){resident(id:$id){vouchers{id}}}`, map[string]any{"id": w.resident}).Str("resident.vouchers.0.id")
-	ids["StaffUser"] = e.MustDo(t, admin, `mutation($o:ID!){createStaffUser(input:{username:"idor.target",password:"long-enough-pw",displayName:"目标",roles:[CASE_WORKER],orgUnitId:$o}){user{id} userErrors{code}}}`,
-		map[string]any{"o": ids["OrgUnit"]}).Str("createStaffUser.user.id")
+	ids["StaffUser"] = e.MustDo(t, admin, `mutation($o:ID!,$u:String!){createStaffUser(input:{username:$u,password:"long-enough-pw",displayName:"目标",roles:[CASE_WORKER],orgUnitId:$o}){user{id} userErrors{code}}}`,
+		map[string]any{"o": ids["OrgUnit"], "u": "idor." + w.serial}).Str("createStaffUser.user.id") // unique: TestAuditEntriesResolve builds this world too
 	ids["Application"] = e.MustDo(t, clerk, `mutation($r:ID!){submitApplication(input:{itemCode:"YLFWQ-SL",applicantId:$r,materials:[{name:"居民身份证"},{name:"户口簿"}]}){application{id} userErrors{code message}}}`,
 		map[string]any{"r": w.resident}).Str("submitApplication.application.id")
 	ids["DisabilityService"] = e.MustDo(t, clerk, `mutation($r:ID!,$p:ID){requestDisabilityService(input:{residentId:$r,kind:REHABILITATION,providerId:$p}){service{id} userErrors{code message}}}`,
