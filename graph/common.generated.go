@@ -3588,6 +3588,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case auth.WechatAccount:
+		return ec._WechatAccount(ctx, sel, &obj)
+	case *auth.WechatAccount:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._WechatAccount(ctx, sel, obj)
 	case voucher.Program:
 		return ec._VoucherProgram(ctx, sel, &obj)
 	case *voucher.Program:
@@ -3665,6 +3672,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._EmergencyCall(ctx, sel, obj)
+	case disability.Rule:
+		return ec._DisabilitySubsidyRule(ctx, sel, &obj)
+	case *disability.Rule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DisabilitySubsidyRule(ctx, sel, obj)
 	case disability.ServiceRecord:
 		return ec._DisabilityService(ctx, sel, &obj)
 	case *disability.ServiceRecord:

@@ -30,6 +30,9 @@ type DisabilityServiceResolver interface {
 
 	Provider(ctx context.Context, obj *disability.ServiceRecord) (*voucher.Provider, error)
 }
+type DisabilitySubsidyRuleResolver interface {
+	ID(ctx context.Context, obj *disability.Rule) (string, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
@@ -528,6 +531,29 @@ func (ec *executionContext) fieldContext_DisabilityServicePayload_userErrors(_ c
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DisabilitySubsidyRule_id(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DisabilitySubsidyRule().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, true, true, "ID")
 }
 
 func (ec *executionContext) _DisabilitySubsidyRule_code(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
@@ -1349,7 +1375,7 @@ func (ec *executionContext) _DisabilityServicePayload(ctx context.Context, sel a
 	return out
 }
 
-var disabilitySubsidyRuleImplementors = []string{"DisabilitySubsidyRule"}
+var disabilitySubsidyRuleImplementors = []string{"DisabilitySubsidyRule", "Node"}
 
 func (ec *executionContext) _DisabilitySubsidyRule(ctx context.Context, sel ast.SelectionSet, obj *disability.Rule) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilitySubsidyRuleImplementors)
@@ -1360,40 +1386,46 @@ func (ec *executionContext) _DisabilitySubsidyRule(ctx context.Context, sel ast.
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DisabilitySubsidyRule")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisabilitySubsidyRule_id(ctx, field, obj)
+				})
 		case "code":
 			out.Values[i] = ec._DisabilitySubsidyRule_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subsidy":
 			out.Values[i] = ec._DisabilitySubsidyRule_subsidy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "grades":
 			out.Values[i] = ec._DisabilitySubsidyRule_grades(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "categories":
 			out.Values[i] = ec._DisabilitySubsidyRule_categories(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requiredStatuses":
 			out.Values[i] = ec._DisabilitySubsidyRule_requiredStatuses(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":
 			out.Values[i] = ec._DisabilitySubsidyRule_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "active":
 			out.Values[i] = ec._DisabilitySubsidyRule_active(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -40,6 +40,11 @@ func (r *disabilityServiceResolver) Provider(ctx context.Context, obj *disabilit
 	return loadOptional(ctx, loaders(ctx).Vouchers.Provider, obj.ProviderID)
 }
 
+// ID is the resolver for the id field.
+func (r *disabilitySubsidyRuleResolver) ID(ctx context.Context, obj *disability.Rule) (string, error) {
+	return relay.ID(TypeDisabilitySubsidyRule, obj.ID), nil
+}
+
 // RecordDisabilityCertificate is the resolver for the recordDisabilityCertificate field.
 func (r *mutationResolver) RecordDisabilityCertificate(ctx context.Context, input model.RecordDisabilityCertificateInput) (*model.DisabilityCertificatePayload, error) {
 	id, err := relay.ParseAs(TypeResident, input.ResidentID)
@@ -136,7 +141,13 @@ func (r *Resolver) DisabilityService() DisabilityServiceResolver {
 	return &disabilityServiceResolver{r}
 }
 
+// DisabilitySubsidyRule returns DisabilitySubsidyRuleResolver implementation.
+func (r *Resolver) DisabilitySubsidyRule() DisabilitySubsidyRuleResolver {
+	return &disabilitySubsidyRuleResolver{r}
+}
+
 type (
 	disabilityCertificateResolver struct{ *Resolver }
 	disabilityServiceResolver     struct{ *Resolver }
+	disabilitySubsidyRuleResolver struct{ *Resolver }
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 // Login is the resolver for the login field.
@@ -101,13 +102,31 @@ func (r *viewerResolver) OrgUnit(ctx context.Context, obj *auth.Viewer) (*org.Un
 	return loadOptional(ctx, loaders(ctx).OrgUnit, obj.OrgUnitID)
 }
 
+// ID is the resolver for the id field.
+func (r *wechatAccountResolver) ID(ctx context.Context, obj *auth.WechatAccount) (string, error) {
+	return relay.ID(TypeWechatAccount, obj.ID), nil
+}
+
+// Resident is the resolver for the resident field.
+func (r *wechatAccountResolver) Resident(ctx context.Context, obj *auth.WechatAccount) (*resident.Resident, error) {
+	if obj.ResidentID == nil {
+		return nil, nil
+	}
+	x, err := r.Registry.Get(ctx, *obj.ResidentID)
+	return r.prefetchResident(ctx, x, err)
+}
+
 // StaffUser returns StaffUserResolver implementation.
 func (r *Resolver) StaffUser() StaffUserResolver { return &staffUserResolver{r} }
 
 // Viewer returns ViewerResolver implementation.
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
+// WechatAccount returns WechatAccountResolver implementation.
+func (r *Resolver) WechatAccount() WechatAccountResolver { return &wechatAccountResolver{r} }
+
 type (
-	staffUserResolver struct{ *Resolver }
-	viewerResolver    struct{ *Resolver }
+	staffUserResolver     struct{ *Resolver }
+	viewerResolver        struct{ *Resolver }
+	wechatAccountResolver struct{ *Resolver }
 )

@@ -17,6 +17,7 @@ const (
 
 	TypeDisabilityCertificate = "DisabilityCertificate"
 	TypeDisabilityService     = "DisabilityService"
+	TypeDisabilitySubsidyRule = "DisabilitySubsidyRule"
 	TypeEmergencyDevice       = "EmergencyDevice"
 	TypeEmergencyCall         = "EmergencyCall"
 	TypeServiceItem           = "ServiceItem"
@@ -42,6 +43,9 @@ var nodeFetchers = map[string]nodeFetcher{
 	TypeStaffUser: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Auth.StaffUser(ctx, id))
 	},
+	TypeWechatAccount: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Auth.WechatAccount(ctx, id))
+	},
 	TypeDisabilityCertificate: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Disability.Certificate(ctx, id))
 	},
@@ -53,6 +57,9 @@ var nodeFetchers = map[string]nodeFetcher{
 	},
 	TypeDisabilityService: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Disability.ServiceRecord(ctx, id))
+	},
+	TypeDisabilitySubsidyRule: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Disability.Rule(ctx, id))
 	},
 	TypeProvider: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Vouchers.Provider(ctx, id))

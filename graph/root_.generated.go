@@ -33,6 +33,7 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	DisabilityCertificate() DisabilityCertificateResolver
 	DisabilityService() DisabilityServiceResolver
+	DisabilitySubsidyRule() DisabilitySubsidyRuleResolver
 	EmergencyCall() EmergencyCallResolver
 	EmergencyDevice() EmergencyDeviceResolver
 	LedgerEntry() LedgerEntryResolver
@@ -51,6 +52,7 @@ type ResolverRoot interface {
 	Viewer() ViewerResolver
 	Voucher() VoucherResolver
 	VoucherProgram() VoucherProgramResolver
+	WechatAccount() WechatAccountResolver
 }
 
 type DirectiveRoot struct {
@@ -183,6 +185,7 @@ type ComplexityRoot struct {
 		Code             func(childComplexity int) int
 		Description      func(childComplexity int) int
 		Grades           func(childComplexity int) int
+		ID               func(childComplexity int) int
 		RequiredStatuses func(childComplexity int) int
 		Subsidy          func(childComplexity int) int
 	}
@@ -565,6 +568,13 @@ type ComplexityRoot struct {
 		DisabilityGrades func(childComplexity int) int
 		MinAge           func(childComplexity int) int
 		Statuses         func(childComplexity int) int
+	}
+
+	WechatAccount struct {
+		BoundAt   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Resident  func(childComplexity int) int
 	}
 }
 
@@ -1060,6 +1070,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DisabilitySubsidyRule.Grades(childComplexity), true
+	case "DisabilitySubsidyRule.id":
+		if e.ComplexityRoot.DisabilitySubsidyRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.ID(childComplexity), true
 	case "DisabilitySubsidyRule.requiredStatuses":
 		if e.ComplexityRoot.DisabilitySubsidyRule.RequiredStatuses == nil {
 			break
@@ -2893,6 +2909,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.VoucherRule.Statuses(childComplexity), true
 
+	case "WechatAccount.boundAt":
+		if e.ComplexityRoot.WechatAccount.BoundAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WechatAccount.BoundAt(childComplexity), true
+	case "WechatAccount.createdAt":
+		if e.ComplexityRoot.WechatAccount.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WechatAccount.CreatedAt(childComplexity), true
+	case "WechatAccount.id":
+		if e.ComplexityRoot.WechatAccount.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WechatAccount.ID(childComplexity), true
+	case "WechatAccount.resident":
+		if e.ComplexityRoot.WechatAccount.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WechatAccount.Resident(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -3295,6 +3336,8 @@ func (ec *executionContext) childFields_DisabilityServicePayload(ctx context.Con
 
 func (ec *executionContext) childFields_DisabilitySubsidyRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_DisabilitySubsidyRule_id(ctx, field)
 	case "code":
 		return ec.fieldContext_DisabilitySubsidyRule_code(ctx, field)
 	case "subsidy":

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
@@ -92,9 +90,7 @@ func New(d Deps) (*App, error) {
 	sessions := auth.NewSessions(d.Redis, cfg.RedisKeyPrefix, cfg.RefreshTokenTTL)
 	logins := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
 	a.Auth = auth.NewService(d.DB, tokens, sessions, logins, cfg.RefreshTokenTTL, d.Now)
-	a.Auth.Audit = func(ctx context.Context, tx *gorm.DB, action, entity string, id *uuid.UUID) error {
-		return audit.Record(ctx, tx, action, entity, id, nil)
-	}
+	a.Auth.Audit = audit.AuthHook
 	a.Auth.MayManageStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ManageStaff) }
 	a.Auth.MayReadStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ReadStaff) }
 	a.Org = org.NewService(d.DB)

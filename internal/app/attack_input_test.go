@@ -103,7 +103,7 @@ func idNumberAttacks() []attack {
 				t.Fatalf("answered over the limit: %s", r.Raw)
 			}
 			var outcome string
-			testenv.MustScan(t, s.e.DB, "SELECT detail->>'outcome' FROM audit_log WHERE action = 'resident.lookup_by_id_number' ORDER BY id DESC LIMIT 1", nil, &outcome)
+			testenv.MustScan(t, s.e.DB, "SELECT detail->>'outcome' FROM audit_log WHERE action = 'residentByIdNumber' ORDER BY id DESC LIMIT 1", nil, &outcome)
 			if outcome != "rate_limited" {
 				t.Fatalf("refused look-up audited as %q", outcome)
 			}

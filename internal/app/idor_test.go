@@ -46,6 +46,8 @@ var idorExpect = map[string]string{
 	"DisabilityService":     "VFVFVVFVVVF", // disability canReadService: canRead or the assigned provider
 	"EmergencyDevice":       "NNNNVVNNVVN", // emergency readScope + canRead (errors read as null)
 	"EmergencyCall":         "FFFNVVFFVVF", // emergency readScope (role) then canRead (subtree)
+	"WechatAccount":         "VFFFFFFFVVF", // auth.Service.WechatAccount: ADMIN, AUDITOR or the account itself
+	"DisabilitySubsidyRule": "FFVVVFFFVVF", // disability.Service.Rule: the staff who may list the rules
 }
 
 const idorDoc = `query($id:ID!){node(id:$id){id __typename
@@ -63,6 +65,8 @@ const idorDoc = `query($id:ID!){node(id:$id){id __typename
   ... on ServiceItem{code}
   ... on OrgUnit{name}
   ... on ServiceCenter{name}
+  ... on WechatAccount{boundTo: resident{name idNumber}}
+  ... on DisabilitySubsidyRule{code}
 }}`
 
 // idorWorld extends buildWorld with one object of every remaining Node
@@ -79,13 +83,17 @@ func idorWorld(t *testing.T) (*world, map[string]string, map[string]string) {
 	ids["ServiceItem"] = e.MustDo(t, admin, `{serviceItems{id}}`, nil).Str("serviceItems.0.id")
 	ids["Provider"] = e.MustDo(t, e.As(t, "provider1"), `{me{provider{id}}}`, nil).Str("me.provider.id")
 	ids["Voucher"] = e.MustDo(t, admin, `query($id:ID!){resident(id:$id){vouchers{id}}}`, map[string]any{"id": w.resident}).Str("resident.vouchers.0.id")
-	ids["StaffUser"] = e.MustDo(t, admin, `mutation($o:ID!){createStaffUser(input:{username:"idor.target",password:"long-enough-pw",displayName:"目标",roles:[CASE_WORKER],orgUnitId:$o}){user{id} userErrors{code}}}`,
-		map[string]any{"o": ids["OrgUnit"]}).Str("createStaffUser.user.id")
+	ids["StaffUser"] = e.MustDo(t, admin, `mutation($o:ID!,$u:String!){createStaffUser(input:{username:$u,password:"long-enough-pw",displayName:"目标",roles:[CASE_WORKER],orgUnitId:$o}){user{id} userErrors{code}}}`,
+		map[string]any{"o": ids["OrgUnit"], "u": "idor." + w.serial}).Str("createStaffUser.user.id") // unique: TestAuditEntriesResolve builds this world too
 	ids["Application"] = e.MustDo(t, clerk, `mutation($r:ID!){submitApplication(input:{itemCode:"YLFWQ-SL",applicantId:$r,materials:[{name:"居民身份证"},{name:"户口簿"}]}){application{id} userErrors{code message}}}`,
 		map[string]any{"r": w.resident}).Str("submitApplication.application.id")
 	ids["DisabilityService"] = e.MustDo(t, clerk, `mutation($r:ID!,$p:ID){requestDisabilityService(input:{residentId:$r,kind:REHABILITATION,providerId:$p}){service{id} userErrors{code message}}}`,
 		map[string]any{"r": w.resident, "p": ids["Provider"]}).Str("requestDisabilityService.service.id")
+	ids["DisabilitySubsidyRule"] = e.MustDo(t, admin, `{disabilitySubsidyRules{id}}`, nil).Str("disabilitySubsidyRules.0.id")
 	for typ := range idorExpect {
+		if typ == "WechatAccount" {
+			continue // the owner's, once signed in below
+		}
 		if ids[typ] == "" {
 			t.Fatalf("no %s was created", typ)
 		}
@@ -97,6 +105,7 @@ func idorWorld(t *testing.T) (*world, map[string]string, map[string]string) {
 		case "admin":
 		case "owner":
 			toks[who] = bindWechat(t, e, "owner-"+w.serial, "张大爷", w.idNumber, "13800001111")
+			ids["WechatAccount"] = e.MustDo(t, toks[who], `{me{id}}`, nil).Str("me.id")
 		case "resident":
 			other := e.InsertResident(t, testenv.ResidentSpec{Name: "邻居", Phone: "13800009999"})
 			toks[who] = bindWechat(t, e, "other-"+w.serial, "邻居", other.IDNumber, other.Phone)
@@ -126,8 +135,8 @@ func bindWechat(t *testing.T, e *testenv.Env, openid, name, idNumber, phone stri
 func TestNodeIDORMatrix(t *testing.T) {
 	w, ids, toks := idorWorld(t)
 	e := w.e
-	if len(idorExpect) != 14 {
-		t.Fatalf("%d Node types in the matrix; graph/schema has 14", len(idorExpect))
+	if len(idorExpect) != 16 {
+		t.Fatalf("%d Node types in the matrix; graph/schema has 16", len(idorExpect))
 	}
 	writesBefore := auditWrites(t, e)
 	n := 0
@@ -161,7 +170,7 @@ func TestNodeIDORMatrix(t *testing.T) {
 			n++
 		}
 	}
-	if n != 14*11 {
+	if n != 16*11 {
 		t.Fatalf("%d cases", n)
 	}
 	// Reads write nothing but the audit entries of full-number reads.
@@ -173,7 +182,7 @@ func TestNodeIDORMatrix(t *testing.T) {
 // auditWrites counts audit entries other than full-number reads.
 func auditWrites(t *testing.T, e *testenv.Env) (n int64) {
 	t.Helper()
-	if err := e.DB.Raw("SELECT count(*) FROM audit_log WHERE action NOT IN ('resident.read_id_number', 'readDisabilityCertificateNumber')").Row().Scan(&n); err != nil {
+	if err := e.DB.Raw("SELECT count(*) FROM audit_log WHERE action NOT IN ('idNumber', 'number')").Row().Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

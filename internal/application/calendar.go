@@ -61,7 +61,7 @@ func (s *Service) SetCalendarDay(ctx context.Context, date civil.Date, kind DayK
 		}).Create(&row).Error; err != nil {
 			return fmt.Errorf("application: set calendar day: %w", err)
 		}
-		return audit.Record(ctx, tx, "calendar.set_day", "calendar_day", nil, map[string]any{"date": date.String(), "kind": string(kind)})
+		return audit.Record(ctx, tx, audit.ActionSetCalendarDay, audit.EntityCalendarDay, nil, map[string]any{"date": date.String(), "kind": string(kind)})
 	})
 	s.invalidateCalendar()
 	return database.Classify(err)

@@ -89,7 +89,7 @@ func (s *Service) UpsertItem(ctx context.Context, in ItemInput) (*Item, error) {
 		if out, err = row.item(); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "service_item.upsert", "service_item", &id, map[string]any{"code": in.Code})
+		return audit.Record(ctx, tx, audit.ActionUpsertServiceItem, audit.EntityServiceItem, &id, map[string]any{"code": in.Code})
 	})
 	if err != nil {
 		return nil, database.Classify(err)

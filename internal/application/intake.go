@@ -128,7 +128,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*Application, err
 		if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 			return fmt.Errorf("application: insert: %w", err)
 		}
-		return audit.Record(ctx, tx, "application.submit", "application", &row.ID, map[string]any{"number": number, "item": it.Code})
+		return audit.Record(ctx, tx, audit.ActionSubmitApplication, audit.EntityApplication, &row.ID, map[string]any{"number": number, "item": it.Code})
 	})
 	if err != nil {
 		return nil, database.Classify(err)
@@ -234,8 +234,8 @@ func (s *Service) Transition(ctx context.Context, in TransitionInput) (*Applicat
 		if err := tx.WithContext(ctx).Create(&ev).Error; err != nil {
 			return fmt.Errorf("application: event: %w", err)
 		}
-		if err := audit.Record(ctx, tx, "application."+strings.ToLower(string(in.Action)), "application", &row.ID,
-			map[string]any{"number": row.Number, "from": string(from), "to": string(to)}); err != nil {
+		if err := audit.Record(ctx, tx, audit.ActionTransitionApplication, audit.EntityApplication, &row.ID,
+			map[string]any{"action": string(in.Action), "number": row.Number, "from": string(from), "to": string(to)}); err != nil {
 			return err
 		}
 		return tx.WithContext(ctx).Where("id = ?", row.ID).Take(&out).Error

@@ -74,7 +74,7 @@ func TestHappyPathAcrossStreets(t *testing.T) {
 
 	// Every step is in the audit log.
 	var n int64
-	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE entity = 'application' AND action LIKE 'application.%'", nil, &n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE entity = 'Application' AND action = 'transitionApplication'", nil, &n)
 	if n < 5 {
 		t.Fatalf("audit entries = %d", n)
 	}

@@ -58,7 +58,10 @@ type Stamp struct {
 // Insert begins the INSERT of an audit_log row for a hot path that writes
 // its entry inside its own statement. The values follow in this order: the
 // Stamp's ID, At, ActorID and ActorKind; the action, entity and entity id;
-// the Stamp's RequestID; the detail (jsonb, no personal data).
+// the Stamp's RequestID; the detail (jsonb, no personal data). Such a
+// statement writes its action and entity as SQL literals: build them from
+// the constants ("'" + string(audit.ActionX) + "'"), so they cannot drift
+// from names.go.
 const Insert = "INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)"
 
 // NewStamp stamps an entry for the viewer in ctx (SYSTEM when there is none).
@@ -72,9 +75,9 @@ func NewStamp(ctx context.Context) Stamp {
 
 // Record appends an entry for the viewer in ctx, inside tx. detail must not
 // hold personal data (ID or phone numbers); pass nil when there is none.
-func Record(ctx context.Context, tx *gorm.DB, action, entity string, entityID *uuid.UUID, detail map[string]any) error {
+func Record(ctx context.Context, tx *gorm.DB, action Action, entity Entity, entityID *uuid.UUID, detail map[string]any) error {
 	st := NewStamp(ctx)
-	r := row{ID: st.ID, At: st.At, ActorID: st.ActorID, ActorKind: st.ActorKind, Action: action, Entity: entity,
+	r := row{ID: st.ID, At: st.At, ActorID: st.ActorID, ActorKind: st.ActorKind, Action: string(action), Entity: string(entity),
 		EntityID: entityID, RequestID: st.RequestID}
 	if detail != nil {
 		b, err := json.Marshal(detail)

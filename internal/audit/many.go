@@ -15,7 +15,7 @@ import (
 // RecordMany appends one entry per entity id for the viewer in ctx, in a
 // single statement (e.g. every full ID number one request read). detail
 // must not hold personal data.
-func RecordMany(ctx context.Context, tx *gorm.DB, action, entity string, ids []uuid.UUID, detail map[string]any) error {
+func RecordMany(ctx context.Context, tx *gorm.DB, action Action, entity Entity, ids []uuid.UUID, detail map[string]any) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -31,7 +31,7 @@ func RecordMany(ctx context.Context, tx *gorm.DB, action, entity string, ids []u
 	now := time.Now().UTC()
 	rows := make([]row, len(ids))
 	for i := range ids {
-		r := row{ID: uuid.Must(uuid.NewV7()), At: now, Action: action, Entity: entity, EntityID: &ids[i], RequestID: auth.RequestID(ctx), Detail: raw, ActorKind: "SYSTEM"}
+		r := row{ID: uuid.Must(uuid.NewV7()), At: now, Action: string(action), Entity: string(entity), EntityID: &ids[i], RequestID: auth.RequestID(ctx), Detail: raw, ActorKind: "SYSTEM"}
 		if v != nil {
 			r.ActorID, r.ActorKind = v.ID, string(v.Kind)
 		}

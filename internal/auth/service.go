@@ -45,18 +45,32 @@ type Service struct {
 	logins     *Throttle
 	refreshTTL time.Duration
 	now        func() time.Time
-	// Audit appends an audit entry in tx; injected to keep auth free of the audit package.
-	Audit func(ctx context.Context, tx *gorm.DB, action, entity string, id *uuid.UUID) error
 	// MayManageStaff and MayReadStaff are internal/policy's answers
 	// (ManageStaff, ReadStaff), injected because policy builds on this
 	// package's Viewer. Until wired they refuse everyone.
 	MayManageStaff, MayReadStaff func(*Viewer) bool
+	// Audit appends an audit entry in tx for event e about the subject
+	// (kind, id); injected to keep auth free of the audit package, which
+	// names the event (audit.AuthHook).
+	Audit func(ctx context.Context, tx *gorm.DB, e AuditEvent, kind SubjectKind, id uuid.UUID, detail map[string]any) error
 }
+
+// AuditEvent is a step of the auth service that the audit log records.
+type AuditEvent int
+
+// The audited steps.
+const (
+	AuditLogin AuditEvent = iota + 1
+	AuditRefreshSession
+	AuditLogout
+	AuditCreateStaffUser
+	AuditSetStaffUserActive
+)
 
 // NewService wires the auth service.
 func NewService(db *gorm.DB, tokens *Tokens, sessions *Sessions, logins *Throttle, refreshTTL time.Duration, now func() time.Time) *Service {
 	return &Service{db: db, tokens: tokens, sessions: sessions, logins: logins, refreshTTL: refreshTTL, now: now,
-		Audit:          func(context.Context, *gorm.DB, string, string, *uuid.UUID) error { return nil },
+		Audit:          func(context.Context, *gorm.DB, AuditEvent, SubjectKind, uuid.UUID, map[string]any) error { return nil },
 		MayManageStaff: func(*Viewer) bool { return false }, MayReadStaff: func(*Viewer) bool { return false }}
 }
 
@@ -128,7 +142,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Grant,
 		if err != nil {
 			return err
 		}
-		return s.Audit(WithViewer(ctx, v), tx, "login", "StaffUser", &v.ID)
+		return s.Audit(WithViewer(ctx, v), tx, AuditLogin, v.Kind, v.ID, nil)
 	})
 	return g, err
 }
@@ -251,7 +265,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Grant, error) {
 			return err
 		}
 		grant = &Grant{AccessToken: access, RefreshToken: next, ExpiresAt: exp, Viewer: v}
-		return s.Audit(WithViewer(ctx, v), tx, "refreshSession", "Session", &v.SessionID)
+		return s.Audit(WithViewer(ctx, v), tx, AuditRefreshSession, v.Kind, v.ID, map[string]any{"sessionId": v.SessionID})
 	})
 	if err != nil {
 		return nil, err
@@ -302,7 +316,7 @@ func (s *Service) Logout(ctx context.Context) error {
 			Update("revoked_at", s.now()).Error; err != nil {
 			return err
 		}
-		if err := s.Audit(ctx, tx, "logout", "Session", &v.SessionID); err != nil {
+		if err := s.Audit(ctx, tx, AuditLogout, v.Kind, v.ID, map[string]any{"sessionId": v.SessionID}); err != nil {
 			return err
 		}
 		return s.sessions.Delete(ctx, v.SessionID)
@@ -351,7 +365,7 @@ func (s *Service) CreateStaffUser(ctx context.Context, in NewUser) (*User, error
 		if err != nil {
 			return err
 		}
-		return s.Audit(ctx, tx, "createStaffUser", "StaffUser", &u.ID)
+		return s.Audit(ctx, tx, AuditCreateStaffUser, SubjectUser, u.ID, nil)
 	})
 	return u, err
 }
@@ -438,7 +452,7 @@ func (s *Service) SetUserActive(ctx context.Context, id uuid.UUID, active bool) 
 				return err
 			}
 		}
-		return s.Audit(ctx, tx, map[bool]string{true: "activateUser", false: "deactivateUser"}[active], "StaffUser", &id)
+		return s.Audit(ctx, tx, AuditSetStaffUserActive, SubjectUser, id, map[string]any{"active": active})
 	})
 	return u, err
 }

@@ -75,7 +75,7 @@ func (s *Service) RecordCertificate(ctx context.Context, in RecordInput) (*Certi
 		if len(prev) > 0 {
 			detail["supersedes"] = prev[0].ID
 		}
-		if err := audit.Record(ctx, tx, "recordDisabilityCertificate", "DisabilityCertificate", &row.ID, detail); err != nil {
+		if err := audit.Record(ctx, tx, audit.ActionRecordDisabilityCertificate, audit.EntityDisabilityCertificate, &row.ID, detail); err != nil {
 			return err
 		}
 		out = certView{Row: row, ResidentPath: res.OrgPath}.certificate()
@@ -201,7 +201,7 @@ func (s *Service) CertificateNumber(ctx context.Context, c *Certificate) (string
 	if err != nil {
 		return "", fmt.Errorf("disability: decrypt certificate number: %w", err)
 	}
-	if err := audit.Record(ctx, s.db, "readDisabilityCertificateNumber", "DisabilityCertificate", &c.ID, nil); err != nil {
+	if err := audit.Record(ctx, s.db, audit.ActionCertificateNumber, audit.EntityDisabilityCertificate, &c.ID, nil); err != nil {
 		return "", database.Classify(err)
 	}
 	return strings.TrimSpace(plain), nil

@@ -191,7 +191,7 @@ func TestCertificateNumberMasking(t *testing.T) {
 			default:
 				tok = e.As(t, c.who)
 			}
-			before := count(t, e, "SELECT count(*) FROM audit_log WHERE action = 'readDisabilityCertificateNumber' AND entity_id = ?", uuidOf(t, id))
+			before := count(t, e, "SELECT count(*) FROM audit_log WHERE action = 'number' AND entity_id = ?", uuidOf(t, id))
 			r := e.Do(t, tok, q, map[string]any{"id": id})
 			if r.ErrorCode() != c.code {
 				t.Fatalf("code %q want %q: %s", r.ErrorCode(), c.code, r.Raw)
@@ -202,7 +202,7 @@ func TestCertificateNumberMasking(t *testing.T) {
 			if got := r.Str("node.number"); got != c.want {
 				t.Fatalf("number %q want %q", got, c.want)
 			}
-			after := count(t, e, "SELECT count(*) FROM audit_log WHERE action = 'readDisabilityCertificateNumber' AND entity_id = ?", uuidOf(t, id))
+			after := count(t, e, "SELECT count(*) FROM audit_log WHERE action = 'number' AND entity_id = ?", uuidOf(t, id))
 			if wantAudit := c.want == full; (after == before+1) != wantAudit {
 				t.Fatalf("audit entries %d -> %d (full read: %v)", before, after, wantAudit)
 			}

@@ -97,7 +97,7 @@ func (s *Service) RequestService(ctx context.Context, in RequestInput) (*Service
 			}
 			return database.Classify(fmt.Errorf("disability: request service: %w", err))
 		}
-		if err := audit.Record(ctx, tx, "requestDisabilityService", "DisabilityService", &row.ID,
+		if err := audit.Record(ctx, tx, audit.ActionRequestDisabilityService, audit.EntityDisabilityService, &row.ID,
 			map[string]any{"residentId": res.ID, "kind": row.Kind, "providerId": row.ProviderID}); err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func (s *Service) UpdateService(ctx context.Context, in UpdateInput) (*ServiceRe
 		if rec.DeliveredOn != nil {
 			detail["deliveredOn"] = rec.DeliveredOn.String()
 		}
-		if err := audit.Record(ctx, tx, "updateDisabilityService", "DisabilityService", &rec.ID, detail); err != nil {
+		if err := audit.Record(ctx, tx, audit.ActionUpdateDisabilityService, audit.EntityDisabilityService, &rec.ID, detail); err != nil {
 			return err
 		}
 		out = rec

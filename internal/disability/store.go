@@ -150,7 +150,7 @@ type ruleRow struct {
 func (ruleRow) TableName() string { return "disability_subsidy_rules" }
 
 func (r ruleRow) rule() *Rule {
-	out := &Rule{Code: r.Code, Subsidy: Subsidy(r.Subsidy), Description: r.Description, Active: r.Active,
+	out := &Rule{ID: r.ID, Code: r.Code, Subsidy: Subsidy(r.Subsidy), Description: r.Description, Active: r.Active,
 		Grades: make([]int, len(r.Grades)), Categories: make([]Category, len(r.Categories)), RequiredStatuses: make([]resident.Status, len(r.RequiredStatuses))}
 	for i, g := range r.Grades {
 		out.Grades[i] = int(g)

@@ -23,6 +23,7 @@ import (
 // Rule is one row of disability_subsidy_rules: a resident with a currently
 // valid certificate matches when every non-empty condition holds.
 type Rule struct {
+	ID      uuid.UUID // set by the store; ignored by UpsertRule, which keys on Code
 	Code    string
 	Subsidy Subsidy
 	// Grades the certificate's grade must be one of (empty: any).
@@ -186,6 +187,22 @@ func (s *Service) Rules(ctx context.Context) ([]*Rule, error) {
 	return s.loadRules(ctx, false)
 }
 
+// Rule returns one subsidy rule by id (for node(id:), since audit entries
+// name rules by id), nil when there is none. It asks Rules, so the same
+// viewers may read it; there are a handful of rules.
+func (s *Service) Rule(ctx context.Context, id uuid.UUID) (*Rule, error) {
+	rules, err := s.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rules {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
 var ruleCode = regexp.MustCompile(`^[A-Z0-9_]{2,64}$`)
 
 // UpsertRule creates or replaces the rule with in.Code (ADMIN). The change
@@ -238,7 +255,7 @@ func (s *Service) UpsertRule(ctx context.Context, in Rule) (*Rule, error) {
 		if err := tx.WithContext(ctx).Where("code = ?", in.Code).Take(&row).Error; err != nil {
 			return database.Classify(err)
 		}
-		return audit.Record(ctx, tx, "upsertDisabilitySubsidyRule", "DisabilitySubsidyRule", &row.ID,
+		return audit.Record(ctx, tx, audit.ActionUpsertDisabilitySubsidyRule, audit.EntityDisabilitySubsidyRule, &row.ID,
 			map[string]any{"code": row.Code, "subsidy": row.Subsidy, "grades": row.Grades, "categories": row.Categories,
 				"requiredStatuses": row.RequiredStatuses, "active": row.Active})
 	})

@@ -189,6 +189,13 @@ func (s *Service) Close(ctx context.Context, id uuid.UUID, category Category, ou
 
 type stepFunc func(now time.Time, v *auth.Viewer) (updates map[string]any, event string, detail *string)
 
+// stepActions names each handling step in the audit log: its mutation.
+var stepActions = map[Action]audit.Action{
+	ActAnswer:   audit.ActionAnswerEmergencyCall,
+	ActDispatch: audit.ActionDispatchEmergencyCall,
+	ActClose:    audit.ActionCloseEmergencyCall,
+}
+
 // step moves a call along the transition table with a conditional update
 // on the status it was read in, so a concurrent change makes it fail with
 // CONFLICT instead of overwriting.
@@ -229,7 +236,7 @@ func (s *Service) step(ctx context.Context, id uuid.UUID, act Action, f stepFunc
 		if out, err = callByID(ctx, tx, id); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "emergency.call."+strings.ToLower(string(act)), "EmergencyCall", &id, map[string]any{"status": to})
+		return audit.Record(ctx, tx, stepActions[act], audit.EntityEmergencyCall, &id, map[string]any{"status": to})
 	})
 	if err != nil {
 		return nil, err

@@ -79,7 +79,7 @@ func TestHandlingWorkflow(t *testing.T) {
 			t.Fatalf("call: %s", r.Raw)
 		}
 		var audits int64
-		testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action LIKE 'emergency.call.%'", nil, &audits)
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action IN ('answerEmergencyCall', 'dispatchEmergencyCall', 'closeEmergencyCall')", nil, &audits)
 		if audits < 6 {
 			t.Fatalf("audit entries %d", audits)
 		}

@@ -270,10 +270,7 @@ func TestIntakeTrailAndAudit(t *testing.T) {
 			t.Fatalf("audit entries %v, want %d", es, len(wantDetails))
 		}
 		for i, x := range es {
-			action := "emergency.call.receive"
-			if i > 0 {
-				action = "emergency.call.repeat_alarm"
-			}
+			action := "receiveEmergencyCall"
 			if x.action != action || x.actorID != telID || x.actorKind != "USER" || x.requestID == "" || x.detail != wantDetails[i] {
 				t.Fatalf("audit entry %d: %+v, want %s by %s with %s", i, x, action, telID, wantDetails[i])
 			}
@@ -303,7 +300,7 @@ func TestIntakeTrailAndAudit(t *testing.T) {
 			}
 		}
 		check(t, rep, []trail{received, {"REPEAT_ALARM", telName, "FALL_DETECTED", rep}},
-			`{"kind": "ALARM_BUTTON", "device": true, "residentKnown": true}`, `{"kind": "FALL_DETECTED"}`)
+			`{"kind": "ALARM_BUTTON", "device": true, "residentKnown": true}`, `{"kind": "FALL_DETECTED", "repeatAlarm": true}`)
 		answer(t, e, op, first)
 		closeCall(t, e, op, first, "FALSE_ALARM")
 	})

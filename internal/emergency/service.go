@@ -146,7 +146,7 @@ func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Devic
 		}
 		row.OrgPath = paths[0]
 		out = row.device()
-		return audit.Record(ctx, tx, "emergency.device.register", "EmergencyDevice", &row.ID, map[string]any{"kind": in.Kind})
+		return audit.Record(ctx, tx, audit.ActionRegisterEmergencyDevice, audit.EntityEmergencyDevice, &row.ID, map[string]any{"kind": in.Kind})
 	})
 	return out, err
 }
@@ -184,7 +184,7 @@ func (s *Service) Heartbeat(ctx context.Context, serial string, battery *int, at
 			return problem.New(problem.NotFound, "unknown device serial", "input", "serial")
 		}
 		out = row.device()
-		return audit.Record(ctx, tx, "emergency.device.heartbeat", "EmergencyDevice", &row.ID, nil)
+		return audit.Record(ctx, tx, audit.ActionRecordDeviceHeartbeat, audit.EntityEmergencyDevice, &row.ID, nil)
 	})
 	return out, err
 }

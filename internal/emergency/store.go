@@ -197,7 +197,7 @@ WITH found AS (
   SELECT $12, id, received_at, 'RECEIVED', NULLIF($13, '') FROM c
 ), au AS (
   ` + audit.Insert + `
-  SELECT $14, $15, $16, $17, 'emergency.call.receive', 'EmergencyCall', id, $18,
+  SELECT $14, $15, $16, $17, '` + string(audit.ActionReceiveEmergencyCall) + `', '` + string(audit.EntityEmergencyCall) + `', id, $18,
     jsonb_build_object('kind', kind, 'residentKnown', resident_id IS NOT NULL, 'device', device_id IS NOT NULL)
   FROM c
 )
@@ -261,7 +261,8 @@ WITH ev AS (
   UPDATE emergency_calls SET updated_at = $7 WHERE id = $2
 )
 ` + audit.Insert + `
-VALUES ($8, $9, $10, $11, 'emergency.call.repeat_alarm', 'EmergencyCall', $2, $12, jsonb_build_object('kind', $5::text))`
+VALUES ($8, $9, $10, $11, '` + string(audit.ActionReceiveEmergencyCall) + `', '` + string(audit.EntityEmergencyCall) + `', $2, $12,
+  jsonb_build_object('kind', $5::text, 'repeatAlarm', true))`
 
 // appendRepeatAlarm records a repeat alarm (external id ext, of kind) on
 // an open call.

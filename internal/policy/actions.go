@@ -112,6 +112,6 @@ var Actions = []struct {
 	{HandleEmergencyCall, "answer, dispatch and close emergency calls"},
 	{WatchBoard, "watch the live board"},
 	{ManageStaff, "manage staff accounts"},
-	{ReadStaff, "read staff accounts"},
+	{ReadStaff, "read staff and mini-program accounts"},
 	{ReadAuditLog, "read the audit log"},
 }

@@ -84,7 +84,7 @@ func TestEveryRoleView(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tok := c.token(t)
 			var before int
-			testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'resident.read_id_number' AND entity_id = ?", testenv.Args(res.ID), &before)
+			testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'idNumber' AND entity_id = ?", testenv.Args(res.ID), &before)
 			r := e.Do(t, tok, viewDoc, map[string]any{"id": gid})
 			if c.errCode != "" {
 				if r.ErrorCode() != c.errCode || r.Get("resident") != nil {
@@ -102,7 +102,7 @@ func TestEveryRoleView(t *testing.T) {
 				t.Fatalf("idNumber = %q, want %q", got, c.idNum)
 			}
 			var after int
-			testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'resident.read_id_number' AND entity_id = ?", testenv.Args(res.ID), &after)
+			testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'idNumber' AND entity_id = ?", testenv.Args(res.ID), &after)
 			if wantAudit := map[bool]int{true: 1, false: 0}[c.idNum != ""]; after-before != wantAudit {
 				t.Fatalf("audit entries for the read: %d, want %d", after-before, wantAudit)
 			}
@@ -130,7 +130,7 @@ func TestResidentByIDNumberAudited(t *testing.T) {
 	res := e.InsertResident(t, testenv.ResidentSpec{Name: "郑文", CommunityCode: "510104020002"})
 	const doc = `query($n:String!){ residentByIdNumber(idNumber:$n){ name idNumber } }`
 	count := func() (n int) {
-		testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'resident.lookup_by_id_number'", nil, &n)
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'residentByIdNumber'", nil, &n)
 		return
 	}
 	clerk := e.As(t, "clerk")
@@ -140,7 +140,7 @@ func TestResidentByIDNumberAudited(t *testing.T) {
 		t.Fatalf("lookup: %s", r.Raw)
 	}
 	var entity uuid.UUID
-	testenv.MustScan(t, e.DB, "SELECT entity_id FROM audit_log WHERE action = 'resident.lookup_by_id_number' ORDER BY id DESC LIMIT 1", nil, &entity)
+	testenv.MustScan(t, e.DB, "SELECT entity_id FROM audit_log WHERE action = 'residentByIdNumber' ORDER BY id DESC LIMIT 1", nil, &entity)
 	if entity != res.ID {
 		t.Fatalf("audit entity = %v", entity)
 	}
@@ -177,12 +177,12 @@ func TestListIDNumberReadsAudited(t *testing.T) {
 		e.InsertResident(t, testenv.ResidentSpec{Name: fmt.Sprintf("审计批量%d", i), CommunityCode: "510104022001"})
 	}
 	var before, after int
-	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'resident.read_id_number'", nil, &before)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'idNumber'", nil, &before)
 	r := e.MustDo(t, e.As(t, "clerk"), `query{ residents(first:5, filter:{nameContains:"审计批量"}){ edges{ node{ idNumber } } } }`, nil)
 	if len(r.Get("residents.edges").([]any)) != 5 || r.Str("residents.edges.0.node.idNumber") == "" {
 		t.Fatalf("list: %s", r.Raw)
 	}
-	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'resident.read_id_number'", nil, &after)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'idNumber'", nil, &after)
 	if after-before != 5 {
 		t.Fatalf("%d audit entries, want 5", after-before)
 	}

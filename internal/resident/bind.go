@@ -67,7 +67,7 @@ func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 			Updates(map[string]any{"resident_id": row.ID, "bound_at": s.now()}).Error; err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "wechat.bind_resident", "Resident", &row.ID, nil)
+		return audit.Record(ctx, tx, audit.ActionBindResident, audit.EntityResident, &row.ID, nil)
 	})
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: bind: %w", err))

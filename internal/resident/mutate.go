@@ -110,7 +110,7 @@ func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, erro
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, "resident.register", "Resident", &row.ID, nil)
+		return audit.Record(ctx, tx, audit.ActionRegisterResident, audit.EntityResident, &row.ID, nil)
 	})
 	if c, ok := database.IsUniqueViolation(err); ok && c == "residents_id_number_bidx_key" {
 		return nil, problem.New(problem.Duplicate, "该身份证号码已登记 (a resident with this ID number is already registered)", "input", "idNumber")
@@ -209,7 +209,7 @@ func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
 				}
 			}
 		}
-		return audit.Record(ctx, tx, "resident.update", "Resident", &row.ID, map[string]any{"version": row.Version})
+		return audit.Record(ctx, tx, audit.ActionUpdateResident, audit.EntityResident, &row.ID, map[string]any{"version": row.Version})
 	})
 	if errors.Is(err, errConflict) {
 		return nil, errConflict

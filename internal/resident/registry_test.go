@@ -58,7 +58,7 @@ func TestRegisterDerivesAndMasks(t *testing.T) {
 		t.Errorf("not encrypted at rest")
 	}
 	var n int
-	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log a JOIN residents r ON r.id = a.entity_id WHERE a.action = 'resident.register' AND r.name = '登记张秀英'", nil, &n)
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log a JOIN residents r ON r.id = a.entity_id WHERE a.action = 'registerResident' AND r.name = '登记张秀英'", nil, &n)
 	if n != 1 {
 		t.Errorf("register audit entries = %d", n)
 	}

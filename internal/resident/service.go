@@ -140,7 +140,7 @@ func (s *Service) ByIDNumber(ctx context.Context, raw string) (*Resident, error)
 		}
 	}
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		return audit.Record(ctx, tx, "resident.lookup_by_id_number", "Resident", entity, map[string]any{"outcome": outcome})
+		return audit.Record(ctx, tx, audit.ActionResidentByIDNumber, audit.EntityResident, entity, map[string]any{"outcome": outcome})
 	})
 	if err != nil {
 		return nil, database.Classify(err)
@@ -269,7 +269,7 @@ func (s *Service) IDNumbers(ctx context.Context, rs []*Resident) ([]*string, []e
 		return out, nil
 	}
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		return audit.RecordMany(ctx, tx, "resident.read_id_number", "Resident", read, nil)
+		return audit.RecordMany(ctx, tx, audit.ActionIDNumber, audit.EntityResident, read, nil)
 	})
 	if err != nil {
 		return nil, []error{database.Classify(err)}

@@ -104,7 +104,7 @@ func (s *Service) IssueVouchers(ctx context.Context, programID uuid.UUID, period
 					"input", "programId")
 			}
 		}
-		return audit.Record(ctx, tx, "issueVouchers", "VoucherProgram", &programID,
+		return audit.Record(ctx, tx, audit.ActionIssueVouchers, audit.EntityVoucherProgram, &programID,
 			map[string]any{"period": m.String(), "issued": res.IssuedCount, "issuedFen": res.IssuedFen})
 	})
 	if err != nil {

@@ -180,7 +180,7 @@ func (s *Service) createProgramTx(ctx context.Context, tx *gorm.DB, row programR
 	if err := tx.Create(&rr).Error; err != nil {
 		return database.Classify(fmt.Errorf("voucher: create rules: %w", err))
 	}
-	return audit.Record(ctx, tx, "createVoucherProgram", "VoucherProgram", &row.ID, nil)
+	return audit.Record(ctx, tx, audit.ActionCreateVoucherProgram, audit.EntityVoucherProgram, &row.ID, nil)
 }
 
 // ActivateProgram moves a DRAFT program to ACTIVE (ADMIN).
@@ -202,7 +202,7 @@ func (s *Service) ActivateProgram(ctx context.Context, id uuid.UUID) (*Program, 
 		if err := tx.Model(&programRow{}).Where("id = ?", id).Update("status", string(ProgramActive)).Error; err != nil {
 			return database.Classify(err)
 		}
-		return audit.Record(ctx, tx, "activateVoucherProgram", "VoucherProgram", &id, nil)
+		return audit.Record(ctx, tx, audit.ActionActivateVoucherProgram, audit.EntityVoucherProgram, &id, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -294,7 +294,7 @@ func (s *Service) Enroll(ctx context.Context, programID, residentID uuid.UUID) (
 		if err := s.EnrollTx(ctx, tx, programID, residentID); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "enrollResident", "VoucherProgram", &programID, map[string]any{"residentId": residentID})
+		return audit.Record(ctx, tx, audit.ActionEnrollResident, audit.EntityVoucherProgram, &programID, map[string]any{"residentId": residentID})
 	})
 	if err != nil {
 		return nil, err

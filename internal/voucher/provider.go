@@ -97,7 +97,7 @@ func (s *Service) RegisterProvider(ctx context.Context, in NewProvider) (*Provid
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "registerProvider", "Provider", &row.ID, nil)
+		return audit.Record(ctx, tx, audit.ActionRegisterProvider, audit.EntityProvider, &row.ID, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (s *Service) SetProviderStatus(ctx context.Context, id uuid.UUID, status Pr
 		if err := tx.Where("id = ?", id).Take(&row).Error; err != nil {
 			return database.Classify(err)
 		}
-		return audit.Record(ctx, tx, "setProviderStatus", "Provider", &id, map[string]any{"status": status})
+		return audit.Record(ctx, tx, audit.ActionSetProviderStatus, audit.EntityProvider, &id, map[string]any{"status": status})
 	})
 	if err != nil {
 		return nil, err

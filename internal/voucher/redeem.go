@@ -400,7 +400,7 @@ func (s *Service) ReverseRedemption(ctx context.Context, id uuid.UUID, reason st
 			"status": string(Reversed), "reversed_at": now, "reverse_reason": reason}).Error; err != nil {
 			return database.Classify(err)
 		}
-		if err := audit.Record(ctx, tx, "reverseRedemption", "Redemption", &r.ID, nil); err != nil {
+		if err := audit.Record(ctx, tx, audit.ActionReverseRedemption, audit.EntityRedemption, &r.ID, nil); err != nil {
 			return err
 		}
 		r.Status, r.ReversedAt, r.ReverseReason = string(Reversed), &now, &reason

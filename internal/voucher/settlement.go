@@ -101,7 +101,7 @@ func (s *Service) ConfirmSettlement(ctx context.Context, providerID uuid.UUID, m
 		}
 		st.Status = SettlementConfirmed
 		out = st
-		return audit.Record(ctx, tx, "confirmSettlement", "Provider", &providerID, map[string]any{"month": m.String(), "totalFen": st.TotalFen})
+		return audit.Record(ctx, tx, audit.ActionConfirmSettlement, audit.EntityProvider, &providerID, map[string]any{"month": m.String(), "totalFen": st.TotalFen})
 	})
 	return out, err
 }

@@ -88,7 +88,7 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 	token := base64.RawURLEncoding.EncodeToString(b[:])
 	val, _ := json.Marshal(tokenValue{ResidentID: rid, ProgramID: programID})
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := audit.Record(ctx, tx, "createRedemptionToken", "Resident", &rid, map[string]any{"programId": programID}); err != nil {
+		if err := audit.Record(ctx, tx, audit.ActionCreateRedemptionToken, audit.EntityResident, &rid, map[string]any{"programId": programID}); err != nil {
 			return err
 		}
 		if err := s.rdb.Set(ctx, s.tokenKey(token), val, TokenTTL).Err(); err != nil {

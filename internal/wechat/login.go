@@ -81,7 +81,7 @@ func (s *Service) Login(ctx context.Context, code string) (*auth.Grant, error) {
 		if g, err = s.auth.StartSession(ctx, tx, v); err != nil {
 			return err
 		}
-		return audit.Record(auth.WithViewer(ctx, v), tx, "wechat.login", "WechatAccount", &acc.ID, nil)
+		return audit.Record(auth.WithViewer(ctx, v), tx, audit.ActionWechatLogin, audit.EntityWechatAccount, &acc.ID, nil)
 	})
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("wechat: login: %w", err))

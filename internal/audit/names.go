@@ -1,0 +1,155 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/jinjiang/residents/internal/auth"
+)
+
+// Entity names the kind of object an entry is about. Each is the GraphQL
+// type name of that object, so an entry's entityId (the global ID built
+// from entity and entity_id) resolves through node(id:) for a viewer
+// allowed to see the object.
+type Entity string
+
+// The entities, one per GraphQL type the log records changes or reads of.
+// Migration 00080 rewrote the rows written under older names.
+const (
+	EntityResident      Entity = "Resident"
+	EntityWechatAccount Entity = "WechatAccount"
+	EntityStaffUser     Entity = "StaffUser"
+
+	EntityProvider       Entity = "Provider"
+	EntityVoucherProgram Entity = "VoucherProgram"
+	EntityRedemption     Entity = "Redemption"
+
+	EntityEmergencyDevice Entity = "EmergencyDevice"
+	EntityEmergencyCall   Entity = "EmergencyCall"
+
+	EntityServiceItem Entity = "ServiceItem"
+	EntityApplication Entity = "Application"
+	// EntityCalendarDay is the one entity without a Node type: a calendar
+	// day is a date, not an object with an id. Its entries have no
+	// entityId; the date is in the detail. It is named after the GraphQL
+	// enum CalendarDayKind and setCalendarDay, which it is about.
+	EntityCalendarDay Entity = "CalendarDay"
+
+	EntityDisabilityCertificate Entity = "DisabilityCertificate"
+	EntityDisabilityService     Entity = "DisabilityService"
+	EntityDisabilitySubsidyRule Entity = "DisabilitySubsidyRule"
+)
+
+// Entities lists every Entity, for tests that check each one resolves.
+var Entities = []Entity{
+	EntityResident, EntityWechatAccount, EntityStaffUser,
+	EntityProvider, EntityVoucherProgram, EntityRedemption,
+	EntityEmergencyDevice, EntityEmergencyCall,
+	EntityServiceItem, EntityApplication, EntityCalendarDay,
+	EntityDisabilityCertificate, EntityDisabilityService, EntityDisabilitySubsidyRule,
+}
+
+// Action names what happened. Each is the name of the GraphQL field that
+// caused the entry (a mutation, a query, or for a read of a full number
+// the object field read), so whoever reads the log finds the action in
+// the API. Where one field does several things the detail says which
+// (transitionApplication's "action", setStaffUserActive's "active",
+// receiveEmergencyCall's "repeatAlarm").
+type Action string
+
+// The actions, grouped by the schema file of their field.
+const (
+	// identity.graphqls. refreshSession and logout record the session's
+	// subject (StaffUser or WechatAccount) as the entity and the session
+	// id in the detail: a session is no GraphQL type.
+	ActionLogin              Action = "login"
+	ActionWechatLogin        Action = "wechatLogin"
+	ActionRefreshSession     Action = "refreshSession"
+	ActionLogout             Action = "logout"
+	ActionCreateStaffUser    Action = "createStaffUser"
+	ActionSetStaffUserActive Action = "setStaffUserActive"
+
+	// resident.graphqls. ActionIDNumber is a read of Resident.idNumber
+	// (the full number), one entry per resident read.
+	ActionRegisterResident   Action = "registerResident"
+	ActionUpdateResident     Action = "updateResident"
+	ActionBindResident       Action = "bindResident"
+	ActionResidentByIDNumber Action = "residentByIdNumber"
+	ActionIDNumber           Action = "idNumber"
+
+	// voucher.graphqls. redeemVoucher is written inside the redemption
+	// statement itself (internal/voucher/redeem.go), as a literal.
+	ActionRegisterProvider       Action = "registerProvider"
+	ActionSetProviderStatus      Action = "setProviderStatus"
+	ActionCreateVoucherProgram   Action = "createVoucherProgram"
+	ActionActivateVoucherProgram Action = "activateVoucherProgram"
+	ActionEnrollResident         Action = "enrollResident"
+	ActionIssueVouchers          Action = "issueVouchers"
+	ActionCreateRedemptionToken  Action = "createRedemptionToken"
+	ActionRedeemVoucher          Action = "redeemVoucher"
+	ActionReverseRedemption      Action = "reverseRedemption"
+	ActionConfirmSettlement      Action = "confirmSettlement"
+
+	// emergency.graphqls. A repeat alarm on an open call is also a
+	// receiveEmergencyCall, with "repeatAlarm": true in the detail.
+	ActionRegisterEmergencyDevice Action = "registerEmergencyDevice"
+	ActionRecordDeviceHeartbeat   Action = "recordDeviceHeartbeat"
+	ActionReceiveEmergencyCall    Action = "receiveEmergencyCall"
+	ActionAnswerEmergencyCall     Action = "answerEmergencyCall"
+	ActionDispatchEmergencyCall   Action = "dispatchEmergencyCall"
+	ActionCloseEmergencyCall      Action = "closeEmergencyCall"
+
+	// application.graphqls.
+	ActionUpsertServiceItem     Action = "upsertServiceItem"
+	ActionSubmitApplication     Action = "submitApplication"
+	ActionTransitionApplication Action = "transitionApplication"
+	ActionSetCalendarDay        Action = "setCalendarDay"
+
+	// disability.graphqls. ActionCertificateNumber is a read of
+	// DisabilityCertificate.number (the full number).
+	ActionRecordDisabilityCertificate Action = "recordDisabilityCertificate"
+	ActionCertificateNumber           Action = "number"
+	ActionUpsertDisabilitySubsidyRule Action = "upsertDisabilitySubsidyRule"
+	ActionRequestDisabilityService    Action = "requestDisabilityService"
+	ActionUpdateDisabilityService     Action = "updateDisabilityService"
+)
+
+// Actions lists every Action, for tests that check each one is a field of
+// the schema.
+var Actions = []Action{
+	ActionLogin, ActionWechatLogin, ActionRefreshSession, ActionLogout, ActionCreateStaffUser, ActionSetStaffUserActive,
+	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionResidentByIDNumber, ActionIDNumber,
+	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
+	ActionEnrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
+	ActionConfirmSettlement,
+	ActionRegisterEmergencyDevice, ActionRecordDeviceHeartbeat, ActionReceiveEmergencyCall, ActionAnswerEmergencyCall,
+	ActionDispatchEmergencyCall, ActionCloseEmergencyCall,
+	ActionUpsertServiceItem, ActionSubmitApplication, ActionTransitionApplication, ActionSetCalendarDay,
+	ActionRecordDisabilityCertificate, ActionCertificateNumber, ActionUpsertDisabilitySubsidyRule,
+	ActionRequestDisabilityService, ActionUpdateDisabilityService,
+}
+
+// AuthHook records a step of the auth service (auth.Service.Audit): it
+// names the step, and the subject is a StaffUser or a WechatAccount.
+func AuthHook(ctx context.Context, tx *gorm.DB, e auth.AuditEvent, kind auth.SubjectKind, id uuid.UUID, detail map[string]any) error {
+	action, ok := authActions[e]
+	if !ok {
+		return fmt.Errorf("audit: unknown auth event %d", e)
+	}
+	entity := EntityStaffUser
+	if kind == auth.SubjectWechat {
+		entity = EntityWechatAccount
+	}
+	return Record(ctx, tx, action, entity, &id, detail)
+}
+
+var authActions = map[auth.AuditEvent]Action{
+	auth.AuditLogin:              ActionLogin,
+	auth.AuditRefreshSession:     ActionRefreshSession,
+	auth.AuditLogout:             ActionLogout,
+	auth.AuditCreateStaffUser:    ActionCreateStaffUser,
+	auth.AuditSetStaffUserActive: ActionSetStaffUserActive,
+}
