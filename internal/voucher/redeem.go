@@ -145,7 +145,7 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 func (s *Service) redeemOnce(ctx context.Context, pid uuid.UUID, tv *tokenValue, in RedeemInput, hash []byte) (*RedeemResult, error) {
 	now, month := s.now(), civil.MonthOf(in.ServiceDate)
 	r := redemptionRow{ID: newID(), ProviderID: pid, ResidentID: tv.ResidentID, ProgramID: tv.ProgramID, Category: string(in.Category),
-		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(Completed), Note: in.Note, CreatedAt: now}
+		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(CreatedRedemption), Note: in.Note, CreatedAt: now}
 	st := audit.NewStamp(ctx)
 	var (
 		outcome string
@@ -350,7 +350,7 @@ func (s *Service) ReverseRedemption(ctx context.Context, id uuid.UUID, reason st
 				return problem.New(problem.InvalidTransition, "a provider may reverse its redemptions within 7 days only", "input", "redemptionId")
 			}
 		}
-		if r.Status != string(Completed) {
+		if !RedemptionStatus(r.Status).CanBecome(Reversed) {
 			return problem.New(problem.InvalidTransition, "the redemption is already reversed", "input", "redemptionId")
 		}
 		if err := s.checkNotSettled(ctx, tx, r.ProviderID, civil.MonthOf(r.ServiceDate), false); err != nil {
@@ -400,16 +400,17 @@ func (s *Service) restoreDraws(ctx context.Context, tx *gorm.DB, r *redemptionRo
 		back := x.BalanceFen + x.AmountFen
 		entries = append(entries, ledgerRow{ID: newID(), VoucherID: x.ID, Kind: string(Reverse), AmountFen: x.AmountFen,
 			BalanceAfterFen: back, RedemptionID: &redemptionID, At: now})
-		if x.Status == string(Expired) || x.Status == string(Voided) {
-			kind := Expire
-			if x.Status == string(Voided) {
-				kind = Void
+		from := Status(x.Status)
+		if !from.CanBecome(Active) {
+			kind, final := writeOff[from]
+			if !final {
+				return fmt.Errorf("voucher: reverse: voucher %s is %s, which neither becomes ACTIVE nor writes money off", x.ID, from)
 			}
 			entries = append(entries, ledgerRow{ID: newID(), VoucherID: x.ID, Kind: string(kind), AmountFen: -x.AmountFen,
 				BalanceAfterFen: x.BalanceFen, RedemptionID: &redemptionID, At: now})
 			continue
 		}
-		if err := tx.Exec("UPDATE vouchers SET balance_fen = ?, status = 'ACTIVE', updated_at = ? WHERE id = ?", back, now, x.ID).Error; err != nil {
+		if err := tx.Exec("UPDATE vouchers SET balance_fen = ?, status = ?, updated_at = ? WHERE id = ?", back, string(Active), now, x.ID).Error; err != nil {
 			return database.Classify(err)
 		}
 	}
