@@ -2,6 +2,7 @@ package voucher
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -62,6 +63,14 @@ func TestRedeemStatementNames(t *testing.T) {
 	}
 	for name := range used {
 		t.Errorf("redeem.sql uses @%s, which redeemArgs does not bind", name)
+	}
+	if strings.Contains(redeemStmt.sql, "@") || len(redeemStmt.names) != len(args) {
+		t.Errorf("the statement rewritten to positions still names parameters, or binds %d of %d", len(redeemStmt.names), len(args))
+	}
+	for i, name := range redeemStmt.names {
+		if !strings.Contains(redeemStmt.sql, fmt.Sprintf("$%d", i+1)) {
+			t.Errorf("position %d (%s) is not in the rewritten statement", i+1, name)
+		}
 	}
 }
 
