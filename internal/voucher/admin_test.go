@@ -34,7 +34,7 @@ func TestProvidersAndPrograms(t *testing.T) {
 			t.Fatalf("duplicate user: %s", r.Raw)
 		}
 		var n int
-		e.DB.Raw("SELECT count(*) FROM providers WHERE credit_code = ?", creditcode.Generate(778)).Row().Scan(&n)
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM providers WHERE credit_code = ?", testenv.Args(creditcode.Generate(778)), &n)
 		if n != 0 {
 			t.Fatal("provider kept without its user")
 		}

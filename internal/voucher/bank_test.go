@@ -113,7 +113,7 @@ func TestBank(t *testing.T) {
 	reds := books.Redemptions
 	issued, spent, remaining, expired := books.IssuedFen, books.SpentFen, books.RemainingFen, books.ExpiredFen
 	var nRev int
-	f.e.DB.Raw("SELECT count(*) FROM redemptions WHERE status = 'REVERSED'").Row().Scan(&nRev)
+	testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM redemptions WHERE status = 'REVERSED'", nil, &nRev)
 	t.Logf("bank: %d redemptions (%d reversed), issued %d, spent %d, remaining %d, expired %d", reds, nRev, issued, spent, remaining, expired)
 	if reds == 0 || issued == 0 {
 		t.Error("the run did nothing")
@@ -140,24 +140,24 @@ func TestCheckBooksFindsWhatIsWrong(t *testing.T) {
 	if bad := check(); len(bad) != 0 {
 		t.Fatalf("clean books reported: %v", bad)
 	}
-	f.e.DB.Exec("ALTER TABLE voucher_ledger DISABLE TRIGGER USER")
-	f.e.DB.Exec("ALTER TABLE vouchers DISABLE TRIGGER USER")
-	defer f.e.DB.Exec("ALTER TABLE voucher_ledger ENABLE TRIGGER USER")
-	defer f.e.DB.Exec("ALTER TABLE vouchers ENABLE TRIGGER USER")
+	mustExec(t, f.e, "ALTER TABLE voucher_ledger DISABLE TRIGGER USER")
+	mustExec(t, f.e, "ALTER TABLE vouchers DISABLE TRIGGER USER")
+	defer mustExec(t, f.e, "ALTER TABLE voucher_ledger ENABLE TRIGGER USER")
+	defer mustExec(t, f.e, "ALTER TABLE vouchers ENABLE TRIGGER USER")
 	if err := f.e.DB.Exec("UPDATE vouchers SET balance_fen = balance_fen + 1 WHERE resident_id = ?", rid).Error; err != nil {
 		t.Fatal(err)
 	}
 	if bad := check(); len(bad) != 2 { // the voucher differs from its ledger; money in != money out
 		t.Fatalf("a voucher one fen richer than its ledger: %v", bad)
 	}
-	f.e.DB.Exec("UPDATE vouchers SET balance_fen = balance_fen - 1 WHERE resident_id = ?", rid)
+	mustExec(t, f.e, "UPDATE vouchers SET balance_fen = balance_fen - 1 WHERE resident_id = ?", rid)
 	if err := f.e.DB.Exec("UPDATE redemptions SET amount_fen = amount_fen + 1 WHERE resident_id = ?", rid).Error; err != nil {
 		t.Fatal(err)
 	}
 	if bad := check(); len(bad) != 2 { // its ledger entries took less; completed redemptions != spent
 		t.Fatalf("a redemption one fen more than it drew: %v", bad)
 	}
-	f.e.DB.Exec("UPDATE redemptions SET amount_fen = amount_fen - 1 WHERE resident_id = ?", rid)
+	mustExec(t, f.e, "UPDATE redemptions SET amount_fen = amount_fen - 1 WHERE resident_id = ?", rid)
 	if err := f.e.DB.Exec("DELETE FROM redemption_keys WHERE idempotency_key = 'books'").Error; err != nil {
 		t.Fatal(err)
 	}

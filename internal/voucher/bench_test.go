@@ -19,8 +19,9 @@ func insertBenchResidents(b *testing.B, f *fixture, n int) {
 	b.Helper()
 	tag := uuid.NewString()[:8]
 	tx := f.e.DB.Begin()
-	defer tx.Commit()
-	tx.Exec("SET LOCAL statement_timeout = 0")
+	if err := tx.Exec("SET LOCAL statement_timeout = 0").Error; err != nil {
+		b.Fatal(err)
+	}
 	err := tx.Exec(`INSERT INTO residents (id, name, id_number_enc, id_number_bidx, id_number_masked, gender, birth_date,
 			community_id, org_path, statuses, care_level)
 		SELECT uuid_v7(), 'bench', 'x', decode(md5(? || i::text), 'hex'), 'x', 'FEMALE',
@@ -36,6 +37,9 @@ func insertBenchResidents(b *testing.B, f *fixture, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := tx.Commit().Error; err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkIssue100k times issueVouchers over 100,000 enrolled residents
@@ -46,7 +50,7 @@ func BenchmarkIssue100k(b *testing.B) {
 		c.RequestTimeout, c.DBStatementTimeout = 2*time.Minute, 2*time.Minute
 	}))
 	insertBenchResidents(b, f, 100_000)
-	f.e.DB.Exec("ANALYZE residents; ANALYZE voucher_enrollments")
+	mustExec(b, f.e, "ANALYZE residents; ANALYZE voucher_enrollments")
 	start := civil.Month{Year: 2030, Month: 1}
 	b.ResetTimer()
 	var issued int

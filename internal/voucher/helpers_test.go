@@ -170,6 +170,16 @@ func (f *fixture) balance(t testing.TB, rid uuid.UUID) int64 {
 	return n
 }
 
+// mustExec runs a statement the test sets up or breaks things with,
+// failing the test when it fails: a dropped error would let the test go
+// on against a database that is not what it thinks.
+func mustExec(t testing.TB, e *testenv.Env, query string, args ...any) {
+	t.Helper()
+	if err := e.DB.Exec(query, args...).Error; err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
 // residentToken signs in as a WeChat account bound to the resident.
 func residentToken(t testing.TB, e *testenv.Env, rid uuid.UUID) string {
 	t.Helper()

@@ -20,7 +20,9 @@ import (
 // resident who matches at least one rule, worth the highest matching
 // amount, with its ISSUE ledger entry. Age and disability certificates are
 // judged on the first day of the period. Residents who already hold a
-// voucher for the period are skipped by the unique key.
+// voucher for the period are skipped by the unique key. Rule.Matches and
+// Program.Amount (eligibility.go) are the same rule in Go; a change here
+// changes them too (TestMatchesAgreesWithIssueSQL).
 //
 // Parameters: @program, @period, @pfrom, @puntil, @now.
 const issueSQL = `

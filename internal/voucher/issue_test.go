@@ -35,7 +35,7 @@ func insertCertificate(t *testing.T, e *testenv.Env, rid uuid.UUID, grade int, i
 func voucherOf(t *testing.T, e *testenv.Env, rid uuid.UUID, period string) int64 {
 	t.Helper()
 	var n int64
-	e.DB.Raw("SELECT coalesce(max(face_value_fen), 0) FROM vouchers WHERE resident_id = ? AND period = ?", rid, period).Row().Scan(&n)
+	testenv.MustScan(t, e.DB, "SELECT coalesce(max(face_value_fen), 0) FROM vouchers WHERE resident_id = ? AND period = ?", testenv.Args(rid, period), &n)
 	return n
 }
 
@@ -59,7 +59,7 @@ func TestIssueRules(t *testing.T) {
 	futureCert := f.resident(t, testenv.ResidentSpec{BirthDate: young})
 	insertCertificate(t, f.e, futureCert, 1, "2026-06-02", "2030-01-01", false)
 	dead := f.resident(t, testenv.ResidentSpec{})
-	f.e.DB.Exec("UPDATE residents SET deceased_on = '2026-01-01' WHERE id = ?", dead)
+	mustExec(t, f.e, "UPDATE residents SET deceased_on = '2026-01-01' WHERE id = ?", dead)
 	notEnrolled := f.e.InsertResident(t, testenv.ResidentSpec{Statuses: []string{}}).ID
 
 	issued, skipped, fen, code := f.issue(t, period)
@@ -78,13 +78,13 @@ func TestIssueRules(t *testing.T) {
 		}
 	}
 	var from, until civil.Date
-	f.e.DB.Raw("SELECT valid_from, valid_until FROM vouchers WHERE resident_id = ? AND period = ?", old, period).Row().Scan(&from, &until)
+	testenv.MustScan(t, f.e.DB, "SELECT valid_from, valid_until FROM vouchers WHERE resident_id = ? AND period = ?", testenv.Args(old, period), &from, &until)
 	if from.String() != "2026-06-01" || until.String() != "2026-08-31" {
 		t.Fatalf("validity %s..%s", from, until)
 	}
 	var ledgerSum, faceSum int64
-	f.e.DB.Raw("SELECT sum(amount_fen) FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id WHERE v.program_id = ? AND l.kind = 'ISSUE'", f.progID).Row().Scan(&ledgerSum)
-	f.e.DB.Raw("SELECT sum(face_value_fen) FROM vouchers WHERE program_id = ?", f.progID).Row().Scan(&faceSum)
+	testenv.MustScan(t, f.e.DB, "SELECT sum(amount_fen) FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id WHERE v.program_id = ? AND l.kind = 'ISSUE'", testenv.Args(f.progID), &ledgerSum)
+	testenv.MustScan(t, f.e.DB, "SELECT sum(face_value_fen) FROM vouchers WHERE program_id = ?", testenv.Args(f.progID), &faceSum)
 	if ledgerSum != faceSum || faceSum != fen {
 		t.Fatalf("ledger %d face %d", ledgerSum, faceSum)
 	}
@@ -117,7 +117,7 @@ func TestIssueConcurrentIdempotent(t *testing.T) {
 		t.Fatalf("concurrent issue: %v", res)
 	}
 	var n int
-	f.e.DB.Raw("SELECT count(*) FROM vouchers WHERE program_id = ?", f.progID).Row().Scan(&n)
+	testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM vouchers WHERE program_id = ?", testenv.Args(f.progID), &n)
 	if n != 20 {
 		t.Fatalf("%d vouchers", n)
 	}
@@ -139,9 +139,9 @@ func TestIssueBudgetAllOrNothing(t *testing.T) {
 		t.Fatalf("fresh period over budget: %s", code)
 	}
 	var n int
-	f.e.DB.Raw("SELECT count(*) FROM vouchers WHERE program_id = ?", f.progID).Row().Scan(&n)
+	testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM vouchers WHERE program_id = ?", testenv.Args(f.progID), &n)
 	var l int
-	f.e.DB.Raw("SELECT count(*) FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id WHERE v.program_id = ?", f.progID).Row().Scan(&l)
+	testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id WHERE v.program_id = ?", testenv.Args(f.progID), &l)
 	if n != 2 || l != 2 {
 		t.Fatalf("partial issue written: %d vouchers, %d entries", n, l)
 	}
@@ -161,11 +161,15 @@ func TestExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn.ExecContext(t.Context(), "SELECT pg_advisory_lock(7020001)")
+	if _, err := conn.ExecContext(t.Context(), "SELECT pg_advisory_lock(7020001)"); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := f.e.App.Vouchers.ExpireVouchers(t.Context()); n != 0 || err != nil {
 		t.Fatalf("expired under another instance's lock: %d %v", n, err)
 	}
-	conn.ExecContext(t.Context(), "SELECT pg_advisory_unlock(7020001)")
+	if _, err := conn.ExecContext(t.Context(), "SELECT pg_advisory_unlock(7020001)"); err != nil {
+		t.Fatal(err)
+	}
 	conn.Close()
 	// other tests of the package left past vouchers too: at least ours expires
 	n, err := f.e.App.Vouchers.ExpireVouchers(t.Context())
@@ -174,13 +178,13 @@ func TestExpiry(t *testing.T) {
 	}
 	var status string
 	var bal, entry int64
-	f.e.DB.Raw("SELECT status, balance_fen FROM vouchers WHERE resident_id = ? AND period = '2026-01'", rid).Row().Scan(&status, &bal)
-	f.e.DB.Raw("SELECT l.amount_fen FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id WHERE v.resident_id = ? AND l.kind = 'EXPIRE'", rid).Row().Scan(&entry)
+	testenv.MustScan(t, f.e.DB, "SELECT status, balance_fen FROM vouchers WHERE resident_id = ? AND period = '2026-01'", testenv.Args(rid), &status, &bal)
+	testenv.MustScan(t, f.e.DB, "SELECT l.amount_fen FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id WHERE v.resident_id = ? AND l.kind = 'EXPIRE'", testenv.Args(rid), &entry)
 	if status != "EXPIRED" || bal != 0 || entry != -29500 {
 		t.Fatalf("expired: %s %d %d", status, bal, entry)
 	}
-	if n, _ := f.e.App.Vouchers.ExpireVouchers(t.Context()); n != 0 {
-		t.Fatalf("second run expired %d", n)
+	if n, err := f.e.App.Vouchers.ExpireVouchers(t.Context()); n != 0 || err != nil {
+		t.Fatalf("second run expired %d: %v", n, err)
 	}
 	if b := f.balance(t, rid); b != 30000 {
 		t.Fatalf("current voucher touched: %d", b)

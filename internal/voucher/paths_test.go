@@ -20,12 +20,23 @@ import (
 func TestRedeemPaths(t *testing.T) {
 	f := newFixture(t, programSpec{carry: 1})
 	logsOnFail(t, f.e)
-	rid := f.resident(t, testenv.ResidentSpec{})
 	prev := civil.MonthOf(civil.DateOf(time.Now())).AddMonths(-1).String()
-	f.issue(t, prev)
-	f.issue(t, f.period)
+	// Each subtest has a resident of its own, with last month's and this
+	// month's vouchers (30,000 fen each; last month's still valid), so that
+	// any one of them runs alone: go test -run 'TestRedeemPaths/<name>'.
+	holder := func(t *testing.T) uuid.UUID {
+		t.Helper()
+		rid := f.resident(t, testenv.ResidentSpec{})
+		for _, p := range []string{prev, f.period} {
+			if n, _, _, code := f.issue(t, p); n != 1 || code != "" {
+				t.Fatalf("issue %s: %d issued, %q", p, n, code)
+			}
+		}
+		return rid
+	}
 
 	t.Run("validation", func(t *testing.T) {
+		rid := holder(t)
 		tok := f.token(t, rid)
 		cases := []struct {
 			amount          int64
@@ -52,6 +63,12 @@ func TestRedeemPaths(t *testing.T) {
 	})
 
 	t.Run("earliest expiry first across vouchers, insufficient keeps token", func(t *testing.T) {
+		rid := holder(t)
+		// 100 fen from last month's voucher first, so that the reversal
+		// below must give back what was drawn, not the face value.
+		if r := f.redeem(t, f.provTok, f.token(t, rid), 100, "first-100", "", ""); r.id == "" {
+			t.Fatalf("redeem: %s", r.raw)
+		}
 		before := f.balance(t, rid)
 		tok := f.token(t, rid)
 		if r := f.redeem(t, f.provTok, tok, before+1, "big", "", ""); r.code != "INSUFFICIENT_BALANCE" {
@@ -65,13 +82,13 @@ func TestRedeemPaths(t *testing.T) {
 			t.Fatalf("split redeem: %s", r.raw)
 		}
 		var prevBal, curBal int64
-		f.e.DB.Raw("SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", rid, prev).Row().Scan(&prevBal)
-		f.e.DB.Raw("SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", rid, f.period).Row().Scan(&curBal)
+		testenv.MustScan(t, f.e.DB, "SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", testenv.Args(rid, prev), &prevBal)
+		testenv.MustScan(t, f.e.DB, "SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", testenv.Args(rid, f.period), &curBal)
 		if prevBal != 0 || curBal != 30000*2-100-35000 {
 			t.Fatalf("draw order wrong: prev %d cur %d", prevBal, curBal)
 		}
 		var draws int
-		f.e.DB.Raw("SELECT count(*) FROM voucher_ledger l JOIN redemptions r ON r.id = l.redemption_id WHERE l.kind = 'REDEEM' AND r.amount_fen = 35000 AND r.resident_id = ?", rid).Row().Scan(&draws)
+		testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM voucher_ledger l JOIN redemptions r ON r.id = l.redemption_id WHERE l.kind = 'REDEEM' AND r.amount_fen = 35000 AND r.resident_id = ?", testenv.Args(rid), &draws)
 		if draws != 2 {
 			t.Fatalf("draws %d", draws)
 		}
@@ -97,7 +114,7 @@ func TestRedeemPaths(t *testing.T) {
 				t.Fatalf("reverse: %s", rev.Raw)
 			}
 			var prevBal int64
-			f.e.DB.Raw("SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", rid, prev).Row().Scan(&prevBal)
+			testenv.MustScan(t, f.e.DB, "SELECT balance_fen FROM vouchers WHERE resident_id = ? AND period = ?", testenv.Args(rid, prev), &prevBal)
 			if prevBal != 29900 {
 				t.Fatalf("prev voucher not restored: %d", prevBal)
 			}
@@ -112,6 +129,7 @@ func TestRedeemPaths(t *testing.T) {
 	// hears the token was used. The database still refuses it: the token is
 	// consumed by the redemption row, not by Redis.
 	t.Run("token used in the database but live in Redis", func(t *testing.T) {
+		rid := holder(t)
 		tok := f.token(t, rid)
 		key := f.e.Config.RedisKeyPrefix + "voucher:token:" + tok
 		live, err := f.e.Redis.Get(context.Background(), key).Result()
@@ -122,7 +140,9 @@ func TestRedeemPaths(t *testing.T) {
 		if r.id == "" {
 			t.Fatalf("redeem: %s", r.raw)
 		}
-		f.e.Redis.Set(context.Background(), key, live, time.Minute) // the 'used' marker lost
+		if err := f.e.Redis.Set(context.Background(), key, live, time.Minute).Err(); err != nil { // the 'used' marker lost
+			t.Fatal(err)
+		}
 		before := f.balance(t, rid)
 		if u := f.redeem(t, f.provTok, tok, 300, "lost-marker-2", "", ""); u.code != "TOKEN_USED" {
 			t.Fatalf("second use with the Redis marker lost: %s", u.raw)
@@ -136,6 +156,7 @@ func TestRedeemPaths(t *testing.T) {
 	})
 
 	t.Run("one token, two keys at once: exactly one pays", func(t *testing.T) {
+		rid := holder(t)
 		tok := f.token(t, rid)
 		before := f.balance(t, rid)
 		var wg sync.WaitGroup
@@ -163,6 +184,7 @@ func TestRedeemPaths(t *testing.T) {
 	})
 
 	t.Run("concurrent sends of one key execute once", func(t *testing.T) {
+		rid := holder(t)
 		tok := f.token(t, rid)
 		var wg sync.WaitGroup
 		ids := make([]string, 10)
@@ -184,13 +206,14 @@ func TestRedeemPaths(t *testing.T) {
 			}
 		}
 		var n int
-		f.e.DB.Raw("SELECT count(*) FROM redemption_keys WHERE idempotency_key = 'same-key' AND provider_id = ?", mustUUID(t, f.provider)).Row().Scan(&n)
+		testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM redemption_keys WHERE idempotency_key = 'same-key' AND provider_id = ?", testenv.Args(mustUUID(t, f.provider)), &n)
 		if n != 1 {
 			t.Fatalf("%d key rows", n)
 		}
 	})
 
 	t.Run("reversal rights", func(t *testing.T) {
+		rid := holder(t)
 		r := f.redeem(t, f.provTok, f.token(t, rid), 100, "rights", "", "")
 		_, other, _ := registerProvider(t, f.e, f.admin, []string{"MEAL"})
 		rev := f.e.MustDo(t, other, `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"x"}){userErrors{code}}}`, map[string]any{"id": r.id})
@@ -211,6 +234,7 @@ func TestRedeemPaths(t *testing.T) {
 	})
 
 	t.Run("suspended provider cannot redeem", func(t *testing.T) {
+		rid := holder(t)
 		pg, ptok, _ := registerProvider(t, f.e, f.admin, []string{"MEAL"})
 		f.e.MustDo(t, f.admin, `mutation($id:ID!){setProviderStatus(id:$id,status:SUSPENDED){provider{status}}}`, map[string]any{"id": pg})
 		if r := f.redeem(t, ptok, f.token(t, rid), 100, "susp", "", ""); r.errCode != "FORBIDDEN" {
@@ -223,6 +247,7 @@ func TestRedeemPaths(t *testing.T) {
 	// confirmation that released it (redeemSQL's settlement check runs with
 	// a snapshot taken after the lock was granted), and leave nothing.
 	t.Run("a redemption that waited for a confirmation refuses", func(t *testing.T) {
+		rid := holder(t)
 		pg, ptok, _ := registerProvider(t, f.e, f.admin, []string{"MEAL"})
 		pid := mustUUID(t, pg)
 		tok := f.token(t, rid)
@@ -265,31 +290,34 @@ func TestRedeemPaths(t *testing.T) {
 			t.Fatalf("a redemption that waited for the confirmation: %s", r.raw)
 		}
 		var keys int64
-		f.e.DB.Raw("SELECT count(*) FROM redemption_keys WHERE idempotency_key = 'waits-for-confirm'").Row().Scan(&keys)
+		testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM redemption_keys WHERE idempotency_key = 'waits-for-confirm'", nil, &keys)
 		if keys != 0 || f.balance(t, rid) != before {
 			t.Fatalf("the refused redemption left %d keys, balance %d → %d", keys, before, f.balance(t, rid))
 		}
 	})
 
 	t.Run("settlement freezes the month", func(t *testing.T) {
-		r := f.redeem(t, f.provTok, f.token(t, rid), 700, "settle-1", "", "CLEANING")
-		st := f.e.MustDo(t, f.provTok, `query($p:ID!,$m:String!){settlement(providerId:$p,month:$m){status totalFen redemptionCount lines{category totalFen program{code}}}}`,
-			map[string]any{"p": f.provider, "m": f.period})
+		// A provider of its own: confirming freezes the provider's month.
+		rid := holder(t)
+		provider, provTok, _ := registerProvider(t, f.e, f.admin, []string{"MEAL", "CLEANING"})
+		r := f.redeem(t, provTok, f.token(t, rid), 700, "settle-1", "", "CLEANING")
+		st := f.e.MustDo(t, provTok, `query($p:ID!,$m:String!){settlement(providerId:$p,month:$m){status totalFen redemptionCount lines{category totalFen program{code}}}}`,
+			map[string]any{"p": provider, "m": f.period})
 		if st.Str("settlement.status") != "OPEN" || st.Get("settlement.redemptionCount") == float64(0) {
 			t.Fatalf("settlement: %s", st.Raw)
 		}
 		total := st.Get("settlement.totalFen")
 		c := f.e.MustDo(t, f.admin, `mutation($p:ID!,$m:String!){confirmSettlement(providerId:$p,month:$m){settlement{status totalFen} userErrors{code}}}`,
-			map[string]any{"p": f.provider, "m": f.period})
+			map[string]any{"p": provider, "m": f.period})
 		if c.Str("confirmSettlement.settlement.status") != "CONFIRMED" || c.Get("confirmSettlement.settlement.totalFen") != total {
 			t.Fatalf("confirm: %s", c.Raw)
 		}
 		c = f.e.MustDo(t, f.admin, `mutation($p:ID!,$m:String!){confirmSettlement(providerId:$p,month:$m){userErrors{code}}}`,
-			map[string]any{"p": f.provider, "m": f.period})
+			map[string]any{"p": provider, "m": f.period})
 		if c.Str("confirmSettlement.userErrors.0.code") != "INVALID_TRANSITION" {
 			t.Fatalf("second confirm: %s", c.Raw)
 		}
-		if x := f.redeem(t, f.provTok, f.token(t, rid), 100, "after-settle", "", ""); x.code != "SETTLED" {
+		if x := f.redeem(t, provTok, f.token(t, rid), 100, "after-settle", "", ""); x.code != "SETTLED" {
 			t.Fatalf("redeem in settled month: %s", x.raw)
 		}
 		rev := f.e.MustDo(t, f.admin, `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"x"}){userErrors{code}}}`, map[string]any{"id": r.id})
@@ -299,11 +327,14 @@ func TestRedeemPaths(t *testing.T) {
 		// other providers cannot read it; the CSV export follows the same rule
 		_, other, _ := registerProvider(t, f.e, f.admin, []string{"MEAL"})
 		if x := f.e.Do(t, other, `query($p:ID!,$m:String!){settlement(providerId:$p,month:$m){status}}`,
-			map[string]any{"p": f.provider, "m": f.period}); x.ErrorCode() != "FORBIDDEN" {
+			map[string]any{"p": provider, "m": f.period}); x.ErrorCode() != "FORBIDDEN" {
 			t.Fatalf("other provider read settlement: %s", x.Raw)
 		}
 		csv := func(tok string) (int, string) {
-			req, _ := http.NewRequest("GET", f.e.Server.URL+"/exports/settlement.csv?providerId="+f.provider+"&month="+f.period, nil)
+			req, err := http.NewRequest("GET", f.e.Server.URL+"/exports/settlement.csv?providerId="+provider+"&month="+f.period, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if tok != "" {
 				req.Header.Set("Authorization", "Bearer "+tok)
 			}
@@ -312,10 +343,13 @@ func TestRedeemPaths(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return resp.StatusCode, string(b)
 		}
-		if code, body := csv(f.provTok); code != 200 || !strings.Contains(body, "CLEANING") || !strings.Contains(body, "TOTAL") {
+		if code, body := csv(provTok); code != 200 || !strings.Contains(body, "CLEANING") || !strings.Contains(body, "TOTAL") {
 			t.Fatalf("csv: %d %s", code, body)
 		}
 		if code, _ := csv(other); code != 403 {

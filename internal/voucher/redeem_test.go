@@ -50,7 +50,7 @@ func TestRedeemRace(t *testing.T) {
 		t.Fatalf("balance %d, want 0", b)
 	}
 	var status string
-	f.e.DB.Raw("SELECT status FROM vouchers WHERE resident_id = ?", rid).Row().Scan(&status)
+	testenv.MustScan(t, f.e.DB, "SELECT status FROM vouchers WHERE resident_id = ?", testenv.Args(rid), &status)
 	if status != "EXHAUSTED" {
 		t.Fatalf("status %s", status)
 	}
