@@ -19,9 +19,6 @@ var registrySQL = regexp.MustCompile(`(?i)\b(from|join|update|into)\s+residents\
 // registryReaders are the files outside internal/resident still allowed to
 // name the residents table, each with why.
 var registryReaders = map[string]string{
-	// Left to convert after the voucher rules move (issue 15, item 3):
-	// issueSQL reads deceased_on, birth_date, care_level and statuses.
-	"internal/voucher/issue.go": "issueSQL",
 	// Tests' fixtures insert residents directly.
 	"internal/testenv/resident.go": "test fixtures",
 	// Demo data only: certificate numbers embed the decrypted ID number.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jinjiang/residents/internal/disability"
+
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
@@ -24,14 +26,17 @@ import (
 // Program.Amount (eligibility.go) are the same rule in Go; a change here
 // changes them too (TestMatchesAgreesWithIssueSQL).
 //
+// The living resident and the current certificate are the registry's and
+// the disability domain's definitions (resident_facts.living,
+// disability.CurrentOnSQL).
+//
 // Parameters: @program, @period, @pfrom, @puntil, @now.
-const issueSQL = `
+var issueSQL = `
 WITH cand AS (
   SELECT e.resident_id, best.amount
   FROM voucher_enrollments e
-  JOIN residents r ON r.id = e.resident_id AND r.deceased_on IS NULL
-  LEFT JOIN disability_certificates dc ON dc.resident_id = r.id AND dc.superseded_at IS NULL
-       AND dc.issued_on <= CAST(@pfrom AS date) AND dc.valid_until >= CAST(@pfrom AS date)
+  JOIN resident_facts r ON r.id = e.resident_id AND r.living
+  LEFT JOIN disability_certificates dc ON dc.resident_id = r.id AND ` + disability.CurrentOnSQL("dc", "CAST(@pfrom AS date)") + `
   CROSS JOIN LATERAL (
     SELECT max(ru.amount_fen) AS amount
     FROM voucher_program_rules ru
