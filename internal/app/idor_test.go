@@ -35,17 +35,17 @@ var idorExpect = map[string]string{
 	"OrgUnit":               "VVVVVVVVVVV", // org.Service.Unit: reference data for any session
 	"ServiceCenter":         "VVVVVVVVVVV", // org.Service.CentersByIDs: reference data
 	"StaffUser":             "FFFFFFFFVVF", // auth.Service.StaffUser: ADMIN, AUDITOR or the user themself
-	"Resident":              "VFVFVVFVVVF", // resident/access.go accessTo
+	"Resident":              "VFVFVVFVVVF", // policy.ResidentView (ReadFullIdNumber, ReadResident)
 	"ServiceItem":           "VVVVVVVVVVV", // application.Service.Item: the catalog is public to any session
-	"Application":           "VNVNVFFFVVF", // application readScope: CLERK/ADMIN/AUDITOR all, CASE_WORKER subtree, resident own
+	"Application":           "VNVNVFFFVVF", // policy ReadApplications: CLERK/ADMIN/AUDITOR all, CASE_WORKER subtree, resident own
 	"Provider":              "NNVVVVNVVVN", // voucher.Service.Provider: staff, or its own users
 	"VoucherProgram":        "VVVVVVVVVVV", // voucher.Service.Program: any session
-	"Voucher":               "VNVNVVNNVVN", // voucher residentScope: staff covering the resident, the resident
-	"Redemption":            "VNVNVVNVVVN", // voucher.Service.Redemption: residentScope, or the provider that made it
-	"DisabilityCertificate": "VFVFVVFFVVF", // disability canRead; providers never
+	"Voucher":               "VNVNVVNNVVN", // policy ReadVouchers: staff covering the resident, the resident
+	"Redemption":            "VNVNVVNVVVN", // voucher.Service.Redemption: policy ReadRedemptions: the resident scope, or the provider that made it
+	"DisabilityCertificate": "VFVFVVFFVVF", // policy ReadDisability; providers never
 	"DisabilityService":     "VFVFVVFVVVF", // disability canReadService: canRead or the assigned provider
-	"EmergencyDevice":       "NNNNVVNNVVN", // emergency readScope + canRead (errors read as null)
-	"EmergencyCall":         "FFFNVVFFVVF", // emergency readScope (role) then canRead (subtree)
+	"EmergencyDevice":       "NNNNVVNNVVN", // policy ReadEmergencyCalls (errors read as null)
+	"EmergencyCall":         "FFFNVVFFVVF", // policy ReadEmergencyCalls (role, then subtree)
 	"WechatAccount":         "VFFFFFFFVVF", // auth.Service.WechatAccount: ADMIN, AUDITOR or the account itself
 	"DisabilitySubsidyRule": "FFVVVFFFVVF", // disability.Service.Rule: the staff who may list the rules
 }
