@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -108,16 +109,34 @@ func (s *Service) ConfirmSettlement(ctx context.Context, providerID uuid.UUID, m
 
 // WriteCSV writes a settlement for the finance office: one line per
 // program and category, then a total line. Amounts are in fen and yuan.
+// Every text cell goes through csvCell, so a provider or program name
+// cannot become a live spreadsheet formula.
 func WriteCSV(w io.Writer, st *Settlement) error {
 	cw := csv.NewWriter(w)
 	yuan := func(f int64) string { return fmt.Sprintf("%d.%02d", f/100, f%100) }
-	cw.Write([]string{"provider", "month", "status", "program_code", "program_name", "category", "redemption_count", "total_fen", "total_yuan"})
-	for _, l := range st.Lines {
-		cw.Write([]string{st.ProviderName, st.Month, string(st.Status), l.ProgramCode, l.ProgramName, string(l.Category),
-			strconv.Itoa(l.RedemptionCount), strconv.FormatInt(l.TotalFen, 10), yuan(l.TotalFen)})
+	row := func(cells ...string) {
+		for i := range cells {
+			cells[i] = csvCell(cells[i])
+		}
+		cw.Write(cells)
 	}
-	cw.Write([]string{st.ProviderName, st.Month, string(st.Status), "", "TOTAL", "", strconv.Itoa(st.RedemptionCount),
-		strconv.FormatInt(st.TotalFen, 10), yuan(st.TotalFen)})
+	row("provider", "month", "status", "program_code", "program_name", "category", "redemption_count", "total_fen", "total_yuan")
+	for _, l := range st.Lines {
+		row(st.ProviderName, st.Month, string(st.Status), l.ProgramCode, l.ProgramName, string(l.Category),
+			strconv.Itoa(l.RedemptionCount), strconv.FormatInt(l.TotalFen, 10), yuan(l.TotalFen))
+	}
+	row(st.ProviderName, st.Month, string(st.Status), "", "TOTAL", "", strconv.Itoa(st.RedemptionCount),
+		strconv.FormatInt(st.TotalFen, 10), yuan(st.TotalFen))
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvCell defuses a cell that a spreadsheet would read as a formula (one
+// starting with =, +, -, @, a tab or a carriage return, OWASP's list) by
+// prefixing an apostrophe, which Excel and WPS show as text.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
