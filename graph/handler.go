@@ -80,6 +80,7 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	}
 	srv.Use(limits)
 	srv.Use(&exactEnums{})
+	srv.Use(noNUL{})
 	srv.SetErrorPresenter(ErrorPresenter(opt.Log))
 	srv.SetRecoverFunc(RecoverFunc(opt.Log))
 	srv.AroundFields(requireSession)

@@ -234,6 +234,27 @@ func enumAttacks() []attack {
 	}
 }
 
+// nulAttacks: a NUL character in any string, anywhere in the request, is
+// the caller's BAD_USER_INPUT before anything runs (Postgres text cannot
+// hold it; let through, it answered INTERNAL with an ERROR log line).
+func nulAttacks() []attack {
+	const login = `mutation($u:String!){login(input:{username:$u,password:"whatever-pw"}){accessToken userErrors{code}}}`
+	const residents = `query($f:ResidentFilter){residents(filter:$f){totalCount}}`
+	return []attack{
+		{name: "NUL in a login name, anonymous", run: gql(login, map[string]any{"u": "admin\x00"})(""),
+			status: 200, code: "BAD_USER_INPUT"},
+		{name: "NUL in a string literal of the document", run: gql(`mutation{login(input:{username:"ad\u0000min",password:"whatever-pw"}){accessToken}}`, nil)(""),
+			status: 200, code: "BAD_USER_INPUT"},
+		{name: "NUL in a search filter nested in an input object", run: gql(residents, map[string]any{"f": map[string]any{"nameContains": "张\x00"}})("admin"),
+			status: 200, code: "BAD_USER_INPUT"},
+		{name: "NUL in a literal inside a fragment", run: gql(`query{...f} fragment f on Query{residents(filter:{nameContains:"\u0000"}){totalCount}}`, nil)("admin"),
+			status: 200, code: "BAD_USER_INPUT"},
+		{name: "NUL in an idempotency key", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			return s.e.Do(t, s.prov1, redeemDoc, s.redeem("x", 100, "MEAL", "nul\x00key"))
+		}, status: 200, code: "BAD_USER_INPUT"},
+	}
+}
+
 func websocketAttacks() []attack {
 	ws := func(origin string, first map[string]any) func(*testing.T, *suite, string) *testenv.Response {
 		return func(t *testing.T, s *suite, _ string) *testenv.Response {

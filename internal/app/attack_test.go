@@ -229,6 +229,7 @@ func TestAttackSuite(t *testing.T) {
 	cases := append(append(append(append(requestAttacks(), tokenAttacks()...), identityAttacks()...), idNumberAttacks()...), moneyAttacks()...)
 	cases = append(cases, websocketAttacks()...)
 	cases = append(cases, enumAttacks()...)
+	cases = append(cases, nulAttacks()...)
 	if len(cases) < 30 {
 		t.Fatalf("only %d attacks", len(cases))
 	}
