@@ -59,6 +59,25 @@ type Config struct {
 	AllowedOrigins []string
 }
 
+// isDevSecret reports whether v is, or (for a key list) contains, one of
+// the development secrets above, under any key id.
+func isDevSecret(v string) bool {
+	dev := map[string]bool{devJWTKey: true, devIndexKey: true, devWechatApp: true, devWechatSec: true}
+	for _, pair := range strings.Split(devPIIKeys, ",") {
+		_, material, _ := strings.Cut(pair, ":")
+		dev[material] = true
+	}
+	if dev[v] || v == devPIIKeys {
+		return true
+	}
+	for _, pair := range strings.Split(v, ",") {
+		if _, material, ok := strings.Cut(strings.TrimSpace(pair), ":"); ok && dev[strings.TrimSpace(material)] {
+			return true
+		}
+	}
+	return false
+}
+
 // Production reports whether the service runs in production.
 func (c Config) Production() bool { return c.Env == "production" }
 
@@ -155,6 +174,9 @@ func Load(getenv func(string) string) (Config, error) {
 				errs = append(errs, fmt.Errorf("%s must be set in production", name))
 			}
 			return def
+		}
+		if c.Production() && isDevSecret(v) {
+			errs = append(errs, fmt.Errorf("%s must not be a development value (they are public, in the source) in production", name))
 		}
 		return v
 	}

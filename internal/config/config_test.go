@@ -73,3 +73,40 @@ func TestSecretsAreMaskedWhenLogged(t *testing.T) {
 		t.Fatalf("secret in log value: %s", s)
 	}
 }
+
+// TestProductionRefusesDevelopmentSecrets: the development values are in
+// this repository, so production refuses each of them, under any variable
+// and, in the PII key list, under any key id.
+func TestProductionRefusesDevelopmentSecrets(t *testing.T) {
+	full := map[string]string{
+		"APP_ENV": "production", "JWT_SIGNING_KEY": key32, "PII_ENCRYPTION_KEYS": "k1:" + key32,
+		"PII_INDEX_KEY": key32, "WECHAT_APP_ID": "wx1", "WECHAT_APP_SECRET": "s", "SEED_ADMIN_PASSWORD": "a-real-password",
+	}
+	_, devPII, _ := strings.Cut(devPIIKeys, ":")
+	cases := map[string]string{
+		"JWT_SIGNING_KEY":     devJWTKey,
+		"PII_INDEX_KEY":       devIndexKey,
+		"PII_ENCRYPTION_KEYS": "prod:" + key32 + ",old:" + devPII,
+		"WECHAT_APP_ID":       devWechatApp,
+		"WECHAT_APP_SECRET":   devWechatSec,
+	}
+	for name, value := range cases {
+		m := map[string]string{}
+		for k, v := range full {
+			m[k] = v
+		}
+		m[name] = value
+		_, err := Load(env(m))
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "development") {
+			t.Errorf("%s set to the development value: %v", name, err)
+		}
+	}
+	// The same values are fine outside production.
+	m := map[string]string{}
+	for name, value := range cases {
+		m[name] = value
+	}
+	if _, err := Load(env(m)); err != nil {
+		t.Errorf("development refused its own values: %v", err)
+	}
+}
