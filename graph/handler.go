@@ -81,7 +81,11 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	srv.Use(limits)
 	srv.Use(&exactEnums{})
 	srv.Use(noNUL{})
-	srv.SetErrorPresenter(ErrorPresenter(opt.Log))
+	presenter := ErrorPresenter(opt.Log)
+	if opt.Production {
+		presenter = withoutSuggestions(presenter)
+	}
+	srv.SetErrorPresenter(presenter)
 	srv.SetRecoverFunc(RecoverFunc(opt.Log))
 	srv.AroundFields(requireSession)
 	srv.AroundOperations(pinMutationsToPrimary)

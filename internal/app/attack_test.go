@@ -102,6 +102,18 @@ func gql(query string, vars map[string]any) func(tok string) func(*testing.T, *s
 	}
 }
 
+// suggestion is an attack that misspells a name in production and must
+// not be told the real one ("Did you mean …").
+func suggestion(what, doc, real string) attack {
+	return attack{name: what + " suggestions in production", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+		return s.prod.Do(t, s.prodAdmin, doc, nil)
+	}, status: 422, code: "GRAPHQL_VALIDATION_FAILED", check: func(t *testing.T, _ *suite, r *testenv.Response) {
+		if strings.Contains(string(r.Raw), "Did you mean") || strings.Contains(string(r.Raw), `\"`+real+`\"`) {
+			t.Fatalf("suggests a %s: %s", what, r.Raw)
+		}
+	}}
+}
+
 // tok maps a role name of the suite to its token.
 func (s *suite) tok(t *testing.T, who string) string {
 	switch who {
@@ -376,6 +388,10 @@ func requestAttacks() []attack {
 				t.Fatalf("suggests fields: %s", r.Raw)
 			}
 		}},
+		suggestion("type", `query($f: ResidentFiltr){ residents(filter: $f) { totalCount } }`, "ResidentFilter"),
+		suggestion("argument", `{ residents(filtr: {}) { totalCount } }`, "filter"),
+		suggestion("input field", `{ residents(filter: {nameContain: "x"}) { totalCount } }`, "nameContains"),
+		suggestion("enum value", `{ orgUnits(kind: STREE) { id } }`, "STREET"),
 		{name: "GraphiQL in production", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
 			req, _ := http.NewRequest(http.MethodGet, s.prod.Server.URL+"/", nil)
 			return s.prod.Send(t, req)
