@@ -196,6 +196,15 @@ func serve(ctx context.Context, a *app.App, cfg config.Config, log *slog.Logger)
 		MaxHeaderBytes:    32 << 10,
 	}
 	a.StartBackground(ctx)
+	if cfg.MetricsAddr != "" {
+		go func() {
+			log.Info("metrics listening", "addr", cfg.MetricsAddr)
+			ms := &http.Server{Addr: cfg.MetricsAddr, Handler: a.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second}
+			if err := ms.ListenAndServe(); err != nil {
+				log.Warn("metrics listener stopped", "err", err.Error())
+			}
+		}()
+	}
 	if cfg.PprofAddr != "" {
 		go func() {
 			log.Info("pprof listening", "addr", cfg.PprofAddr)

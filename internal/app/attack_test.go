@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -392,6 +393,17 @@ func requestAttacks() []attack {
 		suggestion("argument", `{ residents(filtr: {}) { totalCount } }`, "filter"),
 		suggestion("input field", `{ residents(filter: {nameContain: "x"}) { totalCount } }`, "nameContains"),
 		suggestion("enum value", `{ orgUnits(kind: STREE) { id } }`, "STREET"),
+		{name: "/metrics on the public listener in production", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			req, _ := http.NewRequest(http.MethodGet, s.prod.Server.URL+"/metrics", nil)
+			return s.prod.Send(t, req)
+		}, status: 404, code: "", check: func(t *testing.T, s *suite, _ *testenv.Response) {
+			// It is served where METRICS_ADDR points: the handler of that listener.
+			rec := httptest.NewRecorder()
+			s.prod.App.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), "go_sql_max_open_connections") {
+				t.Fatalf("metrics listener: %d %.200s", rec.Code, rec.Body.String())
+			}
+		}},
 		{name: "GraphiQL in production", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
 			req, _ := http.NewRequest(http.MethodGet, s.prod.Server.URL+"/", nil)
 			return s.prod.Send(t, req)

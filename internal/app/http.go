@@ -22,6 +22,14 @@ import (
 // MaxBodyBytes caps a request body; larger ones get 413.
 const MaxBodyBytes = 100 << 10
 
+// MetricsHandler serves /metrics alone, for the listener METRICS_ADDR
+// turns on (the only place production serves it).
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.handler)
+	return mux
+}
+
 func (a *App) routes() http.Handler {
 	gql := graph.NewHandler(a.Resolver, graph.HandlerOptions{
 		Production:     a.Config.Production(),
@@ -34,8 +42,10 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /exports/settlement.csv", a.authenticate(http.HandlerFunc(a.settlementCSV)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", a.metrics.handler)
 	if !a.Config.Production() {
+		// In production /metrics is served only on METRICS_ADDR's own
+		// listener (MetricsHandler): it names operations and pool sizes.
+		mux.Handle("GET /metrics", a.metrics.handler)
 		mux.HandleFunc("GET /{$}", graphiql())
 	}
 	return a.requestContext(mux)

@@ -27,6 +27,9 @@ const (
 type Config struct {
 	Env      string
 	HTTPAddr string
+	// MetricsAddr, when set, serves /metrics on its own listener; the only
+	// place production serves it (development also serves it on HTTPAddr).
+	MetricsAddr string
 	// PprofAddr, when set, serves net/http/pprof on its own listener (off by
 	// default; bind it to loopback: profiles reveal code paths and timings).
 	PprofAddr           string
@@ -90,6 +93,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("env", c.Env),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("pprof_addr", c.PprofAddr),
+		slog.String("metrics_addr", c.MetricsAddr),
 		slog.String("database_url", redactURL(c.DatabaseURL)),
 		slog.Int("database_replicas", len(c.DatabaseReplicaURLs)),
 		slog.String("redis_url", redactURL(c.RedisURL)),
@@ -128,6 +132,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Env:                get("APP_ENV", "development"),
 		HTTPAddr:           get("HTTP_ADDR", ":8080"),
 		PprofAddr:          get("PPROF_ADDR", ""),
+		MetricsAddr:        get("METRICS_ADDR", ""),
 		DatabaseURL:        get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"),
 		RedisURL:           get("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		RedisKeyPrefix:     get("REDIS_KEY_PREFIX", "rs:"),
