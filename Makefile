@@ -24,6 +24,7 @@ FUZZ_TARGETS = \
 	./internal/workday:FuzzAddWorkdays \
 	./graph/relay:FuzzParse \
 	./internal/page:FuzzDecodeCursor \
+	./internal/policy:FuzzLikePrefix \
 	./graph/scalar:FuzzUnmarshalFen
 # The request decoder goes through the whole HTTP handler (and needs the
 # database): fewer inputs, same bound in CI.
