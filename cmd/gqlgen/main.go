@@ -75,10 +75,23 @@ func (boundEnums) GenerateCode(d *codegen.Data) error {
 		if t == nil {
 			return fmt.Errorf("enum %s: no type %s", name, m.Model[0])
 		}
+		// A constant is covered when it is bound itself or has the value of
+		// one that is (an alias such as voucher.IssuedStatus = Active).
+		boundValues := map[string]bool{}
+		var consts []*types.Const
 		for _, n := range p.Types.Scope().Names() {
 			c, ok := p.Types.Scope().Lookup(n).(*types.Const)
-			if ok && types.Identical(c.Type(), t.Type()) && !bound[path+"."+n] {
-				unbound = append(unbound, fmt.Sprintf("%s.%s (enum %s)", path, n, name))
+			if !ok || !types.Identical(c.Type(), t.Type()) {
+				continue
+			}
+			consts = append(consts, c)
+			if bound[path+"."+n] {
+				boundValues[c.Val().ExactString()] = true
+			}
+		}
+		for _, c := range consts {
+			if !bound[path+"."+c.Name()] && !boundValues[c.Val().ExactString()] {
+				unbound = append(unbound, fmt.Sprintf("%s.%s (enum %s)", path, c.Name(), name))
 			}
 		}
 	}
