@@ -199,7 +199,7 @@ func (r *residentResolver) VoucherBalanceFen(ctx context.Context, obj *resident.
 		return 0, err
 	}
 	vs, err := load(ctx, loaders(ctx).Vouchers.ResidentVouchers, obj.ID)
-	return voucher.Balance(vs, pid), err
+	return voucher.Balance(vs, pid, r.Resolver.Vouchers.Today()), err
 }
 
 // Redemptions is the resolver for the redemptions field.

@@ -1,6 +1,7 @@
 package voucher_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +189,37 @@ func TestExpiry(t *testing.T) {
 	}
 	if b := f.balance(t, rid); b != 30000 {
 		t.Fatalf("current voucher touched: %d", b)
+	}
+}
+
+// TestBalanceIsWhatTodayCanSpend: next month's vouchers, issued ahead, are
+// listed but not in voucherBalanceFen, which is what a redemption dated
+// today could spend (the elder was shown 42,700 with 27,700 spendable).
+func TestBalanceIsWhatTodayCanSpend(t *testing.T) {
+	f := newFixture(t, programSpec{})
+	rid := f.resident(t, testenv.ResidentSpec{})
+	today := civil.DateOf(f.e.Clock.Now())
+	next := civil.MonthOf(today).AddMonths(1).String()
+	for _, period := range []string{civil.MonthOf(today).String(), next} {
+		if n, _, _, code := f.issue(t, period); n != 1 || code != "" {
+			t.Fatalf("issue %s: %d %s", period, n, code)
+		}
+	}
+	r := f.e.MustDo(t, f.admin, `query($id:ID!,$p:ID){resident(id:$id){voucherBalanceFen byProgram: voucherBalanceFen(programId:$p)
+		vouchers{period balanceFen status}}}`, map[string]any{"id": residentGID(rid), "p": f.program})
+	var current, all float64
+	for i := range r.Get("resident.vouchers").([]any) {
+		b, _ := r.Get(fmt.Sprintf("resident.vouchers.%d.balanceFen", i)).(float64)
+		all += b
+		if r.Str(fmt.Sprintf("resident.vouchers.%d.period", i)) != next {
+			current += b
+		}
+	}
+	if current == 0 || all == current {
+		t.Fatalf("want a current and a not-yet-valid voucher: %s", r.Raw)
+	}
+	if r.Get("resident.voucherBalanceFen") != current || r.Get("resident.byProgram") != current {
+		t.Fatalf("balance %v (by program %v), want %v (the next month's %v is not spendable today): %s",
+			r.Get("resident.voucherBalanceFen"), r.Get("resident.byProgram"), current, all-current, r.Raw)
 	}
 }

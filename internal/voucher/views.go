@@ -107,16 +107,27 @@ func Filter(vs []*Voucher, programID *uuid.UUID, status *Status) []*Voucher {
 	return out
 }
 
-// Balance sums the ACTIVE vouchers, optionally of one program.
-func Balance(vs []*Voucher, programID *uuid.UUID) int64 {
+// SpendableOn reports whether a redemption dated d could draw on v: ACTIVE
+// and d inside its validity (the same window redeem.sql checks).
+func (v *Voucher) SpendableOn(d civil.Date) bool {
+	return v.Status == Active && !d.Before(v.ValidFrom) && !v.ValidUntil.Before(d)
+}
+
+// Balance is what a redemption dated on could spend: the vouchers
+// SpendableOn that day, optionally of one program. Next month's vouchers,
+// issued ahead and not yet valid, are not in it.
+func Balance(vs []*Voucher, programID *uuid.UUID, on civil.Date) int64 {
 	var n int64
 	for _, v := range vs {
-		if v.Status == Active && (programID == nil || v.ProgramID == *programID) {
+		if v.SpendableOn(on) && (programID == nil || v.ProgramID == *programID) {
 			n += v.BalanceFen
 		}
 	}
 	return n
 }
+
+// Today is the business date (Asia/Shanghai) on the service's clock.
+func (s *Service) Today() civil.Date { return s.today() }
 
 // LedgerByVouchers loads each voucher's entries in order (Voucher.ledger
 // loader; the voucher itself was already authorized).
