@@ -102,7 +102,7 @@ func underPath(q *gorm.DB, col, path string) *gorm.DB {
 	if path == "" {
 		return q
 	}
-	return q.Where(col+" LIKE ?", path+"%")
+	return q.Where(col+" LIKE ?", policy.LikePrefix(path))
 }
 
 // --- devices --------------------------------------------------------------

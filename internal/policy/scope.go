@@ -86,9 +86,11 @@ func (s Scope) Where(pathCol, idCol string) (string, []any) {
 	return "FALSE", nil
 }
 
-// LikePrefix is a LIKE pattern matching every string that starts with p:
-// p's own wildcards and backslashes escaped (backslash is Postgres's
-// default LIKE escape), then %.
-func LikePrefix(p string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p) + "%"
+// LikeEscape escapes s's LIKE wildcards and backslashes (backslash is
+// Postgres's default LIKE escape), so s matches only itself.
+func LikeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// LikePrefix is a LIKE pattern matching every string that starts with p.
+func LikePrefix(p string) string { return LikeEscape(p) + "%" }

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/policy"
 )
 
 // reencryptBatch is the number of rows re-encrypted per transaction.
@@ -23,7 +24,7 @@ func (s *Service) Reencrypt(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	prefix := likeEscape(probe[:strings.LastIndex(probe, ":")+1]) + "%"
+	prefix := policy.LikeEscape(probe[:strings.LastIndex(probe, ":")+1]) + "%"
 	n1, err := s.reencryptTable(ctx, "residents", prefix, []encColumn{{"id_number_enc", PurposeIDNumber}, {"phone_enc", PurposePhone}})
 	if err != nil {
 		return n1, err

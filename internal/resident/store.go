@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +14,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/policy"
 )
 
 type residentRow struct {
@@ -163,11 +163,11 @@ type query struct {
 func (q query) apply(db *gorm.DB) *gorm.DB {
 	for _, p := range q.prefixes {
 		if p != "/" {
-			db = db.Where("org_path LIKE ?", likePrefix(p))
+			db = db.Where("org_path LIKE ?", policy.LikePrefix(p))
 		}
 	}
 	if q.nameContains != "" {
-		db = db.Where("name LIKE ?", "%"+likeEscape(q.nameContains)+"%")
+		db = db.Where("name LIKE ?", "%"+policy.LikeEscape(q.nameContains)+"%")
 	}
 	if q.bornOnOrBefore != nil {
 		db = db.Where("birth_date <= ?", *q.bornOnOrBefore)
@@ -183,12 +183,6 @@ func (q query) apply(db *gorm.DB) *gorm.DB {
 	}
 	return db
 }
-
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-func likePrefix(p string) string { return likeEscape(p) + "%" }
 
 // list returns one keyset page (newest first) and the total count.
 func list(ctx context.Context, db *gorm.DB, q query, p page.Request) ([]residentRow, int, error) {
