@@ -2,17 +2,33 @@ package pii
 
 import "strings"
 
-// MaskIDNumber masks an identity number for display, keeping the first 6 and
-// last 4 characters: "510104********123X". Inputs shorter than 18
-// characters are masked entirely. The result has one character per input
-// character (counted in runes).
+// MaskIDNumber masks an identity number for display, keeping only the
+// first 6 characters, the region where the number was issued:
+// "510104************". Inputs shorter than 18 characters are masked
+// entirely. The result has one character per input character (counted in
+// runes).
+//
+// Why only the region: the other twelve are the birth date (8), the
+// sequence (3, its last digit the gender) and the check digit. The old mask
+// kept the last 4 as well, and anyone who also read the birth date got the
+// whole number back. Roles without the full number now read age rather
+// than birth date, but the mask must hold even against a birth date learnt
+// elsewhere (or from watching age change on the birthday): with region,
+// birth date and gender known, 500 sequences remain, each testable only
+// through the audited, throttled look-up by ID number. Showing the check
+// digit would cut that to about 45. This is the one mask of an ID number;
+// certificate numbers (ID number + two digits) use it for their first 18.
 func MaskIDNumber(s string) string {
 	r := []rune(s)
 	if len(r) < 18 {
 		return strings.Repeat("*", len(r))
 	}
-	return keepEnds(r, 6, 4)
+	return keepEnds(r, IDNumberMaskKeeps, 0)
 }
+
+// IDNumberMaskKeeps is how many leading characters MaskIDNumber keeps;
+// migrations that re-mask stored values use the same number.
+const IDNumberMaskKeeps = 6
 
 // MaskPhone masks a phone number for display. An 11-character number keeps
 // its first 3 and last 4 characters ("138****5678"); other numbers of at

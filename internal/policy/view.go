@@ -11,11 +11,19 @@ const (
 	// ViewLimited: name, masked ID number, gender and age only (a care
 	// provider, of residents it has served).
 	ViewLimited
-	// ViewMasked: the whole record, but never the full ID number.
+	// ViewMasked: the whole record, but never the full ID number nor the
+	// birth date (age instead).
 	ViewMasked
 	// ViewFull: the whole record with the full ID number.
 	ViewFull
 )
+
+// SeesBirthDate tells whether this view shows the birth date. Only the full
+// view does: the birth date is eight of the ID number's eighteen
+// characters, so a viewer refused the full number reads age instead, and
+// the mask (pii.MaskIDNumber) is chosen so that mask, age, gender and
+// region together leave hundreds of candidates.
+func (v View) SeesBirthDate() bool { return v == ViewFull }
 
 // ResidentView decides how much of subject s's record v may see: full
 // where v may read its full ID number, masked where v may read the record

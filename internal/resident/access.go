@@ -85,12 +85,14 @@ func (r *Resident) Restricted() error {
 	return nil
 }
 
-// VisibleBirthDate is the birth date, or ErrForbidden for the limited view.
-// It is a plain method (no context) so the GraphQL layer resolves it inline
-// rather than in a goroutine of its own per resident.
+// VisibleBirthDate is the birth date, or ErrForbidden for every view short
+// of the full one (policy.View.SeesBirthDate: with the mask it would give
+// the whole ID number back). It is a plain method (no context) so the
+// GraphQL layer resolves it inline rather than in a goroutine of its own per
+// resident.
 func (r *Resident) VisibleBirthDate() (civil.Date, error) {
-	if err := r.Restricted(); err != nil {
-		return civil.Date{}, err
+	if !r.access.SeesBirthDate() {
+		return civil.Date{}, problem.Forbidden("only roles that may read the full ID number read the birth date; others read age")
 	}
 	return r.BirthDate, nil
 }

@@ -26,7 +26,7 @@ func TestRegisterDerivesAndMasks(t *testing.T) {
 	}
 	want := map[string]string{
 		"registerResident.resident.idNumber":       strings.ToUpper(id),
-		"registerResident.resident.idNumberMasked": id[:6] + "********" + strings.ToUpper(id[14:]),
+		"registerResident.resident.idNumberMasked": id[:6] + "************",
 		"registerResident.resident.gender":         "FEMALE",
 		"registerResident.resident.birthDate":      "1945-06-15",
 		"registerResident.resident.phoneMasked":    "138****8000",
