@@ -25,6 +25,7 @@ import (
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/logbuf"
+	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/migrations"
 )
@@ -83,6 +84,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cmd == "migrate" || cfg.Development() {
 		if err := migrations.Up(ctx, database.SQL(db)); err != nil {
 			return err
+		}
+		if n, err := resident.BackfillSearchTerms(ctx, db); err != nil {
+			return err
+		} else if n > 0 {
+			log.Info("search terms backfilled", "residents", n)
 		}
 		if cmd == "migrate" {
 			log.Info("migrations applied")

@@ -1013,6 +1013,29 @@ func (ec *executionContext) fieldContext_ResidentConnection_totalCount(_ context
 	return graphql.NewScalarFieldContext("ResidentConnection", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ResidentConnection_totalCountIsEstimate(ctx context.Context, field graphql.CollectedField, obj *model.ResidentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentConnection_totalCountIsEstimate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCountIsEstimate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentConnection_totalCountIsEstimate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentConnection", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _ResidentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ResidentEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1364,7 +1387,7 @@ func (ec *executionContext) unmarshalInputResidentFilter(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"orgUnitId", "nameContains", "minAge", "maxAge", "statuses", "careLevels"}
+	fieldsInOrder := [...]string{"orgUnitId", "nameContains", "search", "minAge", "maxAge", "statuses", "careLevels"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1385,6 +1408,13 @@ func (ec *executionContext) unmarshalInputResidentFilter(ctx context.Context, ob
 				return it, err
 			}
 			it.NameContains = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
 		case "minAge":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minAge"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -1750,6 +1780,11 @@ func (ec *executionContext) _ResidentConnection(ctx context.Context, sel ast.Sel
 			}
 		case "totalCount":
 			out.Values[i] = ec._ResidentConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCountIsEstimate":
+			out.Values[i] = ec._ResidentConnection_totalCountIsEstimate(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -68,6 +68,8 @@ func (r *queryResolver) Residents(ctx context.Context, filter *model.ResidentFil
 	if err != nil {
 		return nil, err
 	}
+	conn := requestedFields(ctx)
+	p.Total = conn["totalCount"] || conn["totalCountIsEstimate"]
 	res, err := r.Registry.List(ctx, f, p)
 	if err != nil {
 		return nil, err

@@ -72,7 +72,7 @@ func residentFilter(f *model.ResidentFilter) (resident.Filter, error) {
 	if err != nil {
 		return resident.Filter{}, err
 	}
-	return resident.Filter{OrgUnitID: unit, NameContains: deref(f.NameContains), MinAge: f.MinAge, MaxAge: f.MaxAge,
+	return resident.Filter{OrgUnitID: unit, NameContains: deref(f.NameContains), Search: deref(f.Search), MinAge: f.MinAge, MaxAge: f.MaxAge,
 		Statuses: f.Statuses, CareLevels: f.CareLevels}, nil
 }
 
@@ -81,7 +81,7 @@ func residentConnection(res page.Result[*resident.Resident]) *model.ResidentConn
 	for i, x := range res.Items {
 		edges[i] = &model.ResidentEdge{Cursor: page.EncodeCursor(x.ID), Node: x}
 	}
-	return &model.ResidentConnection{Edges: edges, TotalCount: res.TotalCount,
+	return &model.ResidentConnection{Edges: edges, TotalCount: res.TotalCount, TotalCountIsEstimate: res.TotalIsEstimate,
 		PageInfo: pageInfo(res, func(x *resident.Resident) uuid.UUID { return x.ID })}
 }
 

@@ -430,9 +430,10 @@ type ComplexityRoot struct {
 	}
 
 	ResidentConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
+		Edges                func(childComplexity int) int
+		PageInfo             func(childComplexity int) int
+		TotalCount           func(childComplexity int) int
+		TotalCountIsEstimate func(childComplexity int) int
 	}
 
 	ResidentEdge struct {
@@ -2416,6 +2417,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentConnection.TotalCount(childComplexity), true
+	case "ResidentConnection.totalCountIsEstimate":
+		if e.ComplexityRoot.ResidentConnection.TotalCountIsEstimate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentConnection.TotalCountIsEstimate(childComplexity), true
 
 	case "ResidentEdge.cursor":
 		if e.ComplexityRoot.ResidentEdge.Cursor == nil {
@@ -3720,6 +3727,8 @@ func (ec *executionContext) childFields_ResidentConnection(ctx context.Context, 
 		return ec.fieldContext_ResidentConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_ResidentConnection_totalCount(ctx, field)
+	case "totalCountIsEstimate":
+		return ec.fieldContext_ResidentConnection_totalCountIsEstimate(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentConnection", field.Name)
 }

@@ -45,9 +45,9 @@ func TestRemaskIDNumbers(t *testing.T) {
 	var wrong, short, certs, wrongCerts int
 	for q, dst := range map[string]*int{
 		`SELECT count(*) FROM residents WHERE char_length(id_number_masked) = 18 AND id_number_masked <> '510104************'`: &wrong,
-		`SELECT count(*) FROM residents WHERE id_number_masked = '***************'`:                                          &short,
-		`SELECT count(*) FROM disability_certificates WHERE number_masked = '510104************42'`:                          &certs,
-		`SELECT count(*) FROM disability_certificates WHERE number_masked <> '510104************42'`:                         &wrongCerts,
+		`SELECT count(*) FROM residents WHERE id_number_masked = '***************'`:                                            &short,
+		`SELECT count(*) FROM disability_certificates WHERE number_masked = '510104************42'`:                            &certs,
+		`SELECT count(*) FROM disability_certificates WHERE number_masked <> '510104************42'`:                           &wrongCerts,
 	} {
 		if err := db.QueryRowContext(ctx, q).Scan(dst); err != nil {
 			t.Fatal(err)

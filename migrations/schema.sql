@@ -311,6 +311,7 @@ CREATE TABLE public.residents (
     version integer DEFAULT 1 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    name_terms text[],
     CONSTRAINT residents_care_level_check CHECK ((care_level = ANY (ARRAY['INTACT'::text, 'MILD'::text, 'MODERATE'::text, 'SEVERE'::text, 'TOTAL'::text]))),
     CONSTRAINT residents_gender_check CHECK ((gender = ANY (ARRAY['MALE'::text, 'FEMALE'::text]))),
     CONSTRAINT residents_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64)))
@@ -650,7 +651,11 @@ CREATE INDEX refresh_tokens_subject_idx ON public.refresh_tokens USING btree (su
 
 CREATE INDEX residents_birth_date_idx ON public.residents USING btree (birth_date);
 
+CREATE INDEX residents_care_level_idx ON public.residents USING btree (care_level, id);
+
 CREATE UNIQUE INDEX residents_id_number_bidx_key ON public.residents USING btree (id_number_bidx);
+
+CREATE INDEX residents_name_terms_idx ON public.residents USING gin (name_terms);
 
 CREATE INDEX residents_org_path_idx ON public.residents USING btree (org_path text_pattern_ops, id);
 

@@ -292,9 +292,12 @@ type RequestDisabilityServiceInput struct {
 }
 
 type ResidentConnection struct {
-	Edges      []*ResidentEdge `json:"edges"`
-	PageInfo   *PageInfo       `json:"pageInfo"`
-	TotalCount int             `json:"totalCount"`
+	Edges    []*ResidentEdge `json:"edges"`
+	PageInfo *PageInfo       `json:"pageInfo"`
+	// Exact up to 10,000; beyond that it may be an estimate (totalCountIsEstimate). Counted only when asked for.
+	TotalCount int `json:"totalCount"`
+	// True when totalCount is above 10,000 and estimated rather than counted.
+	TotalCountIsEstimate bool `json:"totalCountIsEstimate"`
 }
 
 type ResidentEdge struct {
@@ -304,12 +307,15 @@ type ResidentEdge struct {
 
 type ResidentFilter struct {
 	// Any org unit: residents of that unit and everything below it.
-	OrgUnitID    *string              `json:"orgUnitId,omitempty"`
-	NameContains *string              `json:"nameContains,omitempty"`
-	MinAge       *int                 `json:"minAge,omitempty"`
-	MaxAge       *int                 `json:"maxAge,omitempty"`
-	Statuses     []resident.Status    `json:"statuses,omitempty"`
-	CareLevels   []resident.CareLevel `json:"careLevels,omitempty"`
+	OrgUnitID *string `json:"orgUnitId,omitempty"`
+	// Part of the name, case-insensitive, from an index.
+	NameContains *string `json:"nameContains,omitempty"`
+	// Counter search: part of the name in characters (桂英), its full pinyin by whole syllables (zhangguiying, guiying) or its initials (zgy); case-insensitive, spaces ignored. At most 64 characters.
+	Search     *string              `json:"search,omitempty"`
+	MinAge     *int                 `json:"minAge,omitempty"`
+	MaxAge     *int                 `json:"maxAge,omitempty"`
+	Statuses   []resident.Status    `json:"statuses,omitempty"`
+	CareLevels []resident.CareLevel `json:"careLevels,omitempty"`
 }
 
 type ResidentPayload struct {

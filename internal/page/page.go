@@ -22,7 +22,16 @@ const DefaultFirst = 20
 type Request struct {
 	First int
 	After *uuid.UUID
+	// Total asks for the total count too; a list counts only when the
+	// client selected it (a count over a district's million rows is most of
+	// a page's cost).
+	Total bool
 }
+
+// ExactTotalUpTo is how far a total is counted exactly; a larger one may be
+// the planner's estimate (Result.TotalIsEstimate), since counting a million
+// rows exactly takes longer than serving the page.
+const ExactTotalUpTo = 10000
 
 // New validates first (1..100, default 20) and decodes the after cursor.
 func New(first *int, after *string) (Request, error) {
@@ -69,6 +78,8 @@ type Result[T any] struct {
 	HasNext     bool
 	HasPrevious bool
 	TotalCount  int
+	// TotalIsEstimate: TotalCount is above ExactTotalUpTo and estimated.
+	TotalIsEstimate bool
 }
 
 // Trim cuts rows fetched with limit First+1 down to the page and reports

@@ -73,7 +73,7 @@ func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, erro
 	if perr != nil {
 		ues = append(ues, problem.New(problem.InvalidIDNumber, "身份证号码无效 (not a valid resident identity number): "+reasonOf(perr), "input", "idNumber"))
 	}
-	row := residentRow{ID: uuid.Must(uuid.NewV7()), Name: in.Name, Address: trimmed(in.Address), Version: 1,
+	row := residentRow{ID: uuid.Must(uuid.NewV7()), Name: in.Name, NameTerms: SearchTerms(in.Name), Address: trimmed(in.Address), Version: 1,
 		Statuses: statusArray(in.Statuses), CareLevel: string(Intact), CreatedAt: s.now(), UpdatedAt: s.now()}
 	if in.CareLevel != nil {
 		row.CareLevel = string(*in.CareLevel)

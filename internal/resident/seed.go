@@ -79,9 +79,10 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 	}
 	rng := rand.New(rand.NewPCG(uint64(have), 20260101))
 	today := s.now()
+	termsOf := map[string][]string{} // seeded names repeat: romanize each once
 	for missing, tries := want-int(have), 0; missing > 0 && tries < 1000; tries++ {
 		n := min(missing, seedBatch)
-		ids, err := s.seedBatch(ctx, db, rng, places, today, n)
+		ids, err := s.seedBatch(ctx, db, rng, places, today, n, termsOf)
 		if err != nil {
 			return err
 		}
@@ -102,7 +103,8 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 // through COPY into a temporary table and one INSERT … SELECT … ON CONFLICT
 // DO NOTHING: the bulk path is pgx's, since per-row or many-parameter
 // statements made 100000 residents take minutes on a busy machine.
-func (s *Service) seedBatch(ctx context.Context, db *gorm.DB, rng *rand.Rand, places []place, today time.Time, n int) ([]uuid.UUID, error) {
+func (s *Service) seedBatch(ctx context.Context, db *gorm.DB, rng *rand.Rand, places []place, today time.Time, n int,
+	termsOf map[string][]string) ([]uuid.UUID, error) {
 	rows := make([][]any, 0, n)
 	for i := 0; i < n; i++ {
 		p := places[rng.IntN(len(places))]
@@ -136,12 +138,18 @@ func (s *Service) seedBatch(ctx context.Context, db *gorm.DB, rng *rand.Rand, pl
 			grid = pgtype.UUID{Bytes: *p.grid, Valid: true}
 		}
 		age := today.Year() - birth.Year()
-		rows = append(rows, []any{pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true}, seedName(rng), idEnc,
+		name := seedName(rng)
+		terms, ok := termsOf[name]
+		if !ok {
+			terms = SearchTerms(name)
+			termsOf[name] = terms
+		}
+		rows = append(rows, []any{pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true}, name, terms, idEnc,
 			s.keys.BlindIndex(PurposeIDNumber, num), pii.MaskIDNumber(num), phoneEnc, phoneIdx, phoneMasked, string(gender),
 			birth, pgtype.UUID{Bytes: p.community, Valid: true}, grid, p.path, []string(seedStatuses(rng, age)),
 			string(seedCare(rng, age))})
 	}
-	cols := []string{"id", "name", "id_number_enc", "id_number_bidx", "id_number_masked", "phone_enc", "phone_bidx",
+	cols := []string{"id", "name", "name_terms", "id_number_enc", "id_number_bidx", "id_number_masked", "phone_enc", "phone_bidx",
 		"phone_masked", "gender", "birth_date", "community_id", "grid_id", "org_path", "statuses", "care_level"}
 	list := strings.Join(cols, ", ")
 	var ids []uuid.UUID

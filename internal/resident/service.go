@@ -164,10 +164,13 @@ var errLookupLimited = problem.New(problem.TooManyAttempts, "按身份证号查�
 type Filter struct {
 	OrgUnitID    *uuid.UUID
 	NameContains string
-	MinAge       *int
-	MaxAge       *int
-	Statuses     []Status
-	CareLevels   []CareLevel
+	// Search is a counter search: part of the name, or its pinyin or
+	// initials (search.go).
+	Search     string
+	MinAge     *int
+	MaxAge     *int
+	Statuses   []Status
+	CareLevels []CareLevel
 }
 
 // List returns one page of the residents the viewer may list, newest first.
@@ -198,7 +201,13 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	if utf8.RuneCountInString(f.NameContains) > 64 {
 		return zero, problem.BadInput("filter.nameContains: at most 64 characters")
 	}
-	q.nameContains = f.NameContains
+	if utf8.RuneCountInString(f.Search) > 64 {
+		return zero, problem.BadInput("filter.search: at most 64 characters")
+	}
+	q.name = matchName(f.NameContains)
+	if sq := parseSearch(f.Search); len(sq.name.terms) > 0 {
+		q.search = &sq
+	}
 	today := s.Today()
 	if f.MinAge != nil {
 		if *f.MinAge < 0 || *f.MinAge > 150 {
@@ -220,7 +229,7 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	for _, x := range f.CareLevels {
 		q.careLevels = append(q.careLevels, string(x))
 	}
-	rows, total, err := list(ctx, s.db, q, p)
+	rows, total, estimate, err := list(ctx, s.db, q, p)
 	if err != nil {
 		return zero, err
 	}
@@ -233,7 +242,7 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 		items[i] = rows[i].resident().apply(a)
 	}
 	res := page.Trim(p, items)
-	res.TotalCount = total
+	res.TotalCount, res.TotalIsEstimate = total, estimate
 	return res, nil
 }
 

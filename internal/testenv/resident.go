@@ -102,10 +102,10 @@ func (e *Env) InsertResident(t testing.TB, s ResidentSpec) Resident {
 		statuses = pq.StringArray{}
 	}
 	id := uuid.Must(uuid.NewV7())
-	err = e.DB.WithContext(ctx).Exec(`INSERT INTO residents (id, name, id_number_enc, id_number_bidx, id_number_masked,
+	err = e.DB.WithContext(ctx).Exec(`INSERT INTO residents (id, name, name_terms, id_number_enc, id_number_bidx, id_number_masked,
 		phone_enc, phone_bidx, phone_masked, gender, birth_date, community_id, org_path, statuses, care_level)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		id, s.Name, idEnc, k.BlindIndex(resident.PurposeIDNumber, n.String()), pii.MaskIDNumber(n.String()),
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		id, s.Name, pq.StringArray(resident.SearchTerms(s.Name)), idEnc, k.BlindIndex(resident.PurposeIDNumber, n.String()), pii.MaskIDNumber(n.String()),
 		phoneEnc, phoneIdx, phoneMasked, g, n.BirthDate().Format("2006-01-02"), commID, path, statuses, s.CareLevel).Error
 	if _, dup := database.IsUniqueViolation(err); dup && generated && s.retries < 50 {
 		// The generated number was taken (same birth date, same sequence): draw another.

@@ -1,0 +1,158 @@
+package resident_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/testenv"
+)
+
+// TestCounterSearch: a clerk finds a resident by part of the name in
+// characters, by full pinyin (whole syllables, any case, spaces ignored),
+// by initials, and by any reading of a character with several; the
+// caller's jurisdiction and the other filters still apply.
+func TestCounterSearch(t *testing.T) {
+	e := testenv.New(t)
+	for _, s := range []testenv.ResidentSpec{
+		{Name: "张桂英", CommunityCode: "510104020001"},
+		{Name: "李桂英", CommunityCode: "510104023001"},
+		{Name: "张桂兰", CommunityCode: "510104020002"},
+		{Name: "曾国强", CommunityCode: "510104020001"},
+		{Name: "欧阳秀英", CommunityCode: "510104020001"},
+		{Name: "单田芳", CommunityCode: "510104020001"},
+		{Name: "Anna·李", CommunityCode: "510104020001"},
+	} {
+		e.InsertResident(t, s)
+	}
+	clerk, cw := e.As(t, "clerk"), e.As(t, "caseworker")
+	const doc = `query($f: ResidentFilter){ residents(filter:$f, first:100){ edges{ node{ name } } } }`
+	cases := []struct {
+		tok, search, nameContains string
+		want                      []string
+	}{
+		{clerk, "桂英", "", []string{"张桂英", "李桂英"}},
+		{clerk, "张桂英", "", []string{"张桂英"}},
+		{clerk, "张英", "", nil}, // not a substring
+		{clerk, "桂", "", []string{"张桂英", "李桂英", "张桂兰"}},
+		{clerk, "zgy", "", []string{"张桂英"}},
+		{clerk, "ZGY", "", []string{"张桂英"}},
+		{clerk, "zhangguiying", "", []string{"张桂英"}},
+		{clerk, "Zhang Gui Ying", "", []string{"张桂英"}},
+		{clerk, "guiying", "", []string{"张桂英", "李桂英"}},
+		{clerk, "gy", "", []string{"张桂英", "李桂英"}},
+		{clerk, "zhanggui", "", []string{"张桂英", "张桂兰"}},
+		{clerk, "zhanggu", "", nil}, // whole syllables only
+		{clerk, "zengguoqiang", "", []string{"曾国强"}},
+		{clerk, "cengguoqiang", "", []string{"曾国强"}},
+		{clerk, "shantianfang", "", []string{"单田芳"}},
+		{clerk, "oyxy", "", []string{"欧阳秀英"}},
+		{clerk, "ouyang", "", []string{"欧阳秀英"}},
+		{clerk, "anna", "", []string{"Anna·李"}},
+		{clerk, "NA·李", "", []string{"Anna·李"}},
+		{clerk, "%", "", nil},
+		{clerk, "  ", "", []string{"张桂英", "李桂英", "张桂兰", "曾国强", "欧阳秀英", "单田芳", "Anna·李"}},
+		// nameContains is characters only, case-insensitive.
+		{clerk, "", "桂英", []string{"张桂英", "李桂英"}},
+		{clerk, "", "zgy", nil},
+		{clerk, "", "ANNA", []string{"Anna·李"}},
+		{clerk, "桂", "兰", []string{"张桂兰"}},
+		// A case worker of 春熙路街道 (510104020) finds only their street's.
+		{cw, "guiying", "", []string{"张桂英"}},
+	}
+	for _, c := range cases {
+		t.Run(c.search+"|"+c.nameContains, func(t *testing.T) {
+			f := map[string]any{}
+			if c.search != "" {
+				f["search"] = c.search
+			}
+			if c.nameContains != "" {
+				f["nameContains"] = c.nameContains
+			}
+			got := names(e.MustDo(t, c.tok, doc, map[string]any{"f": f}))
+			slices.Sort(got)
+			want := slices.Clone(c.want)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
+	}
+	r := e.Do(t, clerk, doc, map[string]any{"f": map[string]any{"search": strings.Repeat("张", 65)}})
+	if r.ErrorCode() != "BAD_USER_INPUT" {
+		t.Fatalf("65 characters: %s", r.Raw)
+	}
+}
+
+// TestSearchTermsBackfill: rows written before the search column existed
+// (NULL terms) are found once BackfillSearchTerms has run, and a second
+// run has nothing to do.
+func TestSearchTermsBackfill(t *testing.T) {
+	e := testenv.New(t)
+	res := e.InsertResident(t, testenv.ResidentSpec{Name: "回填甲"})
+	if err := e.DB.Exec("UPDATE residents SET name_terms = NULL WHERE id = ?", res.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	clerk := e.As(t, "clerk")
+	const doc = `{ residents(filter:{search:"htj"}, first:10){ edges{ node{ name } } } }`
+	if got := names(e.MustDo(t, clerk, doc, nil)); len(got) != 0 {
+		t.Fatalf("before the backfill: %v", got)
+	}
+	n, err := resident.BackfillSearchTerms(context.Background(), e.DB)
+	if err != nil || n < 1 {
+		t.Fatalf("backfill: %d, %v", n, err)
+	}
+	if got := names(e.MustDo(t, clerk, doc, nil)); !slices.Equal(got, []string{"回填甲"}) {
+		t.Fatalf("after the backfill: %v", got)
+	}
+	if n, err := resident.BackfillSearchTerms(context.Background(), e.DB); err != nil || n != 0 {
+		t.Fatalf("second backfill: %d, %v", n, err)
+	}
+}
+
+// TestTotalCount: exact up to 10,000 (flagged exact), estimated beyond
+// (flagged), and not counted at all when the client does not ask.
+func TestTotalCount(t *testing.T) {
+	e := testenv.New(t)
+	var comm1, comm2 string
+	testenv.MustScan(t, e.DB, "SELECT id::text FROM org_units WHERE code = '510104020001'", nil, &comm1)
+	testenv.MustScan(t, e.DB, "SELECT id::text FROM org_units WHERE code = '510104023001'", nil, &comm2)
+	// 10,000 in one community, 50 in another: synthetic rows, counted only.
+	if err := e.DB.Exec(`INSERT INTO residents (id, name, name_terms, id_number_enc, id_number_bidx, id_number_masked, gender,
+		birth_date, community_id, org_path)
+		SELECT uuid_v7(), '计数' || i, ARRAY['计','计数','数'], 'x', decode(md5('count' || i), 'hex'), '510104************', 'MALE',
+		       '1940-01-01', u.id, u.path
+		  FROM generate_series(1, 10050) i
+		  JOIN org_units u ON u.id = CASE WHEN i <= 10000 THEN ?::uuid ELSE ?::uuid END`, comm1, comm2).Error; err != nil {
+		t.Fatal(err)
+	}
+	clerk := e.As(t, "clerk")
+	const doc = `query($f: ResidentFilter){ residents(filter:$f, first:1){ totalCount totalCountIsEstimate } }`
+	count := func(f map[string]any) (float64, bool) {
+		r := e.Do(t, clerk, doc, map[string]any{"f": f})
+		if len(r.Errors) > 0 {
+			t.Fatalf("%s\n%s", r.Raw, e.Logs())
+		}
+		return r.Get("residents.totalCount").(float64), r.Get("residents.totalCountIsEstimate").(bool)
+	}
+	if n, est := count(map[string]any{"nameContains": "计数", "orgUnitId": unitGID(t, e, "510104023001")}); n != 50 || est {
+		t.Fatalf("50 rows: %v, estimate %v", n, est)
+	}
+	if n, est := count(map[string]any{"nameContains": "计数", "orgUnitId": unitGID(t, e, "510104020001")}); n != 10000 || est {
+		t.Fatalf("10,000 rows: %v, estimate %v", n, est)
+	}
+	if n, est := count(map[string]any{"nameContains": "计数"}); n <= 10000 || !est {
+		t.Fatalf("10,050 rows: %v, estimate %v", n, est)
+	}
+	with := countStatements(t, e, func() {
+		e.MustDo(t, clerk, `{ residents(first:5){ totalCount edges{ node{ name } } } }`, nil)
+	})
+	without := countStatements(t, e, func() {
+		e.MustDo(t, clerk, `{ residents(first:5){ edges{ node{ name } } } }`, nil)
+	})
+	if without >= with {
+		t.Fatalf("statements with totalCount %d, without %d: counted although not asked", with, without)
+	}
+}
