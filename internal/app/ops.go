@@ -55,4 +55,5 @@ func (a *App) Reencrypt(ctx context.Context) error {
 func (a *App) StartBackground(ctx context.Context) {
 	go a.Vouchers.RunExpiry(ctx, 10*time.Minute)
 	go a.Emergency.RunHub(ctx)
+	go a.Revocations.Run(ctx)
 }
