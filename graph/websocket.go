@@ -130,7 +130,7 @@ func wsInit(a *auth.Service, opt HandlerOptions) transport.WebsocketInitFunc {
 		}
 		v, err := a.Authenticate(ctx, token)
 		if errors.Is(err, problem.ErrUnavailable) {
-			log.WarnContext(ctx, "websocket: session store unavailable", "err", err)
+			log.WarnContext(ctx, "websocket: session store unavailable", "request_id", auth.RequestID(ctx), "err", err)
 			return unavailable, nil, errors.New("service unavailable")
 		}
 		if err != nil {
@@ -142,7 +142,7 @@ func wsInit(a *auth.Service, opt HandlerOptions) transport.WebsocketInitFunc {
 			return refuse(ctx, closeTooManySockets, reason), nil, errors.New(reason)
 		}
 		if err != nil {
-			log.WarnContext(ctx, "websocket: lease unavailable", "err", err)
+			log.WarnContext(ctx, "websocket: lease unavailable", "request_id", auth.RequestID(ctx), "err", err)
 			return unavailable, nil, errors.New("service unavailable")
 		}
 		exp, _ := a.TokenExpiry(token)
@@ -162,7 +162,7 @@ func wsInit(a *auth.Service, opt HandlerOptions) transport.WebsocketInitFunc {
 		if err != nil {
 			cancel()
 			releaseLease(ctx, lease, log)
-			log.WarnContext(ctx, "websocket: revocation watch unavailable", "err", err)
+			log.WarnContext(ctx, "websocket: revocation watch unavailable", "request_id", auth.RequestID(ctx), "err", err)
 			return unavailable, nil, errors.New("service unavailable")
 		}
 		go watchSession(ctx, cancel, a, v.SessionID, revoked, lease, log)
@@ -187,12 +187,12 @@ func watchSession(ctx context.Context, cancel context.CancelFunc, a *auth.Servic
 			return
 		case <-tick.C:
 			if err := lease.Refresh(ctx); err != nil {
-				log.WarnContext(ctx, "websocket lease refresh failed; closing", "err", err)
+				log.WarnContext(ctx, "websocket lease refresh failed; closing", "request_id", auth.RequestID(ctx), "err", err)
 				return // fail closed: an unrefreshed lease no longer counts
 			}
 			alive, err := a.SessionAlive(ctx, sid)
 			if err != nil {
-				log.WarnContext(ctx, "websocket session check failed", "err", err)
+				log.WarnContext(ctx, "websocket session check failed", "request_id", auth.RequestID(ctx), "err", err)
 				return // fail closed
 			}
 			if !alive {
@@ -204,6 +204,6 @@ func watchSession(ctx context.Context, cancel context.CancelFunc, a *auth.Servic
 
 func releaseLease(ctx context.Context, lease *auth.SocketLease, log *slog.Logger) {
 	if err := lease.Release(); err != nil {
-		log.WarnContext(ctx, "websocket lease release failed; it lapses by itself", "err", err)
+		log.WarnContext(ctx, "websocket lease release failed; it lapses by itself", "request_id", auth.RequestID(ctx), "err", err)
 	}
 }

@@ -238,7 +238,7 @@ func TestWebsocketRedisConnections(t *testing.T) {
 		t.Errorf("pub/sub connections: %d before, %d with %d more sockets (want the instance's 2: revocations and the live board)",
 			before.PubSubStats.Active, after.PubSubStats.Active, 2*e.Config.WSMaxPerSession-1)
 	}
-	if grown := after.TotalConns - before.TotalConns; grown > 2 {
+	if grown := int(after.TotalConns) - int(before.TotalConns); grown > 2 {
 		t.Errorf("the pool grew by %d connections for %d sockets", grown, 2*e.Config.WSMaxPerSession-1)
 	}
 	subs, err := e.Redis.PubSubNumSub(context.Background(), revoked).Result()
