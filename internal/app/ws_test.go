@@ -327,3 +327,28 @@ func TestSocketLeases(t *testing.T) {
 		t.Fatalf("refresh of a lapsed lease: %v", err)
 	}
 }
+
+// TestWebsocketsAcrossInstances: two instances of one deployment count
+// one session's sockets together, and a logout on one closes the
+// session's sockets on the other.
+func TestWebsocketsAcrossInstances(t *testing.T) {
+	prefix := fmt.Sprintf("multi%d:", time.Now().UnixNano())
+	one := testenv.New(t, testenv.SharedPrefix(prefix))
+	two := testenv.New(t, testenv.SharedPrefix(prefix))
+	tok := one.As(t, "operator")
+	var onTwo []*websocket.Conn
+	for i := 0; i < one.Config.WSMaxPerSession; i++ {
+		if i%2 == 0 {
+			openWS(t, one, tok)
+		} else {
+			onTwo = append(onTwo, openWS(t, two, tok))
+		}
+	}
+	if code, reason := wsRefused(t, two, tok); code != 4429 {
+		t.Fatalf("socket over the cap on the second instance: close %d %q, want 4429", code, reason)
+	}
+	one.MustDo(t, tok, `mutation{logout}`, nil)
+	for i, c := range onTwo {
+		waitClosed(t, c, fmt.Sprintf("socket %d on the other instance", i))
+	}
+}
