@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -18,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
-	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
@@ -37,6 +34,13 @@ type HandlerOptions struct {
 	// Observe records one operation's duration (for metrics); may be nil.
 	Observe func(operation string, d time.Duration, failed bool)
 	Limits  Limits
+	// Revocations closes a websocket when its session ends (required).
+	Revocations *auth.Revocations
+	// Sockets caps the websockets open per session and per user (required).
+	Sockets *auth.SocketLeases
+	// MaxMessageBytes caps one websocket message from the client: the HTTP
+	// body cap, so the websocket is no way around it (required).
+	MaxMessageBytes int64
 }
 
 // publicRootFields answer without a session; every other root field needs one.
@@ -47,20 +51,26 @@ var publicRootFields = map[string]bool{
 
 // NewHandler builds the GraphQL HTTP handler with explicit transports and
 // limits (never handler.NewDefaultServer): POST JSON, GET for queries only,
-// graphql-transport-ws with the token in connection_init, no batching.
+// graphql-transport-ws for subscriptions only with the token in
+// connection_init, no batching.
 func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
+	if opt.Revocations == nil || opt.Sockets == nil || opt.MaxMessageBytes <= 0 {
+		panic("graph: NewHandler needs Revocations, Sockets and MaxMessageBytes")
+	}
 	cfg := Config{Resolvers: r}
 	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Websocket{
-		InitFunc:              wsInit(r.Auth, opt.Log),
+	maxMessage := opt.MaxMessageBytes
+	srv.AddTransport(websocketTransport{transport.Websocket{
+		InitFunc:              wsInit(r.Auth, opt),
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 15 * time.Second,
+		PayloadReadLimit:      &maxMessage,
 		// coder/websocket refuses a browser Origin other than the request's
 		// own host unless it matches one of the allowed origins' hosts.
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(opt.AllowedOrigins)},
 		},
-	})
+	}})
 	srv.AddTransport(queriesOnlyGET{})
 	srv.AddTransport(onePOST{})
 	// Last: anything the transports above do not take (text/plain, forms,
@@ -68,6 +78,9 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	srv.AddTransport(unsupported{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(15000)
+	// First of the operation checks: a query or mutation on a websocket is
+	// refused for the transport, whatever else is wrong with it.
+	srv.Use(websocketOperations{maxSubscriptions: maxSubscriptionsPerSocket})
 	if !opt.Production {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -146,65 +159,6 @@ func originHosts(origins []string) []string {
 		}
 	}
 	return hosts
-}
-
-// wsInit authenticates a websocket in connection_init ({"authorization":
-// "Bearer …"} or {"token": "…"}) and ties the connection's life to the
-// session: when the session ends (logout, revocation) or the access token
-// expires, the context is cancelled and the socket closes.
-func wsInit(a *auth.Service, log *slog.Logger) transport.WebsocketInitFunc {
-	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		token := strings.TrimPrefix(p.Authorization(), "Bearer ")
-		if token == "" {
-			if t, ok := p["token"].(string); ok {
-				token = t
-			}
-		}
-		// graphql-transport-ws: a refused connection_init closes with 4403.
-		refused := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), 4403)
-		if token == "" {
-			return refused, nil, errors.New("unauthenticated")
-		}
-		v, err := a.Authenticate(ctx, token)
-		if err != nil {
-			return refused, nil, errors.New("unauthenticated")
-		}
-		exp, _ := a.TokenExpiry(token)
-		ctx = auth.WithViewer(ctx, v)
-		ctx, cancel := context.WithDeadline(ctx, exp)
-		// Subscribed before connection_ack: a logout after the ack is seen.
-		revoked := a.Sessions().SubscribeRevoked(ctx)
-		go watchSession(ctx, cancel, a, v.SessionID, revoked, log)
-		return ctx, nil, nil
-	}
-}
-
-func watchSession(ctx context.Context, cancel context.CancelFunc, a *auth.Service, sid uuid.UUID, revoked <-chan uuid.UUID, log *slog.Logger) {
-	defer cancel()
-	tick := time.NewTicker(30 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case id, ok := <-revoked:
-			if !ok {
-				return
-			}
-			if id == sid {
-				return
-			}
-		case <-tick.C:
-			alive, err := a.SessionAlive(ctx, sid)
-			if err != nil {
-				log.WarnContext(ctx, "websocket session check failed", "err", err)
-				return // fail closed
-			}
-			if !alive {
-				return
-			}
-		}
-	}
 }
 
 // pinMutationsToPrimary makes every read of a mutation, including its

@@ -58,6 +58,11 @@ type App struct {
 	Emergency   *emergency.Service
 	Application *application.Service
 	Resolver    *graph.Resolver
+	// Revocations is the instance's one subscription to revoked sessions,
+	// fanned out to its websockets; Sockets caps the websockets open per
+	// session and per user across instances.
+	Revocations *auth.Revocations
+	Sockets     *auth.SocketLeases
 	handler     http.Handler
 	draining    atomic.Bool
 	metrics     *metrics
@@ -66,6 +71,11 @@ type App struct {
 	closing     context.Context
 	stopClosing context.CancelFunc
 }
+
+// socketLeaseTTL is how long a websocket still counts against the caps
+// after its instance stopped refreshing it (it died): sockets refresh every
+// third of it.
+const socketLeaseTTL = time.Minute
 
 // New builds the app.
 func New(d Deps) (*App, error) {
@@ -90,6 +100,8 @@ func New(d Deps) (*App, error) {
 	sessions := auth.NewSessions(d.Redis, cfg.RedisKeyPrefix, cfg.RefreshTokenTTL)
 	logins := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
 	a.Auth = auth.NewService(d.DB, tokens, sessions, logins, cfg.RefreshTokenTTL, d.Now)
+	a.Revocations = auth.NewRevocations(d.Redis, sessions, d.Log)
+	a.Sockets = auth.NewSocketLeases(d.Redis, cfg.RedisKeyPrefix, cfg.WSMaxPerSession, cfg.WSMaxPerUser, socketLeaseTTL)
 	a.Auth.Audit = audit.AuthHook
 	a.Auth.MayManageStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ManageStaff) }
 	a.Auth.MayReadStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ReadStaff) }

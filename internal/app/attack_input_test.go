@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/google/uuid"
 
+	"github.com/jinjiang/residents/internal/app"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/testenv"
 )
@@ -283,10 +284,118 @@ func websocketAttacks() []attack {
 		}
 	}
 	sub := map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `subscription{emergencyCallUpdated{id}}`}}
-	return []attack{
+	cases := []attack{
 		{name: "websocket subscribe without connection_init", run: ws("", sub), status: 1002},
 		{name: "websocket with a bad token", run: ws("", map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer not-a-token"}}), status: 4403},
 		{name: "websocket without a token", run: ws("", map[string]any{"type": "connection_init", "payload": map[string]any{}}), status: 4403},
 		{name: "websocket from a foreign origin", run: ws("https://evil.example.com", nil), status: 403},
 	}
+	return append(append(cases, websocketCapAttacks()...), websocketOperationAttacks()...)
 }
+
+// websocketCapAttacks open more sockets than one session or one user may
+// hold (each used to hold a Redis connection of its own).
+func websocketCapAttacks() []attack {
+	// The refused socket's close code is the status; the setup's sockets
+	// stay open until the case ends.
+	refused := func(t *testing.T, s *suite, tok string) *testenv.Response {
+		code, reason := wsRefused(t, s.e, tok)
+		return &testenv.Response{Status: int(code), Raw: []byte(reason)}
+	}
+	saysCap := func(t *testing.T, _ *suite, r *testenv.Response) {
+		if !strings.Contains(string(r.Raw), "Too many websockets") {
+			t.Fatalf("close reason %q does not say why", r.Raw)
+		}
+	}
+	var held []*websocket.Conn
+	return []attack{
+		{name: "websockets over the per-session cap", setup: func(t *testing.T, s *suite) string {
+			tok := s.e.As(t, "operator")
+			held = nil
+			for i := 0; i < s.e.Config.WSMaxPerSession; i++ {
+				held = append(held, openWS(t, s.e, tok))
+			}
+			return tok
+		}, run: refused, status: 4429, check: func(t *testing.T, s *suite, r *testenv.Response) {
+			saysCap(t, s, r)
+			// A socket that closes gives its place back.
+			held[0].Close(websocket.StatusNormalClosure, "")
+			deadline := time.Now().Add(3 * time.Second)
+			for {
+				c, _, err := dialWS(t, s.e, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				typ, _ := initWS(t, c, map[string]any{"authorization": "Bearer " + s.arg})
+				c.CloseNow()
+				if typ == "connection_ack" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no place freed: the refused socket still counts")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}},
+		{name: "websockets over the per-user cap across sessions", setup: func(t *testing.T, s *suite) string {
+			var tok string
+			for open := 0; open < s.e.Config.WSMaxPerUser; open++ {
+				if open%s.e.Config.WSMaxPerSession == 0 {
+					tok = s.e.As(t, "caseworker")
+				}
+				openWS(t, s.e, tok)
+			}
+			return s.e.As(t, "caseworker")
+		}, run: refused, status: 4429, check: saysCap},
+	}
+}
+
+// websocketOperationAttacks send queries, mutations, oversized messages
+// and too many subscriptions on a websocket. A websocket carries
+// subscriptions only: an operation refused there answers on the open
+// socket (status 200), a message over the HTTP body cap closes it.
+func websocketOperationAttacks() []attack {
+	fresh := func(t *testing.T, s *suite) string { return s.e.As(t, "operator") }
+	op := func(doc string) func(*testing.T, *suite, string) *testenv.Response {
+		return func(t *testing.T, s *suite, tok string) *testenv.Response {
+			c := openWS(t, s.e, tok)
+			wsSubscribe(t, c, "1", doc, nil)
+			return wsAnswer(t, c)
+		}
+	}
+	notRun := func(t *testing.T, s *suite, r *testenv.Response) {
+		if len(r.Data) > 0 {
+			t.Fatalf("executed: %s", r.Raw)
+		}
+		sessionAlive(t, s, s.arg)
+	}
+	return []attack{
+		{name: "query over a websocket", setup: fresh, run: op(meQuery), status: 200, code: "BAD_USER_INPUT", msg: "subscriptions only", check: notRun},
+		{name: "logout over a websocket", setup: fresh, run: op(`mutation{logout}`), status: 200, code: "BAD_USER_INPUT", msg: "subscriptions only", check: notRun},
+		{name: "mutation picked by operationName from a subscription document over a websocket", setup: fresh, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			c := openWS(t, s.e, tok)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			doc := `subscription S{emergencyCallUpdated{id}} mutation M{logout}`
+			if err := wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": doc, "operationName": "M"}}); err != nil {
+				t.Fatal(err)
+			}
+			return wsAnswer(t, c)
+		}, status: 200, code: "BAD_USER_INPUT", msg: "subscriptions only", check: notRun},
+		{name: "websocket message just over the HTTP body cap", setup: fresh, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			c := openWS(t, s.e, tok)
+			wsSubscribe(t, c, "1", `subscription{emergencyCallUpdated{id}}`, map[string]any{"pad": strings.Repeat("x", app.MaxBodyBytes)})
+			return wsAnswer(t, c)
+		}, status: int(websocket.StatusMessageTooBig)},
+		{name: "too many subscriptions on one websocket", setup: fresh, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			c := openWS(t, s.e, tok)
+			for i := 0; i <= maxSubscriptionsPerSocket; i++ {
+				wsSubscribe(t, c, fmt.Sprint(i), `subscription{emergencyCallUpdated{id}}`, nil)
+			}
+			return wsAnswer(t, c)
+		}, status: 200, code: "BAD_USER_INPUT", msg: "subscriptions may run on one websocket"},
+	}
+}
+
+// maxSubscriptionsPerSocket is the server's cap (graph.maxSubscriptionsPerSocket).
+const maxSubscriptionsPerSocket = 20

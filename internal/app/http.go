@@ -36,6 +36,10 @@ func (a *App) routes() http.Handler {
 		Log:            a.Log,
 		AllowedOrigins: a.Config.AllowedOrigins,
 		Observe:        a.metrics.observe,
+		Revocations:    a.Revocations,
+		Sockets:        a.Sockets,
+		// One websocket message may be no larger than one HTTP body.
+		MaxMessageBytes: MaxBodyBytes,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", a.shedWhenPoolSaturated(a.authenticate(a.Resolver.WithLoaders(gql))))

@@ -66,4 +66,5 @@ func (a *App) StartBackground(ctx context.Context) {
 		}
 	}()
 	go a.Emergency.RunHub(ctx)
+	go a.Revocations.Run(ctx)
 }

@@ -60,6 +60,10 @@ type Config struct {
 	RequestTimeout     time.Duration
 	// AllowedOrigins lists the websocket origins accepted besides same-host ones.
 	AllowedOrigins []string
+	// WSMaxPerSession and WSMaxPerUser cap the websockets open at once, per
+	// session and per user (all their sessions), across instances.
+	WSMaxPerSession int
+	WSMaxPerUser    int
 }
 
 // isDevSecret reports whether v is, or (for a key list) contains, one of
@@ -142,6 +146,8 @@ func Load(getenv func(string) string) (Config, error) {
 		DBMaxConns:         20,
 		DBStatementTimeout: 10 * time.Second,
 		RequestTimeout:     15 * time.Second,
+		WSMaxPerSession:    5,
+		WSMaxPerUser:       20,
 	}
 	switch c.Env {
 	case "development", "production", "test":
@@ -221,6 +227,21 @@ func Load(getenv func(string) string) (Config, error) {
 		} else {
 			c.DBMaxConns = n
 		}
+	}
+	wsCap := func(name string, into *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				errs = append(errs, fmt.Errorf("%s must be an integer between 1 and 1000", name))
+				return
+			}
+			*into = n
+		}
+	}
+	wsCap("WS_MAX_PER_SESSION", &c.WSMaxPerSession)
+	wsCap("WS_MAX_PER_USER", &c.WSMaxPerUser)
+	if c.WSMaxPerUser < c.WSMaxPerSession {
+		errs = append(errs, errors.New("WS_MAX_PER_USER must not be below WS_MAX_PER_SESSION"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)

@@ -110,3 +110,26 @@ func TestProductionRefusesDevelopmentSecrets(t *testing.T) {
 		t.Errorf("development refused its own values: %v", err)
 	}
 }
+
+func TestWebsocketCaps(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WSMaxPerSession != 5 || c.WSMaxPerUser != 20 {
+		t.Fatalf("defaults: %d per session, %d per user", c.WSMaxPerSession, c.WSMaxPerUser)
+	}
+	c, err = Load(env(map[string]string{"WS_MAX_PER_SESSION": "2", "WS_MAX_PER_USER": "3"}))
+	if err != nil || c.WSMaxPerSession != 2 || c.WSMaxPerUser != 3 {
+		t.Fatalf("set: %d %d %v", c.WSMaxPerSession, c.WSMaxPerUser, err)
+	}
+	for name, m := range map[string]map[string]string{
+		"WS_MAX_PER_SESSION": {"WS_MAX_PER_SESSION": "0"},
+		"WS_MAX_PER_USER":    {"WS_MAX_PER_USER": "many"},
+		"WS_MAX_PER_USER ":   {"WS_MAX_PER_SESSION": "10", "WS_MAX_PER_USER": "4"},
+	} {
+		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), strings.TrimSpace(name)) {
+			t.Errorf("%v: err = %v", m, err)
+		}
+	}
+}
