@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
@@ -191,5 +192,40 @@ func TestDepthAliasesDirectivesThroughFragments(t *testing.T) {
 	want := Measurement{Depth: 4, Aliases: 4, Directives: 2, Cost: 2 * (1 + listCost*(1+listCost*(1+listCost*1)))}
 	if m != want {
 		t.Fatalf("got %+v, want %+v", m, want)
+	}
+}
+
+// TestCostOfSizesTheSchemaDoesNotUseYet: `last`, and a connection field
+// with no size argument, on a schema of their own (ours has neither today).
+func TestCostOfSizesTheSchemaDoesNotUseYet(t *testing.T) {
+	schema := gqlparser.MustLoadSchema(&ast.Source{Input: `
+		type Query { items(first: Int, last: Int): ItemConnection! all: ItemConnection! }
+		type ItemConnection { edges: [ItemEdge!]! totalCount: Int! }
+		type ItemEdge { node: Item! }
+		type Item { id: ID! tags: [String!]! }`})
+	for _, c := range []struct {
+		doc, vars string
+		cost      int
+	}{
+		{`{ items(last: 70) { edges { node { id } } } }`, ``, 1 + 70*(1+(1+1))},
+		{`query($n: Int) { items(last: $n) { totalCount } }`, `{"n": "70"}`, 1 + 70},
+		{`{ items(first: 5, last: 70) { totalCount } }`, ``, 1 + 70},
+		{`{ all { edges { node { id } } } }`, ``, 1 + page.DefaultFirst*(1+(1+1))},
+	} {
+		q, errs := gqlparser.LoadQuery(schema, c.doc)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", c.doc, errs)
+		}
+		raw := map[string]any{}
+		if c.vars != "" {
+			json.Unmarshal([]byte(c.vars), &raw)
+		}
+		vars, err := validator.VariableValues(schema, q.Operations[0], raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Measure(q, q.Operations[0], vars).Cost; got != c.cost {
+			t.Errorf("%s %s: cost %d, want %d", c.doc, c.vars, got, c.cost)
+		}
 	}
 }
