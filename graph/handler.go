@@ -1,10 +1,7 @@
 package graph
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -18,7 +15,6 @@ import (
 	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
@@ -171,31 +167,6 @@ func pinMutationsToPrimary(ctx context.Context, next graphql.OperationHandler) g
 	return next(ctx)
 }
 
-// onePOST is transport.POST that takes exactly one GraphQL request object.
-// A body that is JSON but not one request (an array batch, a string, a
-// query that is not a string) is refused here with 400, because gqlgen's own
-// decoder error repeats the whole body, which may carry an ID number.
-type onePOST struct{ transport.POST }
-
-func (p onePOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	body, err := io.ReadAll(r.Body)
-	var one struct {
-		Query         string         `json:"query"`
-		OperationName string         `json:"operationName"`
-		Variables     map[string]any `json:"variables"`
-		Extensions    map[string]any `json:"extensions"`
-	}
-	if err == nil {
-		err = json.Unmarshal(body, &one)
-	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "the body must be one JSON object with query, variables and operationName; batching is not supported", CodeBadUserInput)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	p.POST.Do(w, r, exec)
-}
-
 // noIntrospection refuses __schema and __type in production before anything
 // runs, with a validation error rather than gqlgen's INTERNAL one.
 type noIntrospection struct{}
@@ -243,40 +214,4 @@ func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 		}
 	}
 	return false
-}
-
-// writeError answers a request a transport refuses before execution, with
-// the contract's extensions.code (gqlgen's own refusals carry none).
-func writeError(w http.ResponseWriter, status int, msg, code string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}})
-}
-
-// queriesOnlyGET is transport.GET refusing, with 405, a document that holds
-// a mutation or subscription: GET requests must be safe (a link or an image
-// tag can send them cross-site).
-type queriesOnlyGET struct{ transport.GET }
-
-func (g queriesOnlyGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	if doc, err := parser.ParseQuery(&ast.Source{Input: r.URL.Query().Get("query")}); err == nil {
-		for _, op := range doc.Operations {
-			if op.Operation != ast.Query {
-				w.Header().Set("Allow", "POST")
-				writeError(w, http.StatusMethodNotAllowed, "GET requests only allow query operations; send mutations as POST application/json", CodeBadUserInput)
-				return
-			}
-		}
-	}
-	g.GET.Do(w, r, exec)
-}
-
-// unsupported takes every request no other transport supports and refuses
-// it with 415.
-type unsupported struct{}
-
-func (unsupported) Supports(*http.Request) bool { return true }
-
-func (unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
-	writeError(w, http.StatusUnsupportedMediaType, "send GraphQL requests as POST application/json (or GET for queries)", CodeBadUserInput)
 }
