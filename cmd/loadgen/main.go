@@ -38,7 +38,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:8080", "server base URL")
 	flag.StringVar(&o.databaseURL, "database", envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"), "database of the server (for -prepare and -baseline)")
-	flag.StringVar(&o.mix, "mix", "read", "read | read-one | read-list | redeem-spread | redeem-hot | intake | board | issue")
+	flag.StringVar(&o.mix, "mix", "read", "read | read-one | read-list | lists | search | redeem-spread | redeem-hot | intake | board | issue")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "how long to drive the mix")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients (board: subscribers)")
 	flag.IntVar(&o.prepare, "prepare", 0, "seed this many synthetic residents first (seed --residents N)")
@@ -97,6 +97,10 @@ func run(ctx context.Context, o options) error {
 		elapsed, err = boardMix(ctx, c, st, o)
 	case "issue":
 		elapsed, err = issueMix(ctx, c, st, o)
+	case "lists":
+		elapsed, err = listsMix(ctx, c, st, o)
+	case "search":
+		elapsed, err = searchMix(ctx, c, st, o)
 	default:
 		return fmt.Errorf("unknown mix %q", o.mix)
 	}
