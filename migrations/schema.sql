@@ -191,6 +191,7 @@ CREATE TABLE public.emergency_calls (
     outcome text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT emergency_calls_answered_after_received CHECK ((answered_at >= received_at)),
     CONSTRAINT emergency_calls_answered_check CHECK (((status = 'RECEIVED'::text) = (answered_at IS NULL))),
     CONSTRAINT emergency_calls_category_check CHECK ((category = ANY (ARRAY['MEDICAL'::text, 'FALL'::text, 'FIRE'::text, 'SECURITY'::text, 'EMOTIONAL_SUPPORT'::text, 'INFORMATION'::text, 'FALSE_ALARM'::text, 'OTHER'::text]))),
     CONSTRAINT emergency_calls_closed_check CHECK (((status = 'CLOSED'::text) = ((closed_at IS NOT NULL) AND (category IS NOT NULL)))),

@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jinjiang/residents/internal/testenv"
 )
@@ -40,5 +42,63 @@ func staffAttacks() []attack {
 				t.Fatalf("want the call without its operator: %s", r.Raw)
 			}
 		}},
+		{name: "manual intake: a receive time ahead of the clock dates the answer before the receipt", setup: func(t *testing.T, s *suite) string {
+			op := s.e.As(t, "operator")
+			r := s.e.MustDo(t, op, intakeDoc, map[string]any{"in": map[string]any{"externalCallId": fmt.Sprintf("ahead-%d", rand.IntN(1e9)),
+				"kind": "VOICE_CALL", "receivedAt": time.Now().Add(4 * time.Minute).Format(time.RFC3339)}})
+			id := r.Str("receiveEmergencyCall.call.id")
+			s.e.MustDo(t, op, `mutation($id:ID!){answerEmergencyCall(id:$id){userErrors{code}}}`, map[string]any{"id": id})
+			return id
+		}, run: func(t *testing.T, s *suite, id string) *testenv.Response {
+			return s.e.Do(t, s.admin, `query($id:ID!){node(id:$id){... on EmergencyCall{receivedAt answeredAt}}}`, map[string]any{"id": id})
+		}, status: 200, code: "", check: func(t *testing.T, _ *suite, r *testenv.Response) {
+			received, _ := time.Parse(time.RFC3339Nano, r.Str("node.receivedAt"))
+			answered, _ := time.Parse(time.RFC3339Nano, r.Str("node.answeredAt"))
+			if received.IsZero() || answered.Before(received) {
+				t.Fatalf("answered before it was received: %s", r.Raw)
+			}
+		}},
+		{name: "manual intake: a receive time two days back", setup: func(t *testing.T, s *suite) string { return s.e.As(t, "operator") },
+			run: func(t *testing.T, s *suite, op string) *testenv.Response {
+				return s.e.Do(t, op, intakeDoc, map[string]any{"in": map[string]any{"externalCallId": fmt.Sprintf("back-%d", rand.IntN(1e9)),
+					"kind": "VOICE_CALL", "receivedAt": time.Now().Add(-48 * time.Hour).Format(time.RFC3339)}})
+			}, status: 200, userError: "receiveEmergencyCall.userErrors.0.code", code: "INVALID"},
+		{name: "manual intake: caller-number probing is rate-limited", setup: func(t *testing.T, s *suite) string {
+			op := s.e.As(t, "operator")
+			var uid string
+			testenv.MustScan(t, s.e.DB, "SELECT id::text FROM users WHERE username = 'operator'", nil, &uid)
+			if err := s.e.Redis.Del(context.Background(), s.e.Config.RedisKeyPrefix+"throttle:manualcall:"+uid).Err(); err != nil {
+				t.Fatal(err)
+			}
+			// An hour's budget, 30 aliases a request.
+			for left := s.e.Config.ManualIntakePerHour; left > 0; left -= 30 {
+				var b strings.Builder
+				b.WriteString("mutation{")
+				for i := 0; i < min(left, 30); i++ {
+					fmt.Fprintf(&b, `a%d: receiveEmergencyCall(input:{externalCallId:"probe-%d",callerNumber:"139%08d",kind:VOICE_CALL}){userErrors{code}} `,
+						i, rand.IntN(1e9), rand.IntN(1e8))
+				}
+				b.WriteString("}")
+				if r := s.e.Do(t, op, b.String(), nil); len(r.Errors) > 0 || strings.Contains(string(r.Raw), "TOO_MANY") {
+					t.Fatalf("intakes within the limit refused: %.400s", r.Raw)
+				}
+			}
+			return op
+		}, run: func(t *testing.T, s *suite, op string) *testenv.Response {
+			return s.e.Do(t, op, intakeDoc, map[string]any{"in": map[string]any{"externalCallId": fmt.Sprintf("probe-%d", rand.IntN(1e9)),
+				"callerNumber": "13800001111", "kind": "VOICE_CALL"}})
+		}, status: 200, userError: "receiveEmergencyCall.userErrors.0.code", code: "TOO_MANY_ATTEMPTS", audit: 1,
+			check: func(t *testing.T, s *suite, r *testenv.Response) {
+				if r.Get("receiveEmergencyCall.call") != nil || strings.Contains(string(r.Raw), "张大爷") {
+					t.Fatalf("answered over the limit: %s", r.Raw)
+				}
+				// The telephony system's intake is not throttled.
+				if c := s.e.MustDo(t, s.e.As(t, "telephony"), intakeDoc, map[string]any{"in": map[string]any{"externalCallId": fmt.Sprintf("tel-%d", rand.IntN(1e9)),
+					"kind": "VOICE_CALL"}}); c.Str("receiveEmergencyCall.call.id") == "" {
+					t.Fatalf("telephony throttled: %s", c.Raw)
+				}
+			}},
 	}
 }
+
+const intakeDoc = `mutation($in:ReceiveEmergencyCallInput!){receiveEmergencyCall(input:$in){call{id resident{name}} userErrors{code field}}}`
