@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -98,6 +99,50 @@ func staffAttacks() []attack {
 					t.Fatalf("telephony throttled: %s", c.Raw)
 				}
 			}},
+		{name: "bindResident: one account more than WECHAT_MAX_BINDINGS_PER_RESIDENT", setup: func(t *testing.T, s *suite) string {
+			res := s.e.InsertResident(t, testenv.ResidentSpec{Name: "绑满", Phone: fmt.Sprintf("137%08d", rand.IntN(1e8))})
+			for i := 0; i < s.e.Config.WechatMaxBindings; i++ {
+				if r := bindAs(t, s.e, newWechatUser(t, s.e), res, "绑满"); r.Str("bindResident.resident.id") == "" {
+					t.Fatalf("bind %d: %s", i, r.Raw)
+				}
+			}
+			b, _ := json.Marshal(map[string]any{"name": "绑满", "idNumber": res.IDNumber, "phone": res.Phone, "tok": newWechatUser(t, s.e).access})
+			return string(b)
+		}, run: func(t *testing.T, s *suite, arg string) *testenv.Response {
+			var in map[string]any
+			json.Unmarshal([]byte(arg), &in)
+			tok := in["tok"].(string)
+			delete(in, "tok")
+			return s.e.Do(t, tok, bindDoc, map[string]any{"in": in})
+		}, status: 200, userError: "bindResident.userErrors.0.code", code: "CONFLICT"},
+		{name: "Resident.wechatAccounts: an operator lists a resident's bound accounts", setup: func(t *testing.T, s *suite) string {
+			return s.e.As(t, "operator")
+		}, run: func(t *testing.T, s *suite, op string) *testenv.Response {
+			return s.e.Do(t, op, `query($id:ID!){resident(id:$id){name wechatAccounts{id}}}`, map[string]any{"id": s.resident})
+		}, status: 200, code: "FORBIDDEN", check: func(t *testing.T, _ *suite, r *testenv.Response) {
+			if r.Str("resident.name") != "张大爷" || r.Get("resident.wechatAccounts") != nil {
+				t.Fatalf("want the resident without the accounts: %s", r.Raw)
+			}
+		}},
+		{name: "unbindWechatAccount by a case worker of another street", setup: func(t *testing.T, s *suite) string {
+			u := newWechatUser(t, s.e)
+			bindWechat2(t, s, u)
+			return u.id + " " + s.e.As(t, "caseworker2") + " " + u.access
+		}, run: func(t *testing.T, s *suite, arg string) *testenv.Response {
+			f := strings.Fields(arg)
+			return s.e.Do(t, f[1], unbindDoc, map[string]any{"id": f[0], "r": "冒名解绑"})
+		}, status: 200, userError: "unbindWechatAccount.userErrors.0.code", code: "OUT_OF_JURISDICTION", check: func(t *testing.T, s *suite, _ *testenv.Response) {
+			sessionAlive(t, s, strings.Fields(s.arg)[2])
+		}},
+	}
+}
+
+// bindWechat2 binds u to the suite's resident (张大爷, 春熙路街道).
+func bindWechat2(t *testing.T, s *suite, u wechatUser) {
+	t.Helper()
+	r := s.e.MustDo(t, u.access, bindDoc, map[string]any{"in": map[string]any{"name": "张大爷", "idNumber": s.idNumber, "phone": "13800001111"}})
+	if r.Str("bindResident.resident.id") == "" {
+		t.Fatalf("bind: %s", r.Raw)
 	}
 }
 
