@@ -50,6 +50,7 @@ type MutationResolver interface {
 	Logout(ctx context.Context) (bool, error)
 	CreateStaffUser(ctx context.Context, input model.CreateStaffUserInput) (*model.StaffUserPayload, error)
 	SetStaffUserActive(ctx context.Context, id string, active bool) (*model.StaffUserPayload, error)
+	UnbindWechatAccount(ctx context.Context, input model.UnbindWechatAccountInput) (*model.WechatAccountPayload, error)
 	RegisterResident(ctx context.Context, input model.RegisterResidentInput) (*model.ResidentPayload, error)
 	UpdateResident(ctx context.Context, input model.UpdateResidentInput) (*model.ResidentPayload, error)
 	BindResident(ctx context.Context, input model.BindResidentInput) (*model.ResidentPayload, error)
@@ -514,6 +515,20 @@ func (ec *executionContext) field_Mutation_transitionApplication_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.TransitionApplicationInput, error) {
 			return ec.unmarshalNTransitionApplicationInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐTransitionApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unbindWechatAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UnbindWechatAccountInput, error) {
+			return ec.unmarshalNUnbindWechatAccountInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUnbindWechatAccountInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1821,6 +1836,50 @@ func (ec *executionContext) fieldContext_Mutation_setStaffUserActive(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_setStaffUserActive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unbindWechatAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unbindWechatAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnbindWechatAccount(ctx, fc.Args["input"].(model.UnbindWechatAccountInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WechatAccountPayload) graphql.Marshaler {
+			return ec.marshalNWechatAccountPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWechatAccountPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unbindWechatAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WechatAccountPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unbindWechatAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3868,6 +3927,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "setStaffUserActive":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setStaffUserActive(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unbindWechatAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unbindWechatAccount(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -97,6 +97,7 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	srv.SetErrorPresenter(presenter)
 	srv.SetRecoverFunc(RecoverFunc(opt.Log))
 	srv.AroundFields(requireSession)
+	srv.AroundFields(guardStaffUsers(r.Auth))
 	srv.AroundOperations(pinMutationsToPrimary)
 	if opt.Observe != nil {
 		srv.AroundResponses(observe(opt.Observe))

@@ -656,6 +656,70 @@ func (ec *executionContext) fieldContext_WechatAccount_createdAt(_ context.Conte
 	return graphql.NewScalarFieldContext("WechatAccount", field, false, false, "Time")
 }
 
+func (ec *executionContext) _WechatAccountPayload_account(ctx context.Context, field graphql.CollectedField, obj *model.WechatAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WechatAccountPayload_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Account, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.WechatAccount) graphql.Marshaler {
+			return ec.marshalOWechatAccount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐWechatAccount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WechatAccountPayload_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WechatAccountPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WechatAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WechatAccountPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.WechatAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WechatAccountPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WechatAccountPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WechatAccountPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -776,6 +840,55 @@ func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj an
 func UnmarshalLoginInput(ctx context.Context, raw any) (model.LoginInput, error) {
 	var out model.LoginInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "LoginInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUnbindWechatAccountInput(ctx context.Context, obj any) (model.UnbindWechatAccountInput, error) {
+	var it model.UnbindWechatAccountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUnbindWechatAccountInput unmarshals raw into the UnbindWechatAccountInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUnbindWechatAccountInput(ctx context.Context, raw any) (model.UnbindWechatAccountInput, error) {
+	var out model.UnbindWechatAccountInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UnbindWechatAccountInput", raw, &out)
 	return out, err
 }
 
@@ -1093,6 +1206,44 @@ func (ec *executionContext) _WechatAccount(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var wechatAccountPayloadImplementors = []string{"WechatAccountPayload"}
+
+func (ec *executionContext) _WechatAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.WechatAccountPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, wechatAccountPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WechatAccountPayload")
+		case "account":
+			out.Values[i] = ec._WechatAccountPayload_account(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._WechatAccountPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
@@ -1123,12 +1274,33 @@ func (ec *executionContext) marshalNStaffUserPayload2ᚖgithubᚗcomᚋjinjiang�
 	return ec._StaffUserPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUnbindWechatAccountInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUnbindWechatAccountInput(ctx context.Context, v any) (model.UnbindWechatAccountInput, error) {
+	res, err := ec.unmarshalInputUnbindWechatAccountInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐViewer(ctx context.Context, sel ast.SelectionSet, v *auth.Viewer) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Viewer!")
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWechatAccount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐWechatAccount(ctx context.Context, sel ast.SelectionSet, v *auth.WechatAccount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WechatAccount!")
+		return graphql.Null
+	}
+	return ec._WechatAccount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWechatAccountPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWechatAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.WechatAccountPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WechatAccountPayload!")
+		return graphql.Null
+	}
+	return ec._WechatAccountPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWechatLoginInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWechatLoginInput(ctx context.Context, v any) (model.WechatLoginInput, error) {
@@ -1148,6 +1320,32 @@ func (ec *executionContext) marshalOViewer2ᚖgithubᚗcomᚋjinjiangᚋresident
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWechatAccount2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐWechatAccountᚄ(ctx context.Context, sel ast.SelectionSet, v []*auth.WechatAccount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWechatAccount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐWechatAccount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOWechatAccount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐWechatAccount(ctx context.Context, sel ast.SelectionSet, v *auth.WechatAccount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WechatAccount(ctx, sel, v)
 }
 
 // endregion ***************************** type.gotpl *****************************

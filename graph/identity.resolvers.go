@@ -65,9 +65,28 @@ func (r *mutationResolver) SetStaffUserActive(ctx context.Context, id string, ac
 	return &model.StaffUserPayload{User: u, UserErrors: ues}, err
 }
 
+// UnbindWechatAccount is the resolver for the unbindWechatAccount field.
+func (r *mutationResolver) UnbindWechatAccount(ctx context.Context, input model.UnbindWechatAccountInput) (*model.WechatAccountPayload, error) {
+	id, err := relay.ParseAs(TypeWechatAccount, input.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := r.Registry.UnbindWechatAccount(ctx, id, input.Reason)
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.WechatAccountPayload{Account: a, UserErrors: ues}, nil
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*auth.Viewer, error) {
 	return auth.RequireViewer(ctx)
+}
+
+// WechatAccounts is the resolver for the wechatAccounts field.
+func (r *residentResolver) WechatAccounts(ctx context.Context, obj *resident.Resident) ([]*auth.WechatAccount, error) {
+	return r.Registry.WechatAccounts(ctx, obj)
 }
 
 // ID is the resolver for the id field.

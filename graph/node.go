@@ -44,7 +44,7 @@ var nodeFetchers = map[string]nodeFetcher{
 		return nodeResult(r.Auth.StaffUser(ctx, id))
 	},
 	TypeWechatAccount: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
-		return nodeResult(r.Auth.WechatAccount(ctx, id))
+		return nodeResult(r.Registry.WechatAccount(ctx, id))
 	},
 	TypeDisabilityCertificate: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Disability.Certificate(ctx, id))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
@@ -39,6 +40,7 @@ type ResidentResolver interface {
 	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error)
 	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*emergency.Device, error)
 	EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error)
+	WechatAccounts(ctx context.Context, obj *resident.Resident) ([]*auth.WechatAccount, error)
 	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *voucher.Status) ([]*voucher.Voucher, error)
 	VoucherBalanceFen(ctx context.Context, obj *resident.Resident, programID *string) (int64, error)
 	Redemptions(ctx context.Context, obj *resident.Resident, first *int) ([]*voucher.Redemption, error)
@@ -790,6 +792,38 @@ func (ec *executionContext) fieldContext_Resident_emergencyCalls(ctx context.Con
 	if fc.Args, err = ec.field_Resident_emergencyCalls_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_wechatAccounts(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_wechatAccounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().WechatAccounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*auth.WechatAccount) graphql.Marshaler {
+			return ec.marshalOWechatAccount2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐWechatAccountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_wechatAccounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WechatAccount(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -1722,6 +1756,11 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "emergencyCalls":
 			out.Values[i] = ec._Resident_emergencyCalls(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "wechatAccounts":
+			out.Values[i] = ec._Resident_wechatAccounts(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

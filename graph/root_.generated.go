@@ -316,6 +316,7 @@ type ComplexityRoot struct {
 		SetStaffUserActive          func(childComplexity int, id string, active bool) int
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
+		UnbindWechatAccount         func(childComplexity int, input model.UnbindWechatAccountInput) int
 		UpdateDisabilityService     func(childComplexity int, input model.UpdateDisabilityServiceInput) int
 		UpdateResident              func(childComplexity int, input model.UpdateResidentInput) int
 		UpsertDisabilitySubsidyRule func(childComplexity int, input model.UpsertDisabilitySubsidyRuleInput) int
@@ -427,6 +428,7 @@ type ComplexityRoot struct {
 		VisibleCareLevel      func(childComplexity int) int
 		VoucherBalanceFen     func(childComplexity int, programID *string) int
 		Vouchers              func(childComplexity int, programID *string, status *voucher.Status) int
+		WechatAccounts        func(childComplexity int) int
 	}
 
 	ResidentConnection struct {
@@ -576,6 +578,11 @@ type ComplexityRoot struct {
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Resident  func(childComplexity int) int
+	}
+
+	WechatAccountPayload struct {
+		Account    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 }
 
@@ -1754,6 +1761,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TransitionApplication(childComplexity, args["input"].(model.TransitionApplicationInput)), true
+	case "Mutation.unbindWechatAccount":
+		if e.ComplexityRoot.Mutation.UnbindWechatAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unbindWechatAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnbindWechatAccount(childComplexity, args["input"].(model.UnbindWechatAccountInput)), true
 	case "Mutation.updateDisabilityService":
 		if e.ComplexityRoot.Mutation.UpdateDisabilityService == nil {
 			break
@@ -2398,6 +2416,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Vouchers(childComplexity, args["programId"].(*string), args["status"].(*voucher.Status)), true
+	case "Resident.wechatAccounts":
+		if e.ComplexityRoot.Resident.WechatAccounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.WechatAccounts(childComplexity), true
 
 	case "ResidentConnection.edges":
 		if e.ComplexityRoot.ResidentConnection.Edges == nil {
@@ -2941,6 +2965,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WechatAccount.Resident(childComplexity), true
 
+	case "WechatAccountPayload.account":
+		if e.ComplexityRoot.WechatAccountPayload.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WechatAccountPayload.Account(childComplexity), true
+	case "WechatAccountPayload.userErrors":
+		if e.ComplexityRoot.WechatAccountPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WechatAccountPayload.UserErrors(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -2976,6 +3013,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ServiceItemInput", ec.unmarshalInputServiceItemInput),
 			graphql.NewInputUnmarshaler("SubmitApplicationInput", ec.unmarshalInputSubmitApplicationInput),
 			graphql.NewInputUnmarshaler("TransitionApplicationInput", ec.unmarshalInputTransitionApplicationInput),
+			graphql.NewInputUnmarshaler("UnbindWechatAccountInput", ec.unmarshalInputUnbindWechatAccountInput),
 			graphql.NewInputUnmarshaler("UpdateDisabilityServiceInput", ec.unmarshalInputUpdateDisabilityServiceInput),
 			graphql.NewInputUnmarshaler("UpdateResidentInput", ec.unmarshalInputUpdateResidentInput),
 			graphql.NewInputUnmarshaler("UpsertDisabilitySubsidyRuleInput", ec.unmarshalInputUpsertDisabilitySubsidyRuleInput),
@@ -3709,6 +3747,8 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_emergencyDevices(ctx, field)
 	case "emergencyCalls":
 		return ec.fieldContext_Resident_emergencyCalls(ctx, field)
+	case "wechatAccounts":
+		return ec.fieldContext_Resident_wechatAccounts(ctx, field)
 	case "vouchers":
 		return ec.fieldContext_Resident_vouchers(ctx, field)
 	case "voucherBalanceFen":
@@ -3993,6 +4033,30 @@ func (ec *executionContext) childFields_VoucherRule(ctx context.Context, field g
 		return ec.fieldContext_VoucherRule_amountFen(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VoucherRule", field.Name)
+}
+
+func (ec *executionContext) childFields_WechatAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WechatAccount_id(ctx, field)
+	case "resident":
+		return ec.fieldContext_WechatAccount_resident(ctx, field)
+	case "boundAt":
+		return ec.fieldContext_WechatAccount_boundAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WechatAccount_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WechatAccount", field.Name)
+}
+
+func (ec *executionContext) childFields_WechatAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "account":
+		return ec.fieldContext_WechatAccountPayload_account(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_WechatAccountPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WechatAccountPayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

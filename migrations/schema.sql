@@ -191,6 +191,7 @@ CREATE TABLE public.emergency_calls (
     outcome text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT emergency_calls_answered_after_received CHECK ((answered_at >= received_at)),
     CONSTRAINT emergency_calls_answered_check CHECK (((status = 'RECEIVED'::text) = (answered_at IS NULL))),
     CONSTRAINT emergency_calls_category_check CHECK ((category = ANY (ARRAY['MEDICAL'::text, 'FALL'::text, 'FIRE'::text, 'SECURITY'::text, 'EMOTIONAL_SUPPORT'::text, 'INFORMATION'::text, 'FALSE_ALARM'::text, 'OTHER'::text]))),
     CONSTRAINT emergency_calls_closed_check CHECK (((status = 'CLOSED'::text) = ((closed_at IS NOT NULL) AND (category IS NOT NULL)))),
@@ -220,6 +221,19 @@ CREATE TABLE public.emergency_devices (
     CONSTRAINT emergency_devices_battery_percent_check CHECK (((battery_percent >= 0) AND (battery_percent <= 100))),
     CONSTRAINT emergency_devices_kind_check CHECK ((kind = ANY (ARRAY['BUTTON_BOX'::text, 'WEARABLE'::text, 'FIXED_PHONE'::text, 'SENSOR'::text]))),
     CONSTRAINT emergency_devices_serial_check CHECK (((length(serial) >= 1) AND (length(serial) <= 64)))
+);
+
+CREATE TABLE public.notifications (
+    id uuid NOT NULL,
+    kind text NOT NULL,
+    recipient_kind text NOT NULL,
+    recipient_id uuid NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    sent_at timestamp with time zone,
+    CONSTRAINT notifications_kind_check CHECK ((kind = 'WECHAT_BINDING_ADDED'::text)),
+    CONSTRAINT notifications_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = 'WECHAT'::text))
 );
 
 CREATE TABLE public.org_units (
@@ -513,6 +527,9 @@ ALTER TABLE ONLY public.emergency_devices
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_serial_key UNIQUE (serial);
 
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.org_units
     ADD CONSTRAINT org_units_code_key UNIQUE (code);
 
@@ -674,6 +691,8 @@ CREATE INDEX voucher_ledger_voucher_seq_idx ON public.voucher_ledger USING btree
 CREATE INDEX vouchers_expiry_idx ON public.vouchers USING btree (valid_until, id) WHERE (status = 'ACTIVE'::text);
 
 CREATE INDEX vouchers_resident_idx ON public.vouchers USING btree (resident_id, program_id, valid_until);
+
+CREATE INDEX wechat_accounts_resident_idx ON public.wechat_accounts USING btree (resident_id) WHERE (resident_id IS NOT NULL);
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_append_only();
 

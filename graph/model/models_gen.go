@@ -373,6 +373,12 @@ type TransitionApplicationInput struct {
 	Materials []*MaterialInput `json:"materials,omitempty"`
 }
 
+type UnbindWechatAccountInput struct {
+	AccountID string `json:"accountId"`
+	// Why the account is unbound, for the audit log: 1 to 200 characters, no ID or phone numbers.
+	Reason string `json:"reason"`
+}
+
 type UpdateDisabilityServiceInput struct {
 	ID          string                   `json:"id"`
 	Status      disability.ServiceStatus `json:"status"`
@@ -417,6 +423,12 @@ type UserError struct {
 type VoucherProgramPayload struct {
 	Program    *voucher.Program `json:"program,omitempty"`
 	UserErrors []*UserError     `json:"userErrors"`
+}
+
+type WechatAccountPayload struct {
+	// The account as it is now: bound to no one.
+	Account    *auth.WechatAccount `json:"account,omitempty"`
+	UserErrors []*UserError        `json:"userErrors"`
 }
 
 type WechatLoginInput struct {

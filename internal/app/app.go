@@ -117,8 +117,11 @@ func New(d Deps) (*App, error) {
 		auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:daily:", resident.LookupDailyLimit, resident.LookupDailyWindow),
 	}
 	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds, lookups...)
+	a.Residents.SetMaxBindings(cfg.WechatMaxBindings)
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
-	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log)
+	// Calls operators take in by hand, per operator and hour.
+	manual := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", int64(cfg.ManualIntakePerHour), emergency.ManualIntakeWindow)
+	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
 	a.Resolver = &graph.Resolver{

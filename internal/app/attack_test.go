@@ -244,6 +244,7 @@ func TestAttackSuite(t *testing.T) {
 	cases = append(cases, enumAttacks()...)
 	cases = append(cases, nulAttacks()...)
 	cases = append(cases, costAttacks()...)
+	cases = append(cases, staffAttacks()...)
 	if len(cases) < 30 {
 		t.Fatalf("only %d attacks", len(cases))
 	}

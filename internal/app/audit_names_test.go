@@ -43,6 +43,9 @@ func TestAuditEntriesResolve(t *testing.T) {
 		map[string]any{"t": lg.Str("login.refreshToken")}, "refreshSession.userErrors")
 	do(rt.Str("refreshSession.accessToken"), `mutation{logout}`, nil, "")
 	do(toks["resident"], `mutation{logout}`, nil, "")
+	// A counter unbinds the owner's mini-program account (last use of its token was above).
+	do(clerk, `mutation($id:ID!){unbindWechatAccount(input:{accountId:$id,reason:"家属申请解绑"}){account{id} userErrors{code}}}`,
+		map[string]any{"id": ids["WechatAccount"]}, "unbindWechatAccount.userErrors")
 	do(admin, `mutation($id:ID!){setStaffUserActive(id:$id,active:false){user{active} userErrors{code}}}`,
 		map[string]any{"id": ids["StaffUser"]}, "setStaffUserActive.userErrors")
 

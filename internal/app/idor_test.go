@@ -46,7 +46,7 @@ var idorExpect = map[string]string{
 	"DisabilityService":     "VFVFVVFVVVF", // disability canReadService: canRead or the assigned provider
 	"EmergencyDevice":       "NNNNVVNNVVN", // policy ReadEmergencyCalls (errors read as null)
 	"EmergencyCall":         "FFFNVVFFVVF", // policy ReadEmergencyCalls (role, then subtree)
-	"WechatAccount":         "VFFFFFFFVVF", // auth.Service.WechatAccount: ADMIN, AUDITOR or the account itself
+	"WechatAccount":         "VFVFVFFFVVF", // resident.Service.WechatAccount: the account itself, ADMIN, AUDITOR, or who may list its resident's bindings (CLERK, CASE_WORKER subtree)
 	"DisabilitySubsidyRule": "FFVVVFFFVVF", // disability.Service.Rule: the staff who may list the rules
 }
 

@@ -74,11 +74,15 @@ const (
 
 	// resident.graphqls. ActionIDNumber is a read of Resident.idNumber
 	// (the full number), one entry per resident read.
-	ActionRegisterResident   Action = "registerResident"
-	ActionUpdateResident     Action = "updateResident"
-	ActionBindResident       Action = "bindResident"
-	ActionResidentByIDNumber Action = "residentByIdNumber"
-	ActionIDNumber           Action = "idNumber"
+	ActionRegisterResident Action = "registerResident"
+	ActionUpdateResident   Action = "updateResident"
+	ActionBindResident     Action = "bindResident"
+	// ActionUnbindWechatAccount is a counter unbinding a mini-program
+	// account (entity WechatAccount; the resident and the reason in the
+	// detail).
+	ActionUnbindWechatAccount Action = "unbindWechatAccount"
+	ActionResidentByIDNumber  Action = "residentByIdNumber"
+	ActionIDNumber            Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), as a literal.
@@ -121,7 +125,7 @@ const (
 // the schema.
 var Actions = []Action{
 	ActionLogin, ActionWechatLogin, ActionRefreshSession, ActionLogout, ActionCreateStaffUser, ActionSetStaffUserActive,
-	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionResidentByIDNumber, ActionIDNumber,
+	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionIDNumber,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,

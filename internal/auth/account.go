@@ -2,18 +2,18 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/database"
-	"github.com/jinjiang/residents/internal/problem"
 )
 
 // WechatAccount is a WeChat mini-program account as the API shows it: its
-// openid and unionid stay inside.
+// openid and unionid stay inside. Who reads one is the registry's rule
+// (resident.Service.WechatAccount), since it depends on the resident the
+// account is bound to.
 type WechatAccount struct {
 	ID         uuid.UUID
 	ResidentID *uuid.UUID
@@ -21,24 +21,13 @@ type WechatAccount struct {
 	CreatedAt  time.Time
 }
 
-// WechatAccount returns one account, nil when there is none. ADMIN and
-// AUDITOR read any (audit entries and application events name accounts);
-// a resident reads their own.
-func (s *Service) WechatAccount(ctx context.Context, id uuid.UUID) (*WechatAccount, error) {
-	v, err := RequireViewer(ctx)
-	if err != nil {
-		return nil, err
+// EndSessions ends every session of subject id at once, on every instance,
+// and revokes its refresh tokens inside tx (an unbound WeChat account, a
+// deactivated user): nothing it was signed in with works any more.
+func (s *Service) EndSessions(ctx context.Context, tx *gorm.DB, id uuid.UUID) error {
+	if err := tx.WithContext(ctx).Model(&refreshRow{}).Where("subject_id = ? AND revoked_at IS NULL", id).
+		Update("revoked_at", s.now()).Error; err != nil {
+		return database.Classify(err)
 	}
-	if !s.MayReadStaff(v) && !(v.Kind == SubjectWechat && v.ID == id) {
-		return nil, problem.Forbidden("only administrators and auditors read WeChat accounts")
-	}
-	var w wechatRow
-	err = s.db.WithContext(ctx).Where("id = ?", id).Take(&w).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, database.Classify(err)
-	}
-	return &WechatAccount{ID: w.ID, ResidentID: w.ResidentID, BoundAt: w.BoundAt, CreatedAt: w.CreatedAt}, nil
+	return s.sessions.DeleteSubject(ctx, id)
 }

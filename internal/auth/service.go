@@ -471,15 +471,35 @@ func (s *Service) UsersByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUI
 	return out, nil
 }
 
+// MayReadUser is the one rule for reading a password account, wherever it
+// shows (node(id:), EmergencyCall.answeredBy, any field of type StaffUser):
+// a viewer the policy lets read staff (ADMIN, AUDITOR), or the user
+// themself.
+func (s *Service) MayReadUser(v *Viewer, id uuid.UUID) bool {
+	return v != nil && (s.MayReadStaff(v) || (v.Kind == SubjectUser && v.ID == id))
+}
+
+// errStaffForbidden is the refusal of MayReadUser.
+var errStaffForbidden = problem.Forbidden("only administrators and auditors read staff accounts")
+
+// RequireReadUser returns FORBIDDEN unless the viewer in ctx may read
+// account id (MayReadUser); UNAUTHENTICATED without a viewer.
+func (s *Service) RequireReadUser(ctx context.Context, id uuid.UUID) error {
+	v, err := RequireViewer(ctx)
+	if err != nil {
+		return err
+	}
+	if !s.MayReadUser(v, id) {
+		return errStaffForbidden
+	}
+	return nil
+}
+
 // StaffUser returns an account for a staff-reading viewer (ADMIN, AUDITOR,
 // or the user themself).
 func (s *Service) StaffUser(ctx context.Context, id uuid.UUID) (*User, error) {
-	v, err := RequireViewer(ctx)
-	if err != nil {
+	if err := s.RequireReadUser(ctx, id); err != nil {
 		return nil, err
-	}
-	if !s.MayReadStaff(v) && v.ID != id {
-		return nil, problem.Forbidden("only administrators and auditors read staff accounts")
 	}
 	m, err := s.UsersByIDs(ctx, []uuid.UUID{id})
 	if err != nil {

@@ -64,6 +64,13 @@ type Config struct {
 	// session and per user (all their sessions), across instances.
 	WSMaxPerSession int
 	WSMaxPerUser    int
+	// WechatMaxBindings is how many mini-program accounts one resident's
+	// record may have bound at once (WECHAT_MAX_BINDINGS_PER_RESIDENT).
+	WechatMaxBindings int
+	// ManualIntakePerHour bounds the calls one operator may take in by hand
+	// per hour (EMERGENCY_MANUAL_INTAKE_PER_HOUR): each typed-in caller
+	// number is a look-up in the registry's phone index.
+	ManualIntakePerHour int
 }
 
 // isDevSecret reports whether v is, or (for a key list) contains, one of
@@ -243,6 +250,21 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.WSMaxPerUser < c.WSMaxPerSession {
 		errs = append(errs, errors.New("WS_MAX_PER_USER must not be below WS_MAX_PER_SESSION"))
 	}
+	intIn := func(name string, def, lo, hi int, dst *int) {
+		*dst = def
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s must be an integer between %d and %d", name, lo, hi))
+			return
+		}
+		*dst = n
+	}
+	intIn("WECHAT_MAX_BINDINGS_PER_RESIDENT", 3, 1, 20, &c.WechatMaxBindings)
+	intIn("EMERGENCY_MANUAL_INTAKE_PER_HOUR", 60, 1, 10000, &c.ManualIntakePerHour)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}

@@ -133,3 +133,19 @@ func TestWebsocketCaps(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitsAreBoundedIntegers(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.WechatMaxBindings != 3 || c.ManualIntakePerHour != 60 {
+		t.Fatalf("defaults: %d, %d, %v", c.WechatMaxBindings, c.ManualIntakePerHour, err)
+	}
+	c, err = Load(env(map[string]string{"WECHAT_MAX_BINDINGS_PER_RESIDENT": "5", "EMERGENCY_MANUAL_INTAKE_PER_HOUR": "120"}))
+	if err != nil || c.WechatMaxBindings != 5 || c.ManualIntakePerHour != 120 {
+		t.Fatalf("set: %d, %d, %v", c.WechatMaxBindings, c.ManualIntakePerHour, err)
+	}
+	for name, v := range map[string]string{"WECHAT_MAX_BINDINGS_PER_RESIDENT": "0", "EMERGENCY_MANUAL_INTAKE_PER_HOUR": "lots"} {
+		if _, err := Load(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v", name, v, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package emergency
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -29,29 +30,75 @@ type Intake struct {
 	ReceivedAt     *time.Time
 }
 
-// maxClockSkew is how far in the future a reported receive time may lie.
+// maxClockSkew is how far ahead of the server's clock a reported time may
+// lie (the reporter's clock runs fast); such a time is taken as now, so a
+// call is never answered before it was received.
 const maxClockSkew = 5 * time.Minute
+
+// maxReportDelay is how long after the fact a time may be reported: a
+// telephony system catching up after an outage, not a call backdated into
+// a period whose statistics were already read.
+const maxReportDelay = 24 * time.Hour
+
+// reportedTime is when a reporter (the telephony system, a device, an
+// operator) says something happened: now when it does not say, refused
+// beyond the skew ahead or the delay behind, and never after now. Every
+// time a client reports goes through it (receivedAt, a heartbeat's at);
+// the times of handling steps (answered, dispatched, closed) are the
+// server's own.
+func reportedTime(at *time.Time, now time.Time, field string) (time.Time, error) {
+	switch {
+	case at == nil:
+		return now, nil
+	case at.After(now.Add(maxClockSkew)):
+		return time.Time{}, problem.New(problem.Invalid, field+" lies in the future", "input", field)
+	case at.Before(now.Add(-maxReportDelay)):
+		return time.Time{}, problem.New(problem.Invalid, field+" lies more than 24 hours in the past", "input", field)
+	case at.After(now):
+		return now, nil
+	}
+	return *at, nil
+}
 
 // Receive records an incoming call. The same external call id always
 // yields the same call (also when sent concurrently); a new alarm from a
 // device whose earlier call is still open and recent is attached to that
-// call as a REPEAT_ALARM event.
+// call as a REPEAT_ALARM event. The telephony system reports calls freely;
+// an operator taking one in by hand (policy.ReceiveCallManually) is
+// throttled and each such intake is audited with what its caller number or
+// device matched, since it looks the number up in the registry.
 func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 	v, err := policy.Require(ctx, policy.ReceiveEmergencyCall)
+	manual := false
+	if errors.Is(err, problem.ErrForbidden) {
+		v, err = policy.Require(ctx, policy.ReceiveCallManually)
+		manual = err == nil
+	}
 	if err != nil {
 		return nil, err
+	}
+	if manual {
+		// Every attempt counts, refused or not, like residentByIdNumber.
+		ok, err := s.manual.Reserve(ctx, "manualcall:"+v.ID.String())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			if err := audit.Record(ctx, s.db.WithContext(ctx), audit.ActionReceiveEmergencyCall, audit.EntityEmergencyCall, nil,
+				map[string]any{"manual": true, "outcome": "rate_limited"}); err != nil {
+				return nil, err
+			}
+			return nil, problem.New(problem.TooManyAttempts, "手工录入来电过于频繁，请稍后再试 (too many calls taken in by hand; try again later)")
+		}
 	}
 	ext := strings.TrimSpace(in.ExternalCallID)
 	if ext == "" || utf8.RuneCountInString(ext) > 128 {
 		return nil, problem.New(problem.Invalid, "externalCallId must be 1 to 128 characters", "input", "externalCallId")
 	}
 	now := s.now()
-	at := now
-	if in.ReceivedAt != nil {
-		if in.ReceivedAt.After(now.Add(maxClockSkew)) {
-			return nil, problem.New(problem.Invalid, "receivedAt lies in the future", "input", "receivedAt")
-		}
-		at = *in.ReceivedAt
+	at, err := reportedTime(in.ReceivedAt, now, "receivedAt")
+	if err != nil {
+		return nil, err
 	}
 	serial := strings.TrimSpace(deref(in.DeviceSerial))
 	var callerEnc, callerMasked *string
@@ -76,7 +123,7 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 	row := callRow{ID: uuid.Must(uuid.NewV7()), ExternalCallID: ext, CallerNumberEnc: callerEnc,
 		CallerNumberMasked: callerMasked, Kind: string(in.Kind), Status: string(Received), ReceivedAt: at,
 		CreatedAt: now, UpdatedAt: now}
-	n := newCall{row: row, phoneIdx: callerIdx, eventID: uuid.Must(uuid.NewV7()), actor: v.DisplayName, audit: audit.NewStamp(ctx)}
+	n := newCall{row: row, phoneIdx: callerIdx, eventID: uuid.Must(uuid.NewV7()), actor: v.DisplayName, audit: audit.NewStamp(ctx), manual: manual}
 	var out *callRow
 	var changed bool
 	if serial == "" {
@@ -91,6 +138,13 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 	}
 	if changed {
 		s.hub.publish(ctx, out.ID, out.OrgPath)
+	} else if manual {
+		// A typed-in id already recorded: nothing was looked up, but the
+		// intake is the operator's and is audited like the others.
+		if err := audit.Record(ctx, s.db.WithContext(ctx), audit.ActionReceiveEmergencyCall, audit.EntityEmergencyCall, &out.ID,
+			map[string]any{"manual": true, "outcome": "already_recorded"}); err != nil {
+			return nil, err
+		}
 	}
 	return out.call(), nil
 }
@@ -143,7 +197,7 @@ func (s *Service) receiveFromDevice(ctx context.Context, serial string, n newCal
 		}
 		if len(open) == 1 {
 			out, changed = &open[0], true
-			return appendRepeatAlarm(ctx, tx, open[0].ID, at, now, kind, actor, n.row.ExternalCallID, n.audit)
+			return appendRepeatAlarm(ctx, tx, open[0].ID, at, now, kind, actor, n.row.ExternalCallID, n.audit, n.manual)
 		}
 		n.row.DeviceID, n.row.ResidentID, n.row.OrgPath = &dev.ID, &dev.ResidentID, dev.OrgPath
 		n.phoneIdx = nil
@@ -157,7 +211,9 @@ func (s *Service) receiveFromDevice(ctx context.Context, serial string, n newCal
 // answering at once exactly one wins; the other gets CONFLICT.
 func (s *Service) Answer(ctx context.Context, id uuid.UUID) (*Call, error) {
 	return s.step(ctx, id, ActAnswer, func(now time.Time, v *auth.Viewer) (map[string]any, string, *string) {
-		return map[string]any{"answered_at": now, "answered_by": v.ID}, EventAnswered, nil
+		// Never before the call was received, whatever the clocks of the
+		// instances that received and answered it say.
+		return map[string]any{"answered_at": gorm.Expr("GREATEST(?::timestamptz, received_at)", now), "answered_by": v.ID}, EventAnswered, nil
 	})
 }
 
@@ -171,7 +227,7 @@ func (s *Service) Dispatch(ctx context.Context, id uuid.UUID, responder Responde
 		detail += ": " + n
 	}
 	return s.step(ctx, id, ActDispatch, func(now time.Time, _ *auth.Viewer) (map[string]any, string, *string) {
-		return map[string]any{"dispatched_at": gorm.Expr("COALESCE(dispatched_at, ?)", now)}, EventDispatched, &detail
+		return map[string]any{"dispatched_at": gorm.Expr("COALESCE(dispatched_at, GREATEST(?::timestamptz, answered_at))", now)}, EventDispatched, &detail
 	})
 }
 
@@ -183,7 +239,7 @@ func (s *Service) Close(ctx context.Context, id uuid.UUID, category Category, ou
 	}
 	detail := string(category) + ": " + outcome
 	return s.step(ctx, id, ActClose, func(now time.Time, _ *auth.Viewer) (map[string]any, string, *string) {
-		return map[string]any{"closed_at": now, "category": string(category), "outcome": outcome}, EventClosed, &detail
+		return map[string]any{"closed_at": gorm.Expr("GREATEST(?::timestamptz, answered_at, dispatched_at)", now), "category": string(category), "outcome": outcome}, EventClosed, &detail
 	})
 }
 

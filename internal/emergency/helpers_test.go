@@ -20,8 +20,10 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const callFields = `id externalCallId status kind category outcome callerNumberMasked receivedAt answeredAt dispatchedAt closedAt device { serial } answeredBy { username } events { kind detail actor at }`
 
-const receiveDoc = `mutation($in: ReceiveEmergencyCallInput!){ receiveEmergencyCall(input: $in){
-	call { ` + callFields + ` } userErrors { code field message } } }`
+// receiveDoc asks for every field but answeredBy: the telephony system may
+// not read staff accounts (a repeat alarm returns an answered call).
+var receiveDoc = `mutation($in: ReceiveEmergencyCallInput!){ receiveEmergencyCall(input: $in){
+	call { ` + strings.Replace(callFields, "answeredBy { username } ", "", 1) + ` } userErrors { code field message } } }`
 
 // receive posts a call and returns the response.
 func receive(t testing.TB, e *testenv.Env, tok string, in map[string]any) *testenv.Response {

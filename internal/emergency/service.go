@@ -30,12 +30,22 @@ type Service struct {
 	now  func() time.Time
 	log  *slog.Logger
 	hub  *Hub
+	// manual throttles calls taken in by hand, per operator.
+	manual *auth.Throttle
 }
 
+// ManualIntakeWindow is the window of the manual-intake throttle: a call
+// typed in by an operator looks its caller number up in the registry's
+// phone index, so an operator may take in at most the configured number
+// per window (EMERGENCY_MANUAL_INTAKE_PER_HOUR; one a minute by default,
+// above the pace at which one person can answer calls by phone).
+const ManualIntakeWindow = time.Hour
+
 // NewService builds the service; the live board publishes and listens on a
-// Redis channel under prefix.
-func NewService(db *gorm.DB, keys *pii.Keyring, rdb redis.UniversalClient, prefix string, now func() time.Time, log *slog.Logger) *Service {
-	s := &Service{db: db, keys: keys, now: now, log: log}
+// Redis channel under prefix; manual throttles calls operators take in by
+// hand (per operator).
+func NewService(db *gorm.DB, keys *pii.Keyring, rdb redis.UniversalClient, prefix string, now func() time.Time, log *slog.Logger, manual *auth.Throttle) *Service {
+	s := &Service{db: db, keys: keys, now: now, log: log, manual: manual}
 	s.hub = newHub(rdb, prefix+"emergency:calls", log, s.callWithEvents)
 	return s
 }
@@ -160,17 +170,14 @@ func (s *Service) Heartbeat(ctx context.Context, serial string, battery *int, at
 	if battery != nil && (*battery < 0 || *battery > 100) {
 		return nil, problem.New(problem.Invalid, "battery level must be between 0 and 100", "input", "batteryPercent")
 	}
-	when := s.now()
-	if at != nil {
-		// a far-future heartbeat would mask a device going silent
-		if at.After(when.Add(maxClockSkew)) {
-			return nil, problem.New(problem.Invalid, "at lies in the future", "input", "at")
-		}
-		when = *at
+	// a far-future heartbeat would mask a device going silent
+	when, err := reportedTime(at, s.now(), "at")
+	if err != nil {
+		return nil, err
 	}
 	serial = strings.TrimSpace(serial)
 	var out *Device
-	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		res := tx.Model(&deviceRow{}).Where("serial = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at <= ?)", serial, when).
 			Updates(map[string]any{"last_heartbeat_at": when, "battery_percent": gorm.Expr("COALESCE(?, battery_percent)", battery)})
 		if res.Error != nil {

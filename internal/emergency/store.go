@@ -168,6 +168,7 @@ type newCall struct {
 	eventID  uuid.UUID
 	actor    string
 	audit    audit.Stamp // the audit entry the statement writes
+	manual   bool        // taken in by hand by an operator (audited as such)
 }
 
 // insertCallSQL finds the resident by phone (when no device named one),
@@ -178,7 +179,10 @@ type newCall struct {
 // and $5 device (from the device, else NULL), $6 org path (from the device,
 // else NULL), $7 caller number encrypted, $8 masked, $9 kind, $10 received
 // at, $11 now, $12 event id, $13 actor name, $14–$18 the audit entry's id,
-// time, actor id, actor kind and request id.
+// time, actor id, actor kind and request id, $19 whether an operator took
+// the call in by hand. The audit entry records what the intake matched:
+// the resident (by device or by caller number) and how many residents the
+// caller number's index matched.
 var insertCallSQL = `
 WITH found AS (
   ` + resident.ByPhoneIndexSQL("$1") + `
@@ -198,7 +202,11 @@ WITH found AS (
 ), au AS (
   ` + audit.Insert + `
   SELECT $14, $15, $16, $17, '` + string(audit.ActionReceiveEmergencyCall) + `', '` + string(audit.EntityEmergencyCall) + `', id, $18,
-    jsonb_build_object('kind', kind, 'residentKnown', resident_id IS NOT NULL, 'device', device_id IS NOT NULL)
+    jsonb_build_object('kind', kind, 'residentKnown', resident_id IS NOT NULL, 'device', device_id IS NOT NULL) ||
+    CASE WHEN $19::boolean THEN jsonb_build_object('manual', true, 'residentId', resident_id,
+      'callerMatches', (SELECT count(*) FROM found),
+      'matchedBy', CASE WHEN device_id IS NOT NULL THEN 'device' WHEN resident_id IS NOT NULL THEN 'callerNumber' ELSE 'none' END)
+    ELSE '{}'::jsonb END
   FROM c
 )
 SELECT ` + callColumns + ` FROM c`
@@ -229,7 +237,7 @@ func insertCall(ctx context.Context, db *gorm.DB, n newCall) (*callRow, error) {
 	}
 	rows, err := db.Statement.ConnPool.QueryContext(ctx, insertCallSQL, n.phoneIdx, r.ID, r.ExternalCallID, r.ResidentID,
 		r.DeviceID, orgPath, r.CallerNumberEnc, r.CallerNumberMasked, r.Kind, r.ReceivedAt, r.CreatedAt,
-		n.eventID, n.actor, n.audit.ID, n.audit.At, n.audit.ActorID, n.audit.ActorKind, n.audit.RequestID)
+		n.eventID, n.actor, n.audit.ID, n.audit.At, n.audit.ActorID, n.audit.ActorKind, n.audit.RequestID, n.manual)
 	if err != nil {
 		return nil, fmt.Errorf("emergency: receive: %w", database.Classify(err))
 	}
@@ -252,7 +260,7 @@ func insertCall(ctx context.Context, db *gorm.DB, n newCall) (*callRow, error) {
 // call's updated_at and the audit entry in one statement. Parameters: $1
 // event id, $2 call id, $3 alarm time, $4 actor name, $5 kind, $6 external
 // id, $7 now, $8–$12 the audit entry's id, time, actor id, actor kind and
-// request id.
+// request id, $13 whether an operator took the alarm in by hand.
 const repeatAlarmSQL = `
 WITH ev AS (
   INSERT INTO emergency_call_events (id, call_id, at, kind, actor_name, detail, external_call_id)
@@ -262,13 +270,14 @@ WITH ev AS (
 )
 ` + audit.Insert + `
 VALUES ($8, $9, $10, $11, '` + string(audit.ActionReceiveEmergencyCall) + `', '` + string(audit.EntityEmergencyCall) + `', $2, $12,
-  jsonb_build_object('kind', $5::text, 'repeatAlarm', true))`
+  jsonb_build_object('kind', $5::text, 'repeatAlarm', true) ||
+  CASE WHEN $13::boolean THEN jsonb_build_object('manual', true, 'matchedBy', 'device') ELSE '{}'::jsonb END)`
 
 // appendRepeatAlarm records a repeat alarm (external id ext, of kind) on
 // an open call.
-func appendRepeatAlarm(ctx context.Context, tx *gorm.DB, callID uuid.UUID, at, now time.Time, kind CallKind, actor, ext string, a audit.Stamp) error {
+func appendRepeatAlarm(ctx context.Context, tx *gorm.DB, callID uuid.UUID, at, now time.Time, kind CallKind, actor, ext string, a audit.Stamp, manual bool) error {
 	_, err := tx.Statement.ConnPool.ExecContext(ctx, repeatAlarmSQL, uuid.Must(uuid.NewV7()), callID, at, actor, string(kind), ext, now,
-		a.ID, a.At, a.ActorID, a.ActorKind, a.RequestID)
+		a.ID, a.At, a.ActorID, a.ActorKind, a.RequestID, manual)
 	if err != nil {
 		return fmt.Errorf("emergency: repeat alarm: %w", database.Classify(err))
 	}

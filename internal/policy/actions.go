@@ -14,6 +14,10 @@ const (
 	LookUpByIDNumber Action = "residentByIdNumber"
 	EditResident     Action = "editResident"
 	BindResident     Action = "bindResident"
+	// ReadWechatBindings and UnbindWechatAccount are the counter's view of
+	// the mini-program accounts bound to a resident, and its remedy.
+	ReadWechatBindings  Action = "readWechatBindings"
+	UnbindWechatAccount Action = "unbindWechatAccount"
 
 	// Vouchers.
 	ReadVouchers          Action = "readVouchers"
@@ -55,8 +59,12 @@ const (
 	RegisterDevice       Action = "registerDevice"
 	DeviceHeartbeat      Action = "deviceHeartbeat"
 	ReceiveEmergencyCall Action = "receiveEmergencyCall"
-	HandleEmergencyCall  Action = "handleEmergencyCall"
-	WatchBoard           Action = "watchBoard"
+	// ReceiveCallManually is an operator typing in a call the telephony
+	// system did not report: the same intake, throttled per operator and
+	// audited with what the caller number matched.
+	ReceiveCallManually Action = "receiveEmergencyCallManually"
+	HandleEmergencyCall Action = "handleEmergencyCall"
+	WatchBoard          Action = "watchBoard"
 
 	// Staff and oversight.
 	ManageStaff  Action = "manageStaff"
@@ -76,6 +84,8 @@ var Actions = []struct {
 	{LookUpByIDNumber, "look residents up by ID number (audited, throttled)"},
 	{EditResident, "register and edit residents"},
 	{BindResident, "bind their mini-program account to their record"},
+	{ReadWechatBindings, "list the mini-program accounts bound to a resident"},
+	{UnbindWechatAccount, "unbind a mini-program account from a resident (audited; ends its sessions)"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},
 	{EnrollResident, "enroll residents in voucher programs"},
@@ -109,6 +119,7 @@ var Actions = []struct {
 	{RegisterDevice, "register emergency devices"},
 	{DeviceHeartbeat, "report device heartbeats"},
 	{ReceiveEmergencyCall, "report incoming emergency calls"},
+	{ReceiveCallManually, "take in emergency calls by hand (throttled, audited with the caller's match)"},
 	{HandleEmergencyCall, "answer, dispatch and close emergency calls"},
 	{WatchBoard, "watch the live board"},
 	{ManageStaff, "manage staff accounts"},

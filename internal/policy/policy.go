@@ -59,7 +59,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		HandleApplication: Subtree, ResubmitApplication: Subtree, WithdrawApplication: Subtree,
 		ReadApplicationStats: District,
 		ReadDisability:       District, RequestDisabilityService: District, UpdateDisabilityService: District,
-		ReadSubsidies: District,
+		ReadSubsidies: District, ReadWechatBindings: District, UnbindWechatAccount: District,
 	},
 	auth.CaseWorker: {
 		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
@@ -70,11 +70,12 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: Subtree, RecordCertificate: Subtree, RequestDisabilityService: Subtree,
 		UpdateDisabilityService: Subtree, ReadSubsidies: District,
 		ReadEmergencyCalls: Subtree, RegisterDevice: Subtree, WatchBoard: Subtree,
+		ReadWechatBindings: Subtree, UnbindWechatAccount: Subtree,
 	},
 	auth.Operator: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
 		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadDisability: District,
-		ReadEmergencyCalls: District, RegisterDevice: District, ReceiveEmergencyCall: District,
+		ReadEmergencyCalls: District, RegisterDevice: District, ReceiveCallManually: District,
 		HandleEmergencyCall: District, WatchBoard: District,
 	},
 	auth.Provider: {
@@ -94,6 +95,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		UpdateDisabilityService: District, ReadSubsidies: District, ManageSubsidyRules: Everywhere,
 		ReadEmergencyCalls: District, RegisterDevice: District, HandleEmergencyCall: District, WatchBoard: District,
 		ManageStaff: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
+		ReadWechatBindings: District, UnbindWechatAccount: District,
 	},
 	auth.Auditor: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
@@ -101,6 +103,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadApplications: District, ReadApplicationStats: District,
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
+		ReadWechatBindings: District,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,

@@ -8,7 +8,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
@@ -28,7 +27,9 @@ var errNoMatch = problem.New(problem.NotFound, "未找到与姓名、身份证�
 
 // Bind links the signed-in WeChat account to the resident whose name, ID
 // number and phone all match. Attempts are throttled per WeChat account
-// (5 per 15 minutes) so the registry cannot be probed; on success the live
+// (5 per 15 minutes) so the registry cannot be probed; at most
+// WECHAT_MAX_BINDINGS_PER_RESIDENT accounts are bound to one resident, and
+// the accounts already bound are told (bindTx); on success the live
 // session is updated so me.resident works at once.
 func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 	v, err := policy.Require(ctx, policy.BindResident)
@@ -63,11 +64,7 @@ func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 		return nil, errNoMatch
 	}
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.WithContext(ctx).Model(&wechatRow{}).Where("id = ?", v.ID).
-			Updates(map[string]any{"resident_id": row.ID, "bound_at": s.now()}).Error; err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, audit.ActionBindResident, audit.EntityResident, &row.ID, nil)
+		return s.bindTx(ctx, tx, v.ID, row.ID)
 	})
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: bind: %w", err))

@@ -20,9 +20,11 @@ import (
 	"github.com/jinjiang/residents/internal/problem"
 )
 
-// SessionUpdater rewrites a live session (auth.Service implements it).
+// SessionUpdater rewrites a live session, and ends every session of a
+// subject (auth.Service implements it).
 type SessionUpdater interface {
 	UpdateSession(ctx context.Context, v *auth.Viewer) error
+	EndSessions(ctx context.Context, tx *gorm.DB, subject uuid.UUID) error
 }
 
 // Service is the registry: its rules, authorization and queries.
@@ -34,7 +36,12 @@ type Service struct {
 	sessions SessionUpdater
 	binds    *auth.Throttle
 	lookups  []*auth.Throttle
+	// maxBindings is how many WeChat accounts may be bound to one resident.
+	maxBindings int
 }
+
+// DefaultMaxBindings is WECHAT_MAX_BINDINGS_PER_RESIDENT's default.
+const DefaultMaxBindings = 3
 
 // Look-ups by full ID number (residentByIdNumber) per staff user. The blind
 // index answers "does this number live here" for any candidate, so without a
@@ -58,7 +65,16 @@ func NewService(db *gorm.DB, keys *pii.Keyring, now func() time.Time, served Ser
 	if served == nil {
 		served = NeverServed{}
 	}
-	return &Service{db: db, keys: keys, now: now, served: served, sessions: sessions, binds: binds, lookups: lookups}
+	return &Service{db: db, keys: keys, now: now, served: served, sessions: sessions, binds: binds, lookups: lookups, maxBindings: DefaultMaxBindings}
+}
+
+// SetMaxBindings sets how many WeChat accounts may be bound to one resident
+// at once (WECHAT_MAX_BINDINGS_PER_RESIDENT); below 1, the default.
+func (s *Service) SetMaxBindings(n int) {
+	if n < 1 {
+		n = DefaultMaxBindings
+	}
+	s.maxBindings = n
 }
 
 // SetServedChecker replaces the provider check (the voucher domain wires

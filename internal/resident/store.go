@@ -73,6 +73,7 @@ type wechatRow struct {
 	ID         uuid.UUID
 	ResidentID *uuid.UUID
 	BoundAt    *time.Time
+	CreatedAt  time.Time
 }
 
 func (wechatRow) TableName() string { return "wechat_accounts" }
