@@ -8,9 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jinjiang/residents/internal/clientaddr"
 )
 
 // Development defaults for the secrets. They are public (they are in this
@@ -60,6 +64,19 @@ type Config struct {
 	RequestTimeout     time.Duration
 	// AllowedOrigins lists the websocket origins accepted besides same-host ones.
 	AllowedOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed for
+	// the client address (TRUSTED_PROXY_CIDRS; empty: nobody's).
+	TrustedProxies []netip.Prefix
+	// LoginHashConcurrency bounds the argon2id computations running at
+	// once (LOGIN_HASH_CONCURRENCY; default 2×GOMAXPROCS).
+	LoginHashConcurrency int
+	// LoginRatePerMinute is the overall sign-in rate, all instances and
+	// clients together (LOGIN_RATE).
+	LoginRatePerMinute int64
+	// WechatLoginRatePerMinute is the overall wechatLogin rate, all
+	// instances together, kept under the mini-program's code2Session quota
+	// (WECHAT_LOGIN_RATE).
+	WechatLoginRatePerMinute int64
 }
 
 // isDevSecret reports whether v is, or (for a key list) contains, one of
@@ -102,6 +119,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("pii_index_key", "***"),
 		slog.String("wechat_app_id", c.WechatAppID),
 		slog.String("wechat_api_base", c.WechatAPIBase),
+		slog.Int("trusted_proxy_cidrs", len(c.TrustedProxies)),
+		slog.Int("login_hash_concurrency", c.LoginHashConcurrency),
 	)
 }
 
@@ -142,6 +161,10 @@ func Load(getenv func(string) string) (Config, error) {
 		DBMaxConns:         20,
 		DBStatementTimeout: 10 * time.Second,
 		RequestTimeout:     15 * time.Second,
+
+		LoginHashConcurrency:     2 * runtime.GOMAXPROCS(0),
+		LoginRatePerMinute:       600,
+		WechatLoginRatePerMinute: 1000,
 	}
 	switch c.Env {
 	case "development", "production", "test":
@@ -222,10 +245,47 @@ func Load(getenv func(string) string) (Config, error) {
 			c.DBMaxConns = n
 		}
 	}
+	if v := getenv("TRUSTED_PROXY_CIDRS"); strings.TrimSpace(v) != "" {
+		p, err := clientaddr.ParseCIDRs(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXY_CIDRS must be comma-separated CIDRs: %w", err))
+		case c.Production() && coversEveryone(p):
+			// Trusting every peer would let any client name its own
+			// address and walk past every per-client limit.
+			errs = append(errs, errors.New("TRUSTED_PROXY_CIDRS must not trust every address (/0) in production: name the load balancers' ranges"))
+		default:
+			c.TrustedProxies = p
+		}
+	}
+	positive := func(name string, lo, hi int64, set func(int64)) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s must be an integer between %d and %d", name, lo, hi))
+			return
+		}
+		set(n)
+	}
+	positive("LOGIN_HASH_CONCURRENCY", 1, 256, func(n int64) { c.LoginHashConcurrency = int(n) })
+	positive("LOGIN_RATE", 1, 1_000_000, func(n int64) { c.LoginRatePerMinute = n })
+	positive("WECHAT_LOGIN_RATE", 1, 1_000_000, func(n int64) { c.WechatLoginRatePerMinute = n })
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
+}
+
+func coversEveryone(ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Bits() == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // validKeyList checks the "id:base64,id:base64" format of PII_ENCRYPTION_KEYS

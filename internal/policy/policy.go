@@ -59,7 +59,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		HandleApplication: Subtree, ResubmitApplication: Subtree, WithdrawApplication: Subtree,
 		ReadApplicationStats: District,
 		ReadDisability:       District, RequestDisabilityService: District, UpdateDisabilityService: District,
-		ReadSubsidies: District,
+		ReadSubsidies:     District,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.CaseWorker: {
 		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
@@ -70,16 +71,19 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: Subtree, RecordCertificate: Subtree, RequestDisabilityService: Subtree,
 		UpdateDisabilityService: Subtree, ReadSubsidies: District,
 		ReadEmergencyCalls: Subtree, RegisterDevice: Subtree, WatchBoard: Subtree,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Operator: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
 		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadDisability: District,
 		ReadEmergencyCalls: District, RegisterDevice: District, ReceiveEmergencyCall: District,
 		HandleEmergencyCall: District, WatchBoard: District,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Provider: {
 		ReadResident: Served, RedeemVoucher: Own, ReadRedemptions: Own, ReverseRedemption: Own, ReadSettlements: Own,
 		ReadProviders: Own, UpdateDisabilityService: Own,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Admin: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
@@ -93,7 +97,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: District, RecordCertificate: District, RequestDisabilityService: District,
 		UpdateDisabilityService: District, ReadSubsidies: District, ManageSubsidyRules: Everywhere,
 		ReadEmergencyCalls: District, RegisterDevice: District, HandleEmergencyCall: District, WatchBoard: District,
-		ManageStaff: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
+		ManageStaff: Everywhere, ResetPassword: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Auditor: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
@@ -101,9 +106,11 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadApplications: District, ReadApplicationStats: District,
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,
+		ChangeOwnPassword: Everywhere,
 	},
 }
 
