@@ -31,11 +31,11 @@ import (
 //   - User backoff: failures per username from anywhere. Past a threshold,
 //     an attempt for that username from a client that has never signed in
 //     as it must take a slot that closes for an exponentially growing
-//     delay (1 s, 2 s, 4 s … at most MaxDelay): a botnet spreading guesses
-//     at one account over many addresses gets a few dozen an hour, with no
-//     captcha. A client address that signed in as that user before (a
-//     known-good address, remembered for KnownFor after each success) is
-//     not subject to it, so the attack slows the attacker and not the
+//     delay (5 s, 10 s, 20 s … at most MaxDelay): a botnet spreading
+//     guesses at one account over many addresses gets about twenty an
+//     hour, with no captcha. A client address that signed in as that user
+//     before (a known-good address, remembered for KnownFor after each
+//     success) is not subject to it, so the attack slows the attacker and not the
 //     staff member at their usual counter. Known-good is by address, not
 //     by a device cookie: the API's clients (counter terminals, the
 //     telephony system) keep no cookies, and the pair limit still applies
@@ -172,13 +172,13 @@ func (g *LoginGuard) backoff(ctx context.Context, a *attempt) error {
 	return nil
 }
 
-// delay is 1 s at the threshold, doubling per further failure, at most MaxDelay.
+// delay is 5 s at the threshold, doubling per further failure, at most MaxDelay.
 func (g *LoginGuard) delay(n int64) time.Duration {
 	shift := n - g.limits.UserBackoffFrom
 	if shift > 20 {
 		return g.limits.MaxDelay
 	}
-	d := time.Second << shift
+	d := 5 * time.Second << shift
 	if d > g.limits.MaxDelay {
 		d = g.limits.MaxDelay
 	}
