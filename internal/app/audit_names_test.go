@@ -43,6 +43,11 @@ func TestAuditEntriesResolve(t *testing.T) {
 		map[string]any{"t": lg.Str("login.refreshToken")}, "refreshSession.userErrors")
 	do(rt.Str("refreshSession.accessToken"), `mutation{logout}`, nil, "")
 	do(toks["resident"], `mutation{logout}`, nil, "")
+	// A password changed by its owner and one reset by the administrator (before the deactivation).
+	target := e.Login(t, "idor."+w.serial, "long-enough-pw") // the world's own staff user, not a shared demo account
+	do(target, `mutation{changePassword(input:{currentPassword:"long-enough-pw",newPassword:"changed-by-its-owner"}){accessToken userErrors{code}}}`, nil, "changePassword.userErrors")
+	do(admin, `mutation($id:ID!){resetPassword(input:{userId:$id,newPassword:"reset-by-the-admin"}){userErrors{code}}}`,
+		map[string]any{"id": ids["StaffUser"]}, "resetPassword.userErrors")
 	do(admin, `mutation($id:ID!){setStaffUserActive(id:$id,active:false){user{active} userErrors{code}}}`,
 		map[string]any{"id": ids["StaffUser"]}, "setStaffUserActive.userErrors")
 
