@@ -65,6 +65,23 @@ func (r *mutationResolver) SetStaffUserActive(ctx context.Context, id string, ac
 	return &model.StaffUserPayload{User: u, UserErrors: ues}, err
 }
 
+// ChangePassword is the resolver for the changePassword field.
+func (r *mutationResolver) ChangePassword(ctx context.Context, input model.ChangePasswordInput) (*model.AuthPayload, error) {
+	g, err := r.Auth.ChangePassword(ctx, input.CurrentPassword, input.NewPassword)
+	return authPayload(g, err)
+}
+
+// ResetPassword is the resolver for the resetPassword field.
+func (r *mutationResolver) ResetPassword(ctx context.Context, input model.ResetPasswordInput) (*model.StaffUserPayload, error) {
+	uid, err := relay.ParseAs(TypeStaffUser, input.UserID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Auth.ResetPassword(ctx, uid, input.NewPassword)
+	ues, err := userErrors(err)
+	return &model.StaffUserPayload{User: u, UserErrors: ues}, err
+}
+
 // UnbindWechatAccount is the resolver for the unbindWechatAccount field.
 func (r *mutationResolver) UnbindWechatAccount(ctx context.Context, input model.UnbindWechatAccountInput) (*model.WechatAccountPayload, error) {
 	id, err := relay.ParseAs(TypeWechatAccount, input.AccountID)

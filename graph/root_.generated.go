@@ -291,6 +291,7 @@ type ComplexityRoot struct {
 		ActivateVoucherProgram      func(childComplexity int, id string) int
 		AnswerEmergencyCall         func(childComplexity int, id string) int
 		BindResident                func(childComplexity int, input model.BindResidentInput) int
+		ChangePassword              func(childComplexity int, input model.ChangePasswordInput) int
 		CloseEmergencyCall          func(childComplexity int, input model.CloseEmergencyCallInput) int
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
 		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string) int
@@ -310,6 +311,7 @@ type ComplexityRoot struct {
 		RegisterProvider            func(childComplexity int, input model.RegisterProviderInput) int
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
+		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
 		SetCalendarDay              func(childComplexity int, date civil.Date, kind application.DayKind) int
 		SetProviderStatus           func(childComplexity int, id string, status voucher.ProviderStatus) int
@@ -1491,6 +1493,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BindResident(childComplexity, args["input"].(model.BindResidentInput)), true
+	case "Mutation.changePassword":
+		if e.ComplexityRoot.Mutation.ChangePassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_changePassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(model.ChangePasswordInput)), true
 	case "Mutation.closeEmergencyCall":
 		if e.ComplexityRoot.Mutation.CloseEmergencyCall == nil {
 			break
@@ -1695,6 +1708,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestDisabilityService(childComplexity, args["input"].(model.RequestDisabilityServiceInput)), true
+	case "Mutation.resetPassword":
+		if e.ComplexityRoot.Mutation.ResetPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["input"].(model.ResetPasswordInput)), true
 	case "Mutation.reverseRedemption":
 		if e.ComplexityRoot.Mutation.ReverseRedemption == nil {
 			break
@@ -2990,6 +3014,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ApplicationFilter", ec.unmarshalInputApplicationFilter),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("BindResidentInput", ec.unmarshalInputBindResidentInput),
+			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("CloseEmergencyCallInput", ec.unmarshalInputCloseEmergencyCallInput),
 			graphql.NewInputUnmarshaler("CreateStaffUserInput", ec.unmarshalInputCreateStaffUserInput),
 			graphql.NewInputUnmarshaler("CreateVoucherProgramInput", ec.unmarshalInputCreateVoucherProgramInput),
@@ -3008,6 +3033,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RegisterProviderInput", ec.unmarshalInputRegisterProviderInput),
 			graphql.NewInputUnmarshaler("RegisterResidentInput", ec.unmarshalInputRegisterResidentInput),
 			graphql.NewInputUnmarshaler("RequestDisabilityServiceInput", ec.unmarshalInputRequestDisabilityServiceInput),
+			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("ResidentFilter", ec.unmarshalInputResidentFilter),
 			graphql.NewInputUnmarshaler("ReverseRedemptionInput", ec.unmarshalInputReverseRedemptionInput),
 			graphql.NewInputUnmarshaler("ServiceItemInput", ec.unmarshalInputServiceItemInput),

@@ -74,6 +74,12 @@ type BindResidentInput struct {
 	Phone    string `json:"phone"`
 }
 
+type ChangePasswordInput struct {
+	CurrentPassword string `json:"currentPassword"`
+	// 10 to 128 characters; not the username or little more, not a run of repeated or consecutive characters, not a well-known password, not the current one.
+	NewPassword string `json:"newPassword"`
+}
+
 type CloseEmergencyCallInput struct {
 	CallID   string             `json:"callId"`
 	Category emergency.Category `json:"category"`
@@ -291,6 +297,13 @@ type RequestDisabilityServiceInput struct {
 	Note        *string                `json:"note,omitempty"`
 }
 
+type ResetPasswordInput struct {
+	// The StaffUser (any password account: staff, provider user, machine client).
+	UserID string `json:"userId"`
+	// Same rules as ChangePasswordInput.newPassword.
+	NewPassword string `json:"newPassword"`
+}
+
 type ResidentConnection struct {
 	Edges    []*ResidentEdge `json:"edges"`
 	PageInfo *PageInfo       `json:"pageInfo"`
@@ -456,6 +469,8 @@ const (
 	UserErrorCodeOutOfJurisdiction   UserErrorCode = "OUT_OF_JURISDICTION"
 	UserErrorCodeBudgetExceeded      UserErrorCode = "BUDGET_EXCEEDED"
 	UserErrorCodeSettled             UserErrorCode = "SETTLED"
+	// A new password breaks a password rule other than its length (INVALID): it is the username or little more, a run of repeated or consecutive characters, a well-known password, or the current one.
+	UserErrorCodeWeakPassword UserErrorCode = "WEAK_PASSWORD"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -476,11 +491,12 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeOutOfJurisdiction,
 	UserErrorCodeBudgetExceeded,
 	UserErrorCodeSettled,
+	UserErrorCodeWeakPassword,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeInvalidIDNumber, UserErrorCodeInvalidCredentials, UserErrorCodeTooManyAttempts, UserErrorCodeNotFound, UserErrorCodeDuplicate, UserErrorCodeConflict, UserErrorCodeNotEligible, UserErrorCodeInsufficientBalance, UserErrorCodeCategoryNotAllowed, UserErrorCodeTokenExpired, UserErrorCodeTokenUsed, UserErrorCodeIdempotencyMismatch, UserErrorCodeInvalidTransition, UserErrorCodeOutOfJurisdiction, UserErrorCodeBudgetExceeded, UserErrorCodeSettled:
+	case UserErrorCodeInvalid, UserErrorCodeInvalidIDNumber, UserErrorCodeInvalidCredentials, UserErrorCodeTooManyAttempts, UserErrorCodeNotFound, UserErrorCodeDuplicate, UserErrorCodeConflict, UserErrorCodeNotEligible, UserErrorCodeInsufficientBalance, UserErrorCodeCategoryNotAllowed, UserErrorCodeTokenExpired, UserErrorCodeTokenUsed, UserErrorCodeIdempotencyMismatch, UserErrorCodeInvalidTransition, UserErrorCodeOutOfJurisdiction, UserErrorCodeBudgetExceeded, UserErrorCodeSettled, UserErrorCodeWeakPassword:
 		return true
 	}
 	return false

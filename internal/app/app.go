@@ -19,6 +19,7 @@ import (
 	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/clientaddr"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
@@ -64,8 +65,10 @@ type App struct {
 	Revocations *auth.Revocations
 	Sockets     *auth.SocketLeases
 	handler     http.Handler
-	draining    atomic.Bool
-	metrics     *metrics
+	// clients resolves a request's client address (TRUSTED_PROXY_CIDRS).
+	clients  clientaddr.Resolver
+	draining atomic.Bool
+	metrics  *metrics
 	// closing ends when the app drains: long-lived websocket connections
 	// derive from it so they get a close frame before the process exits.
 	closing     context.Context
@@ -98,19 +101,26 @@ func New(d Deps) (*App, error) {
 	cfg := d.Config
 	tokens := auth.NewTokens(cfg.JWTSigningKey, cfg.AccessTokenTTL, d.Now)
 	sessions := auth.NewSessions(d.Redis, cfg.RedisKeyPrefix, cfg.RefreshTokenTTL)
-	logins := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
-	a.Auth = auth.NewService(d.DB, tokens, sessions, logins, cfg.RefreshTokenTTL, d.Now)
+	a.clients = clientaddr.New(cfg.TrustedProxies)
+	logins := auth.NewLoginGuard(d.Redis, cfg.RedisKeyPrefix+"throttle:", auth.DefaultLoginLimits(cfg.LoginRatePerMinute))
+	hashes := auth.NewHashPool(cfg.LoginHashConcurrency, auth.HashWait)
+	a.Auth = auth.NewService(d.DB, tokens, sessions, logins, hashes, cfg.RefreshTokenTTL, d.Now)
 	a.Revocations = auth.NewRevocations(d.Redis, sessions, d.Log)
 	a.Sockets = auth.NewSocketLeases(d.Redis, cfg.RedisKeyPrefix, cfg.WSMaxPerSession, cfg.WSMaxPerUser, socketLeaseTTL)
 	a.Auth.Audit = audit.AuthHook
 	a.Auth.MayManageStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ManageStaff) }
 	a.Auth.MayReadStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ReadStaff) }
+	a.Auth.MayChangeOwnPassword = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ChangeOwnPassword) }
+	a.Auth.MayResetPassword = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ResetPassword) }
 	a.Org = org.NewService(d.DB)
 	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log)
 	// Providers see the residents they have served (a redemption).
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Served = resident.AnyServed{a.Vouchers, a.Disability}
-	binds := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute)
+	binds := resident.BindLimits{
+		PerAccount: auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute),
+		PerClient:  auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", resident.BindClientLimit, resident.BindClientWindow),
+	}
 	// Look-ups by full ID number, per staff user: a burst and a daily window.
 	lookups := []*auth.Throttle{
 		auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:burst:", resident.LookupBurstLimit, resident.LookupBurstWindow),
@@ -118,7 +128,11 @@ func New(d Deps) (*App, error) {
 	}
 	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds, lookups...)
 	a.Residents.SetMaxBindings(cfg.WechatMaxBindings)
-	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth)
+	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth,
+		wechat.Limits{
+			PerClient: auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", wechat.ClientLimit, wechat.ClientWindow),
+			Overall:   auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", cfg.WechatLoginRatePerMinute, time.Minute),
+		})
 	// Calls operators take in by hand, per operator and hour.
 	manual := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", int64(cfg.ManualIntakePerHour), emergency.ManualIntakeWindow)
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)

@@ -2,13 +2,16 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/idnumber"
+	"github.com/jinjiang/residents/internal/seed"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -191,7 +195,7 @@ func idWithX(t *testing.T) string {
 
 func newSuite(t *testing.T) *suite {
 	fake := testenv.NewFakeWechat(t)
-	w := buildWorld(t, testenv.WithWechat(fake))
+	w := buildWorld(t, testenv.WithWechat(fake), testenv.TrustLocalProxy())
 	e := w.e
 	s := &suite{world: w, fake: fake, admin: e.Admin(t), clerk: e.As(t, "clerk"), prov1: e.As(t, "provider1"), prov2: e.As(t, "provider2")}
 	s.prod = testenv.New(t, testenv.WithConfig(func(c *config.Config) { c.Env = "production" }))
@@ -245,6 +249,7 @@ func TestAttackSuite(t *testing.T) {
 	cases = append(cases, nulAttacks()...)
 	cases = append(cases, costAttacks()...)
 	cases = append(cases, staffAttacks()...)
+	cases = append(cases, loginAttacks()...)
 	if len(cases) < 30 {
 		t.Fatalf("only %d attacks", len(cases))
 	}
@@ -534,5 +539,230 @@ func identityAttacks() []attack {
 		{name: "bindResident by a staff account", run: gql(`mutation($in:BindResidentInput!){bindResident(input:$in){resident{id}}}`,
 			map[string]any{"in": map[string]any{"name": "张大爷", "idNumber": "x", "phone": "13800001111"}})("clerk"),
 			status: 200, code: "FORBIDDEN"},
+	}
+}
+
+const (
+	loginDoc   = `mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){accessToken userErrors{code message}}}`
+	wechatDoc  = `mutation($c:String!){wechatLogin(input:{code:$c}){accessToken userErrors{code message}}}`
+	changeDoc  = `mutation($c:String!,$n:String!){changePassword(input:{currentPassword:$c,newPassword:$n}){accessToken userErrors{code field message}}}`
+	resetDoc   = `mutation($id:ID!,$n:String!){resetPassword(input:{userId:$id,newPassword:$n}){user{id} userErrors{code field message}}}`
+	wrongPass  = "not-the-password-1"
+	spraySize  = 20 // auth.DefaultLoginLimits: ClientFailures
+	pairLimit  = 5  // PairFailures
+	backoffAt  = 10 // UserBackoffFrom
+	wechatSize = 30 // wechat.ClientLimit
+	bindSize   = 20 // resident.BindClientLimit
+)
+
+// login signs in through e from the address a trusted proxy names (e's
+// own peer address when e trusts no proxy).
+func login(t *testing.T, e *testenv.Env, from, user, password string) *testenv.Response {
+	t.Helper()
+	return e.DoFrom(t, from, "", loginDoc, map[string]any{"u": user, "p": password})
+}
+
+// mustFail asserts a wrong-password answer.
+func mustFail(t *testing.T, r *testenv.Response) {
+	t.Helper()
+	if r.Str("login.userErrors.0.code") != "INVALID_CREDENTIALS" {
+		t.Fatalf("want INVALID_CREDENTIALS: %s", r.Raw)
+	}
+}
+
+// signsIn asserts that the right password from addr works.
+func signsIn(t *testing.T, e *testenv.Env, from, user, password string) {
+	t.Helper()
+	if r := login(t, e, from, user, password); r.Str("login.accessToken") == "" {
+		t.Fatalf("%s from %s cannot sign in: %s", user, from, r.Raw)
+	}
+}
+
+const ue0 = "login.userErrors.0.code"
+
+// loginAttacks are issue 17's items 3 and 6: sign-in throttled per client
+// address (from X-Forwarded-For only behind a trusted proxy), per
+// (username, address), overall, with a backoff per username that spares
+// addresses the user signed in from; argon2 in a bounded pool; wechatLogin
+// and bindResident limited per address before anything is asked; and
+// changing or resetting a password.
+func loginAttacks() []attack {
+	return []attack{
+		{name: "login spray of one password over many usernames from one address", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			for i := 0; i < spraySize; i++ {
+				user := fmt.Sprintf("nobody%d", i)
+				if i%5 == 0 {
+					user = []string{"admin", "telephony", "provider1", "provider2"}[i/5]
+				}
+				mustFail(t, login(t, s.e, "198.51.100.10", user, wrongPass))
+			}
+			// Even the right password: the address is spent.
+			return login(t, s.e, "198.51.100.10", "admin", testenv.AdminPassword)
+		}, status: 200, userError: ue0, code: "TOO_MANY_ATTEMPTS", check: func(t *testing.T, s *suite, r *testenv.Response) {
+			if r.Get("login.accessToken") != nil {
+				t.Fatalf("signed in: %s", r.Raw)
+			}
+			// A left part the client wrote itself does not make it someone else.
+			if c := login(t, s.e, "198.51.100.99, 198.51.100.10", "nobody-x", wrongPass).Str(ue0); c != "TOO_MANY_ATTEMPTS" {
+				t.Fatalf("a spoofed left-most X-Forwarded-For entry escaped the limit: %s", c)
+			}
+			signsIn(t, s.e, "198.51.100.11", "admin", testenv.AdminPassword)
+		}},
+		{name: "login lockout stays with the attacker's address", setup: func(t *testing.T, s *suite) string {
+			for i := 0; i < pairLimit; i++ {
+				mustFail(t, login(t, s.e, "198.51.100.20", "operator", wrongPass))
+			}
+			return ""
+		}, run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			return login(t, s.e, "198.51.100.20", "operator", seed.DemoPassword)
+		}, status: 200, userError: ue0, code: "TOO_MANY_ATTEMPTS", check: func(t *testing.T, s *suite, _ *testenv.Response) {
+			signsIn(t, s.e, "198.51.100.21", "operator", seed.DemoPassword)
+		}},
+		{name: "login guessing at one account from many addresses slows new addresses, not the user's own", setup: func(t *testing.T, s *suite) string {
+			signsIn(t, s.e, "198.51.100.30", "caseworker2", seed.DemoPassword)
+			// backoffAt failures, then one more that takes the first slot.
+			for i := 0; i <= backoffAt; i++ {
+				mustFail(t, login(t, s.e, fmt.Sprintf("198.51.100.%d", 31+i), "caseworker2", wrongPass))
+			}
+			return ""
+		}, run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			return login(t, s.e, "198.51.100.60", "caseworker2", seed.DemoPassword)
+		}, status: 200, userError: ue0, code: "TOO_MANY_ATTEMPTS", check: func(t *testing.T, s *suite, _ *testenv.Response) {
+			signsIn(t, s.e, "198.51.100.30", "caseworker2", seed.DemoPassword)
+		}},
+		{name: "login while every hashing slot is taken is refused, not queued", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			pool := s.e.App.Auth.Hashes()
+			for i := 0; i < pool.Size(); i++ {
+				release, err := pool.Acquire(context.Background())
+				if err != nil {
+					t.Fatalf("slot %d: %v", i, err)
+				}
+				defer release()
+			}
+			return login(t, s.e, "198.51.100.50", "auditor", seed.DemoPassword)
+		}, status: 503, code: "SERVICE_UNAVAILABLE", check: func(t *testing.T, s *suite, r *testenv.Response) {
+			if r.Get("login.accessToken") != nil {
+				t.Fatalf("signed in: %s", r.Raw)
+			}
+			// Many at once: every one is answered, and never more hash at
+			// once than the pool has slots.
+			pool := s.e.App.Auth.Hashes()
+			var wg sync.WaitGroup
+			for i := 0; i < 3*pool.Size(); i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := login(t, s.e, fmt.Sprintf("198.51.101.%d", i), fmt.Sprintf("par%d", i), wrongPass)
+					if c, ec := r.Str(ue0), r.ErrorCode(); c != "INVALID_CREDENTIALS" && ec != "SERVICE_UNAVAILABLE" {
+						t.Errorf("parallel login %d: %s", i, r.Raw)
+					}
+				}()
+			}
+			wg.Wait()
+			if p := pool.Peak(); p > int64(pool.Size()) {
+				t.Fatalf("%d hashes at once in a pool of %d", p, pool.Size())
+			}
+			// The refused attempt was not counted: the same address signs in.
+			signsIn(t, s.e, "198.51.100.50", "auditor", seed.DemoPassword)
+		}},
+		{name: "X-Forwarded-For from an untrusted peer is ignored", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			// s.prod trusts no proxy: every "address" below is its one peer.
+			for i := 0; i < spraySize; i++ {
+				mustFail(t, login(t, s.prod, fmt.Sprintf("203.0.113.%d", i), fmt.Sprintf("nobody%d", i), wrongPass))
+			}
+			return login(t, s.prod, "203.0.113.200", "nobody-else", wrongPass)
+		}, status: 200, userError: ue0, code: "TOO_MANY_ATTEMPTS"},
+		{name: "login overall rate", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			e := testenv.New(t, testenv.TrustLocalProxy(), testenv.WithConfig(func(c *config.Config) { c.LoginRatePerMinute = 3 }))
+			for i := 0; i < 3; i++ {
+				mustFail(t, login(t, e, fmt.Sprintf("203.0.113.%d", i), fmt.Sprintf("nobody%d", i), wrongPass))
+			}
+			return login(t, e, "203.0.113.9", "admin", testenv.AdminPassword)
+		}, status: 200, userError: ue0, code: "TOO_MANY_ATTEMPTS"},
+		{name: "wechatLogin limited per address before WeChat is asked", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			for i := 0; i < wechatSize; i++ {
+				r := s.e.DoFrom(t, "198.51.100.70", "", wechatDoc, map[string]any{"c": fmt.Sprintf("never-issued-%d-%d", i, rand.IntN(1e9))})
+				if c := r.Str("wechatLogin.userErrors.0.code"); c != "INVALID_CREDENTIALS" {
+					t.Fatalf("attempt %d: %s", i, r.Raw)
+				}
+			}
+			s.arg = strconv.FormatInt(s.fake.Calls.Load(), 10)
+			return s.e.DoFrom(t, "198.51.100.70", "", wechatDoc, map[string]any{"c": fmt.Sprintf("ok:quota-%d", rand.IntN(1e9))})
+		}, status: 200, userError: "wechatLogin.userErrors.0.code", code: "TOO_MANY_ATTEMPTS", check: func(t *testing.T, s *suite, _ *testenv.Response) {
+			if calls := strconv.FormatInt(s.fake.Calls.Load(), 10); calls != s.arg {
+				t.Fatalf("WeChat was asked: %s calls, %s before", calls, s.arg)
+			}
+			r := s.e.DoFrom(t, "198.51.100.71", "", wechatDoc, map[string]any{"c": fmt.Sprintf("ok:elsewhere-%d", rand.IntN(1e9))})
+			if r.Str("wechatLogin.accessToken") == "" {
+				t.Fatalf("another address cannot sign in: %s", r.Raw)
+			}
+		}},
+		{name: "wechatLogin overall rate before WeChat is asked", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			e := testenv.New(t, testenv.WithWechat(s.fake), testenv.WithConfig(func(c *config.Config) { c.WechatLoginRatePerMinute = 3 }))
+			for i := 0; i < 3; i++ {
+				if r := e.Do(t, "", wechatDoc, map[string]any{"c": fmt.Sprintf("never-issued-%d", rand.IntN(1e9))}); r.Str("wechatLogin.userErrors.0.code") != "INVALID_CREDENTIALS" {
+					t.Fatalf("attempt %d: %s", i, r.Raw)
+				}
+			}
+			s.arg = strconv.FormatInt(s.fake.Calls.Load(), 10)
+			return e.Do(t, "", wechatDoc, map[string]any{"c": fmt.Sprintf("ok:overall-%d", rand.IntN(1e9))})
+		}, status: 200, userError: "wechatLogin.userErrors.0.code", code: "TOO_MANY_ATTEMPTS", check: func(t *testing.T, s *suite, _ *testenv.Response) {
+			if calls := strconv.FormatInt(s.fake.Calls.Load(), 10); calls != s.arg {
+				t.Fatalf("WeChat was asked: %s calls, %s before", calls, s.arg)
+			}
+		}},
+		{name: "bindResident probing from one address through many WeChat accounts", setup: func(t *testing.T, s *suite) string {
+			var toks []string
+			for i := 0; i < bindSize/4+1; i++ {
+				r := s.e.DoFrom(t, fmt.Sprintf("198.51.100.%d", 80+i), "", wechatDoc, map[string]any{"c": fmt.Sprintf("ok:prober-%d-%d", i, rand.IntN(1e9))})
+				toks = append(toks, r.Str("wechatLogin.accessToken"))
+			}
+			return strings.Join(toks, " ")
+		}, run: func(t *testing.T, s *suite, arg string) *testenv.Response {
+			toks := strings.Fields(arg)
+			probe := func(tok string) *testenv.Response {
+				return s.e.DoFrom(t, "198.51.100.90", tok, bindDoc, map[string]any{"in": map[string]any{"name": "冒名", "idNumber": s.idNumber, "phone": "13800001111"}})
+			}
+			for i := 0; i < bindSize; i++ { // four per account: under each account's own limit
+				if r := probe(toks[i/4]); r.Str("bindResident.userErrors.0.code") != "NOT_FOUND" {
+					t.Fatalf("probe %d: %s", i, r.Raw)
+				}
+			}
+			return probe(toks[len(toks)-1])
+		}, status: 200, userError: "bindResident.userErrors.0.code", code: "TOO_MANY_ATTEMPTS"},
+		{name: "changePassword as a current-password oracle", setup: func(t *testing.T, s *suite) string {
+			return s.e.As(t, "caseworker")
+		}, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			for i := 0; i < pairLimit; i++ {
+				r := s.e.Do(t, tok, changeDoc, map[string]any{"c": fmt.Sprintf("guess-number-%d", i), "n": "a-brand-new-secret"})
+				if r.Str("changePassword.userErrors.0.code") != "INVALID_CREDENTIALS" {
+					t.Fatalf("guess %d: %s", i, r.Raw)
+				}
+			}
+			return s.e.Do(t, tok, changeDoc, map[string]any{"c": seed.DemoPassword, "n": "a-brand-new-secret"})
+		}, status: 200, userError: "changePassword.userErrors.0.code", code: "TOO_MANY_ATTEMPTS", check: func(t *testing.T, s *suite, _ *testenv.Response) {
+			sessionAlive(t, s, s.arg)
+		}},
+		{name: "changePassword to the username", setup: func(t *testing.T, s *suite) string {
+			return s.e.As(t, "auditor")
+		}, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			return s.e.Do(t, tok, changeDoc, map[string]any{"c": seed.DemoPassword, "n": "Auditor2026!"})
+		}, status: 200, userError: "changePassword.userErrors.0.code", code: "WEAK_PASSWORD", check: func(t *testing.T, s *suite, r *testenv.Response) {
+			if r.Get("changePassword.accessToken") != nil {
+				t.Fatalf("changed: %s", r.Raw)
+			}
+			sessionAlive(t, s, s.arg)
+		}},
+		{name: "changePassword by a WeChat account", setup: func(t *testing.T, s *suite) string {
+			return s.e.WechatLogin(t, fmt.Sprintf("ok:changer-%d", rand.IntN(1e9)))
+		}, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
+			return s.e.Do(t, tok, changeDoc, map[string]any{"c": "anything-at-all", "n": "a-brand-new-secret"})
+		}, status: 200, code: "FORBIDDEN"},
+		{name: "resetPassword by a clerk", run: func(t *testing.T, s *suite, _ string) *testenv.Response {
+			admin := s.e.MustDo(t, s.admin, `{me{id}}`, nil).Str("me.id")
+			return s.e.Do(t, s.clerk, resetDoc, map[string]any{"id": admin, "n": "taken-over-the-admin"})
+		}, status: 200, code: "FORBIDDEN", check: func(t *testing.T, s *suite, _ *testenv.Response) {
+			sessionAlive(t, s, s.admin)
+		}},
 	}
 }

@@ -46,6 +46,11 @@ func TestAuditEntriesResolve(t *testing.T) {
 	// A counter unbinds the owner's mini-program account (last use of its token was above).
 	do(clerk, `mutation($id:ID!){unbindWechatAccount(input:{accountId:$id,reason:"家属申请解绑"}){account{id} userErrors{code}}}`,
 		map[string]any{"id": ids["WechatAccount"]}, "unbindWechatAccount.userErrors")
+	// A password changed by its owner and one reset by the administrator (before the deactivation).
+	target := e.Login(t, "idor."+w.serial, "long-enough-pw") // the world's own staff user, not a shared demo account
+	do(target, `mutation{changePassword(input:{currentPassword:"long-enough-pw",newPassword:"changed-by-its-owner"}){accessToken userErrors{code}}}`, nil, "changePassword.userErrors")
+	do(admin, `mutation($id:ID!){resetPassword(input:{userId:$id,newPassword:"reset-by-the-admin"}){userErrors{code}}}`,
+		map[string]any{"id": ids["StaffUser"]}, "resetPassword.userErrors")
 	do(admin, `mutation($id:ID!){setStaffUserActive(id:$id,active:false){user{active} userErrors{code}}}`,
 		map[string]any{"id": ids["StaffUser"]}, "setStaffUserActive.userErrors")
 

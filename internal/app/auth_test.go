@@ -270,3 +270,81 @@ func TestThreeInstancesShareSessionsAndThrottles(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeAndResetPasswordEndSessions: changing one's own password and an
+// administrator's reset both end every session of the account (access
+// tokens at once, refresh tokens revoked), are audited, and apply the
+// password rules; changePassword hands the caller a new session.
+func TestChangeAndResetPasswordEndSessions(t *testing.T) {
+	e := testenv.New(t)
+	admin := e.Admin(t)
+	street := e.MustDo(t, admin, `{orgUnits(kind:STREET){id}}`, nil).Str("orgUnits.0.id")
+	uid := e.MustDo(t, admin, `mutation($o:ID!){createStaffUser(input:{username:"pw.clerk",password:"first-password-1",displayName:"改密",roles:[CLERK],orgUnitId:$o}){user{id} userErrors{code}}}`,
+		map[string]any{"o": street}).Str("createStaffUser.user.id")
+	const lg = `mutation($p:String!){login(input:{username:"pw.clerk",password:$p}){accessToken refreshToken userErrors{code}}}`
+	const change = `mutation($c:String!,$n:String!){changePassword(input:{currentPassword:$c,newPassword:$n}){accessToken refreshToken viewer{id} userErrors{code field}}}`
+	const reset = `mutation($id:ID!,$n:String!){resetPassword(input:{userId:$id,newPassword:$n}){user{id username} userErrors{code field}}}`
+	a := e.MustDo(t, "", lg, map[string]any{"p": "first-password-1"})
+	b := e.MustDo(t, "", lg, map[string]any{"p": "first-password-1"})
+	tokA, tokB, rtB := a.Str("login.accessToken"), b.Str("login.accessToken"), b.Str("login.refreshToken")
+
+	for _, c := range []struct{ current, next, code, field string }{
+		{"wrong-password-1", "second-password-2", "INVALID_CREDENTIALS", "currentPassword"},
+		{"first-password-1", "short", "INVALID", "newPassword"},
+		{"first-password-1", "pw.clerk123", "WEAK_PASSWORD", "newPassword"},
+		{"first-password-1", "1234567890", "WEAK_PASSWORD", "newPassword"},
+		{"first-password-1", "first-password-1", "WEAK_PASSWORD", "newPassword"},
+	} {
+		r := e.MustDo(t, tokA, change, map[string]any{"c": c.current, "n": c.next})
+		if r.Str("changePassword.userErrors.0.code") != c.code || r.Str("changePassword.userErrors.0.field.1") != c.field || r.Get("changePassword.accessToken") != nil {
+			t.Fatalf("%s -> %s: %s", c.current, c.next, r.Raw)
+		}
+	}
+	if e.Do(t, tokB, meQuery, nil).ErrorCode() != "" {
+		t.Fatal("a refused change ended a session")
+	}
+	ok := e.MustDo(t, tokA, change, map[string]any{"c": "first-password-1", "n": "second-password-2"})
+	fresh := ok.Str("changePassword.accessToken")
+	if fresh == "" || ok.Str("changePassword.viewer.id") != uid {
+		t.Fatalf("change: %s", ok.Raw)
+	}
+	for name, tok := range map[string]string{"the changing session": tokA, "another session": tokB} {
+		if e.Do(t, tok, meQuery, nil).ErrorCode() != "UNAUTHENTICATED" {
+			t.Fatalf("%s survived the change", name)
+		}
+	}
+	if r := e.MustDo(t, "", refreshMutation, map[string]any{"t": rtB}); r.Str("refreshSession.userErrors.0.code") != "INVALID_CREDENTIALS" {
+		t.Fatalf("an old refresh token still works: %s", r.Raw)
+	}
+	if e.Do(t, fresh, meQuery, nil).ErrorCode() != "" {
+		t.Fatal("the new session does not work")
+	}
+	if r := e.MustDo(t, "", lg, map[string]any{"p": "first-password-1"}); r.Str("login.userErrors.0.code") != "INVALID_CREDENTIALS" {
+		t.Fatalf("the old password still works: %s", r.Raw)
+	}
+
+	// The administrator resets it: the fresh session ends too.
+	if r := e.Do(t, e.As(t, "clerk"), reset, map[string]any{"id": uid, "n": "third-password-3"}); r.ErrorCode() != "FORBIDDEN" {
+		t.Fatalf("a clerk reset a password: %s", r.Raw)
+	}
+	if r := e.MustDo(t, admin, reset, map[string]any{"id": uid, "n": "PW.CLERK.2026"}); r.Str("resetPassword.userErrors.0.code") != "WEAK_PASSWORD" {
+		t.Fatalf("weak reset: %s", r.Raw)
+	}
+	r := e.MustDo(t, admin, reset, map[string]any{"id": uid, "n": "third-password-3"})
+	if r.Str("resetPassword.user.username") != "pw.clerk" || r.Get("resetPassword.userErrors.0") != nil {
+		t.Fatalf("reset: %s", r.Raw)
+	}
+	if e.Do(t, fresh, meQuery, nil).ErrorCode() != "UNAUTHENTICATED" {
+		t.Fatal("a session survived the reset")
+	}
+	if e.Login(t, "pw.clerk", "third-password-3") == "" {
+		t.Fatal("the reset password does not work")
+	}
+	// Both are audited, about the account, without the password.
+	var n int64
+	testenv.MustScan(t, e.DB, `SELECT count(*) FROM audit_log WHERE action IN ('changePassword','resetPassword') AND entity = 'StaffUser'
+		AND entity_id = (SELECT id FROM users WHERE username = 'pw.clerk') AND coalesce(detail::text, '') NOT LIKE '%password-%'`, nil, &n)
+	if n != 2 {
+		t.Fatalf("%d audit entries for the change and the reset", n)
+	}
+}

@@ -78,6 +78,8 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		rid := uuid.Must(uuid.NewV7()).String()
 		w.Header().Set("X-Request-Id", rid)
 		ctx := auth.WithRequestID(r.Context(), rid)
+		// The client address, once, for every throttle keyed by it.
+		ctx = auth.WithClient(ctx, a.clients.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For")))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			a.Log.InfoContext(ctx, "request", "request_id", rid, "method", r.Method, "path", r.URL.Path,

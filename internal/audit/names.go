@@ -71,6 +71,10 @@ const (
 	ActionLogout             Action = "logout"
 	ActionCreateStaffUser    Action = "createStaffUser"
 	ActionSetStaffUserActive Action = "setStaffUserActive"
+	// changePassword and resetPassword record the account whose password
+	// changed (never the password); both ended every session of it.
+	ActionChangePassword Action = "changePassword"
+	ActionResetPassword  Action = "resetPassword"
 
 	// resident.graphqls. ActionIDNumber is a read of Resident.idNumber
 	// (the full number), one entry per resident read.
@@ -125,6 +129,7 @@ const (
 // the schema.
 var Actions = []Action{
 	ActionLogin, ActionWechatLogin, ActionRefreshSession, ActionLogout, ActionCreateStaffUser, ActionSetStaffUserActive,
+	ActionChangePassword, ActionResetPassword,
 	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionIDNumber,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
@@ -156,4 +161,6 @@ var authActions = map[auth.AuditEvent]Action{
 	auth.AuditLogout:             ActionLogout,
 	auth.AuditCreateStaffUser:    ActionCreateStaffUser,
 	auth.AuditSetStaffUserActive: ActionSetStaffUserActive,
+	auth.AuditChangePassword:     ActionChangePassword,
+	auth.AuditResetPassword:      ActionResetPassword,
 }

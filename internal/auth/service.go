@@ -42,13 +42,17 @@ type Service struct {
 	db         *gorm.DB
 	tokens     *Tokens
 	sessions   *Sessions
-	logins     *Throttle
+	logins     *LoginGuard
+	hashes     *HashPool
 	refreshTTL time.Duration
 	now        func() time.Time
 	// MayManageStaff and MayReadStaff are internal/policy's answers
 	// (ManageStaff, ReadStaff), injected because policy builds on this
 	// package's Viewer. Until wired they refuse everyone.
 	MayManageStaff, MayReadStaff func(*Viewer) bool
+	// MayChangeOwnPassword and MayResetPassword are the policy's
+	// ChangeOwnPassword and ResetPassword, injected likewise.
+	MayChangeOwnPassword, MayResetPassword func(*Viewer) bool
 	// Audit appends an audit entry in tx for event e about the subject
 	// (kind, id); injected to keep auth free of the audit package, which
 	// names the event (audit.AuthHook).
@@ -65,14 +69,23 @@ const (
 	AuditLogout
 	AuditCreateStaffUser
 	AuditSetStaffUserActive
+	AuditChangePassword
+	AuditResetPassword
 )
 
 // NewService wires the auth service.
-func NewService(db *gorm.DB, tokens *Tokens, sessions *Sessions, logins *Throttle, refreshTTL time.Duration, now func() time.Time) *Service {
-	return &Service{db: db, tokens: tokens, sessions: sessions, logins: logins, refreshTTL: refreshTTL, now: now,
+// logins throttles sign-ins; hashes bounds the argon2id work of every
+// password check and hash.
+func NewService(db *gorm.DB, tokens *Tokens, sessions *Sessions, logins *LoginGuard, hashes *HashPool, refreshTTL time.Duration, now func() time.Time) *Service {
+	return &Service{db: db, tokens: tokens, sessions: sessions, logins: logins, hashes: hashes, refreshTTL: refreshTTL, now: now,
 		Audit:          func(context.Context, *gorm.DB, AuditEvent, SubjectKind, uuid.UUID, map[string]any) error { return nil },
-		MayManageStaff: func(*Viewer) bool { return false }, MayReadStaff: func(*Viewer) bool { return false }}
+		MayManageStaff: func(*Viewer) bool { return false }, MayReadStaff: func(*Viewer) bool { return false },
+		MayChangeOwnPassword: func(*Viewer) bool { return false }, MayResetPassword: func(*Viewer) bool { return false }}
 }
+
+// Hashes returns the password-hashing pool (its size and peak are what
+// tests assert on).
+func (s *Service) Hashes() *HashPool { return s.hashes }
 
 // Sessions returns the session store (for long-lived connections).
 func (s *Service) Sessions() *Sessions { return s.sessions }
@@ -104,18 +117,18 @@ func (s *Service) SessionAlive(ctx context.Context, sid uuid.UUID) (bool, error)
 var errBadCredentials = problem.New(problem.InvalidCredentials, "用户名或密码错误 (wrong username or password)")
 
 // Login checks a username and password. Every attempt, for known and
-// unknown usernames alike, counts against the username's throttle.
+// unknown usernames alike, passes the LoginGuard (per username and client
+// address, per client address, overall, and the username's backoff) before
+// any hashing, and the hashing runs in the bounded pool: an unknown
+// username is checked against a dummy hash so the answer takes as long.
 func (s *Service) Login(ctx context.Context, username, password string) (*Grant, error) {
 	username = strings.TrimSpace(username)
 	if username == "" || len(username) > 64 || len(password) > 256 {
 		return nil, errBadCredentials
 	}
-	ok, err := s.logins.Reserve(ctx, "login:"+username)
+	at, err := s.logins.Admit(ctx, username)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, problem.New(problem.TooManyAttempts, "登录失败次数过多，请15分钟后再试 (too many failed attempts; try again later)")
 	}
 	u, err := findUserByName(ctx, s.db, username)
 	if err != nil {
@@ -125,11 +138,20 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Grant,
 	if u != nil {
 		hash = u.PasswordHash
 	}
-	match, err := VerifyPassword(hash, password)
+	match, err := s.hashes.Verify(ctx, hash, password)
+	if errors.Is(err, problem.ErrUnavailable) {
+		if gerr := s.logins.Untried(ctx, at); gerr != nil {
+			return nil, gerr
+		}
+		return nil, err
+	}
 	if err != nil || u == nil || !match || !u.Active {
+		if ferr := s.logins.Failed(ctx, at); ferr != nil {
+			return nil, ferr
+		}
 		return nil, errBadCredentials
 	}
-	if err := s.logins.Release(ctx, "login:"+username); err != nil {
+	if err := s.logins.Succeeded(ctx, at); err != nil {
 		return nil, err
 	}
 	v, err := s.userViewer(ctx, s.db, u)
@@ -378,8 +400,8 @@ func (s *Service) CreateUserTx(ctx context.Context, tx *gorm.DB, in NewUser) (*U
 	if !validUsername(in.Username) {
 		errs = append(errs, problem.New(problem.Invalid, "username must be 3-32 letters, digits, '.', '_' or '-'", "input", "username"))
 	}
-	if n := len([]rune(in.Password)); n < 10 || n > 128 {
-		errs = append(errs, problem.New(problem.Invalid, "password must be 10 to 128 characters", "input", "password"))
+	if ue := CheckPassword(in.Username, in.Password, "input", "password"); ue != nil {
+		errs = append(errs, ue)
 	}
 	if n := len([]rune(strings.TrimSpace(in.DisplayName))); n < 1 || n > 64 {
 		errs = append(errs, problem.New(problem.Invalid, "display name must be 1 to 64 characters", "input", "displayName"))
@@ -399,7 +421,7 @@ func (s *Service) CreateUserTx(ctx context.Context, tx *gorm.DB, in NewUser) (*U
 			return nil, problem.New(problem.NotFound, "org unit not found", "input", "orgUnitId")
 		}
 	}
-	hash, err := HashPassword(in.Password)
+	hash, err := s.hashes.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}

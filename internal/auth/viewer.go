@@ -2,8 +2,11 @@ package auth
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/google/uuid"
+
+	"github.com/jinjiang/residents/internal/clientaddr"
 )
 
 // SubjectKind says which table a signed-in subject lives in.
@@ -74,3 +77,23 @@ func RequestID(ctx context.Context) string {
 	s, _ := ctx.Value(requestIDKey{}).(string)
 	return s
 }
+
+type clientKey struct{}
+
+// WithClient returns ctx carrying the request's client address, as the
+// HTTP edge resolved it (internal/clientaddr: X-Forwarded-For believed
+// from trusted proxies only).
+func WithClient(ctx context.Context, a netip.Addr) context.Context {
+	return context.WithValue(ctx, clientKey{}, a)
+}
+
+// Client returns the client address in ctx (the zero Addr when unknown).
+func Client(ctx context.Context) netip.Addr {
+	a, _ := ctx.Value(clientKey{}).(netip.Addr)
+	return a
+}
+
+// ClientKey is the key every per-client throttle counts under: the
+// address, an IPv6 address by its /64, or "unknown" (one shared bucket for
+// calls that did not come through the HTTP edge).
+func ClientKey(ctx context.Context) string { return clientaddr.Key(Client(ctx)) }

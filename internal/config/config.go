@@ -8,9 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jinjiang/residents/internal/clientaddr"
 )
 
 // Development defaults for the secrets. They are public (they are in this
@@ -71,6 +75,19 @@ type Config struct {
 	// per hour (EMERGENCY_MANUAL_INTAKE_PER_HOUR): each typed-in caller
 	// number is a look-up in the registry's phone index.
 	ManualIntakePerHour int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed for
+	// the client address (TRUSTED_PROXY_CIDRS; empty: nobody's).
+	TrustedProxies []netip.Prefix
+	// LoginHashConcurrency bounds the argon2id computations running at
+	// once (LOGIN_HASH_CONCURRENCY; default 2×GOMAXPROCS).
+	LoginHashConcurrency int
+	// LoginRatePerMinute is the overall sign-in rate, all instances and
+	// clients together (LOGIN_RATE).
+	LoginRatePerMinute int64
+	// WechatLoginRatePerMinute is the overall wechatLogin rate, all
+	// instances together, kept under the mini-program's code2Session quota
+	// (WECHAT_LOGIN_RATE).
+	WechatLoginRatePerMinute int64
 }
 
 // isDevSecret reports whether v is, or (for a key list) contains, one of
@@ -113,6 +130,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("pii_index_key", "***"),
 		slog.String("wechat_app_id", c.WechatAppID),
 		slog.String("wechat_api_base", c.WechatAPIBase),
+		slog.Int("trusted_proxy_cidrs", len(c.TrustedProxies)),
+		slog.Int("login_hash_concurrency", c.LoginHashConcurrency),
 	)
 }
 
@@ -140,21 +159,27 @@ func Load(getenv func(string) string) (Config, error) {
 		return def
 	}
 	c := Config{
-		Env:                get("APP_ENV", "development"),
-		HTTPAddr:           get("HTTP_ADDR", ":8080"),
-		PprofAddr:          get("PPROF_ADDR", ""),
-		MetricsAddr:        get("METRICS_ADDR", ""),
-		DatabaseURL:        get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"),
-		RedisURL:           get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		RedisKeyPrefix:     get("REDIS_KEY_PREFIX", "rs:"),
-		WechatAPIBase:      strings.TrimRight(get("WECHAT_API_BASE", "https://api.weixin.qq.com"), "/"),
-		AccessTokenTTL:     15 * time.Minute,
-		RefreshTokenTTL:    30 * 24 * time.Hour,
-		DBMaxConns:         20,
-		DBStatementTimeout: 10 * time.Second,
-		RequestTimeout:     15 * time.Second,
-		WSMaxPerSession:    5,
-		WSMaxPerUser:       20,
+		Env:                 get("APP_ENV", "development"),
+		HTTPAddr:            get("HTTP_ADDR", ":8080"),
+		PprofAddr:           get("PPROF_ADDR", ""),
+		MetricsAddr:         get("METRICS_ADDR", ""),
+		DatabaseURL:         get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"),
+		RedisURL:            get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		RedisKeyPrefix:      get("REDIS_KEY_PREFIX", "rs:"),
+		WechatAPIBase:       strings.TrimRight(get("WECHAT_API_BASE", "https://api.weixin.qq.com"), "/"),
+		AccessTokenTTL:      15 * time.Minute,
+		RefreshTokenTTL:     30 * 24 * time.Hour,
+		DBMaxConns:          20,
+		DBStatementTimeout:  10 * time.Second,
+		RequestTimeout:      15 * time.Second,
+		WSMaxPerSession:     5,
+		WSMaxPerUser:        20,
+		WechatMaxBindings:   3,
+		ManualIntakePerHour: 60,
+
+		LoginHashConcurrency:     2 * runtime.GOMAXPROCS(0),
+		LoginRatePerMinute:       600,
+		WechatLoginRatePerMinute: 1000,
 	}
 	switch c.Env {
 	case "development", "production", "test":
@@ -250,25 +275,49 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.WSMaxPerUser < c.WSMaxPerSession {
 		errs = append(errs, errors.New("WS_MAX_PER_USER must not be below WS_MAX_PER_SESSION"))
 	}
-	intIn := func(name string, def, lo, hi int, dst *int) {
-		*dst = def
+	if v := getenv("TRUSTED_PROXY_CIDRS"); strings.TrimSpace(v) != "" {
+		p, err := clientaddr.ParseCIDRs(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXY_CIDRS must be comma-separated CIDRs: %w", err))
+		case c.Production() && coversEveryone(p):
+			// Trusting every peer would let any client name its own
+			// address and walk past every per-client limit.
+			errs = append(errs, errors.New("TRUSTED_PROXY_CIDRS must not trust every address (/0) in production: name the load balancers' ranges"))
+		default:
+			c.TrustedProxies = p
+		}
+	}
+	positive := func(name string, lo, hi int64, set func(int64)) {
 		v := strings.TrimSpace(getenv(name))
 		if v == "" {
 			return
 		}
-		n, err := strconv.Atoi(v)
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < lo || n > hi {
 			errs = append(errs, fmt.Errorf("%s must be an integer between %d and %d", name, lo, hi))
 			return
 		}
-		*dst = n
+		set(n)
 	}
-	intIn("WECHAT_MAX_BINDINGS_PER_RESIDENT", 3, 1, 20, &c.WechatMaxBindings)
-	intIn("EMERGENCY_MANUAL_INTAKE_PER_HOUR", 60, 1, 10000, &c.ManualIntakePerHour)
+	positive("LOGIN_HASH_CONCURRENCY", 1, 256, func(n int64) { c.LoginHashConcurrency = int(n) })
+	positive("LOGIN_RATE", 1, 1_000_000, func(n int64) { c.LoginRatePerMinute = n })
+	positive("WECHAT_LOGIN_RATE", 1, 1_000_000, func(n int64) { c.WechatLoginRatePerMinute = n })
+	positive("WECHAT_MAX_BINDINGS_PER_RESIDENT", 1, 20, func(n int64) { c.WechatMaxBindings = int(n) })
+	positive("EMERGENCY_MANUAL_INTAKE_PER_HOUR", 1, 10000, func(n int64) { c.ManualIntakePerHour = int(n) })
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
+}
+
+func coversEveryone(ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Bits() == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // validKeyList checks the "id:base64,id:base64" format of PII_ENCRYPTION_KEYS

@@ -149,3 +149,36 @@ func TestLimitsAreBoundedIntegers(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginLimitsConfig(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 0 || c.LoginHashConcurrency < 2 || c.LoginRatePerMinute <= 0 || c.WechatLoginRatePerMinute <= 0 {
+		t.Fatalf("defaults: trusted %v, pool %d, rates %d %d", c.TrustedProxies, c.LoginHashConcurrency, c.LoginRatePerMinute, c.WechatLoginRatePerMinute)
+	}
+	c, err = Load(env(map[string]string{"TRUSTED_PROXY_CIDRS": "10.0.0.0/8, 127.0.0.1", "LOGIN_HASH_CONCURRENCY": "3",
+		"LOGIN_RATE": "50", "WECHAT_LOGIN_RATE": "70"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "127.0.0.1/32" || c.LoginHashConcurrency != 3 ||
+		c.LoginRatePerMinute != 50 || c.WechatLoginRatePerMinute != 70 {
+		t.Fatalf("set: %+v", c)
+	}
+	for name, bad := range map[string]string{"TRUSTED_PROXY_CIDRS": "10.0.0.0/99", "LOGIN_HASH_CONCURRENCY": "0",
+		"LOGIN_RATE": "many", "WECHAT_LOGIN_RATE": "-1"} {
+		if _, err := Load(env(map[string]string{name: bad})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: err = %v", name, bad, err)
+		}
+	}
+	prod := map[string]string{
+		"APP_ENV": "production", "JWT_SIGNING_KEY": key32, "PII_ENCRYPTION_KEYS": "k1:" + key32,
+		"PII_INDEX_KEY": key32, "WECHAT_APP_ID": "wx1", "WECHAT_APP_SECRET": "s", "SEED_ADMIN_PASSWORD": "a-real-password",
+		"TRUSTED_PROXY_CIDRS": "10.0.0.0/8,0.0.0.0/0",
+	}
+	if _, err := Load(env(prod)); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXY_CIDRS") {
+		t.Fatalf("production trusting everyone: %v", err)
+	}
+}

@@ -67,9 +67,11 @@ const (
 	WatchBoard          Action = "watchBoard"
 
 	// Staff and oversight.
-	ManageStaff  Action = "manageStaff"
-	ReadStaff    Action = "readStaff"
-	ReadAuditLog Action = "readAuditLog"
+	ManageStaff       Action = "manageStaff"
+	ResetPassword     Action = "resetPassword"
+	ChangeOwnPassword Action = "changePassword"
+	ReadStaff         Action = "readStaff"
+	ReadAuditLog      Action = "readAuditLog"
 )
 
 // Actions lists every action in the order the role table prints them,
@@ -123,6 +125,8 @@ var Actions = []struct {
 	{HandleEmergencyCall, "answer, dispatch and close emergency calls"},
 	{WatchBoard, "watch the live board"},
 	{ManageStaff, "manage staff accounts"},
+	{ResetPassword, "reset other accounts' passwords (ending their sessions)"},
+	{ChangeOwnPassword, "change their own password"},
 	{ReadStaff, "read staff and mini-program accounts"},
 	{ReadAuditLog, "read the audit log"},
 }

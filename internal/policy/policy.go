@@ -60,6 +60,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadApplicationStats: District,
 		ReadDisability:       District, RequestDisabilityService: District, UpdateDisabilityService: District,
 		ReadSubsidies: District, ReadWechatBindings: District, UnbindWechatAccount: District,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.CaseWorker: {
 		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
@@ -71,16 +72,19 @@ var grants = map[auth.Role]map[Action]Reach{
 		UpdateDisabilityService: Subtree, ReadSubsidies: District,
 		ReadEmergencyCalls: Subtree, RegisterDevice: Subtree, WatchBoard: Subtree,
 		ReadWechatBindings: Subtree, UnbindWechatAccount: Subtree,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Operator: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
 		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadDisability: District,
 		ReadEmergencyCalls: District, RegisterDevice: District, ReceiveCallManually: District,
 		HandleEmergencyCall: District, WatchBoard: District,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Provider: {
 		ReadResident: Served, RedeemVoucher: Own, ReadRedemptions: Own, ReverseRedemption: Own, ReadSettlements: Own,
 		ReadProviders: Own, UpdateDisabilityService: Own,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Admin: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
@@ -94,8 +98,9 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: District, RecordCertificate: District, RequestDisabilityService: District,
 		UpdateDisabilityService: District, ReadSubsidies: District, ManageSubsidyRules: Everywhere,
 		ReadEmergencyCalls: District, RegisterDevice: District, HandleEmergencyCall: District, WatchBoard: District,
-		ManageStaff: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
+		ManageStaff: Everywhere, ResetPassword: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District, UnbindWechatAccount: District,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Auditor: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
@@ -104,9 +109,11 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,
+		ChangeOwnPassword: Everywhere,
 	},
 }
 

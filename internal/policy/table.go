@@ -44,6 +44,6 @@ func RoleTable() string {
 var everywhere = map[Action]bool{
 	ManageProviders: true, ManagePrograms: true, IssueVouchers: true, ConfirmSettlement: true,
 	ManageCatalog: true, ManageCalendar: true, ManageSubsidyRules: true,
-	ManageStaff: true, ReadStaff: true, ReadAuditLog: true, DeviceHeartbeat: true,
+	ManageStaff: true, ResetPassword: true, ChangeOwnPassword: true, ReadStaff: true, ReadAuditLog: true, DeviceHeartbeat: true,
 	TakeDistrictWideApplication: true, ReceiveEmergencyCall: true,
 }

@@ -32,6 +32,11 @@ const (
 	OutOfJurisdiction   Code = "OUT_OF_JURISDICTION"
 	BudgetExceeded      Code = "BUDGET_EXCEEDED"
 	Settled             Code = "SETTLED"
+	// WeakPassword: a new password breaks a password rule other than its
+	// length (which is INVALID): it contains the username, is a run of one
+	// or consecutive characters, is a well-known password, or is the
+	// current one.
+	WeakPassword Code = "WEAK_PASSWORD"
 )
 
 // UserError is a business failure tied, where possible, to an input field.

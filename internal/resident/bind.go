@@ -27,10 +27,10 @@ var errNoMatch = problem.New(problem.NotFound, "未找到与姓名、身份证�
 
 // Bind links the signed-in WeChat account to the resident whose name, ID
 // number and phone all match. Attempts are throttled per WeChat account
-// (5 per 15 minutes) so the registry cannot be probed; at most
-// WECHAT_MAX_BINDINGS_PER_RESIDENT accounts are bound to one resident, and
-// the accounts already bound are told (bindTx); on success the live
-// session is updated so me.resident works at once.
+// (5 per 15 minutes) and per client address (BindLimits) so the registry
+// cannot be probed; at most WECHAT_MAX_BINDINGS_PER_RESIDENT accounts are
+// bound to one resident, and the accounts already bound are told (bindTx);
+// on success the live session is updated so me.resident works at once.
 func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 	v, err := policy.Require(ctx, policy.BindResident)
 	if err != nil {
@@ -39,13 +39,19 @@ func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 	if v.Kind != auth.SubjectWechat {
 		return nil, problem.Forbidden("only a WeChat mini-program account can bind a resident")
 	}
-	key := "bind:" + v.ID.String()
-	ok, err := s.binds.Reserve(ctx, key)
+	key, clientKey := "bind:"+v.ID.String(), "bind:client:"+auth.ClientKey(ctx)
+	ok, err := s.binds.PerAccount.Reserve(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, problem.New(problem.TooManyAttempts, "尝试次数过多，请15分钟后再试 (too many attempts; try again later)")
+	}
+	if ok, err = s.binds.PerClient.Reserve(ctx, clientKey); err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, problem.New(problem.TooManyAttempts, "本地址尝试次数过多，请15分钟后再试 (too many attempts from this address; try again later)")
 	}
 	num, err := idnumber.Parse(in.IDNumber, s.now())
 	if err != nil {
@@ -69,7 +75,10 @@ func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: bind: %w", err))
 	}
-	if err := s.binds.Release(ctx, key); err != nil {
+	if err := s.binds.PerAccount.Release(ctx, key); err != nil {
+		return nil, err
+	}
+	if err := s.binds.PerClient.Release(ctx, clientKey); err != nil {
 		return nil, err
 	}
 	nv := *v

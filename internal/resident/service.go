@@ -34,7 +34,7 @@ type Service struct {
 	now      func() time.Time
 	served   ServedChecker
 	sessions SessionUpdater
-	binds    *auth.Throttle
+	binds    BindLimits
 	lookups  []*auth.Throttle
 	// maxBindings is how many WeChat accounts may be bound to one resident.
 	maxBindings int
@@ -42,6 +42,21 @@ type Service struct {
 
 // DefaultMaxBindings is WECHAT_MAX_BINDINGS_PER_RESIDENT's default.
 const DefaultMaxBindings = 3
+
+// BindLimits throttle bindResident, which answers "do these name, ID number
+// and phone belong together": per WeChat account (5 per 15 minutes), and
+// per client address (auth.ClientKey), since one person can hold many
+// WeChat accounts. The per-client limit leaves room for a mobile carrier's
+// shared address.
+type BindLimits struct {
+	PerAccount, PerClient *auth.Throttle
+}
+
+// Per-client bindResident limit.
+const (
+	BindClientLimit  = 20
+	BindClientWindow = 15 * time.Minute
+)
 
 // Look-ups by full ID number (residentByIdNumber) per staff user. The blind
 // index answers "does this number live here" for any candidate, so without a
@@ -59,9 +74,9 @@ const (
 )
 
 // NewService wires the registry. served answers for providers; binds
-// throttles bindResident per WeChat account; lookups (all of them apply,
+// throttle bindResident per WeChat account and per client; lookups (all of them apply,
 // normally one per window above) throttle residentByIdNumber per staff user.
-func NewService(db *gorm.DB, keys *pii.Keyring, now func() time.Time, served ServedChecker, sessions SessionUpdater, binds *auth.Throttle, lookups ...*auth.Throttle) *Service {
+func NewService(db *gorm.DB, keys *pii.Keyring, now func() time.Time, served ServedChecker, sessions SessionUpdater, binds BindLimits, lookups ...*auth.Throttle) *Service {
 	if served == nil {
 		served = NeverServed{}
 	}

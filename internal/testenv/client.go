@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/seed"
 )
 
@@ -63,6 +65,25 @@ func (r *Response) Str(path string) string {
 func (e *Env) Do(t testing.TB, token, query string, vars map[string]any) *Response {
 	t.Helper()
 	return e.Send(t, newRequest(e.Server.URL, token, query, vars))
+}
+
+// DoFrom is Do for a client that a proxy in front of the server names as
+// forwardedFor (the X-Forwarded-For header; believed only when the test
+// server's peer, 127.0.0.1, is in TRUSTED_PROXY_CIDRS).
+func (e *Env) DoFrom(t testing.TB, forwardedFor, token, query string, vars map[string]any) *Response {
+	t.Helper()
+	req := newRequest(e.Server.URL, token, query, vars)
+	req.Header.Set("X-Forwarded-For", forwardedFor)
+	return e.Send(t, req)
+}
+
+// TrustLocalProxy makes the server believe X-Forwarded-For from the test
+// client (a proxy on 127.0.0.1 or ::1), so tests can speak from any
+// address with DoFrom.
+func TrustLocalProxy() Option {
+	return WithConfig(func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+	})
 }
 
 // Send performs a raw request against the server and decodes the answer.

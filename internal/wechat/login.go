@@ -28,11 +28,51 @@ type Service struct {
 	prefix string
 	client *Client
 	auth   *auth.Service
+	limits Limits
 }
 
+// Limits throttle wechatLogin before WeChat is asked: every anonymous
+// attempt would otherwise spend the mini-program's code2Session quota, and
+// with it exhausted no resident can sign in. Each attempt counts, whatever
+// its outcome (a sign-in is rare: the refresh token lasts 30 days).
+type Limits struct {
+	// PerClient counts attempts per client address (auth.ClientKey). It is
+	// generous: mobile carriers put many residents behind one address.
+	PerClient *auth.Throttle
+	// Overall counts every attempt of every instance (WECHAT_LOGIN_RATE
+	// per minute).
+	Overall *auth.Throttle
+}
+
+// Per-client wechatLogin limit.
+const (
+	ClientLimit  = 30
+	ClientWindow = 10 * time.Minute
+)
+
 // NewService wires wechatLogin.
-func NewService(db *gorm.DB, rdb redis.UniversalClient, prefix string, client *Client, a *auth.Service) *Service {
-	return &Service{db: db, rdb: rdb, prefix: prefix, client: client, auth: a}
+func NewService(db *gorm.DB, rdb redis.UniversalClient, prefix string, client *Client, a *auth.Service, limits Limits) *Service {
+	return &Service{db: db, rdb: rdb, prefix: prefix, client: client, auth: a, limits: limits}
+}
+
+var (
+	errClientLimited  = problem.New(problem.TooManyAttempts, "本地址微信登录过于频繁，请稍后再试 (too many WeChat sign-ins from this address; try again later)")
+	errOverallLimited = problem.New(problem.TooManyAttempts, "微信登录请求过多，请稍后再试 (too many WeChat sign-ins right now; try again in a minute)")
+)
+
+// admit counts the attempt against the overall and per-client limits.
+func (s *Service) admit(ctx context.Context) error {
+	if ok, err := s.limits.Overall.Reserve(ctx, "wechat:all"); err != nil {
+		return err
+	} else if !ok {
+		return errOverallLimited
+	}
+	if ok, err := s.limits.PerClient.Reserve(ctx, "wechat:client:"+auth.ClientKey(ctx)); err != nil {
+		return err
+	} else if !ok {
+		return errClientLimited
+	}
+	return nil
 }
 
 type accountRow struct {
@@ -41,11 +81,15 @@ type accountRow struct {
 }
 
 // Login exchanges a wx.login code, upserts the WeChat account by openid and
-// starts a RESIDENT session. A code is accepted once: a replay is
-// INVALID_CREDENTIALS even before WeChat is asked.
+// starts a RESIDENT session. Attempts are limited per client address and
+// overall before anything else (Limits); a code is accepted once: a replay
+// is INVALID_CREDENTIALS even before WeChat is asked.
 func (s *Service) Login(ctx context.Context, code string) (*auth.Grant, error) {
 	if code == "" || len(code) > 128 {
 		return nil, errInvalid
+	}
+	if err := s.admit(ctx); err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256([]byte(code))
 	key := s.prefix + "wxcode:" + hex.EncodeToString(sum[:])
