@@ -109,7 +109,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District,
-		ChangeOwnPassword: Everywhere,
+		ChangeOwnPassword:  Everywhere,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,
