@@ -670,6 +670,10 @@ CREATE INDEX residents_birth_date_idx ON public.residents USING btree (birth_dat
 
 CREATE INDEX residents_care_level_idx ON public.residents USING btree (care_level, id);
 
+CREATE INDEX residents_community_idx ON public.residents USING btree (community_id, id);
+
+CREATE INDEX residents_grid_idx ON public.residents USING btree (grid_id, id) WHERE (grid_id IS NOT NULL);
+
 CREATE UNIQUE INDEX residents_id_number_bidx_key ON public.residents USING btree (id_number_bidx);
 
 CREATE INDEX residents_name_terms_idx ON public.residents USING gin (name_terms);

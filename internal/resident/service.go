@@ -227,7 +227,16 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 		if u == nil {
 			return zero, problem.BadInput("filter.orgUnitId: no such org unit")
 		}
-		q.prefixes = append(q.prefixes, u.Path)
+		// A residents' community_id and grid_id are their units; a street's
+		// or the district's are found by path.
+		switch u.Kind {
+		case "COMMUNITY":
+			q.community = &u.ID
+		case "GRID":
+			q.grid = &u.ID
+		default:
+			q.prefixes = append(q.prefixes, u.Path)
+		}
 	}
 	if utf8.RuneCountInString(f.NameContains) > 64 {
 		return zero, problem.BadInput("filter.nameContains: at most 64 characters")
