@@ -162,8 +162,8 @@ type query struct {
 	// community and grid narrow to one unit by its own column (indexed in
 	// list order), rather than by org_path prefix.
 	community, grid *uuid.UUID
-	name     nameMatch
-	search   *searchQuery
+	name            nameMatch
+	search          *searchQuery
 	bornOnOrBefore,
 	bornAfter *civil.Date
 	statuses   []string
