@@ -19,33 +19,42 @@ const residentsQuery = `query($a:String){residents(first:100,after:$a){totalCoun
 // residentIDs pages through residents as the viewer until n ids are known.
 func residentIDs(ctx context.Context, c *client, token string, n int) ([]string, error) {
 	var ids []string
+	err := residentNodes(ctx, c, token, "id", func(node any) bool {
+		if id, ok := dig(node, "id").(string); ok {
+			ids = append(ids, id)
+		}
+		return len(ids) < n
+	})
+	if err == nil && len(ids) == 0 {
+		err = fmt.Errorf("no residents: run with -prepare N")
+	}
+	return ids, err
+}
+
+// residentNodes pages through residents newest first, selecting fields,
+// and hands each node to each until it answers false or the list ends.
+func residentNodes(ctx context.Context, c *client, token, fields string, each func(node any) bool) error {
 	var after any
-	for len(ids) < n {
-		r, err := c.do(ctx, token, `query($a:String){residents(first:100,after:$a){pageInfo{hasNextPage endCursor} edges{node{id}}}}`, map[string]any{"a": after})
+	for {
+		r, err := c.do(ctx, token, `query($a:String){residents(first:100,after:$a){pageInfo{hasNextPage endCursor} edges{node{`+fields+`}}}}`,
+			map[string]any{"a": after})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if code := r.errCode(""); code != "" {
-			return nil, fmt.Errorf("residents: %s", code)
+			return fmt.Errorf("residents: %s", code)
 		}
 		edges, _ := dig(r.Data(), "residents", "edges").([]any)
 		for i := range edges {
-			if id, ok := dig(edges, i, "node", "id").(string); ok {
-				ids = append(ids, id)
+			if !each(dig(edges, i, "node")) {
+				return nil
 			}
 		}
 		if dig(r.Data(), "residents", "pageInfo", "hasNextPage") != true {
-			break
+			return nil
 		}
 		after = dig(r.Data(), "residents", "pageInfo", "endCursor")
 	}
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("no residents: run with -prepare N")
-	}
-	if len(ids) > n {
-		ids = ids[:n]
-	}
-	return ids, nil
 }
 
 // readMix: resident(id) 70%, residents(first:100) with nested fields 10%, me 20%.

@@ -79,31 +79,19 @@ func searchMix(ctx context.Context, c *client, st *stats, o options) (time.Durat
 	}), nil
 }
 
-// residentNames reads n names of residents (three characters or more have
-// a given name of two, the usual case).
+// residentNames reads n names of residents of two characters or more.
 func residentNames(ctx context.Context, c *client, token string, n int) ([]string, error) {
 	var out []string
-	var after any
-	for len(out) < n {
-		r, err := c.do(ctx, token, `query($a:String){residents(first:100,after:$a){pageInfo{hasNextPage endCursor} edges{node{name}}}}`, map[string]any{"a": after})
-		if err != nil {
-			return nil, err
+	err := residentNodes(ctx, c, token, "name", func(node any) bool {
+		if s, ok := dig(node, "name").(string); ok && len([]rune(s)) >= 2 {
+			out = append(out, s)
 		}
-		edges, _ := dig(r.Data(), "residents", "edges").([]any)
-		for i := range edges {
-			if s, ok := dig(edges, i, "node", "name").(string); ok && len([]rune(s)) >= 2 {
-				out = append(out, s)
-			}
-		}
-		if dig(r.Data(), "residents", "pageInfo", "hasNextPage") != true {
-			break
-		}
-		after = dig(r.Data(), "residents", "pageInfo", "endCursor")
+		return len(out) < n
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("no residents: run with -prepare N")
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no residents: run with -prepare N")
-	}
-	return out, nil
+	return out, err
 }
 
 func romanize(name string, initials bool) string {
