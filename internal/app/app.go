@@ -26,6 +26,7 @@ import (
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/internal/wechat"
 )
@@ -55,6 +56,7 @@ type App struct {
 	Wechat      *wechat.Service
 	Disability  *disability.Service
 	Vouchers    *voucher.Service
+	Runs        *run.Worker
 	Emergency   *emergency.Service
 	Application *application.Service
 	Resolver    *graph.Resolver
@@ -94,7 +96,10 @@ func New(d Deps) (*App, error) {
 	a.Auth.MayManageStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ManageStaff) }
 	a.Auth.MayReadStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ReadStaff) }
 	a.Org = org.NewService(d.DB)
-	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log)
+	// Bulk runs (issuance, enrollment): every instance's worker claims
+	// runs whose lease lapsed (StartBackground).
+	a.Runs = run.NewWorker(d.DB, run.Options{Lease: cfg.RunLease, Log: d.Log})
+	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log, a.Runs, cfg.RunChunkSize)
 	// Providers see the residents they have served (a redemption).
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Served = resident.AnyServed{a.Vouchers, a.Disability}

@@ -60,6 +60,12 @@ type Config struct {
 	RequestTimeout     time.Duration
 	// AllowedOrigins lists the websocket origins accepted besides same-host ones.
 	AllowedOrigins []string
+	// RunChunkSize is how many residents one chunk (one transaction) of a
+	// bulk run (issuance, enrollment) goes through.
+	RunChunkSize int
+	// RunLease is how long a bulk run stays with the instance driving it
+	// without a committed chunk before another instance may take it over.
+	RunLease time.Duration
 }
 
 // isDevSecret reports whether v is, or (for a key list) contains, one of
@@ -102,6 +108,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("pii_index_key", "***"),
 		slog.String("wechat_app_id", c.WechatAppID),
 		slog.String("wechat_api_base", c.WechatAPIBase),
+		slog.Int("run_chunk_size", c.RunChunkSize),
+		slog.Duration("run_lease", c.RunLease),
 	)
 }
 
@@ -142,6 +150,8 @@ func Load(getenv func(string) string) (Config, error) {
 		DBMaxConns:         20,
 		DBStatementTimeout: 10 * time.Second,
 		RequestTimeout:     15 * time.Second,
+		RunChunkSize:       10000,
+		RunLease:           30 * time.Second,
 	}
 	switch c.Env {
 	case "development", "production", "test":
@@ -220,6 +230,22 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("DB_MAX_CONNS must be an integer between 2 and 500"))
 		} else {
 			c.DBMaxConns = n
+		}
+	}
+	if v := getenv("RUN_CHUNK_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			errs = append(errs, errors.New("RUN_CHUNK_SIZE must be an integer between 1 and 100000"))
+		} else {
+			c.RunChunkSize = n
+		}
+	}
+	if v := getenv("RUN_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 5*time.Second || d > time.Hour {
+			errs = append(errs, errors.New("RUN_LEASE must be a duration between 5s and 1h"))
+		} else {
+			c.RunLease = d
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
