@@ -85,7 +85,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
 		EditResident: District, EnrollResident: District, ReadVouchers: District, ReadRedemptions: District, ReadProviders: District,
 		ManagePrograms: Everywhere, ManageProviders: Everywhere, IssueVouchers: Everywhere, BackfillVouchers: Everywhere,
-		ReadVoucherRuns: District,
+		ReadVoucherRuns:   District,
 		ReverseRedemption: District, ReadSettlements: District, ConfirmSettlement: Everywhere,
 		ReadApplications: District, SubmitApplication: District, TakeDistrictWideApplication: District,
 		HandleApplication: District, ResubmitApplication: District, WithdrawApplication: District,
