@@ -177,6 +177,25 @@ func (w *Worker) ClaimOne(ctx context.Context) (*uuid.UUID, error) {
 	return &ids[0], nil
 }
 
+// ClaimRun takes the lease of one RUNNING run when nobody holds it (or
+// its holder's lease lapsed), and reports whether it did.
+func (w *Worker) ClaimRun(ctx context.Context, id uuid.UUID) (bool, error) {
+	res := w.db.WithContext(ctx).Exec(`UPDATE runs SET lease_owner = ?, lease_until = now() + make_interval(secs => ?)
+		WHERE id = ? AND status = 'RUNNING' AND (lease_until IS NULL OR lease_until < now())`, w.owner, w.opt.Lease.Seconds(), id)
+	if res.Error != nil {
+		return false, database.Classify(fmt.Errorf("run: claim: %w", res.Error))
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// Driving reports whether this worker is driving the run now.
+func (w *Worker) Driving(id uuid.UUID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.driving[id]
+	return ok
+}
+
 // Go drives a run this worker holds in the background (on the worker
 // loop's context, so shutdown stops it and releases the lease).
 func (w *Worker) Go(id uuid.UUID) {

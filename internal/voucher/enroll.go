@@ -158,6 +158,12 @@ func (h enroller) Step(ctx context.Context, tx *gorm.DB, r *run.Run) (bool, erro
 }
 
 func (h enroller) Ended(ctx context.Context, tx *gorm.DB, r *run.Run) error {
+	if r.Status == run.Succeeded && r.Count > 0 {
+		// The issuance that follows plans on these rows' statistics.
+		if err := tx.WithContext(ctx).Exec("ANALYZE voucher_enrollments").Error; err != nil {
+			return database.Classify(fmt.Errorf("voucher: enrollment end: %w", err))
+		}
+	}
 	detail := map[string]any{"programId": r.SubjectID, "status": string(r.Status), "enrolled": r.Count, "residentsDone": r.Done}
 	if r.ErrorCode != nil {
 		detail["errorCode"] = *r.ErrorCode
