@@ -52,9 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate", "seed", "reencrypt", "checkbooks", "issue":
+	case "serve", "migrate", "seed", "reencrypt", "checkbooks", "issue", "expire":
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, seed, reencrypt, checkbooks or issue)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, seed, reencrypt, checkbooks, issue or expire)", cmd)
 	}
 	logOut := stdout
 	if cmd == "serve" { // a line per request: batched (see logbuf); the other commands print as they go
@@ -111,6 +111,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return a.Seed(ctx, *residents, !cfg.Production())
 	case "reencrypt":
 		return a.Reencrypt(ctx)
+	case "expire":
+		start := time.Now()
+		n, err := a.Vouchers.ExpireVouchers(ctx)
+		fmt.Fprintf(stdout, "expired %d vouchers in %v\n", n, time.Since(start).Round(time.Millisecond))
+		return err
 	case "issue":
 		if *program == "" || *period == "" {
 			return errors.New("issue: --program CODE and --period YYYY-MM are required")

@@ -243,6 +243,7 @@ func TestAttackSuite(t *testing.T) {
 	cases = append(cases, websocketAttacks()...)
 	cases = append(cases, enumAttacks()...)
 	cases = append(cases, nulAttacks()...)
+	cases = append(cases, issuanceAttacks()...)
 	if len(cases) < 30 {
 		t.Fatalf("only %d attacks", len(cases))
 	}

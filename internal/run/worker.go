@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/problem"
 )
@@ -56,11 +57,17 @@ type Worker struct {
 	base    context.Context
 	driving map[uuid.UUID]chan struct{}
 	kick    chan struct{}
+	// afterStep: see SetAfterStep.
+	afterStep func(r *Run) error
+}
 
-	// AfterStep, when set (tests), runs after each committed chunk of a
-	// run this worker drives; an error stops driving it there without
-	// releasing the lease, as if the process had died.
-	AfterStep func(r *Run) error
+// SetAfterStep sets a function (tests) run after each committed chunk of
+// a run this worker drives; an error stops driving it there without
+// releasing the lease, as if the process had died. nil removes it.
+func (w *Worker) SetAfterStep(f func(r *Run) error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.afterStep = f
 }
 
 // NewWorker builds a worker; its lease owner is unique per process.
@@ -254,8 +261,11 @@ func (w *Worker) drive(ctx context.Context, id uuid.UUID) {
 		if stop {
 			return
 		}
-		if w.AfterStep != nil {
-			if err := w.AfterStep(r); err != nil {
+		w.mu.Lock()
+		after := w.afterStep
+		w.mu.Unlock()
+		if after != nil {
+			if err := after(r); err != nil {
 				return
 			}
 		}
@@ -295,7 +305,7 @@ func (w *Worker) step(ctx context.Context, id uuid.UUID) (*Run, bool, error) {
 		}
 		if finished {
 			cur.Status = Succeeded
-			if err := h.Ended(ctx, tx, cur); err != nil {
+			if err := h.Ended(starterContext(ctx, cur), tx, cur); err != nil {
 				return err
 			}
 		}
@@ -347,7 +357,7 @@ func (w *Worker) end(ctx context.Context, id uuid.UUID, code *string, msg string
 		r := rw.run()
 		r.Status, r.ErrorCode, r.Error = Failed, code, &msg
 		if h := w.handlers[r.Kind]; h != nil {
-			if err := h.Ended(ctx, tx, r); err != nil {
+			if err := h.Ended(starterContext(ctx, r), tx, r); err != nil {
 				return err
 			}
 		}
@@ -453,4 +463,14 @@ func (w *Worker) Watch(ctx context.Context, id uuid.UUID, every time.Duration) <
 		}
 	}()
 	return out
+}
+
+// starterContext carries the run's starter as the viewer, and the request
+// that started it: the entry a run writes at its end is its starter's,
+// under that request id, whichever instance drove the run to it.
+func starterContext(ctx context.Context, r *Run) context.Context {
+	if r.StartedBy != nil {
+		ctx = auth.WithViewer(ctx, &auth.Viewer{Kind: auth.SubjectKind(r.StartedByKind), ID: *r.StartedBy})
+	}
+	return auth.WithRequestID(ctx, r.RequestID)
 }
