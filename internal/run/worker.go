@@ -126,11 +126,23 @@ func (w *Worker) Create(ctx context.Context, tx *gorm.DB, r *Run) error {
 	return nil
 }
 
+// Start runs Loop in the background; runs started on this instance (Go)
+// are driven on ctx too, so that shutdown stops them and releases their
+// leases.
+func (w *Worker) Start(ctx context.Context) {
+	w.mu.Lock()
+	w.base = ctx
+	w.mu.Unlock()
+	go w.Loop(ctx)
+}
+
 // Loop claims runs whose lease lapsed and drives them, one at a time,
 // until ctx ends; runs started on this instance (Go) are driven beside it.
 func (w *Worker) Loop(ctx context.Context) {
 	w.mu.Lock()
-	w.base = ctx
+	if w.base == nil {
+		w.base = ctx
+	}
 	w.mu.Unlock()
 	t := time.NewTicker(w.opt.Poll)
 	defer t.Stop()
