@@ -130,7 +130,10 @@ func (f *fixture) issue(t testing.TB, period string) (issued, skipped int, fen i
 	g := func(p string) float64 { x, _ := r.Get(p).(float64); return x }
 	if r.Str("issueVouchers.run.status") == "RUNNING" { // a large run (benchmarks): follow it to its end
 		end := awaitRun(t, f.e, f.admin, r.Str("issueVouchers.run.id"), 10*time.Minute)
-		g = func(p string) float64 { x, _ := end.Get(strings.Replace(p, "issueVouchers.", "node.", 1)).(float64); return x }
+		g = func(p string) float64 {
+			x, _ := end.Get(strings.Replace(p, "issueVouchers.", "node.", 1)).(float64)
+			return x
+		}
 		return int(g("issueVouchers.issuedCount")), int(g("issueVouchers.skippedCount")), int64(g("issueVouchers.issuedFen")),
 			end.Str("node.errorCode")
 	}
