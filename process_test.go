@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/faulttest"
 	"github.com/jinjiang/residents/internal/testenv"
@@ -400,5 +401,48 @@ func TestCheckBooksCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "the voucher books balance") {
 		t.Fatalf("output: %s", out.String())
+	}
+}
+
+// TestIssueCommand: `residents issue` issues a period as a run (plain
+// progress lines when the output is no terminal), a second time issues
+// nothing, and a past period needs --allow-backfill.
+func TestIssueCommand(t *testing.T) {
+	e := testenv.New(t)
+	res := e.InsertResident(t, testenv.ResidentSpec{Statuses: []string{"LOW_INCOME"}})
+	var program string
+	testenv.MustScan(t, e.DB, "SELECT id::text FROM voucher_programs WHERE code = ?", testenv.Args(voucher.SampleProgramCode), &program)
+	if err := e.DB.Exec("INSERT INTO voucher_enrollments (program_id, resident_id) VALUES (?, ?) ON CONFLICT DO NOTHING", program, res.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"APP_ENV": "test", "DATABASE_URL": testenv.DatabaseURL(), "REDIS_KEY_PREFIX": e.Config.RedisKeyPrefix}
+	issue := func(args ...string) (string, error) {
+		var out strings.Builder
+		err := run(context.Background(), append([]string{"issue", "--program", voucher.SampleProgramCode}, args...),
+			func(k string) string { return env[k] }, &out)
+		return out.String(), err
+	}
+	count := func() (n int) {
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM vouchers WHERE resident_id = ?", testenv.Args(res.ID), &n)
+		return n
+	}
+	next := civil.MonthOf(civil.DateOf(time.Now())).AddMonths(1).String()
+	out, err := issue("--period", next)
+	if err != nil || !strings.Contains(out, "started issuance run") || !strings.Contains(out, "SUCCEEDED") || strings.Contains(out, "\r") {
+		t.Fatalf("issue: %v\n%s", err, out)
+	}
+	if count() != 1 {
+		t.Fatalf("%d vouchers after the run", count())
+	}
+	out, err = issue("--period", next)
+	if err != nil || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, " 0 issued") || count() != 1 {
+		t.Fatalf("again: %v\n%s", err, out)
+	}
+	past := civil.MonthOf(civil.DateOf(time.Now())).AddMonths(-2).String()
+	if out, err := issue("--period", past); err == nil || !strings.Contains(err.Error(), "INVALID") || count() != 1 {
+		t.Fatalf("a past period without --allow-backfill: %v\n%s", err, out)
+	}
+	if out, err := issue("--period", past, "--allow-backfill"); err != nil || count() != 2 {
+		t.Fatalf("backfill: %v\n%s", err, out)
 	}
 }

@@ -1,5 +1,6 @@
 // Command residents is the district resident-services back end: one binary
-// with the subcommands serve (default), migrate and seed.
+// with the subcommands serve (default), migrate, seed and the operator
+// commands (reencrypt, checkbooks, issue).
 package main
 
 import (
@@ -52,9 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate", "seed", "reencrypt", "checkbooks":
+	case "serve", "migrate", "seed", "reencrypt", "checkbooks", "issue", "expire":
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, seed, reencrypt or checkbooks)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, seed, reencrypt, checkbooks, issue or expire)", cmd)
 	}
 	logOut := stdout
 	if cmd == "serve" { // a line per request: batched (see logbuf); the other commands print as they go
@@ -65,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	residents := fs.Int("residents", 200, "seed: number of synthetic residents to ensure")
+	program := fs.String("program", "", "issue: the voucher program's code")
+	period := fs.String("period", "", "issue: the period, YYYY-MM")
+	backfill := fs.Bool("allow-backfill", false, "issue: allow a period other than this month or the next (ADMIN; audited)")
+	operator := fs.String("as", "admin", "issue: the staff user the command acts (and is audited) as")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,6 +117,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return a.Seed(ctx, *residents, !cfg.Production())
 	case "reencrypt":
 		return a.Reencrypt(ctx)
+	case "expire":
+		start := time.Now()
+		n, err := a.Vouchers.ExpireVouchers(ctx)
+		fmt.Fprintf(stdout, "expired %d vouchers in %v\n", n, time.Since(start).Round(time.Millisecond))
+		return err
+	case "issue":
+		if *program == "" || *period == "" {
+			return errors.New("issue: --program CODE and --period YYYY-MM are required")
+		}
+		return a.Issue(ctx, stdout, app.IssueCommand{Operator: *operator, ProgramCode: *program, Period: *period,
+			AllowBackfill: *backfill, Terminal: isTerminal(stdout)})
 	}
 	if cfg.Development() {
 		empty, err := a.Empty(ctx)
@@ -276,4 +292,15 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("healthz answered %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal (the issue command then draws
+// its progress bar in place).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -70,6 +70,12 @@ var nodeFetchers = map[string]nodeFetcher{
 	TypeVoucher: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Vouchers.Voucher(ctx, id))
 	},
+	TypeIssuanceRun: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Vouchers.IssuanceRun(ctx, id))
+	},
+	TypeEnrollmentRun: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Vouchers.EnrollmentRun(ctx, id))
+	},
 	TypeRedemption: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Vouchers.Redemption(ctx, id))
 	},

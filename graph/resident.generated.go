@@ -2061,6 +2061,11 @@ func (ec *executionContext) marshalNResidentEdge2ᚖgithubᚗcomᚋjinjiangᚋre
 	return ec._ResidentEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNResidentFilter2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResidentFilter(ctx context.Context, v any) (model.ResidentFilter, error) {
+	res, err := ec.unmarshalInputResidentFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNResidentPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResidentPayload(ctx context.Context, sel ast.SelectionSet, v *model.ResidentPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ResidentPayload!")

@@ -36,6 +36,8 @@ type ResolverRoot interface {
 	DisabilitySubsidyRule() DisabilitySubsidyRuleResolver
 	EmergencyCall() EmergencyCallResolver
 	EmergencyDevice() EmergencyDeviceResolver
+	EnrollmentRun() EnrollmentRunResolver
+	IssuanceRun() IssuanceRunResolver
 	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
 	OrgUnit() OrgUnitResolver
@@ -260,15 +262,71 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	EnrollResidentsPayload struct {
+		Run        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	EnrollmentPayload struct {
 		Program    func(childComplexity int) int
 		Resident   func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
+	EnrollmentRun struct {
+		EnrolledCount  func(childComplexity int) int
+		Error          func(childComplexity int) int
+		ErrorCode      func(childComplexity int) int
+		FinishedAt     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Program        func(childComplexity int) int
+		ResidentsDone  func(childComplexity int) int
+		ResidentsTotal func(childComplexity int) int
+		SkippedCount   func(childComplexity int) int
+		StartedAt      func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
+	EnrollmentRunConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	EnrollmentRunEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	IssuanceRun struct {
+		Error          func(childComplexity int) int
+		ErrorCode      func(childComplexity int) int
+		FinishedAt     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IssuedCount    func(childComplexity int) int
+		IssuedFen      func(childComplexity int) int
+		Period         func(childComplexity int) int
+		Program        func(childComplexity int) int
+		ResidentsDone  func(childComplexity int) int
+		ResidentsTotal func(childComplexity int) int
+		SkippedCount   func(childComplexity int) int
+		StartedAt      func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
+	IssuanceRunConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	IssuanceRunEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	IssueVouchersPayload struct {
 		IssuedCount  func(childComplexity int) int
 		IssuedFen    func(childComplexity int) int
+		Run          func(childComplexity int) int
 		SkippedCount func(childComplexity int) int
 		UserErrors   func(childComplexity int) int
 	}
@@ -299,6 +357,7 @@ type ComplexityRoot struct {
 		CreateVoucherProgram        func(childComplexity int, input model.CreateVoucherProgramInput) int
 		DispatchEmergencyCall       func(childComplexity int, input model.DispatchEmergencyCallInput) int
 		EnrollResident              func(childComplexity int, programID string, residentID string) int
+		EnrollResidents             func(childComplexity int, programID string, filter model.ResidentFilter) int
 		IssueVouchers               func(childComplexity int, input model.IssueVouchersInput) int
 		Login                       func(childComplexity int, input model.LoginInput) int
 		Logout                      func(childComplexity int) int
@@ -319,6 +378,7 @@ type ComplexityRoot struct {
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
 		UnbindWechatAccount         func(childComplexity int, input model.UnbindWechatAccountInput) int
+		UnenrollResident            func(childComplexity int, programID string, residentID string, reason string) int
 		UpdateDisabilityService     func(childComplexity int, input model.UpdateDisabilityServiceInput) int
 		UpdateResident              func(childComplexity int, input model.UpdateResidentInput) int
 		UpsertDisabilitySubsidyRule func(childComplexity int, input model.UpsertDisabilitySubsidyRuleInput) int
@@ -365,6 +425,8 @@ type ComplexityRoot struct {
 		DisabilitySubsidyRules       func(childComplexity int) int
 		EmergencyCallStats           func(childComplexity int, from time.Time, to time.Time, orgUnitID *string) int
 		EmergencyCalls               func(childComplexity int, filter *model.EmergencyCallFilter, first *int, after *string) int
+		EnrollmentRuns               func(childComplexity int, programID *string, first *int, after *string) int
+		IssuanceRuns                 func(childComplexity int, programID *string, first *int, after *string) int
 		Me                           func(childComplexity int) int
 		Node                         func(childComplexity int, id string) int
 		OrgUnits                     func(childComplexity int, kind *org.Kind, parentID *string) int
@@ -515,6 +577,7 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		EmergencyCallUpdated func(childComplexity int, orgUnitID *string) int
+		IssuanceRunUpdated   func(childComplexity int, id string) int
 	}
 
 	SubsidyEligibility struct {
@@ -1366,6 +1429,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EmergencyDevicePayload.UserErrors(childComplexity), true
 
+	case "EnrollResidentsPayload.run":
+		if e.ComplexityRoot.EnrollResidentsPayload.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollResidentsPayload.Run(childComplexity), true
+	case "EnrollResidentsPayload.userErrors":
+		if e.ComplexityRoot.EnrollResidentsPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollResidentsPayload.UserErrors(childComplexity), true
+
 	case "EnrollmentPayload.program":
 		if e.ComplexityRoot.EnrollmentPayload.Program == nil {
 			break
@@ -1385,6 +1461,204 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnrollmentPayload.UserErrors(childComplexity), true
 
+	case "EnrollmentRun.enrolledCount":
+		if e.ComplexityRoot.EnrollmentRun.EnrolledCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.EnrolledCount(childComplexity), true
+	case "EnrollmentRun.error":
+		if e.ComplexityRoot.EnrollmentRun.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.Error(childComplexity), true
+	case "EnrollmentRun.errorCode":
+		if e.ComplexityRoot.EnrollmentRun.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.ErrorCode(childComplexity), true
+	case "EnrollmentRun.finishedAt":
+		if e.ComplexityRoot.EnrollmentRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.FinishedAt(childComplexity), true
+	case "EnrollmentRun.id":
+		if e.ComplexityRoot.EnrollmentRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.ID(childComplexity), true
+	case "EnrollmentRun.program":
+		if e.ComplexityRoot.EnrollmentRun.Program == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.Program(childComplexity), true
+	case "EnrollmentRun.residentsDone":
+		if e.ComplexityRoot.EnrollmentRun.ResidentsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.ResidentsDone(childComplexity), true
+	case "EnrollmentRun.residentsTotal":
+		if e.ComplexityRoot.EnrollmentRun.ResidentsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.ResidentsTotal(childComplexity), true
+	case "EnrollmentRun.skippedCount":
+		if e.ComplexityRoot.EnrollmentRun.SkippedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.SkippedCount(childComplexity), true
+	case "EnrollmentRun.startedAt":
+		if e.ComplexityRoot.EnrollmentRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.StartedAt(childComplexity), true
+	case "EnrollmentRun.status":
+		if e.ComplexityRoot.EnrollmentRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRun.Status(childComplexity), true
+
+	case "EnrollmentRunConnection.edges":
+		if e.ComplexityRoot.EnrollmentRunConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRunConnection.Edges(childComplexity), true
+	case "EnrollmentRunConnection.pageInfo":
+		if e.ComplexityRoot.EnrollmentRunConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRunConnection.PageInfo(childComplexity), true
+
+	case "EnrollmentRunEdge.cursor":
+		if e.ComplexityRoot.EnrollmentRunEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRunEdge.Cursor(childComplexity), true
+	case "EnrollmentRunEdge.node":
+		if e.ComplexityRoot.EnrollmentRunEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRunEdge.Node(childComplexity), true
+
+	case "IssuanceRun.error":
+		if e.ComplexityRoot.IssuanceRun.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.Error(childComplexity), true
+	case "IssuanceRun.errorCode":
+		if e.ComplexityRoot.IssuanceRun.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.ErrorCode(childComplexity), true
+	case "IssuanceRun.finishedAt":
+		if e.ComplexityRoot.IssuanceRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.FinishedAt(childComplexity), true
+	case "IssuanceRun.id":
+		if e.ComplexityRoot.IssuanceRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.ID(childComplexity), true
+	case "IssuanceRun.issuedCount":
+		if e.ComplexityRoot.IssuanceRun.IssuedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.IssuedCount(childComplexity), true
+	case "IssuanceRun.issuedFen":
+		if e.ComplexityRoot.IssuanceRun.IssuedFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.IssuedFen(childComplexity), true
+	case "IssuanceRun.period":
+		if e.ComplexityRoot.IssuanceRun.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.Period(childComplexity), true
+	case "IssuanceRun.program":
+		if e.ComplexityRoot.IssuanceRun.Program == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.Program(childComplexity), true
+	case "IssuanceRun.residentsDone":
+		if e.ComplexityRoot.IssuanceRun.ResidentsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.ResidentsDone(childComplexity), true
+	case "IssuanceRun.residentsTotal":
+		if e.ComplexityRoot.IssuanceRun.ResidentsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.ResidentsTotal(childComplexity), true
+	case "IssuanceRun.skippedCount":
+		if e.ComplexityRoot.IssuanceRun.SkippedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.SkippedCount(childComplexity), true
+	case "IssuanceRun.startedAt":
+		if e.ComplexityRoot.IssuanceRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.StartedAt(childComplexity), true
+	case "IssuanceRun.status":
+		if e.ComplexityRoot.IssuanceRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRun.Status(childComplexity), true
+
+	case "IssuanceRunConnection.edges":
+		if e.ComplexityRoot.IssuanceRunConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRunConnection.Edges(childComplexity), true
+	case "IssuanceRunConnection.pageInfo":
+		if e.ComplexityRoot.IssuanceRunConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRunConnection.PageInfo(childComplexity), true
+
+	case "IssuanceRunEdge.cursor":
+		if e.ComplexityRoot.IssuanceRunEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRunEdge.Cursor(childComplexity), true
+	case "IssuanceRunEdge.node":
+		if e.ComplexityRoot.IssuanceRunEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssuanceRunEdge.Node(childComplexity), true
+
 	case "IssueVouchersPayload.issuedCount":
 		if e.ComplexityRoot.IssueVouchersPayload.IssuedCount == nil {
 			break
@@ -1397,6 +1671,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IssueVouchersPayload.IssuedFen(childComplexity), true
+	case "IssueVouchersPayload.run":
+		if e.ComplexityRoot.IssueVouchersPayload.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IssueVouchersPayload.Run(childComplexity), true
 	case "IssueVouchersPayload.skippedCount":
 		if e.ComplexityRoot.IssueVouchersPayload.SkippedCount == nil {
 			break
@@ -1581,6 +1861,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnrollResident(childComplexity, args["programId"].(string), args["residentId"].(string)), true
+	case "Mutation.enrollResidents":
+		if e.ComplexityRoot.Mutation.EnrollResidents == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_enrollResidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EnrollResidents(childComplexity, args["programId"].(string), args["filter"].(model.ResidentFilter)), true
 	case "Mutation.issueVouchers":
 		if e.ComplexityRoot.Mutation.IssueVouchers == nil {
 			break
@@ -1796,6 +2087,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnbindWechatAccount(childComplexity, args["input"].(model.UnbindWechatAccountInput)), true
+	case "Mutation.unenrollResident":
+		if e.ComplexityRoot.Mutation.UnenrollResident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unenrollResident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnenrollResident(childComplexity, args["programId"].(string), args["residentId"].(string), args["reason"].(string)), true
 	case "Mutation.updateDisabilityService":
 		if e.ComplexityRoot.Mutation.UpdateDisabilityService == nil {
 			break
@@ -2052,7 +2354,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.EmergencyCalls(childComplexity, args["filter"].(*model.EmergencyCallFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.enrollmentRuns":
+		if e.ComplexityRoot.Query.EnrollmentRuns == nil {
+			break
+		}
 
+		args, err := ec.field_Query_enrollmentRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EnrollmentRuns(childComplexity, args["programId"].(*string), args["first"].(*int), args["after"].(*string)), true
+
+	case "Query.issuanceRuns":
+		if e.ComplexityRoot.Query.IssuanceRuns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_issuanceRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IssuanceRuns(childComplexity, args["programId"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -2734,6 +3058,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.EmergencyCallUpdated(childComplexity, args["orgUnitId"].(*string)), true
+	case "Subscription.issuanceRunUpdated":
+		if e.ComplexityRoot.Subscription.IssuanceRunUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_issuanceRunUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.IssuanceRunUpdated(childComplexity, args["id"].(string)), true
 
 	case "SubsidyEligibility.livingSubsidy":
 		if e.ComplexityRoot.SubsidyEligibility.LivingSubsidy == nil {
@@ -3567,6 +3902,16 @@ func (ec *executionContext) childFields_EmergencyDevicePayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type EmergencyDevicePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_EnrollResidentsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "run":
+		return ec.fieldContext_EnrollResidentsPayload_run(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_EnrollResidentsPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollResidentsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_EnrollmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "resident":
@@ -3579,6 +3924,106 @@ func (ec *executionContext) childFields_EnrollmentPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type EnrollmentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_EnrollmentRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_EnrollmentRun_id(ctx, field)
+	case "program":
+		return ec.fieldContext_EnrollmentRun_program(ctx, field)
+	case "status":
+		return ec.fieldContext_EnrollmentRun_status(ctx, field)
+	case "residentsTotal":
+		return ec.fieldContext_EnrollmentRun_residentsTotal(ctx, field)
+	case "residentsDone":
+		return ec.fieldContext_EnrollmentRun_residentsDone(ctx, field)
+	case "enrolledCount":
+		return ec.fieldContext_EnrollmentRun_enrolledCount(ctx, field)
+	case "skippedCount":
+		return ec.fieldContext_EnrollmentRun_skippedCount(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_EnrollmentRun_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_EnrollmentRun_finishedAt(ctx, field)
+	case "error":
+		return ec.fieldContext_EnrollmentRun_error(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_EnrollmentRun_errorCode(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRun", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentRunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EnrollmentRunConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EnrollmentRunConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRunConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_EnrollmentRunEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_EnrollmentRunEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRunEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IssuanceRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_IssuanceRun_id(ctx, field)
+	case "program":
+		return ec.fieldContext_IssuanceRun_program(ctx, field)
+	case "period":
+		return ec.fieldContext_IssuanceRun_period(ctx, field)
+	case "status":
+		return ec.fieldContext_IssuanceRun_status(ctx, field)
+	case "residentsTotal":
+		return ec.fieldContext_IssuanceRun_residentsTotal(ctx, field)
+	case "residentsDone":
+		return ec.fieldContext_IssuanceRun_residentsDone(ctx, field)
+	case "issuedCount":
+		return ec.fieldContext_IssuanceRun_issuedCount(ctx, field)
+	case "skippedCount":
+		return ec.fieldContext_IssuanceRun_skippedCount(ctx, field)
+	case "issuedFen":
+		return ec.fieldContext_IssuanceRun_issuedFen(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_IssuanceRun_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_IssuanceRun_finishedAt(ctx, field)
+	case "error":
+		return ec.fieldContext_IssuanceRun_error(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_IssuanceRun_errorCode(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IssuanceRun", field.Name)
+}
+
+func (ec *executionContext) childFields_IssuanceRunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_IssuanceRunConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_IssuanceRunConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IssuanceRunConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_IssuanceRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_IssuanceRunEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_IssuanceRunEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IssuanceRunEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_IssueVouchersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "issuedCount":
@@ -3589,6 +4034,8 @@ func (ec *executionContext) childFields_IssueVouchersPayload(ctx context.Context
 		return ec.fieldContext_IssueVouchersPayload_issuedFen(ctx, field)
 	case "userErrors":
 		return ec.fieldContext_IssueVouchersPayload_userErrors(ctx, field)
+	case "run":
+		return ec.fieldContext_IssueVouchersPayload_run(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IssueVouchersPayload", field.Name)
 }

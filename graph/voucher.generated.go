@@ -13,12 +13,25 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
 
+type EnrollmentRunResolver interface {
+	ID(ctx context.Context, obj *voucher.EnrollmentRun) (string, error)
+	Program(ctx context.Context, obj *voucher.EnrollmentRun) (*voucher.Program, error)
+
+	ErrorCode(ctx context.Context, obj *voucher.EnrollmentRun) (*model.UserErrorCode, error)
+}
+type IssuanceRunResolver interface {
+	ID(ctx context.Context, obj *voucher.IssuanceRun) (string, error)
+	Program(ctx context.Context, obj *voucher.IssuanceRun) (*voucher.Program, error)
+
+	ErrorCode(ctx context.Context, obj *voucher.IssuanceRun) (*model.UserErrorCode, error)
+}
 type LedgerEntryResolver interface {
 	ID(ctx context.Context, obj *voucher.LedgerEntry) (string, error)
 
@@ -57,6 +70,70 @@ type VoucherProgramResolver interface {
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _EnrollResidentsPayload_run(ctx context.Context, field graphql.CollectedField, obj *model.EnrollResidentsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollResidentsPayload_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Run, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.EnrollmentRun) graphql.Marshaler {
+			return ec.marshalOEnrollmentRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEnrollmentRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollResidentsPayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollResidentsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnrollmentRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnrollResidentsPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.EnrollResidentsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollResidentsPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollResidentsPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollResidentsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _EnrollmentPayload_resident(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -149,6 +226,814 @@ func (ec *executionContext) fieldContext_EnrollmentPayload_userErrors(_ context.
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnrollmentRun_id(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EnrollmentRun().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, true, true, "ID")
+}
+
+func (ec *executionContext) _EnrollmentRun_program(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_program(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EnrollmentRun().Program(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_program(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollmentRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VoucherProgram(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnrollmentRun_status(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v run.Status) graphql.Marshaler {
+			return ec.marshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, false, false, "IssuanceRunStatus")
+}
+
+func (ec *executionContext) _EnrollmentRun_residentsTotal(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_residentsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResidentsTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_residentsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EnrollmentRun_residentsDone(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_residentsDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResidentsDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_residentsDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EnrollmentRun_enrolledCount(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_enrolledCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnrolledCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_enrolledCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EnrollmentRun_skippedCount(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_skippedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_skippedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EnrollmentRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _EnrollmentRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _EnrollmentRun_error(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnrollmentRun_errorCode(ctx context.Context, field graphql.CollectedField, obj *voucher.EnrollmentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRun_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EnrollmentRun().ErrorCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserErrorCode) graphql.Marshaler {
+			return ec.marshalOUserErrorCode2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorCode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRun_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRun", field, true, true, "UserErrorCode")
+}
+
+func (ec *executionContext) _EnrollmentRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRunConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EnrollmentRunEdge) graphql.Marshaler {
+			return ec.marshalNEnrollmentRunEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollmentRunEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRunConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollmentRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnrollmentRunEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnrollmentRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRunConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRunConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollmentRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnrollmentRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRunEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentRunEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnrollmentRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentRunEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.EnrollmentRun) graphql.Marshaler {
+			return ec.marshalNEnrollmentRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEnrollmentRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentRunEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollmentRunEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnrollmentRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IssuanceRun_id(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IssuanceRun().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, true, true, "ID")
+}
+
+func (ec *executionContext) _IssuanceRun_program(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_program(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IssuanceRun().Program(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_program(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IssuanceRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VoucherProgram(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IssuanceRun_period(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _IssuanceRun_status(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v run.Status) graphql.Marshaler {
+			return ec.marshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "IssuanceRunStatus")
+}
+
+func (ec *executionContext) _IssuanceRun_residentsTotal(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_residentsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResidentsTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_residentsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IssuanceRun_residentsDone(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_residentsDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResidentsDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_residentsDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IssuanceRun_issuedCount(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_issuedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_issuedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IssuanceRun_skippedCount(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_skippedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_skippedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IssuanceRun_issuedFen(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_issuedFen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedFen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNFen2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_issuedFen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "Fen")
+}
+
+func (ec *executionContext) _IssuanceRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IssuanceRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IssuanceRun_error(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _IssuanceRun_errorCode(ctx context.Context, field graphql.CollectedField, obj *voucher.IssuanceRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRun_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IssuanceRun().ErrorCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserErrorCode) graphql.Marshaler {
+			return ec.marshalOUserErrorCode2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorCode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRun_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRun", field, true, true, "UserErrorCode")
+}
+
+func (ec *executionContext) _IssuanceRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.IssuanceRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRunConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.IssuanceRunEdge) graphql.Marshaler {
+			return ec.marshalNIssuanceRunEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐIssuanceRunEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRunConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IssuanceRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IssuanceRunEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IssuanceRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.IssuanceRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRunConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRunConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IssuanceRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IssuanceRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.IssuanceRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRunEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IssuanceRunEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _IssuanceRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.IssuanceRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssuanceRunEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.IssuanceRun) graphql.Marshaler {
+			return ec.marshalNIssuanceRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐIssuanceRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IssuanceRunEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IssuanceRunEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IssuanceRun(ctx, field)
 		},
 	}
 	return fc, nil
@@ -250,6 +1135,38 @@ func (ec *executionContext) fieldContext_IssueVouchersPayload_userErrors(_ conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IssueVouchersPayload_run(ctx context.Context, field graphql.CollectedField, obj *model.IssueVouchersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IssueVouchersPayload_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Run, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.IssuanceRun) graphql.Marshaler {
+			return ec.marshalOIssuanceRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐIssuanceRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IssueVouchersPayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IssueVouchersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IssuanceRun(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2068,7 +2985,11 @@ func (ec *executionContext) unmarshalInputIssueVouchersInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"programId", "period"}
+	if _, present := asMap["allowBackfill"]; !present {
+		asMap["allowBackfill"] = false
+	}
+
+	fieldsInOrder := [...]string{"programId", "period", "allowBackfill"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2089,6 +3010,13 @@ func (ec *executionContext) unmarshalInputIssueVouchersInput(ctx context.Context
 				return it, err
 			}
 			it.Period = data
+		case "allowBackfill":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowBackfill"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowBackfill = data
 		}
 	}
 	return it, nil
@@ -2380,6 +3308,44 @@ func UnmarshalVoucherRuleInput(ctx context.Context, raw any) (voucher.Rule, erro
 
 // region    **************************** object.gotpl ****************************
 
+var enrollResidentsPayloadImplementors = []string{"EnrollResidentsPayload"}
+
+func (ec *executionContext) _EnrollResidentsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EnrollResidentsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enrollResidentsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnrollResidentsPayload")
+		case "run":
+			out.Values[i] = ec._EnrollResidentsPayload_run(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._EnrollResidentsPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var enrollmentPayloadImplementors = []string{"EnrollmentPayload"}
 
 func (ec *executionContext) _EnrollmentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EnrollmentPayload) graphql.Marshaler {
@@ -2403,6 +3369,340 @@ func (ec *executionContext) _EnrollmentPayload(ctx context.Context, sel ast.Sele
 			}
 		case "userErrors":
 			out.Values[i] = ec._EnrollmentPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enrollmentRunImplementors = []string{"EnrollmentRun", "Node"}
+
+func (ec *executionContext) _EnrollmentRun(ctx context.Context, sel ast.SelectionSet, obj *voucher.EnrollmentRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enrollmentRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnrollmentRun")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EnrollmentRun_id(ctx, field, obj)
+				})
+		case "program":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EnrollmentRun_program(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._EnrollmentRun_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "residentsTotal":
+			out.Values[i] = ec._EnrollmentRun_residentsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "residentsDone":
+			out.Values[i] = ec._EnrollmentRun_residentsDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enrolledCount":
+			out.Values[i] = ec._EnrollmentRun_enrolledCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "skippedCount":
+			out.Values[i] = ec._EnrollmentRun_skippedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._EnrollmentRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._EnrollmentRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._EnrollmentRun_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errorCode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EnrollmentRun_errorCode(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enrollmentRunConnectionImplementors = []string{"EnrollmentRunConnection"}
+
+func (ec *executionContext) _EnrollmentRunConnection(ctx context.Context, sel ast.SelectionSet, obj *model.EnrollmentRunConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enrollmentRunConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnrollmentRunConnection")
+		case "edges":
+			out.Values[i] = ec._EnrollmentRunConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._EnrollmentRunConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enrollmentRunEdgeImplementors = []string{"EnrollmentRunEdge"}
+
+func (ec *executionContext) _EnrollmentRunEdge(ctx context.Context, sel ast.SelectionSet, obj *model.EnrollmentRunEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enrollmentRunEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnrollmentRunEdge")
+		case "cursor":
+			out.Values[i] = ec._EnrollmentRunEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._EnrollmentRunEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var issuanceRunImplementors = []string{"IssuanceRun", "Node"}
+
+func (ec *executionContext) _IssuanceRun(ctx context.Context, sel ast.SelectionSet, obj *voucher.IssuanceRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, issuanceRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IssuanceRun")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IssuanceRun_id(ctx, field, obj)
+				})
+		case "program":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IssuanceRun_program(ctx, field, obj)
+				})
+		case "period":
+			out.Values[i] = ec._IssuanceRun_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._IssuanceRun_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "residentsTotal":
+			out.Values[i] = ec._IssuanceRun_residentsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "residentsDone":
+			out.Values[i] = ec._IssuanceRun_residentsDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "issuedCount":
+			out.Values[i] = ec._IssuanceRun_issuedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "skippedCount":
+			out.Values[i] = ec._IssuanceRun_skippedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "issuedFen":
+			out.Values[i] = ec._IssuanceRun_issuedFen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._IssuanceRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._IssuanceRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._IssuanceRun_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errorCode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IssuanceRun_errorCode(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var issuanceRunConnectionImplementors = []string{"IssuanceRunConnection"}
+
+func (ec *executionContext) _IssuanceRunConnection(ctx context.Context, sel ast.SelectionSet, obj *model.IssuanceRunConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, issuanceRunConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IssuanceRunConnection")
+		case "edges":
+			out.Values[i] = ec._IssuanceRunConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._IssuanceRunConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var issuanceRunEdgeImplementors = []string{"IssuanceRunEdge"}
+
+func (ec *executionContext) _IssuanceRunEdge(ctx context.Context, sel ast.SelectionSet, obj *model.IssuanceRunEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, issuanceRunEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IssuanceRunEdge")
+		case "cursor":
+			out.Values[i] = ec._IssuanceRunEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._IssuanceRunEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2452,6 +3752,11 @@ func (ec *executionContext) _IssueVouchersPayload(ctx context.Context, sel ast.S
 		case "userErrors":
 			out.Values[i] = ec._IssueVouchersPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "run":
+			out.Values[i] = ec._IssueVouchersPayload_run(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -3193,6 +4498,14 @@ func (ec *executionContext) unmarshalNCreateVoucherProgramInput2githubᚗcomᚋj
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNEnrollResidentsPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollResidentsPayload(ctx context.Context, sel ast.SelectionSet, v *model.EnrollResidentsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnrollResidentsPayload!")
+		return graphql.Null
+	}
+	return ec._EnrollResidentsPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEnrollmentPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollmentPayload(ctx context.Context, sel ast.SelectionSet, v *model.EnrollmentPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EnrollmentPayload!")
@@ -3200,6 +4513,114 @@ func (ec *executionContext) marshalNEnrollmentPayload2ᚖgithubᚗcomᚋjinjiang
 	}
 	return ec._EnrollmentPayload(ctx, sel, v)
 }
+
+func (ec *executionContext) marshalNEnrollmentRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEnrollmentRun(ctx context.Context, sel ast.SelectionSet, v *voucher.EnrollmentRun) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnrollmentRun!")
+		return graphql.Null
+	}
+	return ec._EnrollmentRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEnrollmentRunConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollmentRunConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnrollmentRunConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnrollmentRunConnection!")
+		return graphql.Null
+	}
+	return ec._EnrollmentRunConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEnrollmentRunEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollmentRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnrollmentRunEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEnrollmentRunEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollmentRunEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEnrollmentRunEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollmentRunEdge(ctx context.Context, sel ast.SelectionSet, v *model.EnrollmentRunEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnrollmentRunEdge!")
+		return graphql.Null
+	}
+	return ec._EnrollmentRunEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIssuanceRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐIssuanceRun(ctx context.Context, sel ast.SelectionSet, v *voucher.IssuanceRun) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IssuanceRun!")
+		return graphql.Null
+	}
+	return ec._IssuanceRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIssuanceRunConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐIssuanceRunConnection(ctx context.Context, sel ast.SelectionSet, v *model.IssuanceRunConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IssuanceRunConnection!")
+		return graphql.Null
+	}
+	return ec._IssuanceRunConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIssuanceRunEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐIssuanceRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.IssuanceRunEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIssuanceRunEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐIssuanceRunEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIssuanceRunEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐIssuanceRunEdge(ctx context.Context, sel ast.SelectionSet, v *model.IssuanceRunEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IssuanceRunEdge!")
+		return graphql.Null
+	}
+	return ec._IssuanceRunEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus(ctx context.Context, v any) (run.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus(ctx context.Context, sel ast.SelectionSet, v run.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "IssuanceRunStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus = map[string]run.Status{
+		"RUNNING":   run.Running,
+		"SUCCEEDED": run.Succeeded,
+		"FAILED":    run.Failed,
+	}
+	marshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus = map[run.Status]string{
+		run.Running:   "RUNNING",
+		run.Succeeded: "SUCCEEDED",
+		run.Failed:    "FAILED",
+	}
+)
 
 func (ec *executionContext) unmarshalNIssueVouchersInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐIssueVouchersInput(ctx context.Context, v any) (model.IssueVouchersInput, error) {
 	res, err := ec.unmarshalInputIssueVouchersInput(ctx, v)
@@ -3699,6 +5120,20 @@ var (
 		voucher.Voided:    "VOIDED",
 	}
 )
+
+func (ec *executionContext) marshalOEnrollmentRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEnrollmentRun(ctx context.Context, sel ast.SelectionSet, v *voucher.EnrollmentRun) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EnrollmentRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOIssuanceRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐIssuanceRun(ctx context.Context, sel ast.SelectionSet, v *voucher.IssuanceRun) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IssuanceRun(ctx, sel, v)
+}
 
 func (ec *executionContext) marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx context.Context, sel ast.SelectionSet, v *voucher.Provider) graphql.Marshaler {
 	if v == nil {

@@ -8,13 +8,45 @@ package graph
 import (
 	"context"
 
+	"github.com/google/uuid"
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 )
+
+// ID is the resolver for the id field.
+func (r *enrollmentRunResolver) ID(ctx context.Context, obj *voucher.EnrollmentRun) (string, error) {
+	return relay.ID(TypeEnrollmentRun, obj.ID), nil
+}
+
+// Program is the resolver for the program field.
+func (r *enrollmentRunResolver) Program(ctx context.Context, obj *voucher.EnrollmentRun) (*voucher.Program, error) {
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
+}
+
+// ErrorCode is the resolver for the errorCode field.
+func (r *enrollmentRunResolver) ErrorCode(ctx context.Context, obj *voucher.EnrollmentRun) (*model.UserErrorCode, error) {
+	return userErrorCode(obj.ErrorCode), nil
+}
+
+// ID is the resolver for the id field.
+func (r *issuanceRunResolver) ID(ctx context.Context, obj *voucher.IssuanceRun) (string, error) {
+	return relay.ID(TypeIssuanceRun, obj.ID), nil
+}
+
+// Program is the resolver for the program field.
+func (r *issuanceRunResolver) Program(ctx context.Context, obj *voucher.IssuanceRun) (*voucher.Program, error) {
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
+}
+
+// ErrorCode is the resolver for the errorCode field.
+func (r *issuanceRunResolver) ErrorCode(ctx context.Context, obj *voucher.IssuanceRun) (*model.UserErrorCode, error) {
+	return userErrorCode(obj.ErrorCode), nil
+}
 
 // ID is the resolver for the id field.
 func (r *ledgerEntryResolver) ID(ctx context.Context, obj *voucher.LedgerEntry) (string, error) {
@@ -80,18 +112,55 @@ func (r *mutationResolver) EnrollResident(ctx context.Context, programID string,
 	return out, err
 }
 
+// EnrollResidents is the resolver for the enrollResidents field.
+func (r *mutationResolver) EnrollResidents(ctx context.Context, programID string, filter model.ResidentFilter) (*model.EnrollResidentsPayload, error) {
+	pid, err := relay.ParseAs(TypeVoucherProgram, programID)
+	if err != nil {
+		return nil, err
+	}
+	f, err := residentFilter(&filter)
+	if err != nil {
+		return nil, err
+	}
+	er, err := r.Vouchers.EnrollResidents(ctx, pid, f)
+	ues, err := userErrors(err)
+	return &model.EnrollResidentsPayload{Run: er, UserErrors: ues}, err
+}
+
+// UnenrollResident is the resolver for the unenrollResident field.
+func (r *mutationResolver) UnenrollResident(ctx context.Context, programID string, residentID string, reason string) (*model.EnrollmentPayload, error) {
+	pid, err := relay.ParseAs(TypeVoucherProgram, programID)
+	if err != nil {
+		return nil, err
+	}
+	rid, err := relay.ParseAs(TypeResident, residentID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Vouchers.Unenroll(ctx, pid, rid, reason)
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.EnrollmentPayload{UserErrors: ues, Program: p}
+	if p != nil {
+		out.Resident, err = requiredResident(ctx, rid)
+	}
+	return out, err
+}
+
 // IssueVouchers is the resolver for the issueVouchers field.
 func (r *mutationResolver) IssueVouchers(ctx context.Context, input model.IssueVouchersInput) (*model.IssueVouchersPayload, error) {
 	pid, err := relay.ParseAs(TypeVoucherProgram, input.ProgramID)
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.Vouchers.IssueVouchers(ctx, pid, input.Period)
+	ir, err := r.Vouchers.IssueVouchers(ctx, voucher.IssueInput{ProgramID: pid, Period: input.Period, AllowBackfill: deref(input.AllowBackfill)})
 	ues, err := userErrors(err)
-	if err != nil || res == nil {
+	if err != nil || ir == nil {
 		return &model.IssueVouchersPayload{UserErrors: ues}, err
 	}
-	return &model.IssueVouchersPayload{IssuedCount: res.IssuedCount, SkippedCount: res.SkippedCount, IssuedFen: res.IssuedFen, UserErrors: ues}, nil
+	return issuePayload(ir), nil
 }
 
 // CreateRedemptionToken is the resolver for the createRedemptionToken field.
@@ -151,6 +220,40 @@ func (r *queryResolver) Providers(ctx context.Context) ([]*voucher.Provider, err
 // VoucherPrograms is the resolver for the voucherPrograms field.
 func (r *queryResolver) VoucherPrograms(ctx context.Context) ([]*voucher.Program, error) {
 	return r.Vouchers.Programs(ctx)
+}
+
+// IssuanceRuns is the resolver for the issuanceRuns field.
+func (r *queryResolver) IssuanceRuns(ctx context.Context, programID *string, first *int, after *string) (*model.IssuanceRunConnection, error) {
+	pid, p, err := runsArgs(programID, first, after)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Vouchers.IssuanceRuns(ctx, pid, p)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.IssuanceRunConnection{PageInfo: pageInfo(res, func(x *voucher.IssuanceRun) uuid.UUID { return x.ID }), Edges: []*model.IssuanceRunEdge{}}
+	for _, x := range res.Items {
+		conn.Edges = append(conn.Edges, &model.IssuanceRunEdge{Cursor: page.EncodeCursor(x.ID), Node: x})
+	}
+	return conn, nil
+}
+
+// EnrollmentRuns is the resolver for the enrollmentRuns field.
+func (r *queryResolver) EnrollmentRuns(ctx context.Context, programID *string, first *int, after *string) (*model.EnrollmentRunConnection, error) {
+	pid, p, err := runsArgs(programID, first, after)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Vouchers.EnrollmentRuns(ctx, pid, p)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.EnrollmentRunConnection{PageInfo: pageInfo(res, func(x *voucher.EnrollmentRun) uuid.UUID { return x.ID }), Edges: []*model.EnrollmentRunEdge{}}
+	for _, x := range res.Items {
+		conn.Edges = append(conn.Edges, &model.EnrollmentRunEdge{Cursor: page.EncodeCursor(x.ID), Node: x})
+	}
+	return conn, nil
 }
 
 // Settlement is the resolver for the settlement field.
@@ -228,6 +331,15 @@ func (r *settlementLineResolver) Program(ctx context.Context, obj *voucher.Settl
 	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
 }
 
+// IssuanceRunUpdated is the resolver for the issuanceRunUpdated field.
+func (r *subscriptionResolver) IssuanceRunUpdated(ctx context.Context, id string) (<-chan *voucher.IssuanceRun, error) {
+	rid, err := relay.ParseAs(TypeIssuanceRun, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Vouchers.WatchIssuanceRun(ctx, rid)
+}
+
 // Provider is the resolver for the provider field.
 func (r *viewerResolver) Provider(ctx context.Context, obj *auth.Viewer) (*voucher.Provider, error) {
 	return r.Vouchers.ViewerProvider(ctx)
@@ -262,6 +374,12 @@ func (r *voucherProgramResolver) ID(ctx context.Context, obj *voucher.Program) (
 	return relay.ID(TypeVoucherProgram, obj.ID), nil
 }
 
+// EnrollmentRun returns EnrollmentRunResolver implementation.
+func (r *Resolver) EnrollmentRun() EnrollmentRunResolver { return &enrollmentRunResolver{r} }
+
+// IssuanceRun returns IssuanceRunResolver implementation.
+func (r *Resolver) IssuanceRun() IssuanceRunResolver { return &issuanceRunResolver{r} }
+
 // LedgerEntry returns LedgerEntryResolver implementation.
 func (r *Resolver) LedgerEntry() LedgerEntryResolver { return &ledgerEntryResolver{r} }
 
@@ -284,6 +402,8 @@ func (r *Resolver) Voucher() VoucherResolver { return &voucherResolver{r} }
 func (r *Resolver) VoucherProgram() VoucherProgramResolver { return &voucherProgramResolver{r} }
 
 type (
+	enrollmentRunResolver  struct{ *Resolver }
+	issuanceRunResolver    struct{ *Resolver }
 	ledgerEntryResolver    struct{ *Resolver }
 	providerResolver       struct{ *Resolver }
 	redemptionResolver     struct{ *Resolver }

@@ -5,6 +5,10 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/jinjiang/residents/graph/model"
+	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/page"
+	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
 )
 
@@ -15,6 +19,8 @@ const (
 	TypeVoucher        = "Voucher"
 	TypeRedemption     = "Redemption"
 	TypeLedgerEntry    = "LedgerEntry"
+	TypeIssuanceRun    = "IssuanceRun"
+	TypeEnrollmentRun  = "EnrollmentRun"
 )
 
 // voucherLoaders are the voucher domain's per-request loaders.
@@ -59,4 +65,36 @@ func redeemPayload(res *voucher.RedeemResult, err error) (*model.RedeemVoucherPa
 		out.Redemption, out.RemainingBalanceFen = res.Redemption, &res.RemainingFen
 	}
 	return out, nil
+}
+
+// issuePayload answers issueVouchers with its run: the counts once the run
+// has ended, its failure as a user error.
+func issuePayload(ir *voucher.IssuanceRun) *model.IssueVouchersPayload {
+	out := &model.IssueVouchersPayload{Run: ir, UserErrors: []*model.UserError{}}
+	switch {
+	case ir.Status == run.Succeeded:
+		out.IssuedCount, out.SkippedCount, out.IssuedFen = ir.IssuedCount, ir.SkippedCount, ir.IssuedFen
+	case ir.ErrorCode != nil:
+		out.UserErrors = append(out.UserErrors, &model.UserError{Field: []string{"input", "programId"}, Code: model.UserErrorCode(*ir.ErrorCode),
+			Message: deref(ir.Error)})
+	}
+	return out
+}
+
+func userErrorCode(c *problem.Code) *model.UserErrorCode {
+	if c == nil {
+		return nil
+	}
+	out := model.UserErrorCode(*c)
+	return &out
+}
+
+// runsArgs parses a runs list's arguments.
+func runsArgs(programID *string, first *int, after *string) (*uuid.UUID, page.Request, error) {
+	pid, err := relay.ParseOptional(TypeVoucherProgram, programID)
+	if err != nil {
+		return nil, page.Request{}, err
+	}
+	p, err := page.New(first, after)
+	return pid, p, err
 }

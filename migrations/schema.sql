@@ -344,6 +344,42 @@ CREATE VIEW public.resident_facts AS
     (residents.deceased_on IS NULL) AS living
    FROM public.residents;
 
+CREATE TABLE public.runs (
+    id uuid NOT NULL,
+    kind text NOT NULL,
+    subject_id uuid NOT NULL,
+    run_key text DEFAULT ''::text NOT NULL,
+    params jsonb DEFAULT '{}'::jsonb NOT NULL,
+    scope_path text DEFAULT ''::text NOT NULL,
+    status text DEFAULT 'RUNNING'::text NOT NULL,
+    items_total bigint,
+    items_done bigint DEFAULT 0 NOT NULL,
+    affected_count bigint DEFAULT 0 NOT NULL,
+    affected_fen bigint DEFAULT 0 NOT NULL,
+    skipped_count bigint DEFAULT 0 NOT NULL,
+    cursor_id uuid,
+    error_code text,
+    error text,
+    attempts integer DEFAULT 0 NOT NULL,
+    started_by uuid,
+    started_by_kind text DEFAULT 'SYSTEM'::text NOT NULL,
+    request_id text DEFAULT ''::text NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone,
+    lease_owner text,
+    lease_until timestamp with time zone,
+    CONSTRAINT runs_affected_count_check CHECK ((affected_count >= 0)),
+    CONSTRAINT runs_affected_fen_check CHECK ((affected_fen >= 0)),
+    CONSTRAINT runs_finished_check CHECK (((status = 'RUNNING'::text) = (finished_at IS NULL))),
+    CONSTRAINT runs_items_done_check CHECK ((items_done >= 0)),
+    CONSTRAINT runs_items_total_check CHECK ((items_total >= 0)),
+    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text]))),
+    CONSTRAINT runs_lease_check CHECK (((status = 'RUNNING'::text) OR (lease_owner IS NULL))),
+    CONSTRAINT runs_skipped_count_check CHECK ((skipped_count >= 0)),
+    CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
+);
+
 CREATE TABLE public.service_centers (
     id uuid NOT NULL,
     name text NOT NULL,
@@ -563,6 +599,9 @@ ALTER TABLE ONLY public.refresh_tokens
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.runs
+    ADD CONSTRAINT runs_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.service_centers
     ADD CONSTRAINT service_centers_name_key UNIQUE (name);
 
@@ -683,6 +722,12 @@ CREATE INDEX residents_org_path_idx ON public.residents USING btree (org_path te
 CREATE INDEX residents_phone_bidx_idx ON public.residents USING btree (phone_bidx);
 
 CREATE INDEX residents_statuses_idx ON public.residents USING gin (statuses);
+
+CREATE UNIQUE INDEX runs_one_running_key ON public.runs USING btree (kind, subject_id, run_key) WHERE (status = 'RUNNING'::text);
+
+CREATE INDEX runs_running_idx ON public.runs USING btree (lease_until) WHERE (status = 'RUNNING'::text);
+
+CREATE INDEX runs_subject_idx ON public.runs USING btree (kind, subject_id, id);
 
 CREATE INDEX users_provider_idx ON public.users USING btree (provider_id) WHERE (provider_id IS NOT NULL);
 

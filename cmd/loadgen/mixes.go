@@ -276,3 +276,100 @@ func newProgram(ctx context.Context, c *client, admin, code, category string, am
 	}
 	return program, nil
 }
+
+// issueDistrictMix: every resident of the district enrolled in a program
+// by one enrollResidents run, then the period issued by one issuance run
+// and issued again (which must issue nothing), each timed end to end: from
+// the mutation to the run's end, followed through node(id:).
+func issueDistrictMix(ctx context.Context, c *client, st *stats, o options) (time.Duration, error) {
+	admin, err := c.login(ctx, "admin", envOr("SEED_ADMIN_PASSWORD", "admin-dev-password"))
+	if err != nil {
+		return 0, err
+	}
+	r, err := c.do(ctx, admin, `{voucherPrograms{id code}}`, nil)
+	if err != nil {
+		return 0, err
+	}
+	program := ""
+	progs, _ := dig(r.Data(), "voucherPrograms").([]any)
+	for i := range progs {
+		if dig(r.Data(), "voucherPrograms", i, "code") == o.program {
+			program, _ = dig(r.Data(), "voucherPrograms", i, "id").(string)
+		}
+	}
+	if program == "" {
+		return 0, fmt.Errorf("no program %s", o.program)
+	}
+	period := o.period
+	if period == "" {
+		period = month()
+	}
+	begin := time.Now()
+	start := time.Now()
+	r, err = c.do(ctx, admin, `mutation($p:ID!){enrollResidents(programId:$p,filter:{}){run{id} userErrors{code message}}}`, map[string]any{"p": program})
+	if err != nil {
+		return 0, err
+	}
+	if code := r.errCode("enrollResidents"); code != "" {
+		return 0, fmt.Errorf("enrollResidents: %s", code)
+	}
+	id, _ := dig(r.Data(), "enrollResidents", "run", "id").(string)
+	fin, err := follow(ctx, c, admin, id, "EnrollmentRun", "enrolledCount")
+	if err != nil {
+		return 0, err
+	}
+	st.record("enrollResidents (whole district, to the run's end)", time.Since(start), "")
+	fmt.Printf("enrollResidents: %v in %v\n", fin, time.Since(start).Round(time.Millisecond))
+	for _, op := range []string{"issueVouchers (first run, to the run's end)", "issueVouchers (second run, to the run's end)"} {
+		start := time.Now()
+		r, err := c.do(ctx, admin, `mutation($p:ID!,$m:String!){issueVouchers(input:{programId:$p,period:$m,allowBackfill:true}){run{id} userErrors{code message}}}`,
+			map[string]any{"p": program, "m": period})
+		if err != nil {
+			return 0, err
+		}
+		if code := r.errCode("issueVouchers"); code != "" {
+			return 0, fmt.Errorf("issueVouchers: %s", code)
+		}
+		answered := time.Since(start)
+		id, _ := dig(r.Data(), "issueVouchers", "run", "id").(string)
+		fin, err := follow(ctx, c, admin, id, "IssuanceRun", "issuedCount skippedCount issuedFen")
+		if err != nil {
+			return 0, err
+		}
+		st.record(op, time.Since(start), "")
+		fmt.Printf("%s: %v in %v (the mutation answered in %v)\n", op, fin, time.Since(start).Round(time.Millisecond), answered.Round(time.Millisecond))
+	}
+	return time.Since(begin), nil
+}
+
+// follow polls a run through node(id:) every half second, printing its
+// progress, until it has ended; a FAILED run is an error.
+func follow(ctx context.Context, c *client, tok, id, typ, fields string) (map[string]any, error) {
+	doc := `query($id:ID!){node(id:$id){... on ` + typ + `{status residentsTotal residentsDone error ` + fields + `}}}`
+	last := time.Time{}
+	for {
+		r, err := c.do(ctx, tok, doc, map[string]any{"id": id})
+		if err != nil {
+			return nil, err
+		}
+		n, _ := dig(r.Data(), "node").(map[string]any)
+		if n == nil {
+			return nil, fmt.Errorf("%s %s not found", typ, id)
+		}
+		switch n["status"] {
+		case "SUCCEEDED":
+			return n, nil
+		case "FAILED":
+			return nil, fmt.Errorf("%s failed: %v", typ, n["error"])
+		}
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			fmt.Printf("  %s: %v/%v\n", typ, n["residentsDone"], n["residentsTotal"])
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

@@ -166,24 +166,58 @@ type EmergencyDevicePayload struct {
 	UserErrors []*UserError      `json:"userErrors"`
 }
 
+// enrollResidents answers within about 2 seconds with its run (the counts final once run.status is SUCCEEDED).
+type EnrollResidentsPayload struct {
+	Run        *voucher.EnrollmentRun `json:"run,omitempty"`
+	UserErrors []*UserError           `json:"userErrors"`
+}
+
 type EnrollmentPayload struct {
 	Resident   *resident.Resident `json:"resident,omitempty"`
 	Program    *voucher.Program   `json:"program,omitempty"`
 	UserErrors []*UserError       `json:"userErrors"`
 }
 
+type EnrollmentRunConnection struct {
+	Edges    []*EnrollmentRunEdge `json:"edges"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+}
+
+type EnrollmentRunEdge struct {
+	Cursor string                 `json:"cursor"`
+	Node   *voucher.EnrollmentRun `json:"node"`
+}
+
+type IssuanceRunConnection struct {
+	Edges    []*IssuanceRunEdge `json:"edges"`
+	PageInfo *PageInfo          `json:"pageInfo"`
+}
+
+type IssuanceRunEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *voucher.IssuanceRun `json:"node"`
+}
+
 type IssueVouchersInput struct {
 	ProgramID string `json:"programId"`
-	// YYYY-MM
+	// YYYY-MM: this month or the next (Asia/Shanghai); any other period only with allowBackfill.
 	Period string `json:"period"`
+	// ADMIN: issue a period in the past or more than one month ahead (audited). Otherwise such a period is INVALID.
+	AllowBackfill *bool `json:"allowBackfill,omitempty"`
 }
 
 // Issuing is idempotent per program and period: a second run issues only to residents who have none yet.
+// issueVouchers starts the period's run (or joins the one running) and answers within about 2 seconds:
+// the counts are the run's when it finished within that wait, else 0 while `run.status` is RUNNING
+// (follow it with issuanceRunUpdated or node(id:)). A run over the period's budget issues nothing and
+// fails with BUDGET_EXCEEDED (in userErrors when that happened within the wait, and in `run.errorCode`).
 type IssueVouchersPayload struct {
 	IssuedCount  int          `json:"issuedCount"`
 	SkippedCount int          `json:"skippedCount"`
 	IssuedFen    int64        `json:"issuedFen"`
 	UserErrors   []*UserError `json:"userErrors"`
+	// The run issuing the period; null when the input was refused.
+	Run *voucher.IssuanceRun `json:"run,omitempty"`
 }
 
 type LoginInput struct {

@@ -27,6 +27,7 @@ import (
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/internal/wechat"
 )
@@ -56,6 +57,7 @@ type App struct {
 	Wechat      *wechat.Service
 	Disability  *disability.Service
 	Vouchers    *voucher.Service
+	Runs        *run.Worker
 	Emergency   *emergency.Service
 	Application *application.Service
 	Resolver    *graph.Resolver
@@ -113,7 +115,10 @@ func New(d Deps) (*App, error) {
 	a.Auth.MayChangeOwnPassword = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ChangeOwnPassword) }
 	a.Auth.MayResetPassword = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ResetPassword) }
 	a.Org = org.NewService(d.DB)
-	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log)
+	// Bulk runs (issuance, enrollment): every instance's worker claims
+	// runs whose lease lapsed (StartBackground).
+	a.Runs = run.NewWorker(d.DB, run.Options{Lease: cfg.RunLease, Log: d.Log})
+	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log, a.Runs, cfg.RunChunkSize)
 	// Providers see the residents they have served (a redemption).
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Served = resident.AnyServed{a.Vouchers, a.Disability}

@@ -250,6 +250,7 @@ func TestAttackSuite(t *testing.T) {
 	cases = append(cases, costAttacks()...)
 	cases = append(cases, staffAttacks()...)
 	cases = append(cases, loginAttacks()...)
+	cases = append(cases, issuanceAttacks()...)
 	if len(cases) < 30 {
 		t.Fatalf("only %d attacks", len(cases))
 	}

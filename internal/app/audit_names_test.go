@@ -75,6 +75,9 @@ func TestAuditEntriesResolve(t *testing.T) {
 	do(admin, `mutation($id:ID!){activateVoucherProgram(id:$id){userErrors{code}}}`, map[string]any{"id": prog}, "activateVoucherProgram.userErrors")
 	do(toks["provider1"], `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"录入错误"}){userErrors{code}}}`,
 		map[string]any{"id": w.redemption}, "reverseRedemption.userErrors")
+	// (idorWorld issued a period and enrolled in bulk: runs audited at start and end.)
+	do(admin, `mutation($p:ID!,$r:ID!){unenrollResident(programId:$p,residentId:$r,reason:"审计测试"){userErrors{code}}}`,
+		map[string]any{"p": w.program, "r": w.resident}, "unenrollResident.userErrors")
 
 	// Emergency: a heartbeat, a repeat alarm, and the call answered, dispatched and closed.
 	do(toks["telephony"], `mutation($s:String!){recordDeviceHeartbeat(input:{serial:$s,batteryPercent:80}){userErrors{code}}}`,

@@ -3,7 +3,9 @@ package app_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -48,6 +50,8 @@ var idorExpect = map[string]string{
 	"EmergencyCall":         "FFFNVVFFVVF", // policy ReadEmergencyCalls (role, then subtree)
 	"WechatAccount":         "VFVFVFFFVVF", // resident.Service.WechatAccount: the account itself, ADMIN, AUDITOR, or who may list its resident's bindings (CLERK, CASE_WORKER subtree)
 	"DisabilitySubsidyRule": "FFVVVFFFVVF", // disability.Service.Rule: the staff who may list the rules
+	"IssuanceRun":           "FFFNNFFFVVF", // policy ReadVoucherRuns: district-wide runs for ADMIN and AUDITOR (case workers reach their subtree's runs only)
+	"EnrollmentRun":         "FFFNVFFFVVF", // policy ReadVoucherRuns: a case worker's run for its subtree, ADMIN and AUDITOR
 }
 
 const idorDoc = `query($id:ID!){node(id:$id){id __typename
@@ -67,6 +71,8 @@ const idorDoc = `query($id:ID!){node(id:$id){id __typename
   ... on ServiceCenter{name}
   ... on WechatAccount{boundTo: resident{name idNumber}}
   ... on DisabilitySubsidyRule{code}
+  ... on IssuanceRun{period issuedCount}
+  ... on EnrollmentRun{enrolledCount}
 }}`
 
 // idorWorld extends buildWorld with one object of every remaining Node
@@ -90,6 +96,11 @@ func idorWorld(t *testing.T) (*world, map[string]string, map[string]string) {
 	ids["DisabilityService"] = e.MustDo(t, clerk, `mutation($r:ID!,$p:ID){requestDisabilityService(input:{residentId:$r,kind:REHABILITATION,providerId:$p}){service{id} userErrors{code message}}}`,
 		map[string]any{"r": w.resident, "p": ids["Provider"]}).Str("requestDisabilityService.service.id")
 	ids["DisabilitySubsidyRule"] = e.MustDo(t, admin, `{disabilitySubsidyRules{id}}`, nil).Str("disabilitySubsidyRules.0.id")
+	ids["IssuanceRun"] = e.MustDo(t, admin, `mutation($p:ID!,$m:String!){issueVouchers(input:{programId:$p,period:$m}){run{id} userErrors{code}}}`,
+		map[string]any{"p": w.program, "m": civil.MonthOf(civil.DateOf(time.Now())).String()}).Str("issueVouchers.run.id")
+	// A case worker of the resident's street enrolls them (again: nobody twice) with the residents-list filter.
+	ids["EnrollmentRun"] = e.MustDo(t, e.As(t, "caseworker"), `mutation($p:ID!){enrollResidents(programId:$p,filter:{nameContains:"张大爷"}){run{id} userErrors{code}}}`,
+		map[string]any{"p": w.program}).Str("enrollResidents.run.id")
 	for typ := range idorExpect {
 		if typ == "WechatAccount" {
 			continue // the owner's, once signed in below
@@ -135,8 +146,8 @@ func bindWechat(t *testing.T, e *testenv.Env, openid, name, idNumber, phone stri
 func TestNodeIDORMatrix(t *testing.T) {
 	w, ids, toks := idorWorld(t)
 	e := w.e
-	if len(idorExpect) != 16 {
-		t.Fatalf("%d Node types in the matrix; graph/schema has 16", len(idorExpect))
+	if len(idorExpect) != 18 {
+		t.Fatalf("%d Node types in the matrix; graph/schema has 18", len(idorExpect))
 	}
 	writesBefore := auditWrites(t, e)
 	n := 0
@@ -170,7 +181,7 @@ func TestNodeIDORMatrix(t *testing.T) {
 			n++
 		}
 	}
-	if n != 16*11 {
+	if n != 18*11 {
 		t.Fatalf("%d cases", n)
 	}
 	// Reads write nothing but the audit entries of full-number reads.

@@ -55,6 +55,7 @@ func (a *App) Reencrypt(ctx context.Context) error {
 // instance at a time runs it); they stop when ctx ends.
 func (a *App) StartBackground(ctx context.Context) {
 	go a.Vouchers.RunExpiry(ctx, 10*time.Minute)
+	a.Runs.Start(ctx)
 	// `migrate` backfills search terms; this catches rows a deploy left
 	// without them (migrations applied by another tool, or a migrate that
 	// was stopped halfway).

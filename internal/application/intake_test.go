@@ -358,7 +358,7 @@ func TestApprovalEnrollsForNextIssuance(t *testing.T) {
 			mustEqual(t, "item links the program", item.Str("serviceItems."+strconv.Itoa(i)+".voucherProgram.code"), "JJ-YLFWQ")
 		}
 	}
-	issue := `mutation($p:ID!,$m:String!){issueVouchers(input:{programId:$p,period:$m}){issuedCount userErrors{code}}}`
+	issue := `mutation($p:ID!,$m:String!){issueVouchers(input:{programId:$p,period:$m,allowBackfill:true}){issuedCount userErrors{code}}}`
 	balance := func() float64 {
 		r := e.MustDo(t, w.admin, `query($id:ID!,$p:ID){resident(id:$id){voucherBalanceFen(programId:$p)}}`, map[string]any{"id": residentGID(res.ID), "p": pgid})
 		f, _ := r.Get("resident.voucherBalanceFen").(float64)

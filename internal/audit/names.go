@@ -26,6 +26,8 @@ const (
 	EntityProvider       Entity = "Provider"
 	EntityVoucherProgram Entity = "VoucherProgram"
 	EntityRedemption     Entity = "Redemption"
+	EntityIssuanceRun    Entity = "IssuanceRun"
+	EntityEnrollmentRun  Entity = "EnrollmentRun"
 
 	EntityEmergencyDevice Entity = "EmergencyDevice"
 	EntityEmergencyCall   Entity = "EmergencyCall"
@@ -46,7 +48,7 @@ const (
 // Entities lists every Entity, for tests that check each one resolves.
 var Entities = []Entity{
 	EntityResident, EntityWechatAccount, EntityStaffUser,
-	EntityProvider, EntityVoucherProgram, EntityRedemption,
+	EntityProvider, EntityVoucherProgram, EntityRedemption, EntityIssuanceRun, EntityEnrollmentRun,
 	EntityEmergencyDevice, EntityEmergencyCall,
 	EntityServiceItem, EntityApplication, EntityCalendarDay,
 	EntityDisabilityCertificate, EntityDisabilityService, EntityDisabilitySubsidyRule,
@@ -90,11 +92,16 @@ const (
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), as a literal.
+	// issueVouchers and enrollResidents are about their run (IssuanceRun,
+	// EnrollmentRun): one entry when it starts (or is joined: "joined" in
+	// the detail), one by the system when it ends ("status").
 	ActionRegisterProvider       Action = "registerProvider"
 	ActionSetProviderStatus      Action = "setProviderStatus"
 	ActionCreateVoucherProgram   Action = "createVoucherProgram"
 	ActionActivateVoucherProgram Action = "activateVoucherProgram"
 	ActionEnrollResident         Action = "enrollResident"
+	ActionEnrollResidents        Action = "enrollResidents"
+	ActionUnenrollResident       Action = "unenrollResident"
 	ActionIssueVouchers          Action = "issueVouchers"
 	ActionCreateRedemptionToken  Action = "createRedemptionToken"
 	ActionRedeemVoucher          Action = "redeemVoucher"
@@ -132,7 +139,7 @@ var Actions = []Action{
 	ActionChangePassword, ActionResetPassword,
 	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionIDNumber,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
-	ActionEnrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
+	ActionEnrollResident, ActionEnrollResidents, ActionUnenrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,
 	ActionRegisterEmergencyDevice, ActionRecordDeviceHeartbeat, ActionReceiveEmergencyCall, ActionAnswerEmergencyCall,
 	ActionDispatchEmergencyCall, ActionCloseEmergencyCall,

@@ -544,3 +544,17 @@ func validUsername(s string) bool {
 
 // TokenExpiry returns when a valid access token expires.
 func (s *Service) TokenExpiry(token string) (time.Time, error) { return s.tokens.Expiry(token) }
+
+// OperatorViewer is the viewer of an active staff user by username, for
+// the operator commands of the binary (residents issue): they act, and are
+// audited, as that user, with that user's roles.
+func (s *Service) OperatorViewer(ctx context.Context, username string) (*Viewer, error) {
+	u, err := findUserByName(ctx, s.db, username)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil || !u.Active {
+		return nil, fmt.Errorf("auth: no active user %q", username)
+	}
+	return s.userViewer(ctx, s.db, u)
+}

@@ -88,6 +88,12 @@ type Config struct {
 	// instances together, kept under the mini-program's code2Session quota
 	// (WECHAT_LOGIN_RATE).
 	WechatLoginRatePerMinute int64
+	// RunChunkSize is how many residents one chunk (one transaction) of a
+	// bulk run (issuance, enrollment) goes through.
+	RunChunkSize int
+	// RunLease is how long a bulk run stays with the instance driving it
+	// without a committed chunk before another instance may take it over.
+	RunLease time.Duration
 }
 
 // isDevSecret reports whether v is, or (for a key list) contains, one of
@@ -132,6 +138,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("wechat_api_base", c.WechatAPIBase),
 		slog.Int("trusted_proxy_cidrs", len(c.TrustedProxies)),
 		slog.Int("login_hash_concurrency", c.LoginHashConcurrency),
+		slog.Int("run_chunk_size", c.RunChunkSize),
+		slog.Duration("run_lease", c.RunLease),
 	)
 }
 
@@ -180,6 +188,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LoginHashConcurrency:     2 * runtime.GOMAXPROCS(0),
 		LoginRatePerMinute:       600,
 		WechatLoginRatePerMinute: 1000,
+		RunChunkSize:             10000,
+		RunLease:                 30 * time.Second,
 	}
 	switch c.Env {
 	case "development", "production", "test":
@@ -305,6 +315,22 @@ func Load(getenv func(string) string) (Config, error) {
 	positive("WECHAT_LOGIN_RATE", 1, 1_000_000, func(n int64) { c.WechatLoginRatePerMinute = n })
 	positive("WECHAT_MAX_BINDINGS_PER_RESIDENT", 1, 20, func(n int64) { c.WechatMaxBindings = int(n) })
 	positive("EMERGENCY_MANUAL_INTAKE_PER_HOUR", 1, 10000, func(n int64) { c.ManualIntakePerHour = int(n) })
+	if v := getenv("RUN_CHUNK_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			errs = append(errs, errors.New("RUN_CHUNK_SIZE must be an integer between 1 and 100000"))
+		} else {
+			c.RunChunkSize = n
+		}
+	}
+	if v := getenv("RUN_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 5*time.Second || d > time.Hour {
+			errs = append(errs, errors.New("RUN_LEASE must be a duration between 5s and 1h"))
+		} else {
+			c.RunLease = d
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}

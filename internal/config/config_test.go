@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -180,5 +181,25 @@ func TestLoginLimitsConfig(t *testing.T) {
 	}
 	if _, err := Load(env(prod)); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXY_CIDRS") {
 		t.Fatalf("production trusting everyone: %v", err)
+	}
+}
+
+// TestRunSettings: the bulk runs' chunk size and lease, with their bounds.
+func TestRunSettings(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.RunChunkSize != 10000 || c.RunLease != 30*time.Second {
+		t.Fatalf("defaults: %v %d %v", err, c.RunChunkSize, c.RunLease)
+	}
+	c, err = Load(env(map[string]string{"RUN_CHUNK_SIZE": "5000", "RUN_LEASE": "1m"}))
+	if err != nil || c.RunChunkSize != 5000 || c.RunLease != time.Minute {
+		t.Fatalf("set: %v %d %v", err, c.RunChunkSize, c.RunLease)
+	}
+	for k, v := range map[string]string{"RUN_CHUNK_SIZE": "0", "RUN_LEASE": "1s"} {
+		if _, err := Load(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+	if _, err := Load(env(map[string]string{"RUN_CHUNK_SIZE": "many"})); err == nil {
+		t.Error("RUN_CHUNK_SIZE=many accepted")
 	}
 }

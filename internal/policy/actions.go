@@ -32,6 +32,8 @@ const (
 	ManageProviders       Action = "manageProviders"
 	ManagePrograms        Action = "managePrograms"
 	IssueVouchers         Action = "issueVouchers"
+	BackfillVouchers      Action = "backfillVouchers"
+	ReadVoucherRuns       Action = "readVoucherRuns"
 
 	// Applications (一站受理、全区通办).
 	ReadApplications            Action = "readApplications"
@@ -100,6 +102,8 @@ var Actions = []struct {
 	{ManageProviders, "register and suspend care providers"},
 	{ManagePrograms, "create and activate voucher programs"},
 	{IssueVouchers, "issue the month's vouchers"},
+	{BackfillVouchers, "issue vouchers for a past or later period (audited)"},
+	{ReadVoucherRuns, "follow issuance and enrollment runs"},
 	{ReadApplications, "read applications"},
 	{SubmitApplication, "submit applications"},
 	{TakeDistrictWideApplication, "take in district-wide applications at any center (全区通办)"},

@@ -64,7 +64,7 @@ var grants = map[auth.Role]map[Action]Reach{
 	},
 	auth.CaseWorker: {
 		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
-		EditResident: Subtree, EnrollResident: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
+		EditResident: Subtree, EnrollResident: Subtree, ReadVoucherRuns: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
 		ReadProviders:    District,
 		ReadApplications: Subtree, SubmitApplication: District, HandleApplication: Subtree,
 		ResubmitApplication: Subtree, DecideApplication: Subtree, ReadApplicationStats: Subtree,
@@ -89,7 +89,8 @@ var grants = map[auth.Role]map[Action]Reach{
 	auth.Admin: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
 		EditResident: District, EnrollResident: District, ReadVouchers: District, ReadRedemptions: District, ReadProviders: District,
-		ManagePrograms: Everywhere, ManageProviders: Everywhere, IssueVouchers: Everywhere,
+		ManagePrograms: Everywhere, ManageProviders: Everywhere, IssueVouchers: Everywhere, BackfillVouchers: Everywhere,
+		ReadVoucherRuns:   District,
 		ReverseRedemption: District, ReadSettlements: District, ConfirmSettlement: Everywhere,
 		ReadApplications: District, SubmitApplication: District, TakeDistrictWideApplication: District,
 		HandleApplication: District, ResubmitApplication: District, WithdrawApplication: District,
@@ -104,7 +105,7 @@ var grants = map[auth.Role]map[Action]Reach{
 	},
 	auth.Auditor: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
-		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadSettlements: District,
+		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadSettlements: District, ReadVoucherRuns: District,
 		ReadApplications: District, ReadApplicationStats: District,
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,

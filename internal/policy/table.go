@@ -42,7 +42,7 @@ func RoleTable() string {
 // everywhere marks the actions that concern no particular resident, whose
 // reach the table leaves unsaid.
 var everywhere = map[Action]bool{
-	ManageProviders: true, ManagePrograms: true, IssueVouchers: true, ConfirmSettlement: true,
+	ManageProviders: true, ManagePrograms: true, IssueVouchers: true, BackfillVouchers: true, ConfirmSettlement: true,
 	ManageCatalog: true, ManageCalendar: true, ManageSubsidyRules: true,
 	ManageStaff: true, ResetPassword: true, ChangeOwnPassword: true, ReadStaff: true, ReadAuditLog: true, DeviceHeartbeat: true,
 	TakeDistrictWideApplication: true, ReceiveEmergencyCall: true,

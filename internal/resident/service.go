@@ -215,59 +215,12 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	if scope.Reach < policy.Subtree {
 		return zero, problem.Forbidden("your role does not allow listing residents")
 	}
-	q := query{}
+	q, err := compile(ctx, s.db, f, s.Today())
+	if err != nil {
+		return zero, err
+	}
 	if !scope.All() {
 		q.prefixes = append(q.prefixes, scope.Path)
-	}
-	if f.OrgUnitID != nil {
-		u, err := findUnit(ctx, s.db, *f.OrgUnitID)
-		if err != nil {
-			return zero, err
-		}
-		if u == nil {
-			return zero, problem.BadInput("filter.orgUnitId: no such org unit")
-		}
-		// A residents' community_id and grid_id are their units; a street's
-		// or the district's are found by path.
-		switch u.Kind {
-		case "COMMUNITY":
-			q.community = &u.ID
-		case "GRID":
-			q.grid = &u.ID
-		default:
-			q.prefixes = append(q.prefixes, u.Path)
-		}
-	}
-	if utf8.RuneCountInString(f.NameContains) > 64 {
-		return zero, problem.BadInput("filter.nameContains: at most 64 characters")
-	}
-	if utf8.RuneCountInString(f.Search) > 64 {
-		return zero, problem.BadInput("filter.search: at most 64 characters")
-	}
-	q.name = matchName(f.NameContains)
-	if sq := parseSearch(f.Search); len(sq.name.terms) > 0 {
-		q.search = &sq
-	}
-	today := s.Today()
-	if f.MinAge != nil {
-		if *f.MinAge < 0 || *f.MinAge > 150 {
-			return zero, problem.BadInput("filter.minAge must be between 0 and 150")
-		}
-		d := yearsBefore(today, *f.MinAge)
-		q.bornOnOrBefore = &d
-	}
-	if f.MaxAge != nil {
-		if *f.MaxAge < 0 || *f.MaxAge > 150 {
-			return zero, problem.BadInput("filter.maxAge must be between 0 and 150")
-		}
-		d := yearsBefore(today, *f.MaxAge+1)
-		q.bornAfter = &d
-	}
-	for _, x := range f.Statuses {
-		q.statuses = append(q.statuses, string(x))
-	}
-	for _, x := range f.CareLevels {
-		q.careLevels = append(q.careLevels, string(x))
 	}
 	rows, total, estimate, err := list(ctx, s.db, q, p)
 	if err != nil {
@@ -284,6 +237,59 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	res := page.Trim(p, items)
 	res.TotalCount, res.TotalIsEstimate = total, estimate
 	return res, nil
+}
+
+// compile validates a list filter into its SQL terms, ages judged on
+// today. The residents list and bulk enrollment (Selection) share it.
+func compile(ctx context.Context, db *gorm.DB, f Filter, today civil.Date) (query, error) {
+	q := query{}
+	if f.OrgUnitID != nil {
+		u, err := findUnit(ctx, db, *f.OrgUnitID)
+		if err != nil {
+			return q, err
+		}
+		if u == nil {
+			return q, problem.BadInput("filter.orgUnitId: no such org unit")
+		}
+		// A resident's community_id and grid_id are their units; a street's
+		// or the district's residents are found by path.
+		switch u.Kind {
+		case "COMMUNITY":
+			q.community = &u.ID
+		case "GRID":
+			q.grid = &u.ID
+		default:
+			q.prefixes = append(q.prefixes, u.Path)
+		}
+	}
+	if utf8.RuneCountInString(f.NameContains) > 64 {
+		return q, problem.BadInput("filter.nameContains: at most 64 characters")
+	}
+	if utf8.RuneCountInString(f.Search) > 64 {
+		return q, problem.BadInput("filter.search: at most 64 characters")
+	}
+	q.setNames(f.NameContains, f.Search)
+	if f.MinAge != nil {
+		if *f.MinAge < 0 || *f.MinAge > 150 {
+			return q, problem.BadInput("filter.minAge must be between 0 and 150")
+		}
+		d := yearsBefore(today, *f.MinAge)
+		q.bornOnOrBefore = &d
+	}
+	if f.MaxAge != nil {
+		if *f.MaxAge < 0 || *f.MaxAge > 150 {
+			return q, problem.BadInput("filter.maxAge must be between 0 and 150")
+		}
+		d := yearsBefore(today, *f.MaxAge+1)
+		q.bornAfter = &d
+	}
+	for _, x := range f.Statuses {
+		q.statuses = append(q.statuses, string(x))
+	}
+	for _, x := range f.CareLevels {
+		q.careLevels = append(q.careLevels, string(x))
+	}
+	return q, nil
 }
 
 // yearsBefore is the date n years before d; 29 February falls back to the

@@ -162,8 +162,11 @@ type query struct {
 	// community and grid narrow to one unit by its own column (indexed in
 	// list order), rather than by org_path prefix.
 	community, grid *uuid.UUID
-	name            nameMatch
-	search          *searchQuery
+	// nameContains and searchText are the client's text, name and search
+	// what it means in index terms (setNames).
+	nameContains, searchText string
+	name                     nameMatch
+	search                   *searchQuery
 	bornOnOrBefore,
 	bornAfter *civil.Date
 	statuses   []string
@@ -216,6 +219,17 @@ func (q query) apply(db *gorm.DB) *gorm.DB {
 // key for a term so common that the walk ends soon (a surname). The extra
 // rows are dropped here.
 const nameSearchLimit = 101
+
+// setNames sets the name filters from the client's text: nameContains
+// and search.
+func (q *query) setNames(nameContains, search string) {
+	q.nameContains, q.searchText = nameContains, search
+	q.name = matchName(nameContains)
+	q.search = nil
+	if sq := parseSearch(search); len(sq.name.terms) > 0 {
+		q.search = &sq
+	}
+}
 
 func (q query) byName() bool {
 	return len(q.name.terms) > 0 || q.search != nil

@@ -112,9 +112,9 @@ func TestMatchesAgreesWithIssueSQL(t *testing.T) {
 				}
 			}
 		}
-		r := f.e.MustDo(t, f.admin, `mutation($in:IssueVouchersInput!){issueVouchers(input:$in){issuedCount userErrors{code}}}`,
-			map[string]any{"in": map[string]any{"programId": gid, "period": period.String()}})
-		if r.Str("issueVouchers.userErrors.0.code") != "" {
+		r := f.e.MustDo(t, f.admin, `mutation($in:IssueVouchersInput!){issueVouchers(input:$in){issuedCount userErrors{code} run{status}}}`,
+			map[string]any{"in": map[string]any{"programId": gid, "period": period.String(), "allowBackfill": true}})
+		if r.Str("issueVouchers.userErrors.0.code") != "" || r.Str("issueVouchers.run.status") != "SUCCEEDED" {
 			t.Fatalf("issue: %s", r.Raw)
 		}
 		issued := map[uuid.UUID]int64{}

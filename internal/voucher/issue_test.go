@@ -102,20 +102,29 @@ func TestIssueRules(t *testing.T) {
 	}
 }
 
+// TestIssueConcurrentIdempotent: two issueVouchers at once either share one
+// run (the second joins the first, and both answer its counts) or, when the
+// first ended before the second began, the second's run issues nothing.
 func TestIssueConcurrentIdempotent(t *testing.T) {
 	f := newFixture(t, programSpec{})
 	for i := 0; i < 20; i++ {
 		f.resident(t, testenv.ResidentSpec{})
 	}
 	var wg sync.WaitGroup
-	res := make([]int, 2)
+	res := make([]*testenv.Response, 2)
 	for i := range res {
 		wg.Add(1)
-		go func(i int) { defer wg.Done(); res[i], _, _, _ = f.issue(t, "2026-07") }(i)
+		go func(i int) {
+			defer wg.Done()
+			res[i] = f.e.MustDo(t, f.admin, `mutation($in:IssueVouchersInput!){issueVouchers(input:$in){issuedCount userErrors{code} run{id status}}}`,
+				map[string]any{"in": map[string]any{"programId": f.program, "period": "2026-07", "allowBackfill": true}})
+		}(i)
 	}
 	wg.Wait()
-	if res[0]+res[1] != 20 || (res[0] != 0 && res[1] != 0) {
-		t.Fatalf("concurrent issue: %v", res)
+	count := func(i int) float64 { x, _ := res[i].Get("issueVouchers.issuedCount").(float64); return x }
+	same := res[0].Str("issueVouchers.run.id") == res[1].Str("issueVouchers.run.id")
+	if res[0].Str("issueVouchers.run.id") == "" || (same && (count(0) != 20 || count(1) != 20)) || (!same && count(0)+count(1) != 20) {
+		t.Fatalf("concurrent issue: %s / %s", res[0].Raw, res[1].Raw)
 	}
 	var n int
 	testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM vouchers WHERE program_id = ?", testenv.Args(f.progID), &n)

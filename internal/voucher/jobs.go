@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
 )
@@ -12,14 +14,23 @@ import (
 // expiryLockKey is the advisory lock that keeps the expiry job on one instance.
 const expiryLockKey = 7_020_001
 
-// expireSQL expires one batch of ACTIVE vouchers past their validity,
-// skipping rows a redemption holds (they are taken by the next batch), and
-// writes an EXPIRE entry for what was left.
+// expireChunk is how many vouchers one chunk of the expiry job expires.
+const expireChunk = 5000
+
+// expireSQL expires one chunk of ACTIVE vouchers past their validity: the
+// next $5 after the keyset position ($3, $4) in the order of the partial
+// index vouchers_expiry_idx (valid_until, id), so a chunk reads only its
+// own rows, however many chunks came before (ordering by id alone had every
+// chunk sort all expired vouchers left, and step over the index entries of
+// those expired before it). Rows a redemption holds are skipped (the next
+// run of the job takes them). Each expired voucher gets an EXPIRE entry for
+// what was left. It returns how many expired, how many the chunk read, and
+// the chunk's last position.
 const expireSQL = `
 WITH v AS (
-  SELECT id, balance_fen FROM vouchers
-  WHERE status = 'ACTIVE' AND valid_until < $1::date
-  ORDER BY id LIMIT 5000 FOR UPDATE SKIP LOCKED
+  SELECT id, balance_fen, valid_until FROM vouchers
+  WHERE status = 'ACTIVE' AND valid_until < $1::date AND (valid_until, id) > ($3::date, $4::uuid)
+  ORDER BY valid_until, id LIMIT $5 FOR UPDATE SKIP LOCKED
 ),
 u AS (
   UPDATE vouchers SET status = 'EXPIRED', balance_fen = 0, updated_at = $2
@@ -29,13 +40,17 @@ u AS (
 l AS (
   INSERT INTO voucher_ledger (id, voucher_id, kind, amount_fen, balance_after_fen, at)
   SELECT uuid_v7(), u.id, 'EXPIRE', -u.old, 0, $2 FROM u WHERE u.old > 0
-)
-SELECT count(*) FROM u`
+),
+last AS (SELECT valid_until, id FROM v ORDER BY valid_until DESC, id DESC LIMIT 1)
+SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM v),
+  coalesce((SELECT valid_until FROM last), $3::date), coalesce((SELECT id FROM last), $4::uuid)`
 
 // ExpireVouchers runs the expiry job once: under a session advisory lock
 // (another instance running it makes this call a no-op), it expires every
 // ACTIVE voucher whose validity ended before today in Asia/Shanghai
-// (by the app clock). It returns how many vouchers expired.
+// (by the app clock), in chunks of expireChunk, each statement its own
+// transaction (a crash loses at most the chunk under way, and the next run
+// finds what is left). It returns how many vouchers expired.
 func (s *Service) ExpireVouchers(ctx context.Context) (int, error) {
 	conn, err := database.SQL(s.db).Conn(ctx)
 	if err != nil {
@@ -51,14 +66,17 @@ func (s *Service) ExpireVouchers(ctx context.Context) (int, error) {
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", expiryLockKey)
 	today := civil.DateOf(s.now()).String()
+	after, afterID := "0001-01-01", uuid.Nil
 	total := 0
 	for {
-		var n int
-		if err := conn.QueryRowContext(ctx, expireSQL, today, s.now()).Scan(&n); err != nil {
+		var n, read int
+		var until time.Time
+		if err := conn.QueryRowContext(ctx, expireSQL, today, s.now(), after, afterID, expireChunk).Scan(&n, &read, &until, &afterID); err != nil {
 			return total, database.Classify(fmt.Errorf("voucher: expire: %w", err))
 		}
+		after = until.Format(time.DateOnly)
 		total += n
-		if n == 0 {
+		if read < expireChunk {
 			return total, nil
 		}
 	}

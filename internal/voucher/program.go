@@ -341,3 +341,19 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// ProgramByCode returns a program by its code (nil when there is none):
+// programs are public to any signed-in viewer.
+func (s *Service) ProgramByCode(ctx context.Context, code string) (*Program, error) {
+	if err := auth.Require(ctx); err != nil {
+		return nil, err
+	}
+	var ids []uuid.UUID
+	if err := s.db.WithContext(ctx).Model(&programRow{}).Where("code = ?", strings.TrimSpace(code)).Pluck("id", &ids).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.program(ctx, s.db, ids[0])
+}

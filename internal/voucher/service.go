@@ -14,7 +14,11 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/run"
 )
+
+// DefaultChunk is how many residents one chunk of a run goes through.
+const DefaultChunk = 10000
 
 // TokenTTL is how long a redemption token stays usable.
 const TokenTTL = 5 * time.Minute
@@ -37,17 +41,27 @@ type Service struct {
 	now    func() time.Time
 	users  Users
 	log    *slog.Logger
+	runs   *run.Worker
 }
 
-// NewService builds the service. prefix is the app's Redis key prefix.
-func NewService(db *gorm.DB, rdb redis.UniversalClient, prefix string, now func() time.Time, users Users, log *slog.Logger) *Service {
+// NewService builds the service. prefix is the app's Redis key prefix;
+// runs is the worker that drives its bulk runs (issuance, enrollment), in
+// chunks of chunk residents: the service registers its handlers there.
+func NewService(db *gorm.DB, rdb redis.UniversalClient, prefix string, now func() time.Time, users Users, log *slog.Logger,
+	runs *run.Worker, chunk int) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, rdb: rdb, prefix: prefix, now: now, users: users, log: log}
+	if chunk <= 0 {
+		chunk = DefaultChunk
+	}
+	s := &Service{db: db, rdb: rdb, prefix: prefix, now: now, users: users, log: log, runs: runs}
+	runs.Handle(run.IssueVouchers, issuer{s: s, chunk: chunk})
+	runs.Handle(run.EnrollResidents, enroller{s: s, chunk: chunk})
+	return s
 }
 
 func (s *Service) today() civil.Date { return civil.DateOf(s.now()) }

@@ -173,13 +173,6 @@ type RedeemResult struct {
 	RemainingFen int64
 }
 
-// IssueResult is what issueVouchers returns.
-type IssueResult struct {
-	IssuedCount  int
-	SkippedCount int
-	IssuedFen    int64
-}
-
 // Settlement is one provider's month, by service date.
 type Settlement struct {
 	ProviderID      uuid.UUID
