@@ -2,13 +2,18 @@ package resident_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/jinjiang/residents/internal/app"
 	"github.com/jinjiang/residents/internal/config"
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/testenv"
@@ -145,5 +150,52 @@ func TestSeedResidents(t *testing.T) {
 	r := e.MustDo(t, e.As(t, "clerk"), `query($n:String!){ residentByIdNumber(idNumber:$n){ name } }`, map[string]any{"n": num})
 	if r.Str("residentByIdNumber.name") == "" {
 		t.Fatalf("lookup: %s", r.Raw)
+	}
+}
+
+// TestBulkLoadKeepsIndexes: the seed's bulk path drops the residents
+// table's secondary indexes and builds them again from their own
+// definitions; a load that fails rolls the drop back.
+func TestBulkLoadKeepsIndexes(t *testing.T) {
+	e := testenv.New(t)
+	ctx := context.Background()
+	defs := func() string {
+		var s string
+		testenv.MustScan(t, e.DB, `SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'residents'`, nil, &s)
+		return s
+	}
+	before := defs()
+	if !strings.Contains(before, "residents_name_terms_idx") || !strings.Contains(before, "residents_statuses_idx") {
+		t.Fatalf("the migrated indexes: %s", before)
+	}
+	conn, err := database.SQL(e.DB).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	run := func(load func(pgx.Tx) error) error {
+		return conn.Raw(func(dc any) error { return resident.BulkLoad(ctx, dc.(*stdlib.Conn).Conn(), load) })
+	}
+	failed := errors.New("load failed")
+	if err := run(func(tx pgx.Tx) error {
+		var left int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE tablename = 'residents'`).Scan(&left); err != nil {
+			return err
+		}
+		if left != 2 { // the primary key and the unique ID-number index stay
+			t.Errorf("%d indexes during the load, want 2", left)
+		}
+		return failed
+	}); !errors.Is(err, failed) {
+		t.Fatalf("a failed load: %v", err)
+	}
+	if got := defs(); got != before {
+		t.Fatalf("after a failed load:\n%s\nwant\n%s", got, before)
+	}
+	if err := run(func(pgx.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := defs(); got != before {
+		t.Fatalf("after a load:\n%s\nwant\n%s", got, before)
 	}
 }

@@ -27,10 +27,18 @@ import (
 //     any substring of two or more characters contains all of its pairs, so
 //     "contains 桂英" becomes "has the pair 桂英", and longer substrings are
 //     the conjunction of their pairs re-checked with LIKE;
-//   - "py:" and the pinyin of every run of adjacent syllables (zhang,
-//     zhanggui, guiying, …), and "py:" and its initials (z, zg, zgy, gy, …),
-//     for every reading of a character with several (曾 ceng/zeng, 单
-//     dan/shan), up to maxReadings combinations.
+//   - "py:" and the pinyin of the runs of syllables a clerk types: from the
+//     surname on (zhang, zhanggui, zhangguiying) and to the name's end
+//     (guiying, ying), and "py:" and their initials of two letters or more
+//     (zg, zgy, gy). A middle syllable alone, or one initial, would match a
+//     tenth of the district and only cost index size;
+//   - the same again for each reading a surname has besides the default
+//     one (曾 zeng, 单 shan, 解 xie): the default reading of 曾 is ceng.
+//     Other characters keep their default reading: go-pinyin's other
+//     readings are mostly rare (英 yang) and tripled a name's terms.
+//
+// A seeded name has about 13 terms; the GIN index over them is most of
+// the cost of loading a million residents.
 //
 // Pinyin is matched by whole syllables: "zhanggui" finds 张桂英, "zhanggu"
 // does not.
@@ -39,19 +47,23 @@ import (
 // character pair of another name ("li" the syllable, "li" the two letters).
 const searchPrefix = "py:"
 
-// maxReadings bounds the reading combinations of one name; beyond it only
-// the default reading of each character counts.
-const maxReadings = 8
-
 // maxRunSyllables bounds the runs of a long name (minority names of ten
-// characters would otherwise add a hundred terms).
+// characters would otherwise add dozens of terms).
 const maxRunSyllables = 6
 
-var readingArgs = func() pinyin.Args {
-	a := pinyin.NewArgs()
-	a.Heteronym = true
-	return a
-}()
+// surnameReadings are surnames read otherwise than their character's
+// default reading (compound surnames by their two characters).
+var surnameReadings = map[string][]string{
+	"曾": {"zeng"}, "单": {"shan"}, "解": {"xie"}, "仇": {"qiu"}, "区": {"ou"}, "查": {"zha"},
+	"朴": {"piao"}, "盖": {"ge"}, "召": {"shao"}, "乐": {"yue", "le"}, "缪": {"miao"}, "覃": {"qin"},
+	"尉": {"yu", "wei"}, "种": {"chong"}, "繁": {"po"}, "员": {"yun"}, "宿": {"su"}, "翟": {"zhai"},
+	"秘": {"bi"}, "华": {"hua"}, "任": {"ren"}, "纪": {"ji"}, "折": {"she"}, "褚": {"chu"},
+	"都": {"du"}, "薄": {"bo"}, "句": {"gou"}, "冼": {"xian"}, "隗": {"wei"}, "阚": {"kan"},
+	"逄": {"pang"}, "黑": {"he"}, "过": {"guo"}, "沈": {"shen"}, "石": {"shi"}, "祭": {"zhai"},
+	"万俟": {"moqi"}, "尉迟": {"yuchi"}, "长孙": {"zhangsun"}, "单于": {"chanyu"}, "澹台": {"tantai"},
+}
+
+var defaultArgs = pinyin.NewArgs()
 
 // SearchTerms returns the terms a name is found by, each once.
 func SearchTerms(name string) []string {
@@ -59,7 +71,7 @@ func SearchTerms(name string) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(t string) {
-		if t != "" && !seen[t] {
+		if !seen[t] {
 			seen[t] = true
 			out = append(out, t)
 		}
@@ -68,13 +80,19 @@ func SearchTerms(name string) []string {
 		add(g)
 	}
 	for _, syl := range readings(name) {
-		for i := range syl {
-			full, initials := "", ""
-			for j := i; j < len(syl) && j-i < maxRunSyllables; j++ {
-				full += syl[j]
-				initials += syl[j][:1]
+		n := min(len(syl), maxRunSyllables)
+		for i := range n {
+			// From the surname on, and to the name's end.
+			for _, run := range [][2]int{{0, i + 1}, {n - 1 - i, n}} {
+				full, initials := "", ""
+				for _, x := range syl[run[0]:run[1]] {
+					full += x
+					initials += x[:1]
+				}
 				add(searchPrefix + full)
-				add(searchPrefix + initials)
+				if len(initials) >= 2 {
+					add(searchPrefix + initials)
+				}
 			}
 		}
 	}
@@ -94,36 +112,27 @@ func grams(s string) []string {
 	return out
 }
 
-// readings returns the syllables of name's Han characters in each reading
-// combination (the default first), at most maxReadings of them.
+// readings returns the syllables of name's Han characters in their
+// default reading, then once more for each other reading of its surname.
 func readings(name string) [][]string {
-	per := pinyin.Pinyin(name, readingArgs)
-	if len(per) == 0 {
+	def := pinyin.LazyPinyin(name, defaultArgs)
+	if len(def) == 0 {
 		return nil
 	}
-	combos := 1
-	for _, p := range per {
-		combos *= len(p)
-		if combos > maxReadings {
-			break
+	out := [][]string{def}
+	r := []rune(name)
+	for _, k := range []int{2, 1} { // a compound surname first
+		if len(r) <= k {
+			continue
 		}
-	}
-	if combos > maxReadings {
-		def := make([]string, len(per))
-		for i, p := range per {
-			def[i] = p[0]
+		alt, ok := surnameReadings[string(r[:k])]
+		if !ok || len(def) < k {
+			continue
 		}
-		return [][]string{def}
-	}
-	out := [][]string{{}}
-	for _, p := range per {
-		next := make([][]string, 0, len(out)*len(p))
-		for _, prefix := range out {
-			for _, s := range p {
-				next = append(next, append(append(make([]string, 0, len(prefix)+1), prefix...), s))
-			}
+		for _, a := range alt {
+			out = append(out, append([]string{a}, def[k:]...))
 		}
-		out = next
+		break
 	}
 	return out
 }

@@ -20,7 +20,8 @@ import (
 	"github.com/jinjiang/residents/internal/seed"
 )
 
-// seedBatch is the number of residents copied per transaction.
+// seedBatch is the number of residents copied per batch (COPY and one
+// INSERT … SELECT).
 const seedBatch = 10000
 
 // SeedStep ensures opt.Residents synthetic residents exist, spread over
@@ -80,13 +81,41 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 	rng := rand.New(rand.NewPCG(uint64(have), 20260101))
 	today := s.now()
 	termsOf := map[string][]string{} // seeded names repeat: romanize each once
-	for missing, tries := want-int(have), 0; missing > 0 && tries < 1000; tries++ {
-		n := min(missing, seedBatch)
-		ids, err := s.seedBatch(ctx, db, rng, places, today, n, termsOf)
-		if err != nil {
+	// load adds n residents in tx, batch by batch.
+	load := func(tx pgx.Tx, n int) error {
+		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE seed_residents (LIKE residents INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
 			return err
 		}
-		missing -= len(ids)
+		for missing, tries := n, 0; missing > 0 && tries < 1000; tries++ {
+			ids, err := s.seedBatch(ctx, tx, rng, places, today, min(missing, seedBatch), termsOf)
+			if err != nil {
+				return err
+			}
+			missing -= len(ids)
+		}
+		return nil
+	}
+	conn, err := database.SQL(db).Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("resident: seed: %w", err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		if have == 0 && want >= bulkLoadFrom {
+			return bulkLoad(ctx, pc, func(tx pgx.Tx) error { return load(tx, want) })
+		}
+		// Batch by batch, each committed: a seed added to a registry in
+		// use never holds its tables for long.
+		for missing := want - int(have); missing > 0; missing -= seedBatch {
+			if err := pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error { return load(tx, min(missing, seedBatch)) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return database.Classify(fmt.Errorf("resident: seed: %w", err))
 	}
 	// A bulk load leaves the new rows without hint bits or a visibility map
 	// and the tables without statistics, so the first readers pay for
@@ -103,7 +132,7 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 // through COPY into a temporary table and one INSERT … SELECT … ON CONFLICT
 // DO NOTHING: the bulk path is pgx's, since per-row or many-parameter
 // statements made 100000 residents take minutes on a busy machine.
-func (s *Service) seedBatch(ctx context.Context, db *gorm.DB, rng *rand.Rand, places []place, today time.Time, n int,
+func (s *Service) seedBatch(ctx context.Context, tx pgx.Tx, rng *rand.Rand, places []place, today time.Time, n int,
 	termsOf map[string][]string) ([]uuid.UUID, error) {
 	rows := make([][]any, 0, n)
 	for i := 0; i < n; i++ {
@@ -152,45 +181,27 @@ func (s *Service) seedBatch(ctx context.Context, db *gorm.DB, rng *rand.Rand, pl
 	cols := []string{"id", "name", "name_terms", "id_number_enc", "id_number_bidx", "id_number_masked", "phone_enc", "phone_bidx",
 		"phone_masked", "gender", "birth_date", "community_id", "grid_id", "org_path", "statuses", "care_level"}
 	list := strings.Join(cols, ", ")
-	var ids []uuid.UUID
-	conn, err := database.SQL(db).Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("resident: seed: %w", err)
+	if _, err := tx.Exec(ctx, "TRUNCATE seed_residents"); err != nil {
+		return nil, err
 	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
-		tx, err := pc.Begin(ctx)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE seed_residents (LIKE residents INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_residents"}, cols, pgx.CopyFromRows(rows)); err != nil {
-			return err
-		}
-		res, err := tx.Query(ctx, "INSERT INTO residents ("+list+") SELECT "+list+" FROM seed_residents ON CONFLICT (id_number_bidx) DO NOTHING RETURNING id")
-		if err != nil {
-			return err
-		}
-		ids, err = pgx.CollectRows(res, pgx.RowTo[uuid.UUID])
-		if err != nil {
-			return err
-		}
-		contacts, err := s.seedContacts(rng, ids)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"emergency_contacts"},
-			[]string{"id", "resident_id", "name", "relation", "phone_enc", "phone_masked", "priority"}, pgx.CopyFromRows(contacts)); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
-	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_residents"}, cols, pgx.CopyFromRows(rows)); err != nil {
+		return nil, err
+	}
+	res, err := tx.Query(ctx, "INSERT INTO residents ("+list+") SELECT "+list+" FROM seed_residents ON CONFLICT (id_number_bidx) DO NOTHING RETURNING id")
 	if err != nil {
-		return nil, database.Classify(fmt.Errorf("resident: seed: %w", err))
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(res, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, err
+	}
+	contacts, err := s.seedContacts(rng, ids)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"emergency_contacts"},
+		[]string{"id", "resident_id", "name", "relation", "phone_enc", "phone_masked", "priority"}, pgx.CopyFromRows(contacts)); err != nil {
+		return nil, err
 	}
 	return ids, nil
 }
@@ -267,4 +278,53 @@ func seedCare(rng *rand.Rand, age int) CareLevel {
 		return Severe
 	}
 	return Total
+}
+
+// bulkLoadFrom is the seed size from which an empty registry is loaded in
+// one transaction with its secondary indexes dropped and built again at
+// the end: kept up row by row, the GIN indexes (name search terms,
+// statuses) and the btrees made a million residents take 105 s; built once
+// over the loaded table they cost a fraction of that.
+const bulkLoadFrom = 50000
+
+// bulkLoad runs load in one transaction between dropping the residents
+// table's secondary indexes (neither unique nor primary: the load's ON
+// CONFLICT needs the unique ones) and creating them again from their own
+// definitions. DDL is transactional: a load that fails or is killed rolls
+// back to the empty table with every index in place.
+func bulkLoad(ctx context.Context, pc *pgx.Conn, load func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+			WHERE x.indrelid = 'residents'::regclass AND NOT x.indisunique AND NOT x.indisprimary ORDER BY c.relname`)
+		if err != nil {
+			return err
+		}
+		type index struct{ name, def string }
+		indexes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (index, error) {
+			var i index
+			return i, r.Scan(&i.name, &i.def)
+		})
+		if err != nil {
+			return err
+		}
+		for _, i := range indexes {
+			if _, err := tx.Exec(ctx, "DROP INDEX "+pgx.Identifier{i.name}.Sanitize()); err != nil {
+				return err
+			}
+		}
+		if err := load(tx); err != nil {
+			return err
+		}
+		// Building an index over a million rows outlasts the statement
+		// timeout meant for requests.
+		if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL statement_timeout = 0"); err != nil {
+			return err
+		}
+		for _, i := range indexes {
+			if _, err := tx.Exec(ctx, i.def); err != nil {
+				return fmt.Errorf("rebuild %s: %w", i.name, err)
+			}
+		}
+		return nil
+	})
 }

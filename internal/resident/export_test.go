@@ -1,0 +1,4 @@
+package resident
+
+// BulkLoad is bulkLoad, for the seed's tests.
+var BulkLoad = bulkLoad
