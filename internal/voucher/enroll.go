@@ -3,7 +3,6 @@ package voucher
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -186,16 +185,8 @@ func (s *Service) Unenroll(ctx context.Context, programID, residentID uuid.UUID,
 		return nil, problem.New(problem.Invalid, "请填写退出原因（1 至 200 字）(reason must be 1 to 200 characters)", "reason")
 	}
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		var path string
-		err := tx.Raw("SELECT org_path FROM resident_facts WHERE id = ?", residentID).Row().Scan(&path)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("resident", "residentId")
-		}
-		if err != nil {
-			return database.Classify(err)
-		}
-		if ok, _ := policy.On(v, policy.EnrollResident, policy.Subject{ID: residentID, OrgPath: path}); !ok {
-			return problem.Forbidden("outside your jurisdiction")
+		if err := enrollable(tx, v, residentID); err != nil {
+			return err
 		}
 		res := tx.Exec("DELETE FROM voucher_enrollments WHERE program_id = ? AND resident_id = ?", programID, residentID)
 		if res.Error != nil {

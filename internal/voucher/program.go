@@ -280,16 +280,8 @@ func (s *Service) Enroll(ctx context.Context, programID, residentID uuid.UUID) (
 		return nil, err
 	}
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		var path string
-		err := tx.Raw("SELECT org_path FROM resident_facts WHERE id = ?", residentID).Row().Scan(&path)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("resident", "residentId")
-		}
-		if err != nil {
-			return database.Classify(err)
-		}
-		if ok, _ := policy.On(v, policy.EnrollResident, policy.Subject{ID: residentID, OrgPath: path}); !ok {
-			return problem.Forbidden("outside your jurisdiction")
+		if err := enrollable(tx, v, residentID); err != nil {
+			return err
 		}
 		if err := s.EnrollTx(ctx, tx, programID, residentID); err != nil {
 			return err
@@ -356,4 +348,21 @@ func (s *Service) ProgramByCode(ctx context.Context, code string) (*Program, err
 		return nil, nil
 	}
 	return s.program(ctx, s.db, ids[0])
+}
+
+// enrollable answers nil when v may enroll (or unenroll) the resident:
+// NOT_FOUND for no such resident, FORBIDDEN outside v's jurisdiction.
+func enrollable(tx *gorm.DB, v *auth.Viewer, residentID uuid.UUID) error {
+	var path string
+	err := tx.Raw("SELECT org_path FROM resident_facts WHERE id = ?", residentID).Row().Scan(&path)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("resident", "residentId")
+	}
+	if err != nil {
+		return database.Classify(err)
+	}
+	if ok, _ := policy.On(v, policy.EnrollResident, policy.Subject{ID: residentID, OrgPath: path}); !ok {
+		return problem.Forbidden("outside your jurisdiction")
+	}
+	return nil
 }
