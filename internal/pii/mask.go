@@ -23,12 +23,9 @@ func MaskIDNumber(s string) string {
 	if len(r) < 18 {
 		return strings.Repeat("*", len(r))
 	}
-	return keepEnds(r, IDNumberMaskKeeps, 0)
+	// Migration 00085 re-masked the stored masks with the same 6.
+	return keepEnds(r, 6, 0)
 }
-
-// IDNumberMaskKeeps is how many leading characters MaskIDNumber keeps;
-// migrations that re-mask stored values use the same number.
-const IDNumberMaskKeeps = 6
 
 // MaskPhone masks a phone number for display. An 11-character number keeps
 // its first 3 and last 4 characters ("138****5678"); other numbers of at
