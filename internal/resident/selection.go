@@ -39,7 +39,7 @@ func Select(ctx context.Context, db *gorm.DB, f Filter, scope policy.Scope, toda
 		return Selection{}, err
 	}
 	sel := Selection{Scope: scope, Prefixes: q.prefixes, Community: q.community, Grid: q.grid,
-		NameContains: q.nameContains, Search: q.searchText, BornOnOrBefore: q.bornOnOrBefore,
+		NameContains: q.nameContains, Search: q.search, BornOnOrBefore: q.bornOnOrBefore,
 		BornAfter: q.bornAfter, Statuses: q.statuses, CareLevels: q.careLevels}
 	// One order, so that the same filter compiles to the same value.
 	slices.Sort(sel.Prefixes)
@@ -49,10 +49,9 @@ func Select(ctx context.Context, db *gorm.DB, f Filter, scope policy.Scope, toda
 }
 
 func (sel Selection) query() query {
-	q := query{prefixes: sel.Prefixes, community: sel.Community, grid: sel.Grid, bornOnOrBefore: sel.BornOnOrBefore,
-		bornAfter: sel.BornAfter, statuses: sel.Statuses, careLevels: sel.CareLevels}
-	q.setNames(sel.NameContains, sel.Search)
-	return q
+	return query{prefixes: sel.Prefixes, community: sel.Community, grid: sel.Grid, nameContains: sel.NameContains,
+		search: sel.Search, bornOnOrBefore: sel.BornOnOrBefore, bornAfter: sel.BornAfter, statuses: sel.Statuses,
+		careLevels: sel.CareLevels}
 }
 
 func (sel Selection) where(db *gorm.DB) *gorm.DB {

@@ -268,7 +268,7 @@ func compile(ctx context.Context, db *gorm.DB, f Filter, today civil.Date) (quer
 	if utf8.RuneCountInString(f.Search) > 64 {
 		return q, problem.BadInput("filter.search: at most 64 characters")
 	}
-	q.setNames(f.NameContains, f.Search)
+	q.nameContains, q.search = f.NameContains, f.Search
 	if f.MinAge != nil {
 		if *f.MinAge < 0 || *f.MinAge > 150 {
 			return q, problem.BadInput("filter.minAge must be between 0 and 150")

@@ -162,11 +162,9 @@ type query struct {
 	// community and grid narrow to one unit by its own column (indexed in
 	// list order), rather than by org_path prefix.
 	community, grid *uuid.UUID
-	// nameContains and searchText are the client's text, name and search
-	// what it means in index terms (setNames).
-	nameContains, searchText string
-	name                     nameMatch
-	search                   *searchQuery
+	// nameContains and search are the client's text; apply turns them
+	// into index terms (matchName, parseSearch).
+	nameContains, search string
 	bornOnOrBefore,
 	bornAfter *civil.Date
 	statuses   []string
@@ -185,14 +183,14 @@ func (q query) apply(db *gorm.DB) *gorm.DB {
 	if q.grid != nil {
 		db = db.Where("grid_id = ?", *q.grid)
 	}
-	if len(q.name.terms) > 0 {
-		db = db.Where(nameSQL(q.name))
+	if m := matchName(q.nameContains); len(m.terms) > 0 {
+		db = db.Where(nameSQL(m))
 	}
-	if q.search != nil && len(q.search.name.terms) > 0 {
-		cond := nameSQL(q.search.name)
-		if q.search.pinyin != "" {
+	if sq := parseSearch(q.search); len(sq.name.terms) > 0 {
+		cond := nameSQL(sq.name)
+		if sq.pinyin != "" {
 			cond.SQL = "(" + cond.SQL + " OR name_terms @> ?)"
-			cond.Vars = append(cond.Vars, pq.StringArray{q.search.pinyin})
+			cond.Vars = append(cond.Vars, pq.StringArray{sq.pinyin})
 		}
 		db = db.Where(cond)
 	}
@@ -220,19 +218,8 @@ func (q query) apply(db *gorm.DB) *gorm.DB {
 // rows are dropped here.
 const nameSearchLimit = 101
 
-// setNames sets the name filters from the client's text: nameContains
-// and search.
-func (q *query) setNames(nameContains, search string) {
-	q.nameContains, q.searchText = nameContains, search
-	q.name = matchName(nameContains)
-	q.search = nil
-	if sq := parseSearch(search); len(sq.name.terms) > 0 {
-		q.search = &sq
-	}
-}
-
 func (q query) byName() bool {
-	return len(q.name.terms) > 0 || q.search != nil
+	return len(matchName(q.nameContains).terms) > 0 || len(parseSearch(q.search).name.terms) > 0
 }
 
 // nameSQL is the condition of a name substring: its index terms, and the
