@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jinjiang/residents/internal/idnumber"
 )
 
 func secret(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
@@ -483,4 +486,44 @@ func FuzzNormalizePhone(f *testing.F) {
 		_ = MaskPhone(s)
 		_ = MaskIDNumber(s)
 	})
+}
+
+// TestMaskLeavesCandidates backs the mask's reason: of the valid numbers of
+// one region, those that agree with the mask, the gender and even the
+// exact birth date number 500 (every sequence of that gender, the check
+// digit following), and with age alone instead of the birth date over a
+// hundred thousand.
+func TestMaskLeavesCandidates(t *testing.T) {
+	real := idnumber.Generate("510104", time.Date(1941, 3, 2, 0, 0, 0, 0, time.UTC), 123, idnumber.Male)
+	mask := MaskIDNumber(real)
+	agrees := func(n string) bool {
+		for i := range 18 {
+			if mask[i] != '*' && mask[i] != n[i] {
+				return false
+			}
+		}
+		return true
+	}
+	count := func(days []time.Time) int {
+		c := 0
+		for _, d := range days {
+			for seq := 1; seq < 1000; seq += 2 { // odd: male
+				first17 := "510104" + d.Format("20060102") + fmt.Sprintf("%03d", seq)
+				if agrees(first17 + string(idnumber.CheckChar(first17))) {
+					c++
+				}
+			}
+		}
+		return c
+	}
+	if n := count([]time.Time{time.Date(1941, 3, 2, 0, 0, 0, 0, time.UTC)}); n != 500 {
+		t.Fatalf("with the birth date: %d candidates, want 500", n)
+	}
+	var year []time.Time // everyone aged 85 on 2026-12-01
+	for d := time.Date(1940, 12, 2, 0, 0, 0, 0, time.UTC); !d.After(time.Date(1941, 12, 1, 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 1) {
+		year = append(year, d)
+	}
+	if n := count(year); n < 100_000 {
+		t.Fatalf("with age alone: %d candidates", n)
+	}
 }
