@@ -32,11 +32,11 @@ import (
 // the cap together; binding an account again to the same resident changes
 // nothing and tells no one.
 func (s *Service) bindTx(ctx context.Context, tx *gorm.DB, account, residentID uuid.UUID) error {
-	var locked []uuid.UUID
-	if err := tx.WithContext(ctx).Raw("SELECT id FROM residents WHERE id = ? FOR UPDATE", residentID).Scan(&locked).Error; err != nil {
-		return database.Classify(fmt.Errorf("resident: bind: lock: %w", err))
+	_, found, err := lockResident(ctx, tx, residentID)
+	if err != nil {
+		return err
 	}
-	if len(locked) == 0 {
+	if !found {
 		return errNoMatch
 	}
 	var bound []wechatRow
@@ -66,6 +66,19 @@ func (s *Service) bindTx(ctx context.Context, tx *gorm.DB, account, residentID u
 	}
 	return audit.Record(ctx, tx, audit.ActionBindResident, audit.EntityResident, &residentID,
 		map[string]any{"accountId": account, "accountsNotified": len(others)})
+}
+
+// lockResident locks a resident's row for the rest of tx, which orders
+// every bind and unbind of that resident, and answers its org path.
+func lockResident(ctx context.Context, tx *gorm.DB, id uuid.UUID) (path string, found bool, err error) {
+	var paths []string
+	if err := tx.WithContext(ctx).Raw("SELECT org_path FROM residents WHERE id = ? FOR UPDATE", id).Scan(&paths).Error; err != nil {
+		return "", false, database.Classify(fmt.Errorf("resident: lock: %w", err))
+	}
+	if len(paths) == 0 {
+		return "", false, nil
+	}
+	return paths[0], true, nil
 }
 
 // bindingRow is an account with its resident's org path (empty when unbound).
@@ -164,14 +177,14 @@ func (s *Service) UnbindWechatAccount(ctx context.Context, id uuid.UUID, reason 
 		}
 		rid := *acc.ResidentID
 		// The resident's lock orders this with binds to the same record.
-		var paths []string
-		if err := tx.WithContext(ctx).Raw("SELECT org_path FROM residents WHERE id = ? FOR UPDATE", rid).Scan(&paths).Error; err != nil {
-			return database.Classify(fmt.Errorf("resident: unbind: %w", err))
+		path, found, err := lockResident(ctx, tx, rid)
+		if err != nil {
+			return err
 		}
-		if len(paths) == 0 {
+		if !found {
 			return fmt.Errorf("resident: unbind: account %s bound to a missing resident", id)
 		}
-		if ok, err := policy.On(v, policy.UnbindWechatAccount, policy.Subject{ID: rid, OrgPath: paths[0]}); err != nil || !ok {
+		if ok, err := policy.On(v, policy.UnbindWechatAccount, policy.Subject{ID: rid, OrgPath: path}); err != nil || !ok {
 			if err != nil {
 				return err
 			}
