@@ -24,7 +24,7 @@ func (s *Service) Reencrypt(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	prefix := policy.LikeEscape(probe[:strings.LastIndex(probe, ":")+1]) + "%"
+	prefix := policy.LikePrefix(probe[:strings.LastIndex(probe, ":")+1])
 	n1, err := s.reencryptTable(ctx, "residents", prefix, []encColumn{{"id_number_enc", PurposeIDNumber}, {"phone_enc", PurposePhone}})
 	if err != nil {
 		return n1, err
