@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -136,11 +135,7 @@ func (onePOST) Supports(r *http.Request) bool {
 // Do implements graphql.Transport.
 func (onePOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	params := &graphql.RawParams{ReadTime: graphql.TraceTiming{Start: graphql.Now()}}
-	body, err := io.ReadAll(r.Body)
-	if err == nil {
-		err = decodeOne(body, params)
-	}
-	if err != nil {
+	if err := decodeJSON(r.Body, params); err != nil {
 		writeError(w, r, http.StatusBadRequest, "the body must be one JSON object with query, variables and operationName; batching is not supported", CodeBadUserInput)
 		return
 	}
@@ -151,16 +146,17 @@ func (onePOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExec
 	serve(w, r, exec, params, false)
 }
 
-// decodeOne decodes one request object, numbers as json.Number (what
-// gqlgen's transports hand the executor), and nothing after it.
-func decodeOne(body []byte, params *graphql.RawParams) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
+// decodeJSON decodes exactly one JSON value into into, numbers as
+// json.Number (what gqlgen's transports hand the executor), and refuses
+// anything after it.
+func decodeJSON(r io.Reader, into any) error {
+	dec := json.NewDecoder(r)
 	dec.UseNumber()
-	if err := dec.Decode(params); err != nil {
+	if err := dec.Decode(into); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the request object")
+		return errors.New("data after the JSON value")
 	}
 	return nil
 }
@@ -199,25 +195,13 @@ func (queriesOnlyGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	for name, into := range map[string]*map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
 		if s := q.Get(name); s != "" {
-			if err := decodeMap(s, into); err != nil {
+			if err := decodeJSON(strings.NewReader(s), into); err != nil {
 				writeError(w, r, http.StatusBadRequest, name+" must be a JSON object", CodeBadUserInput)
 				return
 			}
 		}
 	}
 	serve(w, r, exec, params, true)
-}
-
-func decodeMap(s string, into *map[string]any) error {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	if err := dec.Decode(into); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the object")
-	}
-	return nil
 }
 
 func refuseGETMutation(w http.ResponseWriter, r *http.Request) {
