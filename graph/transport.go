@@ -64,9 +64,8 @@ func responseType(r *http.Request) string {
 }
 
 // serve runs one decoded GraphQL request: refused before execution as
-// the package comment says, executed otherwise. queryOnly refuses any
-// other operation (GET).
-func serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool) {
+// the package comment says, executed otherwise.
+func serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams) {
 	ctx := r.Context()
 	media := responseType(r)
 	params.Headers = r.Header
@@ -79,10 +78,6 @@ func serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p
 		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		writeResponse(w, media, status, requestErrors{Errors: resp.Errors, Extensions: resp.Extensions})
-		return
-	}
-	if queryOnly && rc.Operation.Operation != ast.Query {
-		refuseGETMutation(w, r)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
@@ -143,7 +138,7 @@ func (onePOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExec
 		writeError(w, r, http.StatusBadRequest, "the request has no query", CodeBadUserInput)
 		return
 	}
-	serve(w, r, exec, params, false)
+	serve(w, r, exec, params)
 }
 
 // decodeJSON decodes exactly one JSON value into into, numbers as
@@ -185,10 +180,14 @@ func (queriesOnlyGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		writeError(w, r, http.StatusBadRequest, "the request has no query", CodeBadUserInput)
 		return
 	}
+	// Every operation of the document, not only the one selected; a document
+	// that does not parse here does not parse for the executor either, so
+	// what it executes is always a query.
 	if doc, err := parser.ParseQuery(&ast.Source{Input: params.Query}); err == nil {
 		for _, op := range doc.Operations {
 			if op.Operation != ast.Query {
-				refuseGETMutation(w, r)
+				w.Header().Set("Allow", "POST")
+				writeError(w, r, http.StatusMethodNotAllowed, "GET requests only allow query operations; send mutations as POST application/json", CodeBadUserInput)
 				return
 			}
 		}
@@ -201,12 +200,7 @@ func (queriesOnlyGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 			}
 		}
 	}
-	serve(w, r, exec, params, true)
-}
-
-func refuseGETMutation(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "POST")
-	writeError(w, r, http.StatusMethodNotAllowed, "GET requests only allow query operations; send mutations as POST application/json", CodeBadUserInput)
+	serve(w, r, exec, params)
 }
 
 // unsupported takes every request no other transport supports and refuses
