@@ -74,7 +74,7 @@ func (e *exactEnums) check(v any, typ *ast.Type, path ast.Path) *gqlerror.Error 
 	case ast.Enum:
 		if s, ok := v.(string); ok && def.EnumValues.ForName(s) == nil {
 			err := gqlerror.ErrorPathf(path, "%s is not a valid %s", s, def.Name)
-			err.Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
+			err.Extensions = map[string]any{"code": CodeValidationFailed}
 			return err
 		}
 	case ast.InputObject:

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/jinjiang/residents/graph/model"
@@ -22,6 +23,9 @@ const (
 	CodeBadUserInput       = "BAD_USER_INPUT"
 	CodeServiceUnavailable = "SERVICE_UNAVAILABLE"
 	CodeInternal           = "INTERNAL"
+	// CodeValidationFailed is a document or variable the schema refuses:
+	// gqlgen's own code for its validation errors.
+	CodeValidationFailed = errcode.ValidationFailed
 	// CodeTooManyAttempts is a throttled query (the UserErrorCode's name).
 	CodeTooManyAttempts = "TOO_MANY_ATTEMPTS"
 )
@@ -49,7 +53,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				gqlErr.Extensions = map[string]any{}
 			}
 			if _, ok := gqlErr.Extensions["code"]; !ok {
-				gqlErr.Extensions["code"] = "GRAPHQL_VALIDATION_FAILED"
+				gqlErr.Extensions["code"] = CodeValidationFailed
 			}
 			return gqlErr
 		}

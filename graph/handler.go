@@ -186,7 +186,7 @@ func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
 // MutateOperationContext refuses an operation that introspects the schema.
 func (noIntrospection) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
 	if rc.Operation != nil && introspects(rc.Doc, rc.Operation.SelectionSet, map[string]bool{}) {
-		return &gqlerror.Error{Message: "introspection is disabled", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+		return &gqlerror.Error{Message: "introspection is disabled", Extensions: map[string]any{"code": CodeValidationFailed}}
 	}
 	return nil
 }

@@ -218,7 +218,9 @@ func TestCostOfSizesTheSchemaDoesNotUseYet(t *testing.T) {
 		}
 		raw := map[string]any{}
 		if c.vars != "" {
-			json.Unmarshal([]byte(c.vars), &raw)
+			if err := json.Unmarshal([]byte(c.vars), &raw); err != nil {
+				t.Fatalf("%s: %v", c.vars, err)
+			}
 		}
 		vars, err := validator.VariableValues(schema, q.Operations[0], raw)
 		if err != nil {

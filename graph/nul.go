@@ -61,7 +61,7 @@ func (noNUL) MutateOperationContext(_ context.Context, rc *graphql.OperationCont
 
 func nulError(path ast.Path) *gqlerror.Error {
 	err := gqlerror.ErrorPathf(path, "输入中不能含有空字符 NUL (strings may not contain NUL)")
-	err.Extensions = map[string]any{"code": "BAD_USER_INPUT"}
+	err.Extensions = map[string]any{"code": CodeBadUserInput}
 	return err
 }
 

@@ -18,7 +18,7 @@ import (
 func withoutSuggestions(next graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		out := next(ctx, err)
-		if out != nil && out.Extensions["code"] == "GRAPHQL_VALIDATION_FAILED" {
+		if out != nil && out.Extensions["code"] == CodeValidationFailed {
 			out.Message = scrubSuggestions(out.Message)
 		}
 		return out

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -65,9 +64,8 @@ func responseType(r *http.Request) string {
 }
 
 // serve runs one decoded GraphQL request: refused before execution as
-// the package comment says, executed otherwise. queryOnly refuses any
-// other operation (GET).
-func serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool) {
+// the package comment says, executed otherwise.
+func serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams) {
 	ctx := r.Context()
 	media := responseType(r)
 	params.Headers = r.Header
@@ -80,10 +78,6 @@ func serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p
 		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		writeResponse(w, media, status, requestErrors{Errors: resp.Errors, Extensions: resp.Extensions})
-		return
-	}
-	if queryOnly && rc.Operation.Operation != ast.Query {
-		refuseGETMutation(w, r)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
@@ -136,11 +130,7 @@ func (onePOST) Supports(r *http.Request) bool {
 // Do implements graphql.Transport.
 func (onePOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	params := &graphql.RawParams{ReadTime: graphql.TraceTiming{Start: graphql.Now()}}
-	body, err := io.ReadAll(r.Body)
-	if err == nil {
-		err = decodeOne(body, params)
-	}
-	if err != nil {
+	if err := decodeJSON(r.Body, params); err != nil {
 		writeError(w, r, http.StatusBadRequest, "the body must be one JSON object with query, variables and operationName; batching is not supported", CodeBadUserInput)
 		return
 	}
@@ -148,19 +138,20 @@ func (onePOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExec
 		writeError(w, r, http.StatusBadRequest, "the request has no query", CodeBadUserInput)
 		return
 	}
-	serve(w, r, exec, params, false)
+	serve(w, r, exec, params)
 }
 
-// decodeOne decodes one request object, numbers as json.Number (what
-// gqlgen's transports hand the executor), and nothing after it.
-func decodeOne(body []byte, params *graphql.RawParams) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
+// decodeJSON decodes exactly one JSON value into into, numbers as
+// json.Number (what gqlgen's transports hand the executor), and refuses
+// anything after it.
+func decodeJSON(r io.Reader, into any) error {
+	dec := json.NewDecoder(r)
 	dec.UseNumber()
-	if err := dec.Decode(params); err != nil {
+	if err := dec.Decode(into); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the request object")
+		return errors.New("data after the JSON value")
 	}
 	return nil
 }
@@ -189,40 +180,27 @@ func (queriesOnlyGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		writeError(w, r, http.StatusBadRequest, "the request has no query", CodeBadUserInput)
 		return
 	}
+	// Every operation of the document, not only the one selected; a document
+	// that does not parse here does not parse for the executor either, so
+	// what it executes is always a query.
 	if doc, err := parser.ParseQuery(&ast.Source{Input: params.Query}); err == nil {
 		for _, op := range doc.Operations {
 			if op.Operation != ast.Query {
-				refuseGETMutation(w, r)
+				w.Header().Set("Allow", "POST")
+				writeError(w, r, http.StatusMethodNotAllowed, "GET requests only allow query operations; send mutations as POST application/json", CodeBadUserInput)
 				return
 			}
 		}
 	}
 	for name, into := range map[string]*map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
 		if s := q.Get(name); s != "" {
-			if err := decodeMap(s, into); err != nil {
+			if err := decodeJSON(strings.NewReader(s), into); err != nil {
 				writeError(w, r, http.StatusBadRequest, name+" must be a JSON object", CodeBadUserInput)
 				return
 			}
 		}
 	}
-	serve(w, r, exec, params, true)
-}
-
-func decodeMap(s string, into *map[string]any) error {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	if err := dec.Decode(into); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the object")
-	}
-	return nil
-}
-
-func refuseGETMutation(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "POST")
-	writeError(w, r, http.StatusMethodNotAllowed, "GET requests only allow query operations; send mutations as POST application/json", CodeBadUserInput)
+	serve(w, r, exec, params)
 }
 
 // unsupported takes every request no other transport supports and refuses

@@ -75,8 +75,8 @@ func (boundEnums) GenerateCode(d *codegen.Data) error {
 		if t == nil {
 			return fmt.Errorf("enum %s: no type %s", name, m.Model[0])
 		}
-		// A constant is covered when it is bound itself or has the value of
-		// one that is (an alias such as voucher.IssuedStatus = Active).
+		// A constant is covered when it has the value of a bound one: itself,
+		// or the one it aliases (voucher.IssuedStatus = Active).
 		boundValues := map[string]bool{}
 		var consts []*types.Const
 		for _, n := range p.Types.Scope().Names() {
@@ -90,7 +90,7 @@ func (boundEnums) GenerateCode(d *codegen.Data) error {
 			}
 		}
 		for _, c := range consts {
-			if !bound[path+"."+c.Name()] && !boundValues[c.Val().ExactString()] {
+			if !boundValues[c.Val().ExactString()] {
 				unbound = append(unbound, fmt.Sprintf("%s.%s (enum %s)", path, c.Name(), name))
 			}
 		}
