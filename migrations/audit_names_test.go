@@ -27,13 +27,7 @@ func scratchDB(t *testing.T) *sql.DB {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
-	u := adminURL()
-	i := strings.LastIndex(u, "/")
-	q := ""
-	if j := strings.Index(u[i:], "?"); j >= 0 {
-		q = u[i+j:]
-	}
-	db, err := sql.Open("pgx", u[:i+1]+name+q)
+	db, err := sql.Open("pgx", dbURL(adminURL(), name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,10 +110,18 @@ func New(d Deps) (*App, error) {
 	a.Revocations = auth.NewRevocations(d.Redis, sessions, d.Log)
 	a.Sockets = auth.NewSocketLeases(d.Redis, cfg.RedisKeyPrefix, cfg.WSMaxPerSession, cfg.WSMaxPerUser, socketLeaseTTL)
 	a.Auth.Audit = audit.AuthHook
-	a.Auth.MayManageStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ManageStaff) }
-	a.Auth.MayReadStaff = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ReadStaff) }
-	a.Auth.MayChangeOwnPassword = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ChangeOwnPassword) }
-	a.Auth.MayResetPassword = func(v *auth.Viewer) bool { return policy.Allowed(v, policy.ResetPassword) }
+	// The auth service asks the policy through these (auth may not import it).
+	may := func(act policy.Action) func(*auth.Viewer) bool {
+		return func(v *auth.Viewer) bool { return policy.Allowed(v, act) }
+	}
+	a.Auth.MayManageStaff = may(policy.ManageStaff)
+	a.Auth.MayReadStaff = may(policy.ReadStaff)
+	a.Auth.MayChangeOwnPassword = may(policy.ChangeOwnPassword)
+	a.Auth.MayResetPassword = may(policy.ResetPassword)
+	// throttle is a limit per key under the shared throttle: prefix.
+	throttle := func(limit int64, window time.Duration) *auth.Throttle {
+		return auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", limit, window)
+	}
 	a.Org = org.NewService(d.DB)
 	// Bulk runs (issuance, enrollment): every instance's worker claims
 	// runs whose lease lapsed (StartBackground).
@@ -123,8 +131,8 @@ func New(d Deps) (*App, error) {
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
 	a.Served = resident.AnyServed{a.Vouchers, a.Disability}
 	binds := resident.BindLimits{
-		PerAccount: auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", 5, 15*time.Minute),
-		PerClient:  auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", resident.BindClientLimit, resident.BindClientWindow),
+		PerAccount: throttle(5, 15*time.Minute),
+		PerClient:  throttle(resident.BindClientLimit, resident.BindClientWindow),
 	}
 	// Look-ups by full ID number, per staff user: a burst and a daily window.
 	lookups := []*auth.Throttle{
@@ -135,11 +143,11 @@ func New(d Deps) (*App, error) {
 	a.Residents.SetMaxBindings(cfg.WechatMaxBindings)
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth,
 		wechat.Limits{
-			PerClient: auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", wechat.ClientLimit, wechat.ClientWindow),
-			Overall:   auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", cfg.WechatLoginRatePerMinute, time.Minute),
+			PerClient: throttle(wechat.ClientLimit, wechat.ClientWindow),
+			Overall:   throttle(cfg.WechatLoginRatePerMinute, time.Minute),
 		})
 	// Calls operators take in by hand, per operator and hour.
-	manual := auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", int64(cfg.ManualIntakePerHour), emergency.ManualIntakeWindow)
+	manual := throttle(int64(cfg.ManualIntakePerHour), emergency.ManualIntakeWindow)
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
@@ -161,7 +169,9 @@ func New(d Deps) (*App, error) {
 	return a, nil
 }
 
-// Handler is the whole HTTP surface: /graphql, /healthz, /readyz, /metrics.
+// Handler is the whole HTTP surface: /graphql, /healthz, /readyz, and
+// /metrics outside production (MetricsHandler serves it on METRICS_ADDR's
+// own listener).
 func (a *App) Handler() http.Handler { return a.handler }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic

@@ -367,7 +367,7 @@ func websocketOperationAttacks() []attack {
 		if len(r.Data) > 0 {
 			t.Fatalf("executed: %s", r.Raw)
 		}
-		sessionAlive(t, s, s.arg)
+		sessionAlive(t, s.e, s.arg)
 	}
 	return []attack{
 		{name: "query over a websocket", setup: fresh, run: op(meQuery), status: 200, code: "BAD_USER_INPUT", msg: "subscriptions only", check: notRun},

@@ -132,7 +132,7 @@ func staffAttacks() []attack {
 			f := strings.Fields(arg)
 			return s.e.Do(t, f[1], unbindDoc, map[string]any{"id": f[0], "r": "冒名解绑"})
 		}, status: 200, userError: "unbindWechatAccount.userErrors.0.code", code: "OUT_OF_JURISDICTION", check: func(t *testing.T, s *suite, _ *testenv.Response) {
-			sessionAlive(t, s, strings.Fields(s.arg)[2])
+			sessionAlive(t, s.e, strings.Fields(s.arg)[2])
 		}},
 	}
 }

@@ -83,7 +83,7 @@ func (a *App) Issue(ctx context.Context, out io.Writer, c IssueCommand) error {
 		if got.Finished() {
 			bar.done(got)
 			if got.Status == run.Failed {
-				return fmt.Errorf("the run failed: %s%s", deref(got.ErrorCode, ""), ": "+deref(got.Error, ""))
+				return fmt.Errorf("the run failed: %s%s", deref(got.ErrorCode), ": "+deref(got.Error))
 			}
 			return nil
 		}
@@ -95,9 +95,9 @@ func (a *App) Issue(ctx context.Context, out io.Writer, c IssueCommand) error {
 	}
 }
 
-func deref(s *string, def string) string {
+func deref(s *string) string {
 	if s == nil {
-		return def
+		return ""
 	}
 	return *s
 }
@@ -112,11 +112,16 @@ type progress struct {
 	lastAt   time.Time
 }
 
-func (p *progress) line(r *run.Run) string {
-	total := int64(0)
-	if r.Total != nil {
-		total = *r.Total
+// runTotal is how many residents the run goes through (0 until it planned).
+func runTotal(r *run.Run) int64 {
+	if r.Total == nil {
+		return 0
 	}
+	return *r.Total
+}
+
+func (p *progress) line(r *run.Run) string {
+	total := runTotal(r)
 	pct := 0.0
 	if total > 0 {
 		pct = float64(r.Done) / float64(total)
@@ -129,10 +134,7 @@ func (p *progress) line(r *run.Run) string {
 
 func (p *progress) show(r *run.Run) {
 	if p.terminal {
-		total := int64(0)
-		if r.Total != nil {
-			total = *r.Total
-		}
+		total := runTotal(r)
 		const width = 30
 		filled := 0
 		if total > 0 {

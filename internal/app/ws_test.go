@@ -73,17 +73,7 @@ func TestWebsocketAuthentication(t *testing.T) {
 			t.Fatalf("got %q", typ)
 		}
 		e.MustDo(t, own, `mutation{logout}`, nil)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for {
-			var msg map[string]any
-			if err := wsjson.Read(ctx, c, &msg); err != nil {
-				if ctx.Err() != nil {
-					t.Fatal("socket still open 5 s after logout")
-				}
-				return
-			}
-		}
+		waitClosed(t, c, "after logout")
 	})
 }
 

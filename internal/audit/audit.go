@@ -59,9 +59,10 @@ type Stamp struct {
 // its entry inside its own statement. The values follow in this order: the
 // Stamp's ID, At, ActorID and ActorKind; the action, entity and entity id;
 // the Stamp's RequestID; the detail (jsonb, no personal data). Such a
-// statement writes its action and entity as SQL literals: build them from
-// the constants ("'" + string(audit.ActionX) + "'"), so they cannot drift
-// from names.go.
+// statement takes its action and entity from the constants of names.go,
+// bound as parameters (voucher's redemption) or spliced in as SQL literals
+// ("'" + string(audit.ActionX) + "'", emergency's intake), so they cannot
+// drift from them.
 const Insert = "INSERT INTO audit_log (id, at, actor_id, actor_kind, action, entity, entity_id, request_id, detail)"
 
 // NewStamp stamps an entry for the viewer in ctx (SYSTEM when there is none).

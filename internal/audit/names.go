@@ -91,7 +91,8 @@ const (
 	ActionIDNumber            Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
-	// statement itself (internal/voucher/redeem.go), as a literal.
+	// statement itself (internal/voucher/redeem.go), its action and entity
+	// bound from these constants.
 	// issueVouchers and enrollResidents are about their run (IssuanceRun,
 	// EnrollmentRun): one entry when it starts (or is joined: "joined" in
 	// the detail), one by the system when it ends ("status").
