@@ -5,22 +5,9 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/jinjiang/residents/internal/auth"
 )
-
-// StaffUserType is the GraphQL type of a password account (staff, provider
-// user, machine client).
-const StaffUserType = TypeStaffUser
-
-// NamedType is the type a field's (list or non-null) type wraps.
-func NamedType(t *ast.Type) string {
-	for t.Elem != nil {
-		t = t.Elem
-	}
-	return t.NamedType
-}
 
 // guardStaffUsers applies the staff-read rule of node(id:)
 // (auth.Service.MayReadUser: ADMIN, AUDITOR, or the user themself) to every
@@ -35,7 +22,7 @@ func NamedType(t *ast.Type) string {
 func guardStaffUsers(a *auth.Service) graphql.FieldMiddleware {
 	return func(ctx context.Context, next graphql.Resolver) (any, error) {
 		fc := graphql.GetFieldContext(ctx)
-		if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil || NamedType(fc.Field.Definition.Type) != StaffUserType {
+		if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil || fc.Field.Definition.Type.Name() != TypeStaffUser {
 			return next(ctx)
 		}
 		res, err := next(ctx)
