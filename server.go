@@ -90,6 +90,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err := migrations.Up(ctx, database.SQL(db)); err != nil {
 			return err
 		}
+		// Names written before migration 00086 get their search terms
+		// here, with the migrations (resumable: a stopped run is finished
+		// by the next), not by every instance at start.
 		if n, err := resident.BackfillSearchTerms(ctx, db); err != nil {
 			return err
 		} else if n > 0 {

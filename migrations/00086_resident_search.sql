@@ -1,7 +1,7 @@
 -- Counter search (internal/resident/search.go): the terms a name is found
 -- by (its characters and pairs, its pinyin and initials), computed in Go on
 -- every write of a name and answered from a GIN index. Rows written before
--- this migration get theirs from `residents migrate` (and `serve` at start),
+-- this migration get theirs from `residents migrate` (and development `serve`),
 -- in committed batches (resident.Service.BackfillSearchTerms); until then
 -- a NULL matches no name search.
 --

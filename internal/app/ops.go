@@ -8,7 +8,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/emergency"
-	"github.com/jinjiang/residents/internal/resident"
 
 	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/seed"
@@ -56,16 +55,6 @@ func (a *App) Reencrypt(ctx context.Context) error {
 func (a *App) StartBackground(ctx context.Context) {
 	go a.Vouchers.RunExpiry(ctx, 10*time.Minute)
 	a.Runs.Start(ctx)
-	// `migrate` backfills search terms; this catches rows a deploy left
-	// without them (migrations applied by another tool, or a migrate that
-	// was stopped halfway).
-	go func() {
-		if n, err := resident.BackfillSearchTerms(ctx, a.DB); err != nil && ctx.Err() == nil {
-			a.Log.ErrorContext(ctx, "search terms backfill", "err", err)
-		} else if n > 0 {
-			a.Log.InfoContext(ctx, "search terms backfilled", "residents", n)
-		}
-	}()
 	go a.Emergency.RunHub(ctx)
 	go a.Revocations.Run(ctx)
 }
