@@ -79,7 +79,8 @@ type Config struct {
 	// the client address (TRUSTED_PROXY_CIDRS; empty: nobody's).
 	TrustedProxies []netip.Prefix
 	// LoginHashConcurrency bounds the argon2id computations running at
-	// once (LOGIN_HASH_CONCURRENCY; default 2×GOMAXPROCS).
+	// once (LOGIN_HASH_CONCURRENCY; default 2×GOMAXPROCS: argon2 runs one
+	// lane, a core each, so the worst case stays at 2×GOMAXPROCS×19 MiB).
 	LoginHashConcurrency int
 	// LoginRatePerMinute is the overall sign-in rate, all instances and
 	// clients together (LOGIN_RATE).
