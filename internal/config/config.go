@@ -105,7 +105,7 @@ func isDevSecret(v string) bool {
 		_, material, _ := strings.Cut(pair, ":")
 		dev[material] = true
 	}
-	if dev[v] || v == devPIIKeys {
+	if dev[v] {
 		return true
 	}
 	for _, pair := range strings.Split(v, ",") {
