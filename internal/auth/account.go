@@ -23,7 +23,8 @@ type WechatAccount struct {
 
 // EndSessions ends every session of subject id at once, on every instance,
 // and revokes its refresh tokens inside tx (an unbound WeChat account, a
-// deactivated user): nothing it was signed in with works any more.
+// deactivated user, a changed or reset password): nothing it was signed in
+// with works any more.
 func (s *Service) EndSessions(ctx context.Context, tx *gorm.DB, id uuid.UUID) error {
 	if err := tx.WithContext(ctx).Model(&refreshRow{}).Where("subject_id = ? AND revoked_at IS NULL", id).
 		Update("revoked_at", s.now()).Error; err != nil {

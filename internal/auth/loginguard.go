@@ -88,10 +88,11 @@ func NewLoginGuard(rdb redis.UniversalClient, prefix string, l LoginLimits) *Log
 }
 
 var (
-	errPairLocked = problem.New(problem.TooManyAttempts, "该账号在本地址登录失败次数过多，请15分钟后再试 (too many failed sign-ins for this account from this address; try again in 15 minutes)")
-	errClientBusy = problem.New(problem.TooManyAttempts, "本地址登录失败次数过多，请15分钟后再试 (too many failed sign-ins from this address; try again in 15 minutes)")
-	errGlobalBusy = problem.New(problem.TooManyAttempts, "登录请求过多，请稍后再试 (too many sign-ins right now; try again in a minute)")
-	errUserSlow   = problem.New(problem.TooManyAttempts, "该账号近期登录失败次数过多，请稍后再试；在常用地址登录不受影响 (too many failed sign-ins for this account; try again later, or from an address you signed in from before)")
+	errPairLocked    = problem.New(problem.TooManyAttempts, "该账号在本地址登录失败次数过多，请15分钟后再试 (too many failed sign-ins for this account from this address; try again in 15 minutes)")
+	errClientBusy    = problem.New(problem.TooManyAttempts, "本地址登录失败次数过多，请15分钟后再试 (too many failed sign-ins from this address; try again in 15 minutes)")
+	errGlobalBusy    = problem.New(problem.TooManyAttempts, "登录请求过多，请稍后再试 (too many sign-ins right now; try again in a minute)")
+	errCurrentLocked = problem.New(problem.TooManyAttempts, "当前密码错误次数过多，请15分钟后再试 (too many wrong current passwords; try again in 15 minutes)")
+	errUserSlow      = problem.New(problem.TooManyAttempts, "该账号近期登录失败次数过多，请稍后再试；在常用地址登录不受影响 (too many failed sign-ins for this account; try again later, or from an address you signed in from before)")
 )
 
 // attempt is one admitted sign-in: what to give back or count when its
@@ -108,14 +109,14 @@ func normUser(username string) string { return strings.ToLower(strings.TrimSpace
 // who exists.
 func (g *LoginGuard) Admit(ctx context.Context, username string) (*attempt, error) {
 	a := &attempt{user: normUser(username), client: ClientKey(ctx)}
-	if ok, err := g.global.Reserve(ctx, "all"); err != nil || !ok {
-		return nil, firstErr(err, errGlobalBusy)
+	if err := g.global.Take(ctx, "all", errGlobalBusy); err != nil {
+		return nil, err
 	}
-	if ok, err := g.client.Reserve(ctx, a.client); err != nil || !ok {
-		return nil, firstErr(err, errClientBusy)
+	if err := g.client.Take(ctx, a.client, errClientBusy); err != nil {
+		return nil, err
 	}
-	if ok, err := g.pair.Reserve(ctx, a.pairKey()); err != nil || !ok {
-		return nil, firstErr(err, errPairLocked)
+	if err := g.pair.Take(ctx, a.pairKey(), errPairLocked); err != nil {
+		return nil, err
 	}
 	if err := g.backoff(ctx, a); err != nil {
 		return nil, err
@@ -124,13 +125,6 @@ func (g *LoginGuard) Admit(ctx context.Context, username string) (*attempt, erro
 }
 
 func (a *attempt) pairKey() string { return a.user + "|" + a.client }
-
-func firstErr(err error, refusal error) error {
-	if err != nil {
-		return err
-	}
-	return refusal
-}
 
 func (g *LoginGuard) failuresKey(user string) string { return g.prefix + "login:userfail:" + user }
 func (g *LoginGuard) gateKey(user string) string     { return g.prefix + "login:usergate:" + user }
@@ -228,14 +222,7 @@ func (g *LoginGuard) ClearUser(ctx context.Context, username string) error {
 // access token must not become an unthrottled password oracle. A correct
 // password gives the reservation back (CurrentPasswordOK).
 func (g *LoginGuard) AdmitCurrentPassword(ctx context.Context, userID string) error {
-	ok, err := g.pair.Reserve(ctx, "current|"+userID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return problem.New(problem.TooManyAttempts, "当前密码错误次数过多，请15分钟后再试 (too many wrong current passwords; try again in 15 minutes)")
-	}
-	return nil
+	return g.pair.Take(ctx, "current|"+userID, errCurrentLocked)
 }
 
 // CurrentPasswordOK gives back the reservation of a correct current password.

@@ -185,6 +185,16 @@ func TestHashPoolBoundsAndRefuses(t *testing.T) {
 	if _, err := p.Verify(context.Background(), hash, "x"); err != nil {
 		t.Fatalf("after a release: %v", err)
 	}
+	// r2 still holds its slot: with the freed one taken again the pool is
+	// full (a second r1 that freed r2's slot too would leave room).
+	r3, err := p.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Verify(context.Background(), hash, "x"); !errors.Is(err, auth.ErrHashPoolBusy) {
+		t.Fatalf("a double release freed a second slot: %v", err)
+	}
+	r3()
 	r2()
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,11 +87,6 @@ type HashPool struct {
 	inUse atomic.Int64
 	peak  atomic.Int64
 }
-
-// DefaultHashConcurrency is the pool size when LOGIN_HASH_CONCURRENCY is
-// unset: two per usable core (argon2 runs one lane: a core each), which
-// keeps the worst case at 2×GOMAXPROCS×19 MiB.
-func DefaultHashConcurrency() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // HashWait is how long a sign-in waits for a hashing slot.
 const HashWait = time.Second

@@ -132,9 +132,5 @@ func (s *Service) setPasswordTx(ctx context.Context, tx *gorm.DB, id uuid.UUID, 
 	if res.RowsAffected != 1 {
 		return errors.New("auth: set password: user vanished")
 	}
-	if err := tx.WithContext(ctx).Model(&refreshRow{}).Where("subject_id = ? AND revoked_at IS NULL", id).
-		Update("revoked_at", s.now()).Error; err != nil {
-		return err
-	}
-	return s.sessions.DeleteSubject(ctx, id)
+	return s.EndSessions(ctx, tx, id)
 }

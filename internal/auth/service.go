@@ -467,10 +467,7 @@ func (s *Service) SetUserActive(ctx context.Context, id uuid.UUID, active bool) 
 		uu := r.user()
 		u = &uu
 		if !active {
-			if err := tx.Model(&refreshRow{}).Where("subject_id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now()).Error; err != nil {
-				return err
-			}
-			if err := s.sessions.DeleteSubject(ctx, id); err != nil {
+			if err := s.EndSessions(ctx, tx, id); err != nil {
 				return err
 			}
 		}

@@ -44,6 +44,19 @@ func (t *Throttle) Reserve(ctx context.Context, key string) (ok bool, err error)
 	return n.Val() <= t.limit, nil
 }
 
+// Take is Reserve for callers that refuse at once: it returns refusal when
+// the limit is used up, Redis's error when it could not count, else nil.
+func (t *Throttle) Take(ctx context.Context, key string, refusal error) error {
+	ok, err := t.Reserve(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return refusal
+	}
+	return nil
+}
+
 // release decrements a live counter only: a window that ended between
 // Reserve and Release must not come back as a key of -1 without expiry
 // (a plain DECR would create it, and it would give a free attempt forever).

@@ -79,7 +79,8 @@ type Config struct {
 	// the client address (TRUSTED_PROXY_CIDRS; empty: nobody's).
 	TrustedProxies []netip.Prefix
 	// LoginHashConcurrency bounds the argon2id computations running at
-	// once (LOGIN_HASH_CONCURRENCY; default 2×GOMAXPROCS).
+	// once (LOGIN_HASH_CONCURRENCY; default 2×GOMAXPROCS: argon2 runs one
+	// lane, a core each, so the worst case stays at 2×GOMAXPROCS×19 MiB).
 	LoginHashConcurrency int
 	// LoginRatePerMinute is the overall sign-in rate, all instances and
 	// clients together (LOGIN_RATE).
@@ -104,7 +105,7 @@ func isDevSecret(v string) bool {
 		_, material, _ := strings.Cut(pair, ":")
 		dev[material] = true
 	}
-	if dev[v] || v == devPIIKeys {
+	if dev[v] {
 		return true
 	}
 	for _, pair := range strings.Split(v, ",") {
@@ -270,18 +271,20 @@ func Load(getenv func(string) string) (Config, error) {
 			c.DBMaxConns = n
 		}
 	}
-	wsCap := func(name string, into *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1000 {
-				errs = append(errs, fmt.Errorf("%s must be an integer between 1 and 1000", name))
-				return
-			}
-			*into = n
+	positive := func(name string, lo, hi int64, set func(int64)) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return
 		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s must be an integer between %d and %d", name, lo, hi))
+			return
+		}
+		set(n)
 	}
-	wsCap("WS_MAX_PER_SESSION", &c.WSMaxPerSession)
-	wsCap("WS_MAX_PER_USER", &c.WSMaxPerUser)
+	positive("WS_MAX_PER_SESSION", 1, 1000, func(n int64) { c.WSMaxPerSession = int(n) })
+	positive("WS_MAX_PER_USER", 1, 1000, func(n int64) { c.WSMaxPerUser = int(n) })
 	if c.WSMaxPerUser < c.WSMaxPerSession {
 		errs = append(errs, errors.New("WS_MAX_PER_USER must not be below WS_MAX_PER_SESSION"))
 	}
@@ -298,31 +301,12 @@ func Load(getenv func(string) string) (Config, error) {
 			c.TrustedProxies = p
 		}
 	}
-	positive := func(name string, lo, hi int64, set func(int64)) {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < lo || n > hi {
-			errs = append(errs, fmt.Errorf("%s must be an integer between %d and %d", name, lo, hi))
-			return
-		}
-		set(n)
-	}
 	positive("LOGIN_HASH_CONCURRENCY", 1, 256, func(n int64) { c.LoginHashConcurrency = int(n) })
 	positive("LOGIN_RATE", 1, 1_000_000, func(n int64) { c.LoginRatePerMinute = n })
 	positive("WECHAT_LOGIN_RATE", 1, 1_000_000, func(n int64) { c.WechatLoginRatePerMinute = n })
 	positive("WECHAT_MAX_BINDINGS_PER_RESIDENT", 1, 20, func(n int64) { c.WechatMaxBindings = int(n) })
 	positive("EMERGENCY_MANUAL_INTAKE_PER_HOUR", 1, 10000, func(n int64) { c.ManualIntakePerHour = int(n) })
-	if v := getenv("RUN_CHUNK_SIZE"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100000 {
-			errs = append(errs, errors.New("RUN_CHUNK_SIZE must be an integer between 1 and 100000"))
-		} else {
-			c.RunChunkSize = n
-		}
-	}
+	positive("RUN_CHUNK_SIZE", 1, 100000, func(n int64) { c.RunChunkSize = int(n) })
 	if v := getenv("RUN_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 5*time.Second || d > time.Hour {

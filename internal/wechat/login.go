@@ -62,17 +62,10 @@ var (
 
 // admit counts the attempt against the overall and per-client limits.
 func (s *Service) admit(ctx context.Context) error {
-	if ok, err := s.limits.Overall.Reserve(ctx, "wechat:all"); err != nil {
+	if err := s.limits.Overall.Take(ctx, "wechat:all", errOverallLimited); err != nil {
 		return err
-	} else if !ok {
-		return errOverallLimited
 	}
-	if ok, err := s.limits.PerClient.Reserve(ctx, "wechat:client:"+auth.ClientKey(ctx)); err != nil {
-		return err
-	} else if !ok {
-		return errClientLimited
-	}
-	return nil
+	return s.limits.PerClient.Take(ctx, "wechat:client:"+auth.ClientKey(ctx), errClientLimited)
 }
 
 type accountRow struct {
