@@ -25,6 +25,12 @@ type BindInput struct {
 // tell a prober which of the three values was wrong.
 var errNoMatch = problem.New(problem.NotFound, "未找到与姓名、身份证号和电话均匹配的居民 (no resident matches all three of name, ID number and phone)")
 
+// The refusals of the bind throttles.
+var (
+	errBindsPerAccount = problem.New(problem.TooManyAttempts, "尝试次数过多，请15分钟后再试 (too many attempts; try again later)")
+	errBindsPerClient  = problem.New(problem.TooManyAttempts, "本地址尝试次数过多，请15分钟后再试 (too many attempts from this address; try again later)")
+)
+
 // Bind links the signed-in WeChat account to the resident whose name, ID
 // number and phone all match. Attempts are throttled per WeChat account
 // (5 per 15 minutes) and per client address (BindLimits) so the registry
@@ -40,18 +46,11 @@ func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 		return nil, problem.Forbidden("only a WeChat mini-program account can bind a resident")
 	}
 	key, clientKey := "bind:"+v.ID.String(), "bind:client:"+auth.ClientKey(ctx)
-	ok, err := s.binds.PerAccount.Reserve(ctx, key)
-	if err != nil {
+	if err := s.binds.PerAccount.Take(ctx, key, errBindsPerAccount); err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, problem.New(problem.TooManyAttempts, "尝试次数过多，请15分钟后再试 (too many attempts; try again later)")
-	}
-	if ok, err = s.binds.PerClient.Reserve(ctx, clientKey); err != nil {
+	if err := s.binds.PerClient.Take(ctx, clientKey, errBindsPerClient); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, problem.New(problem.TooManyAttempts, "本地址尝试次数过多，请15分钟后再试 (too many attempts from this address; try again later)")
 	}
 	num, err := idnumber.Parse(in.IDNumber, s.now())
 	if err != nil {
