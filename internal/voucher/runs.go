@@ -180,7 +180,3 @@ func (s *Service) WatchIssuanceRun(ctx context.Context, id uuid.UUID) (<-chan *I
 	}()
 	return out, nil
 }
-
-// Runs is the worker that drives the voucher domain's runs (the CLI
-// drives its own run with it).
-func (s *Service) Runs() *run.Worker { return s.runs }
