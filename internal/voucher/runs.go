@@ -2,11 +2,14 @@ package voucher
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
@@ -179,4 +182,38 @@ func (s *Service) WatchIssuanceRun(ctx context.Context, id uuid.UUID) (<-chan *I
 		}
 	}()
 	return out, nil
+}
+
+// lockActiveProgram locks a program's row inside tx (FOR NO KEY UPDATE:
+// the starts of its runs are serialized there, one run per kind, program
+// and key) and refuses a program that is not ACTIVE. field is the input
+// path the user errors name.
+func lockActiveProgram(tx *gorm.DB, id uuid.UUID, field ...string) (*programRow, error) {
+	var p programRow
+	if err := tx.Clauses(forNoKeyUpdate).Where("id = ?", id).Take(&p).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, notFound("program", field...)
+		}
+		return nil, database.Classify(err)
+	}
+	if p.Status != string(ProgramActive) {
+		return nil, problem.New(problem.NotEligible, "服务券项目未启用 (the program is not active)", field...)
+	}
+	return &p, nil
+}
+
+// await drives r on this instance when it was started here, and waits up
+// to wait for it to end: it returns the run as it is then.
+func (s *Service) await(ctx context.Context, r *run.Run, started bool, wait time.Duration) (*run.Run, error) {
+	if started {
+		s.runs.Go(r.ID)
+	}
+	got, err := s.runs.Wait(ctx, r.ID, wait)
+	if err != nil {
+		return nil, err
+	}
+	if got == nil {
+		return r, nil
+	}
+	return got, nil
 }
