@@ -113,10 +113,7 @@ type progress struct {
 }
 
 func (p *progress) line(r *run.Run) string {
-	total := int64(0)
-	if r.Total != nil {
-		total = *r.Total
-	}
+	total := r.TotalOrZero()
 	pct := 0.0
 	if total > 0 {
 		pct = float64(r.Done) / float64(total)
@@ -129,10 +126,7 @@ func (p *progress) line(r *run.Run) string {
 
 func (p *progress) show(r *run.Run) {
 	if p.terminal {
-		total := int64(0)
-		if r.Total != nil {
-			total = *r.Total
-		}
+		total := r.TotalOrZero()
 		const width = 30
 		filled := 0
 		if total > 0 {

@@ -57,18 +57,11 @@ func errorCode(r *run.Run) *problem.Code {
 	return &c
 }
 
-func total(r *run.Run) int {
-	if r.Total == nil {
-		return 0
-	}
-	return int(*r.Total)
-}
-
 func issuanceRun(r *run.Run) *IssuanceRun {
 	if r == nil {
 		return nil
 	}
-	return &IssuanceRun{ID: r.ID, ProgramID: r.SubjectID, Period: r.Key, Status: r.Status, ResidentsTotal: total(r),
+	return &IssuanceRun{ID: r.ID, ProgramID: r.SubjectID, Period: r.Key, Status: r.Status, ResidentsTotal: int(r.TotalOrZero()),
 		ResidentsDone: int(r.Done), IssuedCount: int(r.Count), SkippedCount: int(r.Skipped), IssuedFen: r.Fen,
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, ErrorCode: errorCode(r), Error: r.Error}
 }
@@ -77,7 +70,7 @@ func enrollmentRun(r *run.Run) *EnrollmentRun {
 	if r == nil {
 		return nil
 	}
-	return &EnrollmentRun{ID: r.ID, ProgramID: r.SubjectID, Status: r.Status, ResidentsTotal: total(r),
+	return &EnrollmentRun{ID: r.ID, ProgramID: r.SubjectID, Status: r.Status, ResidentsTotal: int(r.TotalOrZero()),
 		ResidentsDone: int(r.Done), EnrolledCount: int(r.Count), SkippedCount: int(r.Skipped),
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, ErrorCode: errorCode(r), Error: r.Error}
 }
