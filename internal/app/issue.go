@@ -112,16 +112,8 @@ type progress struct {
 	lastAt   time.Time
 }
 
-// runTotal is how many residents the run goes through (0 until it planned).
-func runTotal(r *run.Run) int64 {
-	if r.Total == nil {
-		return 0
-	}
-	return *r.Total
-}
-
 func (p *progress) line(r *run.Run) string {
-	total := runTotal(r)
+	total := r.TotalOrZero()
 	pct := 0.0
 	if total > 0 {
 		pct = float64(r.Done) / float64(total)
@@ -134,7 +126,7 @@ func (p *progress) line(r *run.Run) string {
 
 func (p *progress) show(r *run.Run) {
 	if p.terminal {
-		total := runTotal(r)
+		total := r.TotalOrZero()
 		const width = 30
 		filled := 0
 		if total > 0 {

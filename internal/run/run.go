@@ -82,6 +82,14 @@ func (r *Run) Finished() bool { return r.Status != Running }
 // Planned reports whether the run has counted what it goes through.
 func (r *Run) Planned() bool { return r.Total != nil }
 
+// TotalOrZero is Total, or 0 before the run has planned.
+func (r *Run) TotalOrZero() int64 {
+	if r.Total == nil {
+		return 0
+	}
+	return *r.Total
+}
+
 // CursorOrZero is the keyset position to continue after (the zero UUID,
 // below every UUIDv7, before the first chunk).
 func (r *Run) CursorOrZero() uuid.UUID {

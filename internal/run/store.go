@@ -64,19 +64,6 @@ func Get(ctx context.Context, db *gorm.DB, id uuid.UUID) (*Run, error) {
 	return r.run(), nil
 }
 
-// ByIDs loads runs (for node look-ups and loaders).
-func ByIDs(ctx context.Context, db *gorm.DB, ids []uuid.UUID) (map[uuid.UUID]*Run, error) {
-	var rows []row
-	if err := db.WithContext(ctx).Where("id = ANY(?)", database.UUIDs(ids)).Find(&rows).Error; err != nil {
-		return nil, database.Classify(fmt.Errorf("run: by ids: %w", err))
-	}
-	out := make(map[uuid.UUID]*Run, len(rows))
-	for i := range rows {
-		out[rows[i].ID] = rows[i].run()
-	}
-	return out, nil
-}
-
 // RunningOf returns the RUNNING run of kind, subject and key inside tx,
 // locked against concurrent starts, or nil.
 func RunningOf(ctx context.Context, tx *gorm.DB, kind Kind, subject uuid.UUID, key string) (*Run, error) {

@@ -8,16 +8,17 @@ import (
 )
 
 // ResidentFacts are what a program's rules read about one resident, for
-// one program. issueSQL reads the same facts from the tables; Matches is
-// the same rule in Go, and TestMatchesAgreesWithIssueSQL keeps the two in
-// step.
+// one program. candidatesSQL (issue.go) reads the same facts from the
+// tables; Matches is the same rule in Go, and TestMatchesAgreesWithIssueSQL
+// keeps the two in step.
 type ResidentFacts struct {
 	BirthDate civil.Date
 	Statuses  []resident.Status
 	CareLevel resident.CareLevel
 	// DeceasedOn is the recorded date of death. Any recorded date ends
-	// eligibility, whatever the date judged: issuance asks deceased_on IS
-	// NULL, not whether the death came before the period.
+	// eligibility, whatever the date judged: issuance asks
+	// resident_facts.living (deceased_on IS NULL), not whether the death
+	// came before the period.
 	DeceasedOn *civil.Date
 	// Enrolled says whether the resident is enrolled in the program whose
 	// rules are asked.

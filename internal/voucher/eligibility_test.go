@@ -24,8 +24,8 @@ var (
 // the rules have: the birthday that reaches the minimum age on the day
 // judged, a death recorded before or after it, each status and care level,
 // a certificate that starts, ends or was superseded around it, enrolled or
-// not) and random programs, the vouchers issueSQL issues are exactly those
-// Rule.Matches and Program.Amount give.
+// not) and random programs, the vouchers issueChunkSQL issues are exactly
+// those Rule.Matches and Program.Amount give.
 func TestMatchesAgreesWithIssueSQL(t *testing.T) {
 	f := newFixture(t, programSpec{})
 	const seed = 15
@@ -143,13 +143,13 @@ func TestMatchesAgreesWithIssueSQL(t *testing.T) {
 				want++
 			}
 			if ok != gotOK || amount != got {
-				t.Errorf("round %d, rules %v, resident %+v (certificate %+v): issueSQL gives %d (%v), Matches %d (%v)",
+				t.Errorf("round %d, rules %v, resident %+v (certificate %+v): issueChunkSQL gives %d (%v), Matches %d (%v)",
 					round, rules, facts, facts.Certificate, got, gotOK, amount, ok)
 			}
 		}
 		t.Logf("round %d: %d of %d residents get a voucher", round, want, len(people))
 		if len(issued) != want {
-			t.Errorf("round %d: issueSQL issued %d vouchers, Matches gives %d", round, len(issued), want)
+			t.Errorf("round %d: issueChunkSQL issued %d vouchers, Matches gives %d", round, len(issued), want)
 		}
 	}
 }
@@ -187,7 +187,7 @@ func subset[T any](rng *rand.Rand, all []T) []T {
 	return out
 }
 
-// storedRules reads a program's rules as issueSQL sees them: a NULL
+// storedRules reads a program's rules as issueChunkSQL sees them: a NULL
 // condition is nil, an empty array an empty list.
 func storedRules(t *testing.T, e *testenv.Env, programID uuid.UUID) []*voucher.Rule {
 	t.Helper()
@@ -238,7 +238,8 @@ func storedRules(t *testing.T, e *testenv.Env, programID uuid.UUID) []*voucher.R
 }
 
 // TestYearsBeforeIsPostgres: the minimum-age boundary Matches computes is
-// the one issueSQL's date minus interval gives, on month ends and leap days.
+// the one issueChunkSQL's date minus interval gives, on month ends and leap
+// days.
 func TestYearsBeforeIsPostgres(t *testing.T) {
 	f := newFixture(t, programSpec{})
 	for _, d := range []string{"2028-02-29", "2026-03-01", "2026-02-28", "2024-12-31", "2025-01-31"} {

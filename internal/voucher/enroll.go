@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -63,15 +62,8 @@ func (s *Service) EnrollResidents(ctx context.Context, programID uuid.UUID, f re
 	var out *run.Run
 	started := false
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		var p programRow
-		if err := tx.Clauses(forNoKeyUpdate).Where("id = ?", programID).Take(&p).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return notFound("program", "programId")
-			}
-			return database.Classify(err)
-		}
-		if p.Status != string(ProgramActive) {
-			return problem.New(problem.NotEligible, "服务券项目未启用 (the program is not active)", "programId")
+		if _, err := lockActiveProgram(tx, programID, "programId"); err != nil {
+			return err
 		}
 		cur, err := run.RunningOf(ctx, tx, run.EnrollResidents, programID, key)
 		if err != nil {
@@ -94,15 +86,9 @@ func (s *Service) EnrollResidents(ctx context.Context, programID uuid.UUID, f re
 	if err != nil {
 		return nil, err
 	}
-	if started {
-		s.runs.Go(out.ID)
-	}
-	got, err := s.runs.Wait(ctx, out.ID, EnrollWait)
+	out, err = s.await(ctx, out, started, EnrollWait)
 	if err != nil {
 		return nil, err
-	}
-	if got != nil {
-		out = got
 	}
 	return enrollmentRun(out), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -144,15 +143,9 @@ func (s *Service) IssueVouchers(ctx context.Context, in IssueInput) (*IssuanceRu
 	if err != nil {
 		return nil, err
 	}
-	if started {
-		s.runs.Go(r.ID)
-	}
-	got, err := s.runs.Wait(ctx, r.ID, IssueWait)
+	r, err = s.await(ctx, r, started, IssueWait)
 	if err != nil {
 		return nil, err
-	}
-	if got != nil {
-		r = got
 	}
 	return issuanceRun(r), nil
 }
@@ -192,15 +185,9 @@ func (s *Service) startIssuance(ctx context.Context, in IssueInput) (*run.Run, b
 	started := false
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		// The program row serializes starts: one run per program and period.
-		var p programRow
-		if err := tx.Clauses(forNoKeyUpdate).Where("id = ?", in.ProgramID).Take(&p).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return notFound("program", "input", "programId")
-			}
-			return database.Classify(err)
-		}
-		if p.Status != string(ProgramActive) {
-			return problem.New(problem.NotEligible, "服务券项目未启用 (the program is not active)", "input", "programId")
+		p, err := lockActiveProgram(tx, in.ProgramID, "input", "programId")
+		if err != nil {
+			return err
 		}
 		cur, err := run.RunningOf(ctx, tx, run.IssueVouchers, in.ProgramID, m.String())
 		if err != nil {

@@ -2,11 +2,14 @@ package voucher
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
@@ -54,18 +57,11 @@ func errorCode(r *run.Run) *problem.Code {
 	return &c
 }
 
-func total(r *run.Run) int {
-	if r.Total == nil {
-		return 0
-	}
-	return int(*r.Total)
-}
-
 func issuanceRun(r *run.Run) *IssuanceRun {
 	if r == nil {
 		return nil
 	}
-	return &IssuanceRun{ID: r.ID, ProgramID: r.SubjectID, Period: r.Key, Status: r.Status, ResidentsTotal: total(r),
+	return &IssuanceRun{ID: r.ID, ProgramID: r.SubjectID, Period: r.Key, Status: r.Status, ResidentsTotal: int(r.TotalOrZero()),
 		ResidentsDone: int(r.Done), IssuedCount: int(r.Count), SkippedCount: int(r.Skipped), IssuedFen: r.Fen,
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, ErrorCode: errorCode(r), Error: r.Error}
 }
@@ -74,7 +70,7 @@ func enrollmentRun(r *run.Run) *EnrollmentRun {
 	if r == nil {
 		return nil
 	}
-	return &EnrollmentRun{ID: r.ID, ProgramID: r.SubjectID, Status: r.Status, ResidentsTotal: total(r),
+	return &EnrollmentRun{ID: r.ID, ProgramID: r.SubjectID, Status: r.Status, ResidentsTotal: int(r.TotalOrZero()),
 		ResidentsDone: int(r.Done), EnrolledCount: int(r.Count), SkippedCount: int(r.Skipped),
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, ErrorCode: errorCode(r), Error: r.Error}
 }
@@ -181,6 +177,36 @@ func (s *Service) WatchIssuanceRun(ctx context.Context, id uuid.UUID) (<-chan *I
 	return out, nil
 }
 
-// Runs is the worker that drives the voucher domain's runs (the CLI
-// drives its own run with it).
-func (s *Service) Runs() *run.Worker { return s.runs }
+// lockActiveProgram locks a program's row inside tx (FOR NO KEY UPDATE:
+// the starts of its runs are serialized there, one run per kind, program
+// and key) and refuses a program that is not ACTIVE. field is the input
+// path the user errors name.
+func lockActiveProgram(tx *gorm.DB, id uuid.UUID, field ...string) (*programRow, error) {
+	var p programRow
+	if err := tx.Clauses(forNoKeyUpdate).Where("id = ?", id).Take(&p).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, notFound("program", field...)
+		}
+		return nil, database.Classify(err)
+	}
+	if p.Status != string(ProgramActive) {
+		return nil, problem.New(problem.NotEligible, "服务券项目未启用 (the program is not active)", field...)
+	}
+	return &p, nil
+}
+
+// await drives r on this instance when it was started here, and waits up
+// to wait for it to end: it returns the run as it is then.
+func (s *Service) await(ctx context.Context, r *run.Run, started bool, wait time.Duration) (*run.Run, error) {
+	if started {
+		s.runs.Go(r.ID)
+	}
+	got, err := s.runs.Wait(ctx, r.ID, wait)
+	if err != nil {
+		return nil, err
+	}
+	if got == nil {
+		return r, nil
+	}
+	return got, nil
+}

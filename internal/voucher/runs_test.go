@@ -221,9 +221,20 @@ func TestIssuanceResumesAfterCrash(t *testing.T) {
 	}
 	exactlyOnce(t, f, period, ids)
 	// The dead instance's worker, were it to come back, finds the run
-	// ended: it does nothing more.
+	// ended: it does nothing more (no chunk saved, no second end audited;
+	// the unique key alone would keep the vouchers exactly once).
+	state := func() string {
+		var s string
+		testenv.MustScan(t, f.e.DB, `SELECT status || ' ' || items_done || ' ' || updated_at::text || ' ' ||
+			(SELECT count(*) FROM audit_log a WHERE a.entity_id = runs.id) FROM runs WHERE id = ?`, testenv.Args(mustUUID(t, id)), &s)
+		return s
+	}
+	ended := state()
 	f.e.App.Runs.SetAfterStep(nil)
 	f.e.App.Runs.Drive(context.Background(), mustUUID(t, id))
+	if now := state(); now != ended {
+		t.Fatalf("the dead instance's worker drove the ended run: %q, then %q", ended, now)
+	}
 	exactlyOnce(t, f, period, ids)
 }
 

@@ -74,10 +74,17 @@ func TestRedeemStatementNames(t *testing.T) {
 	}
 }
 
-// TestRefusalMapsEveryName: every refusal the statement can raise is a
-// known user or forbidden error, never the unknown-reason fallback.
+// TestRefusalMapsEveryName: every refusal the statement can raise (every
+// one redeemArgs passes it, not only those listed here) is a known user or
+// forbidden error, never the unknown-reason fallback.
 func TestRefusalMapsEveryName(t *testing.T) {
-	for _, r := range allRefusals {
+	names := slices.Clone(allRefusals)
+	for name, v := range redeemArgs(&redemptionRow{}, "k", nil, nil, audit.Stamp{}, civil.Month{}) {
+		if strings.HasPrefix(name, "refused_") {
+			names = append(names, refusalName(v.(string)))
+		}
+	}
+	for _, r := range names {
 		err := refusal(&pgconn.PgError{Code: refusedState, Message: string(r), Detail: "0"}, civil.Month{}, 1)
 		var ue *problem.UserError
 		if !errors.As(err, &ue) && !errors.Is(err, problem.ErrForbidden) {

@@ -4,7 +4,7 @@ import "slices"
 
 // The voucher and redemption state machines, written down once. Code that
 // changes a status asks CanBecome; the SQL statements that change one
-// (issueSQL, redeem.sql, expireSQL) make only moves listed here, which
+// (issueChunkSQL, redeem.sql, expireSQL) make only moves listed here, which
 // TestStatusMovesInTable checks by recording every status the database
 // writes while each path runs. docs/vouchers.md draws the same tables.
 

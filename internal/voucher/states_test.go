@@ -11,7 +11,7 @@ import (
 // voucher or a redemption while issuance, redemption (partly and to zero),
 // reversal (onto an exhausted and an expired voucher) and the
 // expiry job run, and checks each move is one the state machine lists.
-// Those statements are SQL (issueSQL, redeem.sql, expireSQL) or Go
+// Those statements are SQL (issueChunkSQL, redeem.sql, expireSQL) or Go
 // (restoreDraws, ReverseRedemption); a move the SQL starts making that the
 // table does not know fails here.
 func TestStatusMovesInTable(t *testing.T) {
