@@ -161,11 +161,11 @@ func TestBulkLoadKeepsIndexes(t *testing.T) {
 	ctx := context.Background()
 	defs := func() string {
 		var s string
-		testenv.MustScan(t, e.DB, `SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'residents'`, nil, &s)
+		testenv.MustScan(t, e.DB, `SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE tablename IN ('residents', 'resident_name_terms')`, nil, &s)
 		return s
 	}
 	before := defs()
-	if !strings.Contains(before, "residents_name_terms_idx") || !strings.Contains(before, "residents_statuses_idx") {
+	if !strings.Contains(before, "resident_name_terms_pkey") || !strings.Contains(before, "residents_statuses_idx") {
 		t.Fatalf("the migrated indexes: %s", before)
 	}
 	conn, err := database.SQL(e.DB).Conn(ctx)

@@ -19,8 +19,10 @@ import (
 // part of the name in characters (桂英), the full pinyin (zhangguiying,
 // guiying) or its initials (zgy). Postgres cannot romanize, so the terms a
 // name is found by are computed here, on every write of a name, into
-// residents.name_terms, a GIN-indexed text[]; a search is then one
-// containment test (name_terms @> ARRAY[...]) answered from that index.
+// residents.name_terms. Triggers copy them into resident_name_terms, one
+// row per (term, resident) under a btree (migration 00093), so that a page
+// of a search walks one term's matches newest first and stops at the
+// page's end (store.go, listByName).
 //
 // The terms of a name are
 //   - every character and every pair of adjacent characters, lower-cased:
@@ -37,8 +39,8 @@ import (
 //     Other characters keep their default reading: go-pinyin's other
 //     readings are mostly rare (英 yang) and tripled a name's terms.
 //
-// A seeded name has about 13 terms; the GIN index over them is most of
-// the cost of loading a million residents.
+// A seeded name has about 13 terms: 13 million index rows at 10^6
+// residents, the largest part of loading them.
 //
 // Pinyin is matched by whole syllables: "zhanggui" finds 张桂英, "zhanggu"
 // does not.

@@ -1,11 +1,14 @@
 package resident_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/testenv"
@@ -173,5 +176,81 @@ func TestTotalCount(t *testing.T) {
 	})
 	if without >= with {
 		t.Fatalf("statements with totalCount %d, without %d: counted although not asked", with, without)
+	}
+}
+
+// TestSearchPages: a search that matches by characters and by pinyin at
+// once (a name holding the Latin letters typed, and a name whose initials
+// they are) merges the two walks in list order, each resident once, and
+// pages through them with the cursor; the count agrees. A rename (the
+// backfill's update here) moves the resident to its new terms.
+func TestSearchPages(t *testing.T) {
+	e := testenv.New(t)
+	// 全, 晓 and 薇 are not in the seed's names; the Latin names hold "qxw".
+	var ids []uuid.UUID
+	for _, n := range []string{"全晓薇", "qxw·全", "全小伟", "Aqxw", "全晓伟"} {
+		ids = append(ids, e.InsertResident(t, testenv.ResidentSpec{Name: n, CommunityCode: "510104020001"}).ID)
+	}
+	want := slices.Clone(ids)
+	slices.SortFunc(want, func(a, b uuid.UUID) int { return bytes.Compare(b[:], a[:]) }) // newest first
+	clerk := e.As(t, "clerk")
+	const doc = `query($f: ResidentFilter, $after: String){ residents(filter:$f, first:2, after:$after){
+		totalCount edges{ node{ id } } pageInfo{ hasNextPage endCursor } } }`
+	walk := func(f map[string]any) (got []string, total float64) {
+		var after any
+		for range 10 {
+			r := e.MustDo(t, clerk, doc, map[string]any{"f": f, "after": after})
+			total = r.Get("residents.totalCount").(float64)
+			edges, _ := r.Get("residents.edges").([]any)
+			for i := range edges {
+				got = append(got, r.Str("residents.edges."+strconv.Itoa(i)+".node.id"))
+			}
+			if r.Get("residents.pageInfo.hasNextPage") != true {
+				return got, total
+			}
+			after = r.Get("residents.pageInfo.endCursor")
+		}
+		t.Fatal("more than 10 pages")
+		return nil, 0
+	}
+	gids := func(us []uuid.UUID) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, residentGID(u))
+		}
+		return out
+	}
+	got, total := walk(map[string]any{"search": "qxw"})
+	if !slices.Equal(got, gids(want)) || total != 5 {
+		t.Fatalf("qxw: %v (count %v), want %v", got, total, gids(want))
+	}
+	// With nameContains as well: the characters 晓 (two of the five).
+	got, total = walk(map[string]any{"search": "QXW", "nameContains": "晓"})
+	var xiao []uuid.UUID
+	for _, u := range want {
+		if u == ids[0] || u == ids[4] {
+			xiao = append(xiao, u)
+		}
+	}
+	if !slices.Equal(got, gids(xiao)) || total != 2 {
+		t.Fatalf("qxw and 晓: %v (count %v), want %v", got, total, gids(xiao))
+	}
+	// 全晓薇 renamed 全大薇 through the terms' writer.
+	if err := e.DB.Exec("UPDATE residents SET name = '全大薇', name_terms = NULL WHERE id = ?", ids[0]).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resident.BackfillSearchTerms(context.Background(), e.DB); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := walk(map[string]any{"search": "qdw"}); !slices.Equal(got, gids(ids[:1])) {
+		t.Fatalf("qdw after the rename: %v", got)
+	}
+	if got, _ := walk(map[string]any{"search": "qxw"}); slices.Contains(got, residentGID(ids[0])) || len(got) != 4 {
+		t.Fatalf("qxw after the rename: %v", got)
+	}
+	var stale int
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM resident_name_terms WHERE resident_id = ? AND term = '晓薇'", testenv.Args(ids[0]), &stale)
+	if stale != 0 {
+		t.Fatalf("%d stale terms after the rename", stale)
 	}
 }

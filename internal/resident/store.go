@@ -1,11 +1,13 @@
 package resident
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -172,6 +174,14 @@ type query struct {
 }
 
 func (q query) apply(db *gorm.DB) *gorm.DB {
+	for _, g := range q.nameGroups() {
+		db = db.Where(g.sql())
+	}
+	return q.applyBase(db)
+}
+
+// applyBase applies every filter but the name filters.
+func (q query) applyBase(db *gorm.DB) *gorm.DB {
 	for _, p := range q.prefixes {
 		if p != "/" {
 			db = db.Where("org_path LIKE ?", policy.LikePrefix(p))
@@ -182,17 +192,6 @@ func (q query) apply(db *gorm.DB) *gorm.DB {
 	}
 	if q.grid != nil {
 		db = db.Where("grid_id = ?", *q.grid)
-	}
-	if m := matchName(q.nameContains); len(m.terms) > 0 {
-		db = db.Where(nameSQL(m))
-	}
-	if sq := parseSearch(q.search); len(sq.name.terms) > 0 {
-		cond := nameSQL(sq.name)
-		if sq.pinyin != "" {
-			cond.SQL = "(" + cond.SQL + " OR name_terms @> ?)"
-			cond.Vars = append(cond.Vars, pq.StringArray{sq.pinyin})
-		}
-		db = db.Where(cond)
 	}
 	if q.bornOnOrBefore != nil {
 		db = db.Where("birth_date <= ?", *q.bornOnOrBefore)
@@ -209,27 +208,75 @@ func (q query) apply(db *gorm.DB) *gorm.DB {
 	return db
 }
 
-// nameSearchLimit is the fewest rows a name search asks Postgres for. With
-// a small LIMIT (a counter's page of 20) the planner walked the primary key
-// backwards, testing every row's terms until 21 matched: 40,536 rows for
-// 秀英 (533 matches in 10^6), 145 ms. From about a hundred rows on it reads
-// the matches from the GIN index and sorts them (20 ms), and still walks the
-// key for a term so common that the walk ends soon (a surname). The extra
-// rows are dropped here.
-const nameSearchLimit = 101
+// nameGroup is one name filter: a resident matches when any of its
+// alternatives does (a search matches the characters typed, or the pinyin).
+type nameGroup []nameMatch
 
-func (q query) byName() bool {
-	return len(matchName(q.nameContains).terms) > 0 || len(parseSearch(q.search).name.terms) > 0
+// nameGroups are q's name filters, each to be met: nameContains, then
+// search.
+func (q query) nameGroups() []nameGroup {
+	var gs []nameGroup
+	if m := matchName(q.nameContains); len(m.terms) > 0 {
+		gs = append(gs, nameGroup{m})
+	}
+	if sq := parseSearch(q.search); len(sq.name.terms) > 0 {
+		g := nameGroup{sq.name}
+		if sq.pinyin != "" {
+			g = append(g, nameMatch{terms: []string{sq.pinyin}})
+		}
+		gs = append(gs, g)
+	}
+	return gs
 }
 
-// nameSQL is the condition of a name substring: its index terms, and the
-// LIKE re-check when the terms alone do not decide.
-func nameSQL(m nameMatch) clause.Expr {
-	if m.like == "" {
-		return clause.Expr{SQL: "name_terms @> ?", Vars: []any{pq.StringArray(m.terms)}}
+func (q query) byName() bool { return len(q.nameGroups()) > 0 }
+
+// sql is the group's condition on a residents row, for counts, estimates
+// and selections (a page is driven by the terms instead: listByName).
+func (g nameGroup) sql() clause.Expr {
+	var parts []string
+	var vars []any
+	for _, m := range g {
+		e := m.sql()
+		parts = append(parts, e.SQL)
+		vars = append(vars, e.Vars...)
 	}
-	return clause.Expr{SQL: "(name_terms @> ? AND lower(name) LIKE ?)",
-		Vars: []any{pq.StringArray(m.terms), "%" + policy.LikeEscape(m.like) + "%"}}
+	return clause.Expr{SQL: "(" + strings.Join(parts, " OR ") + ")", Vars: vars}
+}
+
+// maxProbedTerms bounds the term look-ups of one substring: its LIKE
+// re-check decides, the look-ups only let the planner start from the
+// index (a 64-character name has 63 pairs).
+const maxProbedTerms = 2
+
+// sql is the condition of a name substring: its index terms (the last
+// ones: a pair in the given name is rarer than the surname's), and the LIKE
+// re-check when the terms alone do not decide.
+func (m nameMatch) sql() clause.Expr { return m.condition(m.probes()) }
+
+// probes are the terms looked up in resident_name_terms, the driving term
+// last.
+func (m nameMatch) probes() []string { return m.terms[max(0, len(m.terms)-maxProbedTerms):] }
+
+// drivingTerm is the term whose index entries a page walks: every match
+// has it.
+func (m nameMatch) drivingTerm() string { return m.terms[len(m.terms)-1] }
+
+// condition is the substring's condition with the given term look-ups.
+func (m nameMatch) condition(terms []string) clause.Expr {
+	parts := []string{"TRUE"}
+	var vars []any
+	for _, t := range terms {
+		parts = append(parts, "residents.id IN (SELECT resident_id FROM resident_name_terms WHERE term = ?)")
+		vars = append(vars, t)
+	}
+	if m.like != "" {
+		// The pairs of a longer substring can occur apart (张桂 and 桂英 in
+		// 张桂 桂英): the substring itself decides.
+		parts = append(parts, "lower(residents.name) LIKE ?")
+		vars = append(vars, "%"+policy.LikeEscape(m.like)+"%")
+	}
+	return clause.Expr{SQL: "(" + strings.Join(parts, " AND ") + ")", Vars: vars}
 }
 
 // list returns one keyset page (newest first) and, when p asks for it, the
@@ -240,23 +287,82 @@ func list(ctx context.Context, db *gorm.DB, q query, p page.Request) (rows []res
 			return nil, 0, false, err
 		}
 	}
+	if q.byName() {
+		rows, err = listByName(ctx, db, q, p)
+		return rows, total, estimate, err
+	}
 	sel := q.apply(db.WithContext(ctx).Model(&residentRow{}).Select(residentColumns))
 	if p.After != nil {
 		sel = sel.Where("id < ?", *p.After)
 	}
+	rows, err = pageRows(sel.Order("id DESC"), p.First+1)
+	return rows, total, estimate, err
+}
+
+func pageRows(sel *gorm.DB, limit int) ([]residentRow, error) {
+	rs, err := sel.Limit(limit).Rows()
+	if err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: list: %w", err))
+	}
+	return scanResidents(rs, limit)
+}
+
+// listByName answers a page of a name search from resident_name_terms:
+// the btree on (term, resident_id) yields a term's matches newest first,
+// so the page is the first First+1 of them that pass the other filters,
+// and the walk stops there, however many residents share the term. (A GIN
+// index over the terms, before 00093, returned all of a term's matches
+// unordered: 2,000 heap visits and a sort for the initials "zgy" at 10^6.)
+//
+// The last name filter drives; each of its alternatives (characters,
+// pinyin) is walked by its own term and re-checked with the rest, and the
+// walks are merged. Every match of the filter is in the walk of an
+// alternative it matches, so the merge is the whole answer.
+func listByName(ctx context.Context, db *gorm.DB, q query, p page.Request) ([]residentRow, error) {
+	groups := q.nameGroups()
+	drive, rest := groups[len(groups)-1], groups[:len(groups)-1]
 	limit := p.First + 1
-	if q.byName() {
-		limit = max(limit, nameSearchLimit)
+	var merged []residentRow
+	for _, m := range drive {
+		sel := q.applyBase(db.WithContext(ctx).Model(&residentRow{}).Select(residentColumns)).
+			Joins("JOIN resident_name_terms d ON d.resident_id = residents.id AND d.term = ?", m.drivingTerm())
+		for _, g := range rest {
+			sel = sel.Where(g.sql())
+		}
+		// The other probes are merged with the walk from the index alone
+		// (张桂英: 张桂's entries against 桂英's, no heap visit until both
+		// match): re-checking 桂英's 503 matches by their names took 390 ms.
+		probes := m.probes()
+		sel = sel.Where(m.condition(probes[:len(probes)-1]))
+		if p.After != nil {
+			sel = sel.Where("d.resident_id < ?", *p.After)
+		}
+		rows, err := pageRows(sel.Order("d.resident_id DESC"), limit)
+		if err != nil {
+			return nil, err
+		}
+		merged = mergeNewestFirst(merged, rows, limit)
 	}
-	rs, err := sel.Order("id DESC").Limit(limit).Rows()
-	if err != nil {
-		return nil, 0, false, database.Classify(fmt.Errorf("resident: list: %w", err))
+	return merged, nil
+}
+
+// mergeNewestFirst merges two pages in list order (id descending), each
+// resident once, and keeps the first limit.
+func mergeNewestFirst(a, b []residentRow, limit int) []residentRow {
+	out := make([]residentRow, 0, min(limit, len(a)+len(b)))
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		var next residentRow
+		switch {
+		case len(b) == 0 || (len(a) > 0 && bytes.Compare(a[0].ID[:], b[0].ID[:]) > 0):
+			next, a = a[0], a[1:]
+		case len(a) == 0 || bytes.Compare(b[0].ID[:], a[0].ID[:]) > 0:
+			next, b = b[0], b[1:]
+		default: // the same resident in both
+			next, a, b = a[0], a[1:], b[1:]
+		}
+		out = append(out, next)
 	}
-	rows, err = scanResidents(rs, limit)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	return rows[:min(len(rows), p.First+1)], total, estimate, nil
+	return out
 }
 
 // count answers how many rows q matches: exactly when that is at most
