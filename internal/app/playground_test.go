@@ -112,3 +112,47 @@ func TestGraphiQLNotInProduction(t *testing.T) {
 		}
 	}
 }
+
+// graphiqlSchemaQuery is the query GraphiQL 4 sends when the page opens
+// (graphql-js getIntrospectionQuery with inputValueDeprecation): its TypeRef
+// fragment nests ofType to depth 15, past MaxDepth.
+const graphiqlSchemaQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args(includeDeprecated: true) { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args(includeDeprecated: true) { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue isDeprecated deprecationReason }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
+}`
+
+// TestGraphiQLSchemaQuery: in development GraphiQL's schema query is
+// answered (without it the page has no docs and no completion), while an
+// operation that reads data is still held to the depth limit, also when it
+// is sent alongside introspection.
+func TestGraphiQLSchemaQuery(t *testing.T) {
+	e := testenv.New(t)
+	r := e.MustDo(t, "", graphiqlSchemaQuery, nil)
+	if r.Str("__schema.queryType.name") != "Query" {
+		t.Fatalf("GraphiQL's schema query: %s", r.Raw)
+	}
+	deep := "orgUnits(kind: STREET) { id " + strings.Repeat("children { id ", 12) + strings.Repeat("}", 13)
+	tok := e.Admin(t)
+	for _, q := range []string{"{ " + deep + " }", "{ __typename " + deep + " }"} {
+		if r := e.Do(t, tok, q, nil); !strings.Contains(string(r.Raw), "query depth 14 exceeds the limit of 12") {
+			t.Errorf("a data query of depth 14 (%.40s…): %s", q, r.Raw)
+		}
+	}
+}
