@@ -1,14 +1,19 @@
 # The two commands a new user needs: `make run` (server with demo data) and `make test`.
+# Both first run scripts/deps: it installs and starts PostgreSQL and Redis when
+# they are missing or stopped (README: "What the two commands do to the machine").
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test generate build lint fuzz fuzz-all loadgen schema
+.PHONY: run test deps generate build lint fuzz fuzz-all loadgen schema
 
-run:
+run: deps
 	$(GO) run . serve
 
-test:
+test: deps
 	$(GO) test -race -count=1 -p 2 ./...
+
+deps:
+	@./scripts/deps
 
 # Each fuzz target runs a bounded number of inputs: a count, not a duration,
 # because `-fuzztime 5s` sometimes ends in "context deadline exceeded" from
@@ -62,4 +67,5 @@ build:
 
 lint:
 	$(GO) vet ./...
-	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -144,7 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 	tuneGC(getenv)
-	return serve(ctx, a, cfg, log)
+	return serve(ctx, a, cfg, log, logOut)
 }
 
 // tuneGC makes the collector run a third as often as Go's default (GOGC
@@ -209,8 +210,10 @@ func openRedis(cfg config.Config) (redis.UniversalClient, error) {
 }
 
 // serve runs the HTTP server until ctx ends, then drains: readiness goes
-// 503 first, in-flight requests finish, pools close.
-func serve(ctx context.Context, a *app.App, cfg config.Config, log *slog.Logger) error {
+// 503 first, in-flight requests finish, pools close. In development it
+// writes the welcome (GraphiQL's address, demo accounts, first queries) to
+// out once the port is bound, so what it says is already true.
+func serve(ctx context.Context, a *app.App, cfg config.Config, log *slog.Logger, out io.Writer) error {
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           a.Handler(),
@@ -239,11 +242,16 @@ func serve(ctx context.Context, a *app.App, cfg config.Config, log *slog.Logger)
 			}
 		}()
 	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	if cfg.Development() {
+		app.Welcome(out, ln.Addr(), cfg.SeedAdminPassword)
+	}
 	errc := make(chan error, 1)
-	go func() {
-		log.Info("listening", "addr", cfg.HTTPAddr)
-		errc <- srv.ListenAndServe()
-	}()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -87,7 +88,13 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	if limits == (Limits{}) {
 		limits = DefaultLimits
 	}
-	srv.Use(limits)
+	if opt.Production {
+		srv.Use(limits)
+	} else {
+		// GraphiQL's own schema query nests ofType to depth 15: under
+		// MaxDepth the development page had no docs and no completion.
+		srv.Use(schemaQueriesUnlimited{limits})
+	}
 	srv.Use(&exactEnums{})
 	srv.Use(noNUL{})
 	presenter := ErrorPresenter(opt.Log)
@@ -189,6 +196,48 @@ func (noIntrospection) MutateOperationContext(_ context.Context, rc *graphql.Ope
 		return &gqlerror.Error{Message: "introspection is disabled", Extensions: map[string]any{"code": CodeValidationFailed}}
 	}
 	return nil
+}
+
+// schemaQueriesUnlimited applies the limits to every operation but one
+// that only introspects (every root field __schema, __type or __typename):
+// outside production only, where introspection is served at all. Such an
+// operation reads the static schema, never a row, and the parser's token
+// limit still bounds its size.
+type schemaQueriesUnlimited struct{ Limits }
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (l schemaQueriesUnlimited) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation != nil && onlyIntrospects(rc.Doc, rc.Operation.SelectionSet, map[string]bool{}) {
+		return nil
+	}
+	return l.Limits.MutateOperationContext(ctx, rc)
+}
+
+// onlyIntrospects reports whether every root field of a selection set
+// (through fragments) is an introspection field.
+func onlyIntrospects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if !strings.HasPrefix(s.Name, "__") {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !onlyIntrospects(doc, s.SelectionSet, seen) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			f := doc.Fragments.ForName(s.Name)
+			if f == nil || !onlyIntrospects(doc, f.SelectionSet, seen) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // introspects reports whether a root selection set (through fragments)

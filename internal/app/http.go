@@ -50,7 +50,9 @@ func (a *App) routes() http.Handler {
 		// In production /metrics is served only on METRICS_ADDR's own
 		// listener (MetricsHandler): it names operations and pool sizes.
 		mux.Handle("GET /metrics", a.metrics.handler)
-		mux.HandleFunc("GET /{$}", graphiql())
+		page, assets := graphiql()
+		mux.HandleFunc("GET /{$}", page)
+		mux.HandleFunc("GET "+graphiqlAssetPrefix+"{name}", assets)
 	}
 	return a.requestContext(mux)
 }
