@@ -167,17 +167,19 @@ func cardNumber() (string, error) {
 // confirm with it any more. issueServiceCard gives a new one.
 func (s *Service) ReportCardLost(ctx context.Context, residentID uuid.UUID) (*Card, error) {
 	return s.changeCard(ctx, residentID, audit.ActionReportServiceCardLost,
-		"UPDATE service_cards SET status = 'LOST', ended_at = ? WHERE resident_id = ? AND status IN ('ACTIVE', 'LOCKED')")
+		"UPDATE service_cards SET status = 'LOST', ended_at = ? WHERE resident_id = ? AND status IN ('ACTIVE', 'LOCKED')", true)
 }
 
 // UnlockCard unlocks a card that wrong PINs locked, at a counter (the
 // elder shows up in person), and resets the count.
 func (s *Service) UnlockCard(ctx context.Context, residentID uuid.UUID) (*Card, error) {
 	return s.changeCard(ctx, residentID, audit.ActionUnlockServiceCard,
-		"UPDATE service_cards SET status = 'ACTIVE', failed_attempts = 0 WHERE ended_at IS NULL AND ? IS NOT NULL AND resident_id = ? AND status = 'LOCKED'")
+		"UPDATE service_cards SET status = 'ACTIVE', failed_attempts = 0 WHERE resident_id = ? AND status = 'LOCKED'", false)
 }
 
-func (s *Service) changeCard(ctx context.Context, residentID uuid.UUID, action audit.Action, stmt string) (*Card, error) {
+// changeCard runs stmt on the resident's card (its parameters: the time
+// when stamped, then the resident).
+func (s *Service) changeCard(ctx context.Context, residentID uuid.UUID, action audit.Action, stmt string, stamped bool) (*Card, error) {
 	if _, err := requireResident(ctx, s.db, policy.ManageServiceCards, residentID); err != nil {
 		return nil, err
 	}
@@ -191,7 +193,11 @@ func (s *Service) changeCard(ctx context.Context, residentID uuid.UUID, action a
 		if err != nil {
 			return database.Classify(err)
 		}
-		res := tx.Exec(stmt, s.now(), residentID)
+		args := []any{residentID}
+		if stamped {
+			args = []any{s.now(), residentID}
+		}
+		res := tx.Exec(stmt, args...)
 		if res.Error != nil {
 			return database.Classify(res.Error)
 		}

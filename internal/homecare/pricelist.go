@@ -2,6 +2,7 @@ package homecare
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -61,14 +62,23 @@ func ValidateItem(in *ItemInput) problem.UserErrors {
 // programCategories reads what a program pays for; nil when there is no
 // such program.
 func programCategories(ctx context.Context, db *gorm.DB, id uuid.UUID) ([]string, error) {
-	var rows []struct{ Categories pq.StringArray }
-	if err := db.WithContext(ctx).Raw("SELECT categories FROM voucher_programs WHERE id = ?", id).Scan(&rows).Error; err != nil {
-		return nil, database.Classify(err)
-	}
-	if len(rows) == 0 {
+	return categoriesOf(ctx, db, "SELECT categories FROM voucher_programs WHERE id = ?", id)
+}
+
+// categoriesOf reads one text[] row; nil when there is none.
+func categoriesOf(ctx context.Context, db *gorm.DB, q string, id uuid.UUID) ([]string, error) {
+	var cats pq.StringArray
+	err := db.WithContext(ctx).Raw(q, id).Row().Scan(&cats)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
-	return rows[0].Categories, nil
+	if err != nil {
+		return nil, database.Classify(err)
+	}
+	if cats == nil {
+		cats = pq.StringArray{}
+	}
+	return cats, nil
 }
 
 // UpsertItem creates or changes a program's price-list item (ADMIN). A
@@ -168,11 +178,11 @@ func (s *Service) SetOffered(ctx context.Context, itemIDs []uuid.UUID) ([]*Item,
 	}
 	var out []*Item
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		var cats []struct{ Categories pq.StringArray }
-		if err := tx.Raw("SELECT categories FROM providers WHERE id = ?", pid).Scan(&cats).Error; err != nil {
-			return database.Classify(err)
+		cats, err := categoriesOf(ctx, tx, "SELECT categories FROM providers WHERE id = ?", pid)
+		if err != nil {
+			return err
 		}
-		if len(cats) == 0 {
+		if cats == nil {
 			return problem.Forbidden("not a provider account")
 		}
 		var rows []itemRow
@@ -187,7 +197,7 @@ func (s *Service) SetOffered(ctx context.Context, itemIDs []uuid.UUID) ([]*Item,
 			return problem.New(problem.NotFound, "服务项目不存在", "itemIds")
 		}
 		for _, r := range rows {
-			if !slices.Contains(cats[0].Categories, r.Category) {
+			if !slices.Contains(cats, r.Category) {
 				return problem.New(problem.CategoryNotAllowed, "本机构未签约提供「"+r.Name+"」所属的服务类别", "itemIds")
 			}
 		}
