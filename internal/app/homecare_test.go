@@ -33,7 +33,7 @@ const careOrderFields = `id status amountFen serviceDate resident{name age maske
   worker{id displayName} checkIn{at distanceMeters position{latitude}} checkOut{at distanceMeters}
   confirmedVia redemption{id amountFen status} flags{rule status detail} dispute{status resolution}`
 
-func newCareWorld(t *testing.T, e *testenv.Env, fake *testenv.FakeWechat, minimumMinutes int) *careWorld {
+func newCareWorld(t *testing.T, e *testenv.Env, bindResident bool, minimumMinutes int) *careWorld {
 	t.Helper()
 	w := &careWorld{e: e, admin: e.Admin(t), clerk: e.As(t, "clerk"), sfx: strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.Itoa(rand.IntN(1000))}
 	do := func(tok, doc string, vars map[string]any, path string) *testenv.Response {
@@ -85,7 +85,7 @@ func newCareWorld(t *testing.T, e *testenv.Env, fake *testenv.FakeWechat, minimu
 	if len(w.card) != 12 || card.Str("issueServiceCard.card.status") != "ACTIVE" {
 		t.Fatalf("card: %s", card.Raw)
 	}
-	if fake != nil {
+	if bindResident {
 		u := newWechatUser(t, e)
 		if r := bindAs(t, e, u, w.resident, "赵奶奶"); r.Str("bindResident.resident.id") == "" {
 			t.Fatalf("bind: %s", r.Raw)
@@ -154,7 +154,7 @@ func (w *careWorld) confirmWithCard(t *testing.T, tok, order, pin string) *teste
 // address; a worker of another provider sees nothing of it.
 func TestHomeCareVisitPath(t *testing.T) {
 	e := testenv.New(t)
-	w := newCareWorld(t, e, nil, 0)
+	w := newCareWorld(t, e, false, 0)
 	before := w.balance(t)
 	order := w.order(t, 2)
 
@@ -170,7 +170,7 @@ func TestHomeCareVisitPath(t *testing.T) {
 	}
 
 	// Another provider's worker: no orders, no node, no check-in.
-	other := newCareWorld(t, e, nil, 0)
+	other := newCareWorld(t, e, false, 0)
 	if r := e.MustDo(t, other.worker, `{serviceOrders{id}}`, nil); len(r.Get("serviceOrders").([]any)) != 0 {
 		t.Fatalf("another provider's worker lists: %s", r.Raw)
 	}
@@ -237,7 +237,7 @@ func mustUUID(t *testing.T, gid string) any {
 // parallel guesses get no more than five tries between them.
 func TestHomeCarePINGuessing(t *testing.T) {
 	e := testenv.New(t)
-	w := newCareWorld(t, e, nil, 0)
+	w := newCareWorld(t, e, false, 0)
 	order := w.order(t, 1)
 	for i := 1; i <= 5; i++ {
 		r := w.confirmWithCard(t, w.worker, order, "000111")
@@ -299,7 +299,7 @@ func TestHomeCareConfirmRace(t *testing.T) {
 	fake := testenv.NewFakeWechat(t)
 	e := testenv.New(t, testenv.WithWechat(fake))
 	e2 := testenv.New(t, testenv.WithWechat(fake), testenv.SharedPrefix(e.Config.RedisKeyPrefix))
-	w := newCareWorld(t, e, fake, 0)
+	w := newCareWorld(t, e, true, 0)
 	before := w.balance(t)
 	order := w.order(t, 1)
 	const doc = `mutation($o:ID!){confirmServiceOrder(orderId:$o){order{status confirmedVia} userErrors{code message}}}`
@@ -337,7 +337,7 @@ func TestHomeCareConfirmRace(t *testing.T) {
 func TestHomeCareHeldAndDisputed(t *testing.T) {
 	fake := testenv.NewFakeWechat(t)
 	e := testenv.New(t, testenv.WithWechat(fake))
-	w := newCareWorld(t, e, fake, 30)
+	w := newCareWorld(t, e, true, 30)
 	before := w.balance(t)
 	order := w.order(t, 1)
 	const confirm = `mutation($o:ID!){confirmServiceOrder(orderId:$o){order{` + careOrderFields + `} userErrors{code message}}}`
@@ -410,8 +410,8 @@ func listHas(r *testenv.Response, path, id string) bool {
 // session ends at once; another provider cannot touch the worker.
 func TestCareWorkerDeactivation(t *testing.T) {
 	e := testenv.New(t)
-	w := newCareWorld(t, e, nil, 0)
-	other := newCareWorld(t, e, nil, 0)
+	w := newCareWorld(t, e, false, 0)
+	other := newCareWorld(t, e, false, 0)
 	const upd = `mutation($in:UpdateCareWorkerInput!){updateCareWorker(input:$in){worker{active displayName} userErrors{code}}}`
 	if r := e.MustDo(t, other.provider, upd, map[string]any{"in": map[string]any{"id": w.workerID, "active": false}}); r.Str("updateCareWorker.userErrors.0.code") != "NOT_FOUND" {
 		t.Fatalf("another provider deactivated the worker: %s", r.Raw)
@@ -429,3 +429,73 @@ func TestCareWorkerDeactivation(t *testing.T) {
 		t.Fatalf("list: %s", l.Raw)
 	}
 }
+
+// careObjects makes one of each home-care Node for the IDOR matrix and the
+// audit test: a price-list item provider1 offers, one of its workers, and
+// an order of the world's resident.
+func careObjects(t *testing.T, e *testenv.Env, resident, program, provider, serial string) map[string]string {
+	t.Helper()
+	admin, clerk, pv := e.Admin(t), e.As(t, "clerk"), e.As(t, "provider1")
+	ids := map[string]string{}
+	ids["CarePriceItem"] = e.MustDo(t, admin, `mutation($in:CarePriceItemInput!){upsertCarePriceItem(input:$in){item{id} userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"programId": program, "code": "IDOR-" + strings.ToUpper(serial), "name": "送餐上门", "category": "MEAL",
+			"unit": "份", "unitPriceFen": 1500, "minimumMinutes": 0}}).Str("upsertCarePriceItem.item.id")
+	offered := e.MustDo(t, pv, `query($p:ID!){careItemsOffered(providerId:$p){id}}`, map[string]any{"p": provider})
+	items := []string{ids["CarePriceItem"]}
+	for i := range offered.Get("careItemsOffered").([]any) {
+		items = append(items, offered.Str("careItemsOffered."+itoa(i)+".id"))
+	}
+	if r := e.MustDo(t, pv, `mutation($ids:[ID!]!){setCareItemsOffered(itemIds:$ids){items{id} userErrors{code message}}}`,
+		map[string]any{"ids": items}); r.Get("setCareItemsOffered.userErrors.0") != nil {
+		t.Fatalf("offer: %s", r.Raw)
+	}
+	ids["CareWorker"] = e.MustDo(t, pv, `mutation($u:String!){createCareWorker(input:{username:$u,password:"worker-password-1",displayName:"李护理"}){worker{id} userErrors{code message}}}`,
+		map[string]any{"u": "hw." + serial}).Str("createCareWorker.worker.id")
+	ids["ServiceOrder"] = e.MustDo(t, clerk, `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id} userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"residentId": resident, "providerId": provider, "itemId": ids["CarePriceItem"],
+			"scheduledDate": civil.DateOf(time.Now()).String()}}).Str("createServiceOrder.order.id")
+	for k, v := range ids {
+		if v == "" {
+			t.Fatalf("no %s", k)
+		}
+	}
+	return ids
+}
+
+// careAuditTour takes every audited home-care action once (for
+// TestAuditEntriesResolve): e must talk to a fake WeChat.
+func careAuditTour(t *testing.T, e *testenv.Env) {
+	t.Helper()
+	w := newCareWorld(t, e, true, 30) // item, offer, worker, home, card
+	ok := func(r *testenv.Response, path string) {
+		t.Helper()
+		if r.Get(path+".userErrors.0") != nil {
+			t.Fatalf("%s: %s", path, r.Raw)
+		}
+	}
+	ok(e.MustDo(t, w.admin, `mutation($p:ID!){setCareCap(input:{programId:$p,category:CLEANING,period:MONTH,maxVisits:8}){caps{maxVisits} userErrors{code message}}}`,
+		map[string]any{"p": w.program}), "setCareCap")
+	held := w.order(t, 1) // too short: held
+	ok(e.MustDo(t, w.residentT, `mutation($o:ID!){confirmServiceOrder(orderId:$o){order{status} userErrors{code message}}}`, map[string]any{"o": held}), "confirmServiceOrder")
+	ok(e.MustDo(t, e.As(t, "caseworker"), `mutation($o:ID!){reviewServiceOrder(input:{orderId:$o,clear:true,reason:"核实无误"}){order{status} userErrors{code message}}}`,
+		map[string]any{"o": held}), "reviewServiceOrder")
+	ok(e.MustDo(t, w.residentT, `mutation($o:ID!){disputeServiceOrder(orderId:$o,reason:"时间不足"){order{status} userErrors{code message}}}`, map[string]any{"o": held}), "disputeServiceOrder")
+	ok(e.MustDo(t, w.admin, `mutation($o:ID!){resolveServiceOrderDispute(input:{orderId:$o,uphold:false,reason:"服务记录完整"}){order{status} userErrors{code message}}}`,
+		map[string]any{"o": held}), "resolveServiceOrderDispute")
+	carded := w.order(t, 1)
+	for i := 0; i < MaxPINs; i++ {
+		w.confirmWithCard(t, w.worker, carded, "000111")
+	}
+	ok(e.MustDo(t, w.clerk, `mutation($r:ID!){unlockServiceCard(residentId:$r){card{status} userErrors{code message}}}`, map[string]any{"r": w.res}), "unlockServiceCard")
+	ok(w.confirmWithCard(t, w.worker, carded, w.pin), "confirmServiceOrderWithCard")
+	ok(e.MustDo(t, w.clerk, `mutation($r:ID!){reportServiceCardLost(residentId:$r){card{status} userErrors{code message}}}`, map[string]any{"r": w.res}), "reportServiceCardLost")
+	r := e.MustDo(t, w.clerk, `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id} userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"residentId": w.res, "providerId": w.providerID, "itemId": w.item, "scheduledDate": civil.DateOf(time.Now()).String()}})
+	ok(e.MustDo(t, w.provider, `mutation($o:ID!){cancelServiceOrder(orderId:$o,reason:"居民外出"){order{status} userErrors{code message}}}`,
+		map[string]any{"o": r.Str("createServiceOrder.order.id")}), "cancelServiceOrder")
+	ok(e.MustDo(t, w.provider, `mutation($id:ID!){updateCareWorker(input:{id:$id,displayName:"王护理员"}){worker{id} userErrors{code message}}}`,
+		map[string]any{"id": w.workerID}), "updateCareWorker")
+}
+
+// MaxPINs is homecare.MaxPINAttempts, as the tests count it.
+const MaxPINs = 5
