@@ -50,7 +50,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadResident: Self, ReadFullIDNumber: Self, ReadVouchers: Self, ReadRedemptions: Self, CreateRedemptionToken: Self,
 		ReadApplications: Self, SubmitApplication: Self, ResubmitApplication: Self, WithdrawApplication: Self,
 		ReadDisability: Self, RequestDisabilityService: Self, ReadEmergencyCalls: Self,
-		BindResident: Self,
+		BindResident:      Self,
 		ReadServiceOrders: Self, CreateServiceOrder: Self, CancelServiceOrder: Self, ConfirmVisit: Self, DisputeVisit: Self,
 	},
 	auth.Clerk: {
@@ -90,7 +90,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadProviders: Own, UpdateDisabilityService: Own,
 		ManageCareWorkers: Own, OfferCareItems: Own, ReadServiceOrders: Own, CreateServiceOrder: Own, AssignServiceOrder: Own,
 		CancelServiceOrder: Own,
-		ChangeOwnPassword: Everywhere,
+		ChangeOwnPassword:  Everywhere,
 	},
 	auth.Admin: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
