@@ -113,10 +113,17 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 	pos := map[string]any{"latitude": 30.657, "longitude": 104.08, "accuracyMeters": 10}
 	drive(ctx, o.concurrency, time.Hour, func(ctx context.Context, w int, i int64) {
 		k := int(i - 1)
-		r, err := c.do(ctx, clerk, `mutation($r:ID!){issueServiceCard(input:{residentId:$r,pin:"258147"}){card{cardNumber} userErrors{code}}}`, map[string]any{"r": ids[k]})
-		if cards[k], err = must(r, err, "issueServiceCard", "issueServiceCard", "card", "cardNumber"); err != nil {
-			fail(err)
-			return
+		// The PIN is hashed in the server's bounded argon2 pool: a busy
+		// pool answers 503, and the preparation waits and tries again.
+		for try := 0; ; try++ {
+			r, err := c.do(ctx, clerk, `mutation($r:ID!){issueServiceCard(input:{residentId:$r,pin:"258147"}){card{cardNumber} userErrors{code}}}`, map[string]any{"r": ids[k]})
+			if cards[k], err = must(r, err, "issueServiceCard", "issueServiceCard", "card", "cardNumber"); err == nil {
+				break
+			} else if try == 20 || !strings.Contains(err.Error(), "503") {
+				fail(err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		r, err = c.do(ctx, clerk, `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id} userErrors{code}}}`,
 			map[string]any{"in": map[string]any{"residentId": ids[k], "providerId": pid, "itemId": item, "scheduledDate": today()}})
