@@ -69,6 +69,11 @@ func (s *Service) ConfirmWithCard(ctx context.Context, orderID uuid.UUID, cardNu
 	}
 	ok, err := s.hashes.Verify(ctx, card.PinHash, pin)
 	if err != nil {
+		// A busy hashing pool keeps the reserved attempt (it counts, as a
+		// guess would) and locks the card at the limit all the same.
+		if serr := s.settleAttempt(ctx, card.ID, false); serr != nil {
+			return nil, serr
+		}
 		return nil, err
 	}
 	if err := s.settleAttempt(ctx, card.ID, ok); err != nil {
