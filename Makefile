@@ -30,7 +30,9 @@ FUZZ_TARGETS = \
 	./graph/relay:FuzzParse \
 	./internal/page:FuzzDecodeCursor \
 	./internal/policy:FuzzLikePrefix \
-	./graph/scalar:FuzzUnmarshalFen
+	./graph/scalar:FuzzUnmarshalFen \
+	./internal/homecare:FuzzValidPIN \
+	./internal/homecare:FuzzValidateItem
 # The request decoder goes through the whole HTTP handler (and needs the
 # database): fewer inputs, same bound in CI.
 FUZZTIME_REQUEST ?= 20000x

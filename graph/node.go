@@ -22,6 +22,9 @@ const (
 	TypeEmergencyCall         = "EmergencyCall"
 	TypeServiceItem           = "ServiceItem"
 	TypeApplication           = "Application"
+	TypeCareWorker            = "CareWorker"
+	TypeCarePriceItem         = "CarePriceItem"
+	TypeServiceOrder          = "ServiceOrder"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the
@@ -84,6 +87,15 @@ var nodeFetchers = map[string]nodeFetcher{
 	},
 	TypeApplication: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.ApplicationService.Get(ctx, id))
+	},
+	TypeCareWorker: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Homecare.Worker(ctx, id))
+	},
+	TypeCarePriceItem: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Homecare.Item(ctx, id))
+	},
+	TypeServiceOrder: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Homecare.Order(ctx, id))
 	},
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
+	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -31,6 +32,7 @@ type Resolver struct {
 	Vouchers           *voucher.Service
 	Emergency          *emergency.Service
 	ApplicationService *application.Service
+	Homecare           *homecare.Service
 
 	unitsOnce sync.Once
 	units     *orgUnitCache

@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	gqlparser "github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/voucher"
-	gqlparser "github.com/vektah/gqlparser/v2"
-	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
@@ -31,6 +33,8 @@ type ResolverRoot interface {
 	Application() ApplicationResolver
 	ApplicationEvent() ApplicationEventResolver
 	AuditEntry() AuditEntryResolver
+	CarePriceItem() CarePriceItemResolver
+	CareWorker() CareWorkerResolver
 	DisabilityCertificate() DisabilityCertificateResolver
 	DisabilityService() DisabilityServiceResolver
 	DisabilitySubsidyRule() DisabilitySubsidyRuleResolver
@@ -45,13 +49,17 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Redemption() RedemptionResolver
 	Resident() ResidentResolver
+	ServiceCard() ServiceCardResolver
 	ServiceCenter() ServiceCenterResolver
 	ServiceItem() ServiceItemResolver
+	ServiceOrder() ServiceOrderResolver
 	Settlement() SettlementResolver
 	SettlementLine() SettlementLineResolver
 	StaffUser() StaffUserResolver
 	Subscription() SubscriptionResolver
 	Viewer() ViewerResolver
+	VisitDispute() VisitDisputeResolver
+	VisitFlag() VisitFlagResolver
 	Voucher() VoucherResolver
 	VoucherProgram() VoucherProgramResolver
 	WechatAccount() WechatAccountResolver
@@ -143,6 +151,51 @@ type ComplexityRoot struct {
 		At     func(childComplexity int) int
 		Detail func(childComplexity int) int
 		Kind   func(childComplexity int) int
+	}
+
+	CareCap struct {
+		Category  func(childComplexity int) int
+		MaxVisits func(childComplexity int) int
+		Period    func(childComplexity int) int
+	}
+
+	CareCapsPayload struct {
+		Caps       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CarePriceItem struct {
+		Active         func(childComplexity int) int
+		Category       func(childComplexity int) int
+		Code           func(childComplexity int) int
+		ID             func(childComplexity int) int
+		MinimumMinutes func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Program        func(childComplexity int) int
+		Unit           func(childComplexity int) int
+		UnitPriceFen   func(childComplexity int) int
+	}
+
+	CarePriceItemPayload struct {
+		Item       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CarePriceItemsPayload struct {
+		Items      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CareWorker struct {
+		Active      func(childComplexity int) int
+		DisplayName func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Username    func(childComplexity int) int
+	}
+
+	CareWorkerPayload struct {
+		UserErrors func(childComplexity int) int
+		Worker     func(childComplexity int) int
 	}
 
 	CategoryCount struct {
@@ -297,6 +350,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	GeoPoint struct {
+		AccuracyMeters func(childComplexity int) int
+		Latitude       func(childComplexity int) int
+		Longitude      func(childComplexity int) int
+	}
+
 	IssuanceRun struct {
 		Error          func(childComplexity int) int
 		ErrorCode      func(childComplexity int) int
@@ -348,16 +407,26 @@ type ComplexityRoot struct {
 	Mutation struct {
 		ActivateVoucherProgram      func(childComplexity int, id string) int
 		AnswerEmergencyCall         func(childComplexity int, id string) int
+		AssignServiceOrder          func(childComplexity int, orderID string, workerID string) int
 		BindResident                func(childComplexity int, input model.BindResidentInput) int
+		CancelServiceOrder          func(childComplexity int, orderID string, reason string) int
 		ChangePassword              func(childComplexity int, input model.ChangePasswordInput) int
+		CheckInServiceOrder         func(childComplexity int, input model.VisitPositionInput) int
+		CheckOutServiceOrder        func(childComplexity int, input model.VisitPositionInput) int
 		CloseEmergencyCall          func(childComplexity int, input model.CloseEmergencyCallInput) int
+		ConfirmServiceOrder         func(childComplexity int, orderID string) int
+		ConfirmServiceOrderWithCard func(childComplexity int, input model.ConfirmServiceOrderWithCardInput) int
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
+		CreateCareWorker            func(childComplexity int, input model.CreateCareWorkerInput) int
 		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string) int
+		CreateServiceOrder          func(childComplexity int, input model.CreateServiceOrderInput) int
 		CreateStaffUser             func(childComplexity int, input model.CreateStaffUserInput) int
 		CreateVoucherProgram        func(childComplexity int, input model.CreateVoucherProgramInput) int
 		DispatchEmergencyCall       func(childComplexity int, input model.DispatchEmergencyCallInput) int
+		DisputeServiceOrder         func(childComplexity int, orderID string, reason string) int
 		EnrollResident              func(childComplexity int, programID string, residentID string) int
 		EnrollResidents             func(childComplexity int, programID string, filter model.ResidentFilter) int
+		IssueServiceCard            func(childComplexity int, input model.IssueServiceCardInput) int
 		IssueVouchers               func(childComplexity int, input model.IssueVouchersInput) int
 		Login                       func(childComplexity int, input model.LoginInput) int
 		Logout                      func(childComplexity int) int
@@ -369,18 +438,27 @@ type ComplexityRoot struct {
 		RegisterEmergencyDevice     func(childComplexity int, input model.RegisterEmergencyDeviceInput) int
 		RegisterProvider            func(childComplexity int, input model.RegisterProviderInput) int
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
+		ReportServiceCardLost       func(childComplexity int, residentID string) int
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
 		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
+		ResolveServiceOrderDispute  func(childComplexity int, input model.ResolveServiceOrderDisputeInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
+		ReviewServiceOrder          func(childComplexity int, input model.ReviewServiceOrderInput) int
 		SetCalendarDay              func(childComplexity int, date civil.Date, kind application.DayKind) int
+		SetCareCap                  func(childComplexity int, input model.SetCareCapInput) int
+		SetCareItemsOffered         func(childComplexity int, itemIds []string) int
 		SetProviderStatus           func(childComplexity int, id string, status voucher.ProviderStatus) int
+		SetResidentHome             func(childComplexity int, input model.SetResidentHomeInput) int
 		SetStaffUserActive          func(childComplexity int, id string, active bool) int
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
 		UnbindWechatAccount         func(childComplexity int, input model.UnbindWechatAccountInput) int
 		UnenrollResident            func(childComplexity int, programID string, residentID string, reason string) int
+		UnlockServiceCard           func(childComplexity int, residentID string) int
+		UpdateCareWorker            func(childComplexity int, input model.UpdateCareWorkerInput) int
 		UpdateDisabilityService     func(childComplexity int, input model.UpdateDisabilityServiceInput) int
 		UpdateResident              func(childComplexity int, input model.UpdateResidentInput) int
+		UpsertCarePriceItem         func(childComplexity int, input model.CarePriceItemInput) int
 		UpsertDisabilitySubsidyRule func(childComplexity int, input model.UpsertDisabilitySubsidyRuleInput) int
 		UpsertServiceItem           func(childComplexity int, input model.ServiceItemInput) int
 		WechatLogin                 func(childComplexity int, input model.WechatLoginInput) int
@@ -420,6 +498,9 @@ type ComplexityRoot struct {
 		ApplicationStats             func(childComplexity int, from civil.Date, to civil.Date, orgUnitID *string) int
 		Applications                 func(childComplexity int, filter *model.ApplicationFilter, first *int, after *string) int
 		AuditLog                     func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		CareItemsOffered             func(childComplexity int, providerID string) int
+		CarePriceItems               func(childComplexity int, programID string) int
+		CareWorkers                  func(childComplexity int) int
 		DisabilityCertificates       func(childComplexity int, residentID string) int
 		DisabilitySubsidyEligibility func(childComplexity int, residentID string) int
 		DisabilitySubsidyRules       func(childComplexity int) int
@@ -434,10 +515,13 @@ type ComplexityRoot struct {
 		Resident                     func(childComplexity int, id string) int
 		ResidentByIDNumber           func(childComplexity int, idNumber string) int
 		Residents                    func(childComplexity int, filter *model.ResidentFilter, first *int, after *string) int
+		ServiceCard                  func(childComplexity int, residentID string) int
 		ServiceCenters               func(childComplexity int) int
 		ServiceItems                 func(childComplexity int) int
+		ServiceOrders                func(childComplexity int, status *homecare.Status, first *int) int
 		Settlement                   func(childComplexity int, providerID string, month string) int
 		SilentEmergencyDevices       func(childComplexity int, since time.Time) int
+		VisitReviewQueue             func(childComplexity int, first *int) int
 		VoucherPrograms              func(childComplexity int) int
 		WorkingDaysBetween           func(childComplexity int, from civil.Date, to civil.Date) int
 	}
@@ -507,8 +591,25 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ResidentHomePayload struct {
+		Ok         func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	ResidentPayload struct {
 		Resident   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ServiceCard struct {
+		CardNumber     func(childComplexity int) int
+		FailedAttempts func(childComplexity int) int
+		IssuedAt       func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
+	ServiceCardPayload struct {
+		Card       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -535,6 +636,44 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	ServiceOrder struct {
+		AmountFen             func(childComplexity int) int
+		CancelReason          func(childComplexity int) int
+		CancelledAt           func(childComplexity int) int
+		Category              func(childComplexity int) int
+		CheckIn               func(childComplexity int) int
+		CheckOut              func(childComplexity int) int
+		ConfirmDistanceMeters func(childComplexity int) int
+		ConfirmedAt           func(childComplexity int) int
+		ConfirmedVia          func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		Dispute               func(childComplexity int) int
+		Flags                 func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Item                  func(childComplexity int) int
+		Provider              func(childComplexity int) int
+		Quantity              func(childComplexity int) int
+		Redemption            func(childComplexity int) int
+		Resident              func(childComplexity int) int
+		ScheduledDate         func(childComplexity int) int
+		ServiceDate           func(childComplexity int) int
+		Status                func(childComplexity int) int
+		Worker                func(childComplexity int) int
+	}
+
+	ServiceOrderPayload struct {
+		Order      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ServiceOrderResident struct {
+		Address        func(childComplexity int) int
+		Age            func(childComplexity int) int
+		MaskedIDNumber func(childComplexity int) int
+		MaskedPhone    func(childComplexity int) int
+		Name           func(childComplexity int) int
+	}
+
 	Settlement struct {
 		Lines           func(childComplexity int) int
 		Month           func(childComplexity int) int
@@ -542,6 +681,7 @@ type ComplexityRoot struct {
 		RedemptionCount func(childComplexity int) int
 		Status          func(childComplexity int) int
 		TotalFen        func(childComplexity int) int
+		Visits          func(childComplexity int) int
 	}
 
 	SettlementLine struct {
@@ -601,6 +741,29 @@ type ComplexityRoot struct {
 		Roles       func(childComplexity int) int
 	}
 
+	VisitDispute struct {
+		RaisedAt   func(childComplexity int) int
+		Reason     func(childComplexity int) int
+		Resolution func(childComplexity int) int
+		ResolvedAt func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
+	VisitFlag struct {
+		Detail     func(childComplexity int) int
+		RaisedAt   func(childComplexity int) int
+		Resolution func(childComplexity int) int
+		ResolvedAt func(childComplexity int) int
+		Rule       func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
+	VisitStamp struct {
+		At             func(childComplexity int) int
+		DistanceMeters func(childComplexity int) int
+		Position       func(childComplexity int) int
+	}
+
 	Voucher struct {
 		BalanceFen   func(childComplexity int) int
 		FaceValueFen func(childComplexity int) int
@@ -616,6 +779,7 @@ type ComplexityRoot struct {
 
 	VoucherProgram struct {
 		BudgetPerPeriodFen func(childComplexity int) int
+		CareCaps           func(childComplexity int) int
 		CarryOverPeriods   func(childComplexity int) int
 		Categories         func(childComplexity int) int
 		Code               func(childComplexity int) int
@@ -981,6 +1145,157 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallEvent.Kind(childComplexity), true
+
+	case "CareCap.category":
+		if e.ComplexityRoot.CareCap.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareCap.Category(childComplexity), true
+	case "CareCap.maxVisits":
+		if e.ComplexityRoot.CareCap.MaxVisits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareCap.MaxVisits(childComplexity), true
+	case "CareCap.period":
+		if e.ComplexityRoot.CareCap.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareCap.Period(childComplexity), true
+
+	case "CareCapsPayload.caps":
+		if e.ComplexityRoot.CareCapsPayload.Caps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareCapsPayload.Caps(childComplexity), true
+	case "CareCapsPayload.userErrors":
+		if e.ComplexityRoot.CareCapsPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareCapsPayload.UserErrors(childComplexity), true
+
+	case "CarePriceItem.active":
+		if e.ComplexityRoot.CarePriceItem.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.Active(childComplexity), true
+	case "CarePriceItem.category":
+		if e.ComplexityRoot.CarePriceItem.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.Category(childComplexity), true
+	case "CarePriceItem.code":
+		if e.ComplexityRoot.CarePriceItem.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.Code(childComplexity), true
+	case "CarePriceItem.id":
+		if e.ComplexityRoot.CarePriceItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.ID(childComplexity), true
+	case "CarePriceItem.minimumMinutes":
+		if e.ComplexityRoot.CarePriceItem.MinimumMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.MinimumMinutes(childComplexity), true
+	case "CarePriceItem.name":
+		if e.ComplexityRoot.CarePriceItem.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.Name(childComplexity), true
+	case "CarePriceItem.program":
+		if e.ComplexityRoot.CarePriceItem.Program == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.Program(childComplexity), true
+	case "CarePriceItem.unit":
+		if e.ComplexityRoot.CarePriceItem.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.Unit(childComplexity), true
+	case "CarePriceItem.unitPriceFen":
+		if e.ComplexityRoot.CarePriceItem.UnitPriceFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItem.UnitPriceFen(childComplexity), true
+
+	case "CarePriceItemPayload.item":
+		if e.ComplexityRoot.CarePriceItemPayload.Item == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItemPayload.Item(childComplexity), true
+	case "CarePriceItemPayload.userErrors":
+		if e.ComplexityRoot.CarePriceItemPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItemPayload.UserErrors(childComplexity), true
+
+	case "CarePriceItemsPayload.items":
+		if e.ComplexityRoot.CarePriceItemsPayload.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItemsPayload.Items(childComplexity), true
+	case "CarePriceItemsPayload.userErrors":
+		if e.ComplexityRoot.CarePriceItemsPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CarePriceItemsPayload.UserErrors(childComplexity), true
+
+	case "CareWorker.active":
+		if e.ComplexityRoot.CareWorker.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareWorker.Active(childComplexity), true
+	case "CareWorker.displayName":
+		if e.ComplexityRoot.CareWorker.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareWorker.DisplayName(childComplexity), true
+	case "CareWorker.id":
+		if e.ComplexityRoot.CareWorker.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareWorker.ID(childComplexity), true
+	case "CareWorker.username":
+		if e.ComplexityRoot.CareWorker.Username == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareWorker.Username(childComplexity), true
+
+	case "CareWorkerPayload.userErrors":
+		if e.ComplexityRoot.CareWorkerPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareWorkerPayload.UserErrors(childComplexity), true
+	case "CareWorkerPayload.worker":
+		if e.ComplexityRoot.CareWorkerPayload.Worker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareWorkerPayload.Worker(childComplexity), true
 
 	case "CategoryCount.category":
 		if e.ComplexityRoot.CategoryCount.Category == nil {
@@ -1554,6 +1869,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnrollmentRunEdge.Node(childComplexity), true
 
+	case "GeoPoint.accuracyMeters":
+		if e.ComplexityRoot.GeoPoint.AccuracyMeters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GeoPoint.AccuracyMeters(childComplexity), true
+	case "GeoPoint.latitude":
+		if e.ComplexityRoot.GeoPoint.Latitude == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GeoPoint.Latitude(childComplexity), true
+	case "GeoPoint.longitude":
+		if e.ComplexityRoot.GeoPoint.Longitude == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GeoPoint.Longitude(childComplexity), true
+
 	case "IssuanceRun.error":
 		if e.ComplexityRoot.IssuanceRun.Error == nil {
 			break
@@ -1762,6 +2096,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AnswerEmergencyCall(childComplexity, args["id"].(string)), true
+	case "Mutation.assignServiceOrder":
+		if e.ComplexityRoot.Mutation.AssignServiceOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignServiceOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignServiceOrder(childComplexity, args["orderId"].(string), args["workerId"].(string)), true
 	case "Mutation.bindResident":
 		if e.ComplexityRoot.Mutation.BindResident == nil {
 			break
@@ -1773,6 +2118,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BindResident(childComplexity, args["input"].(model.BindResidentInput)), true
+	case "Mutation.cancelServiceOrder":
+		if e.ComplexityRoot.Mutation.CancelServiceOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelServiceOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelServiceOrder(childComplexity, args["orderId"].(string), args["reason"].(string)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -1784,6 +2140,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(model.ChangePasswordInput)), true
+	case "Mutation.checkInServiceOrder":
+		if e.ComplexityRoot.Mutation.CheckInServiceOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_checkInServiceOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CheckInServiceOrder(childComplexity, args["input"].(model.VisitPositionInput)), true
+	case "Mutation.checkOutServiceOrder":
+		if e.ComplexityRoot.Mutation.CheckOutServiceOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_checkOutServiceOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CheckOutServiceOrder(childComplexity, args["input"].(model.VisitPositionInput)), true
 	case "Mutation.closeEmergencyCall":
 		if e.ComplexityRoot.Mutation.CloseEmergencyCall == nil {
 			break
@@ -1795,6 +2173,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CloseEmergencyCall(childComplexity, args["input"].(model.CloseEmergencyCallInput)), true
+	case "Mutation.confirmServiceOrder":
+		if e.ComplexityRoot.Mutation.ConfirmServiceOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmServiceOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmServiceOrder(childComplexity, args["orderId"].(string)), true
+	case "Mutation.confirmServiceOrderWithCard":
+		if e.ComplexityRoot.Mutation.ConfirmServiceOrderWithCard == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmServiceOrderWithCard_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmServiceOrderWithCard(childComplexity, args["input"].(model.ConfirmServiceOrderWithCardInput)), true
 	case "Mutation.confirmSettlement":
 		if e.ComplexityRoot.Mutation.ConfirmSettlement == nil {
 			break
@@ -1806,6 +2206,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ConfirmSettlement(childComplexity, args["providerId"].(string), args["month"].(string)), true
+	case "Mutation.createCareWorker":
+		if e.ComplexityRoot.Mutation.CreateCareWorker == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCareWorker_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCareWorker(childComplexity, args["input"].(model.CreateCareWorkerInput)), true
 	case "Mutation.createRedemptionToken":
 		if e.ComplexityRoot.Mutation.CreateRedemptionToken == nil {
 			break
@@ -1817,6 +2228,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateRedemptionToken(childComplexity, args["programId"].(string), args["residentId"].(*string)), true
+	case "Mutation.createServiceOrder":
+		if e.ComplexityRoot.Mutation.CreateServiceOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createServiceOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateServiceOrder(childComplexity, args["input"].(model.CreateServiceOrderInput)), true
 	case "Mutation.createStaffUser":
 		if e.ComplexityRoot.Mutation.CreateStaffUser == nil {
 			break
@@ -1850,6 +2272,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DispatchEmergencyCall(childComplexity, args["input"].(model.DispatchEmergencyCallInput)), true
+	case "Mutation.disputeServiceOrder":
+		if e.ComplexityRoot.Mutation.DisputeServiceOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disputeServiceOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisputeServiceOrder(childComplexity, args["orderId"].(string), args["reason"].(string)), true
 	case "Mutation.enrollResident":
 		if e.ComplexityRoot.Mutation.EnrollResident == nil {
 			break
@@ -1872,6 +2305,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnrollResidents(childComplexity, args["programId"].(string), args["filter"].(model.ResidentFilter)), true
+	case "Mutation.issueServiceCard":
+		if e.ComplexityRoot.Mutation.IssueServiceCard == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_issueServiceCard_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IssueServiceCard(childComplexity, args["input"].(model.IssueServiceCardInput)), true
 	case "Mutation.issueVouchers":
 		if e.ComplexityRoot.Mutation.IssueVouchers == nil {
 			break
@@ -1988,6 +2432,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterResident(childComplexity, args["input"].(model.RegisterResidentInput)), true
+	case "Mutation.reportServiceCardLost":
+		if e.ComplexityRoot.Mutation.ReportServiceCardLost == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportServiceCardLost_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportServiceCardLost(childComplexity, args["residentId"].(string)), true
 	case "Mutation.requestDisabilityService":
 		if e.ComplexityRoot.Mutation.RequestDisabilityService == nil {
 			break
@@ -2010,6 +2465,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["input"].(model.ResetPasswordInput)), true
+	case "Mutation.resolveServiceOrderDispute":
+		if e.ComplexityRoot.Mutation.ResolveServiceOrderDispute == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveServiceOrderDispute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveServiceOrderDispute(childComplexity, args["input"].(model.ResolveServiceOrderDisputeInput)), true
 	case "Mutation.reverseRedemption":
 		if e.ComplexityRoot.Mutation.ReverseRedemption == nil {
 			break
@@ -2021,6 +2487,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReverseRedemption(childComplexity, args["input"].(model.ReverseRedemptionInput)), true
+	case "Mutation.reviewServiceOrder":
+		if e.ComplexityRoot.Mutation.ReviewServiceOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reviewServiceOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReviewServiceOrder(childComplexity, args["input"].(model.ReviewServiceOrderInput)), true
 	case "Mutation.setCalendarDay":
 		if e.ComplexityRoot.Mutation.SetCalendarDay == nil {
 			break
@@ -2032,6 +2509,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetCalendarDay(childComplexity, args["date"].(civil.Date), args["kind"].(application.DayKind)), true
+	case "Mutation.setCareCap":
+		if e.ComplexityRoot.Mutation.SetCareCap == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setCareCap_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetCareCap(childComplexity, args["input"].(model.SetCareCapInput)), true
+	case "Mutation.setCareItemsOffered":
+		if e.ComplexityRoot.Mutation.SetCareItemsOffered == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setCareItemsOffered_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetCareItemsOffered(childComplexity, args["itemIds"].([]string)), true
 	case "Mutation.setProviderStatus":
 		if e.ComplexityRoot.Mutation.SetProviderStatus == nil {
 			break
@@ -2043,6 +2542,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetProviderStatus(childComplexity, args["id"].(string), args["status"].(voucher.ProviderStatus)), true
+	case "Mutation.setResidentHome":
+		if e.ComplexityRoot.Mutation.SetResidentHome == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setResidentHome_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetResidentHome(childComplexity, args["input"].(model.SetResidentHomeInput)), true
 	case "Mutation.setStaffUserActive":
 		if e.ComplexityRoot.Mutation.SetStaffUserActive == nil {
 			break
@@ -2098,6 +2608,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnenrollResident(childComplexity, args["programId"].(string), args["residentId"].(string), args["reason"].(string)), true
+	case "Mutation.unlockServiceCard":
+		if e.ComplexityRoot.Mutation.UnlockServiceCard == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unlockServiceCard_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnlockServiceCard(childComplexity, args["residentId"].(string)), true
+	case "Mutation.updateCareWorker":
+		if e.ComplexityRoot.Mutation.UpdateCareWorker == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCareWorker_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCareWorker(childComplexity, args["input"].(model.UpdateCareWorkerInput)), true
 	case "Mutation.updateDisabilityService":
 		if e.ComplexityRoot.Mutation.UpdateDisabilityService == nil {
 			break
@@ -2120,6 +2652,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateResident(childComplexity, args["input"].(model.UpdateResidentInput)), true
+	case "Mutation.upsertCarePriceItem":
+		if e.ComplexityRoot.Mutation.UpsertCarePriceItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertCarePriceItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertCarePriceItem(childComplexity, args["input"].(model.CarePriceItemInput)), true
 	case "Mutation.upsertDisabilitySubsidyRule":
 		if e.ComplexityRoot.Mutation.UpsertDisabilitySubsidyRule == nil {
 			break
@@ -2304,6 +2847,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.careItemsOffered":
+		if e.ComplexityRoot.Query.CareItemsOffered == nil {
+			break
+		}
+
+		args, err := ec.field_Query_careItemsOffered_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CareItemsOffered(childComplexity, args["providerId"].(string)), true
+	case "Query.carePriceItems":
+		if e.ComplexityRoot.Query.CarePriceItems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_carePriceItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CarePriceItems(childComplexity, args["programId"].(string)), true
+	case "Query.careWorkers":
+		if e.ComplexityRoot.Query.CareWorkers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CareWorkers(childComplexity), true
 	case "Query.disabilityCertificates":
 		if e.ComplexityRoot.Query.DisabilityCertificates == nil {
 			break
@@ -2444,6 +3015,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Residents(childComplexity, args["filter"].(*model.ResidentFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.serviceCard":
+		if e.ComplexityRoot.Query.ServiceCard == nil {
+			break
+		}
+
+		args, err := ec.field_Query_serviceCard_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ServiceCard(childComplexity, args["residentId"].(string)), true
 	case "Query.serviceCenters":
 		if e.ComplexityRoot.Query.ServiceCenters == nil {
 			break
@@ -2456,6 +3038,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ServiceItems(childComplexity), true
+	case "Query.serviceOrders":
+		if e.ComplexityRoot.Query.ServiceOrders == nil {
+			break
+		}
+
+		args, err := ec.field_Query_serviceOrders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ServiceOrders(childComplexity, args["status"].(*homecare.Status), args["first"].(*int)), true
 	case "Query.settlement":
 		if e.ComplexityRoot.Query.Settlement == nil {
 			break
@@ -2478,6 +3071,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SilentEmergencyDevices(childComplexity, args["since"].(time.Time)), true
+	case "Query.visitReviewQueue":
+		if e.ComplexityRoot.Query.VisitReviewQueue == nil {
+			break
+		}
+
+		args, err := ec.field_Query_visitReviewQueue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VisitReviewQueue(childComplexity, args["first"].(*int)), true
 	case "Query.voucherPrograms":
 		if e.ComplexityRoot.Query.VoucherPrograms == nil {
 			break
@@ -2809,6 +3413,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ResidentEdge.Node(childComplexity), true
 
+	case "ResidentHomePayload.ok":
+		if e.ComplexityRoot.ResidentHomePayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentHomePayload.Ok(childComplexity), true
+	case "ResidentHomePayload.userErrors":
+		if e.ComplexityRoot.ResidentHomePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentHomePayload.UserErrors(childComplexity), true
+
 	case "ResidentPayload.resident":
 		if e.ComplexityRoot.ResidentPayload.Resident == nil {
 			break
@@ -2821,6 +3438,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentPayload.UserErrors(childComplexity), true
+
+	case "ServiceCard.cardNumber":
+		if e.ComplexityRoot.ServiceCard.CardNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceCard.CardNumber(childComplexity), true
+	case "ServiceCard.failedAttempts":
+		if e.ComplexityRoot.ServiceCard.FailedAttempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceCard.FailedAttempts(childComplexity), true
+	case "ServiceCard.issuedAt":
+		if e.ComplexityRoot.ServiceCard.IssuedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceCard.IssuedAt(childComplexity), true
+	case "ServiceCard.status":
+		if e.ComplexityRoot.ServiceCard.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceCard.Status(childComplexity), true
+
+	case "ServiceCardPayload.card":
+		if e.ComplexityRoot.ServiceCardPayload.Card == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceCardPayload.Card(childComplexity), true
+	case "ServiceCardPayload.userErrors":
+		if e.ComplexityRoot.ServiceCardPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceCardPayload.UserErrors(childComplexity), true
 
 	case "ServiceCenter.id":
 		if e.ComplexityRoot.ServiceCenter.ID == nil {
@@ -2909,6 +3564,183 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ServiceItemPayload.UserErrors(childComplexity), true
 
+	case "ServiceOrder.amountFen":
+		if e.ComplexityRoot.ServiceOrder.AmountFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.AmountFen(childComplexity), true
+	case "ServiceOrder.cancelReason":
+		if e.ComplexityRoot.ServiceOrder.CancelReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.CancelReason(childComplexity), true
+	case "ServiceOrder.cancelledAt":
+		if e.ComplexityRoot.ServiceOrder.CancelledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.CancelledAt(childComplexity), true
+	case "ServiceOrder.category":
+		if e.ComplexityRoot.ServiceOrder.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Category(childComplexity), true
+	case "ServiceOrder.checkIn":
+		if e.ComplexityRoot.ServiceOrder.CheckIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.CheckIn(childComplexity), true
+	case "ServiceOrder.checkOut":
+		if e.ComplexityRoot.ServiceOrder.CheckOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.CheckOut(childComplexity), true
+	case "ServiceOrder.confirmDistanceMeters":
+		if e.ComplexityRoot.ServiceOrder.ConfirmDistanceMeters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.ConfirmDistanceMeters(childComplexity), true
+	case "ServiceOrder.confirmedAt":
+		if e.ComplexityRoot.ServiceOrder.ConfirmedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.ConfirmedAt(childComplexity), true
+	case "ServiceOrder.confirmedVia":
+		if e.ComplexityRoot.ServiceOrder.ConfirmedVia == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.ConfirmedVia(childComplexity), true
+	case "ServiceOrder.createdAt":
+		if e.ComplexityRoot.ServiceOrder.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.CreatedAt(childComplexity), true
+	case "ServiceOrder.dispute":
+		if e.ComplexityRoot.ServiceOrder.Dispute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Dispute(childComplexity), true
+	case "ServiceOrder.flags":
+		if e.ComplexityRoot.ServiceOrder.Flags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Flags(childComplexity), true
+	case "ServiceOrder.id":
+		if e.ComplexityRoot.ServiceOrder.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.ID(childComplexity), true
+	case "ServiceOrder.item":
+		if e.ComplexityRoot.ServiceOrder.Item == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Item(childComplexity), true
+	case "ServiceOrder.provider":
+		if e.ComplexityRoot.ServiceOrder.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Provider(childComplexity), true
+	case "ServiceOrder.quantity":
+		if e.ComplexityRoot.ServiceOrder.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Quantity(childComplexity), true
+	case "ServiceOrder.redemption":
+		if e.ComplexityRoot.ServiceOrder.Redemption == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Redemption(childComplexity), true
+	case "ServiceOrder.resident":
+		if e.ComplexityRoot.ServiceOrder.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Resident(childComplexity), true
+	case "ServiceOrder.scheduledDate":
+		if e.ComplexityRoot.ServiceOrder.ScheduledDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.ScheduledDate(childComplexity), true
+	case "ServiceOrder.serviceDate":
+		if e.ComplexityRoot.ServiceOrder.ServiceDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.ServiceDate(childComplexity), true
+	case "ServiceOrder.status":
+		if e.ComplexityRoot.ServiceOrder.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Status(childComplexity), true
+	case "ServiceOrder.worker":
+		if e.ComplexityRoot.ServiceOrder.Worker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrder.Worker(childComplexity), true
+
+	case "ServiceOrderPayload.order":
+		if e.ComplexityRoot.ServiceOrderPayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderPayload.Order(childComplexity), true
+	case "ServiceOrderPayload.userErrors":
+		if e.ComplexityRoot.ServiceOrderPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderPayload.UserErrors(childComplexity), true
+
+	case "ServiceOrderResident.address":
+		if e.ComplexityRoot.ServiceOrderResident.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderResident.Address(childComplexity), true
+	case "ServiceOrderResident.age":
+		if e.ComplexityRoot.ServiceOrderResident.Age == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderResident.Age(childComplexity), true
+	case "ServiceOrderResident.maskedIdNumber":
+		if e.ComplexityRoot.ServiceOrderResident.MaskedIDNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderResident.MaskedIDNumber(childComplexity), true
+	case "ServiceOrderResident.maskedPhone":
+		if e.ComplexityRoot.ServiceOrderResident.MaskedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderResident.MaskedPhone(childComplexity), true
+	case "ServiceOrderResident.name":
+		if e.ComplexityRoot.ServiceOrderResident.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderResident.Name(childComplexity), true
+
 	case "Settlement.lines":
 		if e.ComplexityRoot.Settlement.Lines == nil {
 			break
@@ -2945,6 +3777,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Settlement.TotalFen(childComplexity), true
+	case "Settlement.visits":
+		if e.ComplexityRoot.Settlement.Visits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Settlement.Visits(childComplexity), true
 
 	case "SettlementLine.category":
 		if e.ComplexityRoot.SettlementLine.Category == nil {
@@ -3145,6 +3983,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.Roles(childComplexity), true
 
+	case "VisitDispute.raisedAt":
+		if e.ComplexityRoot.VisitDispute.RaisedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitDispute.RaisedAt(childComplexity), true
+	case "VisitDispute.reason":
+		if e.ComplexityRoot.VisitDispute.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitDispute.Reason(childComplexity), true
+	case "VisitDispute.resolution":
+		if e.ComplexityRoot.VisitDispute.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitDispute.Resolution(childComplexity), true
+	case "VisitDispute.resolvedAt":
+		if e.ComplexityRoot.VisitDispute.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitDispute.ResolvedAt(childComplexity), true
+	case "VisitDispute.status":
+		if e.ComplexityRoot.VisitDispute.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitDispute.Status(childComplexity), true
+
+	case "VisitFlag.detail":
+		if e.ComplexityRoot.VisitFlag.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitFlag.Detail(childComplexity), true
+	case "VisitFlag.raisedAt":
+		if e.ComplexityRoot.VisitFlag.RaisedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitFlag.RaisedAt(childComplexity), true
+	case "VisitFlag.resolution":
+		if e.ComplexityRoot.VisitFlag.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitFlag.Resolution(childComplexity), true
+	case "VisitFlag.resolvedAt":
+		if e.ComplexityRoot.VisitFlag.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitFlag.ResolvedAt(childComplexity), true
+	case "VisitFlag.rule":
+		if e.ComplexityRoot.VisitFlag.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitFlag.Rule(childComplexity), true
+	case "VisitFlag.status":
+		if e.ComplexityRoot.VisitFlag.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitFlag.Status(childComplexity), true
+
+	case "VisitStamp.at":
+		if e.ComplexityRoot.VisitStamp.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitStamp.At(childComplexity), true
+	case "VisitStamp.distanceMeters":
+		if e.ComplexityRoot.VisitStamp.DistanceMeters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitStamp.DistanceMeters(childComplexity), true
+	case "VisitStamp.position":
+		if e.ComplexityRoot.VisitStamp.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitStamp.Position(childComplexity), true
+
 	case "Voucher.balanceFen":
 		if e.ComplexityRoot.Voucher.BalanceFen == nil {
 			break
@@ -3212,6 +4137,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VoucherProgram.BudgetPerPeriodFen(childComplexity), true
+	case "VoucherProgram.careCaps":
+		if e.ComplexityRoot.VoucherProgram.CareCaps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VoucherProgram.CareCaps(childComplexity), true
 	case "VoucherProgram.carryOverPeriods":
 		if e.ComplexityRoot.VoucherProgram.CarryOverPeriods == nil {
 			break
@@ -3349,14 +4280,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ApplicationFilter", ec.unmarshalInputApplicationFilter),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("BindResidentInput", ec.unmarshalInputBindResidentInput),
+			graphql.NewInputUnmarshaler("CarePriceItemInput", ec.unmarshalInputCarePriceItemInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("CloseEmergencyCallInput", ec.unmarshalInputCloseEmergencyCallInput),
+			graphql.NewInputUnmarshaler("ConfirmServiceOrderWithCardInput", ec.unmarshalInputConfirmServiceOrderWithCardInput),
+			graphql.NewInputUnmarshaler("CreateCareWorkerInput", ec.unmarshalInputCreateCareWorkerInput),
+			graphql.NewInputUnmarshaler("CreateServiceOrderInput", ec.unmarshalInputCreateServiceOrderInput),
 			graphql.NewInputUnmarshaler("CreateStaffUserInput", ec.unmarshalInputCreateStaffUserInput),
 			graphql.NewInputUnmarshaler("CreateVoucherProgramInput", ec.unmarshalInputCreateVoucherProgramInput),
 			graphql.NewInputUnmarshaler("DeviceHeartbeatInput", ec.unmarshalInputDeviceHeartbeatInput),
 			graphql.NewInputUnmarshaler("DispatchEmergencyCallInput", ec.unmarshalInputDispatchEmergencyCallInput),
 			graphql.NewInputUnmarshaler("EmergencyCallFilter", ec.unmarshalInputEmergencyCallFilter),
 			graphql.NewInputUnmarshaler("EmergencyContactInput", ec.unmarshalInputEmergencyContactInput),
+			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
+			graphql.NewInputUnmarshaler("IssueServiceCardInput", ec.unmarshalInputIssueServiceCardInput),
 			graphql.NewInputUnmarshaler("IssueVouchersInput", ec.unmarshalInputIssueVouchersInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("MaterialInput", ec.unmarshalInputMaterialInput),
@@ -3370,14 +4307,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RequestDisabilityServiceInput", ec.unmarshalInputRequestDisabilityServiceInput),
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("ResidentFilter", ec.unmarshalInputResidentFilter),
+			graphql.NewInputUnmarshaler("ResolveServiceOrderDisputeInput", ec.unmarshalInputResolveServiceOrderDisputeInput),
 			graphql.NewInputUnmarshaler("ReverseRedemptionInput", ec.unmarshalInputReverseRedemptionInput),
+			graphql.NewInputUnmarshaler("ReviewServiceOrderInput", ec.unmarshalInputReviewServiceOrderInput),
 			graphql.NewInputUnmarshaler("ServiceItemInput", ec.unmarshalInputServiceItemInput),
+			graphql.NewInputUnmarshaler("SetCareCapInput", ec.unmarshalInputSetCareCapInput),
+			graphql.NewInputUnmarshaler("SetResidentHomeInput", ec.unmarshalInputSetResidentHomeInput),
 			graphql.NewInputUnmarshaler("SubmitApplicationInput", ec.unmarshalInputSubmitApplicationInput),
 			graphql.NewInputUnmarshaler("TransitionApplicationInput", ec.unmarshalInputTransitionApplicationInput),
 			graphql.NewInputUnmarshaler("UnbindWechatAccountInput", ec.unmarshalInputUnbindWechatAccountInput),
+			graphql.NewInputUnmarshaler("UpdateCareWorkerInput", ec.unmarshalInputUpdateCareWorkerInput),
 			graphql.NewInputUnmarshaler("UpdateDisabilityServiceInput", ec.unmarshalInputUpdateDisabilityServiceInput),
 			graphql.NewInputUnmarshaler("UpdateResidentInput", ec.unmarshalInputUpdateResidentInput),
 			graphql.NewInputUnmarshaler("UpsertDisabilitySubsidyRuleInput", ec.unmarshalInputUpsertDisabilitySubsidyRuleInput),
+			graphql.NewInputUnmarshaler("VisitPositionInput", ec.unmarshalInputVisitPositionInput),
 			graphql.NewInputUnmarshaler("VoucherRuleInput", ec.unmarshalInputVoucherRuleInput),
 			graphql.NewInputUnmarshaler("WechatLoginInput", ec.unmarshalInputWechatLoginInput),
 		)
@@ -3472,7 +4415,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/identity.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
+//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/homecare.graphqls" "schema/identity.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3489,6 +4432,7 @@ var sources = []*ast.Source{
 	{Name: "schema/common.graphqls", Input: sourceData("schema/common.graphqls"), BuiltIn: false},
 	{Name: "schema/disability.graphqls", Input: sourceData("schema/disability.graphqls"), BuiltIn: false},
 	{Name: "schema/emergency.graphqls", Input: sourceData("schema/emergency.graphqls"), BuiltIn: false},
+	{Name: "schema/homecare.graphqls", Input: sourceData("schema/homecare.graphqls"), BuiltIn: false},
 	{Name: "schema/identity.graphqls", Input: sourceData("schema/identity.graphqls"), BuiltIn: false},
 	{Name: "schema/org.graphqls", Input: sourceData("schema/org.graphqls"), BuiltIn: false},
 	{Name: "schema/resident.graphqls", Input: sourceData("schema/resident.graphqls"), BuiltIn: false},
@@ -3666,6 +4610,96 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_actor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_CareCap(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_CareCap_category(ctx, field)
+	case "period":
+		return ec.fieldContext_CareCap_period(ctx, field)
+	case "maxVisits":
+		return ec.fieldContext_CareCap_maxVisits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CareCap", field.Name)
+}
+
+func (ec *executionContext) childFields_CareCapsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "caps":
+		return ec.fieldContext_CareCapsPayload_caps(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CareCapsPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CareCapsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CarePriceItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CarePriceItem_id(ctx, field)
+	case "program":
+		return ec.fieldContext_CarePriceItem_program(ctx, field)
+	case "code":
+		return ec.fieldContext_CarePriceItem_code(ctx, field)
+	case "name":
+		return ec.fieldContext_CarePriceItem_name(ctx, field)
+	case "category":
+		return ec.fieldContext_CarePriceItem_category(ctx, field)
+	case "unit":
+		return ec.fieldContext_CarePriceItem_unit(ctx, field)
+	case "unitPriceFen":
+		return ec.fieldContext_CarePriceItem_unitPriceFen(ctx, field)
+	case "minimumMinutes":
+		return ec.fieldContext_CarePriceItem_minimumMinutes(ctx, field)
+	case "active":
+		return ec.fieldContext_CarePriceItem_active(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CarePriceItem", field.Name)
+}
+
+func (ec *executionContext) childFields_CarePriceItemPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "item":
+		return ec.fieldContext_CarePriceItemPayload_item(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CarePriceItemPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CarePriceItemPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CarePriceItemsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_CarePriceItemsPayload_items(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CarePriceItemsPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CarePriceItemsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CareWorker(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CareWorker_id(ctx, field)
+	case "username":
+		return ec.fieldContext_CareWorker_username(ctx, field)
+	case "displayName":
+		return ec.fieldContext_CareWorker_displayName(ctx, field)
+	case "active":
+		return ec.fieldContext_CareWorker_active(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CareWorker", field.Name)
+}
+
+func (ec *executionContext) childFields_CareWorkerPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "worker":
+		return ec.fieldContext_CareWorkerPayload_worker(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CareWorkerPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CareWorkerPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CategoryCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3972,6 +5006,18 @@ func (ec *executionContext) childFields_EnrollmentRunEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRunEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "latitude":
+		return ec.fieldContext_GeoPoint_latitude(ctx, field)
+	case "longitude":
+		return ec.fieldContext_GeoPoint_longitude(ctx, field)
+	case "accuracyMeters":
+		return ec.fieldContext_GeoPoint_accuracyMeters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
 func (ec *executionContext) childFields_IssuanceRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4256,6 +5302,16 @@ func (ec *executionContext) childFields_ResidentEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ResidentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ResidentHomePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_ResidentHomePayload_ok(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ResidentHomePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentHomePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ResidentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "resident":
@@ -4264,6 +5320,30 @@ func (ec *executionContext) childFields_ResidentPayload(ctx context.Context, fie
 		return ec.fieldContext_ResidentPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ServiceCard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cardNumber":
+		return ec.fieldContext_ServiceCard_cardNumber(ctx, field)
+	case "status":
+		return ec.fieldContext_ServiceCard_status(ctx, field)
+	case "failedAttempts":
+		return ec.fieldContext_ServiceCard_failedAttempts(ctx, field)
+	case "issuedAt":
+		return ec.fieldContext_ServiceCard_issuedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceCard", field.Name)
+}
+
+func (ec *executionContext) childFields_ServiceCardPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "card":
+		return ec.fieldContext_ServiceCardPayload_card(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ServiceCardPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceCardPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ServiceCenter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4312,6 +5392,82 @@ func (ec *executionContext) childFields_ServiceItemPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type ServiceItemPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ServiceOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ServiceOrder_id(ctx, field)
+	case "status":
+		return ec.fieldContext_ServiceOrder_status(ctx, field)
+	case "provider":
+		return ec.fieldContext_ServiceOrder_provider(ctx, field)
+	case "item":
+		return ec.fieldContext_ServiceOrder_item(ctx, field)
+	case "category":
+		return ec.fieldContext_ServiceOrder_category(ctx, field)
+	case "quantity":
+		return ec.fieldContext_ServiceOrder_quantity(ctx, field)
+	case "amountFen":
+		return ec.fieldContext_ServiceOrder_amountFen(ctx, field)
+	case "scheduledDate":
+		return ec.fieldContext_ServiceOrder_scheduledDate(ctx, field)
+	case "serviceDate":
+		return ec.fieldContext_ServiceOrder_serviceDate(ctx, field)
+	case "resident":
+		return ec.fieldContext_ServiceOrder_resident(ctx, field)
+	case "worker":
+		return ec.fieldContext_ServiceOrder_worker(ctx, field)
+	case "checkIn":
+		return ec.fieldContext_ServiceOrder_checkIn(ctx, field)
+	case "checkOut":
+		return ec.fieldContext_ServiceOrder_checkOut(ctx, field)
+	case "confirmedAt":
+		return ec.fieldContext_ServiceOrder_confirmedAt(ctx, field)
+	case "confirmedVia":
+		return ec.fieldContext_ServiceOrder_confirmedVia(ctx, field)
+	case "confirmDistanceMeters":
+		return ec.fieldContext_ServiceOrder_confirmDistanceMeters(ctx, field)
+	case "redemption":
+		return ec.fieldContext_ServiceOrder_redemption(ctx, field)
+	case "flags":
+		return ec.fieldContext_ServiceOrder_flags(ctx, field)
+	case "dispute":
+		return ec.fieldContext_ServiceOrder_dispute(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ServiceOrder_createdAt(ctx, field)
+	case "cancelledAt":
+		return ec.fieldContext_ServiceOrder_cancelledAt(ctx, field)
+	case "cancelReason":
+		return ec.fieldContext_ServiceOrder_cancelReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceOrder", field.Name)
+}
+
+func (ec *executionContext) childFields_ServiceOrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_ServiceOrderPayload_order(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ServiceOrderPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceOrderPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ServiceOrderResident(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ServiceOrderResident_name(ctx, field)
+	case "age":
+		return ec.fieldContext_ServiceOrderResident_age(ctx, field)
+	case "maskedIdNumber":
+		return ec.fieldContext_ServiceOrderResident_maskedIdNumber(ctx, field)
+	case "address":
+		return ec.fieldContext_ServiceOrderResident_address(ctx, field)
+	case "maskedPhone":
+		return ec.fieldContext_ServiceOrderResident_maskedPhone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceOrderResident", field.Name)
+}
+
 func (ec *executionContext) childFields_Settlement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "provider":
@@ -4326,6 +5482,8 @@ func (ec *executionContext) childFields_Settlement(ctx context.Context, field gr
 		return ec.fieldContext_Settlement_totalFen(ctx, field)
 	case "lines":
 		return ec.fieldContext_Settlement_lines(ctx, field)
+	case "visits":
+		return ec.fieldContext_Settlement_visits(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Settlement", field.Name)
 }
@@ -4434,6 +5592,52 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
 
+func (ec *executionContext) childFields_VisitDispute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reason":
+		return ec.fieldContext_VisitDispute_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_VisitDispute_status(ctx, field)
+	case "raisedAt":
+		return ec.fieldContext_VisitDispute_raisedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_VisitDispute_resolvedAt(ctx, field)
+	case "resolution":
+		return ec.fieldContext_VisitDispute_resolution(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitDispute", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitFlag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rule":
+		return ec.fieldContext_VisitFlag_rule(ctx, field)
+	case "detail":
+		return ec.fieldContext_VisitFlag_detail(ctx, field)
+	case "status":
+		return ec.fieldContext_VisitFlag_status(ctx, field)
+	case "raisedAt":
+		return ec.fieldContext_VisitFlag_raisedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_VisitFlag_resolvedAt(ctx, field)
+	case "resolution":
+		return ec.fieldContext_VisitFlag_resolution(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitFlag", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitStamp(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_VisitStamp_at(ctx, field)
+	case "position":
+		return ec.fieldContext_VisitStamp_position(ctx, field)
+	case "distanceMeters":
+		return ec.fieldContext_VisitStamp_distanceMeters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitStamp", field.Name)
+}
+
 func (ec *executionContext) childFields_Voucher(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4478,6 +5682,8 @@ func (ec *executionContext) childFields_VoucherProgram(ctx context.Context, fiel
 		return ec.fieldContext_VoucherProgram_budgetPerPeriodFen(ctx, field)
 	case "carryOverPeriods":
 		return ec.fieldContext_VoucherProgram_carryOverPeriods(ctx, field)
+	case "careCaps":
+		return ec.fieldContext_VoucherProgram_careCaps(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VoucherProgram", field.Name)
 }

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
-	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -48,6 +50,8 @@ type RedemptionResolver interface {
 }
 type SettlementResolver interface {
 	Provider(ctx context.Context, obj *voucher.Settlement) (*voucher.Provider, error)
+
+	Visits(ctx context.Context, obj *voucher.Settlement) ([]*homecare.Order, error)
 }
 type SettlementLineResolver interface {
 	Program(ctx context.Context, obj *voucher.SettlementLine) (*voucher.Program, error)
@@ -61,6 +65,8 @@ type VoucherResolver interface {
 }
 type VoucherProgramResolver interface {
 	ID(ctx context.Context, obj *voucher.Program) (string, error)
+
+	CareCaps(ctx context.Context, obj *voucher.Program) ([]*homecare.Cap, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2099,6 +2105,38 @@ func (ec *executionContext) fieldContext_Settlement_lines(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Settlement_visits(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Settlement_visits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Settlement().Visits(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*homecare.Order) graphql.Marshaler {
+			return ec.marshalNServiceOrder2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐOrderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Settlement_visits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Settlement",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ServiceOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SettlementLine_program(ctx context.Context, field graphql.CollectedField, obj *voucher.SettlementLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2712,6 +2750,38 @@ func (ec *executionContext) _VoucherProgram_carryOverPeriods(ctx context.Context
 }
 func (ec *executionContext) fieldContext_VoucherProgram_carryOverPeriods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VoucherProgram", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VoucherProgram_careCaps(ctx context.Context, field graphql.CollectedField, obj *voucher.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VoucherProgram_careCaps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VoucherProgram().CareCaps(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*homecare.Cap) graphql.Marshaler {
+			return ec.marshalNCareCap2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐCapᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VoucherProgram_careCaps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VoucherProgram",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CareCap(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _VoucherProgramPayload_program(ctx context.Context, field graphql.CollectedField, obj *model.VoucherProgramPayload) (ret graphql.Marshaler) {
@@ -4143,6 +4213,12 @@ func (ec *executionContext) _Settlement(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "visits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Settlement_visits(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4381,6 +4457,12 @@ func (ec *executionContext) _VoucherProgram(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "careCaps":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VoucherProgram_careCaps(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -125,6 +125,48 @@ CREATE TABLE public.calendar_days (
     CONSTRAINT calendar_days_kind_check CHECK ((kind = ANY (ARRAY['HOLIDAY'::text, 'WORKDAY'::text])))
 );
 
+CREATE TABLE public.care_caps (
+    program_id uuid NOT NULL,
+    category text NOT NULL,
+    period text NOT NULL,
+    max_visits integer NOT NULL,
+    CONSTRAINT care_caps_max_visits_check CHECK (((max_visits >= 1) AND (max_visits <= 1000))),
+    CONSTRAINT care_caps_period_check CHECK ((period = ANY (ARRAY['DAY'::text, 'WEEK'::text, 'MONTH'::text])))
+);
+
+CREATE TABLE public.care_homes (
+    resident_id uuid NOT NULL,
+    latitude double precision NOT NULL,
+    longitude double precision NOT NULL,
+    set_at timestamp with time zone NOT NULL,
+    set_by uuid NOT NULL,
+    CONSTRAINT care_homes_latitude_check CHECK (((latitude >= ('-90'::integer)::double precision) AND (latitude <= (90)::double precision))),
+    CONSTRAINT care_homes_longitude_check CHECK (((longitude >= ('-180'::integer)::double precision) AND (longitude <= (180)::double precision)))
+);
+
+CREATE TABLE public.care_price_items (
+    id uuid NOT NULL,
+    program_id uuid NOT NULL,
+    code text NOT NULL,
+    name text NOT NULL,
+    category text NOT NULL,
+    unit text NOT NULL,
+    unit_price_fen bigint NOT NULL,
+    minimum_minutes integer NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT care_price_items_code_check CHECK (((length(code) >= 1) AND (length(code) <= 32))),
+    CONSTRAINT care_price_items_minimum_minutes_check CHECK (((minimum_minutes >= 0) AND (minimum_minutes <= 1440))),
+    CONSTRAINT care_price_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
+    CONSTRAINT care_price_items_unit_check CHECK (((length(unit) >= 1) AND (length(unit) <= 16))),
+    CONSTRAINT care_price_items_unit_price_fen_check CHECK ((unit_price_fen > 0))
+);
+
+CREATE TABLE public.care_provider_items (
+    provider_id uuid NOT NULL,
+    item_id uuid NOT NULL
+);
+
 CREATE TABLE public.disability_certificates (
     id uuid NOT NULL,
     resident_id uuid NOT NULL,
@@ -403,6 +445,21 @@ CREATE TABLE public.runs (
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
 );
 
+CREATE TABLE public.service_cards (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    card_number text NOT NULL,
+    pin_hash text NOT NULL,
+    status text NOT NULL,
+    failed_attempts integer DEFAULT 0 NOT NULL,
+    issued_at timestamp with time zone NOT NULL,
+    issued_by uuid NOT NULL,
+    ended_at timestamp with time zone,
+    CONSTRAINT service_cards_card_number_check CHECK ((card_number ~ '^[0-9]{12}$'::text)),
+    CONSTRAINT service_cards_failed_attempts_check CHECK (((failed_attempts >= 0) AND (failed_attempts <= 5))),
+    CONSTRAINT service_cards_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'LOCKED'::text, 'LOST'::text, 'REPLACED'::text])))
+);
+
 CREATE TABLE public.service_centers (
     id uuid NOT NULL,
     name text NOT NULL,
@@ -426,6 +483,75 @@ CREATE TABLE public.service_items (
     CONSTRAINT service_items_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT service_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
     CONSTRAINT service_items_time_limit_working_days_check CHECK (((time_limit_working_days >= 1) AND (time_limit_working_days <= 365)))
+);
+
+CREATE TABLE public.service_order_disputes (
+    id uuid NOT NULL,
+    order_id uuid NOT NULL,
+    reason text NOT NULL,
+    status text NOT NULL,
+    raised_at timestamp with time zone NOT NULL,
+    raised_by uuid NOT NULL,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT service_order_disputes_check CHECK (((status = 'OPEN'::text) = (resolved_at IS NULL))),
+    CONSTRAINT service_order_disputes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 500))),
+    CONSTRAINT service_order_disputes_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'UPHELD'::text, 'DISMISSED'::text])))
+);
+
+CREATE TABLE public.service_order_flags (
+    id uuid NOT NULL,
+    order_id uuid NOT NULL,
+    rule text NOT NULL,
+    detail text NOT NULL,
+    status text NOT NULL,
+    raised_at timestamp with time zone NOT NULL,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT service_order_flags_check CHECK (((status = 'OPEN'::text) = (resolved_at IS NULL))),
+    CONSTRAINT service_order_flags_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'CLEARED'::text, 'REVERSED'::text])))
+);
+
+CREATE TABLE public.service_orders (
+    id uuid NOT NULL,
+    provider_id uuid NOT NULL,
+    program_id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    item_id uuid NOT NULL,
+    category text NOT NULL,
+    quantity integer NOT NULL,
+    amount_fen bigint NOT NULL,
+    scheduled_date date NOT NULL,
+    status text NOT NULL,
+    worker_id uuid,
+    created_by_kind text NOT NULL,
+    created_by uuid NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    check_in_at timestamp with time zone,
+    check_in_lat double precision,
+    check_in_lng double precision,
+    check_in_accuracy double precision,
+    check_in_distance_m double precision,
+    check_out_at timestamp with time zone,
+    check_out_lat double precision,
+    check_out_lng double precision,
+    check_out_accuracy double precision,
+    check_out_distance_m double precision,
+    confirmed_at timestamp with time zone,
+    confirmed_via text,
+    confirm_distance_m double precision,
+    service_date date,
+    redemption_id uuid,
+    cancelled_at timestamp with time zone,
+    cancel_reason text,
+    CONSTRAINT service_orders_amount_fen_check CHECK ((amount_fen > 0)),
+    CONSTRAINT service_orders_check CHECK (((check_out_at IS NULL) OR ((check_in_at IS NOT NULL) AND (check_out_at >= check_in_at)))),
+    CONSTRAINT service_orders_check1 CHECK (((status = 'REDEEMED'::text) <= (redemption_id IS NOT NULL))),
+    CONSTRAINT service_orders_confirmed_via_check CHECK ((confirmed_via = ANY (ARRAY['CARD'::text, 'RESIDENT'::text]))),
+    CONSTRAINT service_orders_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100))),
+    CONSTRAINT service_orders_status_check CHECK ((status = ANY (ARRAY['REQUESTED'::text, 'ASSIGNED'::text, 'CHECKED_IN'::text, 'CHECKED_OUT'::text, 'CONFIRMED'::text, 'REDEEMED'::text, 'CANCELLED'::text, 'DISPUTED'::text])))
 );
 
 CREATE TABLE public.settlements (
@@ -556,6 +682,21 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.calendar_days
     ADD CONSTRAINT calendar_days_pkey PRIMARY KEY (date);
 
+ALTER TABLE ONLY public.care_caps
+    ADD CONSTRAINT care_caps_pkey PRIMARY KEY (program_id, category, period);
+
+ALTER TABLE ONLY public.care_homes
+    ADD CONSTRAINT care_homes_pkey PRIMARY KEY (resident_id);
+
+ALTER TABLE ONLY public.care_price_items
+    ADD CONSTRAINT care_price_items_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.care_price_items
+    ADD CONSTRAINT care_price_items_program_code_key UNIQUE (program_id, code);
+
+ALTER TABLE ONLY public.care_provider_items
+    ADD CONSTRAINT care_provider_items_pkey PRIMARY KEY (provider_id, item_id);
+
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_pkey PRIMARY KEY (id);
 
@@ -628,6 +769,12 @@ ALTER TABLE ONLY public.residents
 ALTER TABLE ONLY public.runs
     ADD CONSTRAINT runs_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.service_cards
+    ADD CONSTRAINT service_cards_number_key UNIQUE (card_number);
+
+ALTER TABLE ONLY public.service_cards
+    ADD CONSTRAINT service_cards_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.service_centers
     ADD CONSTRAINT service_centers_name_key UNIQUE (name);
 
@@ -639,6 +786,21 @@ ALTER TABLE ONLY public.service_items
 
 ALTER TABLE ONLY public.service_items
     ADD CONSTRAINT service_items_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_order_disputes
+    ADD CONSTRAINT service_order_disputes_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_order_flags
+    ADD CONSTRAINT service_order_flags_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_order_flags
+    ADD CONSTRAINT service_order_flags_rule_key UNIQUE (order_id, rule);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_redemption_key UNIQUE (redemption_id);
 
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_pkey PRIMARY KEY (provider_id, month);
@@ -755,6 +917,20 @@ CREATE INDEX runs_running_idx ON public.runs USING btree (lease_until) WHERE (st
 
 CREATE INDEX runs_subject_idx ON public.runs USING btree (kind, subject_id, id);
 
+CREATE UNIQUE INDEX service_cards_usable_key ON public.service_cards USING btree (resident_id) WHERE (status = ANY (ARRAY['ACTIVE'::text, 'LOCKED'::text]));
+
+CREATE UNIQUE INDEX service_order_disputes_order_key ON public.service_order_disputes USING btree (order_id);
+
+CREATE INDEX service_order_flags_open_idx ON public.service_order_flags USING btree (order_id) WHERE (status = 'OPEN'::text);
+
+CREATE INDEX service_orders_month_idx ON public.service_orders USING btree (provider_id, service_date) WHERE (service_date IS NOT NULL);
+
+CREATE INDEX service_orders_provider_idx ON public.service_orders USING btree (provider_id, id DESC);
+
+CREATE INDEX service_orders_resident_idx ON public.service_orders USING btree (resident_id, scheduled_date);
+
+CREATE INDEX service_orders_worker_idx ON public.service_orders USING btree (worker_id, id DESC) WHERE (worker_id IS NOT NULL);
+
 CREATE INDEX users_provider_idx ON public.users USING btree (provider_id) WHERE (provider_id IS NOT NULL);
 
 CREATE UNIQUE INDEX users_username_key ON public.users USING btree (lower(username));
@@ -797,6 +973,21 @@ ALTER TABLE ONLY public.applications
 
 ALTER TABLE ONLY public.applications
     ADD CONSTRAINT applications_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.service_items(id);
+
+ALTER TABLE ONLY public.care_caps
+    ADD CONSTRAINT care_caps_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.care_homes
+    ADD CONSTRAINT care_homes_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.care_price_items
+    ADD CONSTRAINT care_price_items_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.care_provider_items
+    ADD CONSTRAINT care_provider_items_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.care_price_items(id);
+
+ALTER TABLE ONLY public.care_provider_items
+    ADD CONSTRAINT care_provider_items_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
@@ -846,6 +1037,9 @@ ALTER TABLE ONLY public.residents
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_grid_id_fkey FOREIGN KEY (grid_id) REFERENCES public.org_units(id);
 
+ALTER TABLE ONLY public.service_cards
+    ADD CONSTRAINT service_cards_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
 ALTER TABLE ONLY public.service_centers
     ADD CONSTRAINT service_centers_org_unit_id_fkey FOREIGN KEY (org_unit_id) REFERENCES public.org_units(id);
 
@@ -854,6 +1048,30 @@ ALTER TABLE ONLY public.service_items
 
 ALTER TABLE ONLY public.service_items
     ADD CONSTRAINT service_items_voucher_program_fk FOREIGN KEY (voucher_program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.service_order_disputes
+    ADD CONSTRAINT service_order_disputes_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.service_orders(id);
+
+ALTER TABLE ONLY public.service_order_flags
+    ADD CONSTRAINT service_order_flags_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.service_orders(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.care_price_items(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_redemption_id_fkey FOREIGN KEY (redemption_id) REFERENCES public.redemptions(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_worker_id_fkey FOREIGN KEY (worker_id) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);

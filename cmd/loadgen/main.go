@@ -40,12 +40,12 @@ func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:8080", "server base URL")
 	flag.StringVar(&o.databaseURL, "database", envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"), "database of the server (for -prepare and -baseline)")
-	flag.StringVar(&o.mix, "mix", "read", "read | read-one | read-list | lists | search | redeem-spread | redeem-hot | intake | board | issue | issue-district")
+	flag.StringVar(&o.mix, "mix", "read", "read | read-one | read-list | lists | search | redeem-spread | redeem-hot | intake | board | issue | issue-district | visit")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "how long to drive the mix")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients (board: subscribers)")
 	flag.IntVar(&o.prepare, "prepare", 0, "seed this many synthetic residents first (seed --residents N)")
 	flag.BoolVar(&o.baseline, "baseline", false, "read mixes: also measure the baseline server; redeem mixes: the write floor (pgx only); print the ratio")
-	flag.IntVar(&o.residents, "residents", 10000, "residents the redeem-spread and issue mixes use")
+	flag.IntVar(&o.residents, "residents", 10000, "residents the redeem-spread, issue and visit mixes use (visit: one visit each)")
 	flag.IntVar(&o.tokens, "tokens", 0, "redeem mixes: create this many tokens before the timed phase (0: each redemption creates its token, timed)")
 	flag.StringVar(&o.program, "program", "JJ-YLFWQ", "issue-district: the program whose whole district is enrolled and issued")
 	flag.StringVar(&o.period, "period", "", "issue-district: the period to issue (default this month; another one is a backfill)")
@@ -107,6 +107,8 @@ func run(ctx context.Context, o options) error {
 		elapsed, err = searchMix(ctx, c, st, o)
 	case "issue-district":
 		elapsed, err = issueDistrictMix(ctx, c, st, o)
+	case "visit":
+		elapsed, err = visitMix(ctx, c, st, o)
 	default:
 		return fmt.Errorf("unknown mix %q", o.mix)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
+	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 )
@@ -74,6 +75,38 @@ type BindResidentInput struct {
 	Phone    string `json:"phone"`
 }
 
+type CareCapsPayload struct {
+	Caps       []*homecare.Cap `json:"caps,omitempty"`
+	UserErrors []*UserError    `json:"userErrors"`
+}
+
+type CarePriceItemInput struct {
+	ProgramID string `json:"programId"`
+	// Unique in the program: an existing code is updated.
+	Code           string           `json:"code"`
+	Name           string           `json:"name"`
+	Category       voucher.Category `json:"category"`
+	Unit           string           `json:"unit"`
+	UnitPriceFen   int64            `json:"unitPriceFen"`
+	MinimumMinutes int              `json:"minimumMinutes"`
+	Active         *bool            `json:"active,omitempty"`
+}
+
+type CarePriceItemPayload struct {
+	Item       *homecare.Item `json:"item,omitempty"`
+	UserErrors []*UserError   `json:"userErrors"`
+}
+
+type CarePriceItemsPayload struct {
+	Items      []*homecare.Item `json:"items,omitempty"`
+	UserErrors []*UserError     `json:"userErrors"`
+}
+
+type CareWorkerPayload struct {
+	Worker     *homecare.Worker `json:"worker,omitempty"`
+	UserErrors []*UserError     `json:"userErrors"`
+}
+
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
 	// 10 to 128 characters; not the username or little more, not a run of repeated or consecutive characters, not a well-known password, not the current one.
@@ -84,6 +117,29 @@ type CloseEmergencyCallInput struct {
 	CallID   string             `json:"callId"`
 	Category emergency.Category `json:"category"`
 	Outcome  string             `json:"outcome"`
+}
+
+type ConfirmServiceOrderWithCardInput struct {
+	OrderID    string             `json:"orderId"`
+	CardNumber string             `json:"cardNumber"`
+	Pin        string             `json:"pin"`
+	Position   *homecare.Position `json:"position"`
+}
+
+type CreateCareWorkerInput struct {
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	DisplayName string `json:"displayName"`
+}
+
+type CreateServiceOrderInput struct {
+	// Defaults to the signed-in resident.
+	ResidentID *string `json:"residentId,omitempty"`
+	// Defaults to the signed-in provider.
+	ProviderID    *string    `json:"providerId,omitempty"`
+	ItemID        string     `json:"itemId"`
+	Quantity      *int       `json:"quantity,omitempty"`
+	ScheduledDate civil.Date `json:"scheduledDate"`
 }
 
 type CreateStaffUserInput struct {
@@ -196,6 +252,12 @@ type IssuanceRunConnection struct {
 type IssuanceRunEdge struct {
 	Cursor string               `json:"cursor"`
 	Node   *voucher.IssuanceRun `json:"node"`
+}
+
+type IssueServiceCardInput struct {
+	ResidentID string `json:"residentId"`
+	// 6 digits, set by the elder at the counter.
+	Pin string `json:"pin"`
 }
 
 type IssueVouchersInput struct {
@@ -365,14 +427,38 @@ type ResidentFilter struct {
 	CareLevels []resident.CareLevel `json:"careLevels,omitempty"`
 }
 
+type ResidentHomePayload struct {
+	Ok         bool         `json:"ok"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type ResidentPayload struct {
 	Resident   *resident.Resident `json:"resident,omitempty"`
 	UserErrors []*UserError       `json:"userErrors"`
 }
 
+type ResolveServiceOrderDisputeInput struct {
+	OrderID string `json:"orderId"`
+	// true upholds the dispute (the payment is reversed); false dismisses it.
+	Uphold bool   `json:"uphold"`
+	Reason string `json:"reason"`
+}
+
 type ReverseRedemptionInput struct {
 	RedemptionID string `json:"redemptionId"`
 	Reason       string `json:"reason"`
+}
+
+type ReviewServiceOrderInput struct {
+	OrderID string `json:"orderId"`
+	// true clears the open flags (a confirmed visit is then paid); false reverses the visit.
+	Clear  bool   `json:"clear"`
+	Reason string `json:"reason"`
+}
+
+type ServiceCardPayload struct {
+	Card       *homecare.Card `json:"card,omitempty"`
+	UserErrors []*UserError   `json:"userErrors"`
 }
 
 // Creates the item, or updates the item with the same code.
@@ -390,6 +476,24 @@ type ServiceItemInput struct {
 type ServiceItemPayload struct {
 	Item       *application.Item `json:"item,omitempty"`
 	UserErrors []*UserError      `json:"userErrors"`
+}
+
+type ServiceOrderPayload struct {
+	Order      *homecare.Order `json:"order,omitempty"`
+	UserErrors []*UserError    `json:"userErrors"`
+}
+
+type SetCareCapInput struct {
+	ProgramID string           `json:"programId"`
+	Category  voucher.Category `json:"category"`
+	Period    homecare.Period  `json:"period"`
+	// null removes the cap.
+	MaxVisits *int `json:"maxVisits,omitempty"`
+}
+
+type SetResidentHomeInput struct {
+	ResidentID string             `json:"residentId"`
+	Position   *homecare.Position `json:"position"`
 }
 
 type SettlementPayload struct {
@@ -424,6 +528,13 @@ type UnbindWechatAccountInput struct {
 	AccountID string `json:"accountId"`
 	// Why the account is unbound, for the audit log: 1 to 200 characters, no ID or phone numbers.
 	Reason string `json:"reason"`
+}
+
+type UpdateCareWorkerInput struct {
+	ID          string  `json:"id"`
+	DisplayName *string `json:"displayName,omitempty"`
+	// false deactivates the worker and ends every session of theirs at once.
+	Active *bool `json:"active,omitempty"`
 }
 
 type UpdateDisabilityServiceInput struct {
@@ -467,6 +578,11 @@ type UserError struct {
 	Code    UserErrorCode `json:"code"`
 }
 
+type VisitPositionInput struct {
+	OrderID  string             `json:"orderId"`
+	Position *homecare.Position `json:"position"`
+}
+
 type VoucherProgramPayload struct {
 	Program    *voucher.Program `json:"program,omitempty"`
 	UserErrors []*UserError     `json:"userErrors"`
@@ -481,6 +597,66 @@ type WechatAccountPayload struct {
 type WechatLoginInput struct {
 	// The code from wx.login() in the mini-program.
 	Code string `json:"code"`
+}
+
+type ServiceCardStatus string
+
+const (
+	ServiceCardStatusActive ServiceCardStatus = "ACTIVE"
+	// Five wrong PINs: a counter unlocks it.
+	ServiceCardStatusLocked   ServiceCardStatus = "LOCKED"
+	ServiceCardStatusLost     ServiceCardStatus = "LOST"
+	ServiceCardStatusReplaced ServiceCardStatus = "REPLACED"
+)
+
+var AllServiceCardStatus = []ServiceCardStatus{
+	ServiceCardStatusActive,
+	ServiceCardStatusLocked,
+	ServiceCardStatusLost,
+	ServiceCardStatusReplaced,
+}
+
+func (e ServiceCardStatus) IsValid() bool {
+	switch e {
+	case ServiceCardStatusActive, ServiceCardStatusLocked, ServiceCardStatusLost, ServiceCardStatusReplaced:
+		return true
+	}
+	return false
+}
+
+func (e ServiceCardStatus) String() string {
+	return string(e)
+}
+
+func (e *ServiceCardStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ServiceCardStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ServiceCardStatus", str)
+	}
+	return nil
+}
+
+func (e ServiceCardStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ServiceCardStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ServiceCardStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type UserErrorCode string
@@ -566,6 +742,177 @@ func (e *UserErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e UserErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type VisitConfirmation string
+
+const (
+	// The elder's service card and PIN at check-out.
+	VisitConfirmationCard VisitConfirmation = "CARD"
+	// The resident (or a family proxy) in the mini-program.
+	VisitConfirmationResident VisitConfirmation = "RESIDENT"
+)
+
+var AllVisitConfirmation = []VisitConfirmation{
+	VisitConfirmationCard,
+	VisitConfirmationResident,
+}
+
+func (e VisitConfirmation) IsValid() bool {
+	switch e {
+	case VisitConfirmationCard, VisitConfirmationResident:
+		return true
+	}
+	return false
+}
+
+func (e VisitConfirmation) String() string {
+	return string(e)
+}
+
+func (e *VisitConfirmation) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = VisitConfirmation(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid VisitConfirmation", str)
+	}
+	return nil
+}
+
+func (e VisitConfirmation) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *VisitConfirmation) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e VisitConfirmation) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type VisitDisputeStatus string
+
+const (
+	VisitDisputeStatusOpen      VisitDisputeStatus = "OPEN"
+	VisitDisputeStatusUpheld    VisitDisputeStatus = "UPHELD"
+	VisitDisputeStatusDismissed VisitDisputeStatus = "DISMISSED"
+)
+
+var AllVisitDisputeStatus = []VisitDisputeStatus{
+	VisitDisputeStatusOpen,
+	VisitDisputeStatusUpheld,
+	VisitDisputeStatusDismissed,
+}
+
+func (e VisitDisputeStatus) IsValid() bool {
+	switch e {
+	case VisitDisputeStatusOpen, VisitDisputeStatusUpheld, VisitDisputeStatusDismissed:
+		return true
+	}
+	return false
+}
+
+func (e VisitDisputeStatus) String() string {
+	return string(e)
+}
+
+func (e *VisitDisputeStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = VisitDisputeStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid VisitDisputeStatus", str)
+	}
+	return nil
+}
+
+func (e VisitDisputeStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *VisitDisputeStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e VisitDisputeStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type VisitFlagStatus string
+
+const (
+	VisitFlagStatusOpen     VisitFlagStatus = "OPEN"
+	VisitFlagStatusCleared  VisitFlagStatus = "CLEARED"
+	VisitFlagStatusReversed VisitFlagStatus = "REVERSED"
+)
+
+var AllVisitFlagStatus = []VisitFlagStatus{
+	VisitFlagStatusOpen,
+	VisitFlagStatusCleared,
+	VisitFlagStatusReversed,
+}
+
+func (e VisitFlagStatus) IsValid() bool {
+	switch e {
+	case VisitFlagStatusOpen, VisitFlagStatusCleared, VisitFlagStatusReversed:
+		return true
+	}
+	return false
+}
+
+func (e VisitFlagStatus) String() string {
+	return string(e)
+}
+
+func (e *VisitFlagStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = VisitFlagStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid VisitFlagStatus", str)
+	}
+	return nil
+}
+
+func (e VisitFlagStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *VisitFlagStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e VisitFlagStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

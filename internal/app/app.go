@@ -23,6 +23,7 @@ import (
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
+	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
@@ -57,6 +58,7 @@ type App struct {
 	Wechat      *wechat.Service
 	Disability  *disability.Service
 	Vouchers    *voucher.Service
+	Homecare    *homecare.Service
 	Runs        *run.Worker
 	Emergency   *emergency.Service
 	Application *application.Service
@@ -151,6 +153,10 @@ func New(d Deps) (*App, error) {
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
+	// Home-care visits pay through the voucher engine; a month with held
+	// or disputed visits cannot be confirmed.
+	a.Homecare = homecare.NewService(d.DB, d.Now, a.Auth, a.Vouchers, hashes)
+	a.Vouchers.SetSettlementHold(a.Homecare.Hold)
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,
@@ -163,6 +169,7 @@ func New(d Deps) (*App, error) {
 		Vouchers:           a.Vouchers,
 		Emergency:          a.Emergency,
 		ApplicationService: a.Application,
+		Homecare:           a.Homecare,
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

@@ -105,6 +105,9 @@ func TestAuditEntriesResolve(t *testing.T) {
 	do(admin, `mutation{upsertDisabilitySubsidyRule(input:{code:"AUDIT_TEST",subsidy:LIVING,description:"审计测试规则",active:false}){userErrors{code message}}}`,
 		nil, "upsertDisabilitySubsidyRule.userErrors")
 
+	// Home-care visits: every action once.
+	careAuditTour(t, e)
+
 	// The log since the test began, newest first.
 	type entry struct{ action, entity, entityID string }
 	var entries []entry

@@ -52,6 +52,9 @@ var idorExpect = map[string]string{
 	"DisabilitySubsidyRule": "FFVVVFFFVVF", // disability.Service.Rule: the staff who may list the rules
 	"IssuanceRun":           "FFFNNFFFVVF", // policy ReadVoucherRuns: district-wide runs for ADMIN and AUDITOR (case workers reach their subtree's runs only)
 	"EnrollmentRun":         "FFFNVFFFVVF", // policy ReadVoucherRuns: a case worker's run for its subtree, ADMIN and AUDITOR
+	"CarePriceItem":         "VVVVVVVVVVV", // homecare.Service.Item: the price list is public to any session
+	"CareWorker":            "NNVNNNNVVVN", // homecare.Service.Worker: its provider, ADMIN, who reads orders district-wide, the worker
+	"ServiceOrder":          "VNVNVFNVVVF", // policy ReadServiceOrders: the resident, staff covering them, the order's provider
 }
 
 const idorDoc = `query($id:ID!){node(id:$id){id __typename
@@ -73,6 +76,9 @@ const idorDoc = `query($id:ID!){node(id:$id){id __typename
   ... on DisabilitySubsidyRule{code}
   ... on IssuanceRun{period issuedCount}
   ... on EnrollmentRun{enrolledCount}
+  ... on CarePriceItem{code}
+  ... on CareWorker{username}
+  ... on ServiceOrder{orderStatus: status visited: resident{name maskedIdNumber}}
 }}`
 
 // idorWorld extends buildWorld with one object of every remaining Node
@@ -101,6 +107,9 @@ func idorWorld(t *testing.T) (*world, map[string]string, map[string]string) {
 	// A case worker of the resident's street enrolls them (again: nobody twice) with the residents-list filter.
 	ids["EnrollmentRun"] = e.MustDo(t, e.As(t, "caseworker"), `mutation($p:ID!){enrollResidents(programId:$p,filter:{nameContains:"张大爷"}){run{id} userErrors{code}}}`,
 		map[string]any{"p": w.program}).Str("enrollResidents.run.id")
+	for k, v := range careObjects(t, e, w.resident, w.program, ids["Provider"], w.serial) {
+		ids[k] = v
+	}
 	for typ := range idorExpect {
 		if typ == "WechatAccount" {
 			continue // the owner's, once signed in below
@@ -146,8 +155,8 @@ func bindWechat(t *testing.T, e *testenv.Env, openid, name, idNumber, phone stri
 func TestNodeIDORMatrix(t *testing.T) {
 	w, ids, toks := idorWorld(t)
 	e := w.e
-	if len(idorExpect) != 18 {
-		t.Fatalf("%d Node types in the matrix; graph/schema has 18", len(idorExpect))
+	if len(idorExpect) != 21 {
+		t.Fatalf("%d Node types in the matrix; graph/schema has 21", len(idorExpect))
 	}
 	writesBefore := auditWrites(t, e)
 	n := 0
@@ -181,7 +190,7 @@ func TestNodeIDORMatrix(t *testing.T) {
 			n++
 		}
 	}
-	if n != 18*11 {
+	if n != 21*11 {
 		t.Fatalf("%d cases", n)
 	}
 	// Reads write nothing but the audit entries of full-number reads.

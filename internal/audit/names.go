@@ -43,6 +43,10 @@ const (
 	EntityDisabilityCertificate Entity = "DisabilityCertificate"
 	EntityDisabilityService     Entity = "DisabilityService"
 	EntityDisabilitySubsidyRule Entity = "DisabilitySubsidyRule"
+
+	EntityCareWorker    Entity = "CareWorker"
+	EntityCarePriceItem Entity = "CarePriceItem"
+	EntityServiceOrder  Entity = "ServiceOrder"
 )
 
 // Entities lists every Entity, for tests that check each one resolves.
@@ -52,6 +56,7 @@ var Entities = []Entity{
 	EntityEmergencyDevice, EntityEmergencyCall,
 	EntityServiceItem, EntityApplication, EntityCalendarDay,
 	EntityDisabilityCertificate, EntityDisabilityService, EntityDisabilitySubsidyRule,
+	EntityCareWorker, EntityCarePriceItem, EntityServiceOrder,
 }
 
 // Action names what happened. Each is the name of the GraphQL field that
@@ -131,6 +136,29 @@ const (
 	ActionUpsertDisabilitySubsidyRule Action = "upsertDisabilitySubsidyRule"
 	ActionRequestDisabilityService    Action = "requestDisabilityService"
 	ActionUpdateDisabilityService     Action = "updateDisabilityService"
+
+	// homecare.graphqls. Service cards and home positions are about their
+	// resident (entity Resident; the card number in the detail); a wrong
+	// PIN is a confirmServiceOrderWithCard with "pinCorrect": false.
+	ActionCreateCareWorker            Action = "createCareWorker"
+	ActionUpdateCareWorker            Action = "updateCareWorker"
+	ActionUpsertCarePriceItem         Action = "upsertCarePriceItem"
+	ActionSetCareItemsOffered         Action = "setCareItemsOffered"
+	ActionSetCareCap                  Action = "setCareCap"
+	ActionSetResidentHome             Action = "setResidentHome"
+	ActionIssueServiceCard            Action = "issueServiceCard"
+	ActionReportServiceCardLost       Action = "reportServiceCardLost"
+	ActionUnlockServiceCard           Action = "unlockServiceCard"
+	ActionCreateServiceOrder          Action = "createServiceOrder"
+	ActionAssignServiceOrder          Action = "assignServiceOrder"
+	ActionCancelServiceOrder          Action = "cancelServiceOrder"
+	ActionCheckInServiceOrder         Action = "checkInServiceOrder"
+	ActionCheckOutServiceOrder        Action = "checkOutServiceOrder"
+	ActionConfirmServiceOrderWithCard Action = "confirmServiceOrderWithCard"
+	ActionConfirmServiceOrder         Action = "confirmServiceOrder"
+	ActionReviewServiceOrder          Action = "reviewServiceOrder"
+	ActionDisputeServiceOrder         Action = "disputeServiceOrder"
+	ActionResolveServiceOrderDispute  Action = "resolveServiceOrderDispute"
 )
 
 // Actions lists every Action, for tests that check each one is a field of
@@ -147,6 +175,11 @@ var Actions = []Action{
 	ActionUpsertServiceItem, ActionSubmitApplication, ActionTransitionApplication, ActionSetCalendarDay,
 	ActionRecordDisabilityCertificate, ActionCertificateNumber, ActionUpsertDisabilitySubsidyRule,
 	ActionRequestDisabilityService, ActionUpdateDisabilityService,
+	ActionCreateCareWorker, ActionUpdateCareWorker, ActionUpsertCarePriceItem, ActionSetCareItemsOffered, ActionSetCareCap,
+	ActionSetResidentHome, ActionIssueServiceCard, ActionReportServiceCardLost, ActionUnlockServiceCard,
+	ActionCreateServiceOrder, ActionAssignServiceOrder, ActionCancelServiceOrder, ActionCheckInServiceOrder,
+	ActionCheckOutServiceOrder, ActionConfirmServiceOrderWithCard, ActionConfirmServiceOrder, ActionReviewServiceOrder,
+	ActionDisputeServiceOrder, ActionResolveServiceOrderDispute,
 }
 
 // AuthHook records a step of the auth service (auth.Service.Audit): it

@@ -13,10 +13,13 @@ const (
 	Admin       Role = "ADMIN"
 	Auditor     Role = "AUDITOR"
 	Integration Role = "INTEGRATION"
+	// CareWorker is one home-care worker of a provider: one login each,
+	// created and deactivated by the provider's own users.
+	CareWorker Role = "CARE_WORKER"
 )
 
 // AllRoles lists every role in contract order.
-var AllRoles = []Role{Resident, Clerk, CaseWorker, Operator, Provider, Admin, Auditor, Integration}
+var AllRoles = []Role{Resident, Clerk, CaseWorker, Operator, Provider, Admin, Auditor, Integration, CareWorker}
 
 // Valid reports whether r is a contract role.
 func (r Role) Valid() bool {

@@ -35,6 +35,22 @@ const (
 	BackfillVouchers      Action = "backfillVouchers"
 	ReadVoucherRuns       Action = "readVoucherRuns"
 
+	// Home-care visits (internal/homecare).
+	ManageCareWorkers   Action = "manageCareWorkers"
+	ManagePriceList     Action = "managePriceList"
+	OfferCareItems      Action = "offerCareItems"
+	ManageServiceCards  Action = "manageServiceCards"
+	ReadServiceOrders   Action = "readServiceOrders"
+	ReadAssignedOrders  Action = "readAssignedOrders"
+	CreateServiceOrder  Action = "createServiceOrder"
+	AssignServiceOrder  Action = "assignServiceOrder"
+	CancelServiceOrder  Action = "cancelServiceOrder"
+	PerformVisit        Action = "performVisit"
+	ConfirmVisit        Action = "confirmVisit"
+	ReviewVisits        Action = "reviewVisits"
+	DisputeVisit        Action = "disputeVisit"
+	ResolveVisitDispute Action = "resolveVisitDispute"
+
 	// Applications (一站受理、全区通办).
 	ReadApplications            Action = "readApplications"
 	SubmitApplication           Action = "submitApplication"
@@ -104,6 +120,20 @@ var Actions = []struct {
 	{IssueVouchers, "issue the month's vouchers"},
 	{BackfillVouchers, "issue vouchers for a past or later period (audited)"},
 	{ReadVoucherRuns, "follow issuance and enrollment runs"},
+	{ManageCareWorkers, "create, edit and deactivate their provider's care workers (deactivation ends their sessions)"},
+	{ManagePriceList, "set the home-care price list and per-resident caps"},
+	{OfferCareItems, "say which price-list items their provider offers"},
+	{ManageServiceCards, "issue, unlock and replace elder service cards; record home positions"},
+	{ReadServiceOrders, "read home-care service orders"},
+	{ReadAssignedOrders, "read the service orders assigned to them"},
+	{CreateServiceOrder, "create home-care service orders"},
+	{AssignServiceOrder, "assign service orders to care workers"},
+	{CancelServiceOrder, "cancel service orders before the visit"},
+	{PerformVisit, "check in and out of visits and take the elder's card confirmation"},
+	{ConfirmVisit, "confirm a visit in the mini-program"},
+	{ReviewVisits, "review visits held for anomalies (clear or reverse)"},
+	{DisputeVisit, "dispute a paid visit within 30 days"},
+	{ResolveVisitDispute, "uphold or dismiss visit disputes"},
 	{ReadApplications, "read applications"},
 	{SubmitApplication, "submit applications"},
 	{TakeDistrictWideApplication, "take in district-wide applications at any center (全区通办)"},

@@ -50,7 +50,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadResident: Self, ReadFullIDNumber: Self, ReadVouchers: Self, ReadRedemptions: Self, CreateRedemptionToken: Self,
 		ReadApplications: Self, SubmitApplication: Self, ResubmitApplication: Self, WithdrawApplication: Self,
 		ReadDisability: Self, RequestDisabilityService: Self, ReadEmergencyCalls: Self,
-		BindResident: Self,
+		BindResident:      Self,
+		ReadServiceOrders: Self, CreateServiceOrder: Self, CancelServiceOrder: Self, ConfirmVisit: Self, DisputeVisit: Self,
 	},
 	auth.Clerk: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
@@ -60,6 +61,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadApplicationStats: District,
 		ReadDisability:       District, RequestDisabilityService: District, UpdateDisabilityService: District,
 		ReadSubsidies: District, ReadWechatBindings: District, UnbindWechatAccount: District,
+		ManageServiceCards: District, ReadServiceOrders: District, CreateServiceOrder: District, CancelServiceOrder: District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.CaseWorker: {
@@ -72,6 +74,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		UpdateDisabilityService: Subtree, ReadSubsidies: District,
 		ReadEmergencyCalls: Subtree, RegisterDevice: Subtree, WatchBoard: Subtree,
 		ReadWechatBindings: Subtree, UnbindWechatAccount: Subtree,
+		ManageServiceCards: Subtree, ReadServiceOrders: Subtree, CreateServiceOrder: Subtree, CancelServiceOrder: Subtree,
+		ReviewVisits: Subtree, ResolveVisitDispute: Subtree,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Operator: {
@@ -84,7 +88,9 @@ var grants = map[auth.Role]map[Action]Reach{
 	auth.Provider: {
 		ReadResident: Served, RedeemVoucher: Own, ReadRedemptions: Own, ReverseRedemption: Own, ReadSettlements: Own,
 		ReadProviders: Own, UpdateDisabilityService: Own,
-		ChangeOwnPassword: Everywhere,
+		ManageCareWorkers: Own, OfferCareItems: Own, ReadServiceOrders: Own, CreateServiceOrder: Own, AssignServiceOrder: Own,
+		CancelServiceOrder: Own,
+		ChangeOwnPassword:  Everywhere,
 	},
 	auth.Admin: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
@@ -101,6 +107,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadEmergencyCalls: District, RegisterDevice: District, HandleEmergencyCall: District, WatchBoard: District,
 		ManageStaff: Everywhere, ResetPassword: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District, UnbindWechatAccount: District,
+		ManageCareWorkers: Everywhere, ManagePriceList: Everywhere, ManageServiceCards: District, ReadServiceOrders: District,
+		CreateServiceOrder: District, CancelServiceOrder: District, ReviewVisits: District, ResolveVisitDispute: District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Auditor: {
@@ -109,11 +117,17 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadApplications: District, ReadApplicationStats: District,
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
-		ReadWechatBindings: District,
-		ChangeOwnPassword:  Everywhere,
+		ReadWechatBindings: District, ReadServiceOrders: District,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,
+		ChangeOwnPassword: Everywhere,
+	},
+	// A care worker reads only the orders assigned to them (the homecare
+	// domain filters by worker) and works them; nothing else.
+	auth.CareWorker: {
+		ReadAssignedOrders: Own, PerformVisit: Own, ReadProviders: Own,
 		ChangeOwnPassword: Everywhere,
 	},
 }

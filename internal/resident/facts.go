@@ -22,3 +22,13 @@ func ByPhoneIndexSQL(bidx string) string {
 func IDNumberIndexSQL(id string) string {
 	return "(SELECT id_number_bidx FROM residents WHERE residents.id = " + id + ")"
 }
+
+// VisitSheetSQL selects what a home-care worker is shown of the residents
+// whose ids the SQL expression ids gives (a placeholder bound to a uuid
+// array): id, name, the masked ID number and phone, the address, the birth
+// date (for the age) and the org path (for the reviewer's jurisdiction).
+// Only masked numbers: the sheet is for a provider's staff, and the masks
+// (region only; the last digits) rebuild no number with the rest.
+func VisitSheetSQL(ids string) string {
+	return "SELECT id, name, id_number_masked, phone_masked, address, birth_date, org_path FROM residents WHERE id = ANY(" + ids + ")"
+}

@@ -42,6 +42,9 @@ type Service struct {
 	users  Users
 	log    *slog.Logger
 	runs   *run.Worker
+	// hold is asked before a month is confirmed (visits held for review
+	// or disputed: internal/homecare); nil holds nothing.
+	hold SettlementHold
 }
 
 // NewService builds the service. prefix is the app's Redis key prefix;

@@ -92,6 +92,16 @@ func (s *Service) ConfirmSettlement(ctx context.Context, providerID uuid.UUID, m
 			}
 			return err
 		}
+		if s.hold != nil {
+			n, err := s.hold(ctx, tx, providerID, m)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return problem.New(problem.InvalidTransition,
+					fmt.Sprintf("该月有%d笔上门服务待复核或处于争议中, 处理完毕前不能确认结算", n), "month")
+			}
+		}
 		st, err := s.settlement(ctx, tx, providerID, m)
 		if err != nil {
 			return err

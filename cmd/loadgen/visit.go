@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// visitMix: home-care visits, confirmation to redemption. Prepared
+// untimed: a program whose one rule matches everyone, a price-list item
+// provider1 offers, one care worker per client (so no worker is in two
+// homes at once), and per resident a service card and one order taken
+// through assignment, check-in and check-out (one visit a resident, under
+// the daily cap). Timed: confirmServiceOrderWithCard at -concurrency
+// clients, each paying its visit through the redemption engine; every
+// answer must be REDEEMED. The card's PIN is verified with argon2id in the
+// server's hashing pool, which bounds the rate (a mini-program
+// confirmation has no PIN, but needs a WeChat session per resident, which
+// the generator cannot make without a fake WeChat server).
+func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Duration, error) {
+	admin, err := c.login(ctx, "admin", envOr("SEED_ADMIN_PASSWORD", "admin-dev-password"))
+	if err != nil {
+		return 0, err
+	}
+	clerk, err := c.login(ctx, "clerk", "demo-password")
+	if err != nil {
+		return 0, err
+	}
+	provider, err := c.login(ctx, "provider1", "demo-password")
+	if err != nil {
+		return 0, err
+	}
+	run := time.Now().Unix()
+	program, err := newProgram(ctx, c, admin, fmt.Sprintf("LGV%d", run), "CLEANING", 1_000_000)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := residentIDs(ctx, c, admin, o.residents)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := enrollAll(ctx, c, admin, program, ids, 16); err != nil {
+		return 0, err
+	}
+	if _, _, _, err := issue(ctx, c, admin, program, month()); err != nil {
+		return 0, err
+	}
+	must := func(r *gqlResponse, err error, field string, path ...any) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		if code := r.errCode(field); code != "" {
+			return "", fmt.Errorf("%s: %s", field, code)
+		}
+		s, _ := dig(r.Data(), path...).(string)
+		return s, nil
+	}
+	r, err := c.do(ctx, admin, `mutation($in:CarePriceItemInput!){upsertCarePriceItem(input:$in){item{id} userErrors{code}}}`,
+		map[string]any{"in": map[string]any{"programId": program, "code": fmt.Sprintf("LGV-%d", run), "name": "上门助洁", "category": "CLEANING",
+			"unit": "次", "unitPriceFen": 100, "minimumMinutes": 0}})
+	item, err := must(r, err, "upsertCarePriceItem", "upsertCarePriceItem", "item", "id")
+	if err != nil {
+		return 0, err
+	}
+	r, err = c.do(ctx, provider, `{me{provider{id}}}`, nil)
+	pid, err := must(r, err, "", "me", "provider", "id")
+	if err != nil {
+		return 0, err
+	}
+	r, err = c.do(ctx, provider, `query($p:ID!){careItemsOffered(providerId:$p){id}}`, map[string]any{"p": pid})
+	if err != nil {
+		return 0, err
+	}
+	offered := []string{item}
+	list, _ := dig(r.Data(), "careItemsOffered").([]any)
+	for i := range list {
+		if id, _ := dig(list, i, "id").(string); id != "" {
+			offered = append(offered, id)
+		}
+	}
+	r, err = c.do(ctx, provider, `mutation($ids:[ID!]!){setCareItemsOffered(itemIds:$ids){userErrors{code}}}`, map[string]any{"ids": offered})
+	if _, err := must(r, err, "setCareItemsOffered"); err != nil {
+		return 0, err
+	}
+	workers, workerTokens := make([]string, o.concurrency), make([]string, o.concurrency)
+	for w := range workers {
+		u := fmt.Sprintf("lgw%d-%d", run, w)
+		r, err = c.do(ctx, provider, `mutation($u:String!){createCareWorker(input:{username:$u,password:"load-worker-pw-1",displayName:"负载护理员"}){worker{id} userErrors{code}}}`,
+			map[string]any{"u": u})
+		if workers[w], err = must(r, err, "createCareWorker", "createCareWorker", "worker", "id"); err != nil {
+			return 0, err
+		}
+		if workerTokens[w], err = c.login(ctx, u, "load-worker-pw-1"); err != nil {
+			return 0, err
+		}
+	}
+	// Per resident: a card, then an order through check-out by the worker
+	// of the preparing client.
+	const pin = "258147"
+	cards, orders, by := make([]string, len(ids)), make([]string, len(ids)), make([]int, len(ids))
+	var mu sync.Mutex
+	var prepErr error
+	fail := func(err error) {
+		mu.Lock()
+		if prepErr == nil {
+			prepErr = err
+		}
+		mu.Unlock()
+	}
+	pos := map[string]any{"latitude": 30.657, "longitude": 104.08, "accuracyMeters": 10}
+	drive(ctx, o.concurrency, time.Hour, func(ctx context.Context, w int, i int64) {
+		k := int(i - 1)
+		// The PIN is hashed in the server's bounded argon2 pool: a busy
+		// pool answers 503, and the preparation waits and tries again.
+		for try := 0; ; try++ {
+			r, err := c.do(ctx, clerk, `mutation($r:ID!){issueServiceCard(input:{residentId:$r,pin:"258147"}){card{cardNumber} userErrors{code}}}`, map[string]any{"r": ids[k]})
+			if cards[k], err = must(r, err, "issueServiceCard", "issueServiceCard", "card", "cardNumber"); err == nil {
+				break
+			} else if try == 20 || !strings.Contains(err.Error(), "503") {
+				fail(err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		r, err = c.do(ctx, clerk, `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id} userErrors{code}}}`,
+			map[string]any{"in": map[string]any{"residentId": ids[k], "providerId": pid, "itemId": item, "scheduledDate": today()}})
+		order, err := must(r, err, "createServiceOrder", "createServiceOrder", "order", "id")
+		if err != nil {
+			fail(err)
+			return
+		}
+		steps := []struct{ tok, doc, field string }{
+			{provider, `mutation($o:ID!,$w:ID!){assignServiceOrder(orderId:$o,workerId:$w){userErrors{code}}}`, "assignServiceOrder"},
+			{workerTokens[w], `mutation($o:ID!,$p:GeoPointInput!){checkInServiceOrder(input:{orderId:$o,position:$p}){userErrors{code}}}`, "checkInServiceOrder"},
+			{workerTokens[w], `mutation($o:ID!,$p:GeoPointInput!){checkOutServiceOrder(input:{orderId:$o,position:$p}){userErrors{code}}}`, "checkOutServiceOrder"},
+		}
+		for _, s := range steps {
+			vars := map[string]any{"o": order, "w": workers[w], "p": pos}
+			if !strings.Contains(s.doc, "$w") {
+				delete(vars, "w")
+			}
+			if strings.Contains(s.doc, "$w") {
+				delete(vars, "p")
+			}
+			r, err := c.do(ctx, s.tok, s.doc, vars)
+			if _, err := must(r, err, s.field); err != nil {
+				fail(err)
+				return
+			}
+		}
+		orders[k], by[k] = order, w
+	}, func(i int64) bool { return i > int64(len(ids)) })
+	if prepErr != nil {
+		return 0, prepErr
+	}
+	fmt.Printf("prepared %d visits (enrolled, issued, cards, orders checked out) in %v\n", len(ids), time.Since(start).Round(time.Millisecond))
+	const confirm = `mutation($in:ConfirmServiceOrderWithCardInput!){confirmServiceOrderWithCard(input:$in){order{status} userErrors{code}}}`
+	var notRedeemed sync.Map
+	elapsed := drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
+		k := int(i - 1)
+		r := timed(ctx, st, c, "confirmServiceOrderWithCard", workerTokens[by[k]], confirm,
+			map[string]any{"in": map[string]any{"orderId": orders[k], "cardNumber": cards[k], "pin": pin, "position": pos}}, "confirmServiceOrderWithCard")
+		if s, _ := dig(r.Data(), "confirmServiceOrderWithCard", "order", "status").(string); s != "REDEEMED" {
+			notRedeemed.Store(k, s)
+		}
+	}, func(i int64) bool { return i > int64(len(ids)) })
+	n := 0
+	notRedeemed.Range(func(any, any) bool { n++; return true })
+	if n > 0 {
+		fmt.Printf("%d confirmations did not answer REDEEMED\n", n)
+	}
+	return elapsed, nil
+}
