@@ -22,6 +22,8 @@ const (
 	TypeEmergencyCall         = "EmergencyCall"
 	TypeServiceItem           = "ServiceItem"
 	TypeApplication           = "Application"
+	// TypeDeadlineRecomputation is a run, not a Node: its id is read back by deadlineRecomputation(id:).
+	TypeDeadlineRecomputation = "DeadlineRecomputation"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the

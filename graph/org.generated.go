@@ -432,16 +432,18 @@ func (ec *executionContext) marshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋreside
 
 var (
 	unmarshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[string]org.Kind{
-		"DISTRICT":  org.District,
-		"STREET":    org.Street,
-		"COMMUNITY": org.Community,
-		"GRID":      org.Grid,
+		"DISTRICT":   org.District,
+		"STREET":     org.Street,
+		"COMMUNITY":  org.Community,
+		"GRID":       org.Grid,
+		"DEPARTMENT": org.Department,
 	}
 	marshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[org.Kind]string{
-		org.District:  "DISTRICT",
-		org.Street:    "STREET",
-		org.Community: "COMMUNITY",
-		org.Grid:      "GRID",
+		org.District:   "DISTRICT",
+		org.Street:     "STREET",
+		org.Community:  "COMMUNITY",
+		org.Grid:       "GRID",
+		org.Department: "DEPARTMENT",
 	}
 )
 
@@ -497,16 +499,18 @@ func (ec *executionContext) marshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋres
 
 var (
 	unmarshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[string]org.Kind{
-		"DISTRICT":  org.District,
-		"STREET":    org.Street,
-		"COMMUNITY": org.Community,
-		"GRID":      org.Grid,
+		"DISTRICT":   org.District,
+		"STREET":     org.Street,
+		"COMMUNITY":  org.Community,
+		"GRID":       org.Grid,
+		"DEPARTMENT": org.Department,
 	}
 	marshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[org.Kind]string{
-		org.District:  "DISTRICT",
-		org.Street:    "STREET",
-		org.Community: "COMMUNITY",
-		org.Grid:      "GRID",
+		org.District:   "DISTRICT",
+		org.Street:     "STREET",
+		org.Community:  "COMMUNITY",
+		org.Grid:       "GRID",
+		org.Department: "DEPARTMENT",
 	}
 )
 

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
@@ -151,6 +153,15 @@ func New(d Deps) (*App, error) {
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
+	a.Application.SetRuns(a.Runs, cfg.RunChunkSize)
+	a.Application.SetNoticeFont(cfg.NoticeFontPath)
+	// A notice names the applicant as the downloader may read them.
+	a.Application.SetApplicantNamer(func(ctx context.Context, id uuid.UUID) string {
+		if r, err := a.Residents.Get(ctx, id); err == nil && r != nil {
+			return r.Name
+		}
+		return ""
+	})
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,

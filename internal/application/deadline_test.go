@@ -60,7 +60,7 @@ func TestDeadlineOverHolidayAndMakeupSaturday(t *testing.T) {
 		id := w.submit(t, w.clerk, "T-DL5", res.ID, "", idCard).Str("submitApplication.application.id")
 		w.mustMove(t, w.clerk, id, "ACCEPT", "")
 		w.mustMove(t, w.cw, id, "START_REVIEW", "")
-		r := w.mustMove(t, w.admin, id, "EXTEND", "")
+		r := w.mustMove(t, w.admin, id, "EXTEND", "需要专家论证")
 		mustEqual(t, "deadline", r.Str("transitionApplication.application.deadline"), "2026-10-26")
 		w.mustMove(t, w.cw, id, "APPROVE", "")
 		r = w.move(t, w.admin, id, "EXTEND", "", nil)

@@ -174,6 +174,10 @@ func (w *world) move(t *testing.T, tok, appID, action, note string, mats []map[s
 	if mats != nil {
 		in["materials"] = mats
 	}
+	if action == "REQUEST_SUPPLEMENT" {
+		// The notice is one structured list; these tests ask for the 户口簿.
+		in["supplements"] = []map[string]any{{"material": "户口簿", "reason": "未提交户口簿"}}
+	}
 	return w.e.Do(t, tok, transitionDoc, map[string]any{"in": in})
 }
 

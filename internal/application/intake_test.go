@@ -288,15 +288,17 @@ type recordingEnroller struct {
 	fail bool
 }
 
-func (r *recordingEnroller) EnrollTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) error {
+func (r *recordingEnroller) EnrollNewTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {
-		return problem.New(problem.NotEligible, "the resident does not match the program's rules")
+		return false, problem.New(problem.NotEligible, "the resident does not match the program's rules")
 	}
-	return tx.WithContext(ctx).Exec(`INSERT INTO audit_log (id, at, actor_kind, actor_id, action, entity, entity_id, request_id)
+	return false, tx.WithContext(ctx).Exec(`INSERT INTO audit_log (id, at, actor_kind, actor_id, action, entity, entity_id, request_id)
 		VALUES (?, now(), 'SYSTEM', ?, 'test.enroll', 'voucher_program', ?, '')`, uuid.Must(uuid.NewV7()), residentID, programID).Error
 }
+
+func (r *recordingEnroller) UnenrollTx(context.Context, *gorm.DB, uuid.UUID, uuid.UUID) error { return nil }
 
 // TestApprovalEnrolls: approving an item linked to a voucher program
 // enrolls the applicant in the same transaction; a failed enrolment leaves
