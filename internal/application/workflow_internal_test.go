@@ -26,6 +26,8 @@ func TestTransitionTable(t *testing.T) {
 		Complete:          {Approved: Completed},
 		Withdraw:          {Submitted: Withdrawn, SupplementRequested: Withdrawn, Accepted: Withdrawn, InReview: Withdrawn, Approved: Withdrawn},
 		Extend:            {Accepted: Accepted, InReview: InReview},
+		PauseClock:        {Accepted: Accepted, InReview: InReview},
+		ResumeClock:       {Accepted: Accepted, InReview: InReview},
 	}
 	for action, moves := range want {
 		for _, from := range allStatuses {
