@@ -44,6 +44,19 @@ BEGIN
 END;
 $$;
 
+CREATE TABLE public.application_clock_pauses (
+    id uuid NOT NULL,
+    application_id uuid NOT NULL,
+    kind text NOT NULL,
+    reason text NOT NULL,
+    started_on date NOT NULL,
+    ended_on date,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT application_clock_pauses_check CHECK ((ended_on >= started_on)),
+    CONSTRAINT application_clock_pauses_kind_check CHECK ((kind = ANY (ARRAY['EXPERT_ASSESSMENT'::text, 'INSPECTION'::text, 'HEARING'::text, 'TESTING'::text, 'QUARANTINE'::text]))),
+    CONSTRAINT application_clock_pauses_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 1000)))
+);
+
 CREATE TABLE public.application_counters (
     day date NOT NULL,
     last integer NOT NULL,
@@ -60,7 +73,9 @@ CREATE TABLE public.application_events (
     actor_id uuid NOT NULL,
     actor_name text NOT NULL,
     note text,
-    at timestamp with time zone NOT NULL
+    at timestamp with time zone NOT NULL,
+    visibility text DEFAULT 'APPLICANT'::text NOT NULL,
+    CONSTRAINT application_events_visibility_check CHECK ((visibility = ANY (ARRAY['APPLICANT'::text, 'INTERNAL'::text])))
 );
 
 CREATE TABLE public.applications (
@@ -81,11 +96,25 @@ CREATE TABLE public.applications (
     completed_at timestamp with time zone,
     completed_on date,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    accepted_by_law boolean DEFAULT false NOT NULL,
+    supplement_notice jsonb,
+    promised_deadline date,
+    deadline_provisional boolean DEFAULT false NOT NULL,
+    paused_since date,
+    extension_reason text,
+    enrolled_program_id uuid,
+    idempotency_key text,
+    request_hash bytea,
     CONSTRAINT applications_check CHECK (((accepted_at IS NULL) = (deadline IS NULL))),
     CONSTRAINT applications_check1 CHECK (((completed_at IS NULL) = (completed_on IS NULL))),
+    CONSTRAINT applications_extension_reason_check CHECK (((length(extension_reason) >= 1) AND (length(extension_reason) <= 1000))),
+    CONSTRAINT applications_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 128))),
+    CONSTRAINT applications_key_has_hash CHECK (((idempotency_key IS NULL) = (request_hash IS NULL))),
     CONSTRAINT applications_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT applications_number_check CHECK ((number ~ '^JJ[0-9]{14}$'::text)),
-    CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'REJECTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text, 'DENIED'::text, 'COMPLETED'::text, 'WITHDRAWN'::text])))
+    CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'REJECTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text, 'DENIED'::text, 'COMPLETED'::text, 'WITHDRAWN'::text]))),
+    CONSTRAINT applications_supplement_notice_check CHECK ((jsonb_typeof(supplement_notice) = 'array'::text))
 );
 
 CREATE TABLE public.audit_log (
@@ -105,6 +134,12 @@ CREATE TABLE public.calendar_days (
     kind text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT calendar_days_kind_check CHECK ((kind = ANY (ARRAY['HOLIDAY'::text, 'WORKDAY'::text])))
+);
+
+CREATE TABLE public.calendar_years (
+    year integer NOT NULL,
+    imported_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT calendar_years_year_check CHECK (((year >= 1900) AND (year <= 2200)))
 );
 
 CREATE TABLE public.disability_certificates (
@@ -153,9 +188,13 @@ CREATE TABLE public.disability_subsidy_rules (
     description text NOT NULL,
     active boolean DEFAULT true NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    excluded_statuses text[] DEFAULT '{}'::text[] NOT NULL,
+    basis text,
+    CONSTRAINT disability_subsidy_rules_basis_check CHECK (((length(basis) >= 1) AND (length(basis) <= 500))),
     CONSTRAINT disability_subsidy_rules_categories_check CHECK ((categories <@ ARRAY['VISUAL'::text, 'HEARING'::text, 'SPEECH'::text, 'PHYSICAL'::text, 'INTELLECTUAL'::text, 'MENTAL'::text, 'MULTIPLE'::text])),
     CONSTRAINT disability_subsidy_rules_code_check CHECK ((code ~ '^[A-Z0-9_]{2,64}$'::text)),
     CONSTRAINT disability_subsidy_rules_description_check CHECK (((length(description) >= 1) AND (length(description) <= 200))),
+    CONSTRAINT disability_subsidy_rules_excluded_statuses_check CHECK ((excluded_statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])),
     CONSTRAINT disability_subsidy_rules_grades_check CHECK ((grades <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint])),
     CONSTRAINT disability_subsidy_rules_required_statuses_check CHECK ((required_statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])),
     CONSTRAINT disability_subsidy_rules_subsidy_check CHECK ((subsidy = ANY (ARRAY['LIVING'::text, 'NURSING'::text])))
@@ -245,7 +284,7 @@ CREATE TABLE public.org_units (
     path text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT org_units_code_check CHECK ((code ~ '^[0-9A-Za-z]{1,32}$'::text)),
-    CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text])))
+    CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text, 'DEPARTMENT'::text])))
 );
 
 CREATE TABLE public.providers (
@@ -374,7 +413,7 @@ CREATE TABLE public.runs (
     CONSTRAINT runs_finished_check CHECK (((status = 'RUNNING'::text) = (finished_at IS NULL))),
     CONSTRAINT runs_items_done_check CHECK ((items_done >= 0)),
     CONSTRAINT runs_items_total_check CHECK ((items_total >= 0)),
-    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text]))),
+    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text]))),
     CONSTRAINT runs_lease_check CHECK (((status = 'RUNNING'::text) OR (lease_owner IS NULL))),
     CONSTRAINT runs_skipped_count_check CHECK ((skipped_count >= 0)),
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
@@ -398,10 +437,13 @@ CREATE TABLE public.service_items (
     voucher_program_id uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    promised_limit_working_days integer,
     CONSTRAINT service_items_code_check CHECK ((code ~ '^[A-Za-z0-9_-]{1,32}$'::text)),
     CONSTRAINT service_items_extension_working_days_check CHECK (((extension_working_days >= 0) AND (extension_working_days <= 365))),
     CONSTRAINT service_items_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT service_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
+    CONSTRAINT service_items_promised_limit_working_days_check CHECK (((promised_limit_working_days >= 1) AND (promised_limit_working_days <= 365))),
+    CONSTRAINT service_items_promised_within_statutory CHECK (((promised_limit_working_days IS NULL) OR (promised_limit_working_days <= time_limit_working_days))),
     CONSTRAINT service_items_time_limit_working_days_check CHECK (((time_limit_working_days >= 1) AND (time_limit_working_days <= 365)))
 );
 
@@ -515,6 +557,9 @@ CREATE TABLE public.wechat_accounts (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+ALTER TABLE ONLY public.application_clock_pauses
+    ADD CONSTRAINT application_clock_pauses_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.application_counters
     ADD CONSTRAINT application_counters_pkey PRIMARY KEY (day);
 
@@ -532,6 +577,9 @@ ALTER TABLE ONLY public.audit_log
 
 ALTER TABLE ONLY public.calendar_days
     ADD CONSTRAINT calendar_days_pkey PRIMARY KEY (date);
+
+ALTER TABLE ONLY public.calendar_years
+    ADD CONSTRAINT calendar_years_pkey PRIMARY KEY (year);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_pkey PRIMARY KEY (id);
@@ -647,13 +695,21 @@ ALTER TABLE ONLY public.wechat_accounts
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_pkey PRIMARY KEY (id);
 
+CREATE INDEX application_clock_pauses_application_idx ON public.application_clock_pauses USING btree (application_id, started_on);
+
+CREATE UNIQUE INDEX application_clock_pauses_one_open ON public.application_clock_pauses USING btree (application_id) WHERE (ended_on IS NULL);
+
 CREATE INDEX application_events_application_idx ON public.application_events USING btree (application_id, id);
 
 CREATE INDEX applications_applicant_idx ON public.applications USING btree (applicant_id, id DESC);
 
+CREATE INDEX applications_awaiting_acceptance_idx ON public.applications USING btree (received_at, id) WHERE (status = 'SUBMITTED'::text);
+
 CREATE INDEX applications_completed_idx ON public.applications USING btree (completed_on) WHERE (completed_on IS NOT NULL);
 
 CREATE INDEX applications_handling_idx ON public.applications USING btree (handling_path text_pattern_ops, id DESC);
+
+CREATE UNIQUE INDEX applications_idempotency_idx ON public.applications USING btree (submitted_by, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE INDEX applications_open_deadline_idx ON public.applications USING btree (deadline) WHERE (status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text]));
 
@@ -750,6 +806,9 @@ CREATE TRIGGER audit_log_no_update BEFORE DELETE OR UPDATE ON public.audit_log F
 CREATE TRIGGER voucher_ledger_append_only BEFORE DELETE OR UPDATE ON public.voucher_ledger FOR EACH ROW EXECUTE FUNCTION public.voucher_ledger_append_only();
 
 CREATE TRIGGER voucher_ledger_no_truncate BEFORE TRUNCATE ON public.voucher_ledger FOR EACH STATEMENT EXECUTE FUNCTION public.voucher_ledger_append_only();
+
+ALTER TABLE ONLY public.application_clock_pauses
+    ADD CONSTRAINT application_clock_pauses_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id);
 
 ALTER TABLE ONLY public.application_events
     ADD CONSTRAINT application_events_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id);
