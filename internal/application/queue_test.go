@@ -294,3 +294,23 @@ func TestNotices(t *testing.T) {
 	testenv.MustScan(t, e.DB, "SELECT count(*) FROM audit_log WHERE action = 'notices' AND entity_id = ?", testenv.Args(appID), &n)
 	mustEqual(t, "downloads audited", n, int64(6))
 }
+
+// TestSeededResidencePermit: 居住证办理 is decided by the district's
+// public-security branch (a DEPARTMENT) with its own 15-day limit
+// (居住证暂行条例 §11), not by the applicant's street.
+func TestSeededResidencePermit(t *testing.T) {
+	w := newWorld(t, at(2026, time.July, 1, 10))
+	r := w.e.MustDo(t, w.clerk, `{ serviceItems { code timeLimitWorkingDays districtWide department { code kind name } } }`, nil)
+	for _, x := range r.Get("serviceItems").([]any) {
+		m := x.(map[string]any)
+		if m["code"] != "JZZ-BL" {
+			continue
+		}
+		d, _ := m["department"].(map[string]any)
+		if d == nil || d["kind"] != "DEPARTMENT" || d["name"] != "成都市公安局锦江区分局" || m["timeLimitWorkingDays"] != float64(15) {
+			t.Fatalf("居住证办理: %v", m)
+		}
+		return
+	}
+	t.Fatal("居住证办理 not seeded")
+}
