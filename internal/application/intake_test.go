@@ -300,7 +300,9 @@ func (r *recordingEnroller) EnrollNewTx(ctx context.Context, tx *gorm.DB, progra
 		VALUES (?, now(), 'SYSTEM', ?, 'test.enroll', 'voucher_program', ?, '')`, uuid.Must(uuid.NewV7()), residentID, programID).Error
 }
 
-func (r *recordingEnroller) UnenrollTx(context.Context, *gorm.DB, uuid.UUID, uuid.UUID) error { return nil }
+func (r *recordingEnroller) UnenrollTx(context.Context, *gorm.DB, uuid.UUID, uuid.UUID) error {
+	return nil
+}
 
 // TestApprovalEnrolls: approving an item linked to a voucher program
 // enrolls the applicant in the same transaction; a failed enrolment leaves
