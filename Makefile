@@ -42,7 +42,8 @@ FUZZ_TARGETS_DB = \
 	./internal/voucher:FuzzProgramValidate \
 	./internal/emergency:FuzzNext \
 	./internal/application:FuzzValidateItem \
-	./internal/application:FuzzCleanMaterials
+	./internal/application:FuzzCleanMaterials \
+	./internal/application:FuzzSupplements
 
 define run_fuzz
 	@set -e; for t in $(1); do pkg=$${t%%:*}; fn=$${t##*:}; \

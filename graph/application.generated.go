@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -30,17 +30,41 @@ type ApplicationResolver interface {
 	Center(ctx context.Context, obj *application.Application) (*org.Center, error)
 	HandlingUnit(ctx context.Context, obj *application.Application) (*org.Unit, error)
 
+	StatutoryDeadline(ctx context.Context, obj *application.Application) (*civil.Date, error)
+
+	WorkingDaysLeft(ctx context.Context, obj *application.Application) (*int, error)
+
+	ClockPauses(ctx context.Context, obj *application.Application) ([]*application.Pause, error)
+	Paused(ctx context.Context, obj *application.Application) (bool, error)
+	MissingMaterials(ctx context.Context, obj *application.Application) ([]string, error)
+	AvailableActions(ctx context.Context, obj *application.Application) ([]application.Action, error)
+	Notices(ctx context.Context, obj *application.Application) ([]*model.ApplicationNotice, error)
+
 	Events(ctx context.Context, obj *application.Application) ([]*application.Event, error)
 }
 type ApplicationEventResolver interface {
 	ActorID(ctx context.Context, obj *application.Event) (string, error)
+}
+type ApplicationStatsResolver interface {
+	OnTimeRate(ctx context.Context, obj *application.Stats) (float64, error)
+	OnTimeRatio(ctx context.Context, obj *application.Stats) (*float64, error)
+}
+type DeadlineRecomputationResolver interface {
+	ID(ctx context.Context, obj *run.Run) (string, error)
+
+	Total(ctx context.Context, obj *run.Run) (*int, error)
+	Done(ctx context.Context, obj *run.Run) (int, error)
+	Changed(ctx context.Context, obj *run.Run) (int, error)
 }
 type ServiceItemResolver interface {
 	ID(ctx context.Context, obj *application.Item) (string, error)
 
 	Department(ctx context.Context, obj *application.Item) (*org.Unit, error)
 
+	StatutoryLimitWorkingDays(ctx context.Context, obj *application.Item) (int, error)
+
 	VoucherProgram(ctx context.Context, obj *application.Item) (*voucher.Program, error)
+	ViewerCanSubmit(ctx context.Context, obj *application.Item) (bool, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -315,6 +339,332 @@ func (ec *executionContext) _Application_deadline(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Application_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Application_statutoryDeadline(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_statutoryDeadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().StatutoryDeadline(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *civil.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_statutoryDeadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "Date")
+}
+
+func (ec *executionContext) _Application_promisedDeadline(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_promisedDeadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromisedDeadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *civil.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_promisedDeadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Application_deadlineProvisional(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_deadlineProvisional(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeadlineProvisional, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_deadlineProvisional(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Application_workingDaysLeft(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_workingDaysLeft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().WorkingDaysLeft(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_workingDaysLeft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Application_receivedAt(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_receivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Application_acceptedByLaw(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_acceptedByLaw(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcceptedByLaw, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_acceptedByLaw(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Application_supplementNotice(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_supplementNotice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SupplementNotice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []application.Supplement) graphql.Marshaler {
+			return ec.marshalOSupplementItem2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSupplementᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_supplementNotice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SupplementItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_extensionReason(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_extensionReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExtensionReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_extensionReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_clockPauses(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_clockPauses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().ClockPauses(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*application.Pause) graphql.Marshaler {
+			return ec.marshalNClockPause2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_clockPauses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClockPause(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_paused(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_paused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().Paused(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_paused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Application_missingMaterials(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_missingMaterials(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().MissingMaterials(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_missingMaterials(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
+}
+
+func (ec *executionContext) _Application_availableActions(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_availableActions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().AvailableActions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []application.Action) graphql.Marshaler {
+			return ec.marshalNApplicationAction2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐActionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_availableActions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "ApplicationAction")
+}
+
+func (ec *executionContext) _Application_notices(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_notices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().Notices(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ApplicationNotice) graphql.Marshaler {
+			return ec.marshalNApplicationNotice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationNoticeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_notices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApplicationNotice(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Application_completedAt(ctx context.Context, field graphql.CollectedField, obj *application.Application) (ret graphql.Marshaler) {
@@ -753,6 +1103,75 @@ func (ec *executionContext) fieldContext_ApplicationEvent_actorId(_ context.Cont
 	return graphql.NewScalarFieldContext("ApplicationEvent", field, true, true, "ID")
 }
 
+func (ec *executionContext) _ApplicationEvent_visibility(ctx context.Context, field graphql.CollectedField, obj *application.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApplicationEvent_visibility(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visibility, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v application.Visibility) graphql.Marshaler {
+			return ec.marshalNEventVisibility2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐVisibility(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApplicationEvent_visibility(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApplicationEvent", field, false, false, "EventVisibility")
+}
+
+func (ec *executionContext) _ApplicationNotice_kind(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationNotice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApplicationNotice_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v application.NoticeKind) graphql.Marshaler {
+			return ec.marshalNApplicationNoticeKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐNoticeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApplicationNotice_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApplicationNotice", field, false, false, "ApplicationNoticeKind")
+}
+
+func (ec *executionContext) _ApplicationNotice_url(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationNotice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApplicationNotice_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApplicationNotice_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApplicationNotice", field, false, false, "String")
+}
+
 func (ec *executionContext) _ApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.ApplicationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -872,7 +1291,7 @@ func (ec *executionContext) _ApplicationStats_onTimeRate(ctx context.Context, fi
 			return ec.fieldContext_ApplicationStats_onTimeRate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.OnTimeRate, nil
+			return ec.Resolvers.ApplicationStats().OnTimeRate(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
@@ -883,7 +1302,30 @@ func (ec *executionContext) _ApplicationStats_onTimeRate(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_ApplicationStats_onTimeRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Float")
+	return graphql.NewScalarFieldContext("ApplicationStats", field, true, true, "Float")
+}
+
+func (ec *executionContext) _ApplicationStats_onTimeRatio(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApplicationStats_onTimeRatio(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ApplicationStats().OnTimeRatio(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApplicationStats_onTimeRatio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApplicationStats", field, true, true, "Float")
 }
 
 func (ec *executionContext) _ApplicationStats_openOverdue(ctx context.Context, field graphql.CollectedField, obj *application.Stats) (ret graphql.Marshaler) {
@@ -907,6 +1349,369 @@ func (ec *executionContext) _ApplicationStats_openOverdue(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_ApplicationStats_openOverdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApplicationStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ClockPause_kind(ctx context.Context, field graphql.CollectedField, obj *application.Pause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClockPause_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v application.PauseKind) graphql.Marshaler {
+			return ec.marshalNClockPauseKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClockPause_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClockPause", field, false, false, "ClockPauseKind")
+}
+
+func (ec *executionContext) _ClockPause_reason(ctx context.Context, field graphql.CollectedField, obj *application.Pause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClockPause_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClockPause_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClockPause", field, false, false, "String")
+}
+
+func (ec *executionContext) _ClockPause_startedOn(ctx context.Context, field graphql.CollectedField, obj *application.Pause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClockPause_startedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v civil.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClockPause_startedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClockPause", field, false, false, "Date")
+}
+
+func (ec *executionContext) _ClockPause_endedOn(ctx context.Context, field graphql.CollectedField, obj *application.Pause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClockPause_endedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *civil.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ClockPause_endedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClockPause", field, false, false, "Date")
+}
+
+func (ec *executionContext) _DeadlineRecomputation_id(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadlineRecomputation_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeadlineRecomputation().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadlineRecomputation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadlineRecomputation", field, true, true, "ID")
+}
+
+func (ec *executionContext) _DeadlineRecomputation_status(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadlineRecomputation_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v run.Status) graphql.Marshaler {
+			return ec.marshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadlineRecomputation_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadlineRecomputation", field, false, false, "IssuanceRunStatus")
+}
+
+func (ec *executionContext) _DeadlineRecomputation_total(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadlineRecomputation_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeadlineRecomputation().Total(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadlineRecomputation_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadlineRecomputation", field, true, true, "Int")
+}
+
+func (ec *executionContext) _DeadlineRecomputation_done(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadlineRecomputation_done(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeadlineRecomputation().Done(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadlineRecomputation_done(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadlineRecomputation", field, true, true, "Int")
+}
+
+func (ec *executionContext) _DeadlineRecomputation_changed(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadlineRecomputation_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeadlineRecomputation().Changed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadlineRecomputation_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadlineRecomputation", field, true, true, "Int")
+}
+
+func (ec *executionContext) _DeadlineRecomputation_startedAt(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadlineRecomputation_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadlineRecomputation_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadlineRecomputation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DeadlineRecomputation_finishedAt(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadlineRecomputation_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadlineRecomputation_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadlineRecomputation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportCalendarYearPayload_year(ctx context.Context, field graphql.CollectedField, obj *model.ImportCalendarYearPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCalendarYearPayload_year(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Year, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCalendarYearPayload_year(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCalendarYearPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCalendarYearPayload_days(ctx context.Context, field graphql.CollectedField, obj *model.ImportCalendarYearPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCalendarYearPayload_days(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Days, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCalendarYearPayload_days(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCalendarYearPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCalendarYearPayload_recomputation(ctx context.Context, field graphql.CollectedField, obj *model.ImportCalendarYearPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCalendarYearPayload_recomputation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recomputation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *run.Run) graphql.Marshaler {
+			return ec.marshalODeadlineRecomputation2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCalendarYearPayload_recomputation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportCalendarYearPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeadlineRecomputation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportCalendarYearPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ImportCalendarYearPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCalendarYearPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCalendarYearPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportCalendarYearPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _MaterialRequirement_name(ctx context.Context, field graphql.CollectedField, obj *application.Material) (ret graphql.Marshaler) {
@@ -1079,6 +1884,52 @@ func (ec *executionContext) fieldContext_ServiceItem_timeLimitWorkingDays(_ cont
 	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ServiceItem_statutoryLimitWorkingDays(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceItem_statutoryLimitWorkingDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ServiceItem().StatutoryLimitWorkingDays(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceItem_statutoryLimitWorkingDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceItem", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ServiceItem_promisedLimitWorkingDays(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceItem_promisedLimitWorkingDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromisedLimitWorkingDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceItem_promisedLimitWorkingDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceItem", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ServiceItem_extensionWorkingDays(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1187,6 +2038,29 @@ func (ec *executionContext) fieldContext_ServiceItem_voucherProgram(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ServiceItem_viewerCanSubmit(ctx context.Context, field graphql.CollectedField, obj *application.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceItem_viewerCanSubmit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ServiceItem().ViewerCanSubmit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceItem_viewerCanSubmit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceItem", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _ServiceItemPayload_item(ctx context.Context, field graphql.CollectedField, obj *model.ServiceItemPayload) (ret graphql.Marshaler) {
@@ -1299,6 +2173,52 @@ func (ec *executionContext) fieldContext_SubmittedMaterial_reference(_ context.C
 	return graphql.NewScalarFieldContext("SubmittedMaterial", field, false, false, "String")
 }
 
+func (ec *executionContext) _SupplementItem_material(ctx context.Context, field graphql.CollectedField, obj *application.Supplement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SupplementItem_material(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Material, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SupplementItem_material(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SupplementItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _SupplementItem_reason(ctx context.Context, field graphql.CollectedField, obj *application.Supplement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SupplementItem_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SupplementItem_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SupplementItem", field, false, false, "String")
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -1314,7 +2234,7 @@ func (ec *executionContext) unmarshalInputApplicationFilter(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "handlingUnitId", "applicantId", "overdue"}
+	fieldsInOrder := [...]string{"status", "statuses", "open", "handlingUnitId", "applicantId", "centerId", "itemId", "overdue", "submittedFrom", "submittedTo", "deadlineBefore", "orderBy"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1328,6 +2248,20 @@ func (ec *executionContext) unmarshalInputApplicationFilter(ctx context.Context,
 				return it, err
 			}
 			it.Status = data
+		case "statuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statuses"))
+			data, err := ec.unmarshalOApplicationStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Statuses = data
+		case "open":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("open"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Open = data
 		case "handlingUnitId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handlingUnitId"))
 			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
@@ -1342,6 +2276,20 @@ func (ec *executionContext) unmarshalInputApplicationFilter(ctx context.Context,
 				return it, err
 			}
 			it.ApplicantID = data
+		case "centerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("centerId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CenterID = data
+		case "itemId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("itemId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ItemID = data
 		case "overdue":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overdue"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -1349,6 +2297,34 @@ func (ec *executionContext) unmarshalInputApplicationFilter(ctx context.Context,
 				return it, err
 			}
 			it.Overdue = data
+		case "submittedFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submittedFrom"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmittedFrom = data
+		case "submittedTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submittedTo"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmittedTo = data
+		case "deadlineBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deadlineBefore"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeadlineBefore = data
+		case "orderBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderBy"))
+			data, err := ec.unmarshalOApplicationOrder2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐOrder(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderBy = data
 		}
 	}
 	return it, nil
@@ -1363,6 +2339,55 @@ func (ec *executionContext) unmarshalInputApplicationFilter(ctx context.Context,
 func UnmarshalApplicationFilter(ctx context.Context, raw any) (model.ApplicationFilter, error) {
 	var out model.ApplicationFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ApplicationFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCalendarDayInput(ctx context.Context, obj any) (model.CalendarDayInput, error) {
+	var it model.CalendarDayInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"date", "kind"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "date":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("date"))
+			data, err := ec.unmarshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Date = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCalendarDayInput unmarshals raw into the CalendarDayInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCalendarDayInput(ctx context.Context, raw any) (model.CalendarDayInput, error) {
+	var out model.CalendarDayInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CalendarDayInput", raw, &out)
 	return out, err
 }
 
@@ -1475,7 +2500,7 @@ func (ec *executionContext) unmarshalInputServiceItemInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"code", "name", "departmentId", "timeLimitWorkingDays", "extensionWorkingDays", "materials", "districtWide", "voucherProgramId"}
+	fieldsInOrder := [...]string{"code", "name", "departmentId", "timeLimitWorkingDays", "promisedLimitWorkingDays", "extensionWorkingDays", "materials", "districtWide", "voucherProgramId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1510,6 +2535,13 @@ func (ec *executionContext) unmarshalInputServiceItemInput(ctx context.Context, 
 				return it, err
 			}
 			it.TimeLimitWorkingDays = data
+		case "promisedLimitWorkingDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promisedLimitWorkingDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromisedLimitWorkingDays = data
 		case "extensionWorkingDays":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("extensionWorkingDays"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -1566,7 +2598,7 @@ func (ec *executionContext) unmarshalInputSubmitApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"itemCode", "applicantId", "centerId", "materials"}
+	fieldsInOrder := [...]string{"itemCode", "applicantId", "centerId", "materials", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1601,6 +2633,13 @@ func (ec *executionContext) unmarshalInputSubmitApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.Materials = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil
@@ -1618,6 +2657,55 @@ func UnmarshalSubmitApplicationInput(ctx context.Context, raw any) (model.Submit
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSupplementItemInput(ctx context.Context, obj any) (model.SupplementItemInput, error) {
+	var it model.SupplementItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"material", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "material":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("material"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Material = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSupplementItemInput unmarshals raw into the SupplementItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSupplementItemInput(ctx context.Context, raw any) (model.SupplementItemInput, error) {
+	var out model.SupplementItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SupplementItemInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTransitionApplicationInput(ctx context.Context, obj any) (model.TransitionApplicationInput, error) {
 	var it model.TransitionApplicationInput
 	if obj == nil {
@@ -1629,7 +2717,7 @@ func (ec *executionContext) unmarshalInputTransitionApplicationInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "action", "note", "materials"}
+	fieldsInOrder := [...]string{"id", "action", "note", "materials", "supplements", "pauseKind"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1664,6 +2752,20 @@ func (ec *executionContext) unmarshalInputTransitionApplicationInput(ctx context
 				return it, err
 			}
 			it.Materials = data
+		case "supplements":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("supplements"))
+			data, err := ec.unmarshalOSupplementItemInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSupplementItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Supplements = data
+		case "pauseKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pauseKind"))
+			data, err := ec.unmarshalOClockPauseKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PauseKind = data
 		}
 	}
 	return it, nil
@@ -1755,6 +2857,78 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "statutoryDeadline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_statutoryDeadline(ctx, field, obj)
+				})
+		case "promisedDeadline":
+			out.Values[i] = ec._Application_promisedDeadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deadlineProvisional":
+			out.Values[i] = ec._Application_deadlineProvisional(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "workingDaysLeft":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_workingDaysLeft(ctx, field, obj)
+				})
+		case "receivedAt":
+			out.Values[i] = ec._Application_receivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "acceptedByLaw":
+			out.Values[i] = ec._Application_acceptedByLaw(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "supplementNotice":
+			out.Values[i] = ec._Application_supplementNotice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "extensionReason":
+			out.Values[i] = ec._Application_extensionReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "clockPauses":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_clockPauses(ctx, field, obj)
+				})
+		case "paused":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_paused(ctx, field, obj)
+				})
+		case "missingMaterials":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_missingMaterials(ctx, field, obj)
+				})
+		case "availableActions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_availableActions(ctx, field, obj)
+				})
+		case "notices":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_notices(ctx, field, obj)
+				})
 		case "completedAt":
 			out.Values[i] = ec._Application_completedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -1926,6 +3100,49 @@ func (ec *executionContext) _ApplicationEvent(ctx context.Context, sel ast.Selec
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ApplicationEvent_actorId(ctx, field, obj)
 				})
+		case "visibility":
+			out.Values[i] = ec._ApplicationEvent_visibility(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var applicationNoticeImplementors = []string{"ApplicationNotice"}
+
+func (ec *executionContext) _ApplicationNotice(ctx context.Context, sel ast.SelectionSet, obj *model.ApplicationNotice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, applicationNoticeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApplicationNotice")
+		case "kind":
+			out.Values[i] = ec._ApplicationNotice_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._ApplicationNotice_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1995,20 +3212,190 @@ func (ec *executionContext) _ApplicationStats(ctx context.Context, sel ast.Selec
 		case "completed":
 			out.Values[i] = ec._ApplicationStats_completed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "completedOnTime":
 			out.Values[i] = ec._ApplicationStats_completedOnTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "onTimeRate":
-			out.Values[i] = ec._ApplicationStats_onTimeRate(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ApplicationStats_onTimeRate(ctx, field, obj)
+				})
+		case "onTimeRatio":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ApplicationStats_onTimeRatio(ctx, field, obj)
+				})
+		case "openOverdue":
+			out.Values[i] = ec._ApplicationStats_openOverdue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var clockPauseImplementors = []string{"ClockPause"}
+
+func (ec *executionContext) _ClockPause(ctx context.Context, sel ast.SelectionSet, obj *application.Pause) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, clockPauseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClockPause")
+		case "kind":
+			out.Values[i] = ec._ClockPause_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "openOverdue":
-			out.Values[i] = ec._ApplicationStats_openOverdue(ctx, field, obj)
+		case "reason":
+			out.Values[i] = ec._ClockPause_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedOn":
+			out.Values[i] = ec._ClockPause_startedOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endedOn":
+			out.Values[i] = ec._ClockPause_endedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deadlineRecomputationImplementors = []string{"DeadlineRecomputation"}
+
+func (ec *executionContext) _DeadlineRecomputation(ctx context.Context, sel ast.SelectionSet, obj *run.Run) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deadlineRecomputationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeadlineRecomputation")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeadlineRecomputation_id(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._DeadlineRecomputation_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "total":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeadlineRecomputation_total(ctx, field, obj)
+				})
+		case "done":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeadlineRecomputation_done(ctx, field, obj)
+				})
+		case "changed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeadlineRecomputation_changed(ctx, field, obj)
+				})
+		case "startedAt":
+			out.Values[i] = ec._DeadlineRecomputation_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._DeadlineRecomputation_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importCalendarYearPayloadImplementors = []string{"ImportCalendarYearPayload"}
+
+func (ec *executionContext) _ImportCalendarYearPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportCalendarYearPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importCalendarYearPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportCalendarYearPayload")
+		case "year":
+			out.Values[i] = ec._ImportCalendarYearPayload_year(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "days":
+			out.Values[i] = ec._ImportCalendarYearPayload_days(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recomputation":
+			out.Values[i] = ec._ImportCalendarYearPayload_recomputation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ImportCalendarYearPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2105,6 +3492,17 @@ func (ec *executionContext) _ServiceItem(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "statutoryLimitWorkingDays":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ServiceItem_statutoryLimitWorkingDays(ctx, field, obj)
+				})
+		case "promisedLimitWorkingDays":
+			out.Values[i] = ec._ServiceItem_promisedLimitWorkingDays(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "extensionWorkingDays":
 			out.Values[i] = ec._ServiceItem_extensionWorkingDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -2125,6 +3523,12 @@ func (ec *executionContext) _ServiceItem(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ServiceItem_voucherProgram(ctx, field, obj)
+				})
+		case "viewerCanSubmit":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ServiceItem_viewerCanSubmit(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2219,6 +3623,44 @@ func (ec *executionContext) _SubmittedMaterial(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var supplementItemImplementors = []string{"SupplementItem"}
+
+func (ec *executionContext) _SupplementItem(ctx context.Context, sel ast.SelectionSet, obj *application.Supplement) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, supplementItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SupplementItem")
+		case "material":
+			out.Values[i] = ec._SupplementItem_material(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._SupplementItem_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
@@ -2258,6 +3700,10 @@ var (
 		"COMPLETE":           application.Complete,
 		"WITHDRAW":           application.Withdraw,
 		"EXTEND":             application.Extend,
+		"PAUSE_CLOCK":        application.PauseClock,
+		"RESUME_CLOCK":       application.ResumeClock,
+		"SUBMIT":             application.Submit,
+		"DEEMED_ACCEPT":      application.DeemedAccept,
 	}
 	marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction = map[application.Action]string{
 		application.Accept:            "ACCEPT",
@@ -2270,8 +3716,42 @@ var (
 		application.Complete:          "COMPLETE",
 		application.Withdraw:          "WITHDRAW",
 		application.Extend:            "EXTEND",
+		application.PauseClock:        "PAUSE_CLOCK",
+		application.ResumeClock:       "RESUME_CLOCK",
+		application.Submit:            "SUBMIT",
+		application.DeemedAccept:      "DEEMED_ACCEPT",
 	}
 )
+
+func (ec *executionContext) unmarshalNApplicationAction2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐActionᚄ(ctx context.Context, v any) ([]application.Action, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]application.Action, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNApplicationAction2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []application.Action) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) marshalNApplicationConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationConnection) graphql.Marshaler {
 	if v == nil {
@@ -2329,6 +3809,60 @@ func (ec *executionContext) marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiang�
 	return ec._ApplicationEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNApplicationNotice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationNoticeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ApplicationNotice) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApplicationNotice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationNotice(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNApplicationNotice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationNotice(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationNotice) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ApplicationNotice!")
+		return graphql.Null
+	}
+	return ec._ApplicationNotice(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNApplicationNoticeKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐNoticeKind(ctx context.Context, v any) (application.NoticeKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNApplicationNoticeKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐNoticeKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNApplicationNoticeKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐNoticeKind(ctx context.Context, sel ast.SelectionSet, v application.NoticeKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNApplicationNoticeKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐNoticeKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ApplicationNoticeKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNApplicationNoticeKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐNoticeKind = map[string]application.NoticeKind{
+		"ACCEPTANCE": application.AcceptanceNotice,
+		"SUPPLEMENT": application.SupplementNoticeKind,
+		"REJECTION":  application.RejectionNotice,
+		"DECISION":   application.DecisionNotice,
+	}
+	marshalNApplicationNoticeKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐNoticeKind = map[application.NoticeKind]string{
+		application.AcceptanceNotice:     "ACCEPTANCE",
+		application.SupplementNoticeKind: "SUPPLEMENT",
+		application.RejectionNotice:      "REJECTION",
+		application.DecisionNotice:       "DECISION",
+	}
+)
+
 func (ec *executionContext) marshalNApplicationPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationPayload(ctx context.Context, sel ast.SelectionSet, v *model.ApplicationPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ApplicationPayload!")
@@ -2385,6 +3919,25 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalNCalendarDayInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCalendarDayInputᚄ(ctx context.Context, v any) ([]*model.CalendarDayInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.CalendarDayInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCalendarDayInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCalendarDayInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCalendarDayInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCalendarDayInput(ctx context.Context, v any) (*model.CalendarDayInput, error) {
+	res, err := ec.unmarshalInputCalendarDayInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind(ctx context.Context, v any) (application.DayKind, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNCalendarDayKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐDayKind[tmp]
@@ -2410,6 +3963,96 @@ var (
 		application.Workday: "WORKDAY",
 	}
 )
+
+func (ec *executionContext) marshalNClockPause2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseᚄ(ctx context.Context, sel ast.SelectionSet, v []*application.Pause) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNClockPause2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPause(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNClockPause2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPause(ctx context.Context, sel ast.SelectionSet, v *application.Pause) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ClockPause!")
+		return graphql.Null
+	}
+	return ec._ClockPause(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNClockPauseKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind(ctx context.Context, v any) (application.PauseKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNClockPauseKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNClockPauseKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind(ctx context.Context, sel ast.SelectionSet, v application.PauseKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNClockPauseKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ClockPauseKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNClockPauseKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind = map[string]application.PauseKind{
+		"EXPERT_ASSESSMENT": application.ExpertAssessment,
+		"INSPECTION":        application.Inspection,
+		"HEARING":           application.Hearing,
+		"TESTING":           application.Testing,
+		"QUARANTINE":        application.Quarantine,
+	}
+	marshalNClockPauseKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind = map[application.PauseKind]string{
+		application.ExpertAssessment: "EXPERT_ASSESSMENT",
+		application.Inspection:       "INSPECTION",
+		application.Hearing:          "HEARING",
+		application.Testing:          "TESTING",
+		application.Quarantine:       "QUARANTINE",
+	}
+)
+
+func (ec *executionContext) unmarshalNEventVisibility2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐVisibility(ctx context.Context, v any) (application.Visibility, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNEventVisibility2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐVisibility[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEventVisibility2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐVisibility(ctx context.Context, sel ast.SelectionSet, v application.Visibility) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNEventVisibility2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐVisibility[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "EventVisibility!")
+	}
+	return res
+}
+
+var (
+	unmarshalNEventVisibility2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐVisibility = map[string]application.Visibility{
+		"APPLICANT": application.VisibleToApplicant,
+		"INTERNAL":  application.Internal,
+	}
+	marshalNEventVisibility2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐVisibility = map[application.Visibility]string{
+		application.VisibleToApplicant: "APPLICANT",
+		application.Internal:           "INTERNAL",
+	}
+)
+
+func (ec *executionContext) marshalNImportCalendarYearPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐImportCalendarYearPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportCalendarYearPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportCalendarYearPayload!")
+		return graphql.Null
+	}
+	return ec._ImportCalendarYearPayload(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalNMaterialInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialInput(ctx context.Context, v any) (*model.MaterialInput, error) {
 	res, err := ec.unmarshalInputMaterialInput(ctx, v)
@@ -2517,6 +4160,15 @@ func (ec *executionContext) marshalNSubmittedMaterial2ᚕgithubᚗcomᚋjinjiang
 	return ret
 }
 
+func (ec *executionContext) marshalNSupplementItem2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSupplement(ctx context.Context, sel ast.SelectionSet, v application.Supplement) graphql.Marshaler {
+	return ec._SupplementItem(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNSupplementItemInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSupplementItemInput(ctx context.Context, v any) (*model.SupplementItemInput, error) {
+	res, err := ec.unmarshalInputSupplementItemInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNTransitionApplicationInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐTransitionApplicationInput(ctx context.Context, v any) (model.TransitionApplicationInput, error) {
 	res, err := ec.unmarshalInputTransitionApplicationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -2542,6 +4194,72 @@ func (ec *executionContext) unmarshalOApplicationFilter2ᚖgithubᚗcomᚋjinjia
 	}
 	res, err := ec.unmarshalInputApplicationFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOApplicationOrder2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐOrder(ctx context.Context, v any) (*application.Order, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOApplicationOrder2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐOrder[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOApplicationOrder2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐOrder(ctx context.Context, sel ast.SelectionSet, v *application.Order) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOApplicationOrder2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐOrder[*v])
+	return res
+}
+
+var (
+	unmarshalOApplicationOrder2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐOrder = map[string]application.Order{
+		"NEWEST_FIRST":   application.NewestFirst,
+		"DEADLINE_FIRST": application.DeadlineFirst,
+	}
+	marshalOApplicationOrder2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐOrder = map[application.Order]string{
+		application.NewestFirst:   "NEWEST_FIRST",
+		application.DeadlineFirst: "DEADLINE_FIRST",
+	}
+)
+
+func (ec *executionContext) unmarshalOApplicationStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatusᚄ(ctx context.Context, v any) ([]application.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]application.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOApplicationStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []application.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOApplicationStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx context.Context, v any) (*application.Status, error) {
@@ -2588,6 +4306,49 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalOClockPauseKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind(ctx context.Context, v any) (*application.PauseKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOClockPauseKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOClockPauseKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind(ctx context.Context, sel ast.SelectionSet, v *application.PauseKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOClockPauseKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind[*v])
+	return res
+}
+
+var (
+	unmarshalOClockPauseKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind = map[string]application.PauseKind{
+		"EXPERT_ASSESSMENT": application.ExpertAssessment,
+		"INSPECTION":        application.Inspection,
+		"HEARING":           application.Hearing,
+		"TESTING":           application.Testing,
+		"QUARANTINE":        application.Quarantine,
+	}
+	marshalOClockPauseKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseKind = map[application.PauseKind]string{
+		application.ExpertAssessment: "EXPERT_ASSESSMENT",
+		application.Inspection:       "INSPECTION",
+		application.Hearing:          "HEARING",
+		application.Testing:          "TESTING",
+		application.Quarantine:       "QUARANTINE",
+	}
+)
+
+func (ec *executionContext) marshalODeadlineRecomputation2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐRun(ctx context.Context, sel ast.SelectionSet, v *run.Run) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeadlineRecomputation(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOMaterialInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMaterialInputᚄ(ctx context.Context, v any) ([]*model.MaterialInput, error) {
 	if v == nil {
 		return nil, nil
@@ -2610,6 +4371,42 @@ func (ec *executionContext) marshalOServiceItem2ᚖgithubᚗcomᚋjinjiangᚋres
 		return graphql.Null
 	}
 	return ec._ServiceItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSupplementItem2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSupplementᚄ(ctx context.Context, sel ast.SelectionSet, v []application.Supplement) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSupplementItem2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSupplement(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOSupplementItemInput2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSupplementItemInputᚄ(ctx context.Context, v any) ([]*model.SupplementItemInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.SupplementItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSupplementItemInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSupplementItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 // endregion ***************************** type.gotpl *****************************

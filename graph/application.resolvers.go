@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
 )
 
@@ -44,13 +45,65 @@ func (r *applicationResolver) HandlingUnit(ctx context.Context, obj *application
 	return load(ctx, loaders(ctx).OrgUnit, obj.HandlingUnitID)
 }
 
+// StatutoryDeadline is the resolver for the statutoryDeadline field.
+func (r *applicationResolver) StatutoryDeadline(ctx context.Context, obj *application.Application) (*civil.Date, error) {
+	return obj.Deadline, nil
+}
+
+// WorkingDaysLeft is the resolver for the workingDaysLeft field.
+func (r *applicationResolver) WorkingDaysLeft(ctx context.Context, obj *application.Application) (*int, error) {
+	return r.ApplicationService.WorkingDaysLeft(ctx, obj)
+}
+
+// ClockPauses is the resolver for the clockPauses field.
+func (r *applicationResolver) ClockPauses(ctx context.Context, obj *application.Application) ([]*application.Pause, error) {
+	ps, err := load(ctx, loaders(ctx).ApplicationPauses, obj.ID)
+	if ps == nil {
+		ps = []*application.Pause{}
+	}
+	return ps, err
+}
+
+// Paused is the resolver for the paused field.
+func (r *applicationResolver) Paused(ctx context.Context, obj *application.Application) (bool, error) {
+	return obj.PausedSince != nil, nil
+}
+
+// MissingMaterials is the resolver for the missingMaterials field.
+func (r *applicationResolver) MissingMaterials(ctx context.Context, obj *application.Application) ([]string, error) {
+	it, err := load(ctx, loaders(ctx).ServiceItem, obj.ItemID)
+	if err != nil || it == nil {
+		return []string{}, err
+	}
+	return application.MissingMaterials(it, obj), nil
+}
+
+// AvailableActions is the resolver for the availableActions field.
+func (r *applicationResolver) AvailableActions(ctx context.Context, obj *application.Application) ([]application.Action, error) {
+	it, err := load(ctx, loaders(ctx).ServiceItem, obj.ItemID)
+	if err != nil {
+		return nil, err
+	}
+	return r.ApplicationService.AvailableActions(ctx, obj, it)
+}
+
+// Notices is the resolver for the notices field.
+func (r *applicationResolver) Notices(ctx context.Context, obj *application.Application) ([]*model.ApplicationNotice, error) {
+	kinds := application.Notices(obj)
+	out := make([]*model.ApplicationNotice, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, &model.ApplicationNotice{Kind: k, URL: NoticePath(obj.ID, k)})
+	}
+	return out, nil
+}
+
 // Events is the resolver for the events field.
 func (r *applicationResolver) Events(ctx context.Context, obj *application.Application) ([]*application.Event, error) {
 	evs, err := load(ctx, loaders(ctx).ApplicationEvents, obj.ID)
 	if evs == nil {
 		evs = []*application.Event{}
 	}
-	return evs, err
+	return application.VisibleEvents(ctx, evs), err
 }
 
 // ActorID is the resolver for the actorId field.
@@ -59,6 +112,43 @@ func (r *applicationEventResolver) ActorID(ctx context.Context, obj *application
 		return relay.ID(TypeWechatAccount, obj.ActorID), nil
 	}
 	return relay.ID(TypeStaffUser, obj.ActorID), nil
+}
+
+// OnTimeRate is the resolver for the onTimeRate field.
+func (r *applicationStatsResolver) OnTimeRate(ctx context.Context, obj *application.Stats) (float64, error) {
+	if obj.OnTimeRate == nil {
+		return 1, nil
+	}
+	return *obj.OnTimeRate, nil
+}
+
+// OnTimeRatio is the resolver for the onTimeRatio field.
+func (r *applicationStatsResolver) OnTimeRatio(ctx context.Context, obj *application.Stats) (*float64, error) {
+	return obj.OnTimeRate, nil
+}
+
+// ID is the resolver for the id field.
+func (r *deadlineRecomputationResolver) ID(ctx context.Context, obj *run.Run) (string, error) {
+	return relay.ID(TypeDeadlineRecomputation, obj.ID), nil
+}
+
+// Total is the resolver for the total field.
+func (r *deadlineRecomputationResolver) Total(ctx context.Context, obj *run.Run) (*int, error) {
+	if obj.Total == nil {
+		return nil, nil
+	}
+	n := int(*obj.Total)
+	return &n, nil
+}
+
+// Done is the resolver for the done field.
+func (r *deadlineRecomputationResolver) Done(ctx context.Context, obj *run.Run) (int, error) {
+	return int(obj.Done), nil
+}
+
+// Changed is the resolver for the changed field.
+func (r *deadlineRecomputationResolver) Changed(ctx context.Context, obj *run.Run) (int, error) {
+	return int(obj.Count), nil
 }
 
 // UpsertServiceItem is the resolver for the upsertServiceItem field.
@@ -86,7 +176,7 @@ func (r *mutationResolver) SubmitApplication(ctx context.Context, input model.Su
 		return nil, err
 	}
 	return applicationPayload(r.ApplicationService.Submit(ctx, application.SubmitInput{ItemCode: input.ItemCode,
-		ApplicantID: applicant, CenterID: center, Materials: submittedMaterials(input.Materials)}))
+		ApplicantID: applicant, CenterID: center, Materials: submittedMaterials(input.Materials), IdempotencyKey: input.IdempotencyKey}))
 }
 
 // TransitionApplication is the resolver for the transitionApplication field.
@@ -96,7 +186,7 @@ func (r *mutationResolver) TransitionApplication(ctx context.Context, input mode
 		return nil, err
 	}
 	return applicationPayload(r.ApplicationService.Transition(ctx, application.TransitionInput{ID: id, Action: input.Action,
-		Note: input.Note, Materials: submittedMaterials(input.Materials)}))
+		Note: input.Note, Materials: submittedMaterials(input.Materials), Supplements: supplements(input.Supplements), PauseKind: input.PauseKind}))
 }
 
 // SetCalendarDay is the resolver for the setCalendarDay field.
@@ -105,6 +195,24 @@ func (r *mutationResolver) SetCalendarDay(ctx context.Context, date civil.Date, 
 		return false, err
 	}
 	return true, nil
+}
+
+// ImportCalendarYear is the resolver for the importCalendarYear field.
+func (r *mutationResolver) ImportCalendarYear(ctx context.Context, year int, days []*model.CalendarDayInput) (*model.ImportCalendarYearPayload, error) {
+	in := make([]application.CalendarDay, 0, len(days))
+	for _, d := range days {
+		in = append(in, application.CalendarDay{Date: d.Date, Kind: d.Kind})
+	}
+	res, err := r.ApplicationService.ImportCalendarYear(ctx, year, in)
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.ImportCalendarYearPayload{UserErrors: ues}
+	if res != nil {
+		out.Year, out.Days, out.Recomputation = &res.Year, &res.Days, res.Run
+	}
+	return out, nil
 }
 
 // ServiceItems is the resolver for the serviceItems field.
@@ -148,6 +256,20 @@ func (r *queryResolver) WorkingDaysBetween(ctx context.Context, from civil.Date,
 	return r.ApplicationService.WorkingDaysBetween(ctx, from, to)
 }
 
+// CalendarYears is the resolver for the calendarYears field.
+func (r *queryResolver) CalendarYears(ctx context.Context) ([]int, error) {
+	return r.ApplicationService.CalendarYears(ctx)
+}
+
+// DeadlineRecomputation is the resolver for the deadlineRecomputation field.
+func (r *queryResolver) DeadlineRecomputation(ctx context.Context, id string) (*run.Run, error) {
+	rid, err := relay.ParseAs(TypeDeadlineRecomputation, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.ApplicationService.DeadlineRun(ctx, rid)
+}
+
 // Applications is the resolver for the applications field.
 func (r *residentResolver) Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error) {
 	p, err := page.New(first, after)
@@ -167,9 +289,19 @@ func (r *serviceItemResolver) Department(ctx context.Context, obj *application.I
 	return loadOptional(ctx, loaders(ctx).OrgUnit, obj.DepartmentID)
 }
 
+// StatutoryLimitWorkingDays is the resolver for the statutoryLimitWorkingDays field.
+func (r *serviceItemResolver) StatutoryLimitWorkingDays(ctx context.Context, obj *application.Item) (int, error) {
+	return obj.TimeLimitWorkingDays, nil
+}
+
 // VoucherProgram is the resolver for the voucherProgram field.
 func (r *serviceItemResolver) VoucherProgram(ctx context.Context, obj *application.Item) (*voucher.Program, error) {
 	return loadOptional(ctx, loaders(ctx).Vouchers.Program, obj.VoucherProgramID)
+}
+
+// ViewerCanSubmit is the resolver for the viewerCanSubmit field.
+func (r *serviceItemResolver) ViewerCanSubmit(ctx context.Context, obj *application.Item) (bool, error) {
+	return application.ViewerCanSubmit(ctx, obj), nil
 }
 
 // Application returns ApplicationResolver implementation.
@@ -178,11 +310,21 @@ func (r *Resolver) Application() ApplicationResolver { return &applicationResolv
 // ApplicationEvent returns ApplicationEventResolver implementation.
 func (r *Resolver) ApplicationEvent() ApplicationEventResolver { return &applicationEventResolver{r} }
 
+// ApplicationStats returns ApplicationStatsResolver implementation.
+func (r *Resolver) ApplicationStats() ApplicationStatsResolver { return &applicationStatsResolver{r} }
+
+// DeadlineRecomputation returns DeadlineRecomputationResolver implementation.
+func (r *Resolver) DeadlineRecomputation() DeadlineRecomputationResolver {
+	return &deadlineRecomputationResolver{r}
+}
+
 // ServiceItem returns ServiceItemResolver implementation.
 func (r *Resolver) ServiceItem() ServiceItemResolver { return &serviceItemResolver{r} }
 
 type (
-	applicationResolver      struct{ *Resolver }
-	applicationEventResolver struct{ *Resolver }
-	serviceItemResolver      struct{ *Resolver }
+	applicationResolver           struct{ *Resolver }
+	applicationEventResolver      struct{ *Resolver }
+	applicationStatsResolver      struct{ *Resolver }
+	deadlineRecomputationResolver struct{ *Resolver }
+	serviceItemResolver           struct{ *Resolver }
 )

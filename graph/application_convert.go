@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"strings"
+
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/graph/model"
@@ -27,7 +29,8 @@ func itemInput(in model.ServiceItemInput) (application.ItemInput, error) {
 		return application.ItemInput{}, err
 	}
 	out := application.ItemInput{Code: in.Code, Name: in.Name, DepartmentID: dept, TimeLimitWorkingDays: in.TimeLimitWorkingDays,
-		ExtensionWorkingDays: deref(in.ExtensionWorkingDays), DistrictWide: in.DistrictWide, VoucherProgramID: vp,
+		PromisedLimitWorkingDays: in.PromisedLimitWorkingDays,
+		ExtensionWorkingDays:     deref(in.ExtensionWorkingDays), DistrictWide: in.DistrictWide, VoucherProgramID: vp,
 		Materials: make([]application.Material, 0, len(in.Materials))}
 	for _, m := range in.Materials {
 		out.Materials = append(out.Materials, application.Material{Name: m.Name, Required: m.Required})
@@ -47,7 +50,17 @@ func applicationFilter(in *model.ApplicationFilter) (application.Filter, error) 
 	if f.ApplicantID, err = relay.ParseOptional(TypeResident, in.ApplicantID); err != nil {
 		return f, err
 	}
-	f.Status, f.Overdue = in.Status, in.Overdue
+	if f.CenterID, err = relay.ParseOptional(TypeServiceCenter, in.CenterID); err != nil {
+		return f, err
+	}
+	if f.ItemID, err = relay.ParseOptional(TypeServiceItem, in.ItemID); err != nil {
+		return f, err
+	}
+	f.Status, f.Overdue, f.Statuses, f.Open = in.Status, in.Overdue, in.Statuses, in.Open
+	f.SubmittedFrom, f.SubmittedTo, f.DeadlineBefore = in.SubmittedFrom, in.SubmittedTo, in.DeadlineBefore
+	if in.OrderBy != nil {
+		f.Order = *in.OrderBy
+	}
 	return f, nil
 }
 
@@ -69,4 +82,18 @@ func applicationConnection(res page.Result[*application.Application], err error)
 		conn.Edges = append(conn.Edges, &model.ApplicationEdge{Cursor: page.EncodeCursor(a.ID), Node: a})
 	}
 	return conn, nil
+}
+
+func supplements(in []*model.SupplementItemInput) []application.Supplement {
+	out := make([]application.Supplement, 0, len(in))
+	for _, x := range in {
+		out = append(out, application.Supplement{Material: x.Material, Reason: x.Reason})
+	}
+	return out
+}
+
+// NoticePath is where a written notice of an application is downloaded
+// (internal/app serves it).
+func NoticePath(id uuid.UUID, k application.NoticeKind) string {
+	return "/applications/" + relay.ID(TypeApplication, id) + "/notices/" + strings.ToLower(string(k)) + ".pdf"
 }

@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -672,6 +671,52 @@ func (ec *executionContext) fieldContext_DisabilitySubsidyRule_requiredStatuses(
 	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "ResidentStatus")
 }
 
+func (ec *executionContext) _DisabilitySubsidyRule_excludedStatuses(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_excludedStatuses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExcludedStatuses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []resident.Status) graphql.Marshaler {
+			return ec.marshalNResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_excludedStatuses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "ResidentStatus")
+}
+
+func (ec *executionContext) _DisabilitySubsidyRule_basis(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilitySubsidyRule_basis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Basis, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilitySubsidyRule_basis(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilitySubsidyRule", field, false, false, "String")
+}
+
 func (ec *executionContext) _DisabilitySubsidyRule_description(ctx context.Context, field graphql.CollectedField, obj *disability.Rule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1083,7 +1128,7 @@ func (ec *executionContext) unmarshalInputUpsertDisabilitySubsidyRuleInput(ctx c
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"code", "subsidy", "grades", "categories", "requiredStatuses", "description", "active"}
+	fieldsInOrder := [...]string{"code", "subsidy", "grades", "categories", "requiredStatuses", "excludedStatuses", "basis", "description", "active"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1125,6 +1170,20 @@ func (ec *executionContext) unmarshalInputUpsertDisabilitySubsidyRuleInput(ctx c
 				return it, err
 			}
 			it.RequiredStatuses = data
+		case "excludedStatuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("excludedStatuses"))
+			data, err := ec.unmarshalOResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExcludedStatuses = data
+		case "basis":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basis"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Basis = data
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -1416,6 +1475,16 @@ func (ec *executionContext) _DisabilitySubsidyRule(ctx context.Context, sel ast.
 		case "requiredStatuses":
 			out.Values[i] = ec._DisabilitySubsidyRule_requiredStatuses(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "excludedStatuses":
+			out.Values[i] = ec._DisabilitySubsidyRule_excludedStatuses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "basis":
+			out.Values[i] = ec._DisabilitySubsidyRule_basis(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":

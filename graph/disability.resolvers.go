@@ -90,7 +90,8 @@ func (r *mutationResolver) UpdateDisabilityService(ctx context.Context, input mo
 func (r *mutationResolver) UpsertDisabilitySubsidyRule(ctx context.Context, input model.UpsertDisabilitySubsidyRuleInput) (*model.DisabilitySubsidyRulePayload, error) {
 	active := input.Active == nil || *input.Active
 	rule, err := r.Disability.UpsertRule(ctx, disability.Rule{Code: input.Code, Subsidy: input.Subsidy, Grades: input.Grades,
-		Categories: input.Categories, RequiredStatuses: input.RequiredStatuses, Description: input.Description, Active: active})
+		Categories: input.Categories, RequiredStatuses: input.RequiredStatuses, ExcludedStatuses: input.ExcludedStatuses,
+		Basis: input.Basis, Description: input.Description, Active: active})
 	ues, err := userErrors(err)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ type Loaders struct {
 	EmergencyCallEvents *dataloadgen.Loader[uuid.UUID, []emergency.Event]
 	ServiceItem         *dataloadgen.Loader[uuid.UUID, *application.Item]
 	ApplicationEvents   *dataloadgen.Loader[uuid.UUID, []*application.Event]
+	ApplicationPauses   *dataloadgen.Loader[uuid.UUID, []*application.Pause]
 }
 
 const loaderWait = 500 * time.Microsecond
@@ -67,6 +68,7 @@ func (r *Resolver) newLoaders() *Loaders {
 		EmergencyCallEvents:   dataloadgen.NewMappedLoader(r.Emergency.EventsByCalls, w),
 		ServiceItem:           dataloadgen.NewMappedLoader(r.ApplicationService.ItemsByIDs, w),
 		ApplicationEvents:     dataloadgen.NewMappedLoader(r.ApplicationService.EventsOf, w),
+		ApplicationPauses:     dataloadgen.NewMappedLoader(r.ApplicationService.PausesOf, w),
 	}
 }
 

@@ -25,6 +25,8 @@ const (
 	TypeCareWorker            = "CareWorker"
 	TypeCarePriceItem         = "CarePriceItem"
 	TypeServiceOrder          = "ServiceOrder"
+	// TypeDeadlineRecomputation is a run, not a Node: its id is read back by deadlineRecomputation(id:).
+	TypeDeadlineRecomputation = "DeadlineRecomputation"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the

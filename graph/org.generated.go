@@ -9,9 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -433,16 +432,18 @@ func (ec *executionContext) marshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋreside
 
 var (
 	unmarshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[string]org.Kind{
-		"DISTRICT":  org.District,
-		"STREET":    org.Street,
-		"COMMUNITY": org.Community,
-		"GRID":      org.Grid,
+		"DISTRICT":   org.District,
+		"STREET":     org.Street,
+		"COMMUNITY":  org.Community,
+		"GRID":       org.Grid,
+		"DEPARTMENT": org.Department,
 	}
 	marshalNOrgUnitKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[org.Kind]string{
-		org.District:  "DISTRICT",
-		org.Street:    "STREET",
-		org.Community: "COMMUNITY",
-		org.Grid:      "GRID",
+		org.District:   "DISTRICT",
+		org.Street:     "STREET",
+		org.Community:  "COMMUNITY",
+		org.Grid:       "GRID",
+		org.Department: "DEPARTMENT",
 	}
 )
 
@@ -498,16 +499,18 @@ func (ec *executionContext) marshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋres
 
 var (
 	unmarshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[string]org.Kind{
-		"DISTRICT":  org.District,
-		"STREET":    org.Street,
-		"COMMUNITY": org.Community,
-		"GRID":      org.Grid,
+		"DISTRICT":   org.District,
+		"STREET":     org.Street,
+		"COMMUNITY":  org.Community,
+		"GRID":       org.Grid,
+		"DEPARTMENT": org.Department,
 	}
 	marshalOOrgUnitKind2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐKind = map[org.Kind]string{
-		org.District:  "DISTRICT",
-		org.Street:    "STREET",
-		org.Community: "COMMUNITY",
-		org.Grid:      "GRID",
+		org.District:   "DISTRICT",
+		org.Street:     "STREET",
+		org.Community:  "COMMUNITY",
+		org.Grid:       "GRID",
+		org.Department: "DEPARTMENT",
 	}
 )
 

@@ -11,15 +11,14 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	gqlparser "github.com/vektah/gqlparser/v2"
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/voucher"
+	gqlparser "github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
@@ -32,9 +31,11 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Application() ApplicationResolver
 	ApplicationEvent() ApplicationEventResolver
+	ApplicationStats() ApplicationStatsResolver
 	AuditEntry() AuditEntryResolver
 	CarePriceItem() CarePriceItemResolver
 	CareWorker() CareWorkerResolver
+	DeadlineRecomputation() DeadlineRecomputationResolver
 	DisabilityCertificate() DisabilityCertificateResolver
 	DisabilityService() DisabilityServiceResolver
 	DisabilitySubsidyRule() DisabilitySubsidyRuleResolver
@@ -70,21 +71,34 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Application struct {
-		AcceptedAt   func(childComplexity int) int
-		Applicant    func(childComplexity int) int
-		Center       func(childComplexity int) int
-		CompletedAt  func(childComplexity int) int
-		Deadline     func(childComplexity int) int
-		Events       func(childComplexity int) int
-		Extended     func(childComplexity int) int
-		HandlingUnit func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Item         func(childComplexity int) int
-		Materials    func(childComplexity int) int
-		Number       func(childComplexity int) int
-		Overdue      func(childComplexity int) int
-		Status       func(childComplexity int) int
-		SubmittedAt  func(childComplexity int) int
+		AcceptedAt          func(childComplexity int) int
+		AcceptedByLaw       func(childComplexity int) int
+		Applicant           func(childComplexity int) int
+		AvailableActions    func(childComplexity int) int
+		Center              func(childComplexity int) int
+		ClockPauses         func(childComplexity int) int
+		CompletedAt         func(childComplexity int) int
+		Deadline            func(childComplexity int) int
+		DeadlineProvisional func(childComplexity int) int
+		Events              func(childComplexity int) int
+		Extended            func(childComplexity int) int
+		ExtensionReason     func(childComplexity int) int
+		HandlingUnit        func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Item                func(childComplexity int) int
+		Materials           func(childComplexity int) int
+		MissingMaterials    func(childComplexity int) int
+		Notices             func(childComplexity int) int
+		Number              func(childComplexity int) int
+		Overdue             func(childComplexity int) int
+		Paused              func(childComplexity int) int
+		PromisedDeadline    func(childComplexity int) int
+		ReceivedAt          func(childComplexity int) int
+		Status              func(childComplexity int) int
+		StatutoryDeadline   func(childComplexity int) int
+		SubmittedAt         func(childComplexity int) int
+		SupplementNotice    func(childComplexity int) int
+		WorkingDaysLeft     func(childComplexity int) int
 	}
 
 	ApplicationConnection struct {
@@ -106,6 +120,12 @@ type ComplexityRoot struct {
 		FromStatus func(childComplexity int) int
 		Note       func(childComplexity int) int
 		ToStatus   func(childComplexity int) int
+		Visibility func(childComplexity int) int
+	}
+
+	ApplicationNotice struct {
+		Kind func(childComplexity int) int
+		URL  func(childComplexity int) int
 	}
 
 	ApplicationPayload struct {
@@ -117,6 +137,7 @@ type ComplexityRoot struct {
 		Completed       func(childComplexity int) int
 		CompletedOnTime func(childComplexity int) int
 		OnTimeRate      func(childComplexity int) int
+		OnTimeRatio     func(childComplexity int) int
 		OpenOverdue     func(childComplexity int) int
 	}
 
@@ -203,6 +224,23 @@ type ComplexityRoot struct {
 		Count    func(childComplexity int) int
 	}
 
+	ClockPause struct {
+		EndedOn   func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		StartedOn func(childComplexity int) int
+	}
+
+	DeadlineRecomputation struct {
+		Changed    func(childComplexity int) int
+		Done       func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		ID         func(childComplexity int) int
+		StartedAt  func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Total      func(childComplexity int) int
+	}
+
 	DisabilityCertificate struct {
 		Category     func(childComplexity int) int
 		Grade        func(childComplexity int) int
@@ -236,9 +274,11 @@ type ComplexityRoot struct {
 
 	DisabilitySubsidyRule struct {
 		Active           func(childComplexity int) int
+		Basis            func(childComplexity int) int
 		Categories       func(childComplexity int) int
 		Code             func(childComplexity int) int
 		Description      func(childComplexity int) int
+		ExcludedStatuses func(childComplexity int) int
 		Grades           func(childComplexity int) int
 		ID               func(childComplexity int) int
 		RequiredStatuses func(childComplexity int) int
@@ -356,6 +396,13 @@ type ComplexityRoot struct {
 		Longitude      func(childComplexity int) int
 	}
 
+	ImportCalendarYearPayload struct {
+		Days          func(childComplexity int) int
+		Recomputation func(childComplexity int) int
+		UserErrors    func(childComplexity int) int
+		Year          func(childComplexity int) int
+	}
+
 	IssuanceRun struct {
 		Error          func(childComplexity int) int
 		ErrorCode      func(childComplexity int) int
@@ -426,6 +473,7 @@ type ComplexityRoot struct {
 		DisputeServiceOrder         func(childComplexity int, orderID string, reason string) int
 		EnrollResident              func(childComplexity int, programID string, residentID string) int
 		EnrollResidents             func(childComplexity int, programID string, filter model.ResidentFilter) int
+		ImportCalendarYear          func(childComplexity int, year int, days []*model.CalendarDayInput) int
 		IssueServiceCard            func(childComplexity int, input model.IssueServiceCardInput) int
 		IssueVouchers               func(childComplexity int, input model.IssueVouchersInput) int
 		Login                       func(childComplexity int, input model.LoginInput) int
@@ -498,9 +546,11 @@ type ComplexityRoot struct {
 		ApplicationStats             func(childComplexity int, from civil.Date, to civil.Date, orgUnitID *string) int
 		Applications                 func(childComplexity int, filter *model.ApplicationFilter, first *int, after *string) int
 		AuditLog                     func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		CalendarYears                func(childComplexity int) int
 		CareItemsOffered             func(childComplexity int, providerID string) int
 		CarePriceItems               func(childComplexity int, programID string) int
 		CareWorkers                  func(childComplexity int) int
+		DeadlineRecomputation        func(childComplexity int, id string) int
 		DisabilityCertificates       func(childComplexity int, residentID string) int
 		DisabilitySubsidyEligibility func(childComplexity int, residentID string) int
 		DisabilitySubsidyRules       func(childComplexity int) int
@@ -620,15 +670,18 @@ type ComplexityRoot struct {
 	}
 
 	ServiceItem struct {
-		Code                 func(childComplexity int) int
-		Department           func(childComplexity int) int
-		DistrictWide         func(childComplexity int) int
-		ExtensionWorkingDays func(childComplexity int) int
-		ID                   func(childComplexity int) int
-		Materials            func(childComplexity int) int
-		Name                 func(childComplexity int) int
-		TimeLimitWorkingDays func(childComplexity int) int
-		VoucherProgram       func(childComplexity int) int
+		Code                      func(childComplexity int) int
+		Department                func(childComplexity int) int
+		DistrictWide              func(childComplexity int) int
+		ExtensionWorkingDays      func(childComplexity int) int
+		ID                        func(childComplexity int) int
+		Materials                 func(childComplexity int) int
+		Name                      func(childComplexity int) int
+		PromisedLimitWorkingDays  func(childComplexity int) int
+		StatutoryLimitWorkingDays func(childComplexity int) int
+		TimeLimitWorkingDays      func(childComplexity int) int
+		ViewerCanSubmit           func(childComplexity int) int
+		VoucherProgram            func(childComplexity int) int
 	}
 
 	ServiceItemPayload struct {
@@ -724,6 +777,11 @@ type ComplexityRoot struct {
 		LivingSubsidy  func(childComplexity int) int
 		NursingSubsidy func(childComplexity int) int
 		Reasons        func(childComplexity int) int
+	}
+
+	SupplementItem struct {
+		Material func(childComplexity int) int
+		Reason   func(childComplexity int) int
 	}
 
 	UserError struct {
@@ -835,18 +893,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.AcceptedAt(childComplexity), true
+	case "Application.acceptedByLaw":
+		if e.ComplexityRoot.Application.AcceptedByLaw == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.AcceptedByLaw(childComplexity), true
 	case "Application.applicant":
 		if e.ComplexityRoot.Application.Applicant == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Application.Applicant(childComplexity), true
+	case "Application.availableActions":
+		if e.ComplexityRoot.Application.AvailableActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.AvailableActions(childComplexity), true
 	case "Application.center":
 		if e.ComplexityRoot.Application.Center == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Application.Center(childComplexity), true
+	case "Application.clockPauses":
+		if e.ComplexityRoot.Application.ClockPauses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.ClockPauses(childComplexity), true
 	case "Application.completedAt":
 		if e.ComplexityRoot.Application.CompletedAt == nil {
 			break
@@ -859,6 +935,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Deadline(childComplexity), true
+	case "Application.deadlineProvisional":
+		if e.ComplexityRoot.Application.DeadlineProvisional == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.DeadlineProvisional(childComplexity), true
 	case "Application.events":
 		if e.ComplexityRoot.Application.Events == nil {
 			break
@@ -871,6 +953,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Extended(childComplexity), true
+	case "Application.extensionReason":
+		if e.ComplexityRoot.Application.ExtensionReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.ExtensionReason(childComplexity), true
 	case "Application.handlingUnit":
 		if e.ComplexityRoot.Application.HandlingUnit == nil {
 			break
@@ -895,6 +983,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Materials(childComplexity), true
+	case "Application.missingMaterials":
+		if e.ComplexityRoot.Application.MissingMaterials == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.MissingMaterials(childComplexity), true
+	case "Application.notices":
+		if e.ComplexityRoot.Application.Notices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Notices(childComplexity), true
 	case "Application.number":
 		if e.ComplexityRoot.Application.Number == nil {
 			break
@@ -907,18 +1007,54 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Overdue(childComplexity), true
+	case "Application.paused":
+		if e.ComplexityRoot.Application.Paused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Paused(childComplexity), true
+	case "Application.promisedDeadline":
+		if e.ComplexityRoot.Application.PromisedDeadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.PromisedDeadline(childComplexity), true
+	case "Application.receivedAt":
+		if e.ComplexityRoot.Application.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.ReceivedAt(childComplexity), true
 	case "Application.status":
 		if e.ComplexityRoot.Application.Status == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Application.Status(childComplexity), true
+	case "Application.statutoryDeadline":
+		if e.ComplexityRoot.Application.StatutoryDeadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.StatutoryDeadline(childComplexity), true
 	case "Application.submittedAt":
 		if e.ComplexityRoot.Application.SubmittedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Application.SubmittedAt(childComplexity), true
+	case "Application.supplementNotice":
+		if e.ComplexityRoot.Application.SupplementNotice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.SupplementNotice(childComplexity), true
+	case "Application.workingDaysLeft":
+		if e.ComplexityRoot.Application.WorkingDaysLeft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.WorkingDaysLeft(childComplexity), true
 
 	case "ApplicationConnection.edges":
 		if e.ComplexityRoot.ApplicationConnection.Edges == nil {
@@ -994,6 +1130,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApplicationEvent.ToStatus(childComplexity), true
+	case "ApplicationEvent.visibility":
+		if e.ComplexityRoot.ApplicationEvent.Visibility == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApplicationEvent.Visibility(childComplexity), true
+
+	case "ApplicationNotice.kind":
+		if e.ComplexityRoot.ApplicationNotice.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApplicationNotice.Kind(childComplexity), true
+	case "ApplicationNotice.url":
+		if e.ComplexityRoot.ApplicationNotice.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApplicationNotice.URL(childComplexity), true
 
 	case "ApplicationPayload.application":
 		if e.ComplexityRoot.ApplicationPayload.Application == nil {
@@ -1026,6 +1181,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApplicationStats.OnTimeRate(childComplexity), true
+	case "ApplicationStats.onTimeRatio":
+		if e.ComplexityRoot.ApplicationStats.OnTimeRatio == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApplicationStats.OnTimeRatio(childComplexity), true
 	case "ApplicationStats.openOverdue":
 		if e.ComplexityRoot.ApplicationStats.OpenOverdue == nil {
 			break
@@ -1310,6 +1471,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CategoryCount.Count(childComplexity), true
 
+	case "ClockPause.endedOn":
+		if e.ComplexityRoot.ClockPause.EndedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClockPause.EndedOn(childComplexity), true
+	case "ClockPause.kind":
+		if e.ComplexityRoot.ClockPause.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClockPause.Kind(childComplexity), true
+	case "ClockPause.reason":
+		if e.ComplexityRoot.ClockPause.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClockPause.Reason(childComplexity), true
+	case "ClockPause.startedOn":
+		if e.ComplexityRoot.ClockPause.StartedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClockPause.StartedOn(childComplexity), true
+
+	case "DeadlineRecomputation.changed":
+		if e.ComplexityRoot.DeadlineRecomputation.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadlineRecomputation.Changed(childComplexity), true
+	case "DeadlineRecomputation.done":
+		if e.ComplexityRoot.DeadlineRecomputation.Done == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadlineRecomputation.Done(childComplexity), true
+	case "DeadlineRecomputation.finishedAt":
+		if e.ComplexityRoot.DeadlineRecomputation.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadlineRecomputation.FinishedAt(childComplexity), true
+	case "DeadlineRecomputation.id":
+		if e.ComplexityRoot.DeadlineRecomputation.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadlineRecomputation.ID(childComplexity), true
+	case "DeadlineRecomputation.startedAt":
+		if e.ComplexityRoot.DeadlineRecomputation.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadlineRecomputation.StartedAt(childComplexity), true
+	case "DeadlineRecomputation.status":
+		if e.ComplexityRoot.DeadlineRecomputation.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadlineRecomputation.Status(childComplexity), true
+	case "DeadlineRecomputation.total":
+		if e.ComplexityRoot.DeadlineRecomputation.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadlineRecomputation.Total(childComplexity), true
+
 	case "DisabilityCertificate.category":
 		if e.ComplexityRoot.DisabilityCertificate.Category == nil {
 			break
@@ -1434,6 +1663,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DisabilitySubsidyRule.Active(childComplexity), true
+	case "DisabilitySubsidyRule.basis":
+		if e.ComplexityRoot.DisabilitySubsidyRule.Basis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.Basis(childComplexity), true
 	case "DisabilitySubsidyRule.categories":
 		if e.ComplexityRoot.DisabilitySubsidyRule.Categories == nil {
 			break
@@ -1452,6 +1687,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DisabilitySubsidyRule.Description(childComplexity), true
+	case "DisabilitySubsidyRule.excludedStatuses":
+		if e.ComplexityRoot.DisabilitySubsidyRule.ExcludedStatuses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilitySubsidyRule.ExcludedStatuses(childComplexity), true
 	case "DisabilitySubsidyRule.grades":
 		if e.ComplexityRoot.DisabilitySubsidyRule.Grades == nil {
 			break
@@ -1888,6 +2129,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GeoPoint.Longitude(childComplexity), true
 
+	case "ImportCalendarYearPayload.days":
+		if e.ComplexityRoot.ImportCalendarYearPayload.Days == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCalendarYearPayload.Days(childComplexity), true
+	case "ImportCalendarYearPayload.recomputation":
+		if e.ComplexityRoot.ImportCalendarYearPayload.Recomputation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCalendarYearPayload.Recomputation(childComplexity), true
+	case "ImportCalendarYearPayload.userErrors":
+		if e.ComplexityRoot.ImportCalendarYearPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCalendarYearPayload.UserErrors(childComplexity), true
+	case "ImportCalendarYearPayload.year":
+		if e.ComplexityRoot.ImportCalendarYearPayload.Year == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCalendarYearPayload.Year(childComplexity), true
+
 	case "IssuanceRun.error":
 		if e.ComplexityRoot.IssuanceRun.Error == nil {
 			break
@@ -2305,6 +2571,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnrollResidents(childComplexity, args["programId"].(string), args["filter"].(model.ResidentFilter)), true
+	case "Mutation.importCalendarYear":
+		if e.ComplexityRoot.Mutation.ImportCalendarYear == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importCalendarYear_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportCalendarYear(childComplexity, args["year"].(int), args["days"].([]*model.CalendarDayInput)), true
 	case "Mutation.issueServiceCard":
 		if e.ComplexityRoot.Mutation.IssueServiceCard == nil {
 			break
@@ -2847,6 +3124,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.calendarYears":
+		if e.ComplexityRoot.Query.CalendarYears == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CalendarYears(childComplexity), true
 	case "Query.careItemsOffered":
 		if e.ComplexityRoot.Query.CareItemsOffered == nil {
 			break
@@ -2875,6 +3158,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CareWorkers(childComplexity), true
+	case "Query.deadlineRecomputation":
+		if e.ComplexityRoot.Query.DeadlineRecomputation == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deadlineRecomputation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DeadlineRecomputation(childComplexity, args["id"].(string)), true
 	case "Query.disabilityCertificates":
 		if e.ComplexityRoot.Query.DisabilityCertificates == nil {
 			break
@@ -3538,12 +3832,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ServiceItem.Name(childComplexity), true
+	case "ServiceItem.promisedLimitWorkingDays":
+		if e.ComplexityRoot.ServiceItem.PromisedLimitWorkingDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceItem.PromisedLimitWorkingDays(childComplexity), true
+	case "ServiceItem.statutoryLimitWorkingDays":
+		if e.ComplexityRoot.ServiceItem.StatutoryLimitWorkingDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceItem.StatutoryLimitWorkingDays(childComplexity), true
 	case "ServiceItem.timeLimitWorkingDays":
 		if e.ComplexityRoot.ServiceItem.TimeLimitWorkingDays == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ServiceItem.TimeLimitWorkingDays(childComplexity), true
+	case "ServiceItem.viewerCanSubmit":
+		if e.ComplexityRoot.ServiceItem.ViewerCanSubmit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceItem.ViewerCanSubmit(childComplexity), true
 	case "ServiceItem.voucherProgram":
 		if e.ComplexityRoot.ServiceItem.VoucherProgram == nil {
 			break
@@ -3927,6 +4239,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SubsidyEligibility.Reasons(childComplexity), true
 
+	case "SupplementItem.material":
+		if e.ComplexityRoot.SupplementItem.Material == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SupplementItem.Material(childComplexity), true
+	case "SupplementItem.reason":
+		if e.ComplexityRoot.SupplementItem.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SupplementItem.Reason(childComplexity), true
+
 	case "UserError.code":
 		if e.ComplexityRoot.UserError.Code == nil {
 			break
@@ -4280,6 +4605,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ApplicationFilter", ec.unmarshalInputApplicationFilter),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("BindResidentInput", ec.unmarshalInputBindResidentInput),
+			graphql.NewInputUnmarshaler("CalendarDayInput", ec.unmarshalInputCalendarDayInput),
 			graphql.NewInputUnmarshaler("CarePriceItemInput", ec.unmarshalInputCarePriceItemInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("CloseEmergencyCallInput", ec.unmarshalInputCloseEmergencyCallInput),
@@ -4314,6 +4640,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetCareCapInput", ec.unmarshalInputSetCareCapInput),
 			graphql.NewInputUnmarshaler("SetResidentHomeInput", ec.unmarshalInputSetResidentHomeInput),
 			graphql.NewInputUnmarshaler("SubmitApplicationInput", ec.unmarshalInputSubmitApplicationInput),
+			graphql.NewInputUnmarshaler("SupplementItemInput", ec.unmarshalInputSupplementItemInput),
 			graphql.NewInputUnmarshaler("TransitionApplicationInput", ec.unmarshalInputTransitionApplicationInput),
 			graphql.NewInputUnmarshaler("UnbindWechatAccountInput", ec.unmarshalInputUnbindWechatAccountInput),
 			graphql.NewInputUnmarshaler("UpdateCareWorkerInput", ec.unmarshalInputUpdateCareWorkerInput),
@@ -4466,6 +4793,32 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_acceptedAt(ctx, field)
 	case "deadline":
 		return ec.fieldContext_Application_deadline(ctx, field)
+	case "statutoryDeadline":
+		return ec.fieldContext_Application_statutoryDeadline(ctx, field)
+	case "promisedDeadline":
+		return ec.fieldContext_Application_promisedDeadline(ctx, field)
+	case "deadlineProvisional":
+		return ec.fieldContext_Application_deadlineProvisional(ctx, field)
+	case "workingDaysLeft":
+		return ec.fieldContext_Application_workingDaysLeft(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_Application_receivedAt(ctx, field)
+	case "acceptedByLaw":
+		return ec.fieldContext_Application_acceptedByLaw(ctx, field)
+	case "supplementNotice":
+		return ec.fieldContext_Application_supplementNotice(ctx, field)
+	case "extensionReason":
+		return ec.fieldContext_Application_extensionReason(ctx, field)
+	case "clockPauses":
+		return ec.fieldContext_Application_clockPauses(ctx, field)
+	case "paused":
+		return ec.fieldContext_Application_paused(ctx, field)
+	case "missingMaterials":
+		return ec.fieldContext_Application_missingMaterials(ctx, field)
+	case "availableActions":
+		return ec.fieldContext_Application_availableActions(ctx, field)
+	case "notices":
+		return ec.fieldContext_Application_notices(ctx, field)
 	case "completedAt":
 		return ec.fieldContext_Application_completedAt(ctx, field)
 	case "overdue":
@@ -4518,8 +4871,20 @@ func (ec *executionContext) childFields_ApplicationEvent(ctx context.Context, fi
 		return ec.fieldContext_ApplicationEvent_actorName(ctx, field)
 	case "actorId":
 		return ec.fieldContext_ApplicationEvent_actorId(ctx, field)
+	case "visibility":
+		return ec.fieldContext_ApplicationEvent_visibility(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApplicationEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ApplicationNotice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_ApplicationNotice_kind(ctx, field)
+	case "url":
+		return ec.fieldContext_ApplicationNotice_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApplicationNotice", field.Name)
 }
 
 func (ec *executionContext) childFields_ApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4540,6 +4905,8 @@ func (ec *executionContext) childFields_ApplicationStats(ctx context.Context, fi
 		return ec.fieldContext_ApplicationStats_completedOnTime(ctx, field)
 	case "onTimeRate":
 		return ec.fieldContext_ApplicationStats_onTimeRate(ctx, field)
+	case "onTimeRatio":
+		return ec.fieldContext_ApplicationStats_onTimeRatio(ctx, field)
 	case "openOverdue":
 		return ec.fieldContext_ApplicationStats_openOverdue(ctx, field)
 	}
@@ -4712,6 +5079,40 @@ func (ec *executionContext) childFields_CategoryCount(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type CategoryCount", field.Name)
 }
 
+func (ec *executionContext) childFields_ClockPause(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_ClockPause_kind(ctx, field)
+	case "reason":
+		return ec.fieldContext_ClockPause_reason(ctx, field)
+	case "startedOn":
+		return ec.fieldContext_ClockPause_startedOn(ctx, field)
+	case "endedOn":
+		return ec.fieldContext_ClockPause_endedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClockPause", field.Name)
+}
+
+func (ec *executionContext) childFields_DeadlineRecomputation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DeadlineRecomputation_id(ctx, field)
+	case "status":
+		return ec.fieldContext_DeadlineRecomputation_status(ctx, field)
+	case "total":
+		return ec.fieldContext_DeadlineRecomputation_total(ctx, field)
+	case "done":
+		return ec.fieldContext_DeadlineRecomputation_done(ctx, field)
+	case "changed":
+		return ec.fieldContext_DeadlineRecomputation_changed(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_DeadlineRecomputation_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_DeadlineRecomputation_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeadlineRecomputation", field.Name)
+}
+
 func (ec *executionContext) childFields_DisabilityCertificate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4788,6 +5189,10 @@ func (ec *executionContext) childFields_DisabilitySubsidyRule(ctx context.Contex
 		return ec.fieldContext_DisabilitySubsidyRule_categories(ctx, field)
 	case "requiredStatuses":
 		return ec.fieldContext_DisabilitySubsidyRule_requiredStatuses(ctx, field)
+	case "excludedStatuses":
+		return ec.fieldContext_DisabilitySubsidyRule_excludedStatuses(ctx, field)
+	case "basis":
+		return ec.fieldContext_DisabilitySubsidyRule_basis(ctx, field)
 	case "description":
 		return ec.fieldContext_DisabilitySubsidyRule_description(ctx, field)
 	case "active":
@@ -5016,6 +5421,20 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 		return ec.fieldContext_GeoPoint_accuracyMeters(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportCalendarYearPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "year":
+		return ec.fieldContext_ImportCalendarYearPayload_year(ctx, field)
+	case "days":
+		return ec.fieldContext_ImportCalendarYearPayload_days(ctx, field)
+	case "recomputation":
+		return ec.fieldContext_ImportCalendarYearPayload_recomputation(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ImportCalendarYearPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportCalendarYearPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_IssuanceRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5370,6 +5789,10 @@ func (ec *executionContext) childFields_ServiceItem(ctx context.Context, field g
 		return ec.fieldContext_ServiceItem_department(ctx, field)
 	case "timeLimitWorkingDays":
 		return ec.fieldContext_ServiceItem_timeLimitWorkingDays(ctx, field)
+	case "statutoryLimitWorkingDays":
+		return ec.fieldContext_ServiceItem_statutoryLimitWorkingDays(ctx, field)
+	case "promisedLimitWorkingDays":
+		return ec.fieldContext_ServiceItem_promisedLimitWorkingDays(ctx, field)
 	case "extensionWorkingDays":
 		return ec.fieldContext_ServiceItem_extensionWorkingDays(ctx, field)
 	case "materials":
@@ -5378,6 +5801,8 @@ func (ec *executionContext) childFields_ServiceItem(ctx context.Context, field g
 		return ec.fieldContext_ServiceItem_districtWide(ctx, field)
 	case "voucherProgram":
 		return ec.fieldContext_ServiceItem_voucherProgram(ctx, field)
+	case "viewerCanSubmit":
+		return ec.fieldContext_ServiceItem_viewerCanSubmit(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ServiceItem", field.Name)
 }
@@ -5560,6 +5985,16 @@ func (ec *executionContext) childFields_SubsidyEligibility(ctx context.Context, 
 		return ec.fieldContext_SubsidyEligibility_reasons(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SubsidyEligibility", field.Name)
+}
+
+func (ec *executionContext) childFields_SupplementItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "material":
+		return ec.fieldContext_SupplementItem_material(ctx, field)
+	case "reason":
+		return ec.fieldContext_SupplementItem_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SupplementItem", field.Name)
 }
 
 func (ec *executionContext) childFields_UserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -25,24 +25,6 @@ BEGIN
   RAISE EXCEPTION USING ERRCODE = 'VR001', MESSAGE = refusal, DETAIL = detail;
 END $$;
 
-CREATE FUNCTION public.resident_name_terms_sync() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    -- By the old terms: the primary key finds them, where an index on
-    -- resident_id alone would be another 13 million entries at 10^6.
-    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.name_terms IS NOT NULL THEN
-        DELETE FROM resident_name_terms WHERE term = ANY (OLD.name_terms) AND resident_id = OLD.id;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.name_terms IS NOT NULL THEN
-        INSERT INTO resident_name_terms (term, resident_id)
-        SELECT DISTINCT t, NEW.id FROM unnest(NEW.name_terms) AS t
-        ON CONFLICT DO NOTHING;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
 CREATE FUNCTION public.uuid_v7() RETURNS uuid
     LANGUAGE sql
     AS $$
@@ -62,6 +44,19 @@ BEGIN
 END;
 $$;
 
+CREATE TABLE public.application_clock_pauses (
+    id uuid NOT NULL,
+    application_id uuid NOT NULL,
+    kind text NOT NULL,
+    reason text NOT NULL,
+    started_on date NOT NULL,
+    ended_on date,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT application_clock_pauses_check CHECK ((ended_on >= started_on)),
+    CONSTRAINT application_clock_pauses_kind_check CHECK ((kind = ANY (ARRAY['EXPERT_ASSESSMENT'::text, 'INSPECTION'::text, 'HEARING'::text, 'TESTING'::text, 'QUARANTINE'::text]))),
+    CONSTRAINT application_clock_pauses_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 1000)))
+);
+
 CREATE TABLE public.application_counters (
     day date NOT NULL,
     last integer NOT NULL,
@@ -78,7 +73,9 @@ CREATE TABLE public.application_events (
     actor_id uuid NOT NULL,
     actor_name text NOT NULL,
     note text,
-    at timestamp with time zone NOT NULL
+    at timestamp with time zone NOT NULL,
+    visibility text DEFAULT 'APPLICANT'::text NOT NULL,
+    CONSTRAINT application_events_visibility_check CHECK ((visibility = ANY (ARRAY['APPLICANT'::text, 'INTERNAL'::text])))
 );
 
 CREATE TABLE public.applications (
@@ -99,11 +96,25 @@ CREATE TABLE public.applications (
     completed_at timestamp with time zone,
     completed_on date,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    accepted_by_law boolean DEFAULT false NOT NULL,
+    supplement_notice jsonb,
+    promised_deadline date,
+    deadline_provisional boolean DEFAULT false NOT NULL,
+    paused_since date,
+    extension_reason text,
+    enrolled_program_id uuid,
+    idempotency_key text,
+    request_hash bytea,
     CONSTRAINT applications_check CHECK (((accepted_at IS NULL) = (deadline IS NULL))),
     CONSTRAINT applications_check1 CHECK (((completed_at IS NULL) = (completed_on IS NULL))),
+    CONSTRAINT applications_extension_reason_check CHECK (((length(extension_reason) >= 1) AND (length(extension_reason) <= 1000))),
+    CONSTRAINT applications_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 128))),
+    CONSTRAINT applications_key_has_hash CHECK (((idempotency_key IS NULL) = (request_hash IS NULL))),
     CONSTRAINT applications_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT applications_number_check CHECK ((number ~ '^JJ[0-9]{14}$'::text)),
-    CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'REJECTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text, 'DENIED'::text, 'COMPLETED'::text, 'WITHDRAWN'::text])))
+    CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'REJECTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text, 'DENIED'::text, 'COMPLETED'::text, 'WITHDRAWN'::text]))),
+    CONSTRAINT applications_supplement_notice_check CHECK ((jsonb_typeof(supplement_notice) = 'array'::text))
 );
 
 CREATE TABLE public.audit_log (
@@ -125,46 +136,10 @@ CREATE TABLE public.calendar_days (
     CONSTRAINT calendar_days_kind_check CHECK ((kind = ANY (ARRAY['HOLIDAY'::text, 'WORKDAY'::text])))
 );
 
-CREATE TABLE public.care_caps (
-    program_id uuid NOT NULL,
-    category text NOT NULL,
-    period text NOT NULL,
-    max_visits integer NOT NULL,
-    CONSTRAINT care_caps_max_visits_check CHECK (((max_visits >= 1) AND (max_visits <= 1000))),
-    CONSTRAINT care_caps_period_check CHECK ((period = ANY (ARRAY['DAY'::text, 'WEEK'::text, 'MONTH'::text])))
-);
-
-CREATE TABLE public.care_homes (
-    resident_id uuid NOT NULL,
-    latitude double precision NOT NULL,
-    longitude double precision NOT NULL,
-    set_at timestamp with time zone NOT NULL,
-    set_by uuid NOT NULL,
-    CONSTRAINT care_homes_latitude_check CHECK (((latitude >= ('-90'::integer)::double precision) AND (latitude <= (90)::double precision))),
-    CONSTRAINT care_homes_longitude_check CHECK (((longitude >= ('-180'::integer)::double precision) AND (longitude <= (180)::double precision)))
-);
-
-CREATE TABLE public.care_price_items (
-    id uuid NOT NULL,
-    program_id uuid NOT NULL,
-    code text NOT NULL,
-    name text NOT NULL,
-    category text NOT NULL,
-    unit text NOT NULL,
-    unit_price_fen bigint NOT NULL,
-    minimum_minutes integer NOT NULL,
-    active boolean DEFAULT true NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT care_price_items_code_check CHECK (((length(code) >= 1) AND (length(code) <= 32))),
-    CONSTRAINT care_price_items_minimum_minutes_check CHECK (((minimum_minutes >= 0) AND (minimum_minutes <= 1440))),
-    CONSTRAINT care_price_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
-    CONSTRAINT care_price_items_unit_check CHECK (((length(unit) >= 1) AND (length(unit) <= 16))),
-    CONSTRAINT care_price_items_unit_price_fen_check CHECK ((unit_price_fen > 0))
-);
-
-CREATE TABLE public.care_provider_items (
-    provider_id uuid NOT NULL,
-    item_id uuid NOT NULL
+CREATE TABLE public.calendar_years (
+    year integer NOT NULL,
+    imported_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT calendar_years_year_check CHECK (((year >= 1900) AND (year <= 2200)))
 );
 
 CREATE TABLE public.disability_certificates (
@@ -213,9 +188,13 @@ CREATE TABLE public.disability_subsidy_rules (
     description text NOT NULL,
     active boolean DEFAULT true NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    excluded_statuses text[] DEFAULT '{}'::text[] NOT NULL,
+    basis text,
+    CONSTRAINT disability_subsidy_rules_basis_check CHECK (((length(basis) >= 1) AND (length(basis) <= 500))),
     CONSTRAINT disability_subsidy_rules_categories_check CHECK ((categories <@ ARRAY['VISUAL'::text, 'HEARING'::text, 'SPEECH'::text, 'PHYSICAL'::text, 'INTELLECTUAL'::text, 'MENTAL'::text, 'MULTIPLE'::text])),
     CONSTRAINT disability_subsidy_rules_code_check CHECK ((code ~ '^[A-Z0-9_]{2,64}$'::text)),
     CONSTRAINT disability_subsidy_rules_description_check CHECK (((length(description) >= 1) AND (length(description) <= 200))),
+    CONSTRAINT disability_subsidy_rules_excluded_statuses_check CHECK ((excluded_statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])),
     CONSTRAINT disability_subsidy_rules_grades_check CHECK ((grades <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint])),
     CONSTRAINT disability_subsidy_rules_required_statuses_check CHECK ((required_statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])),
     CONSTRAINT disability_subsidy_rules_subsidy_check CHECK ((subsidy = ANY (ARRAY['LIVING'::text, 'NURSING'::text])))
@@ -305,7 +284,7 @@ CREATE TABLE public.org_units (
     path text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT org_units_code_check CHECK ((code ~ '^[0-9A-Za-z]{1,32}$'::text)),
-    CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text])))
+    CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text, 'DEPARTMENT'::text])))
 );
 
 CREATE TABLE public.providers (
@@ -404,11 +383,6 @@ CREATE VIEW public.resident_facts AS
     (residents.deceased_on IS NULL) AS living
    FROM public.residents;
 
-CREATE TABLE public.resident_name_terms (
-    term text NOT NULL,
-    resident_id uuid NOT NULL
-);
-
 CREATE TABLE public.runs (
     id uuid NOT NULL,
     kind text NOT NULL,
@@ -439,25 +413,10 @@ CREATE TABLE public.runs (
     CONSTRAINT runs_finished_check CHECK (((status = 'RUNNING'::text) = (finished_at IS NULL))),
     CONSTRAINT runs_items_done_check CHECK ((items_done >= 0)),
     CONSTRAINT runs_items_total_check CHECK ((items_total >= 0)),
-    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text]))),
+    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text]))),
     CONSTRAINT runs_lease_check CHECK (((status = 'RUNNING'::text) OR (lease_owner IS NULL))),
     CONSTRAINT runs_skipped_count_check CHECK ((skipped_count >= 0)),
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
-);
-
-CREATE TABLE public.service_cards (
-    id uuid NOT NULL,
-    resident_id uuid NOT NULL,
-    card_number text NOT NULL,
-    pin_hash text NOT NULL,
-    status text NOT NULL,
-    failed_attempts integer DEFAULT 0 NOT NULL,
-    issued_at timestamp with time zone NOT NULL,
-    issued_by uuid NOT NULL,
-    ended_at timestamp with time zone,
-    CONSTRAINT service_cards_card_number_check CHECK ((card_number ~ '^[0-9]{12}$'::text)),
-    CONSTRAINT service_cards_failed_attempts_check CHECK (((failed_attempts >= 0) AND (failed_attempts <= 5))),
-    CONSTRAINT service_cards_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'LOCKED'::text, 'LOST'::text, 'REPLACED'::text])))
 );
 
 CREATE TABLE public.service_centers (
@@ -478,80 +437,14 @@ CREATE TABLE public.service_items (
     voucher_program_id uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    promised_limit_working_days integer,
     CONSTRAINT service_items_code_check CHECK ((code ~ '^[A-Za-z0-9_-]{1,32}$'::text)),
     CONSTRAINT service_items_extension_working_days_check CHECK (((extension_working_days >= 0) AND (extension_working_days <= 365))),
     CONSTRAINT service_items_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT service_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
+    CONSTRAINT service_items_promised_limit_working_days_check CHECK (((promised_limit_working_days >= 1) AND (promised_limit_working_days <= 365))),
+    CONSTRAINT service_items_promised_within_statutory CHECK (((promised_limit_working_days IS NULL) OR (promised_limit_working_days <= time_limit_working_days))),
     CONSTRAINT service_items_time_limit_working_days_check CHECK (((time_limit_working_days >= 1) AND (time_limit_working_days <= 365)))
-);
-
-CREATE TABLE public.service_order_disputes (
-    id uuid NOT NULL,
-    order_id uuid NOT NULL,
-    reason text NOT NULL,
-    status text NOT NULL,
-    raised_at timestamp with time zone NOT NULL,
-    raised_by uuid NOT NULL,
-    resolved_at timestamp with time zone,
-    resolved_by uuid,
-    resolution text,
-    CONSTRAINT service_order_disputes_check CHECK (((status = 'OPEN'::text) = (resolved_at IS NULL))),
-    CONSTRAINT service_order_disputes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 500))),
-    CONSTRAINT service_order_disputes_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'UPHELD'::text, 'DISMISSED'::text])))
-);
-
-CREATE TABLE public.service_order_flags (
-    id uuid NOT NULL,
-    order_id uuid NOT NULL,
-    rule text NOT NULL,
-    detail text NOT NULL,
-    status text NOT NULL,
-    raised_at timestamp with time zone NOT NULL,
-    resolved_at timestamp with time zone,
-    resolved_by uuid,
-    resolution text,
-    CONSTRAINT service_order_flags_check CHECK (((status = 'OPEN'::text) = (resolved_at IS NULL))),
-    CONSTRAINT service_order_flags_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'CLEARED'::text, 'REVERSED'::text])))
-);
-
-CREATE TABLE public.service_orders (
-    id uuid NOT NULL,
-    provider_id uuid NOT NULL,
-    program_id uuid NOT NULL,
-    resident_id uuid NOT NULL,
-    item_id uuid NOT NULL,
-    category text NOT NULL,
-    quantity integer NOT NULL,
-    amount_fen bigint NOT NULL,
-    scheduled_date date NOT NULL,
-    status text NOT NULL,
-    worker_id uuid,
-    created_by_kind text NOT NULL,
-    created_by uuid NOT NULL,
-    created_at timestamp with time zone NOT NULL,
-    check_in_at timestamp with time zone,
-    check_in_lat double precision,
-    check_in_lng double precision,
-    check_in_accuracy double precision,
-    check_in_distance_m double precision,
-    check_out_at timestamp with time zone,
-    check_out_lat double precision,
-    check_out_lng double precision,
-    check_out_accuracy double precision,
-    check_out_distance_m double precision,
-    confirmed_at timestamp with time zone,
-    confirmed_via text,
-    confirm_distance_m double precision,
-    service_date date,
-    redemption_id uuid,
-    cancelled_at timestamp with time zone,
-    cancel_reason text,
-    CONSTRAINT service_orders_amount_fen_check CHECK ((amount_fen > 0)),
-    CONSTRAINT service_orders_check CHECK (((check_out_at IS NULL) OR ((check_in_at IS NOT NULL) AND (check_out_at >= check_in_at)))),
-    CONSTRAINT service_orders_check1 CHECK (((status = 'REDEEMED'::text) <= (redemption_id IS NOT NULL))),
-    CONSTRAINT service_orders_confirmed_via_check CHECK ((confirmed_via = ANY (ARRAY['CARD'::text, 'RESIDENT'::text]))),
-    CONSTRAINT service_orders_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100))),
-    CONSTRAINT service_orders_status_check CHECK ((status = ANY (ARRAY['REQUESTED'::text, 'ASSIGNED'::text, 'CHECKED_IN'::text, 'CHECKED_OUT'::text, 'CONFIRMED'::text, 'REDEEMED'::text, 'CANCELLED'::text, 'DISPUTED'::text])))
 );
 
 CREATE TABLE public.settlements (
@@ -664,6 +557,9 @@ CREATE TABLE public.wechat_accounts (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+ALTER TABLE ONLY public.application_clock_pauses
+    ADD CONSTRAINT application_clock_pauses_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.application_counters
     ADD CONSTRAINT application_counters_pkey PRIMARY KEY (day);
 
@@ -682,20 +578,8 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.calendar_days
     ADD CONSTRAINT calendar_days_pkey PRIMARY KEY (date);
 
-ALTER TABLE ONLY public.care_caps
-    ADD CONSTRAINT care_caps_pkey PRIMARY KEY (program_id, category, period);
-
-ALTER TABLE ONLY public.care_homes
-    ADD CONSTRAINT care_homes_pkey PRIMARY KEY (resident_id);
-
-ALTER TABLE ONLY public.care_price_items
-    ADD CONSTRAINT care_price_items_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.care_price_items
-    ADD CONSTRAINT care_price_items_program_code_key UNIQUE (program_id, code);
-
-ALTER TABLE ONLY public.care_provider_items
-    ADD CONSTRAINT care_provider_items_pkey PRIMARY KEY (provider_id, item_id);
+ALTER TABLE ONLY public.calendar_years
+    ADD CONSTRAINT calendar_years_pkey PRIMARY KEY (year);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_pkey PRIMARY KEY (id);
@@ -760,20 +644,11 @@ ALTER TABLE ONLY public.refresh_tokens
 ALTER TABLE ONLY public.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
 
-ALTER TABLE ONLY public.resident_name_terms
-    ADD CONSTRAINT resident_name_terms_pkey PRIMARY KEY (term, resident_id);
-
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.runs
     ADD CONSTRAINT runs_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.service_cards
-    ADD CONSTRAINT service_cards_number_key UNIQUE (card_number);
-
-ALTER TABLE ONLY public.service_cards
-    ADD CONSTRAINT service_cards_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.service_centers
     ADD CONSTRAINT service_centers_name_key UNIQUE (name);
@@ -786,21 +661,6 @@ ALTER TABLE ONLY public.service_items
 
 ALTER TABLE ONLY public.service_items
     ADD CONSTRAINT service_items_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.service_order_disputes
-    ADD CONSTRAINT service_order_disputes_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.service_order_flags
-    ADD CONSTRAINT service_order_flags_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.service_order_flags
-    ADD CONSTRAINT service_order_flags_rule_key UNIQUE (order_id, rule);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_redemption_key UNIQUE (redemption_id);
 
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_pkey PRIMARY KEY (provider_id, month);
@@ -835,13 +695,21 @@ ALTER TABLE ONLY public.wechat_accounts
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_pkey PRIMARY KEY (id);
 
+CREATE INDEX application_clock_pauses_application_idx ON public.application_clock_pauses USING btree (application_id, started_on);
+
+CREATE UNIQUE INDEX application_clock_pauses_one_open ON public.application_clock_pauses USING btree (application_id) WHERE (ended_on IS NULL);
+
 CREATE INDEX application_events_application_idx ON public.application_events USING btree (application_id, id);
 
 CREATE INDEX applications_applicant_idx ON public.applications USING btree (applicant_id, id DESC);
 
+CREATE INDEX applications_awaiting_acceptance_idx ON public.applications USING btree (received_at, id) WHERE (status = 'SUBMITTED'::text);
+
 CREATE INDEX applications_completed_idx ON public.applications USING btree (completed_on) WHERE (completed_on IS NOT NULL);
 
 CREATE INDEX applications_handling_idx ON public.applications USING btree (handling_path text_pattern_ops, id DESC);
+
+CREATE UNIQUE INDEX applications_idempotency_idx ON public.applications USING btree (submitted_by, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE INDEX applications_open_deadline_idx ON public.applications USING btree (deadline) WHERE (status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text]));
 
@@ -903,7 +771,7 @@ CREATE INDEX residents_grid_idx ON public.residents USING btree (grid_id, id) WH
 
 CREATE UNIQUE INDEX residents_id_number_bidx_key ON public.residents USING btree (id_number_bidx);
 
-CREATE INDEX residents_name_terms_missing_idx ON public.residents USING btree (id) WHERE (name_terms IS NULL);
+CREATE INDEX residents_name_terms_idx ON public.residents USING gin (name_terms);
 
 CREATE INDEX residents_org_path_idx ON public.residents USING btree (org_path text_pattern_ops, id);
 
@@ -916,20 +784,6 @@ CREATE UNIQUE INDEX runs_one_running_key ON public.runs USING btree (kind, subje
 CREATE INDEX runs_running_idx ON public.runs USING btree (lease_until) WHERE (status = 'RUNNING'::text);
 
 CREATE INDEX runs_subject_idx ON public.runs USING btree (kind, subject_id, id);
-
-CREATE UNIQUE INDEX service_cards_usable_key ON public.service_cards USING btree (resident_id) WHERE (status = ANY (ARRAY['ACTIVE'::text, 'LOCKED'::text]));
-
-CREATE UNIQUE INDEX service_order_disputes_order_key ON public.service_order_disputes USING btree (order_id);
-
-CREATE INDEX service_order_flags_open_idx ON public.service_order_flags USING btree (order_id) WHERE (status = 'OPEN'::text);
-
-CREATE INDEX service_orders_month_idx ON public.service_orders USING btree (provider_id, service_date) WHERE (service_date IS NOT NULL);
-
-CREATE INDEX service_orders_provider_idx ON public.service_orders USING btree (provider_id, id DESC);
-
-CREATE INDEX service_orders_resident_idx ON public.service_orders USING btree (resident_id, scheduled_date);
-
-CREATE INDEX service_orders_worker_idx ON public.service_orders USING btree (worker_id, id DESC) WHERE (worker_id IS NOT NULL);
 
 CREATE INDEX users_provider_idx ON public.users USING btree (provider_id) WHERE (provider_id IS NOT NULL);
 
@@ -949,15 +803,12 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EAC
 
 CREATE TRIGGER audit_log_no_update BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_append_only();
 
-CREATE TRIGGER residents_name_terms_delete AFTER DELETE ON public.residents FOR EACH ROW WHEN ((old.name_terms IS NOT NULL)) EXECUTE FUNCTION public.resident_name_terms_sync();
-
-CREATE TRIGGER residents_name_terms_insert AFTER INSERT ON public.residents FOR EACH ROW WHEN ((new.name_terms IS NOT NULL)) EXECUTE FUNCTION public.resident_name_terms_sync();
-
-CREATE TRIGGER residents_name_terms_update AFTER UPDATE OF name_terms ON public.residents FOR EACH ROW WHEN ((old.name_terms IS DISTINCT FROM new.name_terms)) EXECUTE FUNCTION public.resident_name_terms_sync();
-
 CREATE TRIGGER voucher_ledger_append_only BEFORE DELETE OR UPDATE ON public.voucher_ledger FOR EACH ROW EXECUTE FUNCTION public.voucher_ledger_append_only();
 
 CREATE TRIGGER voucher_ledger_no_truncate BEFORE TRUNCATE ON public.voucher_ledger FOR EACH STATEMENT EXECUTE FUNCTION public.voucher_ledger_append_only();
+
+ALTER TABLE ONLY public.application_clock_pauses
+    ADD CONSTRAINT application_clock_pauses_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id);
 
 ALTER TABLE ONLY public.application_events
     ADD CONSTRAINT application_events_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id);
@@ -973,21 +824,6 @@ ALTER TABLE ONLY public.applications
 
 ALTER TABLE ONLY public.applications
     ADD CONSTRAINT applications_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.service_items(id);
-
-ALTER TABLE ONLY public.care_caps
-    ADD CONSTRAINT care_caps_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
-
-ALTER TABLE ONLY public.care_homes
-    ADD CONSTRAINT care_homes_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
-ALTER TABLE ONLY public.care_price_items
-    ADD CONSTRAINT care_price_items_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
-
-ALTER TABLE ONLY public.care_provider_items
-    ADD CONSTRAINT care_provider_items_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.care_price_items(id);
-
-ALTER TABLE ONLY public.care_provider_items
-    ADD CONSTRAINT care_provider_items_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
@@ -1037,9 +873,6 @@ ALTER TABLE ONLY public.residents
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_grid_id_fkey FOREIGN KEY (grid_id) REFERENCES public.org_units(id);
 
-ALTER TABLE ONLY public.service_cards
-    ADD CONSTRAINT service_cards_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
 ALTER TABLE ONLY public.service_centers
     ADD CONSTRAINT service_centers_org_unit_id_fkey FOREIGN KEY (org_unit_id) REFERENCES public.org_units(id);
 
@@ -1048,30 +881,6 @@ ALTER TABLE ONLY public.service_items
 
 ALTER TABLE ONLY public.service_items
     ADD CONSTRAINT service_items_voucher_program_fk FOREIGN KEY (voucher_program_id) REFERENCES public.voucher_programs(id);
-
-ALTER TABLE ONLY public.service_order_disputes
-    ADD CONSTRAINT service_order_disputes_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.service_orders(id);
-
-ALTER TABLE ONLY public.service_order_flags
-    ADD CONSTRAINT service_order_flags_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.service_orders(id);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.care_price_items(id);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_redemption_id_fkey FOREIGN KEY (redemption_id) REFERENCES public.redemptions(id);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_worker_id_fkey FOREIGN KEY (worker_id) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);

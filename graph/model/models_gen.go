@@ -17,6 +17,7 @@ import (
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/resident"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
 )
 
@@ -32,10 +33,32 @@ type ApplicationEdge struct {
 }
 
 type ApplicationFilter struct {
-	Status         *application.Status `json:"status,omitempty"`
-	HandlingUnitID *string             `json:"handlingUnitId,omitempty"`
-	ApplicantID    *string             `json:"applicantId,omitempty"`
-	Overdue        *bool               `json:"overdue,omitempty"`
+	Status *application.Status `json:"status,omitempty"`
+	// Any of these statuses.
+	Statuses []application.Status `json:"statuses,omitempty"`
+	// Open (work pending: SUBMITTED, SUPPLEMENT_REQUESTED, ACCEPTED, IN_REVIEW, APPROVED) or concluded.
+	Open           *bool   `json:"open,omitempty"`
+	HandlingUnitID *string `json:"handlingUnitId,omitempty"`
+	ApplicantID    *string `json:"applicantId,omitempty"`
+	// Taken in at this service center.
+	CenterID *string `json:"centerId,omitempty"`
+	// For this service item.
+	ItemID  *string `json:"itemId,omitempty"`
+	Overdue *bool   `json:"overdue,omitempty"`
+	// Submitted on or after this date (Asia/Shanghai).
+	SubmittedFrom *civil.Date `json:"submittedFrom,omitempty"`
+	// Submitted on or before this date (Asia/Shanghai).
+	SubmittedTo *civil.Date `json:"submittedTo,omitempty"`
+	// A deadline before this date.
+	DeadlineBefore *civil.Date `json:"deadlineBefore,omitempty"`
+	// Default NEWEST_FIRST.
+	OrderBy *application.Order `json:"orderBy,omitempty"`
+}
+
+type ApplicationNotice struct {
+	Kind application.NoticeKind `json:"kind"`
+	// Path of the PDF on this server (GET with the same bearer token; every download is audited).
+	URL string `json:"url"`
 }
 
 type ApplicationPayload struct {
@@ -73,6 +96,11 @@ type BindResidentInput struct {
 	Name     string `json:"name"`
 	IDNumber string `json:"idNumber"`
 	Phone    string `json:"phone"`
+}
+
+type CalendarDayInput struct {
+	Date civil.Date          `json:"date"`
+	Kind application.DayKind `json:"kind"`
 }
 
 type CareCapsPayload struct {
@@ -242,6 +270,14 @@ type EnrollmentRunConnection struct {
 type EnrollmentRunEdge struct {
 	Cursor string                 `json:"cursor"`
 	Node   *voucher.EnrollmentRun `json:"node"`
+}
+
+type ImportCalendarYearPayload struct {
+	Year *int `json:"year,omitempty"`
+	// Overrides loaded for the year.
+	Days          *int         `json:"days,omitempty"`
+	Recomputation *run.Run     `json:"recomputation,omitempty"`
+	UserErrors    []*UserError `json:"userErrors"`
 }
 
 type IssuanceRunConnection struct {
@@ -463,14 +499,17 @@ type ServiceCardPayload struct {
 
 // Creates the item, or updates the item with the same code.
 type ServiceItemInput struct {
-	Code                 string                      `json:"code"`
-	Name                 string                      `json:"name"`
-	DepartmentID         *string                     `json:"departmentId,omitempty"`
-	TimeLimitWorkingDays int                         `json:"timeLimitWorkingDays"`
-	ExtensionWorkingDays *int                        `json:"extensionWorkingDays,omitempty"`
-	Materials            []*MaterialRequirementInput `json:"materials"`
-	DistrictWide         bool                        `json:"districtWide"`
-	VoucherProgramID     *string                     `json:"voucherProgramId,omitempty"`
+	Code         string  `json:"code"`
+	Name         string  `json:"name"`
+	DepartmentID *string `json:"departmentId,omitempty"`
+	// The statutory limit (法定时限).
+	TimeLimitWorkingDays int `json:"timeLimitWorkingDays"`
+	// The promised limit (承诺时限), at most the statutory one.
+	PromisedLimitWorkingDays *int                        `json:"promisedLimitWorkingDays,omitempty"`
+	ExtensionWorkingDays     *int                        `json:"extensionWorkingDays,omitempty"`
+	Materials                []*MaterialRequirementInput `json:"materials"`
+	DistrictWide             bool                        `json:"districtWide"`
+	VoucherProgramID         *string                     `json:"voucherProgramId,omitempty"`
 }
 
 type ServiceItemPayload struct {
@@ -511,17 +550,30 @@ type SubmitApplicationInput struct {
 	ApplicantID string           `json:"applicantId"`
 	CenterID    *string          `json:"centerId,omitempty"`
 	Materials   []*MaterialInput `json:"materials,omitempty"`
+	// Unique per submitter. A retry with the same key and the same input returns the first application; with a different input it fails with IDEMPOTENCY_MISMATCH.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 type Subscription struct {
+}
+
+type SupplementItemInput struct {
+	// The material missing or defective.
+	Material string `json:"material"`
+	// Why, in words the applicant understands.
+	Reason string `json:"reason"`
 }
 
 type TransitionApplicationInput struct {
 	ID     string             `json:"id"`
 	Action application.Action `json:"action"`
 	Note   *string            `json:"note,omitempty"`
-	// For RESUBMIT.
+	// For RESUBMIT: exactly the materials the 补正 notice lists.
 	Materials []*MaterialInput `json:"materials,omitempty"`
+	// For REQUEST_SUPPLEMENT: the one complete 补正 notice.
+	Supplements []*SupplementItemInput `json:"supplements,omitempty"`
+	// For PAUSE_CLOCK.
+	PauseKind *application.PauseKind `json:"pauseKind,omitempty"`
 }
 
 type UnbindWechatAccountInput struct {
@@ -565,7 +617,11 @@ type UpsertDisabilitySubsidyRuleInput struct {
 	Grades           []int                 `json:"grades,omitempty"`
 	Categories       []disability.Category `json:"categories,omitempty"`
 	RequiredStatuses []resident.Status     `json:"requiredStatuses,omitempty"`
-	Description      string                `json:"description"`
+	// Statuses that exclude the resident (any one of them).
+	ExcludedStatuses []resident.Status `json:"excludedStatuses,omitempty"`
+	// The policy documents the rule follows.
+	Basis       *string `json:"basis,omitempty"`
+	Description string  `json:"description"`
 	// Defaults to true.
 	Active *bool `json:"active,omitempty"`
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
@@ -157,6 +159,15 @@ func New(d Deps) (*App, error) {
 	// or disputed visits cannot be confirmed.
 	a.Homecare = homecare.NewService(d.DB, d.Now, a.Auth, a.Vouchers, hashes)
 	a.Vouchers.SetSettlementHold(a.Homecare.Hold)
+	a.Application.SetRuns(a.Runs, cfg.RunChunkSize)
+	a.Application.SetNoticeFont(cfg.NoticeFontPath)
+	// A notice names the applicant as the downloader may read them.
+	a.Application.SetApplicantNamer(func(ctx context.Context, id uuid.UUID) string {
+		if r, err := a.Residents.Get(ctx, id); err == nil && r != nil {
+			return r.Name
+		}
+		return ""
+	})
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,

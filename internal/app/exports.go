@@ -3,9 +3,11 @@ package app
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/jinjiang/residents/graph"
 	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -45,5 +47,54 @@ func (a *App) settlementCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := voucher.WriteCSV(w, st); err != nil {
 		a.Log.WarnContext(ctx, "settlement export write failed", "request_id", auth.RequestID(ctx), "err", err.Error())
+	}
+}
+
+// applicationNotice serves GET /applications/{id}/notices/{kind}.pdf: a
+// written notice of an application, to the applicant and to staff who may
+// read it (the application service decides and audits the download).
+func (a *App) applicationNotice(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := relay.ParseAs(graph.TypeApplication, r.PathValue("id"))
+	if err != nil {
+		http.Error(w, "id must be an Application id", http.StatusBadRequest)
+		return
+	}
+	name, ok := strings.CutSuffix(r.PathValue("kind"), ".pdf")
+	kind, known := application.ParseNoticeKind(name)
+	if !ok || !known {
+		http.Error(w, "no such notice", http.StatusNotFound)
+		return
+	}
+	pdf, filename, err := a.Application.Notice(ctx, id, kind)
+	var ue *problem.UserError
+	switch {
+	case errors.Is(err, problem.ErrUnauthenticated):
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return
+	case errors.Is(err, problem.ErrForbidden):
+		http.Error(w, "not allowed", http.StatusForbidden)
+		return
+	case errors.As(err, &ue):
+		http.Error(w, ue.Message, http.StatusNotFound)
+		return
+	case errors.Is(err, problem.ErrUnavailable):
+		a.Log.ErrorContext(ctx, "notice unavailable", "request_id", auth.RequestID(ctx), "err", err.Error())
+		http.Error(w, "service temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	case err != nil:
+		a.Log.ErrorContext(ctx, "notice failed", "request_id", auth.RequestID(ctx), "err", err.Error())
+		http.Error(w, "internal error; request id "+auth.RequestID(ctx), http.StatusInternalServerError)
+		return
+	case pdf == nil:
+		// No such application for this viewer: the same answer as none at all.
+		http.Error(w, "no such application", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := w.Write(pdf); err != nil {
+		a.Log.WarnContext(ctx, "notice write failed", "request_id", auth.RequestID(ctx), "err", err.Error())
 	}
 }

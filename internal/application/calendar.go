@@ -3,7 +3,6 @@ package application
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -14,35 +13,7 @@ import (
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
-	"github.com/jinjiang/residents/internal/workday"
 )
-
-// calendar returns the working-day calendar, loading it when the cached
-// copy is missing or older than calendarTTL. The TTL runs on the wall
-// clock: it is a cache lifetime, not business time.
-func (s *Service) calendar(ctx context.Context) (*workday.Calendar, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cal != nil && time.Now().Before(s.calUntil) {
-		return s.cal, nil
-	}
-	var rows []calendarRow
-	if err := s.db.WithContext(ctx).Find(&rows).Error; err != nil {
-		return nil, database.Classify(fmt.Errorf("application: calendar: %w", err))
-	}
-	m := make(map[civil.Date]workday.Kind, len(rows))
-	for _, r := range rows {
-		m[r.Date] = workday.Kind(r.Kind)
-	}
-	s.cal, s.calUntil = workday.NewCalendar(m), time.Now().Add(calendarTTL)
-	return s.cal, nil
-}
-
-func (s *Service) invalidateCalendar() {
-	s.mu.Lock()
-	s.cal = nil
-	s.mu.Unlock()
-}
 
 // SetCalendarDay marks date as a HOLIDAY or a WORKDAY (ADMIN). Deadlines
 // already set are not moved; new ones use the change.
@@ -80,4 +51,16 @@ func (s *Service) WorkingDaysBetween(ctx context.Context, from, to civil.Date) (
 		return 0, err
 	}
 	return cal.Between(from, to), nil
+}
+
+// CalendarYears lists the loaded years, ascending (any signed-in viewer).
+func (s *Service) CalendarYears(ctx context.Context) ([]int, error) {
+	if err := auth.Require(ctx); err != nil {
+		return nil, err
+	}
+	var ys []int
+	if err := s.db.WithContext(ctx).Table("calendar_years").Order("year").Pluck("year", &ys).Error; err != nil {
+		return nil, database.Classify(fmt.Errorf("application: calendar years: %w", err))
+	}
+	return ys, nil
 }

@@ -34,6 +34,9 @@ func validateItem(in *ItemInput) error {
 	if in.TimeLimitWorkingDays < 1 || in.TimeLimitWorkingDays > 365 {
 		errs = append(errs, problem.New(problem.Invalid, "time limit must be 1-365 working days", "timeLimitWorkingDays"))
 	}
+	if p := in.PromisedLimitWorkingDays; p != nil && (*p < 1 || *p > in.TimeLimitWorkingDays) {
+		errs = append(errs, problem.New(problem.Invalid, "承诺时限须为 1 个工作日至法定时限之间", "input", "promisedLimitWorkingDays"))
+	}
 	if in.ExtensionWorkingDays < 0 || in.ExtensionWorkingDays > 365 {
 		errs = append(errs, problem.New(problem.Invalid, "extension must be 0-365 working days", "extensionWorkingDays"))
 	}
@@ -79,7 +82,7 @@ func (s *Service) UpsertItem(ctx context.Context, in ItemInput) (*Item, error) {
 		}
 		mats, _ := json.Marshal(in.Materials)
 		row := itemRow{Code: in.Code, Name: in.Name, DepartmentID: in.DepartmentID, TimeLimitWorkingDays: in.TimeLimitWorkingDays,
-			ExtensionWorkingDays: in.ExtensionWorkingDays, Materials: mats, DistrictWide: in.DistrictWide,
+			PromisedLimitWorkingDays: in.PromisedLimitWorkingDays, ExtensionWorkingDays: in.ExtensionWorkingDays, Materials: mats, DistrictWide: in.DistrictWide,
 			VoucherProgramID: in.VoucherProgramID, UpdatedAt: s.now()}
 		id, err := upsertItemRow(ctx, tx, row)
 		if err != nil {
@@ -102,15 +105,17 @@ func (s *Service) UpsertItem(ctx context.Context, in ItemInput) (*Item, error) {
 func upsertItemRow(ctx context.Context, tx *gorm.DB, row itemRow) (uuid.UUID, error) {
 	var id uuid.UUID
 	err := tx.WithContext(ctx).Raw(`
-		INSERT INTO service_items (id, code, name, department_id, time_limit_working_days, extension_working_days,
-		                           materials, district_wide, voucher_program_id, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO service_items (id, code, name, department_id, time_limit_working_days, promised_limit_working_days,
+		                           extension_working_days, materials, district_wide, voucher_program_id, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, department_id = EXCLUDED.department_id,
-		  time_limit_working_days = EXCLUDED.time_limit_working_days, extension_working_days = EXCLUDED.extension_working_days,
+		  time_limit_working_days = EXCLUDED.time_limit_working_days,
+		  promised_limit_working_days = EXCLUDED.promised_limit_working_days,
+		  extension_working_days = EXCLUDED.extension_working_days,
 		  materials = EXCLUDED.materials, district_wide = EXCLUDED.district_wide,
 		  voucher_program_id = EXCLUDED.voucher_program_id, updated_at = EXCLUDED.updated_at
 		RETURNING id`,
-		uuid.Must(uuid.NewV7()), row.Code, row.Name, row.DepartmentID, row.TimeLimitWorkingDays, row.ExtensionWorkingDays,
+		uuid.Must(uuid.NewV7()), row.Code, row.Name, row.DepartmentID, row.TimeLimitWorkingDays, row.PromisedLimitWorkingDays, row.ExtensionWorkingDays,
 		string(row.Materials), row.DistrictWide, row.VoucherProgramID, row.UpdatedAt).Row().Scan(&id)
 	if c, ok := database.IsForeignKeyViolation(err); ok && c == "service_items_voucher_program_fk" {
 		return uuid.Nil, problem.New(problem.NotFound, "voucher program not found", "input", "voucherProgramId")

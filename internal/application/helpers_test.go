@@ -174,6 +174,10 @@ func (w *world) move(t *testing.T, tok, appID, action, note string, mats []map[s
 	if mats != nil {
 		in["materials"] = mats
 	}
+	if action == "REQUEST_SUPPLEMENT" {
+		// The notice is one structured list; these tests ask for the 户口簿.
+		in["supplements"] = []map[string]any{{"material": "户口簿", "reason": "未提交户口簿"}}
+	}
 	return w.e.Do(t, tok, transitionDoc, map[string]any{"in": in})
 }
 
@@ -217,3 +221,17 @@ func mustEqual[T comparable](t *testing.T, what string, got, want T) {
 }
 
 var _ = fmt.Sprintf
+
+// localItem creates (once per database) T-LOCAL, an item decided by the
+// applicant's street and taken in only there (the seeded 居住证办理 is
+// decided by the public-security department instead).
+func (w *world) localItem(t *testing.T) {
+	t.Helper()
+	r := w.e.MustDo(t, w.admin, `mutation($in: ServiceItemInput!) { upsertServiceItem(input: $in) { userErrors { code } } }`,
+		map[string]any{"in": map[string]any{"code": "T-LOCAL", "name": "街道办理事项（测试）", "timeLimitWorkingDays": 10, "districtWide": false,
+			"materials": []map[string]any{{"name": "居民身份证", "required": true}, {"name": "近期一寸免冠照片", "required": true},
+				{"name": "居住证明（租赁合同或房产证）", "required": true}}}})
+	if r.Str("upsertServiceItem.userErrors.0.code") != "" {
+		t.Fatalf("local item: %s", r.Raw)
+	}
+}

@@ -67,6 +67,7 @@ func TestIntake(t *testing.T) {
 	resA := e.InsertResident(t, testenv.ResidentSpec{Statuses: []string{}, CommunityCode: "510104020001"})
 	resB := e.InsertResident(t, testenv.ResidentSpec{Statuses: []string{}, CommunityCode: "510104023001"})
 	tokA := residentToken(t, e, resA.ID)
+	w.localItem(t)
 	local := []map[string]any{{"name": "居民身份证"}, {"name": "近期一寸免冠照片"}, {"name": "居住证明（租赁合同或房产证）"}}
 	do := func(tok, item string, applicant uuid.UUID, center string) *testenv.Response {
 		in := map[string]any{"itemCode": item, "applicantId": residentGID(applicant), "materials": local}
@@ -88,10 +89,10 @@ func TestIntake(t *testing.T) {
 		{"clerk of street B, district-wide item for street A", func() string { return w.clerkB }, "GLJT-SL", resA.ID, "", "", "", "510104020"},
 		{"resident for themself", func() string { return tokA }, "GLJT-SL", resA.ID, "", "", "", "510104020"},
 		{"resident for someone else", func() string { return tokA }, "GLJT-SL", resB.ID, "", "FORBIDDEN", "", ""},
-		{"resident, local item", func() string { return tokA }, "JZZ-BL", resA.ID, "", "", "OUT_OF_JURISDICTION", ""},
-		{"clerk inside, local item", func() string { return w.clerk }, "JZZ-BL", resA.ID, "", "", "", "510104020"},
-		{"clerk outside, local item", func() string { return w.clerkB }, "JZZ-BL", resA.ID, "", "", "OUT_OF_JURISDICTION", ""},
-		{"case worker inside, local item", func() string { return w.cw2 }, "JZZ-BL", resB.ID, "", "", "", "510104023"},
+		{"resident, local item", func() string { return tokA }, "T-LOCAL", resA.ID, "", "", "OUT_OF_JURISDICTION", ""},
+		{"clerk inside, local item", func() string { return w.clerk }, "T-LOCAL", resA.ID, "", "", "", "510104020"},
+		{"clerk outside, local item", func() string { return w.clerkB }, "T-LOCAL", resA.ID, "", "", "OUT_OF_JURISDICTION", ""},
+		{"case worker inside, local item", func() string { return w.cw2 }, "T-LOCAL", resB.ID, "", "", "", "510104023"},
 		{"case worker outside, district-wide item", func() string { return w.cw2 }, "GLJT-SL", resA.ID, "", "", "OUT_OF_JURISDICTION", ""},
 		{"operator", func() string { return w.operator }, "GLJT-SL", resA.ID, "", "FORBIDDEN", "", ""},
 		{"auditor", func() string { return w.auditor }, "GLJT-SL", resA.ID, "", "FORBIDDEN", "", ""},
@@ -155,7 +156,8 @@ func TestResidentSeesOnlyOwn(t *testing.T) {
 	// Newest first: the clerk's submission, then the accepted one with its deadline.
 	mustEqual(t, "second is own", r.Str("applications.edges.1.node.id"), own)
 	mustEqual(t, "deadline", r.Str("applications.edges.1.node.deadline"), "2026-08-24")
-	mustEqual(t, "history", r.Str("applications.edges.1.node.events.0.action"), "ACCEPT")
+	mustEqual(t, "history", r.Str("applications.edges.1.node.events.0.action"), "SUBMIT")
+	mustEqual(t, "history", r.Str("applications.edges.1.node.events.1.action"), "ACCEPT")
 	// Filtering by someone else's id yields nothing.
 	r = e.MustDo(t, tokA, `query($a: ID) { applications(filter: {applicantId: $a}) { totalCount } }`, map[string]any{"a": residentGID(resB.ID)})
 	mustEqual(t, "filtered to B", r.Get("applications.totalCount"), any(float64(0)))
@@ -288,14 +290,18 @@ type recordingEnroller struct {
 	fail bool
 }
 
-func (r *recordingEnroller) EnrollTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) error {
+func (r *recordingEnroller) EnrollNewTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {
-		return problem.New(problem.NotEligible, "the resident does not match the program's rules")
+		return false, problem.New(problem.NotEligible, "the resident does not match the program's rules")
 	}
-	return tx.WithContext(ctx).Exec(`INSERT INTO audit_log (id, at, actor_kind, actor_id, action, entity, entity_id, request_id)
+	return false, tx.WithContext(ctx).Exec(`INSERT INTO audit_log (id, at, actor_kind, actor_id, action, entity, entity_id, request_id)
 		VALUES (?, now(), 'SYSTEM', ?, 'test.enroll', 'voucher_program', ?, '')`, uuid.Must(uuid.NewV7()), residentID, programID).Error
+}
+
+func (r *recordingEnroller) UnenrollTx(context.Context, *gorm.DB, uuid.UUID, uuid.UUID) error {
+	return nil
 }
 
 // TestApprovalEnrolls: approving an item linked to a voucher program

@@ -56,7 +56,62 @@ const (
 	Complete          Action = "COMPLETE"
 	Withdraw          Action = "WITHDRAW"
 	Extend            Action = "EXTEND"
+	// PauseClock and ResumeClock bracket a §45 pause (expert assessment,
+	// inspection, hearing …): its working days do not count.
+	PauseClock  Action = "PAUSE_CLOCK"
+	ResumeClock Action = "RESUME_CLOCK"
+
+	// Submit and DeemedAccept name events only, not actions anyone takes:
+	// the submission, and acceptance by law under §32 (the job).
+	Submit       Action = "SUBMIT"
+	DeemedAccept Action = "DEEMED_ACCEPT"
 )
+
+// Visibility says who sees an event: the applicant too, or staff only.
+type Visibility string
+
+// The visibilities.
+const (
+	VisibleToApplicant Visibility = "APPLICANT"
+	Internal           Visibility = "INTERNAL"
+)
+
+// PauseKind is why the clock stops (行政许可法 §45).
+type PauseKind string
+
+// The pause kinds.
+const (
+	ExpertAssessment PauseKind = "EXPERT_ASSESSMENT"
+	Inspection       PauseKind = "INSPECTION"
+	Hearing          PauseKind = "HEARING"
+	Testing          PauseKind = "TESTING"
+	Quarantine       PauseKind = "QUARANTINE"
+)
+
+func (k PauseKind) valid() bool {
+	switch k {
+	case ExpertAssessment, Inspection, Hearing, Testing, Quarantine:
+		return true
+	}
+	return false
+}
+
+// Supplement is one line of a 补正 notice: what is missing or defective and why.
+type Supplement struct {
+	Material string `json:"material"`
+	Reason   string `json:"reason"`
+}
+
+// Pause is one §45 pause of the clock: started_on to ended_on inclusive
+// do not count; EndedOn is nil while it lasts.
+type Pause struct {
+	ID            uuid.UUID
+	ApplicationID uuid.UUID
+	Kind          PauseKind
+	Reason        string
+	StartedOn     civil.Date
+	EndedOn       *civil.Date
+}
 
 // DayKind is a calendar override: HOLIDAY (off) or WORKDAY (调休, worked).
 type DayKind string
@@ -79,25 +134,30 @@ type Item struct {
 	Code string
 	Name string
 	// DepartmentID decides; nil means the applicant's own street.
-	DepartmentID         *uuid.UUID
+	DepartmentID *uuid.UUID
+	// TimeLimitWorkingDays is the statutory limit (法定时限).
 	TimeLimitWorkingDays int
-	ExtensionWorkingDays int
-	Materials            []Material
-	DistrictWide         bool
+	// PromisedLimitWorkingDays is the limit the district promises (承诺时限),
+	// at most the statutory one; nil when it promises none shorter.
+	PromisedLimitWorkingDays *int
+	ExtensionWorkingDays     int
+	Materials                []Material
+	DistrictWide             bool
 	// VoucherProgramID, when set, is the program approval enrolls the applicant in.
 	VoucherProgramID *uuid.UUID
 }
 
 // ItemInput creates or updates an item by code.
 type ItemInput struct {
-	Code                 string
-	Name                 string
-	DepartmentID         *uuid.UUID
-	TimeLimitWorkingDays int
-	ExtensionWorkingDays int
-	Materials            []Material
-	DistrictWide         bool
-	VoucherProgramID     *uuid.UUID
+	Code                     string
+	Name                     string
+	DepartmentID             *uuid.UUID
+	TimeLimitWorkingDays     int
+	PromisedLimitWorkingDays *int
+	ExtensionWorkingDays     int
+	Materials                []Material
+	DistrictWide             bool
+	VoucherProgramID         *uuid.UUID
 }
 
 // Submitted material: a document handed in with an application.
@@ -118,13 +178,31 @@ type Application struct {
 	Status         Status
 	Materials      []SubmittedMaterial
 	SubmittedAt    time.Time
-	AcceptedAt     *time.Time
-	Deadline       *civil.Date
-	Extended       bool
-	CompletedAt    *time.Time
-	CompletedOn    *civil.Date
+	// ReceivedAt is when the complete materials were received: the
+	// submission, or the resubmission after 补正 (§32's five days run from it).
+	ReceivedAt time.Time
+	AcceptedAt *time.Time
+	// AcceptedByLaw: nobody answered within five working days (§32).
+	AcceptedByLaw bool
+	// Deadline is the statutory one (法定时限), PromisedDeadline the promised
+	// one (承诺时限); both move with the extension and with clock pauses.
+	Deadline         *civil.Date
+	PromisedDeadline *civil.Date
+	// DeadlineProvisional: the deadline reaches into a year whose holidays
+	// are not loaded, so it was computed on weekends alone.
+	DeadlineProvisional bool
+	// PausedSince is the first day of the §45 pause under way, nil while the clock runs.
+	PausedSince     *civil.Date
+	Extended        bool
+	ExtensionReason *string
+	// SupplementNotice is the one 补正 notice, nil until it is given.
+	SupplementNotice []Supplement
+	CompletedAt      *time.Time
+	CompletedOn      *civil.Date
 	// Overdue is computed against the app clock when the application is read.
 	Overdue bool
+	// Today is the business date the application was read on.
+	Today civil.Date
 }
 
 // overdue reports whether a is past its deadline on today: still open after
@@ -134,6 +212,10 @@ func (a *Application) overdue(today civil.Date) bool {
 		return false
 	}
 	if a.Status.Open() {
+		if a.PausedSince != nil {
+			// The clock stands still: overdue only if it was before the pause.
+			return a.PausedSince.After(*a.Deadline)
+		}
 		return today.After(*a.Deadline)
 	}
 	return a.CompletedOn != nil && a.CompletedOn.After(*a.Deadline)
@@ -152,6 +234,8 @@ type Event struct {
 	ActorID   uuid.UUID
 	ActorName string
 	Note      *string
+	// Visibility: the applicant sees APPLICANT events only.
+	Visibility Visibility
 }
 
 // SubmitInput takes in an application.
@@ -160,6 +244,9 @@ type SubmitInput struct {
 	ApplicantID uuid.UUID
 	CenterID    *uuid.UUID
 	Materials   []SubmittedMaterial
+	// IdempotencyKey, when set, makes a retry answer with the first
+	// application (same input) or IDEMPOTENCY_MISMATCH (another input).
+	IdempotencyKey *string
 }
 
 // TransitionInput moves an application.
@@ -168,34 +255,68 @@ type TransitionInput struct {
 	Action    Action
 	Note      *string
 	Materials []SubmittedMaterial
+	// Supplements is the 补正 notice (REQUEST_SUPPLEMENT).
+	Supplements []Supplement
+	// PauseKind says why the clock stops (PAUSE_CLOCK).
+	PauseKind *PauseKind
 }
 
-// Filter narrows a list of applications; nil fields match everything.
+// Order is how a list is sorted.
+type Order string
+
+// The orders.
+const (
+	// Newest first (the default).
+	NewestFirst Order = "NEWEST_FIRST"
+	// DeadlineFirst: the nearest deadline first; those without one last.
+	DeadlineFirst Order = "DEADLINE_FIRST"
+)
+
+// Filter narrows a list of applications; nil or empty fields match everything.
 type Filter struct {
 	Status         *Status
+	Statuses       []Status
+	Open           *bool
 	HandlingUnitID *uuid.UUID
 	ApplicantID    *uuid.UUID
+	CenterID       *uuid.UUID
+	ItemID         *uuid.UUID
 	Overdue        *bool
+	// SubmittedFrom and SubmittedTo bound the submission date (Asia/Shanghai), inclusive.
+	SubmittedFrom *civil.Date
+	SubmittedTo   *civil.Date
+	// DeadlineBefore: a deadline before this date.
+	DeadlineBefore *civil.Date
+	Order          Order
 }
 
 // Stats are completion figures for a period.
 type Stats struct {
 	Completed       int
 	CompletedOnTime int
-	// OnTimeRate is CompletedOnTime/Completed, 1 when nothing was completed.
-	OnTimeRate  float64
+	// OnTimeRate is CompletedOnTime/Completed, nil when nothing was completed.
+	OnTimeRate  *float64
 	OpenOverdue int
 }
 
 // Enroller enrolls a resident in a voucher program inside the caller's
-// transaction. The voucher domain implements it.
+// transaction, and undoes an enrollment. The voucher domain implements it.
 type Enroller interface {
-	EnrollTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) error
+	// EnrollNewTx enrolls and reports whether this call created the
+	// enrollment (false: the resident was enrolled already).
+	EnrollNewTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) (bool, error)
+	// UnenrollTx removes the enrollment (a withdrawal after approval).
+	UnenrollTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) error
 }
 
 // NoEnroller is the Enroller used until the voucher domain is wired: it
 // does nothing.
 type NoEnroller struct{}
 
-// EnrollTx does nothing.
-func (NoEnroller) EnrollTx(context.Context, *gorm.DB, uuid.UUID, uuid.UUID) error { return nil }
+// EnrollNewTx does nothing.
+func (NoEnroller) EnrollNewTx(context.Context, *gorm.DB, uuid.UUID, uuid.UUID) (bool, error) {
+	return false, nil
+}
+
+// UnenrollTx does nothing.
+func (NoEnroller) UnenrollTx(context.Context, *gorm.DB, uuid.UUID, uuid.UUID) error { return nil }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/auth"
@@ -54,10 +55,16 @@ var openSQL = "status IN (" + sqlStrings(OpenStatuses) + ")"
 
 // openPastDeadlineSQL is the first half of Application.overdue in SQL: still
 // open after the deadline, with today given by the SQL expression today.
-func openPastDeadlineSQL(today string) string { return openSQL + " AND deadline < " + today }
+func openPastDeadlineSQL(today string) string {
+	return openSQL + " AND deadline < " + today + " AND " + pausedAfterDeadline
+}
 
 // overdueSQL is Application.overdue in SQL; the one parameter is today.
 var overdueSQL = "COALESCE(deadline IS NOT NULL AND ((" + openPastDeadlineSQL("?") + ") OR completed_on > deadline), false)"
+
+// pausedAfterDeadline: a §45 pause stops the clock, so an open application
+// is overdue while paused only when it was overdue before the pause.
+const pausedAfterDeadline = "(paused_since IS NULL OR paused_since > deadline)"
 
 // sqlStrings writes values as a list of SQL string literals.
 func sqlStrings[T ~string](values []T) string {
@@ -112,8 +119,37 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	if f.Status != nil {
 		q = q.Where("status = ?", string(*f.Status))
 	}
+	if len(f.Statuses) > 0 {
+		ss := make([]string, len(f.Statuses))
+		for i, x := range f.Statuses {
+			ss[i] = string(x)
+		}
+		q = q.Where("status = ANY(?)", pq.StringArray(ss))
+	}
+	if f.Open != nil {
+		if *f.Open {
+			q = q.Where(openSQL)
+		} else {
+			q = q.Where("NOT (" + openSQL + ")")
+		}
+	}
 	if f.ApplicantID != nil {
 		q = q.Where("applicant_id = ?", *f.ApplicantID)
+	}
+	if f.CenterID != nil {
+		q = q.Where("center_id = ?", *f.CenterID)
+	}
+	if f.ItemID != nil {
+		q = q.Where("item_id = ?", *f.ItemID)
+	}
+	if f.SubmittedFrom != nil {
+		q = q.Where("submitted_at >= ?", f.SubmittedFrom.In(civil.Shanghai))
+	}
+	if f.SubmittedTo != nil {
+		q = q.Where("submitted_at < ?", f.SubmittedTo.AddDays(1).In(civil.Shanghai))
+	}
+	if f.DeadlineBefore != nil {
+		q = q.Where("deadline < ?", *f.DeadlineBefore)
 	}
 	if f.HandlingUnitID != nil {
 		path, err := s.unitPath(ctx, *f.HandlingUnitID)
@@ -134,12 +170,30 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	if err := q.Count(&total).Error; err != nil {
 		return page.Result[*Application]{}, database.Classify(fmt.Errorf("application: count: %w", err))
 	}
-	lq := q
-	if p.After != nil {
-		lq = lq.Where("id < ?", *p.After)
-	}
 	var rows []applicationRow
-	if err := lq.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+	lq := q
+	if f.Order == DeadlineFirst {
+		// Keyset on (deadline, id) with those without a deadline last: the
+		// cursor names an application, whose deadline sets the position.
+		if p.After != nil {
+			var pos applicationRow
+			if err := s.db.WithContext(ctx).Select("id, deadline").Where("id = ?", *p.After).Take(&pos).Error; err != nil {
+				return page.Result[*Application]{}, problem.BadInput("after is not a position in this list")
+			}
+			if pos.Deadline == nil {
+				lq = lq.Where("deadline IS NULL AND id > ?", pos.ID)
+			} else {
+				lq = lq.Where("(deadline IS NULL OR (deadline, id) > (?, ?))", *pos.Deadline, pos.ID)
+			}
+		}
+		lq = lq.Order("deadline ASC NULLS LAST, id ASC")
+	} else {
+		if p.After != nil {
+			lq = lq.Where("id < ?", *p.After)
+		}
+		lq = lq.Order("id DESC")
+	}
+	if err := lq.Limit(p.First + 1).Find(&rows).Error; err != nil {
 		return page.Result[*Application]{}, database.Classify(fmt.Errorf("application: list: %w", err))
 	}
 	items := make([]*Application, 0, len(rows))
@@ -194,9 +248,57 @@ func (s *Service) Stats(ctx context.Context, from, to civil.Date, orgUnitID *uui
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("application: stats: %w", err))
 	}
-	st := &Stats{Completed: r.Completed, CompletedOnTime: r.OnTime, OpenOverdue: r.OpenOverdue, OnTimeRate: 1}
+	st := &Stats{Completed: r.Completed, CompletedOnTime: r.OnTime, OpenOverdue: r.OpenOverdue}
 	if r.Completed > 0 {
-		st.OnTimeRate = float64(r.OnTime) / float64(r.Completed)
+		// Nothing completed is no rate at all (null), not a perfect one.
+		rate := float64(r.OnTime) / float64(r.Completed)
+		st.OnTimeRate = &rate
 	}
 	return st, nil
+}
+
+// WorkingDaysLeft is the working days from today to the deadline: 0 on the
+// deadline itself, negative once past it; nil without a deadline or once
+// the case is concluded.
+func (s *Service) WorkingDaysLeft(ctx context.Context, a *Application) (*int, error) {
+	if a.Deadline == nil || !a.Status.Open() {
+		return nil, nil
+	}
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := cal.Between(a.Today, *a.Deadline)
+	return &n, nil
+}
+
+// MissingMaterials lists the item's required materials not handed in.
+func MissingMaterials(it *Item, a *Application) []string {
+	out := missingMaterials(it.Materials, a.Materials)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// ViewerCanSubmit reports whether the viewer may take in an application
+// for the item at all: as a resident for themself (district-wide items),
+// or as staff who may take it in (district-wide at any counter, local
+// items inside a handling unit). Whether a particular applicant is in
+// the viewer's jurisdiction is decided on submission.
+func ViewerCanSubmit(ctx context.Context, it *Item) bool {
+	v := auth.ViewerFrom(ctx)
+	if v == nil {
+		return false
+	}
+	if v.ResidentID != nil && it.DistrictWide && policy.ReachOf(v, policy.SubmitApplication) >= policy.Self {
+		return true
+	}
+	if policy.ReachOf(v, policy.SubmitApplication) < policy.Subtree {
+		return false
+	}
+	if it.DistrictWide && policy.Allowed(v, policy.TakeDistrictWideApplication) {
+		return true
+	}
+	return policy.ReachOf(v, policy.HandleApplication) >= policy.Subtree
 }

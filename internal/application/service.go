@@ -1,14 +1,17 @@
 package application
 
 import (
+	"context"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/org"
-	"github.com/jinjiang/residents/internal/workday"
+	"github.com/jinjiang/residents/internal/run"
 )
 
 // calendarTTL bounds how long an instance keeps the calendar it loaded; an
@@ -24,8 +27,17 @@ type Service struct {
 	enroller Enroller
 
 	mu       sync.Mutex
-	cal      *workday.Calendar
+	cal      calendarView
 	calUntil time.Time
+	runs     *run.Worker
+	runChunk int
+
+	// The written notices: the font file (read once) and who names the applicant.
+	noticeFont string
+	fontOnce   sync.Once
+	fontBytes  []byte
+	fontErr    error
+	namer      func(ctx context.Context, id uuid.UUID) string
 }
 
 // NewService returns the service. now is the business clock; enroller
@@ -35,7 +47,7 @@ func NewService(db *gorm.DB, orgs *org.Service, now func() time.Time, enroller E
 	if enroller == nil {
 		enroller = NoEnroller{}
 	}
-	return &Service{db: db, org: orgs, now: now, enroller: enroller}
+	return &Service{db: db, org: orgs, now: now, enroller: enroller, noticeFont: config.DefaultNoticeFont}
 }
 
 // today is the business date now, in Asia/Shanghai.

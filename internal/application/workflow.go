@@ -1,9 +1,12 @@
 package application
 
 import (
+	"context"
+
 	"github.com/google/uuid"
 
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
@@ -29,6 +32,23 @@ var transitions = map[Action]transition{
 	Complete:          {from: []Status{Approved}, to: Completed},
 	Withdraw:          {from: OpenStatuses, to: Withdrawn},
 	Extend:            {from: []Status{Accepted, InReview}, keep: true},
+	PauseClock:        {from: []Status{Accepted, InReview}, keep: true},
+	ResumeClock:       {from: []Status{Accepted, InReview}, keep: true},
+}
+
+// actionOrder is the order availableActions lists actions in.
+var actionOrder = []Action{Accept, RequestSupplement, Reject, Resubmit, StartReview, PauseClock, ResumeClock,
+	Extend, Approve, Deny, Complete, Withdraw}
+
+// eventVisibility says who sees the event of an action: the hand-over to
+// review is internal; every step the applicant must be told of (受理,
+// 补正, 不予受理, decisions, extension and pauses of the limit, 办结,
+// withdrawal) is visible to them.
+func eventVisibility(a Action) Visibility {
+	if a == StartReview {
+		return Internal
+	}
+	return VisibleToApplicant
 }
 
 // next returns the status action leads to from cur, or INVALID_TRANSITION.
@@ -79,6 +99,8 @@ var authority = map[Action]struct {
 	Deny:              {policy.DecideApplication, false},
 	Complete:          {policy.HandleApplication, false},
 	Extend:            {policy.ExtendApplication, false},
+	PauseClock:        {policy.DecideApplication, false},
+	ResumeClock:       {policy.DecideApplication, false},
 }
 
 // may decides whether the actor may take action: FORBIDDEN for a role that
@@ -98,4 +120,69 @@ func (a actor) may(action Action) error {
 		return errOutOfJurisdiction
 	}
 	return problem.Forbidden("your role may not " + string(action) + " this application")
+}
+
+// AvailableActions lists the actions the viewer could take on a now: the
+// workflow table, the policy (actor.may) and each action's own state
+// preconditions, asked the same way Transition asks them. Preconditions on
+// the input (a reason, the materials) are not checked: the client asks for them.
+func (s *Service) AvailableActions(ctx context.Context, a *Application, it *Item) ([]Action, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []Action{}
+	if it == nil {
+		return out, nil
+	}
+	if !policy.IsSelf(v, a.ApplicantID) && !policy.Allowed(v, policy.HandleApplication) {
+		return out, nil
+	}
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return nil, err
+	}
+	window := !a.Today.After(cal.noticeDue(civil.DateOf(a.ReceivedAt)))
+	act := actor{v: v, applicantID: a.ApplicantID, handlingPath: a.HandlingPath, districtWide: it.DistrictWide}
+	for _, x := range actionOrder {
+		if _, err := next(x, a.Status); err != nil {
+			continue
+		}
+		if act.may(x) != nil {
+			continue
+		}
+		ok := true
+		switch x {
+		case RequestSupplement:
+			ok = window && a.SupplementNotice == nil
+		case Reject:
+			ok = window
+		case Extend:
+			ok = it.ExtensionWorkingDays > 0 && !a.Extended
+		case PauseClock:
+			ok = a.PausedSince == nil
+		case ResumeClock:
+			ok = a.PausedSince != nil
+		}
+		if ok {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// VisibleEvents keeps the events the viewer may see: staff who read the
+// application see all; the applicant sees those marked for the applicant.
+func VisibleEvents(ctx context.Context, evs []*Event) []*Event {
+	v := auth.ViewerFrom(ctx)
+	if v != nil && policy.ScopeOf(v, policy.ReadApplications).Reach > policy.Self {
+		return evs
+	}
+	out := make([]*Event, 0, len(evs))
+	for _, e := range evs {
+		if e.Visibility != Internal {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/workday"
 )
 
 // TestTransitionTable checks every (action, status) pair against the
@@ -26,6 +27,8 @@ func TestTransitionTable(t *testing.T) {
 		Complete:          {Approved: Completed},
 		Withdraw:          {Submitted: Withdrawn, SupplementRequested: Withdrawn, Accepted: Withdrawn, InReview: Withdrawn, Approved: Withdrawn},
 		Extend:            {Accepted: Accepted, InReview: InReview},
+		PauseClock:        {Accepted: Accepted, InReview: InReview},
+		ResumeClock:       {Accepted: Accepted, InReview: InReview},
 	}
 	for action, moves := range want {
 		for _, from := range allStatuses {
@@ -187,4 +190,42 @@ func FuzzCleanMaterials(f *testing.F) {
 			t.Fatalf("accepted %+v", out)
 		}
 	})
+}
+
+// FuzzSupplements: an accepted 补正 notice has trimmed, non-empty, unique
+// materials each with a reason, and a resubmission of exactly its
+// materials covers it while one short of them does not.
+func FuzzSupplements(f *testing.F) {
+	f.Add("户口簿", "未提交", "老年人能力评估报告", "已过期")
+	f.Add(" ", "x", "a", "")
+	f.Fuzz(func(t *testing.T, m1, r1, m2, r2 string) {
+		out, err := cleanSupplements([]Supplement{{m1, r1}, {m2, r2}})
+		if err != nil {
+			return
+		}
+		if len(out) != 2 || out[0].Material == out[1].Material || out[0].Material == "" || out[1].Reason == "" ||
+			strings.TrimSpace(out[0].Material) != out[0].Material {
+			t.Fatalf("accepted %+v", out)
+		}
+		all := []SubmittedMaterial{{Name: out[0].Material}, {Name: out[1].Material}}
+		if err := coversNotice(out, all); err != nil {
+			t.Fatalf("exact resubmission refused: %v", err)
+		}
+		if err := coversNotice(out, all[:1]); err == nil {
+			t.Fatal("a resubmission one short accepted")
+		}
+	})
+}
+
+// TestNoticeWindow: §32's window and the last receipt date it has closed
+// for are consistent: received on lastDueReceipt(today), the window ended
+// before today; received a day later, it had not.
+func TestNoticeWindow(t *testing.T) {
+	cal := calendarView{Calendar: workday.NewCalendar(nil), years: map[int]bool{2026: true}}
+	for d := (civil.Date{Year: 2026, Month: 1, Day: 1}); d.Year == 2026; d = d.AddDays(1) {
+		last := cal.lastDueReceipt(d)
+		if !cal.noticeDue(last).Before(d) || cal.noticeDue(last.AddDays(1)).Before(d) {
+			t.Fatalf("today %s: last due receipt %s", d, last)
+		}
+	}
 }

@@ -52,7 +52,7 @@ func TestHappyPathAcrossStreets(t *testing.T) {
 		t.Fatalf("timestamps missing: %s", r.Raw)
 	}
 	evs := r.Get(a + "events").([]any)
-	want := [][3]string{{"ACCEPT", "SUBMITTED", "ACCEPTED"}, {"START_REVIEW", "ACCEPTED", "IN_REVIEW"},
+	want := [][3]string{{"SUBMIT", "SUBMITTED", "SUBMITTED"}, {"ACCEPT", "SUBMITTED", "ACCEPTED"}, {"START_REVIEW", "ACCEPTED", "IN_REVIEW"},
 		{"APPROVE", "IN_REVIEW", "APPROVED"}, {"COMPLETE", "APPROVED", "COMPLETED"}}
 	if len(evs) != len(want) {
 		t.Fatalf("events: %s", r.Raw)
@@ -63,13 +63,13 @@ func TestHappyPathAcrossStreets(t *testing.T) {
 			t.Fatalf("event %d = %v, want %v", i, ev, w)
 		}
 	}
-	mustEqual(t, "accept actor", evs[0].(map[string]any)["actorName"], any("刘柜员 (牛市口便民服务中心)"))
-	mustEqual(t, "accept note", evs[0].(map[string]any)["note"], any("材料齐全，予以受理"))
-	mustEqual(t, "review actor", evs[1].(map[string]any)["actorName"], any("李社工 (春熙路街道)"))
+	mustEqual(t, "accept actor", evs[1].(map[string]any)["actorName"], any("刘柜员 (牛市口便民服务中心)"))
+	mustEqual(t, "accept note", evs[1].(map[string]any)["note"], any("材料齐全，予以受理"))
+	mustEqual(t, "review actor", evs[2].(map[string]any)["actorName"], any("李社工 (春熙路街道)"))
 	var cwID string
 	testenv.MustScan(t, e.DB, "SELECT id::text FROM users WHERE username = 'caseworker'", nil, &cwID)
 	r = e.MustDo(t, w.cw, `query($id: ID!) { application(id: $id) { events { actorId } } }`, map[string]any{"id": id})
-	_, actor, _ := relay.Parse(r.Str("application.events.1.actorId"))
+	_, actor, _ := relay.Parse(r.Str("application.events.2.actorId"))
 	mustEqual(t, "review actor id", actor.String(), cwID)
 
 	// Every step is in the audit log.
@@ -93,6 +93,7 @@ func TestRefusedTransitions(t *testing.T) {
 	resB := e.InsertResident(t, testenv.ResidentSpec{Statuses: []string{}, CommunityCode: "510104023001"})
 	resATok := residentToken(t, e, resA.ID)
 	resBTok := residentToken(t, e, resB.ID)
+	w.localItem(t)
 
 	// newApp makes an application of resident A in the given state.
 	newApp := func(t *testing.T, item string, mats []map[string]any, path ...string) string {
@@ -136,7 +137,7 @@ func TestRefusedTransitions(t *testing.T) {
 		{"other street's case worker approves", "YLFWQ-SL", allMaterials, []string{"ACCEPT", "START_REVIEW"}, func() string { return w.cw2 }, "APPROVE", "", "OUT_OF_JURISDICTION", false},
 		{"other street's case worker accepts", "YLFWQ-SL", allMaterials, nil, func() string { return w.cw2 }, "ACCEPT", "", "OUT_OF_JURISDICTION", false},
 		{"other street's clerk completes", "YLFWQ-SL", allMaterials, []string{"ACCEPT", "START_REVIEW", "APPROVE"}, func() string { return w.clerkB }, "COMPLETE", "", "OUT_OF_JURISDICTION", false},
-		{"other street's clerk accepts a local item", "JZZ-BL", []map[string]any{{"name": "居民身份证"}, {"name": "近期一寸免冠照片"}, {"name": "居住证明（租赁合同或房产证）"}}, nil, func() string { return w.clerkB }, "ACCEPT", "", "OUT_OF_JURISDICTION", false},
+		{"other street's clerk accepts a local item", "T-LOCAL", []map[string]any{{"name": "居民身份证"}, {"name": "近期一寸免冠照片"}, {"name": "居住证明（租赁合同或房产证）"}}, nil, func() string { return w.clerkB }, "ACCEPT", "", "OUT_OF_JURISDICTION", false},
 		{"case worker extends", "YLFWQ-SL", allMaterials, []string{"ACCEPT"}, func() string { return w.cw }, "EXTEND", "", "FORBIDDEN", true},
 		{"applicant accepts own application", "YLFWQ-SL", allMaterials, nil, func() string { return resATok }, "ACCEPT", "", "FORBIDDEN", true},
 		{"another resident withdraws", "YLFWQ-SL", allMaterials, nil, func() string { return resBTok }, "WITHDRAW", "", "NOT_FOUND", false},
@@ -186,7 +187,7 @@ func TestRefusedTransitions(t *testing.T) {
 		id := newApp(t, "YLFWQ-SL", allMaterials)
 		r := w.mustMove(t, w.clerkB, id, "REJECT", "不属于本事项受理范围")
 		mustEqual(t, "status", r.Str("transitionApplication.application.status"), "REJECTED")
-		mustEqual(t, "note", r.Str("transitionApplication.application.events.0.note"), "不属于本事项受理范围")
+		mustEqual(t, "note", r.Str("transitionApplication.application.events.1.note"), "不属于本事项受理范围")
 		r = w.move(t, w.clerk, id, "WITHDRAW", "", nil)
 		mustEqual(t, "withdraw rejected", r.Str("transitionApplication.userErrors.0.code"), "INVALID_TRANSITION")
 	})

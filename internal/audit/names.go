@@ -128,6 +128,12 @@ const (
 	ActionSubmitApplication     Action = "submitApplication"
 	ActionTransitionApplication Action = "transitionApplication"
 	ActionSetCalendarDay        Action = "setCalendarDay"
+	// ActionImportCalendarYear: one entry when the import commits, one by
+	// the system when its deadline recomputation ends ("status").
+	ActionImportCalendarYear Action = "importCalendarYear"
+	// ActionNotices is a download of a written notice (PDF) of an
+	// application, listed by Application.notices; the kind in the detail.
+	ActionNotices Action = "notices"
 
 	// disability.graphqls. ActionCertificateNumber is a read of
 	// DisabilityCertificate.number (the full number).
@@ -173,6 +179,7 @@ var Actions = []Action{
 	ActionRegisterEmergencyDevice, ActionRecordDeviceHeartbeat, ActionReceiveEmergencyCall, ActionAnswerEmergencyCall,
 	ActionDispatchEmergencyCall, ActionCloseEmergencyCall,
 	ActionUpsertServiceItem, ActionSubmitApplication, ActionTransitionApplication, ActionSetCalendarDay,
+	ActionImportCalendarYear, ActionNotices,
 	ActionRecordDisabilityCertificate, ActionCertificateNumber, ActionUpsertDisabilitySubsidyRule,
 	ActionRequestDisabilityService, ActionUpdateDisabilityService,
 	ActionCreateCareWorker, ActionUpdateCareWorker, ActionUpsertCarePriceItem, ActionSetCareItemsOffered, ActionSetCareCap,

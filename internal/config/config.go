@@ -95,7 +95,14 @@ type Config struct {
 	// RunLease is how long a bulk run stays with the instance driving it
 	// without a committed chunk before another instance may take it over.
 	RunLease time.Duration
+	// NoticeFontPath is the TrueType font with Chinese glyphs the written
+	// notices (PDF) are set in (NOTICE_FONT_PATH); the default is where
+	// Debian's fonts-droid-fallback installs it.
+	NoticeFontPath string
 }
+
+// DefaultNoticeFont is NOTICE_FONT_PATH's default: Debian's fonts-droid-fallback.
+const DefaultNoticeFont = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
 
 // isDevSecret reports whether v is, or (for a key list) contains, one of
 // the development secrets above, under any key id.
@@ -141,6 +148,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("login_hash_concurrency", c.LoginHashConcurrency),
 		slog.Int("run_chunk_size", c.RunChunkSize),
 		slog.Duration("run_lease", c.RunLease),
+		slog.String("notice_font_path", c.NoticeFontPath),
 	)
 }
 
@@ -191,6 +199,7 @@ func Load(getenv func(string) string) (Config, error) {
 		WechatLoginRatePerMinute: 1000,
 		RunChunkSize:             10000,
 		RunLease:                 30 * time.Second,
+		NoticeFontPath:           get("NOTICE_FONT_PATH", DefaultNoticeFont),
 	}
 	switch c.Env {
 	case "development", "production", "test":

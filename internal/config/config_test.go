@@ -187,6 +187,12 @@ func TestLoginLimitsConfig(t *testing.T) {
 // TestRunSettings: the bulk runs' chunk size and lease, with their bounds.
 func TestRunSettings(t *testing.T) {
 	c, err := Load(env(nil))
+	if c.NoticeFontPath != DefaultNoticeFont {
+		t.Fatalf("NOTICE_FONT_PATH default: %q", c.NoticeFontPath)
+	}
+	if c, _ := Load(env(map[string]string{"NOTICE_FONT_PATH": "/opt/fonts/x.ttf"})); c.NoticeFontPath != "/opt/fonts/x.ttf" {
+		t.Fatalf("NOTICE_FONT_PATH set: %q", c.NoticeFontPath)
+	}
 	if err != nil || c.RunChunkSize != 10000 || c.RunLease != 30*time.Second {
 		t.Fatalf("defaults: %v %d %v", err, c.RunChunkSize, c.RunLease)
 	}

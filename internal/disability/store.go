@@ -142,6 +142,8 @@ type ruleRow struct {
 	Grades           pq.Int64Array  `gorm:"type:smallint[]"`
 	Categories       pq.StringArray `gorm:"type:text[]"`
 	RequiredStatuses pq.StringArray `gorm:"type:text[]"`
+	ExcludedStatuses pq.StringArray `gorm:"type:text[]"`
+	Basis            *string
 	Description      string
 	Active           bool
 	UpdatedAt        time.Time
@@ -161,5 +163,10 @@ func (r ruleRow) rule() *Rule {
 	for i, st := range r.RequiredStatuses {
 		out.RequiredStatuses[i] = resident.Status(st)
 	}
+	out.ExcludedStatuses = make([]resident.Status, len(r.ExcludedStatuses))
+	for i, st := range r.ExcludedStatuses {
+		out.ExcludedStatuses[i] = resident.Status(st)
+	}
+	out.Basis = r.Basis
 	return out
 }

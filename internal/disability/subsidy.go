@@ -32,6 +32,11 @@ type Rule struct {
 	Categories []Category
 	// RequiredStatuses the resident must hold at least one of (empty: none needed).
 	RequiredStatuses []resident.Status
+	// ExcludedStatuses exclude the resident when they hold any one of them
+	// (特困供养 from 困难残疾人生活补贴, 国发〔2015〕52号).
+	ExcludedStatuses []resident.Status
+	// Basis names the rule's sources (the policy documents), nil when unset.
+	Basis *string
 	// Description says in plain Chinese whom the rule covers.
 	Description string
 	Active      bool
@@ -61,6 +66,11 @@ func (r *Rule) failures(c *Certificate, statuses []resident.Status) []string {
 			names[i] = statusName(x)
 		}
 		out = append(out, fmt.Sprintf("不属于%s家庭", strings.Join(names, "或")))
+	}
+	for _, x := range r.ExcludedStatuses {
+		if slices.Contains(statuses, x) {
+			out = append(out, fmt.Sprintf("属于%s人员，不享受此项补贴", statusName(x)))
+		}
 	}
 	return out
 }
@@ -119,11 +129,23 @@ func (s *Service) Eligibility(ctx context.Context, residentID uuid.UUID) (*Eligi
 	for i, x := range res.Statuses {
 		statuses[i] = resident.Status(x)
 	}
+	statuses = householdStatuses(ctx, res.ID, statuses)
 	var cert *Certificate
 	if len(certs) > 0 {
 		cert = certs[0]
 	}
 	return evaluate(cert, statuses, rules), nil
+}
+
+// householdStatuses is where a subsidy rule's statuses are decided: 低保
+// is a status of the household (低保家庭), so a disabled member of a 低保
+// household qualifies even when the status is recorded on another member.
+// Households do not exist yet (helper "registry" builds them): until then
+// the resident's own statuses stand for their household's. When households
+// land, add the household's LOW_INCOME here (and only here), keeping
+// EXTREME_POVERTY personal (特困供养 is a person's status).
+func householdStatuses(_ context.Context, _ uuid.UUID, own []resident.Status) []resident.Status {
+	return own
 }
 
 // evaluate applies the rules; each subsidy gets its reasons, yes or no.
@@ -234,6 +256,21 @@ func (s *Service) UpsertRule(ctx context.Context, in Rule) (*Rule, error) {
 	for _, x := range in.RequiredStatuses {
 		sts = append(sts, string(x))
 	}
+	excl := pq.StringArray{}
+	for _, x := range in.ExcludedStatuses {
+		if slices.Contains(in.RequiredStatuses, x) {
+			errs = append(errs, problem.New(problem.Invalid, "同一身份不能既是必需条件又是排除条件", "input", "excludedStatuses"))
+			break
+		}
+		excl = append(excl, string(x))
+	}
+	if in.Basis != nil {
+		b := strings.TrimSpace(*in.Basis)
+		if n := len([]rune(b)); n < 1 || n > 500 {
+			errs = append(errs, problem.New(problem.Invalid, "政策依据须为 1 至 500 字", "input", "basis"))
+		}
+		in.Basis = &b
+	}
 	in.Description = strings.TrimSpace(in.Description)
 	if n := len([]rune(in.Description)); n < 1 || n > 200 {
 		errs = append(errs, problem.New(problem.Invalid, "the description must be 1 to 200 characters", "input", "description"))
@@ -242,11 +279,11 @@ func (s *Service) UpsertRule(ctx context.Context, in Rule) (*Rule, error) {
 		return nil, errs
 	}
 	row := ruleRow{ID: uuid.Must(uuid.NewV7()), Code: in.Code, Subsidy: string(in.Subsidy), Grades: grades, Categories: cats,
-		RequiredStatuses: sts, Description: in.Description, Active: in.Active, UpdatedAt: s.now()}
+		RequiredStatuses: sts, ExcludedStatuses: excl, Basis: in.Basis, Description: in.Description, Active: in.Active, UpdatedAt: s.now()}
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := tx.WithContext(ctx).Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "code"}},
-			DoUpdates: clause.AssignmentColumns([]string{"subsidy", "grades", "categories", "required_statuses", "description", "active", "updated_at"}),
+			DoUpdates: clause.AssignmentColumns([]string{"subsidy", "grades", "categories", "required_statuses", "excluded_statuses", "basis", "description", "active", "updated_at"}),
 		}).Create(&row).Error; err != nil {
 			return database.Classify(fmt.Errorf("disability: upsert rule: %w", err))
 		}
@@ -257,7 +294,7 @@ func (s *Service) UpsertRule(ctx context.Context, in Rule) (*Rule, error) {
 		}
 		return audit.Record(ctx, tx, audit.ActionUpsertDisabilitySubsidyRule, audit.EntityDisabilitySubsidyRule, &row.ID,
 			map[string]any{"code": row.Code, "subsidy": row.Subsidy, "grades": row.Grades, "categories": row.Categories,
-				"requiredStatuses": row.RequiredStatuses, "active": row.Active})
+				"requiredStatuses": row.RequiredStatuses, "excludedStatuses": row.ExcludedStatuses, "active": row.Active})
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package disability_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -68,10 +69,15 @@ func TestSubsidyRules(t *testing.T) {
 			reasons: []string{"没有当前有效的残疾人证"}},
 		{name: "grade 4 physical in 低保", statuses: []string{"LOW_INCOME"}, category: "PHYSICAL", digit: 4, grade: 4, living: true,
 			reasons: []string{"符合困难残疾人生活补贴", "残疾等级为四级，规则要求一级或二级"}},
-		{name: "grade 4 in 特困", statuses: []string{"EXTREME_POVERTY"}, category: "SPEECH", digit: 3, grade: 4, living: true},
+		// 国发〔2015〕52号: 特困供养 is excluded from 困难残疾人生活补贴.
+		{name: "grade 4 in 特困", statuses: []string{"EXTREME_POVERTY"}, category: "SPEECH", digit: 3, grade: 4, living: false,
+			reasons: []string{"属于特困人员，不享受此项补贴"}},
+		{name: "grade 4 in 低保 and 特困: excluded", statuses: []string{"LOW_INCOME", "EXTREME_POVERTY"}, category: "SPEECH", digit: 3, grade: 4, living: false,
+			reasons: []string{"属于特困人员，不享受此项补贴"}},
 		{name: "grade 1 visual, not poor", category: "VISUAL", digit: 1, grade: 1, nursing: true,
-			reasons: []string{"不属于低保或特困家庭", "符合重度残疾人护理补贴：残疾等级为一级或二级的重度残疾人"}},
-		{name: "grade 2 hearing in 特困: both", statuses: []string{"EXTREME_POVERTY", "LIVING_ALONE"}, category: "HEARING", digit: 2, grade: 2, living: true, nursing: true},
+			reasons: []string{"不属于低保家庭", "符合重度残疾人护理补贴：残疾等级为一级或二级的重度残疾人"}},
+		{name: "grade 2 hearing in 特困: nursing only", statuses: []string{"EXTREME_POVERTY", "LIVING_ALONE"}, category: "HEARING", digit: 2, grade: 2, living: false, nursing: true},
+		{name: "grade 2 hearing in 低保: both", statuses: []string{"LOW_INCOME", "LIVING_ALONE"}, category: "HEARING", digit: 2, grade: 2, living: true, nursing: true},
 		{name: "grade 3 intellectual", category: "INTELLECTUAL", digit: 5, grade: 3, nursing: true,
 			reasons: []string{"三级的智力残疾人或精神残疾人"}},
 		{name: "grade 3 mental", category: "MENTAL", digit: 6, grade: 3, nursing: true},
@@ -105,9 +111,28 @@ func TestSubsidyRuleChangeTakesEffect(t *testing.T) {
 	grade3Physical.nursing, grade3Physical.reasons = true, []string{"符合重度残疾人护理补贴：残疾等级为三级的智力、精神或肢体残疾人"}
 	checkEligibility(t, e, cw, grade3Physical)
 
+	// The seeded rule names its sources.
+	r = e.MustDo(t, cw, `{ disabilitySubsidyRules { code excludedStatuses basis } }`, nil)
+	seen := false
+	for _, x := range r.Get("disabilitySubsidyRules").([]any) {
+		if m := x.(map[string]any); m["code"] == "LIVING_HARDSHIP" {
+			basis, _ := m["basis"].(string)
+			seen = strings.Contains(basis, "国发〔2015〕52号") && fmt.Sprint(m["excludedStatuses"]) == "[EXTREME_POVERTY]"
+		}
+	}
+	if !seen {
+		t.Fatalf("LIVING_HARDSHIP lacks its exclusion or its sources: %s", r.Raw)
+	}
+	// A status may not both qualify and exclude.
+	r = e.MustDo(t, admin, upsertRule, map[string]any{"in": map[string]any{"code": "LIVING_HARDSHIP", "subsidy": "LIVING",
+		"requiredStatuses": []string{"LOW_INCOME"}, "excludedStatuses": []string{"LOW_INCOME"}, "description": "x"}})
+	if r.Str("upsertDisabilitySubsidyRule.userErrors.0.code") != "INVALID" {
+		t.Fatalf("required and excluded at once: %s", r.Raw)
+	}
+
 	// Switching the living-subsidy rule off ends that subsidy for everyone.
-	off := map[string]any{"in": map[string]any{"code": "LIVING_HARDSHIP", "subsidy": "LIVING", "requiredStatuses": []string{"LOW_INCOME", "EXTREME_POVERTY"},
-		"description": "低保家庭或特困供养的持证残疾人", "active": false}}
+	off := map[string]any{"in": map[string]any{"code": "LIVING_HARDSHIP", "subsidy": "LIVING", "requiredStatuses": []string{"LOW_INCOME"},
+		"excludedStatuses": []string{"EXTREME_POVERTY"}, "description": "低保家庭中的持证残疾人", "active": false}}
 	e.MustDo(t, admin, upsertRule, off)
 	checkEligibility(t, e, cw, subsidyCase{statuses: []string{"LOW_INCOME"}, category: "PHYSICAL", digit: 4, grade: 4,
 		reasons: []string{"不符合困难残疾人生活补贴：目前没有生效的认定规则"}})

@@ -24,6 +24,9 @@ const (
 	Street    Kind = "STREET"
 	Community Kind = "COMMUNITY"
 	Grid      Kind = "GRID"
+	// Department is a unit of a district bureau that decides items of its
+	// own (the public-security branch for 居住证), a child of the district.
+	Department Kind = "DEPARTMENT"
 )
 
 // Unit is one node of the tree.

@@ -31,6 +31,10 @@ var jinjiang = []seedStreet{
 	{"510104028", "三圣街道", []string{"红砂社区", "幸福社区"}},
 }
 
+// PublicSecurityCode is the code of 成都市公安局锦江区分局, the department
+// that decides 居住证办理 (居住证暂行条例 §11: 公安机关 issues it).
+const PublicSecurityCode = "510104GA"
+
 // Seed creates the district's org tree and service centers; running it
 // again changes nothing.
 func Seed(ctx context.Context, db *gorm.DB) error {
@@ -58,6 +62,9 @@ func Seed(ctx context.Context, db *gorm.DB) error {
 		return err
 	}
 	if err := center("锦江区政务服务中心", district); err != nil {
+		return err
+	}
+	if _, err := ins(Department, PublicSecurityCode, "成都市公安局锦江区分局", district); err != nil {
 		return err
 	}
 	for _, s := range jinjiang {

@@ -24,6 +24,9 @@ type Kind string
 const (
 	IssueVouchers   Kind = "ISSUE_VOUCHERS"
 	EnrollResidents Kind = "ENROLL_RESIDENTS"
+	// RecomputeDeadlines recomputes application deadlines after a calendar
+	// year is imported (internal/application).
+	RecomputeDeadlines Kind = "RECOMPUTE_DEADLINES"
 )
 
 // Status is a run's state: RUNNING until it SUCCEEDED or FAILED.

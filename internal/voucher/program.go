@@ -299,30 +299,49 @@ func (s *Service) Enroll(ctx context.Context, programID, residentID uuid.UUID) (
 // approved). It is idempotent; the program must be ACTIVE and the resident
 // living, else NOT_ELIGIBLE.
 func (s *Service) EnrollTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) error {
+	_, err := s.EnrollNewTx(ctx, tx, programID, residentID)
+	return err
+}
+
+// EnrollNewTx is EnrollTx reporting whether this call created the
+// enrollment (false when the resident was enrolled already): an approval
+// that created one undoes it when the application is withdrawn.
+func (s *Service) EnrollNewTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) (bool, error) {
 	var status string
 	err := tx.WithContext(ctx).Raw("SELECT status FROM voucher_programs WHERE id = ?", programID).Row().Scan(&status)
 	if errors.Is(err, sql.ErrNoRows) {
-		return notFound("program", "programId")
+		return false, notFound("program", "programId")
 	}
 	if err != nil {
-		return database.Classify(err)
+		return false, database.Classify(err)
 	}
 	if status != string(ProgramActive) {
-		return problem.New(problem.NotEligible, "the program is not active", "programId")
+		return false, problem.New(problem.NotEligible, "the program is not active", "programId")
 	}
 	var living bool
 	err = tx.WithContext(ctx).Raw("SELECT living FROM resident_facts WHERE id = ?", residentID).Row().Scan(&living)
 	if errors.Is(err, sql.ErrNoRows) {
-		return notFound("resident", "residentId")
+		return false, notFound("resident", "residentId")
 	}
 	if err != nil {
-		return database.Classify(err)
+		return false, database.Classify(err)
 	}
 	if !living {
-		return problem.New(problem.NotEligible, "the resident is deceased", "residentId")
+		return false, problem.New(problem.NotEligible, "the resident is deceased", "residentId")
 	}
-	err = tx.WithContext(ctx).Exec(`INSERT INTO voucher_enrollments (program_id, resident_id, enrolled_at) VALUES (?, ?, ?)
-		ON CONFLICT DO NOTHING`, programID, residentID, s.now()).Error
+	res := tx.WithContext(ctx).Exec(`INSERT INTO voucher_enrollments (program_id, resident_id, enrolled_at) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`, programID, residentID, s.now())
+	if res.Error != nil {
+		return false, database.Classify(res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// UnenrollTx removes an enrollment inside the caller's transaction (a
+// withdrawal after the approval that created it). Vouchers already issued
+// are kept, as Unenroll keeps them.
+func (s *Service) UnenrollTx(ctx context.Context, tx *gorm.DB, programID, residentID uuid.UUID) error {
+	err := tx.WithContext(ctx).Exec("DELETE FROM voucher_enrollments WHERE program_id = ? AND resident_id = ?", programID, residentID).Error
 	return database.Classify(err)
 }
 
