@@ -20,8 +20,15 @@ const (
 	TypeDisabilitySubsidyRule = "DisabilitySubsidyRule"
 	TypeEmergencyDevice       = "EmergencyDevice"
 	TypeEmergencyCall         = "EmergencyCall"
-	TypeServiceItem           = "ServiceItem"
-	TypeApplication           = "Application"
+	// Ids of objects that are no Node (they are named in mutations but
+	// read through their call or list): node(id:) does not resolve them.
+	TypeEmergencyContact  = "EmergencyContact"
+	TypeCallDispatch      = "CallDispatch"
+	TypeOutboundCall      = "OutboundCall"
+	TypeWelfareCheck      = "WelfareCheck"
+	TypeWelfareEscalation = "WelfareEscalation"
+	TypeServiceItem       = "ServiceItem"
+	TypeApplication       = "Application"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the

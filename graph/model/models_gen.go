@@ -74,6 +74,11 @@ type BindResidentInput struct {
 	Phone    string `json:"phone"`
 }
 
+type CareProfilePayload struct {
+	CareProfile *emergency.CareProfile `json:"careProfile,omitempty"`
+	UserErrors  []*UserError           `json:"userErrors"`
+}
+
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
 	// 10 to 128 characters; not the username or little more, not a run of repeated or consecutive characters, not a well-known password, not the current one.
@@ -129,6 +134,10 @@ type DispatchEmergencyCallInput struct {
 	CallID    string                  `json:"callId"`
 	Responder emergency.ResponderKind `json:"responder"`
 	Note      *string                 `json:"note,omitempty"`
+	// Who goes (a person or a unit).
+	ResponderName *string `json:"responderName,omitempty"`
+	// When they are expected (within the next 24 hours).
+	ExpectedArrivalAt *time.Time `json:"expectedArrivalAt,omitempty"`
 }
 
 type EmergencyCallConnection struct {
@@ -239,6 +248,11 @@ type MaterialRequirementInput struct {
 type Mutation struct {
 }
 
+type OutboundCallPayload struct {
+	OutboundCall *emergency.OutboundCall `json:"outboundCall,omitempty"`
+	UserErrors   []*UserError            `json:"userErrors"`
+}
+
 type PageInfo struct {
 	HasNextPage     bool    `json:"hasNextPage"`
 	HasPreviousPage bool    `json:"hasPreviousPage"`
@@ -263,6 +277,16 @@ type ReceiveEmergencyCallInput struct {
 	ReceivedAt     *time.Time         `json:"receivedAt,omitempty"`
 }
 
+type RecordContactAttemptInput struct {
+	CallID string `json:"callId"`
+	// Whom (name and relation).
+	Whom    string                   `json:"whom"`
+	Outcome emergency.ContactOutcome `json:"outcome"`
+	// Defaults to now.
+	At   *time.Time `json:"at,omitempty"`
+	Note *string    `json:"note,omitempty"`
+}
+
 type RecordDisabilityCertificateInput struct {
 	ResidentID string              `json:"residentId"`
 	Number     string              `json:"number"`
@@ -270,6 +294,12 @@ type RecordDisabilityCertificateInput struct {
 	Grade      int                 `json:"grade"`
 	IssuedOn   civil.Date          `json:"issuedOn"`
 	ValidUntil civil.Date          `json:"validUntil"`
+}
+
+type RecordResponderArrivalInput struct {
+	DispatchID string `json:"dispatchId"`
+	// Defaults to now.
+	ArrivedAt *time.Time `json:"arrivedAt,omitempty"`
 }
 
 type RedeemVoucherInput struct {
@@ -299,6 +329,8 @@ type RegisterEmergencyDeviceInput struct {
 	Serial     string               `json:"serial"`
 	Kind       emergency.DeviceKind `json:"kind"`
 	ResidentID string               `json:"residentId"`
+	// 60 s to 7 days; one hour when not given.
+	HeartbeatIntervalSeconds *int `json:"heartbeatIntervalSeconds,omitempty"`
 }
 
 type RegisterProviderInput struct {
@@ -323,12 +355,24 @@ type RegisterResidentInput struct {
 	EmergencyContacts []*EmergencyContactInput `json:"emergencyContacts,omitempty"`
 }
 
+type ReportEmergencyCallAnsweredInput struct {
+	ExternalCallID string    `json:"externalCallId"`
+	AnsweredAt     time.Time `json:"answeredAt"`
+}
+
 type RequestDisabilityServiceInput struct {
 	ResidentID  string                 `json:"residentId"`
 	Kind        disability.ServiceKind `json:"kind"`
 	ProviderID  *string                `json:"providerId,omitempty"`
 	ScheduledOn *civil.Date            `json:"scheduledOn,omitempty"`
 	Note        *string                `json:"note,omitempty"`
+}
+
+type RequestOutboundCallInput struct {
+	CallID string                   `json:"callId"`
+	Target emergency.CallbackTarget `json:"target"`
+	// Required for CONTACT: one of the resident's emergencyContacts.
+	ContactID *string `json:"contactId,omitempty"`
 }
 
 type ResetPasswordInput struct {
@@ -370,6 +414,20 @@ type ResidentPayload struct {
 	UserErrors []*UserError       `json:"userErrors"`
 }
 
+type RevealContactNumberInput struct {
+	CallID    string                   `json:"callId"`
+	Target    emergency.CallbackTarget `json:"target"`
+	ContactID *string                  `json:"contactId,omitempty"`
+	// Why the number must be shown (audited).
+	Reason string `json:"reason"`
+}
+
+type RevealContactNumberPayload struct {
+	// The full number; shown once, never stored on the client.
+	Number     *string      `json:"number,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type ReverseRedemptionInput struct {
 	RedemptionID string `json:"redemptionId"`
 	Reason       string `json:"reason"`
@@ -390,6 +448,19 @@ type ServiceItemInput struct {
 type ServiceItemPayload struct {
 	Item       *application.Item `json:"item,omitempty"`
 	UserErrors []*UserError      `json:"userErrors"`
+}
+
+type SetCareProfileInput struct {
+	ResidentID string `json:"residentId"`
+	// The version read (0 when there was none): a stale write is CONFLICT.
+	Version      int     `json:"version"`
+	MedicalNotes *string `json:"medicalNotes,omitempty"`
+	Allergies    *string `json:"allergies,omitempty"`
+	Medication   *string `json:"medication,omitempty"`
+	Mobility     *string `json:"mobility,omitempty"`
+	Keyholder    *string `json:"keyholder,omitempty"`
+	FamilyDoctor *string `json:"familyDoctor,omitempty"`
+	ResponsePlan *string `json:"responsePlan,omitempty"`
 }
 
 type SettlementPayload struct {
@@ -481,6 +552,41 @@ type WechatAccountPayload struct {
 type WechatLoginInput struct {
 	// The code from wx.login() in the mini-program.
 	Code string `json:"code"`
+}
+
+type WelfareCheckDueConnection struct {
+	Edges    []*WelfareCheckDueEdge `json:"edges"`
+	PageInfo *PageInfo              `json:"pageInfo"`
+}
+
+type WelfareCheckDueEdge struct {
+	Cursor string                `json:"cursor"`
+	Node   *emergency.WelfareDue `json:"node"`
+}
+
+type WelfareCheckPayload struct {
+	Check      *emergency.WelfareCheck `json:"check,omitempty"`
+	UserErrors []*UserError            `json:"userErrors"`
+}
+
+type WelfareEscalationConnection struct {
+	Edges    []*WelfareEscalationEdge `json:"edges"`
+	PageInfo *PageInfo                `json:"pageInfo"`
+}
+
+type WelfareEscalationEdge struct {
+	Cursor string                       `json:"cursor"`
+	Node   *emergency.WelfareEscalation `json:"node"`
+}
+
+type WelfareEscalationPayload struct {
+	Escalation *emergency.WelfareEscalation `json:"escalation,omitempty"`
+	UserErrors []*UserError                 `json:"userErrors"`
+}
+
+type WelfareSchedulePayload struct {
+	Due        *emergency.WelfareDue `json:"due,omitempty"`
+	UserErrors []*UserError          `json:"userErrors"`
 }
 
 type UserErrorCode string

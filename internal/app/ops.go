@@ -56,5 +56,7 @@ func (a *App) StartBackground(ctx context.Context) {
 	go a.Vouchers.RunExpiry(ctx, 10*time.Minute)
 	a.Runs.Start(ctx)
 	go a.Emergency.RunHub(ctx)
+	go a.Emergency.RunOutbound(ctx, 5*time.Second)
+	go a.Emergency.RunDeviceScan(ctx, a.Config.DeviceScanInterval)
 	go a.Revocations.Run(ctx)
 }
