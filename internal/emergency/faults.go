@@ -62,7 +62,7 @@ mark AS (
 ),
 au AS (
   ` + audit.Insert + `
-  SELECT uuid_v7(), @now, NULL, 'SYSTEM', '` + string(audit.ActionReceiveEmergencyCall) + `', '` + string(audit.EntityEmergencyCall) + `',
+  SELECT uuid_v7(), @now, '00000000-0000-0000-0000-000000000000'::uuid, 'SYSTEM', '` + string(audit.ActionReceiveEmergencyCall) + `', '` + string(audit.EntityEmergencyCall) + `',
     call_id, '', jsonb_build_object('kind', 'DEVICE_FAULT', 'deviceFault', @reason::text, 'device', true) FROM x
 )
 SELECT x.call_id, x.org_path, x.k1, x.device_id FROM x ORDER BY x.k1, x.device_id`
