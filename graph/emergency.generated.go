@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/auth"
+	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -19,6 +20,9 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type CallDispatchResolver interface {
+	ID(ctx context.Context, obj *emergency.Dispatch) (string, error)
+}
 type EmergencyCallResolver interface {
 	ID(ctx context.Context, obj *emergency.Call) (string, error)
 
@@ -26,12 +30,29 @@ type EmergencyCallResolver interface {
 	Device(ctx context.Context, obj *emergency.Call) (*emergency.Device, error)
 
 	Events(ctx context.Context, obj *emergency.Call) ([]*emergency.Event, error)
+
+	Dispatches(ctx context.Context, obj *emergency.Call) ([]*emergency.Dispatch, error)
+	OutboundCalls(ctx context.Context, obj *emergency.Call) ([]*emergency.OutboundCall, error)
 	AnsweredBy(ctx context.Context, obj *emergency.Call) (*auth.User, error)
 }
 type EmergencyDeviceResolver interface {
 	ID(ctx context.Context, obj *emergency.Device) (string, error)
 
 	Resident(ctx context.Context, obj *emergency.Device) (*resident.Resident, error)
+}
+type OutboundCallResolver interface {
+	ID(ctx context.Context, obj *emergency.OutboundCall) (string, error)
+}
+type WelfareCheckResolver interface {
+	ID(ctx context.Context, obj *emergency.WelfareCheck) (string, error)
+	Resident(ctx context.Context, obj *emergency.WelfareCheck) (*resident.Resident, error)
+}
+type WelfareCheckDueResolver interface {
+	Resident(ctx context.Context, obj *emergency.WelfareDue) (*resident.Resident, error)
+}
+type WelfareEscalationResolver interface {
+	ID(ctx context.Context, obj *emergency.WelfareEscalation) (string, error)
+	Resident(ctx context.Context, obj *emergency.WelfareEscalation) (*resident.Resident, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -41,6 +62,167 @@ type EmergencyDeviceResolver interface {
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _CallDispatch_id(ctx context.Context, field graphql.CollectedField, obj *emergency.Dispatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallDispatch_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CallDispatch().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallDispatch_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallDispatch", field, true, true, "ID")
+}
+
+func (ec *executionContext) _CallDispatch_responder(ctx context.Context, field graphql.CollectedField, obj *emergency.Dispatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallDispatch_responder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Responder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v emergency.ResponderKind) graphql.Marshaler {
+			return ec.marshalNResponderKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐResponderKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallDispatch_responder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallDispatch", field, false, false, "ResponderKind")
+}
+
+func (ec *executionContext) _CallDispatch_responderName(ctx context.Context, field graphql.CollectedField, obj *emergency.Dispatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallDispatch_responderName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponderName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallDispatch_responderName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallDispatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _CallDispatch_note(ctx context.Context, field graphql.CollectedField, obj *emergency.Dispatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallDispatch_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallDispatch_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallDispatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _CallDispatch_dispatchedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Dispatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallDispatch_dispatchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DispatchedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallDispatch_dispatchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallDispatch", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CallDispatch_expectedArrivalAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Dispatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallDispatch_expectedArrivalAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpectedArrivalAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallDispatch_expectedArrivalAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallDispatch", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CallDispatch_arrivedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Dispatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallDispatch_arrivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArrivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallDispatch_arrivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallDispatch", field, false, false, "Time")
+}
 
 func (ec *executionContext) _CallEvent_at(ctx context.Context, field graphql.CollectedField, obj *emergency.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -132,6 +314,323 @@ func (ec *executionContext) _CallEvent_actor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_CallEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _CallEvent_contactWhom(ctx context.Context, field graphql.CollectedField, obj *emergency.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallEvent_contactWhom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactWhom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallEvent_contactWhom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _CallEvent_contactOutcome(ctx context.Context, field graphql.CollectedField, obj *emergency.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallEvent_contactOutcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactOutcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.ContactOutcome) graphql.Marshaler {
+			return ec.marshalOContactOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallEvent_contactOutcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "ContactOutcome")
+}
+
+func (ec *executionContext) _CareProfile_medicalNotes(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_medicalNotes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedicalNotes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_medicalNotes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _CareProfile_allergies(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_allergies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Allergies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_allergies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _CareProfile_medication(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_medication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Medication, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_medication(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _CareProfile_mobility(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_mobility(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mobility, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_mobility(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _CareProfile_keyholder(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_keyholder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Keyholder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_keyholder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _CareProfile_familyDoctor(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_familyDoctor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FamilyDoctor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_familyDoctor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _CareProfile_responsePlan(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_responsePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponsePlan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_responsePlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _CareProfile_version(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CareProfile_updatedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.CareProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfile_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfile_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CareProfile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CareProfilePayload_careProfile(ctx context.Context, field graphql.CollectedField, obj *model.CareProfilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfilePayload_careProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CareProfile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.CareProfile) graphql.Marshaler {
+			return ec.marshalOCareProfile2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCareProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfilePayload_careProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CareProfilePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CareProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CareProfilePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CareProfilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CareProfilePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CareProfilePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CareProfilePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CategoryCount_category(ctx context.Context, field graphql.CollectedField, obj *emergency.CategoryCount) (ret graphql.Marshaler) {
@@ -529,6 +1028,93 @@ func (ec *executionContext) fieldContext_EmergencyCall_events(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _EmergencyCall_telephonyAnsweredAt(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCall_telephonyAnsweredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TelephonyAnsweredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCall_telephonyAnsweredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyCall", field, false, false, "Time")
+}
+
+func (ec *executionContext) _EmergencyCall_dispatches(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCall_dispatches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EmergencyCall().Dispatches(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*emergency.Dispatch) graphql.Marshaler {
+			return ec.marshalNCallDispatch2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDispatchᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCall_dispatches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EmergencyCall",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallDispatch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EmergencyCall_outboundCalls(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCall_outboundCalls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EmergencyCall().OutboundCalls(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*emergency.OutboundCall) graphql.Marshaler {
+			return ec.marshalNOutboundCall2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐOutboundCallᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCall_outboundCalls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EmergencyCall",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboundCall(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _EmergencyCall_answeredBy(ctx context.Context, field graphql.CollectedField, obj *emergency.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -905,6 +1491,144 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_p90AnswerSeconds(_ c
 	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Float")
 }
 
+func (ec *executionContext) _EmergencyCallStats_stillRinging(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_stillRinging(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StillRinging, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_stillRinging(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyCallStats_dispatched(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_dispatched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dispatched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_dispatched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyCallStats_attended(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_attended(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attended, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_attended(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyCallStats_attendedWithin45mRate(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_attendedWithin45mRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AttendedWithin45mRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_attendedWithin45mRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _EmergencyCallStats_medianAttendanceMinutes(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_medianAttendanceMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianAttendanceMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_medianAttendanceMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _EmergencyCallStats_technicalCalls(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_technicalCalls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TechnicalCalls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_technicalCalls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyCallStats", field, false, false, "Int")
+}
+
 func (ec *executionContext) _EmergencyCallStats_byCategory(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -932,6 +1656,102 @@ func (ec *executionContext) fieldContext_EmergencyCallStats_byCategory(_ context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CategoryCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EmergencyCallStats_byOperator(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_byOperator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByOperator, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []emergency.Group) graphql.Marshaler {
+			return ec.marshalNEmergencyStatsGroup2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_byOperator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EmergencyCallStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmergencyStatsGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EmergencyCallStats_byHourOfDay(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_byHourOfDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByHourOfDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []emergency.Group) graphql.Marshaler {
+			return ec.marshalNEmergencyStatsGroup2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_byHourOfDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EmergencyCallStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmergencyStatsGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EmergencyCallStats_byKind(ctx context.Context, field graphql.CollectedField, obj *emergency.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyCallStats_byKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []emergency.Group) graphql.Marshaler {
+			return ec.marshalNEmergencyStatsGroup2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyCallStats_byKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EmergencyCallStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmergencyStatsGroup(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1084,6 +1904,75 @@ func (ec *executionContext) fieldContext_EmergencyDevice_batteryPercent(_ contex
 	return graphql.NewScalarFieldContext("EmergencyDevice", field, false, false, "Int")
 }
 
+func (ec *executionContext) _EmergencyDevice_heartbeatIntervalSeconds(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyDevice_heartbeatIntervalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeartbeatIntervalSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyDevice_heartbeatIntervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyDevice", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyDevice_silentAfter(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyDevice_silentAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SilentAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyDevice_silentAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyDevice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _EmergencyDevice_faultOpen(ctx context.Context, field graphql.CollectedField, obj *emergency.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyDevice_faultOpen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FaultOpen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyDevice_faultOpen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyDevice", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _EmergencyDevicePayload_device(ctx context.Context, field graphql.CollectedField, obj *model.EmergencyDevicePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1138,6 +2027,1502 @@ func (ec *executionContext) _EmergencyDevicePayload_userErrors(ctx context.Conte
 func (ec *executionContext) fieldContext_EmergencyDevicePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "EmergencyDevicePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_key(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_name(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_total(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_answered(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_answered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Answered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_answered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_answeredWithin60sRate(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_answeredWithin60sRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AnsweredWithin60sRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_answeredWithin60sRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Float")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_answeredWithin180sRate(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_answeredWithin180sRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AnsweredWithin180sRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_answeredWithin180sRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Float")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_medianAnswerSeconds(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_medianAnswerSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianAnswerSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_medianAnswerSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Float")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_stillRinging(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_stillRinging(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StillRinging, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_stillRinging(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_dispatched(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_dispatched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dispatched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_dispatched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_attended(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_attended(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attended, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_attended(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_attendedWithin45mRate(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_attendedWithin45mRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AttendedWithin45mRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_attendedWithin45mRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Float")
+}
+
+func (ec *executionContext) _EmergencyStatsGroup_medianAttendanceMinutes(ctx context.Context, field graphql.CollectedField, obj *emergency.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyStatsGroup_medianAttendanceMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianAttendanceMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyStatsGroup_medianAttendanceMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyStatsGroup", field, false, false, "Float")
+}
+
+func (ec *executionContext) _OutboundCall_id(ctx context.Context, field graphql.CollectedField, obj *emergency.OutboundCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCall_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutboundCall().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCall_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboundCall", field, true, true, "ID")
+}
+
+func (ec *executionContext) _OutboundCall_target(ctx context.Context, field graphql.CollectedField, obj *emergency.OutboundCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCall_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v emergency.CallbackTarget) graphql.Marshaler {
+			return ec.marshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCall_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboundCall", field, false, false, "CallbackTarget")
+}
+
+func (ec *executionContext) _OutboundCall_whom(ctx context.Context, field graphql.CollectedField, obj *emergency.OutboundCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCall_whom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Whom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCall_whom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboundCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboundCall_numberMasked(ctx context.Context, field graphql.CollectedField, obj *emergency.OutboundCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCall_numberMasked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NumberMasked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCall_numberMasked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboundCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboundCall_requestedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.OutboundCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCall_requestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCall_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboundCall", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OutboundCall_status(ctx context.Context, field graphql.CollectedField, obj *emergency.OutboundCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCall_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCall_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboundCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboundCall_attempts(ctx context.Context, field graphql.CollectedField, obj *emergency.OutboundCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCall_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCall_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboundCall", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutboundCall_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *emergency.OutboundCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCall_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCall_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboundCall", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OutboundCallPayload_outboundCall(ctx context.Context, field graphql.CollectedField, obj *model.OutboundCallPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCallPayload_outboundCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutboundCall, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.OutboundCall) graphql.Marshaler {
+			return ec.marshalOOutboundCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐOutboundCall(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCallPayload_outboundCall(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutboundCallPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboundCall(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutboundCallPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.OutboundCallPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboundCallPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboundCallPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutboundCallPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RevealContactNumberPayload_number(ctx context.Context, field graphql.CollectedField, obj *model.RevealContactNumberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevealContactNumberPayload_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RevealContactNumberPayload_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevealContactNumberPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _RevealContactNumberPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.RevealContactNumberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevealContactNumberPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevealContactNumberPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RevealContactNumberPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareCheck_id(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WelfareCheck().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheck", field, true, true, "ID")
+}
+
+func (ec *executionContext) _WelfareCheck_resident(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_resident(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WelfareCheck().Resident(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
+			return ec.marshalNResident2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐResident(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_resident(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareCheck",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Resident(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareCheck_dueOn(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_dueOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v civil.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_dueOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheck", field, false, false, "Date")
+}
+
+func (ec *executionContext) _WelfareCheck_checkedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheck", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WelfareCheck_outcome(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v emergency.WelfareOutcome) graphql.Marshaler {
+			return ec.marshalNWelfareOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheck", field, false, false, "WelfareOutcome")
+}
+
+func (ec *executionContext) _WelfareCheck_note(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _WelfareCheck_missedInRow(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_missedInRow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissedInRow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_missedInRow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheck", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WelfareCheck_escalated(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_escalated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Escalated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_escalated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _WelfareCheck_nextDueOn(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheck_nextDueOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextDueOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v civil.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheck_nextDueOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheck", field, false, false, "Date")
+}
+
+func (ec *executionContext) _WelfareCheckDue_resident(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareDue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDue_resident(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WelfareCheckDue().Resident(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
+			return ec.marshalNResident2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐResident(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDue_resident(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareCheckDue",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Resident(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareCheckDue_dueOn(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareDue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDue_dueOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v civil.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDue_dueOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheckDue", field, false, false, "Date")
+}
+
+func (ec *executionContext) _WelfareCheckDue_intervalDays(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareDue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDue_intervalDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IntervalDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDue_intervalDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheckDue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WelfareCheckDue_missedInRow(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareDue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDue_missedInRow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissedInRow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDue_missedInRow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheckDue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WelfareCheckDue_lastCheckedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareDue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDue_lastCheckedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastCheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDue_lastCheckedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheckDue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WelfareCheckDue_lastOutcome(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareDue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDue_lastOutcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastOutcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.WelfareOutcome) graphql.Marshaler {
+			return ec.marshalOWelfareOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDue_lastOutcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheckDue", field, false, false, "WelfareOutcome")
+}
+
+func (ec *executionContext) _WelfareCheckDueConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.WelfareCheckDueConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDueConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WelfareCheckDueEdge) graphql.Marshaler {
+			return ec.marshalNWelfareCheckDueEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareCheckDueEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDueConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareCheckDueConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WelfareCheckDueEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareCheckDueConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.WelfareCheckDueConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDueConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDueConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareCheckDueConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareCheckDueEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.WelfareCheckDueEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDueEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDueEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareCheckDueEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _WelfareCheckDueEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.WelfareCheckDueEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckDueEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.WelfareDue) graphql.Marshaler {
+			return ec.marshalNWelfareCheckDue2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareDue(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckDueEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareCheckDueEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WelfareCheckDue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareCheckPayload_check(ctx context.Context, field graphql.CollectedField, obj *model.WelfareCheckPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckPayload_check(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Check, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.WelfareCheck) graphql.Marshaler {
+			return ec.marshalOWelfareCheck2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareCheck(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckPayload_check(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareCheckPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WelfareCheck(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareCheckPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.WelfareCheckPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareCheckPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareCheckPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareCheckPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareEscalation_id(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareEscalation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalation_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WelfareEscalation().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareEscalation", field, true, true, "ID")
+}
+
+func (ec *executionContext) _WelfareEscalation_resident(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareEscalation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalation_resident(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WelfareEscalation().Resident(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
+			return ec.marshalNResident2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐResident(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalation_resident(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareEscalation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Resident(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareEscalation_raisedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareEscalation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalation_raisedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RaisedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalation_raisedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareEscalation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WelfareEscalation_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareEscalation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalation_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalation_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareEscalation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WelfareEscalation_resolution(ctx context.Context, field graphql.CollectedField, obj *emergency.WelfareEscalation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalation_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalation_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareEscalation", field, false, false, "String")
+}
+
+func (ec *executionContext) _WelfareEscalationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.WelfareEscalationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WelfareEscalationEdge) graphql.Marshaler {
+			return ec.marshalNWelfareEscalationEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareEscalationEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareEscalationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WelfareEscalationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareEscalationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.WelfareEscalationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareEscalationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareEscalationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.WelfareEscalationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WelfareEscalationEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _WelfareEscalationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.WelfareEscalationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.WelfareEscalation) graphql.Marshaler {
+			return ec.marshalNWelfareEscalation2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareEscalation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareEscalationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WelfareEscalation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareEscalationPayload_escalation(ctx context.Context, field graphql.CollectedField, obj *model.WelfareEscalationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalationPayload_escalation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Escalation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.WelfareEscalation) graphql.Marshaler {
+			return ec.marshalOWelfareEscalation2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareEscalation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalationPayload_escalation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareEscalationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WelfareEscalation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareEscalationPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.WelfareEscalationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareEscalationPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareEscalationPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareEscalationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareSchedulePayload_due(ctx context.Context, field graphql.CollectedField, obj *model.WelfareSchedulePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareSchedulePayload_due(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Due, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.WelfareDue) graphql.Marshaler {
+			return ec.marshalOWelfareCheckDue2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareDue(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareSchedulePayload_due(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareSchedulePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WelfareCheckDue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WelfareSchedulePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.WelfareSchedulePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WelfareSchedulePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WelfareSchedulePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WelfareSchedulePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -1275,7 +3660,7 @@ func (ec *executionContext) unmarshalInputDispatchEmergencyCallInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"callId", "responder", "note"}
+	fieldsInOrder := [...]string{"callId", "responder", "note", "responderName", "expectedArrivalAt"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1303,6 +3688,20 @@ func (ec *executionContext) unmarshalInputDispatchEmergencyCallInput(ctx context
 				return it, err
 			}
 			it.Note = data
+		case "responderName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("responderName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResponderName = data
+		case "expectedArrivalAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedArrivalAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedArrivalAt = data
 		}
 	}
 	return it, nil
@@ -1453,6 +3852,125 @@ func UnmarshalReceiveEmergencyCallInput(ctx context.Context, raw any) (model.Rec
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRecordContactAttemptInput(ctx context.Context, obj any) (model.RecordContactAttemptInput, error) {
+	var it model.RecordContactAttemptInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"callId", "whom", "outcome", "at", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "callId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallID = data
+		case "whom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("whom"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Whom = data
+		case "outcome":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcome"))
+			data, err := ec.unmarshalNContactOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Outcome = data
+		case "at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("at"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.At = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordContactAttemptInput unmarshals raw into the RecordContactAttemptInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordContactAttemptInput(ctx context.Context, raw any) (model.RecordContactAttemptInput, error) {
+	var out model.RecordContactAttemptInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordContactAttemptInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecordResponderArrivalInput(ctx context.Context, obj any) (model.RecordResponderArrivalInput, error) {
+	var it model.RecordResponderArrivalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"dispatchId", "arrivedAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "dispatchId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dispatchId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DispatchID = data
+		case "arrivedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("arrivedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArrivedAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordResponderArrivalInput unmarshals raw into the RecordResponderArrivalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordResponderArrivalInput(ctx context.Context, raw any) (model.RecordResponderArrivalInput, error) {
+	var out model.RecordResponderArrivalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordResponderArrivalInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRegisterEmergencyDeviceInput(ctx context.Context, obj any) (model.RegisterEmergencyDeviceInput, error) {
 	var it model.RegisterEmergencyDeviceInput
 	if obj == nil {
@@ -1464,7 +3982,7 @@ func (ec *executionContext) unmarshalInputRegisterEmergencyDeviceInput(ctx conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"serial", "kind", "residentId"}
+	fieldsInOrder := [...]string{"serial", "kind", "residentId", "heartbeatIntervalSeconds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1492,6 +4010,13 @@ func (ec *executionContext) unmarshalInputRegisterEmergencyDeviceInput(ctx conte
 				return it, err
 			}
 			it.ResidentID = data
+		case "heartbeatIntervalSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("heartbeatIntervalSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HeartbeatIntervalSeconds = data
 		}
 	}
 	return it, nil
@@ -1509,6 +4034,272 @@ func UnmarshalRegisterEmergencyDeviceInput(ctx context.Context, raw any) (model.
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReportEmergencyCallAnsweredInput(ctx context.Context, obj any) (model.ReportEmergencyCallAnsweredInput, error) {
+	var it model.ReportEmergencyCallAnsweredInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"externalCallId", "answeredAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "externalCallId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalCallId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalCallID = data
+		case "answeredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReportEmergencyCallAnsweredInput unmarshals raw into the ReportEmergencyCallAnsweredInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReportEmergencyCallAnsweredInput(ctx context.Context, raw any) (model.ReportEmergencyCallAnsweredInput, error) {
+	var out model.ReportEmergencyCallAnsweredInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReportEmergencyCallAnsweredInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRequestOutboundCallInput(ctx context.Context, obj any) (model.RequestOutboundCallInput, error) {
+	var it model.RequestOutboundCallInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"callId", "target", "contactId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "callId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallID = data
+		case "target":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("target"))
+			data, err := ec.unmarshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Target = data
+		case "contactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRequestOutboundCallInput unmarshals raw into the RequestOutboundCallInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequestOutboundCallInput(ctx context.Context, raw any) (model.RequestOutboundCallInput, error) {
+	var out model.RequestOutboundCallInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequestOutboundCallInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRevealContactNumberInput(ctx context.Context, obj any) (model.RevealContactNumberInput, error) {
+	var it model.RevealContactNumberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"callId", "target", "contactId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "callId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallID = data
+		case "target":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("target"))
+			data, err := ec.unmarshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Target = data
+		case "contactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevealContactNumberInput unmarshals raw into the RevealContactNumberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevealContactNumberInput(ctx context.Context, raw any) (model.RevealContactNumberInput, error) {
+	var out model.RevealContactNumberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevealContactNumberInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetCareProfileInput(ctx context.Context, obj any) (model.SetCareProfileInput, error) {
+	var it model.SetCareProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"residentId", "version", "medicalNotes", "allergies", "medication", "mobility", "keyholder", "familyDoctor", "responsePlan"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "residentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("residentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResidentID = data
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		case "medicalNotes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("medicalNotes"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MedicalNotes = data
+		case "allergies":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allergies"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Allergies = data
+		case "medication":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("medication"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Medication = data
+		case "mobility":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mobility"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mobility = data
+		case "keyholder":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyholder"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Keyholder = data
+		case "familyDoctor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("familyDoctor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FamilyDoctor = data
+		case "responsePlan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("responsePlan"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResponsePlan = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetCareProfileInput unmarshals raw into the SetCareProfileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetCareProfileInput(ctx context.Context, raw any) (model.SetCareProfileInput, error) {
+	var out model.SetCareProfileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetCareProfileInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -1516,6 +4307,70 @@ func UnmarshalRegisterEmergencyDeviceInput(ctx context.Context, raw any) (model.
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var callDispatchImplementors = []string{"CallDispatch"}
+
+func (ec *executionContext) _CallDispatch(ctx context.Context, sel ast.SelectionSet, obj *emergency.Dispatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callDispatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallDispatch")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CallDispatch_id(ctx, field, obj)
+				})
+		case "responder":
+			out.Values[i] = ec._CallDispatch_responder(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "responderName":
+			out.Values[i] = ec._CallDispatch_responderName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._CallDispatch_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dispatchedAt":
+			out.Values[i] = ec._CallDispatch_dispatchedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expectedArrivalAt":
+			out.Values[i] = ec._CallDispatch_expectedArrivalAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "arrivedAt":
+			out.Values[i] = ec._CallDispatch_arrivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var callEventImplementors = []string{"CallEvent"}
 
@@ -1546,6 +4401,127 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 		case "actor":
 			out.Values[i] = ec._CallEvent_actor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contactWhom":
+			out.Values[i] = ec._CallEvent_contactWhom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contactOutcome":
+			out.Values[i] = ec._CallEvent_contactOutcome(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var careProfileImplementors = []string{"CareProfile"}
+
+func (ec *executionContext) _CareProfile(ctx context.Context, sel ast.SelectionSet, obj *emergency.CareProfile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, careProfileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CareProfile")
+		case "medicalNotes":
+			out.Values[i] = ec._CareProfile_medicalNotes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "allergies":
+			out.Values[i] = ec._CareProfile_allergies(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "medication":
+			out.Values[i] = ec._CareProfile_medication(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "mobility":
+			out.Values[i] = ec._CareProfile_mobility(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "keyholder":
+			out.Values[i] = ec._CareProfile_keyholder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "familyDoctor":
+			out.Values[i] = ec._CareProfile_familyDoctor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "responsePlan":
+			out.Values[i] = ec._CareProfile_responsePlan(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._CareProfile_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._CareProfile_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var careProfilePayloadImplementors = []string{"CareProfilePayload"}
+
+func (ec *executionContext) _CareProfilePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CareProfilePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, careProfilePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CareProfilePayload")
+		case "careProfile":
+			out.Values[i] = ec._CareProfilePayload_careProfile(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CareProfilePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -1687,6 +4663,23 @@ func (ec *executionContext) _EmergencyCall(ctx context.Context, sel ast.Selectio
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EmergencyCall_events(ctx, field, obj)
+				})
+		case "telephonyAnsweredAt":
+			out.Values[i] = ec._EmergencyCall_telephonyAnsweredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dispatches":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyCall_dispatches(ctx, field, obj)
+				})
+		case "outboundCalls":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyCall_outboundCalls(ctx, field, obj)
 				})
 		case "answeredBy":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -1871,8 +4864,53 @@ func (ec *executionContext) _EmergencyCallStats(ctx context.Context, sel ast.Sel
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "stillRinging":
+			out.Values[i] = ec._EmergencyCallStats_stillRinging(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dispatched":
+			out.Values[i] = ec._EmergencyCallStats_dispatched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attended":
+			out.Values[i] = ec._EmergencyCallStats_attended(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attendedWithin45mRate":
+			out.Values[i] = ec._EmergencyCallStats_attendedWithin45mRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianAttendanceMinutes":
+			out.Values[i] = ec._EmergencyCallStats_medianAttendanceMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "technicalCalls":
+			out.Values[i] = ec._EmergencyCallStats_technicalCalls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "byCategory":
 			out.Values[i] = ec._EmergencyCallStats_byCategory(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byOperator":
+			out.Values[i] = ec._EmergencyCallStats_byOperator(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byHourOfDay":
+			out.Values[i] = ec._EmergencyCallStats_byHourOfDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byKind":
+			out.Values[i] = ec._EmergencyCallStats_byKind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -1936,6 +4974,21 @@ func (ec *executionContext) _EmergencyDevice(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "heartbeatIntervalSeconds":
+			out.Values[i] = ec._EmergencyDevice_heartbeatIntervalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "silentAfter":
+			out.Values[i] = ec._EmergencyDevice_silentAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "faultOpen":
+			out.Values[i] = ec._EmergencyDevice_faultOpen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1971,6 +5024,694 @@ func (ec *executionContext) _EmergencyDevicePayload(ctx context.Context, sel ast
 			}
 		case "userErrors":
 			out.Values[i] = ec._EmergencyDevicePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var emergencyStatsGroupImplementors = []string{"EmergencyStatsGroup"}
+
+func (ec *executionContext) _EmergencyStatsGroup(ctx context.Context, sel ast.SelectionSet, obj *emergency.Group) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, emergencyStatsGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmergencyStatsGroup")
+		case "key":
+			out.Values[i] = ec._EmergencyStatsGroup_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._EmergencyStatsGroup_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._EmergencyStatsGroup_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "answered":
+			out.Values[i] = ec._EmergencyStatsGroup_answered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "answeredWithin60sRate":
+			out.Values[i] = ec._EmergencyStatsGroup_answeredWithin60sRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "answeredWithin180sRate":
+			out.Values[i] = ec._EmergencyStatsGroup_answeredWithin180sRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianAnswerSeconds":
+			out.Values[i] = ec._EmergencyStatsGroup_medianAnswerSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "stillRinging":
+			out.Values[i] = ec._EmergencyStatsGroup_stillRinging(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dispatched":
+			out.Values[i] = ec._EmergencyStatsGroup_dispatched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attended":
+			out.Values[i] = ec._EmergencyStatsGroup_attended(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attendedWithin45mRate":
+			out.Values[i] = ec._EmergencyStatsGroup_attendedWithin45mRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianAttendanceMinutes":
+			out.Values[i] = ec._EmergencyStatsGroup_medianAttendanceMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outboundCallImplementors = []string{"OutboundCall"}
+
+func (ec *executionContext) _OutboundCall(ctx context.Context, sel ast.SelectionSet, obj *emergency.OutboundCall) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outboundCallImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutboundCall")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutboundCall_id(ctx, field, obj)
+				})
+		case "target":
+			out.Values[i] = ec._OutboundCall_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "whom":
+			out.Values[i] = ec._OutboundCall_whom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "numberMasked":
+			out.Values[i] = ec._OutboundCall_numberMasked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestedAt":
+			out.Values[i] = ec._OutboundCall_requestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._OutboundCall_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempts":
+			out.Values[i] = ec._OutboundCall_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._OutboundCall_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outboundCallPayloadImplementors = []string{"OutboundCallPayload"}
+
+func (ec *executionContext) _OutboundCallPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OutboundCallPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outboundCallPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutboundCallPayload")
+		case "outboundCall":
+			out.Values[i] = ec._OutboundCallPayload_outboundCall(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._OutboundCallPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revealContactNumberPayloadImplementors = []string{"RevealContactNumberPayload"}
+
+func (ec *executionContext) _RevealContactNumberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevealContactNumberPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revealContactNumberPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevealContactNumberPayload")
+		case "number":
+			out.Values[i] = ec._RevealContactNumberPayload_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._RevealContactNumberPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareCheckImplementors = []string{"WelfareCheck"}
+
+func (ec *executionContext) _WelfareCheck(ctx context.Context, sel ast.SelectionSet, obj *emergency.WelfareCheck) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareCheckImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareCheck")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WelfareCheck_id(ctx, field, obj)
+				})
+		case "resident":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WelfareCheck_resident(ctx, field, obj)
+				})
+		case "dueOn":
+			out.Values[i] = ec._WelfareCheck_dueOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "checkedAt":
+			out.Values[i] = ec._WelfareCheck_checkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outcome":
+			out.Values[i] = ec._WelfareCheck_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._WelfareCheck_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "missedInRow":
+			out.Values[i] = ec._WelfareCheck_missedInRow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "escalated":
+			out.Values[i] = ec._WelfareCheck_escalated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextDueOn":
+			out.Values[i] = ec._WelfareCheck_nextDueOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareCheckDueImplementors = []string{"WelfareCheckDue"}
+
+func (ec *executionContext) _WelfareCheckDue(ctx context.Context, sel ast.SelectionSet, obj *emergency.WelfareDue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareCheckDueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareCheckDue")
+		case "resident":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WelfareCheckDue_resident(ctx, field, obj)
+				})
+		case "dueOn":
+			out.Values[i] = ec._WelfareCheckDue_dueOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "intervalDays":
+			out.Values[i] = ec._WelfareCheckDue_intervalDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "missedInRow":
+			out.Values[i] = ec._WelfareCheckDue_missedInRow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastCheckedAt":
+			out.Values[i] = ec._WelfareCheckDue_lastCheckedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastOutcome":
+			out.Values[i] = ec._WelfareCheckDue_lastOutcome(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareCheckDueConnectionImplementors = []string{"WelfareCheckDueConnection"}
+
+func (ec *executionContext) _WelfareCheckDueConnection(ctx context.Context, sel ast.SelectionSet, obj *model.WelfareCheckDueConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareCheckDueConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareCheckDueConnection")
+		case "edges":
+			out.Values[i] = ec._WelfareCheckDueConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._WelfareCheckDueConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareCheckDueEdgeImplementors = []string{"WelfareCheckDueEdge"}
+
+func (ec *executionContext) _WelfareCheckDueEdge(ctx context.Context, sel ast.SelectionSet, obj *model.WelfareCheckDueEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareCheckDueEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareCheckDueEdge")
+		case "cursor":
+			out.Values[i] = ec._WelfareCheckDueEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._WelfareCheckDueEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareCheckPayloadImplementors = []string{"WelfareCheckPayload"}
+
+func (ec *executionContext) _WelfareCheckPayload(ctx context.Context, sel ast.SelectionSet, obj *model.WelfareCheckPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareCheckPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareCheckPayload")
+		case "check":
+			out.Values[i] = ec._WelfareCheckPayload_check(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._WelfareCheckPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareEscalationImplementors = []string{"WelfareEscalation"}
+
+func (ec *executionContext) _WelfareEscalation(ctx context.Context, sel ast.SelectionSet, obj *emergency.WelfareEscalation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareEscalationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareEscalation")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WelfareEscalation_id(ctx, field, obj)
+				})
+		case "resident":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WelfareEscalation_resident(ctx, field, obj)
+				})
+		case "raisedAt":
+			out.Values[i] = ec._WelfareEscalation_raisedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedAt":
+			out.Values[i] = ec._WelfareEscalation_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolution":
+			out.Values[i] = ec._WelfareEscalation_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareEscalationConnectionImplementors = []string{"WelfareEscalationConnection"}
+
+func (ec *executionContext) _WelfareEscalationConnection(ctx context.Context, sel ast.SelectionSet, obj *model.WelfareEscalationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareEscalationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareEscalationConnection")
+		case "edges":
+			out.Values[i] = ec._WelfareEscalationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._WelfareEscalationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareEscalationEdgeImplementors = []string{"WelfareEscalationEdge"}
+
+func (ec *executionContext) _WelfareEscalationEdge(ctx context.Context, sel ast.SelectionSet, obj *model.WelfareEscalationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareEscalationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareEscalationEdge")
+		case "cursor":
+			out.Values[i] = ec._WelfareEscalationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._WelfareEscalationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareEscalationPayloadImplementors = []string{"WelfareEscalationPayload"}
+
+func (ec *executionContext) _WelfareEscalationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.WelfareEscalationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareEscalationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareEscalationPayload")
+		case "escalation":
+			out.Values[i] = ec._WelfareEscalationPayload_escalation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._WelfareEscalationPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var welfareSchedulePayloadImplementors = []string{"WelfareSchedulePayload"}
+
+func (ec *executionContext) _WelfareSchedulePayload(ctx context.Context, sel ast.SelectionSet, obj *model.WelfareSchedulePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, welfareSchedulePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WelfareSchedulePayload")
+		case "due":
+			out.Values[i] = ec._WelfareSchedulePayload_due(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._WelfareSchedulePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2032,6 +5773,30 @@ var (
 		emergency.Other:            "OTHER",
 	}
 )
+
+func (ec *executionContext) marshalNCallDispatch2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDispatchᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.Dispatch) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallDispatch2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDispatch(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCallDispatch2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDispatch(ctx context.Context, sel ast.SelectionSet, v *emergency.Dispatch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CallDispatch!")
+		return graphql.Null
+	}
+	return ec._CallDispatch(ctx, sel, v)
+}
 
 func (ec *executionContext) marshalNCallEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -2117,6 +5882,40 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget(ctx context.Context, v any) (emergency.CallbackTarget, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget(ctx context.Context, sel ast.SelectionSet, v emergency.CallbackTarget) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CallbackTarget!")
+	}
+	return res
+}
+
+var (
+	unmarshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget = map[string]emergency.CallbackTarget{
+		"RESIDENT": emergency.TargetResident,
+		"CONTACT":  emergency.TargetContact,
+	}
+	marshalNCallbackTarget2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCallbackTarget = map[emergency.CallbackTarget]string{
+		emergency.TargetResident: "RESIDENT",
+		emergency.TargetContact:  "CONTACT",
+	}
+)
+
+func (ec *executionContext) marshalNCareProfilePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCareProfilePayload(ctx context.Context, sel ast.SelectionSet, v *model.CareProfilePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CareProfilePayload!")
+		return graphql.Null
+	}
+	return ec._CareProfilePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCategoryCount2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategoryCount(ctx context.Context, sel ast.SelectionSet, v emergency.CategoryCount) graphql.Marshaler {
 	return ec._CategoryCount(ctx, sel, &v)
 }
@@ -2141,6 +5940,36 @@ func (ec *executionContext) unmarshalNCloseEmergencyCallInput2githubᚗcomᚋjin
 	res, err := ec.unmarshalInputCloseEmergencyCallInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
+
+func (ec *executionContext) unmarshalNContactOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome(ctx context.Context, v any) (emergency.ContactOutcome, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNContactOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNContactOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome(ctx context.Context, sel ast.SelectionSet, v emergency.ContactOutcome) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNContactOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ContactOutcome!")
+	}
+	return res
+}
+
+var (
+	unmarshalNContactOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome = map[string]emergency.ContactOutcome{
+		"ANSWERED":     emergency.ContactAnswered,
+		"NO_ANSWER":    emergency.ContactNoAnswer,
+		"BUSY":         emergency.ContactBusy,
+		"WRONG_NUMBER": emergency.ContactWrongNumber,
+	}
+	marshalNContactOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome = map[emergency.ContactOutcome]string{
+		emergency.ContactAnswered:    "ANSWERED",
+		emergency.ContactNoAnswer:    "NO_ANSWER",
+		emergency.ContactBusy:        "BUSY",
+		emergency.ContactWrongNumber: "WRONG_NUMBER",
+	}
+)
 
 func (ec *executionContext) unmarshalNDeviceHeartbeatInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDeviceHeartbeatInput(ctx context.Context, v any) (model.DeviceHeartbeatInput, error) {
 	res, err := ec.unmarshalInputDeviceHeartbeatInput(ctx, v)
@@ -2270,13 +6099,85 @@ func (ec *executionContext) marshalNEmergencyDevicePayload2ᚖgithubᚗcomᚋjin
 	return ec._EmergencyDevicePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNEmergencyStatsGroup2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐGroup(ctx context.Context, sel ast.SelectionSet, v emergency.Group) graphql.Marshaler {
+	return ec._EmergencyStatsGroup(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEmergencyStatsGroup2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []emergency.Group) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEmergencyStatsGroup2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOutboundCall2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐOutboundCallᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.OutboundCall) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutboundCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐOutboundCall(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOutboundCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐOutboundCall(ctx context.Context, sel ast.SelectionSet, v *emergency.OutboundCall) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OutboundCall!")
+		return graphql.Null
+	}
+	return ec._OutboundCall(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOutboundCallPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐOutboundCallPayload(ctx context.Context, sel ast.SelectionSet, v *model.OutboundCallPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OutboundCallPayload!")
+		return graphql.Null
+	}
+	return ec._OutboundCallPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNReceiveEmergencyCallInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐReceiveEmergencyCallInput(ctx context.Context, v any) (model.ReceiveEmergencyCallInput, error) {
 	res, err := ec.unmarshalInputReceiveEmergencyCallInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNRecordContactAttemptInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRecordContactAttemptInput(ctx context.Context, v any) (model.RecordContactAttemptInput, error) {
+	res, err := ec.unmarshalInputRecordContactAttemptInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRecordResponderArrivalInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRecordResponderArrivalInput(ctx context.Context, v any) (model.RecordResponderArrivalInput, error) {
+	res, err := ec.unmarshalInputRecordResponderArrivalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRegisterEmergencyDeviceInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRegisterEmergencyDeviceInput(ctx context.Context, v any) (model.RegisterEmergencyDeviceInput, error) {
 	res, err := ec.unmarshalInputRegisterEmergencyDeviceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReportEmergencyCallAnsweredInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐReportEmergencyCallAnsweredInput(ctx context.Context, v any) (model.ReportEmergencyCallAnsweredInput, error) {
+	res, err := ec.unmarshalInputReportEmergencyCallAnsweredInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRequestOutboundCallInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRequestOutboundCallInput(ctx context.Context, v any) (model.RequestOutboundCallInput, error) {
+	res, err := ec.unmarshalInputRequestOutboundCallInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -2313,6 +6214,158 @@ var (
 		emergency.Fire119:         "FIRE_119",
 	}
 )
+
+func (ec *executionContext) unmarshalNRevealContactNumberInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRevealContactNumberInput(ctx context.Context, v any) (model.RevealContactNumberInput, error) {
+	res, err := ec.unmarshalInputRevealContactNumberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevealContactNumberPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRevealContactNumberPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevealContactNumberPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevealContactNumberPayload!")
+		return graphql.Null
+	}
+	return ec._RevealContactNumberPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetCareProfileInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐSetCareProfileInput(ctx context.Context, v any) (model.SetCareProfileInput, error) {
+	res, err := ec.unmarshalInputSetCareProfileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWelfareCheckDue2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareDue(ctx context.Context, sel ast.SelectionSet, v *emergency.WelfareDue) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareCheckDue!")
+		return graphql.Null
+	}
+	return ec._WelfareCheckDue(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWelfareCheckDueConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareCheckDueConnection(ctx context.Context, sel ast.SelectionSet, v *model.WelfareCheckDueConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareCheckDueConnection!")
+		return graphql.Null
+	}
+	return ec._WelfareCheckDueConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWelfareCheckDueEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareCheckDueEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WelfareCheckDueEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWelfareCheckDueEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareCheckDueEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWelfareCheckDueEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareCheckDueEdge(ctx context.Context, sel ast.SelectionSet, v *model.WelfareCheckDueEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareCheckDueEdge!")
+		return graphql.Null
+	}
+	return ec._WelfareCheckDueEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWelfareCheckPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareCheckPayload(ctx context.Context, sel ast.SelectionSet, v *model.WelfareCheckPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareCheckPayload!")
+		return graphql.Null
+	}
+	return ec._WelfareCheckPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWelfareEscalation2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareEscalation(ctx context.Context, sel ast.SelectionSet, v *emergency.WelfareEscalation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareEscalation!")
+		return graphql.Null
+	}
+	return ec._WelfareEscalation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWelfareEscalationConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareEscalationConnection(ctx context.Context, sel ast.SelectionSet, v *model.WelfareEscalationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareEscalationConnection!")
+		return graphql.Null
+	}
+	return ec._WelfareEscalationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWelfareEscalationEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareEscalationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WelfareEscalationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWelfareEscalationEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareEscalationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWelfareEscalationEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareEscalationEdge(ctx context.Context, sel ast.SelectionSet, v *model.WelfareEscalationEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareEscalationEdge!")
+		return graphql.Null
+	}
+	return ec._WelfareEscalationEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWelfareEscalationPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareEscalationPayload(ctx context.Context, sel ast.SelectionSet, v *model.WelfareEscalationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareEscalationPayload!")
+		return graphql.Null
+	}
+	return ec._WelfareEscalationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWelfareOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome(ctx context.Context, v any) (emergency.WelfareOutcome, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNWelfareOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWelfareOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome(ctx context.Context, sel ast.SelectionSet, v emergency.WelfareOutcome) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNWelfareOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "WelfareOutcome!")
+	}
+	return res
+}
+
+var (
+	unmarshalNWelfareOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome = map[string]emergency.WelfareOutcome{
+		"WELL":        emergency.WelfareWell,
+		"NEEDS_HELP":  emergency.WelfareNeedsHelp,
+		"NO_ANSWER":   emergency.WelfareNoAnswer,
+		"UNREACHABLE": emergency.WelfareUnreachable,
+	}
+	marshalNWelfareOutcome2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome = map[emergency.WelfareOutcome]string{
+		emergency.WelfareWell:        "WELL",
+		emergency.WelfareNeedsHelp:   "NEEDS_HELP",
+		emergency.WelfareNoAnswer:    "NO_ANSWER",
+		emergency.WelfareUnreachable: "UNREACHABLE",
+	}
+)
+
+func (ec *executionContext) marshalNWelfareSchedulePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareSchedulePayload(ctx context.Context, sel ast.SelectionSet, v *model.WelfareSchedulePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WelfareSchedulePayload!")
+		return graphql.Null
+	}
+	return ec._WelfareSchedulePayload(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalOCallCategory2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategory(ctx context.Context, v any) (*emergency.Category, error) {
 	if v == nil {
@@ -2390,6 +6443,47 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOCareProfile2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCareProfile(ctx context.Context, sel ast.SelectionSet, v *emergency.CareProfile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CareProfile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOContactOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome(ctx context.Context, v any) (*emergency.ContactOutcome, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOContactOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOContactOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome(ctx context.Context, sel ast.SelectionSet, v *emergency.ContactOutcome) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOContactOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome[*v])
+	return res
+}
+
+var (
+	unmarshalOContactOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome = map[string]emergency.ContactOutcome{
+		"ANSWERED":     emergency.ContactAnswered,
+		"NO_ANSWER":    emergency.ContactNoAnswer,
+		"BUSY":         emergency.ContactBusy,
+		"WRONG_NUMBER": emergency.ContactWrongNumber,
+	}
+	marshalOContactOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐContactOutcome = map[emergency.ContactOutcome]string{
+		emergency.ContactAnswered:    "ANSWERED",
+		emergency.ContactNoAnswer:    "NO_ANSWER",
+		emergency.ContactBusy:        "BUSY",
+		emergency.ContactWrongNumber: "WRONG_NUMBER",
+	}
+)
+
 func (ec *executionContext) marshalOEmergencyCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCall(ctx context.Context, sel ast.SelectionSet, v *emergency.Call) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -2418,5 +6512,67 @@ func (ec *executionContext) marshalOEmergencyDevice2ᚖgithubᚗcomᚋjinjiang�
 	}
 	return ec._EmergencyDevice(ctx, sel, v)
 }
+
+func (ec *executionContext) marshalOOutboundCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐOutboundCall(ctx context.Context, sel ast.SelectionSet, v *emergency.OutboundCall) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OutboundCall(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWelfareCheck2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareCheck(ctx context.Context, sel ast.SelectionSet, v *emergency.WelfareCheck) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WelfareCheck(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWelfareCheckDue2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareDue(ctx context.Context, sel ast.SelectionSet, v *emergency.WelfareDue) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WelfareCheckDue(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWelfareEscalation2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareEscalation(ctx context.Context, sel ast.SelectionSet, v *emergency.WelfareEscalation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WelfareEscalation(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWelfareOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome(ctx context.Context, v any) (*emergency.WelfareOutcome, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOWelfareOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWelfareOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome(ctx context.Context, sel ast.SelectionSet, v *emergency.WelfareOutcome) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOWelfareOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome[*v])
+	return res
+}
+
+var (
+	unmarshalOWelfareOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome = map[string]emergency.WelfareOutcome{
+		"WELL":        emergency.WelfareWell,
+		"NEEDS_HELP":  emergency.WelfareNeedsHelp,
+		"NO_ANSWER":   emergency.WelfareNoAnswer,
+		"UNREACHABLE": emergency.WelfareUnreachable,
+	}
+	marshalOWelfareOutcome2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐWelfareOutcome = map[emergency.WelfareOutcome]string{
+		emergency.WelfareWell:        "WELL",
+		emergency.WelfareNeedsHelp:   "NEEDS_HELP",
+		emergency.WelfareNoAnswer:    "NO_ANSWER",
+		emergency.WelfareUnreachable: "UNREACHABLE",
+	}
+)
 
 // endregion ***************************** type.gotpl *****************************

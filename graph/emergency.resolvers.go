@@ -18,6 +18,11 @@ import (
 )
 
 // ID is the resolver for the id field.
+func (r *callDispatchResolver) ID(ctx context.Context, obj *emergency.Dispatch) (string, error) {
+	return relay.ID(TypeCallDispatch, obj.ID), nil
+}
+
+// ID is the resolver for the id field.
 func (r *emergencyCallResolver) ID(ctx context.Context, obj *emergency.Call) (string, error) {
 	return relay.ID(TypeEmergencyCall, obj.ID), nil
 }
@@ -41,6 +46,24 @@ func (r *emergencyCallResolver) Events(ctx context.Context, obj *emergency.Call)
 	return eventPtrs(ev), err
 }
 
+// Dispatches is the resolver for the dispatches field.
+func (r *emergencyCallResolver) Dispatches(ctx context.Context, obj *emergency.Call) ([]*emergency.Dispatch, error) {
+	ds, err := load(ctx, loaders(ctx).EmergencyDispatches, obj.ID)
+	if ds == nil {
+		ds = []*emergency.Dispatch{}
+	}
+	return ds, err
+}
+
+// OutboundCalls is the resolver for the outboundCalls field.
+func (r *emergencyCallResolver) OutboundCalls(ctx context.Context, obj *emergency.Call) ([]*emergency.OutboundCall, error) {
+	oc, err := load(ctx, loaders(ctx).OutboundCalls, obj.ID)
+	if oc == nil {
+		oc = []*emergency.OutboundCall{}
+	}
+	return oc, err
+}
+
 // AnsweredBy is the resolver for the answeredBy field.
 func (r *emergencyCallResolver) AnsweredBy(ctx context.Context, obj *emergency.Call) (*auth.User, error) {
 	return loadOptional(ctx, loaders(ctx).User, obj.AnsweredBy)
@@ -62,7 +85,8 @@ func (r *mutationResolver) RegisterEmergencyDevice(ctx context.Context, input mo
 	if err != nil {
 		return nil, err
 	}
-	d, err := r.Emergency.RegisterDevice(ctx, emergency.RegisterDevice{Serial: input.Serial, Kind: input.Kind, ResidentID: rid})
+	d, err := r.Emergency.RegisterDevice(ctx, emergency.RegisterDevice{Serial: input.Serial, Kind: input.Kind, ResidentID: rid,
+		HeartbeatIntervalSeconds: input.HeartbeatIntervalSeconds})
 	return devicePayload(d, err)
 }
 
@@ -94,7 +118,8 @@ func (r *mutationResolver) DispatchEmergencyCall(ctx context.Context, input mode
 	if err != nil {
 		return nil, err
 	}
-	return callPayload(r.Emergency.Dispatch(ctx, cid, input.Responder, input.Note))
+	return callPayload(r.Emergency.Dispatch(ctx, cid, emergency.DispatchInput{Responder: input.Responder, Name: input.ResponderName,
+		Note: input.Note, ExpectedArrivalAt: input.ExpectedArrivalAt}))
 }
 
 // CloseEmergencyCall is the resolver for the closeEmergencyCall field.
@@ -104,6 +129,106 @@ func (r *mutationResolver) CloseEmergencyCall(ctx context.Context, input model.C
 		return nil, err
 	}
 	return callPayload(r.Emergency.Close(ctx, cid, input.Category, input.Outcome))
+}
+
+// ReportEmergencyCallAnswered is the resolver for the reportEmergencyCallAnswered field.
+func (r *mutationResolver) ReportEmergencyCallAnswered(ctx context.Context, input model.ReportEmergencyCallAnsweredInput) (*model.EmergencyCallPayload, error) {
+	return callPayload(r.Emergency.ReportAnswered(ctx, input.ExternalCallID, input.AnsweredAt))
+}
+
+// RecordResponderArrival is the resolver for the recordResponderArrival field.
+func (r *mutationResolver) RecordResponderArrival(ctx context.Context, input model.RecordResponderArrivalInput) (*model.EmergencyCallPayload, error) {
+	id, err := relay.ParseAs(TypeCallDispatch, input.DispatchID)
+	if err != nil {
+		return nil, err
+	}
+	return callPayload(r.Emergency.RecordArrival(ctx, id, input.ArrivedAt))
+}
+
+// RecordContactAttempt is the resolver for the recordContactAttempt field.
+func (r *mutationResolver) RecordContactAttempt(ctx context.Context, input model.RecordContactAttemptInput) (*model.EmergencyCallPayload, error) {
+	cid, err := relay.ParseAs(TypeEmergencyCall, input.CallID)
+	if err != nil {
+		return nil, err
+	}
+	return callPayload(r.Emergency.RecordContactAttempt(ctx, emergency.ContactAttempt{CallID: cid, Whom: input.Whom, At: input.At,
+		Outcome: input.Outcome, Note: input.Note}))
+}
+
+// RequestOutboundCall is the resolver for the requestOutboundCall field.
+func (r *mutationResolver) RequestOutboundCall(ctx context.Context, input model.RequestOutboundCallInput) (*model.OutboundCallPayload, error) {
+	req, err := callbackRequest(input.CallID, input.Target, input.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	oc, err := r.Emergency.RequestOutboundCall(ctx, req)
+	ues, err := userErrors(err)
+	return &model.OutboundCallPayload{OutboundCall: oc, UserErrors: ues}, err
+}
+
+// RevealContactNumber is the resolver for the revealContactNumber field.
+func (r *mutationResolver) RevealContactNumber(ctx context.Context, input model.RevealContactNumberInput) (*model.RevealContactNumberPayload, error) {
+	req, err := callbackRequest(input.CallID, input.Target, input.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.Emergency.RevealNumber(ctx, req, input.Reason)
+	ues, err := userErrors(err)
+	if err != nil || len(ues) > 0 {
+		return &model.RevealContactNumberPayload{UserErrors: ues}, err
+	}
+	return &model.RevealContactNumberPayload{Number: &n, UserErrors: ues}, nil
+}
+
+// SetCareProfile is the resolver for the setCareProfile field.
+func (r *mutationResolver) SetCareProfile(ctx context.Context, input model.SetCareProfileInput) (*model.CareProfilePayload, error) {
+	rid, err := relay.ParseAs(TypeResident, input.ResidentID)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := r.Emergency.SetCareProfile(ctx, rid, emergency.CareProfile{MedicalNotes: input.MedicalNotes, Allergies: input.Allergies,
+		Medication: input.Medication, Mobility: input.Mobility, Keyholder: input.Keyholder, FamilyDoctor: input.FamilyDoctor,
+		ResponsePlan: input.ResponsePlan}, input.Version)
+	ues, err := userErrors(err)
+	return &model.CareProfilePayload{CareProfile: cp, UserErrors: ues}, err
+}
+
+// SetWelfareCheckInterval is the resolver for the setWelfareCheckInterval field.
+func (r *mutationResolver) SetWelfareCheckInterval(ctx context.Context, residentID string, intervalDays int) (*model.WelfareSchedulePayload, error) {
+	rid, err := relay.ParseAs(TypeResident, residentID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.Emergency.SetWelfareInterval(ctx, rid, intervalDays)
+	ues, err := userErrors(err)
+	return &model.WelfareSchedulePayload{Due: d, UserErrors: ues}, err
+}
+
+// RecordWelfareCheck is the resolver for the recordWelfareCheck field.
+func (r *mutationResolver) RecordWelfareCheck(ctx context.Context, residentID string, outcome emergency.WelfareOutcome, note *string) (*model.WelfareCheckPayload, error) {
+	rid, err := relay.ParseAs(TypeResident, residentID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.Emergency.RecordWelfareCheck(ctx, rid, outcome, note)
+	ues, err := userErrors(err)
+	return &model.WelfareCheckPayload{Check: c, UserErrors: ues}, err
+}
+
+// ResolveWelfareEscalation is the resolver for the resolveWelfareEscalation field.
+func (r *mutationResolver) ResolveWelfareEscalation(ctx context.Context, id string, resolution string) (*model.WelfareEscalationPayload, error) {
+	eid, err := relay.ParseAs(TypeWelfareEscalation, id)
+	if err != nil {
+		return nil, err
+	}
+	e, err := r.Emergency.ResolveWelfareEscalation(ctx, eid, resolution)
+	ues, err := userErrors(err)
+	return &model.WelfareEscalationPayload{Escalation: e, UserErrors: ues}, err
+}
+
+// ID is the resolver for the id field.
+func (r *outboundCallResolver) ID(ctx context.Context, obj *emergency.OutboundCall) (string, error) {
+	return relay.ID(TypeOutboundCall, obj.ID), nil
 }
 
 // SilentEmergencyDevices is the resolver for the silentEmergencyDevices field.
@@ -133,7 +258,25 @@ func (r *queryResolver) EmergencyCallStats(ctx context.Context, from time.Time, 
 	if err != nil {
 		return nil, err
 	}
-	return r.Emergency.Stats(ctx, from, to, unit)
+	return operatorKeys(r.Emergency.Stats(ctx, from, to, unit))
+}
+
+// WelfareCheckList is the resolver for the welfareCheckList field.
+func (r *queryResolver) WelfareCheckList(ctx context.Context, first *int, after *string) (*model.WelfareCheckDueConnection, error) {
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	return welfareDueConnection(r.Emergency.WelfareList(ctx, p))
+}
+
+// WelfareEscalations is the resolver for the welfareEscalations field.
+func (r *queryResolver) WelfareEscalations(ctx context.Context, includeResolved *bool, first *int, after *string) (*model.WelfareEscalationConnection, error) {
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	return escalationConnection(r.Emergency.WelfareEscalations(ctx, deref(includeResolved), p))
 }
 
 // EmergencyDevices is the resolver for the emergencyDevices field.
@@ -143,6 +286,11 @@ func (r *residentResolver) EmergencyDevices(ctx context.Context, obj *resident.R
 		ds = []*emergency.Device{}
 	}
 	return ds, err
+}
+
+// CareProfile is the resolver for the careProfile field.
+func (r *residentResolver) CareProfile(ctx context.Context, obj *resident.Resident) (*emergency.CareProfile, error) {
+	return r.Emergency.CareProfile(ctx, obj.ID)
 }
 
 // EmergencyCalls is the resolver for the emergencyCalls field.
@@ -163,13 +311,60 @@ func (r *subscriptionResolver) EmergencyCallUpdated(ctx context.Context, orgUnit
 	return r.Emergency.Subscribe(ctx, unit)
 }
 
+// ID is the resolver for the id field.
+func (r *welfareCheckResolver) ID(ctx context.Context, obj *emergency.WelfareCheck) (string, error) {
+	return relay.ID(TypeWelfareCheck, obj.ID), nil
+}
+
+// Resident is the resolver for the resident field.
+func (r *welfareCheckResolver) Resident(ctx context.Context, obj *emergency.WelfareCheck) (*resident.Resident, error) {
+	return requiredResident(ctx, obj.ResidentID)
+}
+
+// Resident is the resolver for the resident field.
+func (r *welfareCheckDueResolver) Resident(ctx context.Context, obj *emergency.WelfareDue) (*resident.Resident, error) {
+	return requiredResident(ctx, obj.ResidentID)
+}
+
+// ID is the resolver for the id field.
+func (r *welfareEscalationResolver) ID(ctx context.Context, obj *emergency.WelfareEscalation) (string, error) {
+	return relay.ID(TypeWelfareEscalation, obj.ID), nil
+}
+
+// Resident is the resolver for the resident field.
+func (r *welfareEscalationResolver) Resident(ctx context.Context, obj *emergency.WelfareEscalation) (*resident.Resident, error) {
+	return requiredResident(ctx, obj.ResidentID)
+}
+
+// CallDispatch returns CallDispatchResolver implementation.
+func (r *Resolver) CallDispatch() CallDispatchResolver { return &callDispatchResolver{r} }
+
 // EmergencyCall returns EmergencyCallResolver implementation.
 func (r *Resolver) EmergencyCall() EmergencyCallResolver { return &emergencyCallResolver{r} }
 
 // EmergencyDevice returns EmergencyDeviceResolver implementation.
 func (r *Resolver) EmergencyDevice() EmergencyDeviceResolver { return &emergencyDeviceResolver{r} }
 
+// OutboundCall returns OutboundCallResolver implementation.
+func (r *Resolver) OutboundCall() OutboundCallResolver { return &outboundCallResolver{r} }
+
+// WelfareCheck returns WelfareCheckResolver implementation.
+func (r *Resolver) WelfareCheck() WelfareCheckResolver { return &welfareCheckResolver{r} }
+
+// WelfareCheckDue returns WelfareCheckDueResolver implementation.
+func (r *Resolver) WelfareCheckDue() WelfareCheckDueResolver { return &welfareCheckDueResolver{r} }
+
+// WelfareEscalation returns WelfareEscalationResolver implementation.
+func (r *Resolver) WelfareEscalation() WelfareEscalationResolver {
+	return &welfareEscalationResolver{r}
+}
+
 type (
-	emergencyCallResolver   struct{ *Resolver }
-	emergencyDeviceResolver struct{ *Resolver }
+	callDispatchResolver      struct{ *Resolver }
+	emergencyCallResolver     struct{ *Resolver }
+	emergencyDeviceResolver   struct{ *Resolver }
+	outboundCallResolver      struct{ *Resolver }
+	welfareCheckResolver      struct{ *Resolver }
+	welfareCheckDueResolver   struct{ *Resolver }
+	welfareEscalationResolver struct{ *Resolver }
 )

@@ -41,6 +41,8 @@ type Loaders struct {
 	EmergencyDevice     *dataloadgen.Loader[uuid.UUID, *emergency.Device]
 	EmergencyDevicesOf  *dataloadgen.Loader[uuid.UUID, []*emergency.Device]
 	EmergencyCallEvents *dataloadgen.Loader[uuid.UUID, []emergency.Event]
+	EmergencyDispatches *dataloadgen.Loader[uuid.UUID, []*emergency.Dispatch]
+	OutboundCalls       *dataloadgen.Loader[uuid.UUID, []*emergency.OutboundCall]
 	ServiceItem         *dataloadgen.Loader[uuid.UUID, *application.Item]
 	ApplicationEvents   *dataloadgen.Loader[uuid.UUID, []*application.Event]
 	ApplicationPauses   *dataloadgen.Loader[uuid.UUID, []*application.Pause]
@@ -66,6 +68,8 @@ func (r *Resolver) newLoaders() *Loaders {
 		EmergencyDevice:       dataloadgen.NewMappedLoader(r.Emergency.DevicesByIDs, w),
 		EmergencyDevicesOf:    dataloadgen.NewMappedLoader(r.Emergency.DevicesByResidents, w),
 		EmergencyCallEvents:   dataloadgen.NewMappedLoader(r.Emergency.EventsByCalls, w),
+		EmergencyDispatches:   dataloadgen.NewMappedLoader(r.Emergency.DispatchesByCalls, w),
+		OutboundCalls:         dataloadgen.NewMappedLoader(r.Emergency.OutboundCallsByCalls, w),
 		ServiceItem:           dataloadgen.NewMappedLoader(r.ApplicationService.ItemsByIDs, w),
 		ApplicationEvents:     dataloadgen.NewMappedLoader(r.ApplicationService.EventsOf, w),
 		ApplicationPauses:     dataloadgen.NewMappedLoader(r.ApplicationService.PausesOf, w),

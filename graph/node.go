@@ -27,6 +27,13 @@ const (
 	TypeServiceOrder          = "ServiceOrder"
 	// TypeDeadlineRecomputation is a run, not a Node: its id is read back by deadlineRecomputation(id:).
 	TypeDeadlineRecomputation = "DeadlineRecomputation"
+	// Ids of objects that are no Node (they are named in mutations but
+	// read through their call or list): node(id:) does not resolve them.
+	TypeEmergencyContact  = "EmergencyContact"
+	TypeCallDispatch      = "CallDispatch"
+	TypeOutboundCall      = "OutboundCall"
+	TypeWelfareCheck      = "WelfareCheck"
+	TypeWelfareEscalation = "WelfareEscalation"
 )
 
 // nodeFetcher loads one object of a type for node(id:). It must apply the

@@ -23,6 +23,9 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type EmergencyContactResolver interface {
+	ID(ctx context.Context, obj *resident.Contact) (string, error)
+}
 type ResidentResolver interface {
 	ID(ctx context.Context, obj *resident.Resident) (string, error)
 
@@ -39,6 +42,7 @@ type ResidentResolver interface {
 	DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*disability.Certificate, error)
 	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error)
 	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*emergency.Device, error)
+	CareProfile(ctx context.Context, obj *resident.Resident) (*emergency.CareProfile, error)
 	EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error)
 	WechatAccounts(ctx context.Context, obj *resident.Resident) ([]*auth.WechatAccount, error)
 	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *voucher.Status) ([]*voucher.Voucher, error)
@@ -147,6 +151,29 @@ func (ec *executionContext) field_Resident_vouchers_args(ctx context.Context, ra
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _EmergencyContact_id(ctx context.Context, field graphql.CollectedField, obj *resident.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmergencyContact_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EmergencyContact().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmergencyContact_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmergencyContact", field, true, true, "ID")
+}
 
 func (ec *executionContext) _EmergencyContact_name(ctx context.Context, field graphql.CollectedField, obj *resident.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -747,6 +774,38 @@ func (ec *executionContext) fieldContext_Resident_emergencyDevices(_ context.Con
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_EmergencyDevice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_careProfile(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_careProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().CareProfile(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *emergency.CareProfile) graphql.Marshaler {
+			return ec.marshalOCareProfile2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCareProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_careProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CareProfile(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1611,25 +1670,31 @@ func (ec *executionContext) _EmergencyContact(ctx context.Context, sel ast.Selec
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("EmergencyContact")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmergencyContact_id(ctx, field, obj)
+				})
 		case "name":
 			out.Values[i] = ec._EmergencyContact_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "relation":
 			out.Values[i] = ec._EmergencyContact_relation(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "phoneMasked":
 			out.Values[i] = ec._EmergencyContact_phoneMasked(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "priority":
 			out.Values[i] = ec._EmergencyContact_priority(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -1752,6 +1817,11 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 		case "emergencyDevices":
 			out.Values[i] = ec._Resident_emergencyDevices(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "careProfile":
+			out.Values[i] = ec._Resident_careProfile(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "emergencyCalls":

@@ -16,6 +16,11 @@ import (
 	"github.com/jinjiang/residents/internal/resident"
 )
 
+// ID is the resolver for the id field.
+func (r *emergencyContactResolver) ID(ctx context.Context, obj *resident.Contact) (string, error) {
+	return relay.ID(TypeEmergencyContact, obj.ID), nil
+}
+
 // RegisterResident is the resolver for the registerResident field.
 func (r *mutationResolver) RegisterResident(ctx context.Context, input model.RegisterResidentInput) (*model.ResidentPayload, error) {
 	in, err := registerInput(input)
@@ -120,7 +125,13 @@ func (r *viewerResolver) Resident(ctx context.Context, obj *auth.Viewer) (*resid
 	return r.prefetchResident(ctx, x, err)
 }
 
+// EmergencyContact returns EmergencyContactResolver implementation.
+func (r *Resolver) EmergencyContact() EmergencyContactResolver { return &emergencyContactResolver{r} }
+
 // Resident returns ResidentResolver implementation.
 func (r *Resolver) Resident() ResidentResolver { return &residentResolver{r} }
 
-type residentResolver struct{ *Resolver }
+type (
+	emergencyContactResolver struct{ *Resolver }
+	residentResolver         struct{ *Resolver }
+)

@@ -14,6 +14,7 @@ import (
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/application"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -33,6 +34,7 @@ type ResolverRoot interface {
 	ApplicationEvent() ApplicationEventResolver
 	ApplicationStats() ApplicationStatsResolver
 	AuditEntry() AuditEntryResolver
+	CallDispatch() CallDispatchResolver
 	CarePriceItem() CarePriceItemResolver
 	CareWorker() CareWorkerResolver
 	DeadlineRecomputation() DeadlineRecomputationResolver
@@ -40,12 +42,14 @@ type ResolverRoot interface {
 	DisabilityService() DisabilityServiceResolver
 	DisabilitySubsidyRule() DisabilitySubsidyRuleResolver
 	EmergencyCall() EmergencyCallResolver
+	EmergencyContact() EmergencyContactResolver
 	EmergencyDevice() EmergencyDeviceResolver
 	EnrollmentRun() EnrollmentRunResolver
 	IssuanceRun() IssuanceRunResolver
 	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
 	OrgUnit() OrgUnitResolver
+	OutboundCall() OutboundCallResolver
 	Provider() ProviderResolver
 	Query() QueryResolver
 	Redemption() RedemptionResolver
@@ -64,6 +68,9 @@ type ResolverRoot interface {
 	Voucher() VoucherResolver
 	VoucherProgram() VoucherProgramResolver
 	WechatAccount() WechatAccountResolver
+	WelfareCheck() WelfareCheckResolver
+	WelfareCheckDue() WelfareCheckDueResolver
+	WelfareEscalation() WelfareEscalationResolver
 }
 
 type DirectiveRoot struct {
@@ -167,11 +174,23 @@ type ComplexityRoot struct {
 		Viewer               func(childComplexity int) int
 	}
 
+	CallDispatch struct {
+		ArrivedAt         func(childComplexity int) int
+		DispatchedAt      func(childComplexity int) int
+		ExpectedArrivalAt func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Note              func(childComplexity int) int
+		Responder         func(childComplexity int) int
+		ResponderName     func(childComplexity int) int
+	}
+
 	CallEvent struct {
-		Actor  func(childComplexity int) int
-		At     func(childComplexity int) int
-		Detail func(childComplexity int) int
-		Kind   func(childComplexity int) int
+		Actor          func(childComplexity int) int
+		At             func(childComplexity int) int
+		ContactOutcome func(childComplexity int) int
+		ContactWhom    func(childComplexity int) int
+		Detail         func(childComplexity int) int
+		Kind           func(childComplexity int) int
 	}
 
 	CareCap struct {
@@ -205,6 +224,23 @@ type ComplexityRoot struct {
 	CarePriceItemsPayload struct {
 		Items      func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	CareProfile struct {
+		Allergies    func(childComplexity int) int
+		FamilyDoctor func(childComplexity int) int
+		Keyholder    func(childComplexity int) int
+		MedicalNotes func(childComplexity int) int
+		Medication   func(childComplexity int) int
+		Mobility     func(childComplexity int) int
+		ResponsePlan func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+		Version      func(childComplexity int) int
+	}
+
+	CareProfilePayload struct {
+		CareProfile func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
 	}
 
 	CareWorker struct {
@@ -291,21 +327,24 @@ type ComplexityRoot struct {
 	}
 
 	EmergencyCall struct {
-		AnsweredAt         func(childComplexity int) int
-		AnsweredBy         func(childComplexity int) int
-		CallerNumberMasked func(childComplexity int) int
-		Category           func(childComplexity int) int
-		ClosedAt           func(childComplexity int) int
-		Device             func(childComplexity int) int
-		DispatchedAt       func(childComplexity int) int
-		Events             func(childComplexity int) int
-		ExternalCallID     func(childComplexity int) int
-		ID                 func(childComplexity int) int
-		Kind               func(childComplexity int) int
-		Outcome            func(childComplexity int) int
-		ReceivedAt         func(childComplexity int) int
-		Resident           func(childComplexity int) int
-		Status             func(childComplexity int) int
+		AnsweredAt          func(childComplexity int) int
+		AnsweredBy          func(childComplexity int) int
+		CallerNumberMasked  func(childComplexity int) int
+		Category            func(childComplexity int) int
+		ClosedAt            func(childComplexity int) int
+		Device              func(childComplexity int) int
+		DispatchedAt        func(childComplexity int) int
+		Dispatches          func(childComplexity int) int
+		Events              func(childComplexity int) int
+		ExternalCallID      func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Kind                func(childComplexity int) int
+		OutboundCalls       func(childComplexity int) int
+		Outcome             func(childComplexity int) int
+		ReceivedAt          func(childComplexity int) int
+		Resident            func(childComplexity int) int
+		Status              func(childComplexity int) int
+		TelephonyAnsweredAt func(childComplexity int) int
 	}
 
 	EmergencyCallConnection struct {
@@ -325,16 +364,26 @@ type ComplexityRoot struct {
 	}
 
 	EmergencyCallStats struct {
-		Answered               func(childComplexity int) int
-		AnsweredWithin180sRate func(childComplexity int) int
-		AnsweredWithin60sRate  func(childComplexity int) int
-		ByCategory             func(childComplexity int) int
-		MedianAnswerSeconds    func(childComplexity int) int
-		P90AnswerSeconds       func(childComplexity int) int
-		Total                  func(childComplexity int) int
+		Answered                func(childComplexity int) int
+		AnsweredWithin180sRate  func(childComplexity int) int
+		AnsweredWithin60sRate   func(childComplexity int) int
+		Attended                func(childComplexity int) int
+		AttendedWithin45mRate   func(childComplexity int) int
+		ByCategory              func(childComplexity int) int
+		ByHourOfDay             func(childComplexity int) int
+		ByKind                  func(childComplexity int) int
+		ByOperator              func(childComplexity int) int
+		Dispatched              func(childComplexity int) int
+		MedianAnswerSeconds     func(childComplexity int) int
+		MedianAttendanceMinutes func(childComplexity int) int
+		P90AnswerSeconds        func(childComplexity int) int
+		StillRinging            func(childComplexity int) int
+		TechnicalCalls          func(childComplexity int) int
+		Total                   func(childComplexity int) int
 	}
 
 	EmergencyContact struct {
+		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
 		PhoneMasked func(childComplexity int) int
 		Priority    func(childComplexity int) int
@@ -342,17 +391,35 @@ type ComplexityRoot struct {
 	}
 
 	EmergencyDevice struct {
-		BatteryPercent  func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Kind            func(childComplexity int) int
-		LastHeartbeatAt func(childComplexity int) int
-		Resident        func(childComplexity int) int
-		Serial          func(childComplexity int) int
+		BatteryPercent           func(childComplexity int) int
+		FaultOpen                func(childComplexity int) int
+		HeartbeatIntervalSeconds func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		Kind                     func(childComplexity int) int
+		LastHeartbeatAt          func(childComplexity int) int
+		Resident                 func(childComplexity int) int
+		Serial                   func(childComplexity int) int
+		SilentAfter              func(childComplexity int) int
 	}
 
 	EmergencyDevicePayload struct {
 		Device     func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	EmergencyStatsGroup struct {
+		Answered                func(childComplexity int) int
+		AnsweredWithin180sRate  func(childComplexity int) int
+		AnsweredWithin60sRate   func(childComplexity int) int
+		Attended                func(childComplexity int) int
+		AttendedWithin45mRate   func(childComplexity int) int
+		Dispatched              func(childComplexity int) int
+		Key                     func(childComplexity int) int
+		MedianAnswerSeconds     func(childComplexity int) int
+		MedianAttendanceMinutes func(childComplexity int) int
+		Name                    func(childComplexity int) int
+		StillRinging            func(childComplexity int) int
+		Total                   func(childComplexity int) int
 	}
 
 	EnrollResidentsPayload struct {
@@ -479,25 +546,34 @@ type ComplexityRoot struct {
 		Login                       func(childComplexity int, input model.LoginInput) int
 		Logout                      func(childComplexity int) int
 		ReceiveEmergencyCall        func(childComplexity int, input model.ReceiveEmergencyCallInput) int
+		RecordContactAttempt        func(childComplexity int, input model.RecordContactAttemptInput) int
 		RecordDeviceHeartbeat       func(childComplexity int, input model.DeviceHeartbeatInput) int
 		RecordDisabilityCertificate func(childComplexity int, input model.RecordDisabilityCertificateInput) int
+		RecordResponderArrival      func(childComplexity int, input model.RecordResponderArrivalInput) int
+		RecordWelfareCheck          func(childComplexity int, residentID string, outcome emergency.WelfareOutcome, note *string) int
 		RedeemVoucher               func(childComplexity int, input model.RedeemVoucherInput) int
 		RefreshSession              func(childComplexity int, refreshToken string) int
 		RegisterEmergencyDevice     func(childComplexity int, input model.RegisterEmergencyDeviceInput) int
 		RegisterProvider            func(childComplexity int, input model.RegisterProviderInput) int
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
+		ReportEmergencyCallAnswered func(childComplexity int, input model.ReportEmergencyCallAnsweredInput) int
 		ReportServiceCardLost       func(childComplexity int, residentID string) int
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
+		RequestOutboundCall         func(childComplexity int, input model.RequestOutboundCallInput) int
 		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
 		ResolveServiceOrderDispute  func(childComplexity int, input model.ResolveServiceOrderDisputeInput) int
+		ResolveWelfareEscalation    func(childComplexity int, id string, resolution string) int
+		RevealContactNumber         func(childComplexity int, input model.RevealContactNumberInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
 		ReviewServiceOrder          func(childComplexity int, input model.ReviewServiceOrderInput) int
 		SetCalendarDay              func(childComplexity int, date civil.Date, kind application.DayKind) int
 		SetCareCap                  func(childComplexity int, input model.SetCareCapInput) int
 		SetCareItemsOffered         func(childComplexity int, itemIds []string) int
+		SetCareProfile              func(childComplexity int, input model.SetCareProfileInput) int
 		SetProviderStatus           func(childComplexity int, id string, status voucher.ProviderStatus) int
 		SetResidentHome             func(childComplexity int, input model.SetResidentHomeInput) int
 		SetStaffUserActive          func(childComplexity int, id string, active bool) int
+		SetWelfareCheckInterval     func(childComplexity int, residentID string, intervalDays int) int
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
 		UnbindWechatAccount         func(childComplexity int, input model.UnbindWechatAccountInput) int
@@ -519,6 +595,22 @@ type ComplexityRoot struct {
 		Kind     func(childComplexity int) int
 		Name     func(childComplexity int) int
 		Parent   func(childComplexity int) int
+	}
+
+	OutboundCall struct {
+		Attempts     func(childComplexity int) int
+		DeliveredAt  func(childComplexity int) int
+		ID           func(childComplexity int) int
+		NumberMasked func(childComplexity int) int
+		RequestedAt  func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Target       func(childComplexity int) int
+		Whom         func(childComplexity int) int
+	}
+
+	OutboundCallPayload struct {
+		OutboundCall func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -573,6 +665,8 @@ type ComplexityRoot struct {
 		SilentEmergencyDevices       func(childComplexity int, since time.Time) int
 		VisitReviewQueue             func(childComplexity int, first *int) int
 		VoucherPrograms              func(childComplexity int) int
+		WelfareCheckList             func(childComplexity int, first *int, after *string) int
+		WelfareEscalations           func(childComplexity int, includeResolved *bool, first *int, after *string) int
 		WorkingDaysBetween           func(childComplexity int, from civil.Date, to civil.Date) int
 	}
 
@@ -606,6 +700,7 @@ type ComplexityRoot struct {
 		Address               func(childComplexity int) int
 		Age                   func(childComplexity int) int
 		Applications          func(childComplexity int, first *int, after *string) int
+		CareProfile           func(childComplexity int) int
 		Community             func(childComplexity int) int
 		DisabilityCertificate func(childComplexity int) int
 		DisabilityServices    func(childComplexity int) int
@@ -648,6 +743,11 @@ type ComplexityRoot struct {
 
 	ResidentPayload struct {
 		Resident   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	RevealContactNumberPayload struct {
+		Number     func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -869,6 +969,70 @@ type ComplexityRoot struct {
 
 	WechatAccountPayload struct {
 		Account    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	WelfareCheck struct {
+		CheckedAt   func(childComplexity int) int
+		DueOn       func(childComplexity int) int
+		Escalated   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		MissedInRow func(childComplexity int) int
+		NextDueOn   func(childComplexity int) int
+		Note        func(childComplexity int) int
+		Outcome     func(childComplexity int) int
+		Resident    func(childComplexity int) int
+	}
+
+	WelfareCheckDue struct {
+		DueOn         func(childComplexity int) int
+		IntervalDays  func(childComplexity int) int
+		LastCheckedAt func(childComplexity int) int
+		LastOutcome   func(childComplexity int) int
+		MissedInRow   func(childComplexity int) int
+		Resident      func(childComplexity int) int
+	}
+
+	WelfareCheckDueConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	WelfareCheckDueEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	WelfareCheckPayload struct {
+		Check      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	WelfareEscalation struct {
+		ID         func(childComplexity int) int
+		RaisedAt   func(childComplexity int) int
+		Resident   func(childComplexity int) int
+		Resolution func(childComplexity int) int
+		ResolvedAt func(childComplexity int) int
+	}
+
+	WelfareEscalationConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	WelfareEscalationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	WelfareEscalationPayload struct {
+		Escalation func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	WelfareSchedulePayload struct {
+		Due        func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 }
@@ -1282,6 +1446,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthPayload.Viewer(childComplexity), true
 
+	case "CallDispatch.arrivedAt":
+		if e.ComplexityRoot.CallDispatch.ArrivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallDispatch.ArrivedAt(childComplexity), true
+	case "CallDispatch.dispatchedAt":
+		if e.ComplexityRoot.CallDispatch.DispatchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallDispatch.DispatchedAt(childComplexity), true
+	case "CallDispatch.expectedArrivalAt":
+		if e.ComplexityRoot.CallDispatch.ExpectedArrivalAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallDispatch.ExpectedArrivalAt(childComplexity), true
+	case "CallDispatch.id":
+		if e.ComplexityRoot.CallDispatch.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallDispatch.ID(childComplexity), true
+	case "CallDispatch.note":
+		if e.ComplexityRoot.CallDispatch.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallDispatch.Note(childComplexity), true
+	case "CallDispatch.responder":
+		if e.ComplexityRoot.CallDispatch.Responder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallDispatch.Responder(childComplexity), true
+	case "CallDispatch.responderName":
+		if e.ComplexityRoot.CallDispatch.ResponderName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallDispatch.ResponderName(childComplexity), true
+
 	case "CallEvent.actor":
 		if e.ComplexityRoot.CallEvent.Actor == nil {
 			break
@@ -1294,6 +1501,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallEvent.At(childComplexity), true
+	case "CallEvent.contactOutcome":
+		if e.ComplexityRoot.CallEvent.ContactOutcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallEvent.ContactOutcome(childComplexity), true
+	case "CallEvent.contactWhom":
+		if e.ComplexityRoot.CallEvent.ContactWhom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallEvent.ContactWhom(childComplexity), true
 	case "CallEvent.detail":
 		if e.ComplexityRoot.CallEvent.Detail == nil {
 			break
@@ -1419,6 +1638,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CarePriceItemsPayload.UserErrors(childComplexity), true
+
+	case "CareProfile.allergies":
+		if e.ComplexityRoot.CareProfile.Allergies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.Allergies(childComplexity), true
+	case "CareProfile.familyDoctor":
+		if e.ComplexityRoot.CareProfile.FamilyDoctor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.FamilyDoctor(childComplexity), true
+	case "CareProfile.keyholder":
+		if e.ComplexityRoot.CareProfile.Keyholder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.Keyholder(childComplexity), true
+	case "CareProfile.medicalNotes":
+		if e.ComplexityRoot.CareProfile.MedicalNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.MedicalNotes(childComplexity), true
+	case "CareProfile.medication":
+		if e.ComplexityRoot.CareProfile.Medication == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.Medication(childComplexity), true
+	case "CareProfile.mobility":
+		if e.ComplexityRoot.CareProfile.Mobility == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.Mobility(childComplexity), true
+	case "CareProfile.responsePlan":
+		if e.ComplexityRoot.CareProfile.ResponsePlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.ResponsePlan(childComplexity), true
+	case "CareProfile.updatedAt":
+		if e.ComplexityRoot.CareProfile.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.UpdatedAt(childComplexity), true
+	case "CareProfile.version":
+		if e.ComplexityRoot.CareProfile.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfile.Version(childComplexity), true
+
+	case "CareProfilePayload.careProfile":
+		if e.ComplexityRoot.CareProfilePayload.CareProfile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfilePayload.CareProfile(childComplexity), true
+	case "CareProfilePayload.userErrors":
+		if e.ComplexityRoot.CareProfilePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareProfilePayload.UserErrors(childComplexity), true
 
 	case "CareWorker.active":
 		if e.ComplexityRoot.CareWorker.Active == nil {
@@ -1773,6 +2060,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmergencyCall.DispatchedAt(childComplexity), true
+	case "EmergencyCall.dispatches":
+		if e.ComplexityRoot.EmergencyCall.Dispatches == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCall.Dispatches(childComplexity), true
 	case "EmergencyCall.events":
 		if e.ComplexityRoot.EmergencyCall.Events == nil {
 			break
@@ -1797,6 +2090,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmergencyCall.Kind(childComplexity), true
+	case "EmergencyCall.outboundCalls":
+		if e.ComplexityRoot.EmergencyCall.OutboundCalls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCall.OutboundCalls(childComplexity), true
 	case "EmergencyCall.outcome":
 		if e.ComplexityRoot.EmergencyCall.Outcome == nil {
 			break
@@ -1821,6 +2120,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmergencyCall.Status(childComplexity), true
+	case "EmergencyCall.telephonyAnsweredAt":
+		if e.ComplexityRoot.EmergencyCall.TelephonyAnsweredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCall.TelephonyAnsweredAt(childComplexity), true
 
 	case "EmergencyCallConnection.edges":
 		if e.ComplexityRoot.EmergencyCallConnection.Edges == nil {
@@ -1885,24 +2190,78 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmergencyCallStats.AnsweredWithin60sRate(childComplexity), true
+	case "EmergencyCallStats.attended":
+		if e.ComplexityRoot.EmergencyCallStats.Attended == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.Attended(childComplexity), true
+	case "EmergencyCallStats.attendedWithin45mRate":
+		if e.ComplexityRoot.EmergencyCallStats.AttendedWithin45mRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.AttendedWithin45mRate(childComplexity), true
 	case "EmergencyCallStats.byCategory":
 		if e.ComplexityRoot.EmergencyCallStats.ByCategory == nil {
 			break
 		}
 
 		return e.ComplexityRoot.EmergencyCallStats.ByCategory(childComplexity), true
+	case "EmergencyCallStats.byHourOfDay":
+		if e.ComplexityRoot.EmergencyCallStats.ByHourOfDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.ByHourOfDay(childComplexity), true
+	case "EmergencyCallStats.byKind":
+		if e.ComplexityRoot.EmergencyCallStats.ByKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.ByKind(childComplexity), true
+	case "EmergencyCallStats.byOperator":
+		if e.ComplexityRoot.EmergencyCallStats.ByOperator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.ByOperator(childComplexity), true
+	case "EmergencyCallStats.dispatched":
+		if e.ComplexityRoot.EmergencyCallStats.Dispatched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.Dispatched(childComplexity), true
 	case "EmergencyCallStats.medianAnswerSeconds":
 		if e.ComplexityRoot.EmergencyCallStats.MedianAnswerSeconds == nil {
 			break
 		}
 
 		return e.ComplexityRoot.EmergencyCallStats.MedianAnswerSeconds(childComplexity), true
+	case "EmergencyCallStats.medianAttendanceMinutes":
+		if e.ComplexityRoot.EmergencyCallStats.MedianAttendanceMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.MedianAttendanceMinutes(childComplexity), true
 	case "EmergencyCallStats.p90AnswerSeconds":
 		if e.ComplexityRoot.EmergencyCallStats.P90AnswerSeconds == nil {
 			break
 		}
 
 		return e.ComplexityRoot.EmergencyCallStats.P90AnswerSeconds(childComplexity), true
+	case "EmergencyCallStats.stillRinging":
+		if e.ComplexityRoot.EmergencyCallStats.StillRinging == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.StillRinging(childComplexity), true
+	case "EmergencyCallStats.technicalCalls":
+		if e.ComplexityRoot.EmergencyCallStats.TechnicalCalls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyCallStats.TechnicalCalls(childComplexity), true
 	case "EmergencyCallStats.total":
 		if e.ComplexityRoot.EmergencyCallStats.Total == nil {
 			break
@@ -1910,6 +2269,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EmergencyCallStats.Total(childComplexity), true
 
+	case "EmergencyContact.id":
+		if e.ComplexityRoot.EmergencyContact.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyContact.ID(childComplexity), true
 	case "EmergencyContact.name":
 		if e.ComplexityRoot.EmergencyContact.Name == nil {
 			break
@@ -1941,6 +2306,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmergencyDevice.BatteryPercent(childComplexity), true
+	case "EmergencyDevice.faultOpen":
+		if e.ComplexityRoot.EmergencyDevice.FaultOpen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyDevice.FaultOpen(childComplexity), true
+	case "EmergencyDevice.heartbeatIntervalSeconds":
+		if e.ComplexityRoot.EmergencyDevice.HeartbeatIntervalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyDevice.HeartbeatIntervalSeconds(childComplexity), true
 	case "EmergencyDevice.id":
 		if e.ComplexityRoot.EmergencyDevice.ID == nil {
 			break
@@ -1971,6 +2348,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmergencyDevice.Serial(childComplexity), true
+	case "EmergencyDevice.silentAfter":
+		if e.ComplexityRoot.EmergencyDevice.SilentAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyDevice.SilentAfter(childComplexity), true
 
 	case "EmergencyDevicePayload.device":
 		if e.ComplexityRoot.EmergencyDevicePayload.Device == nil {
@@ -1984,6 +2367,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmergencyDevicePayload.UserErrors(childComplexity), true
+
+	case "EmergencyStatsGroup.answered":
+		if e.ComplexityRoot.EmergencyStatsGroup.Answered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.Answered(childComplexity), true
+	case "EmergencyStatsGroup.answeredWithin180sRate":
+		if e.ComplexityRoot.EmergencyStatsGroup.AnsweredWithin180sRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.AnsweredWithin180sRate(childComplexity), true
+	case "EmergencyStatsGroup.answeredWithin60sRate":
+		if e.ComplexityRoot.EmergencyStatsGroup.AnsweredWithin60sRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.AnsweredWithin60sRate(childComplexity), true
+	case "EmergencyStatsGroup.attended":
+		if e.ComplexityRoot.EmergencyStatsGroup.Attended == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.Attended(childComplexity), true
+	case "EmergencyStatsGroup.attendedWithin45mRate":
+		if e.ComplexityRoot.EmergencyStatsGroup.AttendedWithin45mRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.AttendedWithin45mRate(childComplexity), true
+	case "EmergencyStatsGroup.dispatched":
+		if e.ComplexityRoot.EmergencyStatsGroup.Dispatched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.Dispatched(childComplexity), true
+	case "EmergencyStatsGroup.key":
+		if e.ComplexityRoot.EmergencyStatsGroup.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.Key(childComplexity), true
+	case "EmergencyStatsGroup.medianAnswerSeconds":
+		if e.ComplexityRoot.EmergencyStatsGroup.MedianAnswerSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.MedianAnswerSeconds(childComplexity), true
+	case "EmergencyStatsGroup.medianAttendanceMinutes":
+		if e.ComplexityRoot.EmergencyStatsGroup.MedianAttendanceMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.MedianAttendanceMinutes(childComplexity), true
+	case "EmergencyStatsGroup.name":
+		if e.ComplexityRoot.EmergencyStatsGroup.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.Name(childComplexity), true
+	case "EmergencyStatsGroup.stillRinging":
+		if e.ComplexityRoot.EmergencyStatsGroup.StillRinging == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.StillRinging(childComplexity), true
+	case "EmergencyStatsGroup.total":
+		if e.ComplexityRoot.EmergencyStatsGroup.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmergencyStatsGroup.Total(childComplexity), true
 
 	case "EnrollResidentsPayload.run":
 		if e.ComplexityRoot.EnrollResidentsPayload.Run == nil {
@@ -2632,6 +3088,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReceiveEmergencyCall(childComplexity, args["input"].(model.ReceiveEmergencyCallInput)), true
+	case "Mutation.recordContactAttempt":
+		if e.ComplexityRoot.Mutation.RecordContactAttempt == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordContactAttempt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordContactAttempt(childComplexity, args["input"].(model.RecordContactAttemptInput)), true
 	case "Mutation.recordDeviceHeartbeat":
 		if e.ComplexityRoot.Mutation.RecordDeviceHeartbeat == nil {
 			break
@@ -2654,6 +3121,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordDisabilityCertificate(childComplexity, args["input"].(model.RecordDisabilityCertificateInput)), true
+	case "Mutation.recordResponderArrival":
+		if e.ComplexityRoot.Mutation.RecordResponderArrival == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordResponderArrival_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordResponderArrival(childComplexity, args["input"].(model.RecordResponderArrivalInput)), true
+	case "Mutation.recordWelfareCheck":
+		if e.ComplexityRoot.Mutation.RecordWelfareCheck == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordWelfareCheck_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordWelfareCheck(childComplexity, args["residentId"].(string), args["outcome"].(emergency.WelfareOutcome), args["note"].(*string)), true
 	case "Mutation.redeemVoucher":
 		if e.ComplexityRoot.Mutation.RedeemVoucher == nil {
 			break
@@ -2709,6 +3198,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterResident(childComplexity, args["input"].(model.RegisterResidentInput)), true
+	case "Mutation.reportEmergencyCallAnswered":
+		if e.ComplexityRoot.Mutation.ReportEmergencyCallAnswered == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportEmergencyCallAnswered_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportEmergencyCallAnswered(childComplexity, args["input"].(model.ReportEmergencyCallAnsweredInput)), true
 	case "Mutation.reportServiceCardLost":
 		if e.ComplexityRoot.Mutation.ReportServiceCardLost == nil {
 			break
@@ -2731,6 +3231,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestDisabilityService(childComplexity, args["input"].(model.RequestDisabilityServiceInput)), true
+	case "Mutation.requestOutboundCall":
+		if e.ComplexityRoot.Mutation.RequestOutboundCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestOutboundCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestOutboundCall(childComplexity, args["input"].(model.RequestOutboundCallInput)), true
 	case "Mutation.resetPassword":
 		if e.ComplexityRoot.Mutation.ResetPassword == nil {
 			break
@@ -2753,6 +3264,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResolveServiceOrderDispute(childComplexity, args["input"].(model.ResolveServiceOrderDisputeInput)), true
+	case "Mutation.resolveWelfareEscalation":
+		if e.ComplexityRoot.Mutation.ResolveWelfareEscalation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveWelfareEscalation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveWelfareEscalation(childComplexity, args["id"].(string), args["resolution"].(string)), true
+	case "Mutation.revealContactNumber":
+		if e.ComplexityRoot.Mutation.RevealContactNumber == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revealContactNumber_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevealContactNumber(childComplexity, args["input"].(model.RevealContactNumberInput)), true
 	case "Mutation.reverseRedemption":
 		if e.ComplexityRoot.Mutation.ReverseRedemption == nil {
 			break
@@ -2808,6 +3341,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetCareItemsOffered(childComplexity, args["itemIds"].([]string)), true
+	case "Mutation.setCareProfile":
+		if e.ComplexityRoot.Mutation.SetCareProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setCareProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetCareProfile(childComplexity, args["input"].(model.SetCareProfileInput)), true
 	case "Mutation.setProviderStatus":
 		if e.ComplexityRoot.Mutation.SetProviderStatus == nil {
 			break
@@ -2841,6 +3385,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetStaffUserActive(childComplexity, args["id"].(string), args["active"].(bool)), true
+	case "Mutation.setWelfareCheckInterval":
+		if e.ComplexityRoot.Mutation.SetWelfareCheckInterval == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setWelfareCheckInterval_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetWelfareCheckInterval(childComplexity, args["residentId"].(string), args["intervalDays"].(int)), true
 	case "Mutation.submitApplication":
 		if e.ComplexityRoot.Mutation.SubmitApplication == nil {
 			break
@@ -3010,6 +3565,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrgUnit.Parent(childComplexity), true
+
+	case "OutboundCall.attempts":
+		if e.ComplexityRoot.OutboundCall.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCall.Attempts(childComplexity), true
+	case "OutboundCall.deliveredAt":
+		if e.ComplexityRoot.OutboundCall.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCall.DeliveredAt(childComplexity), true
+	case "OutboundCall.id":
+		if e.ComplexityRoot.OutboundCall.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCall.ID(childComplexity), true
+	case "OutboundCall.numberMasked":
+		if e.ComplexityRoot.OutboundCall.NumberMasked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCall.NumberMasked(childComplexity), true
+	case "OutboundCall.requestedAt":
+		if e.ComplexityRoot.OutboundCall.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCall.RequestedAt(childComplexity), true
+	case "OutboundCall.status":
+		if e.ComplexityRoot.OutboundCall.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCall.Status(childComplexity), true
+	case "OutboundCall.target":
+		if e.ComplexityRoot.OutboundCall.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCall.Target(childComplexity), true
+	case "OutboundCall.whom":
+		if e.ComplexityRoot.OutboundCall.Whom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCall.Whom(childComplexity), true
+
+	case "OutboundCallPayload.outboundCall":
+		if e.ComplexityRoot.OutboundCallPayload.OutboundCall == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCallPayload.OutboundCall(childComplexity), true
+	case "OutboundCallPayload.userErrors":
+		if e.ComplexityRoot.OutboundCallPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboundCallPayload.UserErrors(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -3382,6 +3999,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.VoucherPrograms(childComplexity), true
+	case "Query.welfareCheckList":
+		if e.ComplexityRoot.Query.WelfareCheckList == nil {
+			break
+		}
+
+		args, err := ec.field_Query_welfareCheckList_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WelfareCheckList(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.welfareEscalations":
+		if e.ComplexityRoot.Query.WelfareEscalations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_welfareEscalations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WelfareEscalations(childComplexity, args["includeResolved"].(*bool), args["first"].(*int), args["after"].(*string)), true
 	case "Query.workingDaysBetween":
 		if e.ComplexityRoot.Query.WorkingDaysBetween == nil {
 			break
@@ -3522,6 +4161,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Applications(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Resident.careProfile":
+		if e.ComplexityRoot.Resident.CareProfile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.CareProfile(childComplexity), true
 	case "Resident.community":
 		if e.ComplexityRoot.Resident.Community == nil {
 			break
@@ -3732,6 +4377,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentPayload.UserErrors(childComplexity), true
+
+	case "RevealContactNumberPayload.number":
+		if e.ComplexityRoot.RevealContactNumberPayload.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevealContactNumberPayload.Number(childComplexity), true
+	case "RevealContactNumberPayload.userErrors":
+		if e.ComplexityRoot.RevealContactNumberPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevealContactNumberPayload.UserErrors(childComplexity), true
 
 	case "ServiceCard.cardNumber":
 		if e.ComplexityRoot.ServiceCard.CardNumber == nil {
@@ -4593,6 +5251,220 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WechatAccountPayload.UserErrors(childComplexity), true
 
+	case "WelfareCheck.checkedAt":
+		if e.ComplexityRoot.WelfareCheck.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.CheckedAt(childComplexity), true
+	case "WelfareCheck.dueOn":
+		if e.ComplexityRoot.WelfareCheck.DueOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.DueOn(childComplexity), true
+	case "WelfareCheck.escalated":
+		if e.ComplexityRoot.WelfareCheck.Escalated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.Escalated(childComplexity), true
+	case "WelfareCheck.id":
+		if e.ComplexityRoot.WelfareCheck.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.ID(childComplexity), true
+	case "WelfareCheck.missedInRow":
+		if e.ComplexityRoot.WelfareCheck.MissedInRow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.MissedInRow(childComplexity), true
+	case "WelfareCheck.nextDueOn":
+		if e.ComplexityRoot.WelfareCheck.NextDueOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.NextDueOn(childComplexity), true
+	case "WelfareCheck.note":
+		if e.ComplexityRoot.WelfareCheck.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.Note(childComplexity), true
+	case "WelfareCheck.outcome":
+		if e.ComplexityRoot.WelfareCheck.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.Outcome(childComplexity), true
+	case "WelfareCheck.resident":
+		if e.ComplexityRoot.WelfareCheck.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheck.Resident(childComplexity), true
+
+	case "WelfareCheckDue.dueOn":
+		if e.ComplexityRoot.WelfareCheckDue.DueOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDue.DueOn(childComplexity), true
+	case "WelfareCheckDue.intervalDays":
+		if e.ComplexityRoot.WelfareCheckDue.IntervalDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDue.IntervalDays(childComplexity), true
+	case "WelfareCheckDue.lastCheckedAt":
+		if e.ComplexityRoot.WelfareCheckDue.LastCheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDue.LastCheckedAt(childComplexity), true
+	case "WelfareCheckDue.lastOutcome":
+		if e.ComplexityRoot.WelfareCheckDue.LastOutcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDue.LastOutcome(childComplexity), true
+	case "WelfareCheckDue.missedInRow":
+		if e.ComplexityRoot.WelfareCheckDue.MissedInRow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDue.MissedInRow(childComplexity), true
+	case "WelfareCheckDue.resident":
+		if e.ComplexityRoot.WelfareCheckDue.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDue.Resident(childComplexity), true
+
+	case "WelfareCheckDueConnection.edges":
+		if e.ComplexityRoot.WelfareCheckDueConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDueConnection.Edges(childComplexity), true
+	case "WelfareCheckDueConnection.pageInfo":
+		if e.ComplexityRoot.WelfareCheckDueConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDueConnection.PageInfo(childComplexity), true
+
+	case "WelfareCheckDueEdge.cursor":
+		if e.ComplexityRoot.WelfareCheckDueEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDueEdge.Cursor(childComplexity), true
+	case "WelfareCheckDueEdge.node":
+		if e.ComplexityRoot.WelfareCheckDueEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckDueEdge.Node(childComplexity), true
+
+	case "WelfareCheckPayload.check":
+		if e.ComplexityRoot.WelfareCheckPayload.Check == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckPayload.Check(childComplexity), true
+	case "WelfareCheckPayload.userErrors":
+		if e.ComplexityRoot.WelfareCheckPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareCheckPayload.UserErrors(childComplexity), true
+
+	case "WelfareEscalation.id":
+		if e.ComplexityRoot.WelfareEscalation.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalation.ID(childComplexity), true
+	case "WelfareEscalation.raisedAt":
+		if e.ComplexityRoot.WelfareEscalation.RaisedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalation.RaisedAt(childComplexity), true
+	case "WelfareEscalation.resident":
+		if e.ComplexityRoot.WelfareEscalation.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalation.Resident(childComplexity), true
+	case "WelfareEscalation.resolution":
+		if e.ComplexityRoot.WelfareEscalation.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalation.Resolution(childComplexity), true
+	case "WelfareEscalation.resolvedAt":
+		if e.ComplexityRoot.WelfareEscalation.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalation.ResolvedAt(childComplexity), true
+
+	case "WelfareEscalationConnection.edges":
+		if e.ComplexityRoot.WelfareEscalationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalationConnection.Edges(childComplexity), true
+	case "WelfareEscalationConnection.pageInfo":
+		if e.ComplexityRoot.WelfareEscalationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalationConnection.PageInfo(childComplexity), true
+
+	case "WelfareEscalationEdge.cursor":
+		if e.ComplexityRoot.WelfareEscalationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalationEdge.Cursor(childComplexity), true
+	case "WelfareEscalationEdge.node":
+		if e.ComplexityRoot.WelfareEscalationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalationEdge.Node(childComplexity), true
+
+	case "WelfareEscalationPayload.escalation":
+		if e.ComplexityRoot.WelfareEscalationPayload.Escalation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalationPayload.Escalation(childComplexity), true
+	case "WelfareEscalationPayload.userErrors":
+		if e.ComplexityRoot.WelfareEscalationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareEscalationPayload.UserErrors(childComplexity), true
+
+	case "WelfareSchedulePayload.due":
+		if e.ComplexityRoot.WelfareSchedulePayload.Due == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareSchedulePayload.Due(childComplexity), true
+	case "WelfareSchedulePayload.userErrors":
+		if e.ComplexityRoot.WelfareSchedulePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WelfareSchedulePayload.UserErrors(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -4625,19 +5497,25 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MaterialInput", ec.unmarshalInputMaterialInput),
 			graphql.NewInputUnmarshaler("MaterialRequirementInput", ec.unmarshalInputMaterialRequirementInput),
 			graphql.NewInputUnmarshaler("ReceiveEmergencyCallInput", ec.unmarshalInputReceiveEmergencyCallInput),
+			graphql.NewInputUnmarshaler("RecordContactAttemptInput", ec.unmarshalInputRecordContactAttemptInput),
 			graphql.NewInputUnmarshaler("RecordDisabilityCertificateInput", ec.unmarshalInputRecordDisabilityCertificateInput),
+			graphql.NewInputUnmarshaler("RecordResponderArrivalInput", ec.unmarshalInputRecordResponderArrivalInput),
 			graphql.NewInputUnmarshaler("RedeemVoucherInput", ec.unmarshalInputRedeemVoucherInput),
 			graphql.NewInputUnmarshaler("RegisterEmergencyDeviceInput", ec.unmarshalInputRegisterEmergencyDeviceInput),
 			graphql.NewInputUnmarshaler("RegisterProviderInput", ec.unmarshalInputRegisterProviderInput),
 			graphql.NewInputUnmarshaler("RegisterResidentInput", ec.unmarshalInputRegisterResidentInput),
+			graphql.NewInputUnmarshaler("ReportEmergencyCallAnsweredInput", ec.unmarshalInputReportEmergencyCallAnsweredInput),
 			graphql.NewInputUnmarshaler("RequestDisabilityServiceInput", ec.unmarshalInputRequestDisabilityServiceInput),
+			graphql.NewInputUnmarshaler("RequestOutboundCallInput", ec.unmarshalInputRequestOutboundCallInput),
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("ResidentFilter", ec.unmarshalInputResidentFilter),
 			graphql.NewInputUnmarshaler("ResolveServiceOrderDisputeInput", ec.unmarshalInputResolveServiceOrderDisputeInput),
+			graphql.NewInputUnmarshaler("RevealContactNumberInput", ec.unmarshalInputRevealContactNumberInput),
 			graphql.NewInputUnmarshaler("ReverseRedemptionInput", ec.unmarshalInputReverseRedemptionInput),
 			graphql.NewInputUnmarshaler("ReviewServiceOrderInput", ec.unmarshalInputReviewServiceOrderInput),
 			graphql.NewInputUnmarshaler("ServiceItemInput", ec.unmarshalInputServiceItemInput),
 			graphql.NewInputUnmarshaler("SetCareCapInput", ec.unmarshalInputSetCareCapInput),
+			graphql.NewInputUnmarshaler("SetCareProfileInput", ec.unmarshalInputSetCareProfileInput),
 			graphql.NewInputUnmarshaler("SetResidentHomeInput", ec.unmarshalInputSetResidentHomeInput),
 			graphql.NewInputUnmarshaler("SubmitApplicationInput", ec.unmarshalInputSubmitApplicationInput),
 			graphql.NewInputUnmarshaler("SupplementItemInput", ec.unmarshalInputSupplementItemInput),
@@ -4965,6 +5843,26 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CallDispatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CallDispatch_id(ctx, field)
+	case "responder":
+		return ec.fieldContext_CallDispatch_responder(ctx, field)
+	case "responderName":
+		return ec.fieldContext_CallDispatch_responderName(ctx, field)
+	case "note":
+		return ec.fieldContext_CallDispatch_note(ctx, field)
+	case "dispatchedAt":
+		return ec.fieldContext_CallDispatch_dispatchedAt(ctx, field)
+	case "expectedArrivalAt":
+		return ec.fieldContext_CallDispatch_expectedArrivalAt(ctx, field)
+	case "arrivedAt":
+		return ec.fieldContext_CallDispatch_arrivedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallDispatch", field.Name)
+}
+
 func (ec *executionContext) childFields_CallEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "at":
@@ -4975,6 +5873,10 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_detail(ctx, field)
 	case "actor":
 		return ec.fieldContext_CallEvent_actor(ctx, field)
+	case "contactWhom":
+		return ec.fieldContext_CallEvent_contactWhom(ctx, field)
+	case "contactOutcome":
+		return ec.fieldContext_CallEvent_contactOutcome(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
 }
@@ -5043,6 +5945,40 @@ func (ec *executionContext) childFields_CarePriceItemsPayload(ctx context.Contex
 		return ec.fieldContext_CarePriceItemsPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CarePriceItemsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CareProfile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "medicalNotes":
+		return ec.fieldContext_CareProfile_medicalNotes(ctx, field)
+	case "allergies":
+		return ec.fieldContext_CareProfile_allergies(ctx, field)
+	case "medication":
+		return ec.fieldContext_CareProfile_medication(ctx, field)
+	case "mobility":
+		return ec.fieldContext_CareProfile_mobility(ctx, field)
+	case "keyholder":
+		return ec.fieldContext_CareProfile_keyholder(ctx, field)
+	case "familyDoctor":
+		return ec.fieldContext_CareProfile_familyDoctor(ctx, field)
+	case "responsePlan":
+		return ec.fieldContext_CareProfile_responsePlan(ctx, field)
+	case "version":
+		return ec.fieldContext_CareProfile_version(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CareProfile_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CareProfile", field.Name)
+}
+
+func (ec *executionContext) childFields_CareProfilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "careProfile":
+		return ec.fieldContext_CareProfilePayload_careProfile(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CareProfilePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CareProfilePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CareWorker(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5241,6 +6177,12 @@ func (ec *executionContext) childFields_EmergencyCall(ctx context.Context, field
 		return ec.fieldContext_EmergencyCall_outcome(ctx, field)
 	case "events":
 		return ec.fieldContext_EmergencyCall_events(ctx, field)
+	case "telephonyAnsweredAt":
+		return ec.fieldContext_EmergencyCall_telephonyAnsweredAt(ctx, field)
+	case "dispatches":
+		return ec.fieldContext_EmergencyCall_dispatches(ctx, field)
+	case "outboundCalls":
+		return ec.fieldContext_EmergencyCall_outboundCalls(ctx, field)
 	case "answeredBy":
 		return ec.fieldContext_EmergencyCall_answeredBy(ctx, field)
 	}
@@ -5293,14 +6235,34 @@ func (ec *executionContext) childFields_EmergencyCallStats(ctx context.Context, 
 		return ec.fieldContext_EmergencyCallStats_medianAnswerSeconds(ctx, field)
 	case "p90AnswerSeconds":
 		return ec.fieldContext_EmergencyCallStats_p90AnswerSeconds(ctx, field)
+	case "stillRinging":
+		return ec.fieldContext_EmergencyCallStats_stillRinging(ctx, field)
+	case "dispatched":
+		return ec.fieldContext_EmergencyCallStats_dispatched(ctx, field)
+	case "attended":
+		return ec.fieldContext_EmergencyCallStats_attended(ctx, field)
+	case "attendedWithin45mRate":
+		return ec.fieldContext_EmergencyCallStats_attendedWithin45mRate(ctx, field)
+	case "medianAttendanceMinutes":
+		return ec.fieldContext_EmergencyCallStats_medianAttendanceMinutes(ctx, field)
+	case "technicalCalls":
+		return ec.fieldContext_EmergencyCallStats_technicalCalls(ctx, field)
 	case "byCategory":
 		return ec.fieldContext_EmergencyCallStats_byCategory(ctx, field)
+	case "byOperator":
+		return ec.fieldContext_EmergencyCallStats_byOperator(ctx, field)
+	case "byHourOfDay":
+		return ec.fieldContext_EmergencyCallStats_byHourOfDay(ctx, field)
+	case "byKind":
+		return ec.fieldContext_EmergencyCallStats_byKind(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmergencyCallStats", field.Name)
 }
 
 func (ec *executionContext) childFields_EmergencyContact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_EmergencyContact_id(ctx, field)
 	case "name":
 		return ec.fieldContext_EmergencyContact_name(ctx, field)
 	case "relation":
@@ -5327,6 +6289,12 @@ func (ec *executionContext) childFields_EmergencyDevice(ctx context.Context, fie
 		return ec.fieldContext_EmergencyDevice_lastHeartbeatAt(ctx, field)
 	case "batteryPercent":
 		return ec.fieldContext_EmergencyDevice_batteryPercent(ctx, field)
+	case "heartbeatIntervalSeconds":
+		return ec.fieldContext_EmergencyDevice_heartbeatIntervalSeconds(ctx, field)
+	case "silentAfter":
+		return ec.fieldContext_EmergencyDevice_silentAfter(ctx, field)
+	case "faultOpen":
+		return ec.fieldContext_EmergencyDevice_faultOpen(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmergencyDevice", field.Name)
 }
@@ -5339,6 +6307,36 @@ func (ec *executionContext) childFields_EmergencyDevicePayload(ctx context.Conte
 		return ec.fieldContext_EmergencyDevicePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmergencyDevicePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EmergencyStatsGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_EmergencyStatsGroup_key(ctx, field)
+	case "name":
+		return ec.fieldContext_EmergencyStatsGroup_name(ctx, field)
+	case "total":
+		return ec.fieldContext_EmergencyStatsGroup_total(ctx, field)
+	case "answered":
+		return ec.fieldContext_EmergencyStatsGroup_answered(ctx, field)
+	case "answeredWithin60sRate":
+		return ec.fieldContext_EmergencyStatsGroup_answeredWithin60sRate(ctx, field)
+	case "answeredWithin180sRate":
+		return ec.fieldContext_EmergencyStatsGroup_answeredWithin180sRate(ctx, field)
+	case "medianAnswerSeconds":
+		return ec.fieldContext_EmergencyStatsGroup_medianAnswerSeconds(ctx, field)
+	case "stillRinging":
+		return ec.fieldContext_EmergencyStatsGroup_stillRinging(ctx, field)
+	case "dispatched":
+		return ec.fieldContext_EmergencyStatsGroup_dispatched(ctx, field)
+	case "attended":
+		return ec.fieldContext_EmergencyStatsGroup_attended(ctx, field)
+	case "attendedWithin45mRate":
+		return ec.fieldContext_EmergencyStatsGroup_attendedWithin45mRate(ctx, field)
+	case "medianAttendanceMinutes":
+		return ec.fieldContext_EmergencyStatsGroup_medianAttendanceMinutes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmergencyStatsGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_EnrollResidentsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5551,6 +6549,38 @@ func (ec *executionContext) childFields_OrgUnit(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type OrgUnit", field.Name)
 }
 
+func (ec *executionContext) childFields_OutboundCall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OutboundCall_id(ctx, field)
+	case "target":
+		return ec.fieldContext_OutboundCall_target(ctx, field)
+	case "whom":
+		return ec.fieldContext_OutboundCall_whom(ctx, field)
+	case "numberMasked":
+		return ec.fieldContext_OutboundCall_numberMasked(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_OutboundCall_requestedAt(ctx, field)
+	case "status":
+		return ec.fieldContext_OutboundCall_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_OutboundCall_attempts(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_OutboundCall_deliveredAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutboundCall", field.Name)
+}
+
+func (ec *executionContext) childFields_OutboundCallPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "outboundCall":
+		return ec.fieldContext_OutboundCallPayload_outboundCall(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OutboundCallPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutboundCallPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -5683,6 +6713,8 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_disabilityServices(ctx, field)
 	case "emergencyDevices":
 		return ec.fieldContext_Resident_emergencyDevices(ctx, field)
+	case "careProfile":
+		return ec.fieldContext_Resident_careProfile(ctx, field)
 	case "emergencyCalls":
 		return ec.fieldContext_Resident_emergencyCalls(ctx, field)
 	case "wechatAccounts":
@@ -5739,6 +6771,16 @@ func (ec *executionContext) childFields_ResidentPayload(ctx context.Context, fie
 		return ec.fieldContext_ResidentPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevealContactNumberPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "number":
+		return ec.fieldContext_RevealContactNumberPayload_number(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RevealContactNumberPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevealContactNumberPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ServiceCard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6171,6 +7213,134 @@ func (ec *executionContext) childFields_WechatAccountPayload(ctx context.Context
 		return ec.fieldContext_WechatAccountPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WechatAccountPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WelfareCheck_id(ctx, field)
+	case "resident":
+		return ec.fieldContext_WelfareCheck_resident(ctx, field)
+	case "dueOn":
+		return ec.fieldContext_WelfareCheck_dueOn(ctx, field)
+	case "checkedAt":
+		return ec.fieldContext_WelfareCheck_checkedAt(ctx, field)
+	case "outcome":
+		return ec.fieldContext_WelfareCheck_outcome(ctx, field)
+	case "note":
+		return ec.fieldContext_WelfareCheck_note(ctx, field)
+	case "missedInRow":
+		return ec.fieldContext_WelfareCheck_missedInRow(ctx, field)
+	case "escalated":
+		return ec.fieldContext_WelfareCheck_escalated(ctx, field)
+	case "nextDueOn":
+		return ec.fieldContext_WelfareCheck_nextDueOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareCheckDue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "resident":
+		return ec.fieldContext_WelfareCheckDue_resident(ctx, field)
+	case "dueOn":
+		return ec.fieldContext_WelfareCheckDue_dueOn(ctx, field)
+	case "intervalDays":
+		return ec.fieldContext_WelfareCheckDue_intervalDays(ctx, field)
+	case "missedInRow":
+		return ec.fieldContext_WelfareCheckDue_missedInRow(ctx, field)
+	case "lastCheckedAt":
+		return ec.fieldContext_WelfareCheckDue_lastCheckedAt(ctx, field)
+	case "lastOutcome":
+		return ec.fieldContext_WelfareCheckDue_lastOutcome(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareCheckDue", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareCheckDueConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WelfareCheckDueConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WelfareCheckDueConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareCheckDueConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareCheckDueEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_WelfareCheckDueEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_WelfareCheckDueEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareCheckDueEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareCheckPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "check":
+		return ec.fieldContext_WelfareCheckPayload_check(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_WelfareCheckPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareCheckPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareEscalation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WelfareEscalation_id(ctx, field)
+	case "resident":
+		return ec.fieldContext_WelfareEscalation_resident(ctx, field)
+	case "raisedAt":
+		return ec.fieldContext_WelfareEscalation_raisedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_WelfareEscalation_resolvedAt(ctx, field)
+	case "resolution":
+		return ec.fieldContext_WelfareEscalation_resolution(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareEscalation", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareEscalationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WelfareEscalationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WelfareEscalationConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareEscalationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareEscalationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_WelfareEscalationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_WelfareEscalationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareEscalationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareEscalationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "escalation":
+		return ec.fieldContext_WelfareEscalationPayload_escalation(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_WelfareEscalationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareEscalationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_WelfareSchedulePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "due":
+		return ec.fieldContext_WelfareSchedulePayload_due(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_WelfareSchedulePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WelfareSchedulePayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -11,6 +11,14 @@ BEGIN
   RAISE EXCEPTION 'audit_log is append-only';
 END $$;
 
+CREATE FUNCTION public.emergency_devices_silent_after() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  NEW.silent_after := COALESCE(NEW.last_heartbeat_at, NEW.created_at) + make_interval(secs => NEW.heartbeat_interval_seconds);
+  RETURN NEW;
+END $$;
+
 CREATE FUNCTION public.provider_month_settled(uuid, text) RETURNS boolean
     LANGUAGE plpgsql
     AS $_$
@@ -44,19 +52,6 @@ BEGIN
 END;
 $$;
 
-CREATE TABLE public.application_clock_pauses (
-    id uuid NOT NULL,
-    application_id uuid NOT NULL,
-    kind text NOT NULL,
-    reason text NOT NULL,
-    started_on date NOT NULL,
-    ended_on date,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT application_clock_pauses_check CHECK ((ended_on >= started_on)),
-    CONSTRAINT application_clock_pauses_kind_check CHECK ((kind = ANY (ARRAY['EXPERT_ASSESSMENT'::text, 'INSPECTION'::text, 'HEARING'::text, 'TESTING'::text, 'QUARANTINE'::text]))),
-    CONSTRAINT application_clock_pauses_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 1000)))
-);
-
 CREATE TABLE public.application_counters (
     day date NOT NULL,
     last integer NOT NULL,
@@ -73,9 +68,7 @@ CREATE TABLE public.application_events (
     actor_id uuid NOT NULL,
     actor_name text NOT NULL,
     note text,
-    at timestamp with time zone NOT NULL,
-    visibility text DEFAULT 'APPLICANT'::text NOT NULL,
-    CONSTRAINT application_events_visibility_check CHECK ((visibility = ANY (ARRAY['APPLICANT'::text, 'INTERNAL'::text])))
+    at timestamp with time zone NOT NULL
 );
 
 CREATE TABLE public.applications (
@@ -96,25 +89,11 @@ CREATE TABLE public.applications (
     completed_at timestamp with time zone,
     completed_on date,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    received_at timestamp with time zone NOT NULL,
-    accepted_by_law boolean DEFAULT false NOT NULL,
-    supplement_notice jsonb,
-    promised_deadline date,
-    deadline_provisional boolean DEFAULT false NOT NULL,
-    paused_since date,
-    extension_reason text,
-    enrolled_program_id uuid,
-    idempotency_key text,
-    request_hash bytea,
     CONSTRAINT applications_check CHECK (((accepted_at IS NULL) = (deadline IS NULL))),
     CONSTRAINT applications_check1 CHECK (((completed_at IS NULL) = (completed_on IS NULL))),
-    CONSTRAINT applications_extension_reason_check CHECK (((length(extension_reason) >= 1) AND (length(extension_reason) <= 1000))),
-    CONSTRAINT applications_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 128))),
-    CONSTRAINT applications_key_has_hash CHECK (((idempotency_key IS NULL) = (request_hash IS NULL))),
     CONSTRAINT applications_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT applications_number_check CHECK ((number ~ '^JJ[0-9]{14}$'::text)),
-    CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'REJECTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text, 'DENIED'::text, 'COMPLETED'::text, 'WITHDRAWN'::text]))),
-    CONSTRAINT applications_supplement_notice_check CHECK ((jsonb_typeof(supplement_notice) = 'array'::text))
+    CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'REJECTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text, 'DENIED'::text, 'COMPLETED'::text, 'WITHDRAWN'::text])))
 );
 
 CREATE TABLE public.audit_log (
@@ -136,10 +115,13 @@ CREATE TABLE public.calendar_days (
     CONSTRAINT calendar_days_kind_check CHECK ((kind = ANY (ARRAY['HOLIDAY'::text, 'WORKDAY'::text])))
 );
 
-CREATE TABLE public.calendar_years (
-    year integer NOT NULL,
-    imported_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT calendar_years_year_check CHECK (((year >= 1900) AND (year <= 2200)))
+CREATE TABLE public.care_profiles (
+    resident_id uuid NOT NULL,
+    data_enc text NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    updated_by uuid NOT NULL,
+    CONSTRAINT care_profiles_version_check CHECK ((version >= 1))
 );
 
 CREATE TABLE public.disability_certificates (
@@ -188,13 +170,9 @@ CREATE TABLE public.disability_subsidy_rules (
     description text NOT NULL,
     active boolean DEFAULT true NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    excluded_statuses text[] DEFAULT '{}'::text[] NOT NULL,
-    basis text,
-    CONSTRAINT disability_subsidy_rules_basis_check CHECK (((length(basis) >= 1) AND (length(basis) <= 500))),
     CONSTRAINT disability_subsidy_rules_categories_check CHECK ((categories <@ ARRAY['VISUAL'::text, 'HEARING'::text, 'SPEECH'::text, 'PHYSICAL'::text, 'INTELLECTUAL'::text, 'MENTAL'::text, 'MULTIPLE'::text])),
     CONSTRAINT disability_subsidy_rules_code_check CHECK ((code ~ '^[A-Z0-9_]{2,64}$'::text)),
     CONSTRAINT disability_subsidy_rules_description_check CHECK (((length(description) >= 1) AND (length(description) <= 200))),
-    CONSTRAINT disability_subsidy_rules_excluded_statuses_check CHECK ((excluded_statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])),
     CONSTRAINT disability_subsidy_rules_grades_check CHECK ((grades <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint])),
     CONSTRAINT disability_subsidy_rules_required_statuses_check CHECK ((required_statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])),
     CONSTRAINT disability_subsidy_rules_subsidy_check CHECK ((subsidy = ANY (ARRAY['LIVING'::text, 'NURSING'::text])))
@@ -208,7 +186,10 @@ CREATE TABLE public.emergency_call_events (
     actor_id uuid,
     actor_name text,
     detail text,
-    external_call_id text
+    external_call_id text,
+    contact_whom text,
+    contact_outcome text,
+    CONSTRAINT emergency_call_events_contact_outcome_check CHECK ((contact_outcome = ANY (ARRAY['ANSWERED'::text, 'NO_ANSWER'::text, 'BUSY'::text, 'WRONG_NUMBER'::text])))
 );
 
 CREATE TABLE public.emergency_calls (
@@ -230,13 +211,15 @@ CREATE TABLE public.emergency_calls (
     outcome text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    telephony_answered_at timestamp with time zone,
     CONSTRAINT emergency_calls_answered_after_received CHECK ((answered_at >= received_at)),
-    CONSTRAINT emergency_calls_answered_check CHECK (((status = 'RECEIVED'::text) = (answered_at IS NULL))),
+    CONSTRAINT emergency_calls_answered_check CHECK ((((status = 'RECEIVED'::text) = (answered_at IS NULL)) OR ((kind = 'DEVICE_FAULT'::text) AND (status = 'CLOSED'::text) AND (answered_at IS NULL)))),
     CONSTRAINT emergency_calls_category_check CHECK ((category = ANY (ARRAY['MEDICAL'::text, 'FALL'::text, 'FIRE'::text, 'SECURITY'::text, 'EMOTIONAL_SUPPORT'::text, 'INFORMATION'::text, 'FALSE_ALARM'::text, 'OTHER'::text]))),
     CONSTRAINT emergency_calls_closed_check CHECK (((status = 'CLOSED'::text) = ((closed_at IS NOT NULL) AND (category IS NOT NULL)))),
     CONSTRAINT emergency_calls_external_call_id_check CHECK (((length(external_call_id) >= 1) AND (length(external_call_id) <= 128))),
     CONSTRAINT emergency_calls_kind_check CHECK ((kind = ANY (ARRAY['ALARM_BUTTON'::text, 'FALL_DETECTED'::text, 'VOICE_CALL'::text, 'DEVICE_FAULT'::text]))),
-    CONSTRAINT emergency_calls_status_check CHECK ((status = ANY (ARRAY['RECEIVED'::text, 'ANSWERED'::text, 'DISPATCHED'::text, 'CLOSED'::text])))
+    CONSTRAINT emergency_calls_status_check CHECK ((status = ANY (ARRAY['RECEIVED'::text, 'ANSWERED'::text, 'DISPATCHED'::text, 'CLOSED'::text]))),
+    CONSTRAINT emergency_calls_telephony_answered_check CHECK ((telephony_answered_at >= received_at))
 );
 
 CREATE TABLE public.emergency_contacts (
@@ -249,6 +232,17 @@ CREATE TABLE public.emergency_contacts (
     priority integer DEFAULT 1 NOT NULL
 );
 
+CREATE TABLE public.emergency_device_faults (
+    id uuid NOT NULL,
+    device_id uuid NOT NULL,
+    call_id uuid NOT NULL,
+    reason text NOT NULL,
+    opened_at timestamp with time zone NOT NULL,
+    closed_at timestamp with time zone,
+    CONSTRAINT emergency_device_faults_closed_check CHECK ((closed_at >= opened_at)),
+    CONSTRAINT emergency_device_faults_reason_check CHECK ((reason = ANY (ARRAY['SILENT'::text, 'LOW_BATTERY'::text])))
+);
+
 CREATE TABLE public.emergency_devices (
     id uuid NOT NULL,
     serial text NOT NULL,
@@ -257,9 +251,49 @@ CREATE TABLE public.emergency_devices (
     last_heartbeat_at timestamp with time zone,
     battery_percent integer,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    heartbeat_interval_seconds integer DEFAULT 3600 NOT NULL,
+    silent_after timestamp with time zone NOT NULL,
+    fault_episode_id uuid,
     CONSTRAINT emergency_devices_battery_percent_check CHECK (((battery_percent >= 0) AND (battery_percent <= 100))),
+    CONSTRAINT emergency_devices_heartbeat_interval_seconds_check CHECK (((heartbeat_interval_seconds >= 60) AND (heartbeat_interval_seconds <= 604800))),
     CONSTRAINT emergency_devices_kind_check CHECK ((kind = ANY (ARRAY['BUTTON_BOX'::text, 'WEARABLE'::text, 'FIXED_PHONE'::text, 'SENSOR'::text]))),
     CONSTRAINT emergency_devices_serial_check CHECK (((length(serial) >= 1) AND (length(serial) <= 64)))
+);
+
+CREATE TABLE public.emergency_dispatches (
+    id uuid NOT NULL,
+    call_id uuid NOT NULL,
+    responder_kind text NOT NULL,
+    responder_name text,
+    note text,
+    dispatched_at timestamp with time zone NOT NULL,
+    dispatched_by uuid NOT NULL,
+    expected_arrival_at timestamp with time zone,
+    arrived_at timestamp with time zone,
+    CONSTRAINT emergency_dispatches_arrived_check CHECK ((arrived_at >= dispatched_at)),
+    CONSTRAINT emergency_dispatches_expected_check CHECK ((expected_arrival_at >= dispatched_at)),
+    CONSTRAINT emergency_dispatches_responder_kind_check CHECK ((responder_kind = ANY (ARRAY['FAMILY'::text, 'COMMUNITY_WORKER'::text, 'CARE_PROVIDER'::text, 'AMBULANCE_120'::text, 'POLICE_110'::text, 'FIRE_119'::text]))),
+    CONSTRAINT emergency_dispatches_responder_name_check CHECK (((length(responder_name) >= 1) AND (length(responder_name) <= 64)))
+);
+
+CREATE TABLE public.emergency_outbound_calls (
+    id uuid NOT NULL,
+    call_id uuid NOT NULL,
+    target text NOT NULL,
+    contact_name text,
+    number_enc text NOT NULL,
+    number_masked text NOT NULL,
+    requested_by uuid NOT NULL,
+    requested_at timestamp with time zone NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone NOT NULL,
+    delivered_at timestamp with time zone,
+    last_error text,
+    CONSTRAINT emergency_outbound_calls_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT emergency_outbound_calls_delivered_check CHECK (((status = 'DELIVERED'::text) = (delivered_at IS NOT NULL))),
+    CONSTRAINT emergency_outbound_calls_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DELIVERED'::text, 'FAILED'::text]))),
+    CONSTRAINT emergency_outbound_calls_target_check CHECK ((target = ANY (ARRAY['RESIDENT'::text, 'CONTACT'::text])))
 );
 
 CREATE TABLE public.notifications (
@@ -284,7 +318,7 @@ CREATE TABLE public.org_units (
     path text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT org_units_code_check CHECK ((code ~ '^[0-9A-Za-z]{1,32}$'::text)),
-    CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text, 'DEPARTMENT'::text])))
+    CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text])))
 );
 
 CREATE TABLE public.providers (
@@ -413,7 +447,7 @@ CREATE TABLE public.runs (
     CONSTRAINT runs_finished_check CHECK (((status = 'RUNNING'::text) = (finished_at IS NULL))),
     CONSTRAINT runs_items_done_check CHECK ((items_done >= 0)),
     CONSTRAINT runs_items_total_check CHECK ((items_total >= 0)),
-    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text]))),
+    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text]))),
     CONSTRAINT runs_lease_check CHECK (((status = 'RUNNING'::text) OR (lease_owner IS NULL))),
     CONSTRAINT runs_skipped_count_check CHECK ((skipped_count >= 0)),
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
@@ -437,13 +471,10 @@ CREATE TABLE public.service_items (
     voucher_program_id uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    promised_limit_working_days integer,
     CONSTRAINT service_items_code_check CHECK ((code ~ '^[A-Za-z0-9_-]{1,32}$'::text)),
     CONSTRAINT service_items_extension_working_days_check CHECK (((extension_working_days >= 0) AND (extension_working_days <= 365))),
     CONSTRAINT service_items_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT service_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
-    CONSTRAINT service_items_promised_limit_working_days_check CHECK (((promised_limit_working_days >= 1) AND (promised_limit_working_days <= 365))),
-    CONSTRAINT service_items_promised_within_statutory CHECK (((promised_limit_working_days IS NULL) OR (promised_limit_working_days <= time_limit_working_days))),
     CONSTRAINT service_items_time_limit_working_days_check CHECK (((time_limit_working_days >= 1) AND (time_limit_working_days <= 365)))
 );
 
@@ -557,8 +588,40 @@ CREATE TABLE public.wechat_accounts (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
-ALTER TABLE ONLY public.application_clock_pauses
-    ADD CONSTRAINT application_clock_pauses_pkey PRIMARY KEY (id);
+CREATE TABLE public.welfare_check_plans (
+    resident_id uuid NOT NULL,
+    interval_days integer DEFAULT 7 NOT NULL,
+    next_due_on date NOT NULL,
+    missed_in_row integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT welfare_check_plans_interval_days_check CHECK (((interval_days >= 1) AND (interval_days <= 90))),
+    CONSTRAINT welfare_check_plans_missed_in_row_check CHECK ((missed_in_row >= 0))
+);
+
+CREATE TABLE public.welfare_checks (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    due_on date NOT NULL,
+    checked_at timestamp with time zone NOT NULL,
+    operator_id uuid NOT NULL,
+    outcome text NOT NULL,
+    note text,
+    CONSTRAINT welfare_checks_note_check CHECK ((length(note) <= 1000)),
+    CONSTRAINT welfare_checks_outcome_check CHECK ((outcome = ANY (ARRAY['WELL'::text, 'NEEDS_HELP'::text, 'NO_ANSWER'::text, 'UNREACHABLE'::text])))
+);
+
+CREATE TABLE public.welfare_escalations (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    org_path text NOT NULL,
+    check_id uuid NOT NULL,
+    raised_at timestamp with time zone NOT NULL,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT welfare_escalations_resolution_check CHECK ((length(resolution) <= 1000)),
+    CONSTRAINT welfare_escalations_resolved_check CHECK (((resolved_at IS NULL) = (resolved_by IS NULL)))
+);
 
 ALTER TABLE ONLY public.application_counters
     ADD CONSTRAINT application_counters_pkey PRIMARY KEY (day);
@@ -578,8 +641,8 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.calendar_days
     ADD CONSTRAINT calendar_days_pkey PRIMARY KEY (date);
 
-ALTER TABLE ONLY public.calendar_years
-    ADD CONSTRAINT calendar_years_pkey PRIMARY KEY (year);
+ALTER TABLE ONLY public.care_profiles
+    ADD CONSTRAINT care_profiles_pkey PRIMARY KEY (resident_id);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_pkey PRIMARY KEY (id);
@@ -605,11 +668,20 @@ ALTER TABLE ONLY public.emergency_calls
 ALTER TABLE ONLY public.emergency_contacts
     ADD CONSTRAINT emergency_contacts_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.emergency_device_faults
+    ADD CONSTRAINT emergency_device_faults_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_serial_key UNIQUE (serial);
+
+ALTER TABLE ONLY public.emergency_dispatches
+    ADD CONSTRAINT emergency_dispatches_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.emergency_outbound_calls
+    ADD CONSTRAINT emergency_outbound_calls_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
@@ -695,21 +767,22 @@ ALTER TABLE ONLY public.wechat_accounts
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_pkey PRIMARY KEY (id);
 
-CREATE INDEX application_clock_pauses_application_idx ON public.application_clock_pauses USING btree (application_id, started_on);
+ALTER TABLE ONLY public.welfare_check_plans
+    ADD CONSTRAINT welfare_check_plans_pkey PRIMARY KEY (resident_id);
 
-CREATE UNIQUE INDEX application_clock_pauses_one_open ON public.application_clock_pauses USING btree (application_id) WHERE (ended_on IS NULL);
+ALTER TABLE ONLY public.welfare_checks
+    ADD CONSTRAINT welfare_checks_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.welfare_escalations
+    ADD CONSTRAINT welfare_escalations_pkey PRIMARY KEY (id);
 
 CREATE INDEX application_events_application_idx ON public.application_events USING btree (application_id, id);
 
 CREATE INDEX applications_applicant_idx ON public.applications USING btree (applicant_id, id DESC);
 
-CREATE INDEX applications_awaiting_acceptance_idx ON public.applications USING btree (received_at, id) WHERE (status = 'SUBMITTED'::text);
-
 CREATE INDEX applications_completed_idx ON public.applications USING btree (completed_on) WHERE (completed_on IS NOT NULL);
 
 CREATE INDEX applications_handling_idx ON public.applications USING btree (handling_path text_pattern_ops, id DESC);
-
-CREATE UNIQUE INDEX applications_idempotency_idx ON public.applications USING btree (submitted_by, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE INDEX applications_open_deadline_idx ON public.applications USING btree (deadline) WHERE (status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text]));
 
@@ -739,15 +812,29 @@ CREATE INDEX emergency_calls_org_path_idx ON public.emergency_calls USING btree 
 
 CREATE INDEX emergency_calls_received_idx ON public.emergency_calls USING btree (received_at);
 
+CREATE INDEX emergency_calls_received_kind_idx ON public.emergency_calls USING btree (received_at, kind);
+
 CREATE INDEX emergency_calls_resident_idx ON public.emergency_calls USING btree (resident_id, id);
 
 CREATE INDEX emergency_calls_status_idx ON public.emergency_calls USING btree (status, id);
 
 CREATE INDEX emergency_contacts_resident_idx ON public.emergency_contacts USING btree (resident_id, priority);
 
+CREATE UNIQUE INDEX emergency_device_faults_open_key ON public.emergency_device_faults USING btree (device_id) WHERE (closed_at IS NULL);
+
 CREATE INDEX emergency_devices_heartbeat_idx ON public.emergency_devices USING btree (last_heartbeat_at NULLS FIRST);
 
+CREATE INDEX emergency_devices_low_battery_idx ON public.emergency_devices USING btree (id) WHERE ((battery_percent < 20) AND (fault_episode_id IS NULL));
+
 CREATE INDEX emergency_devices_resident_idx ON public.emergency_devices USING btree (resident_id);
+
+CREATE INDEX emergency_devices_silent_idx ON public.emergency_devices USING btree (silent_after, id) WHERE (fault_episode_id IS NULL);
+
+CREATE INDEX emergency_dispatches_call_idx ON public.emergency_dispatches USING btree (call_id, dispatched_at, id);
+
+CREATE INDEX emergency_outbound_calls_call_idx ON public.emergency_outbound_calls USING btree (call_id, requested_at);
+
+CREATE INDEX emergency_outbound_calls_pending_idx ON public.emergency_outbound_calls USING btree (next_attempt_at, id) WHERE (status = 'PENDING'::text);
 
 CREATE INDEX org_units_parent_idx ON public.org_units USING btree (parent_id);
 
@@ -799,16 +886,23 @@ CREATE INDEX vouchers_resident_idx ON public.vouchers USING btree (resident_id, 
 
 CREATE INDEX wechat_accounts_resident_idx ON public.wechat_accounts USING btree (resident_id) WHERE (resident_id IS NOT NULL);
 
+CREATE INDEX welfare_check_plans_due_idx ON public.welfare_check_plans USING btree (next_due_on, resident_id);
+
+CREATE INDEX welfare_checks_resident_idx ON public.welfare_checks USING btree (resident_id, checked_at DESC);
+
+CREATE INDEX welfare_escalations_open_idx ON public.welfare_escalations USING btree (org_path text_pattern_ops, id) WHERE (resolved_at IS NULL);
+
+CREATE UNIQUE INDEX welfare_escalations_open_key ON public.welfare_escalations USING btree (resident_id) WHERE (resolved_at IS NULL);
+
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_append_only();
 
 CREATE TRIGGER audit_log_no_update BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_append_only();
 
+CREATE TRIGGER emergency_devices_silent_after BEFORE INSERT OR UPDATE OF last_heartbeat_at, heartbeat_interval_seconds, created_at ON public.emergency_devices FOR EACH ROW EXECUTE FUNCTION public.emergency_devices_silent_after();
+
 CREATE TRIGGER voucher_ledger_append_only BEFORE DELETE OR UPDATE ON public.voucher_ledger FOR EACH ROW EXECUTE FUNCTION public.voucher_ledger_append_only();
 
 CREATE TRIGGER voucher_ledger_no_truncate BEFORE TRUNCATE ON public.voucher_ledger FOR EACH STATEMENT EXECUTE FUNCTION public.voucher_ledger_append_only();
-
-ALTER TABLE ONLY public.application_clock_pauses
-    ADD CONSTRAINT application_clock_pauses_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id);
 
 ALTER TABLE ONLY public.application_events
     ADD CONSTRAINT application_events_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id);
@@ -824,6 +918,9 @@ ALTER TABLE ONLY public.applications
 
 ALTER TABLE ONLY public.applications
     ADD CONSTRAINT applications_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.service_items(id);
+
+ALTER TABLE ONLY public.care_profiles
+    ADD CONSTRAINT care_profiles_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
@@ -846,8 +943,23 @@ ALTER TABLE ONLY public.emergency_calls
 ALTER TABLE ONLY public.emergency_contacts
     ADD CONSTRAINT emergency_contacts_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.emergency_device_faults
+    ADD CONSTRAINT emergency_device_faults_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
+
+ALTER TABLE ONLY public.emergency_device_faults
+    ADD CONSTRAINT emergency_device_faults_device_id_fkey FOREIGN KEY (device_id) REFERENCES public.emergency_devices(id);
+
+ALTER TABLE ONLY public.emergency_devices
+    ADD CONSTRAINT emergency_devices_fault_episode_fkey FOREIGN KEY (fault_episode_id) REFERENCES public.emergency_device_faults(id);
+
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.emergency_dispatches
+    ADD CONSTRAINT emergency_dispatches_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
+
+ALTER TABLE ONLY public.emergency_outbound_calls
+    ADD CONSTRAINT emergency_outbound_calls_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
 
 ALTER TABLE ONLY public.org_units
     ADD CONSTRAINT org_units_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES public.org_units(id);
@@ -914,3 +1026,15 @@ ALTER TABLE ONLY public.vouchers
 
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_resident_fk FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.welfare_check_plans
+    ADD CONSTRAINT welfare_check_plans_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.welfare_checks
+    ADD CONSTRAINT welfare_checks_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.welfare_escalations
+    ADD CONSTRAINT welfare_escalations_check_id_fkey FOREIGN KEY (check_id) REFERENCES public.welfare_checks(id);
+
+ALTER TABLE ONLY public.welfare_escalations
+    ADD CONSTRAINT welfare_escalations_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);

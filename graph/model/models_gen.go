@@ -130,6 +130,11 @@ type CarePriceItemsPayload struct {
 	UserErrors []*UserError     `json:"userErrors"`
 }
 
+type CareProfilePayload struct {
+	CareProfile *emergency.CareProfile `json:"careProfile,omitempty"`
+	UserErrors  []*UserError           `json:"userErrors"`
+}
+
 type CareWorkerPayload struct {
 	Worker     *homecare.Worker `json:"worker,omitempty"`
 	UserErrors []*UserError     `json:"userErrors"`
@@ -213,6 +218,10 @@ type DispatchEmergencyCallInput struct {
 	CallID    string                  `json:"callId"`
 	Responder emergency.ResponderKind `json:"responder"`
 	Note      *string                 `json:"note,omitempty"`
+	// Who goes (a person or a unit).
+	ResponderName *string `json:"responderName,omitempty"`
+	// When they are expected (within the next 24 hours).
+	ExpectedArrivalAt *time.Time `json:"expectedArrivalAt,omitempty"`
 }
 
 type EmergencyCallConnection struct {
@@ -337,6 +346,11 @@ type MaterialRequirementInput struct {
 type Mutation struct {
 }
 
+type OutboundCallPayload struct {
+	OutboundCall *emergency.OutboundCall `json:"outboundCall,omitempty"`
+	UserErrors   []*UserError            `json:"userErrors"`
+}
+
 type PageInfo struct {
 	HasNextPage     bool    `json:"hasNextPage"`
 	HasPreviousPage bool    `json:"hasPreviousPage"`
@@ -361,6 +375,16 @@ type ReceiveEmergencyCallInput struct {
 	ReceivedAt     *time.Time         `json:"receivedAt,omitempty"`
 }
 
+type RecordContactAttemptInput struct {
+	CallID string `json:"callId"`
+	// Whom (name and relation).
+	Whom    string                   `json:"whom"`
+	Outcome emergency.ContactOutcome `json:"outcome"`
+	// Defaults to now.
+	At   *time.Time `json:"at,omitempty"`
+	Note *string    `json:"note,omitempty"`
+}
+
 type RecordDisabilityCertificateInput struct {
 	ResidentID string              `json:"residentId"`
 	Number     string              `json:"number"`
@@ -368,6 +392,12 @@ type RecordDisabilityCertificateInput struct {
 	Grade      int                 `json:"grade"`
 	IssuedOn   civil.Date          `json:"issuedOn"`
 	ValidUntil civil.Date          `json:"validUntil"`
+}
+
+type RecordResponderArrivalInput struct {
+	DispatchID string `json:"dispatchId"`
+	// Defaults to now.
+	ArrivedAt *time.Time `json:"arrivedAt,omitempty"`
 }
 
 type RedeemVoucherInput struct {
@@ -397,6 +427,8 @@ type RegisterEmergencyDeviceInput struct {
 	Serial     string               `json:"serial"`
 	Kind       emergency.DeviceKind `json:"kind"`
 	ResidentID string               `json:"residentId"`
+	// 60 s to 7 days; one hour when not given.
+	HeartbeatIntervalSeconds *int `json:"heartbeatIntervalSeconds,omitempty"`
 }
 
 type RegisterProviderInput struct {
@@ -421,12 +453,24 @@ type RegisterResidentInput struct {
 	EmergencyContacts []*EmergencyContactInput `json:"emergencyContacts,omitempty"`
 }
 
+type ReportEmergencyCallAnsweredInput struct {
+	ExternalCallID string    `json:"externalCallId"`
+	AnsweredAt     time.Time `json:"answeredAt"`
+}
+
 type RequestDisabilityServiceInput struct {
 	ResidentID  string                 `json:"residentId"`
 	Kind        disability.ServiceKind `json:"kind"`
 	ProviderID  *string                `json:"providerId,omitempty"`
 	ScheduledOn *civil.Date            `json:"scheduledOn,omitempty"`
 	Note        *string                `json:"note,omitempty"`
+}
+
+type RequestOutboundCallInput struct {
+	CallID string                   `json:"callId"`
+	Target emergency.CallbackTarget `json:"target"`
+	// Required for CONTACT: one of the resident's emergencyContacts.
+	ContactID *string `json:"contactId,omitempty"`
 }
 
 type ResetPasswordInput struct {
@@ -480,6 +524,20 @@ type ResolveServiceOrderDisputeInput struct {
 	Reason string `json:"reason"`
 }
 
+type RevealContactNumberInput struct {
+	CallID    string                   `json:"callId"`
+	Target    emergency.CallbackTarget `json:"target"`
+	ContactID *string                  `json:"contactId,omitempty"`
+	// Why the number must be shown (audited).
+	Reason string `json:"reason"`
+}
+
+type RevealContactNumberPayload struct {
+	// The full number; shown once, never stored on the client.
+	Number     *string      `json:"number,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type ReverseRedemptionInput struct {
 	RedemptionID string `json:"redemptionId"`
 	Reason       string `json:"reason"`
@@ -528,6 +586,19 @@ type SetCareCapInput struct {
 	Period    homecare.Period  `json:"period"`
 	// null removes the cap.
 	MaxVisits *int `json:"maxVisits,omitempty"`
+}
+
+type SetCareProfileInput struct {
+	ResidentID string `json:"residentId"`
+	// The version read (0 when there was none): a stale write is CONFLICT.
+	Version      int     `json:"version"`
+	MedicalNotes *string `json:"medicalNotes,omitempty"`
+	Allergies    *string `json:"allergies,omitempty"`
+	Medication   *string `json:"medication,omitempty"`
+	Mobility     *string `json:"mobility,omitempty"`
+	Keyholder    *string `json:"keyholder,omitempty"`
+	FamilyDoctor *string `json:"familyDoctor,omitempty"`
+	ResponsePlan *string `json:"responsePlan,omitempty"`
 }
 
 type SetResidentHomeInput struct {
@@ -653,6 +724,41 @@ type WechatAccountPayload struct {
 type WechatLoginInput struct {
 	// The code from wx.login() in the mini-program.
 	Code string `json:"code"`
+}
+
+type WelfareCheckDueConnection struct {
+	Edges    []*WelfareCheckDueEdge `json:"edges"`
+	PageInfo *PageInfo              `json:"pageInfo"`
+}
+
+type WelfareCheckDueEdge struct {
+	Cursor string                `json:"cursor"`
+	Node   *emergency.WelfareDue `json:"node"`
+}
+
+type WelfareCheckPayload struct {
+	Check      *emergency.WelfareCheck `json:"check,omitempty"`
+	UserErrors []*UserError            `json:"userErrors"`
+}
+
+type WelfareEscalationConnection struct {
+	Edges    []*WelfareEscalationEdge `json:"edges"`
+	PageInfo *PageInfo                `json:"pageInfo"`
+}
+
+type WelfareEscalationEdge struct {
+	Cursor string                       `json:"cursor"`
+	Node   *emergency.WelfareEscalation `json:"node"`
+}
+
+type WelfareEscalationPayload struct {
+	Escalation *emergency.WelfareEscalation `json:"escalation,omitempty"`
+	UserErrors []*UserError                 `json:"userErrors"`
+}
+
+type WelfareSchedulePayload struct {
+	Due        *emergency.WelfareDue `json:"due,omitempty"`
+	UserErrors []*UserError          `json:"userErrors"`
 }
 
 type ServiceCardStatus string

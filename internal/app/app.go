@@ -153,6 +153,14 @@ func New(d Deps) (*App, error) {
 	// Calls operators take in by hand, per operator and hour.
 	manual := throttle(int64(cfg.ManualIntakePerHour), emergency.ManualIntakeWindow)
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)
+	// Call-back: full numbers from the registry, revealed at most
+	// EMERGENCY_REVEALS_PER_HOUR per operator, outbound calls to the
+	// telephony webhook.
+	a.Emergency.SetAlarmCenter(emergency.AlarmCenter{
+		Numbers: a.Residents,
+		Reveals: throttle(int64(cfg.RevealsPerHour), emergency.RevealWindow),
+		Webhook: emergency.Webhook{URL: cfg.TelephonyWebhookURL, Secret: []byte(cfg.TelephonyWebhookSecret)},
+	})
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
 	// Home-care visits pay through the voucher engine; a month with held

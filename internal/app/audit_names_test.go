@@ -88,8 +88,34 @@ func TestAuditEntriesResolve(t *testing.T) {
 	do(toks["telephony"], `mutation($x:String!,$s:String){receiveEmergencyCall(input:{externalCallId:$x,deviceSerial:$s,kind:ALARM_BUTTON}){userErrors{code}}}`,
 		map[string]any{"x": "audit-" + sfx, "s": w.serial}, "receiveEmergencyCall.userErrors")
 	do(op, `mutation($id:ID!){answerEmergencyCall(id:$id){userErrors{code}}}`, map[string]any{"id": w.call}, "answerEmergencyCall.userErrors")
-	do(op, `mutation($id:ID!){dispatchEmergencyCall(input:{callId:$id,responder:COMMUNITY_WORKER}){userErrors{code}}}`,
+	// The alarm center's call-back, contact attempts, care profile and response (issue #21).
+	do(op, `mutation($id:ID!){requestOutboundCall(input:{callId:$id,target:RESIDENT}){userErrors{code}}}`,
+		map[string]any{"id": w.call}, "requestOutboundCall.userErrors")
+	do(op, `mutation($id:ID!){revealContactNumber(input:{callId:$id,target:RESIDENT,reason:"系统回拨失败"}){number userErrors{code}}}`,
+		map[string]any{"id": w.call}, "revealContactNumber.userErrors")
+	do(op, `mutation($id:ID!){recordContactAttempt(input:{callId:$id,whom:"张二 (儿子)",outcome:NO_ANSWER}){userErrors{code}}}`,
+		map[string]any{"id": w.call}, "recordContactAttempt.userErrors")
+	do(toks["caseworker"], `mutation($r:ID!){setCareProfile(input:{residentId:$r,version:0,allergies:"青霉素"}){userErrors{code}}}`,
+		map[string]any{"r": w.resident}, "setCareProfile.userErrors")
+	do(op, `query($r:ID!){resident(id:$r){careProfile{version}}}`, map[string]any{"r": w.resident}, "")
+	disp := do(op, `mutation($id:ID!){dispatchEmergencyCall(input:{callId:$id,responder:COMMUNITY_WORKER}){call{dispatches{id}} userErrors{code}}}`,
 		map[string]any{"id": w.call}, "dispatchEmergencyCall.userErrors")
+	do(op, `mutation($d:ID!){recordResponderArrival(input:{dispatchId:$d}){userErrors{code}}}`,
+		map[string]any{"d": disp.Str("dispatchEmergencyCall.call.dispatches.0.id")}, "recordResponderArrival.userErrors")
+	do(toks["telephony"], `mutation($x:String!){receiveEmergencyCall(input:{externalCallId:$x,kind:VOICE_CALL}){userErrors{code}}}`,
+		map[string]any{"x": "audit-answered-" + sfx}, "receiveEmergencyCall.userErrors")
+	do(toks["telephony"], `mutation($x:String!,$a:Time!){reportEmergencyCallAnswered(input:{externalCallId:$x,answeredAt:$a}){userErrors{code}}}`,
+		map[string]any{"x": "audit-answered-" + sfx, "a": time.Now().Format(time.RFC3339)}, "reportEmergencyCallAnswered.userErrors")
+	// Welfare calls: an interval, two missed checks (an escalation), its resolution.
+	do(toks["caseworker"], `mutation($r:ID!){setWelfareCheckInterval(residentId:$r,intervalDays:14){userErrors{code}}}`,
+		map[string]any{"r": w.resident}, "setWelfareCheckInterval.userErrors")
+	for range 2 {
+		do(op, `mutation($r:ID!){recordWelfareCheck(residentId:$r,outcome:NO_ANSWER){userErrors{code}}}`,
+			map[string]any{"r": w.resident}, "recordWelfareCheck.userErrors")
+	}
+	esc := do(toks["caseworker"], `{welfareEscalations(first:1){edges{node{id}}}}`, nil, "").Str("welfareEscalations.edges.0.node.id")
+	do(toks["caseworker"], `mutation($id:ID!){resolveWelfareEscalation(id:$id,resolution:"已上门"){userErrors{code}}}`,
+		map[string]any{"id": esc}, "resolveWelfareEscalation.userErrors")
 	do(op, `mutation($id:ID!){closeEmergencyCall(input:{callId:$id,category:FALSE_ALARM,outcome:"误报"}){userErrors{code}}}`,
 		map[string]any{"id": w.call}, "closeEmergencyCall.userErrors")
 

@@ -57,5 +57,7 @@ func (a *App) StartBackground(ctx context.Context) {
 	go a.Application.RunAcceptByLaw(ctx, 10*time.Minute, a.Log.Warn)
 	a.Runs.Start(ctx)
 	go a.Emergency.RunHub(ctx)
+	go a.Emergency.RunOutbound(ctx, 5*time.Second)
+	go a.Emergency.RunDeviceScan(ctx, a.Config.DeviceScanInterval)
 	go a.Revocations.Run(ctx)
 }

@@ -122,6 +122,22 @@ const (
 	ActionAnswerEmergencyCall     Action = "answerEmergencyCall"
 	ActionDispatchEmergencyCall   Action = "dispatchEmergencyCall"
 	ActionCloseEmergencyCall      Action = "closeEmergencyCall"
+	// The alarm center's second round (issue #21). A DEVICE_FAULT call the
+	// device job raises is a receiveEmergencyCall by SYSTEM with
+	// "deviceFault" in the detail; one it closes a closeEmergencyCall.
+	// careProfile is a read of Resident.careProfile (entity Resident), one
+	// entry per profile read; revealContactNumber records the reason and
+	// whose number, never the number.
+	ActionRequestOutboundCall         Action = "requestOutboundCall"
+	ActionRevealContactNumber         Action = "revealContactNumber"
+	ActionRecordContactAttempt        Action = "recordContactAttempt"
+	ActionRecordResponderArrival      Action = "recordResponderArrival"
+	ActionReportEmergencyCallAnswered Action = "reportEmergencyCallAnswered"
+	ActionSetCareProfile              Action = "setCareProfile"
+	ActionCareProfile                 Action = "careProfile"
+	ActionSetWelfareCheckInterval     Action = "setWelfareCheckInterval"
+	ActionRecordWelfareCheck          Action = "recordWelfareCheck"
+	ActionResolveWelfareEscalation    Action = "resolveWelfareEscalation"
 
 	// application.graphqls.
 	ActionUpsertServiceItem     Action = "upsertServiceItem"
@@ -178,6 +194,9 @@ var Actions = []Action{
 	ActionConfirmSettlement,
 	ActionRegisterEmergencyDevice, ActionRecordDeviceHeartbeat, ActionReceiveEmergencyCall, ActionAnswerEmergencyCall,
 	ActionDispatchEmergencyCall, ActionCloseEmergencyCall,
+	ActionRequestOutboundCall, ActionRevealContactNumber, ActionRecordContactAttempt, ActionRecordResponderArrival,
+	ActionReportEmergencyCallAnswered, ActionSetCareProfile, ActionCareProfile, ActionSetWelfareCheckInterval,
+	ActionRecordWelfareCheck, ActionResolveWelfareEscalation,
 	ActionUpsertServiceItem, ActionSubmitApplication, ActionTransitionApplication, ActionSetCalendarDay,
 	ActionImportCalendarYear, ActionNotices,
 	ActionRecordDisabilityCertificate, ActionCertificateNumber, ActionUpsertDisabilitySubsidyRule,

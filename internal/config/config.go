@@ -25,6 +25,8 @@ const (
 	devIndexKey  = "ZGV2LW9ubHktcGlpLWJsaW5kLWluZGV4LWtleS0zMmI="      // "dev-only-pii-blind-index-key-32b"
 	devWechatApp = "wx-dev-appid"
 	devWechatSec = "wx-dev-secret"
+	// devWebhookSecret signs outbound-call requests outside production.
+	devWebhookSecret = "telephony-webhook-development-secret-0001"
 )
 
 // Config is the whole typed configuration.
@@ -75,6 +77,18 @@ type Config struct {
 	// per hour (EMERGENCY_MANUAL_INTAKE_PER_HOUR): each typed-in caller
 	// number is a look-up in the registry's phone index.
 	ManualIntakePerHour int
+	// RevealsPerHour bounds the full numbers one operator may reveal per
+	// hour during open calls (EMERGENCY_REVEALS_PER_HOUR).
+	RevealsPerHour int
+	// TelephonyWebhookURL is where outbound-call requests are POSTed to the
+	// telephony system (TELEPHONY_WEBHOOK_URL; empty: requests wait in the
+	// outbox), signed with HMAC-SHA256 under TelephonyWebhookSecret
+	// (TELEPHONY_WEBHOOK_SECRET).
+	TelephonyWebhookURL    string
+	TelephonyWebhookSecret string
+	// DeviceScanInterval is how often the technical-alarm job looks for
+	// silent and flat devices (EMERGENCY_DEVICE_SCAN_INTERVAL).
+	DeviceScanInterval time.Duration
 	// TrustedProxies are the peers whose X-Forwarded-For is believed for
 	// the client address (TRUSTED_PROXY_CIDRS; empty: nobody's).
 	TrustedProxies []netip.Prefix
@@ -149,6 +163,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("run_chunk_size", c.RunChunkSize),
 		slog.Duration("run_lease", c.RunLease),
 		slog.String("notice_font_path", c.NoticeFontPath),
+		slog.String("telephony_webhook_url", redactURL(c.TelephonyWebhookURL)),
+		slog.String("telephony_webhook_secret", "***"),
 	)
 }
 
@@ -193,6 +209,8 @@ func Load(getenv func(string) string) (Config, error) {
 		WSMaxPerUser:        20,
 		WechatMaxBindings:   3,
 		ManualIntakePerHour: 60,
+		RevealsPerHour:      10,
+		DeviceScanInterval:  time.Minute,
 
 		LoginHashConcurrency:     2 * runtime.GOMAXPROCS(0),
 		LoginRatePerMinute:       600,
@@ -315,6 +333,30 @@ func Load(getenv func(string) string) (Config, error) {
 	positive("WECHAT_LOGIN_RATE", 1, 1_000_000, func(n int64) { c.WechatLoginRatePerMinute = n })
 	positive("WECHAT_MAX_BINDINGS_PER_RESIDENT", 1, 20, func(n int64) { c.WechatMaxBindings = int(n) })
 	positive("EMERGENCY_MANUAL_INTAKE_PER_HOUR", 1, 10000, func(n int64) { c.ManualIntakePerHour = int(n) })
+	positive("EMERGENCY_REVEALS_PER_HOUR", 1, 1000, func(n int64) { c.RevealsPerHour = int(n) })
+	if v := getenv("EMERGENCY_DEVICE_SCAN_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Hour {
+			errs = append(errs, errors.New("EMERGENCY_DEVICE_SCAN_INTERVAL must be a duration between 1s and 1h"))
+		} else {
+			c.DeviceScanInterval = d
+		}
+	}
+	c.TelephonyWebhookURL = strings.TrimSpace(getenv("TELEPHONY_WEBHOOK_URL"))
+	if u := c.TelephonyWebhookURL; u != "" && !strings.HasPrefix(u, "https://") && !(strings.HasPrefix(u, "http://") && !c.Production()) {
+		errs = append(errs, errors.New("TELEPHONY_WEBHOOK_URL must be an https:// URL (http:// only outside production)"))
+	}
+	c.TelephonyWebhookSecret = strings.TrimSpace(getenv("TELEPHONY_WEBHOOK_SECRET"))
+	switch {
+	case c.TelephonyWebhookSecret == "" && c.TelephonyWebhookURL != "" && c.Production():
+		errs = append(errs, errors.New("TELEPHONY_WEBHOOK_SECRET must be set in production when TELEPHONY_WEBHOOK_URL is"))
+	case c.TelephonyWebhookSecret == "":
+		c.TelephonyWebhookSecret = devWebhookSecret
+	case len(c.TelephonyWebhookSecret) < 32:
+		errs = append(errs, errors.New("TELEPHONY_WEBHOOK_SECRET must be at least 32 characters"))
+	case c.Production() && c.TelephonyWebhookSecret == devWebhookSecret:
+		errs = append(errs, errors.New("TELEPHONY_WEBHOOK_SECRET must not be the development value in production"))
+	}
 	positive("RUN_CHUNK_SIZE", 1, 100000, func(n int64) { c.RunChunkSize = int(n) })
 	if v := getenv("RUN_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -209,3 +209,25 @@ func TestRunSettings(t *testing.T) {
 		t.Error("RUN_CHUNK_SIZE=many accepted")
 	}
 }
+
+func TestAlarmCenterConfig(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.RevealsPerHour != 10 || c.DeviceScanInterval != time.Minute || c.TelephonyWebhookURL != "" || c.TelephonyWebhookSecret == "" {
+		t.Fatalf("defaults: %d %v %q %v", c.RevealsPerHour, c.DeviceScanInterval, c.TelephonyWebhookURL, err)
+	}
+	c, err = Load(env(map[string]string{"EMERGENCY_REVEALS_PER_HOUR": "3", "EMERGENCY_DEVICE_SCAN_INTERVAL": "30s",
+		"TELEPHONY_WEBHOOK_URL": "http://127.0.0.1:9/hook", "TELEPHONY_WEBHOOK_SECRET": strings.Repeat("s", 32)}))
+	if err != nil || c.RevealsPerHour != 3 || c.DeviceScanInterval != 30*time.Second || c.TelephonyWebhookSecret != strings.Repeat("s", 32) {
+		t.Fatalf("set: %+v %v", c.RevealsPerHour, err)
+	}
+	for name, m := range map[string]map[string]string{
+		"EMERGENCY_REVEALS_PER_HOUR":     {"EMERGENCY_REVEALS_PER_HOUR": "0"},
+		"EMERGENCY_DEVICE_SCAN_INTERVAL": {"EMERGENCY_DEVICE_SCAN_INTERVAL": "2h"},
+		"TELEPHONY_WEBHOOK_URL":          {"TELEPHONY_WEBHOOK_URL": "ftp://x"},
+		"TELEPHONY_WEBHOOK_SECRET":       {"TELEPHONY_WEBHOOK_SECRET": "short"},
+	} {
+		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: %v", m, err)
+		}
+	}
+}

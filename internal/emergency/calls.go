@@ -137,6 +137,12 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 		return nil, err
 	}
 	if changed {
+		if s.OnCallStep != nil && out.ExternalCallID == ext {
+			// a new call (not a repeat alarm attached to an open one)
+			if err := s.OnCallStep(ctx, s.db.WithContext(ctx), out.call(), ActReceive); err != nil {
+				return nil, err
+			}
+		}
 		s.hub.publish(ctx, out.ID, out.OrgPath)
 	} else if manual {
 		// A typed-in id already recorded: nothing was looked up, but the
@@ -217,17 +223,65 @@ func (s *Service) Answer(ctx context.Context, id uuid.UUID) (*Call, error) {
 	})
 }
 
-// Dispatch records that a responder was sent; it may repeat.
-func (s *Service) Dispatch(ctx context.Context, id uuid.UUID, responder ResponderKind, note *string) (*Call, error) {
-	detail := string(responder)
-	if n := strings.TrimSpace(deref(note)); n != "" {
-		if utf8.RuneCountInString(n) > 1000 {
+// DispatchInput is a responder sent to a call.
+type DispatchInput struct {
+	Responder ResponderKind
+	// Name is who goes (a person or a unit), optional.
+	Name *string
+	Note *string
+	// ExpectedArrivalAt is when they are expected, optional; not before
+	// now.
+	ExpectedArrivalAt *time.Time
+}
+
+// Dispatch records that a responder was sent, with whom and when they are
+// expected; it may repeat (several responders). Arrival is recorded by
+// RecordArrival.
+func (s *Service) Dispatch(ctx context.Context, id uuid.UUID, in DispatchInput) (*Call, error) {
+	detail := string(in.Responder)
+	name := strings.TrimSpace(deref(in.Name))
+	if utf8.RuneCountInString(name) > 64 {
+		return nil, problem.New(problem.Invalid, "出动人员名称不能超过 64 字 (responderName must be at most 64 characters)", "input", "responderName")
+	}
+	if name != "" {
+		detail += " " + name
+	}
+	note := strings.TrimSpace(deref(in.Note))
+	if note != "" {
+		if utf8.RuneCountInString(note) > 1000 {
 			return nil, problem.New(problem.Invalid, "note must be at most 1000 characters", "input", "note")
 		}
-		detail += ": " + n
+		detail += ": " + note
+	}
+	now := s.now()
+	if in.ExpectedArrivalAt != nil && (in.ExpectedArrivalAt.Before(now.Add(-maxClockSkew)) || in.ExpectedArrivalAt.After(now.Add(24*time.Hour))) {
+		return nil, problem.New(problem.Invalid, "预计到达时间须在此后 24 小时内 (expectedArrivalAt must lie within the next 24 hours)", "input", "expectedArrivalAt")
 	}
 	return s.step(ctx, id, ActDispatch, func(now time.Time, _ *auth.Viewer) (map[string]any, string, *string) {
 		return map[string]any{"dispatched_at": gorm.Expr("COALESCE(dispatched_at, GREATEST(?::timestamptz, answered_at))", now)}, EventDispatched, &detail
+	}, func(tx *gorm.DB, c *callRow, now time.Time, v *auth.Viewer) error {
+		at := now
+		if c.AnsweredAt != nil && c.AnsweredAt.After(at) {
+			at = *c.AnsweredAt
+		}
+		d := dispatchRow{ID: uuid.Must(uuid.NewV7()), CallID: c.ID, ResponderKind: string(in.Responder), DispatchedAt: at, DispatchedBy: v.ID}
+		if name != "" {
+			d.ResponderName = &name
+		}
+		if note != "" {
+			d.Note = &note
+		}
+		if e := in.ExpectedArrivalAt; e != nil {
+			exp := *e
+			if exp.Before(at) {
+				exp = at
+			}
+			d.ExpectedArrivalAt = &exp
+		}
+		if err := tx.WithContext(ctx).Create(&d).Error; err != nil {
+			return fmt.Errorf("emergency: dispatch: %w", database.Classify(err))
+		}
+		return nil
 	})
 }
 
@@ -255,7 +309,9 @@ var stepActions = map[Action]audit.Action{
 // step moves a call along the transition table with a conditional update
 // on the status it was read in, so a concurrent change makes it fail with
 // CONFLICT instead of overwriting.
-func (s *Service) step(ctx context.Context, id uuid.UUID, act Action, f stepFunc) (*Call, error) {
+// after, when given, does the step's own writes inside the transaction,
+// after the call's row moved (c is the row as it now stands).
+func (s *Service) step(ctx context.Context, id uuid.UUID, act Action, f stepFunc, after ...func(tx *gorm.DB, c *callRow, now time.Time, v *auth.Viewer) error) (*Call, error) {
 	v, err := policy.Require(ctx, policy.HandleEmergencyCall)
 	if err != nil {
 		return nil, err
@@ -291,6 +347,16 @@ func (s *Service) step(ctx context.Context, id uuid.UUID, act Action, f stepFunc
 		}
 		if out, err = callByID(ctx, tx, id); err != nil {
 			return err
+		}
+		for _, a := range after {
+			if err := a(tx, out, now, v); err != nil {
+				return err
+			}
+		}
+		if s.OnCallStep != nil && act != ActAnswer {
+			if err := s.OnCallStep(ctx, tx, out.call(), act); err != nil {
+				return err
+			}
 		}
 		return audit.Record(ctx, tx, stepActions[act], audit.EntityEmergencyCall, &id, map[string]any{"status": to})
 	})

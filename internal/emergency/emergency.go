@@ -76,6 +76,8 @@ type Action string
 
 // Handling steps.
 const (
+	// ActReceive is no transition: it names a new call for OnCallStep.
+	ActReceive  Action = "RECEIVE"
 	ActAnswer   Action = "ANSWER"
 	ActDispatch Action = "DISPATCH"
 	ActClose    Action = "CLOSE"
@@ -103,6 +105,35 @@ const (
 	EventAnswered    = "ANSWERED"
 	EventDispatched  = "DISPATCHED"
 	EventClosed      = "CLOSED"
+	// The second round (issue #21).
+	EventContactAttempt    = "CONTACT_ATTEMPT"
+	EventCallbackRequested = "CALLBACK_REQUESTED"
+	EventCallbackDelivered = "CALLBACK_DELIVERED"
+	EventCallbackFailed    = "CALLBACK_FAILED"
+	EventNumberRevealed    = "NUMBER_REVEALED"
+	EventResponderArrived  = "RESPONDER_ARRIVED"
+	EventTelephonyAnswered = "TELEPHONY_ANSWERED"
+	EventDeviceRecovered   = "DEVICE_RECOVERED"
+)
+
+// ContactOutcome is how an attempt to reach someone went.
+type ContactOutcome string
+
+// Contact outcomes.
+const (
+	ContactAnswered    ContactOutcome = "ANSWERED"
+	ContactNoAnswer    ContactOutcome = "NO_ANSWER"
+	ContactBusy        ContactOutcome = "BUSY"
+	ContactWrongNumber ContactOutcome = "WRONG_NUMBER"
+)
+
+// CallbackTarget is whom an outbound call or a revealed number is for.
+type CallbackTarget string
+
+// Callback targets.
+const (
+	TargetResident CallbackTarget = "RESIDENT"
+	TargetContact  CallbackTarget = "CONTACT"
 )
 
 // RepeatWindow is how long after an open call a new alarm from the same
@@ -117,6 +148,12 @@ type Device struct {
 	ResidentID      uuid.UUID
 	LastHeartbeatAt *time.Time
 	BatteryPercent  *int
+	// HeartbeatIntervalSeconds is how often the device reports; silent
+	// beyond it (SilentAfter) raises a DEVICE_FAULT call.
+	HeartbeatIntervalSeconds int
+	SilentAfter              time.Time
+	// FaultOpen says a technical-alarm episode is open for the device.
+	FaultOpen bool
 	// OrgPath is the resident's org path (for authorization).
 	OrgPath string
 }
@@ -127,6 +164,9 @@ type Event struct {
 	Kind   string
 	Actor  *string
 	Detail *string
+	// ContactWhom and ContactOutcome are set on CONTACT_ATTEMPT events.
+	ContactWhom    *string
+	ContactOutcome *ContactOutcome
 }
 
 // Call is one emergency call.
@@ -143,9 +183,12 @@ type Call struct {
 	ReceivedAt         time.Time
 	AnsweredAt         *time.Time
 	AnsweredBy         *uuid.UUID
-	DispatchedAt       *time.Time
-	ClosedAt           *time.Time
-	Outcome            *string
+	// TelephonyAnsweredAt is the answer time the telephony system
+	// reported; the statistics prefer it to AnsweredAt.
+	TelephonyAnsweredAt *time.Time
+	DispatchedAt        *time.Time
+	ClosedAt            *time.Time
+	Outcome             *string
 	// Events is set when the call was loaded with its trail (live board);
 	// nil means "load through the events loader".
 	Events []Event
@@ -157,13 +200,46 @@ type CategoryCount struct {
 	Count    int
 }
 
-// Stats are answer-time statistics over a window.
-type Stats struct {
-	Total                  int
-	Answered               int
+// Figures are the alarm-center figures of a set of calls.
+type Figures struct {
+	Total    int
+	Answered int
+	// AnsweredWithin60sRate and AnsweredWithin180sRate are shares of the
+	// calls whose result for that target is known by the window's end
+	// (calls still ringing then, whose target time had not passed, are
+	// left out of that share and counted in StillRinging).
 	AnsweredWithin60sRate  float64
 	AnsweredWithin180sRate float64
 	MedianAnswerSeconds    *float64
 	P90AnswerSeconds       *float64
-	ByCategory             []CategoryCount
+	// StillRinging counts calls unanswered at the window's end (or now)
+	// and received less than 180 s before it.
+	StillRinging int
+	Dispatched   int
+	Attended     int
+	// AttendedWithin45mRate is the share of dispatched calls a responder
+	// reached within 45 minutes of the call being received (calls whose
+	// 45 minutes had not passed by the window's end without an arrival
+	// are left out).
+	AttendedWithin45mRate   float64
+	MedianAttendanceMinutes *float64
+}
+
+// Group is the figures of one operator, hour of day or call kind.
+type Group struct {
+	Key string
+	// Name is a display name (the operator's), when there is one.
+	Name *string
+	Figures
+}
+
+// Stats are the alarm-center statistics over a window. Technical alarms
+// (DEVICE_FAULT) are counted apart and in none of the figures.
+type Stats struct {
+	Figures
+	TechnicalCalls int
+	ByCategory     []CategoryCount
+	ByOperator     []Group
+	ByHourOfDay    []Group
+	ByKind         []Group
 }

@@ -32,6 +32,16 @@ type Service struct {
 	hub  *Hub
 	// manual throttles calls taken in by hand, per operator.
 	manual *auth.Throttle
+	// alarm is the call-back wiring (SetAlarmCenter); outboundKick wakes
+	// the outbound sender after a request.
+	alarm        AlarmCenter
+	outboundKick chan struct{}
+	// OnCallStep, when set, is told of each alarm received (a new call),
+	// dispatched and closed, inside the transaction of the change when
+	// there is one (else right after it). It is the hook for the family
+	// notices (helper "family"): enqueue them with internal/notify there.
+	// An error rolls the change back.
+	OnCallStep func(ctx context.Context, tx *gorm.DB, c *Call, step Action) error
 }
 
 // ManualIntakeWindow is the window of the manual-intake throttle: a call
@@ -45,7 +55,7 @@ const ManualIntakeWindow = time.Hour
 // Redis channel under prefix; manual throttles calls operators take in by
 // hand (per operator).
 func NewService(db *gorm.DB, keys *pii.Keyring, rdb redis.UniversalClient, prefix string, now func() time.Time, log *slog.Logger, manual *auth.Throttle) *Service {
-	s := &Service{db: db, keys: keys, now: now, log: log, manual: manual}
+	s := &Service{db: db, keys: keys, now: now, log: log, manual: manual, outboundKick: make(chan struct{}, 1)}
 	s.hub = newHub(rdb, prefix+"emergency:calls", log, s.callWithEvents)
 	return s
 }
@@ -122,6 +132,9 @@ type RegisterDevice struct {
 	Serial     string
 	Kind       DeviceKind
 	ResidentID uuid.UUID
+	// HeartbeatIntervalSeconds is how often the device reports (default
+	// one hour; 60 s to 7 days).
+	HeartbeatIntervalSeconds *int
 }
 
 // RegisterDevice binds a new device to a resident.
@@ -133,6 +146,13 @@ func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Devic
 	serial := strings.TrimSpace(in.Serial)
 	if serial == "" || utf8.RuneCountInString(serial) > 64 || strings.ContainsAny(serial, " \t\r\n") {
 		return nil, problem.New(problem.Invalid, "serial must be 1 to 64 characters without spaces", "input", "serial")
+	}
+	interval := 0
+	if n := in.HeartbeatIntervalSeconds; n != nil {
+		if *n < 60 || *n > 604800 {
+			return nil, problem.New(problem.Invalid, "心跳间隔须在 60 秒至 7 天之间 (heartbeatIntervalSeconds must be 60 to 604800)", "input", "heartbeatIntervalSeconds")
+		}
+		interval = *n
 	}
 	var out *Device
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
@@ -147,15 +167,20 @@ func (s *Service) RegisterDevice(ctx context.Context, in RegisterDevice) (*Devic
 		if ok, _ := policy.On(v, policy.RegisterDevice, policy.Subject{ID: in.ResidentID, OrgPath: paths[0]}); !ok {
 			return problem.Forbidden("resident outside your jurisdiction")
 		}
-		row := deviceRow{ID: uuid.Must(uuid.NewV7()), Serial: serial, Kind: string(in.Kind), ResidentID: in.ResidentID, CreatedAt: s.now()}
+		row := deviceRow{ID: uuid.Must(uuid.NewV7()), Serial: serial, Kind: string(in.Kind), ResidentID: in.ResidentID, CreatedAt: s.now(),
+			HeartbeatIntervalSeconds: interval}
 		if err := tx.Omit("OrgPath").Create(&row).Error; err != nil {
 			if _, ok := database.IsUniqueViolation(err); ok {
 				return problem.New(problem.Duplicate, "a device with this serial is already registered", "input", "serial")
 			}
 			return fmt.Errorf("emergency: register device: %w", database.Classify(err))
 		}
-		row.OrgPath = paths[0]
-		out = row.device()
+		// read back what the trigger computed (silent_after)
+		got, err := deviceBySerial(ctx, tx, serial, false)
+		if err != nil {
+			return err
+		}
+		out = got.device()
 		return audit.Record(ctx, tx, audit.ActionRegisterEmergencyDevice, audit.EntityEmergencyDevice, &row.ID, map[string]any{"kind": in.Kind})
 	})
 	return out, err
@@ -177,7 +202,9 @@ func (s *Service) Heartbeat(ctx context.Context, serial string, battery *int, at
 	}
 	serial = strings.TrimSpace(serial)
 	var out *Device
+	var recovered *callRow
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		recovered = nil
 		res := tx.Model(&deviceRow{}).Where("serial = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at <= ?)", serial, when).
 			Updates(map[string]any{"last_heartbeat_at": when, "battery_percent": gorm.Expr("COALESCE(?, battery_percent)", battery)})
 		if res.Error != nil {
@@ -190,9 +217,19 @@ func (s *Service) Heartbeat(ctx context.Context, serial string, battery *int, at
 		if row == nil {
 			return problem.New(problem.NotFound, "unknown device serial", "input", "serial")
 		}
+		// heard from again: a technical alarm's episode may end
+		if recovered, err = s.endEpisode(ctx, tx, row, s.now()); err != nil {
+			return err
+		}
+		if recovered != nil {
+			row.FaultEpisodeID = nil
+		}
 		out = row.device()
 		return audit.Record(ctx, tx, audit.ActionRecordDeviceHeartbeat, audit.EntityEmergencyDevice, &row.ID, nil)
 	})
+	if err == nil && recovered != nil {
+		s.hub.publish(ctx, recovered.ID, recovered.OrgPath)
+	}
 	return out, err
 }
 

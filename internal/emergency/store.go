@@ -24,6 +24,11 @@ type deviceRow struct {
 	LastHeartbeatAt *time.Time
 	BatteryPercent  *int
 	CreatedAt       time.Time
+	// HeartbeatIntervalSeconds zero takes the column's default.
+	HeartbeatIntervalSeconds int `gorm:"default:3600"`
+	// SilentAfter is kept by a trigger (never written).
+	SilentAfter    time.Time  `gorm:"->"`
+	FaultEpisodeID *uuid.UUID `gorm:"->"`
 	// OrgPath is read from the resident (never written).
 	OrgPath string `gorm:"->;-:migration"`
 }
@@ -32,28 +37,30 @@ func (deviceRow) TableName() string { return "emergency_devices" }
 
 func (r deviceRow) device() *Device {
 	return &Device{ID: r.ID, Serial: r.Serial, Kind: DeviceKind(r.Kind), ResidentID: r.ResidentID,
-		LastHeartbeatAt: r.LastHeartbeatAt, BatteryPercent: r.BatteryPercent, OrgPath: r.OrgPath}
+		LastHeartbeatAt: r.LastHeartbeatAt, BatteryPercent: r.BatteryPercent, OrgPath: r.OrgPath,
+		HeartbeatIntervalSeconds: r.HeartbeatIntervalSeconds, SilentAfter: r.SilentAfter, FaultOpen: r.FaultEpisodeID != nil}
 }
 
 type callRow struct {
-	ID                 uuid.UUID
-	ExternalCallID     string
-	ResidentID         *uuid.UUID
-	DeviceID           *uuid.UUID
-	OrgPath            string
-	CallerNumberEnc    *string
-	CallerNumberMasked *string
-	Kind               string
-	Category           *string
-	Status             string
-	ReceivedAt         time.Time
-	AnsweredAt         *time.Time
-	AnsweredBy         *uuid.UUID
-	DispatchedAt       *time.Time
-	ClosedAt           *time.Time
-	Outcome            *string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	ID                  uuid.UUID
+	ExternalCallID      string
+	ResidentID          *uuid.UUID
+	DeviceID            *uuid.UUID
+	OrgPath             string
+	CallerNumberEnc     *string
+	CallerNumberMasked  *string
+	Kind                string
+	Category            *string
+	Status              string
+	ReceivedAt          time.Time
+	AnsweredAt          *time.Time
+	AnsweredBy          *uuid.UUID
+	DispatchedAt        *time.Time
+	ClosedAt            *time.Time
+	Outcome             *string
+	TelephonyAnsweredAt *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 func (callRow) TableName() string { return "emergency_calls" }
@@ -62,7 +69,7 @@ func (r callRow) call() *Call {
 	c := &Call{ID: r.ID, ExternalCallID: r.ExternalCallID, ResidentID: r.ResidentID, DeviceID: r.DeviceID,
 		OrgPath: r.OrgPath, CallerNumberMasked: r.CallerNumberMasked, Kind: CallKind(r.Kind), Status: Status(r.Status),
 		ReceivedAt: r.ReceivedAt, AnsweredAt: r.AnsweredAt, AnsweredBy: r.AnsweredBy, DispatchedAt: r.DispatchedAt,
-		ClosedAt: r.ClosedAt, Outcome: r.Outcome}
+		ClosedAt: r.ClosedAt, Outcome: r.Outcome, TelephonyAnsweredAt: r.TelephonyAnsweredAt}
 	if r.Category != nil {
 		cat := Category(*r.Category)
 		c.Category = &cat
@@ -79,18 +86,25 @@ type eventRow struct {
 	ActorName      *string
 	Detail         *string
 	ExternalCallID *string
+	ContactWhom    *string
+	ContactOutcome *string
 }
 
 func (eventRow) TableName() string { return "emergency_call_events" }
 
 func (r eventRow) event() Event {
-	return Event{At: r.At, Kind: r.Kind, Actor: r.ActorName, Detail: r.Detail}
+	e := Event{At: r.At, Kind: r.Kind, Actor: r.ActorName, Detail: r.Detail, ContactWhom: r.ContactWhom}
+	if r.ContactOutcome != nil {
+		o := ContactOutcome(*r.ContactOutcome)
+		e.ContactOutcome = &o
+	}
+	return e
 }
 
 // devices returns a query over devices joined with their resident's org path.
 func devices(db *gorm.DB) *gorm.DB {
 	return db.Table("emergency_devices AS d").
-		Select("d.id, d.serial, d.kind, d.resident_id, d.last_heartbeat_at, d.battery_percent, d.created_at, r.org_path").
+		Select("d.id, d.serial, d.kind, d.resident_id, d.last_heartbeat_at, d.battery_percent, d.created_at, d.heartbeat_interval_seconds, d.silent_after, d.fault_episode_id, r.org_path").
 		Joins("JOIN resident_facts r ON r.id = d.resident_id")
 }
 
@@ -213,13 +227,13 @@ SELECT ` + callColumns + ` FROM c`
 
 // callColumns are callRow's columns in scanCall's order.
 const callColumns = `id, external_call_id, resident_id, device_id, org_path, caller_number_enc, caller_number_masked,
-  kind, category, status, received_at, answered_at, answered_by, dispatched_at, closed_at, outcome, created_at, updated_at`
+  kind, category, status, received_at, answered_at, answered_by, dispatched_at, closed_at, outcome, telephony_answered_at, created_at, updated_at`
 
 func scanCall(rows *sql.Rows) (callRow, error) {
 	var r callRow
 	err := rows.Scan(&r.ID, &r.ExternalCallID, &r.ResidentID, &r.DeviceID, &r.OrgPath, &r.CallerNumberEnc, &r.CallerNumberMasked,
 		&r.Kind, &r.Category, &r.Status, &r.ReceivedAt, &r.AnsweredAt, &r.AnsweredBy, &r.DispatchedAt, &r.ClosedAt, &r.Outcome,
-		&r.CreatedAt, &r.UpdatedAt)
+		&r.TelephonyAnsweredAt, &r.CreatedAt, &r.UpdatedAt)
 	return r, err
 }
 

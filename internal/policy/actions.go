@@ -83,6 +83,23 @@ const (
 	ReceiveCallManually Action = "receiveEmergencyCallManually"
 	HandleEmergencyCall Action = "handleEmergencyCall"
 	WatchBoard          Action = "watchBoard"
+	// RequestOutboundCall asks the telephony system to call a resident or
+	// contact back during an open call: the number goes to the telephony
+	// system, never to the screen.
+	RequestOutboundCall Action = "requestOutboundCall"
+	// RevealContactNumber shows one full number during an open call, with
+	// a reason, audited and throttled per operator.
+	RevealContactNumber Action = "revealContactNumber"
+	// ReadCareProfile is the case worker's read of the care profiles of
+	// their residents; ReadCareProfileDuringCall an operator's read, only
+	// while a call of that resident is open (MayReadCareProfile).
+	ReadCareProfile           Action = "readCareProfile"
+	ReadCareProfileDuringCall Action = "readCareProfileDuringCall"
+	EditCareProfile           Action = "editCareProfile"
+	// Welfare calls to elders living alone or with an empty nest.
+	ScheduleWelfareChecks    Action = "scheduleWelfareChecks"
+	PerformWelfareChecks     Action = "performWelfareChecks"
+	HandleWelfareEscalations Action = "handleWelfareEscalations"
 
 	// Staff and oversight.
 	ManageStaff       Action = "manageStaff"
@@ -158,6 +175,14 @@ var Actions = []struct {
 	{ReceiveCallManually, "take in emergency calls by hand (throttled, audited with the caller's match)"},
 	{HandleEmergencyCall, "answer, dispatch and close emergency calls"},
 	{WatchBoard, "watch the live board"},
+	{RequestOutboundCall, "have the telephony system call a resident or contact back (number not shown)"},
+	{RevealContactNumber, "reveal one full number during an open call (reason, audited, throttled)"},
+	{ReadCareProfile, "read care profiles (audited)"},
+	{ReadCareProfileDuringCall, "read a care profile while a call of that resident is open (audited)"},
+	{EditCareProfile, "write care profiles"},
+	{ScheduleWelfareChecks, "set how often elders get a welfare call"},
+	{PerformWelfareChecks, "work the welfare-call list and record outcomes"},
+	{HandleWelfareEscalations, "read and resolve welfare escalations"},
 	{ManageStaff, "manage staff accounts"},
 	{ResetPassword, "reset other accounts' passwords (ending their sessions)"},
 	{ChangeOwnPassword, "change their own password"},

@@ -73,6 +73,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: Subtree, RecordCertificate: Subtree, RequestDisabilityService: Subtree,
 		UpdateDisabilityService: Subtree, ReadSubsidies: District,
 		ReadEmergencyCalls: Subtree, RegisterDevice: Subtree, WatchBoard: Subtree,
+		ReadCareProfile: Subtree, EditCareProfile: Subtree, ScheduleWelfareChecks: Subtree, HandleWelfareEscalations: Subtree,
 		ReadWechatBindings: Subtree, UnbindWechatAccount: Subtree,
 		ManageServiceCards: Subtree, ReadServiceOrders: Subtree, CreateServiceOrder: Subtree, CancelServiceOrder: Subtree,
 		ReviewVisits: Subtree, ResolveVisitDispute: Subtree,
@@ -83,6 +84,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadDisability: District,
 		ReadEmergencyCalls: District, RegisterDevice: District, ReceiveCallManually: District,
 		HandleEmergencyCall: District, WatchBoard: District,
+		RequestOutboundCall: District, RevealContactNumber: District, ReadCareProfileDuringCall: District,
+		ScheduleWelfareChecks: District, PerformWelfareChecks: District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Provider: {
@@ -105,6 +108,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: District, RecordCertificate: District, RequestDisabilityService: District,
 		UpdateDisabilityService: District, ReadSubsidies: District, ManageSubsidyRules: Everywhere,
 		ReadEmergencyCalls: District, RegisterDevice: District, HandleEmergencyCall: District, WatchBoard: District,
+		ScheduleWelfareChecks: District, HandleWelfareEscalations: District,
 		ManageStaff: Everywhere, ResetPassword: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District, UnbindWechatAccount: District,
 		ManageCareWorkers: Everywhere, ManagePriceList: Everywhere, ManageServiceCards: District, ReadServiceOrders: District,
@@ -238,4 +242,18 @@ func RequireOn(ctx context.Context, a Action, s Subject) (*auth.Viewer, error) {
 // role may take the action, but not on this resident or into this unit.
 func OutOfJurisdiction(field ...string) error {
 	return problem.New(problem.OutOfJurisdiction, "该居民或社区不在您的辖区内 (outside your jurisdiction)", field...)
+}
+
+// MayReadCareProfile decides the care profile rule: the resident's case
+// worker (a grant reaching the resident), or an operator while a call of
+// that resident is open (openCall is asked only then). A care profile is
+// medical and household detail, so no other reach reads it.
+func MayReadCareProfile(v *auth.Viewer, s Subject, openCall func() (bool, error)) (bool, error) {
+	if ok, err := On(v, ReadCareProfile, s); ok || err != nil {
+		return ok, err
+	}
+	if ok, err := On(v, ReadCareProfileDuringCall, s); !ok || err != nil {
+		return false, err
+	}
+	return openCall()
 }
