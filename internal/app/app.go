@@ -23,6 +23,7 @@ import (
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
+	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
@@ -60,6 +61,8 @@ type App struct {
 	Runs        *run.Worker
 	Emergency   *emergency.Service
 	Application *application.Service
+	// Notify delivers the notifications outbox (every instance runs it).
+	Notify *notify.Dispatcher
 	Resolver    *graph.Resolver
 	// Revocations is the instance's one subscription to revoked sessions,
 	// fanned out to its websockets; Sockets caps the websockets open per
@@ -151,6 +154,14 @@ func New(d Deps) (*App, error) {
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
+	templates, err := notify.ParseTemplates(cfg.WechatTemplates)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a.Notify = notify.NewDispatcher(d.DB,
+		notify.NewWechatSender(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret, d.Redis, cfg.RedisKeyPrefix),
+		notify.NewSMSSender(cfg.SMSAPIBase, cfg.SMSAPIKey), templates, a.Residents, d.Now, d.Log,
+		notify.Options{Poll: cfg.NotifyPoll})
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,

@@ -57,4 +57,7 @@ func (a *App) StartBackground(ctx context.Context) {
 	a.Runs.Start(ctx)
 	go a.Emergency.RunHub(ctx)
 	go a.Revocations.Run(ctx)
+	if a.Config.NotifyPoll > 0 {
+		go a.Notify.Run(ctx)
+	}
 }

@@ -95,6 +95,16 @@ type Config struct {
 	// RunLease is how long a bulk run stays with the instance driving it
 	// without a committed chunk before another instance may take it over.
 	RunLease time.Duration
+	// WechatTemplates is WECHAT_TEMPLATES, "event:templateId,…" (the events
+	// are notify.Kind values; notify.ParseTemplates validates it).
+	WechatTemplates string
+	// SMSAPIBase and SMSAPIKey are the SMS gateway (SMS_API_BASE empty: SMS off).
+	SMSAPIBase string
+	SMSAPIKey  string
+	// NotifyPoll is how often an idle notification dispatcher looks for
+	// due messages (NOTIFY_POLL); zero runs no dispatcher (tests that
+	// drive one themselves).
+	NotifyPoll time.Duration
 }
 
 // isDevSecret reports whether v is, or (for a key list) contains, one of
@@ -141,6 +151,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("login_hash_concurrency", c.LoginHashConcurrency),
 		slog.Int("run_chunk_size", c.RunChunkSize),
 		slog.Duration("run_lease", c.RunLease),
+		slog.String("sms_api_base", c.SMSAPIBase),
+		slog.String("sms_api_key", "***"),
+		slog.Duration("notify_poll", c.NotifyPoll),
 	)
 }
 
@@ -191,6 +204,9 @@ func Load(getenv func(string) string) (Config, error) {
 		WechatLoginRatePerMinute: 1000,
 		RunChunkSize:             10000,
 		RunLease:                 30 * time.Second,
+		WechatTemplates:          get("WECHAT_TEMPLATES", ""),
+		SMSAPIBase:               strings.TrimRight(get("SMS_API_BASE", ""), "/"),
+		NotifyPoll:               2 * time.Second,
 	}
 	switch c.Env {
 	case "development", "production", "test":
@@ -251,6 +267,20 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.WechatAppID = secret("WECHAT_APP_ID", devWechatApp)
 	c.WechatAppSecret = secret("WECHAT_APP_SECRET", devWechatSec)
+	if c.SMSAPIBase != "" {
+		c.SMSAPIKey = secret("SMS_API_KEY", "")
+		if c.SMSAPIKey == "" {
+			errs = append(errs, errors.New("SMS_API_KEY must be set when SMS_API_BASE is"))
+		}
+	}
+	if v := getenv("NOTIFY_POLL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond || d > time.Minute {
+			errs = append(errs, errors.New("NOTIFY_POLL must be a duration between 100ms and 1m"))
+		} else {
+			c.NotifyPoll = d
+		}
+	}
 	c.SeedAdminPassword = secret("SEED_ADMIN_PASSWORD", "admin-dev-password")
 	if c.Production() && c.SeedAdminPassword == "admin-dev-password" {
 		errs = append(errs, errors.New("SEED_ADMIN_PASSWORD must not be the development password in production"))
