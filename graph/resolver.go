@@ -12,7 +12,9 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
+	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/proxy"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/internal/wechat"
@@ -31,6 +33,9 @@ type Resolver struct {
 	Vouchers           *voucher.Service
 	Emergency          *emergency.Service
 	ApplicationService *application.Service
+	// Proxies keeps family proxy links; Inbox is the notifications people read.
+	ProxyLinks *proxy.Service
+	Inbox      *notify.Inbox
 
 	unitsOnce sync.Once
 	units     *orgUnitCache

@@ -40,11 +40,13 @@ type ResolverRoot interface {
 	IssuanceRun() IssuanceRunResolver
 	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
+	Notification() NotificationResolver
 	OrgUnit() OrgUnitResolver
 	Provider() ProviderResolver
 	Query() QueryResolver
 	Redemption() RedemptionResolver
 	Resident() ResidentResolver
+	ResidentProxy() ResidentProxyResolver
 	ServiceCenter() ServiceCenterResolver
 	ServiceItem() ServiceItemResolver
 	Settlement() SettlementResolver
@@ -136,6 +138,12 @@ type ComplexityRoot struct {
 		RefreshToken         func(childComplexity int) int
 		UserErrors           func(childComplexity int) int
 		Viewer               func(childComplexity int) int
+	}
+
+	BindingCodePayload struct {
+		Code       func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	CallEvent struct {
@@ -346,18 +354,22 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptProxyInvitation       func(childComplexity int, code string) int
 		ActivateVoucherProgram      func(childComplexity int, id string) int
 		AnswerEmergencyCall         func(childComplexity int, id string) int
 		BindResident                func(childComplexity int, input model.BindResidentInput) int
+		BindResidentWithCode        func(childComplexity int, code string) int
 		ChangePassword              func(childComplexity int, input model.ChangePasswordInput) int
 		CloseEmergencyCall          func(childComplexity int, input model.CloseEmergencyCallInput) int
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
+		CreateProxyInvitation       func(childComplexity int, input model.CreateProxyInvitationInput) int
 		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string) int
 		CreateStaffUser             func(childComplexity int, input model.CreateStaffUserInput) int
 		CreateVoucherProgram        func(childComplexity int, input model.CreateVoucherProgramInput) int
 		DispatchEmergencyCall       func(childComplexity int, input model.DispatchEmergencyCallInput) int
 		EnrollResident              func(childComplexity int, programID string, residentID string) int
 		EnrollResidents             func(childComplexity int, programID string, filter model.ResidentFilter) int
+		IssueBindingCode            func(childComplexity int, residentID string) int
 		IssueVouchers               func(childComplexity int, input model.IssueVouchersInput) int
 		Login                       func(childComplexity int, input model.LoginInput) int
 		Logout                      func(childComplexity int) int
@@ -369,10 +381,13 @@ type ComplexityRoot struct {
 		RegisterEmergencyDevice     func(childComplexity int, input model.RegisterEmergencyDeviceInput) int
 		RegisterProvider            func(childComplexity int, input model.RegisterProviderInput) int
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
+		ReportSubscribeGrants       func(childComplexity int, input model.ReportSubscribeGrantsInput) int
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
 		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
+		RevokeProxy                 func(childComplexity int, id string, reason *string) int
 		SetCalendarDay              func(childComplexity int, date civil.Date, kind application.DayKind) int
+		SetNotificationOptOut       func(childComplexity int, channel model.NotificationChannel, optOut bool) int
 		SetProviderStatus           func(childComplexity int, id string, status voucher.ProviderStatus) int
 		SetStaffUserActive          func(childComplexity int, id string, active bool) int
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
@@ -384,6 +399,24 @@ type ComplexityRoot struct {
 		UpsertDisabilitySubsidyRule func(childComplexity int, input model.UpsertDisabilitySubsidyRuleInput) int
 		UpsertServiceItem           func(childComplexity int, input model.ServiceItemInput) int
 		WechatLogin                 func(childComplexity int, input model.WechatLoginInput) int
+	}
+
+	Notification struct {
+		Attempts  func(childComplexity int) int
+		Channel   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		LastError func(childComplexity int) int
+		Note      func(childComplexity int) int
+		SentAt    func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Title     func(childComplexity int) int
+	}
+
+	OkPayload struct {
+		Ok         func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	OrgUnit struct {
@@ -415,6 +448,12 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	ProxyInvitationPayload struct {
+		Code       func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Query struct {
 		Application                  func(childComplexity int, id string) int
 		ApplicationStats             func(childComplexity int, from civil.Date, to civil.Date, orgUnitID *string) int
@@ -428,6 +467,9 @@ type ComplexityRoot struct {
 		EnrollmentRuns               func(childComplexity int, programID *string, first *int, after *string) int
 		IssuanceRuns                 func(childComplexity int, programID *string, first *int, after *string) int
 		Me                           func(childComplexity int) int
+		MyNotificationOptOuts        func(childComplexity int) int
+		MyNotifications              func(childComplexity int, first *int) int
+		MyProxies                    func(childComplexity int) int
 		Node                         func(childComplexity int, id string) int
 		OrgUnits                     func(childComplexity int, kind *org.Kind, parentID *string) int
 		Providers                    func(childComplexity int) int
@@ -469,30 +511,32 @@ type ComplexityRoot struct {
 	}
 
 	Resident struct {
-		Address               func(childComplexity int) int
-		Age                   func(childComplexity int) int
-		Applications          func(childComplexity int, first *int, after *string) int
-		Community             func(childComplexity int) int
-		DisabilityCertificate func(childComplexity int) int
-		DisabilityServices    func(childComplexity int) int
-		EmergencyCalls        func(childComplexity int, first *int, after *string) int
-		EmergencyContacts     func(childComplexity int) int
-		EmergencyDevices      func(childComplexity int) int
-		Gender                func(childComplexity int) int
-		Grid                  func(childComplexity int) int
-		ID                    func(childComplexity int) int
-		IDNumber              func(childComplexity int) int
-		IDNumberMasked        func(childComplexity int) int
-		Name                  func(childComplexity int) int
-		PhoneMasked           func(childComplexity int) int
-		Redemptions           func(childComplexity int, first *int) int
-		Statuses              func(childComplexity int) int
-		Version               func(childComplexity int) int
-		VisibleBirthDate      func(childComplexity int) int
-		VisibleCareLevel      func(childComplexity int) int
-		VoucherBalanceFen     func(childComplexity int, programID *string) int
-		Vouchers              func(childComplexity int, programID *string, status *voucher.Status) int
-		WechatAccounts        func(childComplexity int) int
+		Address                func(childComplexity int) int
+		Age                    func(childComplexity int) int
+		Applications           func(childComplexity int, first *int, after *string) int
+		Community              func(childComplexity int) int
+		DisabilityCertificate  func(childComplexity int) int
+		DisabilityServices     func(childComplexity int) int
+		EmergencyCalls         func(childComplexity int, first *int, after *string) int
+		EmergencyContacts      func(childComplexity int) int
+		EmergencyDevices       func(childComplexity int) int
+		Gender                 func(childComplexity int) int
+		Grid                   func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		IDNumber               func(childComplexity int) int
+		IDNumberMasked         func(childComplexity int) int
+		Name                   func(childComplexity int) int
+		NotificationDeliveries func(childComplexity int, first *int) int
+		PhoneMasked            func(childComplexity int) int
+		Proxies                func(childComplexity int) int
+		Redemptions            func(childComplexity int, first *int) int
+		Statuses               func(childComplexity int) int
+		Version                func(childComplexity int) int
+		VisibleBirthDate       func(childComplexity int) int
+		VisibleCareLevel       func(childComplexity int) int
+		VoucherBalanceFen      func(childComplexity int, programID *string) int
+		Vouchers               func(childComplexity int, programID *string, status *voucher.Status) int
+		WechatAccounts         func(childComplexity int) int
 	}
 
 	ResidentConnection struct {
@@ -509,6 +553,26 @@ type ComplexityRoot struct {
 
 	ResidentPayload struct {
 		Resident   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ResidentProxy struct {
+		ConsentEvidence func(childComplexity int) int
+		ConsentMethod   func(childComplexity int) int
+		ConsentedAt     func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Mine            func(childComplexity int) int
+		Relation        func(childComplexity int) int
+		ResidentName    func(childComplexity int) int
+		RevokeReason    func(childComplexity int) int
+		RevokedAt       func(childComplexity int) int
+		RevokedByKind   func(childComplexity int) int
+		Scopes          func(childComplexity int) int
+	}
+
+	ResidentProxyPayload struct {
+		Proxy      func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -956,6 +1020,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.Viewer(childComplexity), true
+
+	case "BindingCodePayload.code":
+		if e.ComplexityRoot.BindingCodePayload.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BindingCodePayload.Code(childComplexity), true
+	case "BindingCodePayload.expiresAt":
+		if e.ComplexityRoot.BindingCodePayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BindingCodePayload.ExpiresAt(childComplexity), true
+	case "BindingCodePayload.userErrors":
+		if e.ComplexityRoot.BindingCodePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BindingCodePayload.UserErrors(childComplexity), true
 
 	case "CallEvent.actor":
 		if e.ComplexityRoot.CallEvent.Actor == nil {
@@ -1740,6 +1823,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MaterialRequirement.Required(childComplexity), true
 
+	case "Mutation.acceptProxyInvitation":
+		if e.ComplexityRoot.Mutation.AcceptProxyInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptProxyInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptProxyInvitation(childComplexity, args["code"].(string)), true
 	case "Mutation.activateVoucherProgram":
 		if e.ComplexityRoot.Mutation.ActivateVoucherProgram == nil {
 			break
@@ -1773,6 +1867,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BindResident(childComplexity, args["input"].(model.BindResidentInput)), true
+	case "Mutation.bindResidentWithCode":
+		if e.ComplexityRoot.Mutation.BindResidentWithCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bindResidentWithCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BindResidentWithCode(childComplexity, args["code"].(string)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -1806,6 +1911,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ConfirmSettlement(childComplexity, args["providerId"].(string), args["month"].(string)), true
+	case "Mutation.createProxyInvitation":
+		if e.ComplexityRoot.Mutation.CreateProxyInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createProxyInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateProxyInvitation(childComplexity, args["input"].(model.CreateProxyInvitationInput)), true
 	case "Mutation.createRedemptionToken":
 		if e.ComplexityRoot.Mutation.CreateRedemptionToken == nil {
 			break
@@ -1872,6 +1988,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnrollResidents(childComplexity, args["programId"].(string), args["filter"].(model.ResidentFilter)), true
+	case "Mutation.issueBindingCode":
+		if e.ComplexityRoot.Mutation.IssueBindingCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_issueBindingCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IssueBindingCode(childComplexity, args["residentId"].(string)), true
 	case "Mutation.issueVouchers":
 		if e.ComplexityRoot.Mutation.IssueVouchers == nil {
 			break
@@ -1988,6 +2115,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterResident(childComplexity, args["input"].(model.RegisterResidentInput)), true
+	case "Mutation.reportSubscribeGrants":
+		if e.ComplexityRoot.Mutation.ReportSubscribeGrants == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportSubscribeGrants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportSubscribeGrants(childComplexity, args["input"].(model.ReportSubscribeGrantsInput)), true
 	case "Mutation.requestDisabilityService":
 		if e.ComplexityRoot.Mutation.RequestDisabilityService == nil {
 			break
@@ -2021,6 +2159,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReverseRedemption(childComplexity, args["input"].(model.ReverseRedemptionInput)), true
+	case "Mutation.revokeProxy":
+		if e.ComplexityRoot.Mutation.RevokeProxy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeProxy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeProxy(childComplexity, args["id"].(string), args["reason"].(*string)), true
 	case "Mutation.setCalendarDay":
 		if e.ComplexityRoot.Mutation.SetCalendarDay == nil {
 			break
@@ -2032,6 +2181,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetCalendarDay(childComplexity, args["date"].(civil.Date), args["kind"].(application.DayKind)), true
+	case "Mutation.setNotificationOptOut":
+		if e.ComplexityRoot.Mutation.SetNotificationOptOut == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setNotificationOptOut_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetNotificationOptOut(childComplexity, args["channel"].(model.NotificationChannel), args["optOut"].(bool)), true
 	case "Mutation.setProviderStatus":
 		if e.ComplexityRoot.Mutation.SetProviderStatus == nil {
 			break
@@ -2154,6 +2314,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.WechatLogin(childComplexity, args["input"].(model.WechatLoginInput)), true
 
+	case "Notification.attempts":
+		if e.ComplexityRoot.Notification.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Attempts(childComplexity), true
+	case "Notification.channel":
+		if e.ComplexityRoot.Notification.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Channel(childComplexity), true
+	case "Notification.createdAt":
+		if e.ComplexityRoot.Notification.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.CreatedAt(childComplexity), true
+	case "Notification.id":
+		if e.ComplexityRoot.Notification.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.ID(childComplexity), true
+	case "Notification.kind":
+		if e.ComplexityRoot.Notification.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Kind(childComplexity), true
+	case "Notification.lastError":
+		if e.ComplexityRoot.Notification.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.LastError(childComplexity), true
+	case "Notification.note":
+		if e.ComplexityRoot.Notification.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Note(childComplexity), true
+	case "Notification.sentAt":
+		if e.ComplexityRoot.Notification.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.SentAt(childComplexity), true
+	case "Notification.status":
+		if e.ComplexityRoot.Notification.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Status(childComplexity), true
+	case "Notification.title":
+		if e.ComplexityRoot.Notification.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Title(childComplexity), true
+
+	case "OkPayload.ok":
+		if e.ComplexityRoot.OkPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OkPayload.Ok(childComplexity), true
+	case "OkPayload.userErrors":
+		if e.ComplexityRoot.OkPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OkPayload.UserErrors(childComplexity), true
+
 	case "OrgUnit.children":
 		if e.ComplexityRoot.OrgUnit.Children == nil {
 			break
@@ -2259,6 +2493,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProviderPayload.UserErrors(childComplexity), true
+
+	case "ProxyInvitationPayload.code":
+		if e.ComplexityRoot.ProxyInvitationPayload.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProxyInvitationPayload.Code(childComplexity), true
+	case "ProxyInvitationPayload.expiresAt":
+		if e.ComplexityRoot.ProxyInvitationPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProxyInvitationPayload.ExpiresAt(childComplexity), true
+	case "ProxyInvitationPayload.userErrors":
+		if e.ComplexityRoot.ProxyInvitationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProxyInvitationPayload.UserErrors(childComplexity), true
 
 	case "Query.application":
 		if e.ComplexityRoot.Query.Application == nil {
@@ -2383,6 +2636,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myNotificationOptOuts":
+		if e.ComplexityRoot.Query.MyNotificationOptOuts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyNotificationOptOuts(childComplexity), true
+	case "Query.myNotifications":
+		if e.ComplexityRoot.Query.MyNotifications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myNotifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyNotifications(childComplexity, args["first"].(*int)), true
+	case "Query.myProxies":
+		if e.ComplexityRoot.Query.MyProxies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyProxies(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2701,12 +2977,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Name(childComplexity), true
+	case "Resident.notificationDeliveries":
+		if e.ComplexityRoot.Resident.NotificationDeliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Resident_notificationDeliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Resident.NotificationDeliveries(childComplexity, args["first"].(*int)), true
 	case "Resident.phoneMasked":
 		if e.ComplexityRoot.Resident.PhoneMasked == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Resident.PhoneMasked(childComplexity), true
+	case "Resident.proxies":
+		if e.ComplexityRoot.Resident.Proxies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.Proxies(childComplexity), true
 	case "Resident.redemptions":
 		if e.ComplexityRoot.Resident.Redemptions == nil {
 			break
@@ -2821,6 +3114,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentPayload.UserErrors(childComplexity), true
+
+	case "ResidentProxy.consentEvidence":
+		if e.ComplexityRoot.ResidentProxy.ConsentEvidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ConsentEvidence(childComplexity), true
+	case "ResidentProxy.consentMethod":
+		if e.ComplexityRoot.ResidentProxy.ConsentMethod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ConsentMethod(childComplexity), true
+	case "ResidentProxy.consentedAt":
+		if e.ComplexityRoot.ResidentProxy.ConsentedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ConsentedAt(childComplexity), true
+	case "ResidentProxy.createdAt":
+		if e.ComplexityRoot.ResidentProxy.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.CreatedAt(childComplexity), true
+	case "ResidentProxy.id":
+		if e.ComplexityRoot.ResidentProxy.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ID(childComplexity), true
+	case "ResidentProxy.mine":
+		if e.ComplexityRoot.ResidentProxy.Mine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.Mine(childComplexity), true
+	case "ResidentProxy.relation":
+		if e.ComplexityRoot.ResidentProxy.Relation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.Relation(childComplexity), true
+	case "ResidentProxy.residentName":
+		if e.ComplexityRoot.ResidentProxy.ResidentName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ResidentName(childComplexity), true
+	case "ResidentProxy.revokeReason":
+		if e.ComplexityRoot.ResidentProxy.RevokeReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.RevokeReason(childComplexity), true
+	case "ResidentProxy.revokedAt":
+		if e.ComplexityRoot.ResidentProxy.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.RevokedAt(childComplexity), true
+	case "ResidentProxy.revokedBy":
+		if e.ComplexityRoot.ResidentProxy.RevokedByKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.RevokedByKind(childComplexity), true
+	case "ResidentProxy.scopes":
+		if e.ComplexityRoot.ResidentProxy.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.Scopes(childComplexity), true
+
+	case "ResidentProxyPayload.proxy":
+		if e.ComplexityRoot.ResidentProxyPayload.Proxy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxyPayload.Proxy(childComplexity), true
+	case "ResidentProxyPayload.userErrors":
+		if e.ComplexityRoot.ResidentProxyPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxyPayload.UserErrors(childComplexity), true
 
 	case "ServiceCenter.id":
 		if e.ComplexityRoot.ServiceCenter.ID == nil {
@@ -3351,6 +3730,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("BindResidentInput", ec.unmarshalInputBindResidentInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("CloseEmergencyCallInput", ec.unmarshalInputCloseEmergencyCallInput),
+			graphql.NewInputUnmarshaler("CreateProxyInvitationInput", ec.unmarshalInputCreateProxyInvitationInput),
 			graphql.NewInputUnmarshaler("CreateStaffUserInput", ec.unmarshalInputCreateStaffUserInput),
 			graphql.NewInputUnmarshaler("CreateVoucherProgramInput", ec.unmarshalInputCreateVoucherProgramInput),
 			graphql.NewInputUnmarshaler("DeviceHeartbeatInput", ec.unmarshalInputDeviceHeartbeatInput),
@@ -3367,6 +3747,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RegisterEmergencyDeviceInput", ec.unmarshalInputRegisterEmergencyDeviceInput),
 			graphql.NewInputUnmarshaler("RegisterProviderInput", ec.unmarshalInputRegisterProviderInput),
 			graphql.NewInputUnmarshaler("RegisterResidentInput", ec.unmarshalInputRegisterResidentInput),
+			graphql.NewInputUnmarshaler("ReportSubscribeGrantsInput", ec.unmarshalInputReportSubscribeGrantsInput),
 			graphql.NewInputUnmarshaler("RequestDisabilityServiceInput", ec.unmarshalInputRequestDisabilityServiceInput),
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("ResidentFilter", ec.unmarshalInputResidentFilter),
@@ -3472,7 +3853,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/identity.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
+//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/identity.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3489,6 +3870,7 @@ var sources = []*ast.Source{
 	{Name: "schema/common.graphqls", Input: sourceData("schema/common.graphqls"), BuiltIn: false},
 	{Name: "schema/disability.graphqls", Input: sourceData("schema/disability.graphqls"), BuiltIn: false},
 	{Name: "schema/emergency.graphqls", Input: sourceData("schema/emergency.graphqls"), BuiltIn: false},
+	{Name: "schema/family.graphqls", Input: sourceData("schema/family.graphqls"), BuiltIn: false},
 	{Name: "schema/identity.graphqls", Input: sourceData("schema/identity.graphqls"), BuiltIn: false},
 	{Name: "schema/org.graphqls", Input: sourceData("schema/org.graphqls"), BuiltIn: false},
 	{Name: "schema/resident.graphqls", Input: sourceData("schema/resident.graphqls"), BuiltIn: false},
@@ -3652,6 +4034,18 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BindingCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_BindingCodePayload_code(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_BindingCodePayload_expiresAt(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_BindingCodePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BindingCodePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CallEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4068,6 +4462,42 @@ func (ec *executionContext) childFields_MaterialRequirement(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type MaterialRequirement", field.Name)
 }
 
+func (ec *executionContext) childFields_Notification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Notification_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Notification_kind(ctx, field)
+	case "title":
+		return ec.fieldContext_Notification_title(ctx, field)
+	case "note":
+		return ec.fieldContext_Notification_note(ctx, field)
+	case "channel":
+		return ec.fieldContext_Notification_channel(ctx, field)
+	case "status":
+		return ec.fieldContext_Notification_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Notification_attempts(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Notification_createdAt(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_Notification_sentAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Notification_lastError(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
+}
+
+func (ec *executionContext) childFields_OkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_OkPayload_ok(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OkPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OkPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_OrgUnit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4124,6 +4554,18 @@ func (ec *executionContext) childFields_ProviderPayload(ctx context.Context, fie
 		return ec.fieldContext_ProviderPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProviderPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProxyInvitationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_ProxyInvitationPayload_code(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ProxyInvitationPayload_expiresAt(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProxyInvitationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProxyInvitationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RedeemVoucherPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4220,6 +4662,10 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_emergencyDevices(ctx, field)
 	case "emergencyCalls":
 		return ec.fieldContext_Resident_emergencyCalls(ctx, field)
+	case "proxies":
+		return ec.fieldContext_Resident_proxies(ctx, field)
+	case "notificationDeliveries":
+		return ec.fieldContext_Resident_notificationDeliveries(ctx, field)
 	case "wechatAccounts":
 		return ec.fieldContext_Resident_wechatAccounts(ctx, field)
 	case "vouchers":
@@ -4264,6 +4710,46 @@ func (ec *executionContext) childFields_ResidentPayload(ctx context.Context, fie
 		return ec.fieldContext_ResidentPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentProxy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ResidentProxy_id(ctx, field)
+	case "residentName":
+		return ec.fieldContext_ResidentProxy_residentName(ctx, field)
+	case "relation":
+		return ec.fieldContext_ResidentProxy_relation(ctx, field)
+	case "scopes":
+		return ec.fieldContext_ResidentProxy_scopes(ctx, field)
+	case "consentMethod":
+		return ec.fieldContext_ResidentProxy_consentMethod(ctx, field)
+	case "consentEvidence":
+		return ec.fieldContext_ResidentProxy_consentEvidence(ctx, field)
+	case "consentedAt":
+		return ec.fieldContext_ResidentProxy_consentedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ResidentProxy_createdAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_ResidentProxy_revokedAt(ctx, field)
+	case "revokedBy":
+		return ec.fieldContext_ResidentProxy_revokedBy(ctx, field)
+	case "revokeReason":
+		return ec.fieldContext_ResidentProxy_revokeReason(ctx, field)
+	case "mine":
+		return ec.fieldContext_ResidentProxy_mine(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentProxy", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentProxyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "proxy":
+		return ec.fieldContext_ResidentProxyPayload_proxy(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ResidentProxyPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentProxyPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ServiceCenter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -27,6 +27,7 @@ import (
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
+	"github.com/jinjiang/residents/internal/proxy"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -63,7 +64,9 @@ type App struct {
 	Application *application.Service
 	// Notify delivers the notifications outbox (every instance runs it).
 	Notify *notify.Dispatcher
-	Resolver    *graph.Resolver
+	// Proxies keeps family proxy links: policy.ActFor's answer (a.Proxies.ActFor).
+	Proxies  *proxy.Service
+	Resolver *graph.Resolver
 	// Revocations is the instance's one subscription to revoked sessions,
 	// fanned out to its websockets; Sockets caps the websockets open per
 	// session and per user across instances.
@@ -154,6 +157,7 @@ func New(d Deps) (*App, error) {
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
+	a.Proxies = proxy.NewService(d.DB, d.Now)
 	templates, err := notify.ParseTemplates(cfg.WechatTemplates)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -174,6 +178,8 @@ func New(d Deps) (*App, error) {
 		Vouchers:           a.Vouchers,
 		Emergency:          a.Emergency,
 		ApplicationService: a.Application,
+		ProxyLinks:         a.Proxies,
+		Inbox:              notify.NewInbox(d.DB, d.Now, templates),
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

@@ -60,6 +60,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadApplicationStats: District,
 		ReadDisability:       District, RequestDisabilityService: District, UpdateDisabilityService: District,
 		ReadSubsidies: District, ReadWechatBindings: District, UnbindWechatAccount: District,
+		IssueBindingCode: District, ManageProxies: District, ReadNotificationDeliveries: District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.CaseWorker: {
@@ -72,6 +73,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		UpdateDisabilityService: Subtree, ReadSubsidies: District,
 		ReadEmergencyCalls: Subtree, RegisterDevice: Subtree, WatchBoard: Subtree,
 		ReadWechatBindings: Subtree, UnbindWechatAccount: Subtree,
+		IssueBindingCode: Subtree, ManageProxies: Subtree, ReadNotificationDeliveries: Subtree,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Operator: {
@@ -101,6 +103,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadEmergencyCalls: District, RegisterDevice: District, HandleEmergencyCall: District, WatchBoard: District,
 		ManageStaff: Everywhere, ResetPassword: Everywhere, ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District, UnbindWechatAccount: District,
+		IssueBindingCode: District, ManageProxies: District, ReadNotificationDeliveries: District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Auditor: {
@@ -109,8 +112,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadApplications: District, ReadApplicationStats: District,
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
-		ReadWechatBindings: District,
-		ChangeOwnPassword:  Everywhere,
+		ReadWechatBindings: District, ReadNotificationDeliveries: District,
+		ChangeOwnPassword: Everywhere,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,

@@ -3,6 +3,7 @@ package resident
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -44,4 +45,21 @@ func (s *Service) FirstContactPhone(ctx context.Context, id uuid.UUID) (string, 
 		return "", false, fmt.Errorf("resident: contact phone: %w", err)
 	}
 	return p, true, nil
+}
+
+// MaskedName is resident id's name with all but its first character
+// masked (张**): what a proxy's lists show to tell elders apart.
+func (s *Service) MaskedName(ctx context.Context, id uuid.UUID) (string, error) {
+	var names []string
+	if err := s.db.WithContext(ctx).Raw("SELECT name FROM residents WHERE id = ?", id).Scan(&names).Error; err != nil {
+		return "", database.Classify(fmt.Errorf("resident: name: %w", err))
+	}
+	if len(names) == 0 {
+		return "", nil
+	}
+	r := []rune(names[0])
+	if len(r) == 0 {
+		return "", nil
+	}
+	return string(r[0]) + strings.Repeat("*", len(r)-1), nil
 }
