@@ -54,6 +54,7 @@ func (a *App) Reencrypt(ctx context.Context) error {
 // instance at a time runs it); they stop when ctx ends.
 func (a *App) StartBackground(ctx context.Context) {
 	go a.Vouchers.RunExpiry(ctx, 10*time.Minute)
+	go a.Vouchers.RunExpiryNotices(ctx, time.Hour)
 	a.Runs.Start(ctx)
 	go a.Emergency.RunHub(ctx)
 	go a.Revocations.Run(ctx)

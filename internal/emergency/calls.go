@@ -137,6 +137,11 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 		return nil, err
 	}
 	if changed {
+		if out.ID == row.ID { // a new call, not a repeat alarm
+			if err := s.notifyReceived(ctx, out, now); err != nil {
+				s.log.ErrorContext(ctx, "emergency: alarm notice not queued", "call", out.ID, "err", err)
+			}
+		}
 		s.hub.publish(ctx, out.ID, out.OrgPath)
 	} else if manual {
 		// A typed-in id already recorded: nothing was looked up, but the
@@ -290,6 +295,9 @@ func (s *Service) step(ctx context.Context, id uuid.UUID, act Action, f stepFunc
 			return err
 		}
 		if out, err = callByID(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := notifyStep(ctx, tx, out, act, now); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, stepActions[act], audit.EntityEmergencyCall, &id, map[string]any{"status": to})
