@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 )
 
@@ -54,8 +55,10 @@ func NormalizeCode(s string) (string, bool) {
 	return b.String(), true
 }
 
-// HashCode is what is stored of a normalized code.
-func HashCode(normalized string) []byte {
+// HashCode is what is stored of a normalized code, in hex: SQL reads it
+// as decode(?, 'hex') (GORM would spread a []byte over several
+// placeholders).
+func HashCode(normalized string) string {
 	h := sha256.Sum256([]byte(normalized))
-	return h[:]
+	return hex.EncodeToString(h[:])
 }

@@ -242,7 +242,7 @@ func (s *Service) Invite(ctx context.Context, in InviteInput) (*Invitation, erro
 	now := s.now()
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := tx.WithContext(ctx).Exec(`INSERT INTO proxy_invitations (code_hash, resident_id, relation, scopes, consent_method,
-			consent_by, consent_evidence, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			consent_by, consent_evidence, created_at, expires_at) VALUES (decode(?, 'hex'), ?, ?, ?, ?, ?, ?, ?, ?)`,
 			HashCode(norm), resident, string(in.Relation), pq.StringArray(scopes), string(method), v.ID, evidence, now, now.Add(InvitationTTL)).Error; err != nil {
 			return database.Classify(fmt.Errorf("proxy: invite: %w", err))
 		}
@@ -288,7 +288,7 @@ func (s *Service) Accept(ctx context.Context, code string) (*Link, error) {
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		var inv []invitationRow
 		if err := tx.WithContext(ctx).Raw(`SELECT resident_id, relation, scopes, consent_method, consent_by, consent_evidence,
-			created_at, expires_at, used_at FROM proxy_invitations WHERE code_hash = ? FOR UPDATE`, HashCode(norm)).Scan(&inv).Error; err != nil {
+			created_at, expires_at, used_at FROM proxy_invitations WHERE code_hash = decode(?, 'hex') FOR UPDATE`, HashCode(norm)).Scan(&inv).Error; err != nil {
 			return database.Classify(fmt.Errorf("proxy: accept: %w", err))
 		}
 		now := s.now()
@@ -308,7 +308,7 @@ func (s *Service) Accept(ctx context.Context, code string) (*Link, error) {
 			}
 			return database.Classify(fmt.Errorf("proxy: accept: %w", err))
 		}
-		if err := tx.WithContext(ctx).Exec("UPDATE proxy_invitations SET used_at = ?, used_by = ? WHERE code_hash = ?", now, v.ID, HashCode(norm)).Error; err != nil {
+		if err := tx.WithContext(ctx).Exec("UPDATE proxy_invitations SET used_at = ?, used_by = ? WHERE code_hash = decode(?, 'hex')", now, v.ID, HashCode(norm)).Error; err != nil {
 			return database.Classify(fmt.Errorf("proxy: accept: %w", err))
 		}
 		if err := audit.Record(ctx, tx, audit.ActionAcceptProxyInvitation, audit.EntityResident, &in.ResidentID,

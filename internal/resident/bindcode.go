@@ -56,7 +56,7 @@ func (s *Service) IssueBindingCode(ctx context.Context, id uuid.UUID) (*BindingC
 			return policy.OutOfJurisdiction("input", "residentId")
 		}
 		if err := tx.WithContext(ctx).Exec(`INSERT INTO binding_codes (code_hash, resident_id, issued_by, issued_at, expires_at)
-			VALUES (?, ?, ?, ?, ?)`, proxy.HashCode(norm), id, v.ID, now, now.Add(BindingCodeTTL)).Error; err != nil {
+			VALUES (decode(?, 'hex'), ?, ?, ?, ?)`, proxy.HashCode(norm), id, v.ID, now, now.Add(BindingCodeTTL)).Error; err != nil {
 			return database.Classify(fmt.Errorf("resident: binding code: %w", err))
 		}
 		return audit.Record(ctx, tx, audit.ActionIssueBindingCode, audit.EntityResident, &id, nil)
@@ -99,7 +99,7 @@ func (s *Service) BindWithCode(ctx context.Context, code string) (*Resident, err
 			ExpiresAt  time.Time
 			UsedAt     *time.Time
 		}
-		if err := tx.WithContext(ctx).Raw("SELECT resident_id, expires_at, used_at FROM binding_codes WHERE code_hash = ? FOR UPDATE",
+		if err := tx.WithContext(ctx).Raw("SELECT resident_id, expires_at, used_at FROM binding_codes WHERE code_hash = decode(?, 'hex') FOR UPDATE",
 			proxy.HashCode(norm)).Scan(&rows).Error; err != nil {
 			return database.Classify(fmt.Errorf("resident: bind with code: %w", err))
 		}
@@ -111,7 +111,7 @@ func (s *Service) BindWithCode(ctx context.Context, code string) (*Resident, err
 		if err := s.bindTx(ctx, tx, v.ID, rid); err != nil {
 			return err
 		}
-		if err := tx.WithContext(ctx).Exec("UPDATE binding_codes SET used_at = ?, used_by = ? WHERE code_hash = ?",
+		if err := tx.WithContext(ctx).Exec("UPDATE binding_codes SET used_at = ?, used_by = ? WHERE code_hash = decode(?, 'hex')",
 			now, v.ID, proxy.HashCode(norm)).Error; err != nil {
 			return database.Classify(fmt.Errorf("resident: bind with code: %w", err))
 		}
