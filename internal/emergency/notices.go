@@ -40,4 +40,3 @@ func (s *Service) notifyReceived(ctx context.Context, c *callRow, now time.Time)
 		return notify.ForResident(ctx, tx, notify.AlarmReceived, *c.ResidentID, map[string]any{"callId": c.ID, "at": c.ReceivedAt}, now)
 	})
 }
-

@@ -438,4 +438,3 @@ func links(rows []linkRow) []*Link {
 	}
 	return out
 }
-
