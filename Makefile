@@ -25,7 +25,8 @@ FUZZ_TARGETS = \
 	./graph/relay:FuzzParse \
 	./internal/page:FuzzDecodeCursor \
 	./internal/policy:FuzzLikePrefix \
-	./graph/scalar:FuzzUnmarshalFen
+	./graph/scalar:FuzzUnmarshalFen \
+	./internal/proxy:FuzzNormalizeCode
 # The request decoder goes through the whole HTTP handler (and needs the
 # database): fewer inputs, same bound in CI.
 FUZZTIME_REQUEST ?= 20000x
@@ -35,7 +36,8 @@ FUZZ_TARGETS_DB = \
 	./internal/voucher:FuzzProgramValidate \
 	./internal/emergency:FuzzNext \
 	./internal/application:FuzzValidateItem \
-	./internal/application:FuzzCleanMaterials
+	./internal/application:FuzzCleanMaterials \
+	./internal/notify:FuzzParseTemplates
 
 define run_fuzz
 	@set -e; for t in $(1); do pkg=$${t%%:*}; fn=$${t##*:}; \
