@@ -32,7 +32,8 @@ FUZZ_TARGETS = \
 	./internal/policy:FuzzLikePrefix \
 	./graph/scalar:FuzzUnmarshalFen \
 	./internal/homecare:FuzzValidPIN \
-	./internal/homecare:FuzzValidateItem
+	./internal/homecare:FuzzValidateItem \
+	./internal/proxy:FuzzNormalizeCode
 # The request decoder goes through the whole HTTP handler (and needs the
 # database): fewer inputs, same bound in CI.
 FUZZTIME_REQUEST ?= 20000x
@@ -43,7 +44,8 @@ FUZZ_TARGETS_DB = \
 	./internal/emergency:FuzzNext \
 	./internal/application:FuzzValidateItem \
 	./internal/application:FuzzCleanMaterials \
-	./internal/application:FuzzSupplements
+	./internal/application:FuzzSupplements \
+	./internal/notify:FuzzParseTemplates
 
 define run_fuzz
 	@set -e; for t in $(1); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -13,7 +13,9 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/homecare"
+	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/proxy"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 	"github.com/jinjiang/residents/internal/wechat"
@@ -33,6 +35,9 @@ type Resolver struct {
 	Emergency          *emergency.Service
 	ApplicationService *application.Service
 	Homecare           *homecare.Service
+	// Proxies keeps family proxy links; Inbox is the notifications people read.
+	ProxyLinks *proxy.Service
+	Inbox      *notify.Inbox
 
 	unitsOnce sync.Once
 	units     *orgUnitCache

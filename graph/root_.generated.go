@@ -48,12 +48,14 @@ type ResolverRoot interface {
 	IssuanceRun() IssuanceRunResolver
 	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
+	Notification() NotificationResolver
 	OrgUnit() OrgUnitResolver
 	OutboundCall() OutboundCallResolver
 	Provider() ProviderResolver
 	Query() QueryResolver
 	Redemption() RedemptionResolver
 	Resident() ResidentResolver
+	ResidentProxy() ResidentProxyResolver
 	ServiceCard() ServiceCardResolver
 	ServiceCenter() ServiceCenterResolver
 	ServiceItem() ServiceItemResolver
@@ -172,6 +174,12 @@ type ComplexityRoot struct {
 		RefreshToken         func(childComplexity int) int
 		UserErrors           func(childComplexity int) int
 		Viewer               func(childComplexity int) int
+	}
+
+	BindingCodePayload struct {
+		Code       func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	CallDispatch struct {
@@ -519,10 +527,12 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptProxyInvitation       func(childComplexity int, code string) int
 		ActivateVoucherProgram      func(childComplexity int, id string) int
 		AnswerEmergencyCall         func(childComplexity int, id string) int
 		AssignServiceOrder          func(childComplexity int, orderID string, workerID string) int
 		BindResident                func(childComplexity int, input model.BindResidentInput) int
+		BindResidentWithCode        func(childComplexity int, code string) int
 		CancelServiceOrder          func(childComplexity int, orderID string, reason string) int
 		ChangePassword              func(childComplexity int, input model.ChangePasswordInput) int
 		CheckInServiceOrder         func(childComplexity int, input model.VisitPositionInput) int
@@ -532,6 +542,7 @@ type ComplexityRoot struct {
 		ConfirmServiceOrderWithCard func(childComplexity int, input model.ConfirmServiceOrderWithCardInput) int
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
 		CreateCareWorker            func(childComplexity int, input model.CreateCareWorkerInput) int
+		CreateProxyInvitation       func(childComplexity int, input model.CreateProxyInvitationInput) int
 		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string) int
 		CreateServiceOrder          func(childComplexity int, input model.CreateServiceOrderInput) int
 		CreateStaffUser             func(childComplexity int, input model.CreateStaffUserInput) int
@@ -541,6 +552,7 @@ type ComplexityRoot struct {
 		EnrollResident              func(childComplexity int, programID string, residentID string) int
 		EnrollResidents             func(childComplexity int, programID string, filter model.ResidentFilter) int
 		ImportCalendarYear          func(childComplexity int, year int, days []*model.CalendarDayInput) int
+		IssueBindingCode            func(childComplexity int, residentID string) int
 		IssueServiceCard            func(childComplexity int, input model.IssueServiceCardInput) int
 		IssueVouchers               func(childComplexity int, input model.IssueVouchersInput) int
 		Login                       func(childComplexity int, input model.LoginInput) int
@@ -558,6 +570,7 @@ type ComplexityRoot struct {
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
 		ReportEmergencyCallAnswered func(childComplexity int, input model.ReportEmergencyCallAnsweredInput) int
 		ReportServiceCardLost       func(childComplexity int, residentID string) int
+		ReportSubscribeGrants       func(childComplexity int, input model.ReportSubscribeGrantsInput) int
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
 		RequestOutboundCall         func(childComplexity int, input model.RequestOutboundCallInput) int
 		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
@@ -566,10 +579,12 @@ type ComplexityRoot struct {
 		RevealContactNumber         func(childComplexity int, input model.RevealContactNumberInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
 		ReviewServiceOrder          func(childComplexity int, input model.ReviewServiceOrderInput) int
+		RevokeProxy                 func(childComplexity int, id string, reason *string) int
 		SetCalendarDay              func(childComplexity int, date civil.Date, kind application.DayKind) int
 		SetCareCap                  func(childComplexity int, input model.SetCareCapInput) int
 		SetCareItemsOffered         func(childComplexity int, itemIds []string) int
 		SetCareProfile              func(childComplexity int, input model.SetCareProfileInput) int
+		SetNotificationOptOut       func(childComplexity int, channel model.NotificationChannel, optOut bool) int
 		SetProviderStatus           func(childComplexity int, id string, status voucher.ProviderStatus) int
 		SetResidentHome             func(childComplexity int, input model.SetResidentHomeInput) int
 		SetStaffUserActive          func(childComplexity int, id string, active bool) int
@@ -586,6 +601,24 @@ type ComplexityRoot struct {
 		UpsertDisabilitySubsidyRule func(childComplexity int, input model.UpsertDisabilitySubsidyRuleInput) int
 		UpsertServiceItem           func(childComplexity int, input model.ServiceItemInput) int
 		WechatLogin                 func(childComplexity int, input model.WechatLoginInput) int
+	}
+
+	Notification struct {
+		Attempts  func(childComplexity int) int
+		Channel   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		LastError func(childComplexity int) int
+		Note      func(childComplexity int) int
+		SentAt    func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Title     func(childComplexity int) int
+	}
+
+	OkPayload struct {
+		Ok         func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	OrgUnit struct {
@@ -633,6 +666,12 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	ProxyInvitationPayload struct {
+		Code       func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Query struct {
 		Application                  func(childComplexity int, id string) int
 		ApplicationStats             func(childComplexity int, from civil.Date, to civil.Date, orgUnitID *string) int
@@ -651,6 +690,9 @@ type ComplexityRoot struct {
 		EnrollmentRuns               func(childComplexity int, programID *string, first *int, after *string) int
 		IssuanceRuns                 func(childComplexity int, programID *string, first *int, after *string) int
 		Me                           func(childComplexity int) int
+		MyNotificationOptOuts        func(childComplexity int) int
+		MyNotifications              func(childComplexity int, first *int) int
+		MyProxies                    func(childComplexity int) int
 		Node                         func(childComplexity int, id string) int
 		OrgUnits                     func(childComplexity int, kind *org.Kind, parentID *string) int
 		Providers                    func(childComplexity int) int
@@ -697,31 +739,33 @@ type ComplexityRoot struct {
 	}
 
 	Resident struct {
-		Address               func(childComplexity int) int
-		Age                   func(childComplexity int) int
-		Applications          func(childComplexity int, first *int, after *string) int
-		CareProfile           func(childComplexity int) int
-		Community             func(childComplexity int) int
-		DisabilityCertificate func(childComplexity int) int
-		DisabilityServices    func(childComplexity int) int
-		EmergencyCalls        func(childComplexity int, first *int, after *string) int
-		EmergencyContacts     func(childComplexity int) int
-		EmergencyDevices      func(childComplexity int) int
-		Gender                func(childComplexity int) int
-		Grid                  func(childComplexity int) int
-		ID                    func(childComplexity int) int
-		IDNumber              func(childComplexity int) int
-		IDNumberMasked        func(childComplexity int) int
-		Name                  func(childComplexity int) int
-		PhoneMasked           func(childComplexity int) int
-		Redemptions           func(childComplexity int, first *int) int
-		Statuses              func(childComplexity int) int
-		Version               func(childComplexity int) int
-		VisibleBirthDate      func(childComplexity int) int
-		VisibleCareLevel      func(childComplexity int) int
-		VoucherBalanceFen     func(childComplexity int, programID *string) int
-		Vouchers              func(childComplexity int, programID *string, status *voucher.Status) int
-		WechatAccounts        func(childComplexity int) int
+		Address                func(childComplexity int) int
+		Age                    func(childComplexity int) int
+		Applications           func(childComplexity int, first *int, after *string) int
+		CareProfile            func(childComplexity int) int
+		Community              func(childComplexity int) int
+		DisabilityCertificate  func(childComplexity int) int
+		DisabilityServices     func(childComplexity int) int
+		EmergencyCalls         func(childComplexity int, first *int, after *string) int
+		EmergencyContacts      func(childComplexity int) int
+		EmergencyDevices       func(childComplexity int) int
+		Gender                 func(childComplexity int) int
+		Grid                   func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		IDNumber               func(childComplexity int) int
+		IDNumberMasked         func(childComplexity int) int
+		Name                   func(childComplexity int) int
+		NotificationDeliveries func(childComplexity int, first *int) int
+		PhoneMasked            func(childComplexity int) int
+		Proxies                func(childComplexity int) int
+		Redemptions            func(childComplexity int, first *int) int
+		Statuses               func(childComplexity int) int
+		Version                func(childComplexity int) int
+		VisibleBirthDate       func(childComplexity int) int
+		VisibleCareLevel       func(childComplexity int) int
+		VoucherBalanceFen      func(childComplexity int, programID *string) int
+		Vouchers               func(childComplexity int, programID *string, status *voucher.Status) int
+		WechatAccounts         func(childComplexity int) int
 	}
 
 	ResidentConnection struct {
@@ -743,6 +787,26 @@ type ComplexityRoot struct {
 
 	ResidentPayload struct {
 		Resident   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ResidentProxy struct {
+		ConsentEvidence func(childComplexity int) int
+		ConsentMethod   func(childComplexity int) int
+		ConsentedAt     func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Mine            func(childComplexity int) int
+		Relation        func(childComplexity int) int
+		ResidentName    func(childComplexity int) int
+		RevokeReason    func(childComplexity int) int
+		RevokedAt       func(childComplexity int) int
+		RevokedByKind   func(childComplexity int) int
+		Scopes          func(childComplexity int) int
+	}
+
+	ResidentProxyPayload struct {
+		Proxy      func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -1445,6 +1509,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.Viewer(childComplexity), true
+
+	case "BindingCodePayload.code":
+		if e.ComplexityRoot.BindingCodePayload.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BindingCodePayload.Code(childComplexity), true
+	case "BindingCodePayload.expiresAt":
+		if e.ComplexityRoot.BindingCodePayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BindingCodePayload.ExpiresAt(childComplexity), true
+	case "BindingCodePayload.userErrors":
+		if e.ComplexityRoot.BindingCodePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BindingCodePayload.UserErrors(childComplexity), true
 
 	case "CallDispatch.arrivedAt":
 		if e.ComplexityRoot.CallDispatch.ArrivedAt == nil {
@@ -2796,6 +2879,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MaterialRequirement.Required(childComplexity), true
 
+	case "Mutation.acceptProxyInvitation":
+		if e.ComplexityRoot.Mutation.AcceptProxyInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptProxyInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptProxyInvitation(childComplexity, args["code"].(string)), true
 	case "Mutation.activateVoucherProgram":
 		if e.ComplexityRoot.Mutation.ActivateVoucherProgram == nil {
 			break
@@ -2840,6 +2934,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BindResident(childComplexity, args["input"].(model.BindResidentInput)), true
+	case "Mutation.bindResidentWithCode":
+		if e.ComplexityRoot.Mutation.BindResidentWithCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bindResidentWithCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BindResidentWithCode(childComplexity, args["code"].(string)), true
 	case "Mutation.cancelServiceOrder":
 		if e.ComplexityRoot.Mutation.CancelServiceOrder == nil {
 			break
@@ -2939,6 +3044,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCareWorker(childComplexity, args["input"].(model.CreateCareWorkerInput)), true
+	case "Mutation.createProxyInvitation":
+		if e.ComplexityRoot.Mutation.CreateProxyInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createProxyInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateProxyInvitation(childComplexity, args["input"].(model.CreateProxyInvitationInput)), true
 	case "Mutation.createRedemptionToken":
 		if e.ComplexityRoot.Mutation.CreateRedemptionToken == nil {
 			break
@@ -3038,6 +3154,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportCalendarYear(childComplexity, args["year"].(int), args["days"].([]*model.CalendarDayInput)), true
+	case "Mutation.issueBindingCode":
+		if e.ComplexityRoot.Mutation.IssueBindingCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_issueBindingCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IssueBindingCode(childComplexity, args["residentId"].(string)), true
 	case "Mutation.issueServiceCard":
 		if e.ComplexityRoot.Mutation.IssueServiceCard == nil {
 			break
@@ -3220,6 +3347,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReportServiceCardLost(childComplexity, args["residentId"].(string)), true
+	case "Mutation.reportSubscribeGrants":
+		if e.ComplexityRoot.Mutation.ReportSubscribeGrants == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportSubscribeGrants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportSubscribeGrants(childComplexity, args["input"].(model.ReportSubscribeGrantsInput)), true
 	case "Mutation.requestDisabilityService":
 		if e.ComplexityRoot.Mutation.RequestDisabilityService == nil {
 			break
@@ -3308,6 +3446,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReviewServiceOrder(childComplexity, args["input"].(model.ReviewServiceOrderInput)), true
+	case "Mutation.revokeProxy":
+		if e.ComplexityRoot.Mutation.RevokeProxy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeProxy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeProxy(childComplexity, args["id"].(string), args["reason"].(*string)), true
 	case "Mutation.setCalendarDay":
 		if e.ComplexityRoot.Mutation.SetCalendarDay == nil {
 			break
@@ -3352,6 +3501,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetCareProfile(childComplexity, args["input"].(model.SetCareProfileInput)), true
+	case "Mutation.setNotificationOptOut":
+		if e.ComplexityRoot.Mutation.SetNotificationOptOut == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setNotificationOptOut_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetNotificationOptOut(childComplexity, args["channel"].(model.NotificationChannel), args["optOut"].(bool)), true
 	case "Mutation.setProviderStatus":
 		if e.ComplexityRoot.Mutation.SetProviderStatus == nil {
 			break
@@ -3529,6 +3689,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.WechatLogin(childComplexity, args["input"].(model.WechatLoginInput)), true
 
+	case "Notification.attempts":
+		if e.ComplexityRoot.Notification.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Attempts(childComplexity), true
+	case "Notification.channel":
+		if e.ComplexityRoot.Notification.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Channel(childComplexity), true
+	case "Notification.createdAt":
+		if e.ComplexityRoot.Notification.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.CreatedAt(childComplexity), true
+	case "Notification.id":
+		if e.ComplexityRoot.Notification.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.ID(childComplexity), true
+	case "Notification.kind":
+		if e.ComplexityRoot.Notification.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Kind(childComplexity), true
+	case "Notification.lastError":
+		if e.ComplexityRoot.Notification.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.LastError(childComplexity), true
+	case "Notification.note":
+		if e.ComplexityRoot.Notification.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Note(childComplexity), true
+	case "Notification.sentAt":
+		if e.ComplexityRoot.Notification.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.SentAt(childComplexity), true
+	case "Notification.status":
+		if e.ComplexityRoot.Notification.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Status(childComplexity), true
+	case "Notification.title":
+		if e.ComplexityRoot.Notification.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Title(childComplexity), true
+
+	case "OkPayload.ok":
+		if e.ComplexityRoot.OkPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OkPayload.Ok(childComplexity), true
+	case "OkPayload.userErrors":
+		if e.ComplexityRoot.OkPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OkPayload.UserErrors(childComplexity), true
+
 	case "OrgUnit.children":
 		if e.ComplexityRoot.OrgUnit.Children == nil {
 			break
@@ -3696,6 +3930,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProviderPayload.UserErrors(childComplexity), true
+
+	case "ProxyInvitationPayload.code":
+		if e.ComplexityRoot.ProxyInvitationPayload.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProxyInvitationPayload.Code(childComplexity), true
+	case "ProxyInvitationPayload.expiresAt":
+		if e.ComplexityRoot.ProxyInvitationPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProxyInvitationPayload.ExpiresAt(childComplexity), true
+	case "ProxyInvitationPayload.userErrors":
+		if e.ComplexityRoot.ProxyInvitationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProxyInvitationPayload.UserErrors(childComplexity), true
 
 	case "Query.application":
 		if e.ComplexityRoot.Query.Application == nil {
@@ -3865,6 +4118,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myNotificationOptOuts":
+		if e.ComplexityRoot.Query.MyNotificationOptOuts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyNotificationOptOuts(childComplexity), true
+	case "Query.myNotifications":
+		if e.ComplexityRoot.Query.MyNotifications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myNotifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyNotifications(childComplexity, args["first"].(*int)), true
+	case "Query.myProxies":
+		if e.ComplexityRoot.Query.MyProxies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyProxies(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -4244,12 +4520,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Name(childComplexity), true
+	case "Resident.notificationDeliveries":
+		if e.ComplexityRoot.Resident.NotificationDeliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Resident_notificationDeliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Resident.NotificationDeliveries(childComplexity, args["first"].(*int)), true
 	case "Resident.phoneMasked":
 		if e.ComplexityRoot.Resident.PhoneMasked == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Resident.PhoneMasked(childComplexity), true
+	case "Resident.proxies":
+		if e.ComplexityRoot.Resident.Proxies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.Proxies(childComplexity), true
 	case "Resident.redemptions":
 		if e.ComplexityRoot.Resident.Redemptions == nil {
 			break
@@ -4377,6 +4670,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentPayload.UserErrors(childComplexity), true
+
+	case "ResidentProxy.consentEvidence":
+		if e.ComplexityRoot.ResidentProxy.ConsentEvidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ConsentEvidence(childComplexity), true
+	case "ResidentProxy.consentMethod":
+		if e.ComplexityRoot.ResidentProxy.ConsentMethod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ConsentMethod(childComplexity), true
+	case "ResidentProxy.consentedAt":
+		if e.ComplexityRoot.ResidentProxy.ConsentedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ConsentedAt(childComplexity), true
+	case "ResidentProxy.createdAt":
+		if e.ComplexityRoot.ResidentProxy.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.CreatedAt(childComplexity), true
+	case "ResidentProxy.id":
+		if e.ComplexityRoot.ResidentProxy.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ID(childComplexity), true
+	case "ResidentProxy.mine":
+		if e.ComplexityRoot.ResidentProxy.Mine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.Mine(childComplexity), true
+	case "ResidentProxy.relation":
+		if e.ComplexityRoot.ResidentProxy.Relation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.Relation(childComplexity), true
+	case "ResidentProxy.residentName":
+		if e.ComplexityRoot.ResidentProxy.ResidentName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ResidentName(childComplexity), true
+	case "ResidentProxy.revokeReason":
+		if e.ComplexityRoot.ResidentProxy.RevokeReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.RevokeReason(childComplexity), true
+	case "ResidentProxy.revokedAt":
+		if e.ComplexityRoot.ResidentProxy.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.RevokedAt(childComplexity), true
+	case "ResidentProxy.revokedBy":
+		if e.ComplexityRoot.ResidentProxy.RevokedByKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.RevokedByKind(childComplexity), true
+	case "ResidentProxy.scopes":
+		if e.ComplexityRoot.ResidentProxy.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.Scopes(childComplexity), true
+
+	case "ResidentProxyPayload.proxy":
+		if e.ComplexityRoot.ResidentProxyPayload.Proxy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxyPayload.Proxy(childComplexity), true
+	case "ResidentProxyPayload.userErrors":
+		if e.ComplexityRoot.ResidentProxyPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxyPayload.UserErrors(childComplexity), true
 
 	case "RevealContactNumberPayload.number":
 		if e.ComplexityRoot.RevealContactNumberPayload.Number == nil {
@@ -5483,6 +5862,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CloseEmergencyCallInput", ec.unmarshalInputCloseEmergencyCallInput),
 			graphql.NewInputUnmarshaler("ConfirmServiceOrderWithCardInput", ec.unmarshalInputConfirmServiceOrderWithCardInput),
 			graphql.NewInputUnmarshaler("CreateCareWorkerInput", ec.unmarshalInputCreateCareWorkerInput),
+			graphql.NewInputUnmarshaler("CreateProxyInvitationInput", ec.unmarshalInputCreateProxyInvitationInput),
 			graphql.NewInputUnmarshaler("CreateServiceOrderInput", ec.unmarshalInputCreateServiceOrderInput),
 			graphql.NewInputUnmarshaler("CreateStaffUserInput", ec.unmarshalInputCreateStaffUserInput),
 			graphql.NewInputUnmarshaler("CreateVoucherProgramInput", ec.unmarshalInputCreateVoucherProgramInput),
@@ -5505,6 +5885,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RegisterProviderInput", ec.unmarshalInputRegisterProviderInput),
 			graphql.NewInputUnmarshaler("RegisterResidentInput", ec.unmarshalInputRegisterResidentInput),
 			graphql.NewInputUnmarshaler("ReportEmergencyCallAnsweredInput", ec.unmarshalInputReportEmergencyCallAnsweredInput),
+			graphql.NewInputUnmarshaler("ReportSubscribeGrantsInput", ec.unmarshalInputReportSubscribeGrantsInput),
 			graphql.NewInputUnmarshaler("RequestDisabilityServiceInput", ec.unmarshalInputRequestDisabilityServiceInput),
 			graphql.NewInputUnmarshaler("RequestOutboundCallInput", ec.unmarshalInputRequestOutboundCallInput),
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
@@ -5620,7 +6001,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/homecare.graphqls" "schema/identity.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
+//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/identity.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -5637,6 +6018,7 @@ var sources = []*ast.Source{
 	{Name: "schema/common.graphqls", Input: sourceData("schema/common.graphqls"), BuiltIn: false},
 	{Name: "schema/disability.graphqls", Input: sourceData("schema/disability.graphqls"), BuiltIn: false},
 	{Name: "schema/emergency.graphqls", Input: sourceData("schema/emergency.graphqls"), BuiltIn: false},
+	{Name: "schema/family.graphqls", Input: sourceData("schema/family.graphqls"), BuiltIn: false},
 	{Name: "schema/homecare.graphqls", Input: sourceData("schema/homecare.graphqls"), BuiltIn: false},
 	{Name: "schema/identity.graphqls", Input: sourceData("schema/identity.graphqls"), BuiltIn: false},
 	{Name: "schema/org.graphqls", Input: sourceData("schema/org.graphqls"), BuiltIn: false},
@@ -5841,6 +6223,18 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BindingCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_BindingCodePayload_code(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_BindingCodePayload_expiresAt(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_BindingCodePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BindingCodePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CallDispatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6531,6 +6925,42 @@ func (ec *executionContext) childFields_MaterialRequirement(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type MaterialRequirement", field.Name)
 }
 
+func (ec *executionContext) childFields_Notification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Notification_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Notification_kind(ctx, field)
+	case "title":
+		return ec.fieldContext_Notification_title(ctx, field)
+	case "note":
+		return ec.fieldContext_Notification_note(ctx, field)
+	case "channel":
+		return ec.fieldContext_Notification_channel(ctx, field)
+	case "status":
+		return ec.fieldContext_Notification_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Notification_attempts(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Notification_createdAt(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_Notification_sentAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Notification_lastError(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
+}
+
+func (ec *executionContext) childFields_OkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_OkPayload_ok(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OkPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OkPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_OrgUnit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6619,6 +7049,18 @@ func (ec *executionContext) childFields_ProviderPayload(ctx context.Context, fie
 		return ec.fieldContext_ProviderPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProviderPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProxyInvitationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_ProxyInvitationPayload_code(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ProxyInvitationPayload_expiresAt(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProxyInvitationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProxyInvitationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RedeemVoucherPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6717,6 +7159,10 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_careProfile(ctx, field)
 	case "emergencyCalls":
 		return ec.fieldContext_Resident_emergencyCalls(ctx, field)
+	case "proxies":
+		return ec.fieldContext_Resident_proxies(ctx, field)
+	case "notificationDeliveries":
+		return ec.fieldContext_Resident_notificationDeliveries(ctx, field)
 	case "wechatAccounts":
 		return ec.fieldContext_Resident_wechatAccounts(ctx, field)
 	case "vouchers":
@@ -6771,6 +7217,46 @@ func (ec *executionContext) childFields_ResidentPayload(ctx context.Context, fie
 		return ec.fieldContext_ResidentPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentProxy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ResidentProxy_id(ctx, field)
+	case "residentName":
+		return ec.fieldContext_ResidentProxy_residentName(ctx, field)
+	case "relation":
+		return ec.fieldContext_ResidentProxy_relation(ctx, field)
+	case "scopes":
+		return ec.fieldContext_ResidentProxy_scopes(ctx, field)
+	case "consentMethod":
+		return ec.fieldContext_ResidentProxy_consentMethod(ctx, field)
+	case "consentEvidence":
+		return ec.fieldContext_ResidentProxy_consentEvidence(ctx, field)
+	case "consentedAt":
+		return ec.fieldContext_ResidentProxy_consentedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ResidentProxy_createdAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_ResidentProxy_revokedAt(ctx, field)
+	case "revokedBy":
+		return ec.fieldContext_ResidentProxy_revokedBy(ctx, field)
+	case "revokeReason":
+		return ec.fieldContext_ResidentProxy_revokeReason(ctx, field)
+	case "mine":
+		return ec.fieldContext_ResidentProxy_mine(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentProxy", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentProxyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "proxy":
+		return ec.fieldContext_ResidentProxyPayload_proxy(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ResidentProxyPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentProxyPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevealContactNumberPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

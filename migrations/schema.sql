@@ -11,14 +11,6 @@ BEGIN
   RAISE EXCEPTION 'audit_log is append-only';
 END $$;
 
-CREATE FUNCTION public.emergency_devices_silent_after() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-  NEW.silent_after := COALESCE(NEW.last_heartbeat_at, NEW.created_at) + make_interval(secs => NEW.heartbeat_interval_seconds);
-  RETURN NEW;
-END $$;
-
 CREATE FUNCTION public.provider_month_settled(uuid, text) RETURNS boolean
     LANGUAGE plpgsql
     AS $_$
@@ -108,20 +100,21 @@ CREATE TABLE public.audit_log (
     detail jsonb
 );
 
+CREATE TABLE public.binding_codes (
+    code_hash bytea NOT NULL,
+    resident_id uuid NOT NULL,
+    issued_by uuid NOT NULL,
+    issued_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    used_by uuid
+);
+
 CREATE TABLE public.calendar_days (
     date date NOT NULL,
     kind text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT calendar_days_kind_check CHECK ((kind = ANY (ARRAY['HOLIDAY'::text, 'WORKDAY'::text])))
-);
-
-CREATE TABLE public.care_profiles (
-    resident_id uuid NOT NULL,
-    data_enc text NOT NULL,
-    version integer DEFAULT 1 NOT NULL,
-    updated_at timestamp with time zone NOT NULL,
-    updated_by uuid NOT NULL,
-    CONSTRAINT care_profiles_version_check CHECK ((version >= 1))
 );
 
 CREATE TABLE public.disability_certificates (
@@ -186,10 +179,7 @@ CREATE TABLE public.emergency_call_events (
     actor_id uuid,
     actor_name text,
     detail text,
-    external_call_id text,
-    contact_whom text,
-    contact_outcome text,
-    CONSTRAINT emergency_call_events_contact_outcome_check CHECK ((contact_outcome = ANY (ARRAY['ANSWERED'::text, 'NO_ANSWER'::text, 'BUSY'::text, 'WRONG_NUMBER'::text])))
+    external_call_id text
 );
 
 CREATE TABLE public.emergency_calls (
@@ -211,15 +201,13 @@ CREATE TABLE public.emergency_calls (
     outcome text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    telephony_answered_at timestamp with time zone,
     CONSTRAINT emergency_calls_answered_after_received CHECK ((answered_at >= received_at)),
-    CONSTRAINT emergency_calls_answered_check CHECK ((((status = 'RECEIVED'::text) = (answered_at IS NULL)) OR ((kind = 'DEVICE_FAULT'::text) AND (status = 'CLOSED'::text) AND (answered_at IS NULL)))),
+    CONSTRAINT emergency_calls_answered_check CHECK (((status = 'RECEIVED'::text) = (answered_at IS NULL))),
     CONSTRAINT emergency_calls_category_check CHECK ((category = ANY (ARRAY['MEDICAL'::text, 'FALL'::text, 'FIRE'::text, 'SECURITY'::text, 'EMOTIONAL_SUPPORT'::text, 'INFORMATION'::text, 'FALSE_ALARM'::text, 'OTHER'::text]))),
     CONSTRAINT emergency_calls_closed_check CHECK (((status = 'CLOSED'::text) = ((closed_at IS NOT NULL) AND (category IS NOT NULL)))),
     CONSTRAINT emergency_calls_external_call_id_check CHECK (((length(external_call_id) >= 1) AND (length(external_call_id) <= 128))),
     CONSTRAINT emergency_calls_kind_check CHECK ((kind = ANY (ARRAY['ALARM_BUTTON'::text, 'FALL_DETECTED'::text, 'VOICE_CALL'::text, 'DEVICE_FAULT'::text]))),
-    CONSTRAINT emergency_calls_status_check CHECK ((status = ANY (ARRAY['RECEIVED'::text, 'ANSWERED'::text, 'DISPATCHED'::text, 'CLOSED'::text]))),
-    CONSTRAINT emergency_calls_telephony_answered_check CHECK ((telephony_answered_at >= received_at))
+    CONSTRAINT emergency_calls_status_check CHECK ((status = ANY (ARRAY['RECEIVED'::text, 'ANSWERED'::text, 'DISPATCHED'::text, 'CLOSED'::text])))
 );
 
 CREATE TABLE public.emergency_contacts (
@@ -232,17 +220,6 @@ CREATE TABLE public.emergency_contacts (
     priority integer DEFAULT 1 NOT NULL
 );
 
-CREATE TABLE public.emergency_device_faults (
-    id uuid NOT NULL,
-    device_id uuid NOT NULL,
-    call_id uuid NOT NULL,
-    reason text NOT NULL,
-    opened_at timestamp with time zone NOT NULL,
-    closed_at timestamp with time zone,
-    CONSTRAINT emergency_device_faults_closed_check CHECK ((closed_at >= opened_at)),
-    CONSTRAINT emergency_device_faults_reason_check CHECK ((reason = ANY (ARRAY['SILENT'::text, 'LOW_BATTERY'::text])))
-);
-
 CREATE TABLE public.emergency_devices (
     id uuid NOT NULL,
     serial text NOT NULL,
@@ -251,49 +228,16 @@ CREATE TABLE public.emergency_devices (
     last_heartbeat_at timestamp with time zone,
     battery_percent integer,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    heartbeat_interval_seconds integer DEFAULT 3600 NOT NULL,
-    silent_after timestamp with time zone NOT NULL,
-    fault_episode_id uuid,
     CONSTRAINT emergency_devices_battery_percent_check CHECK (((battery_percent >= 0) AND (battery_percent <= 100))),
-    CONSTRAINT emergency_devices_heartbeat_interval_seconds_check CHECK (((heartbeat_interval_seconds >= 60) AND (heartbeat_interval_seconds <= 604800))),
     CONSTRAINT emergency_devices_kind_check CHECK ((kind = ANY (ARRAY['BUTTON_BOX'::text, 'WEARABLE'::text, 'FIXED_PHONE'::text, 'SENSOR'::text]))),
     CONSTRAINT emergency_devices_serial_check CHECK (((length(serial) >= 1) AND (length(serial) <= 64)))
 );
 
-CREATE TABLE public.emergency_dispatches (
-    id uuid NOT NULL,
-    call_id uuid NOT NULL,
-    responder_kind text NOT NULL,
-    responder_name text,
-    note text,
-    dispatched_at timestamp with time zone NOT NULL,
-    dispatched_by uuid NOT NULL,
-    expected_arrival_at timestamp with time zone,
-    arrived_at timestamp with time zone,
-    CONSTRAINT emergency_dispatches_arrived_check CHECK ((arrived_at >= dispatched_at)),
-    CONSTRAINT emergency_dispatches_expected_check CHECK ((expected_arrival_at >= dispatched_at)),
-    CONSTRAINT emergency_dispatches_responder_kind_check CHECK ((responder_kind = ANY (ARRAY['FAMILY'::text, 'COMMUNITY_WORKER'::text, 'CARE_PROVIDER'::text, 'AMBULANCE_120'::text, 'POLICE_110'::text, 'FIRE_119'::text]))),
-    CONSTRAINT emergency_dispatches_responder_name_check CHECK (((length(responder_name) >= 1) AND (length(responder_name) <= 64)))
-);
-
-CREATE TABLE public.emergency_outbound_calls (
-    id uuid NOT NULL,
-    call_id uuid NOT NULL,
-    target text NOT NULL,
-    contact_name text,
-    number_enc text NOT NULL,
-    number_masked text NOT NULL,
-    requested_by uuid NOT NULL,
-    requested_at timestamp with time zone NOT NULL,
-    status text DEFAULT 'PENDING'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    next_attempt_at timestamp with time zone NOT NULL,
-    delivered_at timestamp with time zone,
-    last_error text,
-    CONSTRAINT emergency_outbound_calls_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT emergency_outbound_calls_delivered_check CHECK (((status = 'DELIVERED'::text) = (delivered_at IS NOT NULL))),
-    CONSTRAINT emergency_outbound_calls_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DELIVERED'::text, 'FAILED'::text]))),
-    CONSTRAINT emergency_outbound_calls_target_check CHECK ((target = ANY (ARRAY['RESIDENT'::text, 'CONTACT'::text])))
+CREATE TABLE public.notification_opt_outs (
+    subject_id uuid NOT NULL,
+    channel text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    CONSTRAINT notification_opt_outs_channel_check CHECK ((channel = ANY (ARRAY['WECHAT'::text, 'SMS'::text])))
 );
 
 CREATE TABLE public.notifications (
@@ -304,9 +248,16 @@ CREATE TABLE public.notifications (
     payload jsonb NOT NULL,
     created_at timestamp with time zone NOT NULL,
     sent_at timestamp with time zone,
-    CONSTRAINT notifications_kind_check CHECK ((kind = 'WECHAT_BINDING_ADDED'::text)),
+    resident_id uuid,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_error text,
+    CONSTRAINT notifications_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT notifications_kind_check CHECK ((kind = ANY (ARRAY['WECHAT_BINDING_ADDED'::text, 'APPLICATION_ACCEPTED'::text, 'APPLICATION_SUPPLEMENT_REQUESTED'::text, 'APPLICATION_DECIDED'::text, 'APPLICATION_COMPLETED'::text, 'VOUCHERS_ISSUED'::text, 'VOUCHERS_EXPIRING'::text, 'REDEMPTION_RECEIPT'::text, 'ALARM_RECEIVED'::text, 'ALARM_DISPATCHED'::text, 'ALARM_CLOSED'::text]))),
     CONSTRAINT notifications_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
-    CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = 'WECHAT'::text))
+    CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = ANY (ARRAY['WECHAT'::text, 'SMS_RESIDENT'::text, 'SMS_CONTACT'::text]))),
+    CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SENT'::text, 'SKIPPED'::text, 'DEAD'::text])))
 );
 
 CREATE TABLE public.org_units (
@@ -332,6 +283,24 @@ CREATE TABLE public.providers (
     CONSTRAINT providers_credit_code_check CHECK ((length(credit_code) = 18)),
     CONSTRAINT providers_name_check CHECK (((length(name) >= 1) AND (length(name) <= 128))),
     CONSTRAINT providers_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'SUSPENDED'::text])))
+);
+
+CREATE TABLE public.proxy_invitations (
+    code_hash bytea NOT NULL,
+    resident_id uuid NOT NULL,
+    relation text NOT NULL,
+    scopes text[] NOT NULL,
+    consent_method text NOT NULL,
+    consent_by uuid NOT NULL,
+    consent_evidence text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    used_by uuid,
+    CONSTRAINT proxy_invitations_consent_evidence_check CHECK (((length(consent_evidence) >= 1) AND (length(consent_evidence) <= 500))),
+    CONSTRAINT proxy_invitations_consent_method_check CHECK ((consent_method = ANY (ARRAY['ELDER_ACCOUNT'::text, 'COUNTER'::text]))),
+    CONSTRAINT proxy_invitations_relation_check CHECK ((relation = ANY (ARRAY['CHILD'::text, 'SPOUSE'::text, 'RELATIVE'::text, 'GUARDIAN'::text]))),
+    CONSTRAINT proxy_invitations_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['VIEW'::text, 'SPEND'::text, 'APPLY'::text, 'ALARMS'::text])))
 );
 
 CREATE TABLE public.redemption_keys (
@@ -416,6 +385,29 @@ CREATE VIEW public.resident_facts AS
     residents.deceased_on,
     (residents.deceased_on IS NULL) AS living
    FROM public.residents;
+
+CREATE TABLE public.resident_proxies (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    account_id uuid NOT NULL,
+    relation text NOT NULL,
+    scopes text[] NOT NULL,
+    consent_method text NOT NULL,
+    consent_by uuid NOT NULL,
+    consent_evidence text NOT NULL,
+    consented_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone,
+    revoked_by uuid,
+    revoked_by_kind text,
+    revoke_reason text,
+    CONSTRAINT resident_proxies_check CHECK ((((revoked_at IS NULL) = (revoked_by IS NULL)) AND ((revoked_at IS NULL) = (revoked_by_kind IS NULL)))),
+    CONSTRAINT resident_proxies_consent_evidence_check CHECK (((length(consent_evidence) >= 1) AND (length(consent_evidence) <= 500))),
+    CONSTRAINT resident_proxies_consent_method_check CHECK ((consent_method = ANY (ARRAY['ELDER_ACCOUNT'::text, 'COUNTER'::text]))),
+    CONSTRAINT resident_proxies_relation_check CHECK ((relation = ANY (ARRAY['CHILD'::text, 'SPOUSE'::text, 'RELATIVE'::text, 'GUARDIAN'::text]))),
+    CONSTRAINT resident_proxies_revoked_by_kind_check CHECK ((revoked_by_kind = ANY (ARRAY['ELDER'::text, 'PROXY'::text, 'STAFF'::text]))),
+    CONSTRAINT resident_proxies_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['VIEW'::text, 'SPEND'::text, 'APPLY'::text, 'ALARMS'::text])))
+);
 
 CREATE TABLE public.runs (
     id uuid NOT NULL,
@@ -572,6 +564,7 @@ CREATE TABLE public.vouchers (
     valid_until date NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    expiry_noticed_at timestamp with time zone,
     CONSTRAINT vouchers_balance_check CHECK (((balance_fen >= 0) AND (balance_fen <= face_value_fen))),
     CONSTRAINT vouchers_check CHECK ((valid_until >= valid_from)),
     CONSTRAINT vouchers_face_value_fen_check CHECK ((face_value_fen > 0)),
@@ -588,39 +581,12 @@ CREATE TABLE public.wechat_accounts (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
-CREATE TABLE public.welfare_check_plans (
-    resident_id uuid NOT NULL,
-    interval_days integer DEFAULT 7 NOT NULL,
-    next_due_on date NOT NULL,
-    missed_in_row integer DEFAULT 0 NOT NULL,
+CREATE TABLE public.wechat_template_grants (
+    account_id uuid NOT NULL,
+    template_id text NOT NULL,
+    remaining integer NOT NULL,
     updated_at timestamp with time zone NOT NULL,
-    CONSTRAINT welfare_check_plans_interval_days_check CHECK (((interval_days >= 1) AND (interval_days <= 90))),
-    CONSTRAINT welfare_check_plans_missed_in_row_check CHECK ((missed_in_row >= 0))
-);
-
-CREATE TABLE public.welfare_checks (
-    id uuid NOT NULL,
-    resident_id uuid NOT NULL,
-    due_on date NOT NULL,
-    checked_at timestamp with time zone NOT NULL,
-    operator_id uuid NOT NULL,
-    outcome text NOT NULL,
-    note text,
-    CONSTRAINT welfare_checks_note_check CHECK ((length(note) <= 1000)),
-    CONSTRAINT welfare_checks_outcome_check CHECK ((outcome = ANY (ARRAY['WELL'::text, 'NEEDS_HELP'::text, 'NO_ANSWER'::text, 'UNREACHABLE'::text])))
-);
-
-CREATE TABLE public.welfare_escalations (
-    id uuid NOT NULL,
-    resident_id uuid NOT NULL,
-    org_path text NOT NULL,
-    check_id uuid NOT NULL,
-    raised_at timestamp with time zone NOT NULL,
-    resolved_at timestamp with time zone,
-    resolved_by uuid,
-    resolution text,
-    CONSTRAINT welfare_escalations_resolution_check CHECK ((length(resolution) <= 1000)),
-    CONSTRAINT welfare_escalations_resolved_check CHECK (((resolved_at IS NULL) = (resolved_by IS NULL)))
+    CONSTRAINT wechat_template_grants_remaining_check CHECK (((remaining >= 0) AND (remaining <= 50)))
 );
 
 ALTER TABLE ONLY public.application_counters
@@ -638,11 +604,11 @@ ALTER TABLE ONLY public.applications
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.binding_codes
+    ADD CONSTRAINT binding_codes_pkey PRIMARY KEY (code_hash);
+
 ALTER TABLE ONLY public.calendar_days
     ADD CONSTRAINT calendar_days_pkey PRIMARY KEY (date);
-
-ALTER TABLE ONLY public.care_profiles
-    ADD CONSTRAINT care_profiles_pkey PRIMARY KEY (resident_id);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_pkey PRIMARY KEY (id);
@@ -668,20 +634,14 @@ ALTER TABLE ONLY public.emergency_calls
 ALTER TABLE ONLY public.emergency_contacts
     ADD CONSTRAINT emergency_contacts_pkey PRIMARY KEY (id);
 
-ALTER TABLE ONLY public.emergency_device_faults
-    ADD CONSTRAINT emergency_device_faults_pkey PRIMARY KEY (id);
-
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_serial_key UNIQUE (serial);
 
-ALTER TABLE ONLY public.emergency_dispatches
-    ADD CONSTRAINT emergency_dispatches_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.emergency_outbound_calls
-    ADD CONSTRAINT emergency_outbound_calls_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.notification_opt_outs
+    ADD CONSTRAINT notification_opt_outs_pkey PRIMARY KEY (subject_id, channel);
 
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
@@ -701,6 +661,9 @@ ALTER TABLE ONLY public.providers
 ALTER TABLE ONLY public.providers
     ADD CONSTRAINT providers_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.proxy_invitations
+    ADD CONSTRAINT proxy_invitations_pkey PRIMARY KEY (code_hash);
+
 ALTER TABLE ONLY public.redemption_keys
     ADD CONSTRAINT redemption_keys_pkey PRIMARY KEY (provider_id, idempotency_key);
 
@@ -715,6 +678,9 @@ ALTER TABLE ONLY public.refresh_tokens
 
 ALTER TABLE ONLY public.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
+
+ALTER TABLE ONLY public.resident_proxies
+    ADD CONSTRAINT resident_proxies_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_pkey PRIMARY KEY (id);
@@ -767,14 +733,8 @@ ALTER TABLE ONLY public.wechat_accounts
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_pkey PRIMARY KEY (id);
 
-ALTER TABLE ONLY public.welfare_check_plans
-    ADD CONSTRAINT welfare_check_plans_pkey PRIMARY KEY (resident_id);
-
-ALTER TABLE ONLY public.welfare_checks
-    ADD CONSTRAINT welfare_checks_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.welfare_escalations
-    ADD CONSTRAINT welfare_escalations_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.wechat_template_grants
+    ADD CONSTRAINT wechat_template_grants_pkey PRIMARY KEY (account_id, template_id);
 
 CREATE INDEX application_events_application_idx ON public.application_events USING btree (application_id, id);
 
@@ -812,29 +772,19 @@ CREATE INDEX emergency_calls_org_path_idx ON public.emergency_calls USING btree 
 
 CREATE INDEX emergency_calls_received_idx ON public.emergency_calls USING btree (received_at);
 
-CREATE INDEX emergency_calls_received_kind_idx ON public.emergency_calls USING btree (received_at, kind);
-
 CREATE INDEX emergency_calls_resident_idx ON public.emergency_calls USING btree (resident_id, id);
 
 CREATE INDEX emergency_calls_status_idx ON public.emergency_calls USING btree (status, id);
 
 CREATE INDEX emergency_contacts_resident_idx ON public.emergency_contacts USING btree (resident_id, priority);
 
-CREATE UNIQUE INDEX emergency_device_faults_open_key ON public.emergency_device_faults USING btree (device_id) WHERE (closed_at IS NULL);
-
 CREATE INDEX emergency_devices_heartbeat_idx ON public.emergency_devices USING btree (last_heartbeat_at NULLS FIRST);
-
-CREATE INDEX emergency_devices_low_battery_idx ON public.emergency_devices USING btree (id) WHERE ((battery_percent < 20) AND (fault_episode_id IS NULL));
 
 CREATE INDEX emergency_devices_resident_idx ON public.emergency_devices USING btree (resident_id);
 
-CREATE INDEX emergency_devices_silent_idx ON public.emergency_devices USING btree (silent_after, id) WHERE (fault_episode_id IS NULL);
+CREATE INDEX notifications_due_idx ON public.notifications USING btree (next_attempt_at) WHERE (status = 'PENDING'::text);
 
-CREATE INDEX emergency_dispatches_call_idx ON public.emergency_dispatches USING btree (call_id, dispatched_at, id);
-
-CREATE INDEX emergency_outbound_calls_call_idx ON public.emergency_outbound_calls USING btree (call_id, requested_at);
-
-CREATE INDEX emergency_outbound_calls_pending_idx ON public.emergency_outbound_calls USING btree (next_attempt_at, id) WHERE (status = 'PENDING'::text);
+CREATE INDEX notifications_recipient_idx ON public.notifications USING btree (recipient_id, created_at DESC);
 
 CREATE INDEX org_units_parent_idx ON public.org_units USING btree (parent_id);
 
@@ -847,6 +797,10 @@ CREATE INDEX redemptions_resident_idx ON public.redemptions USING btree (residen
 CREATE INDEX refresh_tokens_family_idx ON public.refresh_tokens USING btree (family_id);
 
 CREATE INDEX refresh_tokens_subject_idx ON public.refresh_tokens USING btree (subject_id);
+
+CREATE INDEX resident_proxies_account_idx ON public.resident_proxies USING btree (account_id) WHERE (revoked_at IS NULL);
+
+CREATE UNIQUE INDEX resident_proxies_active_idx ON public.resident_proxies USING btree (resident_id, account_id) WHERE (revoked_at IS NULL);
 
 CREATE INDEX residents_birth_date_idx ON public.residents USING btree (birth_date);
 
@@ -882,23 +836,15 @@ CREATE INDEX voucher_ledger_voucher_seq_idx ON public.voucher_ledger USING btree
 
 CREATE INDEX vouchers_expiry_idx ON public.vouchers USING btree (valid_until, id) WHERE (status = 'ACTIVE'::text);
 
+CREATE INDEX vouchers_expiry_notice_idx ON public.vouchers USING btree (valid_until) WHERE ((status = 'ACTIVE'::text) AND (expiry_noticed_at IS NULL));
+
 CREATE INDEX vouchers_resident_idx ON public.vouchers USING btree (resident_id, program_id, valid_until);
 
 CREATE INDEX wechat_accounts_resident_idx ON public.wechat_accounts USING btree (resident_id) WHERE (resident_id IS NOT NULL);
 
-CREATE INDEX welfare_check_plans_due_idx ON public.welfare_check_plans USING btree (next_due_on, resident_id);
-
-CREATE INDEX welfare_checks_resident_idx ON public.welfare_checks USING btree (resident_id, checked_at DESC);
-
-CREATE INDEX welfare_escalations_open_idx ON public.welfare_escalations USING btree (org_path text_pattern_ops, id) WHERE (resolved_at IS NULL);
-
-CREATE UNIQUE INDEX welfare_escalations_open_key ON public.welfare_escalations USING btree (resident_id) WHERE (resolved_at IS NULL);
-
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_append_only();
 
 CREATE TRIGGER audit_log_no_update BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_append_only();
-
-CREATE TRIGGER emergency_devices_silent_after BEFORE INSERT OR UPDATE OF last_heartbeat_at, heartbeat_interval_seconds, created_at ON public.emergency_devices FOR EACH ROW EXECUTE FUNCTION public.emergency_devices_silent_after();
 
 CREATE TRIGGER voucher_ledger_append_only BEFORE DELETE OR UPDATE ON public.voucher_ledger FOR EACH ROW EXECUTE FUNCTION public.voucher_ledger_append_only();
 
@@ -919,8 +865,14 @@ ALTER TABLE ONLY public.applications
 ALTER TABLE ONLY public.applications
     ADD CONSTRAINT applications_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.service_items(id);
 
-ALTER TABLE ONLY public.care_profiles
-    ADD CONSTRAINT care_profiles_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+ALTER TABLE ONLY public.binding_codes
+    ADD CONSTRAINT binding_codes_issued_by_fkey FOREIGN KEY (issued_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.binding_codes
+    ADD CONSTRAINT binding_codes_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.binding_codes
+    ADD CONSTRAINT binding_codes_used_by_fkey FOREIGN KEY (used_by) REFERENCES public.wechat_accounts(id);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
@@ -943,26 +895,17 @@ ALTER TABLE ONLY public.emergency_calls
 ALTER TABLE ONLY public.emergency_contacts
     ADD CONSTRAINT emergency_contacts_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id) ON DELETE CASCADE;
 
-ALTER TABLE ONLY public.emergency_device_faults
-    ADD CONSTRAINT emergency_device_faults_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
-
-ALTER TABLE ONLY public.emergency_device_faults
-    ADD CONSTRAINT emergency_device_faults_device_id_fkey FOREIGN KEY (device_id) REFERENCES public.emergency_devices(id);
-
-ALTER TABLE ONLY public.emergency_devices
-    ADD CONSTRAINT emergency_devices_fault_episode_fkey FOREIGN KEY (fault_episode_id) REFERENCES public.emergency_device_faults(id);
-
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
-ALTER TABLE ONLY public.emergency_dispatches
-    ADD CONSTRAINT emergency_dispatches_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
-
-ALTER TABLE ONLY public.emergency_outbound_calls
-    ADD CONSTRAINT emergency_outbound_calls_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
-
 ALTER TABLE ONLY public.org_units
     ADD CONSTRAINT org_units_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES public.org_units(id);
+
+ALTER TABLE ONLY public.proxy_invitations
+    ADD CONSTRAINT proxy_invitations_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.proxy_invitations
+    ADD CONSTRAINT proxy_invitations_used_by_fkey FOREIGN KEY (used_by) REFERENCES public.wechat_accounts(id);
 
 ALTER TABLE ONLY public.redemption_keys
     ADD CONSTRAINT redemption_keys_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
@@ -978,6 +921,12 @@ ALTER TABLE ONLY public.redemptions
 
 ALTER TABLE ONLY public.redemptions
     ADD CONSTRAINT redemptions_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.resident_proxies
+    ADD CONSTRAINT resident_proxies_account_id_fkey FOREIGN KEY (account_id) REFERENCES public.wechat_accounts(id);
+
+ALTER TABLE ONLY public.resident_proxies
+    ADD CONSTRAINT resident_proxies_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_community_id_fkey FOREIGN KEY (community_id) REFERENCES public.org_units(id);
@@ -1027,14 +976,5 @@ ALTER TABLE ONLY public.vouchers
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_resident_fk FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
-ALTER TABLE ONLY public.welfare_check_plans
-    ADD CONSTRAINT welfare_check_plans_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
-ALTER TABLE ONLY public.welfare_checks
-    ADD CONSTRAINT welfare_checks_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
-ALTER TABLE ONLY public.welfare_escalations
-    ADD CONSTRAINT welfare_escalations_check_id_fkey FOREIGN KEY (check_id) REFERENCES public.welfare_checks(id);
-
-ALTER TABLE ONLY public.welfare_escalations
-    ADD CONSTRAINT welfare_escalations_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+ALTER TABLE ONLY public.wechat_template_grants
+    ADD CONSTRAINT wechat_template_grants_account_id_fkey FOREIGN KEY (account_id) REFERENCES public.wechat_accounts(id);

@@ -16,6 +16,8 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/homecare"
+	"github.com/jinjiang/residents/internal/policy"
+	"github.com/jinjiang/residents/internal/proxy"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -98,6 +100,13 @@ type BindResidentInput struct {
 	Phone    string `json:"phone"`
 }
 
+type BindingCodePayload struct {
+	// The binding code, shown once (single use, valid 24 hours).
+	Code       *string      `json:"code,omitempty"`
+	ExpiresAt  *time.Time   `json:"expiresAt,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type CalendarDayInput struct {
 	Date civil.Date          `json:"date"`
 	Kind application.DayKind `json:"kind"`
@@ -163,6 +172,15 @@ type CreateCareWorkerInput struct {
 	Username    string `json:"username"`
 	Password    string `json:"password"`
 	DisplayName string `json:"displayName"`
+}
+
+type CreateProxyInvitationInput struct {
+	// At a counter: the resident present. Omitted by the resident's own account (its own record).
+	ResidentID *string             `json:"residentId,omitempty"`
+	Relation   proxy.Relation      `json:"relation"`
+	Scopes     []policy.ProxyScope `json:"scopes"`
+	// At a counter: what the clerk checked with the elder present (required there), at most 500 characters.
+	Evidence *string `json:"evidence,omitempty"`
 }
 
 type CreateServiceOrderInput struct {
@@ -346,6 +364,11 @@ type MaterialRequirementInput struct {
 type Mutation struct {
 }
 
+type OkPayload struct {
+	Ok         bool         `json:"ok"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type OutboundCallPayload struct {
 	OutboundCall *emergency.OutboundCall `json:"outboundCall,omitempty"`
 	UserErrors   []*UserError            `json:"userErrors"`
@@ -361,6 +384,13 @@ type PageInfo struct {
 type ProviderPayload struct {
 	Provider   *voucher.Provider `json:"provider,omitempty"`
 	UserErrors []*UserError      `json:"userErrors"`
+}
+
+type ProxyInvitationPayload struct {
+	// The invitation code, shown once: the proxy's account accepts it within 24 hours.
+	Code       *string      `json:"code,omitempty"`
+	ExpiresAt  *time.Time   `json:"expiresAt,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type Query struct {
@@ -458,6 +488,13 @@ type ReportEmergencyCallAnsweredInput struct {
 	AnsweredAt     time.Time `json:"answeredAt"`
 }
 
+type ReportSubscribeGrantsInput struct {
+	// Template ids wx.requestSubscribeMessage answered "accept" for: each allows one message.
+	Accepted []string `json:"accepted"`
+	// Template ids answered "reject" or "ban".
+	Rejected []string `json:"rejected"`
+}
+
 type RequestDisabilityServiceInput struct {
 	ResidentID  string                 `json:"residentId"`
 	Kind        disability.ServiceKind `json:"kind"`
@@ -515,6 +552,11 @@ type ResidentHomePayload struct {
 type ResidentPayload struct {
 	Resident   *resident.Resident `json:"resident,omitempty"`
 	UserErrors []*UserError       `json:"userErrors"`
+}
+
+type ResidentProxyPayload struct {
+	Proxy      *proxy.Link  `json:"proxy,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type ResolveServiceOrderDisputeInput struct {
@@ -759,6 +801,123 @@ type WelfareEscalationPayload struct {
 type WelfareSchedulePayload struct {
 	Due        *emergency.WelfareDue `json:"due,omitempty"`
 	UserErrors []*UserError          `json:"userErrors"`
+}
+
+type NotificationChannel string
+
+const (
+	NotificationChannelWechat NotificationChannel = "WECHAT"
+	NotificationChannelSms    NotificationChannel = "SMS"
+)
+
+var AllNotificationChannel = []NotificationChannel{
+	NotificationChannelWechat,
+	NotificationChannelSms,
+}
+
+func (e NotificationChannel) IsValid() bool {
+	switch e {
+	case NotificationChannelWechat, NotificationChannelSms:
+		return true
+	}
+	return false
+}
+
+func (e NotificationChannel) String() string {
+	return string(e)
+}
+
+func (e *NotificationChannel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationChannel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationChannel", str)
+	}
+	return nil
+}
+
+func (e NotificationChannel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationChannel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationChannel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type NotificationStatus string
+
+const (
+	// 等待发送（或等待重试）
+	NotificationStatusPending NotificationStatus = "PENDING"
+	NotificationStatusSent    NotificationStatus = "SENT"
+	// 未发送：未订阅该模板、已退订、无电话等
+	NotificationStatusSkipped NotificationStatus = "SKIPPED"
+	// 多次发送失败，已放弃
+	NotificationStatusDead NotificationStatus = "DEAD"
+)
+
+var AllNotificationStatus = []NotificationStatus{
+	NotificationStatusPending,
+	NotificationStatusSent,
+	NotificationStatusSkipped,
+	NotificationStatusDead,
+}
+
+func (e NotificationStatus) IsValid() bool {
+	switch e {
+	case NotificationStatusPending, NotificationStatusSent, NotificationStatusSkipped, NotificationStatusDead:
+		return true
+	}
+	return false
+}
+
+func (e NotificationStatus) String() string {
+	return string(e)
+}
+
+func (e *NotificationStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationStatus", str)
+	}
+	return nil
+}
+
+func (e NotificationStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type ServiceCardStatus string

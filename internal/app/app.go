@@ -26,9 +26,11 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/homecare"
+	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
+	"github.com/jinjiang/residents/internal/proxy"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/voucher"
@@ -64,7 +66,11 @@ type App struct {
 	Runs        *run.Worker
 	Emergency   *emergency.Service
 	Application *application.Service
-	Resolver    *graph.Resolver
+	// Notify delivers the notifications outbox (every instance runs it).
+	Notify *notify.Dispatcher
+	// Proxies keeps family proxy links: policy.ActFor's answer (a.Proxies.ActFor).
+	Proxies  *proxy.Service
+	Resolver *graph.Resolver
 	// Revocations is the instance's one subscription to revoked sessions,
 	// fanned out to its websockets; Sockets caps the websockets open per
 	// session and per user across instances.
@@ -176,6 +182,15 @@ func New(d Deps) (*App, error) {
 		}
 		return ""
 	})
+	a.Proxies = proxy.NewService(d.DB, d.Now)
+	templates, err := notify.ParseTemplates(cfg.WechatTemplates)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a.Notify = notify.NewDispatcher(d.DB,
+		notify.NewWechatSender(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret, d.Redis, cfg.RedisKeyPrefix),
+		notify.NewSMSSender(cfg.SMSAPIBase, cfg.SMSAPIKey), templates, a.Residents, d.Now, d.Log,
+		notify.Options{Poll: cfg.NotifyPoll})
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,
@@ -189,6 +204,8 @@ func New(d Deps) (*App, error) {
 		Emergency:          a.Emergency,
 		ApplicationService: a.Application,
 		Homecare:           a.Homecare,
+		ProxyLinks:         a.Proxies,
+		Inbox:              notify.NewInbox(d.DB, d.Now, templates),
 	}
 	a.metrics = newMetrics(d.Registry, d.DB)
 	a.handler = a.routes()

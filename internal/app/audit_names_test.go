@@ -155,6 +155,19 @@ func TestAuditEntriesResolve(t *testing.T) {
 
 	// Home-care visits: every action once.
 	careAuditTour(t, e)
+	// Families: a binding code issued and used, a proxy invited, accepted and revoked, subscriptions and an opt-out.
+	code := do(clerk, `mutation($r:ID!){issueBindingCode(residentId:$r){code userErrors{code}}}`,
+		map[string]any{"r": w.resident}, "issueBindingCode.userErrors").Str("issueBindingCode.code")
+	elder := newWechatUser(t, e).access
+	do(elder, `mutation($c:String!){bindResidentWithCode(code:$c){resident{id} userErrors{code}}}`,
+		map[string]any{"c": code}, "bindResidentWithCode.userErrors")
+	inv := do(elder, `mutation{createProxyInvitation(input:{relation:CHILD,scopes:[VIEW]}){code userErrors{code}}}`,
+		nil, "createProxyInvitation.userErrors").Str("createProxyInvitation.code")
+	link := do(newWechatUser(t, e).access, `mutation($c:String!){acceptProxyInvitation(code:$c){proxy{id} userErrors{code}}}`,
+		map[string]any{"c": inv}, "acceptProxyInvitation.userErrors").Str("acceptProxyInvitation.proxy.id")
+	do(elder, `mutation($id:ID!){revokeProxy(id:$id){userErrors{code}}}`, map[string]any{"id": link}, "revokeProxy.userErrors")
+	do(elder, `mutation{reportSubscribeGrants(input:{accepted:[],rejected:[]}){userErrors{code}}}`, nil, "reportSubscribeGrants.userErrors")
+	do(elder, `mutation{setNotificationOptOut(channel:WECHAT,optOut:true){userErrors{code}}}`, nil, "setNotificationOptOut.userErrors")
 
 	// The log since the test began, newest first.
 	type entry struct{ action, entity, entityID string }

@@ -55,9 +55,13 @@ func (a *App) Reencrypt(ctx context.Context) error {
 func (a *App) StartBackground(ctx context.Context) {
 	go a.Vouchers.RunExpiry(ctx, 10*time.Minute)
 	go a.Application.RunAcceptByLaw(ctx, 10*time.Minute, a.Log.Warn)
+	go a.Vouchers.RunExpiryNotices(ctx, time.Hour)
 	a.Runs.Start(ctx)
 	go a.Emergency.RunHub(ctx)
 	go a.Emergency.RunOutbound(ctx, 5*time.Second)
 	go a.Emergency.RunDeviceScan(ctx, a.Config.DeviceScanInterval)
 	go a.Revocations.Run(ctx)
+	if a.Config.NotifyPoll > 0 {
+		go a.Notify.Run(ctx)
+	}
 }

@@ -312,6 +312,9 @@ func (s *Service) Transition(ctx context.Context, in TransitionInput) (*Applicat
 			map[string]any{"action": string(in.Action), "number": row.Number, "from": string(from), "to": string(to)}); err != nil {
 			return err
 		}
+		if err := notifyApplicant(ctx, tx, &row, it, to, note, now); err != nil {
+			return err
+		}
 		return tx.WithContext(ctx).Where("id = ?", row.ID).Take(&out).Error
 	})
 	if err != nil {

@@ -93,7 +93,20 @@ const (
 	// detail).
 	ActionUnbindWechatAccount Action = "unbindWechatAccount"
 	ActionResidentByIDNumber  Action = "residentByIdNumber"
-	ActionIDNumber            Action = "idNumber"
+
+	// family.graphqls: binding codes, proxies and notifications. Proxy
+	// entries are about the resident (entity Resident); the link and the
+	// proxy's account are in the detail, the actor is whoever acted, so
+	// an entry names both identities. A proxy acting for a resident
+	// elsewhere adds policy.Acting.Detail to that action's entry.
+	ActionIssueBindingCode      Action = "issueBindingCode"
+	ActionBindResidentWithCode  Action = "bindResidentWithCode"
+	ActionCreateProxyInvitation Action = "createProxyInvitation"
+	ActionAcceptProxyInvitation Action = "acceptProxyInvitation"
+	ActionRevokeProxy           Action = "revokeProxy"
+	ActionReportSubscribeGrants Action = "reportSubscribeGrants"
+	ActionSetNotificationOptOut Action = "setNotificationOptOut"
+	ActionIDNumber              Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), its action and entity
@@ -189,6 +202,8 @@ var Actions = []Action{
 	ActionLogin, ActionWechatLogin, ActionRefreshSession, ActionLogout, ActionCreateStaffUser, ActionSetStaffUserActive,
 	ActionChangePassword, ActionResetPassword,
 	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionIDNumber,
+	ActionIssueBindingCode, ActionBindResidentWithCode, ActionCreateProxyInvitation, ActionAcceptProxyInvitation, ActionRevokeProxy,
+	ActionReportSubscribeGrants, ActionSetNotificationOptOut,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionEnrollResidents, ActionUnenrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,

@@ -113,6 +113,16 @@ type Config struct {
 	// notices (PDF) are set in (NOTICE_FONT_PATH); the default is where
 	// Debian's fonts-droid-fallback installs it.
 	NoticeFontPath string
+	// WechatTemplates is WECHAT_TEMPLATES, "event:templateId,…" (the events
+	// are notify.Kind values; notify.ParseTemplates validates it).
+	WechatTemplates string
+	// SMSAPIBase and SMSAPIKey are the SMS gateway (SMS_API_BASE empty: SMS off).
+	SMSAPIBase string
+	SMSAPIKey  string
+	// NotifyPoll is how often an idle notification dispatcher looks for
+	// due messages (NOTIFY_POLL); zero runs no dispatcher (tests that
+	// drive one themselves).
+	NotifyPoll time.Duration
 }
 
 // DefaultNoticeFont is NOTICE_FONT_PATH's default: Debian's fonts-droid-fallback.
@@ -165,6 +175,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("notice_font_path", c.NoticeFontPath),
 		slog.String("telephony_webhook_url", redactURL(c.TelephonyWebhookURL)),
 		slog.String("telephony_webhook_secret", "***"),
+		slog.String("sms_api_base", c.SMSAPIBase),
+		slog.String("sms_api_key", "***"),
+		slog.Duration("notify_poll", c.NotifyPoll),
 	)
 }
 
@@ -218,6 +231,9 @@ func Load(getenv func(string) string) (Config, error) {
 		RunChunkSize:             10000,
 		RunLease:                 30 * time.Second,
 		NoticeFontPath:           get("NOTICE_FONT_PATH", DefaultNoticeFont),
+		WechatTemplates:          get("WECHAT_TEMPLATES", ""),
+		SMSAPIBase:               strings.TrimRight(get("SMS_API_BASE", ""), "/"),
+		NotifyPoll:               2 * time.Second,
 	}
 	switch c.Env {
 	case "development", "production", "test":
@@ -278,6 +294,20 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.WechatAppID = secret("WECHAT_APP_ID", devWechatApp)
 	c.WechatAppSecret = secret("WECHAT_APP_SECRET", devWechatSec)
+	if c.SMSAPIBase != "" {
+		c.SMSAPIKey = secret("SMS_API_KEY", "")
+		if c.SMSAPIKey == "" {
+			errs = append(errs, errors.New("SMS_API_KEY must be set when SMS_API_BASE is"))
+		}
+	}
+	if v := getenv("NOTIFY_POLL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond || d > time.Minute {
+			errs = append(errs, errors.New("NOTIFY_POLL must be a duration between 100ms and 1m"))
+		} else {
+			c.NotifyPoll = d
+		}
+	}
 	c.SeedAdminPassword = secret("SEED_ADMIN_PASSWORD", "admin-dev-password")
 	if c.Production() && c.SeedAdminPassword == "admin-dev-password" {
 		errs = append(errs, errors.New("SEED_ADMIN_PASSWORD must not be the development password in production"))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +229,25 @@ func TestAlarmCenterConfig(t *testing.T) {
 	} {
 		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%v: %v", m, err)
+		}
+	}
+}
+
+func TestNotificationSettings(t *testing.T) {
+	c, err := Load(env(map[string]string{"SMS_API_BASE": "https://sms.example/", "SMS_API_KEY": "k", "NOTIFY_POLL": "500ms",
+		"WECHAT_TEMPLATES": "ALARM_RECEIVED:abc"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMSAPIBase != "https://sms.example" || c.SMSAPIKey != "k" || c.NotifyPoll != 500*time.Millisecond || c.WechatTemplates != "ALARM_RECEIVED:abc" {
+		t.Fatalf("%+v", c)
+	}
+	if strings.Contains(fmt.Sprint(c.LogValue()), "\"k\"") {
+		t.Fatal("the SMS key was logged")
+	}
+	for k, v := range map[string]string{"SMS_API_BASE": "https://sms.example", "NOTIFY_POLL": "1h"} {
+		if _, err := Load(env(map[string]string{k: v})); err == nil {
+			t.Errorf("%s=%s accepted", k, v)
 		}
 	}
 }

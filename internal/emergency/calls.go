@@ -137,10 +137,9 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 		return nil, err
 	}
 	if changed {
-		if s.OnCallStep != nil && out.ExternalCallID == ext {
-			// a new call (not a repeat alarm attached to an open one)
-			if err := s.OnCallStep(ctx, s.db.WithContext(ctx), out.call(), ActReceive); err != nil {
-				return nil, err
+		if out.ID == row.ID { // a new call, not a repeat alarm
+			if err := s.notifyReceived(ctx, out, now); err != nil {
+				s.log.ErrorContext(ctx, "emergency: alarm notice not queued", "call", out.ID, "err", err)
 			}
 		}
 		s.hub.publish(ctx, out.ID, out.OrgPath)
@@ -353,10 +352,8 @@ func (s *Service) step(ctx context.Context, id uuid.UUID, act Action, f stepFunc
 				return err
 			}
 		}
-		if s.OnCallStep != nil && act != ActAnswer {
-			if err := s.OnCallStep(ctx, tx, out.call(), act); err != nil {
-				return err
-			}
+		if err := notifyStep(ctx, tx, out, act, now); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, stepActions[act], audit.EntityEmergencyCall, &id, map[string]any{"status": to})
 	})

@@ -76,8 +76,6 @@ type Action string
 
 // Handling steps.
 const (
-	// ActReceive is no transition: it names a new call for OnCallStep.
-	ActReceive  Action = "RECEIVE"
 	ActAnswer   Action = "ANSWER"
 	ActDispatch Action = "DISPATCH"
 	ActClose    Action = "CLOSE"

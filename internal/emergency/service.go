@@ -36,12 +36,6 @@ type Service struct {
 	// the outbound sender after a request.
 	alarm        AlarmCenter
 	outboundKick chan struct{}
-	// OnCallStep, when set, is told of each alarm received (a new call),
-	// dispatched and closed, inside the transaction of the change when
-	// there is one (else right after it). It is the hook for the family
-	// notices (helper "family"): enqueue them with internal/notify there.
-	// An error rolls the change back.
-	OnCallStep func(ctx context.Context, tx *gorm.DB, c *Call, step Action) error
 }
 
 // ManualIntakeWindow is the window of the manual-intake throttle: a call

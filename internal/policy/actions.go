@@ -18,6 +18,15 @@ const (
 	// the mini-program accounts bound to a resident, and its remedy.
 	ReadWechatBindings  Action = "readWechatBindings"
 	UnbindWechatAccount Action = "unbindWechatAccount"
+	// IssueBindingCode is a counter issuing a single-use binding code to
+	// a resident whose ID card the clerk checked in person.
+	IssueBindingCode Action = "issueBindingCode"
+	// ManageProxies is a counter recording a family proxy's consent (the
+	// elder present) and revoking links.
+	ManageProxies Action = "manageProxies"
+	// ReadNotificationDeliveries is the delivery status of notifications,
+	// masked.
+	ReadNotificationDeliveries Action = "readNotificationDeliveries"
 
 	// Vouchers.
 	ReadVouchers          Action = "readVouchers"
@@ -123,6 +132,9 @@ var Actions = []struct {
 	{BindResident, "bind their mini-program account to their record"},
 	{ReadWechatBindings, "list the mini-program accounts bound to a resident"},
 	{UnbindWechatAccount, "unbind a mini-program account from a resident (audited; ends its sessions)"},
+	{IssueBindingCode, "issue binding codes at the counter (ID card checked in person; single use, 24 hours)"},
+	{ManageProxies, "record family proxies' consent at the counter and revoke proxy links"},
+	{ReadNotificationDeliveries, "read notifications' delivery status (masked)"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},
 	{EnrollResident, "enroll residents in voucher programs"},

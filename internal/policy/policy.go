@@ -62,6 +62,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability:       District, RequestDisabilityService: District, UpdateDisabilityService: District,
 		ReadSubsidies: District, ReadWechatBindings: District, UnbindWechatAccount: District,
 		ManageServiceCards: District, ReadServiceOrders: District, CreateServiceOrder: District, CancelServiceOrder: District,
+		IssueBindingCode: District, ManageProxies: District, ReadNotificationDeliveries: District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.CaseWorker: {
@@ -77,6 +78,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadWechatBindings: Subtree, UnbindWechatAccount: Subtree,
 		ManageServiceCards: Subtree, ReadServiceOrders: Subtree, CreateServiceOrder: Subtree, CancelServiceOrder: Subtree,
 		ReviewVisits: Subtree, ResolveVisitDispute: Subtree,
+		IssueBindingCode: Subtree, ManageProxies: Subtree, ReadNotificationDeliveries: Subtree,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Operator: {
@@ -113,6 +115,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadWechatBindings: District, UnbindWechatAccount: District,
 		ManageCareWorkers: Everywhere, ManagePriceList: Everywhere, ManageServiceCards: District, ReadServiceOrders: District,
 		CreateServiceOrder: District, CancelServiceOrder: District, ReviewVisits: District, ResolveVisitDispute: District,
+		IssueBindingCode: District, ManageProxies: District, ReadNotificationDeliveries: District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Auditor: {
@@ -122,7 +125,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District, ReadServiceOrders: District,
-		ChangeOwnPassword: Everywhere,
+		ReadNotificationDeliveries: District,
+		ChangeOwnPassword:          Everywhere,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,

@@ -228,8 +228,9 @@ func (h issuer) Step(ctx context.Context, tx *gorm.DB, r *run.Run) (bool, error)
 	if err := json.Unmarshal(r.Params, &p); err != nil {
 		return false, fmt.Errorf("voucher: issuance params: %w", err)
 	}
+	now := h.s.now()
 	args := []any{sql.Named("program", r.SubjectID), sql.Named("period", r.Key), sql.Named("pfrom", p.From),
-		sql.Named("puntil", p.Until), sql.Named("now", h.s.now())}
+		sql.Named("puntil", p.Until), sql.Named("now", now)}
 	if !r.Planned() {
 		return false, h.plan(ctx, tx, r, &p, args)
 	}
@@ -247,6 +248,9 @@ func (h issuer) Step(ctx context.Context, tx *gorm.DB, r *run.Run) (bool, error)
 		return false, problem.New(problem.BudgetExceeded, fmt.Sprintf(
 			"发放将超出本期预算 (issuing would take the period over its budget: %d fen left, this run needs more)", *p.RoomFen-r.Fen),
 			"input", "programId")
+	}
+	if err := notifyIssued(ctx, tx, r.SubjectID, r.Key, r.CursorOrZero(), last, now); err != nil {
+		return false, err
 	}
 	if last != nil {
 		r.Cursor = last

@@ -137,6 +137,7 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		return out, err
 	}
 	s.markUsed(in.Token)
+	s.notifyRedeemed(ctx, out.Redemption)
 	return out, nil
 }
 
