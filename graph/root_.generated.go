@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	EnrollmentRun() EnrollmentRunResolver
 	IssuanceRun() IssuanceRunResolver
 	LedgerEntry() LedgerEntryResolver
+	LifeEvent() LifeEventResolver
 	Mutation() MutationResolver
 	OrgUnit() OrgUnitResolver
 	Provider() ProviderResolver
@@ -340,6 +341,28 @@ type ComplexityRoot struct {
 		Redemption      func(childComplexity int) int
 	}
 
+	LifeEvent struct {
+		Closed     func(childComplexity int) int
+		Detail     func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		On         func(childComplexity int) int
+		RecordedAt func(childComplexity int) int
+		Reopened   func(childComplexity int) int
+		UndoReason func(childComplexity int) int
+		UndoneAt   func(childComplexity int) int
+	}
+
+	LifeEventCount struct {
+		Count func(childComplexity int) int
+		Kind  func(childComplexity int) int
+	}
+
+	LifeEventPayload struct {
+		LifeEvent  func(childComplexity int) int
+		Resident   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	MaterialRequirement struct {
 		Name     func(childComplexity int) int
 		Required func(childComplexity int) int
@@ -362,8 +385,10 @@ type ComplexityRoot struct {
 		Login                       func(childComplexity int, input model.LoginInput) int
 		Logout                      func(childComplexity int) int
 		ReceiveEmergencyCall        func(childComplexity int, input model.ReceiveEmergencyCallInput) int
+		RecordDeath                 func(childComplexity int, input model.RecordDeathInput) int
 		RecordDeviceHeartbeat       func(childComplexity int, input model.DeviceHeartbeatInput) int
 		RecordDisabilityCertificate func(childComplexity int, input model.RecordDisabilityCertificateInput) int
+		RecordMoveOut               func(childComplexity int, input model.RecordMoveOutInput) int
 		RedeemVoucher               func(childComplexity int, input model.RedeemVoucherInput) int
 		RefreshSession              func(childComplexity int, refreshToken string) int
 		RegisterEmergencyDevice     func(childComplexity int, input model.RegisterEmergencyDeviceInput) int
@@ -378,6 +403,7 @@ type ComplexityRoot struct {
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
 		UnbindWechatAccount         func(childComplexity int, input model.UnbindWechatAccountInput) int
+		UndoDeath                   func(childComplexity int, input model.UndoDeathInput) int
 		UnenrollResident            func(childComplexity int, programID string, residentID string, reason string) int
 		UpdateDisabilityService     func(childComplexity int, input model.UpdateDisabilityServiceInput) int
 		UpdateResident              func(childComplexity int, input model.UpdateResidentInput) int
@@ -473,6 +499,7 @@ type ComplexityRoot struct {
 		Age                   func(childComplexity int) int
 		Applications          func(childComplexity int, first *int, after *string) int
 		Community             func(childComplexity int) int
+		DeceasedOn            func(childComplexity int) int
 		DisabilityCertificate func(childComplexity int) int
 		DisabilityServices    func(childComplexity int) int
 		EmergencyCalls        func(childComplexity int, first *int, after *string) int
@@ -483,6 +510,8 @@ type ComplexityRoot struct {
 		ID                    func(childComplexity int) int
 		IDNumber              func(childComplexity int) int
 		IDNumberMasked        func(childComplexity int) int
+		LifeEvents            func(childComplexity int) int
+		MovedOutOn            func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		PhoneMasked           func(childComplexity int) int
 		Redemptions           func(childComplexity int, first *int) int
@@ -1727,6 +1756,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.Redemption(childComplexity), true
 
+	case "LifeEvent.closed":
+		if e.ComplexityRoot.LifeEvent.Closed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.Closed(childComplexity), true
+	case "LifeEvent.detail":
+		if e.ComplexityRoot.LifeEvent.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.Detail(childComplexity), true
+	case "LifeEvent.kind":
+		if e.ComplexityRoot.LifeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.Kind(childComplexity), true
+	case "LifeEvent.date":
+		if e.ComplexityRoot.LifeEvent.On == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.On(childComplexity), true
+	case "LifeEvent.recordedAt":
+		if e.ComplexityRoot.LifeEvent.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.RecordedAt(childComplexity), true
+	case "LifeEvent.reopened":
+		if e.ComplexityRoot.LifeEvent.Reopened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.Reopened(childComplexity), true
+	case "LifeEvent.undoReason":
+		if e.ComplexityRoot.LifeEvent.UndoReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.UndoReason(childComplexity), true
+	case "LifeEvent.undoneAt":
+		if e.ComplexityRoot.LifeEvent.UndoneAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.UndoneAt(childComplexity), true
+
+	case "LifeEventCount.count":
+		if e.ComplexityRoot.LifeEventCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventCount.Count(childComplexity), true
+	case "LifeEventCount.kind":
+		if e.ComplexityRoot.LifeEventCount.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventCount.Kind(childComplexity), true
+
+	case "LifeEventPayload.lifeEvent":
+		if e.ComplexityRoot.LifeEventPayload.LifeEvent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventPayload.LifeEvent(childComplexity), true
+	case "LifeEventPayload.resident":
+		if e.ComplexityRoot.LifeEventPayload.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventPayload.Resident(childComplexity), true
+	case "LifeEventPayload.userErrors":
+		if e.ComplexityRoot.LifeEventPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventPayload.UserErrors(childComplexity), true
+
 	case "MaterialRequirement.name":
 		if e.ComplexityRoot.MaterialRequirement.Name == nil {
 			break
@@ -1911,6 +2021,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReceiveEmergencyCall(childComplexity, args["input"].(model.ReceiveEmergencyCallInput)), true
+	case "Mutation.recordDeath":
+		if e.ComplexityRoot.Mutation.RecordDeath == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordDeath_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordDeath(childComplexity, args["input"].(model.RecordDeathInput)), true
 	case "Mutation.recordDeviceHeartbeat":
 		if e.ComplexityRoot.Mutation.RecordDeviceHeartbeat == nil {
 			break
@@ -1933,6 +2054,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordDisabilityCertificate(childComplexity, args["input"].(model.RecordDisabilityCertificateInput)), true
+	case "Mutation.recordMoveOut":
+		if e.ComplexityRoot.Mutation.RecordMoveOut == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordMoveOut_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordMoveOut(childComplexity, args["input"].(model.RecordMoveOutInput)), true
 	case "Mutation.redeemVoucher":
 		if e.ComplexityRoot.Mutation.RedeemVoucher == nil {
 			break
@@ -2087,6 +2219,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnbindWechatAccount(childComplexity, args["input"].(model.UnbindWechatAccountInput)), true
+	case "Mutation.undoDeath":
+		if e.ComplexityRoot.Mutation.UndoDeath == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_undoDeath_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UndoDeath(childComplexity, args["input"].(model.UndoDeathInput)), true
 	case "Mutation.unenrollResident":
 		if e.ComplexityRoot.Mutation.UnenrollResident == nil {
 			break
@@ -2630,6 +2773,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Community(childComplexity), true
+	case "Resident.deceasedOn":
+		if e.ComplexityRoot.Resident.DeceasedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.DeceasedOn(childComplexity), true
 	case "Resident.disabilityCertificate":
 		if e.ComplexityRoot.Resident.DisabilityCertificate == nil {
 			break
@@ -2695,6 +2844,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.IDNumberMasked(childComplexity), true
+	case "Resident.lifeEvents":
+		if e.ComplexityRoot.Resident.LifeEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.LifeEvents(childComplexity), true
+	case "Resident.movedOutOn":
+		if e.ComplexityRoot.Resident.MovedOutOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.MovedOutOn(childComplexity), true
 	case "Resident.name":
 		if e.ComplexityRoot.Resident.Name == nil {
 			break
@@ -3362,7 +3523,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MaterialInput", ec.unmarshalInputMaterialInput),
 			graphql.NewInputUnmarshaler("MaterialRequirementInput", ec.unmarshalInputMaterialRequirementInput),
 			graphql.NewInputUnmarshaler("ReceiveEmergencyCallInput", ec.unmarshalInputReceiveEmergencyCallInput),
+			graphql.NewInputUnmarshaler("RecordDeathInput", ec.unmarshalInputRecordDeathInput),
 			graphql.NewInputUnmarshaler("RecordDisabilityCertificateInput", ec.unmarshalInputRecordDisabilityCertificateInput),
+			graphql.NewInputUnmarshaler("RecordMoveOutInput", ec.unmarshalInputRecordMoveOutInput),
 			graphql.NewInputUnmarshaler("RedeemVoucherInput", ec.unmarshalInputRedeemVoucherInput),
 			graphql.NewInputUnmarshaler("RegisterEmergencyDeviceInput", ec.unmarshalInputRegisterEmergencyDeviceInput),
 			graphql.NewInputUnmarshaler("RegisterProviderInput", ec.unmarshalInputRegisterProviderInput),
@@ -3375,6 +3538,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SubmitApplicationInput", ec.unmarshalInputSubmitApplicationInput),
 			graphql.NewInputUnmarshaler("TransitionApplicationInput", ec.unmarshalInputTransitionApplicationInput),
 			graphql.NewInputUnmarshaler("UnbindWechatAccountInput", ec.unmarshalInputUnbindWechatAccountInput),
+			graphql.NewInputUnmarshaler("UndoDeathInput", ec.unmarshalInputUndoDeathInput),
 			graphql.NewInputUnmarshaler("UpdateDisabilityServiceInput", ec.unmarshalInputUpdateDisabilityServiceInput),
 			graphql.NewInputUnmarshaler("UpdateResidentInput", ec.unmarshalInputUpdateResidentInput),
 			graphql.NewInputUnmarshaler("UpsertDisabilitySubsidyRuleInput", ec.unmarshalInputUpsertDisabilitySubsidyRuleInput),
@@ -3472,7 +3636,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/identity.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
+//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/identity.graphqls" "schema/lifeevent.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3490,6 +3654,7 @@ var sources = []*ast.Source{
 	{Name: "schema/disability.graphqls", Input: sourceData("schema/disability.graphqls"), BuiltIn: false},
 	{Name: "schema/emergency.graphqls", Input: sourceData("schema/emergency.graphqls"), BuiltIn: false},
 	{Name: "schema/identity.graphqls", Input: sourceData("schema/identity.graphqls"), BuiltIn: false},
+	{Name: "schema/lifeevent.graphqls", Input: sourceData("schema/lifeevent.graphqls"), BuiltIn: false},
 	{Name: "schema/org.graphqls", Input: sourceData("schema/org.graphqls"), BuiltIn: false},
 	{Name: "schema/resident.graphqls", Input: sourceData("schema/resident.graphqls"), BuiltIn: false},
 	{Name: "schema/voucher.graphqls", Input: sourceData("schema/voucher.graphqls"), BuiltIn: false},
@@ -4058,6 +4223,50 @@ func (ec *executionContext) childFields_LedgerEntry(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type LedgerEntry", field.Name)
 }
 
+func (ec *executionContext) childFields_LifeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_LifeEvent_kind(ctx, field)
+	case "date":
+		return ec.fieldContext_LifeEvent_date(ctx, field)
+	case "detail":
+		return ec.fieldContext_LifeEvent_detail(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_LifeEvent_recordedAt(ctx, field)
+	case "closed":
+		return ec.fieldContext_LifeEvent_closed(ctx, field)
+	case "undoneAt":
+		return ec.fieldContext_LifeEvent_undoneAt(ctx, field)
+	case "undoReason":
+		return ec.fieldContext_LifeEvent_undoReason(ctx, field)
+	case "reopened":
+		return ec.fieldContext_LifeEvent_reopened(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LifeEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_LifeEventCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_LifeEventCount_kind(ctx, field)
+	case "count":
+		return ec.fieldContext_LifeEventCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LifeEventCount", field.Name)
+}
+
+func (ec *executionContext) childFields_LifeEventPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lifeEvent":
+		return ec.fieldContext_LifeEventPayload_lifeEvent(ctx, field)
+	case "resident":
+		return ec.fieldContext_LifeEventPayload_resident(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_LifeEventPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LifeEventPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_MaterialRequirement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -4222,6 +4431,12 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_emergencyCalls(ctx, field)
 	case "wechatAccounts":
 		return ec.fieldContext_Resident_wechatAccounts(ctx, field)
+	case "deceasedOn":
+		return ec.fieldContext_Resident_deceasedOn(ctx, field)
+	case "movedOutOn":
+		return ec.fieldContext_Resident_movedOutOn(ctx, field)
+	case "lifeEvents":
+		return ec.fieldContext_Resident_lifeEvents(ctx, field)
 	case "vouchers":
 		return ec.fieldContext_Resident_vouchers(ctx, field)
 	case "voucherBalanceFen":

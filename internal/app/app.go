@@ -151,6 +151,15 @@ func New(d Deps) (*App, error) {
 	a.Emergency = emergency.NewService(d.DB, keyring, d.Redis, cfg.RedisKeyPrefix, d.Now, d.Log, manual)
 	// Approving an application for a linked item enrolls the applicant.
 	a.Application = application.NewService(d.DB, a.Org, d.Now, a.Vouchers)
+	// A death or a move out closes, in its own transaction, what each
+	// domain holds for the resident (resident.Consequence).
+	// Hooks still to wire when their domains land: the care domain's
+	// "cancel open service orders" and the family domain's "tell the
+	// resident's proxies" (an outbox row per proxy) each register one
+	// more resident.Consequence here.
+	for _, c := range []resident.Consequence{a.Vouchers.LifeEvents(), disability.LifeEvents{}, application.LifeEvents{}, emergency.LifeEvents{}} {
+		a.Residents.AddLifeEventConsequence(c)
+	}
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,

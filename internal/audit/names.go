@@ -88,6 +88,11 @@ const (
 	// detail).
 	ActionUnbindWechatAccount Action = "unbindWechatAccount"
 	ActionResidentByIDNumber  Action = "residentByIdNumber"
+	// recordDeath, recordMoveOut and undoDeath are about the Resident; the
+	// detail names the life event and what it closed (or reopened).
+	ActionRecordDeath   Action = "recordDeath"
+	ActionRecordMoveOut Action = "recordMoveOut"
+	ActionUndoDeath     Action = "undoDeath"
 	ActionIDNumber            Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
@@ -139,6 +144,7 @@ var Actions = []Action{
 	ActionLogin, ActionWechatLogin, ActionRefreshSession, ActionLogout, ActionCreateStaffUser, ActionSetStaffUserActive,
 	ActionChangePassword, ActionResetPassword,
 	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionIDNumber,
+	ActionRecordDeath, ActionRecordMoveOut, ActionUndoDeath,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionEnrollResidents, ActionUnenrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,

@@ -24,6 +24,8 @@ type deviceRow struct {
 	LastHeartbeatAt *time.Time
 	BatteryPercent  *int
 	CreatedAt       time.Time
+	// DeactivatedAt is set by a life event (LifeEvents); registering never writes it.
+	DeactivatedAt *time.Time `gorm:"->"`
 	// OrgPath is read from the resident (never written).
 	OrgPath string `gorm:"->;-:migration"`
 }
@@ -90,7 +92,7 @@ func (r eventRow) event() Event {
 // devices returns a query over devices joined with their resident's org path.
 func devices(db *gorm.DB) *gorm.DB {
 	return db.Table("emergency_devices AS d").
-		Select("d.id, d.serial, d.kind, d.resident_id, d.last_heartbeat_at, d.battery_percent, d.created_at, r.org_path").
+		Select("d.id, d.serial, d.kind, d.resident_id, d.last_heartbeat_at, d.battery_percent, d.created_at, d.deactivated_at, r.org_path").
 		Joins("JOIN resident_facts r ON r.id = d.resident_id")
 }
 

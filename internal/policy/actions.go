@@ -18,6 +18,11 @@ const (
 	// the mini-program accounts bound to a resident, and its remedy.
 	ReadWechatBindings  Action = "readWechatBindings"
 	UnbindWechatAccount Action = "unbindWechatAccount"
+	// RecordLifeEvent records a death or a move out of the district, which
+	// closes the resident's vouchers, enrollments, services, applications
+	// and devices; UndoDeath takes back a mistaken death within 30 days.
+	RecordLifeEvent Action = "recordLifeEvent"
+	UndoDeath       Action = "undoDeath"
 
 	// Vouchers.
 	ReadVouchers          Action = "readVouchers"
@@ -90,6 +95,8 @@ var Actions = []struct {
 	{BindResident, "bind their mini-program account to their record"},
 	{ReadWechatBindings, "list the mini-program accounts bound to a resident"},
 	{UnbindWechatAccount, "unbind a mini-program account from a resident (audited; ends its sessions)"},
+	{RecordLifeEvent, "record a death or a move out of the district (closes vouchers, enrollments, services, applications, devices)"},
+	{UndoDeath, "undo a death recorded by mistake, within 30 days (audited)"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},
 	{EnrollResident, "enroll residents in voucher programs"},
