@@ -218,9 +218,31 @@ CREATE TABLE public.emergency_devices (
     last_heartbeat_at timestamp with time zone,
     battery_percent integer,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    deactivated_at timestamp with time zone,
+    deactivated_by_event uuid,
     CONSTRAINT emergency_devices_battery_percent_check CHECK (((battery_percent >= 0) AND (battery_percent <= 100))),
     CONSTRAINT emergency_devices_kind_check CHECK ((kind = ANY (ARRAY['BUTTON_BOX'::text, 'WEARABLE'::text, 'FIXED_PHONE'::text, 'SENSOR'::text]))),
     CONSTRAINT emergency_devices_serial_check CHECK (((length(serial) >= 1) AND (length(serial) <= 64)))
+);
+
+CREATE TABLE public.life_events (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    kind text NOT NULL,
+    on_date date NOT NULL,
+    detail_text text NOT NULL,
+    closed jsonb DEFAULT '{}'::jsonb NOT NULL,
+    recorded_by uuid NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    undone_by uuid,
+    undone_at timestamp with time zone,
+    undo_reason text,
+    CONSTRAINT life_events_check CHECK (((undone_at IS NULL) = (undone_by IS NULL))),
+    CONSTRAINT life_events_check1 CHECK (((kind = 'DEATH'::text) OR (undone_at IS NULL))),
+    CONSTRAINT life_events_closed_check CHECK ((jsonb_typeof(closed) = 'object'::text)),
+    CONSTRAINT life_events_detail_text_check CHECK (((length(detail_text) >= 1) AND (length(detail_text) <= 200))),
+    CONSTRAINT life_events_kind_check CHECK ((kind = ANY (ARRAY['DEATH'::text, 'MOVE_OUT'::text]))),
+    CONSTRAINT life_events_undo_reason_check CHECK ((length(undo_reason) <= 500))
 );
 
 CREATE TABLE public.notifications (
@@ -326,8 +348,12 @@ CREATE TABLE public.residents (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     name_terms text[],
+    moved_out_on date,
+    moved_out_to text,
     CONSTRAINT residents_care_level_check CHECK ((care_level = ANY (ARRAY['INTACT'::text, 'MILD'::text, 'MODERATE'::text, 'SEVERE'::text, 'TOTAL'::text]))),
     CONSTRAINT residents_gender_check CHECK ((gender = ANY (ARRAY['MALE'::text, 'FEMALE'::text]))),
+    CONSTRAINT residents_moved_out_check CHECK (((moved_out_on IS NULL) = (moved_out_to IS NULL))),
+    CONSTRAINT residents_moved_out_to_check CHECK ((length(moved_out_to) <= 200)),
     CONSTRAINT residents_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64)))
 );
 
@@ -341,7 +367,8 @@ CREATE VIEW public.resident_facts AS
     residents.care_level,
     residents.statuses,
     residents.deceased_on,
-    (residents.deceased_on IS NULL) AS living
+    ((residents.deceased_on IS NULL) AND (residents.moved_out_on IS NULL)) AS living,
+    residents.moved_out_on
    FROM public.residents;
 
 CREATE TABLE public.runs (
@@ -433,6 +460,14 @@ CREATE TABLE public.voucher_enrollments (
     program_id uuid NOT NULL,
     resident_id uuid NOT NULL,
     enrolled_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.voucher_enrollments_ended (
+    program_id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    enrolled_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone NOT NULL,
+    life_event_id uuid NOT NULL
 );
 
 CREATE TABLE public.voucher_ledger (
@@ -563,6 +598,9 @@ ALTER TABLE ONLY public.emergency_devices
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_serial_key UNIQUE (serial);
 
+ALTER TABLE ONLY public.life_events
+    ADD CONSTRAINT life_events_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
 
@@ -619,6 +657,9 @@ ALTER TABLE ONLY public.settlements
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.voucher_enrollments_ended
+    ADD CONSTRAINT voucher_enrollments_ended_pkey PRIMARY KEY (life_event_id, program_id);
 
 ALTER TABLE ONLY public.voucher_enrollments
     ADD CONSTRAINT voucher_enrollments_pkey PRIMARY KEY (program_id, resident_id);
@@ -693,6 +734,8 @@ CREATE INDEX emergency_devices_heartbeat_idx ON public.emergency_devices USING b
 
 CREATE INDEX emergency_devices_resident_idx ON public.emergency_devices USING btree (resident_id);
 
+CREATE INDEX life_events_resident_idx ON public.life_events USING btree (resident_id, recorded_at DESC);
+
 CREATE INDEX org_units_parent_idx ON public.org_units USING btree (parent_id);
 
 CREATE INDEX org_units_path_idx ON public.org_units USING btree (path text_pattern_ops);
@@ -732,6 +775,8 @@ CREATE INDEX runs_subject_idx ON public.runs USING btree (kind, subject_id, id);
 CREATE INDEX users_provider_idx ON public.users USING btree (provider_id) WHERE (provider_id IS NOT NULL);
 
 CREATE UNIQUE INDEX users_username_key ON public.users USING btree (lower(username));
+
+CREATE INDEX voucher_enrollments_ended_resident_idx ON public.voucher_enrollments_ended USING btree (resident_id);
 
 CREATE INDEX voucher_enrollments_resident_idx ON public.voucher_enrollments USING btree (resident_id);
 
@@ -788,7 +833,13 @@ ALTER TABLE ONLY public.emergency_contacts
     ADD CONSTRAINT emergency_contacts_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.emergency_devices
+    ADD CONSTRAINT emergency_devices_deactivated_by_event_fkey FOREIGN KEY (deactivated_by_event) REFERENCES public.life_events(id);
+
+ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.life_events
+    ADD CONSTRAINT life_events_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.org_units
     ADD CONSTRAINT org_units_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES public.org_units(id);
@@ -831,6 +882,15 @@ ALTER TABLE ONLY public.users
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_provider_fk FOREIGN KEY (provider_id) REFERENCES public.providers(id);
+
+ALTER TABLE ONLY public.voucher_enrollments_ended
+    ADD CONSTRAINT voucher_enrollments_ended_life_event_id_fkey FOREIGN KEY (life_event_id) REFERENCES public.life_events(id);
+
+ALTER TABLE ONLY public.voucher_enrollments_ended
+    ADD CONSTRAINT voucher_enrollments_ended_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.voucher_enrollments_ended
+    ADD CONSTRAINT voucher_enrollments_ended_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.voucher_enrollments
     ADD CONSTRAINT voucher_enrollments_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);

@@ -142,7 +142,7 @@ func (s *Service) recordLifeEvent(ctx context.Context, kind LifeEventKind, in Li
 	}
 	now := s.now()
 	row := lifeEventRow{ID: uuid.Must(uuid.NewV7()), ResidentID: in.ResidentID, Kind: string(kind), OnDate: in.On,
-		DetailText: in.Detail, RecordedBy: v.ID, RecordedAt: now}
+		DetailText: in.Detail, Closed: []byte("{}"), RecordedBy: v.ID, RecordedAt: now}
 	var out *LifeEvent
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		res, err := lockForLifeEvent(ctx, tx, in.ResidentID)

@@ -51,6 +51,7 @@ func scalar[T any](t *testing.T, e *testenv.Env, q string, args ...any) T {
 func TestRecordDeathClosesEverything(t *testing.T) {
 	f := newFixture(t, programSpec{})
 	e := f.e
+	logsOnFail(t, e)
 	rid := f.resident(t, testenv.ResidentSpec{})
 	if _, _, _, code := f.issue(t, f.period); code != "" {
 		t.Fatalf("issue: %s", code)
@@ -178,7 +179,7 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 		t.Fatalf("record again: %s", r.Raw)
 	}
 	e.Clock.Set(time.Now().Add(31 * 24 * time.Hour))
-	if r := e.MustDo(t, f.admin, undoDeathDoc, undo); r.Str("undoDeath.userErrors.0.code") != "INVALID_TRANSITION" {
+	if r := e.MustDo(t, e.Admin(t), undoDeathDoc, undo); r.Str("undoDeath.userErrors.0.code") != "INVALID_TRANSITION" {
 		t.Fatalf("late undo: %s", r.Raw)
 	}
 }
@@ -189,6 +190,7 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 func TestRecordMoveOut(t *testing.T) {
 	f := newFixture(t, programSpec{})
 	e := f.e
+	logsOnFail(t, e)
 	stay := f.resident(t, testenv.ResidentSpec{})
 	leave := f.resident(t, testenv.ResidentSpec{})
 	doc := `mutation($in:RecordMoveOutInput!){recordMoveOut(input:$in){lifeEvent{kind detail closed{kind count}} resident{movedOutOn deceasedOn} userErrors{code field}}}`
