@@ -93,7 +93,7 @@ const (
 	ActionRecordDeath   Action = "recordDeath"
 	ActionRecordMoveOut Action = "recordMoveOut"
 	ActionUndoDeath     Action = "undoDeath"
-	ActionIDNumber            Action = "idNumber"
+	ActionIDNumber      Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), its action and entity

@@ -18,7 +18,7 @@ const IssuedStatus = Active
 // A life event (a death, a move out: LifeEvents) voids what is ACTIVE.
 var voucherMoves = map[Status][]Status{
 	Active:    {Active, Exhausted, Expired, Voided}, // redeemed (partly, fully); the expiry job; a life event
-	Exhausted: {Active},                     // a reversal gives money back
+	Exhausted: {Active},                             // a reversal gives money back
 }
 
 // CanBecome reports whether a voucher in status s may be moved to status to.
