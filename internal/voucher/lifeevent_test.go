@@ -56,8 +56,9 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 	if _, _, _, code := f.issue(t, f.period); code != "" {
 		t.Fatalf("issue: %s", code)
 	}
-	if r := f.redeem(t, f.provTok, f.token(t, rid), 1000, "death-before", "", ""); r.id == "" {
-		t.Fatalf("redeem: %s", r.raw)
+	before := f.redeem(t, f.provTok, f.token(t, rid), 1000, "death-before", "", "")
+	if before.id == "" {
+		t.Fatalf("redeem: %s", before.raw)
 	}
 	// An open disability service, a device and an open application.
 	mustExec(t, e, `INSERT INTO disability_services (id, resident_id, kind, status, requested_by) VALUES (?, ?, 'REHABILITATION', 'REQUESTED', ?)`,
@@ -135,6 +136,12 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 	if n := scalar[int](t, e, "SELECT count(*) FROM emergency_devices WHERE resident_id = ? AND deactivated_at IS NOT NULL", rid); n != 1 {
 		t.Errorf("devices deactivated %d", n)
 	}
+	// An alarm from the deactivated device no longer names the resident.
+	call := e.MustDo(t, e.As(t, "telephony"), `mutation($x:String!,$s:String){receiveEmergencyCall(input:{externalCallId:$x,deviceSerial:$s,kind:ALARM_BUTTON}){call{resident{id} device{id}} userErrors{code}}}`,
+		map[string]any{"x": "life-" + serial, "s": serial})
+	if call.Get("receiveEmergencyCall.userErrors.0") != nil || call.Get("receiveEmergencyCall.call.resident") != nil || call.Get("receiveEmergencyCall.call.device") != nil {
+		t.Errorf("alarm from a deactivated device: %s", call.Raw)
+	}
 	if n := scalar[int](t, e, "SELECT count(*) FROM audit_log WHERE action = 'recordDeath' AND entity_id = ?", rid); n != 1 {
 		t.Errorf("audit entries %d", n)
 	}
@@ -144,6 +151,22 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 	}
 	if r := e.MustDo(t, f.admin, recordDeathDoc, in(today, "再次申报")); r.Str("recordDeath.userErrors.0.code") != "INVALID_TRANSITION" {
 		t.Fatalf("second report: %s", r.Raw)
+	}
+	// A redemption made before the death reversed after it: the money goes
+	// back onto the voided voucher and is written off again (VOID).
+	rev := e.MustDo(t, f.admin, `mutation($id:ID!){reverseRedemption(input:{redemptionId:$id,reason:"服务未提供"}){redemption{status} userErrors{code}}}`,
+		map[string]any{"id": before.id})
+	if rev.Str("reverseRedemption.redemption.status") != "REVERSED" {
+		t.Fatalf("reverse after death: %s", rev.Raw)
+	}
+	if n := scalar[int64](t, e, "SELECT coalesce(sum(amount_fen), 0) FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id WHERE v.resident_id = ? AND l.kind = 'VOID'", rid); n != -30000 {
+		t.Errorf("VOID entries sum %d after the reversal, want -30000", n)
+	}
+	if bal := f.balance(t, rid); bal != 0 {
+		t.Errorf("balance %d after a reversal onto a voided voucher", bal)
+	}
+	if _, bad, err := voucher.CheckBooks(context.Background(), e.DB); err != nil || len(bad) > 0 {
+		t.Fatalf("books after the reversal: %v %v", bad, err)
 	}
 
 	// Only an ADMIN undoes it.
