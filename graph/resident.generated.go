@@ -49,6 +49,8 @@ type ResidentResolver interface {
 	Proxies(ctx context.Context, obj *resident.Resident) ([]*proxy.Link, error)
 	NotificationDeliveries(ctx context.Context, obj *resident.Resident, first *int) ([]*notify.Notification, error)
 	WechatAccounts(ctx context.Context, obj *resident.Resident) ([]*auth.WechatAccount, error)
+
+	LifeEvents(ctx context.Context, obj *resident.Resident) ([]*resident.LifeEvent, error)
 	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *voucher.Status) ([]*voucher.Voucher, error)
 	VoucherBalanceFen(ctx context.Context, obj *resident.Resident, programID *string) (int64, error)
 	Redemptions(ctx context.Context, obj *resident.Resident, first *int) ([]*voucher.Redemption, error)
@@ -976,6 +978,84 @@ func (ec *executionContext) fieldContext_Resident_wechatAccounts(_ context.Conte
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_WechatAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_deceasedOn(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_deceasedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeceasedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *civil.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_deceasedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Resident", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Resident_movedOutOn(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_movedOutOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MovedOutOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *civil.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_movedOutOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Resident", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Resident_lifeEvents(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_lifeEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().LifeEvents(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*resident.LifeEvent) graphql.Marshaler {
+			return ec.marshalNLifeEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐLifeEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_lifeEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LifeEvent(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1936,6 +2016,21 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 		case "wechatAccounts":
 			out.Values[i] = ec._Resident_wechatAccounts(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deceasedOn":
+			out.Values[i] = ec._Resident_deceasedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "movedOutOn":
+			out.Values[i] = ec._Resident_movedOutOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lifeEvents":
+			out.Values[i] = ec._Resident_lifeEvents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "vouchers":

@@ -47,6 +47,7 @@ type ResolverRoot interface {
 	EnrollmentRun() EnrollmentRunResolver
 	IssuanceRun() IssuanceRunResolver
 	LedgerEntry() LedgerEntryResolver
+	LifeEvent() LifeEventResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
 	OrgUnit() OrgUnitResolver
@@ -521,6 +522,28 @@ type ComplexityRoot struct {
 		Redemption      func(childComplexity int) int
 	}
 
+	LifeEvent struct {
+		Closed     func(childComplexity int) int
+		Detail     func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		On         func(childComplexity int) int
+		RecordedAt func(childComplexity int) int
+		Reopened   func(childComplexity int) int
+		UndoReason func(childComplexity int) int
+		UndoneAt   func(childComplexity int) int
+	}
+
+	LifeEventCount struct {
+		Count func(childComplexity int) int
+		Kind  func(childComplexity int) int
+	}
+
+	LifeEventPayload struct {
+		LifeEvent  func(childComplexity int) int
+		Resident   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	MaterialRequirement struct {
 		Name     func(childComplexity int) int
 		Required func(childComplexity int) int
@@ -559,8 +582,10 @@ type ComplexityRoot struct {
 		Logout                      func(childComplexity int) int
 		ReceiveEmergencyCall        func(childComplexity int, input model.ReceiveEmergencyCallInput) int
 		RecordContactAttempt        func(childComplexity int, input model.RecordContactAttemptInput) int
+		RecordDeath                 func(childComplexity int, input model.RecordDeathInput) int
 		RecordDeviceHeartbeat       func(childComplexity int, input model.DeviceHeartbeatInput) int
 		RecordDisabilityCertificate func(childComplexity int, input model.RecordDisabilityCertificateInput) int
+		RecordMoveOut               func(childComplexity int, input model.RecordMoveOutInput) int
 		RecordResponderArrival      func(childComplexity int, input model.RecordResponderArrivalInput) int
 		RecordWelfareCheck          func(childComplexity int, residentID string, outcome emergency.WelfareOutcome, note *string) int
 		RedeemVoucher               func(childComplexity int, input model.RedeemVoucherInput) int
@@ -592,6 +617,7 @@ type ComplexityRoot struct {
 		SubmitApplication           func(childComplexity int, input model.SubmitApplicationInput) int
 		TransitionApplication       func(childComplexity int, input model.TransitionApplicationInput) int
 		UnbindWechatAccount         func(childComplexity int, input model.UnbindWechatAccountInput) int
+		UndoDeath                   func(childComplexity int, input model.UndoDeathInput) int
 		UnenrollResident            func(childComplexity int, programID string, residentID string, reason string) int
 		UnlockServiceCard           func(childComplexity int, residentID string) int
 		UpdateCareWorker            func(childComplexity int, input model.UpdateCareWorkerInput) int
@@ -744,6 +770,7 @@ type ComplexityRoot struct {
 		Applications           func(childComplexity int, first *int, after *string) int
 		CareProfile            func(childComplexity int) int
 		Community              func(childComplexity int) int
+		DeceasedOn             func(childComplexity int) int
 		DisabilityCertificate  func(childComplexity int) int
 		DisabilityServices     func(childComplexity int) int
 		EmergencyCalls         func(childComplexity int, first *int, after *string) int
@@ -754,6 +781,8 @@ type ComplexityRoot struct {
 		ID                     func(childComplexity int) int
 		IDNumber               func(childComplexity int) int
 		IDNumberMasked         func(childComplexity int) int
+		LifeEvents             func(childComplexity int) int
+		MovedOutOn             func(childComplexity int) int
 		Name                   func(childComplexity int) int
 		NotificationDeliveries func(childComplexity int, first *int) int
 		PhoneMasked            func(childComplexity int) int
@@ -2866,6 +2895,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.Redemption(childComplexity), true
 
+	case "LifeEvent.closed":
+		if e.ComplexityRoot.LifeEvent.Closed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.Closed(childComplexity), true
+	case "LifeEvent.detail":
+		if e.ComplexityRoot.LifeEvent.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.Detail(childComplexity), true
+	case "LifeEvent.kind":
+		if e.ComplexityRoot.LifeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.Kind(childComplexity), true
+	case "LifeEvent.date":
+		if e.ComplexityRoot.LifeEvent.On == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.On(childComplexity), true
+	case "LifeEvent.recordedAt":
+		if e.ComplexityRoot.LifeEvent.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.RecordedAt(childComplexity), true
+	case "LifeEvent.reopened":
+		if e.ComplexityRoot.LifeEvent.Reopened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.Reopened(childComplexity), true
+	case "LifeEvent.undoReason":
+		if e.ComplexityRoot.LifeEvent.UndoReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.UndoReason(childComplexity), true
+	case "LifeEvent.undoneAt":
+		if e.ComplexityRoot.LifeEvent.UndoneAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEvent.UndoneAt(childComplexity), true
+
+	case "LifeEventCount.count":
+		if e.ComplexityRoot.LifeEventCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventCount.Count(childComplexity), true
+	case "LifeEventCount.kind":
+		if e.ComplexityRoot.LifeEventCount.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventCount.Kind(childComplexity), true
+
+	case "LifeEventPayload.lifeEvent":
+		if e.ComplexityRoot.LifeEventPayload.LifeEvent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventPayload.LifeEvent(childComplexity), true
+	case "LifeEventPayload.resident":
+		if e.ComplexityRoot.LifeEventPayload.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventPayload.Resident(childComplexity), true
+	case "LifeEventPayload.userErrors":
+		if e.ComplexityRoot.LifeEventPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LifeEventPayload.UserErrors(childComplexity), true
+
 	case "MaterialRequirement.name":
 		if e.ComplexityRoot.MaterialRequirement.Name == nil {
 			break
@@ -3226,6 +3336,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordContactAttempt(childComplexity, args["input"].(model.RecordContactAttemptInput)), true
+	case "Mutation.recordDeath":
+		if e.ComplexityRoot.Mutation.RecordDeath == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordDeath_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordDeath(childComplexity, args["input"].(model.RecordDeathInput)), true
 	case "Mutation.recordDeviceHeartbeat":
 		if e.ComplexityRoot.Mutation.RecordDeviceHeartbeat == nil {
 			break
@@ -3248,6 +3369,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordDisabilityCertificate(childComplexity, args["input"].(model.RecordDisabilityCertificateInput)), true
+	case "Mutation.recordMoveOut":
+		if e.ComplexityRoot.Mutation.RecordMoveOut == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordMoveOut_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordMoveOut(childComplexity, args["input"].(model.RecordMoveOutInput)), true
 	case "Mutation.recordResponderArrival":
 		if e.ComplexityRoot.Mutation.RecordResponderArrival == nil {
 			break
@@ -3589,6 +3721,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnbindWechatAccount(childComplexity, args["input"].(model.UnbindWechatAccountInput)), true
+	case "Mutation.undoDeath":
+		if e.ComplexityRoot.Mutation.UndoDeath == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_undoDeath_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UndoDeath(childComplexity, args["input"].(model.UndoDeathInput)), true
 	case "Mutation.unenrollResident":
 		if e.ComplexityRoot.Mutation.UnenrollResident == nil {
 			break
@@ -4449,6 +4592,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Community(childComplexity), true
+	case "Resident.deceasedOn":
+		if e.ComplexityRoot.Resident.DeceasedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.DeceasedOn(childComplexity), true
 	case "Resident.disabilityCertificate":
 		if e.ComplexityRoot.Resident.DisabilityCertificate == nil {
 			break
@@ -4514,6 +4663,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.IDNumberMasked(childComplexity), true
+	case "Resident.lifeEvents":
+		if e.ComplexityRoot.Resident.LifeEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.LifeEvents(childComplexity), true
+	case "Resident.movedOutOn":
+		if e.ComplexityRoot.Resident.MovedOutOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.MovedOutOn(childComplexity), true
 	case "Resident.name":
 		if e.ComplexityRoot.Resident.Name == nil {
 			break
@@ -5878,7 +6039,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MaterialRequirementInput", ec.unmarshalInputMaterialRequirementInput),
 			graphql.NewInputUnmarshaler("ReceiveEmergencyCallInput", ec.unmarshalInputReceiveEmergencyCallInput),
 			graphql.NewInputUnmarshaler("RecordContactAttemptInput", ec.unmarshalInputRecordContactAttemptInput),
+			graphql.NewInputUnmarshaler("RecordDeathInput", ec.unmarshalInputRecordDeathInput),
 			graphql.NewInputUnmarshaler("RecordDisabilityCertificateInput", ec.unmarshalInputRecordDisabilityCertificateInput),
+			graphql.NewInputUnmarshaler("RecordMoveOutInput", ec.unmarshalInputRecordMoveOutInput),
 			graphql.NewInputUnmarshaler("RecordResponderArrivalInput", ec.unmarshalInputRecordResponderArrivalInput),
 			graphql.NewInputUnmarshaler("RedeemVoucherInput", ec.unmarshalInputRedeemVoucherInput),
 			graphql.NewInputUnmarshaler("RegisterEmergencyDeviceInput", ec.unmarshalInputRegisterEmergencyDeviceInput),
@@ -5902,6 +6065,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SupplementItemInput", ec.unmarshalInputSupplementItemInput),
 			graphql.NewInputUnmarshaler("TransitionApplicationInput", ec.unmarshalInputTransitionApplicationInput),
 			graphql.NewInputUnmarshaler("UnbindWechatAccountInput", ec.unmarshalInputUnbindWechatAccountInput),
+			graphql.NewInputUnmarshaler("UndoDeathInput", ec.unmarshalInputUndoDeathInput),
 			graphql.NewInputUnmarshaler("UpdateCareWorkerInput", ec.unmarshalInputUpdateCareWorkerInput),
 			graphql.NewInputUnmarshaler("UpdateDisabilityServiceInput", ec.unmarshalInputUpdateDisabilityServiceInput),
 			graphql.NewInputUnmarshaler("UpdateResidentInput", ec.unmarshalInputUpdateResidentInput),
@@ -6001,7 +6165,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/identity.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
+//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/identity.graphqls" "schema/lifeevent.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -6021,6 +6185,7 @@ var sources = []*ast.Source{
 	{Name: "schema/family.graphqls", Input: sourceData("schema/family.graphqls"), BuiltIn: false},
 	{Name: "schema/homecare.graphqls", Input: sourceData("schema/homecare.graphqls"), BuiltIn: false},
 	{Name: "schema/identity.graphqls", Input: sourceData("schema/identity.graphqls"), BuiltIn: false},
+	{Name: "schema/lifeevent.graphqls", Input: sourceData("schema/lifeevent.graphqls"), BuiltIn: false},
 	{Name: "schema/org.graphqls", Input: sourceData("schema/org.graphqls"), BuiltIn: false},
 	{Name: "schema/resident.graphqls", Input: sourceData("schema/resident.graphqls"), BuiltIn: false},
 	{Name: "schema/voucher.graphqls", Input: sourceData("schema/voucher.graphqls"), BuiltIn: false},
@@ -6915,6 +7080,50 @@ func (ec *executionContext) childFields_LedgerEntry(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type LedgerEntry", field.Name)
 }
 
+func (ec *executionContext) childFields_LifeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_LifeEvent_kind(ctx, field)
+	case "date":
+		return ec.fieldContext_LifeEvent_date(ctx, field)
+	case "detail":
+		return ec.fieldContext_LifeEvent_detail(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_LifeEvent_recordedAt(ctx, field)
+	case "closed":
+		return ec.fieldContext_LifeEvent_closed(ctx, field)
+	case "undoneAt":
+		return ec.fieldContext_LifeEvent_undoneAt(ctx, field)
+	case "undoReason":
+		return ec.fieldContext_LifeEvent_undoReason(ctx, field)
+	case "reopened":
+		return ec.fieldContext_LifeEvent_reopened(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LifeEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_LifeEventCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_LifeEventCount_kind(ctx, field)
+	case "count":
+		return ec.fieldContext_LifeEventCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LifeEventCount", field.Name)
+}
+
+func (ec *executionContext) childFields_LifeEventPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lifeEvent":
+		return ec.fieldContext_LifeEventPayload_lifeEvent(ctx, field)
+	case "resident":
+		return ec.fieldContext_LifeEventPayload_resident(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_LifeEventPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LifeEventPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_MaterialRequirement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -7165,6 +7374,12 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_notificationDeliveries(ctx, field)
 	case "wechatAccounts":
 		return ec.fieldContext_Resident_wechatAccounts(ctx, field)
+	case "deceasedOn":
+		return ec.fieldContext_Resident_deceasedOn(ctx, field)
+	case "movedOutOn":
+		return ec.fieldContext_Resident_movedOutOn(ctx, field)
+	case "lifeEvents":
+		return ec.fieldContext_Resident_lifeEvents(ctx, field)
 	case "vouchers":
 		return ec.fieldContext_Resident_vouchers(ctx, field)
 	case "voucherBalanceFen":

@@ -100,16 +100,6 @@ CREATE TABLE public.audit_log (
     detail jsonb
 );
 
-CREATE TABLE public.binding_codes (
-    code_hash bytea NOT NULL,
-    resident_id uuid NOT NULL,
-    issued_by uuid NOT NULL,
-    issued_at timestamp with time zone NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    used_at timestamp with time zone,
-    used_by uuid
-);
-
 CREATE TABLE public.calendar_days (
     date date NOT NULL,
     kind text NOT NULL,
@@ -228,16 +218,31 @@ CREATE TABLE public.emergency_devices (
     last_heartbeat_at timestamp with time zone,
     battery_percent integer,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    deactivated_at timestamp with time zone,
+    deactivated_by_event uuid,
     CONSTRAINT emergency_devices_battery_percent_check CHECK (((battery_percent >= 0) AND (battery_percent <= 100))),
     CONSTRAINT emergency_devices_kind_check CHECK ((kind = ANY (ARRAY['BUTTON_BOX'::text, 'WEARABLE'::text, 'FIXED_PHONE'::text, 'SENSOR'::text]))),
     CONSTRAINT emergency_devices_serial_check CHECK (((length(serial) >= 1) AND (length(serial) <= 64)))
 );
 
-CREATE TABLE public.notification_opt_outs (
-    subject_id uuid NOT NULL,
-    channel text NOT NULL,
-    at timestamp with time zone NOT NULL,
-    CONSTRAINT notification_opt_outs_channel_check CHECK ((channel = ANY (ARRAY['WECHAT'::text, 'SMS'::text])))
+CREATE TABLE public.life_events (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    kind text NOT NULL,
+    on_date date NOT NULL,
+    detail_text text NOT NULL,
+    closed jsonb DEFAULT '{}'::jsonb NOT NULL,
+    recorded_by uuid NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    undone_by uuid,
+    undone_at timestamp with time zone,
+    undo_reason text,
+    CONSTRAINT life_events_check CHECK (((undone_at IS NULL) = (undone_by IS NULL))),
+    CONSTRAINT life_events_check1 CHECK (((kind = 'DEATH'::text) OR (undone_at IS NULL))),
+    CONSTRAINT life_events_closed_check CHECK ((jsonb_typeof(closed) = 'object'::text)),
+    CONSTRAINT life_events_detail_text_check CHECK (((length(detail_text) >= 1) AND (length(detail_text) <= 200))),
+    CONSTRAINT life_events_kind_check CHECK ((kind = ANY (ARRAY['DEATH'::text, 'MOVE_OUT'::text]))),
+    CONSTRAINT life_events_undo_reason_check CHECK ((length(undo_reason) <= 500))
 );
 
 CREATE TABLE public.notifications (
@@ -248,16 +253,9 @@ CREATE TABLE public.notifications (
     payload jsonb NOT NULL,
     created_at timestamp with time zone NOT NULL,
     sent_at timestamp with time zone,
-    resident_id uuid,
-    status text DEFAULT 'PENDING'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
-    last_error text,
-    CONSTRAINT notifications_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT notifications_kind_check CHECK ((kind = ANY (ARRAY['WECHAT_BINDING_ADDED'::text, 'APPLICATION_ACCEPTED'::text, 'APPLICATION_SUPPLEMENT_REQUESTED'::text, 'APPLICATION_DECIDED'::text, 'APPLICATION_COMPLETED'::text, 'VOUCHERS_ISSUED'::text, 'VOUCHERS_EXPIRING'::text, 'REDEMPTION_RECEIPT'::text, 'ALARM_RECEIVED'::text, 'ALARM_DISPATCHED'::text, 'ALARM_CLOSED'::text]))),
+    CONSTRAINT notifications_kind_check CHECK ((kind = 'WECHAT_BINDING_ADDED'::text)),
     CONSTRAINT notifications_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
-    CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = ANY (ARRAY['WECHAT'::text, 'SMS_RESIDENT'::text, 'SMS_CONTACT'::text]))),
-    CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SENT'::text, 'SKIPPED'::text, 'DEAD'::text])))
+    CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = 'WECHAT'::text))
 );
 
 CREATE TABLE public.org_units (
@@ -283,24 +281,6 @@ CREATE TABLE public.providers (
     CONSTRAINT providers_credit_code_check CHECK ((length(credit_code) = 18)),
     CONSTRAINT providers_name_check CHECK (((length(name) >= 1) AND (length(name) <= 128))),
     CONSTRAINT providers_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'SUSPENDED'::text])))
-);
-
-CREATE TABLE public.proxy_invitations (
-    code_hash bytea NOT NULL,
-    resident_id uuid NOT NULL,
-    relation text NOT NULL,
-    scopes text[] NOT NULL,
-    consent_method text NOT NULL,
-    consent_by uuid NOT NULL,
-    consent_evidence text NOT NULL,
-    created_at timestamp with time zone NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    used_at timestamp with time zone,
-    used_by uuid,
-    CONSTRAINT proxy_invitations_consent_evidence_check CHECK (((length(consent_evidence) >= 1) AND (length(consent_evidence) <= 500))),
-    CONSTRAINT proxy_invitations_consent_method_check CHECK ((consent_method = ANY (ARRAY['ELDER_ACCOUNT'::text, 'COUNTER'::text]))),
-    CONSTRAINT proxy_invitations_relation_check CHECK ((relation = ANY (ARRAY['CHILD'::text, 'SPOUSE'::text, 'RELATIVE'::text, 'GUARDIAN'::text]))),
-    CONSTRAINT proxy_invitations_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['VIEW'::text, 'SPEND'::text, 'APPLY'::text, 'ALARMS'::text])))
 );
 
 CREATE TABLE public.redemption_keys (
@@ -368,8 +348,12 @@ CREATE TABLE public.residents (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     name_terms text[],
+    moved_out_on date,
+    moved_out_to text,
     CONSTRAINT residents_care_level_check CHECK ((care_level = ANY (ARRAY['INTACT'::text, 'MILD'::text, 'MODERATE'::text, 'SEVERE'::text, 'TOTAL'::text]))),
     CONSTRAINT residents_gender_check CHECK ((gender = ANY (ARRAY['MALE'::text, 'FEMALE'::text]))),
+    CONSTRAINT residents_moved_out_check CHECK (((moved_out_on IS NULL) = (moved_out_to IS NULL))),
+    CONSTRAINT residents_moved_out_to_check CHECK ((length(moved_out_to) <= 200)),
     CONSTRAINT residents_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64)))
 );
 
@@ -383,31 +367,9 @@ CREATE VIEW public.resident_facts AS
     residents.care_level,
     residents.statuses,
     residents.deceased_on,
-    (residents.deceased_on IS NULL) AS living
+    ((residents.deceased_on IS NULL) AND (residents.moved_out_on IS NULL)) AS living,
+    residents.moved_out_on
    FROM public.residents;
-
-CREATE TABLE public.resident_proxies (
-    id uuid NOT NULL,
-    resident_id uuid NOT NULL,
-    account_id uuid NOT NULL,
-    relation text NOT NULL,
-    scopes text[] NOT NULL,
-    consent_method text NOT NULL,
-    consent_by uuid NOT NULL,
-    consent_evidence text NOT NULL,
-    consented_at timestamp with time zone NOT NULL,
-    created_at timestamp with time zone NOT NULL,
-    revoked_at timestamp with time zone,
-    revoked_by uuid,
-    revoked_by_kind text,
-    revoke_reason text,
-    CONSTRAINT resident_proxies_check CHECK ((((revoked_at IS NULL) = (revoked_by IS NULL)) AND ((revoked_at IS NULL) = (revoked_by_kind IS NULL)))),
-    CONSTRAINT resident_proxies_consent_evidence_check CHECK (((length(consent_evidence) >= 1) AND (length(consent_evidence) <= 500))),
-    CONSTRAINT resident_proxies_consent_method_check CHECK ((consent_method = ANY (ARRAY['ELDER_ACCOUNT'::text, 'COUNTER'::text]))),
-    CONSTRAINT resident_proxies_relation_check CHECK ((relation = ANY (ARRAY['CHILD'::text, 'SPOUSE'::text, 'RELATIVE'::text, 'GUARDIAN'::text]))),
-    CONSTRAINT resident_proxies_revoked_by_kind_check CHECK ((revoked_by_kind = ANY (ARRAY['ELDER'::text, 'PROXY'::text, 'STAFF'::text]))),
-    CONSTRAINT resident_proxies_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['VIEW'::text, 'SPEND'::text, 'APPLY'::text, 'ALARMS'::text])))
-);
 
 CREATE TABLE public.runs (
     id uuid NOT NULL,
@@ -500,6 +462,14 @@ CREATE TABLE public.voucher_enrollments (
     enrolled_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.voucher_enrollments_ended (
+    program_id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    enrolled_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone NOT NULL,
+    life_event_id uuid NOT NULL
+);
+
 CREATE TABLE public.voucher_ledger (
     id uuid NOT NULL,
     voucher_id uuid NOT NULL,
@@ -564,7 +534,6 @@ CREATE TABLE public.vouchers (
     valid_until date NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    expiry_noticed_at timestamp with time zone,
     CONSTRAINT vouchers_balance_check CHECK (((balance_fen >= 0) AND (balance_fen <= face_value_fen))),
     CONSTRAINT vouchers_check CHECK ((valid_until >= valid_from)),
     CONSTRAINT vouchers_face_value_fen_check CHECK ((face_value_fen > 0)),
@@ -581,14 +550,6 @@ CREATE TABLE public.wechat_accounts (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
-CREATE TABLE public.wechat_template_grants (
-    account_id uuid NOT NULL,
-    template_id text NOT NULL,
-    remaining integer NOT NULL,
-    updated_at timestamp with time zone NOT NULL,
-    CONSTRAINT wechat_template_grants_remaining_check CHECK (((remaining >= 0) AND (remaining <= 50)))
-);
-
 ALTER TABLE ONLY public.application_counters
     ADD CONSTRAINT application_counters_pkey PRIMARY KEY (day);
 
@@ -603,9 +564,6 @@ ALTER TABLE ONLY public.applications
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.binding_codes
-    ADD CONSTRAINT binding_codes_pkey PRIMARY KEY (code_hash);
 
 ALTER TABLE ONLY public.calendar_days
     ADD CONSTRAINT calendar_days_pkey PRIMARY KEY (date);
@@ -640,8 +598,8 @@ ALTER TABLE ONLY public.emergency_devices
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_serial_key UNIQUE (serial);
 
-ALTER TABLE ONLY public.notification_opt_outs
-    ADD CONSTRAINT notification_opt_outs_pkey PRIMARY KEY (subject_id, channel);
+ALTER TABLE ONLY public.life_events
+    ADD CONSTRAINT life_events_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
@@ -661,9 +619,6 @@ ALTER TABLE ONLY public.providers
 ALTER TABLE ONLY public.providers
     ADD CONSTRAINT providers_pkey PRIMARY KEY (id);
 
-ALTER TABLE ONLY public.proxy_invitations
-    ADD CONSTRAINT proxy_invitations_pkey PRIMARY KEY (code_hash);
-
 ALTER TABLE ONLY public.redemption_keys
     ADD CONSTRAINT redemption_keys_pkey PRIMARY KEY (provider_id, idempotency_key);
 
@@ -678,9 +633,6 @@ ALTER TABLE ONLY public.refresh_tokens
 
 ALTER TABLE ONLY public.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
-
-ALTER TABLE ONLY public.resident_proxies
-    ADD CONSTRAINT resident_proxies_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_pkey PRIMARY KEY (id);
@@ -705,6 +657,9 @@ ALTER TABLE ONLY public.settlements
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.voucher_enrollments_ended
+    ADD CONSTRAINT voucher_enrollments_ended_pkey PRIMARY KEY (life_event_id, program_id);
 
 ALTER TABLE ONLY public.voucher_enrollments
     ADD CONSTRAINT voucher_enrollments_pkey PRIMARY KEY (program_id, resident_id);
@@ -732,9 +687,6 @@ ALTER TABLE ONLY public.wechat_accounts
 
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.wechat_template_grants
-    ADD CONSTRAINT wechat_template_grants_pkey PRIMARY KEY (account_id, template_id);
 
 CREATE INDEX application_events_application_idx ON public.application_events USING btree (application_id, id);
 
@@ -782,9 +734,7 @@ CREATE INDEX emergency_devices_heartbeat_idx ON public.emergency_devices USING b
 
 CREATE INDEX emergency_devices_resident_idx ON public.emergency_devices USING btree (resident_id);
 
-CREATE INDEX notifications_due_idx ON public.notifications USING btree (next_attempt_at) WHERE (status = 'PENDING'::text);
-
-CREATE INDEX notifications_recipient_idx ON public.notifications USING btree (recipient_id, created_at DESC);
+CREATE INDEX life_events_resident_idx ON public.life_events USING btree (resident_id, recorded_at DESC);
 
 CREATE INDEX org_units_parent_idx ON public.org_units USING btree (parent_id);
 
@@ -797,10 +747,6 @@ CREATE INDEX redemptions_resident_idx ON public.redemptions USING btree (residen
 CREATE INDEX refresh_tokens_family_idx ON public.refresh_tokens USING btree (family_id);
 
 CREATE INDEX refresh_tokens_subject_idx ON public.refresh_tokens USING btree (subject_id);
-
-CREATE INDEX resident_proxies_account_idx ON public.resident_proxies USING btree (account_id) WHERE (revoked_at IS NULL);
-
-CREATE UNIQUE INDEX resident_proxies_active_idx ON public.resident_proxies USING btree (resident_id, account_id) WHERE (revoked_at IS NULL);
 
 CREATE INDEX residents_birth_date_idx ON public.residents USING btree (birth_date);
 
@@ -830,13 +776,13 @@ CREATE INDEX users_provider_idx ON public.users USING btree (provider_id) WHERE 
 
 CREATE UNIQUE INDEX users_username_key ON public.users USING btree (lower(username));
 
+CREATE INDEX voucher_enrollments_ended_resident_idx ON public.voucher_enrollments_ended USING btree (resident_id);
+
 CREATE INDEX voucher_enrollments_resident_idx ON public.voucher_enrollments USING btree (resident_id);
 
 CREATE INDEX voucher_ledger_voucher_seq_idx ON public.voucher_ledger USING btree (voucher_id, seq);
 
 CREATE INDEX vouchers_expiry_idx ON public.vouchers USING btree (valid_until, id) WHERE (status = 'ACTIVE'::text);
-
-CREATE INDEX vouchers_expiry_notice_idx ON public.vouchers USING btree (valid_until) WHERE ((status = 'ACTIVE'::text) AND (expiry_noticed_at IS NULL));
 
 CREATE INDEX vouchers_resident_idx ON public.vouchers USING btree (resident_id, program_id, valid_until);
 
@@ -865,15 +811,6 @@ ALTER TABLE ONLY public.applications
 ALTER TABLE ONLY public.applications
     ADD CONSTRAINT applications_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.service_items(id);
 
-ALTER TABLE ONLY public.binding_codes
-    ADD CONSTRAINT binding_codes_issued_by_fkey FOREIGN KEY (issued_by) REFERENCES public.users(id);
-
-ALTER TABLE ONLY public.binding_codes
-    ADD CONSTRAINT binding_codes_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
-ALTER TABLE ONLY public.binding_codes
-    ADD CONSTRAINT binding_codes_used_by_fkey FOREIGN KEY (used_by) REFERENCES public.wechat_accounts(id);
-
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
@@ -896,16 +833,16 @@ ALTER TABLE ONLY public.emergency_contacts
     ADD CONSTRAINT emergency_contacts_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.emergency_devices
+    ADD CONSTRAINT emergency_devices_deactivated_by_event_fkey FOREIGN KEY (deactivated_by_event) REFERENCES public.life_events(id);
+
+ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.life_events
+    ADD CONSTRAINT life_events_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.org_units
     ADD CONSTRAINT org_units_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES public.org_units(id);
-
-ALTER TABLE ONLY public.proxy_invitations
-    ADD CONSTRAINT proxy_invitations_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
-ALTER TABLE ONLY public.proxy_invitations
-    ADD CONSTRAINT proxy_invitations_used_by_fkey FOREIGN KEY (used_by) REFERENCES public.wechat_accounts(id);
 
 ALTER TABLE ONLY public.redemption_keys
     ADD CONSTRAINT redemption_keys_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
@@ -921,12 +858,6 @@ ALTER TABLE ONLY public.redemptions
 
 ALTER TABLE ONLY public.redemptions
     ADD CONSTRAINT redemptions_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
-ALTER TABLE ONLY public.resident_proxies
-    ADD CONSTRAINT resident_proxies_account_id_fkey FOREIGN KEY (account_id) REFERENCES public.wechat_accounts(id);
-
-ALTER TABLE ONLY public.resident_proxies
-    ADD CONSTRAINT resident_proxies_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_community_id_fkey FOREIGN KEY (community_id) REFERENCES public.org_units(id);
@@ -952,6 +883,15 @@ ALTER TABLE ONLY public.users
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_provider_fk FOREIGN KEY (provider_id) REFERENCES public.providers(id);
 
+ALTER TABLE ONLY public.voucher_enrollments_ended
+    ADD CONSTRAINT voucher_enrollments_ended_life_event_id_fkey FOREIGN KEY (life_event_id) REFERENCES public.life_events(id);
+
+ALTER TABLE ONLY public.voucher_enrollments_ended
+    ADD CONSTRAINT voucher_enrollments_ended_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.voucher_enrollments_ended
+    ADD CONSTRAINT voucher_enrollments_ended_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
 ALTER TABLE ONLY public.voucher_enrollments
     ADD CONSTRAINT voucher_enrollments_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
 
@@ -975,6 +915,3 @@ ALTER TABLE ONLY public.vouchers
 
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_resident_fk FOREIGN KEY (resident_id) REFERENCES public.residents(id);
-
-ALTER TABLE ONLY public.wechat_template_grants
-    ADD CONSTRAINT wechat_template_grants_account_id_fkey FOREIGN KEY (account_id) REFERENCES public.wechat_accounts(id);

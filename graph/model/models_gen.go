@@ -345,6 +345,18 @@ type IssueVouchersPayload struct {
 	Run *voucher.IssuanceRun `json:"run,omitempty"`
 }
 
+// How many things of one kind a life event closed or an undo gave back, e.g. vouchersVoided, voidedFen, enrollmentsEnded, disabilityServicesCancelled, applicationsWithdrawn, devicesDeactivated.
+type LifeEventCount struct {
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
+}
+
+type LifeEventPayload struct {
+	LifeEvent  *resident.LifeEvent `json:"lifeEvent,omitempty"`
+	Resident   *resident.Resident  `json:"resident,omitempty"`
+	UserErrors []*UserError        `json:"userErrors"`
+}
+
 type LoginInput struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
@@ -415,6 +427,14 @@ type RecordContactAttemptInput struct {
 	Note *string    `json:"note,omitempty"`
 }
 
+type RecordDeathInput struct {
+	ResidentID string `json:"residentId"`
+	// The date of death; not in the future.
+	Date civil.Date `json:"date"`
+	// Where the report comes from (e.g. 医院死亡医学证明, 公安户籍注销, 家属申报), 1-200 characters.
+	Source string `json:"source"`
+}
+
 type RecordDisabilityCertificateInput struct {
 	ResidentID string              `json:"residentId"`
 	Number     string              `json:"number"`
@@ -422,6 +442,14 @@ type RecordDisabilityCertificateInput struct {
 	Grade      int                 `json:"grade"`
 	IssuedOn   civil.Date          `json:"issuedOn"`
 	ValidUntil civil.Date          `json:"validUntil"`
+}
+
+type RecordMoveOutInput struct {
+	ResidentID string `json:"residentId"`
+	// The date of the move; not in the future.
+	Date civil.Date `json:"date"`
+	// Where to, 1-200 characters.
+	Destination string `json:"destination"`
 }
 
 type RecordResponderArrivalInput struct {
@@ -692,6 +720,12 @@ type TransitionApplicationInput struct {
 type UnbindWechatAccountInput struct {
 	AccountID string `json:"accountId"`
 	// Why the account is unbound, for the audit log: 1 to 200 characters, no ID or phone numbers.
+	Reason string `json:"reason"`
+}
+
+type UndoDeathInput struct {
+	ResidentID string `json:"residentId"`
+	// Why the death report was a mistake, 1-500 characters.
 	Reason string `json:"reason"`
 }
 

@@ -191,6 +191,15 @@ func New(d Deps) (*App, error) {
 		notify.NewWechatSender(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret, d.Redis, cfg.RedisKeyPrefix),
 		notify.NewSMSSender(cfg.SMSAPIBase, cfg.SMSAPIKey), templates, a.Residents, d.Now, d.Log,
 		notify.Options{Poll: cfg.NotifyPoll})
+	// A death or a move out closes, in its own transaction, what each
+	// domain holds for the resident (resident.Consequence).
+	// Hooks still to wire when their domains land: the care domain's
+	// "cancel open service orders" and the family domain's "tell the
+	// resident's proxies" (an outbox row per proxy) each register one
+	// more resident.Consequence here.
+	for _, c := range []resident.Consequence{a.Vouchers.LifeEvents(), disability.LifeEvents{}, application.LifeEvents{}, emergency.LifeEvents{}} {
+		a.Residents.AddLifeEventConsequence(c)
+	}
 	a.Resolver = &graph.Resolver{
 		Log:   d.Log,
 		Auth:  a.Auth,

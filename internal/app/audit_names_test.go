@@ -11,6 +11,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/config"
@@ -168,6 +169,15 @@ func TestAuditEntriesResolve(t *testing.T) {
 	do(elder, `mutation($id:ID!){revokeProxy(id:$id){userErrors{code}}}`, map[string]any{"id": link}, "revokeProxy.userErrors")
 	do(elder, `mutation{reportSubscribeGrants(input:{accepted:[],rejected:[]}){userErrors{code}}}`, nil, "reportSubscribeGrants.userErrors")
 	do(elder, `mutation{setNotificationOptOut(channel:WECHAT,optOut:true){userErrors{code}}}`, nil, "setNotificationOptOut.userErrors")
+	// Life events: a death recorded and undone, a move out.
+	dead, moved := e.InsertResident(t, testenv.ResidentSpec{}), e.InsertResident(t, testenv.ResidentSpec{})
+	deadID, movedID := relay.ID("Resident", dead.ID), relay.ID("Resident", moved.ID)
+	do(admin, `mutation($in:RecordDeathInput!){recordDeath(input:$in){userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"residentId": deadID, "date": today.String(), "source": "审计测试"}}, "recordDeath.userErrors")
+	do(admin, `mutation($in:UndoDeathInput!){undoDeath(input:$in){userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"residentId": deadID, "reason": "审计测试误报"}}, "undoDeath.userErrors")
+	do(admin, `mutation($in:RecordMoveOutInput!){recordMoveOut(input:$in){userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"residentId": movedID, "date": today.String(), "destination": "成都市武侯区"}}, "recordMoveOut.userErrors")
 
 	// The log since the test began, newest first.
 	type entry struct{ action, entity, entityID string }

@@ -106,7 +106,12 @@ const (
 	ActionRevokeProxy           Action = "revokeProxy"
 	ActionReportSubscribeGrants Action = "reportSubscribeGrants"
 	ActionSetNotificationOptOut Action = "setNotificationOptOut"
-	ActionIDNumber              Action = "idNumber"
+	// recordDeath, recordMoveOut and undoDeath are about the Resident; the
+	// detail names the life event and what it closed (or reopened).
+	ActionRecordDeath   Action = "recordDeath"
+	ActionRecordMoveOut Action = "recordMoveOut"
+	ActionUndoDeath     Action = "undoDeath"
+	ActionIDNumber      Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), its action and entity
@@ -204,6 +209,7 @@ var Actions = []Action{
 	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionIDNumber,
 	ActionIssueBindingCode, ActionBindResidentWithCode, ActionCreateProxyInvitation, ActionAcceptProxyInvitation, ActionRevokeProxy,
 	ActionReportSubscribeGrants, ActionSetNotificationOptOut,
+	ActionRecordDeath, ActionRecordMoveOut, ActionUndoDeath,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionEnrollResidents, ActionUnenrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,

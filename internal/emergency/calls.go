@@ -184,7 +184,9 @@ func (s *Service) receiveFromDevice(ctx context.Context, serial string, n newCal
 		if err != nil {
 			return err
 		}
-		if dev == nil {
+		// A device deactivated by a death or a move no longer names its
+		// resident: the call is taken like one from an unknown device.
+		if dev == nil || dev.DeactivatedAt != nil {
 			out, changed, err = s.receiveNew(ctx, tx, n)
 			return err
 		}

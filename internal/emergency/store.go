@@ -29,6 +29,8 @@ type deviceRow struct {
 	// SilentAfter is kept by a trigger (never written).
 	SilentAfter    time.Time  `gorm:"->"`
 	FaultEpisodeID *uuid.UUID `gorm:"->"`
+	// DeactivatedAt is set by a life event (LifeEvents); registering never writes it.
+	DeactivatedAt *time.Time `gorm:"->"`
 	// OrgPath is read from the resident (never written).
 	OrgPath string `gorm:"->;-:migration"`
 }
@@ -104,7 +106,7 @@ func (r eventRow) event() Event {
 // devices returns a query over devices joined with their resident's org path.
 func devices(db *gorm.DB) *gorm.DB {
 	return db.Table("emergency_devices AS d").
-		Select("d.id, d.serial, d.kind, d.resident_id, d.last_heartbeat_at, d.battery_percent, d.created_at, d.heartbeat_interval_seconds, d.silent_after, d.fault_episode_id, r.org_path").
+		Select("d.id, d.serial, d.kind, d.resident_id, d.last_heartbeat_at, d.battery_percent, d.created_at, d.heartbeat_interval_seconds, d.silent_after, d.fault_episode_id, d.deactivated_at, r.org_path").
 		Joins("JOIN resident_facts r ON r.id = d.resident_id")
 }
 

@@ -27,6 +27,11 @@ const (
 	// ReadNotificationDeliveries is the delivery status of notifications,
 	// masked.
 	ReadNotificationDeliveries Action = "readNotificationDeliveries"
+	// RecordLifeEvent records a death or a move out of the district, which
+	// closes the resident's vouchers, enrollments, services, applications
+	// and devices; UndoDeath takes back a mistaken death within 30 days.
+	RecordLifeEvent Action = "recordLifeEvent"
+	UndoDeath       Action = "undoDeath"
 
 	// Vouchers.
 	ReadVouchers          Action = "readVouchers"
@@ -135,6 +140,8 @@ var Actions = []struct {
 	{IssueBindingCode, "issue binding codes at the counter (ID card checked in person; single use, 24 hours)"},
 	{ManageProxies, "record family proxies' consent at the counter and revoke proxy links"},
 	{ReadNotificationDeliveries, "read notifications' delivery status (masked)"},
+	{RecordLifeEvent, "record a death or a move out of the district (closes vouchers, enrollments, services, applications, devices)"},
+	{UndoDeath, "undo a death recorded by mistake, within 30 days (audited)"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},
 	{EnrollResident, "enroll residents in voucher programs"},

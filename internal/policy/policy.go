@@ -67,7 +67,7 @@ var grants = map[auth.Role]map[Action]Reach{
 	},
 	auth.CaseWorker: {
 		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
-		EditResident: Subtree, EnrollResident: Subtree, ReadVoucherRuns: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
+		EditResident: Subtree, RecordLifeEvent: Subtree, EnrollResident: Subtree, ReadVoucherRuns: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
 		ReadProviders:    District,
 		ReadApplications: Subtree, SubmitApplication: District, HandleApplication: Subtree,
 		ResubmitApplication: Subtree, DecideApplication: Subtree, ReadApplicationStats: Subtree,
@@ -100,6 +100,7 @@ var grants = map[auth.Role]map[Action]Reach{
 	auth.Admin: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
 		EditResident: District, EnrollResident: District, ReadVouchers: District, ReadRedemptions: District, ReadProviders: District,
+		RecordLifeEvent: District, UndoDeath: District,
 		ManagePrograms: Everywhere, ManageProviders: Everywhere, IssueVouchers: Everywhere, BackfillVouchers: Everywhere,
 		ReadVoucherRuns:   District,
 		ReverseRedemption: District, ReadSettlements: District, ConfirmSettlement: Everywhere,

@@ -64,6 +64,9 @@ type Resident struct {
 	CareLevel CareLevel
 	Version   int
 	CreatedAt time.Time
+	// DeceasedOn and MovedOutOn are set by a recorded death or move out.
+	DeceasedOn *civil.Date
+	MovedOutOn *civil.Date
 
 	// access is what the viewer that read this record may see of it.
 	access policy.View

@@ -38,6 +38,9 @@ type Service struct {
 	lookups  []*auth.Throttle
 	// maxBindings is how many WeChat accounts may be bound to one resident.
 	maxBindings int
+	// consequences close what other domains hold when a life event is
+	// recorded (AddLifeEventConsequence).
+	consequences []Consequence
 }
 
 // DefaultMaxBindings is WECHAT_MAX_BINDINGS_PER_RESIDENT's default.

@@ -44,6 +44,9 @@ type residentRow struct {
 	Version   int
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// DeceasedOn and MovedOutOn are written only by life events (lifeevent.go).
+	DeceasedOn *civil.Date `gorm:"->"`
+	MovedOutOn *civil.Date `gorm:"->"`
 }
 
 func (residentRow) TableName() string { return "residents" }
@@ -56,7 +59,7 @@ func (r *residentRow) resident() *Resident {
 	return &Resident{ID: r.ID, Name: r.Name, IDNumberMasked: r.IDNumberMasked, Gender: Gender(r.Gender),
 		BirthDate: r.BirthDate, PhoneMasked: r.PhoneMasked, Address: r.Address, CommunityID: r.CommunityID,
 		GridID: r.GridID, OrgPath: r.OrgPath, Statuses: st, CareLevel: CareLevel(r.CareLevel), Version: r.Version,
-		CreatedAt: r.CreatedAt, idEnc: r.IDNumberEnc}
+		CreatedAt: r.CreatedAt, DeceasedOn: r.DeceasedOn, MovedOutOn: r.MovedOutOn, idEnc: r.IDNumberEnc}
 }
 
 type contactRow struct {
@@ -89,7 +92,7 @@ type unitRef struct {
 }
 
 // residentColumns excludes the blind indexes, which reads never need.
-const residentColumns = "id, name, id_number_enc, id_number_masked, phone_enc, phone_masked, gender, birth_date, address, community_id, grid_id, org_path, statuses, care_level, version, created_at, updated_at"
+const residentColumns = "id, name, id_number_enc, id_number_masked, phone_enc, phone_masked, gender, birth_date, address, community_id, grid_id, org_path, statuses, care_level, version, created_at, updated_at, deceased_on, moved_out_on"
 
 // findByID returns the row, or nil.
 func findByID(ctx context.Context, db *gorm.DB, id uuid.UUID) (*residentRow, error) {
@@ -118,7 +121,7 @@ func scanResidents(rows *sql.Rows, capacity int) ([]residentRow, error) {
 		r := &out[len(out)-1]
 		if err := rows.Scan(&r.ID, &r.Name, &r.IDNumberEnc, &r.IDNumberMasked, &r.PhoneEnc, &r.PhoneMasked,
 			&r.Gender, &r.BirthDate, &r.Address, &r.CommunityID, &r.GridID, &r.OrgPath, &r.Statuses,
-			&r.CareLevel, &r.Version, &r.CreatedAt, &r.UpdatedAt); err != nil {
+			&r.CareLevel, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.DeceasedOn, &r.MovedOutOn); err != nil {
 			return nil, database.Classify(fmt.Errorf("resident: scan: %w", err))
 		}
 	}

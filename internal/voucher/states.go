@@ -15,10 +15,10 @@ const IssuedStatus = Active
 // ACTIVE to ACTIVE is a balance change that leaves money on the voucher.
 // EXPIRED and VOIDED are final: a reversal that finds its voucher there
 // gives the money back and writes it off again at once (restoreDraws).
-// No operation voids a voucher today; VOIDED is kept for the books.
+// A life event (a death, a move out: LifeEvents) voids what is ACTIVE.
 var voucherMoves = map[Status][]Status{
-	Active:    {Active, Exhausted, Expired}, // redeemed (partly, fully); the expiry job
-	Exhausted: {Active},                     // a reversal gives money back
+	Active:    {Active, Exhausted, Expired, Voided}, // redeemed (partly, fully); the expiry job; a life event
+	Exhausted: {Active},                             // a reversal gives money back
 }
 
 // CanBecome reports whether a voucher in status s may be moved to status to.

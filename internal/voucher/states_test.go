@@ -70,6 +70,11 @@ func TestStatusMovesInTable(t *testing.T) {
 	if expired != string(voucher.Expired) {
 		t.Fatalf("January's voucher is %s after expiry and a reversal", expired)
 	}
+	// A death voids what is left (the current period's voucher).
+	death := f.e.MustDo(t, f.admin, recordDeathDoc, map[string]any{"in": map[string]any{"residentId": residentGID(rid), "date": f.today, "source": "状态"}})
+	if death.Get("recordDeath.userErrors.0") != nil {
+		t.Fatalf("recordDeath: %s", death.Raw)
+	}
 
 	rows, err := f.e.DB.Raw("SELECT DISTINCT tbl, coalesce(old, ''), new FROM test_status_moves").Rows()
 	if err != nil {
@@ -104,7 +109,7 @@ func TestStatusMovesInTable(t *testing.T) {
 	// The paths above make every move the tables list: a path that stopped
 	// making one would leave the table listing a move nothing makes.
 	for _, m := range [][3]string{{"vouchers", "", "ACTIVE"}, {"vouchers", "ACTIVE", "ACTIVE"}, {"vouchers", "ACTIVE", "EXHAUSTED"},
-		{"vouchers", "EXHAUSTED", "ACTIVE"}, {"vouchers", "ACTIVE", "EXPIRED"}, {"redemptions", "", "COMPLETED"},
+		{"vouchers", "EXHAUSTED", "ACTIVE"}, {"vouchers", "ACTIVE", "EXPIRED"}, {"vouchers", "ACTIVE", "VOIDED"}, {"redemptions", "", "COMPLETED"},
 		{"redemptions", "COMPLETED", "REVERSED"}} {
 		if !seen[m] {
 			t.Errorf("no path made the move %v", m)
