@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
-	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -86,6 +87,29 @@ func (ec *executionContext) _DisabilityCertificate_number(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_DisabilityCertificate_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DisabilityCertificate", field, true, true, "String")
+}
+
+func (ec *executionContext) _DisabilityCertificate_numberMasked(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilityCertificate_numberMasked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NumberMasked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilityCertificate_numberMasked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "String")
 }
 
 func (ec *executionContext) _DisabilityCertificate_category(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
@@ -1186,6 +1210,11 @@ func (ec *executionContext) _DisabilityCertificate(ctx context.Context, sel ast.
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DisabilityCertificate_number(ctx, field, obj)
 				})
+		case "numberMasked":
+			out.Values[i] = ec._DisabilityCertificate_numberMasked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "category":
 			out.Values[i] = ec._DisabilityCertificate_category(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -97,12 +97,14 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	srv.SetErrorPresenter(presenter)
 	srv.SetRecoverFunc(RecoverFunc(opt.Log))
 	srv.AroundFields(requireSession)
+	srv.AroundFields(localizeUserErrors)
+	srv.AroundFields(mutationRefusals)
 	srv.AroundFields(guardStaffUsers(r.Auth))
 	srv.AroundOperations(pinMutationsToPrimary)
 	if opt.Observe != nil {
 		srv.AroundResponses(observe(opt.Observe))
 	}
-	return srv
+	return withLanguage(srv)
 }
 
 // requireSession refuses every root field but the public ones to anonymous

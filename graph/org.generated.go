@@ -9,8 +9,9 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/jinjiang/residents/internal/org"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/jinjiang/residents/internal/org"
 )
 
 // region    ************************** generated!.gotpl **************************

@@ -88,6 +88,10 @@ const (
 	// detail).
 	ActionUnbindWechatAccount Action = "unbindWechatAccount"
 	ActionResidentByIDNumber  Action = "residentByIdNumber"
+	// ActionResidents is a residents list that looked residents up by a
+	// phone or ID number (filter.phone, or filter.q holding one): how and
+	// what came of it in the detail, never the number.
+	ActionResidents Action = "residents"
 	ActionIDNumber            Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
@@ -138,7 +142,7 @@ const (
 var Actions = []Action{
 	ActionLogin, ActionWechatLogin, ActionRefreshSession, ActionLogout, ActionCreateStaffUser, ActionSetStaffUserActive,
 	ActionChangePassword, ActionResetPassword,
-	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionIDNumber,
+	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionResidents, ActionIDNumber,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionEnrollResidents, ActionUnenrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,

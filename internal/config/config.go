@@ -58,6 +58,11 @@ type Config struct {
 
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	// RedemptionTokenMaxValidity bounds the validity createRedemptionToken
+	// may ask for (REDEMPTION_TOKEN_MAX_VALIDITY, 5m to 24h, default 8h): a
+	// slip printed at the counter for an elder without a phone lasts the
+	// day's visits; the mini-program's QR code keeps the 5-minute default.
+	RedemptionTokenMaxValidity time.Duration
 	// DBMaxConns bounds the Postgres pool; requests wait at most DBAcquireTimeout for a connection.
 	DBMaxConns         int
 	DBStatementTimeout time.Duration
@@ -178,6 +183,8 @@ func Load(getenv func(string) string) (Config, error) {
 		WechatAPIBase:       strings.TrimRight(get("WECHAT_API_BASE", "https://api.weixin.qq.com"), "/"),
 		AccessTokenTTL:      15 * time.Minute,
 		RefreshTokenTTL:     30 * 24 * time.Hour,
+
+		RedemptionTokenMaxValidity: 8 * time.Hour,
 		DBMaxConns:          20,
 		DBStatementTimeout:  10 * time.Second,
 		RequestTimeout:      15 * time.Second,
@@ -261,6 +268,14 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("ACCESS_TOKEN_TTL must be a duration between 1m and 24h"))
 		} else {
 			c.AccessTokenTTL = d
+		}
+	}
+	if v := getenv("REDEMPTION_TOKEN_MAX_VALIDITY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 5*time.Minute || d > 24*time.Hour {
+			errs = append(errs, errors.New("REDEMPTION_TOKEN_MAX_VALIDITY must be a duration between 5m and 24h"))
+		} else {
+			c.RedemptionTokenMaxValidity = d
 		}
 	}
 	if v := getenv("DB_MAX_CONNS"); v != "" {

@@ -42,6 +42,8 @@ type Service struct {
 	users  Users
 	log    *slog.Logger
 	runs   *run.Worker
+	// maxTokenValidity bounds TokenOptions.Validity (DefaultMaxTokenValidity when 0).
+	maxTokenValidity time.Duration
 }
 
 // NewService builds the service. prefix is the app's Redis key prefix;
