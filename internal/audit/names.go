@@ -92,7 +92,7 @@ const (
 	// phone or ID number (filter.phone, or filter.q holding one): how and
 	// what came of it in the detail, never the number.
 	ActionResidents Action = "residents"
-	ActionIDNumber            Action = "idNumber"
+	ActionIDNumber  Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), its action and entity
