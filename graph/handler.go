@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -14,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/jinjiang/residents/internal/auth"
@@ -87,6 +89,7 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	if limits == (Limits{}) {
 		limits = DefaultLimits
 	}
+	limits.IntrospectionExempt = !opt.Production
 	srv.Use(limits)
 	srv.Use(&exactEnums{})
 	srv.Use(noNUL{})
@@ -217,4 +220,12 @@ func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 		}
 	}
 	return false
+}
+
+// SchemaSDL is the served schema as SDL (GET /schema.graphql outside
+// production, for codegen without introspection).
+func SchemaSDL() string {
+	var b strings.Builder
+	formatter.NewFormatter(&b, formatter.WithComments()).FormatSchema(NewExecutableSchema(Config{}).Schema())
+	return b.String()
 }

@@ -51,6 +51,13 @@ func (a *App) routes() http.Handler {
 		// listener (MetricsHandler): it names operations and pool sizes.
 		mux.Handle("GET /metrics", a.metrics.handler)
 		mux.HandleFunc("GET /{$}", graphiql())
+		// The schema as SDL, for codegen and editors (like introspection,
+		// not in production).
+		sdl := graph.SchemaSDL()
+		mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/graphql; charset=utf-8")
+			w.Write([]byte(sdl))
+		})
 	}
 	return a.requestContext(mux)
 }
