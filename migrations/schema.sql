@@ -285,6 +285,7 @@ CREATE TABLE public.redemptions (
     reverse_reason text,
     token_hash bytea,
     balance_after_fen bigint,
+    reversed_balance_after_fen bigint,
     CONSTRAINT redemptions_amount_fen_check CHECK ((amount_fen > 0)),
     CONSTRAINT redemptions_check CHECK (((status = 'REVERSED'::text) = (reversed_at IS NOT NULL))),
     CONSTRAINT redemptions_status_check CHECK ((status = ANY (ARRAY['COMPLETED'::text, 'REVERSED'::text])))
@@ -697,7 +698,9 @@ CREATE INDEX org_units_parent_idx ON public.org_units USING btree (parent_id);
 
 CREATE INDEX org_units_path_idx ON public.org_units USING btree (path text_pattern_ops);
 
-CREATE INDEX redemptions_provider_date_idx ON public.redemptions USING btree (provider_id, service_date);
+CREATE INDEX redemption_keys_redemption_idx ON public.redemption_keys USING btree (redemption_id);
+
+CREATE INDEX redemptions_provider_list_idx ON public.redemptions USING btree (provider_id, service_date DESC, id DESC);
 
 CREATE INDEX redemptions_resident_idx ON public.redemptions USING btree (resident_id, id DESC);
 

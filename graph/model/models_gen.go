@@ -628,7 +628,7 @@ const (
 	UserErrorCodeBudgetExceeded UserErrorCode = "BUDGET_EXCEEDED"
 	// 已结算: the provider's month is confirmed and frozen.
 	UserErrorCodeSettled UserErrorCode = "SETTLED"
-	// A new password breaks a password rule other than its length (INVALID): it is the username or little more, a run of repeated or consecutive characters, a well-known password, or the current one.
+	// 密码强度不足: A new password breaks a password rule other than its length (INVALID): it is the username or little more, a run of repeated or consecutive characters, a well-known password, or the current one.
 	UserErrorCodeWeakPassword UserErrorCode = "WEAK_PASSWORD"
 	// 无权操作: the viewer's role (or reach) does not allow this mutation. The same refusal also comes as a GraphQL
 	// error with extensions.code FORBIDDEN, so either way of reading errors sees it.
