@@ -411,7 +411,7 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
 		Redemptions func(childComplexity int, filter *model.ProviderRedemptionFilter, first *int, after *string) int
-		Settlements func(childComplexity int, from string, to string) int
+		Settlements func(childComplexity int, from *string, to *string) int
 		Status      func(childComplexity int) int
 	}
 
@@ -2322,7 +2322,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Provider.Settlements(childComplexity, args["from"].(string), args["to"].(string)), true
+		return e.ComplexityRoot.Provider.Settlements(childComplexity, args["from"].(*string), args["to"].(*string)), true
 	case "Provider.status":
 		if e.ComplexityRoot.Provider.Status == nil {
 			break

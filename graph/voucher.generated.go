@@ -41,7 +41,7 @@ type ProviderResolver interface {
 	ID(ctx context.Context, obj *voucher.Provider) (string, error)
 
 	Redemptions(ctx context.Context, obj *voucher.Provider, filter *model.ProviderRedemptionFilter, first *int, after *string) (*model.RedemptionConnection, error)
-	Settlements(ctx context.Context, obj *voucher.Provider, from string, to string) ([]*voucher.Settlement, error)
+	Settlements(ctx context.Context, obj *voucher.Provider, from *string, to *string) ([]*voucher.Settlement, error)
 }
 type RedemptionResolver interface {
 	ID(ctx context.Context, obj *voucher.Redemption) (string, error)
@@ -119,16 +119,16 @@ func (ec *executionContext) field_Provider_settlements_args(ctx context.Context,
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
 	args["from"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1540,10 +1540,10 @@ func (ec *executionContext) _Provider_redemptions(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RedemptionConnection) graphql.Marshaler {
-			return ec.marshalNRedemptionConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionConnection(ctx, selections, v)
+			return ec.marshalORedemptionConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Provider_redemptions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1580,14 +1580,14 @@ func (ec *executionContext) _Provider_settlements(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Provider().Settlements(ctx, obj, fc.Args["from"].(string), fc.Args["to"].(string))
+			return ec.Resolvers.Provider().Settlements(ctx, obj, fc.Args["from"].(*string), fc.Args["to"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.Settlement) graphql.Marshaler {
-			return ec.marshalNSettlement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementᚄ(ctx, selections, v)
+			return ec.marshalOSettlement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Provider_settlements(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -4736,13 +4736,13 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "redemptions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Provider_redemptions(ctx, field, obj)
 				})
 		case "settlements":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Provider_settlements(ctx, field, obj)
 				})
@@ -6079,22 +6079,6 @@ func (ec *executionContext) marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiang�
 	return ret
 }
 
-func (ec *executionContext) marshalNSettlement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Settlement) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx context.Context, sel ast.SelectionSet, v *voucher.Settlement) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Settlement!")
@@ -6350,6 +6334,13 @@ func (ec *executionContext) marshalORedemption2ᚖgithubᚗcomᚋjinjiangᚋresi
 	return ec._Redemption(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalORedemptionConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionConnection(ctx context.Context, sel ast.SelectionSet, v *model.RedemptionConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RedemptionConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalORedemptionStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx context.Context, v any) (*voucher.RedemptionStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -6379,6 +6370,25 @@ var (
 		voucher.Reversed:  "REVERSED",
 	}
 )
+
+func (ec *executionContext) marshalOSettlement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Settlement) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) marshalOSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx context.Context, sel ast.SelectionSet, v *voucher.Settlement) graphql.Marshaler {
 	if v == nil {

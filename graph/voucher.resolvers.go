@@ -237,8 +237,8 @@ func (r *providerResolver) Redemptions(ctx context.Context, obj *voucher.Provide
 }
 
 // Settlements is the resolver for the settlements field.
-func (r *providerResolver) Settlements(ctx context.Context, obj *voucher.Provider, from string, to string) ([]*voucher.Settlement, error) {
-	return r.Vouchers.ProviderSettlements(ctx, obj.ID, from, to)
+func (r *providerResolver) Settlements(ctx context.Context, obj *voucher.Provider, from *string, to *string) ([]*voucher.Settlement, error) {
+	return r.Vouchers.ProviderSettlements(ctx, obj.ID, deref(from), deref(to))
 }
 
 // Providers is the resolver for the providers field.

@@ -70,13 +70,20 @@ func (s *Service) ProviderRedemptions(ctx context.Context, providerID uuid.UUID,
 }
 
 // ProviderSettlements is a provider's settlement of each month from from
-// to to (YYYY-MM, inclusive, at most MaxSettlementMonths), oldest first.
+// to to (YYYY-MM, inclusive, at most MaxSettlementMonths), oldest first;
+// to is this month when empty, from the 11 months before to.
 func (s *Service) ProviderSettlements(ctx context.Context, providerID uuid.UUID, from, to string) ([]*Settlement, error) {
 	if err := s.mayReadProvider(ctx, providerID); err != nil {
 		return nil, err
 	}
-	a, errA := civil.ParseMonth(from)
+	if to == "" {
+		to = civil.MonthOf(s.today()).String()
+	}
 	b, errB := civil.ParseMonth(to)
+	if from == "" && errB == nil {
+		from = b.AddMonths(-11).String()
+	}
+	a, errA := civil.ParseMonth(from)
 	switch {
 	case errA != nil || errB != nil:
 		return nil, problem.BadInput("month must be YYYY-MM")
