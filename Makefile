@@ -25,7 +25,8 @@ FUZZ_TARGETS = \
 	./graph/relay:FuzzParse \
 	./internal/page:FuzzDecodeCursor \
 	./internal/policy:FuzzLikePrefix \
-	./graph/scalar:FuzzUnmarshalFen
+	./graph/scalar:FuzzUnmarshalFen \
+	./internal/problem:FuzzParseAcceptLanguage
 # The request decoder goes through the whole HTTP handler (and needs the
 # database): fewer inputs, same bound in CI.
 FUZZTIME_REQUEST ?= 20000x
