@@ -33,7 +33,8 @@ FUZZ_TARGETS = \
 	./graph/scalar:FuzzUnmarshalFen \
 	./internal/homecare:FuzzValidPIN \
 	./internal/homecare:FuzzValidateItem \
-	./internal/proxy:FuzzNormalizeCode
+	./internal/proxy:FuzzNormalizeCode \
+	./internal/problem:FuzzParseAcceptLanguage
 # The request decoder goes through the whole HTTP handler (and needs the
 # database): fewer inputs, same bound in CI.
 FUZZTIME_REQUEST ?= 20000x

@@ -107,7 +107,7 @@ type MutationResolver interface {
 	EnrollResidents(ctx context.Context, programID string, filter model.ResidentFilter) (*model.EnrollResidentsPayload, error)
 	UnenrollResident(ctx context.Context, programID string, residentID string, reason string) (*model.EnrollmentPayload, error)
 	IssueVouchers(ctx context.Context, input model.IssueVouchersInput) (*model.IssueVouchersPayload, error)
-	CreateRedemptionToken(ctx context.Context, programID string, residentID *string) (*model.RedemptionTokenPayload, error)
+	CreateRedemptionToken(ctx context.Context, programID string, residentID *string, validMinutes *int, maxAmountFen *int64) (*model.RedemptionTokenPayload, error)
 	RedeemVoucher(ctx context.Context, input model.RedeemVoucherInput) (*model.RedeemVoucherPayload, error)
 	ReverseRedemption(ctx context.Context, input model.ReverseRedemptionInput) (*model.RedeemVoucherPayload, error)
 	ConfirmSettlement(ctx context.Context, providerID string, month string) (*model.SettlementPayload, error)
@@ -150,10 +150,12 @@ type QueryResolver interface {
 	IssuanceRuns(ctx context.Context, programID *string, first *int, after *string) (*model.IssuanceRunConnection, error)
 	EnrollmentRuns(ctx context.Context, programID *string, first *int, after *string) (*model.EnrollmentRunConnection, error)
 	Settlement(ctx context.Context, providerID string, month string) (*voucher.Settlement, error)
+	RedemptionTokenPreview(ctx context.Context, token string) (*voucher.TokenPreview, error)
 }
 type SubscriptionResolver interface {
 	EmergencyCallUpdated(ctx context.Context, orgUnitID *string) (<-chan *emergency.Call, error)
 	IssuanceRunUpdated(ctx context.Context, id string) (<-chan *voucher.IssuanceRun, error)
+	RedemptionTokenUsed(ctx context.Context, token string) (<-chan *voucher.Redemption, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -427,6 +429,22 @@ func (ec *executionContext) field_Mutation_createRedemptionToken_args(ctx contex
 		return nil, err
 	}
 	args["residentId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "validMinutes",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["validMinutes"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "maxAmountFen",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOFen2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxAmountFen"] = arg3
 	return args, nil
 }
 
@@ -1734,6 +1752,20 @@ func (ec *executionContext) field_Query_orgUnits_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_redemptionTokenPreview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_residentByIdNumber_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1977,6 +2009,20 @@ func (ec *executionContext) field_Subscription_issuanceRunUpdated_args(ctx conte
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_redemptionTokenUsed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -5185,7 +5231,7 @@ func (ec *executionContext) _Mutation_createRedemptionToken(ctx context.Context,
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateRedemptionToken(ctx, fc.Args["programId"].(string), fc.Args["residentId"].(*string))
+			return ec.Resolvers.Mutation().CreateRedemptionToken(ctx, fc.Args["programId"].(string), fc.Args["residentId"].(*string), fc.Args["validMinutes"].(*int), fc.Args["maxAmountFen"].(*int64))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RedemptionTokenPayload) graphql.Marshaler {
@@ -6933,6 +6979,50 @@ func (ec *executionContext) fieldContext_Query_settlement(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_redemptionTokenPreview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_redemptionTokenPreview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RedemptionTokenPreview(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.TokenPreview) graphql.Marshaler {
+			return ec.marshalNRedemptionTokenPreview2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐTokenPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_redemptionTokenPreview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedemptionTokenPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_redemptionTokenPreview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7091,6 +7181,50 @@ func (ec *executionContext) fieldContext_Subscription_issuanceRunUpdated(ctx con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_issuanceRunUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_redemptionTokenUsed(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_redemptionTokenUsed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RedemptionTokenUsed(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Redemption) graphql.Marshaler {
+			return ec.marshalNRedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_redemptionTokenUsed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Redemption(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_redemptionTokenUsed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8202,6 +8336,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_settlement(ctx, field)
 				})
+		case "redemptionTokenPreview":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_redemptionTokenPreview(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -8250,6 +8390,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_emergencyCallUpdated(ctx, fields[0])
 	case "issuanceRunUpdated":
 		return ec._Subscription_issuanceRunUpdated(ctx, fields[0])
+	case "redemptionTokenUsed":
+		return ec._Subscription_redemptionTokenUsed(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}

@@ -88,6 +88,29 @@ func (ec *executionContext) fieldContext_DisabilityCertificate_number(_ context.
 	return graphql.NewScalarFieldContext("DisabilityCertificate", field, true, true, "String")
 }
 
+func (ec *executionContext) _DisabilityCertificate_numberMasked(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisabilityCertificate_numberMasked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NumberMasked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisabilityCertificate_numberMasked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisabilityCertificate", field, false, false, "String")
+}
+
 func (ec *executionContext) _DisabilityCertificate_category(ctx context.Context, field graphql.CollectedField, obj *disability.Certificate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1246,6 +1269,11 @@ func (ec *executionContext) _DisabilityCertificate(ctx context.Context, sel ast.
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DisabilityCertificate_number(ctx, field, obj)
 				})
+		case "numberMasked":
+			out.Values[i] = ec._DisabilityCertificate_numberMasked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "category":
 			out.Values[i] = ec._DisabilityCertificate_category(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

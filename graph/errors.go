@@ -55,6 +55,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if _, ok := gqlErr.Extensions["code"]; !ok {
 				gqlErr.Extensions["code"] = CodeValidationFailed
 			}
+			code, _ := gqlErr.Extensions["code"].(string)
+			gqlErr.Message = localizeTransport(ctx, code, gqlErr.Message)
 			return gqlErr
 		}
 		pres := graphql.DefaultErrorPresenter(ctx, err)
@@ -73,13 +75,28 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				f.Set = true
 			}
 		}
-		pres.Message = msg
+		pres.Message = localizeTransport(ctx, code, msg)
 		pres.Extensions = map[string]any{"code": code}
 		if code == CodeInternal || code == CodeServiceUnavailable {
 			pres.Extensions["requestId"] = auth.RequestID(ctx)
 		}
 		return pres
 	}
+}
+
+// localizeTransport is a GraphQL error's message in the request's language.
+// gqlparser's own validation messages (for the developer of a client, not
+// for the person using it) are not in the catalog: in Chinese they are
+// prefixed with what they are and kept, since they name the schema's fields.
+func localizeTransport(ctx context.Context, code, msg string) string {
+	l := problem.LangFrom(ctx)
+	if out, ok := problem.Localize(l, msg); ok {
+		return out
+	}
+	if code == CodeValidationFailed && l == problem.Chinese {
+		return "请求不符合接口定义: " + msg
+	}
+	return problem.Message(l, code, msg)
 }
 
 func classify(err error) (code, msg string) {

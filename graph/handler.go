@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/jinjiang/residents/internal/auth"
@@ -88,13 +89,10 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	if limits == (Limits{}) {
 		limits = DefaultLimits
 	}
-	if opt.Production {
-		srv.Use(limits)
-	} else {
-		// GraphiQL's own schema query nests ofType to depth 15: under
-		// MaxDepth the development page had no docs and no completion.
-		srv.Use(schemaQueriesUnlimited{limits})
-	}
+	// GraphiQL's own schema query nests ofType to depth 15: under MaxDepth
+	// the development page had no docs and no completion.
+	limits.IntrospectionExempt = !opt.Production
+	srv.Use(limits)
 	srv.Use(&exactEnums{})
 	srv.Use(noNUL{})
 	presenter := ErrorPresenter(opt.Log)
@@ -104,12 +102,14 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	srv.SetErrorPresenter(presenter)
 	srv.SetRecoverFunc(RecoverFunc(opt.Log))
 	srv.AroundFields(requireSession)
+	srv.AroundFields(localizeUserErrors)
+	srv.AroundFields(mutationRefusals)
 	srv.AroundFields(guardStaffUsers(r.Auth))
 	srv.AroundOperations(pinMutationsToPrimary)
 	if opt.Observe != nil {
 		srv.AroundResponses(observe(opt.Observe))
 	}
-	return srv
+	return withLanguage(srv)
 }
 
 // requireSession refuses every root field but the public ones to anonymous
@@ -198,48 +198,6 @@ func (noIntrospection) MutateOperationContext(_ context.Context, rc *graphql.Ope
 	return nil
 }
 
-// schemaQueriesUnlimited applies the limits to every operation but one
-// that only introspects (every root field __schema, __type or __typename):
-// outside production only, where introspection is served at all. Such an
-// operation reads the static schema, never a row, and the parser's token
-// limit still bounds its size.
-type schemaQueriesUnlimited struct{ Limits }
-
-// MutateOperationContext implements graphql.OperationContextMutator.
-func (l schemaQueriesUnlimited) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	if rc.Operation != nil && onlyIntrospects(rc.Doc, rc.Operation.SelectionSet, map[string]bool{}) {
-		return nil
-	}
-	return l.Limits.MutateOperationContext(ctx, rc)
-}
-
-// onlyIntrospects reports whether every root field of a selection set
-// (through fragments) is an introspection field.
-func onlyIntrospects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if !strings.HasPrefix(s.Name, "__") {
-				return false
-			}
-		case *ast.InlineFragment:
-			if !onlyIntrospects(doc, s.SelectionSet, seen) {
-				return false
-			}
-		case *ast.FragmentSpread:
-			if seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			f := doc.Fragments.ForName(s.Name)
-			if f == nil || !onlyIntrospects(doc, f.SelectionSet, seen) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // introspects reports whether a root selection set (through fragments)
 // asks for __schema or __type.
 func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) bool {
@@ -264,4 +222,12 @@ func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 		}
 	}
 	return false
+}
+
+// SchemaSDL is the served schema as SDL (GET /schema.graphql outside
+// production, for codegen without introspection).
+func SchemaSDL() string {
+	var b strings.Builder
+	formatter.NewFormatter(&b, formatter.WithComments()).FormatSchema(NewExecutableSchema(Config{}).Schema())
+	return b.String()
 }

@@ -21,6 +21,10 @@ type Limits struct {
 	MaxAliases    int
 	MaxDirectives int
 	MaxComplexity int
+	// IntrospectionExempt lets an operation that asks only for __schema,
+	// __type and __typename through (development: the standard
+	// introspection query of codegen tools and GraphiQL is depth 15).
+	IntrospectionExempt bool
 }
 
 // DefaultLimits are the production limits.
@@ -53,6 +57,9 @@ func (Limits) Validate(graphql.ExecutableSchema) error { return nil }
 // over any limit.
 func (l Limits) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
 	if rc.Operation == nil {
+		return nil
+	}
+	if l.IntrospectionExempt && onlyIntrospection(rc.Doc, rc.Operation.SelectionSet, map[string]bool{}) {
 		return nil
 	}
 	m := Measure(rc.Doc, rc.Operation, rc.Variables)
@@ -268,4 +275,32 @@ func satMul(a, b int) int {
 		return costCap
 	}
 	return a * b
+}
+
+// onlyIntrospection reports whether every root field of a selection set
+// (through fragments) is __schema, __type or __typename: such an operation
+// reads the schema, never data, so its size is bounded by the schema's.
+func onlyIntrospection(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name != "__schema" && s.Name != "__type" && s.Name != "__typename" {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !onlyIntrospection(doc, s.SelectionSet, seen) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			f := doc.Fragments.ForName(s.Name)
+			if f == nil || !onlyIntrospection(doc, f.SelectionSet, seen) {
+				return false
+			}
+		}
+	}
+	return len(set) > 0
 }

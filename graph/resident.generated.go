@@ -40,6 +40,7 @@ type ResidentResolver interface {
 
 	EmergencyContacts(ctx context.Context, obj *resident.Resident) ([]*resident.Contact, error)
 
+	ViewerCan(ctx context.Context, obj *resident.Resident) (*resident.Permissions, error)
 	Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error)
 	DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*disability.Certificate, error)
 	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error)
@@ -53,6 +54,7 @@ type ResidentResolver interface {
 	LifeEvents(ctx context.Context, obj *resident.Resident) ([]*resident.LifeEvent, error)
 	Vouchers(ctx context.Context, obj *resident.Resident, programID *string, status *voucher.Status) ([]*voucher.Voucher, error)
 	VoucherBalanceFen(ctx context.Context, obj *resident.Resident, programID *string) (int64, error)
+	VoucherWallets(ctx context.Context, obj *resident.Resident) ([]*voucher.Wallet, error)
 	Redemptions(ctx context.Context, obj *resident.Resident, first *int) ([]*voucher.Redemption, error)
 }
 
@@ -659,6 +661,38 @@ func (ec *executionContext) fieldContext_Resident_version(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Resident", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Resident_viewerCan(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_viewerCan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().ViewerCan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *resident.Permissions) graphql.Marshaler {
+			return ec.marshalNResidentPermissions2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐPermissions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_viewerCan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResidentPermissions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Resident_applications(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1149,6 +1183,38 @@ func (ec *executionContext) fieldContext_Resident_voucherBalanceFen(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Resident_voucherWallets(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_voucherWallets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().VoucherWallets(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.Wallet) graphql.Marshaler {
+			return ec.marshalNVoucherWallet2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐWalletᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_voucherWallets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VoucherWallet(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Resident_redemptions(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1422,6 +1488,167 @@ func (ec *executionContext) fieldContext_ResidentPayload_userErrors(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _ResidentPayload_existingResidentId(ctx context.Context, field graphql.CollectedField, obj *model.ResidentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentPayload_existingResidentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExistingResidentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentPayload_existingResidentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ResidentPermissions_update(ctx context.Context, field graphql.CollectedField, obj *resident.Permissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentPermissions_update(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Update, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentPermissions_update(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentPermissions", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResidentPermissions_enroll(ctx context.Context, field graphql.CollectedField, obj *resident.Permissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentPermissions_enroll(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enroll, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentPermissions_enroll(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentPermissions", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResidentPermissions_createToken(ctx context.Context, field graphql.CollectedField, obj *resident.Permissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentPermissions_createToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreateToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentPermissions_createToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentPermissions", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResidentPermissions_readIdNumber(ctx context.Context, field graphql.CollectedField, obj *resident.Permissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentPermissions_readIdNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadIDNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentPermissions_readIdNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentPermissions", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResidentPermissions_readEmergencyCalls(ctx context.Context, field graphql.CollectedField, obj *resident.Permissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentPermissions_readEmergencyCalls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadEmergencyCalls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentPermissions_readEmergencyCalls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentPermissions", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResidentPermissions_readApplications(ctx context.Context, field graphql.CollectedField, obj *resident.Permissions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentPermissions_readApplications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadApplications, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentPermissions_readApplications(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentPermissions", field, false, false, "Boolean")
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -1654,7 +1881,7 @@ func (ec *executionContext) unmarshalInputResidentFilter(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"orgUnitId", "nameContains", "search", "minAge", "maxAge", "statuses", "careLevels"}
+	fieldsInOrder := [...]string{"orgUnitId", "nameContains", "search", "phone", "q", "minAge", "maxAge", "statuses", "careLevels"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1682,6 +1909,20 @@ func (ec *executionContext) unmarshalInputResidentFilter(ctx context.Context, ob
 				return it, err
 			}
 			it.Search = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "q":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("q"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Q = data
 		case "minAge":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minAge"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -1973,6 +2214,11 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "viewerCan":
+			out.Values[i] = ec._Resident_viewerCan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "applications":
 			out.Values[i] = ec._Resident_applications(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -2040,6 +2286,11 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "voucherBalanceFen":
 			out.Values[i] = ec._Resident_voucherBalanceFen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "voucherWallets":
+			out.Values[i] = ec._Resident_voucherWallets(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2169,6 +2420,69 @@ func (ec *executionContext) _ResidentPayload(ctx context.Context, sel ast.Select
 			}
 		case "userErrors":
 			out.Values[i] = ec._ResidentPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "existingResidentId":
+			out.Values[i] = ec._ResidentPayload_existingResidentId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var residentPermissionsImplementors = []string{"ResidentPermissions"}
+
+func (ec *executionContext) _ResidentPermissions(ctx context.Context, sel ast.SelectionSet, obj *resident.Permissions) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, residentPermissionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResidentPermissions")
+		case "update":
+			out.Values[i] = ec._ResidentPermissions_update(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enroll":
+			out.Values[i] = ec._ResidentPermissions_enroll(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createToken":
+			out.Values[i] = ec._ResidentPermissions_createToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readIdNumber":
+			out.Values[i] = ec._ResidentPermissions_readIdNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readEmergencyCalls":
+			out.Values[i] = ec._ResidentPermissions_readEmergencyCalls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readApplications":
+			out.Values[i] = ec._ResidentPermissions_readApplications(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2341,6 +2655,14 @@ func (ec *executionContext) marshalNResidentPayload2ᚖgithubᚗcomᚋjinjiang�
 		return graphql.Null
 	}
 	return ec._ResidentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNResidentPermissions2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐPermissions(ctx context.Context, sel ast.SelectionSet, v *resident.Permissions) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResidentPermissions!")
+		return graphql.Null
+	}
+	return ec._ResidentPermissions(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus(ctx context.Context, v any) (resident.Status, error) {

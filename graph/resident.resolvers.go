@@ -116,11 +116,18 @@ func (r *residentResolver) EmergencyContacts(ctx context.Context, obj *resident.
 	return load(ctx, loaders(ctx).Contacts, obj)
 }
 
+// ViewerCan is the resolver for the viewerCan field.
+func (r *residentResolver) ViewerCan(ctx context.Context, obj *resident.Resident) (*resident.Permissions, error) {
+	perms := r.Registry.ViewerCan(ctx, obj)
+	return &perms, nil
+}
+
 // Resident is the resolver for the resident field.
 func (r *viewerResolver) Resident(ctx context.Context, obj *auth.Viewer) (*resident.Resident, error) {
 	if obj.ResidentID == nil {
 		return nil, nil
 	}
+	ctx = asSignedIn(ctx, obj)
 	x, err := r.Registry.Get(ctx, *obj.ResidentID)
 	return r.prefetchResident(ctx, x, err)
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -17,11 +18,17 @@ import (
 const TypeResident = "Resident"
 
 func residentPayload(res *resident.Resident, err error) (*model.ResidentPayload, error) {
+	var dup *resident.DuplicateError
+	var existing *string
+	if errors.As(err, &dup) && dup.Existing != nil {
+		id := relay.ID(TypeResident, *dup.Existing)
+		existing = &id
+	}
 	ues, err := userErrors(err)
 	if err != nil {
 		return nil, err
 	}
-	return &model.ResidentPayload{Resident: res, UserErrors: ues}, nil
+	return &model.ResidentPayload{Resident: res, UserErrors: ues, ExistingResidentID: existing}, nil
 }
 
 func contactInputs(in []*model.EmergencyContactInput) []resident.ContactInput {
@@ -72,7 +79,7 @@ func residentFilter(f *model.ResidentFilter) (resident.Filter, error) {
 	if err != nil {
 		return resident.Filter{}, err
 	}
-	return resident.Filter{OrgUnitID: unit, NameContains: deref(f.NameContains), Search: deref(f.Search), MinAge: f.MinAge, MaxAge: f.MaxAge,
+	return resident.Filter{OrgUnitID: unit, NameContains: deref(f.NameContains), Search: deref(f.Search), Phone: deref(f.Phone), Q: deref(f.Q), MinAge: f.MinAge, MaxAge: f.MaxAge,
 		Statuses: f.Statuses, CareLevels: f.CareLevels}, nil
 }
 

@@ -55,6 +55,7 @@ type ResolverRoot interface {
 	Provider() ProviderResolver
 	Query() QueryResolver
 	Redemption() RedemptionResolver
+	RedemptionTokenPreview() RedemptionTokenPreviewResolver
 	Resident() ResidentResolver
 	ResidentProxy() ResidentProxyResolver
 	ServiceCard() ServiceCardResolver
@@ -70,6 +71,7 @@ type ResolverRoot interface {
 	VisitFlag() VisitFlagResolver
 	Voucher() VoucherResolver
 	VoucherProgram() VoucherProgramResolver
+	VoucherWallet() VoucherWalletResolver
 	WechatAccount() WechatAccountResolver
 	WelfareCheck() WelfareCheckResolver
 	WelfareCheckDue() WelfareCheckDueResolver
@@ -292,6 +294,7 @@ type ComplexityRoot struct {
 		ID           func(childComplexity int) int
 		IssuedOn     func(childComplexity int) int
 		Number       func(childComplexity int) int
+		NumberMasked func(childComplexity int) int
 		SupersededAt func(childComplexity int) int
 		ValidUntil   func(childComplexity int) int
 	}
@@ -566,7 +569,7 @@ type ComplexityRoot struct {
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
 		CreateCareWorker            func(childComplexity int, input model.CreateCareWorkerInput) int
 		CreateProxyInvitation       func(childComplexity int, input model.CreateProxyInvitationInput) int
-		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string) int
+		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string, validMinutes *int, maxAmountFen *int64) int
 		CreateServiceOrder          func(childComplexity int, input model.CreateServiceOrderInput) int
 		CreateStaffUser             func(childComplexity int, input model.CreateStaffUserInput) int
 		CreateVoucherProgram        func(childComplexity int, input model.CreateVoucherProgramInput) int
@@ -680,11 +683,13 @@ type ComplexityRoot struct {
 	}
 
 	Provider struct {
-		Categories func(childComplexity int) int
-		CreditCode func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Name       func(childComplexity int) int
-		Status     func(childComplexity int) int
+		Categories  func(childComplexity int) int
+		CreditCode  func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Redemptions func(childComplexity int, filter *model.ProviderRedemptionFilter, first *int, after *string) int
+		Settlements func(childComplexity int, from *string, to *string) int
+		Status      func(childComplexity int) int
 	}
 
 	ProviderPayload struct {
@@ -722,6 +727,7 @@ type ComplexityRoot struct {
 		Node                         func(childComplexity int, id string) int
 		OrgUnits                     func(childComplexity int, kind *org.Kind, parentID *string) int
 		Providers                    func(childComplexity int) int
+		RedemptionTokenPreview       func(childComplexity int, token string) int
 		Resident                     func(childComplexity int, id string) int
 		ResidentByIDNumber           func(childComplexity int, idNumber string) int
 		Residents                    func(childComplexity int, filter *model.ResidentFilter, first *int, after *string) int
@@ -745,23 +751,48 @@ type ComplexityRoot struct {
 	}
 
 	Redemption struct {
-		AmountFen     func(childComplexity int) int
-		Category      func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Program       func(childComplexity int) int
-		Provider      func(childComplexity int) int
-		Resident      func(childComplexity int) int
-		ReverseReason func(childComplexity int) int
-		ReversedAt    func(childComplexity int) int
-		ServiceDate   func(childComplexity int) int
-		Status        func(childComplexity int) int
+		AmountFen        func(childComplexity int) int
+		Category         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IdempotencyKey   func(childComplexity int) int
+		Note             func(childComplexity int) int
+		Program          func(childComplexity int) int
+		Provider         func(childComplexity int) int
+		Resident         func(childComplexity int) int
+		ReverseReason    func(childComplexity int) int
+		ReversedAt       func(childComplexity int) int
+		ReversibleUntil  func(childComplexity int) int
+		ServiceDate      func(childComplexity int) int
+		Status           func(childComplexity int) int
+		ViewerCanReverse func(childComplexity int) int
+	}
+
+	RedemptionConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	RedemptionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	RedemptionTokenPayload struct {
-		ExpiresAt  func(childComplexity int) int
-		Token      func(childComplexity int) int
-		UserErrors func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		MaxAmountFen func(childComplexity int) int
+		Token        func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
+	}
+
+	RedemptionTokenPreview struct {
+		Categories             func(childComplexity int) int
+		ExpiresAt              func(childComplexity int) int
+		MaxFen                 func(childComplexity int) int
+		Program                func(childComplexity int) int
+		ResidentIDNumberMasked func(childComplexity int) int
+		ResidentName           func(childComplexity int) int
+		SpendableFen           func(childComplexity int) int
 	}
 
 	Resident struct {
@@ -790,9 +821,11 @@ type ComplexityRoot struct {
 		Redemptions            func(childComplexity int, first *int) int
 		Statuses               func(childComplexity int) int
 		Version                func(childComplexity int) int
+		ViewerCan              func(childComplexity int) int
 		VisibleBirthDate       func(childComplexity int) int
 		VisibleCareLevel       func(childComplexity int) int
 		VoucherBalanceFen      func(childComplexity int, programID *string) int
+		VoucherWallets         func(childComplexity int) int
 		Vouchers               func(childComplexity int, programID *string, status *voucher.Status) int
 		WechatAccounts         func(childComplexity int) int
 	}
@@ -815,8 +848,18 @@ type ComplexityRoot struct {
 	}
 
 	ResidentPayload struct {
-		Resident   func(childComplexity int) int
-		UserErrors func(childComplexity int) int
+		ExistingResidentID func(childComplexity int) int
+		Resident           func(childComplexity int) int
+		UserErrors         func(childComplexity int) int
+	}
+
+	ResidentPermissions struct {
+		CreateToken        func(childComplexity int) int
+		Enroll             func(childComplexity int) int
+		ReadApplications   func(childComplexity int) int
+		ReadEmergencyCalls func(childComplexity int) int
+		ReadIDNumber       func(childComplexity int) int
+		Update             func(childComplexity int) int
 	}
 
 	ResidentProxy struct {
@@ -921,10 +964,13 @@ type ComplexityRoot struct {
 	}
 
 	Settlement struct {
+		ConfirmedAt     func(childComplexity int) int
+		ID              func(childComplexity int) int
 		Lines           func(childComplexity int) int
 		Month           func(childComplexity int) int
 		Provider        func(childComplexity int) int
 		RedemptionCount func(childComplexity int) int
+		Redemptions     func(childComplexity int, first *int, after *string) int
 		Status          func(childComplexity int) int
 		TotalFen        func(childComplexity int) int
 		Visits          func(childComplexity int) int
@@ -964,6 +1010,7 @@ type ComplexityRoot struct {
 	Subscription struct {
 		EmergencyCallUpdated func(childComplexity int, orgUnitID *string) int
 		IssuanceRunUpdated   func(childComplexity int, id string) int
+		RedemptionTokenUsed  func(childComplexity int, token string) int
 	}
 
 	SubsidyEligibility struct {
@@ -1051,6 +1098,14 @@ type ComplexityRoot struct {
 		DisabilityGrades func(childComplexity int) int
 		MinAge           func(childComplexity int) int
 		Statuses         func(childComplexity int) int
+	}
+
+	VoucherWallet struct {
+		ExpiringThisMonthFen func(childComplexity int) int
+		NextExpiry           func(childComplexity int) int
+		NotYetValidFen       func(childComplexity int) int
+		Program              func(childComplexity int) int
+		SpendableFen         func(childComplexity int) int
 	}
 
 	WechatAccount struct {
@@ -1968,6 +2023,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DisabilityCertificate.Number(childComplexity), true
+	case "DisabilityCertificate.numberMasked":
+		if e.ComplexityRoot.DisabilityCertificate.NumberMasked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisabilityCertificate.NumberMasked(childComplexity), true
 	case "DisabilityCertificate.supersededAt":
 		if e.ComplexityRoot.DisabilityCertificate.SupersededAt == nil {
 			break
@@ -3175,7 +3236,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateRedemptionToken(childComplexity, args["programId"].(string), args["residentId"].(*string)), true
+		return e.ComplexityRoot.Mutation.CreateRedemptionToken(childComplexity, args["programId"].(string), args["residentId"].(*string), args["validMinutes"].(*int), args["maxAmountFen"].(*int64)), true
 	case "Mutation.createServiceOrder":
 		if e.ComplexityRoot.Mutation.CreateServiceOrder == nil {
 			break
@@ -4054,6 +4115,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Provider.Name(childComplexity), true
+	case "Provider.redemptions":
+		if e.ComplexityRoot.Provider.Redemptions == nil {
+			break
+		}
+
+		args, err := ec.field_Provider_redemptions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Provider.Redemptions(childComplexity, args["filter"].(*model.ProviderRedemptionFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Provider.settlements":
+		if e.ComplexityRoot.Provider.Settlements == nil {
+			break
+		}
+
+		args, err := ec.field_Provider_settlements_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Provider.Settlements(childComplexity, args["from"].(*string), args["to"].(*string)), true
 	case "Provider.status":
 		if e.ComplexityRoot.Provider.Status == nil {
 			break
@@ -4312,6 +4395,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Providers(childComplexity), true
+	case "Query.redemptionTokenPreview":
+		if e.ComplexityRoot.Query.RedemptionTokenPreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_redemptionTokenPreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RedemptionTokenPreview(childComplexity, args["token"].(string)), true
 	case "Query.resident":
 		if e.ComplexityRoot.Query.Resident == nil {
 			break
@@ -4495,6 +4589,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Redemption.ID(childComplexity), true
+	case "Redemption.idempotencyKey":
+		if e.ComplexityRoot.Redemption.IdempotencyKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Redemption.IdempotencyKey(childComplexity), true
+	case "Redemption.note":
+		if e.ComplexityRoot.Redemption.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Redemption.Note(childComplexity), true
 	case "Redemption.program":
 		if e.ComplexityRoot.Redemption.Program == nil {
 			break
@@ -4525,6 +4631,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Redemption.ReversedAt(childComplexity), true
+	case "Redemption.reversibleUntil":
+		if e.ComplexityRoot.Redemption.ReversibleUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Redemption.ReversibleUntil(childComplexity), true
 	case "Redemption.serviceDate":
 		if e.ComplexityRoot.Redemption.ServiceDate == nil {
 			break
@@ -4537,6 +4649,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Redemption.Status(childComplexity), true
+	case "Redemption.viewerCanReverse":
+		if e.ComplexityRoot.Redemption.ViewerCanReverse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Redemption.ViewerCanReverse(childComplexity), true
+
+	case "RedemptionConnection.edges":
+		if e.ComplexityRoot.RedemptionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionConnection.Edges(childComplexity), true
+	case "RedemptionConnection.pageInfo":
+		if e.ComplexityRoot.RedemptionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionConnection.PageInfo(childComplexity), true
+
+	case "RedemptionEdge.cursor":
+		if e.ComplexityRoot.RedemptionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionEdge.Cursor(childComplexity), true
+	case "RedemptionEdge.node":
+		if e.ComplexityRoot.RedemptionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionEdge.Node(childComplexity), true
 
 	case "RedemptionTokenPayload.expiresAt":
 		if e.ComplexityRoot.RedemptionTokenPayload.ExpiresAt == nil {
@@ -4544,6 +4688,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RedemptionTokenPayload.ExpiresAt(childComplexity), true
+	case "RedemptionTokenPayload.maxAmountFen":
+		if e.ComplexityRoot.RedemptionTokenPayload.MaxAmountFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionTokenPayload.MaxAmountFen(childComplexity), true
 	case "RedemptionTokenPayload.token":
 		if e.ComplexityRoot.RedemptionTokenPayload.Token == nil {
 			break
@@ -4556,6 +4706,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RedemptionTokenPayload.UserErrors(childComplexity), true
+
+	case "RedemptionTokenPreview.allowedCategories":
+		if e.ComplexityRoot.RedemptionTokenPreview.Categories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionTokenPreview.Categories(childComplexity), true
+	case "RedemptionTokenPreview.expiresAt":
+		if e.ComplexityRoot.RedemptionTokenPreview.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionTokenPreview.ExpiresAt(childComplexity), true
+	case "RedemptionTokenPreview.maxAmountFen":
+		if e.ComplexityRoot.RedemptionTokenPreview.MaxFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionTokenPreview.MaxFen(childComplexity), true
+	case "RedemptionTokenPreview.program":
+		if e.ComplexityRoot.RedemptionTokenPreview.Program == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionTokenPreview.Program(childComplexity), true
+	case "RedemptionTokenPreview.residentIdNumberMasked":
+		if e.ComplexityRoot.RedemptionTokenPreview.ResidentIDNumberMasked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionTokenPreview.ResidentIDNumberMasked(childComplexity), true
+	case "RedemptionTokenPreview.residentName":
+		if e.ComplexityRoot.RedemptionTokenPreview.ResidentName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionTokenPreview.ResidentName(childComplexity), true
+	case "RedemptionTokenPreview.spendableFen":
+		if e.ComplexityRoot.RedemptionTokenPreview.SpendableFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedemptionTokenPreview.SpendableFen(childComplexity), true
 
 	case "Resident.address":
 		if e.ComplexityRoot.Resident.Address == nil {
@@ -4727,6 +4920,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Version(childComplexity), true
+	case "Resident.viewerCan":
+		if e.ComplexityRoot.Resident.ViewerCan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.ViewerCan(childComplexity), true
 	case "Resident.birthDate":
 		if e.ComplexityRoot.Resident.VisibleBirthDate == nil {
 			break
@@ -4750,6 +4949,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.VoucherBalanceFen(childComplexity, args["programId"].(*string)), true
+	case "Resident.voucherWallets":
+		if e.ComplexityRoot.Resident.VoucherWallets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.VoucherWallets(childComplexity), true
 	case "Resident.vouchers":
 		if e.ComplexityRoot.Resident.Vouchers == nil {
 			break
@@ -4819,6 +5024,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ResidentHomePayload.UserErrors(childComplexity), true
 
+	case "ResidentPayload.existingResidentId":
+		if e.ComplexityRoot.ResidentPayload.ExistingResidentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentPayload.ExistingResidentID(childComplexity), true
 	case "ResidentPayload.resident":
 		if e.ComplexityRoot.ResidentPayload.Resident == nil {
 			break
@@ -4831,6 +5042,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentPayload.UserErrors(childComplexity), true
+
+	case "ResidentPermissions.createToken":
+		if e.ComplexityRoot.ResidentPermissions.CreateToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentPermissions.CreateToken(childComplexity), true
+	case "ResidentPermissions.enroll":
+		if e.ComplexityRoot.ResidentPermissions.Enroll == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentPermissions.Enroll(childComplexity), true
+	case "ResidentPermissions.readApplications":
+		if e.ComplexityRoot.ResidentPermissions.ReadApplications == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentPermissions.ReadApplications(childComplexity), true
+	case "ResidentPermissions.readEmergencyCalls":
+		if e.ComplexityRoot.ResidentPermissions.ReadEmergencyCalls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentPermissions.ReadEmergencyCalls(childComplexity), true
+	case "ResidentPermissions.readIdNumber":
+		if e.ComplexityRoot.ResidentPermissions.ReadIDNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentPermissions.ReadIDNumber(childComplexity), true
+	case "ResidentPermissions.update":
+		if e.ComplexityRoot.ResidentPermissions.Update == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentPermissions.Update(childComplexity), true
 
 	case "ResidentProxy.consentEvidence":
 		if e.ComplexityRoot.ResidentProxy.ConsentEvidence == nil {
@@ -5251,6 +5499,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ServiceOrderResident.Name(childComplexity), true
 
+	case "Settlement.confirmedAt":
+		if e.ComplexityRoot.Settlement.ConfirmedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Settlement.ConfirmedAt(childComplexity), true
+	case "Settlement.id":
+		if e.ComplexityRoot.Settlement.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Settlement.ID(childComplexity), true
 	case "Settlement.lines":
 		if e.ComplexityRoot.Settlement.Lines == nil {
 			break
@@ -5275,6 +5535,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Settlement.RedemptionCount(childComplexity), true
+	case "Settlement.redemptions":
+		if e.ComplexityRoot.Settlement.Redemptions == nil {
+			break
+		}
+
+		args, err := ec.field_Settlement_redemptions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Settlement.Redemptions(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Settlement.status":
 		if e.ComplexityRoot.Settlement.Status == nil {
 			break
@@ -5417,6 +5688,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.IssuanceRunUpdated(childComplexity, args["id"].(string)), true
+	case "Subscription.redemptionTokenUsed":
+		if e.ComplexityRoot.Subscription.RedemptionTokenUsed == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_redemptionTokenUsed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RedemptionTokenUsed(childComplexity, args["token"].(string)), true
 
 	case "SubsidyEligibility.livingSubsidy":
 		if e.ComplexityRoot.SubsidyEligibility.LivingSubsidy == nil {
@@ -5753,6 +6035,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.VoucherRule.Statuses(childComplexity), true
 
+	case "VoucherWallet.expiringThisMonthFen":
+		if e.ComplexityRoot.VoucherWallet.ExpiringThisMonthFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VoucherWallet.ExpiringThisMonthFen(childComplexity), true
+	case "VoucherWallet.nextExpiry":
+		if e.ComplexityRoot.VoucherWallet.NextExpiry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VoucherWallet.NextExpiry(childComplexity), true
+	case "VoucherWallet.notYetValidFen":
+		if e.ComplexityRoot.VoucherWallet.NotYetValidFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VoucherWallet.NotYetValidFen(childComplexity), true
+	case "VoucherWallet.program":
+		if e.ComplexityRoot.VoucherWallet.Program == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VoucherWallet.Program(childComplexity), true
+	case "VoucherWallet.spendableFen":
+		if e.ComplexityRoot.VoucherWallet.SpendableFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VoucherWallet.SpendableFen(childComplexity), true
+
 	case "WechatAccount.boundAt":
 		if e.ComplexityRoot.WechatAccount.BoundAt == nil {
 			break
@@ -6037,6 +6350,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("MaterialInput", ec.unmarshalInputMaterialInput),
 			graphql.NewInputUnmarshaler("MaterialRequirementInput", ec.unmarshalInputMaterialRequirementInput),
+			graphql.NewInputUnmarshaler("ProviderRedemptionFilter", ec.unmarshalInputProviderRedemptionFilter),
 			graphql.NewInputUnmarshaler("ReceiveEmergencyCallInput", ec.unmarshalInputReceiveEmergencyCallInput),
 			graphql.NewInputUnmarshaler("RecordContactAttemptInput", ec.unmarshalInputRecordContactAttemptInput),
 			graphql.NewInputUnmarshaler("RecordDeathInput", ec.unmarshalInputRecordDeathInput),
@@ -6614,6 +6928,8 @@ func (ec *executionContext) childFields_DisabilityCertificate(ctx context.Contex
 		return ec.fieldContext_DisabilityCertificate_id(ctx, field)
 	case "number":
 		return ec.fieldContext_DisabilityCertificate_number(ctx, field)
+	case "numberMasked":
+		return ec.fieldContext_DisabilityCertificate_numberMasked(ctx, field)
 	case "category":
 		return ec.fieldContext_DisabilityCertificate_category(ctx, field)
 	case "grade":
@@ -7246,6 +7562,10 @@ func (ec *executionContext) childFields_Provider(ctx context.Context, field grap
 		return ec.fieldContext_Provider_categories(ctx, field)
 	case "status":
 		return ec.fieldContext_Provider_status(ctx, field)
+	case "redemptions":
+		return ec.fieldContext_Provider_redemptions(ctx, field)
+	case "settlements":
+		return ec.fieldContext_Provider_settlements(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Provider", field.Name)
 }
@@ -7308,8 +7628,36 @@ func (ec *executionContext) childFields_Redemption(ctx context.Context, field gr
 		return ec.fieldContext_Redemption_reversedAt(ctx, field)
 	case "reverseReason":
 		return ec.fieldContext_Redemption_reverseReason(ctx, field)
+	case "note":
+		return ec.fieldContext_Redemption_note(ctx, field)
+	case "idempotencyKey":
+		return ec.fieldContext_Redemption_idempotencyKey(ctx, field)
+	case "reversibleUntil":
+		return ec.fieldContext_Redemption_reversibleUntil(ctx, field)
+	case "viewerCanReverse":
+		return ec.fieldContext_Redemption_viewerCanReverse(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Redemption", field.Name)
+}
+
+func (ec *executionContext) childFields_RedemptionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RedemptionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RedemptionConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RedemptionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RedemptionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RedemptionEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RedemptionEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RedemptionEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_RedemptionTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7318,10 +7666,32 @@ func (ec *executionContext) childFields_RedemptionTokenPayload(ctx context.Conte
 		return ec.fieldContext_RedemptionTokenPayload_token(ctx, field)
 	case "expiresAt":
 		return ec.fieldContext_RedemptionTokenPayload_expiresAt(ctx, field)
+	case "maxAmountFen":
+		return ec.fieldContext_RedemptionTokenPayload_maxAmountFen(ctx, field)
 	case "userErrors":
 		return ec.fieldContext_RedemptionTokenPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RedemptionTokenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RedemptionTokenPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "residentName":
+		return ec.fieldContext_RedemptionTokenPreview_residentName(ctx, field)
+	case "residentIdNumberMasked":
+		return ec.fieldContext_RedemptionTokenPreview_residentIdNumberMasked(ctx, field)
+	case "program":
+		return ec.fieldContext_RedemptionTokenPreview_program(ctx, field)
+	case "spendableFen":
+		return ec.fieldContext_RedemptionTokenPreview_spendableFen(ctx, field)
+	case "allowedCategories":
+		return ec.fieldContext_RedemptionTokenPreview_allowedCategories(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_RedemptionTokenPreview_expiresAt(ctx, field)
+	case "maxAmountFen":
+		return ec.fieldContext_RedemptionTokenPreview_maxAmountFen(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RedemptionTokenPreview", field.Name)
 }
 
 func (ec *executionContext) childFields_Resident(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7356,6 +7726,8 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_emergencyContacts(ctx, field)
 	case "version":
 		return ec.fieldContext_Resident_version(ctx, field)
+	case "viewerCan":
+		return ec.fieldContext_Resident_viewerCan(ctx, field)
 	case "applications":
 		return ec.fieldContext_Resident_applications(ctx, field)
 	case "disabilityCertificate":
@@ -7384,6 +7756,8 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_vouchers(ctx, field)
 	case "voucherBalanceFen":
 		return ec.fieldContext_Resident_voucherBalanceFen(ctx, field)
+	case "voucherWallets":
+		return ec.fieldContext_Resident_voucherWallets(ctx, field)
 	case "redemptions":
 		return ec.fieldContext_Resident_redemptions(ctx, field)
 	}
@@ -7430,8 +7804,28 @@ func (ec *executionContext) childFields_ResidentPayload(ctx context.Context, fie
 		return ec.fieldContext_ResidentPayload_resident(ctx, field)
 	case "userErrors":
 		return ec.fieldContext_ResidentPayload_userErrors(ctx, field)
+	case "existingResidentId":
+		return ec.fieldContext_ResidentPayload_existingResidentId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentPermissions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "update":
+		return ec.fieldContext_ResidentPermissions_update(ctx, field)
+	case "enroll":
+		return ec.fieldContext_ResidentPermissions_enroll(ctx, field)
+	case "createToken":
+		return ec.fieldContext_ResidentPermissions_createToken(ctx, field)
+	case "readIdNumber":
+		return ec.fieldContext_ResidentPermissions_readIdNumber(ctx, field)
+	case "readEmergencyCalls":
+		return ec.fieldContext_ResidentPermissions_readEmergencyCalls(ctx, field)
+	case "readApplications":
+		return ec.fieldContext_ResidentPermissions_readApplications(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentPermissions", field.Name)
 }
 
 func (ec *executionContext) childFields_ResidentProxy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7638,6 +8032,8 @@ func (ec *executionContext) childFields_ServiceOrderResident(ctx context.Context
 
 func (ec *executionContext) childFields_Settlement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_Settlement_id(ctx, field)
 	case "provider":
 		return ec.fieldContext_Settlement_provider(ctx, field)
 	case "month":
@@ -7650,6 +8046,10 @@ func (ec *executionContext) childFields_Settlement(ctx context.Context, field gr
 		return ec.fieldContext_Settlement_totalFen(ctx, field)
 	case "lines":
 		return ec.fieldContext_Settlement_lines(ctx, field)
+	case "confirmedAt":
+		return ec.fieldContext_Settlement_confirmedAt(ctx, field)
+	case "redemptions":
+		return ec.fieldContext_Settlement_redemptions(ctx, field)
 	case "visits":
 		return ec.fieldContext_Settlement_visits(ctx, field)
 	}
@@ -7890,6 +8290,22 @@ func (ec *executionContext) childFields_VoucherRule(ctx context.Context, field g
 		return ec.fieldContext_VoucherRule_amountFen(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VoucherRule", field.Name)
+}
+
+func (ec *executionContext) childFields_VoucherWallet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "program":
+		return ec.fieldContext_VoucherWallet_program(ctx, field)
+	case "spendableFen":
+		return ec.fieldContext_VoucherWallet_spendableFen(ctx, field)
+	case "notYetValidFen":
+		return ec.fieldContext_VoucherWallet_notYetValidFen(ctx, field)
+	case "expiringThisMonthFen":
+		return ec.fieldContext_VoucherWallet_expiringThisMonthFen(ctx, field)
+	case "nextExpiry":
+		return ec.fieldContext_VoucherWallet_nextExpiry(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VoucherWallet", field.Name)
 }
 
 func (ec *executionContext) childFields_WechatAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

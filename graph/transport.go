@@ -13,7 +13,10 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/jinjiang/residents/internal/problem"
 )
 
 // The HTTP transports follow GraphQL over HTTP
@@ -106,6 +109,7 @@ func writeResponse(w http.ResponseWriter, media string, status int, body any) {
 // writeError answers a request a transport refuses before it is a GraphQL
 // request (no data entry), with the contract's extensions.code.
 func writeError(w http.ResponseWriter, r *http.Request, status int, msg, code string) {
+	msg = problem.Message(problem.LangFrom(r.Context()), code, msg)
 	writeResponse(w, responseType(r), status, requestErrors{Errors: gqlerror.List{{Message: msg, Extensions: map[string]any{"code": code}}}})
 }
 

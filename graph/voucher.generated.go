@@ -40,16 +40,30 @@ type LedgerEntryResolver interface {
 }
 type ProviderResolver interface {
 	ID(ctx context.Context, obj *voucher.Provider) (string, error)
+
+	Redemptions(ctx context.Context, obj *voucher.Provider, filter *model.ProviderRedemptionFilter, first *int, after *string) (*model.RedemptionConnection, error)
+	Settlements(ctx context.Context, obj *voucher.Provider, from *string, to *string) ([]*voucher.Settlement, error)
 }
 type RedemptionResolver interface {
 	ID(ctx context.Context, obj *voucher.Redemption) (string, error)
 	Provider(ctx context.Context, obj *voucher.Redemption) (*voucher.Provider, error)
 	Resident(ctx context.Context, obj *voucher.Redemption) (*resident.Resident, error)
 	Program(ctx context.Context, obj *voucher.Redemption) (*voucher.Program, error)
+
+	IdempotencyKey(ctx context.Context, obj *voucher.Redemption) (*string, error)
+
+	ViewerCanReverse(ctx context.Context, obj *voucher.Redemption) (bool, error)
+}
+type RedemptionTokenPreviewResolver interface {
+	ResidentName(ctx context.Context, obj *voucher.TokenPreview) (string, error)
+	ResidentIDNumberMasked(ctx context.Context, obj *voucher.TokenPreview) (string, error)
+	Program(ctx context.Context, obj *voucher.TokenPreview) (*voucher.Program, error)
 }
 type SettlementResolver interface {
+	ID(ctx context.Context, obj *voucher.Settlement) (string, error)
 	Provider(ctx context.Context, obj *voucher.Settlement) (*voucher.Provider, error)
 
+	Redemptions(ctx context.Context, obj *voucher.Settlement, first *int, after *string) (*model.RedemptionConnection, error)
 	Visits(ctx context.Context, obj *voucher.Settlement) ([]*homecare.Order, error)
 }
 type SettlementLineResolver interface {
@@ -67,10 +81,87 @@ type VoucherProgramResolver interface {
 
 	CareCaps(ctx context.Context, obj *voucher.Program) ([]*homecare.Cap, error)
 }
+type VoucherWalletResolver interface {
+	Program(ctx context.Context, obj *voucher.Wallet) (*voucher.Program, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Provider_redemptions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ProviderRedemptionFilter, error) {
+			return ec.unmarshalOProviderRedemptionFilter2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProviderRedemptionFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Provider_settlements_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Settlement_redemptions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
 
 // endregion ***************************** args.gotpl *****************************
 
@@ -1439,6 +1530,94 @@ func (ec *executionContext) fieldContext_Provider_status(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Provider", field, false, false, "ProviderStatus")
 }
 
+func (ec *executionContext) _Provider_redemptions(ctx context.Context, field graphql.CollectedField, obj *voucher.Provider) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Provider_redemptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Provider().Redemptions(ctx, obj, fc.Args["filter"].(*model.ProviderRedemptionFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RedemptionConnection) graphql.Marshaler {
+			return ec.marshalORedemptionConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Provider_redemptions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Provider",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedemptionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Provider_redemptions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Provider_settlements(ctx context.Context, field graphql.CollectedField, obj *voucher.Provider) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Provider_settlements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Provider().Settlements(ctx, obj, fc.Args["from"].(*string), fc.Args["to"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*voucher.Settlement) graphql.Marshaler {
+			return ec.marshalOSettlement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Provider_settlements(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Provider",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Settlement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Provider_settlements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ProviderPayload_provider(ctx context.Context, field graphql.CollectedField, obj *model.ProviderPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1870,6 +2049,217 @@ func (ec *executionContext) fieldContext_Redemption_reverseReason(_ context.Cont
 	return graphql.NewScalarFieldContext("Redemption", field, false, false, "String")
 }
 
+func (ec *executionContext) _Redemption_note(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Redemption_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Redemption_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Redemption", field, false, false, "String")
+}
+
+func (ec *executionContext) _Redemption_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Redemption_idempotencyKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Redemption().IdempotencyKey(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Redemption_idempotencyKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Redemption", field, true, true, "String")
+}
+
+func (ec *executionContext) _Redemption_reversibleUntil(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Redemption_reversibleUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReversibleUntil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Redemption_reversibleUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Redemption", field, true, false, "Time")
+}
+
+func (ec *executionContext) _Redemption_viewerCanReverse(ctx context.Context, field graphql.CollectedField, obj *voucher.Redemption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Redemption_viewerCanReverse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Redemption().ViewerCanReverse(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Redemption_viewerCanReverse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Redemption", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _RedemptionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RedemptionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RedemptionEdge) graphql.Marshaler {
+			return ec.marshalNRedemptionEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RedemptionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedemptionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RedemptionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RedemptionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RedemptionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RedemptionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RedemptionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedemptionEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedemptionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RedemptionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Redemption) graphql.Marshaler {
+			return ec.marshalNRedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RedemptionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Redemption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RedemptionTokenPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.RedemptionTokenPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1916,6 +2306,29 @@ func (ec *executionContext) fieldContext_RedemptionTokenPayload_expiresAt(_ cont
 	return graphql.NewScalarFieldContext("RedemptionTokenPayload", field, false, false, "Time")
 }
 
+func (ec *executionContext) _RedemptionTokenPayload_maxAmountFen(ctx context.Context, field graphql.CollectedField, obj *model.RedemptionTokenPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionTokenPayload_maxAmountFen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxAmountFen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOFen2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionTokenPayload_maxAmountFen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedemptionTokenPayload", field, false, false, "Fen")
+}
+
 func (ec *executionContext) _RedemptionTokenPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.RedemptionTokenPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1946,6 +2359,199 @@ func (ec *executionContext) fieldContext_RedemptionTokenPayload_userErrors(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RedemptionTokenPreview_residentName(ctx context.Context, field graphql.CollectedField, obj *voucher.TokenPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionTokenPreview_residentName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RedemptionTokenPreview().ResidentName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionTokenPreview_residentName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedemptionTokenPreview", field, true, true, "String")
+}
+
+func (ec *executionContext) _RedemptionTokenPreview_residentIdNumberMasked(ctx context.Context, field graphql.CollectedField, obj *voucher.TokenPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionTokenPreview_residentIdNumberMasked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RedemptionTokenPreview().ResidentIDNumberMasked(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionTokenPreview_residentIdNumberMasked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedemptionTokenPreview", field, true, true, "String")
+}
+
+func (ec *executionContext) _RedemptionTokenPreview_program(ctx context.Context, field graphql.CollectedField, obj *voucher.TokenPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionTokenPreview_program(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RedemptionTokenPreview().Program(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionTokenPreview_program(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RedemptionTokenPreview",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VoucherProgram(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RedemptionTokenPreview_spendableFen(ctx context.Context, field graphql.CollectedField, obj *voucher.TokenPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionTokenPreview_spendableFen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SpendableFen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNFen2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionTokenPreview_spendableFen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedemptionTokenPreview", field, false, false, "Fen")
+}
+
+func (ec *executionContext) _RedemptionTokenPreview_allowedCategories(ctx context.Context, field graphql.CollectedField, obj *voucher.TokenPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionTokenPreview_allowedCategories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Categories, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []voucher.Category) graphql.Marshaler {
+			return ec.marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionTokenPreview_allowedCategories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedemptionTokenPreview", field, false, false, "ServiceCategory")
+}
+
+func (ec *executionContext) _RedemptionTokenPreview_expiresAt(ctx context.Context, field graphql.CollectedField, obj *voucher.TokenPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionTokenPreview_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionTokenPreview_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedemptionTokenPreview", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RedemptionTokenPreview_maxAmountFen(ctx context.Context, field graphql.CollectedField, obj *voucher.TokenPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedemptionTokenPreview_maxAmountFen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxFen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOFen2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RedemptionTokenPreview_maxAmountFen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedemptionTokenPreview", field, false, false, "Fen")
+}
+
+func (ec *executionContext) _Settlement_id(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Settlement_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Settlement().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Settlement_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Settlement", field, true, true, "ID")
 }
 
 func (ec *executionContext) _Settlement_provider(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
@@ -2100,6 +2706,73 @@ func (ec *executionContext) fieldContext_Settlement_lines(_ context.Context, fie
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SettlementLine(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Settlement_confirmedAt(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Settlement_confirmedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConfirmedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Settlement_confirmedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Settlement", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Settlement_redemptions(ctx context.Context, field graphql.CollectedField, obj *voucher.Settlement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Settlement_redemptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Settlement().Redemptions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RedemptionConnection) graphql.Marshaler {
+			return ec.marshalNRedemptionConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Settlement_redemptions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Settlement",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedemptionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Settlement_redemptions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -2962,6 +3635,130 @@ func (ec *executionContext) fieldContext_VoucherRule_amountFen(_ context.Context
 	return graphql.NewScalarFieldContext("VoucherRule", field, false, false, "Fen")
 }
 
+func (ec *executionContext) _VoucherWallet_program(ctx context.Context, field graphql.CollectedField, obj *voucher.Wallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VoucherWallet_program(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VoucherWallet().Program(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *voucher.Program) graphql.Marshaler {
+			return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VoucherWallet_program(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VoucherWallet",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VoucherProgram(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VoucherWallet_spendableFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Wallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VoucherWallet_spendableFen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SpendableFen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNFen2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VoucherWallet_spendableFen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VoucherWallet", field, false, false, "Fen")
+}
+
+func (ec *executionContext) _VoucherWallet_notYetValidFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Wallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VoucherWallet_notYetValidFen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotYetValidFen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNFen2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VoucherWallet_notYetValidFen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VoucherWallet", field, false, false, "Fen")
+}
+
+func (ec *executionContext) _VoucherWallet_expiringThisMonthFen(ctx context.Context, field graphql.CollectedField, obj *voucher.Wallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VoucherWallet_expiringThisMonthFen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiringThisMonthFen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNFen2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VoucherWallet_expiringThisMonthFen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VoucherWallet", field, false, false, "Fen")
+}
+
+func (ec *executionContext) _VoucherWallet_nextExpiry(ctx context.Context, field graphql.CollectedField, obj *voucher.Wallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VoucherWallet_nextExpiry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextExpiry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *civil.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VoucherWallet_nextExpiry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VoucherWallet", field, false, false, "Date")
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -3100,6 +3897,69 @@ func (ec *executionContext) unmarshalInputIssueVouchersInput(ctx context.Context
 func UnmarshalIssueVouchersInput(ctx context.Context, raw any) (model.IssueVouchersInput, error) {
 	var out model.IssueVouchersInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "IssueVouchersInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputProviderRedemptionFilter(ctx context.Context, obj any) (model.ProviderRedemptionFilter, error) {
+	var it model.ProviderRedemptionFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"from", "to", "status", "programId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalORedemptionStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "programId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProviderRedemptionFilter unmarshals raw into the ProviderRedemptionFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProviderRedemptionFilter(ctx context.Context, raw any) (model.ProviderRedemptionFilter, error) {
+	var out model.ProviderRedemptionFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProviderRedemptionFilter", raw, &out)
 	return out, err
 }
 
@@ -3942,6 +4802,18 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "redemptions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Provider_redemptions(ctx, field, obj)
+				})
+		case "settlements":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Provider_settlements(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4110,6 +4982,104 @@ func (ec *executionContext) _Redemption(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "note":
+			out.Values[i] = ec._Redemption_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idempotencyKey":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Redemption_idempotencyKey(ctx, field, obj)
+				})
+		case "reversibleUntil":
+			out.Values[i] = ec._Redemption_reversibleUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "viewerCanReverse":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Redemption_viewerCanReverse(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var redemptionConnectionImplementors = []string{"RedemptionConnection"}
+
+func (ec *executionContext) _RedemptionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RedemptionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, redemptionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RedemptionConnection")
+		case "edges":
+			out.Values[i] = ec._RedemptionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RedemptionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var redemptionEdgeImplementors = []string{"RedemptionEdge"}
+
+func (ec *executionContext) _RedemptionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RedemptionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, redemptionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RedemptionEdge")
+		case "cursor":
+			out.Values[i] = ec._RedemptionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RedemptionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4148,10 +5118,81 @@ func (ec *executionContext) _RedemptionTokenPayload(ctx context.Context, sel ast
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "maxAmountFen":
+			out.Values[i] = ec._RedemptionTokenPayload_maxAmountFen(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "userErrors":
 			out.Values[i] = ec._RedemptionTokenPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var redemptionTokenPreviewImplementors = []string{"RedemptionTokenPreview"}
+
+func (ec *executionContext) _RedemptionTokenPreview(ctx context.Context, sel ast.SelectionSet, obj *voucher.TokenPreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, redemptionTokenPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RedemptionTokenPreview")
+		case "residentName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RedemptionTokenPreview_residentName(ctx, field, obj)
+				})
+		case "residentIdNumberMasked":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RedemptionTokenPreview_residentIdNumberMasked(ctx, field, obj)
+				})
+		case "program":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RedemptionTokenPreview_program(ctx, field, obj)
+				})
+		case "spendableFen":
+			out.Values[i] = ec._RedemptionTokenPreview_spendableFen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "allowedCategories":
+			out.Values[i] = ec._RedemptionTokenPreview_allowedCategories(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._RedemptionTokenPreview_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxAmountFen":
+			out.Values[i] = ec._RedemptionTokenPreview_maxAmountFen(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4181,6 +5222,12 @@ func (ec *executionContext) _Settlement(ctx context.Context, sel ast.SelectionSe
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Settlement")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Settlement_id(ctx, field, obj)
+				})
 		case "provider":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -4212,6 +5259,17 @@ func (ec *executionContext) _Settlement(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "confirmedAt":
+			out.Values[i] = ec._Settlement_confirmedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "redemptions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Settlement_redemptions(ctx, field, obj)
+				})
 		case "visits":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -4570,6 +5628,60 @@ func (ec *executionContext) _VoucherRule(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var voucherWalletImplementors = []string{"VoucherWallet"}
+
+func (ec *executionContext) _VoucherWallet(ctx context.Context, sel ast.SelectionSet, obj *voucher.Wallet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, voucherWalletImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VoucherWallet")
+		case "program":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VoucherWallet_program(ctx, field, obj)
+				})
+		case "spendableFen":
+			out.Values[i] = ec._VoucherWallet_spendableFen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "notYetValidFen":
+			out.Values[i] = ec._VoucherWallet_notYetValidFen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiringThisMonthFen":
+			out.Values[i] = ec._VoucherWallet_expiringThisMonthFen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextExpiry":
+			out.Values[i] = ec._VoucherWallet_nextExpiry(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
@@ -4895,6 +6007,38 @@ func (ec *executionContext) marshalNRedemption2ᚖgithubᚗcomᚋjinjiangᚋresi
 	return ec._Redemption(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRedemptionConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionConnection(ctx context.Context, sel ast.SelectionSet, v *model.RedemptionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RedemptionConnection!")
+		return graphql.Null
+	}
+	return ec._RedemptionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRedemptionEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RedemptionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRedemptionEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRedemptionEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionEdge(ctx context.Context, sel ast.SelectionSet, v *model.RedemptionEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RedemptionEdge!")
+		return graphql.Null
+	}
+	return ec._RedemptionEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx context.Context, v any) (voucher.RedemptionStatus, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNRedemptionStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus[tmp]
@@ -4927,6 +6071,14 @@ func (ec *executionContext) marshalNRedemptionTokenPayload2ᚖgithubᚗcomᚋjin
 		return graphql.Null
 	}
 	return ec._RedemptionTokenPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRedemptionTokenPreview2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐTokenPreview(ctx context.Context, sel ast.SelectionSet, v *voucher.TokenPreview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RedemptionTokenPreview!")
+		return graphql.Null
+	}
+	return ec._RedemptionTokenPreview(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRegisterProviderInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRegisterProviderInput(ctx context.Context, v any) (model.RegisterProviderInput, error) {
@@ -5202,6 +6354,30 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNVoucherWallet2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐWalletᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Wallet) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVoucherWallet2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐWallet(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVoucherWallet2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐWallet(ctx context.Context, sel ast.SelectionSet, v *voucher.Wallet) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VoucherWallet!")
+		return graphql.Null
+	}
+	return ec._VoucherWallet(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOEnrollmentRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐEnrollmentRun(ctx context.Context, sel ast.SelectionSet, v *voucher.EnrollmentRun) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -5223,11 +6399,75 @@ func (ec *executionContext) marshalOProvider2ᚖgithubᚗcomᚋjinjiangᚋreside
 	return ec._Provider(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOProviderRedemptionFilter2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐProviderRedemptionFilter(ctx context.Context, v any) (*model.ProviderRedemptionFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputProviderRedemptionFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalORedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx context.Context, sel ast.SelectionSet, v *voucher.Redemption) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Redemption(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORedemptionConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionConnection(ctx context.Context, sel ast.SelectionSet, v *model.RedemptionConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RedemptionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORedemptionStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx context.Context, v any) (*voucher.RedemptionStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORedemptionStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORedemptionStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus(ctx context.Context, sel ast.SelectionSet, v *voucher.RedemptionStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORedemptionStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus[*v])
+	return res
+}
+
+var (
+	unmarshalORedemptionStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus = map[string]voucher.RedemptionStatus{
+		"COMPLETED": voucher.Completed,
+		"REVERSED":  voucher.Reversed,
+	}
+	marshalORedemptionStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionStatus = map[voucher.RedemptionStatus]string{
+		voucher.Completed: "COMPLETED",
+		voucher.Reversed:  "REVERSED",
+	}
+)
+
+func (ec *executionContext) marshalOSettlement2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Settlement) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx context.Context, sel ast.SelectionSet, v *voucher.Settlement) graphql.Marshaler {

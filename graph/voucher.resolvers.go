@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jinjiang/residents/graph/model"
@@ -164,7 +165,7 @@ func (r *mutationResolver) IssueVouchers(ctx context.Context, input model.IssueV
 }
 
 // CreateRedemptionToken is the resolver for the createRedemptionToken field.
-func (r *mutationResolver) CreateRedemptionToken(ctx context.Context, programID string, residentID *string) (*model.RedemptionTokenPayload, error) {
+func (r *mutationResolver) CreateRedemptionToken(ctx context.Context, programID string, residentID *string, validMinutes *int, maxAmountFen *int64) (*model.RedemptionTokenPayload, error) {
 	pid, err := relay.ParseAs(TypeVoucherProgram, programID)
 	if err != nil {
 		return nil, err
@@ -173,12 +174,21 @@ func (r *mutationResolver) CreateRedemptionToken(ctx context.Context, programID 
 	if err != nil {
 		return nil, err
 	}
-	tok, exp, err := r.Vouchers.CreateToken(ctx, pid, rid)
+	opt := voucher.TokenOptions{MaxFen: maxAmountFen}
+	if validMinutes != nil {
+		// Out of range either way (CreateToken says so); capped so the
+		// Duration cannot overflow.
+		opt.Validity = time.Duration(min(max(*validMinutes, 0), 1<<20)) * time.Minute
+		if opt.Validity == 0 {
+			opt.Validity = -1
+		}
+	}
+	tok, exp, err := r.Vouchers.CreateToken(ctx, pid, rid, opt)
 	ues, err := userErrors(err)
 	if err != nil || tok == "" {
 		return &model.RedemptionTokenPayload{UserErrors: ues}, err
 	}
-	return &model.RedemptionTokenPayload{Token: &tok, ExpiresAt: &exp, UserErrors: ues}, nil
+	return &model.RedemptionTokenPayload{Token: &tok, ExpiresAt: &exp, MaxAmountFen: maxAmountFen, UserErrors: ues}, nil
 }
 
 // RedeemVoucher is the resolver for the redeemVoucher field.
@@ -210,6 +220,24 @@ func (r *mutationResolver) ConfirmSettlement(ctx context.Context, providerID str
 // ID is the resolver for the id field.
 func (r *providerResolver) ID(ctx context.Context, obj *voucher.Provider) (string, error) {
 	return relay.ID(TypeProvider, obj.ID), nil
+}
+
+// Redemptions is the resolver for the redemptions field.
+func (r *providerResolver) Redemptions(ctx context.Context, obj *voucher.Provider, filter *model.ProviderRedemptionFilter, first *int, after *string) (*model.RedemptionConnection, error) {
+	f, err := providerRedemptionFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	return redemptionConnection(r.Vouchers.ProviderRedemptions(ctx, obj.ID, f, p))
+}
+
+// Settlements is the resolver for the settlements field.
+func (r *providerResolver) Settlements(ctx context.Context, obj *voucher.Provider, from *string, to *string) ([]*voucher.Settlement, error) {
+	return r.Vouchers.ProviderSettlements(ctx, obj.ID, deref(from), deref(to))
 }
 
 // Providers is the resolver for the providers field.
@@ -265,6 +293,11 @@ func (r *queryResolver) Settlement(ctx context.Context, providerID string, month
 	return r.Vouchers.Settlement(ctx, pid, month)
 }
 
+// RedemptionTokenPreview is the resolver for the redemptionTokenPreview field.
+func (r *queryResolver) RedemptionTokenPreview(ctx context.Context, token string) (*voucher.TokenPreview, error) {
+	return r.Vouchers.PreviewToken(ctx, token)
+}
+
 // ID is the resolver for the id field.
 func (r *redemptionResolver) ID(ctx context.Context, obj *voucher.Redemption) (string, error) {
 	return relay.ID(TypeRedemption, obj.ID), nil
@@ -282,6 +315,33 @@ func (r *redemptionResolver) Resident(ctx context.Context, obj *voucher.Redempti
 
 // Program is the resolver for the program field.
 func (r *redemptionResolver) Program(ctx context.Context, obj *voucher.Redemption) (*voucher.Program, error) {
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
+}
+
+// IdempotencyKey is the resolver for the idempotencyKey field.
+func (r *redemptionResolver) IdempotencyKey(ctx context.Context, obj *voucher.Redemption) (*string, error) {
+	return load(ctx, loaders(ctx).Vouchers.IdempotencyKey, obj.ID)
+}
+
+// ViewerCanReverse is the resolver for the viewerCanReverse field.
+func (r *redemptionResolver) ViewerCanReverse(ctx context.Context, obj *voucher.Redemption) (bool, error) {
+	return r.Vouchers.ViewerCanReverse(ctx, obj)
+}
+
+// ResidentName is the resolver for the residentName field.
+func (r *redemptionTokenPreviewResolver) ResidentName(ctx context.Context, obj *voucher.TokenPreview) (string, error) {
+	name, _, err := r.Registry.TokenHolder(ctx, obj.ResidentID)
+	return name, err
+}
+
+// ResidentIDNumberMasked is the resolver for the residentIdNumberMasked field.
+func (r *redemptionTokenPreviewResolver) ResidentIDNumberMasked(ctx context.Context, obj *voucher.TokenPreview) (string, error) {
+	_, masked, err := r.Registry.TokenHolder(ctx, obj.ResidentID)
+	return masked, err
+}
+
+// Program is the resolver for the program field.
+func (r *redemptionTokenPreviewResolver) Program(ctx context.Context, obj *voucher.TokenPreview) (*voucher.Program, error) {
 	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
 }
 
@@ -305,6 +365,12 @@ func (r *residentResolver) VoucherBalanceFen(ctx context.Context, obj *resident.
 	return voucher.Balance(vs, pid, r.Resolver.Vouchers.Today()), err
 }
 
+// VoucherWallets is the resolver for the voucherWallets field.
+func (r *residentResolver) VoucherWallets(ctx context.Context, obj *resident.Resident) ([]*voucher.Wallet, error) {
+	vs, err := load(ctx, loaders(ctx).Vouchers.ResidentVouchers, obj.ID)
+	return voucher.Wallets(vs, r.Resolver.Vouchers.Today()), err
+}
+
 // Redemptions is the resolver for the redemptions field.
 func (r *residentResolver) Redemptions(ctx context.Context, obj *resident.Resident, first *int) ([]*voucher.Redemption, error) {
 	n := 10
@@ -321,9 +387,24 @@ func (r *residentResolver) Redemptions(ctx context.Context, obj *resident.Reside
 	return rs, err
 }
 
+// ID is the resolver for the id field.
+func (r *settlementResolver) ID(ctx context.Context, obj *voucher.Settlement) (string, error) {
+	return settlementID(obj), nil
+}
+
 // Provider is the resolver for the provider field.
 func (r *settlementResolver) Provider(ctx context.Context, obj *voucher.Settlement) (*voucher.Provider, error) {
 	return load(ctx, loaders(ctx).Vouchers.Provider, obj.ProviderID)
+}
+
+// Redemptions is the resolver for the redemptions field.
+func (r *settlementResolver) Redemptions(ctx context.Context, obj *voucher.Settlement, first *int, after *string) (*model.RedemptionConnection, error) {
+	p, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	from, to, status := obj.First(), obj.Last(), voucher.Completed
+	return redemptionConnection(r.Vouchers.ProviderRedemptions(ctx, obj.ProviderID, voucher.RedemptionFilter{From: &from, To: &to, Status: &status}, p))
 }
 
 // Program is the resolver for the program field.
@@ -340,9 +421,14 @@ func (r *subscriptionResolver) IssuanceRunUpdated(ctx context.Context, id string
 	return r.Vouchers.WatchIssuanceRun(ctx, rid)
 }
 
+// RedemptionTokenUsed is the resolver for the redemptionTokenUsed field.
+func (r *subscriptionResolver) RedemptionTokenUsed(ctx context.Context, token string) (<-chan *voucher.Redemption, error) {
+	return r.Vouchers.WatchTokenUse(ctx, token, voucher.WatchEvery)
+}
+
 // Provider is the resolver for the provider field.
 func (r *viewerResolver) Provider(ctx context.Context, obj *auth.Viewer) (*voucher.Provider, error) {
-	return r.Vouchers.ViewerProvider(ctx)
+	return r.Vouchers.ViewerProvider(asSignedIn(ctx, obj))
 }
 
 // ID is the resolver for the id field.
@@ -374,6 +460,11 @@ func (r *voucherProgramResolver) ID(ctx context.Context, obj *voucher.Program) (
 	return relay.ID(TypeVoucherProgram, obj.ID), nil
 }
 
+// Program is the resolver for the program field.
+func (r *voucherWalletResolver) Program(ctx context.Context, obj *voucher.Wallet) (*voucher.Program, error) {
+	return load(ctx, loaders(ctx).Vouchers.Program, obj.ProgramID)
+}
+
 // EnrollmentRun returns EnrollmentRunResolver implementation.
 func (r *Resolver) EnrollmentRun() EnrollmentRunResolver { return &enrollmentRunResolver{r} }
 
@@ -389,6 +480,11 @@ func (r *Resolver) Provider() ProviderResolver { return &providerResolver{r} }
 // Redemption returns RedemptionResolver implementation.
 func (r *Resolver) Redemption() RedemptionResolver { return &redemptionResolver{r} }
 
+// RedemptionTokenPreview returns RedemptionTokenPreviewResolver implementation.
+func (r *Resolver) RedemptionTokenPreview() RedemptionTokenPreviewResolver {
+	return &redemptionTokenPreviewResolver{r}
+}
+
 // Settlement returns SettlementResolver implementation.
 func (r *Resolver) Settlement() SettlementResolver { return &settlementResolver{r} }
 
@@ -401,14 +497,19 @@ func (r *Resolver) Voucher() VoucherResolver { return &voucherResolver{r} }
 // VoucherProgram returns VoucherProgramResolver implementation.
 func (r *Resolver) VoucherProgram() VoucherProgramResolver { return &voucherProgramResolver{r} }
 
+// VoucherWallet returns VoucherWalletResolver implementation.
+func (r *Resolver) VoucherWallet() VoucherWalletResolver { return &voucherWalletResolver{r} }
+
 type (
-	enrollmentRunResolver  struct{ *Resolver }
-	issuanceRunResolver    struct{ *Resolver }
-	ledgerEntryResolver    struct{ *Resolver }
-	providerResolver       struct{ *Resolver }
-	redemptionResolver     struct{ *Resolver }
-	settlementResolver     struct{ *Resolver }
-	settlementLineResolver struct{ *Resolver }
-	voucherResolver        struct{ *Resolver }
-	voucherProgramResolver struct{ *Resolver }
+	enrollmentRunResolver          struct{ *Resolver }
+	issuanceRunResolver            struct{ *Resolver }
+	ledgerEntryResolver            struct{ *Resolver }
+	providerResolver               struct{ *Resolver }
+	redemptionResolver             struct{ *Resolver }
+	redemptionTokenPreviewResolver struct{ *Resolver }
+	settlementResolver             struct{ *Resolver }
+	settlementLineResolver         struct{ *Resolver }
+	voucherResolver                struct{ *Resolver }
+	voucherProgramResolver         struct{ *Resolver }
+	voucherWalletResolver          struct{ *Resolver }
 )

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"encoding/base64"
+
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
@@ -31,6 +33,7 @@ type voucherLoaders struct {
 	Ledger              *dataloadgen.Loader[uuid.UUID, []*voucher.LedgerEntry]
 	Redemption          *dataloadgen.Loader[uuid.UUID, *voucher.Redemption]
 	ResidentRedemptions *dataloadgen.Loader[voucher.ResidentRedemptionsKey, []*voucher.Redemption]
+	IdempotencyKey      *dataloadgen.Loader[uuid.UUID, *string]
 }
 
 func (r *Resolver) newVoucherLoaders(w dataloadgen.Option) *voucherLoaders {
@@ -42,6 +45,7 @@ func (r *Resolver) newVoucherLoaders(w dataloadgen.Option) *voucherLoaders {
 		Ledger:              dataloadgen.NewMappedLoader(v.LedgerByVouchers, w),
 		Redemption:          dataloadgen.NewMappedLoader(v.RedemptionsByIDs, w),
 		ResidentRedemptions: dataloadgen.NewMappedLoader(v.RedemptionsByResidents, w),
+		IdempotencyKey:      dataloadgen.NewMappedLoader(v.IdempotencyKeys, w),
 	}
 }
 
@@ -97,4 +101,35 @@ func runsArgs(programID *string, first *int, after *string) (*uuid.UUID, page.Re
 	}
 	p, err := page.New(first, after)
 	return pid, p, err
+}
+
+// TypeSettlement names settlement ids: a settlement is one provider's
+// month, not a row with a key of its own.
+const TypeSettlement = "Settlement"
+
+// settlementID is a settlement's stable opaque id (provider and month).
+func settlementID(st *voucher.Settlement) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(TypeSettlement + ":" + st.ProviderID.String() + ":" + st.Month))
+}
+
+func providerRedemptionFilter(f *model.ProviderRedemptionFilter) (voucher.RedemptionFilter, error) {
+	if f == nil {
+		return voucher.RedemptionFilter{}, nil
+	}
+	pid, err := relay.ParseOptional(TypeVoucherProgram, f.ProgramID)
+	if err != nil {
+		return voucher.RedemptionFilter{}, err
+	}
+	return voucher.RedemptionFilter{From: f.From, To: f.To, Status: f.Status, ProgramID: pid}, nil
+}
+
+func redemptionConnection(res page.Result[*voucher.Redemption], err error) (*model.RedemptionConnection, error) {
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.RedemptionConnection{PageInfo: pageInfo(res, func(x *voucher.Redemption) uuid.UUID { return x.ID }), Edges: []*model.RedemptionEdge{}}
+	for _, x := range res.Items {
+		conn.Edges = append(conn.Edges, &model.RedemptionEdge{Cursor: page.EncodeCursor(x.ID), Node: x})
+	}
+	return conn, nil
 }

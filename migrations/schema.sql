@@ -11,6 +11,14 @@ BEGIN
   RAISE EXCEPTION 'audit_log is append-only';
 END $$;
 
+CREATE FUNCTION public.emergency_devices_silent_after() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  NEW.silent_after := COALESCE(NEW.last_heartbeat_at, NEW.created_at) + make_interval(secs => NEW.heartbeat_interval_seconds);
+  RETURN NEW;
+END $$;
+
 CREATE FUNCTION public.provider_month_settled(uuid, text) RETURNS boolean
     LANGUAGE plpgsql
     AS $_$
@@ -24,6 +32,24 @@ CREATE FUNCTION public.redemption_refused(refusal text, detail text) RETURNS tex
 BEGIN
   RAISE EXCEPTION USING ERRCODE = 'VR001', MESSAGE = refusal, DETAIL = detail;
 END $$;
+
+CREATE FUNCTION public.resident_name_terms_sync() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- By the old terms: the primary key finds them, where an index on
+    -- resident_id alone would be another 13 million entries at 10^6.
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.name_terms IS NOT NULL THEN
+        DELETE FROM resident_name_terms WHERE term = ANY (OLD.name_terms) AND resident_id = OLD.id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.name_terms IS NOT NULL THEN
+        INSERT INTO resident_name_terms (term, resident_id)
+        SELECT DISTINCT t, NEW.id FROM unnest(NEW.name_terms) AS t
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
 
 CREATE FUNCTION public.uuid_v7() RETURNS uuid
     LANGUAGE sql
@@ -44,6 +70,19 @@ BEGIN
 END;
 $$;
 
+CREATE TABLE public.application_clock_pauses (
+    id uuid NOT NULL,
+    application_id uuid NOT NULL,
+    kind text NOT NULL,
+    reason text NOT NULL,
+    started_on date NOT NULL,
+    ended_on date,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT application_clock_pauses_check CHECK ((ended_on >= started_on)),
+    CONSTRAINT application_clock_pauses_kind_check CHECK ((kind = ANY (ARRAY['EXPERT_ASSESSMENT'::text, 'INSPECTION'::text, 'HEARING'::text, 'TESTING'::text, 'QUARANTINE'::text]))),
+    CONSTRAINT application_clock_pauses_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 1000)))
+);
+
 CREATE TABLE public.application_counters (
     day date NOT NULL,
     last integer NOT NULL,
@@ -60,7 +99,9 @@ CREATE TABLE public.application_events (
     actor_id uuid NOT NULL,
     actor_name text NOT NULL,
     note text,
-    at timestamp with time zone NOT NULL
+    at timestamp with time zone NOT NULL,
+    visibility text DEFAULT 'APPLICANT'::text NOT NULL,
+    CONSTRAINT application_events_visibility_check CHECK ((visibility = ANY (ARRAY['APPLICANT'::text, 'INTERNAL'::text])))
 );
 
 CREATE TABLE public.applications (
@@ -81,11 +122,25 @@ CREATE TABLE public.applications (
     completed_at timestamp with time zone,
     completed_on date,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    accepted_by_law boolean DEFAULT false NOT NULL,
+    supplement_notice jsonb,
+    promised_deadline date,
+    deadline_provisional boolean DEFAULT false NOT NULL,
+    paused_since date,
+    extension_reason text,
+    enrolled_program_id uuid,
+    idempotency_key text,
+    request_hash bytea,
     CONSTRAINT applications_check CHECK (((accepted_at IS NULL) = (deadline IS NULL))),
     CONSTRAINT applications_check1 CHECK (((completed_at IS NULL) = (completed_on IS NULL))),
+    CONSTRAINT applications_extension_reason_check CHECK (((length(extension_reason) >= 1) AND (length(extension_reason) <= 1000))),
+    CONSTRAINT applications_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 128))),
+    CONSTRAINT applications_key_has_hash CHECK (((idempotency_key IS NULL) = (request_hash IS NULL))),
     CONSTRAINT applications_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT applications_number_check CHECK ((number ~ '^JJ[0-9]{14}$'::text)),
-    CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'REJECTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text, 'DENIED'::text, 'COMPLETED'::text, 'WITHDRAWN'::text])))
+    CONSTRAINT applications_status_check CHECK ((status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'REJECTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text, 'DENIED'::text, 'COMPLETED'::text, 'WITHDRAWN'::text]))),
+    CONSTRAINT applications_supplement_notice_check CHECK ((jsonb_typeof(supplement_notice) = 'array'::text))
 );
 
 CREATE TABLE public.audit_log (
@@ -100,11 +155,78 @@ CREATE TABLE public.audit_log (
     detail jsonb
 );
 
+CREATE TABLE public.binding_codes (
+    code_hash bytea NOT NULL,
+    resident_id uuid NOT NULL,
+    issued_by uuid NOT NULL,
+    issued_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    used_by uuid
+);
+
 CREATE TABLE public.calendar_days (
     date date NOT NULL,
     kind text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT calendar_days_kind_check CHECK ((kind = ANY (ARRAY['HOLIDAY'::text, 'WORKDAY'::text])))
+);
+
+CREATE TABLE public.calendar_years (
+    year integer NOT NULL,
+    imported_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT calendar_years_year_check CHECK (((year >= 1900) AND (year <= 2200)))
+);
+
+CREATE TABLE public.care_caps (
+    program_id uuid NOT NULL,
+    category text NOT NULL,
+    period text NOT NULL,
+    max_visits integer NOT NULL,
+    CONSTRAINT care_caps_max_visits_check CHECK (((max_visits >= 1) AND (max_visits <= 1000))),
+    CONSTRAINT care_caps_period_check CHECK ((period = ANY (ARRAY['DAY'::text, 'WEEK'::text, 'MONTH'::text])))
+);
+
+CREATE TABLE public.care_homes (
+    resident_id uuid NOT NULL,
+    latitude double precision NOT NULL,
+    longitude double precision NOT NULL,
+    set_at timestamp with time zone NOT NULL,
+    set_by uuid NOT NULL,
+    CONSTRAINT care_homes_latitude_check CHECK (((latitude >= ('-90'::integer)::double precision) AND (latitude <= (90)::double precision))),
+    CONSTRAINT care_homes_longitude_check CHECK (((longitude >= ('-180'::integer)::double precision) AND (longitude <= (180)::double precision)))
+);
+
+CREATE TABLE public.care_price_items (
+    id uuid NOT NULL,
+    program_id uuid NOT NULL,
+    code text NOT NULL,
+    name text NOT NULL,
+    category text NOT NULL,
+    unit text NOT NULL,
+    unit_price_fen bigint NOT NULL,
+    minimum_minutes integer NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT care_price_items_code_check CHECK (((length(code) >= 1) AND (length(code) <= 32))),
+    CONSTRAINT care_price_items_minimum_minutes_check CHECK (((minimum_minutes >= 0) AND (minimum_minutes <= 1440))),
+    CONSTRAINT care_price_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
+    CONSTRAINT care_price_items_unit_check CHECK (((length(unit) >= 1) AND (length(unit) <= 16))),
+    CONSTRAINT care_price_items_unit_price_fen_check CHECK ((unit_price_fen > 0))
+);
+
+CREATE TABLE public.care_profiles (
+    resident_id uuid NOT NULL,
+    data_enc text NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    updated_by uuid NOT NULL,
+    CONSTRAINT care_profiles_version_check CHECK ((version >= 1))
+);
+
+CREATE TABLE public.care_provider_items (
+    provider_id uuid NOT NULL,
+    item_id uuid NOT NULL
 );
 
 CREATE TABLE public.disability_certificates (
@@ -153,9 +275,13 @@ CREATE TABLE public.disability_subsidy_rules (
     description text NOT NULL,
     active boolean DEFAULT true NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    excluded_statuses text[] DEFAULT '{}'::text[] NOT NULL,
+    basis text,
+    CONSTRAINT disability_subsidy_rules_basis_check CHECK (((length(basis) >= 1) AND (length(basis) <= 500))),
     CONSTRAINT disability_subsidy_rules_categories_check CHECK ((categories <@ ARRAY['VISUAL'::text, 'HEARING'::text, 'SPEECH'::text, 'PHYSICAL'::text, 'INTELLECTUAL'::text, 'MENTAL'::text, 'MULTIPLE'::text])),
     CONSTRAINT disability_subsidy_rules_code_check CHECK ((code ~ '^[A-Z0-9_]{2,64}$'::text)),
     CONSTRAINT disability_subsidy_rules_description_check CHECK (((length(description) >= 1) AND (length(description) <= 200))),
+    CONSTRAINT disability_subsidy_rules_excluded_statuses_check CHECK ((excluded_statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])),
     CONSTRAINT disability_subsidy_rules_grades_check CHECK ((grades <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint])),
     CONSTRAINT disability_subsidy_rules_required_statuses_check CHECK ((required_statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])),
     CONSTRAINT disability_subsidy_rules_subsidy_check CHECK ((subsidy = ANY (ARRAY['LIVING'::text, 'NURSING'::text])))
@@ -169,7 +295,10 @@ CREATE TABLE public.emergency_call_events (
     actor_id uuid,
     actor_name text,
     detail text,
-    external_call_id text
+    external_call_id text,
+    contact_whom text,
+    contact_outcome text,
+    CONSTRAINT emergency_call_events_contact_outcome_check CHECK ((contact_outcome = ANY (ARRAY['ANSWERED'::text, 'NO_ANSWER'::text, 'BUSY'::text, 'WRONG_NUMBER'::text])))
 );
 
 CREATE TABLE public.emergency_calls (
@@ -191,13 +320,15 @@ CREATE TABLE public.emergency_calls (
     outcome text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    telephony_answered_at timestamp with time zone,
     CONSTRAINT emergency_calls_answered_after_received CHECK ((answered_at >= received_at)),
-    CONSTRAINT emergency_calls_answered_check CHECK (((status = 'RECEIVED'::text) = (answered_at IS NULL))),
+    CONSTRAINT emergency_calls_answered_check CHECK ((((status = 'RECEIVED'::text) = (answered_at IS NULL)) OR ((kind = 'DEVICE_FAULT'::text) AND (status = 'CLOSED'::text) AND (answered_at IS NULL)))),
     CONSTRAINT emergency_calls_category_check CHECK ((category = ANY (ARRAY['MEDICAL'::text, 'FALL'::text, 'FIRE'::text, 'SECURITY'::text, 'EMOTIONAL_SUPPORT'::text, 'INFORMATION'::text, 'FALSE_ALARM'::text, 'OTHER'::text]))),
     CONSTRAINT emergency_calls_closed_check CHECK (((status = 'CLOSED'::text) = ((closed_at IS NOT NULL) AND (category IS NOT NULL)))),
     CONSTRAINT emergency_calls_external_call_id_check CHECK (((length(external_call_id) >= 1) AND (length(external_call_id) <= 128))),
     CONSTRAINT emergency_calls_kind_check CHECK ((kind = ANY (ARRAY['ALARM_BUTTON'::text, 'FALL_DETECTED'::text, 'VOICE_CALL'::text, 'DEVICE_FAULT'::text]))),
-    CONSTRAINT emergency_calls_status_check CHECK ((status = ANY (ARRAY['RECEIVED'::text, 'ANSWERED'::text, 'DISPATCHED'::text, 'CLOSED'::text])))
+    CONSTRAINT emergency_calls_status_check CHECK ((status = ANY (ARRAY['RECEIVED'::text, 'ANSWERED'::text, 'DISPATCHED'::text, 'CLOSED'::text]))),
+    CONSTRAINT emergency_calls_telephony_answered_check CHECK ((telephony_answered_at >= received_at))
 );
 
 CREATE TABLE public.emergency_contacts (
@@ -210,6 +341,17 @@ CREATE TABLE public.emergency_contacts (
     priority integer DEFAULT 1 NOT NULL
 );
 
+CREATE TABLE public.emergency_device_faults (
+    id uuid NOT NULL,
+    device_id uuid NOT NULL,
+    call_id uuid NOT NULL,
+    reason text NOT NULL,
+    opened_at timestamp with time zone NOT NULL,
+    closed_at timestamp with time zone,
+    CONSTRAINT emergency_device_faults_closed_check CHECK ((closed_at >= opened_at)),
+    CONSTRAINT emergency_device_faults_reason_check CHECK ((reason = ANY (ARRAY['SILENT'::text, 'LOW_BATTERY'::text])))
+);
+
 CREATE TABLE public.emergency_devices (
     id uuid NOT NULL,
     serial text NOT NULL,
@@ -218,11 +360,51 @@ CREATE TABLE public.emergency_devices (
     last_heartbeat_at timestamp with time zone,
     battery_percent integer,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    heartbeat_interval_seconds integer DEFAULT 3600 NOT NULL,
+    silent_after timestamp with time zone NOT NULL,
+    fault_episode_id uuid,
     deactivated_at timestamp with time zone,
     deactivated_by_event uuid,
     CONSTRAINT emergency_devices_battery_percent_check CHECK (((battery_percent >= 0) AND (battery_percent <= 100))),
+    CONSTRAINT emergency_devices_heartbeat_interval_seconds_check CHECK (((heartbeat_interval_seconds >= 60) AND (heartbeat_interval_seconds <= 604800))),
     CONSTRAINT emergency_devices_kind_check CHECK ((kind = ANY (ARRAY['BUTTON_BOX'::text, 'WEARABLE'::text, 'FIXED_PHONE'::text, 'SENSOR'::text]))),
     CONSTRAINT emergency_devices_serial_check CHECK (((length(serial) >= 1) AND (length(serial) <= 64)))
+);
+
+CREATE TABLE public.emergency_dispatches (
+    id uuid NOT NULL,
+    call_id uuid NOT NULL,
+    responder_kind text NOT NULL,
+    responder_name text,
+    note text,
+    dispatched_at timestamp with time zone NOT NULL,
+    dispatched_by uuid NOT NULL,
+    expected_arrival_at timestamp with time zone,
+    arrived_at timestamp with time zone,
+    CONSTRAINT emergency_dispatches_arrived_check CHECK ((arrived_at >= dispatched_at)),
+    CONSTRAINT emergency_dispatches_expected_check CHECK ((expected_arrival_at >= dispatched_at)),
+    CONSTRAINT emergency_dispatches_responder_kind_check CHECK ((responder_kind = ANY (ARRAY['FAMILY'::text, 'COMMUNITY_WORKER'::text, 'CARE_PROVIDER'::text, 'AMBULANCE_120'::text, 'POLICE_110'::text, 'FIRE_119'::text]))),
+    CONSTRAINT emergency_dispatches_responder_name_check CHECK (((length(responder_name) >= 1) AND (length(responder_name) <= 64)))
+);
+
+CREATE TABLE public.emergency_outbound_calls (
+    id uuid NOT NULL,
+    call_id uuid NOT NULL,
+    target text NOT NULL,
+    contact_name text,
+    number_enc text NOT NULL,
+    number_masked text NOT NULL,
+    requested_by uuid NOT NULL,
+    requested_at timestamp with time zone NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone NOT NULL,
+    delivered_at timestamp with time zone,
+    last_error text,
+    CONSTRAINT emergency_outbound_calls_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT emergency_outbound_calls_delivered_check CHECK (((status = 'DELIVERED'::text) = (delivered_at IS NOT NULL))),
+    CONSTRAINT emergency_outbound_calls_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DELIVERED'::text, 'FAILED'::text]))),
+    CONSTRAINT emergency_outbound_calls_target_check CHECK ((target = ANY (ARRAY['RESIDENT'::text, 'CONTACT'::text])))
 );
 
 CREATE TABLE public.life_events (
@@ -245,6 +427,13 @@ CREATE TABLE public.life_events (
     CONSTRAINT life_events_undo_reason_check CHECK ((length(undo_reason) <= 500))
 );
 
+CREATE TABLE public.notification_opt_outs (
+    subject_id uuid NOT NULL,
+    channel text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    CONSTRAINT notification_opt_outs_channel_check CHECK ((channel = ANY (ARRAY['WECHAT'::text, 'SMS'::text])))
+);
+
 CREATE TABLE public.notifications (
     id uuid NOT NULL,
     kind text NOT NULL,
@@ -253,9 +442,16 @@ CREATE TABLE public.notifications (
     payload jsonb NOT NULL,
     created_at timestamp with time zone NOT NULL,
     sent_at timestamp with time zone,
-    CONSTRAINT notifications_kind_check CHECK ((kind = 'WECHAT_BINDING_ADDED'::text)),
+    resident_id uuid,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_error text,
+    CONSTRAINT notifications_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT notifications_kind_check CHECK ((kind = ANY (ARRAY['WECHAT_BINDING_ADDED'::text, 'APPLICATION_ACCEPTED'::text, 'APPLICATION_SUPPLEMENT_REQUESTED'::text, 'APPLICATION_DECIDED'::text, 'APPLICATION_COMPLETED'::text, 'VOUCHERS_ISSUED'::text, 'VOUCHERS_EXPIRING'::text, 'REDEMPTION_RECEIPT'::text, 'ALARM_RECEIVED'::text, 'ALARM_DISPATCHED'::text, 'ALARM_CLOSED'::text]))),
     CONSTRAINT notifications_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
-    CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = 'WECHAT'::text))
+    CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = ANY (ARRAY['WECHAT'::text, 'SMS_RESIDENT'::text, 'SMS_CONTACT'::text]))),
+    CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SENT'::text, 'SKIPPED'::text, 'DEAD'::text])))
 );
 
 CREATE TABLE public.org_units (
@@ -267,7 +463,7 @@ CREATE TABLE public.org_units (
     path text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT org_units_code_check CHECK ((code ~ '^[0-9A-Za-z]{1,32}$'::text)),
-    CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text])))
+    CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text, 'DEPARTMENT'::text])))
 );
 
 CREATE TABLE public.providers (
@@ -281,6 +477,24 @@ CREATE TABLE public.providers (
     CONSTRAINT providers_credit_code_check CHECK ((length(credit_code) = 18)),
     CONSTRAINT providers_name_check CHECK (((length(name) >= 1) AND (length(name) <= 128))),
     CONSTRAINT providers_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'SUSPENDED'::text])))
+);
+
+CREATE TABLE public.proxy_invitations (
+    code_hash bytea NOT NULL,
+    resident_id uuid NOT NULL,
+    relation text NOT NULL,
+    scopes text[] NOT NULL,
+    consent_method text NOT NULL,
+    consent_by uuid NOT NULL,
+    consent_evidence text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    used_by uuid,
+    CONSTRAINT proxy_invitations_consent_evidence_check CHECK (((length(consent_evidence) >= 1) AND (length(consent_evidence) <= 500))),
+    CONSTRAINT proxy_invitations_consent_method_check CHECK ((consent_method = ANY (ARRAY['ELDER_ACCOUNT'::text, 'COUNTER'::text]))),
+    CONSTRAINT proxy_invitations_relation_check CHECK ((relation = ANY (ARRAY['CHILD'::text, 'SPOUSE'::text, 'RELATIVE'::text, 'GUARDIAN'::text]))),
+    CONSTRAINT proxy_invitations_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['VIEW'::text, 'SPEND'::text, 'APPLY'::text, 'ALARMS'::text])))
 );
 
 CREATE TABLE public.redemption_keys (
@@ -307,6 +521,7 @@ CREATE TABLE public.redemptions (
     reverse_reason text,
     token_hash bytea,
     balance_after_fen bigint,
+    reversed_balance_after_fen bigint,
     CONSTRAINT redemptions_amount_fen_check CHECK ((amount_fen > 0)),
     CONSTRAINT redemptions_check CHECK (((status = 'REVERSED'::text) = (reversed_at IS NOT NULL))),
     CONSTRAINT redemptions_status_check CHECK ((status = ANY (ARRAY['COMPLETED'::text, 'REVERSED'::text])))
@@ -371,6 +586,34 @@ CREATE VIEW public.resident_facts AS
     residents.moved_out_on
    FROM public.residents;
 
+CREATE TABLE public.resident_name_terms (
+    term text NOT NULL,
+    resident_id uuid NOT NULL
+);
+
+CREATE TABLE public.resident_proxies (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    account_id uuid NOT NULL,
+    relation text NOT NULL,
+    scopes text[] NOT NULL,
+    consent_method text NOT NULL,
+    consent_by uuid NOT NULL,
+    consent_evidence text NOT NULL,
+    consented_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone,
+    revoked_by uuid,
+    revoked_by_kind text,
+    revoke_reason text,
+    CONSTRAINT resident_proxies_check CHECK ((((revoked_at IS NULL) = (revoked_by IS NULL)) AND ((revoked_at IS NULL) = (revoked_by_kind IS NULL)))),
+    CONSTRAINT resident_proxies_consent_evidence_check CHECK (((length(consent_evidence) >= 1) AND (length(consent_evidence) <= 500))),
+    CONSTRAINT resident_proxies_consent_method_check CHECK ((consent_method = ANY (ARRAY['ELDER_ACCOUNT'::text, 'COUNTER'::text]))),
+    CONSTRAINT resident_proxies_relation_check CHECK ((relation = ANY (ARRAY['CHILD'::text, 'SPOUSE'::text, 'RELATIVE'::text, 'GUARDIAN'::text]))),
+    CONSTRAINT resident_proxies_revoked_by_kind_check CHECK ((revoked_by_kind = ANY (ARRAY['ELDER'::text, 'PROXY'::text, 'STAFF'::text]))),
+    CONSTRAINT resident_proxies_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['VIEW'::text, 'SPEND'::text, 'APPLY'::text, 'ALARMS'::text])))
+);
+
 CREATE TABLE public.runs (
     id uuid NOT NULL,
     kind text NOT NULL,
@@ -401,10 +644,25 @@ CREATE TABLE public.runs (
     CONSTRAINT runs_finished_check CHECK (((status = 'RUNNING'::text) = (finished_at IS NULL))),
     CONSTRAINT runs_items_done_check CHECK ((items_done >= 0)),
     CONSTRAINT runs_items_total_check CHECK ((items_total >= 0)),
-    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text]))),
+    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text]))),
     CONSTRAINT runs_lease_check CHECK (((status = 'RUNNING'::text) OR (lease_owner IS NULL))),
     CONSTRAINT runs_skipped_count_check CHECK ((skipped_count >= 0)),
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
+);
+
+CREATE TABLE public.service_cards (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    card_number text NOT NULL,
+    pin_hash text NOT NULL,
+    status text NOT NULL,
+    failed_attempts integer DEFAULT 0 NOT NULL,
+    issued_at timestamp with time zone NOT NULL,
+    issued_by uuid NOT NULL,
+    ended_at timestamp with time zone,
+    CONSTRAINT service_cards_card_number_check CHECK ((card_number ~ '^[0-9]{12}$'::text)),
+    CONSTRAINT service_cards_failed_attempts_check CHECK (((failed_attempts >= 0) AND (failed_attempts <= 5))),
+    CONSTRAINT service_cards_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'LOCKED'::text, 'LOST'::text, 'REPLACED'::text])))
 );
 
 CREATE TABLE public.service_centers (
@@ -425,11 +683,83 @@ CREATE TABLE public.service_items (
     voucher_program_id uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    promised_limit_working_days integer,
     CONSTRAINT service_items_code_check CHECK ((code ~ '^[A-Za-z0-9_-]{1,32}$'::text)),
     CONSTRAINT service_items_extension_working_days_check CHECK (((extension_working_days >= 0) AND (extension_working_days <= 365))),
     CONSTRAINT service_items_materials_check CHECK ((jsonb_typeof(materials) = 'array'::text)),
     CONSTRAINT service_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
+    CONSTRAINT service_items_promised_limit_working_days_check CHECK (((promised_limit_working_days >= 1) AND (promised_limit_working_days <= 365))),
+    CONSTRAINT service_items_promised_within_statutory CHECK (((promised_limit_working_days IS NULL) OR (promised_limit_working_days <= time_limit_working_days))),
     CONSTRAINT service_items_time_limit_working_days_check CHECK (((time_limit_working_days >= 1) AND (time_limit_working_days <= 365)))
+);
+
+CREATE TABLE public.service_order_disputes (
+    id uuid NOT NULL,
+    order_id uuid NOT NULL,
+    reason text NOT NULL,
+    status text NOT NULL,
+    raised_at timestamp with time zone NOT NULL,
+    raised_by uuid NOT NULL,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT service_order_disputes_check CHECK (((status = 'OPEN'::text) = (resolved_at IS NULL))),
+    CONSTRAINT service_order_disputes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 500))),
+    CONSTRAINT service_order_disputes_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'UPHELD'::text, 'DISMISSED'::text])))
+);
+
+CREATE TABLE public.service_order_flags (
+    id uuid NOT NULL,
+    order_id uuid NOT NULL,
+    rule text NOT NULL,
+    detail text NOT NULL,
+    status text NOT NULL,
+    raised_at timestamp with time zone NOT NULL,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT service_order_flags_check CHECK (((status = 'OPEN'::text) = (resolved_at IS NULL))),
+    CONSTRAINT service_order_flags_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'CLEARED'::text, 'REVERSED'::text])))
+);
+
+CREATE TABLE public.service_orders (
+    id uuid NOT NULL,
+    provider_id uuid NOT NULL,
+    program_id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    item_id uuid NOT NULL,
+    category text NOT NULL,
+    quantity integer NOT NULL,
+    amount_fen bigint NOT NULL,
+    scheduled_date date NOT NULL,
+    status text NOT NULL,
+    worker_id uuid,
+    created_by_kind text NOT NULL,
+    created_by uuid NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    check_in_at timestamp with time zone,
+    check_in_lat double precision,
+    check_in_lng double precision,
+    check_in_accuracy double precision,
+    check_in_distance_m double precision,
+    check_out_at timestamp with time zone,
+    check_out_lat double precision,
+    check_out_lng double precision,
+    check_out_accuracy double precision,
+    check_out_distance_m double precision,
+    confirmed_at timestamp with time zone,
+    confirmed_via text,
+    confirm_distance_m double precision,
+    service_date date,
+    redemption_id uuid,
+    cancelled_at timestamp with time zone,
+    cancel_reason text,
+    CONSTRAINT service_orders_amount_fen_check CHECK ((amount_fen > 0)),
+    CONSTRAINT service_orders_check CHECK (((check_out_at IS NULL) OR ((check_in_at IS NOT NULL) AND (check_out_at >= check_in_at)))),
+    CONSTRAINT service_orders_check1 CHECK (((status = 'REDEEMED'::text) <= (redemption_id IS NOT NULL))),
+    CONSTRAINT service_orders_confirmed_via_check CHECK ((confirmed_via = ANY (ARRAY['CARD'::text, 'RESIDENT'::text]))),
+    CONSTRAINT service_orders_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100))),
+    CONSTRAINT service_orders_status_check CHECK ((status = ANY (ARRAY['REQUESTED'::text, 'ASSIGNED'::text, 'CHECKED_IN'::text, 'CHECKED_OUT'::text, 'CONFIRMED'::text, 'REDEEMED'::text, 'CANCELLED'::text, 'DISPUTED'::text])))
 );
 
 CREATE TABLE public.settlements (
@@ -534,6 +864,7 @@ CREATE TABLE public.vouchers (
     valid_until date NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    expiry_noticed_at timestamp with time zone,
     CONSTRAINT vouchers_balance_check CHECK (((balance_fen >= 0) AND (balance_fen <= face_value_fen))),
     CONSTRAINT vouchers_check CHECK ((valid_until >= valid_from)),
     CONSTRAINT vouchers_face_value_fen_check CHECK ((face_value_fen > 0)),
@@ -550,6 +881,52 @@ CREATE TABLE public.wechat_accounts (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.wechat_template_grants (
+    account_id uuid NOT NULL,
+    template_id text NOT NULL,
+    remaining integer NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT wechat_template_grants_remaining_check CHECK (((remaining >= 0) AND (remaining <= 50)))
+);
+
+CREATE TABLE public.welfare_check_plans (
+    resident_id uuid NOT NULL,
+    interval_days integer DEFAULT 7 NOT NULL,
+    next_due_on date NOT NULL,
+    missed_in_row integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT welfare_check_plans_interval_days_check CHECK (((interval_days >= 1) AND (interval_days <= 90))),
+    CONSTRAINT welfare_check_plans_missed_in_row_check CHECK ((missed_in_row >= 0))
+);
+
+CREATE TABLE public.welfare_checks (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    due_on date NOT NULL,
+    checked_at timestamp with time zone NOT NULL,
+    operator_id uuid NOT NULL,
+    outcome text NOT NULL,
+    note text,
+    CONSTRAINT welfare_checks_note_check CHECK ((length(note) <= 1000)),
+    CONSTRAINT welfare_checks_outcome_check CHECK ((outcome = ANY (ARRAY['WELL'::text, 'NEEDS_HELP'::text, 'NO_ANSWER'::text, 'UNREACHABLE'::text])))
+);
+
+CREATE TABLE public.welfare_escalations (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    org_path text NOT NULL,
+    check_id uuid NOT NULL,
+    raised_at timestamp with time zone NOT NULL,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT welfare_escalations_resolution_check CHECK ((length(resolution) <= 1000)),
+    CONSTRAINT welfare_escalations_resolved_check CHECK (((resolved_at IS NULL) = (resolved_by IS NULL)))
+);
+
+ALTER TABLE ONLY public.application_clock_pauses
+    ADD CONSTRAINT application_clock_pauses_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.application_counters
     ADD CONSTRAINT application_counters_pkey PRIMARY KEY (day);
 
@@ -565,8 +942,32 @@ ALTER TABLE ONLY public.applications
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.binding_codes
+    ADD CONSTRAINT binding_codes_pkey PRIMARY KEY (code_hash);
+
 ALTER TABLE ONLY public.calendar_days
     ADD CONSTRAINT calendar_days_pkey PRIMARY KEY (date);
+
+ALTER TABLE ONLY public.calendar_years
+    ADD CONSTRAINT calendar_years_pkey PRIMARY KEY (year);
+
+ALTER TABLE ONLY public.care_caps
+    ADD CONSTRAINT care_caps_pkey PRIMARY KEY (program_id, category, period);
+
+ALTER TABLE ONLY public.care_homes
+    ADD CONSTRAINT care_homes_pkey PRIMARY KEY (resident_id);
+
+ALTER TABLE ONLY public.care_price_items
+    ADD CONSTRAINT care_price_items_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.care_price_items
+    ADD CONSTRAINT care_price_items_program_code_key UNIQUE (program_id, code);
+
+ALTER TABLE ONLY public.care_profiles
+    ADD CONSTRAINT care_profiles_pkey PRIMARY KEY (resident_id);
+
+ALTER TABLE ONLY public.care_provider_items
+    ADD CONSTRAINT care_provider_items_pkey PRIMARY KEY (provider_id, item_id);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_pkey PRIMARY KEY (id);
@@ -592,14 +993,26 @@ ALTER TABLE ONLY public.emergency_calls
 ALTER TABLE ONLY public.emergency_contacts
     ADD CONSTRAINT emergency_contacts_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.emergency_device_faults
+    ADD CONSTRAINT emergency_device_faults_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_serial_key UNIQUE (serial);
 
+ALTER TABLE ONLY public.emergency_dispatches
+    ADD CONSTRAINT emergency_dispatches_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.emergency_outbound_calls
+    ADD CONSTRAINT emergency_outbound_calls_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.life_events
     ADD CONSTRAINT life_events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.notification_opt_outs
+    ADD CONSTRAINT notification_opt_outs_pkey PRIMARY KEY (subject_id, channel);
 
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
@@ -619,6 +1032,9 @@ ALTER TABLE ONLY public.providers
 ALTER TABLE ONLY public.providers
     ADD CONSTRAINT providers_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.proxy_invitations
+    ADD CONSTRAINT proxy_invitations_pkey PRIMARY KEY (code_hash);
+
 ALTER TABLE ONLY public.redemption_keys
     ADD CONSTRAINT redemption_keys_pkey PRIMARY KEY (provider_id, idempotency_key);
 
@@ -634,11 +1050,23 @@ ALTER TABLE ONLY public.refresh_tokens
 ALTER TABLE ONLY public.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
 
+ALTER TABLE ONLY public.resident_name_terms
+    ADD CONSTRAINT resident_name_terms_pkey PRIMARY KEY (term, resident_id);
+
+ALTER TABLE ONLY public.resident_proxies
+    ADD CONSTRAINT resident_proxies_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.runs
     ADD CONSTRAINT runs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_cards
+    ADD CONSTRAINT service_cards_number_key UNIQUE (card_number);
+
+ALTER TABLE ONLY public.service_cards
+    ADD CONSTRAINT service_cards_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.service_centers
     ADD CONSTRAINT service_centers_name_key UNIQUE (name);
@@ -651,6 +1079,21 @@ ALTER TABLE ONLY public.service_items
 
 ALTER TABLE ONLY public.service_items
     ADD CONSTRAINT service_items_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_order_disputes
+    ADD CONSTRAINT service_order_disputes_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_order_flags
+    ADD CONSTRAINT service_order_flags_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_order_flags
+    ADD CONSTRAINT service_order_flags_rule_key UNIQUE (order_id, rule);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_redemption_key UNIQUE (redemption_id);
 
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_pkey PRIMARY KEY (provider_id, month);
@@ -688,13 +1131,33 @@ ALTER TABLE ONLY public.wechat_accounts
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.wechat_template_grants
+    ADD CONSTRAINT wechat_template_grants_pkey PRIMARY KEY (account_id, template_id);
+
+ALTER TABLE ONLY public.welfare_check_plans
+    ADD CONSTRAINT welfare_check_plans_pkey PRIMARY KEY (resident_id);
+
+ALTER TABLE ONLY public.welfare_checks
+    ADD CONSTRAINT welfare_checks_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.welfare_escalations
+    ADD CONSTRAINT welfare_escalations_pkey PRIMARY KEY (id);
+
+CREATE INDEX application_clock_pauses_application_idx ON public.application_clock_pauses USING btree (application_id, started_on);
+
+CREATE UNIQUE INDEX application_clock_pauses_one_open ON public.application_clock_pauses USING btree (application_id) WHERE (ended_on IS NULL);
+
 CREATE INDEX application_events_application_idx ON public.application_events USING btree (application_id, id);
 
 CREATE INDEX applications_applicant_idx ON public.applications USING btree (applicant_id, id DESC);
 
+CREATE INDEX applications_awaiting_acceptance_idx ON public.applications USING btree (received_at, id) WHERE (status = 'SUBMITTED'::text);
+
 CREATE INDEX applications_completed_idx ON public.applications USING btree (completed_on) WHERE (completed_on IS NOT NULL);
 
 CREATE INDEX applications_handling_idx ON public.applications USING btree (handling_path text_pattern_ops, id DESC);
+
+CREATE UNIQUE INDEX applications_idempotency_idx ON public.applications USING btree (submitted_by, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE INDEX applications_open_deadline_idx ON public.applications USING btree (deadline) WHERE (status = ANY (ARRAY['SUBMITTED'::text, 'SUPPLEMENT_REQUESTED'::text, 'ACCEPTED'::text, 'IN_REVIEW'::text, 'APPROVED'::text]));
 
@@ -724,29 +1187,53 @@ CREATE INDEX emergency_calls_org_path_idx ON public.emergency_calls USING btree 
 
 CREATE INDEX emergency_calls_received_idx ON public.emergency_calls USING btree (received_at);
 
+CREATE INDEX emergency_calls_received_kind_idx ON public.emergency_calls USING btree (received_at, kind);
+
 CREATE INDEX emergency_calls_resident_idx ON public.emergency_calls USING btree (resident_id, id);
 
 CREATE INDEX emergency_calls_status_idx ON public.emergency_calls USING btree (status, id);
 
 CREATE INDEX emergency_contacts_resident_idx ON public.emergency_contacts USING btree (resident_id, priority);
 
+CREATE UNIQUE INDEX emergency_device_faults_open_key ON public.emergency_device_faults USING btree (device_id) WHERE (closed_at IS NULL);
+
 CREATE INDEX emergency_devices_heartbeat_idx ON public.emergency_devices USING btree (last_heartbeat_at NULLS FIRST);
+
+CREATE INDEX emergency_devices_low_battery_idx ON public.emergency_devices USING btree (id) WHERE ((battery_percent < 20) AND (fault_episode_id IS NULL));
 
 CREATE INDEX emergency_devices_resident_idx ON public.emergency_devices USING btree (resident_id);
 
+CREATE INDEX emergency_devices_silent_idx ON public.emergency_devices USING btree (silent_after, id) WHERE (fault_episode_id IS NULL);
+
+CREATE INDEX emergency_dispatches_call_idx ON public.emergency_dispatches USING btree (call_id, dispatched_at, id);
+
+CREATE INDEX emergency_outbound_calls_call_idx ON public.emergency_outbound_calls USING btree (call_id, requested_at);
+
+CREATE INDEX emergency_outbound_calls_pending_idx ON public.emergency_outbound_calls USING btree (next_attempt_at, id) WHERE (status = 'PENDING'::text);
+
 CREATE INDEX life_events_resident_idx ON public.life_events USING btree (resident_id, recorded_at DESC);
+
+CREATE INDEX notifications_due_idx ON public.notifications USING btree (next_attempt_at) WHERE (status = 'PENDING'::text);
+
+CREATE INDEX notifications_recipient_idx ON public.notifications USING btree (recipient_id, created_at DESC);
 
 CREATE INDEX org_units_parent_idx ON public.org_units USING btree (parent_id);
 
 CREATE INDEX org_units_path_idx ON public.org_units USING btree (path text_pattern_ops);
 
-CREATE INDEX redemptions_provider_date_idx ON public.redemptions USING btree (provider_id, service_date);
+CREATE INDEX redemption_keys_redemption_idx ON public.redemption_keys USING btree (redemption_id);
+
+CREATE INDEX redemptions_provider_list_idx ON public.redemptions USING btree (provider_id, service_date DESC, id DESC);
 
 CREATE INDEX redemptions_resident_idx ON public.redemptions USING btree (resident_id, id DESC);
 
 CREATE INDEX refresh_tokens_family_idx ON public.refresh_tokens USING btree (family_id);
 
 CREATE INDEX refresh_tokens_subject_idx ON public.refresh_tokens USING btree (subject_id);
+
+CREATE INDEX resident_proxies_account_idx ON public.resident_proxies USING btree (account_id) WHERE (revoked_at IS NULL);
+
+CREATE UNIQUE INDEX resident_proxies_active_idx ON public.resident_proxies USING btree (resident_id, account_id) WHERE (revoked_at IS NULL);
 
 CREATE INDEX residents_birth_date_idx ON public.residents USING btree (birth_date);
 
@@ -758,7 +1245,7 @@ CREATE INDEX residents_grid_idx ON public.residents USING btree (grid_id, id) WH
 
 CREATE UNIQUE INDEX residents_id_number_bidx_key ON public.residents USING btree (id_number_bidx);
 
-CREATE INDEX residents_name_terms_idx ON public.residents USING gin (name_terms);
+CREATE INDEX residents_name_terms_missing_idx ON public.residents USING btree (id) WHERE (name_terms IS NULL);
 
 CREATE INDEX residents_org_path_idx ON public.residents USING btree (org_path text_pattern_ops, id);
 
@@ -772,6 +1259,20 @@ CREATE INDEX runs_running_idx ON public.runs USING btree (lease_until) WHERE (st
 
 CREATE INDEX runs_subject_idx ON public.runs USING btree (kind, subject_id, id);
 
+CREATE UNIQUE INDEX service_cards_usable_key ON public.service_cards USING btree (resident_id) WHERE (status = ANY (ARRAY['ACTIVE'::text, 'LOCKED'::text]));
+
+CREATE UNIQUE INDEX service_order_disputes_order_key ON public.service_order_disputes USING btree (order_id);
+
+CREATE INDEX service_order_flags_open_idx ON public.service_order_flags USING btree (order_id) WHERE (status = 'OPEN'::text);
+
+CREATE INDEX service_orders_month_idx ON public.service_orders USING btree (provider_id, service_date) WHERE (service_date IS NOT NULL);
+
+CREATE INDEX service_orders_provider_idx ON public.service_orders USING btree (provider_id, id DESC);
+
+CREATE INDEX service_orders_resident_idx ON public.service_orders USING btree (resident_id, scheduled_date);
+
+CREATE INDEX service_orders_worker_idx ON public.service_orders USING btree (worker_id, id DESC) WHERE (worker_id IS NOT NULL);
+
 CREATE INDEX users_provider_idx ON public.users USING btree (provider_id) WHERE (provider_id IS NOT NULL);
 
 CREATE UNIQUE INDEX users_username_key ON public.users USING btree (lower(username));
@@ -784,17 +1285,38 @@ CREATE INDEX voucher_ledger_voucher_seq_idx ON public.voucher_ledger USING btree
 
 CREATE INDEX vouchers_expiry_idx ON public.vouchers USING btree (valid_until, id) WHERE (status = 'ACTIVE'::text);
 
+CREATE INDEX vouchers_expiry_notice_idx ON public.vouchers USING btree (valid_until) WHERE ((status = 'ACTIVE'::text) AND (expiry_noticed_at IS NULL));
+
 CREATE INDEX vouchers_resident_idx ON public.vouchers USING btree (resident_id, program_id, valid_until);
 
 CREATE INDEX wechat_accounts_resident_idx ON public.wechat_accounts USING btree (resident_id) WHERE (resident_id IS NOT NULL);
+
+CREATE INDEX welfare_check_plans_due_idx ON public.welfare_check_plans USING btree (next_due_on, resident_id);
+
+CREATE INDEX welfare_checks_resident_idx ON public.welfare_checks USING btree (resident_id, checked_at DESC);
+
+CREATE INDEX welfare_escalations_open_idx ON public.welfare_escalations USING btree (org_path text_pattern_ops, id) WHERE (resolved_at IS NULL);
+
+CREATE UNIQUE INDEX welfare_escalations_open_key ON public.welfare_escalations USING btree (resident_id) WHERE (resolved_at IS NULL);
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_append_only();
 
 CREATE TRIGGER audit_log_no_update BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_append_only();
 
+CREATE TRIGGER emergency_devices_silent_after BEFORE INSERT OR UPDATE OF last_heartbeat_at, heartbeat_interval_seconds, created_at ON public.emergency_devices FOR EACH ROW EXECUTE FUNCTION public.emergency_devices_silent_after();
+
+CREATE TRIGGER residents_name_terms_delete AFTER DELETE ON public.residents FOR EACH ROW WHEN ((old.name_terms IS NOT NULL)) EXECUTE FUNCTION public.resident_name_terms_sync();
+
+CREATE TRIGGER residents_name_terms_insert AFTER INSERT ON public.residents FOR EACH ROW WHEN ((new.name_terms IS NOT NULL)) EXECUTE FUNCTION public.resident_name_terms_sync();
+
+CREATE TRIGGER residents_name_terms_update AFTER UPDATE OF name_terms ON public.residents FOR EACH ROW WHEN ((old.name_terms IS DISTINCT FROM new.name_terms)) EXECUTE FUNCTION public.resident_name_terms_sync();
+
 CREATE TRIGGER voucher_ledger_append_only BEFORE DELETE OR UPDATE ON public.voucher_ledger FOR EACH ROW EXECUTE FUNCTION public.voucher_ledger_append_only();
 
 CREATE TRIGGER voucher_ledger_no_truncate BEFORE TRUNCATE ON public.voucher_ledger FOR EACH STATEMENT EXECUTE FUNCTION public.voucher_ledger_append_only();
+
+ALTER TABLE ONLY public.application_clock_pauses
+    ADD CONSTRAINT application_clock_pauses_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id);
 
 ALTER TABLE ONLY public.application_events
     ADD CONSTRAINT application_events_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id);
@@ -810,6 +1332,33 @@ ALTER TABLE ONLY public.applications
 
 ALTER TABLE ONLY public.applications
     ADD CONSTRAINT applications_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.service_items(id);
+
+ALTER TABLE ONLY public.binding_codes
+    ADD CONSTRAINT binding_codes_issued_by_fkey FOREIGN KEY (issued_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.binding_codes
+    ADD CONSTRAINT binding_codes_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.binding_codes
+    ADD CONSTRAINT binding_codes_used_by_fkey FOREIGN KEY (used_by) REFERENCES public.wechat_accounts(id);
+
+ALTER TABLE ONLY public.care_caps
+    ADD CONSTRAINT care_caps_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.care_homes
+    ADD CONSTRAINT care_homes_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.care_price_items
+    ADD CONSTRAINT care_price_items_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.care_profiles
+    ADD CONSTRAINT care_profiles_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.care_provider_items
+    ADD CONSTRAINT care_provider_items_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.care_price_items(id);
+
+ALTER TABLE ONLY public.care_provider_items
+    ADD CONSTRAINT care_provider_items_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
 
 ALTER TABLE ONLY public.disability_certificates
     ADD CONSTRAINT disability_certificates_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
@@ -832,17 +1381,38 @@ ALTER TABLE ONLY public.emergency_calls
 ALTER TABLE ONLY public.emergency_contacts
     ADD CONSTRAINT emergency_contacts_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.emergency_device_faults
+    ADD CONSTRAINT emergency_device_faults_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
+
+ALTER TABLE ONLY public.emergency_device_faults
+    ADD CONSTRAINT emergency_device_faults_device_id_fkey FOREIGN KEY (device_id) REFERENCES public.emergency_devices(id);
+
 ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_deactivated_by_event_fkey FOREIGN KEY (deactivated_by_event) REFERENCES public.life_events(id);
 
 ALTER TABLE ONLY public.emergency_devices
+    ADD CONSTRAINT emergency_devices_fault_episode_fkey FOREIGN KEY (fault_episode_id) REFERENCES public.emergency_device_faults(id);
+
+ALTER TABLE ONLY public.emergency_devices
     ADD CONSTRAINT emergency_devices_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.emergency_dispatches
+    ADD CONSTRAINT emergency_dispatches_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
+
+ALTER TABLE ONLY public.emergency_outbound_calls
+    ADD CONSTRAINT emergency_outbound_calls_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
 
 ALTER TABLE ONLY public.life_events
     ADD CONSTRAINT life_events_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.org_units
     ADD CONSTRAINT org_units_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES public.org_units(id);
+
+ALTER TABLE ONLY public.proxy_invitations
+    ADD CONSTRAINT proxy_invitations_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.proxy_invitations
+    ADD CONSTRAINT proxy_invitations_used_by_fkey FOREIGN KEY (used_by) REFERENCES public.wechat_accounts(id);
 
 ALTER TABLE ONLY public.redemption_keys
     ADD CONSTRAINT redemption_keys_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
@@ -859,11 +1429,20 @@ ALTER TABLE ONLY public.redemptions
 ALTER TABLE ONLY public.redemptions
     ADD CONSTRAINT redemptions_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
+ALTER TABLE ONLY public.resident_proxies
+    ADD CONSTRAINT resident_proxies_account_id_fkey FOREIGN KEY (account_id) REFERENCES public.wechat_accounts(id);
+
+ALTER TABLE ONLY public.resident_proxies
+    ADD CONSTRAINT resident_proxies_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_community_id_fkey FOREIGN KEY (community_id) REFERENCES public.org_units(id);
 
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_grid_id_fkey FOREIGN KEY (grid_id) REFERENCES public.org_units(id);
+
+ALTER TABLE ONLY public.service_cards
+    ADD CONSTRAINT service_cards_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.service_centers
     ADD CONSTRAINT service_centers_org_unit_id_fkey FOREIGN KEY (org_unit_id) REFERENCES public.org_units(id);
@@ -873,6 +1452,30 @@ ALTER TABLE ONLY public.service_items
 
 ALTER TABLE ONLY public.service_items
     ADD CONSTRAINT service_items_voucher_program_fk FOREIGN KEY (voucher_program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.service_order_disputes
+    ADD CONSTRAINT service_order_disputes_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.service_orders(id);
+
+ALTER TABLE ONLY public.service_order_flags
+    ADD CONSTRAINT service_order_flags_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.service_orders(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.care_price_items(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_redemption_id_fkey FOREIGN KEY (redemption_id) REFERENCES public.redemptions(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.service_orders
+    ADD CONSTRAINT service_orders_worker_id_fkey FOREIGN KEY (worker_id) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
@@ -915,3 +1518,18 @@ ALTER TABLE ONLY public.vouchers
 
 ALTER TABLE ONLY public.wechat_accounts
     ADD CONSTRAINT wechat_accounts_resident_fk FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.wechat_template_grants
+    ADD CONSTRAINT wechat_template_grants_account_id_fkey FOREIGN KEY (account_id) REFERENCES public.wechat_accounts(id);
+
+ALTER TABLE ONLY public.welfare_check_plans
+    ADD CONSTRAINT welfare_check_plans_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.welfare_checks
+    ADD CONSTRAINT welfare_checks_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.welfare_escalations
+    ADD CONSTRAINT welfare_escalations_check_id_fkey FOREIGN KEY (check_id) REFERENCES public.welfare_checks(id);
+
+ALTER TABLE ONLY public.welfare_escalations
+    ADD CONSTRAINT welfare_escalations_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);

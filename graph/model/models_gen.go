@@ -398,6 +398,16 @@ type ProviderPayload struct {
 	UserErrors []*UserError      `json:"userErrors"`
 }
 
+// Conditions on a provider's redemptions; each one set must hold.
+type ProviderRedemptionFilter struct {
+	// First service date, included.
+	From *civil.Date `json:"from,omitempty"`
+	// Last service date, included.
+	To        *civil.Date               `json:"to,omitempty"`
+	Status    *voucher.RedemptionStatus `json:"status,omitempty"`
+	ProgramID *string                   `json:"programId,omitempty"`
+}
+
 type ProxyInvitationPayload struct {
 	// The invitation code, shown once: the proxy's account accepts it within 24 hours.
 	Code       *string      `json:"code,omitempty"`
@@ -474,11 +484,23 @@ type RedeemVoucherPayload struct {
 	UserErrors          []*UserError        `json:"userErrors"`
 }
 
+type RedemptionConnection struct {
+	Edges    []*RedemptionEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+}
+
+type RedemptionEdge struct {
+	Cursor string              `json:"cursor"`
+	Node   *voucher.Redemption `json:"node"`
+}
+
 type RedemptionTokenPayload struct {
 	// Short-lived, single-use; the mini-program shows it as a QR code to the provider.
-	Token      *string      `json:"token,omitempty"`
-	ExpiresAt  *time.Time   `json:"expiresAt,omitempty"`
-	UserErrors []*UserError `json:"userErrors"`
+	Token     *string    `json:"token,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// The most one redemption with this token may charge; null when unbounded.
+	MaxAmountFen *int64       `json:"maxAmountFen,omitempty"`
+	UserErrors   []*UserError `json:"userErrors"`
 }
 
 type RegisterEmergencyDeviceInput struct {
@@ -565,7 +587,13 @@ type ResidentFilter struct {
 	// Part of the name, case-insensitive, from an index.
 	NameContains *string `json:"nameContains,omitempty"`
 	// Counter search: part of the name in characters (桂英), its full pinyin by whole syllables (zhangguiying, guiying) or its initials (zgy); case-insensitive, spaces ignored. At most 64 characters.
-	Search     *string              `json:"search,omitempty"`
+	Search *string `json:"search,omitempty"`
+	// A phone number (mobile or fixed line, any common spelling), found by its blind index. Staff who may look residents
+	// up by ID number only; audited and counted against the same limits as residentByIdNumber (TOO_MANY_ATTEMPTS).
+	Phone *string `json:"phone,omitempty"`
+	// The one search box: an 18-character ID number or a phone number is looked up like `phone` (audited, limited);
+	// anything else is a name, as `search`. At most 64 characters. Not with `phone` or `search`.
+	Q          *string              `json:"q,omitempty"`
 	MinAge     *int                 `json:"minAge,omitempty"`
 	MaxAge     *int                 `json:"maxAge,omitempty"`
 	Statuses   []resident.Status    `json:"statuses,omitempty"`
@@ -580,6 +608,8 @@ type ResidentHomePayload struct {
 type ResidentPayload struct {
 	Resident   *resident.Resident `json:"resident,omitempty"`
 	UserErrors []*UserError       `json:"userErrors"`
+	// On registerResident's DUPLICATE: the resident already registered with that ID number, when the viewer may see them.
+	ExistingResidentID *string `json:"existingResidentId,omitempty"`
 }
 
 type ResidentProxyPayload struct {
@@ -608,9 +638,11 @@ type RevealContactNumberPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A retry with the same redemption and reason answers with the first result and changes nothing; another reason on a reversed redemption is INVALID_TRANSITION.
 type ReverseRedemptionInput struct {
 	RedemptionID string `json:"redemptionId"`
-	Reason       string `json:"reason"`
+	// Why, 1 to 500 characters.
+	Reason string `json:"reason"`
 }
 
 type ReviewServiceOrderInput struct {
@@ -773,9 +805,10 @@ type UpsertDisabilitySubsidyRuleInput struct {
 	Active *bool `json:"active,omitempty"`
 }
 
-// A problem with the input or with the state of the data. The mutation changed nothing.
+// A problem with the input or with the state of the data, or a refusal: the mutation changed nothing. `message` is
+// for people, in Chinese unless the request sends `Accept-Language: en`; clients decide by `code`.
 type UserError struct {
-	// Path to the input field at fault, e.g. ["input", "idNumber"]; empty when not tied to a field.
+	// Path to the input at fault, starting at the argument's name, e.g. ["input", "idNumber"]; empty when not tied to one.
 	Field   []string      `json:"field"`
 	Message string        `json:"message"`
 	Code    UserErrorCode `json:"code"`
@@ -835,6 +868,80 @@ type WelfareEscalationPayload struct {
 type WelfareSchedulePayload struct {
 	Due        *emergency.WelfareDue `json:"due,omitempty"`
 	UserErrors []*UserError          `json:"userErrors"`
+}
+
+// The values of a GraphQL error's `extensions.code` (transport-level failures; business failures are UserErrors in
+// the payload). Not returned by any field: documentation for clients, whose generated types can use it.
+type ErrorCode string
+
+const (
+	// 未登录: no valid session (or it ended); sign in, or refresh the session.
+	ErrorCodeUnauthenticated ErrorCode = "UNAUTHENTICATED"
+	// 无权访问: the viewer may not read this field or object, or take this action; only that field is null.
+	ErrorCodeForbidden ErrorCode = "FORBIDDEN"
+	// 请求参数有误: a malformed argument (an id, a cursor, a page size, a date) or a request the transport refuses.
+	ErrorCodeBadUserInput ErrorCode = "BAD_USER_INPUT"
+	// 请求不符合接口定义: the document or its variables do not validate against the schema.
+	ErrorCodeGraphqlValidationFailed ErrorCode = "GRAPHQL_VALIDATION_FAILED"
+	// 尝试次数过多: a throttled query (residentByIdNumber, phone look-ups); retry later.
+	ErrorCodeTooManyAttempts ErrorCode = "TOO_MANY_ATTEMPTS"
+	// 服务暂时不可用: the database or Redis cannot be reached (HTTP 503); retry shortly. Carries extensions.requestId.
+	ErrorCodeServiceUnavailable ErrorCode = "SERVICE_UNAVAILABLE"
+	// 系统内部错误: an unexpected failure; quote extensions.requestId. Never carries internal details.
+	ErrorCodeInternal ErrorCode = "INTERNAL"
+)
+
+var AllErrorCode = []ErrorCode{
+	ErrorCodeUnauthenticated,
+	ErrorCodeForbidden,
+	ErrorCodeBadUserInput,
+	ErrorCodeGraphqlValidationFailed,
+	ErrorCodeTooManyAttempts,
+	ErrorCodeServiceUnavailable,
+	ErrorCodeInternal,
+}
+
+func (e ErrorCode) IsValid() bool {
+	switch e {
+	case ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeBadUserInput, ErrorCodeGraphqlValidationFailed, ErrorCodeTooManyAttempts, ErrorCodeServiceUnavailable, ErrorCodeInternal:
+		return true
+	}
+	return false
+}
+
+func (e ErrorCode) String() string {
+	return string(e)
+}
+
+func (e *ErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ErrorCode", str)
+	}
+	return nil
+}
+
+func (e ErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type NotificationChannel string
@@ -1014,28 +1121,49 @@ func (e ServiceCardStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// What went wrong, for a client to act on (the message is for people).
 type UserErrorCode string
 
 const (
-	UserErrorCodeInvalid             UserErrorCode = "INVALID"
-	UserErrorCodeInvalidIDNumber     UserErrorCode = "INVALID_ID_NUMBER"
-	UserErrorCodeInvalidCredentials  UserErrorCode = "INVALID_CREDENTIALS"
-	UserErrorCodeTooManyAttempts     UserErrorCode = "TOO_MANY_ATTEMPTS"
-	UserErrorCodeNotFound            UserErrorCode = "NOT_FOUND"
-	UserErrorCodeDuplicate           UserErrorCode = "DUPLICATE"
-	UserErrorCodeConflict            UserErrorCode = "CONFLICT"
-	UserErrorCodeNotEligible         UserErrorCode = "NOT_ELIGIBLE"
+	// 输入无效: a value breaks a rule of its field (length, range, format); see field and message.
+	UserErrorCodeInvalid UserErrorCode = "INVALID"
+	// 身份证号码无效: not an 18-character resident identity number with a valid checksum and birth date.
+	UserErrorCodeInvalidIDNumber UserErrorCode = "INVALID_ID_NUMBER"
+	// 用户名或密码错误, or a WeChat login code that is invalid or expired.
+	UserErrorCodeInvalidCredentials UserErrorCode = "INVALID_CREDENTIALS"
+	// 尝试次数过多: throttled; retry later (the message says when, where it can).
+	UserErrorCodeTooManyAttempts UserErrorCode = "TOO_MANY_ATTEMPTS"
+	// 未找到: the object named does not exist, or the viewer may not know it does.
+	UserErrorCodeNotFound UserErrorCode = "NOT_FOUND"
+	// 已存在: unique already (an ID number, a code, a username); registerResident gives existingResidentId where the viewer may see that resident.
+	UserErrorCodeDuplicate UserErrorCode = "DUPLICATE"
+	// 已被他人修改: a stale version or a concurrent change; reload and retry.
+	UserErrorCodeConflict UserErrorCode = "CONFLICT"
+	// 不符合条件: the resident or program does not qualify (not enrolled, program not active).
+	UserErrorCodeNotEligible UserErrorCode = "NOT_ELIGIBLE"
+	// 余额不足: the vouchers spendable on the service date do not cover the amount; nothing was drawn.
 	UserErrorCodeInsufficientBalance UserErrorCode = "INSUFFICIENT_BALANCE"
-	UserErrorCodeCategoryNotAllowed  UserErrorCode = "CATEGORY_NOT_ALLOWED"
-	UserErrorCodeTokenExpired        UserErrorCode = "TOKEN_EXPIRED"
-	UserErrorCodeTokenUsed           UserErrorCode = "TOKEN_USED"
+	// 服务类别不允许: the program or the provider does not pay for that category.
+	UserErrorCodeCategoryNotAllowed UserErrorCode = "CATEGORY_NOT_ALLOWED"
+	// 核销码已过期或无效: ask the resident for a new one.
+	UserErrorCodeTokenExpired UserErrorCode = "TOKEN_EXPIRED"
+	// 核销码已使用: ask the resident for a new one.
+	UserErrorCodeTokenUsed UserErrorCode = "TOKEN_USED"
+	// 幂等键冲突: the key was used before with a different request.
 	UserErrorCodeIdempotencyMismatch UserErrorCode = "IDEMPOTENCY_MISMATCH"
-	UserErrorCodeInvalidTransition   UserErrorCode = "INVALID_TRANSITION"
-	UserErrorCodeOutOfJurisdiction   UserErrorCode = "OUT_OF_JURISDICTION"
-	UserErrorCodeBudgetExceeded      UserErrorCode = "BUDGET_EXCEEDED"
-	UserErrorCodeSettled             UserErrorCode = "SETTLED"
-	// A new password breaks a password rule other than its length (INVALID): it is the username or little more, a run of repeated or consecutive characters, a well-known password, or the current one.
+	// 状态不允许: the object's state does not allow this step (already reversed, already confirmed, wrong status).
+	UserErrorCodeInvalidTransition UserErrorCode = "INVALID_TRANSITION"
+	// 超出辖区: the viewer's role may do this, but not for this resident or org unit.
+	UserErrorCodeOutOfJurisdiction UserErrorCode = "OUT_OF_JURISDICTION"
+	// 超出预算: issuing would take the period over the program's budget; nothing was issued.
+	UserErrorCodeBudgetExceeded UserErrorCode = "BUDGET_EXCEEDED"
+	// 已结算: the provider's month is confirmed and frozen.
+	UserErrorCodeSettled UserErrorCode = "SETTLED"
+	// 密码强度不足: A new password breaks a password rule other than its length (INVALID): it is the username or little more, a run of repeated or consecutive characters, a well-known password, or the current one.
 	UserErrorCodeWeakPassword UserErrorCode = "WEAK_PASSWORD"
+	// 无权操作: the viewer's role (or reach) does not allow this mutation. The same refusal also comes as a GraphQL
+	// error with extensions.code FORBIDDEN, so either way of reading errors sees it.
+	UserErrorCodeForbidden UserErrorCode = "FORBIDDEN"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -1057,11 +1185,12 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeBudgetExceeded,
 	UserErrorCodeSettled,
 	UserErrorCodeWeakPassword,
+	UserErrorCodeForbidden,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeInvalidIDNumber, UserErrorCodeInvalidCredentials, UserErrorCodeTooManyAttempts, UserErrorCodeNotFound, UserErrorCodeDuplicate, UserErrorCodeConflict, UserErrorCodeNotEligible, UserErrorCodeInsufficientBalance, UserErrorCodeCategoryNotAllowed, UserErrorCodeTokenExpired, UserErrorCodeTokenUsed, UserErrorCodeIdempotencyMismatch, UserErrorCodeInvalidTransition, UserErrorCodeOutOfJurisdiction, UserErrorCodeBudgetExceeded, UserErrorCodeSettled, UserErrorCodeWeakPassword:
+	case UserErrorCodeInvalid, UserErrorCodeInvalidIDNumber, UserErrorCodeInvalidCredentials, UserErrorCodeTooManyAttempts, UserErrorCodeNotFound, UserErrorCodeDuplicate, UserErrorCodeConflict, UserErrorCodeNotEligible, UserErrorCodeInsufficientBalance, UserErrorCodeCategoryNotAllowed, UserErrorCodeTokenExpired, UserErrorCodeTokenUsed, UserErrorCodeIdempotencyMismatch, UserErrorCodeInvalidTransition, UserErrorCodeOutOfJurisdiction, UserErrorCodeBudgetExceeded, UserErrorCodeSettled, UserErrorCodeWeakPassword, UserErrorCodeForbidden:
 		return true
 	}
 	return false

@@ -52,14 +52,14 @@ func costAttacks() []attack {
 	spreads.WriteString("} fragment F on OrgUnit { id kind code name parent { id name code } }")
 	return []attack{
 		{name: "cost: first as a string variable", run: gql(nestedN, map[string]any{"n": "100"})("admin"),
-			status: 200, code: "BAD_USER_INPUT", msg: "complexity", check: refused(nestedN, map[string]any{"n": "5"})},
+			status: 200, code: "BAD_USER_INPUT", msg: "查询复杂度", check: refused(nestedN, map[string]any{"n": "5"})},
 		{name: "cost: list size as a string variable", run: gql(redemptionsN, map[string]any{"n": "100"})("admin"),
-			status: 200, code: "BAD_USER_INPUT", msg: "complexity", check: refused(redemptionsN, map[string]any{"n": "5"})},
+			status: 200, code: "BAD_USER_INPUT", msg: "查询复杂度", check: refused(redemptionsN, map[string]any{"n": "5"})},
 		{name: "cost: connections without first", run: gql(noFirst, nil)("admin"),
-			status: 200, code: "BAD_USER_INPUT", msg: "complexity", check: refused(noFirst, nil)},
+			status: 200, code: "BAD_USER_INPUT", msg: "查询复杂度", check: refused(noFirst, nil)},
 		{name: "cost: 30 aliases of a connection without first", run: gql(aliases.String(), nil)("admin"),
-			status: 200, code: "BAD_USER_INPUT", msg: "complexity", check: refused(aliases.String(), nil)},
+			status: 200, code: "BAD_USER_INPUT", msg: "查询复杂度", check: refused(aliases.String(), nil)},
 		{name: "cost: a fragment's 52nd spread", run: gql(spreads.String(), nil)("admin"),
-			status: 200, code: "BAD_USER_INPUT", msg: "complexity", check: refused(spreads.String(), nil)},
+			status: 200, code: "BAD_USER_INPUT", msg: "查询复杂度", check: refused(spreads.String(), nil)},
 	}
 }

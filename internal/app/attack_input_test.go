@@ -370,8 +370,8 @@ func websocketOperationAttacks() []attack {
 		sessionAlive(t, s.e, s.arg)
 	}
 	return []attack{
-		{name: "query over a websocket", setup: fresh, run: op(meQuery), status: 200, code: "BAD_USER_INPUT", msg: "subscriptions only", check: notRun},
-		{name: "logout over a websocket", setup: fresh, run: op(`mutation{logout}`), status: 200, code: "BAD_USER_INPUT", msg: "subscriptions only", check: notRun},
+		{name: "query over a websocket", setup: fresh, run: op(meQuery), status: 200, code: "BAD_USER_INPUT", msg: "只承载订阅", check: notRun},
+		{name: "logout over a websocket", setup: fresh, run: op(`mutation{logout}`), status: 200, code: "BAD_USER_INPUT", msg: "只承载订阅", check: notRun},
 		{name: "mutation picked by operationName from a subscription document over a websocket", setup: fresh, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
 			c := openWS(t, s.e, tok)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -381,7 +381,7 @@ func websocketOperationAttacks() []attack {
 				t.Fatal(err)
 			}
 			return wsAnswer(t, c)
-		}, status: 200, code: "BAD_USER_INPUT", msg: "subscriptions only", check: notRun},
+		}, status: 200, code: "BAD_USER_INPUT", msg: "只承载订阅", check: notRun},
 		{name: "websocket message just over the HTTP body cap", setup: fresh, run: func(t *testing.T, s *suite, tok string) *testenv.Response {
 			c := openWS(t, s.e, tok)
 			wsSubscribe(t, c, "1", `subscription{emergencyCallUpdated{id}}`, map[string]any{"pad": strings.Repeat("x", app.MaxBodyBytes)})

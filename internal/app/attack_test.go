@@ -321,11 +321,11 @@ func requestAttacks() []attack {
 		sessionAlive(t, s.e, s.admin)
 	}
 	return []attack{
-		{name: "depth flood", msg: "depth", run: gql(deep, nil)("admin"), status: 200, code: "BAD_USER_INPUT", check: noData},
-		{name: "alias flood", msg: "aliases", run: gql(aliases.String(), nil)("admin"), status: 200, code: "BAD_USER_INPUT", check: noData},
-		{name: "directive flood", msg: "directives", run: gql(directives, nil)("admin"), status: 200, code: "BAD_USER_INPUT", check: noData},
+		{name: "depth flood", msg: "查询深度", run: gql(deep, nil)("admin"), status: 200, code: "BAD_USER_INPUT", check: noData},
+		{name: "alias flood", msg: "别名数", run: gql(aliases.String(), nil)("admin"), status: 200, code: "BAD_USER_INPUT", check: noData},
+		{name: "directive flood", msg: "指令数", run: gql(directives, nil)("admin"), status: 200, code: "BAD_USER_INPUT", check: noData},
 		{name: "token flood", msg: "token limit", run: gql(tokens, nil)("admin"), status: 200, code: "GRAPHQL_PARSE_FAILED", check: noData},
-		{name: "complexity flood", msg: "complexity", run: gql(wide, nil)("admin"), status: 200, code: "BAD_USER_INPUT", check: noData},
+		{name: "complexity flood", msg: "查询复杂度", run: gql(wide, nil)("admin"), status: 200, code: "BAD_USER_INPUT", check: noData},
 		{name: "first 0", run: gql(`query($n:Int){auditLog(first:$n){edges{cursor}}}`, map[string]any{"n": 0})("admin"), status: 200, code: "BAD_USER_INPUT"},
 		{name: "first -1", run: gql(`query($n:Int){residents(first:$n){edges{cursor}}}`, map[string]any{"n": -1})("admin"), status: 200, code: "BAD_USER_INPUT"},
 		{name: "first 101", run: gql(`query($n:Int){auditLog(first:$n){edges{cursor}}}`, map[string]any{"n": 101})("admin"), status: 200, code: "BAD_USER_INPUT"},

@@ -62,6 +62,7 @@ func TestAuditEntriesResolve(t *testing.T) {
 	do(clerk, `mutation($in:UpdateResidentInput!){updateResident(input:$in){resident{id} userErrors{code message}}}`,
 		map[string]any{"in": map[string]any{"id": w.resident, "address": "锦江区和平街2号"}}, "updateResident.userErrors")
 	do(admin, `query($n:String!){residentByIdNumber(idNumber:$n){id idNumber}}`, map[string]any{"n": w.idNumber}, "")
+	do(admin, `query($q:String!){residents(filter:{q:$q}){edges{node{id}}}}`, map[string]any{"q": w.idNumber}, "")
 
 	// Vouchers: a provider and a program created and changed, a reversal, a settlement.
 	pu := "auditprov" + sfx

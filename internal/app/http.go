@@ -54,6 +54,13 @@ func (a *App) routes() http.Handler {
 		page, assets := graphiql()
 		mux.HandleFunc("GET /{$}", page)
 		mux.HandleFunc("GET "+graphiqlAssetPrefix+"{name}", assets)
+		// The schema as SDL, for codegen and editors (like introspection,
+		// not in production).
+		sdl := graph.SchemaSDL()
+		mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/graphql; charset=utf-8")
+			w.Write([]byte(sdl))
+		})
 	}
 	return a.requestContext(mux)
 }

@@ -71,7 +71,9 @@ var staffUserFields = map[string]func(t *testing.T, w *staffWorld){
 			t.Errorf("admin: %s", r.Raw)
 		}
 		r = w.e.Do(t, w.toks["caseworker"], create, map[string]any{"u": "guard2." + w.serial, "o": unit})
-		if r.ErrorCode() != "FORBIDDEN" || r.Get("createStaffUser") != nil {
+		// A wrong role: the FORBIDDEN error, and the payload with the same
+		// refusal as its user error (and no user).
+		if r.ErrorCode() != "FORBIDDEN" || r.Str("createStaffUser.userErrors.0.code") != "FORBIDDEN" || r.Get("createStaffUser.user") != nil {
 			t.Errorf("caseworker: %s", r.Raw)
 		}
 	},

@@ -113,8 +113,9 @@ func TestWechatBindings(t *testing.T) {
 			tok, reason, err, code string
 		}{
 			{cw2, "家属申请", "", "OUT_OF_JURISDICTION"},
-			{op, "家属申请", "FORBIDDEN", ""},
-			{users[1].access, "家属申请", "FORBIDDEN", ""},
+			// A wrong role: the GraphQL error and the same refusal in the payload.
+			{op, "家属申请", "FORBIDDEN", "FORBIDDEN"},
+			{users[1].access, "家属申请", "FORBIDDEN", "FORBIDDEN"},
 			{clerk, "  ", "", "INVALID"},
 		} {
 			r := e.Do(t, c.tok, unbindDoc, map[string]any{"id": users[0].id, "r": c.reason})

@@ -111,7 +111,11 @@ const (
 	ActionRecordDeath   Action = "recordDeath"
 	ActionRecordMoveOut Action = "recordMoveOut"
 	ActionUndoDeath     Action = "undoDeath"
-	ActionIDNumber      Action = "idNumber"
+	// ActionResidents is a residents list that looked residents up by a
+	// phone or ID number (filter.phone, or filter.q holding one): how and
+	// what came of it in the detail, never the number.
+	ActionResidents Action = "residents"
+	ActionIDNumber  Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), its action and entity
@@ -206,7 +210,7 @@ const (
 var Actions = []Action{
 	ActionLogin, ActionWechatLogin, ActionRefreshSession, ActionLogout, ActionCreateStaffUser, ActionSetStaffUserActive,
 	ActionChangePassword, ActionResetPassword,
-	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionIDNumber,
+	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionResidents, ActionIDNumber,
 	ActionIssueBindingCode, ActionBindResidentWithCode, ActionCreateProxyInvitation, ActionAcceptProxyInvitation, ActionRevokeProxy,
 	ActionReportSubscribeGrants, ActionSetNotificationOptOut,
 	ActionRecordDeath, ActionRecordMoveOut, ActionUndoDeath,

@@ -60,6 +60,11 @@ type Config struct {
 
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	// RedemptionTokenMaxValidity bounds the validity createRedemptionToken
+	// may ask for (REDEMPTION_TOKEN_MAX_VALIDITY, 5m to 24h, default 8h): a
+	// slip printed at the counter for an elder without a phone lasts the
+	// day's visits; the mini-program's QR code keeps the 5-minute default.
+	RedemptionTokenMaxValidity time.Duration
 	// DBMaxConns bounds the Postgres pool; requests wait at most DBAcquireTimeout for a connection.
 	DBMaxConns         int
 	DBStatementTimeout time.Duration
@@ -205,25 +210,26 @@ func Load(getenv func(string) string) (Config, error) {
 		return def
 	}
 	c := Config{
-		Env:                 get("APP_ENV", "development"),
-		HTTPAddr:            get("HTTP_ADDR", ":8080"),
-		PprofAddr:           get("PPROF_ADDR", ""),
-		MetricsAddr:         get("METRICS_ADDR", ""),
-		DatabaseURL:         get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"),
-		RedisURL:            get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		RedisKeyPrefix:      get("REDIS_KEY_PREFIX", "rs:"),
-		WechatAPIBase:       strings.TrimRight(get("WECHAT_API_BASE", "https://api.weixin.qq.com"), "/"),
-		AccessTokenTTL:      15 * time.Minute,
-		RefreshTokenTTL:     30 * 24 * time.Hour,
-		DBMaxConns:          20,
-		DBStatementTimeout:  10 * time.Second,
-		RequestTimeout:      15 * time.Second,
-		WSMaxPerSession:     5,
-		WSMaxPerUser:        20,
-		WechatMaxBindings:   3,
-		ManualIntakePerHour: 60,
-		RevealsPerHour:      10,
-		DeviceScanInterval:  time.Minute,
+		Env:                        get("APP_ENV", "development"),
+		HTTPAddr:                   get("HTTP_ADDR", ":8080"),
+		PprofAddr:                  get("PPROF_ADDR", ""),
+		MetricsAddr:                get("METRICS_ADDR", ""),
+		DatabaseURL:                get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/residents?sslmode=disable"),
+		RedisURL:                   get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		RedisKeyPrefix:             get("REDIS_KEY_PREFIX", "rs:"),
+		WechatAPIBase:              strings.TrimRight(get("WECHAT_API_BASE", "https://api.weixin.qq.com"), "/"),
+		AccessTokenTTL:             15 * time.Minute,
+		RefreshTokenTTL:            30 * 24 * time.Hour,
+		DBMaxConns:                 20,
+		DBStatementTimeout:         10 * time.Second,
+		RequestTimeout:             15 * time.Second,
+		WSMaxPerSession:            5,
+		WSMaxPerUser:               20,
+		WechatMaxBindings:          3,
+		ManualIntakePerHour:        60,
+		RevealsPerHour:             10,
+		DeviceScanInterval:         time.Minute,
+		RedemptionTokenMaxValidity: 8 * time.Hour,
 
 		LoginHashConcurrency:     2 * runtime.GOMAXPROCS(0),
 		LoginRatePerMinute:       600,
@@ -318,6 +324,14 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("ACCESS_TOKEN_TTL must be a duration between 1m and 24h"))
 		} else {
 			c.AccessTokenTTL = d
+		}
+	}
+	if v := getenv("REDEMPTION_TOKEN_MAX_VALIDITY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 5*time.Minute || d > 24*time.Hour {
+			errs = append(errs, errors.New("REDEMPTION_TOKEN_MAX_VALIDITY must be a duration between 5m and 24h"))
+		} else {
+			c.RedemptionTokenMaxValidity = d
 		}
 	}
 	if v := getenv("DB_MAX_CONNS"); v != "" {

@@ -251,3 +251,21 @@ func TestNotificationSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestRedemptionTokenMaxValidity: a counter-printed slip may last hours,
+// within bounds.
+func TestRedemptionTokenMaxValidity(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.RedemptionTokenMaxValidity != 8*time.Hour {
+		t.Fatalf("default: %v %v", err, c.RedemptionTokenMaxValidity)
+	}
+	c, err = Load(env(map[string]string{"REDEMPTION_TOKEN_MAX_VALIDITY": "12h"}))
+	if err != nil || c.RedemptionTokenMaxValidity != 12*time.Hour {
+		t.Fatalf("set: %v %v", err, c.RedemptionTokenMaxValidity)
+	}
+	for _, v := range []string{"1m", "48h", "soon"} {
+		if _, err := Load(env(map[string]string{"REDEMPTION_TOKEN_MAX_VALIDITY": v})); err == nil || !strings.Contains(err.Error(), "REDEMPTION_TOKEN_MAX_VALIDITY") {
+			t.Errorf("REDEMPTION_TOKEN_MAX_VALIDITY=%s: %v", v, err)
+		}
+	}
+}

@@ -37,6 +37,10 @@ const (
 	// or consecutive characters, is a well-known password, or is the
 	// current one.
 	WeakPassword Code = "WEAK_PASSWORD"
+	// NotPermitted: the viewer's role or reach does not allow the mutation.
+	// The same refusal is also a FORBIDDEN GraphQL error (extensions.code),
+	// so a client may read either.
+	NotPermitted Code = "FORBIDDEN"
 )
 
 // UserError is a business failure tied, where possible, to an input field.

@@ -113,7 +113,19 @@ func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, erro
 		return audit.Record(ctx, tx, audit.ActionRegisterResident, audit.EntityResident, &row.ID, nil)
 	})
 	if c, ok := database.IsUniqueViolation(err); ok && c == "residents_id_number_bidx_key" {
-		return nil, problem.New(problem.Duplicate, "该身份证号码已登记 (a resident with this ID number is already registered)", "input", "idNumber")
+		dup := &DuplicateError{UserError: problem.New(problem.Duplicate, "该身份证号码已登记 (a resident with this ID number is already registered)", "input", "idNumber")}
+		existing, err := findByIDIndex(ctx, s.db, row.IDNumberBidx)
+		if err != nil {
+			return nil, err
+		}
+		if existing != nil {
+			if a, err := s.viewOf(ctx, v, existing.ID, existing.OrgPath); err != nil {
+				return nil, err
+			} else if a != policy.ViewNone {
+				dup.Existing = &existing.ID
+			}
+		}
+		return nil, dup
 	}
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: register: %w", err))
@@ -342,3 +354,14 @@ func trimmed(s *string) *string {
 	}
 	return &t
 }
+
+// DuplicateError is registerResident's DUPLICATE, with the resident already
+// registered under the number when the viewer may see them (a counter opens
+// that record instead of typing it again); nil Existing otherwise.
+type DuplicateError struct {
+	*problem.UserError
+	Existing *uuid.UUID
+}
+
+// Unwrap lets problem.AsUserErrors find the user error.
+func (e *DuplicateError) Unwrap() error { return e.UserError }

@@ -200,7 +200,11 @@ type Filter struct {
 	NameContains string
 	// Search is a counter search: part of the name, or its pinyin or
 	// initials (search.go).
-	Search     string
+	Search string
+	// Phone finds residents by phone number (its blind index); Q is the one
+	// search box: an ID number, a phone number, or else a name as Search.
+	// Both look up like residentByIdNumber (lookup.go): the list only.
+	Phone, Q   string
 	MinAge     *int
 	MaxAge     *int
 	Statuses   []Status
@@ -218,12 +222,24 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	if scope.Reach < policy.Subtree {
 		return zero, problem.Forbidden("your role does not allow listing residents")
 	}
+	ident, err := s.splitQuery(&f)
+	if err != nil {
+		return zero, err
+	}
+	if ident != nil {
+		if err := s.lookUp(ctx, v, ident); err != nil {
+			return zero, err
+		}
+	}
 	q, err := compile(ctx, s.db, f, s.Today())
 	if err != nil {
 		return zero, err
 	}
 	if !scope.All() {
 		q.prefixes = append(q.prefixes, scope.Path)
+	}
+	if ident != nil {
+		q.identity = ident
 	}
 	rows, total, estimate, err := list(ctx, s.db, q, p)
 	if err != nil {
@@ -239,6 +255,15 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	}
 	res := page.Trim(p, items)
 	res.TotalCount, res.TotalIsEstimate = total, estimate
+	if ident != nil {
+		outcome := "not_found"
+		if len(res.Items) > 0 {
+			outcome = "found"
+		}
+		if err := s.auditLookUp(ctx, ident, outcome, res.Items); err != nil {
+			return zero, err
+		}
+	}
 	return res, nil
 }
 
@@ -246,6 +271,11 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 // today. The residents list and bulk enrollment (Selection) share it.
 func compile(ctx context.Context, db *gorm.DB, f Filter, today civil.Date) (query, error) {
 	q := query{}
+	if f.Phone != "" || f.Q != "" {
+		// A look-up by a personal number is audited and counted, which the
+		// residents list does (List) and a bulk selection does not.
+		return q, problem.BadInput("filter.phone and filter.q search the residents list only")
+	}
 	if f.OrgUnitID != nil {
 		u, err := findUnit(ctx, db, *f.OrgUnitID)
 		if err != nil {

@@ -174,6 +174,9 @@ type query struct {
 	bornAfter *civil.Date
 	statuses   []string
 	careLevels []string
+	// identity is a look-up by a phone or ID number's blind index (List
+	// only: it is never part of a stored Selection).
+	identity *identity
 }
 
 func (q query) apply(db *gorm.DB) *gorm.DB {
@@ -185,6 +188,13 @@ func (q query) apply(db *gorm.DB) *gorm.DB {
 
 // applyBase applies every filter but the name filters.
 func (q query) applyBase(db *gorm.DB) *gorm.DB {
+	if q.identity != nil {
+		col := "phone_bidx"
+		if q.identity.by == "idNumber" {
+			col = "id_number_bidx"
+		}
+		db = db.Where(col+" = ?", q.identity.bidx)
+	}
 	for _, p := range q.prefixes {
 		if p != "/" {
 			db = db.Where("org_path LIKE ?", policy.LikePrefix(p))

@@ -19,6 +19,9 @@ func TestSettlementCSVHasNoFormulas(t *testing.T) {
 		if err := WriteCSV(&b, st); err != nil {
 			t.Fatal(err)
 		}
+		if !bytes.HasPrefix(b.Bytes(), []byte("\xef\xbb\xbf服务商,")) {
+			t.Fatalf("the export does not start with a UTF-8 byte-order mark and Chinese headings: %q", b.String()[:20])
+		}
 		rows, err := csv.NewReader(&b).ReadAll()
 		if err != nil {
 			t.Fatal(err)
@@ -36,7 +39,7 @@ func TestSettlementCSVHasNoFormulas(t *testing.T) {
 				}
 			}
 		}
-		if rows[1][4] != "'"+name || rows[1][7] != "1500" || rows[1][8] != "15.00" {
+		if rows[1][4] != "'"+name || rows[1][5] != "助餐" || rows[1][2] != "未确认" || rows[1][7] != "1500" || rows[1][8] != "15.00" || rows[2][4] != "合计" {
 			t.Errorf("line row %q", rows[1])
 		}
 	}

@@ -349,7 +349,8 @@ func TestRedeemPaths(t *testing.T) {
 			}
 			return resp.StatusCode, string(b)
 		}
-		if code, body := csv(provTok); code != 200 || !strings.Contains(body, "CLEANING") || !strings.Contains(body, "TOTAL") {
+		// Excel on Chinese Windows: a UTF-8 byte-order mark, Chinese category names.
+		if code, body := csv(provTok); code != 200 || !strings.HasPrefix(body, "\ufeff服务商,") || !strings.Contains(body, "助洁") || !strings.Contains(body, "合计") {
 			t.Fatalf("csv: %d %s", code, body)
 		}
 		if code, _ := csv(other); code != 403 {

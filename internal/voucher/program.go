@@ -215,8 +215,12 @@ func (s *Service) Programs(ctx context.Context) ([]*Program, error) {
 	if err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
+	q := s.db.WithContext(ctx).Model(&programRow{})
+	if !seesDrafts(auth.ViewerFrom(ctx)) {
+		q = q.Where("status <> ?", string(ProgramDraft))
+	}
 	var ids []uuid.UUID
-	if err := s.db.WithContext(ctx).Model(&programRow{}).Order("code").Pluck("id", &ids).Error; err != nil {
+	if err := q.Order("code").Pluck("id", &ids).Error; err != nil {
 		return nil, database.Classify(err)
 	}
 	m, err := s.ProgramsByIDs(ctx, ids)
@@ -236,7 +240,16 @@ func (s *Service) Program(ctx context.Context, id uuid.UUID) (*Program, error) {
 		return nil, err
 	}
 	m, err := s.ProgramsByIDs(ctx, []uuid.UUID{id})
+	if p := m[id]; p != nil && p.Status == ProgramDraft && !seesDrafts(auth.ViewerFrom(ctx)) {
+		return nil, err
+	}
 	return m[id], err
+}
+
+// seesDrafts: a DRAFT program is being prepared; those who manage programs
+// or follow their runs see it, residents and providers do not.
+func seesDrafts(v *auth.Viewer) bool {
+	return policy.Allowed(v, policy.ManagePrograms) || policy.Allowed(v, policy.ReadVoucherRuns)
 }
 
 func (s *Service) program(ctx context.Context, db *gorm.DB, id uuid.UUID) (*Program, error) {

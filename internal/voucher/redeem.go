@@ -120,6 +120,10 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		}
 		return nil, err
 	}
+	if tv.MaxFen != nil && in.AmountFen > *tv.MaxFen {
+		return nil, problem.New(problem.Invalid, fmt.Sprintf(
+			"金额超过此核销码允许的上限 %[1]d 分 (the amount is above this code's maximum of %[1]d fen)", *tv.MaxFen), "input", "amountFen")
+	}
 	var out *RedeemResult
 	err = database.Retry(ctx, func() error {
 		var e error
@@ -149,22 +153,21 @@ func (s *Service) redeemOnce(ctx context.Context, pid uuid.UUID, tv *tokenValue,
 		AmountFen: in.AmountFen, ServiceDate: in.ServiceDate, Status: string(CreatedRedemption), Note: in.Note, CreatedAt: now}
 	st := audit.NewStamp(ctx)
 	var (
-		outcome string
-		total   int64
+		outcome   string
+		remaining int64
 	)
 	// Straight to the pool, not through GORM's statement builder (as
 	// emergency intake does): its building and the SQL it renders for its
 	// logger cost a few percent of the server's CPU per redemption.
 	err := database.SQL(s.db).QueryRowContext(ctx, redeemStmt.sql,
-		redeemStmt.bind(redeemArgs(&r, in.IdempotencyKey, hash, tokenHash(in.Token), st, month))...).
-		Scan(&outcome, &total)
+		redeemStmt.bind(redeemArgs(&r, in.IdempotencyKey, hash, tokenHash(in.Token), st, month, s.today()))...).
+		Scan(&outcome, &remaining)
 	if err != nil {
 		return nil, refusal(err, month, in.AmountFen)
 	}
 	if outcome == "replay" {
 		return nil, nil
 	}
-	remaining := total - in.AmountFen
 	r.BalanceAfterFen = &remaining
 	return &RedeemResult{Redemption: r.redemption(), RemainingFen: remaining}, nil
 }
@@ -208,7 +211,7 @@ func refusal(err error, month civil.Month, amount int64) error {
 		return settledError(month)
 	case refusedInsufficient:
 		return problem.New(problem.InsufficientBalance,
-			fmt.Sprintf("余额不足: %s fen spendable on that date, %d fen requested", pgErr.Detail, amount), "input", "amountFen")
+			fmt.Sprintf("余额不足：该日可用 %[1]s 分，申请 %[2]d 分 (not enough balance: %[1]s fen spendable on that date, %[2]d fen requested)", pgErr.Detail, amount), "input", "amountFen")
 	case refusedTokenUsed:
 		// The token's hash is unique: a concurrent redemption with the same
 		// token made this one wait and then committed first.
@@ -248,7 +251,7 @@ var redeemStatement string
 // redeemStmt is redeemSQL rewritten to positional parameters once, by
 // pgx's own named-argument rewriting: done on every call it lexes the
 // whole statement, about 0.1 ms of CPU per redemption.
-var redeemStmt = rewriteNamed(redeemSQL, redeemArgs(&redemptionRow{}, "", nil, nil, audit.Stamp{}, civil.Month{}))
+var redeemStmt = rewriteNamed(redeemSQL, redeemArgs(&redemptionRow{}, "", nil, nil, audit.Stamp{}, civil.Month{}, civil.Date{}))
 
 // namedStatement is a statement with named parameters rewritten to
 // positional ones: sql, and the name bound to each position.
@@ -291,7 +294,7 @@ func (st namedStatement) bind(args pgx.StrictNamedArgs) []any {
 // uses and this leaves out, or one it adds that the statement does not
 // use, stops the package from initializing (redeemStmt) instead of binding
 // NULL.
-func redeemArgs(r *redemptionRow, key string, hash, tokenHash []byte, st audit.Stamp, month civil.Month) pgx.StrictNamedArgs {
+func redeemArgs(r *redemptionRow, key string, hash, tokenHash []byte, st audit.Stamp, month civil.Month, today civil.Date) pgx.StrictNamedArgs {
 	return pgx.StrictNamedArgs{
 		"provider":        r.ProviderID,
 		"idempotency_key": key,
@@ -314,6 +317,7 @@ func redeemArgs(r *redemptionRow, key string, hash, tokenHash []byte, st audit.S
 		"note":            r.Note,
 		"token_hash":      tokenHash,
 		"month":           month.String(),
+		"today":           today,
 
 		"refused_no_provider":       string(refusedNoProvider),
 		"refused_suspended":         string(refusedSuspended),
@@ -325,11 +329,14 @@ func redeemArgs(r *redemptionRow, key string, hash, tokenHash []byte, st audit.S
 	}
 }
 
-// spendable is the resident's balance over ACTIVE vouchers of a program.
-func spendable(ctx context.Context, tx *gorm.DB, residentID, programID uuid.UUID) (int64, error) {
+// spendable is what a redemption of the program dated on could spend: the
+// resident's ACTIVE vouchers valid that day (Balance's meaning; next
+// month's vouchers, issued ahead, are not in it).
+func spendable(ctx context.Context, tx *gorm.DB, residentID, programID uuid.UUID, on civil.Date) (int64, error) {
 	var n int64
-	err := tx.WithContext(ctx).Raw("SELECT coalesce(sum(balance_fen), 0) FROM vouchers WHERE resident_id = ? AND program_id = ? AND status = 'ACTIVE'",
-		residentID, programID).Row().Scan(&n)
+	err := tx.WithContext(ctx).Raw(`SELECT coalesce(sum(balance_fen), 0) FROM vouchers
+		WHERE resident_id = ? AND program_id = ? AND status = 'ACTIVE' AND valid_from <= ? AND valid_until >= ?`,
+		residentID, programID, on, on).Row().Scan(&n)
 	return n, database.Classify(err)
 }
 
@@ -361,7 +368,7 @@ func settleLockName(pid uuid.UUID, m civil.Month) string {
 }
 
 func settledError(m civil.Month) error {
-	return problem.New(problem.Settled, "结算已确认: the provider's month "+m.String()+" is settled and frozen", "input", "serviceDate")
+	return problem.New(problem.Settled, "结算已确认：该服务商 "+m.String()+" 月的核销已冻结 (the provider's month "+m.String()+" is settled and frozen)", "input", "serviceDate")
 }
 
 // ReverseRedemption restores exactly what a redemption drew: the provider
@@ -387,10 +394,22 @@ func (s *Service) ReverseRedemption(ctx context.Context, id uuid.UUID, reason st
 			return database.Classify(err)
 		}
 		now := s.now()
-		if !scope.All() {
-			if !scope.OwnProvider(r.ProviderID) {
-				return notFound("redemption", "input", "redemptionId")
+		if !scope.OwnProvider(r.ProviderID) {
+			return notFound("redemption", "input", "redemptionId")
+		}
+		if r.Status == string(Reversed) && r.ReverseReason != nil && *r.ReverseReason == reason {
+			// A retry (the answer to the first was lost): the first result,
+			// nothing written again.
+			out = &RedeemResult{Redemption: r.redemption()}
+			if r.ReversedBalanceAfterFen != nil {
+				out.RemainingFen = *r.ReversedBalanceAfterFen
+				return nil
 			}
+			var err error
+			out.RemainingFen, err = spendable(ctx, tx, r.ResidentID, r.ProgramID, s.today())
+			return err
+		}
+		if !scope.All() {
 			if now.Sub(r.CreatedAt) > ReversalWindow {
 				return problem.New(problem.InvalidTransition, "a provider may reverse its redemptions within 7 days only", "input", "redemptionId")
 			}
@@ -404,17 +423,20 @@ func (s *Service) ReverseRedemption(ctx context.Context, id uuid.UUID, reason st
 		if err := s.restoreDraws(ctx, tx, &r, now); err != nil {
 			return err
 		}
+		remaining, err := spendable(ctx, tx, r.ResidentID, r.ProgramID, s.today())
+		if err != nil {
+			return err
+		}
 		if err := tx.Model(&redemptionRow{}).Where("id = ?", r.ID).Updates(map[string]any{
-			"status": string(Reversed), "reversed_at": now, "reverse_reason": reason}).Error; err != nil {
+			"status": string(Reversed), "reversed_at": now, "reverse_reason": reason, "reversed_balance_after_fen": remaining}).Error; err != nil {
 			return database.Classify(err)
 		}
 		if err := audit.Record(ctx, tx, audit.ActionReverseRedemption, audit.EntityRedemption, &r.ID, nil); err != nil {
 			return err
 		}
 		r.Status, r.ReversedAt, r.ReverseReason = string(Reversed), &now, &reason
-		remaining, err := spendable(ctx, tx, r.ResidentID, r.ProgramID)
 		out = &RedeemResult{Redemption: r.redemption(), RemainingFen: remaining}
-		return err
+		return nil
 	})
 	return out, err
 }

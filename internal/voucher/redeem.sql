@@ -66,17 +66,23 @@ v AS (
   ORDER BY id FOR UPDATE
 ),
 p AS (
-  SELECT id, balance_fen, sum(balance_fen) OVER (ORDER BY valid_until, id) - balance_fen AS before
+  SELECT id, balance_fen, valid_from, valid_until, sum(balance_fen) OVER (ORDER BY valid_until, id) - balance_fen AS before
   FROM v WHERE valid_from <= @service_date::date AND valid_until >= @service_date::date
 ),
+-- left_today is what a redemption dated today could still spend after this
+-- one (voucherBalanceFen's meaning): the vouchers valid today, less what
+-- this redemption takes from those of them it draws on. Next month's
+-- vouchers, issued ahead, are not in it.
 t AS (
   SELECT (SELECT coalesce(sum(balance_fen), 0) FROM p) AS payable,
-         (SELECT coalesce(sum(balance_fen), 0) FROM v) AS total
+         (SELECT coalesce(sum(balance_fen), 0) FROM v WHERE valid_from <= @today::date AND valid_until >= @today::date)
+         - (SELECT coalesce(sum(least(balance_fen, @amount::bigint - before)), 0) FROM p
+            WHERE before < @amount::bigint AND balance_fen > 0 AND valid_from <= @today::date AND valid_until >= @today::date) AS left_today
 ),
 r AS (
   INSERT INTO redemptions (id, provider_id, resident_id, program_id, category, amount_fen, service_date, status, note, created_at, token_hash, balance_after_fen)
   SELECT @redemption, @provider, @resident, @program, @category, @amount::bigint, @service_date::date, 'COMPLETED', @note,
-    @now::timestamptz, @token_hash, t.total - @amount::bigint FROM t WHERE t.payable >= @amount::bigint
+    @now::timestamptz, @token_hash, t.left_today FROM t WHERE t.payable >= @amount::bigint
   ON CONFLICT (token_hash) DO NOTHING
   RETURNING id
 ),
@@ -104,5 +110,5 @@ SELECT CASE
     WHEN t.payable < @amount::bigint THEN redemption_refused(@refused_insufficient, t.payable::text)
     WHEN NOT EXISTS (SELECT 1 FROM r) THEN redemption_refused(@refused_token_used, '')
     ELSE 'ok' END,
-  t.total
+  t.left_today
 FROM t LEFT JOIN c ON true LEFT JOIN s ON true

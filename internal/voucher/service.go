@@ -45,6 +45,8 @@ type Service struct {
 	// hold is asked before a month is confirmed (visits held for review
 	// or disputed: internal/homecare); nil holds nothing.
 	hold SettlementHold
+	// maxTokenValidity bounds TokenOptions.Validity (DefaultMaxTokenValidity when 0).
+	maxTokenValidity time.Duration
 }
 
 // NewService builds the service. prefix is the app's Redis key prefix;

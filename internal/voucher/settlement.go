@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -47,13 +48,13 @@ func (s *Service) settlement(ctx context.Context, db *gorm.DB, providerID uuid.U
 		return nil, database.Classify(err)
 	}
 	out := &Settlement{ProviderID: providerID, ProviderName: name, Month: m.String(), Status: SettlementOpen, Lines: []*SettlementLine{}}
-	var confirmed bool
-	if err := db.Raw("SELECT EXISTS (SELECT 1 FROM settlements WHERE provider_id = ? AND month = ?)", providerID, m.String()).
-		Row().Scan(&confirmed); err != nil {
+	var confirmed []time.Time
+	if err := db.Raw("SELECT confirmed_at FROM settlements WHERE provider_id = ? AND month = ?", providerID, m.String()).
+		Scan(&confirmed).Error; err != nil {
 		return nil, database.Classify(err)
 	}
-	if confirmed {
-		out.Status = SettlementConfirmed
+	if len(confirmed) > 0 {
+		out.Status, out.ConfirmedAt = SettlementConfirmed, &confirmed[0]
 	}
 	if err := db.Raw(`SELECT r.program_id, p.code AS program_code, p.name AS program_name, r.category,
 			count(*) AS redemption_count, sum(r.amount_fen) AS total_fen
@@ -106,11 +107,12 @@ func (s *Service) ConfirmSettlement(ctx context.Context, providerID uuid.UUID, m
 		if err != nil {
 			return err
 		}
+		now := s.now()
 		if err := tx.Exec(`INSERT INTO settlements (provider_id, month, redemption_count, total_fen, confirmed_at, confirmed_by)
-			VALUES (?, ?, ?, ?, ?, ?)`, providerID, m.String(), st.RedemptionCount, st.TotalFen, s.now(), v.ID).Error; err != nil {
+			VALUES (?, ?, ?, ?, ?, ?)`, providerID, m.String(), st.RedemptionCount, st.TotalFen, now, v.ID).Error; err != nil {
 			return database.Classify(fmt.Errorf("voucher: confirm settlement: %w", err))
 		}
-		st.Status = SettlementConfirmed
+		st.Status, st.ConfirmedAt = SettlementConfirmed, &now
 		out = st
 		return audit.Record(ctx, tx, audit.ActionConfirmSettlement, audit.EntityProvider, &providerID, map[string]any{"month": m.String(), "totalFen": st.TotalFen})
 	})
@@ -119,9 +121,15 @@ func (s *Service) ConfirmSettlement(ctx context.Context, providerID uuid.UUID, m
 
 // WriteCSV writes a settlement for the finance office: one line per
 // program and category, then a total line. Amounts are in fen and yuan.
-// Every text cell goes through csvCell, so a provider or program name
-// cannot become a live spreadsheet formula.
+// It opens in Excel on Chinese Windows as it reads: a UTF-8 byte-order mark
+// first (without it Excel takes the file for GBK and garbles every Chinese
+// cell), Chinese headings, category and status names. Every text cell goes
+// through csvCell, so a provider or program name cannot become a live
+// spreadsheet formula.
 func WriteCSV(w io.Writer, st *Settlement) error {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
 	yuan := func(f int64) string { return fmt.Sprintf("%d.%02d", f/100, f%100) }
 	row := func(cells ...string) {
@@ -130,12 +138,13 @@ func WriteCSV(w io.Writer, st *Settlement) error {
 		}
 		cw.Write(cells)
 	}
-	row("provider", "month", "status", "program_code", "program_name", "category", "redemption_count", "total_fen", "total_yuan")
+	status := st.Status.Label()
+	row("服务商", "月份", "结算状态", "项目编码", "项目名称", "服务类别", "核销笔数", "金额（分）", "金额（元）")
 	for _, l := range st.Lines {
-		row(st.ProviderName, st.Month, string(st.Status), l.ProgramCode, l.ProgramName, string(l.Category),
+		row(st.ProviderName, st.Month, status, l.ProgramCode, l.ProgramName, l.Category.Label(),
 			strconv.Itoa(l.RedemptionCount), strconv.FormatInt(l.TotalFen, 10), yuan(l.TotalFen))
 	}
-	row(st.ProviderName, st.Month, string(st.Status), "", "TOTAL", "", strconv.Itoa(st.RedemptionCount),
+	row(st.ProviderName, st.Month, status, "", "合计", "", strconv.Itoa(st.RedemptionCount),
 		strconv.FormatInt(st.TotalFen, 10), yuan(st.TotalFen))
 	cw.Flush()
 	return cw.Error()

@@ -32,7 +32,7 @@ func TestRedeemStatementNames(t *testing.T) {
 	for _, m := range regexp.MustCompile(`redemption_refused\(@(\w+)`).FindAllStringSubmatch(redeemSQL, -1) {
 		raised[m[1]] = true
 	}
-	args := redeemArgs(&redemptionRow{}, "k", nil, nil, audit.Stamp{}, civil.Month{})
+	args := redeemArgs(&redemptionRow{}, "k", nil, nil, audit.Stamp{}, civil.Month{}, civil.Date{})
 	var bound []refusalName
 	for name, v := range args {
 		if strings.HasPrefix(name, "refused_") {
@@ -79,7 +79,7 @@ func TestRedeemStatementNames(t *testing.T) {
 // forbidden error, never the unknown-reason fallback.
 func TestRefusalMapsEveryName(t *testing.T) {
 	names := slices.Clone(allRefusals)
-	for name, v := range redeemArgs(&redemptionRow{}, "k", nil, nil, audit.Stamp{}, civil.Month{}) {
+	for name, v := range redeemArgs(&redemptionRow{}, "k", nil, nil, audit.Stamp{}, civil.Month{}, civil.Date{}) {
 		if strings.HasPrefix(name, "refused_") {
 			names = append(names, refusalName(v.(string)))
 		}

@@ -29,6 +29,32 @@ const usedMarkerTTL = 30 * time.Minute
 type tokenValue struct {
 	ResidentID uuid.UUID `json:"r"`
 	ProgramID  uuid.UUID `json:"p"`
+	// MaxFen is the most one redemption with the token may charge.
+	MaxFen *int64 `json:"m,omitempty"`
+	// Expires is when the token lapses (Unix seconds; 0 in tokens made
+	// before it was stored, whose Redis TTL says it).
+	Expires int64 `json:"e,omitempty"`
+}
+
+// TokenOptions are createRedemptionToken's optional bounds.
+type TokenOptions struct {
+	// Validity is how long the token lasts: TokenTTL when zero, at most the
+	// service's MaxTokenValidity.
+	Validity time.Duration
+	// MaxFen bounds the amount of the one redemption the token allows.
+	MaxFen *int64
+}
+
+// DefaultMaxTokenValidity is the longest validity a token may be given
+// unless the configuration says otherwise (REDEMPTION_TOKEN_MAX_VALIDITY).
+const DefaultMaxTokenValidity = 8 * time.Hour
+
+// SetMaxTokenValidity sets the longest validity createRedemptionToken may
+// ask for.
+func (s *Service) SetMaxTokenValidity(d time.Duration) {
+	if d >= TokenTTL {
+		s.maxTokenValidity = d
+	}
 }
 
 // usedValue replaces a token's value in Redis once it was used: one key per
@@ -40,10 +66,25 @@ func (s *Service) tokenKey(t string) string { return s.prefix + "voucher:token:"
 // CreateToken creates a short-lived single-use redemption token: a resident
 // for themself, a CLERK (district-wide) or CASE_WORKER (jurisdiction) on a
 // resident's behalf.
-func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, residentID *uuid.UUID) (string, time.Time, error) {
+func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, residentID *uuid.UUID, opt TokenOptions) (string, time.Time, error) {
 	v, err := policy.Require(ctx, policy.CreateRedemptionToken)
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	ttl := TokenTTL
+	if opt.Validity != 0 {
+		maxValidity := s.maxTokenValidity
+		if maxValidity == 0 {
+			maxValidity = DefaultMaxTokenValidity
+		}
+		if opt.Validity < time.Minute || opt.Validity > maxValidity {
+			return "", time.Time{}, problem.New(problem.Invalid, fmt.Sprintf(
+				"有效期须为 1 至 %[1]d 分钟 (validMinutes must be between 1 and %[1]d)", int(maxValidity/time.Minute)), "validMinutes")
+		}
+		ttl = opt.Validity
+	}
+	if opt.MaxFen != nil && *opt.MaxFen <= 0 {
+		return "", time.Time{}, problem.New(problem.Invalid, "amount must be positive", "maxAmountFen")
 	}
 	onBehalf := policy.ReachOf(v, policy.CreateRedemptionToken) > policy.Self
 	var rid uuid.UUID
@@ -86,12 +127,17 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 		return "", time.Time{}, fmt.Errorf("voucher: token: %w", err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(b[:])
-	val, _ := json.Marshal(tokenValue{ResidentID: rid, ProgramID: programID})
+	expires := s.now().Add(ttl)
+	val, _ := json.Marshal(tokenValue{ResidentID: rid, ProgramID: programID, MaxFen: opt.MaxFen, Expires: expires.Unix()})
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := audit.Record(ctx, tx, audit.ActionCreateRedemptionToken, audit.EntityResident, &rid, map[string]any{"programId": programID}); err != nil {
+		detail := map[string]any{"programId": programID, "validSeconds": int(ttl / time.Second)}
+		if opt.MaxFen != nil {
+			detail["maxAmountFen"] = *opt.MaxFen
+		}
+		if err := audit.Record(ctx, tx, audit.ActionCreateRedemptionToken, audit.EntityResident, &rid, detail); err != nil {
 			return err
 		}
-		if err := s.rdb.Set(ctx, s.tokenKey(token), val, TokenTTL).Err(); err != nil {
+		if err := s.rdb.Set(ctx, s.tokenKey(token), val, ttl).Err(); err != nil {
 			return fmt.Errorf("%w: voucher: store token: %w", problem.ErrUnavailable, err)
 		}
 		return nil
@@ -99,7 +145,7 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return token, s.now().Add(TokenTTL), nil
+	return token, expires, nil
 }
 
 // peekToken reads a live token without consuming it: consumption is the

@@ -31,6 +31,29 @@ const (
 	EmergencyAid  Category = "EMERGENCY_AID"
 )
 
+// categoryLabels are the categories' Chinese names, as the schema's enum
+// descriptions give them.
+var categoryLabels = map[Category]string{
+	Meal: "助餐", Bathing: "助浴", Cleaning: "助洁", MedicalEscort: "助医",
+	Rehab: "康复", DayCare: "日间照料", Nursing: "护理", EmergencyAid: "助急",
+}
+
+// Label is the category's Chinese name (its code when it has none).
+func (c Category) Label() string {
+	if l, ok := categoryLabels[c]; ok {
+		return l
+	}
+	return string(c)
+}
+
+// Label is the settlement status in Chinese.
+func (s SettlementStatus) Label() string {
+	if s == SettlementConfirmed {
+		return "已确认"
+	}
+	return "未确认"
+}
+
 // AllCategories lists every service category.
 var AllCategories = []Category{Meal, Bathing, Cleaning, MedicalEscort, Rehab, DayCare, Nursing, EmergencyAid}
 
@@ -175,10 +198,12 @@ type RedeemResult struct {
 
 // Settlement is one provider's month, by service date.
 type Settlement struct {
-	ProviderID      uuid.UUID
-	ProviderName    string
-	Month           string
-	Status          SettlementStatus
+	ProviderID   uuid.UUID
+	ProviderName string
+	Month        string
+	Status       SettlementStatus
+	// ConfirmedAt is when the month was confirmed (frozen); nil while OPEN.
+	ConfirmedAt     *time.Time
 	RedemptionCount int
 	TotalFen        int64
 	Lines           []*SettlementLine

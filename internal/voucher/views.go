@@ -52,6 +52,9 @@ type redemptionRow struct {
 	// BalanceAfterFen is the program balance the redemption left (what a
 	// replay of its idempotency key answers); it is not part of Redemption.
 	BalanceAfterFen *int64
+	// ReversedBalanceAfterFen is what its reversal left spendable (what a
+	// retried reverseRedemption answers).
+	ReversedBalanceAfterFen *int64
 }
 
 func (redemptionRow) TableName() string { return "redemptions" }
@@ -232,4 +235,54 @@ func (s *Service) Redemption(ctx context.Context, id uuid.UUID) (*Redemption, er
 		return nil, nil
 	}
 	return rows[0].redemption(), nil
+}
+
+// Wallet is one program's vouchers of a resident as the mini-program shows
+// them on a given day.
+type Wallet struct {
+	ProgramID uuid.UUID
+	// SpendableFen is what a redemption dated that day could spend.
+	SpendableFen int64
+	// NotYetValidFen is held in vouchers whose month has not begun (issued
+	// ahead).
+	NotYetValidFen int64
+	// ExpiringThisMonthFen is the part of SpendableFen that expires by the
+	// end of the day's month.
+	ExpiringThisMonthFen int64
+	// NextExpiry is the earliest last day among the spendable vouchers with
+	// money left; nil when none.
+	NextExpiry *civil.Date
+}
+
+// Wallets groups a resident's ACTIVE vouchers by program (in the order the
+// programs first appear in vs), as on the day on.
+func Wallets(vs []*Voucher, on civil.Date) []*Wallet {
+	var out []*Wallet
+	by := map[uuid.UUID]*Wallet{}
+	monthEnd := civil.MonthOf(on).Last()
+	for _, v := range vs {
+		if v.Status != Active || v.ValidUntil.Before(on) {
+			continue
+		}
+		w := by[v.ProgramID]
+		if w == nil {
+			w = &Wallet{ProgramID: v.ProgramID}
+			by[v.ProgramID] = w
+			out = append(out, w)
+		}
+		switch {
+		case on.Before(v.ValidFrom):
+			w.NotYetValidFen += v.BalanceFen
+		default:
+			w.SpendableFen += v.BalanceFen
+			if !monthEnd.Before(v.ValidUntil) {
+				w.ExpiringThisMonthFen += v.BalanceFen
+			}
+			if v.BalanceFen > 0 && (w.NextExpiry == nil || v.ValidUntil.Before(*w.NextExpiry)) {
+				d := v.ValidUntil
+				w.NextExpiry = &d
+			}
+		}
+	}
+	return out
 }

@@ -56,7 +56,7 @@ func (s *Service) RedeemVisitTx(ctx context.Context, tx *gorm.DB, in VisitPaymen
 		total   int64
 	)
 	err := tx.Statement.ConnPool.QueryRowContext(ctx, redeemStmt.sql,
-		redeemStmt.bind(redeemArgs(&r, key, hash, tokenHash(key), st, month))...).Scan(&outcome, &total)
+		redeemStmt.bind(redeemArgs(&r, key, hash, tokenHash(key), st, month, s.today()))...).Scan(&outcome, &total)
 	if err != nil {
 		return nil, refusal(err, month, in.AmountFen)
 	}

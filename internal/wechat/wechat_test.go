@@ -64,15 +64,16 @@ func TestWechatErrorCodes(t *testing.T) {
 	cases := []struct {
 		code, userError, transport, msg string
 	}{
-		{"err:40029", "INVALID_CREDENTIALS", "", "invalid or expired"},
-		{"err:40163", "INVALID_CREDENTIALS", "", "invalid or expired"},
-		{"err:45011", "TOO_MANY_ATTEMPTS", "", "too many"},
-		{"err:40226", "INVALID_CREDENTIALS", "", "blocked"},
+		// Messages are Chinese by default (Accept-Language: en for English).
+		{"err:40029", "INVALID_CREDENTIALS", "", "无效或已过期"},
+		{"err:40163", "INVALID_CREDENTIALS", "", "无效或已过期"},
+		{"err:45011", "TOO_MANY_ATTEMPTS", "", "频繁"},
+		{"err:40226", "INVALID_CREDENTIALS", "", "限制登录"},
 		{"err:-1", "", "SERVICE_UNAVAILABLE", ""},
 		{"err:40013", "", "SERVICE_UNAVAILABLE", ""},
 		{"http500", "", "SERVICE_UNAVAILABLE", ""},
-		{"", "INVALID_CREDENTIALS", "", "invalid"},
-		{strings.Repeat("x", 200), "INVALID_CREDENTIALS", "", "invalid"},
+		{"", "INVALID_CREDENTIALS", "", "无效"},
+		{strings.Repeat("x", 200), "INVALID_CREDENTIALS", "", "无效"},
 	}
 	for _, c := range cases {
 		t.Run(c.code[:min(len(c.code), 10)], func(t *testing.T) {
