@@ -183,6 +183,8 @@ func New(d Deps) (*App, error) {
 		return ""
 	})
 	a.Proxies = proxy.NewService(d.DB, d.Now)
+	// A family proxy with the SPEND scope confirms and disputes visits.
+	a.Homecare.SetProxies(a.Proxies)
 	templates, err := notify.ParseTemplates(cfg.WechatTemplates)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -192,12 +194,9 @@ func New(d Deps) (*App, error) {
 		notify.NewSMSSender(cfg.SMSAPIBase, cfg.SMSAPIKey), templates, a.Residents, d.Now, d.Log,
 		notify.Options{Poll: cfg.NotifyPoll})
 	// A death or a move out closes, in its own transaction, what each
-	// domain holds for the resident (resident.Consequence).
-	// Hooks still to wire when their domains land: the care domain's
-	// "cancel open service orders" and the family domain's "tell the
-	// resident's proxies" (an outbox row per proxy) each register one
-	// more resident.Consequence here.
-	for _, c := range []resident.Consequence{a.Vouchers.LifeEvents(), disability.LifeEvents{}, application.LifeEvents{}, emergency.LifeEvents{}} {
+	// domain holds for the resident (resident.Consequence). Not yet: a
+	// notice to the resident's family proxies.
+	for _, c := range []resident.Consequence{a.Vouchers.LifeEvents(), disability.LifeEvents{}, application.LifeEvents{}, emergency.LifeEvents{}, homecare.LifeEvents{}} {
 		a.Residents.AddLifeEventConsequence(c)
 	}
 	a.Resolver = &graph.Resolver{

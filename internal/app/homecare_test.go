@@ -504,3 +504,66 @@ func careAuditTour(t *testing.T, e *testenv.Env) {
 
 // MaxPINs is homecare.MaxPINAttempts, as the tests count it.
 const MaxPINs = 5
+
+// TestHomeCareProxyConfirms: a family proxy whose link holds SPEND
+// confirms the elder's visit in the mini-program and the voucher pays it;
+// one holding only VIEW cannot, and nothing is drawn.
+func TestHomeCareProxyConfirms(t *testing.T) {
+	fake := testenv.NewFakeWechat(t)
+	e := testenv.New(t, testenv.WithWechat(fake))
+	w := newCareWorld(t, e, true, 0)
+	proxyWith := func(scopes ...string) string {
+		t.Helper()
+		inv := e.MustDo(t, w.residentT, inviteDoc, map[string]any{"in": map[string]any{"relation": "CHILD", "scopes": scopes}})
+		u := newWechatUser(t, e)
+		if r := e.MustDo(t, u.access, acceptDoc, map[string]any{"c": inv.Str("createProxyInvitation.code")}); r.Str("acceptProxyInvitation.proxy.id") == "" {
+			t.Fatalf("invite %v: %s\n%s", scopes, inv.Raw, r.Raw)
+		}
+		return u.access
+	}
+	viewOnly, spender := proxyWith("VIEW"), proxyWith("VIEW", "SPEND")
+	before := w.balance(t)
+	order := w.order(t, 1)
+	const doc = `mutation($o:ID!){confirmServiceOrder(orderId:$o){order{status confirmedVia} userErrors{code message}}}`
+	if r := e.MustDo(t, viewOnly, doc, map[string]any{"o": order}); r.Get("confirmServiceOrder.order") != nil {
+		t.Fatalf("a VIEW proxy confirmed: %s", r.Raw)
+	}
+	if b := w.balance(t); b != before {
+		t.Fatalf("balance %d after a refused confirmation, was %d", b, before)
+	}
+	if r := e.MustDo(t, spender, doc, map[string]any{"o": order}); r.Str("confirmServiceOrder.order.status") != "REDEEMED" {
+		t.Fatalf("the SPEND proxy's confirmation: %s", r.Raw)
+	}
+	if b := w.balance(t); b != before-3000 {
+		t.Fatalf("balance %d, want %d", b, before-3000)
+	}
+}
+
+// TestDeathCancelsOpenVisits: a death recorded while a visit waits for
+// the elder's confirmation cancels the order in the same transaction
+// (resident.Consequence), and it can no longer be confirmed or paid.
+func TestDeathCancelsOpenVisits(t *testing.T) {
+	e := testenv.New(t)
+	w := newCareWorld(t, e, false, 0)
+	order := w.order(t, 1)
+	r := e.MustDo(t, w.admin, `mutation($in:RecordDeathInput!){recordDeath(input:$in){lifeEvent{closed{kind count}} userErrors{code message}}}`,
+		map[string]any{"in": map[string]any{"residentId": w.res, "date": civil.DateOf(time.Now()).String(), "source": "医院死亡证明"}})
+	cancelled := false
+	closed, _ := r.Get("recordDeath.lifeEvent.closed").([]any)
+	for i := range closed {
+		if r.Str("recordDeath.lifeEvent.closed."+itoa(i)+".kind") == "serviceOrdersCancelled" &&
+			r.Get("recordDeath.lifeEvent.closed."+itoa(i)+".count") == float64(1) {
+			cancelled = true
+		}
+	}
+	if !cancelled {
+		t.Fatalf("recordDeath: %s", r.Raw)
+	}
+	o := e.MustDo(t, w.admin, `query($id:ID!){node(id:$id){... on ServiceOrder{status}}}`, map[string]any{"id": order})
+	if o.Str("node.status") != "CANCELLED" {
+		t.Fatalf("order after the death: %s", o.Raw)
+	}
+	if c := w.confirmWithCard(t, w.worker, order, w.pin); c.Get("confirmServiceOrderWithCard.order") != nil {
+		t.Fatalf("a cancelled visit was confirmed: %s", c.Raw)
+	}
+}

@@ -71,13 +71,14 @@ func (s *Service) reaches(ctx context.Context, db *gorm.DB, v *auth.Viewer, a po
 // mayConfirmFor is the one rule for "may this viewer act in the
 // mini-program for resident R" (confirm a visit, dispute one, order or
 // cancel one): the resident's own bound account, or a family proxy of the
-// resident with the SPEND scope once proxies are wired (SetProxies).
+// resident with the SPEND scope (an active, consented link: internal/proxy).
 func (s *Service) mayConfirmFor(ctx context.Context, v *auth.Viewer, a policy.Action, residentID uuid.UUID) (bool, error) {
 	if policy.ReachOf(v, a) == policy.Self && policy.IsSelf(v, residentID) {
 		return true, nil
 	}
 	if s.proxies != nil && v != nil && v.Kind == auth.SubjectWechat {
-		return s.proxies.MayActFor(ctx, v, residentID, ProxyScopeSpend)
+		_, ok, err := s.proxies.ActiveLink(ctx, v.ID, residentID, policy.ScopeSpend)
+		return ok, err
 	}
 	return false, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/voucher"
 )
 
@@ -28,17 +29,6 @@ type Payments interface {
 	RedeemVisitTx(ctx context.Context, tx *gorm.DB, in voucher.VisitPayment) (*voucher.Redemption, error)
 	ReverseVisitTx(ctx context.Context, tx *gorm.DB, redemptionID uuid.UUID, reason string) error
 }
-
-// Proxies answers whether a mini-program account may act for a resident
-// with a scope (family proxies, helper "family", issue #19). The app wires
-// it after that lands; nil means only the resident themself.
-type Proxies interface {
-	MayActFor(ctx context.Context, v *auth.Viewer, residentID uuid.UUID, scope string) (bool, error)
-}
-
-// ProxyScopeSpend is the proxy scope that lets a family member confirm and
-// dispute visits paid with the resident's vouchers.
-const ProxyScopeSpend = "SPEND"
 
 // Thresholds are the anomaly rules' limits.
 type Thresholds struct {
@@ -66,7 +56,7 @@ type Service struct {
 	payments Payments
 	hashes   *auth.HashPool
 	limits   Thresholds
-	proxies  Proxies
+	proxies  policy.ProxyLinks
 }
 
 // NewService builds the service. hashes is the app's argon2id pool: PINs
@@ -78,8 +68,8 @@ func NewService(db *gorm.DB, now func() time.Time, users Users, payments Payment
 	return &Service{db: db, now: now, users: users, payments: payments, hashes: hashes, limits: DefaultThresholds}
 }
 
-// SetProxies wires family proxies into mayConfirmFor.
-func (s *Service) SetProxies(p Proxies) { s.proxies = p }
+// SetProxies wires family proxies (internal/proxy) into mayConfirmFor.
+func (s *Service) SetProxies(p policy.ProxyLinks) { s.proxies = p }
 
 func (s *Service) today() civil.Date { return civil.DateOf(s.now()) }
 
