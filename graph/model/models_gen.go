@@ -947,8 +947,10 @@ func (e ErrorCode) MarshalJSON() ([]byte, error) {
 type NotificationChannel string
 
 const (
+	// 微信订阅消息
 	NotificationChannelWechat NotificationChannel = "WECHAT"
-	NotificationChannelSms    NotificationChannel = "SMS"
+	// 短信
+	NotificationChannelSms NotificationChannel = "SMS"
 )
 
 var AllNotificationChannel = []NotificationChannel{
@@ -1004,7 +1006,8 @@ type NotificationStatus string
 const (
 	// 等待发送（或等待重试）
 	NotificationStatusPending NotificationStatus = "PENDING"
-	NotificationStatusSent    NotificationStatus = "SENT"
+	// 已发送
+	NotificationStatusSent NotificationStatus = "SENT"
 	// 未发送：未订阅该模板、已退订、无电话等
 	NotificationStatusSkipped NotificationStatus = "SKIPPED"
 	// 多次发送失败，已放弃
@@ -1064,10 +1067,13 @@ func (e NotificationStatus) MarshalJSON() ([]byte, error) {
 type ServiceCardStatus string
 
 const (
+	// 正常
 	ServiceCardStatusActive ServiceCardStatus = "ACTIVE"
-	// Five wrong PINs: a counter unlocks it.
-	ServiceCardStatusLocked   ServiceCardStatus = "LOCKED"
-	ServiceCardStatusLost     ServiceCardStatus = "LOST"
+	// 已锁定: five wrong PINs; a counter unlocks it.
+	ServiceCardStatusLocked ServiceCardStatus = "LOCKED"
+	// 已挂失: reported lost at a counter; it no longer works.
+	ServiceCardStatusLost ServiceCardStatus = "LOST"
+	// 已补换: a new card was issued in its place.
 	ServiceCardStatusReplaced ServiceCardStatus = "REPLACED"
 )
 
@@ -1234,9 +1240,9 @@ func (e UserErrorCode) MarshalJSON() ([]byte, error) {
 type VisitConfirmation string
 
 const (
-	// The elder's service card and PIN at check-out.
+	// 刷卡确认: the elder's service card and PIN at check-out.
 	VisitConfirmationCard VisitConfirmation = "CARD"
-	// The resident (or a family proxy) in the mini-program.
+	// 小程序确认: the resident (or a family proxy) in the mini-program.
 	VisitConfirmationResident VisitConfirmation = "RESIDENT"
 )
 
@@ -1291,8 +1297,11 @@ func (e VisitConfirmation) MarshalJSON() ([]byte, error) {
 type VisitDisputeStatus string
 
 const (
-	VisitDisputeStatusOpen      VisitDisputeStatus = "OPEN"
-	VisitDisputeStatusUpheld    VisitDisputeStatus = "UPHELD"
+	// 处理中
+	VisitDisputeStatusOpen VisitDisputeStatus = "OPEN"
+	// 已支持: the payment is reversed.
+	VisitDisputeStatusUpheld VisitDisputeStatus = "UPHELD"
+	// 已驳回: the payment stands.
 	VisitDisputeStatusDismissed VisitDisputeStatus = "DISMISSED"
 )
 
@@ -1348,8 +1357,11 @@ func (e VisitDisputeStatus) MarshalJSON() ([]byte, error) {
 type VisitFlagStatus string
 
 const (
-	VisitFlagStatusOpen     VisitFlagStatus = "OPEN"
-	VisitFlagStatusCleared  VisitFlagStatus = "CLEARED"
+	// 待审核
+	VisitFlagStatusOpen VisitFlagStatus = "OPEN"
+	// 已放行: a reviewer cleared it.
+	VisitFlagStatusCleared VisitFlagStatus = "CLEARED"
+	// 已撤销: a reviewer reversed the visit.
 	VisitFlagStatusReversed VisitFlagStatus = "REVERSED"
 )
 
