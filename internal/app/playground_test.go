@@ -151,7 +151,7 @@ func TestGraphiQLSchemaQuery(t *testing.T) {
 	deep := "orgUnits(kind: STREET) { id " + strings.Repeat("children { id ", 12) + strings.Repeat("}", 13)
 	tok := e.Admin(t)
 	for _, q := range []string{"{ " + deep + " }", "{ __typename " + deep + " }"} {
-		if r := e.Do(t, tok, q, nil); !strings.Contains(string(r.Raw), "query depth 14 exceeds the limit of 12") {
+		if r := e.Do(t, tok, q, nil); !strings.Contains(string(r.Raw), "查询深度 14 超过上限 12") {
 			t.Errorf("a data query of depth 14 (%.40s…): %s", q, r.Raw)
 		}
 	}

@@ -88,14 +88,14 @@ func TestIntake(t *testing.T) {
 	}{
 		{"clerk of street B, district-wide item for street A", func() string { return w.clerkB }, "GLJT-SL", resA.ID, "", "", "", "510104020"},
 		{"resident for themself", func() string { return tokA }, "GLJT-SL", resA.ID, "", "", "", "510104020"},
-		{"resident for someone else", func() string { return tokA }, "GLJT-SL", resB.ID, "", "FORBIDDEN", "", ""},
+		{"resident for someone else", func() string { return tokA }, "GLJT-SL", resB.ID, "", "FORBIDDEN", "FORBIDDEN", ""},
 		{"resident, local item", func() string { return tokA }, "T-LOCAL", resA.ID, "", "", "OUT_OF_JURISDICTION", ""},
 		{"clerk inside, local item", func() string { return w.clerk }, "T-LOCAL", resA.ID, "", "", "", "510104020"},
 		{"clerk outside, local item", func() string { return w.clerkB }, "T-LOCAL", resA.ID, "", "", "OUT_OF_JURISDICTION", ""},
 		{"case worker inside, local item", func() string { return w.cw2 }, "T-LOCAL", resB.ID, "", "", "", "510104023"},
 		{"case worker outside, district-wide item", func() string { return w.cw2 }, "GLJT-SL", resA.ID, "", "", "OUT_OF_JURISDICTION", ""},
-		{"operator", func() string { return w.operator }, "GLJT-SL", resA.ID, "", "FORBIDDEN", "", ""},
-		{"auditor", func() string { return w.auditor }, "GLJT-SL", resA.ID, "", "FORBIDDEN", "", ""},
+		{"operator", func() string { return w.operator }, "GLJT-SL", resA.ID, "", "FORBIDDEN", "FORBIDDEN", ""},
+		{"auditor", func() string { return w.auditor }, "GLJT-SL", resA.ID, "", "FORBIDDEN", "FORBIDDEN", ""},
 		{"unknown item", func() string { return w.clerk }, "NO-SUCH", resA.ID, "", "", "NOT_FOUND", ""},
 		{"unknown resident", func() string { return w.clerk }, "GLJT-SL", uuid.Must(uuid.NewV7()), "", "", "NOT_FOUND", ""},
 		{"not a center id", func() string { return w.clerk }, "GLJT-SL", resA.ID, relay.ID("OrgUnit", uuid.Must(uuid.NewV7())), "BAD_USER_INPUT", "", ""},
@@ -273,7 +273,8 @@ func TestCatalog(t *testing.T) {
 			tc.edit(m)
 			r := e.MustDo(t, w.admin, `mutation($in: ServiceItemInput!) { upsertServiceItem(input: $in) { item { id } userErrors { code field } } }`, map[string]any{"in": m})
 			mustEqual(t, "code", r.Str("upsertServiceItem.userErrors.0.code"), tc.code)
-			mustEqual(t, "field", r.Str("upsertServiceItem.userErrors.0.field.0"), tc.field)
+			// Field paths start at the argument: ["input", field].
+			mustEqual(t, "field", r.Str("upsertServiceItem.userErrors.0.field.1"), tc.field)
 			var n int64
 			testenv.MustScan(t, e.DB, "SELECT count(*) FROM service_items WHERE code = 'T-BAD'", nil, &n)
 			mustEqual(t, "not stored", n, int64(0))
