@@ -106,7 +106,7 @@ func TestHeartbeatAndSilentDevices(t *testing.T) {
 		{"battery above 100", tel, alive, 101, "", "INVALID"},
 		{"battery below 0", tel, alive, -1, "", "INVALID"},
 		{"unknown serial", tel, "NO-SUCH-DEVICE", 50, "", "NOT_FOUND"},
-		{"operator may not", op, alive, 50, "FORBIDDEN", ""},
+		{"operator may not", op, alive, 50, "FORBIDDEN", "FORBIDDEN"}, // the refusal is also in the payload
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := beat(c.tok, c.serial, c.battery, base)
