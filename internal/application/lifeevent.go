@@ -46,7 +46,8 @@ func (LifeEvents) CloseFor(ctx context.Context, tx *gorm.DB, ev resident.LifeEve
 	for i, a := range open {
 		ids[i] = a.ID
 		events[i] = eventRow{ID: uuid.Must(uuid.NewV7()), ApplicationID: a.ID, Action: string(Withdraw), FromStatus: a.Status,
-			ToStatus: string(Withdrawn), ActorKind: actorKind, ActorID: actorID, ActorName: actorName, Note: &note, At: ev.RecordedAt}
+			ToStatus: string(Withdrawn), ActorKind: actorKind, ActorID: actorID, ActorName: actorName, Note: &note, At: ev.RecordedAt,
+			Visibility: string(VisibleToApplicant)} // the applicant is told why
 	}
 	if err := tx.WithContext(ctx).Exec("UPDATE applications SET status = ?, updated_at = ? WHERE id IN ?", Withdrawn, ev.RecordedAt, ids).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("application: withdraw: %w", err))

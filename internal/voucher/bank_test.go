@@ -158,10 +158,17 @@ func TestCheckBooksFindsWhatIsWrong(t *testing.T) {
 		t.Fatalf("a redemption one fen more than it drew: %v", bad)
 	}
 	mustExec(t, f.e, "UPDATE redemptions SET amount_fen = amount_fen - 1 WHERE resident_id = ?", rid)
+	// The key goes and comes back: later tests check the package's books.
+	var key string
+	testenv.MustScan(t, f.e.DB, "SELECT to_jsonb(k)::text FROM redemption_keys k WHERE idempotency_key = 'books'", nil, &key)
 	if err := f.e.DB.Exec("DELETE FROM redemption_keys WHERE idempotency_key = 'books'").Error; err != nil {
 		t.Fatal(err)
 	}
 	if bad := check(); len(bad) != 1 {
 		t.Fatalf("a redemption without its key: %v", bad)
+	}
+	mustExec(t, f.e, "INSERT INTO redemption_keys SELECT * FROM jsonb_populate_record(null::redemption_keys, ?::jsonb)", key)
+	if bad := check(); len(bad) != 0 {
+		t.Fatalf("books after the key came back: %v", bad)
 	}
 }

@@ -2,6 +2,7 @@ package voucher
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -24,7 +25,21 @@ type Books struct {
 // amount, and completed redemptions add up to what the ledger spent.
 // An empty list means the books balance. Tests and the fault drills run
 // it; an operator can run it against a restored backup.
-func CheckBooks(ctx context.Context, db *gorm.DB) (Books, []string, error) {
+//
+// Its statements read one snapshot (a read-only REPEATABLE READ
+// transaction), so it can run against a live database: read one by one, a
+// redemption committed between counting the keys and counting the
+// redemptions would look like a redemption without a key.
+func CheckBooks(ctx context.Context, db *gorm.DB) (b Books, bad []string, err error) {
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var e error
+		b, bad, e = checkBooks(ctx, tx)
+		return e
+	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	return b, bad, err
+}
+
+func checkBooks(ctx context.Context, db *gorm.DB) (Books, []string, error) {
 	var (
 		b    Books
 		bad  []string
