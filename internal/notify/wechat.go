@@ -81,6 +81,13 @@ func (w *WechatSender) sharedToken(ctx context.Context) (string, error) {
 			return "", transient("redis: %v", err)
 		}
 		if won {
+			// Looked again under the lock: another instance may have
+			// cached a token and let the lock go between our read and our
+			// SETNX (seen: 20 sends on two instances fetched twice).
+			if t, err := w.rdb.Get(ctx, w.key).Result(); err == nil && t != "" {
+				w.rdb.Del(context.WithoutCancel(ctx), w.lock)
+				return t, nil
+			}
 			t, err := w.fetchToken(ctx)
 			w.rdb.Del(context.WithoutCancel(ctx), w.lock)
 			return t, err
