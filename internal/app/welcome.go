@@ -36,12 +36,12 @@ func Welcome(w io.Writer, addr net.Addr, adminPassword string) {
 	fmt.Fprintf(&b, "  GraphiQL  %s/\n  GraphQL   %s/graphql\n\n", base, base)
 	fmt.Fprintf(&b, "演示账号（仅开发环境）:\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  admin\t%s\t%s\t区民政局管理员\n", adminShown, auth.Admin)
+	fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", seed.Admin.Username, adminShown, roles(seed.Admin.Roles), seed.Admin.DisplayName)
 	for _, d := range seed.DemoAccounts {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", d.Username, seed.DemoPassword, roles(d.Roles), d.DisplayName)
 	}
 	for _, p := range voucher.DemoProviders {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.Username, seed.DemoPassword, auth.Provider, p.Name)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.Username, seed.DemoPassword, roles(voucher.ProviderRoles), p.Name)
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "\n先试这几条（粘贴进 GraphiQL；登录后把 accessToken 填进 Headers: {\"Authorization\": \"Bearer <accessToken>\"}）:\n")

@@ -22,14 +22,9 @@ func workerOf(u *auth.User) *Worker {
 	return w
 }
 
-func isWorker(u *auth.User) bool {
-	for _, r := range u.Roles {
-		if r == auth.CareWorker {
-			return true
-		}
-	}
-	return false
-}
+// isWorker: the account performs visits (the policy's question, not a
+// role compared here).
+func isWorker(u *auth.User) bool { return policy.RolesMay(u.Roles, policy.PerformVisit) }
 
 // viewerProvider is the provider a ManageCareWorkers viewer manages.
 func viewerProvider(ctx context.Context, a policy.Action) (*auth.Viewer, uuid.UUID, error) {
@@ -61,7 +56,7 @@ func (s *Service) CreateWorker(ctx context.Context, in NewWorker) (*Worker, erro
 	var out *Worker
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		u, err := s.users.CreateUserTx(ctx, tx, auth.NewUser{Username: in.Username, Password: in.Password,
-			DisplayName: strings.TrimSpace(in.DisplayName), Roles: []auth.Role{auth.CareWorker}, ProviderID: &pid})
+			DisplayName: strings.TrimSpace(in.DisplayName), Roles: []auth.Role{policy.VisitStaffRole}, ProviderID: &pid})
 		if err != nil {
 			return err
 		}
@@ -112,7 +107,7 @@ func (s *Service) Workers(ctx context.Context) ([]*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	us, err := s.users.ProviderUsers(ctx, pid, auth.CareWorker)
+	us, err := s.users.ProviderUsers(ctx, pid, policy.VisitStaffRole)
 	if err != nil {
 		return nil, err
 	}

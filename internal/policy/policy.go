@@ -159,6 +159,17 @@ func ReachOf(v *auth.Viewer, a Action) Reach {
 // Allowed reports whether v may take action a anywhere at all.
 func Allowed(v *auth.Viewer, a Action) bool { return ReachOf(v, a) > None }
 
+// RolesMay reports whether an account holding roles may take action a
+// anywhere: for accounts that are not the viewer (the worker an order is
+// assigned to must be one who performs visits).
+func RolesMay(roles []auth.Role, a Action) bool {
+	return ReachOf(&auth.Viewer{Roles: roles}, a) > None
+}
+
+// VisitStaffRole is the role of the accounts a provider creates for its
+// field staff (ManageCareWorkers): one accountable login per care worker.
+const VisitStaffRole = auth.CareWorker
+
 // Require returns the viewer when it may take action a somewhere:
 // ErrUnauthenticated without a session, ErrForbidden otherwise.
 func Require(ctx context.Context, a Action) (*auth.Viewer, error) {

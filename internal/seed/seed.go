@@ -35,6 +35,10 @@ type DemoAccount struct {
 	OrgCode string
 }
 
+// Admin is the first administrator, seeded everywhere (its password is
+// SEED_ADMIN_PASSWORD's).
+var Admin = DemoAccount{"admin", "区民政局管理员", []auth.Role{auth.Admin}, org.DistrictCode}
+
 // DemoAccounts are created in development so every role can be tried.
 var DemoAccounts = []DemoAccount{
 	{"clerk", "王柜员 (春熙路便民服务中心)", []auth.Role{auth.Clerk}, "510104020"},
@@ -53,7 +57,7 @@ func Run(ctx context.Context, db *gorm.DB, a *auth.Service, log *slog.Logger, op
 	if err := org.Seed(ctx, db); err != nil {
 		return err
 	}
-	if err := ensureUser(ctx, db, a, "admin", opt.AdminPassword, "区民政局管理员", []auth.Role{auth.Admin}, org.DistrictCode); err != nil {
+	if err := ensureUser(ctx, db, a, Admin.Username, opt.AdminPassword, Admin.DisplayName, Admin.Roles, Admin.OrgCode); err != nil {
 		return err
 	}
 	if opt.Demo {

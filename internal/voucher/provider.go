@@ -62,6 +62,10 @@ type NewProvider struct {
 	Password   string
 }
 
+// ProviderRoles are the roles of a provider's own login (RegisterProvider,
+// the demo providers).
+var ProviderRoles = []auth.Role{auth.Provider}
+
 // RegisterProvider registers a provider and its first PROVIDER user in one
 // transaction (ADMIN).
 func (s *Service) RegisterProvider(ctx context.Context, in NewProvider) (*Provider, error) {
@@ -93,7 +97,7 @@ func (s *Service) RegisterProvider(ctx context.Context, in NewProvider) (*Provid
 			return database.Classify(fmt.Errorf("voucher: register provider: %w", err))
 		}
 		_, err := s.users.CreateUserTx(ctx, tx, auth.NewUser{Username: in.Username, Password: in.Password,
-			DisplayName: in.Name, Roles: []auth.Role{auth.Provider}, ProviderID: &row.ID})
+			DisplayName: in.Name, Roles: ProviderRoles, ProviderID: &row.ID})
 		if err != nil {
 			return err
 		}

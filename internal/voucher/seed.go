@@ -71,7 +71,7 @@ func (s *Service) SeedStep() seed.Step {
 					return err
 				}
 				_, err := s.users.CreateUserTx(ctx, tx, auth.NewUser{Username: d.Username, Password: seed.DemoPassword,
-					DisplayName: d.Name, Roles: []auth.Role{auth.Provider}, ProviderID: &row.ID})
+					DisplayName: d.Name, Roles: ProviderRoles, ProviderID: &row.ID})
 				return err
 			})
 			if err != nil {
