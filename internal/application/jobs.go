@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/periodic"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/run"
@@ -50,20 +52,17 @@ func (c calendarView) lastDueReceipt(today civil.Date) civil.Date {
 // call a no-op), in chunks, each its own transaction that takes only rows
 // still SUBMITTED (so an interrupted run loses nothing and repeats
 // nothing: the next run finds what is left). It returns how many it accepted.
-func (s *Service) AcceptByLaw(ctx context.Context) (int, error) {
-	conn, err := database.SQL(s.db).Conn(ctx)
-	if err != nil {
-		return 0, database.Classify(err)
-	}
-	defer conn.Close()
-	var got bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", acceptByLawLockKey).Scan(&got); err != nil {
-		return 0, database.Classify(err)
-	}
-	if !got {
-		return 0, nil
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", acceptByLawLockKey)
+func (s *Service) AcceptByLaw(ctx context.Context) (total int, err error) {
+	_, err = database.Exclusively(ctx, s.db, acceptByLawLockKey, func(*sql.Conn) error {
+		total, err = s.acceptDue(ctx)
+		return err
+	})
+	return total, err
+}
+
+// acceptDue accepts, chunk by chunk, what is due (AcceptByLaw, under its
+// lock).
+func (s *Service) acceptDue(ctx context.Context) (int, error) {
 	cal, err := s.calendar(ctx)
 	if err != nil {
 		return 0, err
@@ -128,18 +127,11 @@ func (s *Service) acceptByLaw(ctx context.Context, tx *gorm.DB, cal calendarView
 
 // RunAcceptByLaw runs AcceptByLaw every interval until ctx ends.
 func (s *Service) RunAcceptByLaw(ctx context.Context, interval time.Duration, warn func(msg string, args ...any)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Every(ctx, interval, false, nil, func(ctx context.Context) {
 		if _, err := s.AcceptByLaw(ctx); err != nil && ctx.Err() == nil && warn != nil {
 			warn("application: accept by law failed", "err", err.Error())
 		}
-	}
+	})
 }
 
 // CalendarDay is one override of a year being imported.

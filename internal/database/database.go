@@ -340,3 +340,25 @@ func UUIDs(ids []uuid.UUID) pgtype.Array[[16]byte] {
 	}
 	return pgtype.Array[[16]byte]{Elements: el, Dims: []pgtype.ArrayDimension{{Length: int32(len(el)), LowerBound: 1}}, Valid: true}
 }
+
+// Exclusively runs fn on one connection while it holds the session
+// advisory lock key. When another session holds the lock it returns
+// ran = false at once, without running fn: a job every instance starts
+// periodically then runs on one at a time. The lock is given back when fn
+// returns (and by Postgres if the process dies).
+func Exclusively(ctx context.Context, db *gorm.DB, key int64, fn func(conn *sql.Conn) error) (ran bool, err error) {
+	conn, err := SQL(db).Conn(ctx)
+	if err != nil {
+		return false, Classify(err)
+	}
+	defer conn.Close()
+	var got bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
+		return false, Classify(err)
+	}
+	if !got {
+		return false, nil
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck // closing the conn ends the session's locks too
+	return true, fn(conn)
+}

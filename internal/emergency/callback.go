@@ -21,6 +21,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/periodic"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/resident"
@@ -418,19 +419,11 @@ func (s *Service) kickOutbound() {
 // receiver deduplicates by the payload id when a retry follows a lost
 // answer).
 func (s *Service) RunOutbound(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.outboundKick:
-		}
+	periodic.Every(ctx, interval, false, s.outboundKick, func(ctx context.Context) {
 		if _, err := s.DeliverOutbound(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("emergency: outbound delivery failed", "err", err.Error())
 		}
-	}
+	})
 }
 
 // DeliverOutbound makes one pass over the due requests; it returns how

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/periodic"
 )
 
 // Fault reasons.
@@ -89,36 +90,25 @@ const lowBatteryScan = `
 // loses at most the chunk under way; the next pass finds what is left).
 // An episode ends when the device is heard from again (Heartbeat). It
 // returns how many calls were raised.
-func (s *Service) ScanDevices(ctx context.Context) (int, error) {
-	conn, err := database.SQL(s.db).Conn(ctx)
-	if err != nil {
-		return 0, database.Classify(err)
-	}
-	defer conn.Close()
-	var got bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", faultLockKey).Scan(&got); err != nil {
-		return 0, database.Classify(err)
-	}
-	if !got {
-		return 0, nil
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", faultLockKey)
-	total := 0
-	for _, scan := range []struct{ sql, reason string }{{silentScan, FaultSilent}, {lowBatteryScan, FaultLowBattery}} {
-		k1, k2 := time.Time{}.UTC().AddDate(1, 0, 0), uuid.Nil
-		for {
-			n, last1, last2, err := s.raiseChunk(ctx, conn, scan.sql, scan.reason, k1, k2)
-			if err != nil {
-				return total, err
+func (s *Service) ScanDevices(ctx context.Context) (total int, err error) {
+	_, err = database.Exclusively(ctx, s.db, faultLockKey, func(conn *sql.Conn) error {
+		for _, scan := range []struct{ sql, reason string }{{silentScan, FaultSilent}, {lowBatteryScan, FaultLowBattery}} {
+			k1, k2 := time.Time{}.UTC().AddDate(1, 0, 0), uuid.Nil
+			for {
+				n, last1, last2, err := s.raiseChunk(ctx, conn, scan.sql, scan.reason, k1, k2)
+				if err != nil {
+					return err
+				}
+				total += n
+				if n < faultChunk {
+					break
+				}
+				k1, k2 = last1, last2
 			}
-			total += n
-			if n < faultChunk {
-				break
-			}
-			k1, k2 = last1, last2
 		}
-	}
-	return total, nil
+		return nil
+	})
+	return total, err
 }
 
 // raiseChunk raises one chunk and publishes its calls to the live board.
@@ -175,20 +165,13 @@ func named(q string, params map[string]any) (string, []any) {
 
 // RunDeviceScan runs ScanDevices every interval until ctx ends.
 func (s *Service) RunDeviceScan(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Every(ctx, interval, false, nil, func(ctx context.Context) {
 		if n, err := s.ScanDevices(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("emergency: device scan failed", "err", err.Error())
 		} else if n > 0 {
 			s.log.Info("emergency: technical alarms raised", "count", n)
 		}
-	}
+	})
 }
 
 // endEpisode closes a device's open technical-alarm episode when the

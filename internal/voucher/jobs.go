@@ -2,6 +2,7 @@ package voucher
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/periodic"
 )
 
 // expiryLockKey is the advisory lock that keeps the expiry job on one instance.
@@ -51,52 +53,34 @@ SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM v),
 // (by the app clock), in chunks of expireChunk, each statement its own
 // transaction (a crash loses at most the chunk under way, and the next run
 // finds what is left). It returns how many vouchers expired.
-func (s *Service) ExpireVouchers(ctx context.Context) (int, error) {
-	conn, err := database.SQL(s.db).Conn(ctx)
-	if err != nil {
-		return 0, database.Classify(err)
-	}
-	defer conn.Close()
-	var got bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", expiryLockKey).Scan(&got); err != nil {
-		return 0, database.Classify(err)
-	}
-	if !got {
-		return 0, nil
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", expiryLockKey)
-	today := civil.DateOf(s.now()).String()
-	after, afterID := "0001-01-01", uuid.Nil
-	total := 0
-	for {
-		var n, read int
-		var until time.Time
-		if err := conn.QueryRowContext(ctx, expireSQL, today, s.now(), after, afterID, expireChunk).Scan(&n, &read, &until, &afterID); err != nil {
-			return total, database.Classify(fmt.Errorf("voucher: expire: %w", err))
+func (s *Service) ExpireVouchers(ctx context.Context) (total int, err error) {
+	_, err = database.Exclusively(ctx, s.db, expiryLockKey, func(conn *sql.Conn) error {
+		today := civil.DateOf(s.now()).String()
+		after, afterID := "0001-01-01", uuid.Nil
+		for {
+			var n, read int
+			var until time.Time
+			if err := conn.QueryRowContext(ctx, expireSQL, today, s.now(), after, afterID, expireChunk).Scan(&n, &read, &until, &afterID); err != nil {
+				return database.Classify(fmt.Errorf("voucher: expire: %w", err))
+			}
+			after = until.Format(time.DateOnly)
+			total += n
+			if read < expireChunk {
+				return nil
+			}
 		}
-		after = until.Format(time.DateOnly)
-		total += n
-		if read < expireChunk {
-			return total, nil
-		}
-	}
+	})
+	return total, err
 }
 
 // RunExpiry runs ExpireVouchers every interval (first after one interval)
 // until ctx ends.
 func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Every(ctx, interval, false, nil, func(ctx context.Context) {
 		if n, err := s.ExpireVouchers(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("voucher expiry failed", "err", err.Error())
 		} else if n > 0 {
 			s.log.Info("vouchers expired", "count", n)
 		}
-	}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/notify"
+	"github.com/jinjiang/residents/internal/periodic"
 )
 
 // The notices of the voucher domain: vouchers issued (in each issuance
@@ -104,20 +105,13 @@ func dedupe(ids []uuid.UUID) []uuid.UUID {
 
 // RunExpiryNotices runs NoticeExpiring every interval until ctx ends.
 func (s *Service) RunExpiryNotices(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	periodic.Every(ctx, interval, true, nil, func(ctx context.Context) {
 		if n, err := s.NoticeExpiring(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("voucher expiry notices failed", "err", err.Error())
 		} else if n > 0 {
 			s.log.Info("voucher expiry notices queued", "vouchers", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // notifyRedeemed queues the receipt of a committed redemption to the
