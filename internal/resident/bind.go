@@ -8,6 +8,8 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/google/uuid"
+
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
@@ -31,13 +33,10 @@ var (
 	errBindsPerClient  = problem.New(problem.TooManyAttempts, "本地址尝试次数过多，请15分钟后再试 (too many attempts from this address; try again later)")
 )
 
-// Bind links the signed-in WeChat account to the resident whose name, ID
-// number and phone all match. Attempts are throttled per WeChat account
-// (5 per 15 minutes) and per client address (BindLimits) so the registry
-// cannot be probed; at most WECHAT_MAX_BINDINGS_PER_RESIDENT accounts are
-// bound to one resident, and the accounts already bound are told (bindTx);
-// on success the live session is updated so me.resident works at once.
-func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
+// bindAttempt lets a mini-program account try a binding (three factors or
+// a counter's code) and counts the try against the throttles per account
+// and per client address: either path is guessed no faster than the other.
+func (s *Service) bindAttempt(ctx context.Context) (*auth.Viewer, error) {
 	v, err := policy.Require(ctx, policy.BindResident)
 	if err != nil {
 		return nil, err
@@ -45,11 +44,39 @@ func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 	if v.Kind != auth.SubjectWechat {
 		return nil, problem.Forbidden("only a WeChat mini-program account can bind a resident")
 	}
-	key, clientKey := "bind:"+v.ID.String(), "bind:client:"+auth.ClientKey(ctx)
-	if err := s.binds.PerAccount.Take(ctx, key, errBindsPerAccount); err != nil {
+	if err := s.binds.PerAccount.Take(ctx, "bind:"+v.ID.String(), errBindsPerAccount); err != nil {
 		return nil, err
 	}
-	if err := s.binds.PerClient.Take(ctx, clientKey, errBindsPerClient); err != nil {
+	if err := s.binds.PerClient.Take(ctx, "bind:client:"+auth.ClientKey(ctx), errBindsPerClient); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// bound ends a successful binding: the throttles forget the account's and
+// the address's failed tries, and the live session gets the resident, so
+// me.resident works at once.
+func (s *Service) bound(ctx context.Context, v *auth.Viewer, residentID uuid.UUID) error {
+	if err := s.binds.PerAccount.Release(ctx, "bind:"+v.ID.String()); err != nil {
+		return err
+	}
+	if err := s.binds.PerClient.Release(ctx, "bind:client:"+auth.ClientKey(ctx)); err != nil {
+		return err
+	}
+	nv := *v
+	nv.ResidentID = &residentID
+	return s.sessions.UpdateSession(ctx, &nv)
+}
+
+// Bind links the signed-in WeChat account to the resident whose name, ID
+// number and phone all match. Attempts are throttled per WeChat account
+// (5 per 15 minutes) and per client address (BindLimits) so the registry
+// cannot be probed; at most WECHAT_MAX_BINDINGS_PER_RESIDENT accounts are
+// bound to one resident, and the accounts already bound are told (bindTx);
+// on success the live session is updated so me.resident works at once.
+func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
+	v, err := s.bindAttempt(ctx)
+	if err != nil {
 		return nil, err
 	}
 	num, err := idnumber.Parse(in.IDNumber, s.now())
@@ -74,15 +101,7 @@ func (s *Service) Bind(ctx context.Context, in BindInput) (*Resident, error) {
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: bind: %w", err))
 	}
-	if err := s.binds.PerAccount.Release(ctx, key); err != nil {
-		return nil, err
-	}
-	if err := s.binds.PerClient.Release(ctx, clientKey); err != nil {
-		return nil, err
-	}
-	nv := *v
-	nv.ResidentID = &row.ID
-	if err := s.sessions.UpdateSession(ctx, &nv); err != nil {
+	if err := s.bound(ctx, v, row.ID); err != nil {
 		return nil, err
 	}
 	return row.resident().apply(policy.ViewFull), nil

@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/audit"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
@@ -74,18 +73,8 @@ var errBadBindingCode = problem.New(problem.NotFound, "绑定码无效、已使�
 // throttles (per account and per client address), so codes cannot be
 // guessed faster than the three factors.
 func (s *Service) BindWithCode(ctx context.Context, code string) (*Resident, error) {
-	v, err := policy.Require(ctx, policy.BindResident)
+	v, err := s.bindAttempt(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if v.Kind != auth.SubjectWechat {
-		return nil, problem.Forbidden("only a WeChat mini-program account can bind a resident")
-	}
-	key, clientKey := "bind:"+v.ID.String(), "bind:client:"+auth.ClientKey(ctx)
-	if err := s.binds.PerAccount.Take(ctx, key, errBindsPerAccount); err != nil {
-		return nil, err
-	}
-	if err := s.binds.PerClient.Take(ctx, clientKey, errBindsPerClient); err != nil {
 		return nil, err
 	}
 	norm, ok := proxy.NormalizeCode(code)
@@ -120,15 +109,7 @@ func (s *Service) BindWithCode(ctx context.Context, code string) (*Resident, err
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: bind with code: %w", err))
 	}
-	if err := s.binds.PerAccount.Release(ctx, key); err != nil {
-		return nil, err
-	}
-	if err := s.binds.PerClient.Release(ctx, clientKey); err != nil {
-		return nil, err
-	}
-	nv := *v
-	nv.ResidentID = &rid
-	if err := s.sessions.UpdateSession(ctx, &nv); err != nil {
+	if err := s.bound(ctx, v, rid); err != nil {
 		return nil, err
 	}
 	row, err := findByID(ctx, s.db, rid)
