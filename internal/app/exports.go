@@ -24,22 +24,7 @@ func (a *App) settlementCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := a.Vouchers.Settlement(ctx, pid, r.URL.Query().Get("month"))
-	switch {
-	case errors.Is(err, problem.ErrUnauthenticated):
-		http.Error(w, "authentication required", http.StatusUnauthorized)
-		return
-	case errors.Is(err, problem.ErrForbidden):
-		http.Error(w, "not allowed", http.StatusForbidden)
-		return
-	case errors.Is(err, problem.ErrBadInput):
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	case errors.Is(err, problem.ErrUnavailable):
-		http.Error(w, "service temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	case err != nil:
-		a.Log.ErrorContext(ctx, "settlement export failed", "request_id", auth.RequestID(ctx), "err", err.Error())
-		http.Error(w, "internal error; request id "+auth.RequestID(ctx), http.StatusInternalServerError)
+	if a.downloadError(w, r, "settlement export", err) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -67,26 +52,10 @@ func (a *App) applicationNotice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pdf, filename, err := a.Application.Notice(ctx, id, kind)
-	var ue *problem.UserError
-	switch {
-	case errors.Is(err, problem.ErrUnauthenticated):
-		http.Error(w, "authentication required", http.StatusUnauthorized)
+	if a.downloadError(w, r, "notice", err) {
 		return
-	case errors.Is(err, problem.ErrForbidden):
-		http.Error(w, "not allowed", http.StatusForbidden)
-		return
-	case errors.As(err, &ue):
-		http.Error(w, ue.Message, http.StatusNotFound)
-		return
-	case errors.Is(err, problem.ErrUnavailable):
-		a.Log.ErrorContext(ctx, "notice unavailable", "request_id", auth.RequestID(ctx), "err", err.Error())
-		http.Error(w, "service temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	case err != nil:
-		a.Log.ErrorContext(ctx, "notice failed", "request_id", auth.RequestID(ctx), "err", err.Error())
-		http.Error(w, "internal error; request id "+auth.RequestID(ctx), http.StatusInternalServerError)
-		return
-	case pdf == nil:
+	}
+	if pdf == nil {
 		// No such application for this viewer: the same answer as none at all.
 		http.Error(w, "no such application", http.StatusNotFound)
 		return
@@ -97,4 +66,31 @@ func (a *App) applicationNotice(w http.ResponseWriter, r *http.Request) {
 	if _, err := w.Write(pdf); err != nil {
 		a.Log.WarnContext(ctx, "notice write failed", "request_id", auth.RequestID(ctx), "err", err.Error())
 	}
+}
+
+// downloadError answers a failed download with the status its client can
+// act on, and reports whether there was an error. A business refusal (a
+// notice the application does not have) is 404 with its message.
+func (a *App) downloadError(w http.ResponseWriter, r *http.Request, what string, err error) bool {
+	ctx := r.Context()
+	var ue *problem.UserError
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, problem.ErrUnauthenticated):
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+	case errors.Is(err, problem.ErrForbidden):
+		http.Error(w, "not allowed", http.StatusForbidden)
+	case errors.Is(err, problem.ErrBadInput):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	case errors.As(err, &ue):
+		http.Error(w, ue.Message, http.StatusNotFound)
+	case errors.Is(err, problem.ErrUnavailable):
+		a.Log.ErrorContext(ctx, what+" unavailable", "request_id", auth.RequestID(ctx), "err", err.Error())
+		http.Error(w, "service temporarily unavailable", http.StatusServiceUnavailable)
+	default:
+		a.Log.ErrorContext(ctx, what+" failed", "request_id", auth.RequestID(ctx), "err", err.Error())
+		http.Error(w, "internal error; request id "+auth.RequestID(ctx), http.StatusInternalServerError)
+	}
+	return true
 }
