@@ -101,15 +101,53 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	}
 	srv.SetErrorPresenter(presenter)
 	srv.SetRecoverFunc(RecoverFunc(opt.Log))
-	srv.AroundFields(requireSession)
-	srv.AroundFields(localizeUserErrors)
-	srv.AroundFields(mutationRefusals)
-	srv.AroundFields(guardStaffUsers(r.Auth))
+	srv.AroundFields(fieldRules(r.Auth))
 	srv.AroundOperations(pinMutationsToPrimary)
 	if opt.Observe != nil {
 		srv.AroundResponses(observe(opt.Observe))
 	}
 	return withLanguage(srv)
+}
+
+// fieldRules is the one field middleware: it runs requireSession,
+// localizeUserErrors, mutationRefusals and the staff guard, outermost first,
+// on the fields each is for (root fields, UserError.message, root mutations,
+// StaffUser fields), and nothing on the rest. A page of 100 residents
+// resolves thousands of fields; four middleware layers, each looking its
+// field up in the context (a walk comparing keys), took a tenth of the
+// page's CPU for fields none of them touches.
+func fieldRules(a *auth.Service) graphql.FieldMiddleware {
+	staffGuard := guardStaffUsers(a)
+	return func(ctx context.Context, next graphql.Resolver) (any, error) {
+		fc := graphql.GetFieldContext(ctx)
+		if fc == nil {
+			return next(ctx)
+		}
+		root := fc.Parent != nil && fc.Parent.Parent == nil
+		message := fc.Object == "UserError" && fc.Field.Name == "message"
+		staff := fc.Field.Definition != nil && fc.Field.Definition.Type.Name() == TypeStaffUser
+		if !root && !message && !staff {
+			return next(ctx)
+		}
+		chain := next
+		wrap := func(m graphql.FieldMiddleware) {
+			inner := chain
+			chain = func(ctx context.Context) (any, error) { return m(ctx, inner) }
+		}
+		if staff {
+			wrap(staffGuard)
+		}
+		if root && fc.Object == "Mutation" {
+			wrap(mutationRefusals)
+		}
+		if message {
+			wrap(localizeUserErrors)
+		}
+		if root {
+			wrap(requireSession)
+		}
+		return chain(ctx)
+	}
 }
 
 // requireSession refuses every root field but the public ones to anonymous
