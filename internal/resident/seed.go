@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,17 +82,44 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 	rng := rand.New(rand.NewPCG(uint64(have), 20260101))
 	today := s.now()
 	termsOf := map[string][]string{} // seeded names repeat: romanize each once
-	// load adds n residents in tx, batch by batch.
+	// load adds n residents in tx, batch by batch. Making a batch (ID
+	// numbers, encryption, blind indexes, romanized names) is Go's work and
+	// writing it Postgres's: the next batch is made while the current one
+	// is written, so the two overlap on two cores (a 10^6 seed spends
+	// about 14 s of CPU making rows). One batch at most is being made, so
+	// rng and termsOf are used by one goroutine at a time.
 	load := func(tx pgx.Tx, n int) error {
 		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE seed_residents (LIKE residents INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
 			return err
 		}
+		made := make(chan seedRows, 1)
+		making := false
+		startMaking := func(n int) {
+			making = true
+			go func() { made <- s.seedRows(rng, places, today, n, termsOf) }()
+		}
+		defer func() {
+			if making { // an error left a batch being made: let it finish before rng is used again
+				<-made
+			}
+		}()
 		for missing, tries := n, 0; missing > 0 && tries < 1000; tries++ {
-			ids, err := s.seedBatch(ctx, tx, rng, places, today, min(missing, seedBatch), termsOf)
+			if !making {
+				startMaking(min(missing, seedBatch))
+			}
+			b := <-made
+			making = false
+			if b.err != nil {
+				return b.err
+			}
+			if rest := missing - len(b.residents); rest > 0 {
+				startMaking(min(rest, seedBatch))
+			}
+			inserted, err := writeSeedRows(ctx, tx, b)
 			if err != nil {
 				return err
 			}
-			missing -= len(ids)
+			missing -= inserted
 		}
 		return nil
 	}
@@ -139,14 +167,23 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 	return nil
 }
 
-// seedBatch inserts n residents (skipping ID-number collisions) and
-// contacts for about a third of them; it returns the ids inserted. Rows go
-// through COPY into a temporary table and one INSERT … SELECT … ON CONFLICT
-// DO NOTHING: the bulk path is pgx's, since per-row or many-parameter
-// statements made 100000 residents take minutes on a busy machine.
-func (s *Service) seedBatch(ctx context.Context, tx pgx.Tx, rng *rand.Rand, places []place, today time.Time, n int,
-	termsOf map[string][]string) ([]uuid.UUID, error) {
+// seedRows is a batch of residents to insert and the emergency contacts
+// of about a third of them.
+type seedRows struct {
+	residents, contacts [][]any
+	err                 error
+}
+
+// seedRowColumns are the columns of seedRows.residents.
+var seedRowColumns = []string{"id", "name", "name_terms", "id_number_enc", "id_number_bidx", "id_number_masked", "phone_enc",
+	"phone_bidx", "phone_masked", "gender", "birth_date", "community_id", "grid_id", "org_path", "statuses", "care_level"}
+
+// seedRows makes n residents with valid generated ID numbers (which may
+// collide with residents already there: writeSeedRows skips those) and
+// their contacts.
+func (s *Service) seedRows(rng *rand.Rand, places []place, today time.Time, n int, termsOf map[string][]string) seedRows {
 	rows := make([][]any, 0, n)
+	ids := make([]uuid.UUID, 0, n)
 	for i := 0; i < n; i++ {
 		p := places[rng.IntN(len(places))]
 		birth := seedBirth(rng, today)
@@ -157,7 +194,7 @@ func (s *Service) seedBatch(ctx context.Context, tx pgx.Tx, rng *rand.Rand, plac
 		num := idnumber.Generate(regions[rng.IntN(len(regions))], birth, rng.IntN(1000), g)
 		idEnc, err := s.keys.Encrypt(num, PurposeIDNumber)
 		if err != nil {
-			return nil, err
+			return seedRows{err: err}
 		}
 		var phoneEnc, phoneMasked *string
 		var phoneIdx []byte
@@ -165,7 +202,7 @@ func (s *Service) seedBatch(ctx context.Context, tx pgx.Tx, rng *rand.Rand, plac
 			ph := fmt.Sprintf("1%d%09d", 3+rng.IntN(7), rng.IntN(1_000_000_000))
 			enc, err := s.keys.Encrypt(ph, PurposePhone)
 			if err != nil {
-				return nil, err
+				return seedRows{err: err}
 			}
 			m := pii.MaskPhone(ph)
 			phoneEnc, phoneMasked, phoneIdx = &enc, &m, s.keys.BlindIndex(PurposePhone, ph)
@@ -185,37 +222,52 @@ func (s *Service) seedBatch(ctx context.Context, tx pgx.Tx, rng *rand.Rand, plac
 			terms = SearchTerms(name)
 			termsOf[name] = terms
 		}
-		rows = append(rows, []any{pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true}, name, terms, idEnc,
+		id := uuid.Must(uuid.NewV7())
+		ids = append(ids, id)
+		rows = append(rows, []any{pgtype.UUID{Bytes: id, Valid: true}, name, terms, idEnc,
 			s.keys.BlindIndex(PurposeIDNumber, num), pii.MaskIDNumber(num), phoneEnc, phoneIdx, phoneMasked, string(gender),
 			birth, pgtype.UUID{Bytes: p.community, Valid: true}, grid, p.path, []string(seedStatuses(rng, age)),
 			string(seedCare(rng, age))})
 	}
-	cols := []string{"id", "name", "name_terms", "id_number_enc", "id_number_bidx", "id_number_masked", "phone_enc", "phone_bidx",
-		"phone_masked", "gender", "birth_date", "community_id", "grid_id", "org_path", "statuses", "care_level"}
-	list := strings.Join(cols, ", ")
+	contacts, err := s.seedContacts(rng, ids)
+	return seedRows{residents: rows, contacts: contacts, err: err}
+}
+
+// writeSeedRows inserts b in tx, skipping residents whose ID number is
+// registered already (and their contacts), and returns how many it
+// inserted. Rows go through COPY into a temporary table and one INSERT …
+// SELECT … ON CONFLICT DO NOTHING: the bulk path is pgx's, since per-row
+// or many-parameter statements made 100000 residents take minutes on a
+// busy machine.
+func writeSeedRows(ctx context.Context, tx pgx.Tx, b seedRows) (int, error) {
+	list := strings.Join(seedRowColumns, ", ")
 	if _, err := tx.Exec(ctx, "TRUNCATE seed_residents"); err != nil {
-		return nil, err
+		return 0, err
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_residents"}, cols, pgx.CopyFromRows(rows)); err != nil {
-		return nil, err
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_residents"}, seedRowColumns, pgx.CopyFromRows(b.residents)); err != nil {
+		return 0, err
 	}
 	res, err := tx.Query(ctx, "INSERT INTO residents ("+list+") SELECT "+list+" FROM seed_residents ON CONFLICT (id_number_bidx) DO NOTHING RETURNING id")
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	ids, err := pgx.CollectRows(res, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	contacts, err := s.seedContacts(rng, ids)
-	if err != nil {
-		return nil, err
+	contacts := b.contacts
+	if len(ids) < len(b.residents) {
+		in := make(map[uuid.UUID]bool, len(ids))
+		for _, id := range ids {
+			in[id] = true
+		}
+		contacts = slices.DeleteFunc(slices.Clone(contacts), func(c []any) bool { return !in[c[1].(pgtype.UUID).Bytes] })
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"emergency_contacts"},
 		[]string{"id", "resident_id", "name", "relation", "phone_enc", "phone_masked", "priority"}, pgx.CopyFromRows(contacts)); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return ids, nil
+	return len(ids), nil
 }
 
 func (s *Service) seedContacts(rng *rand.Rand, ids []uuid.UUID) ([][]any, error) {
@@ -337,7 +389,7 @@ func bulkLoad(ctx context.Context, pc *pgx.Conn, load func(pgx.Tx) error) error 
 		}
 		// Building an index over a million rows outlasts the statement
 		// timeout meant for requests.
-		if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL statement_timeout = 0"); err != nil {
+		if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '1GB'; SET LOCAL statement_timeout = 0"); err != nil {
 			return err
 		}
 		for _, i := range indexes {
