@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer database.SQL(db).Close()
 	if cmd == "migrate" || cfg.Development() {
-		if err := migrations.Up(ctx, database.SQL(db)); err != nil {
+		if err := migrate(ctx, cfg, log); err != nil {
 			return err
 		}
 		// Names written before migration 00086 get their search terms
@@ -314,4 +314,17 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// migrate applies the migrations on a pool of its own, without the
+// statement timeout meant for requests: a migration that rewrites an
+// index over a district's 10^6 residents takes minutes, and cut off at
+// 10 s it would leave every later deploy failing at the same place.
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxConns: 2, Logger: log, SimpleProtocol: cfg.DatabaseSimpleProtocol})
+	if err != nil {
+		return err
+	}
+	defer database.SQL(db).Close()
+	return migrations.Up(ctx, database.SQL(db))
 }

@@ -587,7 +587,7 @@ CREATE VIEW public.resident_facts AS
    FROM public.residents;
 
 CREATE TABLE public.resident_name_terms (
-    term text NOT NULL,
+    term text NOT NULL COLLATE pg_catalog."C",
     resident_id uuid NOT NULL
 );
 
