@@ -120,7 +120,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "seed":
 		return a.Seed(ctx, *residents, !cfg.Production())
 	case "reencrypt":
-		return a.Reencrypt(ctx)
+		_, err := a.Reencrypt(ctx)
+		return err
 	case "expire":
 		start := time.Now()
 		n, err := a.Vouchers.ExpireVouchers(ctx)

@@ -3,7 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/jinjiang/residents/internal/disability"
+	"github.com/jinjiang/residents/internal/rekey"
+	"github.com/jinjiang/residents/internal/resident"
 
 	"gorm.io/gorm"
 
@@ -40,14 +45,20 @@ func (a *App) Empty(ctx context.Context) (bool, error) {
 	return n == 0, nil
 }
 
-// Reencrypt moves every encrypted value to the primary PII key.
-func (a *App) Reencrypt(ctx context.Context) error {
-	n, err := a.Residents.Reencrypt(ctx)
+// EncryptedColumns are every domain's encrypted columns.
+func EncryptedColumns() []rekey.Column {
+	return slices.Concat(resident.EncryptedColumns, disability.EncryptedColumns, emergency.EncryptedColumns)
+}
+
+// Reencrypt moves every encrypted value to the primary PII key and returns
+// how many rows changed.
+func (a *App) Reencrypt(ctx context.Context) (int, error) {
+	n, err := rekey.Run(ctx, a.DB, a.Keyring, EncryptedColumns())
 	if err != nil {
-		return fmt.Errorf("reencrypt: %w", err)
+		return n, fmt.Errorf("reencrypt: %w", err)
 	}
 	a.Log.InfoContext(ctx, "reencrypt complete", "rows", n, "key_id", a.Keyring.PrimaryKeyID())
-	return nil
+	return n, nil
 }
 
 // StartBackground starts the background jobs (each guarded so that one

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -64,6 +65,41 @@ func TestReencryptMovesToPrimaryKey(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.InsertResident(t, testenv.ResidentSpec{Name: "轮换密钥", Phone: "13500009999", BirthDate: time.Date(1950, 1, 1+i, 0, 0, 0, 0, time.UTC)})
 	}
+	// A value in each other domain's encrypted column, under the old key.
+	encOld := func(purpose string) string {
+		v, err := e.App.Keyring.Encrypt("plain:"+purpose, purpose)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	purpose := map[string]string{}
+	for _, c := range app.EncryptedColumns() {
+		purpose[c.Table] = c.Purpose
+	}
+	var rid, uid string
+	testenv.MustScan(t, e.DB, "SELECT id::text FROM residents WHERE name = '轮换密钥' LIMIT 1", nil, &rid)
+	testenv.MustScan(t, e.DB, "SELECT id::text FROM users LIMIT 1", nil, &uid)
+	callID := uuid.Must(uuid.NewV7()).String()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO care_profiles (resident_id, data_enc, updated_at, updated_by) VALUES (?, ?, now(), ?)`,
+			[]any{rid, encOld(purpose["care_profiles"]), uid}},
+		{`INSERT INTO disability_certificates (id, resident_id, number_enc, number_bidx, number_masked, category, grade, issued_on, valid_until)
+			VALUES (gen_random_uuid(), ?, ?, '\x00', '***', 'VISUAL', 2, '2020-01-01', '2030-01-01')`,
+			[]any{rid, encOld(purpose["disability_certificates"])}},
+		{`INSERT INTO emergency_calls (id, external_call_id, kind, received_at, caller_number_enc) VALUES (?, 'rekey-test', 'VOICE_CALL', now(), ?)`,
+			[]any{callID, encOld(purpose["emergency_calls"])}},
+		{`INSERT INTO emergency_outbound_calls (id, call_id, target, number_enc, number_masked, requested_by, requested_at, next_attempt_at)
+			VALUES (gen_random_uuid(), ?, 'RESIDENT', ?, '***', ?, now(), now())`,
+			[]any{callID, encOld(purpose["emergency_outbound_calls"]), uid}},
+	} {
+		if err := e.DB.Exec(q.sql, q.args...).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	cfg := e.Config
 	dev, err := config.Load(func(string) string { return "" })
@@ -77,7 +113,7 @@ func TestReencryptMovesToPrimaryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Reencrypt(context.Background()); err != nil {
+	if _, err := a.Reencrypt(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// Other tests of this package share the database and its dev key: move
@@ -87,17 +123,31 @@ func TestReencryptMovesToPrimaryKey(t *testing.T) {
 		back.PIIEncryptionKeys = dev.PIIEncryptionKeys + "," + newKey + "," + oldKey
 		b, err := app.New(app.Deps{Config: back, DB: e.DB, Redis: e.Redis, Log: slog.New(slog.DiscardHandler)})
 		if err == nil {
-			err = b.Reencrypt(context.Background())
+			_, err = b.Reencrypt(context.Background())
 		}
 		if err != nil {
 			t.Errorf("re-encrypting back to the dev key: %v", err)
 		}
 	})
-	var stale int
-	testenv.MustScan(t, e.DB, `SELECT (SELECT count(*) FROM residents WHERE id_number_enc NOT LIKE 'v1:new2:%' OR phone_enc NOT LIKE 'v1:new2:%')
-		+ (SELECT count(*) FROM emergency_contacts WHERE phone_enc NOT LIKE 'v1:new2:%')`, nil, &stale)
-	if stale != 0 {
-		t.Fatalf("%d values still under the old key", stale)
+	// Every encrypted column of every domain, not only the registry's.
+	for _, c := range app.EncryptedColumns() {
+		var stale int
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM "+c.Table+" WHERE "+c.Name+" NOT LIKE 'v1:new2:%'", nil, &stale)
+		var all int
+		testenv.MustScan(t, e.DB, "SELECT count(*) FROM "+c.Table+" WHERE "+c.Name+" IS NOT NULL", nil, &all)
+		if all == 0 {
+			t.Errorf("%s.%s has no value: the test does not exercise it", c.Table, c.Name)
+		}
+		if c.Table != "residents" && c.Table != "emergency_contacts" {
+			var v string
+			testenv.MustScan(t, e.DB, "SELECT "+c.Name+" FROM "+c.Table+" WHERE "+c.Name+" LIKE 'v1:new2:%' LIMIT 1", nil, &v)
+			if got, err := a.Keyring.Decrypt(v, c.Purpose); err != nil || got != "plain:"+c.Purpose {
+				t.Errorf("%s.%s after re-encryption: %q, %v", c.Table, c.Name, got, err)
+			}
+		}
+		if stale != 0 {
+			t.Errorf("%d values of %s.%s still under an old key", stale, c.Table, c.Name)
+		}
 	}
 	var enc, cenc string
 	testenv.MustScan(t, e.DB, "SELECT r.id_number_enc, c.phone_enc FROM residents r JOIN emergency_contacts c ON c.resident_id = r.id WHERE r.name = '轮换密钥'", nil, &enc, &cenc)
@@ -108,8 +158,47 @@ func TestReencryptMovesToPrimaryKey(t *testing.T) {
 		t.Fatalf("contact phone after re-encryption: %v", err)
 	}
 	// Running it again changes nothing.
-	if n, err := a.Residents.Reencrypt(context.Background()); err != nil || n != 0 {
+	if n, err := a.Reencrypt(context.Background()); err != nil || n != 0 {
 		t.Fatalf("second run: %d rows, %v", n, err)
+	}
+}
+
+// TestEveryEncryptedColumnIsReencrypted: a column the schema names *_enc
+// that no domain lists for re-encryption would stay under a retired key,
+// unreadable once that key is removed.
+func TestEveryEncryptedColumnIsReencrypted(t *testing.T) {
+	e := testenv.New(t)
+	listed := map[string]bool{}
+	for _, c := range app.EncryptedColumns() {
+		listed[c.Table+"."+c.Name] = true
+	}
+	rows, err := database.SQL(e.DB).Query(`SELECT c.table_name || '.' || c.column_name FROM information_schema.columns c
+		JOIN information_schema.tables t USING (table_schema, table_name)
+		WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.column_name LIKE '%\_enc' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var col string
+		if err := rows.Scan(&col); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !listed[col] {
+			t.Errorf("%s is encrypted but no domain's EncryptedColumns lists it", col)
+		}
+		delete(listed, col)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n < 6 {
+		t.Fatalf("found %d encrypted columns: the query is wrong", n)
+	}
+	for col := range listed {
+		t.Errorf("%s is listed for re-encryption but the schema has no such column", col)
 	}
 }
 
