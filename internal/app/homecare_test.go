@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/creditcode"
@@ -190,6 +191,17 @@ func TestHomeCareVisitPath(t *testing.T) {
 		t.Fatalf("another provider reads the order: %s", r.Raw)
 	}
 
+	// A card issued before PINs had their own argon2id parameters holds a
+	// password-strength hash: it still verifies, and is rehashed at the
+	// PIN parameters on success.
+	old, err := auth.HashPassword(w.pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DB.Exec("UPDATE service_cards SET pin_hash = ? WHERE card_number = ?", old, w.card).Error; err != nil {
+		t.Fatal(err)
+	}
+
 	// The elder's card and PIN at check-out pay for the visit.
 	r := w.confirmWithCard(t, w.worker, order, w.pin)
 	if r.Str("confirmServiceOrderWithCard.order.status") != "REDEEMED" || r.Str("confirmServiceOrderWithCard.order.confirmedVia") != "CARD" ||
@@ -198,6 +210,11 @@ func TestHomeCareVisitPath(t *testing.T) {
 	}
 	if after := w.balance(t); after != before-6000 {
 		t.Fatalf("balance %d -> %d, want 6000 fen drawn", before, after)
+	}
+	var upgraded string
+	testenv.MustScan(t, e.DB, "SELECT pin_hash FROM service_cards WHERE card_number = ?", testenv.Args(w.card), &upgraded)
+	if upgraded == old || !strings.HasPrefix(upgraded, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("the old PIN hash was not upgraded: %s", upgraded)
 	}
 	// A retry answers the same visit and draws nothing more.
 	if r := w.confirmWithCard(t, w.worker, order, w.pin); r.Str("confirmServiceOrderWithCard.order.status") != "REDEEMED" {
@@ -301,6 +318,15 @@ func TestHomeCarePINGuessing(t *testing.T) {
 	order2 := w.order(t, 1)
 	if r := w.confirmWithCard(t, w.worker, order2, w.pin); r.Str("confirmServiceOrderWithCard.userErrors.0.code") != "INVALID_CREDENTIALS" {
 		t.Fatalf("a lost card confirmed: %s", r.Raw)
+	}
+	card2 := e.MustDo(t, w.clerk, `mutation($r:ID!){issueServiceCard(input:{residentId:$r,pin:"369258"}){card{cardNumber status} userErrors{code message}}}`,
+		map[string]any{"r": w.res})
+	if n := card2.Str("issueServiceCard.card.cardNumber"); n == "" || n == w.card {
+		t.Fatalf("replacement: %s", card2.Raw)
+	}
+	w.card = card2.Str("issueServiceCard.card.cardNumber")
+	if r := w.confirmWithCard(t, w.worker, order2, "369258"); r.Str("confirmServiceOrderWithCard.order.status") != "REDEEMED" {
+		t.Fatalf("the replacement card: %s", r.Raw)
 	}
 }
 
@@ -793,4 +819,62 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatalf("%q: %v", s, err)
 	}
 	return n
+}
+
+// TestHomeCareCapsCreatorsAndDisputeWindow: an order made by the resident
+// in the mini-program, one by the provider and one at the counter all
+// price the visit from the list; a program's cap per category and period
+// refuses the order over it (a cancelled one does not count); a paid visit
+// can be disputed within 30 days of its confirmation, not after.
+func TestHomeCareCapsCreatorsAndDisputeWindow(t *testing.T) {
+	fake := testenv.NewFakeWechat(t)
+	e := testenv.New(t, testenv.WithWechat(fake))
+	w := newCareWorld(t, e, true, 0)
+	const setCap = `mutation($p:ID!,$n:Int){setCareCap(input:{programId:$p,category:BATHING,period:WEEK,maxVisits:$n}){caps{period maxVisits} userErrors{code message}}}`
+	if r := e.MustDo(t, w.admin, setCap, map[string]any{"p": w.program, "n": 2}); r.Get("setCareCap.userErrors.0") != nil {
+		t.Fatalf("setCareCap: %s", r.Raw)
+	}
+	// The program is shared by the package's tests: the cap goes again.
+	t.Cleanup(func() { e.MustDo(t, w.admin, setCap, map[string]any{"p": w.program, "n": nil}) })
+	const create = `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id status amountFen} userErrors{code message}}}`
+	today := civil.DateOf(time.Now()).String()
+	mine := e.MustDo(t, w.residentT, create, map[string]any{"in": map[string]any{"providerId": w.providerID, "itemId": w.item, "quantity": 2, "scheduledDate": today}})
+	if mine.Str("createServiceOrder.order.status") != "REQUESTED" || mine.Get("createServiceOrder.order.amountFen") != float64(6000) {
+		t.Fatalf("the resident's order: %s", mine.Raw)
+	}
+	theirs := e.MustDo(t, w.provider, create, map[string]any{"in": map[string]any{"residentId": w.res, "itemId": w.item, "scheduledDate": today}})
+	if theirs.Get("createServiceOrder.order.amountFen") != float64(3000) {
+		t.Fatalf("the provider's order: %s", theirs.Raw)
+	}
+	over := map[string]any{"in": map[string]any{"residentId": w.res, "providerId": w.providerID, "itemId": w.item, "scheduledDate": today}}
+	if r := e.MustDo(t, w.clerk, create, over); r.Str("createServiceOrder.userErrors.0.code") != "NOT_ELIGIBLE" {
+		t.Fatalf("a third bath in the week: %s", r.Raw)
+	}
+	if r := e.MustDo(t, w.residentT, `mutation($o:ID!){cancelServiceOrder(orderId:$o,reason:"改期"){order{status} userErrors{code message}}}`,
+		map[string]any{"o": mine.Str("createServiceOrder.order.id")}); r.Str("cancelServiceOrder.order.status") != "CANCELLED" {
+		t.Fatalf("cancel: %s", r.Raw)
+	}
+	if r := e.MustDo(t, w.clerk, create, over); r.Str("createServiceOrder.order.status") != "REQUESTED" {
+		t.Fatalf("after a cancellation the cap has room: %s", r.Raw)
+	}
+
+	// The dispute window: 30 days from the confirmation.
+	e.MustDo(t, w.admin, setCap, map[string]any{"p": w.program, "n": nil})
+	order := w.order(t, 1)
+	if r := e.MustDo(t, w.residentT, `mutation($o:ID!){confirmServiceOrder(orderId:$o){order{status} userErrors{code}}}`, map[string]any{"o": order}); r.Str("confirmServiceOrder.order.status") != "REDEEMED" {
+		t.Fatalf("confirm: %s", r.Raw)
+	}
+	if err := e.DB.Exec("UPDATE service_orders SET confirmed_at = confirmed_at - interval '31 days' WHERE id = ?", mustUUID(t, order)).Error; err != nil {
+		t.Fatal(err)
+	}
+	const dispute = `mutation($o:ID!){disputeServiceOrder(orderId:$o,reason:"未上门"){order{status} userErrors{code message}}}`
+	if r := e.MustDo(t, w.residentT, dispute, map[string]any{"o": order}); r.Str("disputeServiceOrder.userErrors.0.code") != "INVALID_TRANSITION" {
+		t.Fatalf("a dispute after 31 days: %s", r.Raw)
+	}
+	if err := e.DB.Exec("UPDATE service_orders SET confirmed_at = confirmed_at + interval '2 days' WHERE id = ?", mustUUID(t, order)).Error; err != nil {
+		t.Fatal(err)
+	}
+	if r := e.MustDo(t, w.residentT, dispute, map[string]any{"o": order}); r.Str("disputeServiceOrder.order.status") != "DISPUTED" {
+		t.Fatalf("a dispute on day 29: %s", r.Raw)
+	}
 }
