@@ -331,7 +331,8 @@ func TestHomeCarePINGuessing(t *testing.T) {
 }
 
 // TestHomeCareConfirmRace: the resident confirms one visit twice at once,
-// on two instances: one redemption, and both answers say REDEEMED.
+// on two instances, and the worker sends another's card and PIN twice at
+// once: one redemption each, and every answer says REDEEMED.
 func TestHomeCareConfirmRace(t *testing.T) {
 	fake := testenv.NewFakeWechat(t)
 	e := testenv.New(t, testenv.WithWechat(fake))
@@ -358,6 +359,26 @@ func TestHomeCareConfirmRace(t *testing.T) {
 	var n int
 	testenv.MustScan(t, e.DB, "SELECT count(*) FROM redemptions WHERE resident_id = ?", testenv.Args(w.resident.ID), &n)
 	if n != 1 || w.balance(t) != before-3000 {
+		t.Fatalf("%d redemptions, balance %d (was %d)", n, w.balance(t), before)
+	}
+	// The worker's app sends the card and PIN twice at once, to the two
+	// instances: one redemption more, both answers REDEEMED.
+	order2 := w.order(t, 1)
+	for i, env := range []*testenv.Env{e, e2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = env.MustDo(t, w.worker, cardDoc, map[string]any{"in": map[string]any{"orderId": order2, "cardNumber": w.card, "pin": w.pin, "position": home}})
+		}()
+	}
+	wg.Wait()
+	for _, r := range out {
+		if r.Str("confirmServiceOrderWithCard.order.status") != "REDEEMED" {
+			t.Fatalf("card confirm: %s", r.Raw)
+		}
+	}
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM redemptions WHERE resident_id = ?", testenv.Args(w.resident.ID), &n)
+	if n != 2 || w.balance(t) != before-6000 {
 		t.Fatalf("%d redemptions, balance %d (was %d)", n, w.balance(t), before)
 	}
 	// Someone else's mini-program account cannot confirm it.
