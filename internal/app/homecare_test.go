@@ -617,6 +617,17 @@ func TestHomeCareProxyConfirms(t *testing.T) {
 	if strings.Contains(own, entries[0].ActorID) {
 		t.Fatalf("the proxy's confirmation is audited as the resident's own account")
 	}
+	// The proxy disputes the visit: audited the same way.
+	if r := e.MustDo(t, spender, `mutation($o:ID!){disputeServiceOrder(orderId:$o,reason:"母亲说未上门"){order{status} userErrors{code message}}}`,
+		map[string]any{"o": order}); r.Str("disputeServiceOrder.order.status") != "DISPUTED" {
+		t.Fatalf("the proxy's dispute: %s", r.Raw)
+	}
+	var onBehalf string
+	testenv.MustScan(t, e.DB, `SELECT coalesce(detail->>'onBehalfOf', '') FROM audit_log WHERE action = 'disputeServiceOrder' AND entity_id = ? AND actor_id::text = ?`,
+		testenv.Args(mustUUID(t, order), entries[0].ActorID), &onBehalf)
+	if onBehalf != res {
+		t.Fatalf("the proxy's dispute is audited for %q, want %s", onBehalf, res)
+	}
 }
 
 // TestDeathCancelsOpenVisits: a death recorded while a visit waits for
