@@ -103,7 +103,7 @@ func (s *Service) checkCard(ctx context.Context, tx *gorm.DB, o *orderRow, numbe
 
 // confirmAtDoor is a worker's confirmation of a visit with something the
 // elder holds (card and PIN, or the SMS code), in one transaction: the
-// order locked with its home and flag counts (one statement), the
+// order locked with its home, flag counts and sheet (one statement), the
 // worker's right to it, check (which answers a refusal to commit, such as
 // a wrong PIN counted, or an error to roll back), the confirmation rule
 // (the position's distance from the home), and the payment. A visit
@@ -120,6 +120,7 @@ func (s *Service) confirmAtDoor(ctx context.Context, orderID uuid.UUID, p Positi
 	var out *Order
 	var refused error
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		refused = nil // a retried transaction answers as its last attempt
 		lv, err := lockVisit(ctx, tx, orderID)
 		if err != nil {
 			return err
