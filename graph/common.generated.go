@@ -80,6 +80,8 @@ type MutationResolver interface {
 	CheckInServiceOrder(ctx context.Context, input model.VisitPositionInput) (*model.ServiceOrderPayload, error)
 	CheckOutServiceOrder(ctx context.Context, input model.VisitPositionInput) (*model.ServiceOrderPayload, error)
 	ConfirmServiceOrderWithCard(ctx context.Context, input model.ConfirmServiceOrderWithCardInput) (*model.ServiceOrderPayload, error)
+	RequestServiceOrderCode(ctx context.Context, orderID string) (*model.ServiceOrderCodePayload, error)
+	ConfirmServiceOrderWithCode(ctx context.Context, input model.ConfirmServiceOrderWithCodeInput) (*model.ServiceOrderPayload, error)
 	ConfirmServiceOrder(ctx context.Context, orderID string) (*model.ServiceOrderPayload, error)
 	ReviewServiceOrder(ctx context.Context, input model.ReviewServiceOrderInput) (*model.ServiceOrderPayload, error)
 	DisputeServiceOrder(ctx context.Context, orderID string, reason string) (*model.ServiceOrderPayload, error)
@@ -338,6 +340,20 @@ func (ec *executionContext) field_Mutation_confirmServiceOrderWithCard_args(ctx 
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ConfirmServiceOrderWithCardInput, error) {
 			return ec.unmarshalNConfirmServiceOrderWithCardInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐConfirmServiceOrderWithCardInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmServiceOrderWithCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConfirmServiceOrderWithCodeInput, error) {
+			return ec.unmarshalNConfirmServiceOrderWithCodeInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐConfirmServiceOrderWithCodeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -913,6 +929,20 @@ func (ec *executionContext) field_Mutation_requestOutboundCall_args(ctx context.
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestServiceOrderCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
 	return args, nil
 }
 
@@ -4048,6 +4078,94 @@ func (ec *executionContext) fieldContext_Mutation_confirmServiceOrderWithCard(ct
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_confirmServiceOrderWithCard_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestServiceOrderCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestServiceOrderCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestServiceOrderCode(ctx, fc.Args["orderId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ServiceOrderCodePayload) graphql.Marshaler {
+			return ec.marshalNServiceOrderCodePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceOrderCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestServiceOrderCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ServiceOrderCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestServiceOrderCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmServiceOrderWithCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmServiceOrderWithCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmServiceOrderWithCode(ctx, fc.Args["input"].(model.ConfirmServiceOrderWithCodeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ServiceOrderPayload) graphql.Marshaler {
+			return ec.marshalNServiceOrderPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmServiceOrderWithCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ServiceOrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmServiceOrderWithCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7809,6 +7927,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "confirmServiceOrderWithCard":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_confirmServiceOrderWithCard(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestServiceOrderCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestServiceOrderCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmServiceOrderWithCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmServiceOrderWithCode(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

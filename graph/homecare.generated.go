@@ -1557,6 +1557,84 @@ func (ec *executionContext) fieldContext_ServiceOrder_cancelReason(_ context.Con
 	return graphql.NewScalarFieldContext("ServiceOrder", field, false, false, "String")
 }
 
+func (ec *executionContext) _ServiceOrderCodePayload_maskedPhone(ctx context.Context, field graphql.CollectedField, obj *model.ServiceOrderCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceOrderCodePayload_maskedPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaskedPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceOrderCodePayload_maskedPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceOrderCodePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ServiceOrderCodePayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.ServiceOrderCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceOrderCodePayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceOrderCodePayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceOrderCodePayload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ServiceOrderCodePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ServiceOrderCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceOrderCodePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceOrderCodePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ServiceOrderCodePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ServiceOrderPayload_order(ctx context.Context, field graphql.CollectedField, obj *model.ServiceOrderPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2226,6 +2304,62 @@ func (ec *executionContext) unmarshalInputConfirmServiceOrderWithCardInput(ctx c
 func UnmarshalConfirmServiceOrderWithCardInput(ctx context.Context, raw any) (model.ConfirmServiceOrderWithCardInput, error) {
 	var out model.ConfirmServiceOrderWithCardInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmServiceOrderWithCardInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputConfirmServiceOrderWithCodeInput(ctx context.Context, obj any) (model.ConfirmServiceOrderWithCodeInput, error) {
+	var it model.ConfirmServiceOrderWithCodeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "code", "position"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "position":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("position"))
+			data, err := ec.unmarshalNGeoPointInput2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐPosition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Position = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConfirmServiceOrderWithCodeInput unmarshals raw into the ConfirmServiceOrderWithCodeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConfirmServiceOrderWithCodeInput(ctx context.Context, raw any) (model.ConfirmServiceOrderWithCodeInput, error) {
+	var out model.ConfirmServiceOrderWithCodeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmServiceOrderWithCodeInput", raw, &out)
 	return out, err
 }
 
@@ -3433,6 +3567,49 @@ func (ec *executionContext) _ServiceOrder(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var serviceOrderCodePayloadImplementors = []string{"ServiceOrderCodePayload"}
+
+func (ec *executionContext) _ServiceOrderCodePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ServiceOrderCodePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, serviceOrderCodePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ServiceOrderCodePayload")
+		case "maskedPhone":
+			out.Values[i] = ec._ServiceOrderCodePayload_maskedPhone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._ServiceOrderCodePayload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ServiceOrderCodePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var serviceOrderPayloadImplementors = []string{"ServiceOrderPayload"}
 
 func (ec *executionContext) _ServiceOrderPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ServiceOrderPayload) graphql.Marshaler {
@@ -3858,6 +4035,11 @@ func (ec *executionContext) unmarshalNConfirmServiceOrderWithCardInput2githubᚗ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNConfirmServiceOrderWithCodeInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐConfirmServiceOrderWithCodeInput(ctx context.Context, v any) (model.ConfirmServiceOrderWithCodeInput, error) {
+	res, err := ec.unmarshalInputConfirmServiceOrderWithCodeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateCareWorkerInput2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐCreateCareWorkerInput(ctx context.Context, v any) (model.CreateCareWorkerInput, error) {
 	res, err := ec.unmarshalInputCreateCareWorkerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -3940,6 +4122,14 @@ func (ec *executionContext) marshalNServiceOrder2ᚖgithubᚗcomᚋjinjiangᚋre
 		return graphql.Null
 	}
 	return ec._ServiceOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNServiceOrderCodePayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceOrderCodePayload(ctx context.Context, sel ast.SelectionSet, v *model.ServiceOrderCodePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ServiceOrderCodePayload!")
+		return graphql.Null
+	}
+	return ec._ServiceOrderCodePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNServiceOrderPayload2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐServiceOrderPayload(ctx context.Context, sel ast.SelectionSet, v *model.ServiceOrderPayload) graphql.Marshaler {

@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/homecare"
@@ -181,6 +182,30 @@ func (r *mutationResolver) ConfirmServiceOrderWithCard(ctx context.Context, inpu
 		return nil, err
 	}
 	return orderPayload(r.Homecare.ConfirmWithCard(ctx, oid, input.CardNumber, input.Pin, *input.Position))
+}
+
+// RequestServiceOrderCode is the resolver for the requestServiceOrderCode field.
+func (r *mutationResolver) RequestServiceOrderCode(ctx context.Context, orderID string) (*model.ServiceOrderCodePayload, error) {
+	oid, err := relay.ParseAs(TypeServiceOrder, orderID)
+	if err != nil {
+		return nil, err
+	}
+	sent, err := r.Homecare.RequestCode(ctx, oid)
+	ues, err := userErrors(err)
+	out := &model.ServiceOrderCodePayload{UserErrors: ues}
+	if sent != nil && len(ues) == 0 {
+		out.MaskedPhone, out.ExpiresAt = &sent.MaskedPhone, &sent.ExpiresAt
+	}
+	return out, err
+}
+
+// ConfirmServiceOrderWithCode is the resolver for the confirmServiceOrderWithCode field.
+func (r *mutationResolver) ConfirmServiceOrderWithCode(ctx context.Context, input model.ConfirmServiceOrderWithCodeInput) (*model.ServiceOrderPayload, error) {
+	oid, err := relay.ParseAs(TypeServiceOrder, input.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	return orderPayload(r.Homecare.ConfirmWithCode(ctx, oid, input.Code, *input.Position))
 }
 
 // ConfirmServiceOrder is the resolver for the confirmServiceOrder field.

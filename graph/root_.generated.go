@@ -566,6 +566,7 @@ type ComplexityRoot struct {
 		CloseEmergencyCall          func(childComplexity int, input model.CloseEmergencyCallInput) int
 		ConfirmServiceOrder         func(childComplexity int, orderID string) int
 		ConfirmServiceOrderWithCard func(childComplexity int, input model.ConfirmServiceOrderWithCardInput) int
+		ConfirmServiceOrderWithCode func(childComplexity int, input model.ConfirmServiceOrderWithCodeInput) int
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
 		CreateCareWorker            func(childComplexity int, input model.CreateCareWorkerInput) int
 		CreateProxyInvitation       func(childComplexity int, input model.CreateProxyInvitationInput) int
@@ -601,6 +602,7 @@ type ComplexityRoot struct {
 		ReportSubscribeGrants       func(childComplexity int, input model.ReportSubscribeGrantsInput) int
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
 		RequestOutboundCall         func(childComplexity int, input model.RequestOutboundCallInput) int
+		RequestServiceOrderCode     func(childComplexity int, orderID string) int
 		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
 		ResolveServiceOrderDispute  func(childComplexity int, input model.ResolveServiceOrderDisputeInput) int
 		ResolveWelfareEscalation    func(childComplexity int, id string, resolution string) int
@@ -948,6 +950,12 @@ type ComplexityRoot struct {
 		ServiceDate           func(childComplexity int) int
 		Status                func(childComplexity int) int
 		Worker                func(childComplexity int) int
+	}
+
+	ServiceOrderCodePayload struct {
+		ExpiresAt   func(childComplexity int) int
+		MaskedPhone func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
 	}
 
 	ServiceOrderPayload struct {
@@ -3193,6 +3201,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ConfirmServiceOrderWithCard(childComplexity, args["input"].(model.ConfirmServiceOrderWithCardInput)), true
+	case "Mutation.confirmServiceOrderWithCode":
+		if e.ComplexityRoot.Mutation.ConfirmServiceOrderWithCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmServiceOrderWithCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmServiceOrderWithCode(childComplexity, args["input"].(model.ConfirmServiceOrderWithCodeInput)), true
 	case "Mutation.confirmSettlement":
 		if e.ComplexityRoot.Mutation.ConfirmSettlement == nil {
 			break
@@ -3573,6 +3592,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestOutboundCall(childComplexity, args["input"].(model.RequestOutboundCallInput)), true
+	case "Mutation.requestServiceOrderCode":
+		if e.ComplexityRoot.Mutation.RequestServiceOrderCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestServiceOrderCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestServiceOrderCode(childComplexity, args["orderId"].(string)), true
 	case "Mutation.resetPassword":
 		if e.ComplexityRoot.Mutation.ResetPassword == nil {
 			break
@@ -5455,6 +5485,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ServiceOrder.Worker(childComplexity), true
 
+	case "ServiceOrderCodePayload.expiresAt":
+		if e.ComplexityRoot.ServiceOrderCodePayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderCodePayload.ExpiresAt(childComplexity), true
+	case "ServiceOrderCodePayload.maskedPhone":
+		if e.ComplexityRoot.ServiceOrderCodePayload.MaskedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderCodePayload.MaskedPhone(childComplexity), true
+	case "ServiceOrderCodePayload.userErrors":
+		if e.ComplexityRoot.ServiceOrderCodePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceOrderCodePayload.UserErrors(childComplexity), true
+
 	case "ServiceOrderPayload.order":
 		if e.ComplexityRoot.ServiceOrderPayload.Order == nil {
 			break
@@ -6335,6 +6384,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("CloseEmergencyCallInput", ec.unmarshalInputCloseEmergencyCallInput),
 			graphql.NewInputUnmarshaler("ConfirmServiceOrderWithCardInput", ec.unmarshalInputConfirmServiceOrderWithCardInput),
+			graphql.NewInputUnmarshaler("ConfirmServiceOrderWithCodeInput", ec.unmarshalInputConfirmServiceOrderWithCodeInput),
 			graphql.NewInputUnmarshaler("CreateCareWorkerInput", ec.unmarshalInputCreateCareWorkerInput),
 			graphql.NewInputUnmarshaler("CreateProxyInvitationInput", ec.unmarshalInputCreateProxyInvitationInput),
 			graphql.NewInputUnmarshaler("CreateServiceOrderInput", ec.unmarshalInputCreateServiceOrderInput),
@@ -8002,6 +8052,18 @@ func (ec *executionContext) childFields_ServiceOrder(ctx context.Context, field 
 		return ec.fieldContext_ServiceOrder_cancelReason(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ServiceOrder", field.Name)
+}
+
+func (ec *executionContext) childFields_ServiceOrderCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "maskedPhone":
+		return ec.fieldContext_ServiceOrderCodePayload_maskedPhone(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ServiceOrderCodePayload_expiresAt(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ServiceOrderCodePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceOrderCodePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ServiceOrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -448,7 +448,7 @@ CREATE TABLE public.notifications (
     next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
     last_error text,
     CONSTRAINT notifications_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT notifications_kind_check CHECK ((kind = ANY (ARRAY['WECHAT_BINDING_ADDED'::text, 'APPLICATION_ACCEPTED'::text, 'APPLICATION_SUPPLEMENT_REQUESTED'::text, 'APPLICATION_DECIDED'::text, 'APPLICATION_COMPLETED'::text, 'VOUCHERS_ISSUED'::text, 'VOUCHERS_EXPIRING'::text, 'REDEMPTION_RECEIPT'::text, 'ALARM_RECEIVED'::text, 'ALARM_DISPATCHED'::text, 'ALARM_CLOSED'::text]))),
+    CONSTRAINT notifications_kind_check CHECK ((kind = ANY (ARRAY['WECHAT_BINDING_ADDED'::text, 'APPLICATION_ACCEPTED'::text, 'APPLICATION_SUPPLEMENT_REQUESTED'::text, 'APPLICATION_DECIDED'::text, 'APPLICATION_COMPLETED'::text, 'VOUCHERS_ISSUED'::text, 'VOUCHERS_EXPIRING'::text, 'REDEMPTION_RECEIPT'::text, 'ALARM_RECEIVED'::text, 'ALARM_DISPATCHED'::text, 'ALARM_CLOSED'::text, 'VISIT_CODE'::text]))),
     CONSTRAINT notifications_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
     CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = ANY (ARRAY['WECHAT'::text, 'SMS_RESIDENT'::text, 'SMS_CONTACT'::text]))),
     CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SENT'::text, 'SKIPPED'::text, 'DEAD'::text])))
@@ -757,7 +757,7 @@ CREATE TABLE public.service_orders (
     CONSTRAINT service_orders_amount_fen_check CHECK ((amount_fen > 0)),
     CONSTRAINT service_orders_check CHECK (((check_out_at IS NULL) OR ((check_in_at IS NOT NULL) AND (check_out_at >= check_in_at)))),
     CONSTRAINT service_orders_check1 CHECK (((status = 'REDEEMED'::text) <= (redemption_id IS NOT NULL))),
-    CONSTRAINT service_orders_confirmed_via_check CHECK ((confirmed_via = ANY (ARRAY['CARD'::text, 'RESIDENT'::text]))),
+    CONSTRAINT service_orders_confirmed_via_check CHECK ((confirmed_via = ANY (ARRAY['CARD'::text, 'RESIDENT'::text, 'SMS_CODE'::text]))),
     CONSTRAINT service_orders_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100))),
     CONSTRAINT service_orders_status_check CHECK ((status = ANY (ARRAY['REQUESTED'::text, 'ASSIGNED'::text, 'CHECKED_IN'::text, 'CHECKED_OUT'::text, 'CONFIRMED'::text, 'REDEEMED'::text, 'CANCELLED'::text, 'DISPUTED'::text])))
 );
@@ -784,6 +784,19 @@ CREATE TABLE public.users (
     active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT users_roles_check CHECK ((cardinality(roles) > 0))
+);
+
+CREATE TABLE public.visit_codes (
+    order_id uuid NOT NULL,
+    code_hash text NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    sends integer DEFAULT 1 NOT NULL,
+    last_sent_at timestamp with time zone NOT NULL,
+    requested_by uuid NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT visit_codes_attempts_check CHECK (((attempts >= 0) AND (attempts <= 5))),
+    CONSTRAINT visit_codes_sends_check CHECK (((sends >= 1) AND (sends <= 5)))
 );
 
 CREATE TABLE public.voucher_enrollments (
@@ -1100,6 +1113,9 @@ ALTER TABLE ONLY public.settlements
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.visit_codes
+    ADD CONSTRAINT visit_codes_pkey PRIMARY KEY (order_id);
 
 ALTER TABLE ONLY public.voucher_enrollments_ended
     ADD CONSTRAINT voucher_enrollments_ended_pkey PRIMARY KEY (life_event_id, program_id);
@@ -1485,6 +1501,12 @@ ALTER TABLE ONLY public.users
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_provider_fk FOREIGN KEY (provider_id) REFERENCES public.providers(id);
+
+ALTER TABLE ONLY public.visit_codes
+    ADD CONSTRAINT visit_codes_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.service_orders(id);
+
+ALTER TABLE ONLY public.visit_codes
+    ADD CONSTRAINT visit_codes_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.voucher_enrollments_ended
     ADD CONSTRAINT voucher_enrollments_ended_life_event_id_fkey FOREIGN KEY (life_event_id) REFERENCES public.life_events(id);

@@ -15,10 +15,13 @@ import (
 // through assignment, check-in and check-out (one visit a resident, under
 // the daily cap). Timed: confirmServiceOrderWithCard at -concurrency
 // clients, each paying its visit through the redemption engine; every
-// answer must be REDEEMED. The card's PIN is verified with argon2id in the
-// server's hashing pool, which bounds the rate (a mini-program
-// confirmation has no PIN, but needs a WeChat session per resident, which
-// the generator cannot make without a fake WeChat server).
+// answer must be REDEEMED. Each confirmation is one transaction on the
+// server: the order and card locked, the PIN verified (argon2id at the PIN
+// parameters, a fraction of a millisecond: internal/homecare/pin.go), the
+// redemption engine's statement, the order's update with its audit entry.
+// (A mini-program confirmation has no PIN, but needs a WeChat session per
+// resident, which the generator cannot make without a fake WeChat server;
+// an SMS code needs the texted code, which only a fake gateway sees.)
 func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Duration, error) {
 	admin, err := c.login(ctx, "admin", envOr("SEED_ADMIN_PASSWORD", "admin-dev-password"))
 	if err != nil {
@@ -113,8 +116,9 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 	pos := map[string]any{"latitude": 30.657, "longitude": 104.08, "accuracyMeters": 10}
 	drive(ctx, o.concurrency, time.Hour, func(ctx context.Context, w int, i int64) {
 		k := int(i - 1)
-		// The PIN is hashed in the server's bounded argon2 pool: a busy
-		// pool answers 503, and the preparation waits and tries again.
+		// A server older than the PIN parameters hashed PINs in its
+		// bounded argon2 pool, whose busy answer is 503: the preparation
+		// waits and tries again.
 		for try := 0; ; try++ {
 			r, err := c.do(ctx, clerk, `mutation($r:ID!){issueServiceCard(input:{residentId:$r,pin:"258147"}){card{cardNumber} userErrors{code}}}`, map[string]any{"r": ids[k]})
 			if cards[k], err = must(r, err, "issueServiceCard", "issueServiceCard", "card", "cardNumber"); err == nil {

@@ -168,6 +168,13 @@ type ConfirmServiceOrderWithCardInput struct {
 	Position   *homecare.Position `json:"position"`
 }
 
+type ConfirmServiceOrderWithCodeInput struct {
+	OrderID string `json:"orderId"`
+	// The six digits texted to the resident's phone.
+	Code     string             `json:"code"`
+	Position *homecare.Position `json:"position"`
+}
+
 type CreateCareWorkerInput struct {
 	Username    string `json:"username"`
 	Password    string `json:"password"`
@@ -675,6 +682,14 @@ type ServiceItemInput struct {
 type ServiceItemPayload struct {
 	Item       *application.Item `json:"item,omitempty"`
 	UserErrors []*UserError      `json:"userErrors"`
+}
+
+// A one-time code sent: to which phone (masked) and until when it is valid.
+type ServiceOrderCodePayload struct {
+	// The resident's phone the code was texted to, masked.
+	MaskedPhone *string      `json:"maskedPhone,omitempty"`
+	ExpiresAt   *time.Time   `json:"expiresAt,omitempty"`
+	UserErrors  []*UserError `json:"userErrors"`
 }
 
 type ServiceOrderPayload struct {
@@ -1244,16 +1259,19 @@ const (
 	VisitConfirmationCard VisitConfirmation = "CARD"
 	// 小程序确认: the resident (or a family proxy) in the mini-program.
 	VisitConfirmationResident VisitConfirmation = "RESIDENT"
+	// 短信确认码: a one-time code texted to the resident's own phone, read to the worker.
+	VisitConfirmationSmsCode VisitConfirmation = "SMS_CODE"
 )
 
 var AllVisitConfirmation = []VisitConfirmation{
 	VisitConfirmationCard,
 	VisitConfirmationResident,
+	VisitConfirmationSmsCode,
 }
 
 func (e VisitConfirmation) IsValid() bool {
 	switch e {
-	case VisitConfirmationCard, VisitConfirmationResident:
+	case VisitConfirmationCard, VisitConfirmationResident, VisitConfirmationSmsCode:
 		return true
 	}
 	return false

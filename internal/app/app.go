@@ -185,6 +185,8 @@ func New(d Deps) (*App, error) {
 	a.Proxies = proxy.NewService(d.DB, d.Now)
 	// A family proxy with the SPEND scope confirms and disputes visits.
 	a.Homecare.SetProxies(a.Proxies)
+	// One-time visit codes go by SMS: without a gateway none is made.
+	a.Homecare.SetSMS(cfg.SMSAPIBase != "")
 	templates, err := notify.ParseTemplates(cfg.WechatTemplates)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)

@@ -1,8 +1,13 @@
 package app_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,7 +15,9 @@ import (
 	"time"
 
 	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/creditcode"
 	"github.com/jinjiang/residents/internal/testenv"
 )
@@ -184,6 +191,17 @@ func TestHomeCareVisitPath(t *testing.T) {
 		t.Fatalf("another provider reads the order: %s", r.Raw)
 	}
 
+	// A card issued before PINs had their own argon2id parameters holds a
+	// password-strength hash: it still verifies, and is rehashed at the
+	// PIN parameters on success.
+	old, err := auth.HashPassword(w.pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DB.Exec("UPDATE service_cards SET pin_hash = ? WHERE card_number = ?", old, w.card).Error; err != nil {
+		t.Fatal(err)
+	}
+
 	// The elder's card and PIN at check-out pay for the visit.
 	r := w.confirmWithCard(t, w.worker, order, w.pin)
 	if r.Str("confirmServiceOrderWithCard.order.status") != "REDEEMED" || r.Str("confirmServiceOrderWithCard.order.confirmedVia") != "CARD" ||
@@ -192,6 +210,11 @@ func TestHomeCareVisitPath(t *testing.T) {
 	}
 	if after := w.balance(t); after != before-6000 {
 		t.Fatalf("balance %d -> %d, want 6000 fen drawn", before, after)
+	}
+	var upgraded string
+	testenv.MustScan(t, e.DB, "SELECT pin_hash FROM service_cards WHERE card_number = ?", testenv.Args(w.card), &upgraded)
+	if upgraded == old || !strings.HasPrefix(upgraded, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("the old PIN hash was not upgraded: %s", upgraded)
 	}
 	// A retry answers the same visit and draws nothing more.
 	if r := w.confirmWithCard(t, w.worker, order, w.pin); r.Str("confirmServiceOrderWithCard.order.status") != "REDEEMED" {
@@ -296,10 +319,20 @@ func TestHomeCarePINGuessing(t *testing.T) {
 	if r := w.confirmWithCard(t, w.worker, order2, w.pin); r.Str("confirmServiceOrderWithCard.userErrors.0.code") != "INVALID_CREDENTIALS" {
 		t.Fatalf("a lost card confirmed: %s", r.Raw)
 	}
+	card2 := e.MustDo(t, w.clerk, `mutation($r:ID!){issueServiceCard(input:{residentId:$r,pin:"369258"}){card{cardNumber status} userErrors{code message}}}`,
+		map[string]any{"r": w.res})
+	if n := card2.Str("issueServiceCard.card.cardNumber"); n == "" || n == w.card {
+		t.Fatalf("replacement: %s", card2.Raw)
+	}
+	w.card = card2.Str("issueServiceCard.card.cardNumber")
+	if r := w.confirmWithCard(t, w.worker, order2, "369258"); r.Str("confirmServiceOrderWithCard.order.status") != "REDEEMED" {
+		t.Fatalf("the replacement card: %s", r.Raw)
+	}
 }
 
 // TestHomeCareConfirmRace: the resident confirms one visit twice at once,
-// on two instances: one redemption, and both answers say REDEEMED.
+// on two instances, and the worker sends another's card and PIN twice at
+// once: one redemption each, and every answer says REDEEMED.
 func TestHomeCareConfirmRace(t *testing.T) {
 	fake := testenv.NewFakeWechat(t)
 	e := testenv.New(t, testenv.WithWechat(fake))
@@ -326,6 +359,26 @@ func TestHomeCareConfirmRace(t *testing.T) {
 	var n int
 	testenv.MustScan(t, e.DB, "SELECT count(*) FROM redemptions WHERE resident_id = ?", testenv.Args(w.resident.ID), &n)
 	if n != 1 || w.balance(t) != before-3000 {
+		t.Fatalf("%d redemptions, balance %d (was %d)", n, w.balance(t), before)
+	}
+	// The worker's app sends the card and PIN twice at once, to the two
+	// instances: one redemption more, both answers REDEEMED.
+	order2 := w.order(t, 1)
+	for i, env := range []*testenv.Env{e, e2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = env.MustDo(t, w.worker, cardDoc, map[string]any{"in": map[string]any{"orderId": order2, "cardNumber": w.card, "pin": w.pin, "position": home}})
+		}()
+	}
+	wg.Wait()
+	for _, r := range out {
+		if r.Str("confirmServiceOrderWithCard.order.status") != "REDEEMED" {
+			t.Fatalf("card confirm: %s", r.Raw)
+		}
+	}
+	testenv.MustScan(t, e.DB, "SELECT count(*) FROM redemptions WHERE resident_id = ?", testenv.Args(w.resident.ID), &n)
+	if n != 2 || w.balance(t) != before-6000 {
 		t.Fatalf("%d redemptions, balance %d (was %d)", n, w.balance(t), before)
 	}
 	// Someone else's mini-program account cannot confirm it.
@@ -468,7 +521,7 @@ func careObjects(t *testing.T, e *testenv.Env, resident, program, provider, seri
 }
 
 // careAuditTour takes every audited home-care action once (for
-// TestAuditEntriesResolve): e must talk to a fake WeChat.
+// TestAuditEntriesResolve): e must talk to a fake WeChat and send SMS.
 func careAuditTour(t *testing.T, e *testenv.Env) {
 	t.Helper()
 	w := newCareWorld(t, e, true, 30) // item, offer, worker, home, card
@@ -493,6 +546,12 @@ func careAuditTour(t *testing.T, e *testenv.Env) {
 	}
 	ok(e.MustDo(t, w.clerk, `mutation($r:ID!){unlockServiceCard(residentId:$r){card{status} userErrors{code message}}}`, map[string]any{"r": w.res}), "unlockServiceCard")
 	ok(w.confirmWithCard(t, w.worker, carded, w.pin), "confirmServiceOrderWithCard")
+	coded := w.order(t, 1) // e must send SMS (withSMS)
+	ok(e.MustDo(t, w.worker, requestCodeDoc, map[string]any{"o": coded}), "requestServiceOrderCode")
+	if r := w.confirmWithCode(t, w.worker, coded, "000000"); r.Str("confirmServiceOrderWithCode.order.id") == "" &&
+		r.Str("confirmServiceOrderWithCode.userErrors.0.code") != "INVALID_CREDENTIALS" {
+		t.Fatalf("confirmServiceOrderWithCode: %s", r.Raw)
+	}
 	ok(e.MustDo(t, w.clerk, `mutation($r:ID!){reportServiceCardLost(residentId:$r){card{status} userErrors{code message}}}`, map[string]any{"r": w.res}), "reportServiceCardLost")
 	r := e.MustDo(t, w.clerk, `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id} userErrors{code message}}}`,
 		map[string]any{"in": map[string]any{"residentId": w.res, "providerId": w.providerID, "itemId": w.item, "scheduledDate": civil.DateOf(time.Now()).String()}})
@@ -537,6 +596,38 @@ func TestHomeCareProxyConfirms(t *testing.T) {
 	if b := w.balance(t); b != before-3000 {
 		t.Fatalf("balance %d, want %d", b, before-3000)
 	}
+	// The audit entry names both identities: its actor is the proxy's own
+	// account, its detail the resident acted for and the link.
+	var entries []struct {
+		ActorKind, ActorID, OnBehalfOf, LinkAccount, LinkResident string
+	}
+	if err := e.DB.Raw(`SELECT a.actor_kind, a.actor_id::text AS actor_id, coalesce(a.detail->>'onBehalfOf', '') AS on_behalf_of,
+		coalesce(p.account_id::text, '') AS link_account, coalesce(p.resident_id::text, '') AS link_resident
+		FROM audit_log a LEFT JOIN resident_proxies p ON p.id = (a.detail->>'proxyLinkId')::uuid
+		WHERE a.action = 'confirmServiceOrder' AND a.entity_id = ?`, mustUUID(t, order)).Scan(&entries).Error; err != nil {
+		t.Fatal(err)
+	}
+	res := w.resident.ID.String()
+	if len(entries) != 1 || entries[0].ActorKind != "WECHAT" || entries[0].OnBehalfOf != res || entries[0].LinkResident != res ||
+		entries[0].LinkAccount != entries[0].ActorID {
+		t.Fatalf("audit of the proxy's confirmation: %+v", entries)
+	}
+	var own string
+	testenv.MustScan(t, e.DB, "SELECT coalesce(string_agg(id::text, ','), '') FROM wechat_accounts WHERE resident_id = ?", testenv.Args(w.resident.ID), &own)
+	if strings.Contains(own, entries[0].ActorID) {
+		t.Fatalf("the proxy's confirmation is audited as the resident's own account")
+	}
+	// The proxy disputes the visit: audited the same way.
+	if r := e.MustDo(t, spender, `mutation($o:ID!){disputeServiceOrder(orderId:$o,reason:"母亲说未上门"){order{status} userErrors{code message}}}`,
+		map[string]any{"o": order}); r.Str("disputeServiceOrder.order.status") != "DISPUTED" {
+		t.Fatalf("the proxy's dispute: %s", r.Raw)
+	}
+	var onBehalf string
+	testenv.MustScan(t, e.DB, `SELECT coalesce(detail->>'onBehalfOf', '') FROM audit_log WHERE action = 'disputeServiceOrder' AND entity_id = ? AND actor_id::text = ?`,
+		testenv.Args(mustUUID(t, order), entries[0].ActorID), &onBehalf)
+	if onBehalf != res {
+		t.Fatalf("the proxy's dispute is audited for %q, want %s", onBehalf, res)
+	}
 }
 
 // TestDeathCancelsOpenVisits: a death recorded while a visit waits for
@@ -565,5 +656,259 @@ func TestDeathCancelsOpenVisits(t *testing.T) {
 	}
 	if c := w.confirmWithCard(t, w.worker, order, w.pin); c.Get("confirmServiceOrderWithCard.order") != nil {
 		t.Fatalf("a cancelled visit was confirmed: %s", c.Raw)
+	}
+}
+
+// fakeSMS is an SMS gateway of the contract notify.SMSSender speaks (POST
+// /send, JSON {phone, template, params}, the key as a bearer token), as
+// the notify tests' fake is: it keeps what it was sent.
+type fakeSMS struct {
+	*httptest.Server
+	mu   sync.Mutex
+	sent []smsSent
+}
+
+type smsSent struct {
+	Phone    string            `json:"phone"`
+	Template string            `json:"template"`
+	Params   map[string]string `json:"params"`
+}
+
+func newFakeSMS(t *testing.T) *fakeSMS {
+	t.Helper()
+	f := &fakeSMS{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/send" || r.Header.Get("Authorization") != "Bearer sms-key" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		var m smsSent
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.sent = append(f.sent, m)
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+// withSMS points the app at f, with no background dispatcher (the test
+// sends the outbox itself).
+func withSMS(f *fakeSMS) testenv.Option {
+	return testenv.WithConfig(func(c *config.Config) { c.SMSAPIBase, c.SMSAPIKey, c.NotifyPoll = f.URL, "sms-key", 0 })
+}
+
+// codes sends the outbox and answers the visit codes the fake received
+// since the last call, by phone.
+func (f *fakeSMS) codes(t *testing.T, e *testenv.Env) map[string]string {
+	t.Helper()
+	for {
+		n, err := e.App.Notify.DispatchOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for _, m := range f.sent {
+		if m.Template != "VISIT_CODE" {
+			continue
+		}
+		if c := codeIn.FindString(m.Params["note"]); c != "" {
+			out[m.Phone] = c
+		}
+	}
+	f.sent = nil
+	return out
+}
+
+var codeIn = regexp.MustCompile(`[0-9]{6}`)
+
+const (
+	requestCodeDoc = `mutation($o:ID!){requestServiceOrderCode(orderId:$o){maskedPhone expiresAt userErrors{code message}}}`
+	codeDoc        = `mutation($in:ConfirmServiceOrderWithCodeInput!){confirmServiceOrderWithCode(input:$in){order{` + careOrderFields + `} userErrors{code message}}}`
+)
+
+func (w *careWorld) confirmWithCode(t *testing.T, tok, order, code string) *testenv.Response {
+	t.Helper()
+	return w.e.MustDo(t, tok, codeDoc, map[string]any{"in": map[string]any{"orderId": order, "code": code, "position": home}})
+}
+
+// TestHomeCareSMSCode: the worker asks for a code at check-out; six
+// digits go by SMS to the resident's own phone (the outbox, sent to the
+// fake gateway), stored only as a hash and removed from the outbox once
+// sent; requests are throttled; a wrong code counts, a right one pays the
+// visit once (retries draw nothing); codes expire, and five wrong ones end
+// a code. A worker of another provider can neither ask nor confirm.
+func TestHomeCareSMSCode(t *testing.T) {
+	sms := newFakeSMS(t)
+	e := testenv.New(t, withSMS(sms))
+	w := newCareWorld(t, e, false, 0)
+	other := newCareWorld(t, e, false, 0)
+	before := w.balance(t)
+	order := w.order(t, 1)
+
+	if r := e.MustDo(t, other.worker, requestCodeDoc, map[string]any{"o": order}); r.Str("requestServiceOrderCode.userErrors.0.code") != "NOT_FOUND" {
+		t.Fatalf("another provider's worker asked for a code: %s", r.Raw)
+	}
+	if got := sms.codes(t, e); len(got) != 0 {
+		t.Fatalf("a refused request texted %v", got)
+	}
+	r := e.MustDo(t, w.worker, requestCodeDoc, map[string]any{"o": order})
+	masked := r.Str("requestServiceOrderCode.maskedPhone")
+	if masked == "" || masked == w.resident.Phone || !strings.HasSuffix(w.resident.Phone, masked[len(masked)-4:]) ||
+		r.Str("requestServiceOrderCode.expiresAt") == "" {
+		t.Fatalf("request: %s", r.Raw)
+	}
+	// Throttled: a second code within the minute is refused.
+	if r := e.MustDo(t, w.worker, requestCodeDoc, map[string]any{"o": order}); r.Str("requestServiceOrderCode.userErrors.0.code") != "TOO_MANY_ATTEMPTS" {
+		t.Fatalf("a second code at once: %s", r.Raw)
+	}
+	oid := mustUUID(t, order)
+	var hash string
+	testenv.MustScan(t, e.DB, "SELECT code_hash FROM visit_codes WHERE order_id = ?", testenv.Args(oid), &hash)
+	codes := sms.codes(t, e)
+	code := codes[w.resident.Phone]
+	if len(codes) != 1 || code == "" {
+		t.Fatalf("texted %v, want one code to the resident's phone", codes)
+	}
+	if !strings.HasPrefix(hash, "$argon2id$") || strings.Contains(hash, code) {
+		t.Fatalf("the code is not stored hashed: %s", hash)
+	}
+	var left int
+	var sent int
+	testenv.MustScan(t, e.DB, `SELECT count(*) FILTER (WHERE payload->>'code' IS NOT NULL), count(*) FILTER (WHERE status = 'SENT')
+		FROM notifications WHERE kind = 'VISIT_CODE' AND payload->>'orderId' = ?`, testenv.Args(fmt.Sprint(oid)), &left, &sent)
+	if left != 0 || sent != 1 {
+		t.Fatalf("%d of the visit's notifications still hold their code, %d sent (want 0, 1)", left, sent)
+	}
+
+	wrong := fmt.Sprintf("%06d", (mustAtoi(t, code)+1)%1_000_000)
+	if r := w.confirmWithCode(t, w.worker, order, wrong); r.Str("confirmServiceOrderWithCode.userErrors.0.code") != "INVALID_CREDENTIALS" {
+		t.Fatalf("a wrong code: %s", r.Raw)
+	}
+	if r := w.confirmWithCode(t, other.worker, order, code); r.Str("confirmServiceOrderWithCode.userErrors.0.code") != "NOT_FOUND" {
+		t.Fatalf("another provider's worker confirmed: %s", r.Raw)
+	}
+	r = w.confirmWithCode(t, w.worker, order, code)
+	if r.Str("confirmServiceOrderWithCode.order.status") != "REDEEMED" || r.Str("confirmServiceOrderWithCode.order.confirmedVia") != "SMS_CODE" {
+		t.Fatalf("confirm: %s", r.Raw)
+	}
+	if b := w.balance(t); b != before-3000 {
+		t.Fatalf("balance %d, want %d", b, before-3000)
+	}
+	// A retry answers the paid visit; nothing more is drawn, and the code
+	// cannot be asked for again.
+	if r := w.confirmWithCode(t, w.worker, order, code); r.Str("confirmServiceOrderWithCode.order.status") != "REDEEMED" {
+		t.Fatalf("retry: %s", r.Raw)
+	}
+	if b := w.balance(t); b != before-3000 {
+		t.Fatalf("a retry drew again: %d", b)
+	}
+	if r := e.MustDo(t, w.worker, requestCodeDoc, map[string]any{"o": order}); r.Get("requestServiceOrderCode.userErrors.0") == nil {
+		t.Fatalf("a code for a paid visit: %s", r.Raw)
+	}
+
+	// Expiry, then five wrong codes end the next one.
+	order2 := w.order(t, 1)
+	e.MustDo(t, w.worker, requestCodeDoc, map[string]any{"o": order2})
+	code = sms.codes(t, e)[w.resident.Phone]
+	e.Clock.Advance(CodeTTL + time.Second)
+	if r := w.confirmWithCode(t, w.worker, order2, code); r.Str("confirmServiceOrderWithCode.userErrors.0.code") != "TOKEN_EXPIRED" {
+		t.Fatalf("an expired code: %s", r.Raw)
+	}
+	if r := e.MustDo(t, w.worker, requestCodeDoc, map[string]any{"o": order2}); r.Get("requestServiceOrderCode.userErrors.0") != nil {
+		t.Fatalf("a new code after expiry: %s", r.Raw)
+	}
+	code = sms.codes(t, e)[w.resident.Phone]
+	wrong = fmt.Sprintf("%06d", (mustAtoi(t, code)+7)%1_000_000)
+	for i := 1; i <= 5; i++ {
+		if r := w.confirmWithCode(t, w.worker, order2, wrong); r.Str("confirmServiceOrderWithCode.userErrors.0.code") != "INVALID_CREDENTIALS" {
+			t.Fatalf("wrong code %d: %s", i, r.Raw)
+		}
+	}
+	if r := w.confirmWithCode(t, w.worker, order2, code); r.Str("confirmServiceOrderWithCode.userErrors.0.code") != "TOO_MANY_ATTEMPTS" {
+		t.Fatalf("the right code after five wrong ones: %s", r.Raw)
+	}
+	if b := w.balance(t); b != before-3000 {
+		t.Fatalf("balance %d after refusals, want %d", b, before-3000)
+	}
+}
+
+// CodeTTL is homecare.CodeTTL, as the tests wait it out.
+const CodeTTL = 5 * time.Minute
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return n
+}
+
+// TestHomeCareCapsCreatorsAndDisputeWindow: an order made by the resident
+// in the mini-program, one by the provider and one at the counter all
+// price the visit from the list; a program's cap per category and period
+// refuses the order over it (a cancelled one does not count); a paid visit
+// can be disputed within 30 days of its confirmation, not after.
+func TestHomeCareCapsCreatorsAndDisputeWindow(t *testing.T) {
+	fake := testenv.NewFakeWechat(t)
+	e := testenv.New(t, testenv.WithWechat(fake))
+	w := newCareWorld(t, e, true, 0)
+	const setCap = `mutation($p:ID!,$n:Int){setCareCap(input:{programId:$p,category:BATHING,period:WEEK,maxVisits:$n}){caps{period maxVisits} userErrors{code message}}}`
+	if r := e.MustDo(t, w.admin, setCap, map[string]any{"p": w.program, "n": 2}); r.Get("setCareCap.userErrors.0") != nil {
+		t.Fatalf("setCareCap: %s", r.Raw)
+	}
+	// The program is shared by the package's tests: the cap goes again.
+	t.Cleanup(func() { e.MustDo(t, w.admin, setCap, map[string]any{"p": w.program, "n": nil}) })
+	const create = `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id status amountFen} userErrors{code message}}}`
+	today := civil.DateOf(time.Now()).String()
+	mine := e.MustDo(t, w.residentT, create, map[string]any{"in": map[string]any{"providerId": w.providerID, "itemId": w.item, "quantity": 2, "scheduledDate": today}})
+	if mine.Str("createServiceOrder.order.status") != "REQUESTED" || mine.Get("createServiceOrder.order.amountFen") != float64(6000) {
+		t.Fatalf("the resident's order: %s", mine.Raw)
+	}
+	theirs := e.MustDo(t, w.provider, create, map[string]any{"in": map[string]any{"residentId": w.res, "itemId": w.item, "scheduledDate": today}})
+	if theirs.Get("createServiceOrder.order.amountFen") != float64(3000) {
+		t.Fatalf("the provider's order: %s", theirs.Raw)
+	}
+	over := map[string]any{"in": map[string]any{"residentId": w.res, "providerId": w.providerID, "itemId": w.item, "scheduledDate": today}}
+	if r := e.MustDo(t, w.clerk, create, over); r.Str("createServiceOrder.userErrors.0.code") != "NOT_ELIGIBLE" {
+		t.Fatalf("a third bath in the week: %s", r.Raw)
+	}
+	if r := e.MustDo(t, w.residentT, `mutation($o:ID!){cancelServiceOrder(orderId:$o,reason:"改期"){order{status} userErrors{code message}}}`,
+		map[string]any{"o": mine.Str("createServiceOrder.order.id")}); r.Str("cancelServiceOrder.order.status") != "CANCELLED" {
+		t.Fatalf("cancel: %s", r.Raw)
+	}
+	if r := e.MustDo(t, w.clerk, create, over); r.Str("createServiceOrder.order.status") != "REQUESTED" {
+		t.Fatalf("after a cancellation the cap has room: %s", r.Raw)
+	}
+
+	// The dispute window: 30 days from the confirmation.
+	e.MustDo(t, w.admin, setCap, map[string]any{"p": w.program, "n": nil})
+	order := w.order(t, 1)
+	if r := e.MustDo(t, w.residentT, `mutation($o:ID!){confirmServiceOrder(orderId:$o){order{status} userErrors{code}}}`, map[string]any{"o": order}); r.Str("confirmServiceOrder.order.status") != "REDEEMED" {
+		t.Fatalf("confirm: %s", r.Raw)
+	}
+	if err := e.DB.Exec("UPDATE service_orders SET confirmed_at = confirmed_at - interval '31 days' WHERE id = ?", mustUUID(t, order)).Error; err != nil {
+		t.Fatal(err)
+	}
+	const dispute = `mutation($o:ID!){disputeServiceOrder(orderId:$o,reason:"未上门"){order{status} userErrors{code message}}}`
+	if r := e.MustDo(t, w.residentT, dispute, map[string]any{"o": order}); r.Str("disputeServiceOrder.userErrors.0.code") != "INVALID_TRANSITION" {
+		t.Fatalf("a dispute after 31 days: %s", r.Raw)
+	}
+	if err := e.DB.Exec("UPDATE service_orders SET confirmed_at = confirmed_at + interval '2 days' WHERE id = ?", mustUUID(t, order)).Error; err != nil {
+		t.Fatal(err)
+	}
+	if r := e.MustDo(t, w.residentT, dispute, map[string]any{"o": order}); r.Str("disputeServiceOrder.order.status") != "DISPUTED" {
+		t.Fatalf("a dispute on day 29: %s", r.Raw)
 	}
 }

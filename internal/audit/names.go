@@ -200,6 +200,8 @@ const (
 	ActionCheckOutServiceOrder        Action = "checkOutServiceOrder"
 	ActionConfirmServiceOrderWithCard Action = "confirmServiceOrderWithCard"
 	ActionConfirmServiceOrder         Action = "confirmServiceOrder"
+	ActionRequestServiceOrderCode     Action = "requestServiceOrderCode"
+	ActionConfirmServiceOrderWithCode Action = "confirmServiceOrderWithCode"
 	ActionReviewServiceOrder          Action = "reviewServiceOrder"
 	ActionDisputeServiceOrder         Action = "disputeServiceOrder"
 	ActionResolveServiceOrderDispute  Action = "resolveServiceOrderDispute"
@@ -230,7 +232,7 @@ var Actions = []Action{
 	ActionSetResidentHome, ActionIssueServiceCard, ActionReportServiceCardLost, ActionUnlockServiceCard,
 	ActionCreateServiceOrder, ActionAssignServiceOrder, ActionCancelServiceOrder, ActionCheckInServiceOrder,
 	ActionCheckOutServiceOrder, ActionConfirmServiceOrderWithCard, ActionConfirmServiceOrder, ActionReviewServiceOrder,
-	ActionDisputeServiceOrder, ActionResolveServiceOrderDispute,
+	ActionDisputeServiceOrder, ActionResolveServiceOrderDispute, ActionRequestServiceOrderCode, ActionConfirmServiceOrderWithCode,
 }
 
 // AuthHook records a step of the auth service (auth.Service.Audit): it

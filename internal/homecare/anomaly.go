@@ -26,7 +26,8 @@ const (
 	CheckInFar Rule = "CHECK_IN_FAR"
 	// DailyCapExceeded: more visits for the resident that day than the cap.
 	DailyCapExceeded Rule = "DAILY_CAP_EXCEEDED"
-	// CardFar: the card and PIN were sent from far from the home.
+	// CardFar: the card and PIN (or the SMS code) were sent from far from
+	// the home.
 	CardFar Rule = "CARD_FAR"
 )
 
@@ -57,6 +58,9 @@ type visitFacts struct {
 	overlaps      int
 	visitsThatDay int
 	dayCap        int
+	// confirmedVia: how the elder confirmed (CARD or SMS_CODE), for the
+	// confirmation's distance rule.
+	confirmedVia string
 }
 
 // anomalyRule is one row of the rules table.
@@ -92,7 +96,12 @@ var rules = []anomalyRule{
 		}
 		return false, ""
 	}},
-	{CardFar, atCardConfirm, func(f *visitFacts) (bool, string) { return far(f, "刷卡确认") }},
+	{CardFar, atCardConfirm, func(f *visitFacts) (bool, string) {
+		if f.confirmedVia == ViaSMSCode {
+			return far(f, "短信确认码确认")
+		}
+		return far(f, "刷卡确认")
+	}},
 }
 
 // far fires when the report's distance from the home exceeds FarMeters

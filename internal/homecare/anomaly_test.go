@@ -35,6 +35,8 @@ func TestAnomalyRules(t *testing.T) {
 		{"checked in at another home meanwhile", WorkerOverlap, visitFacts{overlaps: 1}, true},
 		{"card at the home", CardFar, visitFacts{distanceM: ptr(10.0)}, false},
 		{"card 3 km away", CardFar, visitFacts{distanceM: ptr(3000.0)}, true},
+		{"SMS code at the home", CardFar, visitFacts{distanceM: ptr(10.0), confirmedVia: ViaSMSCode}, false},
+		{"SMS code 3 km away", CardFar, visitFacts{distanceM: ptr(3000.0), confirmedVia: ViaSMSCode}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

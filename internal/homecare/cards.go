@@ -102,7 +102,7 @@ func (s *Service) SetHome(ctx context.Context, residentID uuid.UUID, p Position)
 }
 
 // IssueCard issues an elder service card at a counter with the PIN the
-// elder sets there (stored as argon2id in the app's hashing pool). A
+// elder sets there (stored as argon2id at the PIN parameters: pin.go). A
 // resident holding a usable card gets a new one and the old one is
 // REPLACED: a card reported lost is replaced the same way.
 func (s *Service) IssueCard(ctx context.Context, residentID uuid.UUID, pin string) (*Card, error) {
@@ -116,7 +116,7 @@ func (s *Service) IssueCard(ctx context.Context, residentID uuid.UUID, pin strin
 	if weakPIN(pin) {
 		return nil, problem.New(problem.WeakPassword, "密码过于简单(相同或连续数字), 请另设", "input", "pin")
 	}
-	hash, err := s.hashes.Hash(ctx, pin)
+	hash, err := hashPIN(pin)
 	if err != nil {
 		return nil, err
 	}
@@ -230,38 +230,4 @@ func (s *Service) Card(ctx context.Context, residentID uuid.UUID) (*Card, error)
 		return nil, database.Classify(err)
 	}
 	return r.card(), nil
-}
-
-// takeAttempt reserves one PIN attempt on an ACTIVE card before the PIN is
-// verified, in its own statement, so parallel guesses cannot verify more
-// than MaxPINAttempts times: the fifth reservation is the last. It answers
-// the card, or a user error when there is none or it is locked or ended.
-func (s *Service) takeAttempt(ctx context.Context, number string) (*cardRow, error) {
-	var r cardRow
-	err := s.db.WithContext(ctx).Raw(`UPDATE service_cards SET failed_attempts = failed_attempts + 1
-		WHERE card_number = ? AND status = 'ACTIVE' AND failed_attempts < ? RETURNING *`, number, MaxPINAttempts).Scan(&r).Error
-	if err != nil {
-		return nil, database.Classify(err)
-	}
-	if r.ID != uuid.Nil {
-		return &r, nil
-	}
-	var st []string
-	if err := s.db.WithContext(ctx).Raw("SELECT status FROM service_cards WHERE card_number = ?", number).Scan(&st).Error; err != nil {
-		return nil, database.Classify(err)
-	}
-	if len(st) == 1 && (st[0] == CardLocked || st[0] == CardActive) {
-		return nil, problem.New(problem.TooManyAttempts, "密码错误次数过多, 服务卡已锁定, 请到服务窗口解锁", "input", "cardNumber")
-	}
-	return nil, problem.New(problem.InvalidCredentials, "服务卡无效或已挂失", "input", "cardNumber")
-}
-
-// settleAttempt ends a reserved attempt: a right PIN gives it back and
-// clears the count; a wrong one keeps it and locks the card at the limit.
-func (s *Service) settleAttempt(ctx context.Context, id uuid.UUID, ok bool) error {
-	stmt := "UPDATE service_cards SET failed_attempts = 0 WHERE id = ? AND status = 'ACTIVE'"
-	if !ok {
-		stmt = "UPDATE service_cards SET status = 'LOCKED' WHERE id = ? AND status = 'ACTIVE' AND failed_attempts >= " + fmt.Sprint(MaxPINAttempts)
-	}
-	return database.Classify(s.db.WithContext(ctx).Exec(stmt, id).Error)
 }

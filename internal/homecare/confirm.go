@@ -2,16 +2,20 @@ package homecare
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 )
 
@@ -19,15 +23,93 @@ import (
 const (
 	ViaCard     = "CARD"
 	ViaResident = "RESIDENT"
+	ViaSMSCode  = "SMS_CODE"
 )
 
 // ConfirmWithCard is the elder's confirmation at check-out: the worker's
 // app sends the card number and the PIN the elder typed, and where the
-// phone is. A PIN attempt is reserved before the PIN is verified (argon2id
-// in the app's hashing pool), so guessing in parallel gets no more than
-// MaxPINAttempts tries; the fifth wrong PIN locks the card until a counter
-// unlocks it. A right PIN confirms the visit and pays for it.
+// phone is. One transaction: the order and then the card are locked, so
+// guesses at one card are taken one at a time and no more than
+// MaxPINAttempts of them are ever verified; the PIN is verified under the
+// lock (argon2id at the PIN parameters, pin.go: a fraction of a
+// millisecond). A wrong PIN is counted and committed (the fifth locks the
+// card until a counter unlocks it); a right one confirms the visit and
+// pays for it in the same transaction.
 func (s *Service) ConfirmWithCard(ctx context.Context, orderID uuid.UUID, cardNumber, pin string, p Position) (*Order, error) {
+	cardNumber = strings.TrimSpace(cardNumber)
+	return s.confirmAtDoor(ctx, orderID, p, ViaCard, audit.ActionConfirmServiceOrderWithCard,
+		func(tx *gorm.DB, o *orderRow) (error, error) {
+			if !ValidPIN(pin) || len(cardNumber) != 12 {
+				return problem.New(problem.InvalidCredentials, "卡号或密码错误", "input", "pin"), nil
+			}
+			return s.checkCard(ctx, tx, o, cardNumber, pin)
+		})
+}
+
+// checkCard verifies the card and PIN for order o, inside the
+// confirmation's transaction. It answers a refusal (with the wrong try
+// counted, to be committed) or an error (to roll back).
+func (s *Service) checkCard(ctx context.Context, tx *gorm.DB, o *orderRow, number, pin string) (refusal, err error) {
+	var card cardRow
+	err = tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("card_number = ?", number).Take(&card).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return problem.New(problem.InvalidCredentials, "服务卡无效或已挂失", "input", "cardNumber"), nil
+	}
+	if err != nil {
+		return nil, database.Classify(err)
+	}
+	switch {
+	case card.Status == CardLost || card.Status == CardReplaced:
+		return problem.New(problem.InvalidCredentials, "服务卡无效或已挂失", "input", "cardNumber"), nil
+	case card.ResidentID != o.ResidentID:
+		// Not this resident's card: no guess at its PIN, nothing counted.
+		return problem.New(problem.InvalidCredentials, "此卡不属于该服务对象", "input", "cardNumber"), nil
+	case card.Status == CardLocked || card.FailedAttempts >= MaxPINAttempts:
+		return problem.New(problem.TooManyAttempts, "密码错误次数过多, 服务卡已锁定, 请到服务窗口解锁", "input", "cardNumber"), nil
+	}
+	ok, upgrade, err := s.verifyPIN(ctx, card.PinHash, pin)
+	if err != nil {
+		return nil, err // a busy pool (an old, heavy hash): rolled back, no try counted
+	}
+	if ok {
+		if card.FailedAttempts > 0 || upgrade != "" {
+			u := map[string]any{"failed_attempts": 0}
+			if upgrade != "" {
+				u["pin_hash"] = upgrade
+			}
+			if err := tx.Model(&cardRow{}).Where("id = ?", card.ID).Updates(u).Error; err != nil {
+				return nil, database.Classify(err)
+			}
+		}
+		return nil, nil
+	}
+	card.FailedAttempts++
+	u := map[string]any{"failed_attempts": card.FailedAttempts}
+	left := MaxPINAttempts - card.FailedAttempts
+	msg := "密码错误, 还可尝试" + string(rune('0'+left)) + "次"
+	if left <= 0 {
+		u["status"] = CardLocked
+		msg = "密码错误次数过多, 服务卡已锁定, 请到服务窗口解锁"
+	}
+	if err := tx.Model(&cardRow{}).Where("id = ?", card.ID).Updates(u).Error; err != nil {
+		return nil, database.Classify(err)
+	}
+	if err := audit.Record(ctx, tx, audit.ActionConfirmServiceOrderWithCard, audit.EntityServiceOrder, &o.ID,
+		map[string]any{"pinCorrect": false, "cardNumber": number}); err != nil {
+		return nil, err
+	}
+	return problem.New(problem.InvalidCredentials, msg, "input", "pin"), nil
+}
+
+// confirmAtDoor is a worker's confirmation of a visit with something the
+// elder holds (card and PIN, or the SMS code), in one transaction: the
+// order locked with its home, flag counts and sheet (one statement), the
+// worker's right to it, check (which answers a refusal to commit, such as
+// a wrong PIN counted, or an error to roll back), the confirmation rule
+// (the position's distance from the home), and the payment. A visit
+// confirmed already is answered as it is (a retry).
+func (s *Service) confirmAtDoor(ctx context.Context, orderID uuid.UUID, p Position, via string, action audit.Action,
+	check func(tx *gorm.DB, o *orderRow) (refusal, err error)) (*Order, error) {
 	v, err := policy.Require(ctx, policy.PerformVisit)
 	if err != nil {
 		return nil, err
@@ -35,87 +117,139 @@ func (s *Service) ConfirmWithCard(ctx context.Context, orderID uuid.UUID, cardNu
 	if err := validPosition(p, "position"); err != nil {
 		return nil, err
 	}
-	cardNumber = strings.TrimSpace(cardNumber)
-	// The order first: a worker learns nothing about cards through an
-	// order that is not theirs.
-	o, err := s.Order(ctx, orderID)
-	if err != nil {
-		return nil, err
-	}
-	if o == nil || o.WorkerID == nil || *o.WorkerID != v.ID {
-		return nil, notFound("orderId")
-	}
-	if st := o.Status; st == Confirmed || st == Redeemed {
-		return o, nil // confirmed already (a retry): nothing to check again
-	}
-	if o.Status != CheckedOut {
-		return nil, problem.New(problem.InvalidTransition, "签退后才能确认", "input", "orderId")
-	}
-	if !ValidPIN(pin) || len(cardNumber) != 12 {
-		return nil, problem.New(problem.InvalidCredentials, "卡号或密码错误", "input", "pin")
-	}
-	card, err := s.takeAttempt(ctx, cardNumber)
-	if err != nil {
-		return nil, err
-	}
-	if card.ResidentID != o.ResidentID {
-		// Not this resident's card: give the attempt back, it was no guess
-		// at this card's PIN.
-		if err := database.Classify(s.db.WithContext(ctx).Exec(
-			"UPDATE service_cards SET failed_attempts = greatest(failed_attempts - 1, 0) WHERE id = ?", card.ID).Error); err != nil {
-			return nil, err
-		}
-		return nil, problem.New(problem.InvalidCredentials, "此卡不属于该服务对象", "input", "cardNumber")
-	}
-	ok, err := s.hashes.Verify(ctx, card.PinHash, pin)
-	if err != nil {
-		// A busy hashing pool keeps the reserved attempt (it counts, as a
-		// guess would) and locks the card at the limit all the same.
-		if serr := s.settleAttempt(ctx, card.ID, false); serr != nil {
-			return nil, serr
-		}
-		return nil, err
-	}
-	if err := s.settleAttempt(ctx, card.ID, ok); err != nil {
-		return nil, err
-	}
-	if !ok {
-		left := MaxPINAttempts - card.FailedAttempts
-		msg := "密码错误, 还可尝试" + string(rune('0'+left)) + "次"
-		if left <= 0 {
-			msg = "密码错误次数过多, 服务卡已锁定, 请到服务窗口解锁"
-		}
-		if err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-			return audit.Record(ctx, tx, audit.ActionConfirmServiceOrderWithCard, audit.EntityServiceOrder, &orderID,
-				map[string]any{"pinCorrect": false, "cardNumber": cardNumber})
-		}); err != nil {
-			return nil, err
-		}
-		return nil, problem.New(problem.InvalidCredentials, msg, "input", "pin")
-	}
-	return s.step(ctx, v, policy.PerformVisit, orderID, func(tx *gorm.DB, o *orderRow) error {
-		h, err := home(ctx, tx, o)
+	var out *Order
+	var refused error
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		refused = nil // a retried transaction answers as its last attempt
+		lv, err := lockVisit(ctx, tx, orderID)
 		if err != nil {
 			return err
 		}
+		// The order first: a worker learns nothing about cards or codes
+		// through an order that is not theirs.
+		if lv == nil {
+			return notFound("orderId")
+		}
+		o := &lv.Order
+		if ok, err := s.reaches(ctx, tx, v, policy.PerformVisit, o); err != nil || !ok {
+			if err == nil {
+				err = notFound("orderId")
+			}
+			return err
+		}
+		switch Status(o.Status) {
+		case Confirmed, Redeemed:
+			out = o.order()
+			return s.attach(ctx, tx, []*Order{out})
+		case CheckedOut:
+		default:
+			return problem.New(problem.InvalidTransition, "签退后才能确认", "input", "orderId")
+		}
+		if refused, err = check(tx, o); err != nil || refused != nil {
+			return err // a refusal commits what check counted
+		}
+		var h *homeRow
+		if lv.HomeLat != nil && lv.HomeLng != nil {
+			h = &homeRow{Latitude: *lv.HomeLat, Longitude: *lv.HomeLng}
+		}
 		d := distanceFromHome(h, p)
-		if err := s.raise(ctx, tx, o, evaluate(atCardConfirm, &visitFacts{limits: s.limits, distanceM: d, accuracyM: p.AccuracyMeters})); err != nil {
+		fired := evaluate(atCardConfirm, &visitFacts{limits: s.limits, distanceM: d, accuracyM: p.AccuracyMeters, confirmedVia: via})
+		if err := s.raise(ctx, tx, o, fired); err != nil {
 			return err
 		}
 		o.ConfirmDistanceM = d
-		return s.confirm(ctx, tx, o, ViaCard, audit.ActionConfirmServiceOrderWithCard)
+		held := lv.OpenFlags + len(fired)
+		now := s.now()
+		o.Status, o.ConfirmedAt, o.ConfirmedVia = string(Confirmed), &now, &via
+		if held == 0 {
+			if err := s.pay(ctx, tx, o); err != nil {
+				return err
+			}
+		}
+		if err := saveConfirmation(ctx, tx, o, action, map[string]any{"via": via, "held": held > 0}); err != nil {
+			return err
+		}
+		out = o.order()
+		if lv.Flags+len(fired) > 0 {
+			return s.attach(ctx, tx, []*Order{out})
+		}
+		// A visit that never had a flag and (being just confirmed) has no
+		// dispute needs only its sheet, read with the lock.
+		out.Sheet = lv.Sheet.sheet(s.today())
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		return nil, refused
+	}
+	return out, nil
 }
 
-// ConfirmByResident is the resident's own confirmation in the
-// mini-program (or a proxy's, once mayConfirmFor knows proxies).
+// lockedVisit is an order locked for update with its resident's recorded
+// home and its flag counts.
+type lockedVisit struct {
+	Order     orderRow `gorm:"embedded"`
+	HomeLat   *float64
+	HomeLng   *float64
+	Flags     int
+	OpenFlags int
+	Sheet     sheetRow `gorm:"embedded;embeddedPrefix:sheet_"`
+}
+
+// lockVisit reads order id for update with its home and flag counts in
+// one statement; nil when there is none.
+func lockVisit(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*lockedVisit, error) {
+	var rows []lockedVisit
+	err := tx.WithContext(ctx).Raw(`SELECT o.*, h.latitude AS home_lat, h.longitude AS home_lng,
+		(SELECT count(*) FROM service_order_flags g WHERE g.order_id = o.id) AS flags,
+		(SELECT count(*) FROM service_order_flags g WHERE g.order_id = o.id AND g.status = 'OPEN') AS open_flags,
+		r.id AS sheet_id, r.name AS sheet_name, r.id_number_masked AS sheet_id_number_masked, r.phone_masked AS sheet_phone_masked,
+		r.address AS sheet_address, r.birth_date AS sheet_birth_date, r.org_path AS sheet_org_path
+		FROM service_orders o LEFT JOIN care_homes h ON h.resident_id = o.resident_id
+		LEFT JOIN LATERAL (`+resident.VisitSheetSQL("ARRAY[o.resident_id]")+`) r ON true
+		WHERE o.id = ? FOR UPDATE OF o`, id).Scan(&rows).Error
+	if err != nil {
+		return nil, database.Classify(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0], nil
+}
+
+// saveConfirmation writes a door confirmation's columns of the order and
+// its audit entry in one statement (a hot path: the audit row rides in
+// the update's WITH, as voucher's redemption does).
+func saveConfirmation(ctx context.Context, tx *gorm.DB, o *orderRow, action audit.Action, detail map[string]any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	st := audit.NewStamp(ctx)
+	err = tx.WithContext(ctx).Exec(`WITH a AS (`+audit.Insert+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb))
+		UPDATE service_orders SET status = ?, confirmed_at = ?, confirmed_via = ?, confirm_distance_m = ?, redemption_id = ? WHERE id = ?`,
+		st.ID, st.At, st.ActorID, st.ActorKind, string(action), string(audit.EntityServiceOrder), o.ID, st.RequestID, string(b),
+		o.Status, o.ConfirmedAt, o.ConfirmedVia, o.ConfirmDistanceM, o.RedemptionID, o.ID).Error
+	return database.Classify(err)
+}
+
+// ConfirmByResident is the resident's own confirmation in the mini-program,
+// or a family proxy's whose link holds SPEND (policy.ActFor): the audit
+// entry then names the proxy's account (its actor) and the resident it
+// acted for, with the link.
 func (s *Service) ConfirmByResident(ctx context.Context, orderID uuid.UUID) (*Order, error) {
 	v := auth.ViewerFrom(ctx)
 	if v == nil {
 		return nil, problem.ErrUnauthenticated
 	}
 	return s.step(ctx, v, policy.ConfirmVisit, orderID, func(tx *gorm.DB, o *orderRow) error {
-		return s.confirm(ctx, tx, o, ViaResident, audit.ActionConfirmServiceOrder)
+		detail, err := s.actingDetail(ctx, v, o.ResidentID)
+		if err != nil {
+			return err
+		}
+		return s.confirm(ctx, tx, o, ViaResident, audit.ActionConfirmServiceOrder, detail)
 	})
 }
 
@@ -123,7 +257,7 @@ func (s *Service) ConfirmByResident(ctx context.Context, orderID uuid.UUID) (*Or
 // it unless a flag holds it. A visit confirmed already is answered as it
 // is: two confirmations racing give one payment (the order's row lock
 // orders them, and the payment is idempotent by order id besides).
-func (s *Service) confirm(ctx context.Context, tx *gorm.DB, o *orderRow, via string, action audit.Action) error {
+func (s *Service) confirm(ctx context.Context, tx *gorm.DB, o *orderRow, via string, action audit.Action, detail map[string]any) error {
 	switch Status(o.Status) {
 	case Confirmed, Redeemed:
 		return nil
@@ -131,18 +265,42 @@ func (s *Service) confirm(ctx context.Context, tx *gorm.DB, o *orderRow, via str
 	default:
 		return problem.New(problem.InvalidTransition, "签退后才能确认", "input", "orderId")
 	}
-	now := s.now()
-	o.Status, o.ConfirmedAt, o.ConfirmedVia = string(Confirmed), &now, &via
 	held, err := openFlags(ctx, tx, o.ID)
 	if err != nil {
 		return err
 	}
+	return s.confirmHeld(ctx, tx, o, via, action, held, detail)
+}
+
+// confirmHeld is confirm once the number of open flags is known.
+func (s *Service) confirmHeld(ctx context.Context, tx *gorm.DB, o *orderRow, via string, action audit.Action, held int, detail map[string]any) error {
+	now := s.now()
+	o.Status, o.ConfirmedAt, o.ConfirmedVia = string(Confirmed), &now, &via
 	if held == 0 {
 		if err := s.pay(ctx, tx, o); err != nil {
 			return err
 		}
 	}
-	return s.save(ctx, tx, o, action, map[string]any{"via": via, "held": held > 0})
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	detail["via"], detail["held"] = via, held > 0
+	return s.save(ctx, tx, o, action, detail)
+}
+
+// actingDetail is the audit detail of a mini-program viewer acting for
+// resident r: nil for the resident's own account or staff, the resident
+// and the proxy link for a family proxy (policy.Acting.Detail), so the
+// entry names both identities.
+func (s *Service) actingDetail(ctx context.Context, v *auth.Viewer, r uuid.UUID) (map[string]any, error) {
+	if v.Kind != auth.SubjectWechat || policy.IsSelf(v, r) {
+		return nil, nil
+	}
+	a, err := policy.ActFor(ctx, s.proxies, r, policy.ScopeSpend)
+	if err != nil {
+		return nil, err
+	}
+	return a.Detail(nil), nil
 }
 
 // pay redeems the visit through the voucher engine and marks it REDEEMED.

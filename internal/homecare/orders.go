@@ -121,8 +121,17 @@ func (s *Service) CreateOrder(ctx context.Context, in NewOrder) (*Order, error) 
 			return database.Classify(err)
 		}
 		out = r.order()
-		if err := audit.Record(ctx, tx, audit.ActionCreateServiceOrder, audit.EntityServiceOrder, &r.ID,
-			map[string]any{"amountFen": r.AmountFen}); err != nil {
+		detail := map[string]any{"amountFen": r.AmountFen}
+		if sc.Reach != policy.Own {
+			acting, err := s.actingDetail(ctx, v, rid)
+			if err != nil {
+				return err
+			}
+			for k, x := range acting {
+				detail[k] = x
+			}
+		}
+		if err := audit.Record(ctx, tx, audit.ActionCreateServiceOrder, audit.EntityServiceOrder, &r.ID, detail); err != nil {
 			return err
 		}
 		return s.attach(ctx, tx, []*Order{out})
@@ -213,7 +222,11 @@ func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason string) 
 		}
 		now := s.now()
 		o.Status, o.CancelledAt, o.CancelReason = string(Cancelled), &now, &reason
-		return s.save(ctx, tx, o, audit.ActionCancelServiceOrder, nil)
+		detail, err := s.actingDetail(ctx, v, o.ResidentID)
+		if err != nil {
+			return err
+		}
+		return s.save(ctx, tx, o, audit.ActionCancelServiceOrder, detail)
 	})
 }
 

@@ -93,7 +93,11 @@ func (s *Service) Dispute(ctx context.Context, orderID uuid.UUID, reason string)
 			return database.Classify(err)
 		}
 		o.Status = string(Disputed)
-		return s.save(ctx, tx, o, audit.ActionDisputeServiceOrder, nil)
+		detail, err := s.actingDetail(ctx, v, o.ResidentID)
+		if err != nil {
+			return err
+		}
+		return s.save(ctx, tx, o, audit.ActionDisputeServiceOrder, detail)
 	})
 }
 

@@ -57,10 +57,13 @@ type Service struct {
 	hashes   *auth.HashPool
 	limits   Thresholds
 	proxies  policy.ProxyLinks
+	// sms: whether SMS are sent (SMS_API_BASE set), for one-time codes.
+	sms bool
 }
 
 // NewService builds the service. hashes is the app's argon2id pool: PINs
-// are hashed and verified in it like passwords.
+// hashed at the password parameters (before pin.go's lighter ones) are
+// verified in it like passwords.
 func NewService(db *gorm.DB, now func() time.Time, users Users, payments Payments, hashes *auth.HashPool) *Service {
 	if now == nil {
 		now = time.Now

@@ -176,9 +176,32 @@ func factsOf(ctx context.Context, db *gorm.DB, id uuid.UUID) (*residentFacts, er
 	return &f[0], nil
 }
 
+// sheetRow is a resident's visit sheet as the registry's VisitSheetSQL
+// reads it.
+type sheetRow struct {
+	ID             uuid.UUID
+	Name           string
+	IDNumberMasked string
+	PhoneMasked    *string
+	Address        *string
+	BirthDate      time.Time
+	OrgPath        string
+}
+
+func (x *sheetRow) sheet(today civil.Date) *Sheet {
+	return &Sheet{Name: x.Name, Age: ageOn(x.BirthDate, today), MaskedIDNumber: x.IDNumberMasked, MaskedPhone: x.PhoneMasked,
+		Address: x.Address, orgPath: x.OrgPath}
+}
+
 // attach loads each order's resident sheet, flags and dispute, three
 // queries for the whole list.
 func (s *Service) attach(ctx context.Context, db *gorm.DB, orders []*Order) error {
+	return s.attachSome(ctx, db, orders, true, true)
+}
+
+// attachSome is attach that skips the flags or the disputes when the
+// caller knows there are none (a hot path's saved queries).
+func (s *Service) attachSome(ctx context.Context, db *gorm.DB, orders []*Order, flagsToo, disputesToo bool) error {
 	if len(orders) == 0 {
 		return nil
 	}
@@ -191,26 +214,20 @@ func (s *Service) attach(ctx context.Context, db *gorm.DB, orders []*Order) erro
 		byID[o.ID] = o
 		o.Flags = []*Flag{}
 	}
-	var sheets []struct {
-		ID             uuid.UUID
-		Name           string
-		IDNumberMasked string
-		PhoneMasked    *string
-		Address        *string
-		BirthDate      time.Time
-		OrgPath        string
-	}
+	var sheets []sheetRow
 	if err := db.WithContext(ctx).Raw(resident.VisitSheetSQL("?"), database.UUIDs(residents)).Scan(&sheets).Error; err != nil {
 		return database.Classify(err)
 	}
 	today := s.today()
 	bySheet := map[uuid.UUID]*Sheet{}
-	for _, x := range sheets {
-		bySheet[x.ID] = &Sheet{Name: x.Name, Age: ageOn(x.BirthDate, today), MaskedIDNumber: x.IDNumberMasked, MaskedPhone: x.PhoneMasked,
-			Address: x.Address, orgPath: x.OrgPath}
+	for i := range sheets {
+		bySheet[sheets[i].ID] = sheets[i].sheet(today)
 	}
 	for _, o := range orders {
 		o.Sheet = bySheet[o.ResidentID]
+	}
+	if !flagsToo {
+		return s.attachDisputes(ctx, db, ids, byID, disputesToo)
 	}
 	var flags []flagRow
 	if err := db.WithContext(ctx).Where("order_id = ANY(?)", database.UUIDs(ids)).Order("raised_at, id").Find(&flags).Error; err != nil {
@@ -219,6 +236,13 @@ func (s *Service) attach(ctx context.Context, db *gorm.DB, orders []*Order) erro
 	for _, f := range flags {
 		byID[f.OrderID].Flags = append(byID[f.OrderID].Flags, &Flag{ID: f.ID, Rule: Rule(f.Rule), Detail: f.Detail, Status: f.Status,
 			RaisedAt: f.RaisedAt, ResolvedAt: f.ResolvedAt, Resolution: f.Resolution})
+	}
+	return s.attachDisputes(ctx, db, ids, byID, disputesToo)
+}
+
+func (s *Service) attachDisputes(ctx context.Context, db *gorm.DB, ids []uuid.UUID, byID map[uuid.UUID]*Order, load bool) error {
+	if !load {
+		return nil
 	}
 	var disputes []disputeRow
 	if err := db.WithContext(ctx).Where("order_id = ANY(?)", database.UUIDs(ids)).Find(&disputes).Error; err != nil {

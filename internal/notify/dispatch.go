@@ -156,11 +156,11 @@ func (d *Dispatcher) deliver(ctx context.Context, r claimed) error {
 	var err error
 	switch o.status {
 	case "SENT":
-		err = q.Updates(map[string]any{"status": "SENT", "sent_at": now, "last_error": nil}).Error
+		err = q.Updates(d.forget(r, map[string]any{"status": "SENT", "sent_at": now, "last_error": nil})).Error
 	case "":
 		err = q.Updates(map[string]any{"next_attempt_at": now.Add(d.backoff(r.Attempts)), "last_error": o.reason}).Error
 	default:
-		err = q.Updates(map[string]any{"status": o.status, "last_error": o.reason}).Error
+		err = q.Updates(d.forget(r, map[string]any{"status": o.status, "last_error": o.reason})).Error
 	}
 	if err != nil {
 		return database.Classify(fmt.Errorf("notify: finish: %w", err))
@@ -169,6 +169,15 @@ func (d *Dispatcher) deliver(ctx context.Context, r claimed) error {
 		d.log.WarnContext(ctx, "notify: dead letter", "notification", r.ID, "kind", r.Kind, "attempts", r.Attempts, "reason", o.reason)
 	}
 	return nil
+}
+
+// forget adds, to a row's final update, the removal of its payload's
+// secret (Kind.Secret): a one-time code is kept no longer than its send.
+func (d *Dispatcher) forget(r claimed, u map[string]any) map[string]any {
+	if Kind(r.Kind).Secret() {
+		u["payload"] = gorm.Expr("payload - 'code'")
+	}
+	return u
 }
 
 // backoff is the wait after the attempts-th failure.
@@ -198,7 +207,7 @@ func (d *Dispatcher) send(ctx context.Context, r claimed) outcome {
 }
 
 func (d *Dispatcher) optedOut(ctx context.Context, kind Kind, subject uuid.UUID, channel string) (bool, error) {
-	if kind.Alarm() {
+	if kind.Alarm() || kind.Requested() {
 		return false, nil
 	}
 	var n int64

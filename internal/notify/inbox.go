@@ -62,6 +62,11 @@ type inboxRow struct {
 func (r inboxRow) notification() *Notification {
 	var p map[string]any
 	_ = json.Unmarshal(r.Payload, &p)
+	if Kind(r.Kind).Secret() {
+		// Staff reading deliveries never see a one-time code, even before
+		// it is sent (the dispatcher removes it then).
+		delete(p, "code")
+	}
 	m := render(Kind(r.Kind), p)
 	ch := "WECHAT"
 	if r.RecipientKind != string(Wechat) {

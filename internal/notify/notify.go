@@ -50,14 +50,31 @@ const (
 	AlarmReceived   Kind = "ALARM_RECEIVED"
 	AlarmDispatched Kind = "ALARM_DISPATCHED"
 	AlarmClosed     Kind = "ALARM_CLOSED"
+
+	// VisitCode is a home-care visit's one-time confirmation code, texted
+	// to the resident's own phone (SMSResident) when the care worker asks
+	// for it (internal/homecare): payload residentId, orderId, code,
+	// expiresAt. The one payload that holds a secret: the dispatcher
+	// removes the code once the row is sent or given up (Secret), and it
+	// is valid for minutes only.
+	VisitCode Kind = "VISIT_CODE"
 )
 
 // Kinds lists every kind.
 var Kinds = []Kind{WechatBindingAdded, ApplicationAccepted, ApplicationSupplementRequested, ApplicationDecided,
-	ApplicationCompleted, VouchersIssued, VouchersExpiring, RedemptionReceipt, AlarmReceived, AlarmDispatched, AlarmClosed}
+	ApplicationCompleted, VouchersIssued, VouchersExpiring, RedemptionReceipt, AlarmReceived, AlarmDispatched, AlarmClosed, VisitCode}
 
 // Alarm reports whether k is an alarm notice: sent whatever the opt-outs.
 func (k Kind) Alarm() bool { return k == AlarmReceived || k == AlarmDispatched || k == AlarmClosed }
+
+// Secret reports whether k's payload holds a secret ("code") that must
+// not outlive the send.
+func (k Kind) Secret() bool { return k == VisitCode }
+
+// Requested reports whether k answers something done at that moment for
+// the recipient (a code asked for at the door): sent whatever the
+// opt-outs, like an alarm.
+func (k Kind) Requested() bool { return k == VisitCode }
 
 // audience is who hears of a resident's event: the proxies holding scope,
 // whether the resident's own bound accounts do, and which SMS.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -445,6 +446,34 @@ func TestAlarmsIgnoreOptOuts(t *testing.T) {
 	}
 	if got := count(t, e, "kind = 'APPLICATION_ACCEPTED' AND status = 'SKIPPED' AND last_error = 'opted out' AND resident_id = ?", r.ID); got != 1 {
 		t.Errorf("the opted-out SMS of an application: %d skipped, want 1", got)
+	}
+}
+
+// A visit's one-time code goes by SMS to the resident's own phone even
+// when SMS are opted out (the worker asked for it at the door); once the
+// row is sent its payload no longer holds the code, and no inbox shows it.
+func TestVisitCodeSentThenForgotten(t *testing.T) {
+	f := newFake(t)
+	e := env(t, f)
+	ctx := context.Background()
+	r := e.InsertResident(t, testenv.ResidentSpec{Phone: "13800004444"})
+	e.DB.Exec("INSERT INTO notification_opt_outs VALUES (?, 'SMS', now())", r.ID)
+	if err := database.Tx(ctx, e.DB, func(tx *gorm.DB) error {
+		return notify.Enqueue(ctx, tx, notify.VisitCode, notify.SMSResident, []uuid.UUID{r.ID},
+			map[string]any{"residentId": r.ID, "orderId": uuid.New(), "code": "407215", "expiresAt": e.Clock.Now().Add(5 * time.Minute)}, e.Clock.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dispatchAll(t, dispatcher(e, f, notify.Options{}))
+	f.mu.Lock()
+	sms := f.sms
+	f.mu.Unlock()
+	if len(sms) != 1 || sms[0]["phone"] != "13800004444" || sms[0]["template"] != "VISIT_CODE" ||
+		!strings.Contains(fmt.Sprint(sms[0]["params"]), "407215") {
+		t.Fatalf("SMS: %v, want the code to the resident's phone", sms)
+	}
+	if got := count(t, e, "kind = 'VISIT_CODE' AND status = 'SENT' AND resident_id = ? AND payload->>'code' IS NULL", r.ID); got != 1 {
+		t.Fatalf("%d sent rows without their code, want 1", got)
 	}
 }
 

@@ -27,6 +27,7 @@ var titles = map[Kind]string{
 	AlarmReceived:                  "长者通收到紧急呼叫",
 	AlarmDispatched:                "长者通已派员处置",
 	AlarmClosed:                    "长者通呼叫已处理完毕",
+	VisitCode:                      "上门服务确认码",
 }
 
 var pages = map[Kind]string{
@@ -48,7 +49,7 @@ var shanghai = func() *time.Location {
 // render builds the message of kind from its payload.
 func render(kind Kind, p map[string]any) message {
 	m := message{title: titles[kind], page: pages[kind]}
-	for _, k := range []string{"at", "boundAt", "expiresOn"} {
+	for _, k := range []string{"at", "boundAt", "expiresOn", "expiresAt"} {
 		if s, ok := p[k].(string); ok {
 			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 				m.at = t.In(shanghai).Format("2006-01-02 15:04")
@@ -75,6 +76,14 @@ func render(kind Kind, p map[string]any) message {
 			m.note = "审批通过"
 		} else {
 			m.note = "审批未通过"
+		}
+	case VisitCode:
+		// The elder reads the code to the worker only when the visit was
+		// done: the message says so.
+		if c := str("code"); c != "" {
+			m.note = "确认码" + c + ", 5分钟内有效; 服务已完成再告诉护理员"
+		} else {
+			m.note = "确认码已发送到本人手机"
 		}
 	case RedemptionReceipt, VouchersIssued, VouchersExpiring:
 		for _, k := range []string{"amountFen", "balanceFen"} {

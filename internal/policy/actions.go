@@ -165,7 +165,7 @@ var Actions = []struct {
 	{CreateServiceOrder, "create home-care service orders"},
 	{AssignServiceOrder, "assign service orders to care workers"},
 	{CancelServiceOrder, "cancel service orders before the visit"},
-	{PerformVisit, "check in and out of visits and take the elder's card confirmation"},
+	{PerformVisit, "check in and out of visits and take the elder's confirmation (service card and PIN, or a one-time SMS code)"},
 	{ConfirmVisit, "confirm a visit in the mini-program"},
 	{ReviewVisits, "review visits held for anomalies (clear or reverse)"},
 	{DisputeVisit, "dispute a paid visit within 30 days"},
