@@ -194,8 +194,8 @@ func New(d Deps) (*App, error) {
 		notify.NewSMSSender(cfg.SMSAPIBase, cfg.SMSAPIKey), templates, a.Residents, d.Now, d.Log,
 		notify.Options{Poll: cfg.NotifyPoll})
 	// A death or a move out closes, in its own transaction, what each
-	// domain holds for the resident (resident.Consequence). Not yet: a
-	// notice to the resident's family proxies.
+	// domain holds for the resident (resident.Consequence); the registry
+	// then tells the family (proxies, bound accounts) in that transaction.
 	for _, c := range []resident.Consequence{a.Vouchers.LifeEvents(), disability.LifeEvents{}, application.LifeEvents{}, emergency.LifeEvents{}, homecare.LifeEvents{}} {
 		a.Residents.AddLifeEventConsequence(c)
 	}
