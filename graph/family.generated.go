@@ -29,6 +29,7 @@ type NotificationResolver interface {
 type ResidentProxyResolver interface {
 	ID(ctx context.Context, obj *proxy.Link) (string, error)
 	ResidentName(ctx context.Context, obj *proxy.Link) (string, error)
+	ResidentID(ctx context.Context, obj *proxy.Link) (string, error)
 
 	Mine(ctx context.Context, obj *proxy.Link) (bool, error)
 }
@@ -526,6 +527,29 @@ func (ec *executionContext) _ResidentProxy_residentName(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_ResidentProxy_residentName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ResidentProxy", field, true, true, "String")
+}
+
+func (ec *executionContext) _ResidentProxy_residentId(ctx context.Context, field graphql.CollectedField, obj *proxy.Link) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResidentProxy_residentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ResidentProxy().ResidentID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResidentProxy_residentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResidentProxy", field, true, true, "ID")
 }
 
 func (ec *executionContext) _ResidentProxy_relation(ctx context.Context, field graphql.CollectedField, obj *proxy.Link) (ret graphql.Marshaler) {
@@ -1174,6 +1198,12 @@ func (ec *executionContext) _ResidentProxy(ctx context.Context, sel ast.Selectio
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ResidentProxy_residentName(ctx, field, obj)
+				})
+		case "residentId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ResidentProxy_residentId(ctx, field, obj)
 				})
 		case "relation":
 			out.Values[i] = ec._ResidentProxy_relation(ctx, field, obj)

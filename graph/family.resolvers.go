@@ -154,6 +154,11 @@ func (r *residentProxyResolver) ResidentName(ctx context.Context, obj *proxy.Lin
 	return r.Registry.MaskedName(ctx, obj.ResidentID)
 }
 
+// ResidentID is the resolver for the residentId field.
+func (r *residentProxyResolver) ResidentID(ctx context.Context, obj *proxy.Link) (string, error) {
+	return relay.ID(TypeResident, obj.ResidentID), nil
+}
+
 // Mine is the resolver for the mine field.
 func (r *residentProxyResolver) Mine(ctx context.Context, obj *proxy.Link) (bool, error) {
 	v := auth.ViewerFrom(ctx)

@@ -872,6 +872,7 @@ type ComplexityRoot struct {
 		ID              func(childComplexity int) int
 		Mine            func(childComplexity int) int
 		Relation        func(childComplexity int) int
+		ResidentID      func(childComplexity int) int
 		ResidentName    func(childComplexity int) int
 		RevokeReason    func(childComplexity int) int
 		RevokedAt       func(childComplexity int) int
@@ -5152,6 +5153,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentProxy.Relation(childComplexity), true
+	case "ResidentProxy.residentId":
+		if e.ComplexityRoot.ResidentProxy.ResidentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentProxy.ResidentID(childComplexity), true
 	case "ResidentProxy.residentName":
 		if e.ComplexityRoot.ResidentProxy.ResidentName == nil {
 			break
@@ -7884,6 +7891,8 @@ func (ec *executionContext) childFields_ResidentProxy(ctx context.Context, field
 		return ec.fieldContext_ResidentProxy_id(ctx, field)
 	case "residentName":
 		return ec.fieldContext_ResidentProxy_residentName(ctx, field)
+	case "residentId":
+		return ec.fieldContext_ResidentProxy_residentId(ctx, field)
 	case "relation":
 		return ec.fieldContext_ResidentProxy_relation(ctx, field)
 	case "scopes":

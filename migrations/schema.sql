@@ -448,7 +448,7 @@ CREATE TABLE public.notifications (
     next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
     last_error text,
     CONSTRAINT notifications_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT notifications_kind_check CHECK ((kind = ANY (ARRAY['WECHAT_BINDING_ADDED'::text, 'APPLICATION_ACCEPTED'::text, 'APPLICATION_SUPPLEMENT_REQUESTED'::text, 'APPLICATION_DECIDED'::text, 'APPLICATION_COMPLETED'::text, 'VOUCHERS_ISSUED'::text, 'VOUCHERS_EXPIRING'::text, 'REDEMPTION_RECEIPT'::text, 'ALARM_RECEIVED'::text, 'ALARM_DISPATCHED'::text, 'ALARM_CLOSED'::text, 'VISIT_CODE'::text]))),
+    CONSTRAINT notifications_kind_check CHECK ((kind = ANY (ARRAY['WECHAT_BINDING_ADDED'::text, 'APPLICATION_ACCEPTED'::text, 'APPLICATION_SUPPLEMENT_REQUESTED'::text, 'APPLICATION_DECIDED'::text, 'APPLICATION_COMPLETED'::text, 'VOUCHERS_ISSUED'::text, 'VOUCHERS_EXPIRING'::text, 'REDEMPTION_RECEIPT'::text, 'ALARM_RECEIVED'::text, 'ALARM_DISPATCHED'::text, 'ALARM_CLOSED'::text, 'VISIT_CODE'::text, 'WELFARE_CHECK_MISSED'::text, 'RESIDENT_DECEASED'::text, 'RESIDENT_MOVED_OUT'::text, 'RESIDENT_DEATH_UNDONE'::text]))),
     CONSTRAINT notifications_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
     CONSTRAINT notifications_recipient_kind_check CHECK ((recipient_kind = ANY (ARRAY['WECHAT'::text, 'SMS_RESIDENT'::text, 'SMS_CONTACT'::text]))),
     CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SENT'::text, 'SKIPPED'::text, 'DEAD'::text])))

@@ -352,7 +352,7 @@ type IssueVouchersPayload struct {
 	Run *voucher.IssuanceRun `json:"run,omitempty"`
 }
 
-// How many things of one kind a life event closed or an undo gave back, e.g. vouchersVoided, voidedFen, enrollmentsEnded, disabilityServicesCancelled, applicationsWithdrawn, devicesDeactivated.
+// How many things of one kind a life event closed or an undo gave back, e.g. vouchersVoided, voidedFen, enrollmentsEnded, disabilityServicesCancelled, applicationsWithdrawn, devicesDeactivated, familyNotified (notices queued to the proxies and bound accounts).
 type LifeEventCount struct {
 	Kind  string `json:"kind"`
 	Count int    `json:"count"`

@@ -143,6 +143,7 @@ func New(d Deps) (*App, error) {
 	binds := resident.BindLimits{
 		PerAccount: throttle(5, 15*time.Minute),
 		PerClient:  throttle(resident.BindClientLimit, resident.BindClientWindow),
+		PerCode:    throttle(resident.CodeLimit, resident.CodeWindow),
 	}
 	// Look-ups by full ID number, per staff user: a burst and a daily window.
 	lookups := []*auth.Throttle{
@@ -182,11 +183,19 @@ func New(d Deps) (*App, error) {
 		}
 		return ""
 	})
-	a.Proxies = proxy.NewService(d.DB, d.Now)
-	// A family proxy with the SPEND scope confirms and disputes visits.
+	// Invitation codes are tried under the binding throttles (keys of
+	// their own): per account, per client address, per code.
+	a.Proxies = proxy.NewService(d.DB, d.Now, proxy.Limits{PerAccount: binds.PerAccount, PerClient: binds.PerClient, PerCode: binds.PerCode})
+	// A family proxy acts for the resident within its link's scopes
+	// (policy.ActFor): SPEND confirms and disputes visits and creates
+	// redemption tokens, VIEW reads the record and vouchers, APPLY
+	// submits applications.
 	a.Homecare.SetProxies(a.Proxies)
 	// One-time visit codes go by SMS: without a gateway none is made.
 	a.Homecare.SetSMS(cfg.SMSAPIBase != "")
+	a.Vouchers.SetProxies(a.Proxies)
+	a.Residents.SetProxies(a.Proxies)
+	a.Application.SetProxies(a.Proxies)
 	templates, err := notify.ParseTemplates(cfg.WechatTemplates)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -196,8 +205,8 @@ func New(d Deps) (*App, error) {
 		notify.NewSMSSender(cfg.SMSAPIBase, cfg.SMSAPIKey), templates, a.Residents, d.Now, d.Log,
 		notify.Options{Poll: cfg.NotifyPoll})
 	// A death or a move out closes, in its own transaction, what each
-	// domain holds for the resident (resident.Consequence). Not yet: a
-	// notice to the resident's family proxies.
+	// domain holds for the resident (resident.Consequence); the registry
+	// then tells the family (proxies, bound accounts) in that transaction.
 	for _, c := range []resident.Consequence{a.Vouchers.LifeEvents(), disability.LifeEvents{}, application.LifeEvents{}, emergency.LifeEvents{}, homecare.LifeEvents{}} {
 		a.Residents.AddLifeEventConsequence(c)
 	}

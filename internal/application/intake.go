@@ -83,8 +83,18 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*Application, err
 		return nil, err
 	}
 	self := policy.IsSelf(v, in.ApplicantID)
+	var acting *policy.Acting
 	if ok, _ := policy.On(v, policy.SubmitApplication, policy.Subject{ID: in.ApplicantID}); !ok {
-		return nil, problem.Forbidden("你只能为自己提交申请")
+		if !policy.MayProxy(v, in.ApplicantID) {
+			return nil, problem.Forbidden("你只能为自己提交申请")
+		}
+		// A family proxy with APPLY submits for the elder, as the elder's
+		// own account could (self), and its audit entry names both.
+		a, err := policy.ActForAction(ctx, s.proxies, policy.SubmitApplication, in.ApplicantID)
+		if err != nil {
+			return nil, err
+		}
+		self, acting = true, &a
 	}
 	mats, err := cleanMaterials(in.Materials)
 	if err != nil {
@@ -150,7 +160,11 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*Application, err
 		if err := insertEvent(ctx, tx, &row, Submit, "", Submitted, v.Kind, v.ID, v.DisplayName, nil, now); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, audit.ActionSubmitApplication, audit.EntityApplication, &row.ID, map[string]any{"number": number, "item": it.Code})
+		detail := map[string]any{"number": number, "item": it.Code}
+		if acting != nil {
+			detail = acting.Detail(detail)
+		}
+		return audit.Record(ctx, tx, audit.ActionSubmitApplication, audit.EntityApplication, &row.ID, detail)
 	})
 	if errors.Is(err, errConcurrentKey) {
 		// A concurrent retry with the same key committed first: answer as a retry.
@@ -227,6 +241,10 @@ func mayTakeIn(v *auth.Viewer, self bool, it *Item, handlingPath string) error {
 	return problem.New(problem.OutOfJurisdiction, "this item is taken in only at counters of the handling unit", "itemCode")
 }
 
+// proxyAction reports whether a family proxy may take action for the
+// applicant (with APPLY): what the applicant's own account may.
+func proxyAction(a Action) bool { return a == Resubmit || a == Withdraw }
+
 // nextNumber draws the day's next number. The counter row stays locked
 // until the transaction ends, so concurrent submissions queue on it and a
 // rolled-back one leaves no gap.
@@ -273,6 +291,19 @@ func (s *Service) Transition(ctx context.Context, in TransitionInput) (*Applicat
 			return fmt.Errorf("application: lock: %w", err)
 		}
 		self := row.ID != uuid.Nil && policy.IsSelf(v, row.ApplicantID)
+		// A family proxy with APPLY resubmits (补正) and withdraws for the
+		// elder, as the elder's own account could; without the scope the
+		// application is not found, as for any stranger.
+		var acting *policy.Acting
+		if proxyAction(in.Action) && row.ID != uuid.Nil && policy.MayProxy(v, row.ApplicantID) {
+			a, err := policy.ActForAction(ctx, s.proxies, authority[in.Action].act, row.ApplicantID)
+			if err != nil && !errors.Is(err, problem.ErrForbidden) {
+				return err
+			}
+			if err == nil {
+				self, acting = true, &a
+			}
+		}
 		if row.ID == uuid.Nil || (!self && !policy.Allowed(v, policy.HandleApplication)) {
 			if row.ID != uuid.Nil && v.Kind == auth.SubjectUser {
 				return problem.Forbidden("your role may not change applications")
@@ -288,8 +319,10 @@ func (s *Service) Transition(ctx context.Context, in TransitionInput) (*Applicat
 			return err
 		}
 		act := actor{v: v, applicantID: row.ApplicantID, handlingPath: row.HandlingPath, districtWide: it.DistrictWide}
-		if err := act.may(in.Action); err != nil {
-			return err
+		if acting == nil {
+			if err := act.may(in.Action); err != nil {
+				return err
+			}
 		}
 		from := Status(row.Status)
 		to, err := next(in.Action, from)
@@ -308,8 +341,11 @@ func (s *Service) Transition(ctx context.Context, in TransitionInput) (*Applicat
 		if err := insertEvent(ctx, tx, &row, in.Action, from, to, v.Kind, v.ID, v.DisplayName, note, now); err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, audit.ActionTransitionApplication, audit.EntityApplication, &row.ID,
-			map[string]any{"action": string(in.Action), "number": row.Number, "from": string(from), "to": string(to)}); err != nil {
+		detail := map[string]any{"action": string(in.Action), "number": row.Number, "from": string(from), "to": string(to)}
+		if acting != nil {
+			detail = acting.Detail(detail)
+		}
+		if err := audit.Record(ctx, tx, audit.ActionTransitionApplication, audit.EntityApplication, &row.ID, detail); err != nil {
 			return err
 		}
 		if err := notifyApplicant(ctx, tx, &row, it, to, note, now); err != nil {

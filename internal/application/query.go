@@ -111,6 +111,15 @@ func (s *Service) unitPath(ctx context.Context, id uuid.UUID) (string, error) {
 // List returns applications the viewer may read, newest first.
 func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Result[*Application], error) {
 	sc, err := readScope(ctx)
+	if v := auth.ViewerFrom(ctx); f.ApplicantID != nil && policy.MayProxy(v, *f.ApplicantID) {
+		// A family proxy with VIEW reads the applications of the resident
+		// it acts for (Resident.applications), as that resident's account
+		// would: the scope becomes that applicant's.
+		if _, err := policy.ActForAction(ctx, s.proxies, policy.ReadApplications, *f.ApplicantID); err != nil {
+			return page.Result[*Application]{}, err
+		}
+		sc, err = scope{policy.Scope{Reach: policy.Self, ResidentID: *f.ApplicantID}}, nil
+	}
 	if err != nil {
 		return page.Result[*Application]{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/run"
 )
 
@@ -21,6 +22,10 @@ const calendarTTL = time.Minute
 
 // Service holds the rules of the catalog, intake, workflow and deadlines.
 type Service struct {
+	// proxies answers policy.ActFor for family proxies (internal/proxy):
+	// a proxy with APPLY submits for the resident.
+	proxies policy.ProxyLinks
+
 	db       *gorm.DB
 	org      *org.Service
 	now      func() time.Time
@@ -39,6 +44,9 @@ type Service struct {
 	fontErr    error
 	namer      func(ctx context.Context, id uuid.UUID) string
 }
+
+// SetProxies installs the family proxy links. Called while wiring.
+func (s *Service) SetProxies(p policy.ProxyLinks) { s.proxies = p }
 
 // NewService returns the service. now is the business clock; enroller
 // enrolls approved applicants in linked voucher programs (NoEnroller until

@@ -115,6 +115,9 @@ const (
 	// phone or ID number (filter.phone, or filter.q holding one): how and
 	// what came of it in the detail, never the number.
 	ActionResidents Action = "residents"
+	// ActionResident is a family proxy's read of the resident it acts for
+	// (resident(id:), VIEW): the detail carries policy.Acting.Detail.
+	ActionResident Action = "resident"
 	ActionIDNumber  Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption

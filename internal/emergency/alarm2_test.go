@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/graph/relay"
@@ -334,6 +335,8 @@ func TestWelfareCalls(t *testing.T) {
 	alone := insertResident(t, e, testenv.ResidentSpec{Statuses: []string{"LIVING_ALONE"}})
 	other := insertResident(t, e, testenv.ResidentSpec{})
 	aid := relay.ID("Resident", alone.ID)
+	family := e.WechatAccount(t, nil)
+	e.ProxyLink(t, alone.ID, family, "ALARMS")
 	// sign in at the clock of each request: it moves by hours and days
 	op := func() string { return e.As(t, "operator") }
 	cw := func() string { return e.As(t, "caseworker") }
@@ -379,6 +382,9 @@ func TestWelfareCalls(t *testing.T) {
 	if r := e.MustDo(t, cw(), escs, nil); strings.Contains(string(r.Raw), aid) {
 		t.Fatalf("escalated after one miss: %s", r.Raw)
 	}
+	if n := e.Notifications(t, alone.ID, "WELFARE_CHECK_MISSED", "", uuid.Nil); n != 0 {
+		t.Fatalf("one miss told the family: %d notices", n)
+	}
 	e.Clock.Set(day.AddDate(0, 0, 1))
 	if n := onList(); n == nil || n["missedInRow"] != float64(1) || n["lastOutcome"] != "NO_ANSWER" {
 		t.Fatalf("not due again the next day: %v", n)
@@ -386,6 +392,12 @@ func TestWelfareCalls(t *testing.T) {
 	r = e.MustDo(t, op(), rec, map[string]any{"r": aid, "o": "UNREACHABLE"})
 	if r.Get("recordWelfareCheck.check.missedInRow") != float64(2) || r.Get("recordWelfareCheck.check.escalated") != true {
 		t.Fatalf("second missed: %s", r.Raw)
+	}
+	// The escalation tells the ALARMS proxy and the first emergency
+	// contact, like an alarm, in its transaction.
+	if p, c := e.Notifications(t, alone.ID, "WELFARE_CHECK_MISSED", "WECHAT", family),
+		e.Notifications(t, alone.ID, "WELFARE_CHECK_MISSED", "SMS_CONTACT", alone.ID); p != 1 || c != 1 {
+		t.Fatalf("escalation notices: proxy %d, contact %d; want 1 and 1", p, c)
 	}
 	// The grid's case worker sees it; one of another street does not.
 	r = e.MustDo(t, cw(), escs, nil)

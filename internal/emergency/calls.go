@@ -137,11 +137,6 @@ func (s *Service) Receive(ctx context.Context, in Intake) (*Call, error) {
 		return nil, err
 	}
 	if changed {
-		if out.ID == row.ID { // a new call, not a repeat alarm
-			if err := s.notifyReceived(ctx, out, now); err != nil {
-				s.log.ErrorContext(ctx, "emergency: alarm notice not queued", "call", out.ID, "err", err)
-			}
-		}
 		s.hub.publish(ctx, out.ID, out.OrgPath)
 	} else if manual {
 		// A typed-in id already recorded: nothing was looked up, but the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/resident"
 )
 
@@ -224,8 +225,15 @@ WITH found AS (
       'matchedBy', CASE WHEN device_id IS NOT NULL THEN 'device' WHEN resident_id IS NOT NULL THEN 'callerNumber' ELSE 'none' END)
     ELSE '{}'::jsonb END
   FROM c
+), nt AS (
+  ` + receivedNoticeSQL + `
 )
 SELECT ` + callColumns + ` FROM c`
+
+// receivedNoticeSQL is insertCallSQL's notice of the call c inserted, to
+// the resident's ALARMS proxies and first emergency contact.
+var receivedNoticeSQL = notify.InsertSQL(notify.AlarmReceived, "SELECT resident_id AS id FROM c WHERE resident_id IS NOT NULL",
+	"jsonb_build_object('callId', (SELECT id FROM c), 'at', (SELECT received_at FROM c))", "$11::timestamptz")
 
 // callColumns are callRow's columns in scanCall's order.
 const callColumns = `id, external_call_id, resident_id, device_id, org_path, caller_number_enc, caller_number_masked,

@@ -14,6 +14,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
@@ -312,12 +313,21 @@ func (s *Service) RecordWelfareCheck(ctx context.Context, residentID uuid.UUID, 
 		out = &WelfareCheck{ID: row.ID, ResidentID: residentID, DueOn: row.DueOn, CheckedAt: now, Outcome: outcome, Note: row.Note,
 			MissedInRow: missed, NextDueOn: next}
 		if missed >= EscalateAfterMissed {
-			res := tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&escalationRow{ID: uuid.Must(uuid.NewV7()),
-				ResidentID: residentID, OrgPath: subj.OrgPath, CheckID: row.ID, RaisedAt: now})
+			esc := escalationRow{ID: uuid.Must(uuid.NewV7()), ResidentID: residentID, OrgPath: subj.OrgPath, CheckID: row.ID, RaisedAt: now}
+			res := tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&esc)
 			if res.Error != nil {
 				return fmt.Errorf("emergency: welfare escalation: %w", database.Classify(res.Error))
 			}
 			out.Escalated = res.RowsAffected == 1
+			// The family hears of a new escalation as of an alarm (the
+			// ALARMS proxies, the first emergency contact), once per
+			// escalation: further missed calls while it is open add none.
+			if out.Escalated {
+				if err := notify.ForResident(ctx, tx, notify.WelfareCheckMissed, residentID,
+					map[string]any{"escalationId": esc.ID, "at": now}, now); err != nil {
+					return err
+				}
+			}
 		}
 		return audit.Record(ctx, tx, audit.ActionRecordWelfareCheck, audit.EntityResident, &residentID,
 			map[string]any{"outcome": outcome, "missedInRow": missed, "escalated": out.Escalated})

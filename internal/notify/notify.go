@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,14 +59,29 @@ const (
 	// removes the code once the row is sent or given up (Secret), and it
 	// is valid for minutes only.
 	VisitCode Kind = "VISIT_CODE"
+
+	// WelfareCheckMissed: an elder living alone missed welfare calls in a
+	// row and a case worker was asked to look in (emergency's welfare
+	// escalation): escalationId, at. Told like an alarm.
+	WelfareCheckMissed Kind = "WELFARE_CHECK_MISSED"
+
+	// Life events (internal/resident): a death or a move out recorded,
+	// which closed the resident's vouchers, services and proxies' work,
+	// and a mistaken death undone. Payload: lifeEventId, date.
+	ResidentDeceased    Kind = "RESIDENT_DECEASED"
+	ResidentMovedOut    Kind = "RESIDENT_MOVED_OUT"
+	ResidentDeathUndone Kind = "RESIDENT_DEATH_UNDONE"
 )
 
 // Kinds lists every kind.
 var Kinds = []Kind{WechatBindingAdded, ApplicationAccepted, ApplicationSupplementRequested, ApplicationDecided,
-	ApplicationCompleted, VouchersIssued, VouchersExpiring, RedemptionReceipt, AlarmReceived, AlarmDispatched, AlarmClosed, VisitCode}
+	ApplicationCompleted, VouchersIssued, VouchersExpiring, RedemptionReceipt, AlarmReceived, AlarmDispatched, AlarmClosed,
+	VisitCode, WelfareCheckMissed, ResidentDeceased, ResidentMovedOut, ResidentDeathUndone}
 
 // Alarm reports whether k is an alarm notice: sent whatever the opt-outs.
-func (k Kind) Alarm() bool { return k == AlarmReceived || k == AlarmDispatched || k == AlarmClosed }
+func (k Kind) Alarm() bool {
+	return k == AlarmReceived || k == AlarmDispatched || k == AlarmClosed || k == WelfareCheckMissed
+}
 
 // Secret reports whether k's payload holds a secret ("code") that must
 // not outlive the send.
@@ -76,10 +92,12 @@ func (k Kind) Secret() bool { return k == VisitCode }
 // opt-outs, like an alarm.
 func (k Kind) Requested() bool { return k == VisitCode }
 
-// audience is who hears of a resident's event: the proxies holding scope,
-// whether the resident's own bound accounts do, and which SMS.
+// audience is who hears of a resident's event: the proxies holding scope
+// (every active proxy with anyProxy), whether the resident's own bound
+// accounts do, and which SMS.
 type audience struct {
 	scope      policy.ProxyScope
+	anyProxy   bool
 	own        bool
 	smsOwn     bool // the resident's own phone
 	smsContact bool // the first emergency contact
@@ -99,6 +117,14 @@ var audiences = map[Kind]audience{
 	AlarmReceived:   {scope: policy.ScopeAlarms, smsContact: true},
 	AlarmDispatched: {scope: policy.ScopeAlarms, smsContact: true},
 	AlarmClosed:     {scope: policy.ScopeAlarms, smsContact: true},
+	// Nobody answered the welfare calls: the family hears as of an alarm.
+	WelfareCheckMissed: {scope: policy.ScopeAlarms, smsContact: true},
+	// A death or move ends what every proxy does for the resident, whatever
+	// its scopes: all of them and the bound accounts (often the family's
+	// phone) are told, by WeChat.
+	ResidentDeceased:    {anyProxy: true, own: true},
+	ResidentMovedOut:    {anyProxy: true, own: true},
+	ResidentDeathUndone: {anyProxy: true, own: true},
 }
 
 // RecipientKind is whom a notification goes to.
@@ -163,42 +189,84 @@ func ForResident(ctx context.Context, tx *gorm.DB, kind Kind, resident uuid.UUID
 // ForResidents is ForResident for many residents with one payload (each
 // row's payload gets its own residentId): set-based, for bulk runs' chunks.
 func ForResidents(ctx context.Context, tx *gorm.DB, kind Kind, residents []uuid.UUID, payload map[string]any, now time.Time) error {
-	au, ok := audiences[kind]
-	if !ok {
-		return fmt.Errorf("notify: %s is not about a resident", kind)
+	_, err := forResidents(ctx, tx, kind, residents, payload, now)
+	return err
+}
+
+// CountForResident is ForResident answering how many notifications it
+// queued (a life event's consequence reports it).
+func CountForResident(ctx context.Context, tx *gorm.DB, kind Kind, resident uuid.UUID, payload map[string]any, now time.Time) (int64, error) {
+	return forResidents(ctx, tx, kind, []uuid.UUID{resident}, payload, now)
+}
+
+func forResidents(ctx context.Context, tx *gorm.DB, kind Kind, residents []uuid.UUID, payload map[string]any, now time.Time) (int64, error) {
+	if _, ok := audiences[kind]; !ok {
+		return 0, fmt.Errorf("notify: %s is not about a resident", kind)
 	}
 	if len(residents) == 0 {
-		return nil
+		return 0, nil
 	}
 	if payload == nil {
 		payload = map[string]any{}
 	}
 	b, err := json.Marshal(payload)
 	if err != nil {
-		return fmt.Errorf("notify: payload: %w", err)
+		return 0, fmt.Errorf("notify: payload: %w", err)
 	}
-	err = tx.WithContext(ctx).Exec(`
-WITH r AS (SELECT unnest(?::uuid[]) AS id),
-to_whom AS (
-  SELECT w.id AS recipient, 'WECHAT' AS rk, w.resident_id AS resident
-    FROM wechat_accounts w JOIN r ON w.resident_id = r.id WHERE ?::boolean
-  UNION
-  SELECT p.account_id, 'WECHAT', p.resident_id
-    FROM resident_proxies p JOIN r ON p.resident_id = r.id
-   WHERE p.revoked_at IS NULL AND ? = ANY (p.scopes)
-  UNION ALL
-  SELECT r.id, 'SMS_RESIDENT', r.id FROM r WHERE ?::boolean
-  UNION ALL
-  SELECT r.id, 'SMS_CONTACT', r.id FROM r WHERE ?::boolean
-)
-INSERT INTO notifications (id, kind, recipient_kind, recipient_id, resident_id, payload, created_at, next_attempt_at)
-SELECT uuid_v7(), ?, rk, recipient, resident, ?::jsonb || jsonb_build_object('residentId', resident), ?, ?
-  FROM to_whom`,
-		uuidArray(residents), au.own, string(au.scope), au.smsOwn, au.smsContact, string(kind), string(b), now, now).Error
-	if err != nil {
-		return database.Classify(fmt.Errorf("notify: enqueue %s: %w", kind, err))
+	q := tx.WithContext(ctx).Exec(InsertSQL(kind, "SELECT unnest(?::uuid[]) AS id", "?::jsonb", "?::timestamptz"),
+		uuidArray(residents), string(b), now)
+	if q.Error != nil {
+		return 0, database.Classify(fmt.Errorf("notify: enqueue %s: %w", kind, q.Error))
 	}
-	return nil
+	return q.RowsAffected, nil
+}
+
+// InsertSQL is one INSERT of kind's notifications (kind must be about a
+// resident: audiences) to everyone who hears of an event about the
+// residents the query residents selects (one column, id): the resident's
+// bound accounts, its proxies holding the kind's scope, its phone or first
+// emergency contact, as the audience says. Each row's payload is the jsonb
+// expression payload with residentId added; at (a timestamptz expression)
+// is when it was written and first due. A statement that records an event
+// splices it in as a CTE (a redemption, a call's intake), so the event and
+// its notices commit together in one round trip; residents, payload and at
+// may use that statement's parameters and CTEs, in the order residents,
+// payload, at (each used once, so positional "?" parameters work).
+func InsertSQL(kind Kind, residents, payload, at string) string {
+	au, ok := audiences[kind]
+	if !ok {
+		panic(fmt.Sprintf("notify: %s is not about a resident", kind))
+	}
+	var b strings.Builder
+	b.WriteString("WITH nr AS MATERIALIZED (" + residents + "), nw AS (\n")
+	var parts []string
+	if au.own {
+		parts = append(parts, "  SELECT w.id AS recipient, 'WECHAT' AS rk, w.resident_id AS resident FROM wechat_accounts w JOIN nr ON w.resident_id = nr.id")
+	}
+	scopeCond := ""
+	if !au.anyProxy {
+		scopeCond = " AND '" + string(au.scope) + "' = ANY (p.scopes)"
+	}
+	if au.scope != "" || au.anyProxy {
+		parts = append(parts, "  SELECT p.account_id AS recipient, 'WECHAT' AS rk, p.resident_id AS resident FROM resident_proxies p JOIN nr ON p.resident_id = nr.id"+
+			" WHERE p.revoked_at IS NULL"+scopeCond)
+	}
+	wechat := strings.Join(parts, "\n  UNION\n")
+	var all []string
+	if wechat != "" {
+		all = append(all, wechat)
+	}
+	if au.smsOwn {
+		all = append(all, "  SELECT nr.id AS recipient, 'SMS_RESIDENT' AS rk, nr.id AS resident FROM nr")
+	}
+	if au.smsContact {
+		all = append(all, "  SELECT nr.id AS recipient, 'SMS_CONTACT' AS rk, nr.id AS resident FROM nr")
+	}
+	b.WriteString(strings.Join(all, "\n  UNION ALL\n"))
+	b.WriteString("\n)\nINSERT INTO notifications (id, kind, recipient_kind, recipient_id, resident_id, payload, created_at, next_attempt_at)\n")
+	b.WriteString("SELECT uuid_v7(), '" + string(kind) + "', nw.rk, nw.recipient, nw.resident, (" + payload +
+		") || jsonb_build_object('residentId', nw.resident), na.at, na.at\n  FROM nw, (SELECT " + at + " AS at) na")
+	return b.String()
 }
 
 // uuidArray is a Postgres array literal of ids.

@@ -28,6 +28,10 @@ var titles = map[Kind]string{
 	AlarmDispatched:                "长者通已派员处置",
 	AlarmClosed:                    "长者通呼叫已处理完毕",
 	VisitCode:                      "上门服务确认码",
+	WelfareCheckMissed:             "关爱回访连续未接通，社区已安排上门",
+	ResidentDeceased:               "居民档案已登记死亡，相关服务已停止",
+	ResidentMovedOut:               "居民档案已登记迁出，相关服务已停止",
+	ResidentDeathUndone:            "误报的死亡登记已撤销",
 }
 
 var pages = map[Kind]string{
@@ -35,7 +39,8 @@ var pages = map[Kind]string{
 	ApplicationDecided: "pages/applications/index", ApplicationCompleted: "pages/applications/index",
 	VouchersIssued: "pages/vouchers/index", VouchersExpiring: "pages/vouchers/index", RedemptionReceipt: "pages/vouchers/index",
 	AlarmReceived: "pages/alarms/index", AlarmDispatched: "pages/alarms/index", AlarmClosed: "pages/alarms/index",
-	WechatBindingAdded: "pages/account/index",
+	WechatBindingAdded: "pages/account/index", WelfareCheckMissed: "pages/alarms/index",
+	ResidentDeceased: "pages/account/index", ResidentMovedOut: "pages/account/index", ResidentDeathUndone: "pages/account/index",
 }
 
 var shanghai = func() *time.Location {
@@ -49,7 +54,7 @@ var shanghai = func() *time.Location {
 // render builds the message of kind from its payload.
 func render(kind Kind, p map[string]any) message {
 	m := message{title: titles[kind], page: pages[kind]}
-	for _, k := range []string{"at", "boundAt", "expiresOn", "expiresAt"} {
+	for _, k := range []string{"at", "boundAt", "expiresOn", "expiresAt", "date"} {
 		if s, ok := p[k].(string); ok {
 			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 				m.at = t.In(shanghai).Format("2006-01-02 15:04")

@@ -106,3 +106,47 @@ func ActFor(ctx context.Context, links ProxyLinks, r uuid.UUID, s ProxyScope) (A
 	}
 	return Acting{Viewer: v, ResidentID: r, Link: &link}, nil
 }
+
+// proxyActions are the actions a proxy may take for a resident and the
+// scope each needs: what the scopes name. Any other action is the
+// resident's own account's (or staff's) alone.
+var proxyActions = map[Action]ProxyScope{
+	ReadResident: ScopeView, ReadVouchers: ScopeView, ReadRedemptions: ScopeView, ReadApplications: ScopeView,
+	CreateRedemptionToken: ScopeSpend,
+	SubmitApplication:     ScopeApply, ResubmitApplication: ScopeApply, WithdrawApplication: ScopeApply,
+}
+
+// ScopeFor is the proxy scope action a needs; false when no proxy may take a.
+func ScopeFor(a Action) (ProxyScope, bool) {
+	s, ok := proxyActions[a]
+	return s, ok
+}
+
+// ActForAction is ActFor for the mini-program account in ctx taking action
+// a for resident r: its role must allow a on its own record, and it acts
+// as r's own account or as a proxy whose link holds a's scope. Actions no
+// proxy takes are refused to anyone but r's own account.
+func ActForAction(ctx context.Context, links ProxyLinks, a Action, r uuid.UUID) (Acting, error) {
+	v := auth.ViewerFrom(ctx)
+	if v == nil {
+		return Acting{}, problem.ErrUnauthenticated
+	}
+	if ReachOf(v, a) != Self {
+		return Acting{}, problem.Forbidden("your role does not allow this")
+	}
+	s, ok := proxyActions[a]
+	if !ok {
+		if IsSelf(v, r) {
+			return Acting{Viewer: v, ResidentID: r}, nil
+		}
+		return Acting{}, problem.Forbidden("not your record")
+	}
+	return ActFor(ctx, links, r, s)
+}
+
+// MayProxy reports whether the viewer is a mini-program account that is
+// not r's own, so that a refusal by its role's Self reach may still be a
+// proxy's allowance (ActForAction decides).
+func MayProxy(v *auth.Viewer, r uuid.UUID) bool {
+	return v != nil && v.Kind == auth.SubjectWechat && !IsSelf(v, r)
+}

@@ -102,12 +102,67 @@ func (r linkRow) link() *Link {
 
 // Service keeps the links.
 type Service struct {
-	db  *gorm.DB
-	now func() time.Time
+	db     *gorm.DB
+	now    func() time.Time
+	limits Limits
+}
+
+// Limits throttle acceptInvitation like bindResident (the app passes the
+// binding throttles; the keys here are the invitations' own): tries per
+// mini-program account, per client address, and per code, whoever tries
+// it. A nil throttle does not limit.
+type Limits struct {
+	PerAccount, PerClient, PerCode *auth.Throttle
 }
 
 // NewService returns the proxy service.
-func NewService(db *gorm.DB, now func() time.Time) *Service { return &Service{db: db, now: now} }
+func NewService(db *gorm.DB, now func() time.Time, limits Limits) *Service {
+	return &Service{db: db, now: now, limits: limits}
+}
+
+// The refusals of the invitation throttles (TOO_MANY_ATTEMPTS).
+var (
+	errTriesPerAccount = problem.New(problem.TooManyAttempts, "尝试次数过多，请15分钟后再试 (too many attempts; try again later)", "input", "code")
+	errTriesPerClient  = problem.New(problem.TooManyAttempts, "本地址尝试次数过多，请15分钟后再试 (too many attempts from this address; try again later)", "input", "code")
+	errTriesPerCode    = problem.New(problem.TooManyAttempts, "该码尝试次数过多，请15分钟后再试 (this code was tried too often; try again later)", "input", "code")
+)
+
+// attempt counts a try of an invitation code against each throttle; the
+// per-code one only for a well-formed code (a malformed one is refused
+// without a look-up).
+func (s *Service) attempt(ctx context.Context, v *auth.Viewer, hash string) error {
+	for _, l := range []struct {
+		t       *auth.Throttle
+		key     string
+		refusal error
+	}{
+		{s.limits.PerAccount, "invite:" + v.ID.String(), errTriesPerAccount},
+		{s.limits.PerClient, "invite:client:" + auth.ClientKey(ctx), errTriesPerClient},
+		{s.limits.PerCode, "invite:code:" + hash, errTriesPerCode},
+	} {
+		if l.t == nil || (l.key == "invite:code:" && hash == "") {
+			continue
+		}
+		if err := l.t.Take(ctx, l.key, l.refusal); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// accepted forgets the account's and the address's failed tries after an
+// accepted invitation (the code is used: its count no longer matters).
+func (s *Service) accepted(ctx context.Context, v *auth.Viewer) error {
+	if s.limits.PerAccount != nil {
+		if err := s.limits.PerAccount.Release(ctx, "invite:"+v.ID.String()); err != nil {
+			return err
+		}
+	}
+	if s.limits.PerClient != nil {
+		return s.limits.PerClient.Release(ctx, "invite:client:"+auth.ClientKey(ctx))
+	}
+	return nil
+}
 
 // ActiveLink implements policy.ProxyLinks.
 func (s *Service) ActiveLink(ctx context.Context, account, resident uuid.UUID, scope policy.ProxyScope) (uuid.UUID, bool, error) {
@@ -271,7 +326,8 @@ type invitationRow struct {
 
 // Accept turns an invitation into a link for the signed-in WeChat account.
 // The invitation is used once; an account already linked to the resident
-// must have that link revoked first.
+// must have that link revoked first. Tries are throttled (Limits) per
+// account, per client address and per code: TOO_MANY_ATTEMPTS.
 func (s *Service) Accept(ctx context.Context, code string) (*Link, error) {
 	v, err := auth.RequireViewer(ctx)
 	if err != nil {
@@ -281,6 +337,14 @@ func (s *Service) Accept(ctx context.Context, code string) (*Link, error) {
 		return nil, problem.Forbidden("only a mini-program account becomes a proxy")
 	}
 	norm, ok := NormalizeCode(code)
+	hash := ""
+	if ok {
+		hash = HashCode(norm)
+	}
+	// Every try counts, well-formed or not, before anything is looked up.
+	if err := s.attempt(ctx, v, hash); err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, errBadInvitation
 	}
@@ -319,6 +383,9 @@ func (s *Service) Accept(ctx context.Context, code string) (*Link, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.accepted(ctx, v); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -66,12 +66,16 @@ func (s *Service) IssueBindingCode(ctx context.Context, id uuid.UUID) (*BindingC
 	return &BindingCode{Code: code, ExpiresAt: now.Add(BindingCodeTTL)}, nil
 }
 
+// errCodeTries refuses a code tried too often, whoever tries it.
+var errCodeTries = problem.New(problem.TooManyAttempts, "该码尝试次数过多，请15分钟后再试 (this code was tried too often; try again later)", "input", "code")
+
 var errBadBindingCode = problem.New(problem.NotFound, "绑定码无效、已使用或已过期，请到服务窗口重新领取 (the binding code is invalid, used or expired)", "input", "code")
 
 // BindWithCode binds the signed-in WeChat account to the resident a
 // binding code was issued for. Attempts count against bindResident's
 // throttles (per account and per client address), so codes cannot be
-// guessed faster than the three factors.
+// guessed faster than the three factors, and against the code's own
+// (BindLimits.PerCode): TOO_MANY_ATTEMPTS.
 func (s *Service) BindWithCode(ctx context.Context, code string) (*Resident, error) {
 	v, err := s.bindAttempt(ctx)
 	if err != nil {
@@ -80,6 +84,11 @@ func (s *Service) BindWithCode(ctx context.Context, code string) (*Resident, err
 	norm, ok := proxy.NormalizeCode(code)
 	if !ok {
 		return nil, errBadBindingCode
+	}
+	if s.binds.PerCode != nil {
+		if err := s.binds.PerCode.Take(ctx, "bindcode:"+proxy.HashCode(norm), errCodeTries); err != nil {
+			return nil, err
+		}
 	}
 	var rid uuid.UUID
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {

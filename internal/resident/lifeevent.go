@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
@@ -75,6 +76,19 @@ type Reopener interface {
 // AddLifeEventConsequence registers what a life event closes in another
 // domain. Called while wiring, before serving.
 func (s *Service) AddLifeEventConsequence(c Consequence) { s.consequences = append(s.consequences, c) }
+
+// lifeEventNotices are the notices of a recorded life event.
+var lifeEventNotices = map[LifeEventKind]notify.Kind{Death: notify.ResidentDeceased, MoveOut: notify.ResidentMovedOut}
+
+// tellFamily queues, inside the life event's transaction, its notice to
+// every active proxy of the resident (whatever its scopes: a death or a
+// move ends all they do for the resident) and every account bound to the
+// record (issue #20, "proxies are told"); a rolled-back event tells no
+// one. It answers how many notices it queued. The links stay: an undone
+// death needs them, and the family or a clerk revokes them.
+func tellFamily(ctx context.Context, tx *gorm.DB, kind notify.Kind, ev *LifeEvent, now time.Time) (int64, error) {
+	return notify.CountForResident(ctx, tx, kind, ev.ResidentID, map[string]any{"lifeEventId": ev.ID, "date": ev.On.String()}, now)
+}
 
 // LifeEventInput is recordDeath's and recordMoveOut's input.
 type LifeEventInput struct {
@@ -178,6 +192,11 @@ func (s *Service) recordLifeEvent(ctx context.Context, kind LifeEventKind, in Li
 				ev.Closed[k] += x
 			}
 		}
+		told, err := tellFamily(ctx, tx, lifeEventNotices[kind], ev, now)
+		if err != nil {
+			return err
+		}
+		ev.Closed["familyNotified"] = told
 		closed, err := json.Marshal(ev.Closed)
 		if err != nil {
 			return err
@@ -249,6 +268,11 @@ func (s *Service) UndoDeath(ctx context.Context, residentID uuid.UUID, reason st
 				ev.Reopened[k] += x
 			}
 		}
+		told, err := tellFamily(ctx, tx, notify.ResidentDeathUndone, ev, now)
+		if err != nil {
+			return err
+		}
+		ev.Reopened["familyNotified"] = told
 		if err := tx.WithContext(ctx).Table("residents").Where("id = ?", res.ID).
 			Updates(map[string]any{"deceased_on": nil, "version": gorm.Expr("version + 1"), "updated_at": now}).Error; err != nil {
 			return err

@@ -41,7 +41,13 @@ type Service struct {
 	// consequences close what other domains hold when a life event is
 	// recorded (AddLifeEventConsequence).
 	consequences []Consequence
+	// proxies answers policy.ActFor for family proxies (internal/proxy).
+	proxies policy.ProxyLinks
 }
+
+// SetProxies installs the family proxy links: a proxy with VIEW reads the
+// resident's record (masked). Called while wiring.
+func (s *Service) SetProxies(p policy.ProxyLinks) { s.proxies = p }
 
 // DefaultMaxBindings is WECHAT_MAX_BINDINGS_PER_RESIDENT's default.
 const DefaultMaxBindings = 3
@@ -51,9 +57,19 @@ const DefaultMaxBindings = 3
 // per client address (auth.ClientKey), since one person can hold many
 // WeChat accounts. The per-client limit leaves room for a mobile carrier's
 // shared address.
+//
+// PerCode limits the tries of one code (a counter's binding code; the
+// proxy service's invitation codes use the same throttles under keys of
+// their own): however many accounts and addresses try it.
 type BindLimits struct {
-	PerAccount, PerClient *auth.Throttle
+	PerAccount, PerClient, PerCode *auth.Throttle
 }
+
+// Per-code limit of binding and invitation codes.
+const (
+	CodeLimit  = 5
+	CodeWindow = 15 * time.Minute
+)
 
 // Per-client bindResident limit.
 const (
@@ -120,10 +136,29 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Resident, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a == policy.ViewNone && policy.MayProxy(v, row.ID) {
+		return s.getAsProxy(ctx, row)
+	}
 	if a == policy.ViewNone {
 		return nil, problem.Forbidden("you may not see this resident")
 	}
 	return row.resident().apply(a), nil
+}
+
+// getAsProxy is a family proxy's read of the resident it acts for: the
+// one check (policy.ActForAction, VIEW), the masked view (a proxy never
+// reads the full ID number: it is not the elder), and an audit entry
+// naming both identities (the proxy's account as actor, the resident,
+// Acting.Detail).
+func (s *Service) getAsProxy(ctx context.Context, row *residentRow) (*Resident, error) {
+	acting, err := policy.ActForAction(ctx, s.proxies, policy.ReadResident, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := audit.Record(ctx, s.db.WithContext(ctx), audit.ActionResident, audit.EntityResident, &row.ID, acting.Detail(nil)); err != nil {
+		return nil, err
+	}
+	return row.resident().apply(policy.ViewMasked), nil
 }
 
 // ByIDNumber looks a resident up by full ID number (staff only). Every call

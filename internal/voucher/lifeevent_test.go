@@ -70,6 +70,17 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 	if app.Str("submitApplication.application.status") != "SUBMITTED" {
 		t.Fatalf("submit: %s", app.Raw)
 	}
+	// The family: the bound account and proxies of every scope are told;
+	// a revoked proxy is not.
+	fam := newFamily(t, e, rid)
+	told := func(kind string) map[uuid.UUID]int {
+		out := map[uuid.UUID]int{}
+		for _, to := range []uuid.UUID{fam.own, fam.spender, fam.viewer, fam.revoked} {
+			out[to] = e.Notifications(t, rid, kind, "WECHAT", to)
+		}
+		out[uuid.Nil] = e.Notifications(t, rid, kind, "", uuid.Nil)
+		return out
+	}
 	booksBefore, bad, err := voucher.CheckBooks(context.Background(), e.DB)
 	if err != nil || len(bad) > 0 {
 		t.Fatalf("books before: %v %v", bad, err)
@@ -91,6 +102,9 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 	if n := scalar[int](t, e, "SELECT count(*) FROM vouchers WHERE resident_id = ? AND status = 'VOIDED'", rid); n != 0 {
 		t.Fatalf("a refused report voided %d vouchers", n)
 	}
+	if n := told("RESIDENT_DECEASED")[uuid.Nil]; n != 0 {
+		t.Fatalf("a refused report told the family: %d notices", n)
+	}
 
 	r = e.MustDo(t, f.admin, recordDeathDoc, in(today, "医院死亡医学证明"))
 	if r.Get("recordDeath.userErrors.0") != nil {
@@ -101,7 +115,10 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 	}
 	closed := counts(r, "recordDeath.lifeEvent.closed")
 	want := map[string]int{"vouchersVoided": 1, "voidedFen": 30000 - 1000, "enrollmentsEnded": 1,
-		"disabilityServicesCancelled": 1, "applicationsWithdrawn": 1, "devicesDeactivated": 1}
+		"disabilityServicesCancelled": 1, "applicationsWithdrawn": 1, "devicesDeactivated": 1, "familyNotified": 3}
+	if got := told("RESIDENT_DECEASED"); got[fam.own] != 1 || got[fam.spender] != 1 || got[fam.viewer] != 1 || got[fam.revoked] != 0 || got[uuid.Nil] != 3 {
+		t.Errorf("death notices %v, want one to the bound account and each active proxy", got)
+	}
 	for k, n := range want {
 		if closed[k] != n {
 			t.Errorf("closed %s = %d, want %d (%v)", k, closed[k], n, closed)
@@ -180,8 +197,11 @@ func TestRecordDeathClosesEverything(t *testing.T) {
 		t.Fatalf("undo: %s", r.Raw)
 	}
 	reopened := counts(r, "undoDeath.lifeEvent.reopened")
-	if reopened["enrollmentsRestored"] != 1 || reopened["devicesReactivated"] != 1 {
+	if reopened["enrollmentsRestored"] != 1 || reopened["devicesReactivated"] != 1 || reopened["familyNotified"] != 3 {
 		t.Errorf("reopened %v", reopened)
+	}
+	if got := told("RESIDENT_DEATH_UNDONE"); got[fam.own] != 1 || got[fam.spender] != 1 || got[fam.viewer] != 1 || got[fam.revoked] != 0 {
+		t.Errorf("undo notices %v", got)
 	}
 	if n := scalar[int](t, e, "SELECT count(*) FROM voucher_enrollments WHERE resident_id = ?", rid); n != 1 {
 		t.Errorf("%d enrollments after undo", n)
@@ -216,6 +236,7 @@ func TestRecordMoveOut(t *testing.T) {
 	logsOnFail(t, e)
 	stay := f.resident(t, testenv.ResidentSpec{})
 	leave := f.resident(t, testenv.ResidentSpec{})
+	fam := newFamily(t, e, leave)
 	doc := `mutation($in:RecordMoveOutInput!){recordMoveOut(input:$in){lifeEvent{kind detail closed{kind count}} resident{movedOutOn deceasedOn} userErrors{code field}}}`
 	in := map[string]any{"in": map[string]any{"residentId": residentGID(leave), "date": f.today, "destination": "成都市武侯区"}}
 	// caseworker2 works in another street (the IDOR matrix's second case worker).
@@ -227,8 +248,16 @@ func TestRecordMoveOut(t *testing.T) {
 		r.Get("recordMoveOut.resident.deceasedOn") != nil || r.Str("recordMoveOut.lifeEvent.detail") != "成都市武侯区" {
 		t.Fatalf("move out: %s", r.Raw)
 	}
-	if c := counts(r, "recordMoveOut.lifeEvent.closed"); c["enrollmentsEnded"] != 1 {
+	if c := counts(r, "recordMoveOut.lifeEvent.closed"); c["enrollmentsEnded"] != 1 || c["familyNotified"] != 3 {
 		t.Errorf("closed %v", c)
+	}
+	for _, to := range []uuid.UUID{fam.own, fam.spender, fam.viewer} {
+		if n := e.Notifications(t, leave, "RESIDENT_MOVED_OUT", "WECHAT", to); n != 1 {
+			t.Errorf("%s was told %d times of the move, want once", to, n)
+		}
+	}
+	if n := e.Notifications(t, leave, "RESIDENT_MOVED_OUT", "WECHAT", fam.revoked); n != 0 {
+		t.Errorf("a revoked proxy was told of the move")
 	}
 	if living := scalar[bool](t, e, "SELECT living FROM resident_facts WHERE id = ?", leave); living {
 		t.Error("a resident who moved out is still living in resident_facts")

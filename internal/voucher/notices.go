@@ -16,7 +16,8 @@ import (
 
 // The notices of the voucher domain: vouchers issued (in each issuance
 // chunk's transaction), expiring within seven days (a chunked job), and a
-// receipt for every redemption.
+// receipt for every redemption (written by the redemption statement
+// itself: redeem.sql's n, receiptSQL).
 
 // notifyIssued queues, inside an issuance chunk's transaction, the notice
 // to the residents of (after, last] who got the period's voucher in it.
@@ -112,20 +113,4 @@ func (s *Service) RunExpiryNotices(ctx context.Context, interval time.Duration) 
 			s.log.Info("voucher expiry notices queued", "vouchers", n)
 		}
 	})
-}
-
-// notifyRedeemed queues the receipt of a committed redemption to the
-// resident and the SPEND proxies. Redemption is one autocommit statement
-// (redeem.sql), so the receipt is its own transaction right after it: a
-// refused or rolled-back redemption queues nothing; a crash between the
-// two loses a receipt, never money. (Folding the insert into redeem.sql
-// is left for when that statement settles.)
-func (s *Service) notifyRedeemed(ctx context.Context, r *Redemption) {
-	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		return notify.ForResident(ctx, tx, notify.RedemptionReceipt, r.ResidentID, map[string]any{"redemptionId": r.ID,
-			"amountFen": r.AmountFen, "category": string(r.Category), "providerId": r.ProviderID, "at": r.CreatedAt}, s.now())
-	})
-	if err != nil {
-		s.log.Error("voucher: redemption receipt not queued", "redemption", r.ID, "err", err.Error())
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 )
@@ -141,7 +142,6 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*RedeemResult, er
 		return out, err
 	}
 	s.markUsed(in.Token)
-	s.notifyRedeemed(ctx, out.Redemption)
 	return out, nil
 }
 
@@ -242,8 +242,16 @@ func (s *Service) replay(ctx context.Context, pid uuid.UUID, key string, hash []
 }
 
 // redeemSQL is a redemption in one statement (redeem.sql, which says what
-// each step does and why in that order), with audit.Insert spliced in.
-var redeemSQL = strings.Replace(redeemStatement, "{{audit.Insert}}", audit.Insert, 1)
+// each step does and why in that order), with audit.Insert and the
+// receipts' outbox insert spliced in.
+var redeemSQL = strings.NewReplacer("{{audit.Insert}}", audit.Insert, "{{notify.Receipt}}", receiptSQL).Replace(redeemStatement)
+
+// receiptSQL queues a redemption's receipts inside redeem.sql: for the
+// resident of the redemption r wrote (none when it wrote none), with the
+// payload the mini-program and the SMS show.
+var receiptSQL = notify.InsertSQL(notify.RedemptionReceipt, "SELECT @resident::uuid AS id FROM r",
+	"jsonb_build_object('redemptionId', @redemption::uuid, 'amountFen', @amount::bigint, 'category', @category::text, "+
+		"'providerId', @provider::uuid, 'at', @now::timestamptz)", "@now::timestamptz")
 
 //go:embed redeem.sql
 var redeemStatement string

@@ -40,6 +40,11 @@
 --      redemption's draws: a reversal gives back exactly those) and the
 --      audit entry run when the main query is done, only if it did not
 --      raise.
+--   n: the receipts (notify.InsertSQL: the resident's bound accounts, its
+--      SPEND proxies, its phone) in the notification outbox, only when r
+--      wrote the redemption: a refusal raises and takes them back with
+--      everything else, so a receipt exists exactly when its redemption
+--      does, with no second transaction.
 WITH k AS (
   INSERT INTO redemption_keys (provider_id, idempotency_key, request_hash, created_at, redemption_id)
   VALUES (@provider, @idempotency_key, @request_hash, @now, @redemption)
@@ -99,6 +104,9 @@ u AS (
 l AS (
   INSERT INTO voucher_ledger (id, voucher_id, kind, amount_fen, balance_after_fen, redemption_id, at)
   SELECT x.entry_id, x.id, 'REDEEM', -x.take, x.after, r.id, @now::timestamptz FROM x, r ORDER BY x.id
+),
+n AS (
+  {{notify.Receipt}}
 )
 SELECT CASE
     WHEN NOT EXISTS (SELECT 1 FROM k) THEN 'replay'

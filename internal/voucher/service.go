@@ -2,6 +2,7 @@ package voucher
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
+	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/run"
@@ -47,6 +49,36 @@ type Service struct {
 	hold SettlementHold
 	// maxTokenValidity bounds TokenOptions.Validity (DefaultMaxTokenValidity when 0).
 	maxTokenValidity time.Duration
+	// proxies answers policy.ActFor for family proxies (internal/proxy).
+	proxies policy.ProxyLinks
+}
+
+// SetProxies installs the family proxy links: a proxy with VIEW reads the
+// resident's vouchers, one with SPEND creates its redemption tokens.
+func (s *Service) SetProxies(p policy.ProxyLinks) { s.proxies = p }
+
+// scopeFor is the scope of action a over the residents ids for v: its
+// role's (policy.ScopeOf), and for a mini-program account also the
+// residents among ids it acts for as a family proxy (policy.ActForAction,
+// the scope a needs), which a request names one or two of.
+func (s *Service) scopeFor(ctx context.Context, v *auth.Viewer, a policy.Action, ids []uuid.UUID, col string, q *gorm.DB) (*gorm.DB, error) {
+	sc := policy.ScopeOf(v, a)
+	if v == nil || v.Kind != auth.SubjectWechat {
+		return residentScope(q, sc, col), nil
+	}
+	allowed := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if policy.IsSelf(v, id) && sc.Covers(id, "") {
+			allowed = append(allowed, id)
+			continue
+		}
+		if _, err := policy.ActForAction(ctx, s.proxies, a, id); err == nil {
+			allowed = append(allowed, id)
+		} else if !errors.Is(err, problem.ErrForbidden) {
+			return nil, err
+		}
+	}
+	return q.Where(col+" = ANY(?)", database.UUIDs(allowed)), nil
 }
 
 // NewService builds the service. prefix is the app's Redis key prefix;

@@ -64,8 +64,9 @@ const usedValue = "used"
 func (s *Service) tokenKey(t string) string { return s.prefix + "voucher:token:" + t }
 
 // CreateToken creates a short-lived single-use redemption token: a resident
-// for themself, a CLERK (district-wide) or CASE_WORKER (jurisdiction) on a
-// resident's behalf.
+// for themself, a family proxy with SPEND for the resident it acts for
+// (policy.ActForAction), a CLERK (district-wide) or CASE_WORKER
+// (jurisdiction) on a resident's behalf.
 func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, residentID *uuid.UUID, opt TokenOptions) (string, time.Time, error) {
 	v, err := policy.Require(ctx, policy.CreateRedemptionToken)
 	if err != nil {
@@ -88,16 +89,23 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 	}
 	onBehalf := policy.ReachOf(v, policy.CreateRedemptionToken) > policy.Self
 	var rid uuid.UUID
+	var acting *policy.Acting
 	switch {
 	case onBehalf:
 		if residentID == nil {
 			return "", time.Time{}, problem.New(problem.Invalid, "residentId is required when acting on a resident's behalf", "residentId")
 		}
 		rid = *residentID
+	case residentID != nil && policy.MayProxy(v, *residentID):
+		// A family proxy spends for the elder (SPEND): the one check, and
+		// the token is the elder's, its audit entry names both.
+		a, err := policy.ActForAction(ctx, s.proxies, policy.CreateRedemptionToken, *residentID)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		rid, acting = *residentID, &a
 	case v.ResidentID == nil:
 		return "", time.Time{}, problem.Forbidden("bind your resident record first")
-	case residentID != nil && *residentID != *v.ResidentID:
-		return "", time.Time{}, problem.Forbidden("a resident creates tokens for themself only")
 	default:
 		rid = *v.ResidentID
 	}
@@ -113,7 +121,7 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 	if err != nil {
 		return "", time.Time{}, database.Classify(err)
 	}
-	if ok, _ := policy.On(v, policy.CreateRedemptionToken, policy.Subject{ID: rid, OrgPath: path}); !ok {
+	if ok, _ := policy.On(v, policy.CreateRedemptionToken, policy.Subject{ID: rid, OrgPath: path}); !ok && acting == nil {
 		return "", time.Time{}, problem.Forbidden("outside your jurisdiction")
 	}
 	if !programExists {
@@ -133,6 +141,9 @@ func (s *Service) CreateToken(ctx context.Context, programID uuid.UUID, resident
 		detail := map[string]any{"programId": programID, "validSeconds": int(ttl / time.Second)}
 		if opt.MaxFen != nil {
 			detail["maxAmountFen"] = *opt.MaxFen
+		}
+		if acting != nil {
+			detail = acting.Detail(detail)
 		}
 		if err := audit.Record(ctx, tx, audit.ActionCreateRedemptionToken, audit.EntityResident, &rid, detail); err != nil {
 			return err

@@ -75,8 +75,12 @@ func (s *Service) VouchersByResidents(ctx context.Context, ids []uuid.UUID) (map
 	// Scanned by hand, with the ids as one uuid[] parameter: GORM's
 	// reflective scan and per-id parameters were a twentieth of the CPU
 	// of a residents page.
-	rows, err := residentScope(s.db.WithContext(ctx).Model(&voucherRow{}).Select(voucherColumns).
-		Where("resident_id = ANY(?)", database.UUIDs(ids)), policy.ScopeOf(v, policy.ReadVouchers), "resident_id").Order("valid_until, id").Rows()
+	q, err := s.scopeFor(ctx, v, policy.ReadVouchers, ids, "resident_id",
+		s.db.WithContext(ctx).Model(&voucherRow{}).Select(voucherColumns).Where("resident_id = ANY(?)", database.UUIDs(ids)))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Order("valid_until, id").Rows()
 	if err != nil {
 		return nil, database.Classify(err)
 	}
@@ -174,7 +178,14 @@ func (s *Service) RedemptionsByResidents(ctx context.Context, keys []ResidentRed
 		inner := s.db.WithContext(ctx).Table("redemptions").
 			Select("redemptions.*, row_number() OVER (PARTITION BY resident_id ORDER BY id DESC) AS rn").
 			Where("resident_id = ANY(?)", database.UUIDs(ids))
-		inner = redemptionScope(inner, v)
+		if v.Kind == auth.SubjectWechat {
+			// The resident's own account, or a family proxy with VIEW.
+			if inner, err = s.scopeFor(ctx, v, policy.ReadRedemptions, ids, "resident_id", inner); err != nil {
+				return nil, err
+			}
+		} else {
+			inner = redemptionScope(inner, v)
+		}
 		var rows []redemptionRow
 		if err := s.db.WithContext(ctx).Table("(?) AS x", inner).Where("rn <= ?", first).Order("resident_id, id DESC").
 			Find(&rows).Error; err != nil {
