@@ -23,6 +23,7 @@ deps:
 FUZZTIME ?= 100000x
 FUZZ_TARGETS = \
 	./internal/idnumber:FuzzParse \
+	./internal/idnumber:FuzzUpgrade \
 	./internal/creditcode:FuzzParse \
 	./internal/pii:FuzzNormalizePhone \
 	./internal/civil:FuzzParseDate \
