@@ -24,6 +24,8 @@ FUZZTIME ?= 100000x
 FUZZ_TARGETS = \
 	./internal/idnumber:FuzzParse \
 	./internal/idnumber:FuzzUpgrade \
+	./internal/sheet:FuzzRead \
+	./internal/sheet:FuzzDate \
 	./internal/creditcode:FuzzParse \
 	./internal/pii:FuzzNormalizePhone \
 	./internal/civil:FuzzParseDate \
