@@ -18,6 +18,7 @@ import (
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/run"
 )
 
 // SessionUpdater rewrites a live session, and ends every session of a
@@ -41,6 +42,8 @@ type Service struct {
 	// consequences close what other domains hold when a life event is
 	// recorded (AddLifeEventConsequence).
 	consequences []Consequence
+	// runs drives import runs (SetRuns).
+	runs *run.Worker
 }
 
 // DefaultMaxBindings is WECHAT_MAX_BINDINGS_PER_RESIDENT's default.
