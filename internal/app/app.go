@@ -175,7 +175,7 @@ func New(d Deps) (*App, error) {
 	a.Vouchers.SetSettlementHold(a.Homecare.Hold)
 	a.Application.SetRuns(a.Runs, cfg.RunChunkSize)
 	// Imports of residents are runs too (POST /imports/residents).
-	a.Residents.SetRuns(a.Runs, 0)
+	a.Residents.SetRuns(a.Runs, cfg.RunChunkSize)
 	a.Application.SetNoticeFont(cfg.NoticeFontPath)
 	// A notice names the applicant as the downloader may read them.
 	a.Application.SetApplicantNamer(func(ctx context.Context, id uuid.UUID) string {

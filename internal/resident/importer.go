@@ -32,7 +32,7 @@ const (
 	MaxImportRows     = 200_000
 	MaxImportUnzipped = 512 << 20
 	// importChunk is how many staged rows one run chunk applies.
-	importChunk = 2000
+	importChunk = 5000
 	// ImportAwait is how long an upload waits for its run before it
 	// answers (a small file's answer is then final).
 	ImportAwait = 3 * time.Second
@@ -130,10 +130,12 @@ type importParams struct {
 }
 
 // SetRuns gives the registry the run worker and registers the import
-// runs' handler on it, applying chunk rows per chunk (0: importChunk;
-// tests use small chunks to see a run resume).
+// runs' handler on it, applying chunk rows per chunk (RUN_CHUNK_SIZE, at
+// most importChunk: a row written costs more than an issued voucher, with
+// the resident's indexes and name terms; tests use small chunks to see a
+// run resume).
 func (s *Service) SetRuns(w *run.Worker, chunk int) {
-	if chunk <= 0 {
+	if chunk <= 0 || chunk > importChunk {
 		chunk = importChunk
 	}
 	s.runs = w
