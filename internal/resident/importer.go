@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -173,10 +175,7 @@ func (s *Service) ImportResidents(ctx context.Context, f ImportFile) (*ImportRep
 		return nil, err
 	}
 	now := s.now()
-	cands := make([]*candidate, len(tab.Rows))
-	for i, r := range tab.Rows {
-		cands[i] = s.readRow(l, r, units, inScope, now)
-	}
+	cands := s.readRows(l, tab.Rows, units, inScope, now)
 	markDuplicates(l, cands)
 
 	imp := importRow{ID: uuid.Must(uuid.NewV7()), DryRun: f.DryRun, FileName: fileName(f.Name), FileBytes: int64(len(f.Data)),
@@ -251,6 +250,24 @@ func (s *Service) ImportResidents(ctx context.Context, f ImportFile) (*ImportRep
 		return nil, err
 	}
 	return s.report(ctx, imp.ID)
+}
+
+// readRows checks the rows on every core: a row's romanization (search
+// terms) and encryption are most of an upload's CPU, and rows are
+// independent.
+func (s *Service) readRows(l layout, rows []sheet.Row, units *unitDirectory, inScope func(string) bool, now time.Time) []*candidate {
+	cands := make([]*candidate, len(rows))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(rows)/1000))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(rows); i += workers {
+				cands[i] = s.readRow(l, rows[i], units, inScope, now)
+			}
+		})
+	}
+	wg.Wait()
+	return cands
 }
 
 // report reads an import back with all its problems (the answer to a
