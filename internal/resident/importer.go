@@ -180,9 +180,6 @@ func (s *Service) ImportResidents(ctx context.Context, f ImportFile) (*ImportRep
 
 	imp := importRow{ID: uuid.Must(uuid.NewV7()), DryRun: f.DryRun, FileName: fileName(f.Name), FileBytes: int64(len(f.Data)),
 		Format: "CSV", ScopePath: sc.Path, UploadedBy: v.ID, UploadedAt: now, RequestID: auth.RequestID(ctx), RowsTotal: len(cands)}
-	if !sc.All() {
-		imp.ScopePath = sc.Path
-	}
 	sum := sha256.Sum256(f.Data)
 	imp.FileSha256 = sum[:]
 	if strings.HasPrefix(string(f.Data), "PK\x03\x04") {

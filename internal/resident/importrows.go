@@ -481,7 +481,7 @@ func markDuplicates(l layout, cands []*candidate) {
 		}
 		c.problems = append(c.problems, rowProblem(c.row, l[ColIDNumber], ImportDuplicateInFile,
 			fmt.Sprintf("the same ID number as row %d", f.row)))
-		if !f.failed() || !hasCode(f.problems, ImportDuplicateInFile) {
+		if !hasCode(f.problems, ImportDuplicateInFile) {
 			f.problems = append(f.problems, rowProblem(f.row, l[ColIDNumber], ImportDuplicateInFile,
 				fmt.Sprintf("the same ID number as row %d", c.row)))
 		}
