@@ -49,7 +49,8 @@ FUZZ_TARGETS_DB = \
 	./internal/application:FuzzValidateItem \
 	./internal/application:FuzzCleanMaterials \
 	./internal/application:FuzzSupplements \
-	./internal/notify:FuzzParseTemplates
+	./internal/notify:FuzzParseTemplates \
+	./internal/resident:FuzzReadRow
 
 define run_fuzz
 	@set -e; for t in $(1); do pkg=$${t%%:*}; fn=$${t##*:}; \
