@@ -23,6 +23,9 @@ deps:
 FUZZTIME ?= 100000x
 FUZZ_TARGETS = \
 	./internal/idnumber:FuzzParse \
+	./internal/idnumber:FuzzUpgrade \
+	./internal/sheet:FuzzRead \
+	./internal/sheet:FuzzDate \
 	./internal/creditcode:FuzzParse \
 	./internal/pii:FuzzNormalizePhone \
 	./internal/civil:FuzzParseDate \
@@ -46,7 +49,8 @@ FUZZ_TARGETS_DB = \
 	./internal/application:FuzzValidateItem \
 	./internal/application:FuzzCleanMaterials \
 	./internal/application:FuzzSupplements \
-	./internal/notify:FuzzParseTemplates
+	./internal/notify:FuzzParseTemplates \
+	./internal/resident:FuzzReadRow
 
 define run_fuzz
 	@set -e; for t in $(1); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -147,6 +147,7 @@ type QueryResolver interface {
 	Resident(ctx context.Context, id string) (*resident.Resident, error)
 	ResidentByIDNumber(ctx context.Context, idNumber string) (*resident.Resident, error)
 	Residents(ctx context.Context, filter *model.ResidentFilter, first *int, after *string) (*model.ResidentConnection, error)
+	ResidentImports(ctx context.Context, first *int, after *string) (*model.ResidentImportConnection, error)
 	Providers(ctx context.Context) ([]*voucher.Provider, error)
 	VoucherPrograms(ctx context.Context) ([]*voucher.Program, error)
 	IssuanceRuns(ctx context.Context, programID *string, first *int, after *string) (*model.IssuanceRunConnection, error)
@@ -1807,6 +1808,28 @@ func (ec *executionContext) field_Query_residentByIdNumber_args(ctx context.Cont
 		return nil, err
 	}
 	args["idNumber"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_residentImports_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -6901,6 +6924,50 @@ func (ec *executionContext) fieldContext_Query_residents(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_residentImports(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_residentImports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ResidentImports(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResidentImportConnection) graphql.Marshaler {
+			return ec.marshalNResidentImportConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResidentImportConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_residentImports(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResidentImportConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_residentImports_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_providers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7479,6 +7546,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ServiceCenter(ctx, sel, obj)
+	case resident.Import:
+		return ec._ResidentImport(ctx, sel, &obj)
+	case *resident.Import:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ResidentImport(ctx, sel, obj)
 	case resident.Resident:
 		return ec._Resident(ctx, sel, &obj)
 	case *resident.Resident:
@@ -8437,6 +8511,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_residents(ctx, field)
+				})
+		case "residentImports":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_residentImports(ctx, field)
 				})
 		case "providers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

@@ -25,6 +25,7 @@ const (
 	TypeCareWorker            = "CareWorker"
 	TypeCarePriceItem         = "CarePriceItem"
 	TypeServiceOrder          = "ServiceOrder"
+	TypeResidentImport        = "ResidentImport"
 	// TypeDeadlineRecomputation is a run, not a Node: its id is read back by deadlineRecomputation(id:).
 	TypeDeadlineRecomputation = "DeadlineRecomputation"
 	// Ids of objects that are no Node (they are named in mutations but
@@ -105,6 +106,9 @@ var nodeFetchers = map[string]nodeFetcher{
 	},
 	TypeServiceOrder: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Homecare.Order(ctx, id))
+	},
+	TypeResidentImport: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Registry.ResidentImport(ctx, id))
 	},
 }
 

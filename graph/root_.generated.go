@@ -17,6 +17,7 @@ import (
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/homecare"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/voucher"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -45,6 +46,7 @@ type ResolverRoot interface {
 	EmergencyContact() EmergencyContactResolver
 	EmergencyDevice() EmergencyDeviceResolver
 	EnrollmentRun() EnrollmentRunResolver
+	ImportProblem() ImportProblemResolver
 	IssuanceRun() IssuanceRunResolver
 	LedgerEntry() LedgerEntryResolver
 	LifeEvent() LifeEventResolver
@@ -57,6 +59,7 @@ type ResolverRoot interface {
 	Redemption() RedemptionResolver
 	RedemptionTokenPreview() RedemptionTokenPreviewResolver
 	Resident() ResidentResolver
+	ResidentImport() ResidentImportResolver
 	ResidentProxy() ResidentProxyResolver
 	ServiceCard() ServiceCardResolver
 	ServiceCenter() ServiceCenterResolver
@@ -482,6 +485,25 @@ type ComplexityRoot struct {
 		Year          func(childComplexity int) int
 	}
 
+	ImportProblem struct {
+		Cell     func(childComplexity int) int
+		Code     func(childComplexity int) int
+		Column   func(childComplexity int) int
+		Message  func(childComplexity int) int
+		Row      func(childComplexity int) int
+		Severity func(childComplexity int) int
+	}
+
+	ImportProblemConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ImportProblemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	IssuanceRun struct {
 		Error          func(childComplexity int) int
 		ErrorCode      func(childComplexity int) int
@@ -732,6 +754,7 @@ type ComplexityRoot struct {
 		RedemptionTokenPreview       func(childComplexity int, token string) int
 		Resident                     func(childComplexity int, id string) int
 		ResidentByIDNumber           func(childComplexity int, idNumber string) int
+		ResidentImports              func(childComplexity int, first *int, after *string) int
 		Residents                    func(childComplexity int, filter *model.ResidentFilter, first *int, after *string) int
 		ServiceCard                  func(childComplexity int, residentID string) int
 		ServiceCenters               func(childComplexity int) int
@@ -847,6 +870,35 @@ type ComplexityRoot struct {
 	ResidentHomePayload struct {
 		Ok         func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	ResidentImport struct {
+		DryRun     func(childComplexity int) int
+		Error      func(childComplexity int) int
+		Failed     func(childComplexity int) int
+		FileName   func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		Format     func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Inserted   func(childComplexity int) int
+		Notices    func(childComplexity int) int
+		Problems   func(childComplexity int, severity *resident.Severity, first *int, after *string) int
+		RowsDone   func(childComplexity int) int
+		RowsTotal  func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Unchanged  func(childComplexity int) int
+		Updated    func(childComplexity int) int
+		UploadedAt func(childComplexity int) int
+	}
+
+	ResidentImportConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ResidentImportEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	ResidentPayload struct {
@@ -2792,6 +2844,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportCalendarYearPayload.Year(childComplexity), true
 
+	case "ImportProblem.cell":
+		if e.ComplexityRoot.ImportProblem.Cell == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Cell(childComplexity), true
+	case "ImportProblem.code":
+		if e.ComplexityRoot.ImportProblem.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Code(childComplexity), true
+	case "ImportProblem.column":
+		if e.ComplexityRoot.ImportProblem.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Column(childComplexity), true
+	case "ImportProblem.message":
+		if e.ComplexityRoot.ImportProblem.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Message(childComplexity), true
+	case "ImportProblem.row":
+		if e.ComplexityRoot.ImportProblem.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Row(childComplexity), true
+	case "ImportProblem.severity":
+		if e.ComplexityRoot.ImportProblem.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblem.Severity(childComplexity), true
+
+	case "ImportProblemConnection.edges":
+		if e.ComplexityRoot.ImportProblemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblemConnection.Edges(childComplexity), true
+	case "ImportProblemConnection.pageInfo":
+		if e.ComplexityRoot.ImportProblemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblemConnection.PageInfo(childComplexity), true
+
+	case "ImportProblemEdge.cursor":
+		if e.ComplexityRoot.ImportProblemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblemEdge.Cursor(childComplexity), true
+	case "ImportProblemEdge.node":
+		if e.ComplexityRoot.ImportProblemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProblemEdge.Node(childComplexity), true
+
 	case "IssuanceRun.error":
 		if e.ComplexityRoot.IssuanceRun.Error == nil {
 			break
@@ -4459,6 +4574,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ResidentByIDNumber(childComplexity, args["idNumber"].(string)), true
+	case "Query.residentImports":
+		if e.ComplexityRoot.Query.ResidentImports == nil {
+			break
+		}
+
+		args, err := ec.field_Query_residentImports_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ResidentImports(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.residents":
 		if e.ComplexityRoot.Query.Residents == nil {
 			break
@@ -5054,6 +5180,134 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentHomePayload.UserErrors(childComplexity), true
+
+	case "ResidentImport.dryRun":
+		if e.ComplexityRoot.ResidentImport.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.DryRun(childComplexity), true
+	case "ResidentImport.error":
+		if e.ComplexityRoot.ResidentImport.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.Error(childComplexity), true
+	case "ResidentImport.failed":
+		if e.ComplexityRoot.ResidentImport.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.Failed(childComplexity), true
+	case "ResidentImport.fileName":
+		if e.ComplexityRoot.ResidentImport.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.FileName(childComplexity), true
+	case "ResidentImport.finishedAt":
+		if e.ComplexityRoot.ResidentImport.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.FinishedAt(childComplexity), true
+	case "ResidentImport.format":
+		if e.ComplexityRoot.ResidentImport.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.Format(childComplexity), true
+	case "ResidentImport.id":
+		if e.ComplexityRoot.ResidentImport.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.ID(childComplexity), true
+	case "ResidentImport.inserted":
+		if e.ComplexityRoot.ResidentImport.Inserted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.Inserted(childComplexity), true
+	case "ResidentImport.notices":
+		if e.ComplexityRoot.ResidentImport.Notices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.Notices(childComplexity), true
+	case "ResidentImport.problems":
+		if e.ComplexityRoot.ResidentImport.Problems == nil {
+			break
+		}
+
+		args, err := ec.field_ResidentImport_problems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ResidentImport.Problems(childComplexity, args["severity"].(*resident.Severity), args["first"].(*int), args["after"].(*string)), true
+	case "ResidentImport.rowsDone":
+		if e.ComplexityRoot.ResidentImport.RowsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.RowsDone(childComplexity), true
+	case "ResidentImport.rowsTotal":
+		if e.ComplexityRoot.ResidentImport.RowsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.RowsTotal(childComplexity), true
+	case "ResidentImport.status":
+		if e.ComplexityRoot.ResidentImport.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.Status(childComplexity), true
+	case "ResidentImport.unchanged":
+		if e.ComplexityRoot.ResidentImport.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.Unchanged(childComplexity), true
+	case "ResidentImport.updated":
+		if e.ComplexityRoot.ResidentImport.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.Updated(childComplexity), true
+	case "ResidentImport.uploadedAt":
+		if e.ComplexityRoot.ResidentImport.UploadedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImport.UploadedAt(childComplexity), true
+
+	case "ResidentImportConnection.edges":
+		if e.ComplexityRoot.ResidentImportConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImportConnection.Edges(childComplexity), true
+	case "ResidentImportConnection.pageInfo":
+		if e.ComplexityRoot.ResidentImportConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImportConnection.PageInfo(childComplexity), true
+
+	case "ResidentImportEdge.cursor":
+		if e.ComplexityRoot.ResidentImportEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImportEdge.Cursor(childComplexity), true
+	case "ResidentImportEdge.node":
+		if e.ComplexityRoot.ResidentImportEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentImportEdge.Node(childComplexity), true
 
 	case "ResidentPayload.existingResidentId":
 		if e.ComplexityRoot.ResidentPayload.ExistingResidentID == nil {
@@ -6536,7 +6790,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/identity.graphqls" "schema/lifeevent.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/voucher.graphqls"
+//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/identity.graphqls" "schema/lifeevent.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/residentimport.graphqls" "schema/voucher.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -6559,6 +6813,7 @@ var sources = []*ast.Source{
 	{Name: "schema/lifeevent.graphqls", Input: sourceData("schema/lifeevent.graphqls"), BuiltIn: false},
 	{Name: "schema/org.graphqls", Input: sourceData("schema/org.graphqls"), BuiltIn: false},
 	{Name: "schema/resident.graphqls", Input: sourceData("schema/resident.graphqls"), BuiltIn: false},
+	{Name: "schema/residentimport.graphqls", Input: sourceData("schema/residentimport.graphqls"), BuiltIn: false},
 	{Name: "schema/voucher.graphqls", Input: sourceData("schema/voucher.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -7367,6 +7622,44 @@ func (ec *executionContext) childFields_ImportCalendarYearPayload(ctx context.Co
 	return nil, fmt.Errorf("no field named %q was found under type ImportCalendarYearPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_ImportProblem_row(ctx, field)
+	case "column":
+		return ec.fieldContext_ImportProblem_column(ctx, field)
+	case "cell":
+		return ec.fieldContext_ImportProblem_cell(ctx, field)
+	case "code":
+		return ec.fieldContext_ImportProblem_code(ctx, field)
+	case "severity":
+		return ec.fieldContext_ImportProblem_severity(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportProblem_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportProblem", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportProblemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ImportProblemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ImportProblemConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportProblemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportProblemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ImportProblemEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ImportProblemEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportProblemEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_IssuanceRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -7853,6 +8146,64 @@ func (ec *executionContext) childFields_ResidentHomePayload(ctx context.Context,
 		return ec.fieldContext_ResidentHomePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentHomePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentImport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ResidentImport_id(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_ResidentImport_dryRun(ctx, field)
+	case "status":
+		return ec.fieldContext_ResidentImport_status(ctx, field)
+	case "fileName":
+		return ec.fieldContext_ResidentImport_fileName(ctx, field)
+	case "format":
+		return ec.fieldContext_ResidentImport_format(ctx, field)
+	case "uploadedAt":
+		return ec.fieldContext_ResidentImport_uploadedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ResidentImport_finishedAt(ctx, field)
+	case "rowsTotal":
+		return ec.fieldContext_ResidentImport_rowsTotal(ctx, field)
+	case "rowsDone":
+		return ec.fieldContext_ResidentImport_rowsDone(ctx, field)
+	case "inserted":
+		return ec.fieldContext_ResidentImport_inserted(ctx, field)
+	case "updated":
+		return ec.fieldContext_ResidentImport_updated(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_ResidentImport_unchanged(ctx, field)
+	case "failed":
+		return ec.fieldContext_ResidentImport_failed(ctx, field)
+	case "notices":
+		return ec.fieldContext_ResidentImport_notices(ctx, field)
+	case "error":
+		return ec.fieldContext_ResidentImport_error(ctx, field)
+	case "problems":
+		return ec.fieldContext_ResidentImport_problems(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentImport", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentImportConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ResidentImportConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ResidentImportConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentImportConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentImportEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ResidentImportEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ResidentImportEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentImportEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_ResidentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -586,6 +586,77 @@ CREATE VIEW public.resident_facts AS
     residents.moved_out_on
    FROM public.residents;
 
+CREATE TABLE public.resident_import_problems (
+    id uuid NOT NULL,
+    import_id uuid NOT NULL,
+    row_no integer NOT NULL,
+    column_name text NOT NULL,
+    cell text NOT NULL,
+    code text NOT NULL,
+    severity text NOT NULL,
+    message text NOT NULL,
+    CONSTRAINT resident_import_problems_row_no_check CHECK ((row_no >= 1)),
+    CONSTRAINT resident_import_problems_severity_check CHECK ((severity = ANY (ARRAY['ERROR'::text, 'NOTICE'::text])))
+);
+
+CREATE TABLE public.resident_import_rows (
+    import_id uuid NOT NULL,
+    seq integer NOT NULL,
+    row_no integer NOT NULL,
+    name text NOT NULL,
+    name_terms text[] NOT NULL,
+    id_number_enc text NOT NULL,
+    id_number_bidx bytea NOT NULL,
+    id_number_masked text NOT NULL,
+    phone_enc text,
+    phone_bidx bytea,
+    phone_masked text,
+    gender text NOT NULL,
+    birth_date date NOT NULL,
+    address text,
+    community_id uuid NOT NULL,
+    grid_id uuid,
+    statuses text[],
+    care_level text,
+    CONSTRAINT resident_import_rows_care_level_check CHECK ((care_level = ANY (ARRAY['INTACT'::text, 'MILD'::text, 'MODERATE'::text, 'SEVERE'::text, 'TOTAL'::text]))),
+    CONSTRAINT resident_import_rows_gender_check CHECK ((gender = ANY (ARRAY['MALE'::text, 'FEMALE'::text]))),
+    CONSTRAINT resident_import_rows_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64))),
+    CONSTRAINT resident_import_rows_row_no_check CHECK ((row_no >= 2)),
+    CONSTRAINT resident_import_rows_seq_check CHECK ((seq >= 0))
+);
+
+CREATE TABLE public.resident_imports (
+    id uuid NOT NULL,
+    dry_run boolean NOT NULL,
+    file_name text NOT NULL,
+    file_sha256 bytea NOT NULL,
+    file_bytes bigint NOT NULL,
+    format text NOT NULL,
+    scope_path text NOT NULL,
+    uploaded_by uuid NOT NULL,
+    uploaded_at timestamp with time zone NOT NULL,
+    request_id text DEFAULT ''::text NOT NULL,
+    run_id uuid,
+    rows_total integer NOT NULL,
+    inserted integer DEFAULT 0 NOT NULL,
+    updated integer DEFAULT 0 NOT NULL,
+    unchanged integer DEFAULT 0 NOT NULL,
+    failed integer DEFAULT 0 NOT NULL,
+    notices integer DEFAULT 0 NOT NULL,
+    CONSTRAINT resident_imports_check CHECK (((((inserted + updated) + unchanged) + failed) <= rows_total)),
+    CONSTRAINT resident_imports_check1 CHECK ((dry_run = (run_id IS NULL))),
+    CONSTRAINT resident_imports_failed_check CHECK ((failed >= 0)),
+    CONSTRAINT resident_imports_file_bytes_check CHECK ((file_bytes >= 0)),
+    CONSTRAINT resident_imports_file_name_check CHECK ((length(file_name) <= 255)),
+    CONSTRAINT resident_imports_file_sha256_check CHECK ((length(file_sha256) = 32)),
+    CONSTRAINT resident_imports_format_check CHECK ((format = ANY (ARRAY['XLSX'::text, 'CSV'::text]))),
+    CONSTRAINT resident_imports_inserted_check CHECK ((inserted >= 0)),
+    CONSTRAINT resident_imports_notices_check CHECK ((notices >= 0)),
+    CONSTRAINT resident_imports_rows_total_check CHECK ((rows_total >= 0)),
+    CONSTRAINT resident_imports_unchanged_check CHECK ((unchanged >= 0)),
+    CONSTRAINT resident_imports_updated_check CHECK ((updated >= 0))
+);
+
 CREATE TABLE public.resident_name_terms (
     term text NOT NULL COLLATE pg_catalog."C",
     resident_id uuid NOT NULL
@@ -644,7 +715,7 @@ CREATE TABLE public.runs (
     CONSTRAINT runs_finished_check CHECK (((status = 'RUNNING'::text) = (finished_at IS NULL))),
     CONSTRAINT runs_items_done_check CHECK ((items_done >= 0)),
     CONSTRAINT runs_items_total_check CHECK ((items_total >= 0)),
-    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text]))),
+    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text, 'IMPORT_RESIDENTS'::text]))),
     CONSTRAINT runs_lease_check CHECK (((status = 'RUNNING'::text) OR (lease_owner IS NULL))),
     CONSTRAINT runs_skipped_count_check CHECK ((skipped_count >= 0)),
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
@@ -1063,6 +1134,18 @@ ALTER TABLE ONLY public.refresh_tokens
 ALTER TABLE ONLY public.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
 
+ALTER TABLE ONLY public.resident_import_problems
+    ADD CONSTRAINT resident_import_problems_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.resident_import_rows
+    ADD CONSTRAINT resident_import_rows_pkey PRIMARY KEY (import_id, seq);
+
+ALTER TABLE ONLY public.resident_imports
+    ADD CONSTRAINT resident_imports_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.resident_imports
+    ADD CONSTRAINT resident_imports_run_id_key UNIQUE (run_id);
+
 ALTER TABLE ONLY public.resident_name_terms
     ADD CONSTRAINT resident_name_terms_pkey PRIMARY KEY (term, resident_id);
 
@@ -1246,6 +1329,10 @@ CREATE INDEX redemptions_resident_idx ON public.redemptions USING btree (residen
 CREATE INDEX refresh_tokens_family_idx ON public.refresh_tokens USING btree (family_id);
 
 CREATE INDEX refresh_tokens_subject_idx ON public.refresh_tokens USING btree (subject_id);
+
+CREATE INDEX resident_import_problems_import_idx ON public.resident_import_problems USING btree (import_id, id);
+
+CREATE INDEX resident_imports_scope_idx ON public.resident_imports USING btree (scope_path text_pattern_ops, id);
 
 CREATE INDEX resident_proxies_account_idx ON public.resident_proxies USING btree (account_id) WHERE (revoked_at IS NULL);
 
@@ -1444,6 +1531,18 @@ ALTER TABLE ONLY public.redemptions
 
 ALTER TABLE ONLY public.redemptions
     ADD CONSTRAINT redemptions_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.resident_import_problems
+    ADD CONSTRAINT resident_import_problems_import_id_fkey FOREIGN KEY (import_id) REFERENCES public.resident_imports(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.resident_import_rows
+    ADD CONSTRAINT resident_import_rows_import_id_fkey FOREIGN KEY (import_id) REFERENCES public.resident_imports(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.resident_imports
+    ADD CONSTRAINT resident_imports_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.runs(id);
+
+ALTER TABLE ONLY public.resident_imports
+    ADD CONSTRAINT resident_imports_uploaded_by_fkey FOREIGN KEY (uploaded_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.resident_proxies
     ADD CONSTRAINT resident_proxies_account_id_fkey FOREIGN KEY (account_id) REFERENCES public.wechat_accounts(id);

@@ -314,6 +314,16 @@ type ImportCalendarYearPayload struct {
 	UserErrors    []*UserError `json:"userErrors"`
 }
 
+type ImportProblemConnection struct {
+	Edges    []*ImportProblemEdge `json:"edges"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+}
+
+type ImportProblemEdge struct {
+	Cursor string                  `json:"cursor"`
+	Node   *resident.ImportProblem `json:"node"`
+}
+
 type IssuanceRunConnection struct {
 	Edges    []*IssuanceRunEdge `json:"edges"`
 	PageInfo *PageInfo          `json:"pageInfo"`
@@ -610,6 +620,16 @@ type ResidentFilter struct {
 type ResidentHomePayload struct {
 	Ok         bool         `json:"ok"`
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+type ResidentImportConnection struct {
+	Edges    []*ResidentImportEdge `json:"edges"`
+	PageInfo *PageInfo             `json:"pageInfo"`
+}
+
+type ResidentImportEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *resident.Import `json:"node"`
 }
 
 type ResidentPayload struct {

@@ -175,6 +175,8 @@ func New(d Deps) (*App, error) {
 	a.Homecare = homecare.NewService(d.DB, d.Now, a.Auth, a.Vouchers, hashes)
 	a.Vouchers.SetSettlementHold(a.Homecare.Hold)
 	a.Application.SetRuns(a.Runs, cfg.RunChunkSize)
+	// Imports of residents are runs too (POST /imports/residents).
+	a.Residents.SetRuns(a.Runs, cfg.RunChunkSize)
 	a.Application.SetNoticeFont(cfg.NoticeFontPath)
 	// A notice names the applicant as the downloader may read them.
 	a.Application.SetApplicantNamer(func(ctx context.Context, id uuid.UUID) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/config"
 	"github.com/jinjiang/residents/internal/creditcode"
+	"github.com/jinjiang/residents/internal/idnumber"
 	"github.com/jinjiang/residents/internal/testenv"
 )
 
@@ -146,6 +147,14 @@ func TestAuditEntriesResolve(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("acceptance notice: %d", resp.StatusCode)
 		}
+	}
+
+	// A resident import committed (the upload, the resident it registered, the run's end).
+	if status, body := upload(t, e, admin, "audit.csv", csvOf([][]string{importHeader,
+		{"审计导入", newIDNumber(idnumber.Female), "", "", "", "", "和平街社区", "", "", ""}}), false); status != http.StatusAccepted {
+		t.Fatalf("import: %d %v", status, body)
+	} else {
+		awaitImport(t, e, admin, body["import"].(map[string]any)["id"].(string))
 	}
 
 	// Disability: a full certificate number read, a service scheduled, a rule added (switched off).

@@ -45,6 +45,8 @@ func (a *App) routes() http.Handler {
 	mux.Handle("/graphql", a.shedWhenPoolSaturated(a.authenticate(a.Resolver.WithLoaders(gql))))
 	mux.Handle("GET /exports/settlement.csv", a.authenticate(http.HandlerFunc(a.settlementCSV)))
 	mux.Handle("GET /applications/{id}/notices/{kind}", a.authenticate(http.HandlerFunc(a.applicationNotice)))
+	mux.Handle("POST "+importsPath, a.authenticate(http.HandlerFunc(a.importResidents)))
+	mux.HandleFunc("GET "+importsPath+"/template.xlsx", a.importTemplate)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", a.ready)
 	if !a.Config.Production() {
@@ -101,6 +103,14 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 			stop := context.AfterFunc(a.closing, cancel)
 			defer stop()
 			next.ServeHTTP(sw, r.WithContext(wsCtx))
+			return
+		}
+		if r.Method == http.MethodPost && r.URL.Path == importsPath {
+			// An upload: its own body cap (importResidents reads the body
+			// through it and answers FILE_TOO_LARGE) and a longer deadline.
+			upCtx, cancel := context.WithTimeout(ctx, ImportTimeout)
+			defer cancel()
+			next.ServeHTTP(sw, r.WithContext(upCtx))
 			return
 		}
 		reqCtx, cancel := context.WithTimeout(ctx, a.Config.RequestTimeout)

@@ -47,6 +47,8 @@ const (
 	EntityCareWorker    Entity = "CareWorker"
 	EntityCarePriceItem Entity = "CarePriceItem"
 	EntityServiceOrder  Entity = "ServiceOrder"
+
+	EntityResidentImport Entity = "ResidentImport"
 )
 
 // Entities lists every Entity, for tests that check each one resolves.
@@ -57,6 +59,7 @@ var Entities = []Entity{
 	EntityServiceItem, EntityApplication, EntityCalendarDay,
 	EntityDisabilityCertificate, EntityDisabilityService, EntityDisabilitySubsidyRule,
 	EntityCareWorker, EntityCarePriceItem, EntityServiceOrder,
+	EntityResidentImport,
 }
 
 // Action names what happened. Each is the name of the GraphQL field that
@@ -119,6 +122,14 @@ const (
 	// (resident(id:), VIEW): the detail carries policy.Acting.Detail.
 	ActionResident Action = "resident"
 	ActionIDNumber  Action = "idNumber"
+	// ActionResidentImports is an upload to POST /imports/residents (a dry
+	// run or a commit: "dryRun" in the detail, with the file's SHA-256 and
+	// counts), about the ResidentImport it made; the imports are listed by
+	// residentImports. A committed import's run adds one per resident it
+	// inserted or updated (entity Resident, "import" and "outcome" in the
+	// detail) and one when it ends ("status" and the counts), all in the
+	// uploader's name.
+	ActionResidentImports Action = "residentImports"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), its action and entity
@@ -218,7 +229,7 @@ var Actions = []Action{
 	ActionRegisterResident, ActionUpdateResident, ActionBindResident, ActionUnbindWechatAccount, ActionResidentByIDNumber, ActionResidents, ActionIDNumber,
 	ActionIssueBindingCode, ActionBindResidentWithCode, ActionCreateProxyInvitation, ActionAcceptProxyInvitation, ActionRevokeProxy,
 	ActionReportSubscribeGrants, ActionSetNotificationOptOut,
-	ActionRecordDeath, ActionRecordMoveOut, ActionUndoDeath,
+	ActionRecordDeath, ActionRecordMoveOut, ActionUndoDeath, ActionResidentImports,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionEnrollResidents, ActionUnenrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,

@@ -4,8 +4,9 @@
 // Parsing is deliberately strict: the input must be exactly 17 ASCII digits
 // followed by a check character (an ASCII digit or 'X'/'x'). Nothing is
 // trimmed or normalised, so full-width digits, spaces, zero-width characters
-// and the legacy 15-digit form are all refused. Error messages never contain
-// the input or any part of it.
+// and the legacy 15-digit form are all refused by Parse; Upgrade converts a
+// 15-digit number explicitly, so that a caller knows (and can tell the user)
+// that it did. Error messages never contain the input or any part of it.
 package idnumber
 
 import (
@@ -287,4 +288,42 @@ func dateAfter(ay, am, ad, by, bm, bd int) bool {
 		return am > bm
 	}
 	return ad > bd
+}
+
+// legacyLength is the length of a first-generation (1984-2004) number:
+// region, birth date as YYMMDD, sequence; no century, no check character.
+const legacyLength = 15
+
+var errLegacy = reason("a 15-digit number must be 15 ASCII digits")
+
+// Upgrade converts a first-generation 15-digit number to the 18-character
+// form GB 11643-1999 defines: the century 19 inserted before the
+// two-digit birth year (the 15-digit form was issued only to people born
+// in the 1900s), then the check character. The result is validated like
+// Parse's (province, date, not in the future), so only a number that
+// names a real person's birth date converts. Every error wraps ErrInvalid
+// and never contains any part of s.
+func Upgrade(s string, today time.Time) (Number, error) {
+	if len(s) != legacyLength {
+		return Number{}, errLegacy
+	}
+	for i := 0; i < legacyLength; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return Number{}, errLegacy
+		}
+	}
+	first17 := s[:6] + "19" + s[6:]
+	return Parse(first17+string(CheckChar(first17)), today)
+}
+
+// ParseAny is Parse for an 18-character number and Upgrade for a 15-digit
+// one; upgraded says which. Counters meet both: old registers and
+// household books still carry 15-digit numbers.
+func ParseAny(s string, today time.Time) (n Number, upgraded bool, err error) {
+	if len(s) == legacyLength {
+		n, err = Upgrade(s, today)
+		return n, err == nil, err
+	}
+	n, err = Parse(s, today)
+	return n, false, err
 }

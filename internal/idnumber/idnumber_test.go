@@ -305,3 +305,55 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestUpgrade(t *testing.T) {
+	// 15-digit 110105491231002 is 11010519491231002X in the 18-character form (GB 11643 annex example).
+	n, err := Upgrade("110105491231002", today)
+	if err != nil || n.String() != "11010519491231002X" {
+		t.Fatalf("Upgrade = %q, %v", n.String(), err)
+	}
+	if n.Gender() != Female || n.BirthDate().Year() != 1949 {
+		t.Fatalf("gender %v, birth %v", n.Gender(), n.BirthDate())
+	}
+	for _, bad := range []string{"", "11010549123100", "1101054912310021", "11010549123100X", "110105491331002", "990105491231002", "１10105491231002"} {
+		if _, err := Upgrade(bad, today); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Upgrade(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	got, up, err := ParseAny("110105491231002", today)
+	if err != nil || !up || got != n {
+		t.Fatalf("ParseAny 15 = %v %v %v", got, up, err)
+	}
+	got, up, err = ParseAny("11010519491231002x", today)
+	if err != nil || up || got != n {
+		t.Fatalf("ParseAny 18 = %v %v %v", got, up, err)
+	}
+}
+
+func FuzzUpgrade(f *testing.F) {
+	for _, s := range []string{"110105491231002", "510104900307123", "000000000000000", "11010549123100X", "", "5101049002291231"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := Upgrade(s, today)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			if len(s) >= 4 && strings.Contains(err.Error(), s) {
+				t.Fatalf("error echoes input")
+			}
+			return
+		}
+		out := n.String()
+		if len(out) != 18 || out[:6] != s[:6] || out[6:8] != "19" || out[8:17] != s[6:] {
+			t.Fatalf("Upgrade(%q) = %q", s, out)
+		}
+		if m, err := Parse(out, today); err != nil || m != n {
+			t.Fatalf("upgraded %q does not parse: %v", out, err)
+		}
+		if m, up, err := ParseAny(s, today); err != nil || !up || m != n {
+			t.Fatalf("ParseAny(%q) disagrees: %v %v", s, up, err)
+		}
+	})
+}

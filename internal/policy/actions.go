@@ -32,6 +32,11 @@ const (
 	// and devices; UndoDeath takes back a mistaken death within 30 days.
 	RecordLifeEvent Action = "recordLifeEvent"
 	UndoDeath       Action = "undoDeath"
+	// ImportResidents uploads a file of residents (POST /imports/residents):
+	// every row's place, and every resident it updates, inside the reach.
+	// ReadResidentImports follows imports started inside the reach.
+	ImportResidents     Action = "importResidents"
+	ReadResidentImports Action = "readResidentImports"
 
 	// Vouchers.
 	ReadVouchers          Action = "readVouchers"
@@ -142,6 +147,8 @@ var Actions = []struct {
 	{ReadNotificationDeliveries, "read notifications' delivery status (masked)"},
 	{RecordLifeEvent, "record a death or a move out of the district (closes vouchers, enrollments, services, applications, devices)"},
 	{UndoDeath, "undo a death recorded by mistake, within 30 days (audited)"},
+	{ImportResidents, "import residents from an XLSX or CSV file (insert or update by ID number; statuses and care level only for new residents)"},
+	{ReadResidentImports, "follow resident imports and read their row problems"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},
 	{EnrollResident, "enroll residents in voucher programs"},

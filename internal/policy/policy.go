@@ -64,6 +64,9 @@ var grants = map[auth.Role]map[Action]Reach{
 		ManageServiceCards: District, ReadServiceOrders: District, CreateServiceOrder: District, CancelServiceOrder: District,
 		IssueBindingCode: District, ManageProxies: District, ReadNotificationDeliveries: District,
 		ChangeOwnPassword: Everywhere,
+		// A clerk registers anywhere one at a time (the person is at the
+		// counter), but a file of many is their own unit's.
+		ImportResidents: Subtree, ReadResidentImports: Subtree,
 	},
 	auth.CaseWorker: {
 		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
@@ -80,6 +83,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReviewVisits: Subtree, ResolveVisitDispute: Subtree,
 		IssueBindingCode: Subtree, ManageProxies: Subtree, ReadNotificationDeliveries: Subtree,
 		ChangeOwnPassword: Everywhere,
+		ImportResidents:   Subtree, ReadResidentImports: Subtree,
 	},
 	auth.Operator: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
@@ -118,6 +122,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		CreateServiceOrder: District, CancelServiceOrder: District, ReviewVisits: District, ResolveVisitDispute: District,
 		IssueBindingCode: District, ManageProxies: District, ReadNotificationDeliveries: District,
 		ChangeOwnPassword: Everywhere,
+		ImportResidents:   District, ReadResidentImports: District,
 	},
 	auth.Auditor: {
 		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
@@ -128,6 +133,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadWechatBindings: District, ReadServiceOrders: District,
 		ReadNotificationDeliveries: District,
 		ChangeOwnPassword:          Everywhere,
+		ReadResidentImports:        District,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,

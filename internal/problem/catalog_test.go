@@ -18,6 +18,8 @@ import (
 var messageArg = map[string]int{
 	"problem.New": 1, "problem.BadInput": 0, "problem.Forbidden": 0,
 	"bad": 0, "limitError": 0, "writeError": 3,
+	// internal/resident's import: a row's problem.
+	"flag": 2, "rowProblem": 3,
 }
 
 var verb = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)

@@ -66,7 +66,7 @@ func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, erro
 	}
 	var ues problem.UserErrors
 	in.Name = strings.TrimSpace(in.Name)
-	if n := utf8.RuneCountInString(in.Name); n < 1 || n > 64 {
+	if !validName(in.Name) {
 		ues = append(ues, problem.New(problem.Invalid, "姓名须为1至64个字符 (name must be 1 to 64 characters)", "input", "name"))
 	}
 	num, perr := idnumber.Parse(in.IDNumber, s.now())
@@ -94,13 +94,9 @@ func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, erro
 	if err := editScope(v, row.OrgPath, "input", "communityId"); err != nil {
 		return nil, err
 	}
-	idn := num.String()
-	if row.IDNumberEnc, err = s.keys.Encrypt(idn, PurposeIDNumber); err != nil {
+	if err := s.setIDNumber(&row, num); err != nil {
 		return nil, err
 	}
-	row.IDNumberBidx, row.IDNumberMasked = s.keys.BlindIndex(PurposeIDNumber, idn), pii.MaskIDNumber(idn)
-	b := num.BirthDate()
-	row.BirthDate, row.Gender = civil.Date{Year: b.Year(), Month: b.Month(), Day: b.Day()}, genderOf(num)
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 			return err
@@ -230,6 +226,26 @@ func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
 		return nil, database.Classify(fmt.Errorf("resident: update: %w", err))
 	}
 	return row.resident().apply(policy.ViewFull), nil
+}
+
+// validName is the registry's rule for a (trimmed) name.
+func validName(name string) bool {
+	n := utf8.RuneCountInString(name)
+	return n >= 1 && n <= 64
+}
+
+// setIDNumber stores a validated ID number encrypted, blind-indexed and
+// masked, with the birth date and gender it encodes.
+func (s *Service) setIDNumber(row *residentRow, num idnumber.Number) error {
+	idn := num.String()
+	enc, err := s.keys.Encrypt(idn, PurposeIDNumber)
+	if err != nil {
+		return err
+	}
+	row.IDNumberEnc, row.IDNumberBidx, row.IDNumberMasked = enc, s.keys.BlindIndex(PurposeIDNumber, idn), pii.MaskIDNumber(idn)
+	b := num.BirthDate()
+	row.BirthDate, row.Gender = civil.Date{Year: b.Year(), Month: b.Month(), Day: b.Day()}, genderOf(num)
+	return nil
 }
 
 // setPhone validates and stores a phone number; "" clears it.

@@ -18,6 +18,7 @@ import (
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/run"
 )
 
 // SessionUpdater rewrites a live session, and ends every session of a
@@ -43,6 +44,8 @@ type Service struct {
 	consequences []Consequence
 	// proxies answers policy.ActFor for family proxies (internal/proxy).
 	proxies policy.ProxyLinks
+	// runs drives import runs (SetRuns).
+	runs *run.Worker
 }
 
 // SetProxies installs the family proxy links: a proxy with VIEW reads the

@@ -27,6 +27,9 @@ const (
 	// RecomputeDeadlines recomputes application deadlines after a calendar
 	// year is imported (internal/application).
 	RecomputeDeadlines Kind = "RECOMPUTE_DEADLINES"
+	// ImportResidents applies an uploaded file of residents
+	// (internal/resident): subject the import, items its staged rows.
+	ImportResidents Kind = "IMPORT_RESIDENTS"
 )
 
 // Status is a run's state: RUNNING until it SUCCEEDED or FAILED.
