@@ -25,6 +25,8 @@ const (
 	TypeCareWorker            = "CareWorker"
 	TypeCarePriceItem         = "CarePriceItem"
 	TypeServiceOrder          = "ServiceOrder"
+	TypeHousehold             = "Household"
+	TypeFactChangeRequest     = "FactChangeRequest"
 	// TypeDeadlineRecomputation is a run, not a Node: its id is read back by deadlineRecomputation(id:).
 	TypeDeadlineRecomputation = "DeadlineRecomputation"
 	// Ids of objects that are no Node (they are named in mutations but
@@ -105,6 +107,12 @@ var nodeFetchers = map[string]nodeFetcher{
 	},
 	TypeServiceOrder: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Homecare.Order(ctx, id))
+	},
+	TypeHousehold: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Registry.GetHousehold(ctx, id))
+	},
+	TypeFactChangeRequest: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Registry.GetChange(ctx, id))
 	},
 }
 
