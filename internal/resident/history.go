@@ -100,11 +100,21 @@ func (s *Service) apply(ctx context.Context, tx *gorm.DB, v *auth.Viewer, req *C
 			string(c.Status), s.now(), sub.id).Row().Scan(&st); err != nil {
 			return nil, err
 		}
-		// Every current member holds the household's statuses, changed on the date.
-		res := db.Exec(`UPDATE residents SET household_statuses = ?, facts_since = greatest(facts_since, ?::date), version = version + 1, updated_at = ?
-			WHERE id IN (SELECT resident_id FROM household_members WHERE household_id = ? AND left_on IS NULL)`, st, on, s.now(), sub.id)
+		// Every current member holds the household's statuses. Their facts
+		// changed on the date, or on the day they joined if later; a former
+		// member's, whose membership the date reaches back into, until the
+		// day they left (facts_since: from then on the current columns hold).
+		res := db.Exec(`UPDATE residents r SET household_statuses = ?, facts_since = greatest(r.facts_since, ?::date, m.joined_on),
+			version = r.version + 1, updated_at = ?
+			FROM household_members m WHERE m.resident_id = r.id AND m.household_id = ? AND m.left_on IS NULL`, st, on, s.now(), sub.id)
 		if res.Error != nil {
 			return nil, res.Error
+		}
+		if err := db.Exec(`UPDATE residents r SET facts_since = greatest(r.facts_since, m.left_on)
+			FROM (SELECT resident_id, max(left_on) AS left_on FROM household_members
+			      WHERE household_id = ? AND left_on > ?::date GROUP BY resident_id) m
+			WHERE m.resident_id = r.id`, sub.id, on).Error; err != nil {
+			return nil, err
 		}
 		return map[string]any{"status": string(c.Status), "action": string(c.Action), "on": on.String(), "members": res.RowsAffected}, nil
 	case ChangeCareLevel:
