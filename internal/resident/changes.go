@@ -421,7 +421,7 @@ func (s *Service) GetChange(ctx context.Context, id uuid.UUID) (*ChangeRequest, 
 	}
 	if ok, err := policy.On(v, policy.ReadFactChanges, policy.Subject{OrgPath: rows[0].OrgPath}); err != nil || !ok {
 		if err == nil {
-			err = problem.Forbidden("you may not see this change request")
+			err = problem.Forbidden("您无权查看该变更申请 (you may not see this change request)")
 		}
 		return nil, err
 	}
@@ -458,7 +458,7 @@ func (s *Service) Changes(ctx context.Context, f ChangeFilter, p page.Request) (
 			return page.Result[*ChangeRequest]{}, err
 		}
 		if u == nil {
-			return page.Result[*ChangeRequest]{}, problem.BadInput("orgUnitId names no org unit")
+			return page.Result[*ChangeRequest]{}, problem.BadInput("orgUnitId 不是已知的机构 (orgUnitId names no org unit)")
 		}
 		q = q.Where("org_path LIKE ?", policy.LikePrefix(u.Path))
 	}

@@ -461,7 +461,7 @@ func (s *Service) GetHousehold(ctx context.Context, id uuid.UUID) (*Household, e
 	}
 	if ok, err := policy.On(v, policy.ReadHouseholds, policy.Subject{OrgPath: rows[0].OrgPath}); err != nil || !ok {
 		if err == nil {
-			err = problem.Forbidden("you may not see this household")
+			err = problem.Forbidden("您无权查看该户 (you may not see this household)")
 		}
 		return nil, err
 	}
@@ -524,7 +524,7 @@ func (s *Service) Households(ctx context.Context, f HouseholdFilter, p page.Requ
 	q := s.db.WithContext(ctx).Model(&householdRow{}).Where(cond, args...)
 	if a := normalAddress(f.AddressContains); a != "" {
 		if utf8.RuneCountInString(a) > 100 {
-			return page.Result[*Household]{}, problem.BadInput("addressContains is at most 100 characters")
+			return page.Result[*Household]{}, problem.BadInput("地址关键词最多100个字符 (addressContains is at most 100 characters)")
 		}
 		q = q.Where("address_terms @> ?", queryTerms(a)).
 			Where("replace(lower(address), ' ', '') LIKE ?", "%"+policy.LikeEscape(a)+"%")
