@@ -13,7 +13,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/jinjiang/residents/graph/model"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/resident"
@@ -35,9 +34,9 @@ type FactChangeRequestResolver interface {
 	Assessment(ctx context.Context, obj *resident.ChangeRequest) (*resident.CareAssessment, error)
 	DeathSource(ctx context.Context, obj *resident.ChangeRequest) (*string, error)
 
-	RequestedBy(ctx context.Context, obj *resident.ChangeRequest) (*auth.User, error)
+	RequestedByID(ctx context.Context, obj *resident.ChangeRequest) (string, error)
 
-	DecidedBy(ctx context.Context, obj *resident.ChangeRequest) (*auth.User, error)
+	DecidedByID(ctx context.Context, obj *resident.ChangeRequest) (*string, error)
 
 	ViewerMayDecide(ctx context.Context, obj *resident.ChangeRequest) (bool, error)
 }
@@ -633,36 +632,27 @@ func (ec *executionContext) fieldContext_FactChangeRequest_evidence(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _FactChangeRequest_requestedBy(ctx context.Context, field graphql.CollectedField, obj *resident.ChangeRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactChangeRequest_requestedById(ctx context.Context, field graphql.CollectedField, obj *resident.ChangeRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_FactChangeRequest_requestedBy(ctx, field)
+			return ec.fieldContext_FactChangeRequest_requestedById(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.FactChangeRequest().RequestedBy(ctx, obj)
+			return ec.Resolvers.FactChangeRequest().RequestedByID(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *auth.User) graphql.Marshaler {
-			return ec.marshalOStaffUser2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
-func (ec *executionContext) fieldContext_FactChangeRequest_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "FactChangeRequest",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StaffUser(ctx, field)
-		},
-	}
-	return fc, nil
+func (ec *executionContext) fieldContext_FactChangeRequest_requestedById(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FactChangeRequest", field, true, true, "ID")
 }
 
 func (ec *executionContext) _FactChangeRequest_requestedAt(ctx context.Context, field graphql.CollectedField, obj *resident.ChangeRequest) (ret graphql.Marshaler) {
@@ -688,36 +678,27 @@ func (ec *executionContext) fieldContext_FactChangeRequest_requestedAt(_ context
 	return graphql.NewScalarFieldContext("FactChangeRequest", field, false, false, "Time")
 }
 
-func (ec *executionContext) _FactChangeRequest_decidedBy(ctx context.Context, field graphql.CollectedField, obj *resident.ChangeRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactChangeRequest_decidedById(ctx context.Context, field graphql.CollectedField, obj *resident.ChangeRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_FactChangeRequest_decidedBy(ctx, field)
+			return ec.fieldContext_FactChangeRequest_decidedById(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.FactChangeRequest().DecidedBy(ctx, obj)
+			return ec.Resolvers.FactChangeRequest().DecidedByID(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *auth.User) graphql.Marshaler {
-			return ec.marshalOStaffUser2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_FactChangeRequest_decidedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "FactChangeRequest",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_StaffUser(ctx, field)
-		},
-	}
-	return fc, nil
+func (ec *executionContext) fieldContext_FactChangeRequest_decidedById(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FactChangeRequest", field, true, true, "ID")
 }
 
 func (ec *executionContext) _FactChangeRequest_decidedAt(ctx context.Context, field graphql.CollectedField, obj *resident.ChangeRequest) (ret graphql.Marshaler) {
@@ -2580,22 +2561,22 @@ func (ec *executionContext) _FactChangeRequest(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "requestedBy":
+		case "requestedById":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
+				true, true,
 				func(ctx context.Context) graphql.Marshaler {
-					return ec._FactChangeRequest_requestedBy(ctx, field, obj)
+					return ec._FactChangeRequest_requestedById(ctx, field, obj)
 				})
 		case "requestedAt":
 			out.Values[i] = ec._FactChangeRequest_requestedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "decidedBy":
+		case "decidedById":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
-					return ec._FactChangeRequest_decidedBy(ctx, field, obj)
+					return ec._FactChangeRequest_decidedById(ctx, field, obj)
 				})
 		case "decidedAt":
 			out.Values[i] = ec._FactChangeRequest_decidedAt(ctx, field, obj)
@@ -3103,22 +3084,6 @@ func (ec *executionContext) unmarshalNAddHouseholdMemberInput2githubᚗcomᚋjin
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCareAssessment2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.CareAssessment) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNCareAssessment2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessment(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNCareAssessment2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessment(ctx context.Context, sel ast.SelectionSet, v *resident.CareAssessment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CareAssessment!")
@@ -3406,6 +3371,25 @@ func (ec *executionContext) marshalNStatusPeriod2ᚖgithubᚗcomᚋjinjiangᚋre
 	return ec._StatusPeriod(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOCareAssessment2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.CareAssessment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCareAssessment2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOCareAssessment2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessment(ctx context.Context, sel ast.SelectionSet, v *resident.CareAssessment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -3470,6 +3454,13 @@ func (ec *executionContext) marshalOFactChangeRequest2ᚖgithubᚗcomᚋjinjiang
 		return graphql.Null
 	}
 	return ec._FactChangeRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOFactChangeRequestConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐFactChangeRequestConnection(ctx context.Context, sel ast.SelectionSet, v *model.FactChangeRequestConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FactChangeRequestConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOFactChangeState2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐChangeStateᚄ(ctx context.Context, v any) ([]resident.ChangeState, error) {
@@ -3576,5 +3567,24 @@ var (
 		resident.EndStatus:   "END",
 	}
 )
+
+func (ec *executionContext) marshalOStatusPeriod2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusPeriodᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.StatusPeriod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatusPeriod2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusPeriod(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 // endregion ***************************** type.gotpl *****************************

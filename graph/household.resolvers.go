@@ -10,7 +10,6 @@ import (
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/page"
@@ -62,14 +61,18 @@ func (r *factChangeRequestResolver) DeathSource(ctx context.Context, obj *reside
 	return nonZero(obj.Change.Source), nil
 }
 
-// RequestedBy is the resolver for the requestedBy field.
-func (r *factChangeRequestResolver) RequestedBy(ctx context.Context, obj *resident.ChangeRequest) (*auth.User, error) {
-	return r.staffUserOrNil(ctx, &obj.RequestedBy)
+// RequestedByID is the resolver for the requestedById field.
+func (r *factChangeRequestResolver) RequestedByID(ctx context.Context, obj *resident.ChangeRequest) (string, error) {
+	return relay.ID(TypeStaffUser, obj.RequestedBy), nil
 }
 
-// DecidedBy is the resolver for the decidedBy field.
-func (r *factChangeRequestResolver) DecidedBy(ctx context.Context, obj *resident.ChangeRequest) (*auth.User, error) {
-	return r.staffUserOrNil(ctx, obj.DecidedBy)
+// DecidedByID is the resolver for the decidedById field.
+func (r *factChangeRequestResolver) DecidedByID(ctx context.Context, obj *resident.ChangeRequest) (*string, error) {
+	if obj.DecidedBy == nil {
+		return nil, nil
+	}
+	id := relay.ID(TypeStaffUser, *obj.DecidedBy)
+	return &id, nil
 }
 
 // ViewerMayDecide is the resolver for the viewerMayDecide field.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
-	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/resident"
@@ -30,20 +29,6 @@ func changeAssessment(c *resident.ChangeRequest) *resident.CareAssessment {
 	}
 	on, a, i := c.Change.EffectiveOn, c.Change.Assessor, c.Change.Instrument
 	return &resident.CareAssessment{Level: c.Change.CareLevel, AssessedOn: &on, Assessor: &a, Instrument: &i, Score: c.Change.Score, RequestID: &c.ID}
-}
-
-// staffUserOrNil is the staff user for viewers who may read staff, and
-// null (no error) for the others: makers and checkers are named to
-// ADMIN and AUDITOR.
-func (r *Resolver) staffUserOrNil(ctx context.Context, id *uuid.UUID) (*auth.User, error) {
-	if id == nil {
-		return nil, nil
-	}
-	u, err := r.Auth.StaffUser(ctx, *id)
-	if errors.Is(err, problem.ErrForbidden) {
-		return nil, nil
-	}
-	return u, err
 }
 
 // householdByID is a household the viewer may read, or null.

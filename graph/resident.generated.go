@@ -1071,10 +1071,10 @@ func (ec *executionContext) _Resident_statusHistory(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*resident.StatusPeriod) graphql.Marshaler {
-			return ec.marshalNStatusPeriod2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusPeriodᚄ(ctx, selections, v)
+			return ec.marshalOStatusPeriod2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusPeriodᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_statusHistory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1103,10 +1103,10 @@ func (ec *executionContext) _Resident_careAssessments(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*resident.CareAssessment) graphql.Marshaler {
-			return ec.marshalNCareAssessment2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessmentᚄ(ctx, selections, v)
+			return ec.marshalOCareAssessment2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessmentᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_careAssessments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1180,10 +1180,10 @@ func (ec *executionContext) _Resident_changeRequests(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.FactChangeRequestConnection) graphql.Marshaler {
-			return ec.marshalNFactChangeRequestConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐFactChangeRequestConnection(ctx, selections, v)
+			return ec.marshalOFactChangeRequestConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐFactChangeRequestConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Resident_changeRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2491,12 +2491,12 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "statusHistory":
 			out.Values[i] = ec._Resident_statusHistory(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "careAssessments":
 			out.Values[i] = ec._Resident_careAssessments(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "factsOn":
@@ -2506,7 +2506,7 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "changeRequests":
 			out.Values[i] = ec._Resident_changeRequests(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "wechatAccounts":

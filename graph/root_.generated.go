@@ -495,7 +495,7 @@ type ComplexityRoot struct {
 		Assessment      func(childComplexity int) int
 		DeathSource     func(childComplexity int) int
 		DecidedAt       func(childComplexity int) int
-		DecidedBy       func(childComplexity int) int
+		DecidedByID     func(childComplexity int) int
 		EffectiveOn     func(childComplexity int) int
 		Evidence        func(childComplexity int) int
 		Household       func(childComplexity int) int
@@ -503,7 +503,7 @@ type ComplexityRoot struct {
 		Kind            func(childComplexity int) int
 		RejectReason    func(childComplexity int) int
 		RequestedAt     func(childComplexity int) int
-		RequestedBy     func(childComplexity int) int
+		RequestedByID   func(childComplexity int) int
 		Resident        func(childComplexity int) int
 		State           func(childComplexity int) int
 		Status          func(childComplexity int) int
@@ -2941,12 +2941,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FactChangeRequest.DecidedAt(childComplexity), true
-	case "FactChangeRequest.decidedBy":
-		if e.ComplexityRoot.FactChangeRequest.DecidedBy == nil {
+	case "FactChangeRequest.decidedById":
+		if e.ComplexityRoot.FactChangeRequest.DecidedByID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactChangeRequest.DecidedBy(childComplexity), true
+		return e.ComplexityRoot.FactChangeRequest.DecidedByID(childComplexity), true
 	case "FactChangeRequest.effectiveOn":
 		if e.ComplexityRoot.FactChangeRequest.EffectiveOn == nil {
 			break
@@ -2989,12 +2989,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FactChangeRequest.RequestedAt(childComplexity), true
-	case "FactChangeRequest.requestedBy":
-		if e.ComplexityRoot.FactChangeRequest.RequestedBy == nil {
+	case "FactChangeRequest.requestedById":
+		if e.ComplexityRoot.FactChangeRequest.RequestedByID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactChangeRequest.RequestedBy(childComplexity), true
+		return e.ComplexityRoot.FactChangeRequest.RequestedByID(childComplexity), true
 	case "FactChangeRequest.resident":
 		if e.ComplexityRoot.FactChangeRequest.Resident == nil {
 			break
@@ -8009,12 +8009,12 @@ func (ec *executionContext) childFields_FactChangeRequest(ctx context.Context, f
 		return ec.fieldContext_FactChangeRequest_deathSource(ctx, field)
 	case "evidence":
 		return ec.fieldContext_FactChangeRequest_evidence(ctx, field)
-	case "requestedBy":
-		return ec.fieldContext_FactChangeRequest_requestedBy(ctx, field)
+	case "requestedById":
+		return ec.fieldContext_FactChangeRequest_requestedById(ctx, field)
 	case "requestedAt":
 		return ec.fieldContext_FactChangeRequest_requestedAt(ctx, field)
-	case "decidedBy":
-		return ec.fieldContext_FactChangeRequest_decidedBy(ctx, field)
+	case "decidedById":
+		return ec.fieldContext_FactChangeRequest_decidedById(ctx, field)
 	case "decidedAt":
 		return ec.fieldContext_FactChangeRequest_decidedAt(ctx, field)
 	case "rejectReason":
