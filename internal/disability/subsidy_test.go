@@ -189,7 +189,18 @@ func TestSubsidyEligibilityReaders(t *testing.T) {
 // checker) is matched by the rule, though the member holds none.
 func TestHouseholdLowIncomeQualifies(t *testing.T) {
 	e := newEnv(t)
-	cw, clerk := e.As(t, "caseworker"), e.As(t, "clerk")
+	cw, clerk, admin := e.As(t, "caseworker"), e.As(t, "clerk"), e.Admin(t)
+	// A rule of its own (other tests switch the seeded ones off), switched off again at the end.
+	rule := func(active bool) {
+		r := e.MustDo(t, admin, upsertRule, map[string]any{"in": map[string]any{"code": "LIVING_HOUSEHOLD_TEST", "subsidy": "LIVING",
+			"grades": []int{1, 2, 3, 4}, "requiredStatuses": []string{"LOW_INCOME"}, "excludedStatuses": []string{"EXTREME_POVERTY"},
+			"description": "低保家庭中的持证残疾人（测试）", "active": active}})
+		if r.Get("upsertDisabilitySubsidyRule.userErrors.0") != nil {
+			t.Fatalf("rule: %s", r.Raw)
+		}
+	}
+	rule(true)
+	t.Cleanup(func() { rule(false) })
 	holder := newResident(t, e, testenv.ResidentSpec{})
 	record(t, e, cw, holder, "PHYSICAL", 4, 4, "2024-01-01", "2030-12-31")
 	living := func() any {

@@ -310,10 +310,10 @@ func TestHouseholds(t *testing.T) {
 	e := testenv.New(t)
 	c := newCheckers(t, e)
 	today := civil.DateOf(e.Clock.Now())
-	head := e.InsertResident(t, testenv.ResidentSpec{Name: "户主甲"})
-	spouse := e.InsertResident(t, testenv.ResidentSpec{Name: "配偶乙"})
-	child := e.InsertResident(t, testenv.ResidentSpec{Name: "子女丙"})
-	other := e.InsertResident(t, testenv.ResidentSpec{Name: "邻居丁"})
+	head := e.InsertResident(t, testenv.ResidentSpec{Name: "户主锦"})
+	spouse := e.InsertResident(t, testenv.ResidentSpec{Name: "配偶江"})
+	child := e.InsertResident(t, testenv.ResidentSpec{Name: "子女蓉"})
+	other := e.InsertResident(t, testenv.ResidentSpec{Name: "邻居城"})
 	addr := fmt.Sprintf("锦江区红星路三段%d号2栋", time.Now().UnixNano()%100000)
 
 	r := e.MustDo(t, c.clerk, `mutation($a:String!,$h:ID!){createHousehold(input:{address:$a,headId:$h}){household{`+householdDoc+`} userErrors{code field}}}`,
@@ -362,13 +362,13 @@ func TestHouseholds(t *testing.T) {
 	}
 	// Found by an address substring and by a member's name; not by another street.
 	list := `query($f:HouseholdFilter){households(filter:$f,first:5){totalCount edges{node{id}}}}`
-	for _, f := range []map[string]any{{"addressContains": addr[len("锦江区"):]}, {"memberName": "子女丙", "addressContains": "红星"}, {"memberName": "配偶"}} {
+	for _, f := range []map[string]any{{"addressContains": addr[len("锦江区"):]}, {"memberName": "子女蓉", "addressContains": "红星"}, {"memberName": "配偶江"}} {
 		r = e.MustDo(t, c.cw, list, map[string]any{"f": f})
 		if r.Str("households.edges.0.node.id") != hid {
 			t.Fatalf("households %v: %s", f, r.Raw)
 		}
 	}
-	if r = e.MustDo(t, c.cw, list, map[string]any{"f": map[string]any{"memberName": "邻居丁"}}); r.Get("households.edges.0") != nil {
+	if r = e.MustDo(t, c.cw, list, map[string]any{"f": map[string]any{"memberName": "邻居城"}}); r.Get("households.edges.0") != nil {
 		t.Fatalf("a former member still finds the household: %s", r.Raw)
 	}
 	if r = e.MustDo(t, c.cwOther, list, map[string]any{"f": map[string]any{"addressContains": addr}}); r.Get("households.edges.0") != nil {
