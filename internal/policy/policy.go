@@ -131,7 +131,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District, ReadServiceOrders: District,
 		ReadNotificationDeliveries: District,
-		ReadHouseholds: District, ReadFactChanges: District,
+		ReadHouseholds:             District, ReadFactChanges: District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Integration: {

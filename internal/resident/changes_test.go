@@ -60,7 +60,7 @@ func statusChange(rid string, action, status string, on civil.Date) map[string]a
 func careChange(rid, level string, on civil.Date) map[string]any {
 	return map[string]any{"in": map[string]any{"kind": "CARE_LEVEL", "residentId": rid, "careLevel": level, "effectiveOn": on.String(),
 		"assessment": map[string]any{"assessor": "锦江区评估中心", "instrument": "老年人能力评估 GB/T 42195-2022", "score": 41},
-		"evidence": map[string]any{"documentType": "能力评估报告", "documentNumber": "PG-7"}}}
+		"evidence":   map[string]any{"documentType": "能力评估报告", "documentNumber": "PG-7"}}}
 }
 
 func mustRequest(t *testing.T, e *testenv.Env, tok string, vars map[string]any) string {
