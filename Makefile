@@ -43,6 +43,7 @@ FUZZ_TARGETS = \
 FUZZTIME_REQUEST ?= 20000x
 FUZZ_TARGETS_DB = \
 	./internal/disability:FuzzParseNumber \
+	./internal/resident:FuzzAddressTerms \
 	./internal/wechat:FuzzDecodeSession \
 	./internal/voucher:FuzzProgramValidate \
 	./internal/emergency:FuzzNext \

@@ -26,6 +26,8 @@ const (
 	TypeCarePriceItem         = "CarePriceItem"
 	TypeServiceOrder          = "ServiceOrder"
 	TypeResidentImport        = "ResidentImport"
+	TypeHousehold             = "Household"
+	TypeFactChangeRequest     = "FactChangeRequest"
 	// TypeDeadlineRecomputation is a run, not a Node: its id is read back by deadlineRecomputation(id:).
 	TypeDeadlineRecomputation = "DeadlineRecomputation"
 	// Ids of objects that are no Node (they are named in mutations but
@@ -109,6 +111,12 @@ var nodeFetchers = map[string]nodeFetcher{
 	},
 	TypeResidentImport: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Registry.ResidentImport(ctx, id))
+	},
+	TypeHousehold: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Registry.GetHousehold(ctx, id))
+	},
+	TypeFactChangeRequest: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Registry.GetChange(ctx, id))
 	},
 }
 

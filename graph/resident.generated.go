@@ -49,6 +49,11 @@ type ResidentResolver interface {
 	EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error)
 	Proxies(ctx context.Context, obj *resident.Resident) ([]*proxy.Link, error)
 	NotificationDeliveries(ctx context.Context, obj *resident.Resident, first *int) ([]*notify.Notification, error)
+	Household(ctx context.Context, obj *resident.Resident) (*resident.Household, error)
+	StatusHistory(ctx context.Context, obj *resident.Resident) ([]*resident.StatusPeriod, error)
+	CareAssessments(ctx context.Context, obj *resident.Resident) ([]*resident.CareAssessment, error)
+	FactsOn(ctx context.Context, obj *resident.Resident, date civil.Date) (*resident.FactsOn, error)
+	ChangeRequests(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.FactChangeRequestConnection, error)
 	WechatAccounts(ctx context.Context, obj *resident.Resident) ([]*auth.WechatAccount, error)
 
 	LifeEvents(ctx context.Context, obj *resident.Resident) ([]*resident.LifeEvent, error)
@@ -63,6 +68,28 @@ type ResidentResolver interface {
 // region    ***************************** args.gotpl *****************************
 
 func (ec *executionContext) field_Resident_applications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Resident_changeRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -103,6 +130,20 @@ func (ec *executionContext) field_Resident_emergencyCalls_args(ctx context.Conte
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Resident_factsOn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "date",
+		func(ctx context.Context, v any) (civil.Date, error) {
+			return ec.unmarshalNDate2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋcivilᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["date"] = arg0
 	return args, nil
 }
 
@@ -979,6 +1020,190 @@ func (ec *executionContext) fieldContext_Resident_notificationDeliveries(ctx con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Resident_notificationDeliveries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_household(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_household(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().Household(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *resident.Household) graphql.Marshaler {
+			return ec.marshalOHousehold2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐHousehold(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_household(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Household(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_statusHistory(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_statusHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().StatusHistory(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*resident.StatusPeriod) graphql.Marshaler {
+			return ec.marshalOStatusPeriod2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusPeriodᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_statusHistory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatusPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_careAssessments(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_careAssessments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().CareAssessments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*resident.CareAssessment) graphql.Marshaler {
+			return ec.marshalOCareAssessment2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessmentᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_careAssessments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CareAssessment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_factsOn(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_factsOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Resident().FactsOn(ctx, obj, fc.Args["date"].(civil.Date))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *resident.FactsOn) graphql.Marshaler {
+			return ec.marshalOResidentFactsOn2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐFactsOn(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_factsOn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResidentFactsOn(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Resident_factsOn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_changeRequests(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_changeRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Resident().ChangeRequests(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FactChangeRequestConnection) graphql.Marshaler {
+			return ec.marshalOFactChangeRequestConnection2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐFactChangeRequestConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_changeRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FactChangeRequestConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Resident_changeRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2259,6 +2484,31 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "household":
+			out.Values[i] = ec._Resident_household(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusHistory":
+			out.Values[i] = ec._Resident_statusHistory(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "careAssessments":
+			out.Values[i] = ec._Resident_careAssessments(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "factsOn":
+			out.Values[i] = ec._Resident_factsOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "changeRequests":
+			out.Values[i] = ec._Resident_changeRequests(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "wechatAccounts":
 			out.Values[i] = ec._Resident_wechatAccounts(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -2901,5 +3151,41 @@ func (ec *executionContext) marshalOResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋ
 
 	return ret
 }
+
+func (ec *executionContext) unmarshalOResidentStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus(ctx context.Context, v any) (*resident.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOResidentStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOResidentStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus(ctx context.Context, sel ast.SelectionSet, v *resident.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOResidentStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus[*v])
+	return res
+}
+
+var (
+	unmarshalOResidentStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus = map[string]resident.Status{
+		"LOW_INCOME":      resident.LowIncome,
+		"EXTREME_POVERTY": resident.ExtremePoverty,
+		"LIVING_ALONE":    resident.LivingAlone,
+		"EMPTY_NEST":      resident.EmptyNest,
+		"BEREAVED_PARENT": resident.BereavedParent,
+	}
+	marshalOResidentStatus2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus = map[resident.Status]string{
+		resident.LowIncome:      "LOW_INCOME",
+		resident.ExtremePoverty: "EXTREME_POVERTY",
+		resident.LivingAlone:    "LIVING_ALONE",
+		resident.EmptyNest:      "EMPTY_NEST",
+		resident.BereavedParent: "BEREAVED_PARENT",
+	}
+)
 
 // endregion ***************************** type.gotpl *****************************

@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	ApplicationStats() ApplicationStatsResolver
 	AuditEntry() AuditEntryResolver
 	CallDispatch() CallDispatchResolver
+	CareAssessment() CareAssessmentResolver
 	CarePriceItem() CarePriceItemResolver
 	CareWorker() CareWorkerResolver
 	DeadlineRecomputation() DeadlineRecomputationResolver
@@ -46,6 +47,9 @@ type ResolverRoot interface {
 	EmergencyContact() EmergencyContactResolver
 	EmergencyDevice() EmergencyDeviceResolver
 	EnrollmentRun() EnrollmentRunResolver
+	FactChangeRequest() FactChangeRequestResolver
+	Household() HouseholdResolver
+	HouseholdMember() HouseholdMemberResolver
 	ImportProblem() ImportProblemResolver
 	IssuanceRun() IssuanceRunResolver
 	LedgerEntry() LedgerEntryResolver
@@ -59,6 +63,7 @@ type ResolverRoot interface {
 	Redemption() RedemptionResolver
 	RedemptionTokenPreview() RedemptionTokenPreviewResolver
 	Resident() ResidentResolver
+	ResidentFactsOn() ResidentFactsOnResolver
 	ResidentImport() ResidentImportResolver
 	ResidentProxy() ResidentProxyResolver
 	ServiceCard() ServiceCardResolver
@@ -68,6 +73,7 @@ type ResolverRoot interface {
 	Settlement() SettlementResolver
 	SettlementLine() SettlementLineResolver
 	StaffUser() StaffUserResolver
+	StatusPeriod() StatusPeriodResolver
 	Subscription() SubscriptionResolver
 	Viewer() ViewerResolver
 	VisitDispute() VisitDisputeResolver
@@ -205,6 +211,15 @@ type ComplexityRoot struct {
 		ContactWhom    func(childComplexity int) int
 		Detail         func(childComplexity int) int
 		Kind           func(childComplexity int) int
+	}
+
+	CareAssessment struct {
+		AssessedOn    func(childComplexity int) int
+		Assessor      func(childComplexity int) int
+		ChangeRequest func(childComplexity int) int
+		Instrument    func(childComplexity int) int
+		Level         func(childComplexity int) int
+		Score         func(childComplexity int) int
 	}
 
 	CareCap struct {
@@ -472,10 +487,88 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FactChangePayload struct {
+		Household  func(childComplexity int) int
+		Request    func(childComplexity int) int
+		Resident   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	FactChangeRequest struct {
+		Assessment      func(childComplexity int) int
+		DeathSource     func(childComplexity int) int
+		DecidedAt       func(childComplexity int) int
+		DecidedByID     func(childComplexity int) int
+		EffectiveOn     func(childComplexity int) int
+		Evidence        func(childComplexity int) int
+		Household       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		RejectReason    func(childComplexity int) int
+		RequestedAt     func(childComplexity int) int
+		RequestedByID   func(childComplexity int) int
+		Resident        func(childComplexity int) int
+		State           func(childComplexity int) int
+		Status          func(childComplexity int) int
+		StatusAction    func(childComplexity int) int
+		ViewerMayDecide func(childComplexity int) int
+	}
+
+	FactChangeRequestConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	FactChangeRequestEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	FactEvidence struct {
+		DocumentNumber func(childComplexity int) int
+		DocumentType   func(childComplexity int) int
+		Note           func(childComplexity int) int
+	}
+
 	GeoPoint struct {
 		AccuracyMeters func(childComplexity int) int
 		Latitude       func(childComplexity int) int
 		Longitude      func(childComplexity int) int
+	}
+
+	Household struct {
+		Address       func(childComplexity int) int
+		Community     func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Head          func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Members       func(childComplexity int) int
+		StatusHistory func(childComplexity int) int
+		Statuses      func(childComplexity int) int
+		Version       func(childComplexity int) int
+	}
+
+	HouseholdConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	HouseholdEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	HouseholdMember struct {
+		JoinedOn func(childComplexity int) int
+		Relation func(childComplexity int) int
+		Resident func(childComplexity int) int
+	}
+
+	HouseholdPayload struct {
+		Household  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	ImportCalendarYearPayload struct {
@@ -577,11 +670,14 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptProxyInvitation       func(childComplexity int, code string) int
 		ActivateVoucherProgram      func(childComplexity int, id string) int
+		AddHouseholdMember          func(childComplexity int, input model.AddHouseholdMemberInput) int
 		AnswerEmergencyCall         func(childComplexity int, id string) int
+		ApproveFactChange           func(childComplexity int, id string) int
 		AssignServiceOrder          func(childComplexity int, orderID string, workerID string) int
 		BindResident                func(childComplexity int, input model.BindResidentInput) int
 		BindResidentWithCode        func(childComplexity int, code string) int
 		CancelServiceOrder          func(childComplexity int, orderID string, reason string) int
+		ChangeHouseholdHead         func(childComplexity int, input model.ChangeHouseholdHeadInput) int
 		ChangePassword              func(childComplexity int, input model.ChangePasswordInput) int
 		CheckInServiceOrder         func(childComplexity int, input model.VisitPositionInput) int
 		CheckOutServiceOrder        func(childComplexity int, input model.VisitPositionInput) int
@@ -591,6 +687,7 @@ type ComplexityRoot struct {
 		ConfirmServiceOrderWithCode func(childComplexity int, input model.ConfirmServiceOrderWithCodeInput) int
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
 		CreateCareWorker            func(childComplexity int, input model.CreateCareWorkerInput) int
+		CreateHousehold             func(childComplexity int, input model.CreateHouseholdInput) int
 		CreateProxyInvitation       func(childComplexity int, input model.CreateProxyInvitationInput) int
 		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string, validMinutes *int, maxAmountFen *int64) int
 		CreateServiceOrder          func(childComplexity int, input model.CreateServiceOrderInput) int
@@ -619,10 +716,13 @@ type ComplexityRoot struct {
 		RegisterEmergencyDevice     func(childComplexity int, input model.RegisterEmergencyDeviceInput) int
 		RegisterProvider            func(childComplexity int, input model.RegisterProviderInput) int
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
+		RejectFactChange            func(childComplexity int, input model.RejectFactChangeInput) int
+		RemoveHouseholdMember       func(childComplexity int, input model.RemoveHouseholdMemberInput) int
 		ReportEmergencyCallAnswered func(childComplexity int, input model.ReportEmergencyCallAnsweredInput) int
 		ReportServiceCardLost       func(childComplexity int, residentID string) int
 		ReportSubscribeGrants       func(childComplexity int, input model.ReportSubscribeGrantsInput) int
 		RequestDisabilityService    func(childComplexity int, input model.RequestDisabilityServiceInput) int
+		RequestFactChange           func(childComplexity int, input model.RequestFactChangeInput) int
 		RequestOutboundCall         func(childComplexity int, input model.RequestOutboundCallInput) int
 		RequestServiceOrderCode     func(childComplexity int, orderID string) int
 		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
@@ -654,6 +754,7 @@ type ComplexityRoot struct {
 		UpsertDisabilitySubsidyRule func(childComplexity int, input model.UpsertDisabilitySubsidyRuleInput) int
 		UpsertServiceItem           func(childComplexity int, input model.ServiceItemInput) int
 		WechatLogin                 func(childComplexity int, input model.WechatLoginInput) int
+		WithdrawFactChange          func(childComplexity int, id string) int
 	}
 
 	Notification struct {
@@ -743,6 +844,8 @@ type ComplexityRoot struct {
 		EmergencyCallStats           func(childComplexity int, from time.Time, to time.Time, orgUnitID *string) int
 		EmergencyCalls               func(childComplexity int, filter *model.EmergencyCallFilter, first *int, after *string) int
 		EnrollmentRuns               func(childComplexity int, programID *string, first *int, after *string) int
+		FactChangeRequests           func(childComplexity int, filter *model.FactChangeFilter, first *int, after *string) int
+		Households                   func(childComplexity int, filter *model.HouseholdFilter, first *int, after *string) int
 		IssuanceRuns                 func(childComplexity int, programID *string, first *int, after *string) int
 		Me                           func(childComplexity int) int
 		MyNotificationOptOuts        func(childComplexity int) int
@@ -824,7 +927,9 @@ type ComplexityRoot struct {
 		Address                func(childComplexity int) int
 		Age                    func(childComplexity int) int
 		Applications           func(childComplexity int, first *int, after *string) int
+		CareAssessments        func(childComplexity int) int
 		CareProfile            func(childComplexity int) int
+		ChangeRequests         func(childComplexity int, first *int, after *string) int
 		Community              func(childComplexity int) int
 		DeceasedOn             func(childComplexity int) int
 		DisabilityCertificate  func(childComplexity int) int
@@ -832,8 +937,10 @@ type ComplexityRoot struct {
 		EmergencyCalls         func(childComplexity int, first *int, after *string) int
 		EmergencyContacts      func(childComplexity int) int
 		EmergencyDevices       func(childComplexity int) int
+		FactsOn                func(childComplexity int, date civil.Date) int
 		Gender                 func(childComplexity int) int
 		Grid                   func(childComplexity int) int
+		Household              func(childComplexity int) int
 		ID                     func(childComplexity int) int
 		IDNumber               func(childComplexity int) int
 		IDNumberMasked         func(childComplexity int) int
@@ -844,6 +951,7 @@ type ComplexityRoot struct {
 		PhoneMasked            func(childComplexity int) int
 		Proxies                func(childComplexity int) int
 		Redemptions            func(childComplexity int, first *int) int
+		StatusHistory          func(childComplexity int) int
 		Statuses               func(childComplexity int) int
 		Version                func(childComplexity int) int
 		ViewerCan              func(childComplexity int) int
@@ -865,6 +973,12 @@ type ComplexityRoot struct {
 	ResidentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ResidentFactsOn struct {
+		CareLevel func(childComplexity int) int
+		Date      func(childComplexity int) int
+		Statuses  func(childComplexity int) int
 	}
 
 	ResidentHomePayload struct {
@@ -1061,6 +1175,14 @@ type ComplexityRoot struct {
 	StaffUserPayload struct {
 		User       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	StatusPeriod struct {
+		ChangeRequest func(childComplexity int) int
+		Ended         func(childComplexity int) int
+		Household     func(childComplexity int) int
+		Start         func(childComplexity int) int
+		Status        func(childComplexity int) int
 	}
 
 	SubmittedMaterial struct {
@@ -1753,6 +1875,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallEvent.Kind(childComplexity), true
+
+	case "CareAssessment.assessedOn":
+		if e.ComplexityRoot.CareAssessment.AssessedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareAssessment.AssessedOn(childComplexity), true
+	case "CareAssessment.assessor":
+		if e.ComplexityRoot.CareAssessment.Assessor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareAssessment.Assessor(childComplexity), true
+	case "CareAssessment.changeRequest":
+		if e.ComplexityRoot.CareAssessment.ChangeRequest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareAssessment.ChangeRequest(childComplexity), true
+	case "CareAssessment.instrument":
+		if e.ComplexityRoot.CareAssessment.Instrument == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareAssessment.Instrument(childComplexity), true
+	case "CareAssessment.level":
+		if e.ComplexityRoot.CareAssessment.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareAssessment.Level(childComplexity), true
+	case "CareAssessment.score":
+		if e.ComplexityRoot.CareAssessment.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CareAssessment.Score(childComplexity), true
 
 	case "CareCap.category":
 		if e.ComplexityRoot.CareCap.Category == nil {
@@ -2800,6 +2959,185 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnrollmentRunEdge.Node(childComplexity), true
 
+	case "FactChangePayload.household":
+		if e.ComplexityRoot.FactChangePayload.Household == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangePayload.Household(childComplexity), true
+	case "FactChangePayload.request":
+		if e.ComplexityRoot.FactChangePayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangePayload.Request(childComplexity), true
+	case "FactChangePayload.resident":
+		if e.ComplexityRoot.FactChangePayload.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangePayload.Resident(childComplexity), true
+	case "FactChangePayload.userErrors":
+		if e.ComplexityRoot.FactChangePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangePayload.UserErrors(childComplexity), true
+
+	case "FactChangeRequest.assessment":
+		if e.ComplexityRoot.FactChangeRequest.Assessment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.Assessment(childComplexity), true
+	case "FactChangeRequest.deathSource":
+		if e.ComplexityRoot.FactChangeRequest.DeathSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.DeathSource(childComplexity), true
+	case "FactChangeRequest.decidedAt":
+		if e.ComplexityRoot.FactChangeRequest.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.DecidedAt(childComplexity), true
+	case "FactChangeRequest.decidedById":
+		if e.ComplexityRoot.FactChangeRequest.DecidedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.DecidedByID(childComplexity), true
+	case "FactChangeRequest.effectiveOn":
+		if e.ComplexityRoot.FactChangeRequest.EffectiveOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.EffectiveOn(childComplexity), true
+	case "FactChangeRequest.evidence":
+		if e.ComplexityRoot.FactChangeRequest.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.Evidence(childComplexity), true
+	case "FactChangeRequest.household":
+		if e.ComplexityRoot.FactChangeRequest.Household == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.Household(childComplexity), true
+	case "FactChangeRequest.id":
+		if e.ComplexityRoot.FactChangeRequest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.ID(childComplexity), true
+	case "FactChangeRequest.kind":
+		if e.ComplexityRoot.FactChangeRequest.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.Kind(childComplexity), true
+	case "FactChangeRequest.rejectReason":
+		if e.ComplexityRoot.FactChangeRequest.RejectReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.RejectReason(childComplexity), true
+	case "FactChangeRequest.requestedAt":
+		if e.ComplexityRoot.FactChangeRequest.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.RequestedAt(childComplexity), true
+	case "FactChangeRequest.requestedById":
+		if e.ComplexityRoot.FactChangeRequest.RequestedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.RequestedByID(childComplexity), true
+	case "FactChangeRequest.resident":
+		if e.ComplexityRoot.FactChangeRequest.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.Resident(childComplexity), true
+	case "FactChangeRequest.state":
+		if e.ComplexityRoot.FactChangeRequest.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.State(childComplexity), true
+	case "FactChangeRequest.status":
+		if e.ComplexityRoot.FactChangeRequest.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.Status(childComplexity), true
+	case "FactChangeRequest.statusAction":
+		if e.ComplexityRoot.FactChangeRequest.StatusAction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.StatusAction(childComplexity), true
+	case "FactChangeRequest.viewerMayDecide":
+		if e.ComplexityRoot.FactChangeRequest.ViewerMayDecide == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequest.ViewerMayDecide(childComplexity), true
+
+	case "FactChangeRequestConnection.edges":
+		if e.ComplexityRoot.FactChangeRequestConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequestConnection.Edges(childComplexity), true
+	case "FactChangeRequestConnection.pageInfo":
+		if e.ComplexityRoot.FactChangeRequestConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequestConnection.PageInfo(childComplexity), true
+	case "FactChangeRequestConnection.totalCount":
+		if e.ComplexityRoot.FactChangeRequestConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequestConnection.TotalCount(childComplexity), true
+
+	case "FactChangeRequestEdge.cursor":
+		if e.ComplexityRoot.FactChangeRequestEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequestEdge.Cursor(childComplexity), true
+	case "FactChangeRequestEdge.node":
+		if e.ComplexityRoot.FactChangeRequestEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactChangeRequestEdge.Node(childComplexity), true
+
+	case "FactEvidence.documentNumber":
+		if e.ComplexityRoot.FactEvidence.DocumentNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactEvidence.DocumentNumber(childComplexity), true
+	case "FactEvidence.documentType":
+		if e.ComplexityRoot.FactEvidence.DocumentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactEvidence.DocumentType(childComplexity), true
+	case "FactEvidence.note":
+		if e.ComplexityRoot.FactEvidence.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactEvidence.Note(childComplexity), true
+
 	case "GeoPoint.accuracyMeters":
 		if e.ComplexityRoot.GeoPoint.AccuracyMeters == nil {
 			break
@@ -2818,6 +3156,125 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GeoPoint.Longitude(childComplexity), true
+
+	case "Household.address":
+		if e.ComplexityRoot.Household.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.Address(childComplexity), true
+	case "Household.community":
+		if e.ComplexityRoot.Household.Community == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.Community(childComplexity), true
+	case "Household.createdAt":
+		if e.ComplexityRoot.Household.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.CreatedAt(childComplexity), true
+	case "Household.head":
+		if e.ComplexityRoot.Household.Head == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.Head(childComplexity), true
+	case "Household.id":
+		if e.ComplexityRoot.Household.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.ID(childComplexity), true
+	case "Household.members":
+		if e.ComplexityRoot.Household.Members == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.Members(childComplexity), true
+	case "Household.statusHistory":
+		if e.ComplexityRoot.Household.StatusHistory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.StatusHistory(childComplexity), true
+	case "Household.statuses":
+		if e.ComplexityRoot.Household.Statuses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.Statuses(childComplexity), true
+	case "Household.version":
+		if e.ComplexityRoot.Household.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Household.Version(childComplexity), true
+
+	case "HouseholdConnection.edges":
+		if e.ComplexityRoot.HouseholdConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdConnection.Edges(childComplexity), true
+	case "HouseholdConnection.pageInfo":
+		if e.ComplexityRoot.HouseholdConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdConnection.PageInfo(childComplexity), true
+	case "HouseholdConnection.totalCount":
+		if e.ComplexityRoot.HouseholdConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdConnection.TotalCount(childComplexity), true
+
+	case "HouseholdEdge.cursor":
+		if e.ComplexityRoot.HouseholdEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdEdge.Cursor(childComplexity), true
+	case "HouseholdEdge.node":
+		if e.ComplexityRoot.HouseholdEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdEdge.Node(childComplexity), true
+
+	case "HouseholdMember.joinedOn":
+		if e.ComplexityRoot.HouseholdMember.JoinedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdMember.JoinedOn(childComplexity), true
+	case "HouseholdMember.relation":
+		if e.ComplexityRoot.HouseholdMember.Relation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdMember.Relation(childComplexity), true
+	case "HouseholdMember.resident":
+		if e.ComplexityRoot.HouseholdMember.Resident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdMember.Resident(childComplexity), true
+
+	case "HouseholdPayload.household":
+		if e.ComplexityRoot.HouseholdPayload.Household == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdPayload.Household(childComplexity), true
+	case "HouseholdPayload.userErrors":
+		if e.ComplexityRoot.HouseholdPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HouseholdPayload.UserErrors(childComplexity), true
 
 	case "ImportCalendarYearPayload.days":
 		if e.ComplexityRoot.ImportCalendarYearPayload.Days == nil {
@@ -3196,6 +3653,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ActivateVoucherProgram(childComplexity, args["id"].(string)), true
+	case "Mutation.addHouseholdMember":
+		if e.ComplexityRoot.Mutation.AddHouseholdMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addHouseholdMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddHouseholdMember(childComplexity, args["input"].(model.AddHouseholdMemberInput)), true
 	case "Mutation.answerEmergencyCall":
 		if e.ComplexityRoot.Mutation.AnswerEmergencyCall == nil {
 			break
@@ -3207,6 +3675,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AnswerEmergencyCall(childComplexity, args["id"].(string)), true
+	case "Mutation.approveFactChange":
+		if e.ComplexityRoot.Mutation.ApproveFactChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveFactChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveFactChange(childComplexity, args["id"].(string)), true
 	case "Mutation.assignServiceOrder":
 		if e.ComplexityRoot.Mutation.AssignServiceOrder == nil {
 			break
@@ -3251,6 +3730,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelServiceOrder(childComplexity, args["orderId"].(string), args["reason"].(string)), true
+	case "Mutation.changeHouseholdHead":
+		if e.ComplexityRoot.Mutation.ChangeHouseholdHead == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_changeHouseholdHead_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChangeHouseholdHead(childComplexity, args["input"].(model.ChangeHouseholdHeadInput)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -3350,6 +3840,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCareWorker(childComplexity, args["input"].(model.CreateCareWorkerInput)), true
+	case "Mutation.createHousehold":
+		if e.ComplexityRoot.Mutation.CreateHousehold == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createHousehold_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateHousehold(childComplexity, args["input"].(model.CreateHouseholdInput)), true
 	case "Mutation.createProxyInvitation":
 		if e.ComplexityRoot.Mutation.CreateProxyInvitation == nil {
 			break
@@ -3653,6 +4154,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterResident(childComplexity, args["input"].(model.RegisterResidentInput)), true
+	case "Mutation.rejectFactChange":
+		if e.ComplexityRoot.Mutation.RejectFactChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectFactChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectFactChange(childComplexity, args["input"].(model.RejectFactChangeInput)), true
+	case "Mutation.removeHouseholdMember":
+		if e.ComplexityRoot.Mutation.RemoveHouseholdMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeHouseholdMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveHouseholdMember(childComplexity, args["input"].(model.RemoveHouseholdMemberInput)), true
 	case "Mutation.reportEmergencyCallAnswered":
 		if e.ComplexityRoot.Mutation.ReportEmergencyCallAnswered == nil {
 			break
@@ -3697,6 +4220,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestDisabilityService(childComplexity, args["input"].(model.RequestDisabilityServiceInput)), true
+	case "Mutation.requestFactChange":
+		if e.ComplexityRoot.Mutation.RequestFactChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestFactChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestFactChange(childComplexity, args["input"].(model.RequestFactChangeInput)), true
 	case "Mutation.requestOutboundCall":
 		if e.ComplexityRoot.Mutation.RequestOutboundCall == nil {
 			break
@@ -4038,6 +4572,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.WechatLogin(childComplexity, args["input"].(model.WechatLoginInput)), true
+	case "Mutation.withdrawFactChange":
+		if e.ComplexityRoot.Mutation.WithdrawFactChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_withdrawFactChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WithdrawFactChange(childComplexity, args["id"].(string)), true
 
 	case "Notification.attempts":
 		if e.ComplexityRoot.Notification.Attempts == nil {
@@ -4472,6 +5017,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.EnrollmentRuns(childComplexity, args["programId"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.factChangeRequests":
+		if e.ComplexityRoot.Query.FactChangeRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_factChangeRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FactChangeRequests(childComplexity, args["filter"].(*model.FactChangeFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.households":
+		if e.ComplexityRoot.Query.Households == nil {
+			break
+		}
+
+		args, err := ec.field_Query_households_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Households(childComplexity, args["filter"].(*model.HouseholdFilter), args["first"].(*int), args["after"].(*string)), true
 
 	case "Query.issuanceRuns":
 		if e.ComplexityRoot.Query.IssuanceRuns == nil {
@@ -4930,12 +5497,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Applications(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Resident.careAssessments":
+		if e.ComplexityRoot.Resident.CareAssessments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.CareAssessments(childComplexity), true
 	case "Resident.careProfile":
 		if e.ComplexityRoot.Resident.CareProfile == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Resident.CareProfile(childComplexity), true
+	case "Resident.changeRequests":
+		if e.ComplexityRoot.Resident.ChangeRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Resident_changeRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Resident.ChangeRequests(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Resident.community":
 		if e.ComplexityRoot.Resident.Community == nil {
 			break
@@ -4983,6 +5567,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.EmergencyDevices(childComplexity), true
+	case "Resident.factsOn":
+		if e.ComplexityRoot.Resident.FactsOn == nil {
+			break
+		}
+
+		args, err := ec.field_Resident_factsOn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Resident.FactsOn(childComplexity, args["date"].(civil.Date)), true
 	case "Resident.gender":
 		if e.ComplexityRoot.Resident.Gender == nil {
 			break
@@ -4995,6 +5590,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Grid(childComplexity), true
+	case "Resident.household":
+		if e.ComplexityRoot.Resident.Household == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.Household(childComplexity), true
 	case "Resident.id":
 		if e.ComplexityRoot.Resident.ID == nil {
 			break
@@ -5065,6 +5666,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.Redemptions(childComplexity, args["first"].(*int)), true
+	case "Resident.statusHistory":
+		if e.ComplexityRoot.Resident.StatusHistory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.StatusHistory(childComplexity), true
 	case "Resident.statuses":
 		if e.ComplexityRoot.Resident.Statuses == nil {
 			break
@@ -5167,6 +5774,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentEdge.Node(childComplexity), true
+
+	case "ResidentFactsOn.careLevel":
+		if e.ComplexityRoot.ResidentFactsOn.CareLevel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentFactsOn.CareLevel(childComplexity), true
+	case "ResidentFactsOn.date":
+		if e.ComplexityRoot.ResidentFactsOn.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentFactsOn.Date(childComplexity), true
+	case "ResidentFactsOn.statuses":
+		if e.ComplexityRoot.ResidentFactsOn.Statuses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentFactsOn.Statuses(childComplexity), true
 
 	case "ResidentHomePayload.ok":
 		if e.ComplexityRoot.ResidentHomePayload.Ok == nil {
@@ -5963,6 +6589,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffUserPayload.UserErrors(childComplexity), true
 
+	case "StatusPeriod.changeRequest":
+		if e.ComplexityRoot.StatusPeriod.ChangeRequest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusPeriod.ChangeRequest(childComplexity), true
+	case "StatusPeriod.ended":
+		if e.ComplexityRoot.StatusPeriod.Ended == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusPeriod.Ended(childComplexity), true
+	case "StatusPeriod.household":
+		if e.ComplexityRoot.StatusPeriod.Household == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusPeriod.Household(childComplexity), true
+	case "StatusPeriod.start":
+		if e.ComplexityRoot.StatusPeriod.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusPeriod.Start(childComplexity), true
+	case "StatusPeriod.status":
+		if e.ComplexityRoot.StatusPeriod.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusPeriod.Status(childComplexity), true
+
 	case "SubmittedMaterial.name":
 		if e.ComplexityRoot.SubmittedMaterial.Name == nil {
 			break
@@ -6637,16 +7294,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AddHouseholdMemberInput", ec.unmarshalInputAddHouseholdMemberInput),
 			graphql.NewInputUnmarshaler("ApplicationFilter", ec.unmarshalInputApplicationFilter),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("BindResidentInput", ec.unmarshalInputBindResidentInput),
 			graphql.NewInputUnmarshaler("CalendarDayInput", ec.unmarshalInputCalendarDayInput),
+			graphql.NewInputUnmarshaler("CareAssessmentInput", ec.unmarshalInputCareAssessmentInput),
 			graphql.NewInputUnmarshaler("CarePriceItemInput", ec.unmarshalInputCarePriceItemInput),
+			graphql.NewInputUnmarshaler("ChangeHouseholdHeadInput", ec.unmarshalInputChangeHouseholdHeadInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("CloseEmergencyCallInput", ec.unmarshalInputCloseEmergencyCallInput),
 			graphql.NewInputUnmarshaler("ConfirmServiceOrderWithCardInput", ec.unmarshalInputConfirmServiceOrderWithCardInput),
 			graphql.NewInputUnmarshaler("ConfirmServiceOrderWithCodeInput", ec.unmarshalInputConfirmServiceOrderWithCodeInput),
 			graphql.NewInputUnmarshaler("CreateCareWorkerInput", ec.unmarshalInputCreateCareWorkerInput),
+			graphql.NewInputUnmarshaler("CreateHouseholdInput", ec.unmarshalInputCreateHouseholdInput),
 			graphql.NewInputUnmarshaler("CreateProxyInvitationInput", ec.unmarshalInputCreateProxyInvitationInput),
 			graphql.NewInputUnmarshaler("CreateServiceOrderInput", ec.unmarshalInputCreateServiceOrderInput),
 			graphql.NewInputUnmarshaler("CreateStaffUserInput", ec.unmarshalInputCreateStaffUserInput),
@@ -6655,12 +7316,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DispatchEmergencyCallInput", ec.unmarshalInputDispatchEmergencyCallInput),
 			graphql.NewInputUnmarshaler("EmergencyCallFilter", ec.unmarshalInputEmergencyCallFilter),
 			graphql.NewInputUnmarshaler("EmergencyContactInput", ec.unmarshalInputEmergencyContactInput),
+			graphql.NewInputUnmarshaler("FactChangeFilter", ec.unmarshalInputFactChangeFilter),
+			graphql.NewInputUnmarshaler("FactEvidenceInput", ec.unmarshalInputFactEvidenceInput),
 			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
+			graphql.NewInputUnmarshaler("HouseholdFilter", ec.unmarshalInputHouseholdFilter),
 			graphql.NewInputUnmarshaler("IssueServiceCardInput", ec.unmarshalInputIssueServiceCardInput),
 			graphql.NewInputUnmarshaler("IssueVouchersInput", ec.unmarshalInputIssueVouchersInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("MaterialInput", ec.unmarshalInputMaterialInput),
 			graphql.NewInputUnmarshaler("MaterialRequirementInput", ec.unmarshalInputMaterialRequirementInput),
+			graphql.NewInputUnmarshaler("MemberRelationInput", ec.unmarshalInputMemberRelationInput),
 			graphql.NewInputUnmarshaler("ProviderRedemptionFilter", ec.unmarshalInputProviderRedemptionFilter),
 			graphql.NewInputUnmarshaler("ReceiveEmergencyCallInput", ec.unmarshalInputReceiveEmergencyCallInput),
 			graphql.NewInputUnmarshaler("RecordContactAttemptInput", ec.unmarshalInputRecordContactAttemptInput),
@@ -6672,9 +7337,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RegisterEmergencyDeviceInput", ec.unmarshalInputRegisterEmergencyDeviceInput),
 			graphql.NewInputUnmarshaler("RegisterProviderInput", ec.unmarshalInputRegisterProviderInput),
 			graphql.NewInputUnmarshaler("RegisterResidentInput", ec.unmarshalInputRegisterResidentInput),
+			graphql.NewInputUnmarshaler("RejectFactChangeInput", ec.unmarshalInputRejectFactChangeInput),
+			graphql.NewInputUnmarshaler("RemoveHouseholdMemberInput", ec.unmarshalInputRemoveHouseholdMemberInput),
 			graphql.NewInputUnmarshaler("ReportEmergencyCallAnsweredInput", ec.unmarshalInputReportEmergencyCallAnsweredInput),
 			graphql.NewInputUnmarshaler("ReportSubscribeGrantsInput", ec.unmarshalInputReportSubscribeGrantsInput),
 			graphql.NewInputUnmarshaler("RequestDisabilityServiceInput", ec.unmarshalInputRequestDisabilityServiceInput),
+			graphql.NewInputUnmarshaler("RequestFactChangeInput", ec.unmarshalInputRequestFactChangeInput),
 			graphql.NewInputUnmarshaler("RequestOutboundCallInput", ec.unmarshalInputRequestOutboundCallInput),
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("ResidentFilter", ec.unmarshalInputResidentFilter),
@@ -6790,7 +7458,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/identity.graphqls" "schema/lifeevent.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/residentimport.graphqls" "schema/voucher.graphqls"
+//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/household.graphqls" "schema/identity.graphqls" "schema/lifeevent.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/residentimport.graphqls" "schema/voucher.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -6809,6 +7477,7 @@ var sources = []*ast.Source{
 	{Name: "schema/emergency.graphqls", Input: sourceData("schema/emergency.graphqls"), BuiltIn: false},
 	{Name: "schema/family.graphqls", Input: sourceData("schema/family.graphqls"), BuiltIn: false},
 	{Name: "schema/homecare.graphqls", Input: sourceData("schema/homecare.graphqls"), BuiltIn: false},
+	{Name: "schema/household.graphqls", Input: sourceData("schema/household.graphqls"), BuiltIn: false},
 	{Name: "schema/identity.graphqls", Input: sourceData("schema/identity.graphqls"), BuiltIn: false},
 	{Name: "schema/lifeevent.graphqls", Input: sourceData("schema/lifeevent.graphqls"), BuiltIn: false},
 	{Name: "schema/org.graphqls", Input: sourceData("schema/org.graphqls"), BuiltIn: false},
@@ -7064,6 +7733,24 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_contactOutcome(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_CareAssessment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_CareAssessment_level(ctx, field)
+	case "assessedOn":
+		return ec.fieldContext_CareAssessment_assessedOn(ctx, field)
+	case "assessor":
+		return ec.fieldContext_CareAssessment_assessor(ctx, field)
+	case "instrument":
+		return ec.fieldContext_CareAssessment_instrument(ctx, field)
+	case "score":
+		return ec.fieldContext_CareAssessment_score(ctx, field)
+	case "changeRequest":
+		return ec.fieldContext_CareAssessment_changeRequest(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CareAssessment", field.Name)
 }
 
 func (ec *executionContext) childFields_CareCap(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7596,6 +8283,94 @@ func (ec *executionContext) childFields_EnrollmentRunEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRunEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FactChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "request":
+		return ec.fieldContext_FactChangePayload_request(ctx, field)
+	case "resident":
+		return ec.fieldContext_FactChangePayload_resident(ctx, field)
+	case "household":
+		return ec.fieldContext_FactChangePayload_household(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_FactChangePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactChangePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_FactChangeRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_FactChangeRequest_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_FactChangeRequest_kind(ctx, field)
+	case "state":
+		return ec.fieldContext_FactChangeRequest_state(ctx, field)
+	case "resident":
+		return ec.fieldContext_FactChangeRequest_resident(ctx, field)
+	case "household":
+		return ec.fieldContext_FactChangeRequest_household(ctx, field)
+	case "effectiveOn":
+		return ec.fieldContext_FactChangeRequest_effectiveOn(ctx, field)
+	case "status":
+		return ec.fieldContext_FactChangeRequest_status(ctx, field)
+	case "statusAction":
+		return ec.fieldContext_FactChangeRequest_statusAction(ctx, field)
+	case "assessment":
+		return ec.fieldContext_FactChangeRequest_assessment(ctx, field)
+	case "deathSource":
+		return ec.fieldContext_FactChangeRequest_deathSource(ctx, field)
+	case "evidence":
+		return ec.fieldContext_FactChangeRequest_evidence(ctx, field)
+	case "requestedById":
+		return ec.fieldContext_FactChangeRequest_requestedById(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_FactChangeRequest_requestedAt(ctx, field)
+	case "decidedById":
+		return ec.fieldContext_FactChangeRequest_decidedById(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_FactChangeRequest_decidedAt(ctx, field)
+	case "rejectReason":
+		return ec.fieldContext_FactChangeRequest_rejectReason(ctx, field)
+	case "viewerMayDecide":
+		return ec.fieldContext_FactChangeRequest_viewerMayDecide(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactChangeRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_FactChangeRequestConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FactChangeRequestConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FactChangeRequestConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FactChangeRequestConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactChangeRequestConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FactChangeRequestEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_FactChangeRequestEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_FactChangeRequestEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactChangeRequestEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FactEvidence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "documentType":
+		return ec.fieldContext_FactEvidence_documentType(ctx, field)
+	case "documentNumber":
+		return ec.fieldContext_FactEvidence_documentNumber(ctx, field)
+	case "note":
+		return ec.fieldContext_FactEvidence_note(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactEvidence", field.Name)
+}
+
 func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "latitude":
@@ -7606,6 +8381,74 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 		return ec.fieldContext_GeoPoint_accuracyMeters(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_Household(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Household_id(ctx, field)
+	case "address":
+		return ec.fieldContext_Household_address(ctx, field)
+	case "community":
+		return ec.fieldContext_Household_community(ctx, field)
+	case "head":
+		return ec.fieldContext_Household_head(ctx, field)
+	case "members":
+		return ec.fieldContext_Household_members(ctx, field)
+	case "statuses":
+		return ec.fieldContext_Household_statuses(ctx, field)
+	case "statusHistory":
+		return ec.fieldContext_Household_statusHistory(ctx, field)
+	case "version":
+		return ec.fieldContext_Household_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Household_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Household", field.Name)
+}
+
+func (ec *executionContext) childFields_HouseholdConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_HouseholdConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_HouseholdConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_HouseholdConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HouseholdConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_HouseholdEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_HouseholdEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_HouseholdEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HouseholdEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_HouseholdMember(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "resident":
+		return ec.fieldContext_HouseholdMember_resident(ctx, field)
+	case "relation":
+		return ec.fieldContext_HouseholdMember_relation(ctx, field)
+	case "joinedOn":
+		return ec.fieldContext_HouseholdMember_joinedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HouseholdMember", field.Name)
+}
+
+func (ec *executionContext) childFields_HouseholdPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "household":
+		return ec.fieldContext_HouseholdPayload_household(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_HouseholdPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HouseholdPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportCalendarYearPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8094,6 +8937,16 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_proxies(ctx, field)
 	case "notificationDeliveries":
 		return ec.fieldContext_Resident_notificationDeliveries(ctx, field)
+	case "household":
+		return ec.fieldContext_Resident_household(ctx, field)
+	case "statusHistory":
+		return ec.fieldContext_Resident_statusHistory(ctx, field)
+	case "careAssessments":
+		return ec.fieldContext_Resident_careAssessments(ctx, field)
+	case "factsOn":
+		return ec.fieldContext_Resident_factsOn(ctx, field)
+	case "changeRequests":
+		return ec.fieldContext_Resident_changeRequests(ctx, field)
 	case "wechatAccounts":
 		return ec.fieldContext_Resident_wechatAccounts(ctx, field)
 	case "deceasedOn":
@@ -8136,6 +8989,18 @@ func (ec *executionContext) childFields_ResidentEdge(ctx context.Context, field 
 		return ec.fieldContext_ResidentEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentFactsOn(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "date":
+		return ec.fieldContext_ResidentFactsOn_date(ctx, field)
+	case "statuses":
+		return ec.fieldContext_ResidentFactsOn_statuses(ctx, field)
+	case "careLevel":
+		return ec.fieldContext_ResidentFactsOn_careLevel(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentFactsOn", field.Name)
 }
 
 func (ec *executionContext) childFields_ResidentHomePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8528,6 +9393,22 @@ func (ec *executionContext) childFields_StaffUserPayload(ctx context.Context, fi
 		return ec.fieldContext_StaffUserPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StaffUserPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StatusPeriod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_StatusPeriod_status(ctx, field)
+	case "start":
+		return ec.fieldContext_StatusPeriod_start(ctx, field)
+	case "ended":
+		return ec.fieldContext_StatusPeriod_ended(ctx, field)
+	case "household":
+		return ec.fieldContext_StatusPeriod_household(ctx, field)
+	case "changeRequest":
+		return ec.fieldContext_StatusPeriod_changeRequest(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatusPeriod", field.Name)
 }
 
 func (ec *executionContext) childFields_SubmittedMaterial(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

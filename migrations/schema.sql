@@ -33,6 +33,17 @@ BEGIN
   RAISE EXCEPTION USING ERRCODE = 'VR001', MESSAGE = refusal, DETAIL = detail;
 END $$;
 
+CREATE FUNCTION public.resident_care_level_on(rid uuid, d date) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT coalesce(
+    (SELECT a.level FROM care_assessments a
+     WHERE a.resident_id = rid AND (a.assessed_on IS NULL OR a.assessed_on <= d)
+     ORDER BY a.assessed_on DESC NULLS LAST LIMIT 1),
+    (SELECT a.level FROM care_assessments a WHERE a.resident_id = rid ORDER BY a.assessed_on NULLS FIRST LIMIT 1),
+    (SELECT r.care_level FROM residents r WHERE r.id = rid))
+$$;
+
 CREATE FUNCTION public.resident_name_terms_sync() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -49,6 +60,24 @@ BEGIN
     END IF;
     RETURN NULL;
 END
+$$;
+
+CREATE FUNCTION public.resident_statuses_on(rid uuid, d date) RETURNS text[]
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT coalesce(array_agg(DISTINCT s ORDER BY s), '{}') FROM (
+    SELECT p.status AS s FROM status_periods p
+    WHERE p.resident_id = rid AND (p.start_on IS NULL OR p.start_on <= d) AND (p.ended_on IS NULL OR p.ended_on > d)
+    UNION ALL
+    -- No history: their own statuses never changed.
+    SELECT unnest(r.statuses) FROM residents r
+    WHERE r.id = rid AND NOT EXISTS (SELECT 1 FROM status_periods p WHERE p.resident_id = rid)
+    UNION ALL
+    SELECT hp.status FROM household_members m
+    JOIN status_periods hp ON hp.household_id = m.household_id
+    WHERE m.resident_id = rid AND m.joined_on <= d AND (m.left_on IS NULL OR m.left_on > d)
+      AND (hp.start_on IS NULL OR hp.start_on <= d) AND (hp.ended_on IS NULL OR hp.ended_on > d)
+  ) x
 $$;
 
 CREATE FUNCTION public.uuid_v7() RETURNS uuid
@@ -176,6 +205,22 @@ CREATE TABLE public.calendar_years (
     year integer NOT NULL,
     imported_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT calendar_years_year_check CHECK (((year >= 1900) AND (year <= 2200)))
+);
+
+CREATE TABLE public.care_assessments (
+    id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    level text NOT NULL,
+    assessed_on date,
+    assessor text,
+    instrument text,
+    score integer,
+    change_request_id uuid,
+    CONSTRAINT care_assessments_assessor_check CHECK (((length(assessor) >= 1) AND (length(assessor) <= 64))),
+    CONSTRAINT care_assessments_check CHECK (((assessed_on IS NULL) = (change_request_id IS NULL))),
+    CONSTRAINT care_assessments_instrument_check CHECK (((length(instrument) >= 1) AND (length(instrument) <= 100))),
+    CONSTRAINT care_assessments_level_check CHECK ((level = ANY (ARRAY['INTACT'::text, 'MILD'::text, 'MODERATE'::text, 'SEVERE'::text, 'TOTAL'::text]))),
+    CONSTRAINT care_assessments_score_check CHECK (((score >= 0) AND (score <= 1000)))
 );
 
 CREATE TABLE public.care_caps (
@@ -407,6 +452,65 @@ CREATE TABLE public.emergency_outbound_calls (
     CONSTRAINT emergency_outbound_calls_target_check CHECK ((target = ANY (ARRAY['RESIDENT'::text, 'CONTACT'::text])))
 );
 
+CREATE TABLE public.fact_change_requests (
+    id uuid NOT NULL,
+    kind text NOT NULL,
+    state text NOT NULL,
+    resident_id uuid,
+    household_id uuid,
+    org_path text NOT NULL,
+    change jsonb NOT NULL,
+    document_type text NOT NULL,
+    document_number text NOT NULL,
+    note text,
+    requested_by uuid NOT NULL,
+    requested_at timestamp with time zone NOT NULL,
+    decided_by uuid,
+    decided_at timestamp with time zone,
+    reject_reason text,
+    CONSTRAINT fact_change_requests_change_check CHECK ((jsonb_typeof(change) = 'object'::text)),
+    CONSTRAINT fact_change_requests_check CHECK ((num_nonnulls(resident_id, household_id) = 1)),
+    CONSTRAINT fact_change_requests_check1 CHECK (((kind = 'HOUSEHOLD_STATUS'::text) = (household_id IS NOT NULL))),
+    CONSTRAINT fact_change_requests_check2 CHECK (((state = 'PENDING'::text) = (decided_at IS NULL))),
+    CONSTRAINT fact_change_requests_check3 CHECK (((decided_by IS NULL) OR (decided_by <> requested_by))),
+    CONSTRAINT fact_change_requests_check4 CHECK (((state = 'REJECTED'::text) = (reject_reason IS NOT NULL))),
+    CONSTRAINT fact_change_requests_document_number_check CHECK (((length(document_number) >= 1) AND (length(document_number) <= 64))),
+    CONSTRAINT fact_change_requests_document_type_check CHECK (((length(document_type) >= 1) AND (length(document_type) <= 64))),
+    CONSTRAINT fact_change_requests_kind_check CHECK ((kind = ANY (ARRAY['RESIDENT_STATUS'::text, 'CARE_LEVEL'::text, 'HOUSEHOLD_STATUS'::text, 'DEATH'::text]))),
+    CONSTRAINT fact_change_requests_note_check CHECK ((length(note) <= 500)),
+    CONSTRAINT fact_change_requests_reject_reason_check CHECK ((length(reject_reason) <= 500)),
+    CONSTRAINT fact_change_requests_state_check CHECK ((state = ANY (ARRAY['PENDING'::text, 'APPROVED'::text, 'REJECTED'::text, 'WITHDRAWN'::text])))
+);
+
+CREATE TABLE public.household_members (
+    id uuid NOT NULL,
+    household_id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    relation text NOT NULL,
+    joined_on date NOT NULL,
+    left_on date,
+    added_by uuid NOT NULL,
+    removed_by uuid,
+    CONSTRAINT household_members_check CHECK (((left_on IS NULL) OR (left_on >= joined_on))),
+    CONSTRAINT household_members_check1 CHECK (((left_on IS NULL) = (removed_by IS NULL))),
+    CONSTRAINT household_members_relation_check CHECK ((relation = ANY (ARRAY['HEAD'::text, 'SPOUSE'::text, 'CHILD'::text, 'PARENT'::text, 'GRANDCHILD'::text, 'SIBLING'::text, 'OTHER'::text])))
+);
+
+CREATE TABLE public.households (
+    id uuid NOT NULL,
+    address text NOT NULL,
+    address_terms text[] NOT NULL,
+    community_id uuid NOT NULL,
+    org_path text NOT NULL,
+    head_id uuid NOT NULL,
+    statuses text[] DEFAULT '{}'::text[] NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT households_address_check CHECK (((length(address) >= 1) AND (length(address) <= 200))),
+    CONSTRAINT households_statuses_check CHECK ((statuses <@ ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text]))
+);
+
 CREATE TABLE public.life_events (
     id uuid NOT NULL,
     resident_id uuid NOT NULL,
@@ -565,6 +669,8 @@ CREATE TABLE public.residents (
     name_terms text[],
     moved_out_on date,
     moved_out_to text,
+    household_statuses text[] DEFAULT '{}'::text[] NOT NULL,
+    facts_since date,
     CONSTRAINT residents_care_level_check CHECK ((care_level = ANY (ARRAY['INTACT'::text, 'MILD'::text, 'MODERATE'::text, 'SEVERE'::text, 'TOTAL'::text]))),
     CONSTRAINT residents_gender_check CHECK ((gender = ANY (ARRAY['MALE'::text, 'FEMALE'::text]))),
     CONSTRAINT residents_moved_out_check CHECK (((moved_out_on IS NULL) = (moved_out_to IS NULL))),
@@ -583,7 +689,9 @@ CREATE VIEW public.resident_facts AS
     residents.statuses,
     residents.deceased_on,
     ((residents.deceased_on IS NULL) AND (residents.moved_out_on IS NULL)) AS living,
-    residents.moved_out_on
+    residents.moved_out_on,
+    residents.household_statuses,
+    residents.facts_since
    FROM public.residents;
 
 CREATE TABLE public.resident_import_problems (
@@ -844,6 +952,20 @@ CREATE TABLE public.settlements (
     CONSTRAINT settlements_total_fen_check CHECK ((total_fen >= 0))
 );
 
+CREATE TABLE public.status_periods (
+    id uuid NOT NULL,
+    resident_id uuid,
+    household_id uuid,
+    status text NOT NULL,
+    start_on date,
+    ended_on date,
+    change_request_id uuid,
+    end_request_id uuid,
+    CONSTRAINT status_periods_check CHECK ((num_nonnulls(resident_id, household_id) = 1)),
+    CONSTRAINT status_periods_check1 CHECK (((ended_on IS NULL) OR (start_on IS NULL) OR (ended_on >= start_on))),
+    CONSTRAINT status_periods_status_check CHECK ((status = ANY (ARRAY['LOW_INCOME'::text, 'EXTREME_POVERTY'::text, 'LIVING_ALONE'::text, 'EMPTY_NEST'::text, 'BEREAVED_PARENT'::text])))
+);
+
 CREATE TABLE public.users (
     id uuid NOT NULL,
     username text NOT NULL,
@@ -1035,6 +1157,9 @@ ALTER TABLE ONLY public.calendar_days
 ALTER TABLE ONLY public.calendar_years
     ADD CONSTRAINT calendar_years_pkey PRIMARY KEY (year);
 
+ALTER TABLE ONLY public.care_assessments
+    ADD CONSTRAINT care_assessments_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.care_caps
     ADD CONSTRAINT care_caps_pkey PRIMARY KEY (program_id, category, period);
 
@@ -1091,6 +1216,15 @@ ALTER TABLE ONLY public.emergency_dispatches
 
 ALTER TABLE ONLY public.emergency_outbound_calls
     ADD CONSTRAINT emergency_outbound_calls_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.fact_change_requests
+    ADD CONSTRAINT fact_change_requests_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.household_members
+    ADD CONSTRAINT household_members_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.households
+    ADD CONSTRAINT households_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.life_events
     ADD CONSTRAINT life_events_pkey PRIMARY KEY (id);
@@ -1194,6 +1328,9 @@ ALTER TABLE ONLY public.service_orders
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_pkey PRIMARY KEY (provider_id, month);
 
+ALTER TABLE ONLY public.status_periods
+    ADD CONSTRAINT status_periods_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
@@ -1268,6 +1405,10 @@ CREATE INDEX audit_log_actor_idx ON public.audit_log USING btree (actor_id, id);
 
 CREATE INDEX audit_log_entity_idx ON public.audit_log USING btree (entity, entity_id, id);
 
+CREATE UNIQUE INDEX care_assessments_one_before ON public.care_assessments USING btree (resident_id) WHERE (assessed_on IS NULL);
+
+CREATE UNIQUE INDEX care_assessments_resident_idx ON public.care_assessments USING btree (resident_id, assessed_on);
+
 CREATE UNIQUE INDEX disability_certificates_current_key ON public.disability_certificates USING btree (resident_id) WHERE (superseded_at IS NULL);
 
 CREATE INDEX disability_certificates_grade_idx ON public.disability_certificates USING btree (grade, valid_until) WHERE (superseded_at IS NULL);
@@ -1309,6 +1450,24 @@ CREATE INDEX emergency_dispatches_call_idx ON public.emergency_dispatches USING 
 CREATE INDEX emergency_outbound_calls_call_idx ON public.emergency_outbound_calls USING btree (call_id, requested_at);
 
 CREATE INDEX emergency_outbound_calls_pending_idx ON public.emergency_outbound_calls USING btree (next_attempt_at, id) WHERE (status = 'PENDING'::text);
+
+CREATE INDEX fact_change_requests_household_idx ON public.fact_change_requests USING btree (household_id, id) WHERE (household_id IS NOT NULL);
+
+CREATE INDEX fact_change_requests_queue_idx ON public.fact_change_requests USING btree (state, org_path text_pattern_ops, id);
+
+CREATE INDEX fact_change_requests_resident_idx ON public.fact_change_requests USING btree (resident_id, id) WHERE (resident_id IS NOT NULL);
+
+CREATE INDEX household_members_household_idx ON public.household_members USING btree (household_id, resident_id) WHERE (left_on IS NULL);
+
+CREATE UNIQUE INDEX household_members_one_head ON public.household_members USING btree (household_id) WHERE ((left_on IS NULL) AND (relation = 'HEAD'::text));
+
+CREATE UNIQUE INDEX household_members_one_household ON public.household_members USING btree (resident_id) WHERE (left_on IS NULL);
+
+CREATE INDEX household_members_resident_idx ON public.household_members USING btree (resident_id, joined_on);
+
+CREATE INDEX households_address_terms_idx ON public.households USING gin (address_terms);
+
+CREATE INDEX households_org_path_idx ON public.households USING btree (org_path text_pattern_ops, id);
 
 CREATE INDEX life_events_resident_idx ON public.life_events USING btree (resident_id, recorded_at DESC);
 
@@ -1375,6 +1534,14 @@ CREATE INDEX service_orders_provider_idx ON public.service_orders USING btree (p
 CREATE INDEX service_orders_resident_idx ON public.service_orders USING btree (resident_id, scheduled_date);
 
 CREATE INDEX service_orders_worker_idx ON public.service_orders USING btree (worker_id, id DESC) WHERE (worker_id IS NOT NULL);
+
+CREATE INDEX status_periods_household_idx ON public.status_periods USING btree (household_id) WHERE (household_id IS NOT NULL);
+
+CREATE UNIQUE INDEX status_periods_open_household ON public.status_periods USING btree (household_id, status) WHERE ((ended_on IS NULL) AND (household_id IS NOT NULL));
+
+CREATE UNIQUE INDEX status_periods_open_resident ON public.status_periods USING btree (resident_id, status) WHERE ((ended_on IS NULL) AND (resident_id IS NOT NULL));
+
+CREATE INDEX status_periods_resident_idx ON public.status_periods USING btree (resident_id) WHERE (resident_id IS NOT NULL);
 
 CREATE INDEX users_provider_idx ON public.users USING btree (provider_id) WHERE (provider_id IS NOT NULL);
 
@@ -1445,6 +1612,12 @@ ALTER TABLE ONLY public.binding_codes
 ALTER TABLE ONLY public.binding_codes
     ADD CONSTRAINT binding_codes_used_by_fkey FOREIGN KEY (used_by) REFERENCES public.wechat_accounts(id);
 
+ALTER TABLE ONLY public.care_assessments
+    ADD CONSTRAINT care_assessments_change_request_id_fkey FOREIGN KEY (change_request_id) REFERENCES public.fact_change_requests(id);
+
+ALTER TABLE ONLY public.care_assessments
+    ADD CONSTRAINT care_assessments_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
 ALTER TABLE ONLY public.care_caps
     ADD CONSTRAINT care_caps_program_id_fkey FOREIGN KEY (program_id) REFERENCES public.voucher_programs(id);
 
@@ -1504,6 +1677,24 @@ ALTER TABLE ONLY public.emergency_dispatches
 
 ALTER TABLE ONLY public.emergency_outbound_calls
     ADD CONSTRAINT emergency_outbound_calls_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
+
+ALTER TABLE ONLY public.fact_change_requests
+    ADD CONSTRAINT fact_change_requests_household_id_fkey FOREIGN KEY (household_id) REFERENCES public.households(id);
+
+ALTER TABLE ONLY public.fact_change_requests
+    ADD CONSTRAINT fact_change_requests_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.household_members
+    ADD CONSTRAINT household_members_household_id_fkey FOREIGN KEY (household_id) REFERENCES public.households(id);
+
+ALTER TABLE ONLY public.household_members
+    ADD CONSTRAINT household_members_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.households
+    ADD CONSTRAINT households_community_id_fkey FOREIGN KEY (community_id) REFERENCES public.org_units(id);
+
+ALTER TABLE ONLY public.households
+    ADD CONSTRAINT households_head_id_fkey FOREIGN KEY (head_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.life_events
     ADD CONSTRAINT life_events_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
@@ -1594,6 +1785,18 @@ ALTER TABLE ONLY public.service_orders
 
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id);
+
+ALTER TABLE ONLY public.status_periods
+    ADD CONSTRAINT status_periods_change_request_id_fkey FOREIGN KEY (change_request_id) REFERENCES public.fact_change_requests(id);
+
+ALTER TABLE ONLY public.status_periods
+    ADD CONSTRAINT status_periods_end_request_id_fkey FOREIGN KEY (end_request_id) REFERENCES public.fact_change_requests(id);
+
+ALTER TABLE ONLY public.status_periods
+    ADD CONSTRAINT status_periods_household_id_fkey FOREIGN KEY (household_id) REFERENCES public.households(id);
+
+ALTER TABLE ONLY public.status_periods
+    ADD CONSTRAINT status_periods_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_org_unit_id_fkey FOREIGN KEY (org_unit_id) REFERENCES public.org_units(id);

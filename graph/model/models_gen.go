@@ -23,6 +23,14 @@ import (
 	"github.com/jinjiang/residents/internal/voucher"
 )
 
+type AddHouseholdMemberInput struct {
+	HouseholdID string `json:"householdId"`
+	// A living resident of the household's community who is in no household (else DUPLICATE).
+	ResidentID string `json:"residentId"`
+	// Not HEAD: the head is changed by changeHouseholdHead.
+	Relation resident.Relation `json:"relation"`
+}
+
 type ApplicationConnection struct {
 	Edges      []*ApplicationEdge `json:"edges"`
 	PageInfo   *PageInfo          `json:"pageInfo"`
@@ -112,6 +120,15 @@ type CalendarDayInput struct {
 	Kind application.DayKind `json:"kind"`
 }
 
+type CareAssessmentInput struct {
+	// 1-64 characters: the assessor or assessing body.
+	Assessor string `json:"assessor"`
+	// 1-100 characters, e.g. 老年人能力评估 GB/T 42195-2022.
+	Instrument string `json:"instrument"`
+	// 0-1000.
+	Score *int `json:"score,omitempty"`
+}
+
 type CareCapsPayload struct {
 	Caps       []*homecare.Cap `json:"caps,omitempty"`
 	UserErrors []*UserError    `json:"userErrors"`
@@ -149,6 +166,16 @@ type CareWorkerPayload struct {
 	UserErrors []*UserError     `json:"userErrors"`
 }
 
+type ChangeHouseholdHeadInput struct {
+	HouseholdID string `json:"householdId"`
+	// A current member, who becomes the head.
+	HeadID string `json:"headId"`
+	// The former head's relation to the new head.
+	FormerHeadRelation resident.Relation `json:"formerHeadRelation"`
+	// Other members' relations to the new head, where they change.
+	Relations []*MemberRelationInput `json:"relations,omitempty"`
+}
+
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
 	// 10 to 128 characters; not the username or little more, not a run of repeated or consecutive characters, not a well-known password, not the current one.
@@ -179,6 +206,13 @@ type CreateCareWorkerInput struct {
 	Username    string `json:"username"`
 	Password    string `json:"password"`
 	DisplayName string `json:"displayName"`
+}
+
+type CreateHouseholdInput struct {
+	// 1-200 characters.
+	Address string `json:"address"`
+	// The head (户主): a living resident in no household. The household belongs to the head's community.
+	HeadID string `json:"headId"`
 }
 
 type CreateProxyInvitationInput struct {
@@ -306,6 +340,73 @@ type EnrollmentRunEdge struct {
 	Node   *voucher.EnrollmentRun `json:"node"`
 }
 
+// Filters of the change requests list; the checkers' queue is states: [PENDING].
+type FactChangeFilter struct {
+	States []resident.ChangeState `json:"states,omitempty"`
+	Kinds  []resident.ChangeKind  `json:"kinds,omitempty"`
+	// A street (or any unit): requests about residents and households in its subtree.
+	OrgUnitID   *string `json:"orgUnitId,omitempty"`
+	ResidentID  *string `json:"residentId,omitempty"`
+	HouseholdID *string `json:"householdId,omitempty"`
+}
+
+type FactChangePayload struct {
+	Request *resident.ChangeRequest `json:"request,omitempty"`
+	// The resident as it now stands (after an approval, changed).
+	Resident *resident.Resident `json:"resident,omitempty"`
+	// The household as it now stands.
+	Household  *resident.Household `json:"household,omitempty"`
+	UserErrors []*UserError        `json:"userErrors"`
+}
+
+type FactChangeRequestConnection struct {
+	Edges    []*FactChangeRequestEdge `json:"edges"`
+	PageInfo *PageInfo                `json:"pageInfo"`
+	// Counted only when asked for.
+	TotalCount int `json:"totalCount"`
+}
+
+type FactChangeRequestEdge struct {
+	Cursor string                  `json:"cursor"`
+	Node   *resident.ChangeRequest `json:"node"`
+}
+
+type FactEvidenceInput struct {
+	// 1-64 characters, e.g. 低保证.
+	DocumentType string `json:"documentType"`
+	// 1-64 characters.
+	DocumentNumber string `json:"documentNumber"`
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+}
+
+type HouseholdConnection struct {
+	Edges    []*HouseholdEdge `json:"edges"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+	// Counted only when asked for.
+	TotalCount int `json:"totalCount"`
+}
+
+type HouseholdEdge struct {
+	Cursor string              `json:"cursor"`
+	Node   *resident.Household `json:"node"`
+}
+
+// Filters of the households list; all given must hold.
+type HouseholdFilter struct {
+	// A substring of the address (spaces ignored), e.g. 红星路 or 3栋.
+	AddressContains *string `json:"addressContains,omitempty"`
+	// A substring of a current member's name.
+	MemberName *string `json:"memberName,omitempty"`
+	// One community.
+	CommunityID *string `json:"communityId,omitempty"`
+}
+
+type HouseholdPayload struct {
+	Household  *resident.Household `json:"household,omitempty"`
+	UserErrors []*UserError        `json:"userErrors"`
+}
+
 type ImportCalendarYearPayload struct {
 	Year *int `json:"year,omitempty"`
 	// Overrides loaded for the year.
@@ -388,6 +489,12 @@ type MaterialInput struct {
 type MaterialRequirementInput struct {
 	Name     string `json:"name"`
 	Required bool   `json:"required"`
+}
+
+// A member's relation to the new head, restated when the head changes.
+type MemberRelationInput struct {
+	ResidentID string            `json:"residentId"`
+	Relation   resident.Relation `json:"relation"`
 }
 
 type Mutation struct {
@@ -550,6 +657,18 @@ type RegisterResidentInput struct {
 	EmergencyContacts []*EmergencyContactInput `json:"emergencyContacts,omitempty"`
 }
 
+type RejectFactChangeInput struct {
+	ID string `json:"id"`
+	// 1-500 characters.
+	Reason string `json:"reason"`
+}
+
+type RemoveHouseholdMemberInput struct {
+	HouseholdID string `json:"householdId"`
+	// A member other than the head.
+	ResidentID string `json:"residentId"`
+}
+
 type ReportEmergencyCallAnsweredInput struct {
 	ExternalCallID string    `json:"externalCallId"`
 	AnsweredAt     time.Time `json:"answeredAt"`
@@ -568,6 +687,27 @@ type RequestDisabilityServiceInput struct {
 	ProviderID  *string                `json:"providerId,omitempty"`
 	ScheduledOn *civil.Date            `json:"scheduledOn,omitempty"`
 	Note        *string                `json:"note,omitempty"`
+}
+
+type RequestFactChangeInput struct {
+	Kind resident.ChangeKind `json:"kind"`
+	// RESIDENT_STATUS, CARE_LEVEL, DEATH.
+	ResidentID *string `json:"residentId,omitempty"`
+	// HOUSEHOLD_STATUS.
+	HouseholdID *string `json:"householdId,omitempty"`
+	// Not in the future: a status's first day (GRANT) or first day no longer held (END), the assessment date, the date of death.
+	EffectiveOn civil.Date `json:"effectiveOn"`
+	// RESIDENT_STATUS, HOUSEHOLD_STATUS (a household holds only LOW_INCOME and EXTREME_POVERTY).
+	Status *resident.Status `json:"status,omitempty"`
+	// RESIDENT_STATUS, HOUSEHOLD_STATUS.
+	StatusAction *resident.StatusAction `json:"statusAction,omitempty"`
+	// CARE_LEVEL.
+	CareLevel *resident.CareLevel `json:"careLevel,omitempty"`
+	// CARE_LEVEL.
+	Assessment *CareAssessmentInput `json:"assessment,omitempty"`
+	// DEATH: 1-200 characters (e.g. 医院死亡医学证明).
+	DeathSource *string            `json:"deathSource,omitempty"`
+	Evidence    *FactEvidenceInput `json:"evidence"`
 }
 
 type RequestOutboundCallInput struct {

@@ -188,6 +188,24 @@ func TestAuditEntriesResolve(t *testing.T) {
 		map[string]any{"in": map[string]any{"residentId": deadID, "reason": "审计测试误报"}}, "undoDeath.userErrors")
 	do(admin, `mutation($in:RecordMoveOutInput!){recordMoveOut(input:$in){userErrors{code message}}}`,
 		map[string]any{"in": map[string]any{"residentId": movedID, "date": today.String(), "destination": "成都市武侯区"}}, "recordMoveOut.userErrors")
+	// Households and checked changes: created, a member added and removed, the head changed; change
+	// requests made (clerk) and approved, rejected (admin) or withdrawn.
+	h1, h2 := e.InsertResident(t, testenv.ResidentSpec{}), e.InsertResident(t, testenv.ResidentSpec{})
+	hid := do(clerk, `mutation($h:ID!){createHousehold(input:{address:"审计测试地址",headId:$h}){household{id} userErrors{code}}}`,
+		map[string]any{"h": relay.ID("Resident", h1.ID)}, "createHousehold.userErrors").Str("createHousehold.household.id")
+	do(clerk, `mutation($h:ID!,$r:ID!){addHouseholdMember(input:{householdId:$h,residentId:$r,relation:SPOUSE}){userErrors{code}}}`,
+		map[string]any{"h": hid, "r": relay.ID("Resident", h2.ID)}, "addHouseholdMember.userErrors")
+	do(clerk, `mutation($h:ID!,$r:ID!){changeHouseholdHead(input:{householdId:$h,headId:$r,formerHeadRelation:SPOUSE}){userErrors{code}}}`,
+		map[string]any{"h": hid, "r": relay.ID("Resident", h2.ID)}, "changeHouseholdHead.userErrors")
+	do(clerk, `mutation($h:ID!,$r:ID!){removeHouseholdMember(input:{householdId:$h,residentId:$r}){userErrors{code}}}`,
+		map[string]any{"h": hid, "r": relay.ID("Resident", h1.ID)}, "removeHouseholdMember.userErrors")
+	change := func() string {
+		return do(clerk, `mutation($h:ID!,$d:Date!){requestFactChange(input:{kind:HOUSEHOLD_STATUS,householdId:$h,status:LOW_INCOME,statusAction:GRANT,effectiveOn:$d,evidence:{documentType:"低保证",documentNumber:"A-1"}}){request{id} userErrors{code}}}`,
+			map[string]any{"h": hid, "d": today.String()}, "requestFactChange.userErrors").Str("requestFactChange.request.id")
+	}
+	do(clerk, `mutation($id:ID!){withdrawFactChange(id:$id){userErrors{code}}}`, map[string]any{"id": change()}, "withdrawFactChange.userErrors")
+	do(admin, `mutation($id:ID!){rejectFactChange(input:{id:$id,reason:"材料不全"}){userErrors{code}}}`, map[string]any{"id": change()}, "rejectFactChange.userErrors")
+	do(admin, `mutation($id:ID!){approveFactChange(id:$id){userErrors{code}}}`, map[string]any{"id": change()}, "approveFactChange.userErrors")
 
 	// The log since the test began, newest first.
 	type entry struct{ action, entity, entityID string }

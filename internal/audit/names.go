@@ -49,6 +49,8 @@ const (
 	EntityServiceOrder  Entity = "ServiceOrder"
 
 	EntityResidentImport Entity = "ResidentImport"
+	EntityHousehold         Entity = "Household"
+	EntityFactChangeRequest Entity = "FactChangeRequest"
 )
 
 // Entities lists every Entity, for tests that check each one resolves.
@@ -59,7 +61,7 @@ var Entities = []Entity{
 	EntityServiceItem, EntityApplication, EntityCalendarDay,
 	EntityDisabilityCertificate, EntityDisabilityService, EntityDisabilitySubsidyRule,
 	EntityCareWorker, EntityCarePriceItem, EntityServiceOrder,
-	EntityResidentImport,
+	EntityResidentImport, EntityHousehold, EntityFactChangeRequest,
 }
 
 // Action names what happened. Each is the name of the GraphQL field that
@@ -114,6 +116,18 @@ const (
 	ActionRecordDeath   Action = "recordDeath"
 	ActionRecordMoveOut Action = "recordMoveOut"
 	ActionUndoDeath     Action = "undoDeath"
+	// Households (户): each about the Household; the detail names the
+	// member.
+	ActionCreateHousehold       Action = "createHousehold"
+	ActionAddHouseholdMember    Action = "addHouseholdMember"
+	ActionRemoveHouseholdMember Action = "removeHouseholdMember"
+	ActionChangeHouseholdHead   Action = "changeHouseholdHead"
+	// Checked changes: each about the FactChangeRequest; an approval's
+	// detail says what it applied.
+	ActionRequestFactChange  Action = "requestFactChange"
+	ActionApproveFactChange  Action = "approveFactChange"
+	ActionRejectFactChange   Action = "rejectFactChange"
+	ActionWithdrawFactChange Action = "withdrawFactChange"
 	// ActionResidents is a residents list that looked residents up by a
 	// phone or ID number (filter.phone, or filter.q holding one): how and
 	// what came of it in the detail, never the number.
@@ -230,6 +244,8 @@ var Actions = []Action{
 	ActionIssueBindingCode, ActionBindResidentWithCode, ActionCreateProxyInvitation, ActionAcceptProxyInvitation, ActionRevokeProxy,
 	ActionReportSubscribeGrants, ActionSetNotificationOptOut,
 	ActionRecordDeath, ActionRecordMoveOut, ActionUndoDeath, ActionResidentImports,
+	ActionCreateHousehold, ActionAddHouseholdMember, ActionRemoveHouseholdMember, ActionChangeHouseholdHead,
+	ActionRequestFactChange, ActionApproveFactChange, ActionRejectFactChange, ActionWithdrawFactChange,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionEnrollResidents, ActionUnenrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,

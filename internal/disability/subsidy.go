@@ -129,7 +129,9 @@ func (s *Service) Eligibility(ctx context.Context, residentID uuid.UUID) (*Eligi
 	for i, x := range res.Statuses {
 		statuses[i] = resident.Status(x)
 	}
-	statuses = householdStatuses(ctx, res.ID, statuses)
+	if statuses, err = s.householdStatuses(ctx, res.ID, statuses); err != nil {
+		return nil, err
+	}
 	var cert *Certificate
 	if len(certs) > 0 {
 		cert = certs[0]
@@ -138,14 +140,23 @@ func (s *Service) Eligibility(ctx context.Context, residentID uuid.UUID) (*Eligi
 }
 
 // householdStatuses is where a subsidy rule's statuses are decided: 低保
-// is a status of the household (低保家庭), so a disabled member of a 低保
-// household qualifies even when the status is recorded on another member.
-// Households do not exist yet (helper "registry" builds them): until then
-// the resident's own statuses stand for their household's. When households
-// land, add the household's LOW_INCOME here (and only here), keeping
-// EXTREME_POVERTY personal (特困供养 is a person's status).
-func householdStatuses(_ context.Context, _ uuid.UUID, own []resident.Status) []resident.Status {
-	return own
+// and 特困 can be a household's (低保家庭), so a disabled member of a 低保
+// household qualifies even when the status is recorded on the household
+// (or another member's record) rather than their own. The household's
+// statuses are the registry's (resident.CurrentStatusesSQL), the same
+// union voucher issuance matches.
+func (s *Service) householdStatuses(ctx context.Context, id uuid.UUID, own []resident.Status) ([]resident.Status, error) {
+	var st pq.StringArray
+	if err := s.db.WithContext(ctx).Raw("SELECT "+resident.CurrentStatusesSQL("r")+" FROM resident_facts r WHERE r.id = ?", id).Row().Scan(&st); err != nil {
+		return nil, database.Classify(fmt.Errorf("disability: statuses: %w", err))
+	}
+	out := slices.Clone(own)
+	for _, x := range st {
+		if !slices.Contains(out, resident.Status(x)) {
+			out = append(out, resident.Status(x))
+		}
+	}
+	return out, nil
 }
 
 // evaluate applies the rules; each subsidy gets its reasons, yes or no.

@@ -183,3 +183,45 @@ func TestSubsidyEligibilityReaders(t *testing.T) {
 		})
 	}
 }
+
+// TestHouseholdLowIncomeQualifies: 困难残疾人生活补贴 goes to a disabled
+// member of a 低保 household: the household's status (approved by a
+// checker) is matched by the rule, though the member holds none.
+func TestHouseholdLowIncomeQualifies(t *testing.T) {
+	e := newEnv(t)
+	cw, clerk, admin := e.As(t, "caseworker"), e.As(t, "clerk"), e.Admin(t)
+	// A rule of its own (other tests switch the seeded ones off), switched off again at the end.
+	rule := func(active bool) {
+		r := e.MustDo(t, admin, upsertRule, map[string]any{"in": map[string]any{"code": "LIVING_HOUSEHOLD_TEST", "subsidy": "LIVING",
+			"grades": []int{1, 2, 3, 4}, "requiredStatuses": []string{"LOW_INCOME"}, "excludedStatuses": []string{"EXTREME_POVERTY"},
+			"description": "低保家庭中的持证残疾人（测试）", "active": active}})
+		if r.Get("upsertDisabilitySubsidyRule.userErrors.0") != nil {
+			t.Fatalf("rule: %s", r.Raw)
+		}
+	}
+	rule(true)
+	t.Cleanup(func() { rule(false) })
+	holder := newResident(t, e, testenv.ResidentSpec{})
+	record(t, e, cw, holder, "PHYSICAL", 4, 4, "2024-01-01", "2030-12-31")
+	living := func() any {
+		r := e.MustDo(t, cw, eligibilityQuery, map[string]any{"id": residentGID(holder.ID)})
+		return r.Get("disabilitySubsidyEligibility.livingSubsidy")
+	}
+	if living() != false {
+		t.Fatal("eligible without 低保")
+	}
+	r := e.MustDo(t, clerk, `mutation($h:ID!){createHousehold(input:{address:"东大街1号",headId:$h}){household{id} userErrors{code}}}`,
+		map[string]any{"h": residentGID(holder.ID)})
+	hid := r.Str("createHousehold.household.id")
+	r = e.MustDo(t, clerk, `mutation($in:RequestFactChangeInput!){requestFactChange(input:$in){request{id} userErrors{code}}}`,
+		map[string]any{"in": map[string]any{"kind": "HOUSEHOLD_STATUS", "householdId": hid, "status": "LOW_INCOME", "statusAction": "GRANT",
+			"effectiveOn": "2026-01-01", "evidence": map[string]any{"documentType": "低保证", "documentNumber": "DB-9"}}})
+	id := r.Str("requestFactChange.request.id")
+	r = e.MustDo(t, cw, `mutation($id:ID!){approveFactChange(id:$id){request{state} userErrors{code}}}`, map[string]any{"id": id})
+	if r.Str("approveFactChange.request.state") != "APPROVED" {
+		t.Fatalf("approve: %s", r.Raw)
+	}
+	if living() != true {
+		t.Fatal("a member of a 低保 household does not get the living subsidy")
+	}
+}

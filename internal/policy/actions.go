@@ -27,16 +27,32 @@ const (
 	// ReadNotificationDeliveries is the delivery status of notifications,
 	// masked.
 	ReadNotificationDeliveries Action = "readNotificationDeliveries"
-	// RecordLifeEvent records a death or a move out of the district, which
-	// closes the resident's vouchers, enrollments, services, applications
-	// and devices; UndoDeath takes back a mistaken death within 30 days.
+	// RecordLifeEvent records a move out of the district, which closes the
+	// resident's vouchers, enrollments, services, applications and
+	// devices. A death closes the same, but is a benefit-deciding fact: it
+	// goes through a checked change (RequestFactChange, ReviewFactChange),
+	// and RecordDeath, the direct report, is left to the ADMIN. UndoDeath
+	// takes back a mistaken death within 30 days.
 	RecordLifeEvent Action = "recordLifeEvent"
+	RecordDeath     Action = "recordDeath"
 	UndoDeath       Action = "undoDeath"
 	// ImportResidents uploads a file of residents (POST /imports/residents):
 	// every row's place, and every resident it updates, inside the reach.
 	// ReadResidentImports follows imports started inside the reach.
 	ImportResidents     Action = "importResidents"
 	ReadResidentImports Action = "readResidentImports"
+	// ReadHouseholds and ManageHouseholds are households (户): reading and
+	// searching them, creating them and changing their members and head.
+	// Their reach is the household's community.
+	ReadHouseholds   Action = "readHouseholds"
+	ManageHouseholds Action = "manageHouseholds"
+	// RequestFactChange makes a change request of a benefit-deciding fact
+	// (statuses, care level, a household's statuses, a death);
+	// ReviewFactChange approves or rejects one made by someone else;
+	// ReadFactChanges reads requests and the review queue.
+	RequestFactChange Action = "requestFactChange"
+	ReviewFactChange  Action = "reviewFactChange"
+	ReadFactChanges   Action = "readFactChanges"
 
 	// Vouchers.
 	ReadVouchers          Action = "readVouchers"
@@ -145,10 +161,16 @@ var Actions = []struct {
 	{IssueBindingCode, "issue binding codes at the counter (ID card checked in person; single use, 24 hours)"},
 	{ManageProxies, "record family proxies' consent at the counter and revoke proxy links"},
 	{ReadNotificationDeliveries, "read notifications' delivery status (masked)"},
-	{RecordLifeEvent, "record a death or a move out of the district (closes vouchers, enrollments, services, applications, devices)"},
+	{RecordLifeEvent, "record a move out of the district (closes vouchers, enrollments, services, applications, devices)"},
+	{RecordDeath, "record a death directly, without a checked change (closes what a move out closes)"},
 	{UndoDeath, "undo a death recorded by mistake, within 30 days (audited)"},
 	{ImportResidents, "import residents from an XLSX or CSV file (insert or update by ID number; statuses and care level only for new residents)"},
 	{ReadResidentImports, "follow resident imports and read their row problems"},
+	{ReadHouseholds, "read and search households (户)"},
+	{ManageHouseholds, "create households, add and remove members, change the head (audited)"},
+	{RequestFactChange, "request a checked change of statuses, care level, a household's statuses or a death, with evidence"},
+	{ReviewFactChange, "approve or reject someone else's change request (approval applies it)"},
+	{ReadFactChanges, "read change requests and the review queue"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},
 	{EnrollResident, "enroll residents in voucher programs"},

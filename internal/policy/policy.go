@@ -63,6 +63,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadSubsidies: District, ReadWechatBindings: District, UnbindWechatAccount: District,
 		ManageServiceCards: District, ReadServiceOrders: District, CreateServiceOrder: District, CancelServiceOrder: District,
 		IssueBindingCode: District, ManageProxies: District, ReadNotificationDeliveries: District,
+		ReadHouseholds: District, ManageHouseholds: District, RequestFactChange: District, ReadFactChanges: District,
 		ChangeOwnPassword: Everywhere,
 		// A clerk registers anywhere one at a time (the person is at the
 		// counter), but a file of many is their own unit's.
@@ -82,6 +83,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ManageServiceCards: Subtree, ReadServiceOrders: Subtree, CreateServiceOrder: Subtree, CancelServiceOrder: Subtree,
 		ReviewVisits: Subtree, ResolveVisitDispute: Subtree,
 		IssueBindingCode: Subtree, ManageProxies: Subtree, ReadNotificationDeliveries: Subtree,
+		ReadHouseholds: Subtree, ManageHouseholds: Subtree, RequestFactChange: Subtree, ReviewFactChange: Subtree, ReadFactChanges: Subtree,
 		ChangeOwnPassword: Everywhere,
 		ImportResidents:   Subtree, ReadResidentImports: Subtree,
 	},
@@ -92,6 +94,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		HandleEmergencyCall: District, WatchBoard: District,
 		RequestOutboundCall: District, RevealContactNumber: District, ReadCareProfileDuringCall: District,
 		ScheduleWelfareChecks: District, PerformWelfareChecks: District,
+		ReadHouseholds:    District,
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Provider: {
@@ -104,7 +107,8 @@ var grants = map[auth.Role]map[Action]Reach{
 	auth.Admin: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
 		EditResident: District, EnrollResident: District, ReadVouchers: District, ReadRedemptions: District, ReadProviders: District,
-		RecordLifeEvent: District, UndoDeath: District,
+		RecordLifeEvent: District, RecordDeath: District, UndoDeath: District,
+		ReadHouseholds: District, ManageHouseholds: District, ReviewFactChange: District, ReadFactChanges: District,
 		ManagePrograms: Everywhere, ManageProviders: Everywhere, IssueVouchers: Everywhere, BackfillVouchers: Everywhere,
 		ReadVoucherRuns:   District,
 		ReverseRedemption: District, ReadSettlements: District, ConfirmSettlement: Everywhere,
@@ -132,6 +136,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadStaff: Everywhere, ReadAuditLog: Everywhere,
 		ReadWechatBindings: District, ReadServiceOrders: District,
 		ReadNotificationDeliveries: District,
+		ReadHouseholds:             District, ReadFactChanges: District,
 		ChangeOwnPassword:          Everywhere,
 		ReadResidentImports:        District,
 	},

@@ -32,3 +32,28 @@ func IDNumberIndexSQL(id string) string {
 func VisitSheetSQL(ids string) string {
 	return "SELECT id, name, id_number_masked, phone_masked, address, birth_date, org_path FROM residents WHERE id = ANY(" + ids + ")"
 }
+
+// StatusesOnSQL is the statuses the resident of the resident_facts row
+// alias held on the day the SQL expression on gives (used twice): their
+// own and their household's. For a resident whose facts have not changed
+// since that day (facts_since, migration 00160) that is the current
+// columns, read with the row; only the few whose facts changed after it
+// read the history (resident_statuses_on), so issuing a period for a
+// district costs what it cost before history existed.
+func StatusesOnSQL(alias, on string) string {
+	return "(CASE WHEN " + alias + ".facts_since IS NULL OR " + alias + ".facts_since <= " + on +
+		" THEN " + alias + ".statuses || " + alias + ".household_statuses ELSE resident_statuses_on(" + alias + ".id, " + on + ") END)"
+}
+
+// CareLevelOnSQL is the care level the resident of the resident_facts row
+// alias held on the day on gives (used twice), like StatusesOnSQL.
+func CareLevelOnSQL(alias, on string) string {
+	return "(CASE WHEN " + alias + ".facts_since IS NULL OR " + alias + ".facts_since <= " + on +
+		" THEN " + alias + ".care_level ELSE resident_care_level_on(" + alias + ".id, " + on + ") END)"
+}
+
+// CurrentStatusesSQL is the statuses the resident of the resident_facts
+// row alias holds today: their own and their household's.
+func CurrentStatusesSQL(alias string) string {
+	return "(" + alias + ".statuses || " + alias + ".household_statuses)"
+}

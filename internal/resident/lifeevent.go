@@ -135,7 +135,14 @@ func (s *Service) RecordMoveOut(ctx context.Context, in LifeEventInput) (*LifeEv
 }
 
 func (s *Service) recordLifeEvent(ctx context.Context, kind LifeEventKind, in LifeEventInput) (*LifeEvent, error) {
-	v, err := policy.Require(ctx, policy.RecordLifeEvent)
+	// A death decides benefits: staff report it by a checked change
+	// (RequestChange, kind DEATH), whose approval records it here; the
+	// direct report is the ADMIN's.
+	action := policy.RecordLifeEvent
+	if kind == Death {
+		action = policy.RecordDeath
+	}
+	v, err := policy.Require(ctx, action)
 	if err != nil {
 		return nil, err
 	}
@@ -154,68 +161,76 @@ func (s *Service) recordLifeEvent(ctx context.Context, kind LifeEventKind, in Li
 	if len(ues) > 0 {
 		return nil, ues
 	}
-	now := s.now()
-	row := lifeEventRow{ID: uuid.Must(uuid.NewV7()), ResidentID: in.ResidentID, Kind: string(kind), OnDate: in.On,
-		DetailText: in.Detail, Closed: []byte("{}"), RecordedBy: v.ID, RecordedAt: now}
 	var out *LifeEvent
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		res, err := lockForLifeEvent(ctx, tx, in.ResidentID)
 		if err != nil {
 			return err
 		}
-		if err := onResident(v, policy.RecordLifeEvent, res.ID, res.OrgPath); err != nil {
+		if err := onResident(v, action, res.ID, res.OrgPath); err != nil {
 			return err
 		}
-		if res.DeceasedOn != nil || res.MovedOutOn != nil {
-			return problem.New(problem.InvalidTransition, "该居民已登记死亡或迁出 (the resident is already recorded as deceased or moved out)", "input", "residentId")
-		}
-		set := map[string]any{"version": gorm.Expr("version + 1"), "updated_at": now}
-		if kind == Death {
-			set["deceased_on"] = in.On
-		} else {
-			set["moved_out_on"], set["moved_out_to"] = in.On, in.Detail
-		}
-		if err := tx.WithContext(ctx).Table("residents").Where("id = ?", res.ID).Updates(set).Error; err != nil {
-			return err
-		}
-		// The event row first: what the consequences write may name it.
-		if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
-			return err
-		}
-		ev := row.event()
-		for _, c := range s.consequences {
-			n, err := c.CloseFor(ctx, tx, *ev)
-			if err != nil {
-				return err
-			}
-			for k, x := range n {
-				ev.Closed[k] += x
-			}
-		}
-		told, err := tellFamily(ctx, tx, lifeEventNotices[kind], ev, now)
-		if err != nil {
-			return err
-		}
-		ev.Closed["familyNotified"] = told
-		closed, err := json.Marshal(ev.Closed)
-		if err != nil {
-			return err
-		}
-		if err := tx.WithContext(ctx).Model(&lifeEventRow{}).Where("id = ?", row.ID).Update("closed", closed).Error; err != nil {
-			return err
-		}
-		out = ev
-		action := audit.ActionRecordDeath
-		if kind == MoveOut {
-			action = audit.ActionRecordMoveOut
-		}
-		detail := map[string]any{"lifeEvent": row.ID, "date": in.On.String(), "closed": ev.Closed}
-		return audit.Record(ctx, tx, action, audit.EntityResident, &res.ID, detail)
+		out, err = s.applyLifeEvent(ctx, tx, v, kind, in, res)
+		return err
 	})
 	if err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: %s: %w", strings.ToLower(string(kind)), err))
 	}
 	return out, nil
+}
+
+// applyLifeEvent records a life event of the locked resident res inside
+// tx, runs every Consequence and audits it: recordDeath's and
+// recordMoveOut's work, and an approved DEATH change request's (v is then
+// the checker who approved it).
+func (s *Service) applyLifeEvent(ctx context.Context, tx *gorm.DB, v *auth.Viewer, kind LifeEventKind, in LifeEventInput, res *lockedResident) (*LifeEvent, error) {
+	if res.DeceasedOn != nil || res.MovedOutOn != nil {
+		return nil, problem.New(problem.InvalidTransition, "该居民已登记死亡或迁出 (the resident is already recorded as deceased or moved out)", "input", "residentId")
+	}
+	now := s.now()
+	row := lifeEventRow{ID: uuid.Must(uuid.NewV7()), ResidentID: res.ID, Kind: string(kind), OnDate: in.On,
+		DetailText: in.Detail, Closed: []byte("{}"), RecordedBy: v.ID, RecordedAt: now}
+	set := map[string]any{"version": gorm.Expr("version + 1"), "updated_at": now}
+	if kind == Death {
+		set["deceased_on"] = in.On
+	} else {
+		set["moved_out_on"], set["moved_out_to"] = in.On, in.Detail
+	}
+	if err := tx.WithContext(ctx).Table("residents").Where("id = ?", res.ID).Updates(set).Error; err != nil {
+		return nil, err
+	}
+	// The event row first: what the consequences write may name it.
+	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
+		return nil, err
+	}
+	ev := row.event()
+	for _, c := range s.consequences {
+		n, err := c.CloseFor(ctx, tx, *ev)
+		if err != nil {
+			return nil, err
+		}
+		for k, x := range n {
+			ev.Closed[k] += x
+		}
+	}
+	told, err := tellFamily(ctx, tx, lifeEventNotices[kind], ev, now)
+	if err != nil {
+		return nil, err
+	}
+	ev.Closed["familyNotified"] = told
+	closed, err := json.Marshal(ev.Closed)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.WithContext(ctx).Model(&lifeEventRow{}).Where("id = ?", row.ID).Update("closed", closed).Error; err != nil {
+		return nil, err
+	}
+	action := audit.ActionRecordDeath
+	if kind == MoveOut {
+		action = audit.ActionRecordMoveOut
+	}
+	detail := map[string]any{"lifeEvent": row.ID, "date": in.On.String(), "closed": ev.Closed}
+	return ev, audit.Record(ctx, tx, action, audit.EntityResident, &res.ID, detail)
 }
 
 // UndoDeath takes back a death recorded by mistake (ADMIN, within

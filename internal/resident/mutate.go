@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -174,11 +175,14 @@ func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
 			ues = append(ues, ue)
 		}
 	}
-	if in.SetStatuses {
-		row.Statuses = statusArray(in.Statuses)
+	// Statuses and the care level decide benefits: they change only by a
+	// checked change (requestFactChange). A form that sends them unchanged
+	// is fine.
+	if in.SetStatuses && !sameStatuses(row.Statuses, statusArray(in.Statuses)) {
+		ues = append(ues, errCheckedChange("statuses"))
 	}
-	if in.CareLevel != nil {
-		row.CareLevel = string(*in.CareLevel)
+	if in.CareLevel != nil && string(*in.CareLevel) != row.CareLevel {
+		ues = append(ues, errCheckedChange("careLevel"))
 	}
 	var contacts []contactRow
 	if in.SetContacts {
@@ -195,7 +199,7 @@ func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
 	row.Version, row.UpdatedAt = base+1, s.now()
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		set := map[string]any{"address": row.Address, "community_id": row.CommunityID, "grid_id": row.GridID,
-			"org_path": row.OrgPath, "statuses": row.Statuses, "care_level": row.CareLevel, "version": row.Version,
+			"org_path": row.OrgPath, "version": row.Version,
 			"updated_at": row.UpdatedAt}
 		if in.Phone != nil {
 			set["phone_enc"], set["phone_bidx"], set["phone_masked"] = row.PhoneEnc, row.PhoneBidx, row.PhoneMasked
@@ -331,6 +335,22 @@ func (s *Service) contactRows(residentID uuid.UUID, in []ContactInput) ([]contac
 			PhoneEnc: enc, PhoneMasked: pii.MaskPhone(p), Priority: prio})
 	}
 	return rows, ues
+}
+
+func errCheckedChange(field string) *problem.UserError {
+	return problem.New(problem.Invalid, "状态和能力等级须通过变更申请修改，经另一名工作人员审核后生效 (statuses and the care level change only by a change request, requestFactChange, approved by someone else)", "input", field)
+}
+
+func sameStatuses(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func reasonOf(err error) string {

@@ -183,10 +183,15 @@ func TestUpdate(t *testing.T) {
 	_, gid := register(t, e, tok, map[string]any{"name": "钱德", "idNumber": newIDNumber(time.Date(1944, 4, 4, 0, 0, 0, 0, time.UTC), idnumber.Male),
 		"phone": "13800000001", "communityId": unitGID(t, e, "510104020001"), "statuses": []string{"EMPTY_NEST"},
 		"emergencyContacts": []map[string]any{{"name": "甲", "relation": "子女", "phone": "13900000001"}}})
-	// null fields unchanged; given ones replaced.
-	r := e.MustDo(t, tok, updateDoc, map[string]any{"in": map[string]any{"id": gid, "version": 1, "careLevel": "SEVERE",
+	// The care level (and statuses) decide benefits: they change only by a checked change (changes_test.go).
+	r := e.MustDo(t, tok, updateDoc, map[string]any{"in": map[string]any{"id": gid, "version": 1, "careLevel": "SEVERE"}})
+	if r.Str("updateResident.userErrors.0.field.1") != "careLevel" {
+		t.Fatalf("care level by updateResident: %s", r.Raw)
+	}
+	// null fields unchanged; given ones replaced (the care level given unchanged is fine).
+	r = e.MustDo(t, tok, updateDoc, map[string]any{"in": map[string]any{"id": gid, "version": 1, "careLevel": "INTACT",
 		"communityId": unitGID(t, e, "510104023001")}})
-	if r.Str("updateResident.resident.careLevel") != "SEVERE" || r.Str("updateResident.resident.phoneMasked") != "138****0001" ||
+	if r.Str("updateResident.resident.careLevel") != "INTACT" || r.Str("updateResident.resident.phoneMasked") != "138****0001" ||
 		r.Str("updateResident.resident.statuses.0") != "EMPTY_NEST" || r.Str("updateResident.resident.community.name") != "静居寺社区" ||
 		r.Str("updateResident.resident.emergencyContacts.0.name") != "甲" || r.Get("updateResident.resident.version") != float64(2) {
 		t.Fatalf("answer: %s", r.Raw)

@@ -13,7 +13,11 @@ import (
 // keeps the two in step.
 type ResidentFacts struct {
 	BirthDate civil.Date
-	Statuses  []resident.Status
+	// Statuses are those held on the day judged: the resident's own and
+	// their household's (低保 and 特困 can be a household's), as
+	// resident.StatusesOnSQL answers them.
+	Statuses []resident.Status
+	// CareLevel is the level held on the day judged (resident.CareLevelOnSQL).
 	CareLevel resident.CareLevel
 	// DeceasedOn is the recorded date of death. Any recorded date ends
 	// eligibility, whatever the date judged: issuance asks
@@ -57,7 +61,8 @@ func (f *ResidentFacts) gradeOn(on civil.Date) int {
 //     February birthday turns a year older on 28 February, as date minus
 //     interval does in Postgres).
 //   - CareLevels: the care level is one of them.
-//   - Statuses: the resident holds at least one of them.
+//   - Statuses: the resident holds at least one of them, or their
+//     household does.
 //   - DisabilityGrades: the current certificate is valid on the date and
 //     its grade is one of them.
 func (r *Rule) Matches(f *ResidentFacts, on civil.Date) bool {

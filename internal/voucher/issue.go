@@ -17,6 +17,7 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/run"
 )
 
@@ -29,7 +30,11 @@ import (
 //
 // The living resident and the current certificate are the registry's and
 // the disability domain's definitions (resident_facts.living,
-// disability.CurrentOnSQL).
+// disability.CurrentOnSQL). Statuses (the resident's own and their
+// household's) and the care level are as they stood on @pfrom
+// (resident.StatusesOnSQL, CareLevelOnSQL): the current columns, except
+// for the few residents whose facts changed after that day, whose history
+// is read.
 //
 // The program's rules are read once per statement (a materialized CTE):
 // read per resident, they cost a third of a chunk.
@@ -40,12 +45,14 @@ func candidatesSQL(from string) string {
   FROM ` + from + ` e
   JOIN resident_facts r ON r.id = e.resident_id AND r.living
   LEFT JOIN disability_certificates dc ON dc.resident_id = r.id AND ` + disability.CurrentOnSQL("dc", "CAST(@pfrom AS date)") + `
+  CROSS JOIN LATERAL (SELECT ` + resident.StatusesOnSQL("r", "CAST(@pfrom AS date)") + ` AS statuses,
+    ` + resident.CareLevelOnSQL("r", "CAST(@pfrom AS date)") + ` AS care_level) f
   CROSS JOIN LATERAL (
     SELECT max(ru.amount_fen) AS amount
     FROM ru
     WHERE (ru.min_age IS NULL OR r.birth_date <= (CAST(@pfrom AS date) - make_interval(years => ru.min_age))::date)
-      AND (ru.care_levels IS NULL OR r.care_level = ANY (ru.care_levels))
-      AND (ru.statuses IS NULL OR r.statuses && ru.statuses)
+      AND (ru.care_levels IS NULL OR f.care_level = ANY (ru.care_levels))
+      AND (ru.statuses IS NULL OR f.statuses && ru.statuses)
       AND (ru.disability_grades IS NULL OR dc.grade = ANY (ru.disability_grades))
   ) best
   WHERE best.amount IS NOT NULL`
