@@ -8,9 +8,68 @@ package graph
 import (
 	"context"
 
+	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/org"
 )
+
+// CreateOrgUnit is the resolver for the createOrgUnit field.
+func (r *mutationResolver) CreateOrgUnit(ctx context.Context, input model.CreateOrgUnitInput) (*model.OrgUnitPayload, error) {
+	pid, err := relay.ParseAs(TypeOrgUnit, input.ParentID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Org.CreateUnit(ctx, org.NewUnit{ParentID: pid, Code: input.Code, Name: input.Name})
+	return r.orgUnitPayload(u, err)
+}
+
+// RenameOrgUnit is the resolver for the renameOrgUnit field.
+func (r *mutationResolver) RenameOrgUnit(ctx context.Context, id string, name string) (*model.OrgUnitPayload, error) {
+	uid, err := relay.ParseAs(TypeOrgUnit, id)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Org.RenameUnit(ctx, uid, name)
+	return r.orgUnitPayload(u, err)
+}
+
+// RetireOrgUnit is the resolver for the retireOrgUnit field.
+func (r *mutationResolver) RetireOrgUnit(ctx context.Context, id string) (*model.OrgUnitPayload, error) {
+	uid, err := relay.ParseAs(TypeOrgUnit, id)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Org.RetireUnit(ctx, uid)
+	return r.orgUnitPayload(u, err)
+}
+
+// MoveOrgUnit is the resolver for the moveOrgUnit field.
+func (r *mutationResolver) MoveOrgUnit(ctx context.Context, input model.MoveOrgUnitInput) (*model.OrgMovePayload, error) {
+	uid, err := relay.ParseAs(TypeOrgUnit, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := relay.ParseAs(TypeOrgUnit, input.NewParentID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Org.MoveUnit(ctx, uid, pid)
+	return orgMovePayload(res, err)
+}
+
+// MoveResidents is the resolver for the moveResidents field.
+func (r *mutationResolver) MoveResidents(ctx context.Context, input model.MoveResidentsInput) (*model.OrgMovePayload, error) {
+	ids, err := relay.ParseAll(TypeResident, input.ResidentIds)
+	if err != nil {
+		return nil, err
+	}
+	gid, err := relay.ParseAs(TypeOrgUnit, input.GridID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Org.MoveResidents(ctx, ids, gid)
+	return orgMovePayload(res, err)
+}
 
 // ID is the resolver for the id field.
 func (r *orgUnitResolver) ID(ctx context.Context, obj *org.Unit) (string, error) {

@@ -568,6 +568,7 @@ type ComplexityRoot struct {
 		ConfirmServiceOrderWithCard func(childComplexity int, input model.ConfirmServiceOrderWithCardInput) int
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
 		CreateCareWorker            func(childComplexity int, input model.CreateCareWorkerInput) int
+		CreateOrgUnit               func(childComplexity int, input model.CreateOrgUnitInput) int
 		CreateProxyInvitation       func(childComplexity int, input model.CreateProxyInvitationInput) int
 		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string, validMinutes *int, maxAmountFen *int64) int
 		CreateServiceOrder          func(childComplexity int, input model.CreateServiceOrderInput) int
@@ -583,6 +584,8 @@ type ComplexityRoot struct {
 		IssueVouchers               func(childComplexity int, input model.IssueVouchersInput) int
 		Login                       func(childComplexity int, input model.LoginInput) int
 		Logout                      func(childComplexity int) int
+		MoveOrgUnit                 func(childComplexity int, input model.MoveOrgUnitInput) int
+		MoveResidents               func(childComplexity int, input model.MoveResidentsInput) int
 		ReceiveEmergencyCall        func(childComplexity int, input model.ReceiveEmergencyCallInput) int
 		RecordContactAttempt        func(childComplexity int, input model.RecordContactAttemptInput) int
 		RecordDeath                 func(childComplexity int, input model.RecordDeathInput) int
@@ -596,6 +599,7 @@ type ComplexityRoot struct {
 		RegisterEmergencyDevice     func(childComplexity int, input model.RegisterEmergencyDeviceInput) int
 		RegisterProvider            func(childComplexity int, input model.RegisterProviderInput) int
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
+		RenameOrgUnit               func(childComplexity int, id string, name string) int
 		ReportEmergencyCallAnswered func(childComplexity int, input model.ReportEmergencyCallAnsweredInput) int
 		ReportServiceCardLost       func(childComplexity int, residentID string) int
 		ReportSubscribeGrants       func(childComplexity int, input model.ReportSubscribeGrantsInput) int
@@ -604,6 +608,7 @@ type ComplexityRoot struct {
 		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
 		ResolveServiceOrderDispute  func(childComplexity int, input model.ResolveServiceOrderDisputeInput) int
 		ResolveWelfareEscalation    func(childComplexity int, id string, resolution string) int
+		RetireOrgUnit               func(childComplexity int, id string) int
 		RevealContactNumber         func(childComplexity int, input model.RevealContactNumberInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
 		ReviewServiceOrder          func(childComplexity int, input model.ReviewServiceOrderInput) int
@@ -650,13 +655,30 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	OrgMoveCount struct {
+		Count func(childComplexity int) int
+		Table func(childComplexity int) int
+	}
+
+	OrgMovePayload struct {
+		Changed    func(childComplexity int) int
+		OrgUnit    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	OrgUnit struct {
-		Children func(childComplexity int) int
-		Code     func(childComplexity int) int
-		ID       func(childComplexity int) int
-		Kind     func(childComplexity int) int
-		Name     func(childComplexity int) int
-		Parent   func(childComplexity int) int
+		Children  func(childComplexity int) int
+		Code      func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Parent    func(childComplexity int) int
+		RetiredAt func(childComplexity int) int
+	}
+
+	OrgUnitPayload struct {
+		OrgUnit    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	OutboundCall struct {
@@ -3215,6 +3237,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCareWorker(childComplexity, args["input"].(model.CreateCareWorkerInput)), true
+	case "Mutation.createOrgUnit":
+		if e.ComplexityRoot.Mutation.CreateOrgUnit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOrgUnit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOrgUnit(childComplexity, args["input"].(model.CreateOrgUnitInput)), true
 	case "Mutation.createProxyInvitation":
 		if e.ComplexityRoot.Mutation.CreateProxyInvitation == nil {
 			break
@@ -3375,6 +3408,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Logout(childComplexity), true
+	case "Mutation.moveOrgUnit":
+		if e.ComplexityRoot.Mutation.MoveOrgUnit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveOrgUnit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveOrgUnit(childComplexity, args["input"].(model.MoveOrgUnitInput)), true
+	case "Mutation.moveResidents":
+		if e.ComplexityRoot.Mutation.MoveResidents == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveResidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveResidents(childComplexity, args["input"].(model.MoveResidentsInput)), true
 	case "Mutation.receiveEmergencyCall":
 		if e.ComplexityRoot.Mutation.ReceiveEmergencyCall == nil {
 			break
@@ -3518,6 +3573,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterResident(childComplexity, args["input"].(model.RegisterResidentInput)), true
+	case "Mutation.renameOrgUnit":
+		if e.ComplexityRoot.Mutation.RenameOrgUnit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renameOrgUnit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenameOrgUnit(childComplexity, args["id"].(string), args["name"].(string)), true
 	case "Mutation.reportEmergencyCallAnswered":
 		if e.ComplexityRoot.Mutation.ReportEmergencyCallAnswered == nil {
 			break
@@ -3606,6 +3672,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResolveWelfareEscalation(childComplexity, args["id"].(string), args["resolution"].(string)), true
+	case "Mutation.retireOrgUnit":
+		if e.ComplexityRoot.Mutation.RetireOrgUnit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retireOrgUnit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetireOrgUnit(childComplexity, args["id"].(string)), true
 	case "Mutation.revealContactNumber":
 		if e.ComplexityRoot.Mutation.RevealContactNumber == nil {
 			break
@@ -3967,6 +4044,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OkPayload.UserErrors(childComplexity), true
 
+	case "OrgMoveCount.count":
+		if e.ComplexityRoot.OrgMoveCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveCount.Count(childComplexity), true
+	case "OrgMoveCount.table":
+		if e.ComplexityRoot.OrgMoveCount.Table == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveCount.Table(childComplexity), true
+
+	case "OrgMovePayload.changed":
+		if e.ComplexityRoot.OrgMovePayload.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMovePayload.Changed(childComplexity), true
+	case "OrgMovePayload.orgUnit":
+		if e.ComplexityRoot.OrgMovePayload.OrgUnit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMovePayload.OrgUnit(childComplexity), true
+	case "OrgMovePayload.userErrors":
+		if e.ComplexityRoot.OrgMovePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMovePayload.UserErrors(childComplexity), true
+
 	case "OrgUnit.children":
 		if e.ComplexityRoot.OrgUnit.Children == nil {
 			break
@@ -4003,6 +4112,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrgUnit.Parent(childComplexity), true
+	case "OrgUnit.retiredAt":
+		if e.ComplexityRoot.OrgUnit.RetiredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgUnit.RetiredAt(childComplexity), true
+
+	case "OrgUnitPayload.orgUnit":
+		if e.ComplexityRoot.OrgUnitPayload.OrgUnit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgUnitPayload.OrgUnit(childComplexity), true
+	case "OrgUnitPayload.userErrors":
+		if e.ComplexityRoot.OrgUnitPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgUnitPayload.UserErrors(childComplexity), true
 
 	case "OutboundCall.attempts":
 		if e.ComplexityRoot.OutboundCall.Attempts == nil {
@@ -6336,6 +6464,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CloseEmergencyCallInput", ec.unmarshalInputCloseEmergencyCallInput),
 			graphql.NewInputUnmarshaler("ConfirmServiceOrderWithCardInput", ec.unmarshalInputConfirmServiceOrderWithCardInput),
 			graphql.NewInputUnmarshaler("CreateCareWorkerInput", ec.unmarshalInputCreateCareWorkerInput),
+			graphql.NewInputUnmarshaler("CreateOrgUnitInput", ec.unmarshalInputCreateOrgUnitInput),
 			graphql.NewInputUnmarshaler("CreateProxyInvitationInput", ec.unmarshalInputCreateProxyInvitationInput),
 			graphql.NewInputUnmarshaler("CreateServiceOrderInput", ec.unmarshalInputCreateServiceOrderInput),
 			graphql.NewInputUnmarshaler("CreateStaffUserInput", ec.unmarshalInputCreateStaffUserInput),
@@ -6350,6 +6479,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("MaterialInput", ec.unmarshalInputMaterialInput),
 			graphql.NewInputUnmarshaler("MaterialRequirementInput", ec.unmarshalInputMaterialRequirementInput),
+			graphql.NewInputUnmarshaler("MoveOrgUnitInput", ec.unmarshalInputMoveOrgUnitInput),
+			graphql.NewInputUnmarshaler("MoveResidentsInput", ec.unmarshalInputMoveResidentsInput),
 			graphql.NewInputUnmarshaler("ProviderRedemptionFilter", ec.unmarshalInputProviderRedemptionFilter),
 			graphql.NewInputUnmarshaler("ReceiveEmergencyCallInput", ec.unmarshalInputReceiveEmergencyCallInput),
 			graphql.NewInputUnmarshaler("RecordContactAttemptInput", ec.unmarshalInputRecordContactAttemptInput),
@@ -7486,6 +7617,28 @@ func (ec *executionContext) childFields_OkPayload(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type OkPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_OrgMoveCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "table":
+		return ec.fieldContext_OrgMoveCount_table(ctx, field)
+	case "count":
+		return ec.fieldContext_OrgMoveCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrgMoveCount", field.Name)
+}
+
+func (ec *executionContext) childFields_OrgMovePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orgUnit":
+		return ec.fieldContext_OrgMovePayload_orgUnit(ctx, field)
+	case "changed":
+		return ec.fieldContext_OrgMovePayload_changed(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OrgMovePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrgMovePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_OrgUnit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -7500,8 +7653,20 @@ func (ec *executionContext) childFields_OrgUnit(ctx context.Context, field graph
 		return ec.fieldContext_OrgUnit_parent(ctx, field)
 	case "children":
 		return ec.fieldContext_OrgUnit_children(ctx, field)
+	case "retiredAt":
+		return ec.fieldContext_OrgUnit_retiredAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrgUnit", field.Name)
+}
+
+func (ec *executionContext) childFields_OrgUnitPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orgUnit":
+		return ec.fieldContext_OrgUnitPayload_orgUnit(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OrgUnitPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrgUnitPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_OutboundCall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/homecare"
+	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/proxy"
 	"github.com/jinjiang/residents/internal/resident"
@@ -172,6 +173,15 @@ type CreateCareWorkerInput struct {
 	Username    string `json:"username"`
 	Password    string `json:"password"`
 	DisplayName string `json:"displayName"`
+}
+
+type CreateOrgUnitInput struct {
+	// A street (the new unit is a community) or a community (the new unit is a grid).
+	ParentID string `json:"parentId"`
+	// The unit's code, 1-32 letters or digits, unique in the district; it becomes the last segment of the unit's path.
+	Code string `json:"code"`
+	// The unit's name, 1-64 characters.
+	Name string `json:"name"`
 }
 
 type CreateProxyInvitationInput struct {
@@ -373,11 +383,45 @@ type MaterialRequirementInput struct {
 	Required bool   `json:"required"`
 }
 
+type MoveOrgUnitInput struct {
+	// A grid, a community, or a street (merged: all its communities move).
+	ID string `json:"id"`
+	// A community (for a grid) or a street (for a community or a street).
+	NewParentID string `json:"newParentId"`
+}
+
+type MoveResidentsInput struct {
+	// The residents to move, 1-1000.
+	ResidentIds []string `json:"residentIds"`
+	// The grid they now live in (its community becomes theirs).
+	GridID string `json:"gridId"`
+}
+
 type Mutation struct {
 }
 
 type OkPayload struct {
 	Ok         bool         `json:"ok"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// How many rows of one table an org-tree move rewrote.
+type OrgMoveCount struct {
+	// The table, e.g. residents, org_units, emergency_calls, welfare_escalations, applications, runs.
+	Table string `json:"table"`
+	Count int    `json:"count"`
+}
+
+type OrgMovePayload struct {
+	// The unit moved (moveOrgUnit) or the grid moved into (moveResidents).
+	OrgUnit *org.Unit `json:"orgUnit,omitempty"`
+	// Rows rewritten per table, all in the mutation's one transaction.
+	Changed    []*OrgMoveCount `json:"changed"`
+	UserErrors []*UserError    `json:"userErrors"`
+}
+
+type OrgUnitPayload struct {
+	OrgUnit    *org.Unit    `json:"orgUnit,omitempty"`
 	UserErrors []*UserError `json:"userErrors"`
 }
 

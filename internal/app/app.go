@@ -55,6 +55,8 @@ type App struct {
 	Keyring *pii.Keyring
 	Auth    *auth.Service
 	Org     *org.Service
+	// OrgChanges tells every instance the org tree changed (cache invalidation).
+	OrgChanges *org.Changes
 	// Residents is the registry; Served answers "has this provider served
 	// this resident" for it (the voucher domain implements it).
 	Residents   *resident.Service
@@ -132,7 +134,20 @@ func New(d Deps) (*App, error) {
 	throttle := func(limit int64, window time.Duration) *auth.Throttle {
 		return auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", limit, window)
 	}
-	a.Org = org.NewService(d.DB)
+	a.Org = org.NewService(d.DB, d.Now)
+	a.OrgChanges = org.NewChanges(d.Redis, cfg.RedisKeyPrefix, d.Log)
+	// An org-tree edit rewrites the paths every domain copies (one
+	// statement per table, in its transaction); once committed, every
+	// instance drops its cached units and the sessions of staff in the
+	// moved subtree get their new path.
+	a.Org.SetCopiers(resident.Occupancy, func(ctx context.Context, prefix string) {
+		a.Resolver.ForgetOrgUnits()
+		a.OrgChanges.Publish(ctx)
+		if err := a.Auth.RefreshJurisdictions(ctx, prefix); err != nil {
+			d.Log.ErrorContext(ctx, "staff sessions not moved with the org tree; they take the new path at their next login",
+				"request_id", auth.RequestID(ctx), "err", err.Error())
+		}
+	}, resident.OrgMoves{}, emergency.OrgMoves{}, application.OrgMoves{}, run.OrgMoves{})
 	// Bulk runs (issuance, enrollment): every instance's worker claims
 	// runs whose lease lapsed (StartBackground).
 	a.Runs = run.NewWorker(d.DB, run.Options{Lease: cfg.RunLease, Log: d.Log})

@@ -32,6 +32,16 @@ const (
 	// and devices; UndoDeath takes back a mistaken death within 30 days.
 	RecordLifeEvent Action = "recordLifeEvent"
 	UndoDeath       Action = "undoDeath"
+	// ManageOrgTree adds, renames, retires and moves communities and grids
+	// and moves residents between them (internal/org).
+	ManageOrgTree Action = "manageOrgTree"
+	// ReviewDuplicates lists likely duplicate residents and dismisses or
+	// merges them; FindDuplicates starts the report that finds them.
+	ReviewDuplicates Action = "reviewDuplicates"
+	FindDuplicates   Action = "findDuplicates"
+	// ExportResidents exports a residents list to XLSX, masked as the
+	// viewer sees it.
+	ExportResidents Action = "exportResidents"
 
 	// Vouchers.
 	ReadVouchers          Action = "readVouchers"
@@ -142,6 +152,10 @@ var Actions = []struct {
 	{ReadNotificationDeliveries, "read notifications' delivery status (masked)"},
 	{RecordLifeEvent, "record a death or a move out of the district (closes vouchers, enrollments, services, applications, devices)"},
 	{UndoDeath, "undo a death recorded by mistake, within 30 days (audited)"},
+	{ManageOrgTree, "add, rename, retire and move communities and grids; move residents between them (audited)"},
+	{FindDuplicates, "run the likely-duplicates report"},
+	{ReviewDuplicates, "list likely duplicate residents, dismiss them or merge them (audited)"},
+	{ExportResidents, "export a residents list to XLSX, masked as they see it (audited)"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},
 	{EnrollResident, "enroll residents in voucher programs"},

@@ -89,6 +89,8 @@ type unitRef struct {
 	Kind     string
 	Path     string
 	ParentID *uuid.UUID
+	// RetiredAt is set for a retired unit, which takes no new residents.
+	RetiredAt *time.Time
 }
 
 // residentColumns excludes the blind indexes, which reads never need.
@@ -151,7 +153,7 @@ func takeOne(q *gorm.DB) (*residentRow, error) {
 // findUnit returns an org unit, or nil.
 func findUnit(ctx context.Context, db *gorm.DB, id uuid.UUID) (*unitRef, error) {
 	var u unitRef
-	err := db.WithContext(ctx).Table("org_units").Select("id, kind, path, parent_id").Where("id = ?", id).Take(&u).Error
+	err := db.WithContext(ctx).Table("org_units").Select("id, kind, path, parent_id, retired_at").Where("id = ?", id).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil
 	}
