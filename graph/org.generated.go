@@ -12,11 +12,23 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // region    ************************** generated!.gotpl **************************
 
+type OrgMoveRunResolver interface {
+	ID(ctx context.Context, obj *run.Run) (string, error)
+
+	OrgUnit(ctx context.Context, obj *run.Run) (*org.Unit, error)
+	ResidentsTotal(ctx context.Context, obj *run.Run) (*int, error)
+	ResidentsDone(ctx context.Context, obj *run.Run) (int, error)
+	Changed(ctx context.Context, obj *run.Run) ([]*model.OrgMoveCount, error)
+
+	Error(ctx context.Context, obj *run.Run) (*string, error)
+	ErrorCode(ctx context.Context, obj *run.Run) (*model.UserErrorCode, error)
+}
 type OrgUnitResolver interface {
 	ID(ctx context.Context, obj *org.Unit) (string, error)
 
@@ -147,6 +159,38 @@ func (ec *executionContext) fieldContext_OrgMovePayload_changed(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _OrgMovePayload_run(ctx context.Context, field graphql.CollectedField, obj *model.OrgMovePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMovePayload_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Run, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *run.Run) graphql.Marshaler {
+			return ec.marshalOOrgMoveRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMovePayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrgMovePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrgMoveRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OrgMovePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.OrgMovePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -177,6 +221,254 @@ func (ec *executionContext) fieldContext_OrgMovePayload_userErrors(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _OrgMoveRun_id(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrgMoveRun().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgMoveRun", field, true, true, "ID")
+}
+
+func (ec *executionContext) _OrgMoveRun_status(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v run.Status) graphql.Marshaler {
+			return ec.marshalNIssuanceRunStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgMoveRun", field, false, false, "IssuanceRunStatus")
+}
+
+func (ec *executionContext) _OrgMoveRun_orgUnit(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_orgUnit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrgMoveRun().OrgUnit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *org.Unit) graphql.Marshaler {
+			return ec.marshalOOrgUnit2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐUnit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_orgUnit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrgMoveRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrgUnit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrgMoveRun_residentsTotal(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_residentsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrgMoveRun().ResidentsTotal(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_residentsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgMoveRun", field, true, true, "Int")
+}
+
+func (ec *executionContext) _OrgMoveRun_residentsDone(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_residentsDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrgMoveRun().ResidentsDone(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_residentsDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgMoveRun", field, true, true, "Int")
+}
+
+func (ec *executionContext) _OrgMoveRun_changed(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrgMoveRun().Changed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.OrgMoveCount) graphql.Marshaler {
+			return ec.marshalNOrgMoveCount2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐOrgMoveCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrgMoveRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrgMoveCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrgMoveRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgMoveRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OrgMoveRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgMoveRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OrgMoveRun_error(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrgMoveRun().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgMoveRun", field, true, true, "String")
+}
+
+func (ec *executionContext) _OrgMoveRun_errorCode(ctx context.Context, field graphql.CollectedField, obj *run.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgMoveRun_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrgMoveRun().ErrorCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserErrorCode) graphql.Marshaler {
+			return ec.marshalOUserErrorCode2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐUserErrorCode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrgMoveRun_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgMoveRun", field, true, true, "UserErrorCode")
 }
 
 func (ec *executionContext) _OrgUnit_id(ctx context.Context, field graphql.CollectedField, obj *org.Unit) (ret graphql.Marshaler) {
@@ -725,11 +1017,101 @@ func (ec *executionContext) _OrgMovePayload(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "run":
+			out.Values[i] = ec._OrgMovePayload_run(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "userErrors":
 			out.Values[i] = ec._OrgMovePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orgMoveRunImplementors = []string{"OrgMoveRun"}
+
+func (ec *executionContext) _OrgMoveRun(ctx context.Context, sel ast.SelectionSet, obj *run.Run) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orgMoveRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrgMoveRun")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrgMoveRun_id(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._OrgMoveRun_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgUnit":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrgMoveRun_orgUnit(ctx, field, obj)
+				})
+		case "residentsTotal":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrgMoveRun_residentsTotal(ctx, field, obj)
+				})
+		case "residentsDone":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrgMoveRun_residentsDone(ctx, field, obj)
+				})
+		case "changed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrgMoveRun_changed(ctx, field, obj)
+				})
+		case "startedAt":
+			out.Values[i] = ec._OrgMoveRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._OrgMoveRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrgMoveRun_error(ctx, field, obj)
+				})
+		case "errorCode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrgMoveRun_errorCode(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1033,6 +1415,13 @@ func (ec *executionContext) marshalNServiceCenter2ᚖgithubᚗcomᚋjinjiangᚋr
 		return graphql.Null
 	}
 	return ec._ServiceCenter(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOrgMoveRun2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋrunᚐRun(ctx context.Context, sel ast.SelectionSet, v *run.Run) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OrgMoveRun(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOOrgUnit2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐUnit(ctx context.Context, sel ast.SelectionSet, v *org.Unit) graphql.Marshaler {

@@ -1,8 +1,6 @@
 package graph
 
 import (
-	"sort"
-
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/internal/org"
 )
@@ -22,10 +20,5 @@ func orgMovePayload(res *org.MoveResult, err error) (*model.OrgMovePayload, erro
 	if err != nil || len(ues) > 0 {
 		return &model.OrgMovePayload{Changed: []*model.OrgMoveCount{}, UserErrors: ues}, err
 	}
-	out := &model.OrgMovePayload{OrgUnit: res.Unit, Changed: make([]*model.OrgMoveCount, 0, len(res.Changed)), UserErrors: ues}
-	for t, n := range res.Changed {
-		out.Changed = append(out.Changed, &model.OrgMoveCount{Table: t, Count: int(n)})
-	}
-	sort.Slice(out.Changed, func(i, j int) bool { return out.Changed[i].Table < out.Changed[j].Table })
-	return out, nil
+	return &model.OrgMovePayload{OrgUnit: res.Unit, Changed: moveCounts(res.Changed), Run: res.Run, UserErrors: ues}, nil
 }

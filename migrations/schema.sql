@@ -686,7 +686,7 @@ CREATE TABLE public.runs (
     CONSTRAINT runs_finished_check CHECK (((status = 'RUNNING'::text) = (finished_at IS NULL))),
     CONSTRAINT runs_items_done_check CHECK ((items_done >= 0)),
     CONSTRAINT runs_items_total_check CHECK ((items_total >= 0)),
-    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text, 'FIND_DUPLICATES'::text, 'EXPORT_RESIDENTS'::text]))),
+    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text, 'MOVE_ORG_UNIT'::text, 'FIND_DUPLICATES'::text, 'EXPORT_RESIDENTS'::text]))),
     CONSTRAINT runs_lease_check CHECK (((status = 'RUNNING'::text) OR (lease_owner IS NULL))),
     CONSTRAINT runs_skipped_count_check CHECK ((skipped_count >= 0)),
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))

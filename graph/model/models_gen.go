@@ -242,6 +242,12 @@ type DisabilitySubsidyRulePayload struct {
 	UserErrors []*UserError     `json:"userErrors"`
 }
 
+type DismissDuplicateInput struct {
+	CandidateID string `json:"candidateId"`
+	// Why these are two people, 1-500 characters.
+	Reason string `json:"reason"`
+}
+
 type DispatchEmergencyCallInput struct {
 	CallID    string                  `json:"callId"`
 	Responder emergency.ResponderKind `json:"responder"`
@@ -250,6 +256,21 @@ type DispatchEmergencyCallInput struct {
 	ResponderName *string `json:"responderName,omitempty"`
 	// When they are expected (within the next 24 hours).
 	ExpectedArrivalAt *time.Time `json:"expectedArrivalAt,omitempty"`
+}
+
+type DuplicateCandidateConnection struct {
+	Edges    []*DuplicateCandidateEdge `json:"edges"`
+	PageInfo *PageInfo                 `json:"pageInfo"`
+}
+
+type DuplicateCandidateEdge struct {
+	Cursor string              `json:"cursor"`
+	Node   *resident.Candidate `json:"node"`
+}
+
+type DuplicateCandidatePayload struct {
+	Candidate  *resident.Candidate `json:"candidate,omitempty"`
+	UserErrors []*UserError        `json:"userErrors"`
 }
 
 type EmergencyCallConnection struct {
@@ -307,6 +328,16 @@ type EnrollmentRunConnection struct {
 type EnrollmentRunEdge struct {
 	Cursor string                 `json:"cursor"`
 	Node   *voucher.EnrollmentRun `json:"node"`
+}
+
+type ExportResidentsPayload struct {
+	Export     *resident.Export `json:"export,omitempty"`
+	UserErrors []*UserError     `json:"userErrors"`
+}
+
+type FindDuplicatesPayload struct {
+	Report     *run.Run     `json:"report,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type ImportCalendarYearPayload struct {
@@ -383,6 +414,27 @@ type MaterialRequirementInput struct {
 	Required bool   `json:"required"`
 }
 
+// How many rows of one table a merge moved to the survivor.
+type MergeCount struct {
+	// The table, e.g. vouchers, redemptions, applications, voucher_enrollments, emergency_devices.
+	Table string `json:"table"`
+	Count int    `json:"count"`
+}
+
+type MergeResidentsInput struct {
+	CandidateID string `json:"candidateId"`
+	// The record that stays: residentA or residentB of the candidate. The other is retired into it.
+	SurvivorID string `json:"survivorId"`
+}
+
+type MergeResidentsPayload struct {
+	Candidate *resident.Candidate `json:"candidate,omitempty"`
+	Survivor  *resident.Resident  `json:"survivor,omitempty"`
+	// Rows moved from the retired record to the survivor, per table.
+	Moved      []*MergeCount `json:"moved"`
+	UserErrors []*UserError  `json:"userErrors"`
+}
+
 type MoveOrgUnitInput struct {
 	// A grid, a community, or a street (merged: all its communities move).
 	ID string `json:"id"`
@@ -415,9 +467,11 @@ type OrgMoveCount struct {
 type OrgMovePayload struct {
 	// The unit moved (moveOrgUnit) or the grid moved into (moveResidents).
 	OrgUnit *org.Unit `json:"orgUnit,omitempty"`
-	// Rows rewritten per table, all in the mutation's one transaction.
-	Changed    []*OrgMoveCount `json:"changed"`
-	UserErrors []*UserError    `json:"userErrors"`
+	// Rows rewritten per table, all in one transaction; empty while the move is a run (see run).
+	Changed []*OrgMoveCount `json:"changed"`
+	// A move of a subtree holding more than 5,000 residents is a durable run: it answers at once and the run moves everything in one transaction in the background.
+	Run        *run.Run     `json:"run,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type OrgUnitPayload struct {

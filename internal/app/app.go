@@ -147,10 +147,11 @@ func New(d Deps) (*App, error) {
 			d.Log.ErrorContext(ctx, "staff sessions not moved with the org tree; they take the new path at their next login",
 				"request_id", auth.RequestID(ctx), "err", err.Error())
 		}
-	}, resident.OrgMoves{}, emergency.OrgMoves{}, application.OrgMoves{}, run.OrgMoves{})
+	}, resident.OrgMoves{}, emergency.OrgMoves{}, application.OrgMoves{})
 	// Bulk runs (issuance, enrollment): every instance's worker claims
 	// runs whose lease lapsed (StartBackground).
 	a.Runs = run.NewWorker(d.DB, run.Options{Lease: cfg.RunLease, Log: d.Log})
+	a.Org.SetRuns(a.Runs)
 	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log, a.Runs, cfg.RunChunkSize)
 	// Providers see the residents they have served (a redemption).
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
@@ -166,6 +167,7 @@ func New(d Deps) (*App, error) {
 	}
 	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds, lookups...)
 	a.Residents.SetMaxBindings(cfg.WechatMaxBindings)
+	a.Residents.SetRuns(a.Runs, cfg.RunChunkSize)
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth,
 		wechat.Limits{
 			PerClient: throttle(wechat.ClientLimit, wechat.ClientWindow),

@@ -44,6 +44,7 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", a.shedWhenPoolSaturated(a.authenticate(a.Resolver.WithLoaders(gql))))
 	mux.Handle("GET /exports/settlement.csv", a.authenticate(http.HandlerFunc(a.settlementCSV)))
+	mux.Handle("GET /exports/{file}", a.authenticate(http.HandlerFunc(a.residentExport)))
 	mux.Handle("GET /applications/{id}/notices/{kind}", a.authenticate(http.HandlerFunc(a.applicationNotice)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", a.ready)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/run"
 )
 
 // Kind is the level of an org unit.
@@ -59,6 +60,7 @@ type Service struct {
 	occupancy   Occupancy
 	afterChange func(ctx context.Context, prefix string)
 	copiers     []PathCopier
+	runs        *run.Worker
 }
 
 // NewService returns the org service.

@@ -2,6 +2,7 @@ package org
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -13,9 +14,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/run"
 )
 
 // Move rewrites the paths of a moved subtree: every path that starts with
@@ -51,6 +54,8 @@ type Occupancy func(ctx context.Context, tx *gorm.DB, path string) (int64, error
 type MoveResult struct {
 	Unit    *Unit
 	Changed map[string]int64
+	// Run is set when the move is a run (a big subtree); Changed is then empty.
+	Run *run.Run
 }
 
 // moveLockTimeout bounds how long a move waits for a row another
@@ -201,76 +206,137 @@ func (s *Service) RetireUnit(ctx context.Context, id uuid.UUID) (*Unit, error) {
 // street; a street "moved" into another street hands it all its
 // communities (a street merged into another; the emptied street stays, to
 // be renamed or left). Every path under the moved units changes, in every
-// table that copies one, in one statement per table and one transaction (ADMIN).
+// table that copies one, in one statement per table and one transaction
+// (ADMIN). A subtree of more than SyncMoveLimit residents moves in a run
+// (still one transaction), so the request answers at once.
 func (s *Service) MoveUnit(ctx context.Context, id, newParentID uuid.UUID) (*MoveResult, error) {
-	if _, err := policy.Require(ctx, policy.ManageOrgTree); err != nil {
+	v, err := policy.Require(ctx, policy.ManageOrgTree)
+	if err != nil {
 		return nil, err
 	}
 	out := &MoveResult{Changed: map[string]int64{}}
 	var prefix string
-	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.WithContext(ctx).Exec("SET LOCAL lock_timeout = '" + moveLockTimeout + "'; SET LOCAL statement_timeout = '300s'").Error; err != nil {
-			return fmt.Errorf("org: move: %w", err)
+	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := lockTimeouts(ctx, tx); err != nil {
+			return err
 		}
-		u, err := s.lockUnit(ctx, tx, id, "input", "id")
+		u, p, m, err := s.plan(ctx, tx, id, newParentID, uuid.Nil)
 		if err != nil {
 			return err
 		}
-		p, err := s.lockUnit(ctx, tx, newParentID, "input", "newParentId")
+		n, err := s.occupancy(ctx, tx, m.From)
 		if err != nil {
 			return err
 		}
-		if p.RetiredAt != nil {
-			return problem.New(problem.InvalidTransition, "目标单位已撤销", "input", "newParentId")
-		}
-		m := Move{}
-		switch {
-		case u.Kind == Grid && p.Kind == Community, u.Kind == Community && p.Kind == Street:
-			if u.ParentID != nil && *u.ParentID == p.ID {
-				return problem.New(problem.Invalid, "该单位已在目标单位下", "input", "newParentId")
-			}
-			m.From, m.To = u.Path, p.Path+u.Code+"/"
-			if u.Kind == Grid {
-				m.Community = &p.ID
-			}
-		case u.Kind == Street && p.Kind == Street:
-			if u.ID == p.ID {
-				return problem.New(problem.Invalid, "不能并入自身", "input", "newParentId")
-			}
-			m.From, m.To = u.Path, p.Path
-		default:
-			return problem.New(problem.Invalid, "网格只能移到社区下，社区只能移到街道下，街道只能并入街道", "input", "newParentId")
-		}
-		if err := s.noRunUnder(ctx, tx, m.From); err != nil {
-			return err
-		}
-		n, err := s.movePaths(ctx, tx, u, p, m)
-		if err != nil {
-			return err
-		}
-		out.Changed["org_units"] = n
-		for _, c := range s.copiers {
-			got, err := c.MoveSubtree(ctx, tx, m)
-			if err != nil {
+		detail := map[string]any{"from": m.From, "to": m.To, "newParentId": p.ID}
+		if n > SyncMoveLimit {
+			params, _ := json.Marshal(moveParams{NewParentID: p.ID})
+			out.Run = &run.Run{Kind: run.MoveOrgUnit, SubjectID: id, Params: params, ScopePath: m.From,
+				StartedBy: &v.ID, StartedByKind: string(v.Kind), RequestID: auth.RequestID(ctx), StartedAt: s.clock()}
+			if err := s.runs.Create(ctx, tx, out.Run); err != nil {
+				if errors.Is(err, run.ErrRunning) {
+					return problem.New(problem.Conflict, "该单位的迁移正在进行", "input", "id")
+				}
 				return err
 			}
-			for k, v := range got {
-				out.Changed[k] += v
-			}
+			out.Unit = u
+			detail["runId"] = out.Run.ID
+			return audit.Record(ctx, tx, audit.ActionMoveOrgUnit, audit.EntityOrgUnit, &id, detail)
 		}
-		out.Unit, err = s.findUnit(ctx, tx, id)
-		if err != nil {
+		if out.Changed, err = s.move(ctx, tx, u, p, m); err != nil {
+			return err
+		}
+		if out.Unit, err = s.findUnit(ctx, tx, id); err != nil {
 			return err
 		}
 		prefix = m.To
-		return audit.Record(ctx, tx, audit.ActionMoveOrgUnit, audit.EntityOrgUnit, &id,
-			map[string]any{"from": m.From, "to": m.To, "newParentId": p.ID, "changed": out.Changed})
+		detail["changed"] = out.Changed
+		return audit.Record(ctx, tx, audit.ActionMoveOrgUnit, audit.EntityOrgUnit, &id, detail)
 	})
 	if err != nil {
 		return nil, moveError(err)
 	}
+	if out.Run != nil {
+		s.runs.Go(out.Run.ID)
+		return out, nil
+	}
 	s.changed(ctx, prefix)
 	return out, nil
+}
+
+// SyncMoveLimit is the most living residents a subtree may hold to move
+// within the request; a bigger one moves in a run. At 10^6 residents a
+// community of 50,000 takes longer than a request may (docs/PERFORMANCE.md).
+const SyncMoveLimit = 5000
+
+// lockTimeouts bounds the move's waits for rows others hold, and lifts the
+// interactive statement timeout for its few big statements.
+func lockTimeouts(ctx context.Context, tx *gorm.DB) error {
+	if err := tx.WithContext(ctx).Exec("SET LOCAL lock_timeout = '" + moveLockTimeout + "'; SET LOCAL statement_timeout = '300s'").Error; err != nil {
+		return fmt.Errorf("org: move: %w", err)
+	}
+	return nil
+}
+
+// plan locks the unit and its new parent and works out the path rewrite.
+// self is the run doing the move (not counted as a run in the way).
+func (s *Service) plan(ctx context.Context, tx *gorm.DB, id, newParentID, self uuid.UUID) (u, p *Unit, m Move, err error) {
+	if u, err = s.lockUnit(ctx, tx, id, "input", "id"); err != nil {
+		return
+	}
+	if p, err = s.lockUnit(ctx, tx, newParentID, "input", "newParentId"); err != nil {
+		return
+	}
+	if p.RetiredAt != nil {
+		err = problem.New(problem.InvalidTransition, "目标单位已撤销", "input", "newParentId")
+		return
+	}
+	switch {
+	case u.Kind == Grid && p.Kind == Community, u.Kind == Community && p.Kind == Street:
+		if u.ParentID != nil && *u.ParentID == p.ID {
+			err = problem.New(problem.Invalid, "该单位已在目标单位下", "input", "newParentId")
+			return
+		}
+		m.From, m.To = u.Path, p.Path+u.Code+"/"
+		if u.Kind == Grid {
+			m.Community = &p.ID
+		}
+	case u.Kind == Street && p.Kind == Street:
+		if u.ID == p.ID {
+			err = problem.New(problem.Invalid, "不能并入自身", "input", "newParentId")
+			return
+		}
+		m.From, m.To = u.Path, p.Path
+	default:
+		err = problem.New(problem.Invalid, "网格只能移到社区下，社区只能移到街道下，街道只能并入街道", "input", "newParentId")
+		return
+	}
+	err = s.noRunUnder(ctx, tx, m.From, self)
+	return
+}
+
+// move rewrites every copied path: the units', then each copier's tables
+// and the runs' scopes; it answers the rows changed per table.
+func (s *Service) move(ctx context.Context, tx *gorm.DB, u, p *Unit, m Move) (map[string]int64, error) {
+	changed := map[string]int64{}
+	n, err := s.movePaths(ctx, tx, u, p, m)
+	if err != nil {
+		return nil, err
+	}
+	changed["org_units"] = n
+	for _, c := range s.copiers {
+		got, err := c.MoveSubtree(ctx, tx, m)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range got {
+			changed[k] += v
+		}
+	}
+	if changed["runs"], err = run.MoveScopes(ctx, tx, m.From, m.To); err != nil {
+		return nil, err
+	}
+	return changed, nil
 }
 
 // movePaths rewrites the org units' own paths (and the moved unit's
@@ -292,11 +358,12 @@ func (s *Service) movePaths(ctx context.Context, tx *gorm.DB, u, p *Unit, m Move
 }
 
 // noRunUnder refuses a move while a bulk run scoped inside the subtree is
-// running: its stored selection names the old paths.
-func (s *Service) noRunUnder(ctx context.Context, tx *gorm.DB, from string) error {
+// running (its stored selection names the old paths), or a move run of a
+// unit above or below it.
+func (s *Service) noRunUnder(ctx context.Context, tx *gorm.DB, from string, self uuid.UUID) error {
 	var n int64
-	err := tx.WithContext(ctx).Table("runs").Where("status = 'RUNNING' AND (scope_path LIKE ? OR strpos(params::text, ?) > 0)",
-		policy.LikePrefix(from), from).Count(&n).Error
+	err := tx.WithContext(ctx).Table("runs").Where(`status = 'RUNNING' AND id <> ? AND (starts_with(scope_path, ?) OR strpos(params::text, ?) > 0
+			OR kind = ? AND scope_path <> '' AND starts_with(?, scope_path))`, self, from, from, string(run.MoveOrgUnit), from).Count(&n).Error
 	if err != nil {
 		return fmt.Errorf("org: runs under: %w", err)
 	}
@@ -317,8 +384,8 @@ func (s *Service) MoveResidents(ctx context.Context, ids []uuid.UUID, gridID uui
 	}
 	out := &MoveResult{Changed: map[string]int64{}}
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.WithContext(ctx).Exec("SET LOCAL lock_timeout = '" + moveLockTimeout + "'").Error; err != nil {
-			return fmt.Errorf("org: move residents: %w", err)
+		if err := lockTimeouts(ctx, tx); err != nil {
+			return err
 		}
 		g, err := s.lockUnit(ctx, tx, gridID, "input", "gridId")
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
+	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/problem"
 )
 
@@ -41,6 +42,17 @@ type Service struct {
 	// consequences close what other domains hold when a life event is
 	// recorded (AddLifeEventConsequence).
 	consequences []Consequence
+	// runs works duplicates reports and big exports (SetRuns).
+	runs     *run.Worker
+	runChunk int
+}
+
+// SetRuns wires the run worker for duplicates reports and big exports,
+// and the chunk size of their steps (at start-up).
+func (s *Service) SetRuns(w *run.Worker, chunk int) {
+	s.runs, s.runChunk = w, chunk
+	w.Handle(run.FindDuplicates, dupFinder{s: s})
+	w.Handle(run.ExportResidents, exporter{s: s})
 }
 
 // DefaultMaxBindings is WECHAT_MAX_BINDINGS_PER_RESIDENT's default.

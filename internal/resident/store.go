@@ -47,6 +47,8 @@ type residentRow struct {
 	// DeceasedOn and MovedOutOn are written only by life events (lifeevent.go).
 	DeceasedOn *civil.Date `gorm:"->"`
 	MovedOutOn *civil.Date `gorm:"->"`
+	// MergedInto is written only by a merge (merge.go).
+	MergedInto *uuid.UUID `gorm:"->"`
 }
 
 func (residentRow) TableName() string { return "residents" }
@@ -59,7 +61,7 @@ func (r *residentRow) resident() *Resident {
 	return &Resident{ID: r.ID, Name: r.Name, IDNumberMasked: r.IDNumberMasked, Gender: Gender(r.Gender),
 		BirthDate: r.BirthDate, PhoneMasked: r.PhoneMasked, Address: r.Address, CommunityID: r.CommunityID,
 		GridID: r.GridID, OrgPath: r.OrgPath, Statuses: st, CareLevel: CareLevel(r.CareLevel), Version: r.Version,
-		CreatedAt: r.CreatedAt, DeceasedOn: r.DeceasedOn, MovedOutOn: r.MovedOutOn, idEnc: r.IDNumberEnc}
+		CreatedAt: r.CreatedAt, DeceasedOn: r.DeceasedOn, MovedOutOn: r.MovedOutOn, MergedInto: r.MergedInto, idEnc: r.IDNumberEnc}
 }
 
 type contactRow struct {
@@ -94,7 +96,7 @@ type unitRef struct {
 }
 
 // residentColumns excludes the blind indexes, which reads never need.
-const residentColumns = "id, name, id_number_enc, id_number_masked, phone_enc, phone_masked, gender, birth_date, address, community_id, grid_id, org_path, statuses, care_level, version, created_at, updated_at, deceased_on, moved_out_on"
+const residentColumns = "id, name, id_number_enc, id_number_masked, phone_enc, phone_masked, gender, birth_date, address, community_id, grid_id, org_path, statuses, care_level, version, created_at, updated_at, deceased_on, moved_out_on, merged_into"
 
 // findByID returns the row, or nil.
 func findByID(ctx context.Context, db *gorm.DB, id uuid.UUID) (*residentRow, error) {

@@ -27,6 +27,12 @@ const (
 	// RecomputeDeadlines recomputes application deadlines after a calendar
 	// year is imported (internal/application).
 	RecomputeDeadlines Kind = "RECOMPUTE_DEADLINES"
+	// MoveOrgUnit moves a big org subtree in one transaction (internal/org);
+	// FindDuplicates reports likely duplicate residents and ExportResidents
+	// writes a residents list to XLSX (internal/resident).
+	MoveOrgUnit     Kind = "MOVE_ORG_UNIT"
+	FindDuplicates  Kind = "FIND_DUPLICATES"
+	ExportResidents Kind = "EXPORT_RESIDENTS"
 )
 
 // Status is a run's state: RUNNING until it SUCCEEDED or FAILED.
