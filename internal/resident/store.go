@@ -125,7 +125,7 @@ func scanResidents(rows *sql.Rows, capacity int) ([]residentRow, error) {
 		r := &out[len(out)-1]
 		if err := rows.Scan(&r.ID, &r.Name, &r.IDNumberEnc, &r.IDNumberMasked, &r.PhoneEnc, &r.PhoneMasked,
 			&r.Gender, &r.BirthDate, &r.Address, &r.CommunityID, &r.GridID, &r.OrgPath, &r.Statuses,
-			&r.CareLevel, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.DeceasedOn, &r.MovedOutOn); err != nil {
+			&r.CareLevel, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.DeceasedOn, &r.MovedOutOn, &r.MergedInto); err != nil {
 			return nil, database.Classify(fmt.Errorf("resident: scan: %w", err))
 		}
 	}
