@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
@@ -33,7 +32,7 @@ func (r *duplicateCandidateResolver) ResidentB(ctx context.Context, obj *residen
 
 // ID is the resolver for the id field.
 func (r *duplicateReportResolver) ID(ctx context.Context, obj *run.Run) (string, error) {
-	return relay.ID(TypeResidentExport, obj.ID), nil
+	return relay.ID(TypeDuplicateReport, obj.ID), nil
 }
 
 // ResidentsTotal is the resolver for the residentsTotal field.
@@ -141,7 +140,7 @@ func (r *residentResolver) MergedInto(ctx context.Context, obj *resident.Residen
 
 // ID is the resolver for the id field.
 func (r *residentExportResolver) ID(ctx context.Context, obj *resident.Export) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return relay.ID(TypeResidentExport, obj.ID), nil
 }
 
 // RowCount is the resolver for the rowCount field.

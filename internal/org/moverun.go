@@ -64,7 +64,7 @@ func (h mover) Step(ctx context.Context, tx *gorm.DB, r *run.Run) (bool, error) 
 		return false, err
 	}
 	if !r.Planned() {
-		n, err := h.s.occupancy(ctx, tx, m.From)
+		n, err := h.s.occupancy(ctx, tx, m.From, 0)
 		if err != nil {
 			return false, err
 		}

@@ -48,7 +48,7 @@ type PathCopier interface {
 
 // Occupancy counts the living residents under a path (the registry
 // answers it), so a unit that still has residents is not retired.
-type Occupancy func(ctx context.Context, tx *gorm.DB, path string) (int64, error)
+type Occupancy func(ctx context.Context, tx *gorm.DB, path string, upTo int64) (int64, error)
 
 // MoveResult is what a move changed: rows per table.
 type MoveResult struct {
@@ -179,7 +179,7 @@ func (s *Service) RetireUnit(ctx context.Context, id uuid.UUID) (*Unit, error) {
 		if u.RetiredAt != nil {
 			return problem.New(problem.InvalidTransition, "该单位已撤销", "id")
 		}
-		n, err := s.occupancy(ctx, tx, u.Path)
+		n, err := s.occupancy(ctx, tx, u.Path, 0)
 		if err != nil {
 			return err
 		}
@@ -224,7 +224,7 @@ func (s *Service) MoveUnit(ctx context.Context, id, newParentID uuid.UUID) (*Mov
 		if err != nil {
 			return err
 		}
-		n, err := s.occupancy(ctx, tx, m.From)
+		n, err := s.occupancy(ctx, tx, m.From, SyncMoveLimit+1)
 		if err != nil {
 			return err
 		}

@@ -49,6 +49,17 @@ type Export struct {
 // a bigger list is a run.
 const DirectExportLimit = 2000
 
+// SetDirectExportLimit changes DirectExportLimit for this service (tests
+// drive the run with a small list).
+func (s *Service) SetDirectExportLimit(n int) { s.directExport = n }
+
+func (s *Service) directExportLimit() int64 {
+	if s.directExport > 0 {
+		return int64(s.directExport)
+	}
+	return DirectExportLimit
+}
+
 type exportRow struct {
 	ID          uuid.UUID
 	RequestedBy uuid.UUID
@@ -103,7 +114,7 @@ func (s *Service) ExportResidents(ctx context.Context, f Filter) (*Export, error
 	p.ExportID = row.ID
 	var r *run.Run
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		if n > DirectExportLimit {
+		if n > s.directExportLimit() {
 			params, _ := json.Marshal(p)
 			r = &run.Run{Kind: run.ExportResidents, SubjectID: row.ID, Params: params, ScopePath: scope.Path,
 				StartedBy: &v.ID, StartedByKind: string(v.Kind), RequestID: auth.RequestID(ctx), StartedAt: row.CreatedAt}
@@ -123,7 +134,7 @@ func (s *Service) ExportResidents(ctx context.Context, f Filter) (*Export, error
 			return nil
 		}
 		// A small list: staged and written now, in this transaction.
-		if _, _, err := s.stageExport(ctx, tx, p, uuid.Nil, DirectExportLimit+1, row.CreatedAt); err != nil {
+		if _, _, err := s.stageExport(ctx, tx, p, uuid.Nil, int(n)+1, row.CreatedAt); err != nil {
 			return err
 		}
 		return s.finishExport(ctx, tx, row.ID)

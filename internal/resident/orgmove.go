@@ -44,11 +44,16 @@ func (OrgMoves) MoveResidents(ctx context.Context, tx *gorm.DB, m org.ResidentsM
 	return map[string]int64{"residents": res.RowsAffected}, nil
 }
 
-// Occupancy counts the living residents under path (org.Occupancy): a
-// unit that still has some is not retired.
-func Occupancy(ctx context.Context, tx *gorm.DB, path string) (int64, error) {
+// Occupancy counts the living residents under path (org.Occupancy), up to
+// upTo when it is above 0 (enough to decide, read from the index): a unit
+// that still has some is not retired; a big subtree moves in a run.
+func Occupancy(ctx context.Context, tx *gorm.DB, path string, upTo int64) (int64, error) {
 	var n int64
-	err := tx.WithContext(ctx).Table("resident_facts").Where("org_path LIKE ? AND living", policy.LikePrefix(path)).Count(&n).Error
+	q := tx.WithContext(ctx).Table("residents r").Select("1").Where("org_path LIKE ? AND "+living("r"), policy.LikePrefix(path))
+	if upTo > 0 {
+		q = q.Limit(int(upTo))
+	}
+	err := tx.WithContext(ctx).Table("(?) AS x", q).Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("resident: occupancy: %w", err)
 	}

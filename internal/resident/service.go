@@ -45,6 +45,8 @@ type Service struct {
 	// runs works duplicates reports and big exports (SetRuns).
 	runs     *run.Worker
 	runChunk int
+	// directExport overrides DirectExportLimit when above 0.
+	directExport int
 }
 
 // SetRuns wires the run worker for duplicates reports and big exports,
