@@ -17,8 +17,8 @@ import (
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/pii"
 	"github.com/jinjiang/residents/internal/policy"
-	"github.com/jinjiang/residents/internal/run"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/run"
 )
 
 // SessionUpdater rewrites a live session, and ends every session of a
