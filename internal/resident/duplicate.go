@@ -271,7 +271,7 @@ func (s *Service) lockCandidate(ctx context.Context, tx *gorm.DB, v *auth.Viewer
 		return nil, fmt.Errorf("resident: lock candidate: %w", err)
 	}
 	if c.ID == uuid.Nil {
-		return nil, problem.New(problem.NotFound, "未找到该疑似重复记录", "input", "candidateId")
+		return nil, problem.New(problem.NotFound, "duplicate candidate not found", "input", "candidateId")
 	}
 	ok, err := s.mayReview(ctx, tx, v, c, both)
 	if err != nil {
