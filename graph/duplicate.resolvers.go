@@ -10,6 +10,7 @@ import (
 
 	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/page"
 	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/run"
@@ -155,7 +156,7 @@ func (r *residentExportResolver) RowsTotal(ctx context.Context, obj *resident.Ex
 
 // URL is the resolver for the url field.
 func (r *residentExportResolver) URL(ctx context.Context, obj *resident.Export) (*string, error) {
-	if obj.Status != resident.ExportReady {
+	if !obj.Downloadable(auth.ViewerFrom(ctx)) {
 		return nil, nil
 	}
 	u := ExportURL(obj.ID)

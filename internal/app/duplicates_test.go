@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/idnumber"
+	"github.com/jinjiang/residents/internal/resident"
 	"github.com/jinjiang/residents/internal/testenv"
 	"github.com/jinjiang/residents/internal/voucher"
 )
@@ -249,8 +250,13 @@ func TestExportResidents(t *testing.T) {
 	if code, _ := download(auditor, r.Str("exportResidents.export.url")); code != http.StatusNotFound {
 		t.Fatalf("another user's download: %d", code)
 	}
-	if got := e.MustDo(t, auditor, `query($id:ID!){residentExport(id:$id){id}}`, map[string]any{"id": id}); got.Str("residentExport.id") != "" {
-		t.Fatal("another user reads the export")
+	if got := e.MustDo(t, e.As(t, "clerk"), `query($id:ID!){residentExport(id:$id){id}}`, map[string]any{"id": id}); got.Str("residentExport.id") != "" {
+		t.Fatal("another clerk reads the export")
+	}
+	// The auditor reads what was exported (the audit log names it), never the file.
+	if got := e.MustDo(t, auditor, `query($id:ID!){residentExport(id:$id){id rowCount url}}`, map[string]any{"id": id}); got.Str("residentExport.id") != id ||
+		got.Get("residentExport.url") != nil {
+		t.Fatalf("the auditor's view of an export: %s", got.Raw)
 	}
 
 	// Big (a run): the auditor's file has all six, and no birth dates.
@@ -275,5 +281,26 @@ func TestExportResidents(t *testing.T) {
 	// filter.q is the list's look-up, not an export filter.
 	if r := e.Do(t, cw, `mutation{exportResidents(filter:{q:"13800001000"}){export{id}}}`, nil); r.ErrorCode() != "BAD_USER_INPUT" {
 		t.Fatalf("export by q: %s", r.Raw)
+	}
+}
+
+// TestMergeCoversEveryResidentReference: every foreign key to residents is
+// one a merge knows what to do with (resident.MergeTables), so a table
+// added later cannot keep pointing at a retired duplicate unnoticed.
+func TestMergeCoversEveryResidentReference(t *testing.T) {
+	e := testenv.New(t)
+	var refs []string
+	if err := e.DB.Raw(`SELECT c.conrelid::regclass::text || '.' || a.attname FROM pg_constraint c
+		JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+		WHERE c.contype = 'f' AND c.confrelid = 'residents'::regclass`).Scan(&refs).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) < 20 {
+		t.Fatalf("only %d references found", len(refs))
+	}
+	for _, ref := range refs {
+		if _, ok := resident.MergeTables[ref]; !ok {
+			t.Errorf("%s refers to residents; resident.MergeTables does not say what a merge does with it", ref)
+		}
 	}
 }

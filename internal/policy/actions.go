@@ -39,6 +39,7 @@ const (
 	// merges them; FindDuplicates starts the report that finds them.
 	ReviewDuplicates Action = "reviewDuplicates"
 	FindDuplicates   Action = "findDuplicates"
+	ReadDuplicates   Action = "readDuplicates"
 	// ExportResidents exports a residents list to XLSX, masked as the
 	// viewer sees it.
 	ExportResidents Action = "exportResidents"
@@ -154,7 +155,8 @@ var Actions = []struct {
 	{UndoDeath, "undo a death recorded by mistake, within 30 days (audited)"},
 	{ManageOrgTree, "add, rename, retire and move communities and grids; move residents between them (audited)"},
 	{FindDuplicates, "run the likely-duplicates report"},
-	{ReviewDuplicates, "list likely duplicate residents, dismiss them or merge them (audited)"},
+	{ReadDuplicates, "list likely duplicate residents"},
+	{ReviewDuplicates, "dismiss likely duplicates or merge them (audited)"},
 	{ExportResidents, "export a residents list to XLSX, masked as they see it (audited)"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},

@@ -67,7 +67,7 @@ var grants = map[auth.Role]map[Action]Reach{
 	},
 	auth.CaseWorker: {
 		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
-		EditResident: Subtree, RecordLifeEvent: Subtree, ReviewDuplicates: Subtree, ExportResidents: Subtree, EnrollResident: Subtree, ReadVoucherRuns: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
+		EditResident: Subtree, RecordLifeEvent: Subtree, ReadDuplicates: Subtree, ReviewDuplicates: Subtree, ExportResidents: Subtree, EnrollResident: Subtree, ReadVoucherRuns: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
 		ReadProviders:    District,
 		ReadApplications: Subtree, SubmitApplication: District, HandleApplication: Subtree,
 		ResubmitApplication: Subtree, DecideApplication: Subtree, ReadApplicationStats: Subtree,
@@ -101,7 +101,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
 		EditResident: District, EnrollResident: District, ReadVouchers: District, ReadRedemptions: District, ReadProviders: District,
 		RecordLifeEvent: District, UndoDeath: District, ManageOrgTree: Everywhere,
-		FindDuplicates: Everywhere, ReviewDuplicates: District, ExportResidents: District,
+		FindDuplicates: Everywhere, ReadDuplicates: District, ReviewDuplicates: District, ExportResidents: District,
 		ManagePrograms: Everywhere, ManageProviders: Everywhere, IssueVouchers: Everywhere, BackfillVouchers: Everywhere,
 		ReadVoucherRuns:   District,
 		ReverseRedemption: District, ReadSettlements: District, ConfirmSettlement: Everywhere,
@@ -121,7 +121,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ChangeOwnPassword: Everywhere,
 	},
 	auth.Auditor: {
-		ReadResident: District, ListResidents: District, LookUpByIDNumber: District, ExportResidents: District,
+		ReadResident: District, ListResidents: District, LookUpByIDNumber: District, ExportResidents: District, ReadDuplicates: District,
 		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadSettlements: District, ReadVoucherRuns: District,
 		ReadApplications: District, ReadApplicationStats: District,
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,

@@ -197,14 +197,14 @@ func (h dupFinder) Ended(ctx context.Context, tx *gorm.DB, r *run.Run) error {
 // first: ADMIN all, a CASE_WORKER the pairs with a resident in their subtree.
 func (s *Service) DuplicateCandidates(ctx context.Context, status DuplicateStatus, p page.Request) (page.Result[*Candidate], error) {
 	var zero page.Result[*Candidate]
-	v, err := policy.Require(ctx, policy.ReviewDuplicates)
+	v, err := policy.Require(ctx, policy.ReadDuplicates)
 	if err != nil {
 		return zero, err
 	}
 	if status == "" {
 		status = DuplicateOpen
 	}
-	sc := policy.ScopeOf(v, policy.ReviewDuplicates)
+	sc := policy.ScopeOf(v, policy.ReadDuplicates)
 	wa, aa := sc.Where("ra.org_path", "ra.id")
 	wb, ab := sc.Where("rb.org_path", "rb.id")
 	q := s.db.WithContext(ctx).Table("duplicate_candidates c").Select("c.*").
@@ -227,7 +227,7 @@ func (s *Service) DuplicateCandidates(ctx context.Context, status DuplicateStatu
 // CandidatesByIDs loads pairs the viewer may review (node lookups).
 func (s *Service) CandidatesByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Candidate, error) {
 	v := auth.ViewerFrom(ctx)
-	if !policy.Allowed(v, policy.ReviewDuplicates) {
+	if !policy.Allowed(v, policy.ReadDuplicates) {
 		return map[uuid.UUID]*Candidate{}, nil
 	}
 	var rows []candidateRow
@@ -236,15 +236,15 @@ func (s *Service) CandidatesByIDs(ctx context.Context, ids []uuid.UUID) (map[uui
 	}
 	out := map[uuid.UUID]*Candidate{}
 	for _, r := range rows {
-		if ok, _ := s.mayReview(ctx, s.db, v, r, false); ok {
+		if ok, _ := s.mayReview(ctx, s.db, v, policy.ReadDuplicates, r, false); ok {
 			out[r.ID] = r.candidate()
 		}
 	}
 	return out, nil
 }
 
-// mayReview: the viewer reaches one of the pair (both, to merge).
-func (s *Service) mayReview(ctx context.Context, db *gorm.DB, v *auth.Viewer, c candidateRow, both bool) (bool, error) {
+// mayReview: act reaches one of the pair for the viewer (both, to merge).
+func (s *Service) mayReview(ctx context.Context, db *gorm.DB, v *auth.Viewer, act policy.Action, c candidateRow, both bool) (bool, error) {
 	var rows []struct {
 		ID      uuid.UUID
 		OrgPath string
@@ -254,7 +254,7 @@ func (s *Service) mayReview(ctx context.Context, db *gorm.DB, v *auth.Viewer, c 
 	}
 	n := 0
 	for _, r := range rows {
-		if ok, _ := policy.On(v, policy.ReviewDuplicates, policy.Subject{ID: r.ID, OrgPath: r.OrgPath}); ok {
+		if ok, _ := policy.On(v, act, policy.Subject{ID: r.ID, OrgPath: r.OrgPath}); ok {
 			n++
 		}
 	}
@@ -273,7 +273,7 @@ func (s *Service) lockCandidate(ctx context.Context, tx *gorm.DB, v *auth.Viewer
 	if c.ID == uuid.Nil {
 		return nil, problem.New(problem.NotFound, "duplicate candidate not found", "input", "candidateId")
 	}
-	ok, err := s.mayReview(ctx, tx, v, c, both)
+	ok, err := s.mayReview(ctx, tx, v, policy.ReviewDuplicates, c, both)
 	if err != nil {
 		return nil, err
 	}
