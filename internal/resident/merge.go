@@ -156,6 +156,19 @@ func (s *Service) MergeResidents(ctx context.Context, candidateID, survivor uuid
 		if err := s.mergeSpecial(ctx, tx, args, out.Moved); err != nil {
 			return err
 		}
+		// Mini-program sessions bound to the duplicate name it: they end,
+		// and the next sign-in finds the survivor.
+		var accounts []uuid.UUID
+		if err := tx.WithContext(ctx).Table("wechat_accounts").Where("resident_id = ?", survivor).Pluck("id", &accounts).Error; err != nil {
+			return fmt.Errorf("resident: merge accounts: %w", err)
+		}
+		if out.Moved["wechat_accounts"] > 0 {
+			for _, id := range accounts {
+				if err := s.sessions.EndSessions(ctx, tx, id); err != nil {
+					return err
+				}
+			}
+		}
 		if err := tx.WithContext(ctx).Exec(`UPDATE residents SET merged_into = ?, version = version + 1, updated_at = now() WHERE id = ?`,
 			survivor, dup).Error; err != nil {
 			return fmt.Errorf("resident: merge retire: %w", err)
