@@ -213,12 +213,16 @@ func TestAuditEntriesResolve(t *testing.T) {
 	for i := 0; i < 200 && do(admin, `query($id:ID!){duplicateReport(id:$id){status}}`, map[string]any{"id": rep}, "").Str("duplicateReport.status") == "RUNNING"; i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
-	cands := do(admin, `{duplicateCandidates(first:100){edges{node{id residentA{id} residentB{id}}}}}`, nil, "")
 	byResident := map[string]string{}
-	for i := range cands.Get("duplicateCandidates.edges").([]any) {
-		p := "duplicateCandidates.edges." + itoa(i) + ".node."
-		byResident[cands.Str(p+"residentA.id")] = cands.Str(p + "id")
-		byResident[cands.Str(p+"residentB.id")] = cands.Str(p + "id")
+	for after, more := any(nil), true; more; {
+		cands := do(admin, `query($a:String){duplicateCandidates(first:100,after:$a){edges{node{id residentA{id} residentB{id}}} pageInfo{hasNextPage endCursor}}}`,
+			map[string]any{"a": after}, "")
+		for i := range cands.Get("duplicateCandidates.edges").([]any) {
+			p := "duplicateCandidates.edges." + itoa(i) + ".node."
+			byResident[cands.Str(p+"residentA.id")] = cands.Str(p + "id")
+			byResident[cands.Str(p+"residentB.id")] = cands.Str(p + "id")
+		}
+		more, after = cands.Get("duplicateCandidates.pageInfo.hasNextPage") == true, cands.Str("duplicateCandidates.pageInfo.endCursor")
 	}
 	do(admin, `mutation($c:ID!){dismissDuplicate(input:{candidateId:$c,reason:"审计测试"}){userErrors{code}}}`,
 		map[string]any{"c": byResident[pair[0]]}, "dismissDuplicate.userErrors")
