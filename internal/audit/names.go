@@ -122,11 +122,11 @@ const (
 	// The org tree (org.graphqls): about the OrgUnit; moveOrgUnit's detail
 	// names the old and new path and the rows changed per table;
 	// moveResidents is one entry per resident moved (entity Resident).
-	ActionCreateOrgUnit  Action = "createOrgUnit"
-	ActionRenameOrgUnit  Action = "renameOrgUnit"
-	ActionRetireOrgUnit  Action = "retireOrgUnit"
-	ActionMoveOrgUnit    Action = "moveOrgUnit"
-	ActionMoveResidents  Action = "moveResidents"
+	ActionCreateOrgUnit Action = "createOrgUnit"
+	ActionRenameOrgUnit Action = "renameOrgUnit"
+	ActionRetireOrgUnit Action = "retireOrgUnit"
+	ActionMoveOrgUnit   Action = "moveOrgUnit"
+	ActionMoveResidents Action = "moveResidents"
 	// Duplicates: findDuplicates is about its run's report (no entity id;
 	// the run id in the detail); dismissDuplicate about the pair;
 	// mergeResidents about the pair, what moved in the detail.

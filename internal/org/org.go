@@ -67,10 +67,10 @@ type Service struct {
 func NewService(db *gorm.DB, now func() time.Time) *Service { return &Service{db: db, now: now} }
 
 type unitRow struct {
-	ID       uuid.UUID
-	Kind     string
-	Code     string
-	Name     string
+	ID        uuid.UUID
+	Kind      string
+	Code      string
+	Name      string
 	ParentID  *uuid.UUID
 	Path      string
 	RetiredAt *time.Time
