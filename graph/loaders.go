@@ -118,9 +118,10 @@ func loadOptional[K comparable, V any](ctx context.Context, l keyLoader[K, V], k
 	return load(ctx, l, *key)
 }
 
-// unitTTL is how long a cached org unit is trusted. The org tree is
-// reference data: only migrations and the seed write it (no mutation does),
-// so the TTL only bounds how long a unit edited by hand in SQL shows stale.
+// unitTTL is how long a cached org unit is trusted. The ADMIN's edits of
+// the tree empty the cache of every instance at once (ForgetOrgUnits, on
+// org.Changes); the TTL bounds how long a unit shows stale when that
+// message is missed, or after an edit by hand in SQL.
 const unitTTL = time.Minute
 
 // orgUnitCache keeps the org units of the process. Nearly every resident
@@ -145,6 +146,14 @@ func (r *Resolver) unitCache() *orgUnitCache {
 		r.units = &orgUnitCache{load: r.Org.UnitsByIDs, units: map[uuid.UUID]cachedUnit{}}
 	})
 	return r.units
+}
+
+// ForgetOrgUnits empties the unit cache (the org tree changed).
+func (r *Resolver) ForgetOrgUnits() {
+	c := r.unitCache()
+	c.mu.Lock()
+	c.units = map[uuid.UUID]cachedUnit{}
+	c.mu.Unlock()
 }
 
 func (c *orgUnitCache) get(id uuid.UUID) (*org.Unit, bool) {

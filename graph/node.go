@@ -28,6 +28,12 @@ const (
 	TypeResidentImport        = "ResidentImport"
 	TypeHousehold             = "Household"
 	TypeFactChangeRequest     = "FactChangeRequest"
+	TypeDuplicateCandidate    = "DuplicateCandidate"
+	TypeResidentExport        = "ResidentExport"
+	// TypeOrgMoveRun and TypeDuplicateReport are runs, not Nodes: read back
+	// by orgMoveRun(id:) and duplicateReport(id:).
+	TypeOrgMoveRun      = "OrgMoveRun"
+	TypeDuplicateReport = "DuplicateReport"
 	// TypeDeadlineRecomputation is a run, not a Node: its id is read back by deadlineRecomputation(id:).
 	TypeDeadlineRecomputation = "DeadlineRecomputation"
 	// Ids of objects that are no Node (they are named in mutations but
@@ -57,6 +63,16 @@ var nodeFetchers = map[string]nodeFetcher{
 	},
 	TypeStaffUser: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Auth.StaffUser(ctx, id))
+	},
+	TypeDuplicateCandidate: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		m, err := r.Registry.CandidatesByIDs(ctx, []uuid.UUID{id})
+		if err != nil {
+			return nil, err
+		}
+		return nodeResult(m[id], nil)
+	},
+	TypeResidentExport: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
+		return nodeResult(r.Registry.ResidentExport(ctx, id))
 	},
 	TypeWechatAccount: func(r *Resolver, ctx context.Context, id uuid.UUID) (relay.Node, error) {
 		return nodeResult(r.Registry.WechatAccount(ctx, id))

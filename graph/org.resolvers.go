@@ -8,9 +8,104 @@ package graph
 import (
 	"context"
 
+	"github.com/jinjiang/residents/graph/model"
 	"github.com/jinjiang/residents/graph/relay"
 	"github.com/jinjiang/residents/internal/org"
+	"github.com/jinjiang/residents/internal/run"
 )
+
+// CreateOrgUnit is the resolver for the createOrgUnit field.
+func (r *mutationResolver) CreateOrgUnit(ctx context.Context, input model.CreateOrgUnitInput) (*model.OrgUnitPayload, error) {
+	pid, err := relay.ParseAs(TypeOrgUnit, input.ParentID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Org.CreateUnit(ctx, org.NewUnit{ParentID: pid, Code: input.Code, Name: input.Name})
+	return r.orgUnitPayload(u, err)
+}
+
+// RenameOrgUnit is the resolver for the renameOrgUnit field.
+func (r *mutationResolver) RenameOrgUnit(ctx context.Context, id string, name string) (*model.OrgUnitPayload, error) {
+	uid, err := relay.ParseAs(TypeOrgUnit, id)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Org.RenameUnit(ctx, uid, name)
+	return r.orgUnitPayload(u, err)
+}
+
+// RetireOrgUnit is the resolver for the retireOrgUnit field.
+func (r *mutationResolver) RetireOrgUnit(ctx context.Context, id string) (*model.OrgUnitPayload, error) {
+	uid, err := relay.ParseAs(TypeOrgUnit, id)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Org.RetireUnit(ctx, uid)
+	return r.orgUnitPayload(u, err)
+}
+
+// MoveOrgUnit is the resolver for the moveOrgUnit field.
+func (r *mutationResolver) MoveOrgUnit(ctx context.Context, input model.MoveOrgUnitInput) (*model.OrgMovePayload, error) {
+	uid, err := relay.ParseAs(TypeOrgUnit, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := relay.ParseAs(TypeOrgUnit, input.NewParentID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Org.MoveUnit(ctx, uid, pid)
+	return orgMovePayload(res, err)
+}
+
+// MoveResidents is the resolver for the moveResidents field.
+func (r *mutationResolver) MoveResidents(ctx context.Context, input model.MoveResidentsInput) (*model.OrgMovePayload, error) {
+	ids, err := relay.ParseAll(TypeResident, input.ResidentIds)
+	if err != nil {
+		return nil, err
+	}
+	gid, err := relay.ParseAs(TypeOrgUnit, input.GridID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Org.MoveResidents(ctx, ids, gid)
+	return orgMovePayload(res, err)
+}
+
+// ID is the resolver for the id field.
+func (r *orgMoveRunResolver) ID(ctx context.Context, obj *run.Run) (string, error) {
+	return relay.ID(TypeOrgMoveRun, obj.ID), nil
+}
+
+// OrgUnit is the resolver for the orgUnit field.
+func (r *orgMoveRunResolver) OrgUnit(ctx context.Context, obj *run.Run) (*org.Unit, error) {
+	return load(ctx, loaders(ctx).OrgUnit, obj.SubjectID)
+}
+
+// ResidentsTotal is the resolver for the residentsTotal field.
+func (r *orgMoveRunResolver) ResidentsTotal(ctx context.Context, obj *run.Run) (*int, error) {
+	return intPtr(obj.Total), nil
+}
+
+// ResidentsDone is the resolver for the residentsDone field.
+func (r *orgMoveRunResolver) ResidentsDone(ctx context.Context, obj *run.Run) (int, error) {
+	return int(obj.Done), nil
+}
+
+// Changed is the resolver for the changed field.
+func (r *orgMoveRunResolver) Changed(ctx context.Context, obj *run.Run) ([]*model.OrgMoveCount, error) {
+	return moveCounts(org.MoveChanges(obj)), nil
+}
+
+// Error is the resolver for the error field.
+func (r *orgMoveRunResolver) Error(ctx context.Context, obj *run.Run) (*string, error) {
+	return obj.Error, nil
+}
+
+// ErrorCode is the resolver for the errorCode field.
+func (r *orgMoveRunResolver) ErrorCode(ctx context.Context, obj *run.Run) (*model.UserErrorCode, error) {
+	return runErrorCode(obj.ErrorCode), nil
+}
 
 // ID is the resolver for the id field.
 func (r *orgUnitResolver) ID(ctx context.Context, obj *org.Unit) (string, error) {
@@ -45,6 +140,15 @@ func (r *queryResolver) ServiceCenters(ctx context.Context) ([]*org.Center, erro
 	return r.Org.Centers(ctx)
 }
 
+// OrgMoveRun is the resolver for the orgMoveRun field.
+func (r *queryResolver) OrgMoveRun(ctx context.Context, id string) (*run.Run, error) {
+	rid, err := relay.ParseAs(TypeOrgMoveRun, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Org.MoveRun(ctx, rid)
+}
+
 // ID is the resolver for the id field.
 func (r *serviceCenterResolver) ID(ctx context.Context, obj *org.Center) (string, error) {
 	return relay.ID(TypeServiceCenter, obj.ID), nil
@@ -55,6 +159,9 @@ func (r *serviceCenterResolver) OrgUnit(ctx context.Context, obj *org.Center) (*
 	return load(ctx, loaders(ctx).OrgUnit, obj.OrgUnitID)
 }
 
+// OrgMoveRun returns OrgMoveRunResolver implementation.
+func (r *Resolver) OrgMoveRun() OrgMoveRunResolver { return &orgMoveRunResolver{r} }
+
 // OrgUnit returns OrgUnitResolver implementation.
 func (r *Resolver) OrgUnit() OrgUnitResolver { return &orgUnitResolver{r} }
 
@@ -62,6 +169,7 @@ func (r *Resolver) OrgUnit() OrgUnitResolver { return &orgUnitResolver{r} }
 func (r *Resolver) ServiceCenter() ServiceCenterResolver { return &serviceCenterResolver{r} }
 
 type (
+	orgMoveRunResolver    struct{ *Resolver }
 	orgUnitResolver       struct{ *Resolver }
 	serviceCenterResolver struct{ *Resolver }
 )

@@ -44,6 +44,7 @@ type ResidentResolver interface {
 	Applications(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.ApplicationConnection, error)
 	DisabilityCertificate(ctx context.Context, obj *resident.Resident) (*disability.Certificate, error)
 	DisabilityServices(ctx context.Context, obj *resident.Resident) ([]*disability.ServiceRecord, error)
+	MergedInto(ctx context.Context, obj *resident.Resident) (*resident.Resident, error)
 	EmergencyDevices(ctx context.Context, obj *resident.Resident) ([]*emergency.Device, error)
 	CareProfile(ctx context.Context, obj *resident.Resident) (*emergency.CareProfile, error)
 	EmergencyCalls(ctx context.Context, obj *resident.Resident, first *int, after *string) (*model.EmergencyCallConnection, error)
@@ -837,6 +838,38 @@ func (ec *executionContext) fieldContext_Resident_disabilityServices(_ context.C
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DisabilityService(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Resident_mergedInto(ctx context.Context, field graphql.CollectedField, obj *resident.Resident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Resident_mergedInto(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Resident().MergedInto(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *resident.Resident) graphql.Marshaler {
+			return ec.marshalOResident2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐResident(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Resident_mergedInto(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Resident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Resident(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2457,6 +2490,11 @@ func (ec *executionContext) _Resident(ctx context.Context, sel ast.SelectionSet,
 		case "disabilityServices":
 			out.Values[i] = ec._Resident_disabilityServices(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mergedInto":
+			out.Values[i] = ec._Resident_mergedInto(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "emergencyDevices":

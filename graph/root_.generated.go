@@ -43,6 +43,8 @@ type ResolverRoot interface {
 	DisabilityCertificate() DisabilityCertificateResolver
 	DisabilityService() DisabilityServiceResolver
 	DisabilitySubsidyRule() DisabilitySubsidyRuleResolver
+	DuplicateCandidate() DuplicateCandidateResolver
+	DuplicateReport() DuplicateReportResolver
 	EmergencyCall() EmergencyCallResolver
 	EmergencyContact() EmergencyContactResolver
 	EmergencyDevice() EmergencyDeviceResolver
@@ -56,6 +58,7 @@ type ResolverRoot interface {
 	LifeEvent() LifeEventResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
+	OrgMoveRun() OrgMoveRunResolver
 	OrgUnit() OrgUnitResolver
 	OutboundCall() OutboundCallResolver
 	Provider() ProviderResolver
@@ -63,6 +66,7 @@ type ResolverRoot interface {
 	Redemption() RedemptionResolver
 	RedemptionTokenPreview() RedemptionTokenPreviewResolver
 	Resident() ResidentResolver
+	ResidentExport() ResidentExportResolver
 	ResidentFactsOn() ResidentFactsOnResolver
 	ResidentImport() ResidentImportResolver
 	ResidentProxy() ResidentProxyResolver
@@ -356,6 +360,43 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	DuplicateCandidate struct {
+		DecidedAt    func(childComplexity int) int
+		DecisionNote func(childComplexity int) int
+		FoundAt      func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		ResidentA    func(childComplexity int) int
+		ResidentB    func(childComplexity int) int
+		Status       func(childComplexity int) int
+	}
+
+	DuplicateCandidateConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	DuplicateCandidateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DuplicateCandidatePayload struct {
+		Candidate  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	DuplicateReport struct {
+		Error          func(childComplexity int) int
+		FinishedAt     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		PairsFound     func(childComplexity int) int
+		ResidentsDone  func(childComplexity int) int
+		ResidentsTotal func(childComplexity int) int
+		StartedAt      func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
 	EmergencyCall struct {
 		AnsweredAt          func(childComplexity int) int
 		AnsweredBy          func(childComplexity int) int
@@ -487,6 +528,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ExportResidentsPayload struct {
+		Export     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	FactChangePayload struct {
 		Household  func(childComplexity int) int
 		Request    func(childComplexity int) int
@@ -529,6 +575,11 @@ type ComplexityRoot struct {
 		DocumentNumber func(childComplexity int) int
 		DocumentType   func(childComplexity int) int
 		Note           func(childComplexity int) int
+	}
+
+	FindDuplicatesPayload struct {
+		Report     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	GeoPoint struct {
@@ -667,6 +718,18 @@ type ComplexityRoot struct {
 		Required func(childComplexity int) int
 	}
 
+	MergeCount struct {
+		Count func(childComplexity int) int
+		Table func(childComplexity int) int
+	}
+
+	MergeResidentsPayload struct {
+		Candidate  func(childComplexity int) int
+		Moved      func(childComplexity int) int
+		Survivor   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AcceptProxyInvitation       func(childComplexity int, code string) int
 		ActivateVoucherProgram      func(childComplexity int, id string) int
@@ -688,21 +751,28 @@ type ComplexityRoot struct {
 		ConfirmSettlement           func(childComplexity int, providerID string, month string) int
 		CreateCareWorker            func(childComplexity int, input model.CreateCareWorkerInput) int
 		CreateHousehold             func(childComplexity int, input model.CreateHouseholdInput) int
+		CreateOrgUnit               func(childComplexity int, input model.CreateOrgUnitInput) int
 		CreateProxyInvitation       func(childComplexity int, input model.CreateProxyInvitationInput) int
 		CreateRedemptionToken       func(childComplexity int, programID string, residentID *string, validMinutes *int, maxAmountFen *int64) int
 		CreateServiceOrder          func(childComplexity int, input model.CreateServiceOrderInput) int
 		CreateStaffUser             func(childComplexity int, input model.CreateStaffUserInput) int
 		CreateVoucherProgram        func(childComplexity int, input model.CreateVoucherProgramInput) int
+		DismissDuplicate            func(childComplexity int, input model.DismissDuplicateInput) int
 		DispatchEmergencyCall       func(childComplexity int, input model.DispatchEmergencyCallInput) int
 		DisputeServiceOrder         func(childComplexity int, orderID string, reason string) int
 		EnrollResident              func(childComplexity int, programID string, residentID string) int
 		EnrollResidents             func(childComplexity int, programID string, filter model.ResidentFilter) int
+		ExportResidents             func(childComplexity int, filter *model.ResidentFilter) int
+		FindDuplicates              func(childComplexity int) int
 		ImportCalendarYear          func(childComplexity int, year int, days []*model.CalendarDayInput) int
 		IssueBindingCode            func(childComplexity int, residentID string) int
 		IssueServiceCard            func(childComplexity int, input model.IssueServiceCardInput) int
 		IssueVouchers               func(childComplexity int, input model.IssueVouchersInput) int
 		Login                       func(childComplexity int, input model.LoginInput) int
 		Logout                      func(childComplexity int) int
+		MergeResidents              func(childComplexity int, input model.MergeResidentsInput) int
+		MoveOrgUnit                 func(childComplexity int, input model.MoveOrgUnitInput) int
+		MoveResidents               func(childComplexity int, input model.MoveResidentsInput) int
 		ReceiveEmergencyCall        func(childComplexity int, input model.ReceiveEmergencyCallInput) int
 		RecordContactAttempt        func(childComplexity int, input model.RecordContactAttemptInput) int
 		RecordDeath                 func(childComplexity int, input model.RecordDeathInput) int
@@ -718,6 +788,7 @@ type ComplexityRoot struct {
 		RegisterResident            func(childComplexity int, input model.RegisterResidentInput) int
 		RejectFactChange            func(childComplexity int, input model.RejectFactChangeInput) int
 		RemoveHouseholdMember       func(childComplexity int, input model.RemoveHouseholdMemberInput) int
+		RenameOrgUnit               func(childComplexity int, id string, name string) int
 		ReportEmergencyCallAnswered func(childComplexity int, input model.ReportEmergencyCallAnsweredInput) int
 		ReportServiceCardLost       func(childComplexity int, residentID string) int
 		ReportSubscribeGrants       func(childComplexity int, input model.ReportSubscribeGrantsInput) int
@@ -728,6 +799,7 @@ type ComplexityRoot struct {
 		ResetPassword               func(childComplexity int, input model.ResetPasswordInput) int
 		ResolveServiceOrderDispute  func(childComplexity int, input model.ResolveServiceOrderDisputeInput) int
 		ResolveWelfareEscalation    func(childComplexity int, id string, resolution string) int
+		RetireOrgUnit               func(childComplexity int, id string) int
 		RevealContactNumber         func(childComplexity int, input model.RevealContactNumberInput) int
 		ReverseRedemption           func(childComplexity int, input model.ReverseRedemptionInput) int
 		ReviewServiceOrder          func(childComplexity int, input model.ReviewServiceOrderInput) int
@@ -775,13 +847,44 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	OrgMoveCount struct {
+		Count func(childComplexity int) int
+		Table func(childComplexity int) int
+	}
+
+	OrgMovePayload struct {
+		Changed    func(childComplexity int) int
+		OrgUnit    func(childComplexity int) int
+		Run        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	OrgMoveRun struct {
+		Changed        func(childComplexity int) int
+		Error          func(childComplexity int) int
+		ErrorCode      func(childComplexity int) int
+		FinishedAt     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		OrgUnit        func(childComplexity int) int
+		ResidentsDone  func(childComplexity int) int
+		ResidentsTotal func(childComplexity int) int
+		StartedAt      func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
 	OrgUnit struct {
-		Children func(childComplexity int) int
-		Code     func(childComplexity int) int
-		ID       func(childComplexity int) int
-		Kind     func(childComplexity int) int
-		Name     func(childComplexity int) int
-		Parent   func(childComplexity int) int
+		Children  func(childComplexity int) int
+		Code      func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Parent    func(childComplexity int) int
+		RetiredAt func(childComplexity int) int
+	}
+
+	OrgUnitPayload struct {
+		OrgUnit    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	OutboundCall struct {
@@ -841,6 +944,8 @@ type ComplexityRoot struct {
 		DisabilityCertificates       func(childComplexity int, residentID string) int
 		DisabilitySubsidyEligibility func(childComplexity int, residentID string) int
 		DisabilitySubsidyRules       func(childComplexity int) int
+		DuplicateCandidates          func(childComplexity int, status *resident.DuplicateStatus, first *int, after *string) int
+		DuplicateReport              func(childComplexity int, id string) int
 		EmergencyCallStats           func(childComplexity int, from time.Time, to time.Time, orgUnitID *string) int
 		EmergencyCalls               func(childComplexity int, filter *model.EmergencyCallFilter, first *int, after *string) int
 		EnrollmentRuns               func(childComplexity int, programID *string, first *int, after *string) int
@@ -852,11 +957,13 @@ type ComplexityRoot struct {
 		MyNotifications              func(childComplexity int, first *int) int
 		MyProxies                    func(childComplexity int) int
 		Node                         func(childComplexity int, id string) int
+		OrgMoveRun                   func(childComplexity int, id string) int
 		OrgUnits                     func(childComplexity int, kind *org.Kind, parentID *string) int
 		Providers                    func(childComplexity int) int
 		RedemptionTokenPreview       func(childComplexity int, token string) int
 		Resident                     func(childComplexity int, id string) int
 		ResidentByIDNumber           func(childComplexity int, idNumber string) int
+		ResidentExport               func(childComplexity int, id string) int
 		ResidentImports              func(childComplexity int, first *int, after *string) int
 		Residents                    func(childComplexity int, filter *model.ResidentFilter, first *int, after *string) int
 		ServiceCard                  func(childComplexity int, residentID string) int
@@ -945,6 +1052,7 @@ type ComplexityRoot struct {
 		IDNumber               func(childComplexity int) int
 		IDNumberMasked         func(childComplexity int) int
 		LifeEvents             func(childComplexity int) int
+		MergedInto             func(childComplexity int) int
 		MovedOutOn             func(childComplexity int) int
 		Name                   func(childComplexity int) int
 		NotificationDeliveries func(childComplexity int, first *int) int
@@ -973,6 +1081,16 @@ type ComplexityRoot struct {
 	ResidentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ResidentExport struct {
+		CreatedAt  func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		ID         func(childComplexity int) int
+		RowCount   func(childComplexity int) int
+		RowsTotal  func(childComplexity int) int
+		Status     func(childComplexity int) int
+		URL        func(childComplexity int) int
 	}
 
 	ResidentFactsOn struct {
@@ -2411,6 +2529,143 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DisabilitySubsidyRulePayload.UserErrors(childComplexity), true
 
+	case "DuplicateCandidate.decidedAt":
+		if e.ComplexityRoot.DuplicateCandidate.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidate.DecidedAt(childComplexity), true
+	case "DuplicateCandidate.decisionNote":
+		if e.ComplexityRoot.DuplicateCandidate.DecisionNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidate.DecisionNote(childComplexity), true
+	case "DuplicateCandidate.foundAt":
+		if e.ComplexityRoot.DuplicateCandidate.FoundAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidate.FoundAt(childComplexity), true
+	case "DuplicateCandidate.id":
+		if e.ComplexityRoot.DuplicateCandidate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidate.ID(childComplexity), true
+	case "DuplicateCandidate.reason":
+		if e.ComplexityRoot.DuplicateCandidate.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidate.Reason(childComplexity), true
+	case "DuplicateCandidate.residentA":
+		if e.ComplexityRoot.DuplicateCandidate.ResidentA == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidate.ResidentA(childComplexity), true
+	case "DuplicateCandidate.residentB":
+		if e.ComplexityRoot.DuplicateCandidate.ResidentB == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidate.ResidentB(childComplexity), true
+	case "DuplicateCandidate.status":
+		if e.ComplexityRoot.DuplicateCandidate.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidate.Status(childComplexity), true
+
+	case "DuplicateCandidateConnection.edges":
+		if e.ComplexityRoot.DuplicateCandidateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidateConnection.Edges(childComplexity), true
+	case "DuplicateCandidateConnection.pageInfo":
+		if e.ComplexityRoot.DuplicateCandidateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidateConnection.PageInfo(childComplexity), true
+
+	case "DuplicateCandidateEdge.cursor":
+		if e.ComplexityRoot.DuplicateCandidateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidateEdge.Cursor(childComplexity), true
+	case "DuplicateCandidateEdge.node":
+		if e.ComplexityRoot.DuplicateCandidateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidateEdge.Node(childComplexity), true
+
+	case "DuplicateCandidatePayload.candidate":
+		if e.ComplexityRoot.DuplicateCandidatePayload.Candidate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidatePayload.Candidate(childComplexity), true
+	case "DuplicateCandidatePayload.userErrors":
+		if e.ComplexityRoot.DuplicateCandidatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateCandidatePayload.UserErrors(childComplexity), true
+
+	case "DuplicateReport.error":
+		if e.ComplexityRoot.DuplicateReport.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateReport.Error(childComplexity), true
+	case "DuplicateReport.finishedAt":
+		if e.ComplexityRoot.DuplicateReport.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateReport.FinishedAt(childComplexity), true
+	case "DuplicateReport.id":
+		if e.ComplexityRoot.DuplicateReport.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateReport.ID(childComplexity), true
+	case "DuplicateReport.pairsFound":
+		if e.ComplexityRoot.DuplicateReport.PairsFound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateReport.PairsFound(childComplexity), true
+	case "DuplicateReport.residentsDone":
+		if e.ComplexityRoot.DuplicateReport.ResidentsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateReport.ResidentsDone(childComplexity), true
+	case "DuplicateReport.residentsTotal":
+		if e.ComplexityRoot.DuplicateReport.ResidentsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateReport.ResidentsTotal(childComplexity), true
+	case "DuplicateReport.startedAt":
+		if e.ComplexityRoot.DuplicateReport.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateReport.StartedAt(childComplexity), true
+	case "DuplicateReport.status":
+		if e.ComplexityRoot.DuplicateReport.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateReport.Status(childComplexity), true
+
 	case "EmergencyCall.answeredAt":
 		if e.ComplexityRoot.EmergencyCall.AnsweredAt == nil {
 			break
@@ -2959,6 +3214,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnrollmentRunEdge.Node(childComplexity), true
 
+	case "ExportResidentsPayload.export":
+		if e.ComplexityRoot.ExportResidentsPayload.Export == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportResidentsPayload.Export(childComplexity), true
+	case "ExportResidentsPayload.userErrors":
+		if e.ComplexityRoot.ExportResidentsPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportResidentsPayload.UserErrors(childComplexity), true
+
 	case "FactChangePayload.household":
 		if e.ComplexityRoot.FactChangePayload.Household == nil {
 			break
@@ -3137,6 +3405,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FactEvidence.Note(childComplexity), true
+
+	case "FindDuplicatesPayload.report":
+		if e.ComplexityRoot.FindDuplicatesPayload.Report == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FindDuplicatesPayload.Report(childComplexity), true
+	case "FindDuplicatesPayload.userErrors":
+		if e.ComplexityRoot.FindDuplicatesPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FindDuplicatesPayload.UserErrors(childComplexity), true
 
 	case "GeoPoint.accuracyMeters":
 		if e.ComplexityRoot.GeoPoint.AccuracyMeters == nil {
@@ -3631,6 +3912,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MaterialRequirement.Required(childComplexity), true
 
+	case "MergeCount.count":
+		if e.ComplexityRoot.MergeCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeCount.Count(childComplexity), true
+	case "MergeCount.table":
+		if e.ComplexityRoot.MergeCount.Table == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeCount.Table(childComplexity), true
+
+	case "MergeResidentsPayload.candidate":
+		if e.ComplexityRoot.MergeResidentsPayload.Candidate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeResidentsPayload.Candidate(childComplexity), true
+	case "MergeResidentsPayload.moved":
+		if e.ComplexityRoot.MergeResidentsPayload.Moved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeResidentsPayload.Moved(childComplexity), true
+	case "MergeResidentsPayload.survivor":
+		if e.ComplexityRoot.MergeResidentsPayload.Survivor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeResidentsPayload.Survivor(childComplexity), true
+	case "MergeResidentsPayload.userErrors":
+		if e.ComplexityRoot.MergeResidentsPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeResidentsPayload.UserErrors(childComplexity), true
+
 	case "Mutation.acceptProxyInvitation":
 		if e.ComplexityRoot.Mutation.AcceptProxyInvitation == nil {
 			break
@@ -3851,6 +4170,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateHousehold(childComplexity, args["input"].(model.CreateHouseholdInput)), true
+	case "Mutation.createOrgUnit":
+		if e.ComplexityRoot.Mutation.CreateOrgUnit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOrgUnit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOrgUnit(childComplexity, args["input"].(model.CreateOrgUnitInput)), true
 	case "Mutation.createProxyInvitation":
 		if e.ComplexityRoot.Mutation.CreateProxyInvitation == nil {
 			break
@@ -3906,6 +4236,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateVoucherProgram(childComplexity, args["input"].(model.CreateVoucherProgramInput)), true
+	case "Mutation.dismissDuplicate":
+		if e.ComplexityRoot.Mutation.DismissDuplicate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_dismissDuplicate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DismissDuplicate(childComplexity, args["input"].(model.DismissDuplicateInput)), true
 	case "Mutation.dispatchEmergencyCall":
 		if e.ComplexityRoot.Mutation.DispatchEmergencyCall == nil {
 			break
@@ -3950,6 +4291,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnrollResidents(childComplexity, args["programId"].(string), args["filter"].(model.ResidentFilter)), true
+	case "Mutation.exportResidents":
+		if e.ComplexityRoot.Mutation.ExportResidents == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_exportResidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExportResidents(childComplexity, args["filter"].(*model.ResidentFilter)), true
+	case "Mutation.findDuplicates":
+		if e.ComplexityRoot.Mutation.FindDuplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.FindDuplicates(childComplexity), true
 	case "Mutation.importCalendarYear":
 		if e.ComplexityRoot.Mutation.ImportCalendarYear == nil {
 			break
@@ -4011,6 +4369,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Logout(childComplexity), true
+	case "Mutation.mergeResidents":
+		if e.ComplexityRoot.Mutation.MergeResidents == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_mergeResidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MergeResidents(childComplexity, args["input"].(model.MergeResidentsInput)), true
+	case "Mutation.moveOrgUnit":
+		if e.ComplexityRoot.Mutation.MoveOrgUnit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveOrgUnit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveOrgUnit(childComplexity, args["input"].(model.MoveOrgUnitInput)), true
+	case "Mutation.moveResidents":
+		if e.ComplexityRoot.Mutation.MoveResidents == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveResidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveResidents(childComplexity, args["input"].(model.MoveResidentsInput)), true
 	case "Mutation.receiveEmergencyCall":
 		if e.ComplexityRoot.Mutation.ReceiveEmergencyCall == nil {
 			break
@@ -4176,6 +4567,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveHouseholdMember(childComplexity, args["input"].(model.RemoveHouseholdMemberInput)), true
+	case "Mutation.renameOrgUnit":
+		if e.ComplexityRoot.Mutation.RenameOrgUnit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renameOrgUnit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenameOrgUnit(childComplexity, args["id"].(string), args["name"].(string)), true
 	case "Mutation.reportEmergencyCallAnswered":
 		if e.ComplexityRoot.Mutation.ReportEmergencyCallAnswered == nil {
 			break
@@ -4286,6 +4688,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResolveWelfareEscalation(childComplexity, args["id"].(string), args["resolution"].(string)), true
+	case "Mutation.retireOrgUnit":
+		if e.ComplexityRoot.Mutation.RetireOrgUnit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retireOrgUnit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetireOrgUnit(childComplexity, args["id"].(string)), true
 	case "Mutation.revealContactNumber":
 		if e.ComplexityRoot.Mutation.RevealContactNumber == nil {
 			break
@@ -4658,6 +5071,105 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OkPayload.UserErrors(childComplexity), true
 
+	case "OrgMoveCount.count":
+		if e.ComplexityRoot.OrgMoveCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveCount.Count(childComplexity), true
+	case "OrgMoveCount.table":
+		if e.ComplexityRoot.OrgMoveCount.Table == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveCount.Table(childComplexity), true
+
+	case "OrgMovePayload.changed":
+		if e.ComplexityRoot.OrgMovePayload.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMovePayload.Changed(childComplexity), true
+	case "OrgMovePayload.orgUnit":
+		if e.ComplexityRoot.OrgMovePayload.OrgUnit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMovePayload.OrgUnit(childComplexity), true
+	case "OrgMovePayload.run":
+		if e.ComplexityRoot.OrgMovePayload.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMovePayload.Run(childComplexity), true
+	case "OrgMovePayload.userErrors":
+		if e.ComplexityRoot.OrgMovePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMovePayload.UserErrors(childComplexity), true
+
+	case "OrgMoveRun.changed":
+		if e.ComplexityRoot.OrgMoveRun.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.Changed(childComplexity), true
+	case "OrgMoveRun.error":
+		if e.ComplexityRoot.OrgMoveRun.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.Error(childComplexity), true
+	case "OrgMoveRun.errorCode":
+		if e.ComplexityRoot.OrgMoveRun.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.ErrorCode(childComplexity), true
+	case "OrgMoveRun.finishedAt":
+		if e.ComplexityRoot.OrgMoveRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.FinishedAt(childComplexity), true
+	case "OrgMoveRun.id":
+		if e.ComplexityRoot.OrgMoveRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.ID(childComplexity), true
+	case "OrgMoveRun.orgUnit":
+		if e.ComplexityRoot.OrgMoveRun.OrgUnit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.OrgUnit(childComplexity), true
+	case "OrgMoveRun.residentsDone":
+		if e.ComplexityRoot.OrgMoveRun.ResidentsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.ResidentsDone(childComplexity), true
+	case "OrgMoveRun.residentsTotal":
+		if e.ComplexityRoot.OrgMoveRun.ResidentsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.ResidentsTotal(childComplexity), true
+	case "OrgMoveRun.startedAt":
+		if e.ComplexityRoot.OrgMoveRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.StartedAt(childComplexity), true
+	case "OrgMoveRun.status":
+		if e.ComplexityRoot.OrgMoveRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgMoveRun.Status(childComplexity), true
+
 	case "OrgUnit.children":
 		if e.ComplexityRoot.OrgUnit.Children == nil {
 			break
@@ -4694,6 +5206,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrgUnit.Parent(childComplexity), true
+	case "OrgUnit.retiredAt":
+		if e.ComplexityRoot.OrgUnit.RetiredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgUnit.RetiredAt(childComplexity), true
+
+	case "OrgUnitPayload.orgUnit":
+		if e.ComplexityRoot.OrgUnitPayload.OrgUnit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgUnitPayload.OrgUnit(childComplexity), true
+	case "OrgUnitPayload.userErrors":
+		if e.ComplexityRoot.OrgUnitPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgUnitPayload.UserErrors(childComplexity), true
 
 	case "OutboundCall.attempts":
 		if e.ComplexityRoot.OutboundCall.Attempts == nil {
@@ -4984,6 +5515,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DisabilitySubsidyRules(childComplexity), true
+	case "Query.duplicateCandidates":
+		if e.ComplexityRoot.Query.DuplicateCandidates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_duplicateCandidates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DuplicateCandidates(childComplexity, args["status"].(*resident.DuplicateStatus), args["first"].(*int), args["after"].(*string)), true
+	case "Query.duplicateReport":
+		if e.ComplexityRoot.Query.DuplicateReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_duplicateReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DuplicateReport(childComplexity, args["id"].(string)), true
 	case "Query.emergencyCallStats":
 		if e.ComplexityRoot.Query.EmergencyCallStats == nil {
 			break
@@ -5091,6 +5644,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.orgMoveRun":
+		if e.ComplexityRoot.Query.OrgMoveRun == nil {
+			break
+		}
+
+		args, err := ec.field_Query_orgMoveRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OrgMoveRun(childComplexity, args["id"].(string)), true
 	case "Query.orgUnits":
 		if e.ComplexityRoot.Query.OrgUnits == nil {
 			break
@@ -5141,6 +5705,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ResidentByIDNumber(childComplexity, args["idNumber"].(string)), true
+	case "Query.residentExport":
+		if e.ComplexityRoot.Query.ResidentExport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_residentExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ResidentExport(childComplexity, args["id"].(string)), true
 	case "Query.residentImports":
 		if e.ComplexityRoot.Query.ResidentImports == nil {
 			break
@@ -5620,6 +6195,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Resident.LifeEvents(childComplexity), true
+	case "Resident.mergedInto":
+		if e.ComplexityRoot.Resident.MergedInto == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Resident.MergedInto(childComplexity), true
 	case "Resident.movedOutOn":
 		if e.ComplexityRoot.Resident.MovedOutOn == nil {
 			break
@@ -5774,6 +6355,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResidentEdge.Node(childComplexity), true
+
+	case "ResidentExport.createdAt":
+		if e.ComplexityRoot.ResidentExport.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentExport.CreatedAt(childComplexity), true
+	case "ResidentExport.finishedAt":
+		if e.ComplexityRoot.ResidentExport.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentExport.FinishedAt(childComplexity), true
+	case "ResidentExport.id":
+		if e.ComplexityRoot.ResidentExport.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentExport.ID(childComplexity), true
+	case "ResidentExport.rowCount":
+		if e.ComplexityRoot.ResidentExport.RowCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentExport.RowCount(childComplexity), true
+	case "ResidentExport.rowsTotal":
+		if e.ComplexityRoot.ResidentExport.RowsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentExport.RowsTotal(childComplexity), true
+	case "ResidentExport.status":
+		if e.ComplexityRoot.ResidentExport.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentExport.Status(childComplexity), true
+	case "ResidentExport.url":
+		if e.ComplexityRoot.ResidentExport.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResidentExport.URL(childComplexity), true
 
 	case "ResidentFactsOn.careLevel":
 		if e.ComplexityRoot.ResidentFactsOn.CareLevel == nil {
@@ -7308,11 +7932,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConfirmServiceOrderWithCodeInput", ec.unmarshalInputConfirmServiceOrderWithCodeInput),
 			graphql.NewInputUnmarshaler("CreateCareWorkerInput", ec.unmarshalInputCreateCareWorkerInput),
 			graphql.NewInputUnmarshaler("CreateHouseholdInput", ec.unmarshalInputCreateHouseholdInput),
+			graphql.NewInputUnmarshaler("CreateOrgUnitInput", ec.unmarshalInputCreateOrgUnitInput),
 			graphql.NewInputUnmarshaler("CreateProxyInvitationInput", ec.unmarshalInputCreateProxyInvitationInput),
 			graphql.NewInputUnmarshaler("CreateServiceOrderInput", ec.unmarshalInputCreateServiceOrderInput),
 			graphql.NewInputUnmarshaler("CreateStaffUserInput", ec.unmarshalInputCreateStaffUserInput),
 			graphql.NewInputUnmarshaler("CreateVoucherProgramInput", ec.unmarshalInputCreateVoucherProgramInput),
 			graphql.NewInputUnmarshaler("DeviceHeartbeatInput", ec.unmarshalInputDeviceHeartbeatInput),
+			graphql.NewInputUnmarshaler("DismissDuplicateInput", ec.unmarshalInputDismissDuplicateInput),
 			graphql.NewInputUnmarshaler("DispatchEmergencyCallInput", ec.unmarshalInputDispatchEmergencyCallInput),
 			graphql.NewInputUnmarshaler("EmergencyCallFilter", ec.unmarshalInputEmergencyCallFilter),
 			graphql.NewInputUnmarshaler("EmergencyContactInput", ec.unmarshalInputEmergencyContactInput),
@@ -7326,6 +7952,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MaterialInput", ec.unmarshalInputMaterialInput),
 			graphql.NewInputUnmarshaler("MaterialRequirementInput", ec.unmarshalInputMaterialRequirementInput),
 			graphql.NewInputUnmarshaler("MemberRelationInput", ec.unmarshalInputMemberRelationInput),
+			graphql.NewInputUnmarshaler("MergeResidentsInput", ec.unmarshalInputMergeResidentsInput),
+			graphql.NewInputUnmarshaler("MoveOrgUnitInput", ec.unmarshalInputMoveOrgUnitInput),
+			graphql.NewInputUnmarshaler("MoveResidentsInput", ec.unmarshalInputMoveResidentsInput),
 			graphql.NewInputUnmarshaler("ProviderRedemptionFilter", ec.unmarshalInputProviderRedemptionFilter),
 			graphql.NewInputUnmarshaler("ReceiveEmergencyCallInput", ec.unmarshalInputReceiveEmergencyCallInput),
 			graphql.NewInputUnmarshaler("RecordContactAttemptInput", ec.unmarshalInputRecordContactAttemptInput),
@@ -7458,7 +8087,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/household.graphqls" "schema/identity.graphqls" "schema/lifeevent.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/residentimport.graphqls" "schema/voucher.graphqls"
+//go:embed "schema/application.graphqls" "schema/audit.graphqls" "schema/common.graphqls" "schema/disability.graphqls" "schema/duplicate.graphqls" "schema/emergency.graphqls" "schema/family.graphqls" "schema/homecare.graphqls" "schema/household.graphqls" "schema/identity.graphqls" "schema/lifeevent.graphqls" "schema/org.graphqls" "schema/resident.graphqls" "schema/residentimport.graphqls" "schema/voucher.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -7474,6 +8103,7 @@ var sources = []*ast.Source{
 	{Name: "schema/audit.graphqls", Input: sourceData("schema/audit.graphqls"), BuiltIn: false},
 	{Name: "schema/common.graphqls", Input: sourceData("schema/common.graphqls"), BuiltIn: false},
 	{Name: "schema/disability.graphqls", Input: sourceData("schema/disability.graphqls"), BuiltIn: false},
+	{Name: "schema/duplicate.graphqls", Input: sourceData("schema/duplicate.graphqls"), BuiltIn: false},
 	{Name: "schema/emergency.graphqls", Input: sourceData("schema/emergency.graphqls"), BuiltIn: false},
 	{Name: "schema/family.graphqls", Input: sourceData("schema/family.graphqls"), BuiltIn: false},
 	{Name: "schema/homecare.graphqls", Input: sourceData("schema/homecare.graphqls"), BuiltIn: false},
@@ -8021,6 +8651,80 @@ func (ec *executionContext) childFields_DisabilitySubsidyRulePayload(ctx context
 	return nil, fmt.Errorf("no field named %q was found under type DisabilitySubsidyRulePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DuplicateCandidate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DuplicateCandidate_id(ctx, field)
+	case "residentA":
+		return ec.fieldContext_DuplicateCandidate_residentA(ctx, field)
+	case "residentB":
+		return ec.fieldContext_DuplicateCandidate_residentB(ctx, field)
+	case "reason":
+		return ec.fieldContext_DuplicateCandidate_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_DuplicateCandidate_status(ctx, field)
+	case "foundAt":
+		return ec.fieldContext_DuplicateCandidate_foundAt(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_DuplicateCandidate_decidedAt(ctx, field)
+	case "decisionNote":
+		return ec.fieldContext_DuplicateCandidate_decisionNote(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DuplicateCandidate", field.Name)
+}
+
+func (ec *executionContext) childFields_DuplicateCandidateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DuplicateCandidateConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DuplicateCandidateConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DuplicateCandidateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DuplicateCandidateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DuplicateCandidateEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DuplicateCandidateEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DuplicateCandidateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DuplicateCandidatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "candidate":
+		return ec.fieldContext_DuplicateCandidatePayload_candidate(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_DuplicateCandidatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DuplicateCandidatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DuplicateReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DuplicateReport_id(ctx, field)
+	case "status":
+		return ec.fieldContext_DuplicateReport_status(ctx, field)
+	case "residentsTotal":
+		return ec.fieldContext_DuplicateReport_residentsTotal(ctx, field)
+	case "residentsDone":
+		return ec.fieldContext_DuplicateReport_residentsDone(ctx, field)
+	case "pairsFound":
+		return ec.fieldContext_DuplicateReport_pairsFound(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_DuplicateReport_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_DuplicateReport_finishedAt(ctx, field)
+	case "error":
+		return ec.fieldContext_DuplicateReport_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DuplicateReport", field.Name)
+}
+
 func (ec *executionContext) childFields_EmergencyCall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8283,6 +8987,16 @@ func (ec *executionContext) childFields_EnrollmentRunEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRunEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ExportResidentsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "export":
+		return ec.fieldContext_ExportResidentsPayload_export(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ExportResidentsPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExportResidentsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_FactChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "request":
@@ -8369,6 +9083,16 @@ func (ec *executionContext) childFields_FactEvidence(ctx context.Context, field 
 		return ec.fieldContext_FactEvidence_note(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FactEvidence", field.Name)
+}
+
+func (ec *executionContext) childFields_FindDuplicatesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "report":
+		return ec.fieldContext_FindDuplicatesPayload_report(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_FindDuplicatesPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FindDuplicatesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8643,6 +9367,30 @@ func (ec *executionContext) childFields_MaterialRequirement(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type MaterialRequirement", field.Name)
 }
 
+func (ec *executionContext) childFields_MergeCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "table":
+		return ec.fieldContext_MergeCount_table(ctx, field)
+	case "count":
+		return ec.fieldContext_MergeCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeCount", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeResidentsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "candidate":
+		return ec.fieldContext_MergeResidentsPayload_candidate(ctx, field)
+	case "survivor":
+		return ec.fieldContext_MergeResidentsPayload_survivor(ctx, field)
+	case "moved":
+		return ec.fieldContext_MergeResidentsPayload_moved(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_MergeResidentsPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeResidentsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Notification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8679,6 +9427,56 @@ func (ec *executionContext) childFields_OkPayload(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type OkPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_OrgMoveCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "table":
+		return ec.fieldContext_OrgMoveCount_table(ctx, field)
+	case "count":
+		return ec.fieldContext_OrgMoveCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrgMoveCount", field.Name)
+}
+
+func (ec *executionContext) childFields_OrgMovePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orgUnit":
+		return ec.fieldContext_OrgMovePayload_orgUnit(ctx, field)
+	case "changed":
+		return ec.fieldContext_OrgMovePayload_changed(ctx, field)
+	case "run":
+		return ec.fieldContext_OrgMovePayload_run(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OrgMovePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrgMovePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_OrgMoveRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OrgMoveRun_id(ctx, field)
+	case "status":
+		return ec.fieldContext_OrgMoveRun_status(ctx, field)
+	case "orgUnit":
+		return ec.fieldContext_OrgMoveRun_orgUnit(ctx, field)
+	case "residentsTotal":
+		return ec.fieldContext_OrgMoveRun_residentsTotal(ctx, field)
+	case "residentsDone":
+		return ec.fieldContext_OrgMoveRun_residentsDone(ctx, field)
+	case "changed":
+		return ec.fieldContext_OrgMoveRun_changed(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_OrgMoveRun_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_OrgMoveRun_finishedAt(ctx, field)
+	case "error":
+		return ec.fieldContext_OrgMoveRun_error(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_OrgMoveRun_errorCode(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrgMoveRun", field.Name)
+}
+
 func (ec *executionContext) childFields_OrgUnit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8693,8 +9491,20 @@ func (ec *executionContext) childFields_OrgUnit(ctx context.Context, field graph
 		return ec.fieldContext_OrgUnit_parent(ctx, field)
 	case "children":
 		return ec.fieldContext_OrgUnit_children(ctx, field)
+	case "retiredAt":
+		return ec.fieldContext_OrgUnit_retiredAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrgUnit", field.Name)
+}
+
+func (ec *executionContext) childFields_OrgUnitPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orgUnit":
+		return ec.fieldContext_OrgUnitPayload_orgUnit(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OrgUnitPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrgUnitPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_OutboundCall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8927,6 +9737,8 @@ func (ec *executionContext) childFields_Resident(ctx context.Context, field grap
 		return ec.fieldContext_Resident_disabilityCertificate(ctx, field)
 	case "disabilityServices":
 		return ec.fieldContext_Resident_disabilityServices(ctx, field)
+	case "mergedInto":
+		return ec.fieldContext_Resident_mergedInto(ctx, field)
 	case "emergencyDevices":
 		return ec.fieldContext_Resident_emergencyDevices(ctx, field)
 	case "careProfile":
@@ -8989,6 +9801,26 @@ func (ec *executionContext) childFields_ResidentEdge(ctx context.Context, field 
 		return ec.fieldContext_ResidentEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResidentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ResidentExport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ResidentExport_id(ctx, field)
+	case "status":
+		return ec.fieldContext_ResidentExport_status(ctx, field)
+	case "rowCount":
+		return ec.fieldContext_ResidentExport_rowCount(ctx, field)
+	case "rowsTotal":
+		return ec.fieldContext_ResidentExport_rowsTotal(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ResidentExport_createdAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ResidentExport_finishedAt(ctx, field)
+	case "url":
+		return ec.fieldContext_ResidentExport_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResidentExport", field.Name)
 }
 
 func (ec *executionContext) childFields_ResidentFactsOn(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -332,6 +332,24 @@ CREATE TABLE public.disability_subsidy_rules (
     CONSTRAINT disability_subsidy_rules_subsidy_check CHECK ((subsidy = ANY (ARRAY['LIVING'::text, 'NURSING'::text])))
 );
 
+CREATE TABLE public.duplicate_candidates (
+    id uuid NOT NULL,
+    resident_a uuid NOT NULL,
+    resident_b uuid NOT NULL,
+    reason text NOT NULL,
+    status text DEFAULT 'OPEN'::text NOT NULL,
+    found_at timestamp with time zone NOT NULL,
+    seen_run uuid,
+    decided_at timestamp with time zone,
+    decided_by uuid,
+    decision_note text,
+    CONSTRAINT duplicate_candidates_check CHECK ((resident_a < resident_b)),
+    CONSTRAINT duplicate_candidates_check1 CHECK (((status = 'OPEN'::text) = (decided_at IS NULL))),
+    CONSTRAINT duplicate_candidates_decision_note_check CHECK ((length(decision_note) <= 500)),
+    CONSTRAINT duplicate_candidates_reason_check CHECK ((reason = ANY (ARRAY['SAME_NAME_BIRTH_GENDER'::text, 'SHARED_PHONE'::text]))),
+    CONSTRAINT duplicate_candidates_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'DISMISSED'::text, 'MERGED'::text])))
+);
+
 CREATE TABLE public.emergency_call_events (
     id uuid NOT NULL,
     call_id uuid NOT NULL,
@@ -566,6 +584,7 @@ CREATE TABLE public.org_units (
     parent_id uuid,
     path text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    retired_at timestamp with time zone,
     CONSTRAINT org_units_code_check CHECK ((code ~ '^[0-9A-Za-z]{1,32}$'::text)),
     CONSTRAINT org_units_kind_check CHECK ((kind = ANY (ARRAY['DISTRICT'::text, 'STREET'::text, 'COMMUNITY'::text, 'GRID'::text, 'DEPARTMENT'::text])))
 );
@@ -645,6 +664,27 @@ CREATE TABLE public.refresh_tokens (
     CONSTRAINT refresh_tokens_subject_kind_check CHECK ((subject_kind = ANY (ARRAY['USER'::text, 'WECHAT'::text])))
 );
 
+CREATE TABLE public.resident_export_rows (
+    export_id uuid NOT NULL,
+    resident_id uuid NOT NULL,
+    cells jsonb NOT NULL
+);
+
+CREATE TABLE public.resident_exports (
+    id uuid NOT NULL,
+    requested_by uuid NOT NULL,
+    filter jsonb NOT NULL,
+    status text NOT NULL,
+    row_count bigint DEFAULT 0 NOT NULL,
+    file bytea,
+    run_id uuid,
+    created_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT resident_exports_check CHECK (((status = 'READY'::text) = (file IS NOT NULL))),
+    CONSTRAINT resident_exports_row_count_check CHECK ((row_count >= 0)),
+    CONSTRAINT resident_exports_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'READY'::text, 'FAILED'::text])))
+);
+
 CREATE TABLE public.residents (
     id uuid NOT NULL,
     name text NOT NULL,
@@ -671,8 +711,10 @@ CREATE TABLE public.residents (
     moved_out_to text,
     household_statuses text[] DEFAULT '{}'::text[] NOT NULL,
     facts_since date,
+    merged_into uuid,
     CONSTRAINT residents_care_level_check CHECK ((care_level = ANY (ARRAY['INTACT'::text, 'MILD'::text, 'MODERATE'::text, 'SEVERE'::text, 'TOTAL'::text]))),
     CONSTRAINT residents_gender_check CHECK ((gender = ANY (ARRAY['MALE'::text, 'FEMALE'::text]))),
+    CONSTRAINT residents_merged_into_check CHECK ((merged_into <> id)),
     CONSTRAINT residents_moved_out_check CHECK (((moved_out_on IS NULL) = (moved_out_to IS NULL))),
     CONSTRAINT residents_moved_out_to_check CHECK ((length(moved_out_to) <= 200)),
     CONSTRAINT residents_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64)))
@@ -688,7 +730,7 @@ CREATE VIEW public.resident_facts AS
     residents.care_level,
     residents.statuses,
     residents.deceased_on,
-    ((residents.deceased_on IS NULL) AND (residents.moved_out_on IS NULL)) AS living,
+    ((residents.deceased_on IS NULL) AND (residents.moved_out_on IS NULL) AND (residents.merged_into IS NULL)) AS living,
     residents.moved_out_on,
     residents.household_statuses,
     residents.facts_since
@@ -823,7 +865,7 @@ CREATE TABLE public.runs (
     CONSTRAINT runs_finished_check CHECK (((status = 'RUNNING'::text) = (finished_at IS NULL))),
     CONSTRAINT runs_items_done_check CHECK ((items_done >= 0)),
     CONSTRAINT runs_items_total_check CHECK ((items_total >= 0)),
-    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text, 'IMPORT_RESIDENTS'::text]))),
+    CONSTRAINT runs_kind_check CHECK ((kind = ANY (ARRAY['ISSUE_VOUCHERS'::text, 'ENROLL_RESIDENTS'::text, 'RECOMPUTE_DEADLINES'::text, 'IMPORT_RESIDENTS'::text, 'MOVE_ORG_UNIT'::text, 'FIND_DUPLICATES'::text, 'EXPORT_RESIDENTS'::text]))),
     CONSTRAINT runs_lease_check CHECK (((status = 'RUNNING'::text) OR (lease_owner IS NULL))),
     CONSTRAINT runs_skipped_count_check CHECK ((skipped_count >= 0)),
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['RUNNING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
@@ -1190,6 +1232,12 @@ ALTER TABLE ONLY public.disability_subsidy_rules
 ALTER TABLE ONLY public.disability_subsidy_rules
     ADD CONSTRAINT disability_subsidy_rules_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.duplicate_candidates
+    ADD CONSTRAINT duplicate_candidates_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.duplicate_candidates
+    ADD CONSTRAINT duplicate_candidates_resident_a_resident_b_reason_key UNIQUE (resident_a, resident_b, reason);
+
 ALTER TABLE ONLY public.emergency_call_events
     ADD CONSTRAINT emergency_call_events_pkey PRIMARY KEY (id);
 
@@ -1267,6 +1315,12 @@ ALTER TABLE ONLY public.refresh_tokens
 
 ALTER TABLE ONLY public.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
+
+ALTER TABLE ONLY public.resident_export_rows
+    ADD CONSTRAINT resident_export_rows_pkey PRIMARY KEY (export_id, resident_id);
+
+ALTER TABLE ONLY public.resident_exports
+    ADD CONSTRAINT resident_exports_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.resident_import_problems
     ADD CONSTRAINT resident_import_problems_pkey PRIMARY KEY (id);
@@ -1417,6 +1471,10 @@ CREATE INDEX disability_services_provider_idx ON public.disability_services USIN
 
 CREATE INDEX disability_services_resident_idx ON public.disability_services USING btree (resident_id, id DESC);
 
+CREATE INDEX duplicate_candidates_b_idx ON public.duplicate_candidates USING btree (resident_b);
+
+CREATE INDEX duplicate_candidates_open_idx ON public.duplicate_candidates USING btree (id) WHERE (status = 'OPEN'::text);
+
 CREATE INDEX emergency_call_events_call_idx ON public.emergency_call_events USING btree (call_id, at, id);
 
 CREATE UNIQUE INDEX emergency_call_events_external_key ON public.emergency_call_events USING btree (external_call_id) WHERE (external_call_id IS NOT NULL);
@@ -1489,6 +1547,8 @@ CREATE INDEX refresh_tokens_family_idx ON public.refresh_tokens USING btree (fam
 
 CREATE INDEX refresh_tokens_subject_idx ON public.refresh_tokens USING btree (subject_id);
 
+CREATE INDEX resident_exports_requester_idx ON public.resident_exports USING btree (requested_by, id DESC);
+
 CREATE INDEX resident_import_problems_import_idx ON public.resident_import_problems USING btree (import_id, id);
 
 CREATE INDEX resident_imports_scope_idx ON public.resident_imports USING btree (scope_path text_pattern_ops, id);
@@ -1510,6 +1570,8 @@ CREATE UNIQUE INDEX residents_id_number_bidx_key ON public.residents USING btree
 CREATE INDEX residents_name_terms_missing_idx ON public.residents USING btree (id) WHERE (name_terms IS NULL);
 
 CREATE INDEX residents_org_path_idx ON public.residents USING btree (org_path text_pattern_ops, id);
+
+CREATE INDEX residents_person_idx ON public.residents USING btree (name, birth_date, gender, id);
 
 CREATE INDEX residents_phone_bidx_idx ON public.residents USING btree (phone_bidx);
 
@@ -1645,6 +1707,12 @@ ALTER TABLE ONLY public.disability_services
 ALTER TABLE ONLY public.disability_services
     ADD CONSTRAINT disability_services_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
+ALTER TABLE ONLY public.duplicate_candidates
+    ADD CONSTRAINT duplicate_candidates_resident_a_fkey FOREIGN KEY (resident_a) REFERENCES public.residents(id);
+
+ALTER TABLE ONLY public.duplicate_candidates
+    ADD CONSTRAINT duplicate_candidates_resident_b_fkey FOREIGN KEY (resident_b) REFERENCES public.residents(id);
+
 ALTER TABLE ONLY public.emergency_call_events
     ADD CONSTRAINT emergency_call_events_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.emergency_calls(id);
 
@@ -1723,6 +1791,9 @@ ALTER TABLE ONLY public.redemptions
 ALTER TABLE ONLY public.redemptions
     ADD CONSTRAINT redemptions_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);
 
+ALTER TABLE ONLY public.resident_export_rows
+    ADD CONSTRAINT resident_export_rows_export_id_fkey FOREIGN KEY (export_id) REFERENCES public.resident_exports(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.resident_import_problems
     ADD CONSTRAINT resident_import_problems_import_id_fkey FOREIGN KEY (import_id) REFERENCES public.resident_imports(id) ON DELETE CASCADE;
 
@@ -1746,6 +1817,9 @@ ALTER TABLE ONLY public.residents
 
 ALTER TABLE ONLY public.residents
     ADD CONSTRAINT residents_grid_id_fkey FOREIGN KEY (grid_id) REFERENCES public.org_units(id);
+
+ALTER TABLE ONLY public.residents
+    ADD CONSTRAINT residents_merged_into_fkey FOREIGN KEY (merged_into) REFERENCES public.residents(id);
 
 ALTER TABLE ONLY public.service_cards
     ADD CONSTRAINT service_cards_resident_id_fkey FOREIGN KEY (resident_id) REFERENCES public.residents(id);

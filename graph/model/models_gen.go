@@ -16,6 +16,7 @@ import (
 	"github.com/jinjiang/residents/internal/disability"
 	"github.com/jinjiang/residents/internal/emergency"
 	"github.com/jinjiang/residents/internal/homecare"
+	"github.com/jinjiang/residents/internal/org"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/proxy"
 	"github.com/jinjiang/residents/internal/resident"
@@ -215,6 +216,15 @@ type CreateHouseholdInput struct {
 	HeadID string `json:"headId"`
 }
 
+type CreateOrgUnitInput struct {
+	// A street (the new unit is a community) or a community (the new unit is a grid).
+	ParentID string `json:"parentId"`
+	// The unit's code, 1-32 letters or digits, unique in the district; it becomes the last segment of the unit's path.
+	Code string `json:"code"`
+	// The unit's name, 1-64 characters.
+	Name string `json:"name"`
+}
+
 type CreateProxyInvitationInput struct {
 	// At a counter: the resident present. Omitted by the resident's own account (its own record).
 	ResidentID *string             `json:"residentId,omitempty"`
@@ -273,6 +283,12 @@ type DisabilitySubsidyRulePayload struct {
 	UserErrors []*UserError     `json:"userErrors"`
 }
 
+type DismissDuplicateInput struct {
+	CandidateID string `json:"candidateId"`
+	// Why these are two people, 1-500 characters.
+	Reason string `json:"reason"`
+}
+
 type DispatchEmergencyCallInput struct {
 	CallID    string                  `json:"callId"`
 	Responder emergency.ResponderKind `json:"responder"`
@@ -281,6 +297,21 @@ type DispatchEmergencyCallInput struct {
 	ResponderName *string `json:"responderName,omitempty"`
 	// When they are expected (within the next 24 hours).
 	ExpectedArrivalAt *time.Time `json:"expectedArrivalAt,omitempty"`
+}
+
+type DuplicateCandidateConnection struct {
+	Edges    []*DuplicateCandidateEdge `json:"edges"`
+	PageInfo *PageInfo                 `json:"pageInfo"`
+}
+
+type DuplicateCandidateEdge struct {
+	Cursor string              `json:"cursor"`
+	Node   *resident.Candidate `json:"node"`
+}
+
+type DuplicateCandidatePayload struct {
+	Candidate  *resident.Candidate `json:"candidate,omitempty"`
+	UserErrors []*UserError        `json:"userErrors"`
 }
 
 type EmergencyCallConnection struct {
@@ -340,6 +371,11 @@ type EnrollmentRunEdge struct {
 	Node   *voucher.EnrollmentRun `json:"node"`
 }
 
+type ExportResidentsPayload struct {
+	Export     *resident.Export `json:"export,omitempty"`
+	UserErrors []*UserError     `json:"userErrors"`
+}
+
 // Filters of the change requests list; the checkers' queue is states: [PENDING].
 type FactChangeFilter struct {
 	States []resident.ChangeState `json:"states,omitempty"`
@@ -378,6 +414,11 @@ type FactEvidenceInput struct {
 	DocumentNumber string `json:"documentNumber"`
 	// At most 500 characters.
 	Note *string `json:"note,omitempty"`
+}
+
+type FindDuplicatesPayload struct {
+	Report     *run.Run     `json:"report,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type HouseholdConnection struct {
@@ -497,11 +538,68 @@ type MemberRelationInput struct {
 	Relation   resident.Relation `json:"relation"`
 }
 
+// How many rows of one table a merge moved to the survivor.
+type MergeCount struct {
+	// The table, e.g. vouchers, redemptions, applications, voucher_enrollments, emergency_devices.
+	Table string `json:"table"`
+	Count int    `json:"count"`
+}
+
+type MergeResidentsInput struct {
+	CandidateID string `json:"candidateId"`
+	// The record that stays: residentA or residentB of the candidate. The other is retired into it.
+	SurvivorID string `json:"survivorId"`
+}
+
+type MergeResidentsPayload struct {
+	Candidate *resident.Candidate `json:"candidate,omitempty"`
+	Survivor  *resident.Resident  `json:"survivor,omitempty"`
+	// Rows moved from the retired record to the survivor, per table.
+	Moved      []*MergeCount `json:"moved"`
+	UserErrors []*UserError  `json:"userErrors"`
+}
+
+type MoveOrgUnitInput struct {
+	// A grid, a community, or a street (merged: all its communities move).
+	ID string `json:"id"`
+	// A community (for a grid) or a street (for a community or a street).
+	NewParentID string `json:"newParentId"`
+}
+
+type MoveResidentsInput struct {
+	// The residents to move, 1-1000.
+	ResidentIds []string `json:"residentIds"`
+	// The grid they now live in (its community becomes theirs).
+	GridID string `json:"gridId"`
+}
+
 type Mutation struct {
 }
 
 type OkPayload struct {
 	Ok         bool         `json:"ok"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// How many rows of one table an org-tree move rewrote.
+type OrgMoveCount struct {
+	// The table, e.g. residents, org_units, emergency_calls, welfare_escalations, applications, runs.
+	Table string `json:"table"`
+	Count int    `json:"count"`
+}
+
+type OrgMovePayload struct {
+	// The unit moved (moveOrgUnit) or the grid moved into (moveResidents).
+	OrgUnit *org.Unit `json:"orgUnit,omitempty"`
+	// Rows rewritten per table, all in one transaction; empty while the move is a run (see run).
+	Changed []*OrgMoveCount `json:"changed"`
+	// A move of a subtree holding more than 5,000 residents is a durable run: it answers at once and the run moves everything in one transaction in the background.
+	Run        *run.Run     `json:"run,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type OrgUnitPayload struct {
+	OrgUnit    *org.Unit    `json:"orgUnit,omitempty"`
 	UserErrors []*UserError `json:"userErrors"`
 }
 

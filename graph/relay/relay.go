@@ -67,3 +67,16 @@ func ParseOptional(typ string, gid *string) (*uuid.UUID, error) {
 	}
 	return &id, nil
 }
+
+// ParseAll decodes global IDs that must all be of type typ.
+func ParseAll(typ string, gids []string) ([]uuid.UUID, error) {
+	out := make([]uuid.UUID, len(gids))
+	for i, g := range gids {
+		id, err := ParseAs(typ, g)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = id
+	}
+	return out, nil
+}

@@ -55,6 +55,8 @@ type App struct {
 	Keyring *pii.Keyring
 	Auth    *auth.Service
 	Org     *org.Service
+	// OrgChanges tells every instance the org tree changed (cache invalidation).
+	OrgChanges *org.Changes
 	// Residents is the registry; Served answers "has this provider served
 	// this resident" for it (the voucher domain implements it).
 	Residents   *resident.Service
@@ -132,10 +134,24 @@ func New(d Deps) (*App, error) {
 	throttle := func(limit int64, window time.Duration) *auth.Throttle {
 		return auth.NewThrottle(d.Redis, cfg.RedisKeyPrefix+"throttle:", limit, window)
 	}
-	a.Org = org.NewService(d.DB)
+	a.Org = org.NewService(d.DB, d.Now)
+	a.OrgChanges = org.NewChanges(d.Redis, cfg.RedisKeyPrefix, d.Log)
+	// An org-tree edit rewrites the paths every domain copies (one
+	// statement per table, in its transaction); once committed, every
+	// instance drops its cached units and the sessions of staff in the
+	// moved subtree get their new path.
+	a.Org.SetCopiers(resident.Occupancy, func(ctx context.Context, prefix string) {
+		a.Resolver.ForgetOrgUnits()
+		a.OrgChanges.Publish(ctx)
+		if err := a.Auth.RefreshJurisdictions(ctx, prefix); err != nil {
+			d.Log.ErrorContext(ctx, "staff sessions not moved with the org tree; they take the new path at their next login",
+				"request_id", auth.RequestID(ctx), "err", err.Error())
+		}
+	}, resident.OrgMoves{}, emergency.OrgMoves{}, application.OrgMoves{})
 	// Bulk runs (issuance, enrollment): every instance's worker claims
 	// runs whose lease lapsed (StartBackground).
 	a.Runs = run.NewWorker(d.DB, run.Options{Lease: cfg.RunLease, Log: d.Log})
+	a.Org.SetRuns(a.Runs)
 	a.Vouchers = voucher.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, d.Now, a.Auth, d.Log, a.Runs, cfg.RunChunkSize)
 	// Providers see the residents they have served (a redemption).
 	a.Disability = disability.NewService(d.DB, keyring, d.Now)
@@ -152,6 +168,7 @@ func New(d Deps) (*App, error) {
 	}
 	a.Residents = resident.NewService(d.DB, keyring, d.Now, a.Served, a.Auth, binds, lookups...)
 	a.Residents.SetMaxBindings(cfg.WechatMaxBindings)
+	a.Residents.SetRuns(a.Runs, cfg.RunChunkSize)
 	a.Wechat = wechat.NewService(d.DB, d.Redis, cfg.RedisKeyPrefix, wechat.NewClient(cfg.WechatAPIBase, cfg.WechatAppID, cfg.WechatAppSecret), a.Auth,
 		wechat.Limits{
 			PerClient: throttle(wechat.ClientLimit, wechat.ClientWindow),

@@ -207,6 +207,55 @@ func TestAuditEntriesResolve(t *testing.T) {
 	do(admin, `mutation($id:ID!){rejectFactChange(input:{id:$id,reason:"材料不全"}){userErrors{code}}}`, map[string]any{"id": change()}, "rejectFactChange.userErrors")
 	do(admin, `mutation($id:ID!){approveFactChange(id:$id){userErrors{code}}}`, map[string]any{"id": change()}, "approveFactChange.userErrors")
 
+	// The org tree: a community and a grid added, renamed, a resident moved
+	// in, the grid moved away, the emptied community retired.
+	street := e.MustDo(t, admin, `{orgUnits(kind:STREET){id code}}`, nil)
+	var street020, commOther string
+	for i := range street.Get("orgUnits").([]any) {
+		if street.Str("orgUnits."+itoa(i)+".code") == "510104020" {
+			street020 = street.Str("orgUnits." + itoa(i) + ".id")
+		}
+	}
+	commOther = e.MustDo(t, admin, `{orgUnits(kind:COMMUNITY){id code}}`, nil).Str("orgUnits.0.id")
+	commNew := do(admin, `mutation($p:ID!,$c:String!){createOrgUnit(input:{parentId:$p,code:$c,name:"审计社区"}){orgUnit{id} userErrors{code}}}`,
+		map[string]any{"p": street020, "c": "A" + sfx}, "createOrgUnit.userErrors").Str("createOrgUnit.orgUnit.id")
+	gridNew := do(admin, `mutation($p:ID!,$c:String!){createOrgUnit(input:{parentId:$p,code:$c,name:"审计网格"}){orgUnit{id} userErrors{code}}}`,
+		map[string]any{"p": commNew, "c": "G" + sfx}, "createOrgUnit.userErrors").Str("createOrgUnit.orgUnit.id")
+	do(admin, `mutation($id:ID!){renameOrgUnit(id:$id,name:"审计社区二"){userErrors{code}}}`, map[string]any{"id": commNew}, "renameOrgUnit.userErrors")
+	mover := e.InsertResident(t, testenv.ResidentSpec{})
+	do(admin, `mutation($r:[ID!]!,$g:ID!){moveResidents(input:{residentIds:$r,gridId:$g}){userErrors{code}}}`,
+		map[string]any{"r": []string{relay.ID("Resident", mover.ID)}, "g": gridNew}, "moveResidents.userErrors")
+	do(admin, `mutation($id:ID!,$p:ID!){moveOrgUnit(input:{id:$id,newParentId:$p}){userErrors{code}}}`,
+		map[string]any{"id": gridNew, "p": commOther}, "moveOrgUnit.userErrors")
+	do(admin, `mutation($id:ID!){retireOrgUnit(id:$id){userErrors{code}}}`, map[string]any{"id": commNew}, "retireOrgUnit.userErrors")
+	// Duplicates: two pairs found; one dismissed, one merged. An export.
+	born := time.Date(1942, 2, 2, 0, 0, 0, 0, time.UTC)
+	var pair []string
+	for i, name := range []string{"审计重复甲", "审计重复甲", "审计重复乙", "审计重复乙"} {
+		r := e.InsertResident(t, testenv.ResidentSpec{Name: name + sfx, BirthDate: born, IDNumber: idnumber.Generate("510104", born, 700+i*2, idnumber.Male)})
+		pair = append(pair, relay.ID("Resident", r.ID))
+	}
+	rep := do(admin, `mutation{findDuplicates{report{id} userErrors{code}}}`, nil, "findDuplicates.userErrors").Str("findDuplicates.report.id")
+	for i := 0; i < 200 && do(admin, `query($id:ID!){duplicateReport(id:$id){status}}`, map[string]any{"id": rep}, "").Str("duplicateReport.status") == "RUNNING"; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	byResident := map[string]string{}
+	for after, more := any(nil), true; more; {
+		cands := do(admin, `query($a:String){duplicateCandidates(first:100,after:$a){edges{node{id residentA{id} residentB{id}}} pageInfo{hasNextPage endCursor}}}`,
+			map[string]any{"a": after}, "")
+		for i := range cands.Get("duplicateCandidates.edges").([]any) {
+			p := "duplicateCandidates.edges." + itoa(i) + ".node."
+			byResident[cands.Str(p+"residentA.id")] = cands.Str(p + "id")
+			byResident[cands.Str(p+"residentB.id")] = cands.Str(p + "id")
+		}
+		more, after = cands.Get("duplicateCandidates.pageInfo.hasNextPage") == true, cands.Str("duplicateCandidates.pageInfo.endCursor")
+	}
+	do(admin, `mutation($c:ID!){dismissDuplicate(input:{candidateId:$c,reason:"审计测试"}){userErrors{code}}}`,
+		map[string]any{"c": byResident[pair[0]]}, "dismissDuplicate.userErrors")
+	do(admin, `mutation($c:ID!,$s:ID!){mergeResidents(input:{candidateId:$c,survivorId:$s}){userErrors{code message}}}`,
+		map[string]any{"c": byResident[pair[2]], "s": pair[2]}, "mergeResidents.userErrors")
+	do(clerk, `mutation{exportResidents(filter:{nameContains:"审计重复"}){export{id} userErrors{code}}}`, nil, "exportResidents.userErrors")
+
 	// The log since the test began, newest first.
 	type entry struct{ action, entity, entityID string }
 	var entries []entry

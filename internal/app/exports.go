@@ -35,6 +35,37 @@ func (a *App) settlementCSV(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// residentExport serves GET /exports/{id}.xlsx: a ready residents-list
+// export, to the staff member who asked for it and nobody else (anyone
+// else, like an export not ready, gets 404).
+func (a *App) residentExport(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name, ok := strings.CutSuffix(r.PathValue("file"), ".xlsx")
+	if !ok {
+		http.Error(w, "no such export", http.StatusNotFound)
+		return
+	}
+	id, err := relay.ParseAs(graph.TypeResidentExport, name)
+	if err != nil {
+		http.Error(w, "no such export", http.StatusNotFound)
+		return
+	}
+	file, err := a.Residents.ExportFile(ctx, id)
+	if a.downloadError(w, r, "resident export", err) {
+		return
+	}
+	if file == nil {
+		http.Error(w, "no such export", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	w.Header().Set("Content-Disposition", `attachment; filename="residents-`+id.String()+`.xlsx"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := w.Write(file); err != nil {
+		a.Log.WarnContext(ctx, "export write failed", "request_id", auth.RequestID(ctx), "err", err.Error())
+	}
+}
+
 // applicationNotice serves GET /applications/{id}/notices/{kind}.pdf: a
 // written notice of an application, to the applicant and to staff who may
 // read it (the application service decides and audits the download).

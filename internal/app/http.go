@@ -44,6 +44,7 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", a.shedWhenPoolSaturated(a.authenticate(a.Resolver.WithLoaders(gql))))
 	mux.Handle("GET /exports/settlement.csv", a.authenticate(http.HandlerFunc(a.settlementCSV)))
+	mux.Handle("GET /exports/{file}", a.authenticate(http.HandlerFunc(a.residentExport)))
 	mux.Handle("GET /applications/{id}/notices/{kind}", a.authenticate(http.HandlerFunc(a.applicationNotice)))
 	mux.Handle("POST "+importsPath, a.authenticate(http.HandlerFunc(a.importResidents)))
 	mux.HandleFunc("GET "+importsPath+"/template.xlsx", a.importTemplate)

@@ -72,6 +72,7 @@ func (a *App) StartBackground(ctx context.Context) {
 	go a.Emergency.RunOutbound(ctx, 5*time.Second)
 	go a.Emergency.RunDeviceScan(ctx, a.Config.DeviceScanInterval)
 	go a.Revocations.Run(ctx)
+	go a.OrgChanges.Run(ctx, a.Resolver.ForgetOrgUnits)
 	if a.Config.NotifyPoll > 0 {
 		go a.Notify.Run(ctx)
 	}

@@ -44,6 +44,13 @@ const (
 	EntityDisabilityService     Entity = "DisabilityService"
 	EntityDisabilitySubsidyRule Entity = "DisabilitySubsidyRule"
 
+	// EntityOrgUnit: the org tree's edits (org.graphqls);
+	// EntityDuplicateCandidate: a likely-duplicate pair dismissed or merged;
+	// EntityResidentExport: an XLSX export of a residents list.
+	EntityOrgUnit            Entity = "OrgUnit"
+	EntityDuplicateCandidate Entity = "DuplicateCandidate"
+	EntityResidentExport     Entity = "ResidentExport"
+
 	EntityCareWorker    Entity = "CareWorker"
 	EntityCarePriceItem Entity = "CarePriceItem"
 	EntityServiceOrder  Entity = "ServiceOrder"
@@ -62,6 +69,7 @@ var Entities = []Entity{
 	EntityDisabilityCertificate, EntityDisabilityService, EntityDisabilitySubsidyRule,
 	EntityCareWorker, EntityCarePriceItem, EntityServiceOrder,
 	EntityResidentImport, EntityHousehold, EntityFactChangeRequest,
+	EntityOrgUnit, EntityDuplicateCandidate, EntityResidentExport,
 }
 
 // Action names what happened. Each is the name of the GraphQL field that
@@ -128,6 +136,23 @@ const (
 	ActionApproveFactChange  Action = "approveFactChange"
 	ActionRejectFactChange   Action = "rejectFactChange"
 	ActionWithdrawFactChange Action = "withdrawFactChange"
+	// The org tree (org.graphqls): about the OrgUnit; moveOrgUnit's detail
+	// names the old and new path and the rows changed per table;
+	// moveResidents is one entry per resident moved (entity Resident).
+	ActionCreateOrgUnit Action = "createOrgUnit"
+	ActionRenameOrgUnit Action = "renameOrgUnit"
+	ActionRetireOrgUnit Action = "retireOrgUnit"
+	ActionMoveOrgUnit   Action = "moveOrgUnit"
+	ActionMoveResidents Action = "moveResidents"
+	// Duplicates: findDuplicates is about its run's report (no entity id;
+	// the run id in the detail); dismissDuplicate about the pair;
+	// mergeResidents about the pair, what moved in the detail.
+	ActionFindDuplicates   Action = "findDuplicates"
+	ActionDismissDuplicate Action = "dismissDuplicate"
+	ActionMergeResidents   Action = "mergeResidents"
+	// exportResidents: one entry when asked (the filter), one when the file
+	// is written (the row count).
+	ActionExportResidents Action = "exportResidents"
 	// ActionResidents is a residents list that looked residents up by a
 	// phone or ID number (filter.phone, or filter.q holding one): how and
 	// what came of it in the detail, never the number.
@@ -246,6 +271,8 @@ var Actions = []Action{
 	ActionRecordDeath, ActionRecordMoveOut, ActionUndoDeath, ActionResidentImports,
 	ActionCreateHousehold, ActionAddHouseholdMember, ActionRemoveHouseholdMember, ActionChangeHouseholdHead,
 	ActionRequestFactChange, ActionApproveFactChange, ActionRejectFactChange, ActionWithdrawFactChange,
+	ActionCreateOrgUnit, ActionRenameOrgUnit, ActionRetireOrgUnit, ActionMoveOrgUnit, ActionMoveResidents,
+	ActionFindDuplicates, ActionDismissDuplicate, ActionMergeResidents, ActionExportResidents,
 	ActionRegisterProvider, ActionSetProviderStatus, ActionCreateVoucherProgram, ActionActivateVoucherProgram,
 	ActionEnrollResident, ActionEnrollResidents, ActionUnenrollResident, ActionIssueVouchers, ActionCreateRedemptionToken, ActionRedeemVoucher, ActionReverseRedemption,
 	ActionConfirmSettlement,

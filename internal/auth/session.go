@@ -125,3 +125,36 @@ func unavailable(err error) error {
 	}
 	return fmt.Errorf("%w: redis: %w", problem.ErrUnavailable, err)
 }
+
+// replace rewrites a live session in place (its lifetime unchanged); a
+// session that ended meanwhile stays ended.
+func (s *Sessions) replace(ctx context.Context, v *Viewer) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return unavailable(s.rdb.SetArgs(ctx, s.key(v.SessionID), b, redis.SetArgs{Mode: "XX", KeepTTL: true}).Err())
+}
+
+// sessionsOf lists the live sessions of one subject.
+func (s *Sessions) sessionsOf(ctx context.Context, subject uuid.UUID) ([]*Viewer, error) {
+	members, err := s.rdb.SMembers(ctx, s.subjectKey(subject)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var out []*Viewer
+	for _, m := range members {
+		id, err := uuid.Parse(m)
+		if err != nil {
+			continue
+		}
+		v, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}

@@ -311,6 +311,13 @@ func IsUniqueViolation(err error) (constraint string, ok bool) {
 	return "", false
 }
 
+// IsLockTimeout reports whether err is a lock wait that ran out
+// (lock_timeout): someone else held the row; trying again later is the answer.
+func IsLockTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
+}
+
 // IsCheckViolation reports whether err is a CHECK violation, and of which constraint.
 func IsCheckViolation(err error) (constraint string, ok bool) {
 	var pgErr *pgconn.PgError

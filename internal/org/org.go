@@ -7,12 +7,14 @@ package org
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/database"
+	"github.com/jinjiang/residents/internal/run"
 )
 
 // Kind is the level of an org unit.
@@ -38,6 +40,8 @@ type Unit struct {
 	ParentID *uuid.UUID
 	// Path is "/<district code>/<street code>/…/<own code>/".
 	Path string
+	// RetiredAt is set once the ADMIN retired the unit: it takes no new residents.
+	RetiredAt *time.Time
 }
 
 // Center is a service center (便民服务中心) where clerks take applications.
@@ -49,24 +53,33 @@ type Center struct {
 
 // Service reads the tree. The tree is public to every signed-in viewer: it
 // names places, not people.
-type Service struct{ db *gorm.DB }
+type Service struct {
+	db  *gorm.DB
+	now func() time.Time
+	// See SetCopiers.
+	occupancy   Occupancy
+	afterChange func(ctx context.Context, prefix string)
+	copiers     []PathCopier
+	runs        *run.Worker
+}
 
 // NewService returns the org service.
-func NewService(db *gorm.DB) *Service { return &Service{db: db} }
+func NewService(db *gorm.DB, now func() time.Time) *Service { return &Service{db: db, now: now} }
 
 type unitRow struct {
-	ID       uuid.UUID
-	Kind     string
-	Code     string
-	Name     string
-	ParentID *uuid.UUID
-	Path     string
+	ID        uuid.UUID
+	Kind      string
+	Code      string
+	Name      string
+	ParentID  *uuid.UUID
+	Path      string
+	RetiredAt *time.Time
 }
 
 func (unitRow) TableName() string { return "org_units" }
 
 func (r unitRow) unit() *Unit {
-	return &Unit{ID: r.ID, Kind: Kind(r.Kind), Code: r.Code, Name: r.Name, ParentID: r.ParentID, Path: r.Path}
+	return &Unit{ID: r.ID, Kind: Kind(r.Kind), Code: r.Code, Name: r.Name, ParentID: r.ParentID, Path: r.Path, RetiredAt: r.RetiredAt}
 }
 
 type centerRow struct {

@@ -53,6 +53,17 @@ const (
 	RequestFactChange Action = "requestFactChange"
 	ReviewFactChange  Action = "reviewFactChange"
 	ReadFactChanges   Action = "readFactChanges"
+	// ManageOrgTree adds, renames, retires and moves communities and grids
+	// and moves residents between them (internal/org).
+	ManageOrgTree Action = "manageOrgTree"
+	// ReviewDuplicates lists likely duplicate residents and dismisses or
+	// merges them; FindDuplicates starts the report that finds them.
+	ReviewDuplicates Action = "reviewDuplicates"
+	FindDuplicates   Action = "findDuplicates"
+	ReadDuplicates   Action = "readDuplicates"
+	// ExportResidents exports a residents list to XLSX, masked as the
+	// viewer sees it.
+	ExportResidents Action = "exportResidents"
 
 	// Vouchers.
 	ReadVouchers          Action = "readVouchers"
@@ -171,6 +182,11 @@ var Actions = []struct {
 	{RequestFactChange, "request a checked change of statuses, care level, a household's statuses or a death, with evidence"},
 	{ReviewFactChange, "approve or reject someone else's change request (approval applies it)"},
 	{ReadFactChanges, "read change requests and the review queue"},
+	{ManageOrgTree, "add, rename, retire and move communities and grids; move residents between them (audited)"},
+	{FindDuplicates, "run the likely-duplicates report"},
+	{ReadDuplicates, "list likely duplicate residents"},
+	{ReviewDuplicates, "dismiss likely duplicates or merge them (audited)"},
+	{ExportResidents, "export a residents list to XLSX, masked as they see it (audited)"},
 	{ReadVouchers, "read vouchers and balances"},
 	{ReadRedemptions, "read redemptions"},
 	{EnrollResident, "enroll residents in voucher programs"},

@@ -55,7 +55,7 @@ var grants = map[auth.Role]map[Action]Reach{
 	},
 	auth.Clerk: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
-		EditResident: District, ReadVouchers: District, ReadRedemptions: District, CreateRedemptionToken: District, ReadProviders: District,
+		EditResident: District, ExportResidents: District, ReadVouchers: District, ReadRedemptions: District, CreateRedemptionToken: District, ReadProviders: District,
 		ReadApplications: District, SubmitApplication: District, TakeDistrictWideApplication: District,
 		HandleApplication: Subtree, ResubmitApplication: Subtree, WithdrawApplication: Subtree,
 		ReadApplicationStats: District,
@@ -71,7 +71,7 @@ var grants = map[auth.Role]map[Action]Reach{
 	},
 	auth.CaseWorker: {
 		ReadResident: Subtree, ReadFullIDNumber: Subtree, ListResidents: Subtree, LookUpByIDNumber: District,
-		EditResident: Subtree, RecordLifeEvent: Subtree, EnrollResident: Subtree, ReadVoucherRuns: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
+		EditResident: Subtree, RecordLifeEvent: Subtree, ReadDuplicates: Subtree, ReviewDuplicates: Subtree, ExportResidents: Subtree, EnrollResident: Subtree, ReadVoucherRuns: Subtree, ReadVouchers: Subtree, ReadRedemptions: Subtree, CreateRedemptionToken: Subtree,
 		ReadProviders:    District,
 		ReadApplications: Subtree, SubmitApplication: District, HandleApplication: Subtree,
 		ResubmitApplication: Subtree, DecideApplication: Subtree, ReadApplicationStats: Subtree,
@@ -107,8 +107,9 @@ var grants = map[auth.Role]map[Action]Reach{
 	auth.Admin: {
 		ReadResident: District, ReadFullIDNumber: District, ListResidents: District, LookUpByIDNumber: District,
 		EditResident: District, EnrollResident: District, ReadVouchers: District, ReadRedemptions: District, ReadProviders: District,
-		RecordLifeEvent: District, RecordDeath: District, UndoDeath: District,
+		RecordLifeEvent: District, RecordDeath: District, UndoDeath: District, ManageOrgTree: Everywhere,
 		ReadHouseholds: District, ManageHouseholds: District, ReviewFactChange: District, ReadFactChanges: District,
+		FindDuplicates: Everywhere, ReadDuplicates: District, ReviewDuplicates: District, ExportResidents: District,
 		ManagePrograms: Everywhere, ManageProviders: Everywhere, IssueVouchers: Everywhere, BackfillVouchers: Everywhere,
 		ReadVoucherRuns:   District,
 		ReverseRedemption: District, ReadSettlements: District, ConfirmSettlement: Everywhere,
@@ -129,7 +130,7 @@ var grants = map[auth.Role]map[Action]Reach{
 		ImportResidents:   District, ReadResidentImports: District,
 	},
 	auth.Auditor: {
-		ReadResident: District, ListResidents: District, LookUpByIDNumber: District,
+		ReadResident: District, ListResidents: District, LookUpByIDNumber: District, ExportResidents: District, ReadDuplicates: District,
 		ReadVouchers: District, ReadRedemptions: District, ReadProviders: District, ReadSettlements: District, ReadVoucherRuns: District,
 		ReadApplications: District, ReadApplicationStats: District,
 		ReadDisability: District, ReadSubsidies: District, ReadEmergencyCalls: District,

@@ -43,7 +43,7 @@ func RoleTable() string {
 // reach the table leaves unsaid.
 var everywhere = map[Action]bool{
 	ManageProviders: true, ManagePrograms: true, IssueVouchers: true, BackfillVouchers: true, ConfirmSettlement: true,
-	ManageCatalog: true, ManageCalendar: true, ManageSubsidyRules: true,
+	ManageCatalog: true, ManageCalendar: true, ManageSubsidyRules: true, ManageOrgTree: true, FindDuplicates: true,
 	ManageStaff: true, ResetPassword: true, ChangeOwnPassword: true, ReadStaff: true, ReadAuditLog: true, DeviceHeartbeat: true,
 	TakeDistrictWideApplication: true, ReceiveEmergencyCall: true,
 }

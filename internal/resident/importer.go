@@ -131,17 +131,15 @@ type importParams struct {
 	Staged  int                  `json:"staged"`
 }
 
-// SetRuns gives the registry the run worker and registers the import
-// runs' handler on it, applying chunk rows per chunk (RUN_CHUNK_SIZE, at
-// most importChunk: a row written costs more than an issued voucher, with
+// importChunkOf is the import runs' rows per chunk: RUN_CHUNK_SIZE, at
+// most importChunk (a row written costs more than an issued voucher, with
 // the resident's indexes and name terms; tests use small chunks to see a
 // run resume).
-func (s *Service) SetRuns(w *run.Worker, chunk int) {
+func importChunkOf(chunk int) int {
 	if chunk <= 0 || chunk > importChunk {
-		chunk = importChunk
+		return importChunk
 	}
-	s.runs = w
-	w.Handle(run.ImportResidents, importer{s: s, chunk: chunk})
+	return chunk
 }
 
 // ImportResidents checks an uploaded file row by row and, unless it is a

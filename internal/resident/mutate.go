@@ -283,6 +283,9 @@ func (s *Service) setPlace(ctx context.Context, row *residentRow, communityID uu
 	if c == nil || c.Kind != "COMMUNITY" {
 		return problem.New(problem.Invalid, "communityId must name a community", "input", "communityId"), nil
 	}
+	if c.RetiredAt != nil {
+		return problem.New(problem.InvalidTransition, "该社区已撤销，不再接收居民", "input", "communityId"), nil
+	}
 	row.CommunityID, row.GridID, row.OrgPath = c.ID, nil, c.Path
 	if gridID != nil {
 		g, err := findUnit(ctx, s.db, *gridID)
@@ -291,6 +294,9 @@ func (s *Service) setPlace(ctx context.Context, row *residentRow, communityID uu
 		}
 		if g == nil || g.Kind != "GRID" || g.ParentID == nil || *g.ParentID != c.ID {
 			return problem.New(problem.Invalid, "gridId must name a grid of the community", "input", "gridId"), nil
+		}
+		if g.RetiredAt != nil {
+			return problem.New(problem.InvalidTransition, "该网格已撤销，不再接收居民", "input", "gridId"), nil
 		}
 		row.GridID, row.OrgPath = &g.ID, g.Path
 	}

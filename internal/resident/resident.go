@@ -67,6 +67,8 @@ type Resident struct {
 	// DeceasedOn and MovedOutOn are set by a recorded death or move out.
 	DeceasedOn *civil.Date
 	MovedOutOn *civil.Date
+	// MergedInto is the survivor this record was merged into (a duplicate).
+	MergedInto *uuid.UUID
 
 	// access is what the viewer that read this record may see of it.
 	access policy.View

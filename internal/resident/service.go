@@ -44,8 +44,20 @@ type Service struct {
 	consequences []Consequence
 	// proxies answers policy.ActFor for family proxies (internal/proxy).
 	proxies policy.ProxyLinks
-	// runs drives import runs (SetRuns).
-	runs *run.Worker
+	// runs works imports, duplicates reports and big exports (SetRuns).
+	runs     *run.Worker
+	runChunk int
+	// directExport overrides DirectExportLimit when above 0.
+	directExport int
+}
+
+// SetRuns wires the run worker for imports, duplicates reports and big
+// exports, and the chunk size of their steps (at start-up).
+func (s *Service) SetRuns(w *run.Worker, chunk int) {
+	s.runs, s.runChunk = w, chunk
+	w.Handle(run.ImportResidents, importer{s: s, chunk: importChunkOf(chunk)})
+	w.Handle(run.FindDuplicates, dupFinder{s: s})
+	w.Handle(run.ExportResidents, exporter{s: s})
 }
 
 // SetProxies installs the family proxy links: a proxy with VIEW reads the

@@ -47,6 +47,8 @@ type residentRow struct {
 	// DeceasedOn and MovedOutOn are written only by life events (lifeevent.go).
 	DeceasedOn *civil.Date `gorm:"->"`
 	MovedOutOn *civil.Date `gorm:"->"`
+	// MergedInto is written only by a merge (merge.go).
+	MergedInto *uuid.UUID `gorm:"->"`
 }
 
 func (residentRow) TableName() string { return "residents" }
@@ -59,7 +61,7 @@ func (r *residentRow) resident() *Resident {
 	return &Resident{ID: r.ID, Name: r.Name, IDNumberMasked: r.IDNumberMasked, Gender: Gender(r.Gender),
 		BirthDate: r.BirthDate, PhoneMasked: r.PhoneMasked, Address: r.Address, CommunityID: r.CommunityID,
 		GridID: r.GridID, OrgPath: r.OrgPath, Statuses: st, CareLevel: CareLevel(r.CareLevel), Version: r.Version,
-		CreatedAt: r.CreatedAt, DeceasedOn: r.DeceasedOn, MovedOutOn: r.MovedOutOn, idEnc: r.IDNumberEnc}
+		CreatedAt: r.CreatedAt, DeceasedOn: r.DeceasedOn, MovedOutOn: r.MovedOutOn, MergedInto: r.MergedInto, idEnc: r.IDNumberEnc}
 }
 
 type contactRow struct {
@@ -89,10 +91,12 @@ type unitRef struct {
 	Kind     string
 	Path     string
 	ParentID *uuid.UUID
+	// RetiredAt is set for a retired unit, which takes no new residents.
+	RetiredAt *time.Time
 }
 
 // residentColumns excludes the blind indexes, which reads never need.
-const residentColumns = "id, name, id_number_enc, id_number_masked, phone_enc, phone_masked, gender, birth_date, address, community_id, grid_id, org_path, statuses, care_level, version, created_at, updated_at, deceased_on, moved_out_on"
+const residentColumns = "id, name, id_number_enc, id_number_masked, phone_enc, phone_masked, gender, birth_date, address, community_id, grid_id, org_path, statuses, care_level, version, created_at, updated_at, deceased_on, moved_out_on, merged_into"
 
 // findByID returns the row, or nil.
 func findByID(ctx context.Context, db *gorm.DB, id uuid.UUID) (*residentRow, error) {
@@ -121,7 +125,7 @@ func scanResidents(rows *sql.Rows, capacity int) ([]residentRow, error) {
 		r := &out[len(out)-1]
 		if err := rows.Scan(&r.ID, &r.Name, &r.IDNumberEnc, &r.IDNumberMasked, &r.PhoneEnc, &r.PhoneMasked,
 			&r.Gender, &r.BirthDate, &r.Address, &r.CommunityID, &r.GridID, &r.OrgPath, &r.Statuses,
-			&r.CareLevel, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.DeceasedOn, &r.MovedOutOn); err != nil {
+			&r.CareLevel, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.DeceasedOn, &r.MovedOutOn, &r.MergedInto); err != nil {
 			return nil, database.Classify(fmt.Errorf("resident: scan: %w", err))
 		}
 	}
@@ -151,7 +155,7 @@ func takeOne(q *gorm.DB) (*residentRow, error) {
 // findUnit returns an org unit, or nil.
 func findUnit(ctx context.Context, db *gorm.DB, id uuid.UUID) (*unitRef, error) {
 	var u unitRef
-	err := db.WithContext(ctx).Table("org_units").Select("id, kind, path, parent_id").Where("id = ?", id).Take(&u).Error
+	err := db.WithContext(ctx).Table("org_units").Select("id, kind, path, parent_id, retired_at").Where("id = ?", id).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil
 	}

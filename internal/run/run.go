@@ -30,6 +30,12 @@ const (
 	// ImportResidents applies an uploaded file of residents
 	// (internal/resident): subject the import, items its staged rows.
 	ImportResidents Kind = "IMPORT_RESIDENTS"
+	// MoveOrgUnit moves a big org subtree in one transaction (internal/org);
+	// FindDuplicates reports likely duplicate residents and ExportResidents
+	// writes a residents list to XLSX (internal/resident).
+	MoveOrgUnit     Kind = "MOVE_ORG_UNIT"
+	FindDuplicates  Kind = "FIND_DUPLICATES"
+	ExportResidents Kind = "EXPORT_RESIDENTS"
 )
 
 // Status is a run's state: RUNNING until it SUCCEEDED or FAILED.

@@ -273,6 +273,11 @@ func (w *Worker) drive(ctx context.Context, id uuid.UUID) {
 		if stop {
 			return
 		}
+		if r.Finished() {
+			if c, ok := w.handlers[r.Kind].(Committer); ok {
+				c.Committed(ctx, r)
+			}
+		}
 		w.mu.Lock()
 		after := w.afterStep
 		w.mu.Unlock()
