@@ -44,6 +44,18 @@ CREATE FUNCTION public.resident_care_level_on(rid uuid, d date) RETURNS text
     (SELECT r.care_level FROM residents r WHERE r.id = rid))
 $$;
 
+CREATE FUNCTION public.resident_name_terms_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO resident_name_terms (term, resident_id)
+    SELECT DISTINCT t, n.id FROM new_residents n, unnest(n.name_terms) AS t
+    WHERE n.name_terms IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.resident_name_terms_sync() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -1639,7 +1651,7 @@ CREATE TRIGGER emergency_devices_silent_after BEFORE INSERT OR UPDATE OF last_he
 
 CREATE TRIGGER residents_name_terms_delete AFTER DELETE ON public.residents FOR EACH ROW WHEN ((old.name_terms IS NOT NULL)) EXECUTE FUNCTION public.resident_name_terms_sync();
 
-CREATE TRIGGER residents_name_terms_insert AFTER INSERT ON public.residents FOR EACH ROW WHEN ((new.name_terms IS NOT NULL)) EXECUTE FUNCTION public.resident_name_terms_sync();
+CREATE TRIGGER residents_name_terms_insert AFTER INSERT ON public.residents REFERENCING NEW TABLE AS new_residents FOR EACH STATEMENT EXECUTE FUNCTION public.resident_name_terms_insert();
 
 CREATE TRIGGER residents_name_terms_update AFTER UPDATE OF name_terms ON public.residents FOR EACH ROW WHEN ((old.name_terms IS DISTINCT FROM new.name_terms)) EXECUTE FUNCTION public.resident_name_terms_sync();
 
