@@ -118,7 +118,7 @@ const (
 	// ActionResident is a family proxy's read of the resident it acts for
 	// (resident(id:), VIEW): the detail carries policy.Acting.Detail.
 	ActionResident Action = "resident"
-	ActionIDNumber  Action = "idNumber"
+	ActionIDNumber Action = "idNumber"
 
 	// voucher.graphqls. redeemVoucher is written inside the redemption
 	// statement itself (internal/voucher/redeem.go), its action and entity
