@@ -114,11 +114,15 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) (page.Resu
 	if v := auth.ViewerFrom(ctx); f.ApplicantID != nil && policy.MayProxy(v, *f.ApplicantID) {
 		// A family proxy with VIEW reads the applications of the resident
 		// it acts for (Resident.applications), as that resident's account
-		// would: the scope becomes that applicant's.
-		if _, err := policy.ActForAction(ctx, s.proxies, policy.ReadApplications, *f.ApplicantID); err != nil {
-			return page.Result[*Application]{}, err
+		// would: the scope becomes that applicant's. Anyone else keeps its
+		// own scope, which finds none of that applicant's.
+		_, perr := policy.ActForAction(ctx, s.proxies, policy.ReadApplications, *f.ApplicantID)
+		switch {
+		case perr == nil:
+			sc, err = scope{policy.Scope{Reach: policy.Self, ResidentID: *f.ApplicantID}}, nil
+		case !errors.Is(perr, problem.ErrForbidden):
+			return page.Result[*Application]{}, perr
 		}
-		sc, err = scope{policy.Scope{Reach: policy.Self, ResidentID: *f.ApplicantID}}, nil
 	}
 	if err != nil {
 		return page.Result[*Application]{}, err

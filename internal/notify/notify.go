@@ -213,13 +213,21 @@ func forResidents(ctx context.Context, tx *gorm.DB, kind Kind, residents []uuid.
 	if err != nil {
 		return 0, fmt.Errorf("notify: payload: %w", err)
 	}
-	q := tx.WithContext(ctx).Exec(InsertSQL(kind, "SELECT unnest(?::uuid[]) AS id", "?::jsonb", "?::timestamptz"),
-		uuidArray(residents), string(b), now)
+	q := tx.WithContext(ctx).Exec(enqueueSQL[kind], uuidArray(residents), string(b), now)
 	if q.Error != nil {
 		return 0, database.Classify(fmt.Errorf("notify: enqueue %s: %w", kind, q.Error))
 	}
 	return q.RowsAffected, nil
 }
+
+// enqueueSQL is forResidents' statement per kind, built once.
+var enqueueSQL = func() map[Kind]string {
+	m := make(map[Kind]string, len(audiences))
+	for k := range audiences {
+		m[k] = InsertSQL(k, "SELECT unnest(?::uuid[]) AS id", "?::jsonb", "?::timestamptz")
+	}
+	return m
+}()
 
 // InsertSQL is one INSERT of kind's notifications (kind must be about a
 // resident: audiences) to everyone who hears of an event about the
