@@ -55,7 +55,7 @@ const (
 	EntityCarePriceItem Entity = "CarePriceItem"
 	EntityServiceOrder  Entity = "ServiceOrder"
 
-	EntityResidentImport Entity = "ResidentImport"
+	EntityResidentImport    Entity = "ResidentImport"
 	EntityHousehold         Entity = "Household"
 	EntityFactChangeRequest Entity = "FactChangeRequest"
 )
@@ -160,7 +160,7 @@ const (
 	// ActionResident is a family proxy's read of the resident it acts for
 	// (resident(id:), VIEW): the detail carries policy.Acting.Detail.
 	ActionResident Action = "resident"
-	ActionIDNumber  Action = "idNumber"
+	ActionIDNumber Action = "idNumber"
 	// ActionResidentImports is an upload to POST /imports/residents (a dry
 	// run or a commit: "dryRun" in the detail, with the file's SHA-256 and
 	// counts), about the ResidentImport it made; the imports are listed by
