@@ -138,8 +138,8 @@ var grants = map[auth.Role]map[Action]Reach{
 		ReadWechatBindings: District, ReadServiceOrders: District,
 		ReadNotificationDeliveries: District,
 		ReadHouseholds:             District, ReadFactChanges: District,
-		ChangeOwnPassword:          Everywhere,
-		ReadResidentImports:        District,
+		ChangeOwnPassword:   Everywhere,
+		ReadResidentImports: District,
 	},
 	auth.Integration: {
 		ReceiveEmergencyCall: District, DeviceHeartbeat: District,
