@@ -408,24 +408,36 @@ func lockChange(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*changeRow, err
 
 // GetChange returns a change request the viewer may read; nil when none.
 func (s *Service) GetChange(ctx context.Context, id uuid.UUID) (*ChangeRequest, error) {
-	v, err := policy.Require(ctx, policy.ReadFactChanges)
+	row, err := oneInReach(ctx, s.db, policy.ReadFactChanges, id, func(r *changeRow) string { return r.OrgPath },
+		"change request", "您无权查看该变更申请 (you may not see this change request)")
+	if row == nil || err != nil {
+		return nil, err
+	}
+	return row.request(), nil
+}
+
+// oneInReach reads the row of id of a table keyed by id, and answers it
+// when the viewer may take action on its org path: nil when there is
+// none, forbidden (with message) outside the viewer's reach.
+func oneInReach[R any](ctx context.Context, db *gorm.DB, action policy.Action, id uuid.UUID, path func(*R) string, what, forbidden string) (*R, error) {
+	v, err := policy.Require(ctx, action)
 	if err != nil {
 		return nil, err
 	}
-	var rows []changeRow
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Find(&rows).Error; err != nil {
-		return nil, database.Classify(fmt.Errorf("resident: change request: %w", err))
+	var rows []R
+	if err := db.WithContext(ctx).Where("id = ?", id).Find(&rows).Error; err != nil {
+		return nil, database.Classify(fmt.Errorf("resident: %s: %w", what, err))
 	}
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	if ok, err := policy.On(v, policy.ReadFactChanges, policy.Subject{OrgPath: rows[0].OrgPath}); err != nil || !ok {
+	if ok, err := policy.On(v, action, policy.Subject{OrgPath: path(&rows[0])}); err != nil || !ok {
 		if err == nil {
-			err = problem.Forbidden("您无权查看该变更申请 (you may not see this change request)")
+			err = problem.Forbidden(forbidden)
 		}
 		return nil, err
 	}
-	return rows[0].request(), nil
+	return &rows[0], nil
 }
 
 // ChangeFilter narrows the change requests list (the checkers' queue is

@@ -448,24 +448,12 @@ func householdError(err error, what string) error {
 // GetHousehold returns a household the viewer may read; nil when there is
 // none, ErrForbidden outside the viewer's reach.
 func (s *Service) GetHousehold(ctx context.Context, id uuid.UUID) (*Household, error) {
-	v, err := policy.Require(ctx, policy.ReadHouseholds)
-	if err != nil {
+	row, err := oneInReach(ctx, s.db, policy.ReadHouseholds, id, func(r *householdRow) string { return r.OrgPath },
+		"household", "您无权查看该户 (you may not see this household)")
+	if row == nil || err != nil {
 		return nil, err
 	}
-	var rows []householdRow
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Find(&rows).Error; err != nil {
-		return nil, database.Classify(fmt.Errorf("resident: household: %w", err))
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	if ok, err := policy.On(v, policy.ReadHouseholds, policy.Subject{OrgPath: rows[0].OrgPath}); err != nil || !ok {
-		if err == nil {
-			err = problem.Forbidden("您无权查看该户 (you may not see this household)")
-		}
-		return nil, err
-	}
-	return rows[0].household(), nil
+	return row.household(), nil
 }
 
 // HouseholdOf returns the household the resident is in (for
