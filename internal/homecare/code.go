@@ -18,6 +18,7 @@ import (
 	"github.com/jinjiang/residents/internal/notify"
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
+	"github.com/jinjiang/residents/internal/resident"
 )
 
 // The one-time SMS code: the third way an elder confirms a visit, for one
@@ -86,7 +87,7 @@ func (s *Service) RequestCode(ctx context.Context, orderID uuid.UUID) (*CodeSent
 			return problem.New(problem.NotEligible, "短信服务未开通, 请用服务卡或小程序确认", "input", "orderId")
 		}
 		var phones []*string
-		if err := tx.Raw("SELECT phone_masked FROM residents WHERE id = ?", o.ResidentID).Scan(&phones).Error; err != nil {
+		if err := tx.Raw(resident.PhoneMaskedSQL("?"), o.ResidentID).Scan(&phones).Error; err != nil {
 			return database.Classify(err)
 		}
 		if len(phones) == 0 || phones[0] == nil || *phones[0] == "" {

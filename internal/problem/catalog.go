@@ -357,6 +357,7 @@ var catalog = [][2]string{
 	{"duplicate candidate not found", "未找到该疑似重复记录"},
 	{"this pair was decided already", "该疑似重复记录已处理"},
 	{"both records hold {}; settle it before merging", "两条记录都有{}，请先处理后再合并"},
+	{"the merged record has change requests waiting for a checker; decide or withdraw them first", "被合并的记录有待审核的变更申请，请先审核或撤回"},
 	{"the reason must be 1 to 500 characters", "理由须为 1 至 500 个字符"},
 	// Words that stand as parameters of the templates above.
 	{"resident", "居民"},

@@ -17,10 +17,11 @@ import (
 	"github.com/jinjiang/residents/internal/policy"
 )
 
-// Column is one encrypted column: its table, the table's single-column
-// primary key (keyset order), its name and the purpose (associated data)
-// its values were encrypted with. Names are constants of the domains,
-// never input.
+// Column is one encrypted column: its table, the key its rows are walked
+// by (keyset order: the table's single-column primary key, or for a small
+// staging table a text expression unique per row, unindexed), its name
+// and the purpose (associated data) its values were encrypted with. Names
+// are constants of the domains, never input.
 type Column struct {
 	Table, Key, Name, Purpose string
 }
@@ -63,7 +64,7 @@ func table(ctx context.Context, db *gorm.DB, keys *pii.Keyring, prefix string, c
 	tbl, key := cols[0].Table, cols[0].Key
 	var conds []string
 	var args []any
-	sel := key + "::text"
+	sel := "(" + key + ")::text"
 	for _, c := range cols {
 		if c.Key != key {
 			return 0, fmt.Errorf("columns of %s name two keys, %s and %s", tbl, key, c.Key)
@@ -78,9 +79,9 @@ func table(ctx context.Context, db *gorm.DB, keys *pii.Keyring, prefix string, c
 	for {
 		q := db.WithContext(ctx).Table(tbl).Select(sel).Where(where, args...)
 		if after != "" {
-			q = q.Where(key+" > ?", after)
+			q = q.Where("("+key+")::text > ?", after)
 		}
-		rows, err := q.Order(key).Limit(batch).Rows()
+		rows, err := q.Order("(" + key + ")::text").Limit(batch).Rows()
 		if err != nil {
 			return total, err
 		}
@@ -133,7 +134,7 @@ func table(ctx context.Context, db *gorm.DB, keys *pii.Keyring, prefix string, c
 				if len(upd) == 0 {
 					continue
 				}
-				if err := tx.WithContext(ctx).Table(tbl).Where(key+" = ?", it.id).Updates(upd).Error; err != nil {
+				if err := tx.WithContext(ctx).Table(tbl).Where("("+key+")::text = ?", it.id).Updates(upd).Error; err != nil {
 					return err
 				}
 			}

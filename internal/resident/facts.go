@@ -23,6 +23,13 @@ func IDNumberIndexSQL(id string) string {
 	return "(SELECT id_number_bidx FROM residents WHERE residents.id = " + id + ")"
 }
 
+// PhoneMaskedSQL selects the masked phone (or NULL) of the resident whose
+// id the SQL expression id gives: where a home-care visit code is texted,
+// shown to the worker who asked for it.
+func PhoneMaskedSQL(id string) string {
+	return "SELECT phone_masked FROM residents WHERE id = " + id
+}
+
 // VisitSheetSQL selects what a home-care worker is shown of the residents
 // whose ids the SQL expression ids gives (a placeholder bound to a uuid
 // array): id, name, the masked ID number and phone, the address, the birth

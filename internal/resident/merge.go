@@ -38,7 +38,21 @@ var mergeConflicts = []struct{ what, sql string }{
 	{"探访计划", `SELECT count(*) FROM welfare_check_plans a JOIN welfare_check_plans b ON true WHERE a.resident_id = @dup AND b.resident_id = @surv`},
 	{"未处理的探访预警", `SELECT count(*) FROM welfare_escalations a JOIN welfare_escalations b ON a.resolved_at IS NULL AND b.resolved_at IS NULL
 		WHERE a.resident_id = @dup AND b.resident_id = @surv`},
+	// One household a resident; and one history of statuses and of care
+	// assessments, which checked changes write (two histories of one
+	// person cannot be interleaved without a person deciding which holds).
+	{"所在的户", `SELECT count(*) FROM household_members a JOIN household_members b ON a.left_on IS NULL AND b.left_on IS NULL
+		WHERE a.resident_id = @dup AND b.resident_id = @surv`},
+	{"状态记录", `SELECT count(*) FROM (SELECT 1 FROM status_periods WHERE resident_id = @dup LIMIT 1) a
+		JOIN (SELECT 1 FROM status_periods WHERE resident_id = @surv LIMIT 1) b ON true`},
+	{"能力评估记录", `SELECT count(*) FROM (SELECT 1 FROM care_assessments WHERE resident_id = @dup LIMIT 1) a
+		JOIN (SELECT 1 FROM care_assessments WHERE resident_id = @surv LIMIT 1) b ON true`},
 }
+
+// pendingChangesSQL counts the duplicate's change requests still waiting
+// for a checker: approved after the merge they would change a retired
+// record, so they are decided or withdrawn first.
+const pendingChangesSQL = `SELECT count(*) FROM fact_change_requests WHERE resident_id = @dup AND state = 'PENDING'`
 
 // MergeTables is every table.column that refers to a resident, and what
 // a merge does with it: "move" repoints the rows at the survivor;
@@ -68,6 +82,11 @@ var MergeTables = map[string]string{
 	"welfare_check_plans.resident_id":       "move",
 	"welfare_checks.resident_id":            "move",
 	"welfare_escalations.resident_id":       "path",
+	"households.head_id":                    "move",
+	"household_members.resident_id":         "move",
+	"fact_change_requests.resident_id":      "move",
+	"status_periods.resident_id":            "move",
+	"care_assessments.resident_id":          "move",
 	"duplicate_candidates.resident_a":       "kept",
 	"duplicate_candidates.resident_b":       "kept",
 	"residents.merged_into":                 "kept",
@@ -133,6 +152,13 @@ func (s *Service) MergeResidents(ctx context.Context, candidateID, survivor uuid
 			if n > 0 {
 				return problem.New(problem.Conflict, "两条记录都有"+cf.what+"，请先处理后再合并", "input", "candidateId")
 			}
+		}
+		var pending int64
+		if err := tx.WithContext(ctx).Raw(pendingChangesSQL, args).Row().Scan(&pending); err != nil {
+			return fmt.Errorf("resident: merge check: %w", err)
+		}
+		if pending > 0 {
+			return problem.New(problem.Conflict, "被合并的记录有待审核的变更申请，请先审核或撤回", "input", "candidateId")
 		}
 		for col, how := range MergeTables {
 			table, column, _ := strings.Cut(col, ".")
