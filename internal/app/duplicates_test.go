@@ -56,10 +56,12 @@ func TestDuplicates(t *testing.T) {
 	c := person("同号丙", 31, idnumber.Male, "13911112222", born)
 	d := person("同号丁", 32, idnumber.Female, "13911112222", born)
 	y := person("同号戊", 33, idnumber.Male, "13911112222", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)) // not an elder
+	g1 := person("重复丁", 41, idnumber.Male, "", born) // each heads a household: not merged
+	g2 := person("重复丁", 43, idnumber.Male, "", born)
 	gid := func(r testenv.Resident) string { return relay.ID(graph.TypeResident, r.ID) }
 	// The package's database holds other tests' residents too: only pairs of these count.
 	mine := map[string]bool{}
-	for _, x := range []testenv.Resident{a, b, f, a2, b2, c, d, y} {
+	for _, x := range []testenv.Resident{a, b, f, a2, b2, c, d, y, g1, g2} {
 		mine[gid(x)] = true
 	}
 
@@ -105,7 +107,7 @@ func TestDuplicates(t *testing.T) {
 		return [2]string{gid(x), gid(y)}
 	}
 	open := list(cw, "OPEN")
-	if len(open) != 3 || open[key(a, b)].reason != "SAME_NAME_BIRTH_GENDER" || open[key(a2, b2)].reason != "SAME_NAME_BIRTH_GENDER" ||
+	if len(open) != 4 || open[key(g1, g2)].reason != "SAME_NAME_BIRTH_GENDER" || open[key(a, b)].reason != "SAME_NAME_BIRTH_GENDER" || open[key(a2, b2)].reason != "SAME_NAME_BIRTH_GENDER" ||
 		open[key(c, d)].reason != "SHARED_PHONE" {
 		t.Fatalf("open pairs: %v", open)
 	}
@@ -149,14 +151,37 @@ func TestDuplicates(t *testing.T) {
 	if r := e.MustDo(t, cw, merge, map[string]any{"c": open[key(a, b)].id, "s": gid(a)}); r.Str("mergeResidents.userErrors.0.code") != "CONFLICT" {
 		t.Fatalf("merge of two vouchers of one month: %s", r.Raw)
 	}
+	// One household a resident: two records each in a household are not merged.
+	household := func(head testenv.Resident) string {
+		t.Helper()
+		r := e.MustDo(t, cw, `mutation($h:ID!){createHousehold(input:{address:"锦江区合并测试路1号",headId:$h}){household{id} userErrors{code message}}}`,
+			map[string]any{"h": gid(head)})
+		if r.Str("createHousehold.household.id") == "" {
+			t.Fatalf("createHousehold: %s", r.Raw)
+		}
+		return r.Str("createHousehold.household.id")
+	}
+	household(g1)
+	household(g2)
+	if r := e.MustDo(t, cw, merge, map[string]any{"c": open[key(g1, g2)].id, "s": gid(g1)}); r.Str("mergeResidents.userErrors.0.code") != "CONFLICT" ||
+		!strings.Contains(r.Str("mergeResidents.userErrors.0.message"), "户") {
+		t.Fatalf("merge of two records each in a household: %s", r.Raw)
+	}
+	// The duplicate heads a household: the survivor heads it after the merge.
+	hh := household(b2)
 	// The duplicate's voucher moves to the survivor: balances and books unchanged.
 	r = e.MustDo(t, cw, merge, map[string]any{"c": open[key(a2, b2)].id, "s": gid(a2)})
 	moved := map[string]int{}
 	for i := range r.Get("mergeResidents.moved").([]any) {
 		moved[r.Str("mergeResidents.moved."+itoa(i)+".table")] = int(r.Get("mergeResidents.moved." + itoa(i) + ".count").(float64))
 	}
-	if r.Str("mergeResidents.candidate.status") != "MERGED" || moved["vouchers"] != 1 || moved["voucher_enrollments"] != 1 {
+	if r.Str("mergeResidents.candidate.status") != "MERGED" || moved["vouchers"] != 1 || moved["voucher_enrollments"] != 1 ||
+		moved["households"] != 1 || moved["household_members"] != 1 {
 		t.Fatalf("merge: %s", r.Raw)
+	}
+	if r := e.MustDo(t, cw, `query($id:ID!){node(id:$id){... on Household{head{id} members{resident{id}}}}}`, map[string]any{"id": hh}); r.Str("node.head.id") != gid(a2) ||
+		r.Str("node.members.0.resident.id") != gid(a2) {
+		t.Fatalf("the household after the merge: %s", r.Raw)
 	}
 	if got := balance(a2); got != before || got == 0 {
 		t.Fatalf("survivor balance %v, the two held %v", got, before)
@@ -171,7 +196,7 @@ func TestDuplicates(t *testing.T) {
 	// The next report: the dismissed pair stays dismissed, the merged one is not raised again.
 	report()
 	open = list(cw, "OPEN")
-	if _, ok := open[key(c, d)]; ok || len(open) != 1 {
+	if _, ok := open[key(c, d)]; ok || len(open) != 2 {
 		t.Fatalf("open after the second report: %v", open)
 	}
 	if _, ok := list(cw, "DISMISSED")[key(c, d)]; !ok {
