@@ -56,7 +56,7 @@ func TestDuplicates(t *testing.T) {
 	c := person("同号丙", 31, idnumber.Male, "13911112222", born)
 	d := person("同号丁", 32, idnumber.Female, "13911112222", born)
 	y := person("同号戊", 33, idnumber.Male, "13911112222", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)) // not an elder
-	g1 := person("重复丁", 41, idnumber.Male, "", born) // each heads a household: not merged
+	g1 := person("重复丁", 41, idnumber.Male, "", born)                                                  // each heads a household: not merged
 	g2 := person("重复丁", 43, idnumber.Male, "", born)
 	gid := func(r testenv.Resident) string { return relay.ID(graph.TypeResident, r.ID) }
 	// The package's database holds other tests' residents too: only pairs of these count.
