@@ -1,7 +1,6 @@
 package resident
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/xuri/excelize/v2"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/jinjiang/residents/internal/policy"
 	"github.com/jinjiang/residents/internal/problem"
 	"github.com/jinjiang/residents/internal/run"
+	"github.com/jinjiang/residents/internal/sheet"
 )
 
 // ExportStatus is an export's state.
@@ -149,7 +148,7 @@ func (s *Service) ExportResidents(ctx context.Context, f Filter) (*Export, error
 }
 
 // exportCells is the header of the sheet; exportCellsOf fills a row.
-var exportHeader = []any{"姓名", "身份证号（脱敏）", "性别", "年龄", "出生日期", "手机号（脱敏）", "住址", "社区", "网格", "状态", "能力等级", "死亡日期", "迁出日期"}
+var exportHeader = []string{"姓名", "身份证号（脱敏）", "性别", "年龄", "出生日期", "手机号（脱敏）", "住址", "社区", "网格", "状态", "能力等级", "死亡日期", "迁出日期"}
 
 var statusLabels = map[string]string{"LOW_INCOME": "低保", "EXTREME_POVERTY": "特困", "LIVING_ALONE": "独居", "EMPTY_NEST": "空巢", "BEREAVED_PARENT": "失独"}
 var careLabels = map[string]string{"INTACT": "能力完好", "MILD": "轻度失能", "MODERATE": "中度失能", "SEVERE": "重度失能", "TOTAL": "完全失能"}
@@ -241,18 +240,13 @@ func unitNames(ctx context.Context, tx *gorm.DB) (map[uuid.UUID]string, error) {
 // exportStreamBatch is how many staged rows are read at a time into the sheet.
 const exportStreamBatch = 5000
 
-// finishExport streams the staged rows into the XLSX file (excelize's
-// StreamWriter: rows are written out as they come, not held as cells),
-// stores it, drops the staged rows and audits the row count.
+// finishExport streams the staged rows into the XLSX file (sheet.Writer:
+// rows are written out as they come, not held as cells), stores it,
+// drops the staged rows and audits the row count.
 func (s *Service) finishExport(ctx context.Context, tx *gorm.DB, id uuid.UUID) error {
-	f := excelize.NewFile()
-	defer f.Close()
-	sw, err := f.NewStreamWriter("Sheet1")
+	w, err := sheet.NewWriter("Sheet1", exportHeader)
 	if err != nil {
 		return fmt.Errorf("resident: export sheet: %w", err)
-	}
-	if err := sw.SetRow("A1", exportHeader); err != nil {
-		return fmt.Errorf("resident: export header: %w", err)
 	}
 	n, after := 0, uuid.Nil
 	for {
@@ -269,13 +263,8 @@ func (s *Service) finishExport(ctx context.Context, tx *gorm.DB, id uuid.UUID) e
 			if err := json.Unmarshal(b.Cells, &cells); err != nil {
 				return fmt.Errorf("resident: export cells: %w", err)
 			}
-			vals := make([]any, len(cells))
-			for i, c := range cells {
-				vals[i] = c
-			}
 			n++
-			cell, _ := excelize.CoordinatesToCellName(1, n+1)
-			if err := sw.SetRow(cell, vals); err != nil {
+			if err := w.Row(cells); err != nil {
 				return fmt.Errorf("resident: export row: %w", err)
 			}
 		}
@@ -284,21 +273,18 @@ func (s *Service) finishExport(ctx context.Context, tx *gorm.DB, id uuid.UUID) e
 		}
 		after = batch[len(batch)-1].ResidentID
 	}
-	if err := sw.Flush(); err != nil {
-		return fmt.Errorf("resident: export flush: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := f.Write(&buf); err != nil {
+	file, err := w.Bytes()
+	if err != nil {
 		return fmt.Errorf("resident: export write: %w", err)
 	}
 	if err := tx.WithContext(ctx).Exec(`UPDATE resident_exports SET status = 'READY', file = ?, row_count = ?, finished_at = now() WHERE id = ?`,
-		buf.Bytes(), n, id).Error; err != nil {
+		file, n, id).Error; err != nil {
 		return fmt.Errorf("resident: export store: %w", err)
 	}
 	if err := tx.WithContext(ctx).Exec(`DELETE FROM resident_export_rows WHERE export_id = ?`, id).Error; err != nil {
 		return fmt.Errorf("resident: export unstage: %w", err)
 	}
-	return audit.Record(ctx, tx, audit.ActionExportResidents, audit.EntityResidentExport, &id, map[string]any{"rows": n, "bytes": buf.Len()})
+	return audit.Record(ctx, tx, audit.ActionExportResidents, audit.EntityResidentExport, &id, map[string]any{"rows": n, "bytes": len(file)})
 }
 
 // exporter is the handler of big exports: a chunk of residents per step

@@ -107,22 +107,16 @@ type memberRow struct {
 func (memberRow) TableName() string { return "household_members" }
 
 // addressTerms are the characters and character pairs of an address
-// (lower-cased, spaces dropped), what an address substring is found by;
-// queryTerms picks those a substring must have.
+// (grams, as of a name; lower-cased, spaces dropped), each once: what an
+// address substring is found by. queryTerms picks those a substring must
+// have.
 func addressTerms(s string) pq.StringArray {
-	r := []rune(normalAddress(s))
 	seen := map[string]bool{}
 	out := pq.StringArray{}
-	add := func(t string) {
+	for _, t := range grams(normalAddress(s)) {
 		if !seen[t] {
 			seen[t] = true
 			out = append(out, t)
-		}
-	}
-	for i := range r {
-		add(string(r[i]))
-		if i+1 < len(r) {
-			add(string(r[i : i+2]))
 		}
 	}
 	return out
