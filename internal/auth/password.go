@@ -26,16 +26,41 @@ const (
 	argonKeyLen    = 32
 )
 
+// HashParams are argon2id's cost parameters.
+type HashParams struct {
+	MemoryKiB, Time uint32
+	Threads         uint8
+}
+
+// PasswordParams are the parameters passwords are hashed with.
+var PasswordParams = HashParams{MemoryKiB: argonMemoryKiB, Time: argonTime, Threads: argonThreads}
+
+// String is the parameter field of an encoded hash ("m=…,t=…,p=…").
+func (h HashParams) String() string {
+	return fmt.Sprintf("m=%d,t=%d,p=%d", h.MemoryKiB, h.Time, h.Threads)
+}
+
 // HashPassword returns an encoded argon2id hash of password
 // ($argon2id$v=19$m=…,t=…,p=…$salt$key).
-func HashPassword(password string) (string, error) {
+func HashPassword(password string) (string, error) { return HashWith(password, PasswordParams) }
+
+// HashWith returns an encoded argon2id hash of secret at params (lighter
+// ones for a card's PIN, whose protection is its lockout: internal/homecare).
+// VerifyPassword checks any of them.
+func HashWith(secret string, params HashParams) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads,
+	key := argon2.IDKey([]byte(secret), salt, params.Time, params.MemoryKiB, params.Threads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$%s$%s$%s", argon2.Version, params,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// HashedWith reports whether encoded is an argon2id hash at params.
+func HashedWith(encoded string, params HashParams) bool {
+	parts := strings.Split(encoded, "$")
+	return len(parts) == 6 && parts[1] == "argon2id" && parts[3] == params.String()
 }
 
 // VerifyPassword reports whether password matches the encoded hash, in

@@ -2,12 +2,6 @@ package homecare
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"fmt"
-	"strings"
-
-	"golang.org/x/crypto/argon2"
 
 	"github.com/jinjiang/residents/internal/auth"
 )
@@ -28,33 +22,14 @@ import (
 // ($argon2id$v=19$m=…,t=…,p=…$salt$key), so a card issued with the older
 // password-strength parameters still verifies (in the hashing pool, as
 // before), and is rehashed at these parameters when its PIN is next right.
-const (
-	pinMemoryKiB = 64
-	pinTime      = 1
-	pinThreads   = 1
-	pinKeyLen    = 32
-)
-
-// pinParams is the parameter field of a hash at the PIN parameters.
-var pinParams = fmt.Sprintf("m=%d,t=%d,p=%d", pinMemoryKiB, pinTime, pinThreads)
+var pinParams = auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}
 
 // hashPIN returns the encoded argon2id hash of pin at the PIN parameters.
-func hashPIN(pin string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	key := argon2.IDKey([]byte(pin), salt, pinTime, pinMemoryKiB, pinThreads, pinKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$%s$%s$%s", argon2.Version, pinParams,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
-}
+func hashPIN(pin string) (string, error) { return auth.HashWith(pin, pinParams) }
 
 // lightPIN reports whether encoded was hashed at the PIN parameters (and
 // so needs neither the pool nor an upgrade).
-func lightPIN(encoded string) bool {
-	parts := strings.Split(encoded, "$")
-	return len(parts) == 6 && parts[1] == "argon2id" && parts[3] == pinParams
-}
+func lightPIN(encoded string) bool { return auth.HashedWith(encoded, pinParams) }
 
 // verifyPIN checks pin against a card's stored hash: at the PIN
 // parameters inline, at any other (older, heavier) in the app's hashing
