@@ -2,6 +2,7 @@ package homecare
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/google/uuid"
@@ -68,19 +69,21 @@ func (s *Service) reaches(ctx context.Context, db *gorm.DB, v *auth.Viewer, a po
 	return false, nil
 }
 
-// mayConfirmFor is the one rule for "may this viewer act in the
-// mini-program for resident R" (confirm a visit, dispute one, order or
-// cancel one): the resident's own bound account, or a family proxy of the
-// resident with the SPEND scope (an active, consented link: internal/proxy).
+// mayConfirmFor answers "may this viewer act in the mini-program for
+// resident R" (confirm a visit, dispute one, order or cancel one) by the
+// one rule, policy.ActForAction: the resident's own bound account, or a
+// family proxy of the resident whose active, consented link holds SPEND.
 func (s *Service) mayConfirmFor(ctx context.Context, v *auth.Viewer, a policy.Action, residentID uuid.UUID) (bool, error) {
-	if policy.ReachOf(v, a) == policy.Self && policy.IsSelf(v, residentID) {
-		return true, nil
+	if v == nil || v.Kind != auth.SubjectWechat {
+		return false, nil
 	}
-	if s.proxies != nil && v != nil && v.Kind == auth.SubjectWechat {
-		_, ok, err := s.proxies.ActiveLink(ctx, v.ID, residentID, policy.ScopeSpend)
-		return ok, err
+	if _, err := policy.ActForAction(ctx, s.proxies, a, residentID); err != nil {
+		if errors.Is(err, problem.ErrForbidden) {
+			return false, nil
+		}
+		return false, err
 	}
-	return false, nil
+	return true, nil
 }
 
 // requireOn loads order id for update and checks v may take a on it; an

@@ -113,7 +113,8 @@ func ActFor(ctx context.Context, links ProxyLinks, r uuid.UUID, s ProxyScope) (A
 var proxyActions = map[Action]ProxyScope{
 	ReadResident: ScopeView, ReadVouchers: ScopeView, ReadRedemptions: ScopeView, ReadApplications: ScopeView,
 	CreateRedemptionToken: ScopeSpend,
-	SubmitApplication:     ScopeApply, ResubmitApplication: ScopeApply, WithdrawApplication: ScopeApply,
+	ConfirmVisit:          ScopeSpend, DisputeVisit: ScopeSpend, CreateServiceOrder: ScopeSpend, CancelServiceOrder: ScopeSpend,
+	SubmitApplication: ScopeApply, ResubmitApplication: ScopeApply, WithdrawApplication: ScopeApply,
 }
 
 // ScopeFor is the proxy scope action a needs; false when no proxy may take a.
