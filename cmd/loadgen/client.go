@@ -21,6 +21,9 @@ type client struct {
 }
 
 func newClient(url string, conns int) *client {
+	// Preparation steps run 16 at a time whatever -concurrency says
+	// (enrollAll): a low -concurrency must not starve them of connections.
+	conns = max(conns, 16)
 	return &client{url: strings.TrimRight(url, "/"), http: &fasthttp.Client{
 		MaxConnsPerHost: conns * 2, MaxIdleConnDuration: time.Minute,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,

@@ -34,6 +34,7 @@ type options struct {
 	tokens      int
 	program     string
 	period      string
+	visitState  string
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.IntVar(&o.tokens, "tokens", 0, "redeem mixes: create this many tokens before the timed phase (0: each redemption creates its token, timed)")
 	flag.StringVar(&o.program, "program", "JJ-YLFWQ", "issue-district: the program whose whole district is enrolled and issued")
 	flag.StringVar(&o.period, "period", "", "issue-district: the period to issue (default this month; another one is a backfill)")
+	flag.StringVar(&o.visitState, "visit-state", "", "visit: prepare, save the visits to this file and stop; when it exists, confirm those instead (on a copy of the prepared database: CREATE DATABASE … TEMPLATE)")
 	cpuProfile := flag.String("cpuprofile", "", "write the generator's own CPU profile here (it shares the machine with the server)")
 	flag.Parse()
 	if *cpuProfile != "" {

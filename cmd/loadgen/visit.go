@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -23,33 +26,120 @@ import (
 // resident, which the generator cannot make without a fake WeChat server;
 // an SMS code needs the texted code, which only a fake gateway sees.)
 func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Duration, error) {
-	admin, err := c.login(ctx, "admin", envOr("SEED_ADMIN_PASSWORD", "admin-dev-password"))
+	plan, err := loadVisitPlan(o.visitState)
 	if err != nil {
 		return 0, err
+	}
+	if plan == nil {
+		start := time.Now()
+		if plan, err = prepareVisits(ctx, c, o); err != nil {
+			return 0, err
+		}
+		fmt.Printf("prepared %d visits (enrolled, issued, cards, orders checked out) in %v\n", len(plan.Orders), time.Since(start).Round(time.Millisecond))
+		if o.visitState != "" {
+			// Saved to be confirmed on copies of this database: this
+			// one's visits stay unconfirmed.
+			return 0, plan.save(o.visitState)
+		}
+	} else {
+		fmt.Printf("prepared %d visits (read from %s)\n", len(plan.Orders), o.visitState)
+	}
+	tokens := make([]string, len(plan.Workers))
+	for w, u := range plan.Workers {
+		if tokens[w], err = c.login(ctx, u, workerPassword); err != nil {
+			return 0, err
+		}
+	}
+	const confirm = `mutation($in:ConfirmServiceOrderWithCardInput!){confirmServiceOrderWithCard(input:$in){order{status} userErrors{code}}}`
+	pos := map[string]any{"latitude": 30.657, "longitude": 104.08, "accuracyMeters": 10}
+	var notRedeemed sync.Map
+	elapsed := drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
+		k := int(i - 1)
+		r := timed(ctx, st, c, "confirmServiceOrderWithCard", tokens[plan.By[k]], confirm,
+			map[string]any{"in": map[string]any{"orderId": plan.Orders[k], "cardNumber": plan.Cards[k], "pin": visitPIN, "position": pos}}, "confirmServiceOrderWithCard")
+		if s, _ := dig(r.Data(), "confirmServiceOrderWithCard", "order", "status").(string); s != "REDEEMED" {
+			notRedeemed.Store(k, s)
+		}
+	}, func(i int64) bool { return i > int64(len(plan.Orders)) })
+	n := 0
+	notRedeemed.Range(func(any, any) bool { n++; return true })
+	if n > 0 {
+		fmt.Printf("%d confirmations did not answer REDEEMED\n", n)
+	}
+	return elapsed, nil
+}
+
+const (
+	visitPIN       = "258147"
+	workerPassword = "load-worker-pw-1"
+)
+
+// visitPlan is what the untimed preparation made: per visit its order,
+// the resident's card and the index of the worker (in Workers, by
+// username) who checked it out. -visit-state saves it, so that the timed
+// phase can be run again on a copy of the prepared database (CREATE
+// DATABASE … TEMPLATE) without the minutes of preparation.
+type visitPlan struct {
+	Workers []string
+	Orders  []string
+	Cards   []string
+	By      []int
+}
+
+func loadVisitPlan(path string) (*visitPlan, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var p visitPlan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &p, nil
+}
+
+func (p *visitPlan) save(path string) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+// prepareVisits makes the visits the timed phase confirms (untimed).
+func prepareVisits(ctx context.Context, c *client, o options) (*visitPlan, error) {
+	admin, err := c.login(ctx, "admin", envOr("SEED_ADMIN_PASSWORD", "admin-dev-password"))
+	if err != nil {
+		return nil, err
 	}
 	clerk, err := c.login(ctx, "clerk", "demo-password")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	provider, err := c.login(ctx, "provider1", "demo-password")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	run := time.Now().Unix()
 	program, err := newProgram(ctx, c, admin, fmt.Sprintf("LGV%d", run), "CLEANING", 1_000_000)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	ids, err := residentIDs(ctx, c, admin, o.residents)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	start := time.Now()
 	if err := enrollAll(ctx, c, admin, program, ids, 16); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if _, _, _, err := issue(ctx, c, admin, program, month()); err != nil {
-		return 0, err
+		return nil, err
 	}
 	must := func(r *gqlResponse, err error, field string, path ...any) (string, error) {
 		if err != nil {
@@ -66,16 +156,16 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 			"unit": "次", "unitPriceFen": 100, "minimumMinutes": 0}})
 	item, err := must(r, err, "upsertCarePriceItem", "upsertCarePriceItem", "item", "id")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	r, err = c.do(ctx, provider, `{me{provider{id}}}`, nil)
 	pid, err := must(r, err, "", "me", "provider", "id")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	r, err = c.do(ctx, provider, `query($p:ID!){careItemsOffered(providerId:$p){id}}`, map[string]any{"p": pid})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	offered := []string{item}
 	list, _ := dig(r.Data(), "careItemsOffered").([]any)
@@ -86,23 +176,23 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 	}
 	r, err = c.do(ctx, provider, `mutation($ids:[ID!]!){setCareItemsOffered(itemIds:$ids){userErrors{code}}}`, map[string]any{"ids": offered})
 	if _, err := must(r, err, "setCareItemsOffered"); err != nil {
-		return 0, err
+		return nil, err
 	}
-	workers, workerTokens := make([]string, o.concurrency), make([]string, o.concurrency)
+	workers, workerTokens, usernames := make([]string, o.concurrency), make([]string, o.concurrency), make([]string, o.concurrency)
 	for w := range workers {
 		u := fmt.Sprintf("lgw%d-%d", run, w)
-		r, err = c.do(ctx, provider, `mutation($u:String!){createCareWorker(input:{username:$u,password:"load-worker-pw-1",displayName:"负载护理员"}){worker{id} userErrors{code}}}`,
-			map[string]any{"u": u})
+		usernames[w] = u
+		r, err = c.do(ctx, provider, `mutation($u:String!,$p:String!){createCareWorker(input:{username:$u,password:$p,displayName:"负载护理员"}){worker{id} userErrors{code}}}`,
+			map[string]any{"u": u, "p": workerPassword})
 		if workers[w], err = must(r, err, "createCareWorker", "createCareWorker", "worker", "id"); err != nil {
-			return 0, err
+			return nil, err
 		}
-		if workerTokens[w], err = c.login(ctx, u, "load-worker-pw-1"); err != nil {
-			return 0, err
+		if workerTokens[w], err = c.login(ctx, u, workerPassword); err != nil {
+			return nil, err
 		}
 	}
 	// Per resident: a card, then an order through check-out by the worker
 	// of the preparing client.
-	const pin = "258147"
 	cards, orders, by := make([]string, len(ids)), make([]string, len(ids)), make([]int, len(ids))
 	var mu sync.Mutex
 	var prepErr error
@@ -120,7 +210,7 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 		// bounded argon2 pool, whose busy answer is 503: the preparation
 		// waits and tries again.
 		for try := 0; ; try++ {
-			r, err := c.do(ctx, clerk, `mutation($r:ID!){issueServiceCard(input:{residentId:$r,pin:"258147"}){card{cardNumber} userErrors{code}}}`, map[string]any{"r": ids[k]})
+			r, err := c.do(ctx, clerk, `mutation($r:ID!,$pin:String!){issueServiceCard(input:{residentId:$r,pin:$pin}){card{cardNumber} userErrors{code}}}`, map[string]any{"r": ids[k], "pin": visitPIN})
 			if cards[k], err = must(r, err, "issueServiceCard", "issueServiceCard", "card", "cardNumber"); err == nil {
 				break
 			} else if try == 20 || !strings.Contains(err.Error(), "503") {
@@ -129,9 +219,12 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		r, err = c.do(ctx, clerk, `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id} userErrors{code}}}`,
+		// Own variables: the closure runs on every client at once, and
+		// the function's r and err are shared (assigning them here once
+		// gave two clients one order, and a check-in NOT_FOUND).
+		created, err := c.do(ctx, clerk, `mutation($in:CreateServiceOrderInput!){createServiceOrder(input:$in){order{id} userErrors{code}}}`,
 			map[string]any{"in": map[string]any{"residentId": ids[k], "providerId": pid, "itemId": item, "scheduledDate": today()}})
-		order, err := must(r, err, "createServiceOrder", "createServiceOrder", "order", "id")
+		order, err := must(created, err, "createServiceOrder", "createServiceOrder", "order", "id")
 		if err != nil {
 			fail(err)
 			return
@@ -158,23 +251,7 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 		orders[k], by[k] = order, w
 	}, func(i int64) bool { return i > int64(len(ids)) })
 	if prepErr != nil {
-		return 0, prepErr
+		return nil, prepErr
 	}
-	fmt.Printf("prepared %d visits (enrolled, issued, cards, orders checked out) in %v\n", len(ids), time.Since(start).Round(time.Millisecond))
-	const confirm = `mutation($in:ConfirmServiceOrderWithCardInput!){confirmServiceOrderWithCard(input:$in){order{status} userErrors{code}}}`
-	var notRedeemed sync.Map
-	elapsed := drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
-		k := int(i - 1)
-		r := timed(ctx, st, c, "confirmServiceOrderWithCard", workerTokens[by[k]], confirm,
-			map[string]any{"in": map[string]any{"orderId": orders[k], "cardNumber": cards[k], "pin": pin, "position": pos}}, "confirmServiceOrderWithCard")
-		if s, _ := dig(r.Data(), "confirmServiceOrderWithCard", "order", "status").(string); s != "REDEEMED" {
-			notRedeemed.Store(k, s)
-		}
-	}, func(i int64) bool { return i > int64(len(ids)) })
-	n := 0
-	notRedeemed.Range(func(any, any) bool { n++; return true })
-	if n > 0 {
-		fmt.Printf("%d confirmations did not answer REDEEMED\n", n)
-	}
-	return elapsed, nil
+	return &visitPlan{Workers: usernames, Orders: orders, Cards: cards, By: by}, nil
 }
