@@ -30,19 +30,21 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 	if err != nil {
 		return 0, err
 	}
+	var took string
 	if plan == nil {
 		start := time.Now()
 		if plan, err = prepareVisits(ctx, c, o); err != nil {
 			return 0, err
 		}
-		fmt.Printf("prepared %d visits (enrolled, issued, cards, orders checked out) in %v\n", len(plan.Orders), time.Since(start).Round(time.Millisecond))
+		took = fmt.Sprintf("in %v", time.Since(start).Round(time.Millisecond))
 		if o.visitState != "" {
 			// Saved to be confirmed on copies of this database: this
 			// one's visits stay unconfirmed.
+			fmt.Printf("prepared %d visits %s, saved to %s\n", len(plan.Orders), took, o.visitState)
 			return 0, plan.save(o.visitState)
 		}
 	} else {
-		fmt.Printf("prepared %d visits (read from %s)\n", len(plan.Orders), o.visitState)
+		took = "read from " + o.visitState
 	}
 	tokens := make([]string, len(plan.Workers))
 	for w, u := range plan.Workers {
@@ -50,6 +52,9 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 			return 0, err
 		}
 	}
+	// Printed when the timed phase starts (the workers' logins, heavy
+	// argon2id, are done): a script may start counting CPU here.
+	fmt.Printf("prepared %d visits (enrolled, issued, cards, orders checked out) %s\n", len(plan.Orders), took)
 	const confirm = `mutation($in:ConfirmServiceOrderWithCardInput!){confirmServiceOrderWithCard(input:$in){order{status} userErrors{code}}}`
 	pos := map[string]any{"latitude": 30.657, "longitude": 104.08, "accuracyMeters": 10}
 	var notRedeemed sync.Map

@@ -152,12 +152,12 @@ func newCode() (string, error) {
 // engine, idempotent by order id.
 func (s *Service) ConfirmWithCode(ctx context.Context, orderID uuid.UUID, code string, p Position) (*Order, error) {
 	code = strings.TrimSpace(code)
-	return s.confirmAtDoor(ctx, orderID, p, ViaSMSCode, audit.ActionConfirmServiceOrderWithCode,
-		func(tx *gorm.DB, o *orderRow) (error, error) {
+	return s.confirmAtDoor(ctx, orderID, "", p, ViaSMSCode, audit.ActionConfirmServiceOrderWithCode,
+		func(tx *gorm.DB, lv *lockedVisit) (error, error) {
 			if !ValidPIN(code) {
 				return problem.New(problem.InvalidCredentials, "确认码为6位数字", "input", "code"), nil
 			}
-			return s.checkCode(ctx, tx, o, code)
+			return s.checkCode(ctx, tx, &lv.Order, code)
 		})
 }
 

@@ -3,12 +3,10 @@ package homecare
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
@@ -28,38 +26,34 @@ const (
 
 // ConfirmWithCard is the elder's confirmation at check-out: the worker's
 // app sends the card number and the PIN the elder typed, and where the
-// phone is. One transaction: the order and then the card are locked, so
-// guesses at one card are taken one at a time and no more than
-// MaxPINAttempts of them are ever verified; the PIN is verified under the
-// lock (argon2id at the PIN parameters, pin.go: a fraction of a
-// millisecond). A wrong PIN is counted and committed (the fifth locks the
-// card until a counter unlocks it); a right one confirms the visit and
-// pays for it in the same transaction.
+// phone is. One transaction: the order and then the card are locked (in
+// one statement, lockVisit), so guesses at one card are taken one at a
+// time and no more than MaxPINAttempts of them are ever verified; the PIN
+// is verified under the lock (argon2id at the PIN parameters, pin.go: a
+// fraction of a millisecond). A wrong PIN is counted and committed (the
+// fifth locks the card until a counter unlocks it); a right one confirms
+// the visit and pays for it in the same transaction.
 func (s *Service) ConfirmWithCard(ctx context.Context, orderID uuid.UUID, cardNumber, pin string, p Position) (*Order, error) {
 	cardNumber = strings.TrimSpace(cardNumber)
-	return s.confirmAtDoor(ctx, orderID, p, ViaCard, audit.ActionConfirmServiceOrderWithCard,
-		func(tx *gorm.DB, o *orderRow) (error, error) {
-			if !ValidPIN(pin) || len(cardNumber) != 12 {
+	if len(cardNumber) != 12 {
+		cardNumber = "" // looked up as no card at all
+	}
+	return s.confirmAtDoor(ctx, orderID, cardNumber, p, ViaCard, audit.ActionConfirmServiceOrderWithCard,
+		func(tx *gorm.DB, lv *lockedVisit) (error, error) {
+			if !ValidPIN(pin) || cardNumber == "" {
 				return problem.New(problem.InvalidCredentials, "卡号或密码错误", "input", "pin"), nil
 			}
-			return s.checkCard(ctx, tx, o, cardNumber, pin)
+			return s.checkCard(ctx, tx, &lv.Order, lv.card(), cardNumber, pin)
 		})
 }
 
-// checkCard verifies the card and PIN for order o, inside the
-// confirmation's transaction. It answers a refusal (with the wrong try
-// counted, to be committed) or an error (to roll back).
-func (s *Service) checkCard(ctx context.Context, tx *gorm.DB, o *orderRow, number, pin string) (refusal, err error) {
-	var card cardRow
-	err = tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("card_number = ?", number).Take(&card).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return problem.New(problem.InvalidCredentials, "服务卡无效或已挂失", "input", "cardNumber"), nil
-	}
-	if err != nil {
-		return nil, database.Classify(err)
-	}
+// checkCard verifies card (nil: no card has that number) and the PIN for
+// order o, inside the confirmation's transaction, the card locked with
+// the order. It answers a refusal (with the wrong try counted, to be
+// committed) or an error (to roll back).
+func (s *Service) checkCard(ctx context.Context, tx *gorm.DB, o *orderRow, card *cardRow, number, pin string) (refusal, err error) {
 	switch {
-	case card.Status == CardLost || card.Status == CardReplaced:
+	case card == nil || card.Status == CardLost || card.Status == CardReplaced:
 		return problem.New(problem.InvalidCredentials, "服务卡无效或已挂失", "input", "cardNumber"), nil
 	case card.ResidentID != o.ResidentID:
 		// Not this resident's card: no guess at its PIN, nothing counted.
@@ -103,13 +97,14 @@ func (s *Service) checkCard(ctx context.Context, tx *gorm.DB, o *orderRow, numbe
 
 // confirmAtDoor is a worker's confirmation of a visit with something the
 // elder holds (card and PIN, or the SMS code), in one transaction: the
-// order locked with its home, flag counts and sheet (one statement), the
+// order locked with its home, flag counts, sheet and the card numbered
+// card if any (one statement), the
 // worker's right to it, check (which answers a refusal to commit, such as
 // a wrong PIN counted, or an error to roll back), the confirmation rule
 // (the position's distance from the home), and the payment. A visit
 // confirmed already is answered as it is (a retry).
-func (s *Service) confirmAtDoor(ctx context.Context, orderID uuid.UUID, p Position, via string, action audit.Action,
-	check func(tx *gorm.DB, o *orderRow) (refusal, err error)) (*Order, error) {
+func (s *Service) confirmAtDoor(ctx context.Context, orderID uuid.UUID, card string, p Position, via string, action audit.Action,
+	check func(tx *gorm.DB, lv *lockedVisit) (refusal, err error)) (*Order, error) {
 	v, err := policy.Require(ctx, policy.PerformVisit)
 	if err != nil {
 		return nil, err
@@ -121,7 +116,7 @@ func (s *Service) confirmAtDoor(ctx context.Context, orderID uuid.UUID, p Positi
 	var refused error
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		refused = nil // a retried transaction answers as its last attempt
-		lv, err := lockVisit(ctx, tx, orderID)
+		lv, err := lockVisit(ctx, tx, orderID, card)
 		if err != nil {
 			return err
 		}
@@ -145,7 +140,7 @@ func (s *Service) confirmAtDoor(ctx context.Context, orderID uuid.UUID, p Positi
 		default:
 			return problem.New(problem.InvalidTransition, "签退后才能确认", "input", "orderId")
 		}
-		if refused, err = check(tx, o); err != nil || refused != nil {
+		if refused, err = check(tx, lv); err != nil || refused != nil {
 			return err // a refusal commits what check counted
 		}
 		var h *homeRow
@@ -188,7 +183,8 @@ func (s *Service) confirmAtDoor(ctx context.Context, orderID uuid.UUID, p Positi
 }
 
 // lockedVisit is an order locked for update with its resident's recorded
-// home and its flag counts.
+// home, its flag counts, its resident's sheet and, when asked for, the
+// service card of a number, locked too.
 type lockedVisit struct {
 	Order     orderRow `gorm:"embedded"`
 	HomeLat   *float64
@@ -196,20 +192,43 @@ type lockedVisit struct {
 	Flags     int
 	OpenFlags int
 	Sheet     sheetRow `gorm:"embedded;embeddedPrefix:sheet_"`
+	// The card's columns, all nil when no card has the number asked for.
+	CardID             *uuid.UUID
+	CardResidentID     *uuid.UUID
+	CardPinHash        *string
+	CardStatus         *string
+	CardFailedAttempts *int
 }
 
-// lockVisit reads order id for update with its home and flag counts in
-// one statement; nil when there is none.
-func lockVisit(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*lockedVisit, error) {
+// card is the card lockVisit read, nil when there was none.
+func (lv *lockedVisit) card() *cardRow {
+	if lv.CardID == nil {
+		return nil
+	}
+	return &cardRow{ID: *lv.CardID, ResidentID: *lv.CardResidentID, PinHash: *lv.CardPinHash, Status: *lv.CardStatus,
+		FailedAttempts: *lv.CardFailedAttempts}
+}
+
+// lockVisit reads order id for update with its home, flag counts and
+// sheet in one statement, and with the service card numbered card ("":
+// none) locked after the order, as every card confirmation locks them;
+// nil when there is no such order. Reading the card with the order saves
+// the confirmation a round trip; what the card says is looked at only
+// once the worker's right to the order is checked.
+func lockVisit(ctx context.Context, tx *gorm.DB, id uuid.UUID, card string) (*lockedVisit, error) {
 	var rows []lockedVisit
 	err := tx.WithContext(ctx).Raw(`SELECT o.*, h.latitude AS home_lat, h.longitude AS home_lng,
 		(SELECT count(*) FROM service_order_flags g WHERE g.order_id = o.id) AS flags,
 		(SELECT count(*) FROM service_order_flags g WHERE g.order_id = o.id AND g.status = 'OPEN') AS open_flags,
 		r.id AS sheet_id, r.name AS sheet_name, r.id_number_masked AS sheet_id_number_masked, r.phone_masked AS sheet_phone_masked,
-		r.address AS sheet_address, r.birth_date AS sheet_birth_date, r.org_path AS sheet_org_path
+		r.address AS sheet_address, r.birth_date AS sheet_birth_date, r.org_path AS sheet_org_path,
+		c.id AS card_id, c.resident_id AS card_resident_id, c.pin_hash AS card_pin_hash, c.status AS card_status,
+		c.failed_attempts AS card_failed_attempts
 		FROM service_orders o LEFT JOIN care_homes h ON h.resident_id = o.resident_id
 		LEFT JOIN LATERAL (`+resident.VisitSheetSQL("ARRAY[o.resident_id]")+`) r ON true
-		WHERE o.id = ? FOR UPDATE OF o`, id).Scan(&rows).Error
+		LEFT JOIN LATERAL (SELECT id, resident_id, pin_hash, status, failed_attempts FROM service_cards
+			WHERE card_number = ? FOR UPDATE) c ON true
+		WHERE o.id = ? FOR UPDATE OF o`, card, id).Scan(&rows).Error
 	if err != nil {
 		return nil, database.Classify(err)
 	}
