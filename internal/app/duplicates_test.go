@@ -37,8 +37,8 @@ func waitRun(t *testing.T, e *testenv.Env, tok, doc, field, id string) *testenv.
 
 // TestDuplicates: the report finds same name, birth date and gender under
 // other ID numbers, and one phone on several elders (not on younger
-// residents); staff of the street list, dismiss (it stays dismissed) and
-// merge (money and history move, the books balance; a voucher of one
+// residents, nor on more than SharedPhoneMax: a care home's); staff of
+// the street list, dismiss (it stays dismissed) and merge (money and history move, the books balance; a voucher of one
 // program and month on both records blocks the merge); other streets
 // neither see nor merge them.
 func TestDuplicates(t *testing.T) {
@@ -56,12 +56,17 @@ func TestDuplicates(t *testing.T) {
 	c := person("同号丙", 31, idnumber.Male, "13911112222", born)
 	d := person("同号丁", 32, idnumber.Female, "13911112222", born)
 	y := person("同号戊", 33, idnumber.Male, "13911112222", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)) // not an elder
-	g1 := person("重复丁", 41, idnumber.Male, "", born)                                                  // each heads a household: not merged
+	// A care home's phone on five elders pairs none of them (SharedPhoneMax).
+	var home []testenv.Resident
+	for i := range resident.SharedPhoneMax + 2 {
+		home = append(home, person("院民"+string(rune('甲'+i)), 871+2*i, idnumber.Female, "13700005555", born))
+	}
+	g1 := person("重复丁", 41, idnumber.Male, "", born) // each heads a household: not merged
 	g2 := person("重复丁", 43, idnumber.Male, "", born)
 	gid := func(r testenv.Resident) string { return relay.ID(graph.TypeResident, r.ID) }
 	// The package's database holds other tests' residents too: only pairs of these count.
 	mine := map[string]bool{}
-	for _, x := range []testenv.Resident{a, b, f, a2, b2, c, d, y, g1, g2} {
+	for _, x := range append([]testenv.Resident{a, b, f, a2, b2, c, d, y, g1, g2}, home...) {
 		mine[gid(x)] = true
 	}
 

@@ -76,6 +76,12 @@ func (r candidateRow) candidate() *Candidate {
 // makes them a likely duplicate (家庭共用座机 below it is ordinary).
 const ElderAge = 60
 
+// SharedPhoneMax is the most elders one phone number may be on and still
+// pair them: a number on more is a care home's, a community office's or a
+// family's landline (养老院、社区座机), not one person recorded twice, and
+// pairing all of them would fill the queue with n·(n−1)/2 pairs.
+const SharedPhoneMax = 3
+
 // duplicatesSubject is the runs.subject_id of duplicates reports: the
 // registry is one thing, reported on one run at a time.
 var duplicatesSubject = uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:jinjiang:duplicates"))
@@ -138,7 +144,7 @@ func (s *Service) DuplicateReport(ctx context.Context, id uuid.UUID) (*run.Run, 
 // dupFinder is the report's handler: residents by id, a chunk per step;
 // each chunk finds, from the indexes, the residents after each one (by
 // id, so a pair is found once) with the same name, birth date and gender,
-// or, both elders, the same phone. Pairs insert idempotently; a dismissed
+// or, both elders, the same phone (on at most SharedPhoneMax elders). Pairs insert idempotently; a dismissed
 // or merged pair is left as it is. The last step drops open pairs this
 // report no longer found.
 type dupFinder struct{ s *Service }
@@ -164,7 +170,9 @@ func (h dupFinder) Step(ctx context.Context, tx *gorm.DB, r *run.Run) (bool, err
 			UNION ALL
 			SELECT a.id, b.id, 'SHARED_PHONE' FROM a JOIN residents b
 			  ON b.phone_bidx = a.phone_bidx AND b.id > a.id AND `+living("b")+` AND b.birth_date <= @elder
-			WHERE a.phone_bidx IS NOT NULL AND a.birth_date <= @elder),
+			WHERE a.phone_bidx IS NOT NULL AND a.birth_date <= @elder
+			  AND (SELECT count(*) FROM (SELECT 1 FROM residents c WHERE c.phone_bidx = a.phone_bidx AND `+living("c")+`
+			       AND c.birth_date <= @elder LIMIT @phone_max + 1) n) <= @phone_max),
 		ins AS (
 			INSERT INTO duplicate_candidates (id, resident_a, resident_b, reason, found_at, seen_run)
 			SELECT uuid_v7(), x, y, reason, now(), @run FROM pairs
@@ -172,7 +180,7 @@ func (h dupFinder) Step(ctx context.Context, tx *gorm.DB, r *run.Run) (bool, err
 			WHERE duplicate_candidates.status = 'OPEN'
 			RETURNING 1)
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM a), (SELECT max(id::text)::uuid FROM a)`,
-		map[string]any{"cursor": r.CursorOrZero(), "chunk": h.s.runChunk, "elder": elder, "run": r.ID}).Row().Scan(&found, &seen, &last)
+		map[string]any{"cursor": r.CursorOrZero(), "chunk": h.s.runChunk, "elder": elder, "run": r.ID, "phone_max": SharedPhoneMax}).Row().Scan(&found, &seen, &last)
 	if err != nil {
 		return false, fmt.Errorf("resident: duplicates chunk: %w", err)
 	}
