@@ -268,6 +268,9 @@ func (s *Service) RequestChange(ctx context.Context, in ChangeInput) (*ChangeReq
 		if err := sub.check(ChangeKind(row.Kind), c); err != nil {
 			return err
 		}
+		if err := pendingTwin(ctx, tx, &row, c); err != nil {
+			return err
+		}
 		row.OrgPath = sub.orgPath
 		if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 			return err
@@ -279,6 +282,32 @@ func (s *Service) RequestChange(ctx context.Context, in ChangeInput) (*ChangeReq
 		return nil, database.Classify(fmt.Errorf("resident: request change: %w", err))
 	}
 	return row.request(), nil
+}
+
+// pendingTwin refuses a request while one for the same fact of the same
+// subject waits for its checker: the same status (granted or ended) of a
+// resident or household, a care level, a death. Two of them would be
+// decided apart, and the second approval would fail on a state the first
+// changed. The subject's row is locked (lockSubject), so two requests
+// racing are taken one after the other.
+func pendingTwin(ctx context.Context, tx *gorm.DB, row *changeRow, c Change) error {
+	q := tx.WithContext(ctx).Model(&changeRow{}).Where("state = ? AND kind = ?", string(ChangePending), row.Kind)
+	if row.HouseholdID != nil {
+		q = q.Where("household_id = ?", *row.HouseholdID)
+	} else {
+		q = q.Where("resident_id = ?", *row.ResidentID)
+	}
+	if k := ChangeKind(row.Kind); k == ChangeResidentStatus || k == ChangeHouseholdStatus {
+		q = q.Where("change->>'status' = ?", string(c.Status))
+	}
+	var n int64
+	if err := q.Count(&n).Error; err != nil {
+		return err
+	}
+	if n > 0 {
+		return problem.New(problem.Duplicate, "已有一份同一事项的变更申请待审核, 请待其审核或撤回后再提交 (a request for the same change is already pending)", "input", "kind")
+	}
+	return nil
 }
 
 // Decision is an approval or a rejection.

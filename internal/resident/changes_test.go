@@ -277,20 +277,45 @@ func TestApprovalIsAtomicAndHistoryAsOf(t *testing.T) {
 	if lvl, _, r := at(today); lvl != "MODERATE" {
 		t.Fatalf("failed approval changed the level: %s", r.Raw)
 	}
+	// While it waits, another care level for the resident is refused, as
+	// is the same status twice; another status is not.
+	r = e.MustDo(t, c.cw, requestDoc, careChange(rid, "SEVERE", today))
+	if r.Str("requestFactChange.userErrors.0.code") != "DUPLICATE" || r.Get("requestFactChange.request") != nil {
+		t.Fatalf("second pending care level: %s", r.Raw)
+	}
+	alone := mustRequest(t, e, c.clerk, statusChange(rid, "END", "LIVING_ALONE", today))
+	r = e.MustDo(t, c.cw, requestDoc, statusChange(rid, "END", "LIVING_ALONE", today))
+	if r.Str("requestFactChange.userErrors.0.code") != "DUPLICATE" {
+		t.Fatalf("second pending status: %s", r.Raw)
+	}
+	mustRequest(t, e, c.cw, statusChange(rid, "GRANT", "EMPTY_NEST", today))
+	if r = e.MustDo(t, c.clerk, withdrawDoc, map[string]any{"id": alone}); r.Str("withdrawFactChange.request.state") != "WITHDRAWN" {
+		t.Fatalf("withdraw: %s", r.Raw)
+	}
+	mustRequest(t, e, c.cw, statusChange(rid, "END", "LIVING_ALONE", today)) // withdrawn: no longer in the way
 
 	// A death by a checked change: the approval records it and closes what it closes, in one transaction.
 	death := func() string {
 		return mustRequest(t, e, c.clerk, map[string]any{"in": map[string]any{"kind": "DEATH", "residentId": rid, "effectiveOn": today.String(),
 			"deathSource": "医院死亡医学证明", "evidence": map[string]any{"documentType": "死亡医学证明", "documentNumber": "SW-1"}}})
 	}
-	first, second := death(), death()
+	first := death()
+	// A second report of the same death while the first waits is refused
+	// when made, not when its approval would fail.
+	r = e.MustDo(t, c.cw, requestDoc, map[string]any{"in": map[string]any{"kind": "DEATH", "residentId": rid, "effectiveOn": today.String(),
+		"deathSource": "社区上报", "evidence": map[string]any{"documentType": "死亡医学证明", "documentNumber": "SW-2"}}})
+	if r.Str("requestFactChange.userErrors.0.code") != "DUPLICATE" {
+		t.Fatalf("second pending death: %s", r.Raw)
+	}
 	r = mustApprove(t, e, c.cwSame, first)
 	if r.Str("approveFactChange.resident.deceasedOn") != today.String() || r.Str("approveFactChange.resident.lifeEvents.0.kind") != "DEATH" {
 		t.Fatalf("approved death: %s", r.Raw)
 	}
-	r = e.MustDo(t, c.cwSame, approveDoc, map[string]any{"id": second})
-	if r.Str("approveFactChange.userErrors.0.code") != "INVALID_TRANSITION" {
-		t.Fatalf("second death: %s", r.Raw)
+	// Once recorded, another is refused as a change that no longer fits.
+	r = e.MustDo(t, c.cw, requestDoc, map[string]any{"in": map[string]any{"kind": "DEATH", "residentId": rid, "effectiveOn": today.String(),
+		"deathSource": "社区上报", "evidence": map[string]any{"documentType": "死亡医学证明", "documentNumber": "SW-3"}}})
+	if code := r.Str("requestFactChange.userErrors.0.code"); code == "" || code == "DUPLICATE" {
+		t.Fatalf("death of a dead resident: %s", r.Raw)
 	}
 	var events int
 	testenv.MustScan(t, e.DB, "SELECT count(*) FROM life_events WHERE resident_id = ?", testenv.Args(res.ID), &events)
