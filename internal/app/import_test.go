@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -472,4 +473,52 @@ func TestImportRefusals(t *testing.T) {
 func num(r *testenv.Response, path string) int {
 	x, _ := r.Get(path).(float64)
 	return int(x)
+}
+
+// TestImportIntoRetiredUnit: a retired community takes no residents by
+// import either: a file naming it (by name or code) is told the district
+// has no such community, dry run and commit alike, and nothing lands in it.
+func TestImportIntoRetiredUnit(t *testing.T) {
+	e := testenv.New(t)
+	admin := e.Admin(t)
+	var taken string
+	testenv.MustScan(t, e.DB, "SELECT coalesce(string_agg(code, ','), '') FROM org_units WHERE code LIKE '510104020___'", nil, &taken)
+	code := ""
+	for n := 650; n < 700 && code == ""; n++ {
+		if c := "510104020" + strconv.Itoa(n); !strings.Contains(taken, c) {
+			code = c
+		}
+	}
+	r := e.MustDo(t, admin, `mutation($p:ID!,$c:String!){createOrgUnit(input:{parentId:$p,code:$c,name:"已撤销试点社区"}){orgUnit{id} userErrors{code}}}`,
+		map[string]any{"p": unitID(t, e, "510104020"), "c": code})
+	comm := r.Str("createOrgUnit.orgUnit.id")
+	r = e.MustDo(t, admin, `mutation($id:ID!){retireOrgUnit(id:$id){orgUnit{retiredAt} userErrors{code}}}`, map[string]any{"id": comm})
+	if comm == "" || r.Str("retireOrgUnit.orgUnit.retiredAt") == "" {
+		t.Fatalf("retire: %s", r.Raw)
+	}
+	byName, byCode := newIDNumber(idnumber.Female), newIDNumber(idnumber.Male)
+	rows := [][]string{importHeader,
+		{"撤销甲", byName, "", "", "", "", "已撤销试点社区", "", "", ""},
+		{"撤销乙", byCode, "", "", "", "", code, "", "", ""},
+	}
+	for _, dry := range []bool{true, false} {
+		status, body := upload(t, e, admin, "撤销.csv", csvOf(rows), dry)
+		if status != http.StatusOK && status != http.StatusAccepted {
+			t.Fatalf("upload (dry %v): %d %v", dry, status, body)
+		}
+		if !dry {
+			r := awaitImport(t, e, admin, body["import"].(map[string]any)["id"].(string))
+			if r.Get("node.inserted") != float64(0) || r.Get("node.failed") != float64(2) {
+				t.Fatalf("commit into a retired community: %s", r.Raw)
+			}
+			continue
+		}
+		ps := problemsOf(body)
+		if !hasProblem(ps, 2, "社区", "UNKNOWN_COMMUNITY", "ERROR") || !hasProblem(ps, 3, "社区", "UNKNOWN_COMMUNITY", "ERROR") {
+			t.Fatalf("dry run naming a retired community: %v", ps)
+		}
+	}
+	if n := residentsWith(t, e, byName, byCode); n != 0 {
+		t.Fatalf("%d residents imported into a retired community", n)
+	}
 }

@@ -2,6 +2,10 @@ package app_test
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,4 +206,77 @@ func counts(r *testenv.Response, path string) map[string]int {
 		out[m["table"].(string)] = int(m["count"].(float64))
 	}
 	return out
+}
+
+// TestRegistrationRacingRetire: registrations into a community race its
+// retirement. Whatever the order, a retired community holds no living
+// resident: either the retirement counted the new residents (CONFLICT) or
+// the registrations waited for it and were refused (INVALID_TRANSITION).
+func TestRegistrationRacingRetire(t *testing.T) {
+	e := testenv.New(t)
+	admin := e.Admin(t)
+	street := unitID(t, e, "510104020")
+	const reg = `mutation($in:RegisterResidentInput!){registerResident(input:$in){resident{id} userErrors{code}}}`
+	// Free community codes and, from them, fresh ID numbers: the package's
+	// database is shared (and kept across -count runs).
+	var taken string
+	testenv.MustScan(t, e.DB, "SELECT coalesce(string_agg(code, ','), '') FROM org_units WHERE code LIKE '510104020___'", nil, &taken)
+	used := strings.Split(taken, ",")
+	var free []int
+	for n := 700; n < 1000 && len(free) < 8; n++ {
+		if !slices.Contains(used, "510104020"+strconv.Itoa(n)) {
+			free = append(free, n)
+		}
+	}
+	for round, n := range free {
+		code := "510104020" + strconv.Itoa(n)
+		born := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n)
+		r := e.MustDo(t, admin, `mutation($p:ID!,$c:String!){createOrgUnit(input:{parentId:$p,code:$c,name:"竞态社区"}){orgUnit{id} userErrors{code}}}`,
+			map[string]any{"p": street, "c": code})
+		comm := r.Str("createOrgUnit.orgUnit.id")
+		if comm == "" {
+			t.Fatalf("create community: %s", r.Raw)
+		}
+		var wg sync.WaitGroup
+		codes := make([]string, 4)
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				num := idnumber.Generate("510104", born, 301+2*i, idnumber.Male)
+				r := e.MustDo(t, admin, reg, map[string]any{"in": map[string]any{"name": "竞态居民", "idNumber": num, "communityId": comm}})
+				codes[i] = r.Str("registerResident.userErrors.0.code")
+				if codes[i] == "" && r.Str("registerResident.resident.id") == "" {
+					codes[i] = "NO_ANSWER"
+				}
+			}()
+		}
+		var retired *testenv.Response
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			retired = e.MustDo(t, admin, `mutation($id:ID!){retireOrgUnit(id:$id){orgUnit{retiredAt} userErrors{code}}}`, map[string]any{"id": comm})
+		}()
+		wg.Wait()
+		var living int
+		testenv.MustScan(t, e.DB, `SELECT count(*) FROM residents r JOIN org_units u ON u.code = ? WHERE r.community_id = u.id AND r.deceased_on IS NULL`,
+			testenv.Args(code), &living)
+		switch {
+		case retired.Str("retireOrgUnit.orgUnit.retiredAt") != "":
+			if living != 0 {
+				t.Fatalf("round %d: a retired community holds %d residents (registrations %v)", round, living, codes)
+			}
+			for _, c := range codes {
+				if c != "" && c != "INVALID_TRANSITION" {
+					t.Fatalf("round %d: registration answered %v", round, codes)
+				}
+			}
+		case retired.Str("retireOrgUnit.userErrors.0.code") == "CONFLICT":
+			if living == 0 {
+				t.Fatalf("round %d: retirement refused for residents, but none: %s", round, retired.Raw)
+			}
+		default:
+			t.Fatalf("round %d: retire: %s", round, retired.Raw)
+		}
+	}
 }

@@ -39,6 +39,8 @@ var catalog = [][2]string{
 	{"the community is outside your jurisdiction", "该社区不在您的辖区内"},
 	{"the community no longer exists", "该社区已不存在"},
 	{"the grid no longer exists", "该网格已不存在"},
+	{"the community has been retired", "该社区已撤销，不再接收居民"},
+	{"the grid has been retired", "该网格已撤销，不再接收居民"},
 	{"the file has no column {}", "文件缺少“{}”列"},
 	{"the gender does not match the ID number", "性别与身份证号码不符"},
 	{"the gender must be male or female", "性别须填写“男”或“女”"},

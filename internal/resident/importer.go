@@ -320,8 +320,11 @@ func sortProblems(l layout, ps []RowProblem) {
 
 func (s *Service) importUnits(ctx context.Context) (*unitDirectory, error) {
 	var units []importUnit
+	// A retired unit takes no new residents: a file naming one is told the
+	// district has no such place, and one that shares a name with a new
+	// unit finds the new one.
 	if err := s.db.WithContext(ctx).Table("org_units").Select("id, kind, code, name, path, parent_id").
-		Where("kind IN ?", []string{"COMMUNITY", "GRID"}).Find(&units).Error; err != nil {
+		Where("kind IN ? AND retired_at IS NULL", []string{"COMMUNITY", "GRID"}).Find(&units).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: import units: %w", err))
 	}
 	return newUnitDirectory(units), nil

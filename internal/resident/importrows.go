@@ -206,6 +206,8 @@ type importUnit struct {
 	Name     string
 	Path     string
 	ParentID *uuid.UUID
+	// RetiredAt is set for a retired unit, which takes no new residents.
+	RetiredAt *time.Time
 }
 
 // unitDirectory finds communities and grids by what a file names them by.

@@ -335,7 +335,10 @@ func (h importer) apply(ctx context.Context, tx *gorm.DB, importID uuid.UUID, l 
 		return nil, err
 	}
 	var units []importUnit
-	if err := tx.WithContext(ctx).Raw("SELECT id, kind, code, name, path, parent_id FROM org_units WHERE id = ANY(?)", database.UUIDs(unitIDs)).
+	// Held until the chunk commits (as lockPlace holds a registration's):
+	// a unit retired or moved meanwhile has committed, and one retired
+	// after this counts the chunk's residents.
+	if err := tx.WithContext(ctx).Raw("SELECT id, kind, code, name, path, parent_id, retired_at FROM org_units WHERE id = ANY(?) ORDER BY path FOR SHARE", database.UUIDs(unitIDs)).
 		Scan(&units).Error; err != nil {
 		return nil, database.Classify(fmt.Errorf("resident: import units: %w", err))
 	}
@@ -362,11 +365,21 @@ func (h importer) apply(ctx context.Context, tx *gorm.DB, importID uuid.UUID, l 
 			counts.Failed++
 			continue
 		}
+		if comm.RetiredAt != nil {
+			probs = append(probs, rowProblem(c.RowNo, l[ColCommunity], ImportUnknownCommunity, "the community has been retired"))
+			counts.Failed++
+			continue
+		}
 		c.Path = comm.Path
 		if c.GridID != nil {
 			g := byID[*c.GridID]
 			if g == nil || g.Kind != "GRID" || g.ParentID == nil || *g.ParentID != comm.ID {
 				probs = append(probs, rowProblem(c.RowNo, l[ColGrid], ImportUnknownGrid, "the grid no longer exists"))
+				counts.Failed++
+				continue
+			}
+			if g.RetiredAt != nil {
+				probs = append(probs, rowProblem(c.RowNo, l[ColGrid], ImportUnknownGrid, "the grid has been retired"))
 				counts.Failed++
 				continue
 			}

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/audit"
+	"github.com/jinjiang/residents/internal/auth"
 	"github.com/jinjiang/residents/internal/civil"
 	"github.com/jinjiang/residents/internal/database"
 	"github.com/jinjiang/residents/internal/idnumber"
@@ -99,6 +100,9 @@ func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, erro
 		return nil, err
 	}
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := s.lockPlace(ctx, tx, v, &row); err != nil {
+			return err
+		}
 		if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 			return err
 		}
@@ -198,6 +202,11 @@ func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
 	}
 	row.Version, row.UpdatedAt = base+1, s.now()
 	err = database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		if in.CommunityID != nil || in.GridID != nil {
+			if err := s.lockPlace(ctx, tx, v, row); err != nil {
+				return err
+			}
+		}
 		set := map[string]any{"address": row.Address, "community_id": row.CommunityID, "grid_id": row.GridID,
 			"org_path": row.OrgPath, "version": row.Version,
 			"updated_at": row.UpdatedAt}
@@ -301,6 +310,45 @@ func (s *Service) setPlace(ctx context.Context, row *residentRow, communityID uu
 		row.GridID, row.OrgPath = &g.ID, g.Path
 	}
 	return nil, nil
+}
+
+// lockPlace holds the resident's community and grid, checked by setPlace
+// before the transaction, with a share lock until it commits, and checks
+// them again: a unit retired or moved meanwhile has committed (retiring
+// and moving lock the unit's row for update), so a registration or move
+// in cannot land in a unit just retired (its occupancy was counted
+// without this resident), and the path stored is the unit's path now.
+// Retiring or moving the unit after this waits for the commit, and then
+// counts or moves this resident too. The community is locked before its
+// grid (by path), as retiring a community locks it and then its grids.
+func (s *Service) lockPlace(ctx context.Context, tx *gorm.DB, v *auth.Viewer, row *residentRow) error {
+	ids := []uuid.UUID{row.CommunityID}
+	if row.GridID != nil {
+		ids = append(ids, *row.GridID)
+	}
+	var units []unitRef
+	if err := tx.WithContext(ctx).Raw("SELECT id, kind, path, parent_id, retired_at FROM org_units WHERE id = ANY(?) ORDER BY path FOR SHARE",
+		database.UUIDs(ids)).Scan(&units).Error; err != nil {
+		return err
+	}
+	for _, u := range units {
+		if u.RetiredAt == nil {
+			continue
+		}
+		if u.Kind == "GRID" {
+			return problem.New(problem.InvalidTransition, "该网格已撤销，不再接收居民", "input", "gridId")
+		}
+		return problem.New(problem.InvalidTransition, "该社区已撤销，不再接收居民", "input", "communityId")
+	}
+	if len(units) != len(ids) {
+		return problem.New(problem.Invalid, "communityId must name a community", "input", "communityId")
+	}
+	for _, u := range units {
+		if (row.GridID == nil && u.ID == row.CommunityID) || (row.GridID != nil && u.ID == *row.GridID) {
+			row.OrgPath = u.Path
+		}
+	}
+	return editScope(v, row.OrgPath, "input", "communityId")
 }
 
 // contactRows validates and encrypts emergency contacts; priority defaults
