@@ -98,11 +98,11 @@ func (s *Service) checkCard(ctx context.Context, tx *gorm.DB, o *orderRow, card 
 // confirmAtDoor is a worker's confirmation of a visit with something the
 // elder holds (card and PIN, or the SMS code), in one transaction: the
 // order locked with its home, flag counts, sheet and the card numbered
-// card if any (one statement), the
-// worker's right to it, check (which answers a refusal to commit, such as
-// a wrong PIN counted, or an error to roll back), the confirmation rule
-// (the position's distance from the home), and the payment. A visit
-// confirmed already is answered as it is (a retry).
+// card if any (one statement), the worker's right to it, check (which
+// answers a refusal to commit, such as a wrong PIN counted, or an error
+// to roll back), the confirmation rule (the position's distance from the
+// home), and the payment. A visit confirmed already is answered as it is
+// (a retry).
 func (s *Service) confirmAtDoor(ctx context.Context, orderID uuid.UUID, card string, p Position, via string, action audit.Action,
 	check func(tx *gorm.DB, lv *lockedVisit) (refusal, err error)) (*Order, error) {
 	v, err := policy.Require(ctx, policy.PerformVisit)

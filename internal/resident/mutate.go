@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/jinjiang/residents/internal/audit"
 	"github.com/jinjiang/residents/internal/auth"
@@ -285,7 +286,15 @@ func (s *Service) setPhone(row *residentRow, phone *string) *problem.UserError {
 
 // setPlace checks the community (and grid inside it) and sets the org path.
 func (s *Service) setPlace(ctx context.Context, row *residentRow, communityID uuid.UUID, gridID *uuid.UUID) (*problem.UserError, error) {
-	c, err := findUnit(ctx, s.db, communityID)
+	return placeResident(ctx, s.db, row, communityID, gridID)
+}
+
+// placeResident checks the community (and grid inside it) as db reads
+// them, and sets the row's place and org path. Inside a transaction the
+// units are held with a share lock until it commits, community first (as
+// retiring a community locks it and then its grids).
+func placeResident(ctx context.Context, db *gorm.DB, row *residentRow, communityID uuid.UUID, gridID *uuid.UUID) (*problem.UserError, error) {
+	c, err := findUnit(ctx, db, communityID)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +306,7 @@ func (s *Service) setPlace(ctx context.Context, row *residentRow, communityID uu
 	}
 	row.CommunityID, row.GridID, row.OrgPath = c.ID, nil, c.Path
 	if gridID != nil {
-		g, err := findUnit(ctx, s.db, *gridID)
+		g, err := findUnit(ctx, db, *gridID)
 		if err != nil {
 			return nil, err
 		}
@@ -312,41 +321,20 @@ func (s *Service) setPlace(ctx context.Context, row *residentRow, communityID uu
 	return nil, nil
 }
 
-// lockPlace holds the resident's community and grid, checked by setPlace
-// before the transaction, with a share lock until it commits, and checks
-// them again: a unit retired or moved meanwhile has committed (retiring
-// and moving lock the unit's row for update), so a registration or move
-// in cannot land in a unit just retired (its occupancy was counted
-// without this resident), and the path stored is the unit's path now.
-// Retiring or moving the unit after this waits for the commit, and then
-// counts or moves this resident too. The community is locked before its
-// grid (by path), as retiring a community locks it and then its grids.
+// lockPlace checks again, in the transaction that writes the resident, the
+// community and grid setPlace checked before it (placeResident, the units
+// held with a share lock until the commit). A unit retired or moved
+// meanwhile has committed (retiring and moving lock the unit's row for
+// update), so a registration or move in cannot land in a unit just
+// retired (its occupancy was counted without this resident), and the path
+// stored is the unit's path now. Retiring or moving the unit after this
+// waits for the commit, and then counts or moves this resident too.
 func (s *Service) lockPlace(ctx context.Context, tx *gorm.DB, v *auth.Viewer, row *residentRow) error {
-	ids := []uuid.UUID{row.CommunityID}
-	if row.GridID != nil {
-		ids = append(ids, *row.GridID)
-	}
-	var units []unitRef
-	if err := tx.WithContext(ctx).Raw("SELECT id, kind, path, parent_id, retired_at FROM org_units WHERE id = ANY(?) ORDER BY path FOR SHARE",
-		database.UUIDs(ids)).Scan(&units).Error; err != nil {
-		return err
-	}
-	for _, u := range units {
-		if u.RetiredAt == nil {
-			continue
+	if ue, err := placeResident(ctx, tx.Clauses(clause.Locking{Strength: "SHARE"}), row, row.CommunityID, row.GridID); err != nil || ue != nil {
+		if err != nil {
+			return err
 		}
-		if u.Kind == "GRID" {
-			return problem.New(problem.InvalidTransition, "该网格已撤销，不再接收居民", "input", "gridId")
-		}
-		return problem.New(problem.InvalidTransition, "该社区已撤销，不再接收居民", "input", "communityId")
-	}
-	if len(units) != len(ids) {
-		return problem.New(problem.Invalid, "communityId must name a community", "input", "communityId")
-	}
-	for _, u := range units {
-		if (row.GridID == nil && u.ID == row.CommunityID) || (row.GridID != nil && u.ID == *row.GridID) {
-			row.OrgPath = u.Path
-		}
+		return ue
 	}
 	return editScope(v, row.OrgPath, "input", "communityId")
 }
