@@ -46,22 +46,23 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 	} else {
 		took = "read from " + o.visitState
 	}
-	tokens := make([]string, len(plan.Workers))
-	for w, u := range plan.Workers {
-		if tokens[w], err = c.login(ctx, u, workerPassword); err != nil {
+	tokens := plan.tokens // signed in by the preparation, or now
+	for w := len(tokens); w < len(plan.Workers); w++ {
+		t, err := c.login(ctx, plan.Workers[w], workerPassword)
+		if err != nil {
 			return 0, err
 		}
+		tokens = append(tokens, t)
 	}
 	// Printed when the timed phase starts (the workers' logins, heavy
 	// argon2id, are done): a script may start counting CPU here.
 	fmt.Printf("prepared %d visits (enrolled, issued, cards, orders checked out) %s\n", len(plan.Orders), took)
 	const confirm = `mutation($in:ConfirmServiceOrderWithCardInput!){confirmServiceOrderWithCard(input:$in){order{status} userErrors{code}}}`
-	pos := map[string]any{"latitude": 30.657, "longitude": 104.08, "accuracyMeters": 10}
 	var notRedeemed sync.Map
 	elapsed := drive(ctx, o.concurrency, o.duration, func(ctx context.Context, w int, i int64) {
 		k := int(i - 1)
 		r := timed(ctx, st, c, "confirmServiceOrderWithCard", tokens[plan.By[k]], confirm,
-			map[string]any{"in": map[string]any{"orderId": plan.Orders[k], "cardNumber": plan.Cards[k], "pin": visitPIN, "position": pos}}, "confirmServiceOrderWithCard")
+			map[string]any{"in": map[string]any{"orderId": plan.Orders[k], "cardNumber": plan.Cards[k], "pin": visitPIN, "position": visitPosition}}, "confirmServiceOrderWithCard")
 		if s, _ := dig(r.Data(), "confirmServiceOrderWithCard", "order", "status").(string); s != "REDEEMED" {
 			notRedeemed.Store(k, s)
 		}
@@ -73,6 +74,10 @@ func visitMix(ctx context.Context, c *client, st *stats, o options) (time.Durati
 	}
 	return elapsed, nil
 }
+
+// visitPosition is where every check-in, check-out and confirmation is
+// sent from (no home is recorded, so no distance rule fires).
+var visitPosition = map[string]any{"latitude": 30.657, "longitude": 104.08, "accuracyMeters": 10}
 
 const (
 	visitPIN       = "258147"
@@ -89,6 +94,9 @@ type visitPlan struct {
 	Orders  []string
 	Cards   []string
 	By      []int
+	// tokens are the workers' sessions when the preparation made them
+	// (not saved: a run from the file signs them in again).
+	tokens []string
 }
 
 func loadVisitPlan(path string) (*visitPlan, error) {
@@ -208,7 +216,6 @@ func prepareVisits(ctx context.Context, c *client, o options) (*visitPlan, error
 		}
 		mu.Unlock()
 	}
-	pos := map[string]any{"latitude": 30.657, "longitude": 104.08, "accuracyMeters": 10}
 	drive(ctx, o.concurrency, time.Hour, func(ctx context.Context, w int, i int64) {
 		k := int(i - 1)
 		// A server older than the PIN parameters hashed PINs in its
@@ -240,7 +247,7 @@ func prepareVisits(ctx context.Context, c *client, o options) (*visitPlan, error
 			{workerTokens[w], `mutation($o:ID!,$p:GeoPointInput!){checkOutServiceOrder(input:{orderId:$o,position:$p}){userErrors{code}}}`, "checkOutServiceOrder"},
 		}
 		for _, s := range steps {
-			vars := map[string]any{"o": order, "w": workers[w], "p": pos}
+			vars := map[string]any{"o": order, "w": workers[w], "p": visitPosition}
 			if !strings.Contains(s.doc, "$w") {
 				delete(vars, "w")
 			}
@@ -258,5 +265,5 @@ func prepareVisits(ctx context.Context, c *client, o options) (*visitPlan, error
 	if prepErr != nil {
 		return nil, prepErr
 	}
-	return &visitPlan{Workers: usernames, Orders: orders, Cards: cards, By: by}, nil
+	return &visitPlan{Workers: usernames, Orders: orders, Cards: cards, By: by, tokens: workerTokens}, nil
 }
