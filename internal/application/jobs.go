@@ -232,11 +232,7 @@ func (s *Service) DeadlineRun(ctx context.Context, id uuid.UUID) (*run.Run, erro
 	if _, err := policy.Require(ctx, policy.ManageCalendar); err != nil {
 		return nil, err
 	}
-	r, err := run.Get(ctx, s.db, id)
-	if err != nil || r == nil || r.Kind != run.RecomputeDeadlines {
-		return nil, err
-	}
-	return r, nil
+	return run.GetOf(ctx, s.db, id, run.RecomputeDeadlines)
 }
 
 // recomputer is the handler of deadline recomputations: the open,

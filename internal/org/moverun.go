@@ -38,11 +38,7 @@ func (s *Service) MoveRun(ctx context.Context, id uuid.UUID) (*run.Run, error) {
 	if _, err := policy.Require(ctx, policy.ManageOrgTree); err != nil {
 		return nil, err
 	}
-	r, err := run.Get(ctx, s.db, id)
-	if err != nil || r == nil || r.Kind != run.MoveOrgUnit {
-		return nil, err
-	}
-	return r, nil
+	return run.GetOf(ctx, s.db, id, run.MoveOrgUnit)
 }
 
 // mover is the handler of move runs: a first step counts the residents

@@ -134,11 +134,7 @@ func (s *Service) DuplicateReport(ctx context.Context, id uuid.UUID) (*run.Run, 
 	if _, err := policy.Require(ctx, policy.FindDuplicates); err != nil {
 		return nil, err
 	}
-	r, err := run.Get(ctx, s.db, id)
-	if err != nil || r == nil || r.Kind != run.FindDuplicates {
-		return nil, err
-	}
-	return r, nil
+	return run.GetOf(ctx, s.db, id, run.FindDuplicates)
 }
 
 // dupFinder is the report's handler: residents by id, a chunk per step;

@@ -64,6 +64,16 @@ func Get(ctx context.Context, db *gorm.DB, id uuid.UUID) (*Run, error) {
 	return r.run(), nil
 }
 
+// GetOf returns run id when it is of kind, or nil (none, or another
+// kind's: a look-up by one kind's id never answers another's run).
+func GetOf(ctx context.Context, db *gorm.DB, id uuid.UUID, kind Kind) (*Run, error) {
+	r, err := Get(ctx, db, id)
+	if err != nil || r == nil || r.Kind != kind {
+		return nil, err
+	}
+	return r, nil
+}
+
 // RunningOf returns the RUNNING run of kind, subject and key inside tx,
 // locked against concurrent starts, or nil.
 func RunningOf(ctx context.Context, tx *gorm.DB, kind Kind, subject uuid.UUID, key string) (*Run, error) {

@@ -92,8 +92,8 @@ func (s *Service) visibleRun(ctx context.Context, kind run.Kind, id uuid.UUID) (
 	if err != nil {
 		return nil, err
 	}
-	r, err := run.Get(ctx, s.db, id)
-	if err != nil || r == nil || r.Kind != kind || !mayFollow(v, r.ScopePath) {
+	r, err := run.GetOf(ctx, s.db, id, kind)
+	if err != nil || r == nil || !mayFollow(v, r.ScopePath) {
 		return nil, err
 	}
 	return r, nil
