@@ -125,11 +125,8 @@ func (l *Log) List(ctx context.Context, f Filter, p page.Request) (page.Result[E
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)
 	}
-	if p.After != nil {
-		q = q.Where("id < ?", *p.After)
-	}
 	var rows []row
-	if err := q.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+	if err := page.NewestFirst(q, "id", p).Find(&rows).Error; err != nil {
 		return page.Result[Entry]{}, database.Classify(fmt.Errorf("audit: list: %w", err))
 	}
 	out := make([]Entry, len(rows))

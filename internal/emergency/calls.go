@@ -443,11 +443,8 @@ func (s *Service) Calls(ctx context.Context, f Filter, p page.Request) (page.Res
 		return page.Result[*Call]{}, fmt.Errorf("emergency: count calls: %w", database.Classify(err))
 	}
 	lq := q.Session(&gorm.Session{})
-	if p.After != nil {
-		lq = lq.Where("id < ?", *p.After)
-	}
 	var rows []callRow
-	if err := lq.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+	if err := page.NewestFirst(lq, "id", p).Find(&rows).Error; err != nil {
 		return page.Result[*Call]{}, fmt.Errorf("emergency: calls: %w", database.Classify(err))
 	}
 	calls := make([]*Call, len(rows))

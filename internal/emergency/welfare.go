@@ -347,11 +347,8 @@ func (s *Service) WelfareEscalations(ctx context.Context, all bool, p page.Reque
 	if !all {
 		q = q.Where("resolved_at IS NULL")
 	}
-	if p.After != nil {
-		q = q.Where("id < ?", *p.After)
-	}
 	var rows []escalationRow
-	if err := q.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+	if err := page.NewestFirst(q, "id", p).Find(&rows).Error; err != nil {
 		return page.Result[*WelfareEscalation]{}, fmt.Errorf("emergency: welfare escalations: %w", database.Classify(err))
 	}
 	items := make([]*WelfareEscalation, len(rows))

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"github.com/jinjiang/residents/internal/problem"
 )
@@ -91,4 +92,14 @@ func Trim[T any](r Request, rows []T) Result[T] {
 		res.HasNext = true
 	}
 	return res
+}
+
+// NewestFirst narrows q to page r of a list newest first by its UUIDv7 key
+// col ("id", or "c.id" in a join): the rows before the cursor, one more
+// than asked for, so that Trim can tell whether there is a next page.
+func NewestFirst(q *gorm.DB, col string, r Request) *gorm.DB {
+	if r.After != nil {
+		q = q.Where(col+" < ?", *r.After)
+	}
+	return q.Order(col + " DESC").Limit(r.First + 1)
 }

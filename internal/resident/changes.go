@@ -515,11 +515,8 @@ func (s *Service) Changes(ctx context.Context, f ChangeFilter, p page.Request) (
 			return page.Result[*ChangeRequest]{}, database.Classify(fmt.Errorf("resident: change requests: %w", err))
 		}
 	}
-	if p.After != nil {
-		q = q.Where("id < ?", *p.After)
-	}
 	var rows []changeRow
-	if err := q.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+	if err := page.NewestFirst(q, "id", p).Find(&rows).Error; err != nil {
 		return page.Result[*ChangeRequest]{}, database.Classify(fmt.Errorf("resident: change requests: %w", err))
 	}
 	out := make([]*ChangeRequest, len(rows))

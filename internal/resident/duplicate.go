@@ -214,11 +214,8 @@ func (s *Service) DuplicateCandidates(ctx context.Context, status DuplicateStatu
 	q := s.db.WithContext(ctx).Table("duplicate_candidates c").Select("c.*").
 		Joins("JOIN residents ra ON ra.id = c.resident_a").Joins("JOIN residents rb ON rb.id = c.resident_b").
 		Where("c.status = ?", string(status)).Where("("+wa+") OR ("+wb+")", append(aa, ab...)...)
-	if p.After != nil {
-		q = q.Where("c.id < ?", *p.After)
-	}
 	var rows []candidateRow
-	if err := q.Order("c.id DESC").Limit(p.First + 1).Scan(&rows).Error; err != nil {
+	if err := page.NewestFirst(q, "c.id", p).Scan(&rows).Error; err != nil {
 		return zero, database.Classify(fmt.Errorf("resident: duplicate candidates: %w", err))
 	}
 	out := make([]*Candidate, len(rows))

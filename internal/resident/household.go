@@ -531,11 +531,8 @@ func (s *Service) Households(ctx context.Context, f HouseholdFilter, p page.Requ
 }
 
 func (s *Service) householdPage(q *gorm.DB, p page.Request) (page.Result[*Household], error) {
-	if p.After != nil {
-		q = q.Where("households.id < ?", *p.After)
-	}
 	var rows []householdRow
-	if err := q.Order("households.id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+	if err := page.NewestFirst(q, "households.id", p).Find(&rows).Error; err != nil {
 		return page.Result[*Household]{}, database.Classify(fmt.Errorf("resident: households: %w", err))
 	}
 	out := make([]*Household, len(rows))

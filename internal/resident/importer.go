@@ -443,11 +443,8 @@ func (s *Service) ResidentImports(ctx context.Context, p page.Request) (page.Res
 		return page.Result[*Import]{}, nil
 	}
 	q := s.db.WithContext(ctx).Where(where, args...)
-	if p.After != nil {
-		q = q.Where("id < ?", *p.After)
-	}
 	var rows []importRow
-	if err := q.Order("id DESC").Limit(p.First + 1).Find(&rows).Error; err != nil {
+	if err := page.NewestFirst(q, "id", p).Find(&rows).Error; err != nil {
 		return page.Result[*Import]{}, database.Classify(fmt.Errorf("resident: imports: %w", err))
 	}
 	out := make([]*Import, len(rows))
