@@ -247,49 +247,92 @@ func TestSeedResidents(t *testing.T) {
 	}
 }
 
-// TestBulkLoadKeepsIndexes: the seed's bulk path drops the residents
-// table's secondary indexes and builds them again from their own
-// definitions; a load that fails rolls the drop back.
+// TestBulkLoadKeepsIndexes: the seed's bulk path takes off the secondary
+// indexes and foreign keys of residents and emergency_contacts and builds
+// them again from their own definitions, and fills the name-term index in
+// a second transaction; a load or a fill that fails rolls both back.
 func TestBulkLoadKeepsIndexes(t *testing.T) {
 	e := testenv.New(t)
 	ctx := context.Background()
 	defs := func() string {
 		var s string
-		testenv.MustScan(t, e.DB, `SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE tablename IN ('residents', 'resident_name_terms')`, nil, &s)
+		testenv.MustScan(t, e.DB, `SELECT string_agg(d, E'\n' ORDER BY d) FROM (
+			SELECT indexdef AS d FROM pg_indexes WHERE tablename IN ('residents', 'emergency_contacts', 'resident_name_terms')
+			UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) || convalidated::text FROM pg_constraint
+				WHERE conrelid IN ('residents'::regclass, 'emergency_contacts'::regclass, 'resident_name_terms'::regclass)
+			UNION ALL SELECT tgname || tgenabled::text FROM pg_trigger WHERE tgrelid = 'residents'::regclass AND NOT tgisinternal) x`, nil, &s)
 		return s
 	}
-	before := defs()
-	if !strings.Contains(before, "resident_name_terms_pkey") || !strings.Contains(before, "residents_statuses_idx") {
-		t.Fatalf("the migrated indexes: %s", before)
+	termsNow := func() string {
+		var s string
+		testenv.MustScan(t, e.DB, `SELECT count(*) || ' ' || coalesce(sum(hashtext(term || resident_id::text)), 0) FROM resident_name_terms`, nil, &s)
+		return s
+	}
+	before, termsBefore := defs(), termsNow()
+	for _, want := range []string{"resident_name_terms_pkey", "residents_statuses_idx", "emergency_contacts_resident_idx", "FOREIGN KEY (community_id)",
+		"FOREIGN KEY (resident_id)", "residents_name_terms_insertO"} {
+		if !strings.Contains(before, want) {
+			t.Fatalf("the migrated definitions lack %q: %s", want, before)
+		}
+	}
+	if strings.HasPrefix(termsBefore, "0 ") {
+		t.Fatal("no name terms to keep: the test seeds none")
 	}
 	conn, err := database.SQL(e.DB).Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	run := func(load func(pgx.Tx) error) error {
-		return conn.Raw(func(dc any) error { return resident.BulkLoad(ctx, dc.(*stdlib.Conn).Conn(), load) })
+	run := func(load func(pgx.Tx) error, terms func(context.Context, pgx.Tx) error) error {
+		return conn.Raw(func(dc any) error {
+			return resident.BulkLoad(ctx, database.SQL(e.DB), dc.(*stdlib.Conn).Conn(), load, terms)
+		})
+	}
+	// The terms of the residents there, read into Go as a load makes them.
+	terms := map[string][]uuid.UUID{}
+	rows, err := database.SQL(e.DB).QueryContext(ctx, "SELECT t, id FROM residents, unnest(name_terms) AS t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var term string
+		var id uuid.UUID
+		if err := rows.Scan(&term, &id); err != nil {
+			t.Fatal(err)
+		}
+		terms[term] = append(terms[term], id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	failed := errors.New("load failed")
 	if err := run(func(tx pgx.Tx) error {
-		var left int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE tablename = 'residents'`).Scan(&left); err != nil {
+		var indexes, keys int
+		if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_indexes WHERE tablename = 'residents'),
+			(SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('residents'::regclass, 'emergency_contacts'::regclass))`).
+			Scan(&indexes, &keys); err != nil {
 			return err
 		}
-		if left != 2 { // the primary key and the unique ID-number index stay
-			t.Errorf("%d indexes during the load, want 2", left)
+		if indexes != 2 || keys != 0 { // the primary key and the unique ID-number index stay
+			t.Errorf("%d indexes and %d foreign keys during the load, want 2 and 0", indexes, keys)
 		}
 		return failed
-	}); !errors.Is(err, failed) {
+	}, resident.CopyTerms(terms)); !errors.Is(err, failed) {
 		t.Fatalf("a failed load: %v", err)
 	}
 	if got := defs(); got != before {
 		t.Fatalf("after a failed load:\n%s\nwant\n%s", got, before)
 	}
-	if err := run(func(pgx.Tx) error { return nil }); err != nil {
+	if err := run(func(pgx.Tx) error { return nil }, func(context.Context, pgx.Tx) error { return failed }); !errors.Is(err, failed) {
+		t.Fatalf("a failed fill: %v", err)
+	}
+	if got, gotTerms := defs(), termsNow(); got != before || gotTerms != termsBefore {
+		t.Fatalf("after a failed fill:\n%s\n%s\nwant\n%s\n%s", got, gotTerms, before, termsBefore)
+	}
+	if err := run(func(pgx.Tx) error { return nil }, resident.CopyTerms(terms)); err != nil {
 		t.Fatal(err)
 	}
-	if got := defs(); got != before {
-		t.Fatalf("after a load:\n%s\nwant\n%s", got, before)
+	if got, gotTerms := defs(), termsNow(); got != before || gotTerms != termsBefore {
+		t.Fatalf("after a load:\n%s\n%s\nwant\n%s\n%s", got, gotTerms, before, termsBefore)
 	}
 }

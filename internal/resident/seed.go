@@ -1,8 +1,14 @@
 package resident
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"database/sql"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -82,16 +88,14 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 	rng := rand.New(rand.NewPCG(uint64(have), 20260101))
 	today := s.now()
 	termsOf := map[string][]string{} // seeded names repeat: romanize each once
-	// load adds n residents in tx, batch by batch. Making a batch (ID
-	// numbers, encryption, blind indexes, romanized names) is Go's work and
-	// writing it Postgres's: the next batch is made while the current one
-	// is written, so the two overlap on two cores (a 10^6 seed spends
-	// about 14 s of CPU making rows). One batch at most is being made, so
-	// rng and termsOf are used by one goroutine at a time.
-	load := func(tx pgx.Tx, n int) error {
-		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE seed_residents (LIKE residents INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
-			return err
-		}
+	// load adds n residents in tx, batch by batch, each written by write.
+	// Making a batch (ID numbers, encryption, blind indexes, romanized
+	// names) is Go's work and writing it Postgres's: the next batch is
+	// made while the current one is written, so the two overlap on two
+	// cores (a 10^6 seed spends about 14 s of CPU making rows). One batch
+	// at most is being made, so rng and termsOf are used by one goroutine
+	// at a time.
+	load := func(tx pgx.Tx, n int, write func(context.Context, pgx.Tx, seedRows) (int, error)) error {
 		made := make(chan seedRows, 1)
 		making := false
 		startMaking := func(n int) {
@@ -115,7 +119,7 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 			if rest := missing - len(b.residents); rest > 0 {
 				startMaking(min(rest, seedBatch))
 			}
-			inserted, err := writeSeedRows(ctx, tx, b)
+			inserted, err := write(ctx, tx, b)
 			if err != nil {
 				return err
 			}
@@ -131,12 +135,18 @@ func (s *Service) seedResidents(ctx context.Context, db *gorm.DB, want int) erro
 	err = conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
 		if have == 0 && want >= bulkLoadFrom {
-			return bulkLoad(ctx, pc, func(tx pgx.Tx) error { return load(tx, want) })
+			w := newBulkRows(want)
+			return bulkLoad(ctx, database.SQL(db), pc, func(tx pgx.Tx) error { return load(tx, want, w.write) }, w.copyTerms)
 		}
 		// Batch by batch, each committed: a seed added to a registry in
 		// use never holds its tables for long.
 		for missing := want - int(have); missing > 0; missing -= seedBatch {
-			if err := pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error { return load(tx, min(missing, seedBatch)) }); err != nil {
+			if err := pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, "CREATE TEMP TABLE seed_residents (LIKE residents INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
+					return err
+				}
+				return load(tx, min(missing, seedBatch), writeSeedRows)
+			}); err != nil {
 				return err
 			}
 		}
@@ -261,13 +271,107 @@ func writeSeedRows(ctx context.Context, tx pgx.Tx, b seedRows) (int, error) {
 		for _, id := range ids {
 			in[id] = true
 		}
-		contacts = slices.DeleteFunc(slices.Clone(contacts), func(c []any) bool { return !in[c[1].(pgtype.UUID).Bytes] })
+		contacts = keepContacts(contacts, in)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"emergency_contacts"},
-		[]string{"id", "resident_id", "name", "relation", "phone_enc", "phone_masked", "priority"}, pgx.CopyFromRows(contacts)); err != nil {
+	return len(ids), copyContacts(ctx, tx, contacts)
+}
+
+// keepContacts is the contacts of the residents in.
+func keepContacts(contacts [][]any, in map[uuid.UUID]bool) [][]any {
+	return slices.DeleteFunc(slices.Clone(contacts), func(c []any) bool { return !in[c[1].(pgtype.UUID).Bytes] })
+}
+
+func copyContacts(ctx context.Context, tx pgx.Tx, contacts [][]any) error {
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"emergency_contacts"},
+		[]string{"id", "resident_id", "name", "relation", "phone_enc", "phone_masked", "priority"}, pgx.CopyFromRows(contacts))
+	return err
+}
+
+// bulkRows writes the batches of a bulk load (bulkLoad: an empty registry,
+// one transaction) straight into residents with COPY, which inserts in
+// multi-row batches where INSERT … SELECT goes row by row. The load's own
+// ON CONFLICT is done here instead: seen holds the blind index of every
+// ID number written, and a generated number written already is skipped
+// with its contacts. terms gathers each search term's residents, in the
+// order they were made, for copyTerms.
+type bulkRows struct {
+	seen  map[string]struct{}
+	terms map[string][]uuid.UUID
+}
+
+func newBulkRows(n int) *bulkRows {
+	return &bulkRows{seen: make(map[string]struct{}, n), terms: map[string][]uuid.UUID{}}
+}
+
+func (w *bulkRows) write(ctx context.Context, tx pgx.Tx, b seedRows) (int, error) {
+	rows := make([][]any, 0, len(b.residents))
+	in := make(map[uuid.UUID]bool, len(b.residents))
+	for _, r := range b.residents {
+		bidx := string(r[slices.Index(seedRowColumns, "id_number_bidx")].([]byte))
+		if _, dup := w.seen[bidx]; dup {
+			continue
+		}
+		w.seen[bidx] = struct{}{}
+		id := r[0].(pgtype.UUID).Bytes
+		in[id] = true
+		for _, t := range r[slices.Index(seedRowColumns, "name_terms")].([]string) {
+			w.terms[t] = append(w.terms[t], id)
+		}
+		rows = append(rows, r)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"residents"}, seedRowColumns, pgx.CopyFromRows(rows)); err != nil {
 		return 0, err
 	}
-	return len(ids), nil
+	contacts := b.contacts
+	if len(rows) < len(b.residents) {
+		contacts = keepContacts(contacts, in)
+	}
+	return len(rows), copyContacts(ctx, tx, contacts)
+}
+
+// copyTerms fills the emptied resident_name_terms (before its primary key
+// is added again) in the key's order: terms in byte order (the column's
+// collation is C) and each term's residents in id order. Built over rows
+// already in order, the key's sort is one pass that finds them sorted;
+// from INSERT … SELECT unnest(name_terms) it was a sort of 11 million rows
+// with 9,000 distinct terms, most of its 27 s. The COPY is FREEZE (the
+// table was truncated in this transaction), so its rows need no VACUUM to
+// be visible to all, and in COPY's binary format, written here: pgx's rows
+// of values cost more to encode, and text more for Postgres to parse.
+func (w *bulkRows) copyTerms(ctx context.Context, tx pgx.Tx) error {
+	pr, pw := io.Pipe()
+	defer pr.Close() // a failed COPY stops the writer
+	go func() { pw.CloseWithError(w.writeTerms(pw)) }()
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, pr, "COPY resident_name_terms (term, resident_id) FROM STDIN WITH (FORMAT binary, FREEZE)")
+	return err
+}
+
+// writeTerms writes every (term, resident) of w to out in COPY's binary
+// format, in the primary key's order.
+func (w *bulkRows) writeTerms(out io.Writer) error {
+	b := bufio.NewWriterSize(out, 1<<16)
+	b.WriteString("PGCOPY\n\xff\r\n\x00")
+	b.Write(make([]byte, 8)) // no flags, no header extension
+	byID := func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
+	var row []byte
+	for _, t := range slices.Sorted(maps.Keys(w.terms)) {
+		ids := w.terms[t]
+		if !slices.IsSortedFunc(ids, byID) { // UUIDv7s made in one process increase; a guard
+			slices.SortFunc(ids, byID)
+		}
+		for _, id := range ids {
+			row = binary.BigEndian.AppendUint16(row[:0], 2)
+			row = binary.BigEndian.AppendUint32(row, uint32(len(t)))
+			row = append(row, t...)
+			row = binary.BigEndian.AppendUint32(row, 16)
+			row = append(row, id[:]...)
+			if _, err := b.Write(row); err != nil {
+				return err
+			}
+		}
+	}
+	b.Write([]byte{0xff, 0xff}) // the trailer
+	return b.Flush()
 }
 
 func (s *Service) seedContacts(rng *rand.Rand, ids []uuid.UUID) ([][]any, error) {
@@ -351,59 +455,112 @@ func seedCare(rng *rand.Rand, age int) CareLevel {
 // over the loaded table they cost a fraction of that.
 const bulkLoadFrom = 50000
 
-// bulkLoad runs load in one transaction between dropping the residents
-// table's secondary indexes (neither unique nor primary: the load's ON
-// CONFLICT needs the unique ones) and creating them again from their own
-// definitions. DDL is transactional: a load that fails or is killed rolls
-// back to the empty table with every index in place.
-func bulkLoad(ctx context.Context, pc *pgx.Conn, load func(pgx.Tx) error) error {
+// bulkLoad runs load in one transaction on pc between taking off what is
+// kept up row by row, and is cheaper made once over the loaded rows, and
+// putting it back from its own definitions: the secondary indexes of
+// residents and emergency_contacts (neither unique nor primary), their
+// foreign keys (checked row by row, two or three queries a resident; added
+// again, one join each) and the name-term index (its trigger would make it
+// 11 million single-row inserts). DDL is transactional: a load that fails
+// or is killed rolls back to the empty tables with everything in place.
+//
+// The name-term index is emptied and filled by terms (with its primary
+// key added again) in a second transaction, on a connection of db, while
+// the first builds the residents' indexes: the two take about as long,
+// one core each. The second commits just before the first: killed
+// between the two, it leaves terms of residents that do not exist, which
+// match nothing (search joins residents) and the next bulk load empties.
+func bulkLoad(ctx context.Context, db *sql.DB, pc *pgx.Conn, load func(pgx.Tx) error, terms func(context.Context, pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
-			WHERE x.indrelid = 'residents'::regclass AND NOT x.indisunique AND NOT x.indisprimary ORDER BY c.relname`)
+		rows, err := tx.Query(ctx, `SELECT 'DROP INDEX ' || quote_ident(c.relname), pg_get_indexdef(c.oid)
+			FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+			WHERE x.indrelid IN ('residents'::regclass, 'emergency_contacts'::regclass) AND NOT x.indisunique AND NOT x.indisprimary
+			UNION ALL
+			SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
+				format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+			FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('residents'::regclass, 'emergency_contacts'::regclass)
+			ORDER BY 1`)
 		if err != nil {
 			return err
 		}
-		type index struct{ name, def string }
-		indexes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (index, error) {
-			var i index
-			return i, r.Scan(&i.name, &i.def)
+		type takenOff struct{ drop, restore string }
+		off, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (takenOff, error) {
+			var t takenOff
+			return t, r.Scan(&t.drop, &t.restore)
 		})
 		if err != nil {
 			return err
 		}
-		for _, i := range indexes {
-			if _, err := tx.Exec(ctx, "DROP INDEX "+pgx.Identifier{i.name}.Sanitize()); err != nil {
+		for _, t := range off {
+			if _, err := tx.Exec(ctx, t.drop); err != nil {
 				return err
 			}
 		}
-		// The name-term index (00093) is rebuilt from name_terms in one
-		// statement after the load: its trigger would make it 13 million
-		// single-row inserts.
-		if _, err := tx.Exec(ctx, `ALTER TABLE residents DISABLE TRIGGER residents_name_terms_insert;
-			TRUNCATE resident_name_terms;
-			ALTER TABLE resident_name_terms DROP CONSTRAINT resident_name_terms_pkey`); err != nil {
+		if _, err := tx.Exec(ctx, `ALTER TABLE residents DISABLE TRIGGER residents_name_terms_insert`); err != nil {
 			return err
 		}
 		if err := load(tx); err != nil {
 			return err
 		}
-		// Building an index over a million rows outlasts the statement
-		// timeout meant for requests.
-		if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '1GB'; SET LOCAL statement_timeout = 0"); err != nil {
+		conn, err := db.Conn(ctx)
+		if err != nil {
 			return err
 		}
-		for _, i := range indexes {
-			if _, err := tx.Exec(ctx, i.def); err != nil {
-				return fmt.Errorf("rebuild %s: %w", i.name, err)
+		defer conn.Close()
+		return conn.Raw(func(dc any) error {
+			ttx, err := dc.(*stdlib.Conn).Conn().Begin(ctx)
+			if err != nil {
+				return err
 			}
-		}
-		// SearchTerms lists each term once.
-		if _, err := tx.Exec(ctx, `INSERT INTO resident_name_terms (term, resident_id)
-				SELECT t, r.id FROM residents r, unnest(r.name_terms) AS t WHERE r.name_terms IS NOT NULL;
-			ALTER TABLE resident_name_terms ADD PRIMARY KEY (term, resident_id);
-			ALTER TABLE residents ENABLE TRIGGER residents_name_terms_insert`); err != nil {
-			return fmt.Errorf("name terms: %w", err)
-		}
-		return nil
+			defer ttx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after a commit, a no-op
+			filled := make(chan error, 1)
+			go func() { filled <- fillTerms(ctx, ttx, terms) }()
+			// Building an index over a million rows outlasts the
+			// statement timeout meant for requests.
+			err = execAll(ctx, tx, "SET LOCAL maintenance_work_mem = '1GB'", "SET LOCAL statement_timeout = 0")
+			for _, t := range off {
+				if err == nil {
+					if _, err = tx.Exec(ctx, t.restore); err != nil {
+						err = fmt.Errorf("%s: %w", t.restore, err)
+					}
+				}
+			}
+			if err == nil {
+				_, err = tx.Exec(ctx, "ALTER TABLE residents ENABLE TRIGGER residents_name_terms_insert")
+			}
+			if terr := <-filled; err == nil && terr != nil {
+				err = fmt.Errorf("name terms: %w", terr)
+			}
+			if err != nil {
+				return err
+			}
+			return ttx.Commit(ctx)
+		})
 	})
+}
+
+// fillTerms empties resident_name_terms, fills it with terms and adds its
+// primary key again, in tx. The key is built by one process: over rows
+// in its order, parallel workers would each sort a part (measured: 8.6 s
+// with two, 7.5 s with none), and the residents' indexes are being built
+// on the other core.
+func fillTerms(ctx context.Context, tx pgx.Tx, terms func(context.Context, pgx.Tx) error) error {
+	if err := execAll(ctx, tx, "SET LOCAL maintenance_work_mem = '1GB'", "SET LOCAL statement_timeout = 0",
+		"SET LOCAL max_parallel_maintenance_workers = 0", "TRUNCATE resident_name_terms",
+		"ALTER TABLE resident_name_terms DROP CONSTRAINT resident_name_terms_pkey"); err != nil {
+		return err
+	}
+	if err := terms(ctx, tx); err != nil {
+		return err
+	}
+	return execAll(ctx, tx, "ALTER TABLE resident_name_terms ADD PRIMARY KEY (term, resident_id)")
+}
+
+func execAll(ctx context.Context, tx pgx.Tx, statements ...string) error {
+	for _, st := range statements {
+		if _, err := tx.Exec(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
 }
