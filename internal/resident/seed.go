@@ -188,6 +188,10 @@ type seedRows struct {
 var seedRowColumns = []string{"id", "name", "name_terms", "id_number_enc", "id_number_bidx", "id_number_masked", "phone_enc",
 	"phone_bidx", "phone_masked", "gender", "birth_date", "community_id", "grid_id", "org_path", "statuses", "care_level"}
 
+// Where bulkRows.write finds a row's search terms and ID number's blind
+// index.
+var seedTermsColumn, seedBidxColumn = slices.Index(seedRowColumns, "name_terms"), slices.Index(seedRowColumns, "id_number_bidx")
+
 // seedRows makes n residents with valid generated ID numbers (which may
 // collide with residents already there: writeSeedRows skips those) and
 // their contacts.
@@ -307,14 +311,14 @@ func (w *bulkRows) write(ctx context.Context, tx pgx.Tx, b seedRows) (int, error
 	rows := make([][]any, 0, len(b.residents))
 	in := make(map[uuid.UUID]bool, len(b.residents))
 	for _, r := range b.residents {
-		bidx := string(r[slices.Index(seedRowColumns, "id_number_bidx")].([]byte))
+		bidx := string(r[seedBidxColumn].([]byte))
 		if _, dup := w.seen[bidx]; dup {
 			continue
 		}
 		w.seen[bidx] = struct{}{}
 		id := r[0].(pgtype.UUID).Bytes
 		in[id] = true
-		for _, t := range r[slices.Index(seedRowColumns, "name_terms")].([]string) {
+		for _, t := range r[seedTermsColumn].([]string) {
 			w.terms[t] = append(w.terms[t], id)
 		}
 		rows = append(rows, r)
