@@ -193,8 +193,8 @@ var seedRowColumns = []string{"id", "name", "name_terms", "id_number_enc", "id_n
 var seedTermsColumn, seedBidxColumn = slices.Index(seedRowColumns, "name_terms"), slices.Index(seedRowColumns, "id_number_bidx")
 
 // seedRows makes n residents with valid generated ID numbers (which may
-// collide with residents already there: writeSeedRows skips those) and
-// their contacts.
+// collide with residents already there: writeSeedRows and bulkRows.write
+// skip those) and their contacts.
 func (s *Service) seedRows(rng *rand.Rand, places []place, today time.Time, n int, termsOf map[string][]string) seedRows {
 	rows := make([][]any, 0, n)
 	ids := make([]uuid.UUID, 0, n)
@@ -275,14 +275,14 @@ func writeSeedRows(ctx context.Context, tx pgx.Tx, b seedRows) (int, error) {
 		for _, id := range ids {
 			in[id] = true
 		}
-		contacts = keepContacts(contacts, in)
+		contacts = keepContacts(contacts, func(r uuid.UUID) bool { return in[r] })
 	}
 	return len(ids), copyContacts(ctx, tx, contacts)
 }
 
-// keepContacts is the contacts of the residents in.
-func keepContacts(contacts [][]any, in map[uuid.UUID]bool) [][]any {
-	return slices.DeleteFunc(slices.Clone(contacts), func(c []any) bool { return !in[c[1].(pgtype.UUID).Bytes] })
+// keepContacts is the contacts whose resident is kept.
+func keepContacts(contacts [][]any, kept func(resident uuid.UUID) bool) [][]any {
+	return slices.DeleteFunc(slices.Clone(contacts), func(c []any) bool { return !kept(c[1].(pgtype.UUID).Bytes) })
 }
 
 func copyContacts(ctx context.Context, tx pgx.Tx, contacts [][]any) error {
@@ -309,15 +309,15 @@ func newBulkRows(n int) *bulkRows {
 
 func (w *bulkRows) write(ctx context.Context, tx pgx.Tx, b seedRows) (int, error) {
 	rows := make([][]any, 0, len(b.residents))
-	in := make(map[uuid.UUID]bool, len(b.residents))
+	skipped := map[uuid.UUID]bool{} // seldom any
 	for _, r := range b.residents {
+		id := r[0].(pgtype.UUID).Bytes
 		bidx := string(r[seedBidxColumn].([]byte))
 		if _, dup := w.seen[bidx]; dup {
+			skipped[id] = true
 			continue
 		}
 		w.seen[bidx] = struct{}{}
-		id := r[0].(pgtype.UUID).Bytes
-		in[id] = true
 		for _, t := range r[seedTermsColumn].([]string) {
 			w.terms[t] = append(w.terms[t], id)
 		}
@@ -327,8 +327,8 @@ func (w *bulkRows) write(ctx context.Context, tx pgx.Tx, b seedRows) (int, error
 		return 0, err
 	}
 	contacts := b.contacts
-	if len(rows) < len(b.residents) {
-		contacts = keepContacts(contacts, in)
+	if len(skipped) > 0 {
+		contacts = keepContacts(contacts, func(r uuid.UUID) bool { return !skipped[r] })
 	}
 	return len(rows), copyContacts(ctx, tx, contacts)
 }
@@ -476,72 +476,100 @@ const bulkLoadFrom = 50000
 // match nothing (search joins residents) and the next bulk load empties.
 func bulkLoad(ctx context.Context, db *sql.DB, pc *pgx.Conn, load func(pgx.Tx) error, terms func(context.Context, pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT 'DROP INDEX ' || quote_ident(c.relname), pg_get_indexdef(c.oid)
-			FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
-			WHERE x.indrelid IN ('residents'::regclass, 'emergency_contacts'::regclass) AND NOT x.indisunique AND NOT x.indisprimary
-			UNION ALL
-			SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
-				format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
-			FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('residents'::regclass, 'emergency_contacts'::regclass)
-			ORDER BY 1`)
+		off, err := takeOff(ctx, tx)
 		if err != nil {
-			return err
-		}
-		type takenOff struct{ drop, restore string }
-		off, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (takenOff, error) {
-			var t takenOff
-			return t, r.Scan(&t.drop, &t.restore)
-		})
-		if err != nil {
-			return err
-		}
-		for _, t := range off {
-			if _, err := tx.Exec(ctx, t.drop); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, `ALTER TABLE residents DISABLE TRIGGER residents_name_terms_insert`); err != nil {
 			return err
 		}
 		if err := load(tx); err != nil {
 			return err
 		}
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return err
+		fill := func(ttx pgx.Tx) error {
+			if err := fillTerms(ctx, ttx, terms); err != nil {
+				return fmt.Errorf("name terms: %w", err)
+			}
+			return nil
 		}
-		defer conn.Close()
-		return conn.Raw(func(dc any) error {
-			ttx, err := dc.(*stdlib.Conn).Conn().Begin(ctx)
-			if err != nil {
+		return alongside(ctx, db, fill, func() error {
+			if err := execAll(ctx, tx, bulkBuild...); err != nil {
 				return err
 			}
-			defer ttx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after a commit, a no-op
-			filled := make(chan error, 1)
-			go func() { filled <- fillTerms(ctx, ttx, terms) }()
-			// Building an index over a million rows outlasts the
-			// statement timeout meant for requests.
-			err = execAll(ctx, tx, "SET LOCAL maintenance_work_mem = '1GB'", "SET LOCAL statement_timeout = 0")
 			for _, t := range off {
-				if err == nil {
-					if _, err = tx.Exec(ctx, t.restore); err != nil {
-						err = fmt.Errorf("%s: %w", t.restore, err)
-					}
+				if _, err := tx.Exec(ctx, t.restore); err != nil {
+					return fmt.Errorf("%s: %w", t.restore, err)
 				}
 			}
-			if err == nil {
-				_, err = tx.Exec(ctx, "ALTER TABLE residents ENABLE TRIGGER residents_name_terms_insert")
-			}
-			if terr := <-filled; err == nil && terr != nil {
-				err = fmt.Errorf("name terms: %w", terr)
-			}
-			if err != nil {
-				return err
-			}
-			return ttx.Commit(ctx)
+			return execAll(ctx, tx, "ALTER TABLE residents ENABLE TRIGGER residents_name_terms_insert")
 		})
 	})
 }
+
+// takenOff is a secondary index or foreign key a bulk load took off, with
+// the statement that puts it back.
+type takenOff struct{ drop, restore string }
+
+// takeOff drops, in tx, the secondary indexes of residents and
+// emergency_contacts (neither unique nor primary) and their foreign keys,
+// and disables the residents' name-term trigger; it answers what to put
+// back.
+func takeOff(ctx context.Context, tx pgx.Tx) ([]takenOff, error) {
+	rows, err := tx.Query(ctx, `SELECT 'DROP INDEX ' || quote_ident(c.relname), pg_get_indexdef(c.oid)
+		FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+		WHERE x.indrelid IN ('residents'::regclass, 'emergency_contacts'::regclass) AND NOT x.indisunique AND NOT x.indisprimary
+		UNION ALL
+		SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
+			format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+		FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('residents'::regclass, 'emergency_contacts'::regclass)
+		ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	off, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (takenOff, error) {
+		var t takenOff
+		return t, r.Scan(&t.drop, &t.restore)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range off {
+		if _, err := tx.Exec(ctx, t.drop); err != nil {
+			return nil, err
+		}
+	}
+	return off, execAll(ctx, tx, "ALTER TABLE residents DISABLE TRIGGER residents_name_terms_insert")
+}
+
+// alongside runs fill in a transaction on a second connection of db while
+// work runs on this one, and commits fill's transaction only when both
+// succeeded (the caller's commits after it).
+func alongside(ctx context.Context, db *sql.DB, fill func(pgx.Tx) error, work func() error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		ttx, err := dc.(*stdlib.Conn).Conn().Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer ttx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after a commit, a no-op
+		filled := make(chan error, 1)
+		go func() { filled <- fill(ttx) }()
+		err = work()
+		if ferr := <-filled; err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return err
+		}
+		return ttx.Commit(ctx)
+	})
+}
+
+// bulkBuild are the settings of a bulk load's index builds: building an
+// index over a million rows outlasts the statement timeout meant for
+// requests.
+var bulkBuild = []string{"SET LOCAL maintenance_work_mem = '1GB'", "SET LOCAL statement_timeout = 0"}
 
 // fillTerms empties resident_name_terms, fills it with terms and adds its
 // primary key again, in tx. The key is built by one process: over rows
@@ -549,9 +577,8 @@ func bulkLoad(ctx context.Context, db *sql.DB, pc *pgx.Conn, load func(pgx.Tx) e
 // with two, 7.5 s with none), and the residents' indexes are being built
 // on the other core.
 func fillTerms(ctx context.Context, tx pgx.Tx, terms func(context.Context, pgx.Tx) error) error {
-	if err := execAll(ctx, tx, "SET LOCAL maintenance_work_mem = '1GB'", "SET LOCAL statement_timeout = 0",
-		"SET LOCAL max_parallel_maintenance_workers = 0", "TRUNCATE resident_name_terms",
-		"ALTER TABLE resident_name_terms DROP CONSTRAINT resident_name_terms_pkey"); err != nil {
+	if err := execAll(ctx, tx, slices.Concat(bulkBuild, []string{"SET LOCAL max_parallel_maintenance_workers = 0",
+		"TRUNCATE resident_name_terms", "ALTER TABLE resident_name_terms DROP CONSTRAINT resident_name_terms_pkey"})...); err != nil {
 		return err
 	}
 	if err := terms(ctx, tx); err != nil {
