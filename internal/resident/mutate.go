@@ -86,7 +86,7 @@ func (s *Service) Register(ctx context.Context, in NewResident) (*Resident, erro
 	}
 	contacts, cues := s.contactRows(row.ID, in.Contacts)
 	ues = append(ues, cues...)
-	if ue, err := s.setPlace(ctx, &row, in.CommunityID, in.GridID); err != nil {
+	if ue, err := placeResident(ctx, s.db, &row, in.CommunityID, in.GridID); err != nil {
 		return nil, err
 	} else if ue != nil {
 		ues = append(ues, ue)
@@ -174,7 +174,7 @@ func (s *Service) Update(ctx context.Context, in Update) (*Resident, error) {
 		if in.CommunityID != nil {
 			comm = *in.CommunityID
 		}
-		if ue, err := s.setPlace(ctx, row, comm, grid); err != nil {
+		if ue, err := placeResident(ctx, s.db, row, comm, grid); err != nil {
 			return nil, err
 		} else if ue != nil {
 			ues = append(ues, ue)
@@ -284,15 +284,10 @@ func (s *Service) setPhone(row *residentRow, phone *string) *problem.UserError {
 	return nil
 }
 
-// setPlace checks the community (and grid inside it) and sets the org path.
-func (s *Service) setPlace(ctx context.Context, row *residentRow, communityID uuid.UUID, gridID *uuid.UUID) (*problem.UserError, error) {
-	return placeResident(ctx, s.db, row, communityID, gridID)
-}
-
 // placeResident checks the community (and grid inside it) as db reads
-// them, and sets the row's place and org path. Inside a transaction the
-// units are held with a share lock until it commits, community first (as
-// retiring a community locks it and then its grids).
+// them, and sets the row's place and org path. Read through a transaction
+// with a share lock (lockPlace), the units are held until it commits,
+// community first (as retiring a community locks it and then its grids).
 func placeResident(ctx context.Context, db *gorm.DB, row *residentRow, communityID uuid.UUID, gridID *uuid.UUID) (*problem.UserError, error) {
 	c, err := findUnit(ctx, db, communityID)
 	if err != nil {
@@ -322,7 +317,7 @@ func placeResident(ctx context.Context, db *gorm.DB, row *residentRow, community
 }
 
 // lockPlace checks again, in the transaction that writes the resident, the
-// community and grid setPlace checked before it (placeResident, the units
+// community and grid checked before it (placeResident again, the units
 // held with a share lock until the commit). A unit retired or moved
 // meanwhile has committed (retiring and moving lock the unit's row for
 // update), so a registration or move in cannot land in a unit just
