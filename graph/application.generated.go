@@ -3738,7 +3738,7 @@ func (ec *executionContext) unmarshalNApplicationAction2ᚕgithubᚗcomᚋjinjia
 }
 
 func (ec *executionContext) marshalNApplicationAction2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []application.Action) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApplicationAction2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐAction(ctx, sel, v[i])
@@ -3762,7 +3762,7 @@ func (ec *executionContext) marshalNApplicationConnection2ᚖgithubᚗcomᚋjinj
 }
 
 func (ec *executionContext) marshalNApplicationEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ApplicationEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApplicationEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationEdge(ctx, sel, v[i])
@@ -3786,7 +3786,7 @@ func (ec *executionContext) marshalNApplicationEdge2ᚖgithubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) marshalNApplicationEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*application.Event) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐEvent(ctx, sel, v[i])
@@ -3810,7 +3810,7 @@ func (ec *executionContext) marshalNApplicationEvent2ᚖgithubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) marshalNApplicationNotice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationNoticeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ApplicationNotice) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApplicationNotice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐApplicationNotice(ctx, sel, v[i])
@@ -3965,7 +3965,7 @@ var (
 )
 
 func (ec *executionContext) marshalNClockPause2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPauseᚄ(ctx context.Context, sel ast.SelectionSet, v []*application.Pause) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNClockPause2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐPause(ctx, sel, v[i])
@@ -4064,7 +4064,7 @@ func (ec *executionContext) marshalNMaterialRequirement2githubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) marshalNMaterialRequirement2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterialᚄ(ctx context.Context, sel ast.SelectionSet, v []application.Material) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMaterialRequirement2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐMaterial(ctx, sel, v[i])
@@ -4099,7 +4099,7 @@ func (ec *executionContext) unmarshalNMaterialRequirementInput2ᚖgithubᚗcom�
 }
 
 func (ec *executionContext) marshalNServiceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*application.Item) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNServiceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐItem(ctx, sel, v[i])
@@ -4145,7 +4145,7 @@ func (ec *executionContext) marshalNSubmittedMaterial2githubᚗcomᚋjinjiangᚋ
 }
 
 func (ec *executionContext) marshalNSubmittedMaterial2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterialᚄ(ctx context.Context, sel ast.SelectionSet, v []application.SubmittedMaterial) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSubmittedMaterial2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSubmittedMaterial(ctx, sel, v[i])
@@ -4247,7 +4247,7 @@ func (ec *executionContext) marshalOApplicationStatus2ᚕgithubᚗcomᚋjinjiang
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApplicationStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐStatus(ctx, sel, v[i])
@@ -4377,7 +4377,7 @@ func (ec *executionContext) marshalOSupplementItem2ᚕgithubᚗcomᚋjinjiangᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSupplementItem2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋapplicationᚐSupplement(ctx, sel, v[i])

@@ -1678,7 +1678,7 @@ func (ec *executionContext) unmarshalNDisabilityCategory2ᚕgithubᚗcomᚋjinji
 }
 
 func (ec *executionContext) marshalNDisabilityCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []disability.Category) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx, sel, v[i])
@@ -1694,7 +1694,7 @@ func (ec *executionContext) marshalNDisabilityCategory2ᚕgithubᚗcomᚋjinjian
 }
 
 func (ec *executionContext) marshalNDisabilityCertificate2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificateᚄ(ctx context.Context, sel ast.SelectionSet, v []*disability.Certificate) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDisabilityCertificate2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCertificate(ctx, sel, v[i])
@@ -1726,7 +1726,7 @@ func (ec *executionContext) marshalNDisabilityCertificatePayload2ᚖgithubᚗcom
 }
 
 func (ec *executionContext) marshalNDisabilityService2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*disability.ServiceRecord) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDisabilityService2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐServiceRecord(ctx, sel, v[i])
@@ -1850,7 +1850,7 @@ var (
 )
 
 func (ec *executionContext) marshalNDisabilitySubsidyRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*disability.Rule) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDisabilitySubsidyRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐRule(ctx, sel, v[i])
@@ -1930,7 +1930,7 @@ func (ec *executionContext) marshalODisabilityCategory2ᚕgithubᚗcomᚋjinjian
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDisabilityCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋdisabilityᚐCategory(ctx, sel, v[i])

@@ -1704,7 +1704,7 @@ func (ec *executionContext) marshalNDuplicateCandidateConnection2ᚖgithubᚗcom
 }
 
 func (ec *executionContext) marshalNDuplicateCandidateEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDuplicateCandidateEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DuplicateCandidateEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDuplicateCandidateEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐDuplicateCandidateEdge(ctx, sel, v[i])
@@ -1806,7 +1806,7 @@ func (ec *executionContext) marshalNFindDuplicatesPayload2ᚖgithubᚗcomᚋjinj
 }
 
 func (ec *executionContext) marshalNMergeCount2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMergeCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MergeCount) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMergeCount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐMergeCount(ctx, sel, v[i])

@@ -5775,7 +5775,7 @@ var (
 )
 
 func (ec *executionContext) marshalNCallDispatch2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDispatchᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.Dispatch) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCallDispatch2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDispatch(ctx, sel, v[i])
@@ -5799,7 +5799,7 @@ func (ec *executionContext) marshalNCallDispatch2ᚖgithubᚗcomᚋjinjiangᚋre
 }
 
 func (ec *executionContext) marshalNCallEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.Event) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCallEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐEvent(ctx, sel, v[i])
@@ -5921,7 +5921,7 @@ func (ec *executionContext) marshalNCategoryCount2githubᚗcomᚋjinjiangᚋresi
 }
 
 func (ec *executionContext) marshalNCategoryCount2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategoryCountᚄ(ctx context.Context, sel ast.SelectionSet, v []emergency.CategoryCount) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCategoryCount2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐCategoryCount(ctx, sel, v[i])
@@ -6028,7 +6028,7 @@ func (ec *executionContext) marshalNEmergencyCallConnection2ᚖgithubᚗcomᚋji
 }
 
 func (ec *executionContext) marshalNEmergencyCallEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCallEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EmergencyCallEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEmergencyCallEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEmergencyCallEdge(ctx, sel, v[i])
@@ -6068,7 +6068,7 @@ func (ec *executionContext) marshalNEmergencyCallStats2ᚖgithubᚗcomᚋjinjian
 }
 
 func (ec *executionContext) marshalNEmergencyDevice2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDeviceᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.Device) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEmergencyDevice2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐDevice(ctx, sel, v[i])
@@ -6104,7 +6104,7 @@ func (ec *executionContext) marshalNEmergencyStatsGroup2githubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) marshalNEmergencyStatsGroup2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []emergency.Group) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEmergencyStatsGroup2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐGroup(ctx, sel, v[i])
@@ -6120,7 +6120,7 @@ func (ec *executionContext) marshalNEmergencyStatsGroup2ᚕgithubᚗcomᚋjinjia
 }
 
 func (ec *executionContext) marshalNOutboundCall2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐOutboundCallᚄ(ctx context.Context, sel ast.SelectionSet, v []*emergency.OutboundCall) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOutboundCall2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋemergencyᚐOutboundCall(ctx, sel, v[i])
@@ -6250,7 +6250,7 @@ func (ec *executionContext) marshalNWelfareCheckDueConnection2ᚖgithubᚗcomᚋ
 }
 
 func (ec *executionContext) marshalNWelfareCheckDueEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareCheckDueEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WelfareCheckDueEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWelfareCheckDueEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareCheckDueEdge(ctx, sel, v[i])
@@ -6298,7 +6298,7 @@ func (ec *executionContext) marshalNWelfareEscalationConnection2ᚖgithubᚗcom�
 }
 
 func (ec *executionContext) marshalNWelfareEscalationEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareEscalationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WelfareEscalationEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWelfareEscalationEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐWelfareEscalationEdge(ctx, sel, v[i])

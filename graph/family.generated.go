@@ -1355,7 +1355,7 @@ func (ec *executionContext) unmarshalNCreateProxyInvitationInput2githubᚗcomᚋ
 }
 
 func (ec *executionContext) marshalNNotification2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋnotifyᚐNotificationᚄ(ctx context.Context, sel ast.SelectionSet, v []*notify.Notification) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNNotification2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋnotifyᚐNotification(ctx, sel, v[i])
@@ -1403,7 +1403,7 @@ func (ec *executionContext) unmarshalNNotificationChannel2ᚕgithubᚗcomᚋjinj
 }
 
 func (ec *executionContext) marshalNNotificationChannel2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐNotificationChannelᚄ(ctx context.Context, sel ast.SelectionSet, v []model.NotificationChannel) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNNotificationChannel2githubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐNotificationChannel(ctx, sel, v[i])
@@ -1519,7 +1519,7 @@ func (ec *executionContext) unmarshalNProxyScope2ᚕgithubᚗcomᚋjinjiangᚋre
 }
 
 func (ec *executionContext) marshalNProxyScope2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋpolicyᚐProxyScopeᚄ(ctx context.Context, sel ast.SelectionSet, v []policy.ProxyScope) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProxyScope2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋpolicyᚐProxyScope(ctx, sel, v[i])
@@ -1540,7 +1540,7 @@ func (ec *executionContext) unmarshalNReportSubscribeGrantsInput2githubᚗcomᚋ
 }
 
 func (ec *executionContext) marshalNResidentProxy2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋproxyᚐLinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*proxy.Link) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNResidentProxy2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋproxyᚐLink(ctx, sel, v[i])
@@ -1575,7 +1575,7 @@ func (ec *executionContext) marshalONotification2ᚕᚖgithubᚗcomᚋjinjiang�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNNotification2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋnotifyᚐNotification(ctx, sel, v[i])
@@ -1594,7 +1594,7 @@ func (ec *executionContext) marshalOResidentProxy2ᚕᚖgithubᚗcomᚋjinjiang�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNResidentProxy2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋproxyᚐLink(ctx, sel, v[i])

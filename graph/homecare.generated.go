@@ -3894,7 +3894,7 @@ var (
 )
 
 func (ec *executionContext) marshalNCareCap2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐCapᚄ(ctx context.Context, sel ast.SelectionSet, v []*homecare.Cap) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCareCap2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐCap(ctx, sel, v[i])
@@ -3954,7 +3954,7 @@ var (
 )
 
 func (ec *executionContext) marshalNCarePriceItem2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*homecare.Item) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCarePriceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐItem(ctx, sel, v[i])
@@ -3999,7 +3999,7 @@ func (ec *executionContext) marshalNCarePriceItemsPayload2ᚖgithubᚗcomᚋjinj
 }
 
 func (ec *executionContext) marshalNCareWorker2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐWorkerᚄ(ctx context.Context, sel ast.SelectionSet, v []*homecare.Worker) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCareWorker2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐWorker(ctx, sel, v[i])
@@ -4101,7 +4101,7 @@ func (ec *executionContext) marshalNServiceCardStatus2githubᚗcomᚋjinjiangᚋ
 }
 
 func (ec *executionContext) marshalNServiceOrder2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []*homecare.Order) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNServiceOrder2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐOrder(ctx, sel, v[i])
@@ -4204,7 +4204,7 @@ func (ec *executionContext) marshalNVisitDisputeStatus2githubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) marshalNVisitFlag2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐFlagᚄ(ctx context.Context, sel ast.SelectionSet, v []*homecare.Flag) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNVisitFlag2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐFlag(ctx, sel, v[i])
@@ -4246,7 +4246,7 @@ func (ec *executionContext) marshalOCareCap2ᚕᚖgithubᚗcomᚋjinjiangᚋresi
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCareCap2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐCap(ctx, sel, v[i])
@@ -4265,7 +4265,7 @@ func (ec *executionContext) marshalOCarePriceItem2ᚕᚖgithubᚗcomᚋjinjiang�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCarePriceItem2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋhomecareᚐItem(ctx, sel, v[i])

@@ -3156,7 +3156,7 @@ func (ec *executionContext) marshalNFactChangeRequestConnection2ᚖgithubᚗcom�
 }
 
 func (ec *executionContext) marshalNFactChangeRequestEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐFactChangeRequestEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FactChangeRequestEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFactChangeRequestEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐFactChangeRequestEdge(ctx, sel, v[i])
@@ -3235,7 +3235,7 @@ func (ec *executionContext) marshalNHouseholdConnection2ᚖgithubᚗcomᚋjinjia
 }
 
 func (ec *executionContext) marshalNHouseholdEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐHouseholdEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.HouseholdEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNHouseholdEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐHouseholdEdge(ctx, sel, v[i])
@@ -3259,7 +3259,7 @@ func (ec *executionContext) marshalNHouseholdEdge2ᚖgithubᚗcomᚋjinjiangᚋr
 }
 
 func (ec *executionContext) marshalNHouseholdMember2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.Member) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNHouseholdMember2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐMember(ctx, sel, v[i])
@@ -3347,7 +3347,7 @@ func (ec *executionContext) unmarshalNRequestFactChangeInput2githubᚗcomᚋjinj
 }
 
 func (ec *executionContext) marshalNStatusPeriod2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusPeriodᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.StatusPeriod) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStatusPeriod2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusPeriod(ctx, sel, v[i])
@@ -3374,7 +3374,7 @@ func (ec *executionContext) marshalOCareAssessment2ᚕᚖgithubᚗcomᚋjinjiang
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCareAssessment2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareAssessment(ctx, sel, v[i])
@@ -3433,7 +3433,7 @@ func (ec *executionContext) marshalOFactChangeKind2ᚕgithubᚗcomᚋjinjiangᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFactChangeKind2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐChangeKind(ctx, sel, v[i])
@@ -3483,7 +3483,7 @@ func (ec *executionContext) marshalOFactChangeState2ᚕgithubᚗcomᚋjinjiang�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFactChangeState2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐChangeState(ctx, sel, v[i])
@@ -3571,7 +3571,7 @@ func (ec *executionContext) marshalOStatusPeriod2ᚕᚖgithubᚗcomᚋjinjiang�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNStatusPeriod2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusPeriod(ctx, sel, v[i])

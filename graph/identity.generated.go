@@ -1434,7 +1434,7 @@ func (ec *executionContext) marshalOWechatAccount2ᚕᚖgithubᚗcomᚋjinjiang�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWechatAccount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋauthᚐWechatAccount(ctx, sel, v[i])

@@ -705,7 +705,7 @@ func (ec *executionContext) _LifeEventPayload(ctx context.Context, sel ast.Selec
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNLifeEvent2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐLifeEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.LifeEvent) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLifeEvent2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐLifeEvent(ctx, sel, v[i])
@@ -729,7 +729,7 @@ func (ec *executionContext) marshalNLifeEvent2ᚖgithubᚗcomᚋjinjiangᚋresid
 }
 
 func (ec *executionContext) marshalNLifeEventCount2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLifeEventCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LifeEventCount) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLifeEventCount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐLifeEventCount(ctx, sel, v[i])

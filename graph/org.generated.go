@@ -1298,7 +1298,7 @@ func (ec *executionContext) unmarshalNMoveResidentsInput2githubᚗcomᚋjinjiang
 }
 
 func (ec *executionContext) marshalNOrgMoveCount2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐOrgMoveCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OrgMoveCount) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrgMoveCount2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐOrgMoveCount(ctx, sel, v[i])
@@ -1330,7 +1330,7 @@ func (ec *executionContext) marshalNOrgMovePayload2ᚖgithubᚗcomᚋjinjiangᚋ
 }
 
 func (ec *executionContext) marshalNOrgUnit2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐUnitᚄ(ctx context.Context, sel ast.SelectionSet, v []*org.Unit) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrgUnit2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐUnit(ctx, sel, v[i])
@@ -1394,7 +1394,7 @@ func (ec *executionContext) marshalNOrgUnitPayload2ᚖgithubᚗcomᚋjinjiangᚋ
 }
 
 func (ec *executionContext) marshalNServiceCenter2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐCenterᚄ(ctx context.Context, sel ast.SelectionSet, v []*org.Center) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNServiceCenter2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋorgᚐCenter(ctx, sel, v[i])

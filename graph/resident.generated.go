@@ -2833,7 +2833,7 @@ var (
 )
 
 func (ec *executionContext) marshalNEmergencyContact2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐContactᚄ(ctx context.Context, sel ast.SelectionSet, v []*resident.Contact) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEmergencyContact2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐContact(ctx, sel, v[i])
@@ -2909,7 +2909,7 @@ func (ec *executionContext) marshalNResidentConnection2ᚖgithubᚗcomᚋjinjian
 }
 
 func (ec *executionContext) marshalNResidentEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResidentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ResidentEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNResidentEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResidentEdge(ctx, sel, v[i])
@@ -3000,7 +3000,7 @@ func (ec *executionContext) unmarshalNResidentStatus2ᚕgithubᚗcomᚋjinjiang�
 }
 
 func (ec *executionContext) marshalNResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []resident.Status) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus(ctx, sel, v[i])
@@ -3071,7 +3071,7 @@ func (ec *executionContext) marshalOCareLevel2ᚕgithubᚗcomᚋjinjiangᚋresid
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCareLevel2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐCareLevel(ctx, sel, v[i])
@@ -3175,7 +3175,7 @@ func (ec *executionContext) marshalOResidentStatus2ᚕgithubᚗcomᚋjinjiangᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNResidentStatus2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋresidentᚐStatus(ctx, sel, v[i])

@@ -92,6 +92,14 @@ func residentConnection(res page.Result[*resident.Resident]) *model.ResidentConn
 		PageInfo: pageInfo(res, func(x *resident.Resident) uuid.UUID { return x.ID })}
 }
 
+// pagePrefetched are the fields of a residents page's nodes that
+// prefetchResidents loads before the page resolver returns: waiting on
+// none of them, the page's edges marshal in order (slices.go).
+var pagePrefetched = map[string]map[string]bool{"Resident": {
+	"community": true, "grid": true, "emergencyContacts": true, "idNumber": true,
+	"vouchers": true, "voucherBalanceFen": true, "disabilityCertificate": true,
+}}
+
 // prefetchResidents loads, in one batch each, the nested fields want
 // names (a residents page's, or one resident's), so the statement count
 // stays fixed even when resolvers of a large page straggle past the

@@ -1249,7 +1249,7 @@ func (ec *executionContext) marshalNImportProblemConnection2ᚖgithubᚗcomᚋji
 }
 
 func (ec *executionContext) marshalNImportProblemEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐImportProblemEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ImportProblemEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNImportProblemEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐImportProblemEdge(ctx, sel, v[i])
@@ -1315,7 +1315,7 @@ func (ec *executionContext) marshalNResidentImportConnection2ᚖgithubᚗcomᚋj
 }
 
 func (ec *executionContext) marshalNResidentImportEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResidentImportEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ResidentImportEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNResidentImportEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐResidentImportEdge(ctx, sel, v[i])

@@ -5724,7 +5724,7 @@ func (ec *executionContext) marshalNEnrollmentRunConnection2ᚖgithubᚗcomᚋji
 }
 
 func (ec *executionContext) marshalNEnrollmentRunEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollmentRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnrollmentRunEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEnrollmentRunEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐEnrollmentRunEdge(ctx, sel, v[i])
@@ -5764,7 +5764,7 @@ func (ec *executionContext) marshalNIssuanceRunConnection2ᚖgithubᚗcomᚋjinj
 }
 
 func (ec *executionContext) marshalNIssuanceRunEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐIssuanceRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.IssuanceRunEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIssuanceRunEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐIssuanceRunEdge(ctx, sel, v[i])
@@ -5829,7 +5829,7 @@ func (ec *executionContext) marshalNIssueVouchersPayload2ᚖgithubᚗcomᚋjinji
 }
 
 func (ec *executionContext) marshalNLedgerEntry2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐLedgerEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.LedgerEntry) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLedgerEntry2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐLedgerEntry(ctx, sel, v[i])
@@ -5913,7 +5913,7 @@ var (
 )
 
 func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProviderᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Provider) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProvider2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProvider(ctx, sel, v[i])
@@ -5984,7 +5984,7 @@ func (ec *executionContext) marshalNRedeemVoucherPayload2ᚖgithubᚗcomᚋjinji
 }
 
 func (ec *executionContext) marshalNRedemption2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Redemption) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRedemption2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRedemption(ctx, sel, v[i])
@@ -6016,7 +6016,7 @@ func (ec *executionContext) marshalNRedemptionConnection2ᚖgithubᚗcomᚋjinji
 }
 
 func (ec *executionContext) marshalNRedemptionEdge2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RedemptionEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRedemptionEdge2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋgraphᚋmodelᚐRedemptionEdge(ctx, sel, v[i])
@@ -6144,7 +6144,7 @@ func (ec *executionContext) unmarshalNServiceCategory2ᚕgithubᚗcomᚋjinjiang
 }
 
 func (ec *executionContext) marshalNServiceCategory2ᚕgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []voucher.Category) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNServiceCategory2githubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐCategory(ctx, sel, v[i])
@@ -6168,7 +6168,7 @@ func (ec *executionContext) marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresi
 }
 
 func (ec *executionContext) marshalNSettlementLine2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.SettlementLine) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSettlementLine2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlementLine(ctx, sel, v[i])
@@ -6226,7 +6226,7 @@ var (
 )
 
 func (ec *executionContext) marshalNVoucher2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐVoucherᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Voucher) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNVoucher2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐVoucher(ctx, sel, v[i])
@@ -6250,7 +6250,7 @@ func (ec *executionContext) marshalNVoucher2ᚖgithubᚗcomᚋjinjiangᚋresiden
 }
 
 func (ec *executionContext) marshalNVoucherProgram2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgramᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Program) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNVoucherProgram2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐProgram(ctx, sel, v[i])
@@ -6282,7 +6282,7 @@ func (ec *executionContext) marshalNVoucherProgramPayload2ᚖgithubᚗcomᚋjinj
 }
 
 func (ec *executionContext) marshalNVoucherRule2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Rule) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNVoucherRule2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐRule(ctx, sel, v[i])
@@ -6355,7 +6355,7 @@ var (
 )
 
 func (ec *executionContext) marshalNVoucherWallet2ᚕᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐWalletᚄ(ctx context.Context, sel ast.SelectionSet, v []*voucher.Wallet) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNVoucherWallet2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐWallet(ctx, sel, v[i])
@@ -6455,7 +6455,7 @@ func (ec *executionContext) marshalOSettlement2ᚕᚖgithubᚗcomᚋjinjiangᚋr
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSettlement2ᚖgithubᚗcomᚋjinjiangᚋresidentsᚋinternalᚋvoucherᚐSettlement(ctx, sel, v[i])
