@@ -1252,7 +1252,7 @@ func (ec *executionContext) _DisabilityCertificate(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilityCertificateImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1322,7 +1322,7 @@ func (ec *executionContext) _DisabilityCertificatePayload(ctx context.Context, s
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilityCertificatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1360,7 +1360,7 @@ func (ec *executionContext) _DisabilityService(ctx context.Context, sel ast.Sele
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilityServiceImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1431,7 +1431,7 @@ func (ec *executionContext) _DisabilityServicePayload(ctx context.Context, sel a
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilityServicePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1469,7 +1469,7 @@ func (ec *executionContext) _DisabilitySubsidyRule(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilitySubsidyRuleImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1548,7 +1548,7 @@ func (ec *executionContext) _DisabilitySubsidyRulePayload(ctx context.Context, s
 	fields := graphql.CollectFields(ec.OperationContext, sel, disabilitySubsidyRulePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1586,7 +1586,7 @@ func (ec *executionContext) _SubsidyEligibility(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, subsidyEligibilityImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":

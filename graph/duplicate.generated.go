@@ -1197,7 +1197,7 @@ func (ec *executionContext) _DuplicateCandidate(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, duplicateCandidateImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1268,7 +1268,7 @@ func (ec *executionContext) _DuplicateCandidateConnection(ctx context.Context, s
 	fields := graphql.CollectFields(ec.OperationContext, sel, duplicateCandidateConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1306,7 +1306,7 @@ func (ec *executionContext) _DuplicateCandidateEdge(ctx context.Context, sel ast
 	fields := graphql.CollectFields(ec.OperationContext, sel, duplicateCandidateEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1344,7 +1344,7 @@ func (ec *executionContext) _DuplicateCandidatePayload(ctx context.Context, sel 
 	fields := graphql.CollectFields(ec.OperationContext, sel, duplicateCandidatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1382,7 +1382,7 @@ func (ec *executionContext) _DuplicateReport(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, duplicateReportImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1455,7 +1455,7 @@ func (ec *executionContext) _ExportResidentsPayload(ctx context.Context, sel ast
 	fields := graphql.CollectFields(ec.OperationContext, sel, exportResidentsPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1493,7 +1493,7 @@ func (ec *executionContext) _FindDuplicatesPayload(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, findDuplicatesPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1531,7 +1531,7 @@ func (ec *executionContext) _MergeCount(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, mergeCountImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1569,7 +1569,7 @@ func (ec *executionContext) _MergeResidentsPayload(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, mergeResidentsPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -1617,7 +1617,7 @@ func (ec *executionContext) _ResidentExport(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, residentExportImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := deferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":

@@ -95,6 +95,7 @@ func NewHandler(r *Resolver, opt HandlerOptions) http.Handler {
 	srv.Use(limits)
 	srv.Use(&exactEnums{})
 	srv.Use(noNUL{})
+	srv.Use(noDefer{})
 	presenter := ErrorPresenter(opt.Log)
 	if opt.Production {
 		presenter = withoutSuggestions(presenter)

@@ -13,11 +13,12 @@
 // (graph.prefetchResidents), as the page does.
 //
 // Lists of objects marshal through graph.marshalSlice instead of gqlgen's
-// graphql.MarshalSliceConcurrently (inOrderSlices), and the fields that a
+// graphql.MarshalSliceConcurrently (rewrites), and the fields that a
 // resolver answers are written to graph/resolverfields_gen.go
 // (resolverFields): a list whose selection cannot wait on a query then
 // marshals its elements in order, without a goroutine (and its stack's
-// growth) each. graph/slices.go says when, and why.
+// growth) each. graph/slices.go says when, and why. Objects take their
+// @defer group from graph.deferredGroup (graph/nodefer.go).
 //
 // It also fails generation when a Go type bound to a GraphQL enum has a
 // constant that gqlgen.yml's enum_values does not bind (boundEnums):
@@ -108,37 +109,46 @@ func (r *resolverFields) write(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "resolverfields_gen.go"), src, 0o644)
 }
 
-// inOrderSlices puts graph.marshalSlice in place of gqlgen's
-// graphql.MarshalSliceConcurrently in every generated marshaller of a
-// list (same arguments, plus the list's selection). It fails when it
-// finds none, so a gqlgen whose output changed shape is noticed.
-func inOrderSlices(dir string) error {
-	const from, to = "graphql.MarshalSliceConcurrently(ctx, len(v), ", "marshalSlice(ctx, sel, len(v), "
+// rewrites are what generated code calls of gqlgen's that graph replaces:
+// graph.marshalSlice for graphql.MarshalSliceConcurrently in every list
+// marshaller (same arguments, plus the list's selection: slices.go), and
+// graph.deferredGroup for graphql.NewDeferredGroup in every object
+// marshaller (nodefer.go).
+var rewrites = []struct{ from, to string }{
+	{"graphql.MarshalSliceConcurrently(ctx, len(v), ", "marshalSlice(ctx, sel, len(v), "},
+	{"graphql.NewDeferredGroup(ctx)", "deferredGroup(ctx)"},
+}
+
+// rewrite applies rewrites to the generated files of dir. It fails when a
+// rewrite finds nothing to replace, or when a call it replaces is left in
+// another shape: gqlgen's output changed, and the replacement needs a look.
+func rewrite(dir string) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.generated.go"))
 	if err != nil {
 		return err
 	}
-	n := 0
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return err
+	for _, r := range rewrites {
+		n := 0
+		call := r.from[:strings.Index(r.from, "(")+1]
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			k := bytes.Count(src, []byte(r.from))
+			n += k
+			src = bytes.ReplaceAll(src, []byte(r.from), []byte(r.to))
+			if bytes.Contains(src, []byte(call)) {
+				return fmt.Errorf("%s: a %s… that the rewrite to %s does not recognize", f, call, r.to)
+			}
+			if k > 0 {
+				if err := os.WriteFile(f, src, 0o644); err != nil {
+					return err
+				}
+			}
 		}
-		k := bytes.Count(src, []byte(from))
-		if k == 0 {
-			continue
-		}
-		n += k
-		if err := os.WriteFile(f, bytes.ReplaceAll(src, []byte(from), []byte(to)), 0o644); err != nil {
-			return err
-		}
-	}
-	if n == 0 {
-		return fmt.Errorf("no %s… in %s: gqlgen's list marshallers changed shape", from, dir)
-	}
-	for _, f := range files {
-		if src, _ := os.ReadFile(f); bytes.Contains(src, []byte("MarshalSliceConcurrently")) {
-			return fmt.Errorf("%s: a list marshaller inOrderSlices does not recognize", f)
+		if n == 0 {
+			return fmt.Errorf("no %s… in %s: gqlgen's output changed shape", r.from, dir)
 		}
 	}
 	return nil
@@ -212,7 +222,7 @@ func main() {
 	if err := rf.write(dir); err != nil {
 		log.Fatal(err)
 	}
-	if err := inOrderSlices(dir); err != nil {
+	if err := rewrite(dir); err != nil {
 		log.Fatal(err)
 	}
 }
