@@ -66,7 +66,9 @@ type resolverFields struct{ byType map[string][]string }
 
 func (*resolverFields) Name() string { return "resolver-fields" }
 
-// GenerateCode implements codegen's plugin hook.
+// GenerateCode implements codegen's plugin hook. It writes the file here,
+// before gqlgen compiles the package to validate it, so that generation
+// works from a tree without the file.
 func (r *resolverFields) GenerateCode(d *codegen.Data) error {
 	r.byType = map[string][]string{}
 	for _, o := range d.Objects {
@@ -76,7 +78,7 @@ func (r *resolverFields) GenerateCode(d *codegen.Data) error {
 			}
 		}
 	}
-	return nil
+	return r.write(d.Config.Exec.Dir())
 }
 
 // write writes graph/resolverfields_gen.go.
@@ -214,15 +216,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	rf := &resolverFields{}
-	if err := api.Generate(cfg, api.AddPlugin(sequentialFields{}), api.AddPlugin(boundEnums{}), api.AddPlugin(rf)); err != nil {
+	if err := api.Generate(cfg, api.AddPlugin(sequentialFields{}), api.AddPlugin(boundEnums{}), api.AddPlugin(&resolverFields{})); err != nil {
 		log.Fatal(err)
 	}
-	dir := cfg.Exec.Dir() // layout follow-schema
-	if err := rf.write(dir); err != nil {
-		log.Fatal(err)
-	}
-	if err := rewrite(dir); err != nil {
+	if err := rewrite(cfg.Exec.Dir()); err != nil { // layout follow-schema: the generated files' directory
 		log.Fatal(err)
 	}
 }
