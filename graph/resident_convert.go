@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -92,13 +93,49 @@ func residentConnection(res page.Result[*resident.Resident]) *model.ResidentConn
 		PageInfo: pageInfo(res, func(x *resident.Resident) uuid.UUID { return x.ID })}
 }
 
-// pagePrefetched are the fields of a residents page's nodes that
-// prefetchResidents loads before the page resolver returns: waiting on
-// none of them, the page's edges marshal in order (slices.go).
-var pagePrefetched = map[string]map[string]bool{"Resident": {
-	"community": true, "grid": true, "emergencyContacts": true, "idNumber": true,
-	"vouchers": true, "voucherBalanceFen": true, "disabilityCertificate": true,
-}}
+// residentPrefetches are the batches prefetchResidents can start, each
+// with the Resident fields it answers. Those fields are also the ones a
+// residents page's nodes may select and still marshal in order
+// (pagePrefetched, slices.go): one list for both, so a field is never
+// taken as loaded that was not.
+var residentPrefetches = []struct {
+	fields []string
+	start  func(ctx context.Context, l *Loaders, items []*resident.Resident, ids []uuid.UUID) (wait func())
+}{
+	{[]string{"community", "grid"}, func(ctx context.Context, l *Loaders, items []*resident.Resident, _ []uuid.UUID) func() {
+		var units []uuid.UUID
+		for _, x := range items {
+			units = append(units, x.CommunityID)
+			if x.GridID != nil {
+				units = append(units, *x.GridID)
+			}
+		}
+		return l.OrgUnit.Prefetch(ctx, units)
+	}},
+	{[]string{"emergencyContacts"}, func(ctx context.Context, l *Loaders, items []*resident.Resident, _ []uuid.UUID) func() {
+		return thunk(l.Contacts.LoadAllThunk(ctx, items))
+	}},
+	{[]string{"idNumber"}, func(ctx context.Context, l *Loaders, items []*resident.Resident, _ []uuid.UUID) func() {
+		return thunk(l.IDNumber.LoadAllThunk(ctx, items))
+	}},
+	{[]string{"vouchers", "voucherBalanceFen"}, func(ctx context.Context, l *Loaders, _ []*resident.Resident, ids []uuid.UUID) func() {
+		return thunk(l.Vouchers.ResidentVouchers.LoadAllThunk(ctx, ids))
+	}},
+	{[]string{"disabilityCertificate"}, func(ctx context.Context, l *Loaders, _ []*resident.Resident, ids []uuid.UUID) func() {
+		return thunk(l.DisabilityCertificate.LoadAllThunk(ctx, ids))
+	}},
+}
+
+// pagePrefetched are the Resident fields residentPrefetches answers.
+var pagePrefetched = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range residentPrefetches {
+		for _, f := range p.fields {
+			m[f] = true
+		}
+	}
+	return m
+}()
 
 // prefetchResidents loads, in one batch each, the nested fields want
 // names (a residents page's, or one resident's), so the statement count
@@ -118,27 +155,10 @@ func (r *Resolver) prefetchResidents(ctx context.Context, items []*resident.Resi
 	}
 	// Errors are not handled here: they resurface in the field resolvers.
 	var wait []func()
-	if want["community"] || want["grid"] {
-		var units []uuid.UUID
-		for _, x := range items {
-			units = append(units, x.CommunityID)
-			if x.GridID != nil {
-				units = append(units, *x.GridID)
-			}
+	for _, p := range residentPrefetches {
+		if slices.ContainsFunc(p.fields, func(f string) bool { return want[f] }) {
+			wait = append(wait, p.start(ctx, l, items, ids))
 		}
-		wait = append(wait, l.OrgUnit.Prefetch(ctx, units))
-	}
-	if want["emergencyContacts"] {
-		wait = append(wait, thunk(l.Contacts.LoadAllThunk(ctx, items)))
-	}
-	if want["idNumber"] {
-		wait = append(wait, thunk(l.IDNumber.LoadAllThunk(ctx, items)))
-	}
-	if want["vouchers"] || want["voucherBalanceFen"] {
-		wait = append(wait, thunk(l.Vouchers.ResidentVouchers.LoadAllThunk(ctx, ids)))
-	}
-	if want["disabilityCertificate"] {
-		wait = append(wait, thunk(l.DisabilityCertificate.LoadAllThunk(ctx, ids)))
 	}
 	for _, w := range wait {
 		w()

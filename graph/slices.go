@@ -46,8 +46,9 @@ func marshalOne(ctx context.Context, i int, omitPanicHandler bool, marshalElemen
 // waitless reports whether nothing in sel, at any depth, may wait on a
 // query: each field is a plain one (not in resolverFields, which
 // cmd/gqlgen writes), a resolver that computes in memory
-// (answeredInMemory), or, below a residents page's nodes (prefetched),
-// one the page resolver loaded before it returned (pagePrefetched). It
+// (answeredInMemory), or, directly on a residents page's nodes
+// (prefetched: sel is a Resident's), one the page resolver loaded before
+// it returned (pagePrefetched). It
 // reads the document alone, not the variables: a field under @skip or
 // @include counts as selected, so the answer errs towards goroutines.
 func waitless(sel ast.SelectionSet, prefetched bool) bool {
@@ -61,7 +62,7 @@ func waitless(sel ast.SelectionSet, prefetched bool) bool {
 				continue
 			}
 			t := s.ObjectDefinition.Name
-			if resolverFields[t][s.Name] && !answeredInMemory[t][s.Name] && !(prefetched && pagePrefetched[t][s.Name]) {
+			if resolverFields[t][s.Name] && !answeredInMemory(t, s.Name) && !(prefetched && pagePrefetched[s.Name]) {
 				return false
 			}
 			if !waitless(s.SelectionSet, t == "ResidentEdge" && s.Name == "node") {
@@ -80,20 +81,10 @@ func waitless(sel ast.SelectionSet, prefetched bool) bool {
 	return true
 }
 
-// answeredInMemory are the resolver fields that never query: they compute
-// from the object they are on and the viewer. Every object's id is one
-// (its relay ID: TestIDResolversOnlyEncode holds them to that).
-var answeredInMemory = func() map[string]map[string]bool {
-	m := map[string]map[string]bool{
-		"Resident": {"age": true, "viewerCan": true},
-	}
-	for t, fields := range resolverFields {
-		if fields["id"] {
-			if m[t] == nil {
-				m[t] = map[string]bool{}
-			}
-			m[t]["id"] = true
-		}
-	}
-	return m
-}()
+// answeredInMemory reports whether resolver field t.field never queries:
+// it computes from the object it is on and the viewer. Every object's id
+// is one (its relay ID: TestIDResolversOnlyEncode holds them to that), and
+// so are a resident's age and viewerCan.
+func answeredInMemory(t, field string) bool {
+	return field == "id" || t == "Resident" && (field == "age" || field == "viewerCan")
+}
