@@ -32,40 +32,10 @@ func (noDefer) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext looks for @defer in the document.
 func (noDefer) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	if rc.Doc == nil {
-		return nil
-	}
-	for _, op := range rc.Doc.Operations {
-		if defers(op.SelectionSet) {
-			return deferError()
-		}
-	}
-	for _, f := range rc.Doc.Fragments {
-		if defers(f.SelectionSet) {
-			return deferError()
-		}
+	if rc.Doc != nil && anySelection(rc.Doc, func(s ast.Selection) bool { return directivesOf(s).ForName("defer") != nil }) {
+		return deferError()
 	}
 	return nil
-}
-
-func defers(set ast.SelectionSet) bool {
-	for _, s := range set {
-		switch x := s.(type) {
-		case *ast.Field:
-			if x.Directives.ForName("defer") != nil || defers(x.SelectionSet) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if x.Directives.ForName("defer") != nil || defers(x.SelectionSet) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if x.Directives.ForName("defer") != nil {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func deferError() *gqlerror.Error {

@@ -42,7 +42,7 @@ func (noNUL) MutateOperationContext(_ context.Context, rc *graphql.OperationCont
 		return nil
 	}
 	for _, op := range rc.Doc.Operations {
-		if directivesHaveNUL(op.Directives) || selectionsHaveNUL(op.SelectionSet) {
+		if directivesHaveNUL(op.Directives) {
 			return nulError(nil)
 		}
 		for _, d := range op.VariableDefinitions {
@@ -52,9 +52,12 @@ func (noNUL) MutateOperationContext(_ context.Context, rc *graphql.OperationCont
 		}
 	}
 	for _, f := range rc.Doc.Fragments {
-		if directivesHaveNUL(f.Directives) || selectionsHaveNUL(f.SelectionSet) {
+		if directivesHaveNUL(f.Directives) {
 			return nulError(nil)
 		}
+	}
+	if anySelection(rc.Doc, selectionHasNUL) {
+		return nulError(nil)
 	}
 	return nil
 }
@@ -86,29 +89,17 @@ func hasNUL(v any) bool {
 	return false
 }
 
-func selectionsHaveNUL(set ast.SelectionSet) bool {
-	for _, s := range set {
-		switch x := s.(type) {
-		case *ast.Field:
-			for _, a := range x.Arguments {
-				if valueHasNUL(a.Value) {
-					return true
-				}
-			}
-			if directivesHaveNUL(x.Directives) || selectionsHaveNUL(x.SelectionSet) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if directivesHaveNUL(x.Directives) || selectionsHaveNUL(x.SelectionSet) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if directivesHaveNUL(x.Directives) {
+// selectionHasNUL looks at one selection's arguments and directives
+// (anySelection walks the rest).
+func selectionHasNUL(s ast.Selection) bool {
+	if f, ok := s.(*ast.Field); ok {
+		for _, a := range f.Arguments {
+			if valueHasNUL(a.Value) {
 				return true
 			}
 		}
 	}
-	return false
+	return directivesHaveNUL(directivesOf(s))
 }
 
 func directivesHaveNUL(ds ast.DirectiveList) bool {
