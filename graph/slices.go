@@ -14,7 +14,8 @@ import (
 // nothing selected under the list can wait (waitless), the elements are
 // marshalled in order in the calling goroutine instead: a residents page
 // started a hundred goroutines, and growing their stacks as _Resident
-// went deep was about a sixth of the page's CPU (docs/PERFORMANCE.md).
+// went deep was 11 % of the server's CPU in a profile; in order, a page
+// took about a fifth less (docs/PERFORMANCE.md).
 // The answer is the same either way; only the scheduling differs.
 func marshalSlice(ctx context.Context, sel ast.SelectionSet, n int, workerLimit int64, omitPanicHandler bool,
 	marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {

@@ -90,7 +90,7 @@ func serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p
 // executed is an operation's response, encoded without reading its data
 // again. gqlgen has already written Data as JSON; json.Marshal of a
 // json.RawMessage would scan and compact every byte of it once more,
-// which was about a twentieth of a residents page's CPU
+// which was 6.7 % of the server's CPU in a profile of residents pages
 // (docs/PERFORMANCE.md). Every other member is encoded by encoding/json
 // as before, in gqlgen's order (errors first).
 type executed struct{ *graphql.Response }
@@ -137,10 +137,12 @@ type requestErrors struct {
 }
 
 func writeResponse(w http.ResponseWriter, media string, status int, body any) {
+	// A body that encodes itself is written as it encodes: json.Marshal
+	// would scan and compact what it wrote once more (executed).
 	var b []byte
 	var err error
-	if e, ok := body.(executed); ok {
-		b, err = e.MarshalJSON() // not through json.Marshal, which would compact the result again
+	if m, ok := body.(json.Marshaler); ok {
+		b, err = m.MarshalJSON()
 	} else {
 		b, err = json.Marshal(body)
 	}
