@@ -16,14 +16,18 @@ import (
 
 // ResidentPhone is resident id's own phone number; false when it has none.
 func (s *Service) ResidentPhone(ctx context.Context, id uuid.UUID) (string, bool, error) {
-	var encs []*string
-	if err := s.db.WithContext(ctx).Raw("SELECT phone_enc FROM residents WHERE id = ?", id).Scan(&encs).Error; err != nil {
+	// coalesce: a resident without a phone has NULL, and scanning it
+	// failed ("converting NULL to string is unsupported"), so every SMS to
+	// such a resident was a lookup error, retried until dead, instead of
+	// skipped.
+	var encs []string
+	if err := s.db.WithContext(ctx).Raw("SELECT coalesce(phone_enc, '') FROM residents WHERE id = ?", id).Scan(&encs).Error; err != nil {
 		return "", false, database.Classify(fmt.Errorf("resident: phone: %w", err))
 	}
-	if len(encs) == 0 || encs[0] == nil || *encs[0] == "" {
+	if len(encs) == 0 || encs[0] == "" {
 		return "", false, nil
 	}
-	p, err := s.keys.Decrypt(*encs[0], PurposePhone)
+	p, err := s.keys.Decrypt(encs[0], PurposePhone)
 	if err != nil {
 		return "", false, fmt.Errorf("resident: phone: %w", err)
 	}
