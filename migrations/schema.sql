@@ -993,7 +993,8 @@ CREATE TABLE public.service_orders (
     CONSTRAINT service_orders_confirmed_via_check CHECK ((confirmed_via = ANY (ARRAY['CARD'::text, 'RESIDENT'::text, 'SMS_CODE'::text]))),
     CONSTRAINT service_orders_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100))),
     CONSTRAINT service_orders_status_check CHECK ((status = ANY (ARRAY['REQUESTED'::text, 'ASSIGNED'::text, 'CHECKED_IN'::text, 'CHECKED_OUT'::text, 'CONFIRMED'::text, 'REDEEMED'::text, 'CANCELLED'::text, 'DISPUTED'::text])))
-);
+)
+WITH (fillfactor='80');
 
 CREATE TABLE public.settlements (
     provider_id uuid NOT NULL,
@@ -1387,9 +1388,6 @@ ALTER TABLE ONLY public.service_order_flags
 
 ALTER TABLE ONLY public.service_orders
     ADD CONSTRAINT service_orders_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.service_orders
-    ADD CONSTRAINT service_orders_redemption_key UNIQUE (redemption_id);
 
 ALTER TABLE ONLY public.settlements
     ADD CONSTRAINT settlements_pkey PRIMARY KEY (provider_id, month);

@@ -13,7 +13,7 @@
 # configured. Run by hand on a quiet machine, never in CI.
 set -u
 MODE=${1:?prep or run}; BIN=${2:?server binary}; N=${3:-15000}
-DB=residents_visit; TPL=residents_visit_tpl; STATE=/tmp/visit-state.json
+DB=residents_visit; TPL=${TPL:-residents_visit_tpl}; STATE=${STATE:-/tmp/visit-state.json}
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable
 P="psql -qAtX -h 127.0.0.1 -U postgres"
 PIDFILE=/tmp/visitbench-serve.pid

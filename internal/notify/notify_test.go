@@ -233,6 +233,70 @@ func dispatchAll(t *testing.T, d *notify.Dispatcher) {
 	}
 }
 
+// One claimed batch is recorded in one statement, each row with its own
+// outcome: sent, skipped, or left due for a retry after its backoff. The
+// same holds when every row is flushed on its own (FlushAfter elapsed).
+func TestBatchOutcomesEachRecorded(t *testing.T) {
+	for _, flush := range []time.Duration{0, time.Nanosecond} {
+		t.Run(fmt.Sprint("flushAfter=", flush), func(t *testing.T) {
+			f := newFake(t)
+			e := env(t, f)
+			e.Clock.Set(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+			ctx := context.Background()
+			phones := []string{"13800003333", "13800004444", ""}
+			ids := make([]uuid.UUID, len(phones))
+			for i, p := range phones {
+				ids[i] = e.InsertResident(t, testenv.ResidentSpec{Phone: p}).ID
+				if err := database.Tx(ctx, e.DB, func(tx *gorm.DB) error {
+					return notify.ForResident(ctx, tx, notify.VouchersExpiring, ids[i], nil, e.Clock.Now())
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The batch's first SMS fails with a 503, the second is sent;
+			// the third resident has no phone.
+			f.smsFail.Store(1)
+			d := dispatcher(e, f, notify.Options{Backoff: time.Minute, FlushAfter: flush})
+			if n, err := d.DispatchOnce(ctx); err != nil || n != 3 {
+				t.Fatalf("claimed %d (%v), want the 3 rows in one batch", n, err)
+			}
+			type row struct {
+				Status    string
+				Attempts  int
+				LastError *string
+				SentAt    *time.Time
+				Due       time.Time
+			}
+			got := map[string]row{}
+			for i, id := range ids {
+				var r row
+				testenv.MustScan(t, e.DB, "SELECT status, attempts, last_error, sent_at, next_attempt_at FROM notifications WHERE resident_id = ?",
+					testenv.Args(id), &r.Status, &r.Attempts, &r.LastError, &r.SentAt, &r.Due)
+				if r.Attempts != 1 {
+					t.Fatalf("resident %d: %d attempts, want 1", i, r.Attempts)
+				}
+				got[r.Status] = r
+			}
+			now := e.Clock.Now()
+			if r, ok := got["PENDING"]; !ok || r.LastError == nil || !strings.Contains(*r.LastError, "503") || !r.Due.Equal(now.Add(time.Minute)) {
+				t.Fatalf("the failed send: %+v (%s), want PENDING with the 503, due after the backoff", got["PENDING"], deref(got["PENDING"].LastError))
+			}
+			if r, ok := got["SENT"]; !ok || r.LastError != nil || r.SentAt == nil || !r.SentAt.Equal(now) {
+				t.Fatalf("the sent one: %+v, want SENT at %v without an error", got["SENT"], now)
+			}
+			if r, ok := got["SKIPPED"]; !ok || r.LastError == nil || *r.LastError != "no phone" || r.SentAt != nil {
+				t.Fatalf("the one without a phone: %+v, want SKIPPED: no phone", got["SKIPPED"])
+			}
+			// The retry is taken again after its backoff, and sent.
+			e.Clock.Advance(time.Minute)
+			dispatchAll(t, d)
+			if n := count(t, e, "resident_id = ANY(?) AND status = 'SENT'", database.UUIDs(ids)); n != 2 {
+				t.Fatalf("%d sent after the retry, want 2", n)
+			}
+		})
+	}
+}
+
 // 5xx answers are retried after a growing backoff; after MaxAttempts
 // failures the message is dead-lettered and never tried again; a message
 // whose gateway recovers is sent once.
@@ -492,4 +556,11 @@ func FuzzParseTemplates(f *testing.F) {
 			}
 		}
 	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }
