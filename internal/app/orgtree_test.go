@@ -30,7 +30,7 @@ func unitID(t *testing.T, e *testenv.Env, code string) string {
 // caches show the change at once, staff of a moved unit keep their reach
 // without signing in again, and other roles may not edit the tree.
 func TestOrgTreeEdits(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t)) // it merges a street of the seed
 	admin, cw, cw2 := e.Admin(t), e.As(t, "caseworker"), e.As(t, "caseworker2")
 	street020, street023 := unitID(t, e, "510104020"), unitID(t, e, "510104023")
 

@@ -266,6 +266,22 @@ func SharedPrefix(prefix string) Option {
 	return func(c *config.Config) { c.RedisKeyPrefix = prefix }
 }
 
+// OwnDatabase gives the Env a fresh clone of the template instead of the
+// package database, dropped when the test ends: for a test that reshapes
+// the seed itself (merges streets, moves communities), which would leave
+// the shared database different for the tests after it and for its own
+// second run under -count.
+func OwnDatabase(t testing.TB) Option {
+	t.Helper()
+	ctx := context.Background()
+	name, err := cloneDatabase(ctx)
+	if err != nil {
+		t.Fatal("testenv:", err)
+	}
+	t.Cleanup(func() { dropDatabase(context.Background(), name) })
+	return func(c *config.Config) { c.DatabaseURL = dbURL(name) }
+}
+
 // New starts an instance on the package database with its own Redis
 // prefix. Everything is closed when the test ends.
 func New(t testing.TB, opts ...Option) *Env {
