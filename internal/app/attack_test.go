@@ -195,10 +195,11 @@ func idWithX(t *testing.T) string {
 
 func newSuite(t *testing.T) *suite {
 	fake := testenv.NewFakeWechat(t)
-	w := buildWorld(t, testenv.WithWechat(fake), testenv.TrustLocalProxy())
+	own := testenv.OwnDatabase(t) // the production instance below shares it
+	w := buildWorld(t, own, testenv.WithWechat(fake), testenv.TrustLocalProxy())
 	e := w.e
 	s := &suite{world: w, fake: fake, admin: e.Admin(t), clerk: e.As(t, "clerk"), prov1: e.As(t, "provider1"), prov2: e.As(t, "provider2")}
-	s.prod = testenv.New(t, testenv.WithConfig(func(c *config.Config) { c.Env = "production" }))
+	s.prod = testenv.New(t, own, testenv.WithConfig(func(c *config.Config) { c.Env = "production" }))
 	s.prodAdmin = s.prod.Admin(t)
 	s.category = e.MustDo(t, s.prov1, `{me{provider{categories}}}`, nil).Str("me.provider.categories.0")
 	offered := map[string]bool{}

@@ -150,7 +150,7 @@ func TestLogoutEndsSessionOnEveryInstance(t *testing.T) {
 }
 
 func TestDeactivatedUserIsSignedOut(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	admin := e.Admin(t)
 	district := e.MustDo(t, admin, `{orgUnits(kind:DISTRICT){id}}`, nil).Str("orgUnits.0.id")
 	created := e.MustDo(t, admin, `mutation($o:ID!){createStaffUser(input:{username:"temp.clerk",password:"long-enough-pw",displayName:"临时",roles:[CLERK],orgUnitId:$o}){user{id active} userErrors{code}}}`,
@@ -171,7 +171,7 @@ func TestDeactivatedUserIsSignedOut(t *testing.T) {
 }
 
 func TestCreateStaffUser(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	admin := e.Admin(t)
 	street := e.MustDo(t, admin, `{orgUnits(kind:STREET){id name}}`, nil).Str("orgUnits.0.id")
 	const m = `mutation($in:CreateStaffUserInput!){createStaffUser(input:$in){user{id username roles orgUnit{id}} userErrors{code field}}}`
@@ -276,7 +276,7 @@ func TestThreeInstancesShareSessionsAndThrottles(t *testing.T) {
 // tokens at once, refresh tokens revoked), are audited, and apply the
 // password rules; changePassword hands the caller a new session.
 func TestChangeAndResetPasswordEndSessions(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	admin := e.Admin(t)
 	street := e.MustDo(t, admin, `{orgUnits(kind:STREET){id}}`, nil).Str("orgUnits.0.id")
 	uid := e.MustDo(t, admin, `mutation($o:ID!){createStaffUser(input:{username:"pw.clerk",password:"first-password-1",displayName:"改密",roles:[CLERK],orgUnitId:$o}){user{id} userErrors{code}}}`,

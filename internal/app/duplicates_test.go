@@ -42,7 +42,7 @@ func waitRun(t *testing.T, e *testenv.Env, tok, doc, field, id string) *testenv.
 // program and month on both records blocks the merge); other streets
 // neither see nor merge them.
 func TestDuplicates(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	admin, cw, cw2 := e.Admin(t), e.As(t, "caseworker"), e.As(t, "caseworker2")
 	born := time.Date(1941, 4, 4, 0, 0, 0, 0, time.UTC)
 	person := func(name string, seq int, g idnumber.Gender, phone string, birth time.Time) testenv.Resident {
@@ -221,7 +221,7 @@ func TestDuplicates(t *testing.T) {
 // (a case worker reads birth dates, the auditor ages only), small lists at
 // once and big ones through a run, downloadable by the requester only.
 func TestExportResidents(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	cw, auditor := e.As(t, "caseworker"), e.As(t, "auditor")
 	born := time.Date(1938, 6, 7, 0, 0, 0, 0, time.UTC)
 	var ids []string

@@ -85,7 +85,7 @@ const idorDoc = `query($id:ID!){node(id:$id){id __typename
 // type and signs every viewer of the matrix in.
 func idorWorld(t *testing.T) (*world, map[string]string, map[string]string) {
 	fake := testenv.NewFakeWechat(t)
-	w := buildWorld(t, testenv.WithWechat(fake), withSMS(newFakeSMS(t)))
+	w := buildWorld(t, testenv.OwnDatabase(t), testenv.WithWechat(fake), withSMS(newFakeSMS(t)))
 	e := w.e
 	admin, clerk := e.Admin(t), e.As(t, "clerk")
 	ids := map[string]string{"Resident": w.resident, "DisabilityCertificate": w.cert, "Redemption": w.redemption,

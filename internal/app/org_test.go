@@ -51,7 +51,7 @@ func TestOrgTreeAndServiceCenters(t *testing.T) {
 }
 
 func TestAuditLog(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	admin := e.Admin(t)
 	district := e.MustDo(t, admin, `{orgUnits(kind:DISTRICT){id}}`, nil).Str("orgUnits.0.id")
 	uid := e.MustDo(t, admin, `mutation($o:ID!){createStaffUser(input:{username:"audited.user",password:"long-enough-pw",displayName:"审",roles:[AUDITOR],orgUnitId:$o}){user{id}}}`,

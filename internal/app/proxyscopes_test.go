@@ -43,7 +43,7 @@ const (
 // empty.
 func TestProxyScopesThroughGraphQL(t *testing.T) {
 	fake := testenv.NewFakeWechat(t)
-	e := testenv.New(t, testenv.WithWechat(fake))
+	e := testenv.New(t, testenv.OwnDatabase(t), testenv.WithWechat(fake))
 	res := e.InsertResident(t, testenv.ResidentSpec{Name: "吴爷爷", Phone: "13800005555"})
 	rid := relay.ID("Resident", res.ID)
 	admin, clerk := e.Admin(t), e.As(t, "clerk")

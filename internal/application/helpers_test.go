@@ -36,7 +36,9 @@ func newWorld(t *testing.T, now time.Time) *world {
 	t.Helper()
 	// Tokens outlive the clock moves of a test (days to weeks forward), so
 	// each test signs in once; only a move backwards needs new tokens.
-	e := testenv.New(t, testenv.WithConfig(func(c *config.Config) { c.AccessTokenTTL = 365 * 24 * time.Hour }))
+	// Its own database: the tests set the holiday calendar, count the
+	// district's applications and take application numbers from day one.
+	e := testenv.New(t, testenv.OwnDatabase(t), testenv.WithConfig(func(c *config.Config) { c.AccessTokenTTL = 365 * 24 * time.Hour }))
 	e.Clock.Set(now)
 	ensureClerkB(t, e)
 	w := &world{e: e}

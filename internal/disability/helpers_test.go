@@ -22,7 +22,7 @@ var fixedNow = time.Date(2026, 11, 27, 10, 0, 0, 0, civil.Shanghai)
 
 func newEnv(t *testing.T) *testenv.Env {
 	t.Helper()
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t)) // the tests change the district's subsidy rules
 	e.Clock.Set(fixedNow)
 	return e
 }

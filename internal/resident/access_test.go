@@ -17,7 +17,7 @@ const viewDoc = `query($id: ID!){ resident(id:$id){ name idNumber idNumberMasked
 // TestEveryRoleView reads one resident (in 春熙路街道) as every kind of viewer.
 func TestEveryRoleView(t *testing.T) {
 	fake := testenv.NewFakeWechat(t)
-	e := testenv.New(t, testenv.WithWechat(fake))
+	e := testenv.New(t, testenv.OwnDatabase(t), testenv.WithWechat(fake))
 	birth := time.Date(1946, 2, 3, 0, 0, 0, 0, time.UTC)
 	res := e.InsertResident(t, testenv.ResidentSpec{Name: "周桂兰", BirthDate: birth, Phone: "13700001111",
 		Statuses: []string{"LIVING_ALONE"}, CommunityCode: "510104020001"})

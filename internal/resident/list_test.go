@@ -26,7 +26,7 @@ func names(r *testenv.Response) []string {
 }
 
 func TestListFiltersAndPagination(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	e.Clock.Set(time.Date(2026, 3, 1, 4, 0, 0, 0, time.UTC))
 	bd := func(y, m, d int) time.Time { return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
 	// Inserted oldest first; lists are newest first.

@@ -57,7 +57,7 @@ func TestNoPersonalDataInLogs(t *testing.T) {
 func TestReencryptMovesToPrimaryKey(t *testing.T) {
 	const oldKey = "old1:b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleTA="
 	const newKey = "new2:bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleTA="
-	e := testenv.New(t, testenv.WithConfig(func(c *config.Config) { c.PIIEncryptionKeys = oldKey }))
+	e := testenv.New(t, testenv.OwnDatabase(t), testenv.WithConfig(func(c *config.Config) { c.PIIEncryptionKeys = oldKey }))
 	clerk := e.As(t, "clerk")
 	id := newIDNumber(time.Date(1939, 9, 9, 0, 0, 0, 0, time.UTC), idnumber.Male)
 	register(t, e, clerk, map[string]any{"name": "轮换密钥", "idNumber": id, "phone": "13500001234", "communityId": unitGID(t, e, "510104020001"),
@@ -209,7 +209,7 @@ func TestEveryEncryptedColumnIsReencrypted(t *testing.T) {
 
 // TestSeedResidents ensures N residents, idempotently, and measures it.
 func TestSeedResidents(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	ctx := context.Background()
 	var before int
 	testenv.MustScan(t, e.DB, "SELECT count(*) FROM residents", nil, &before)

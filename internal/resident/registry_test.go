@@ -11,7 +11,7 @@ import (
 )
 
 func TestRegisterDerivesAndMasks(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	e.Clock.Set(time.Date(2026, 6, 14, 20, 0, 0, 0, time.UTC)) // 2026-06-15 04:00 in Shanghai
 	tok := e.As(t, "clerk")
 	id := newIDNumber(time.Date(1945, 6, 15, 0, 0, 0, 0, time.UTC), idnumber.Female)
@@ -153,7 +153,7 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestRegisterDuplicate(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	tok := e.As(t, "clerk")
 	id := newIDNumber(time.Date(1940, 1, 2, 0, 0, 0, 0, time.UTC), idnumber.Male)
 	in := map[string]any{"name": "重复赵建国", "idNumber": id, "communityId": unitGID(t, e, "510104020001")}
@@ -222,7 +222,7 @@ func TestUpdate(t *testing.T) {
 }
 
 func TestUpdateConcurrentConflict(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	tok := e.As(t, "clerk")
 	tok2 := e.Admin(t)
 	_, gid := register(t, e, tok, map[string]any{"name": "并发孙平", "idNumber": newIDNumber(time.Date(1944, 4, 4, 0, 0, 0, 0, time.UTC), idnumber.Male),

@@ -19,7 +19,7 @@ import (
 // by initials, and by any reading of a character with several; the
 // caller's jurisdiction and the other filters still apply.
 func TestCounterSearch(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	// Names of characters and syllables the seeded residents never use.
 	for _, s := range []testenv.ResidentSpec{
 		{Name: "阮翠娥", CommunityCode: "510104020001"},
@@ -137,7 +137,7 @@ func TestSearchTermsBackfill(t *testing.T) {
 // TestTotalCount: exact up to 10,000 (flagged exact), estimated beyond
 // (flagged), and not counted at all when the client does not ask.
 func TestTotalCount(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	var comm1, comm2 string
 	testenv.MustScan(t, e.DB, "SELECT id::text FROM org_units WHERE code = '510104020001'", nil, &comm1)
 	testenv.MustScan(t, e.DB, "SELECT id::text FROM org_units WHERE code = '510104023001'", nil, &comm2)
@@ -185,7 +185,7 @@ func TestTotalCount(t *testing.T) {
 // pages through them with the cursor; the count agrees. A rename (the
 // backfill's update here) moves the resident to its new terms.
 func TestSearchPages(t *testing.T) {
-	e := testenv.New(t)
+	e := testenv.New(t, testenv.OwnDatabase(t))
 	// 全, 晓 and 薇 are not in the seed's names; the Latin names hold "qxw".
 	var ids []uuid.UUID
 	for _, n := range []string{"全晓薇", "qxw·全", "全小伟", "Aqxw", "全晓伟"} {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestProvidersAndPrograms(t *testing.T) {
-	f := newFixture(t, programSpec{})
+	f := newFixture(t, programSpec{}, testenv.OwnDatabase(t)) // fixed credit codes, usernames and program codes
 	logsOnFail(t, f.e)
 	e := f.e
 	reg := `mutation($in:RegisterProviderInput!){registerProvider(input:$in){provider{id} userErrors{code field}}}`

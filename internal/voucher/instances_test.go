@@ -66,8 +66,11 @@ func TestThreeInstancesShareTokensAndExpiry(t *testing.T) {
 	testenv.MustScan(t, f.e.DB, "SELECT count(*) FROM vouchers WHERE program_id = ? AND period = ? AND status = 'EXPIRED'", testenv.Args(f.progID, past), &expired)
 	testenv.MustScan(t, f.e.DB, `SELECT count(*) FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id
 		WHERE v.program_id = ? AND v.period = ? AND l.kind = 'EXPIRE'`, testenv.Args(f.progID, past), &entries)
-	testenv.MustScan(t, f.e.DB, `SELECT count(*) FROM (SELECT voucher_id FROM voucher_ledger WHERE kind = 'EXPIRE'
-		GROUP BY voucher_id HAVING count(*) > 1) x`, nil, &twice)
+	// This program's vouchers of that period only: elsewhere in the package a
+	// reversal after expiry rightly writes a voucher's second EXPIRE entry.
+	testenv.MustScan(t, f.e.DB, `SELECT count(*) FROM (SELECT l.voucher_id FROM voucher_ledger l JOIN vouchers v ON v.id = l.voucher_id
+		WHERE v.program_id = ? AND v.period = ? AND l.kind = 'EXPIRE' GROUP BY l.voucher_id HAVING count(*) > 1) x`,
+		testenv.Args(f.progID, past), &twice)
 	if expired != issued || entries != issued || total != issued || twice != 0 {
 		t.Fatalf("issued %d for %s: %d expired, %d EXPIRE entries, the three jobs reported %d, %d vouchers expired twice",
 			issued, past, expired, entries, total, twice)
