@@ -159,8 +159,14 @@ func proxy(t *testing.T, e *testenv.Env, res, acc uuid.UUID, scopes string) {
 
 func count(t *testing.T, e *testenv.Env, where string, args ...any) int64 {
 	t.Helper()
+	return countIn(t, e.DB, where, args...)
+}
+
+// countIn counts the notifications db sees (a transaction sees its own).
+func countIn(t *testing.T, db *gorm.DB, where string, args ...any) int64 {
+	t.Helper()
 	var n int64
-	if err := e.DB.Table("notifications").Where(where, args...).Count(&n).Error; err != nil {
+	if err := db.Table("notifications").Where(where, args...).Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -184,7 +190,7 @@ func TestOutboxFollowsTheTransaction(t *testing.T) {
 		if err := notify.ForResident(ctx, tx, notify.RedemptionReceipt, r.ID, map[string]any{"amountFen": 1500}, e.Clock.Now()); err != nil {
 			return err
 		}
-		if n := countTx(t, tx, r.ID); n != 3 {
+		if n := countIn(t, tx, "resident_id = ?", r.ID); n != 3 {
 			t.Errorf("inside the transaction: %d rows, want 3", n)
 		}
 		return boom
@@ -209,14 +215,6 @@ func TestOutboxFollowsTheTransaction(t *testing.T) {
 			t.Errorf("%s %s: %d rows, want %d", c.kind, c.to, n, c.want)
 		}
 	}
-}
-
-func countTx(t *testing.T, tx *gorm.DB, resident uuid.UUID) int64 {
-	var n int64
-	if err := tx.Table("notifications").Where("resident_id = ?", resident).Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // dispatchAll runs d until nothing is due at the clock's time.

@@ -267,14 +267,15 @@ func SharedPrefix(prefix string) Option {
 }
 
 // OwnDatabase gives the Env a fresh clone of the template instead of the
-// package database, dropped when the test ends: for a test that reshapes
-// the seed itself (merges streets, moves communities), which would leave
-// the shared database different for the tests after it and for its own
-// second run under -count.
+// package database, dropped when the test ends (a clone takes about 0.1 s).
+// It is for a test that changes district-wide state (the org tree, the
+// calendar, the subsidy rules, the PII keys) or needs the seed as it was
+// (exact counts, fixed usernames or codes): on the shared database it would
+// change what the tests after it see, and fail its own second -count run.
+// Pass the same Option to every Env of one test that must share a database.
 func OwnDatabase(t testing.TB) Option {
 	t.Helper()
-	ctx := context.Background()
-	name, err := cloneDatabase(ctx)
+	name, err := cloneDatabase(context.Background())
 	if err != nil {
 		t.Fatal("testenv:", err)
 	}
@@ -282,8 +283,8 @@ func OwnDatabase(t testing.TB) Option {
 	return func(c *config.Config) { c.DatabaseURL = dbURL(name) }
 }
 
-// New starts an instance on the package database with its own Redis
-// prefix. Everything is closed when the test ends.
+// New starts an instance on the package database (or its OwnDatabase)
+// with its own Redis prefix. Everything is closed when the test ends.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	if pkgDB.url == "" {
